@@ -1,0 +1,184 @@
+//! clap subcommands calling the same services as the TUI. One file per subcommand group.
+
+pub mod audit;
+pub mod demo;
+pub mod directory;
+pub mod mandates;
+pub mod migrate;
+pub mod trusts;
+pub mod users;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::service::{ServiceError, Services};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0  ok
+  1  failure (directory or database unavailable, unexpected error)
+  2  usage error or invalid input
+  3  conflict / already exists
+  4  not found / permission denied
+
+Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
+HUBDECK_<SECTION>__<KEY> environment variables (e.g. HUBDECK_DATABASE__URL) < flags.";
+
+#[derive(Debug, Parser)]
+#[command(name = "hubdeck", version, about = "Terminal admin console for a federated-learning hub: mandates, members, users and trusts", after_help = EXIT_CODES)]
+pub struct Cli {
+    /// Read settings from this TOML file instead of config.toml in the config dir.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Output format of list and result commands.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    pub output: Output,
+    /// Refuse every mutation (also `ui.read_only`).
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// PostgreSQL URL (overrides `database.url`).
+    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the interactive console (the default when no command is given).
+    Tui,
+    /// Open a fully populated console on a private local PostgreSQL cluster.
+    Demo(demo::DemoArgs),
+    /// Apply the embedded database migrations (a no-op when up to date).
+    Migrate,
+    /// Grant the configured roles to the well-known users (seed.*_emails).
+    SeedUsers,
+    /// Register a trust and print its kit (with both keys, once) as JSON on stdout.
+    RegisterTrust(trusts::RegisterTrustArgs),
+    /// List, rotate keys of, or delete trusts.
+    #[command(subcommand)]
+    Trusts(trusts::TrustsCmd),
+    /// The FL kit slot pool.
+    #[command(subcommand)]
+    KitSlots(trusts::KitSlotsCmd),
+    /// Register, list and manage users.
+    #[command(subcommand)]
+    Users(users::UsersCmd),
+    /// Mandates (tenants) and their members.
+    #[command(subcommand)]
+    Mandates(mandates::MandatesCmd),
+    /// Remove soft-deleted mandates past the retention period.
+    PurgeMandates(mandates::PurgeArgs),
+    /// Browse and export the audit trail.
+    #[command(subcommand)]
+    Audit(audit::AuditCmd),
+    /// The identity directory (Cognito or local).
+    #[command(subcommand)]
+    Directory(directory::DirectoryCmd),
+}
+
+/// What a command needs: settings, output format, and (on demand) the services.
+pub struct Context {
+    pub settings: Arc<Settings>,
+    pub output: Output,
+}
+
+impl Context {
+    /// Connects to the database (no migration) and the configured directory.
+    pub async fn services(&self) -> anyhow::Result<Services> {
+        let db = crate::store::connect(&self.settings.database).await?;
+        let directory = crate::directory::connect(&self.settings, &db).await?;
+        Ok(Services::new(db, directory, self.settings.clone()))
+    }
+}
+
+/// Loads settings with the flags applied on top.
+pub fn settings_for(cli: &Cli) -> anyhow::Result<Settings> {
+    let mut s = Settings::load(cli.config.as_deref())?;
+    if cli.read_only {
+        s.ui.read_only = true;
+    }
+    if let Some(url) = &cli.database_url {
+        s.database.url = crate::config::DatabaseUrl::new(url.clone());
+    }
+    Ok(s)
+}
+
+/// Runs the command line; returns the process exit code.
+pub async fn run(cli: Cli) -> i32 {
+    let settings = match settings_for(&cli) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            eprintln!("hubdeck: {e:#}");
+            return 2;
+        }
+    };
+    let ctx = Context {
+        settings,
+        output: cli.output,
+    };
+    let result = match cli.command.unwrap_or(Command::Tui) {
+        Command::Tui => crate::tui::run_console(&ctx).await,
+        Command::Demo(a) => demo::run(&ctx, a).await,
+        Command::Migrate => migrate::run(&ctx).await,
+        Command::SeedUsers => users::seed(&ctx).await,
+        Command::RegisterTrust(a) => trusts::register(&ctx, a).await,
+        Command::Trusts(c) => trusts::run(&ctx, c).await,
+        Command::KitSlots(c) => trusts::run_kit_slots(&ctx, c).await,
+        Command::Users(c) => users::run(&ctx, c).await,
+        Command::Mandates(c) => mandates::run(&ctx, c).await,
+        Command::PurgeMandates(a) => mandates::purge(&ctx, a).await,
+        Command::Audit(c) => audit::run(&ctx, c).await,
+        Command::Directory(c) => directory::run(&ctx, c).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("hubdeck: {e:#}");
+            exit_code_of(&e)
+        }
+    }
+}
+
+/// Exit code for an error (service errors carry their own; anything else is 1).
+pub fn exit_code_of(e: &anyhow::Error) -> i32 {
+    for cause in e.chain() {
+        if let Some(se) = cause.downcast_ref::<ServiceError>() {
+            return se.exit_code();
+        }
+        if let Some(v) = cause.downcast_ref::<crate::domain::ValidationError>() {
+            let _ = v;
+            return 2;
+        }
+    }
+    1
+}
+
+/// Logs for CLI commands go to stderr (stdout carries results); the TUI logs to a file.
+pub fn init_stderr_logging(settings: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Prints a value as pretty JSON on stdout.
+pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub(crate) fn not_yet(what: &str) -> anyhow::Result<i32> {
+    anyhow::bail!("`hubdeck {what}` is not available in this build yet")
+}

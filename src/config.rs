@@ -1,0 +1,462 @@
+//! Settings: built-in defaults < `config.toml` in the config dir (or `--config PATH`) <
+//! `HUBDECK_<SECTION>__<KEY>` environment variables < command-line flags.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+use zeroize::Zeroize;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid TOML: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+/// The database URL. Debug/Display never show the password.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The full URL including any password. Only for opening connections.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        let s = &self.0;
+        if let Some(scheme_end) = s.find("://") {
+            let rest = &s[scheme_end + 3..];
+            let auth_end = rest.find('@');
+            let path_start = rest.find('/').unwrap_or(rest.len());
+            if let Some(at) = auth_end.filter(|at| *at < path_start)
+                && let Some(colon) = rest[..at].find(':')
+            {
+                return format!(
+                    "{}{}:***{}",
+                    &s[..scheme_end + 3],
+                    &rest[..colon],
+                    &rest[at..]
+                );
+            }
+        }
+        let mut out = s.clone();
+        if let Some(i) = out.find("password=") {
+            let end = out[i..].find('&').map(|e| i + e).unwrap_or(out.len());
+            out.replace_range(i + 9..end, "***");
+        }
+        out
+    }
+}
+
+impl Drop for DatabaseUrl {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DatabaseUrl({})", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before giving up.
+    pub connect_timeout_secs: u64,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl::new("postgres://hubdeck@localhost/hubdeck"),
+            max_connections: 8,
+            connect_timeout_secs: 5,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DirectoryKind {
+    Cognito,
+    Local,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DirectorySettings {
+    pub kind: DirectoryKind,
+    pub region: String,
+    pub user_pool_id: String,
+    /// App client allowing ADMIN_USER_PASSWORD_AUTH, for operator sign-in.
+    pub client_id: String,
+    /// Optional: an emulator or a VPC endpoint.
+    pub endpoint_url: String,
+    pub connect_timeout_ms: u64,
+    pub attempt_timeout_ms: u64,
+    pub operation_timeout_ms: u64,
+    pub max_attempts: u32,
+    pub initial_backoff_ms: u64,
+    /// Client-side pacing per Cognito quota category (requests per second).
+    pub user_list_rps: u32,
+    pub user_creation_rps: u32,
+    pub user_update_rps: u32,
+    pub user_read_rps: u32,
+}
+
+impl Default for DirectorySettings {
+    fn default() -> Self {
+        Self {
+            kind: DirectoryKind::Cognito,
+            region: "eu-west-2".into(),
+            user_pool_id: "eu-west-2_XXXXXXXXX".into(),
+            client_id: String::new(),
+            endpoint_url: String::new(),
+            connect_timeout_ms: 3_000,
+            attempt_timeout_ms: 5_000,
+            operation_timeout_ms: 15_000,
+            max_attempts: 3,
+            initial_backoff_ms: 200,
+            user_list_rps: 30,
+            user_creation_rps: 50,
+            user_update_rps: 25,
+            user_read_rps: 120,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SeedSettings {
+    pub admin_emails: Vec<String>,
+    pub researcher_emails: Vec<String>,
+    pub viewer_emails: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustSettings {
+    pub kit_slot_names: Vec<String>,
+    /// Prefix of minted keys, e.g. `hubk` gives `hubk_...`.
+    pub key_prefix: String,
+}
+
+impl Default for TrustSettings {
+    fn default() -> Self {
+        Self {
+            kit_slot_names: vec!["Trust_001".into(), "Trust_002".into()],
+            key_prefix: "hubk".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MandateSettings {
+    /// Soft-deleted mandates are purged by `hubdeck purge-mandates` after this many days.
+    pub retention_days: u32,
+    pub default_plan: String,
+}
+
+impl Default for MandateSettings {
+    fn default() -> Self {
+        Self {
+            retention_days: 30,
+            default_plan: "TRIAL_14D".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UiSettings {
+    /// Shown in the top bar.
+    pub environment: String,
+    pub environment_color: String,
+    pub read_only: bool,
+    pub mouse: bool,
+    /// Debounce for `/` search, in milliseconds.
+    pub search_debounce_ms: u64,
+}
+
+impl Default for UiSettings {
+    fn default() -> Self {
+        Self {
+            environment: "production".into(),
+            environment_color: "red".into(),
+            read_only: false,
+            mouse: false,
+            search_debounce_ms: 250,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// Log file; empty = `hubdeck.log` under the data dir. Logs never go to the terminal.
+    pub file: String,
+    /// tracing filter, e.g. `info` or `hubdeck=debug`.
+    pub level: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            file: String::new(),
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub directory: DirectorySettings,
+    pub seed: SeedSettings,
+    pub trusts: TrustSettings,
+    pub mandates: MandateSettings,
+    pub ui: UiSettings,
+    pub log: LogSettings,
+}
+
+/// Where hubdeck keeps its files.
+pub fn project_dirs() -> Option<directories::ProjectDirs> {
+    directories::ProjectDirs::from("org", "hubdeck", "hubdeck")
+}
+
+/// `config.toml` in the platform config dir.
+pub fn default_config_path() -> Option<PathBuf> {
+    project_dirs().map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The data dir (logs, demo cluster). `HUBDECK_DATA_DIR` overrides it.
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("HUBDECK_DATA_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(d);
+    }
+    project_dirs()
+        .map(|d| d.data_dir().to_path_buf())
+        .unwrap_or_else(|| std::env::temp_dir().join("hubdeck"))
+}
+
+impl Settings {
+    /// Loads defaults < file < environment. `explicit` is `--config PATH` (must exist);
+    /// otherwise the default config file is read when present.
+    pub fn load(explicit: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: Vec<(String, String)> = std::env::vars().collect();
+        Self::load_from(explicit, default_config_path().as_deref(), &env)
+    }
+
+    /// Testable core of [`Settings::load`].
+    pub fn load_from(
+        explicit: Option<&Path>,
+        default_path: Option<&Path>,
+        env: &[(String, String)],
+    ) -> Result<Self, ConfigError> {
+        let mut value = toml::Value::try_from(Settings::default())
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let file = match explicit {
+            Some(p) => Some(p.to_path_buf()),
+            None => default_path.filter(|p| p.exists()).map(Path::to_path_buf),
+        };
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let overlay: toml::Value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            merge(&mut value, overlay);
+        }
+        for (var, raw) in env {
+            let Some(rest) = var.strip_prefix("HUBDECK_") else {
+                continue;
+            };
+            let Some((section, key)) = rest.split_once("__") else {
+                continue;
+            };
+            let section = section.to_ascii_lowercase();
+            let key = key.to_ascii_lowercase();
+            let Some(table) = value.get_mut(&section).and_then(toml::Value::as_table_mut) else {
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("unknown section {section:?}"),
+                });
+            };
+            let Some(existing) = table.get(&key) else {
+                return Err(ConfigError::Env {
+                    var: var.clone(),
+                    message: format!("unknown key {key:?} in [{section}]"),
+                });
+            };
+            let parsed = parse_env_value(existing, raw).map_err(|message| ConfigError::Env {
+                var: var.clone(),
+                message,
+            })?;
+            table.insert(key, parsed);
+        }
+        let settings: Settings = value
+            .try_into()
+            .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    fn check(&self) -> Result<(), ConfigError> {
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::Invalid(
+                "database.max_connections must be at least 1".into(),
+            ));
+        }
+        if self.trusts.key_prefix.is_empty()
+            || !self
+                .trusts
+                .key_prefix
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric())
+            || self.trusts.key_prefix.len() > 16
+        {
+            return Err(ConfigError::Invalid(
+                "trusts.key_prefix must be 1–16 ASCII letters or digits".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn merge(base: &mut toml::Value, overlay: toml::Value) {
+    match (base, overlay) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Interprets an environment value with the type of the default it replaces.
+fn parse_env_value(existing: &toml::Value, raw: &str) -> Result<toml::Value, String> {
+    Ok(match existing {
+        toml::Value::String(_) => toml::Value::String(raw.to_string()),
+        toml::Value::Boolean(_) => toml::Value::Boolean(
+            crate::domain::page::parse_bool(raw)
+                .ok_or_else(|| format!("expected true or false, got {raw:?}"))?,
+        ),
+        toml::Value::Integer(_) => toml::Value::Integer(
+            raw.trim()
+                .parse()
+                .map_err(|_| format!("expected an integer, got {raw:?}"))?,
+        ),
+        toml::Value::Array(_) => {
+            let t = raw.trim();
+            if t.starts_with('[') {
+                let v: toml::Value =
+                    toml::from_str(&format!("v = {t}")).map_err(|e| e.to_string())?;
+                v.get("v").cloned().ok_or("expected an array")?
+            } else {
+                toml::Value::Array(
+                    t.split(',')
+                        .map(str::trim)
+                        .filter(|s| !s.is_empty())
+                        .map(|s| toml::Value::String(s.into()))
+                        .collect(),
+                )
+            }
+        }
+        other => {
+            return Err(format!(
+                "cannot set a {} from the environment",
+                other.type_str()
+            ));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layering() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(
+            &p,
+            "[ui]\nenvironment = \"staging\"\nread_only = true\n[database]\nmax_connections = 3\n",
+        )
+        .unwrap();
+        let env = vec![
+            (
+                "HUBDECK_DATABASE__MAX_CONNECTIONS".to_string(),
+                "11".to_string(),
+            ),
+            (
+                "HUBDECK_TRUSTS__KIT_SLOT_NAMES".to_string(),
+                "A_1, B_2".to_string(),
+            ),
+            ("OTHER".to_string(), "x".to_string()),
+        ];
+        let s = Settings::load_from(Some(&p), None, &env).unwrap();
+        assert_eq!(s.ui.environment, "staging");
+        assert!(s.ui.read_only);
+        assert_eq!(s.database.max_connections, 11);
+        assert_eq!(s.trusts.kit_slot_names, vec!["A_1", "B_2"]);
+        assert_eq!(s.mandates.retention_days, 30);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let env = vec![("HUBDECK_UI__COLOUR".to_string(), "x".to_string())];
+        assert!(Settings::load_from(None, None, &env).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.toml");
+        std::fs::write(&p, "[ui]\nbogus = 1\n").unwrap();
+        assert!(Settings::load_from(Some(&p), None, &[]).is_err());
+    }
+
+    #[test]
+    fn password_never_printed() {
+        let u = DatabaseUrl::new("postgres://bob:s3cret@db.example/hub");
+        let mut s = Settings::default();
+        s.database.url = u.clone();
+        let shown = format!("{u} {u:?} {s:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(shown.contains("bob:***@db.example"));
+        let q = DatabaseUrl::new("postgres://bob@h/hub?password=s3cret&sslmode=require");
+        assert!(!format!("{q:?}").contains("s3cret"));
+    }
+}

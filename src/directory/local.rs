@@ -1,0 +1,1 @@
+//! `LocalDirectory`: the embedded identity provider on PostgreSQL (demo and development).

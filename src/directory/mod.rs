@@ -1,0 +1,195 @@
+//! The identity-provider port. Services talk to `dyn Directory` and see only hubdeck's own
+//! types; SDK types never leave `directory/`.
+//!
+//! Implementations: [`cognito::CognitoDirectory`] (AWS Cognito through the SDK) and
+//! [`local::LocalDirectory`] (embedded, on PostgreSQL, for demo and development).
+
+pub mod cognito;
+pub mod local;
+pub mod sync;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::domain::{Email, Secret, UserSub};
+
+/// Account status as the directory reports it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IdentityStatus {
+    /// Created with a temporary password; must set a new one at first sign-in.
+    ForceChangePassword,
+    Confirmed,
+    ResetRequired,
+    Unconfirmed,
+    Other(String),
+}
+
+impl IdentityStatus {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
+            Self::Confirmed => "CONFIRMED",
+            Self::ResetRequired => "RESET_REQUIRED",
+            Self::Unconfirmed => "UNCONFIRMED",
+            Self::Other(s) => s,
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        match s {
+            "FORCE_CHANGE_PASSWORD" => Self::ForceChangePassword,
+            "CONFIRMED" => Self::Confirmed,
+            "RESET_REQUIRED" => Self::ResetRequired,
+            "UNCONFIRMED" => Self::Unconfirmed,
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// One identity in the directory.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    pub sub: UserSub,
+    /// The directory username (hubdeck uses the email as username).
+    pub username: String,
+    pub email: String,
+    pub enabled: bool,
+    pub status: IdentityStatus,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// How a new identity is told about its account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Invite {
+    /// The directory emails an invitation with a temporary password.
+    Email,
+    /// No message (operator tooling that sets a password itself).
+    Suppress,
+}
+
+#[derive(Clone, Debug)]
+pub struct NewIdentity {
+    pub email: Email,
+    pub email_verified: bool,
+    pub invite: Invite,
+    /// Optional temporary password (otherwise the directory generates one).
+    pub temporary_password: Option<Secret>,
+}
+
+/// How to find one identity. Both are strongly consistent reads (AdminGetUser).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserKey {
+    Username(String),
+    Email(Email),
+}
+
+/// One page of identities and the cursor of the next page (None at the end).
+#[derive(Clone, Debug, Default)]
+pub struct IdentityPage {
+    pub identities: Vec<Identity>,
+    pub next: Option<String>,
+}
+
+/// A NEW_PASSWORD_REQUIRED challenge to answer with [`Directory::respond_new_password`].
+#[derive(Clone, Debug)]
+pub struct NewPasswordChallenge {
+    pub username: String,
+    pub sub: Option<UserSub>,
+    /// Opaque session token from the directory.
+    pub session: Secret,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthOutcome {
+    Authenticated { sub: UserSub },
+    NewPasswordRequired(NewPasswordChallenge),
+}
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum DirectoryError {
+    #[error("not found in the directory: {0}")]
+    NotFound(String),
+    #[error("already exists in the directory: {0}")]
+    AlreadyExists(String),
+    #[error("invalid input for the directory: {0}")]
+    InvalidInput(String),
+    /// Wrong password, disabled user, expired challenge.
+    #[error("sign-in refused: {0}")]
+    NotAuthorized(String),
+    /// A definitive refusal (4xx that is not one of the above, unexpected responses).
+    #[error("directory refused the request: {0}")]
+    Rejected(String),
+    /// Transient: 5xx, timeouts, connection errors.
+    #[error("directory unavailable (transient): {0}")]
+    Unavailable(String),
+    /// Transient: throttled by quota.
+    #[error("directory throttled the request (transient): {0}")]
+    Throttled(String),
+}
+
+impl DirectoryError {
+    /// Transient failures may succeed on retry; definitive ones will not.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable(_) | Self::Throttled(_))
+    }
+}
+
+pub type DirectoryResult<T> = Result<T, DirectoryError>;
+
+#[async_trait]
+pub trait Directory: Send + Sync + 'static {
+    /// "cognito" or "local" (shown in the top bar).
+    fn kind(&self) -> &'static str;
+
+    /// Creates an identity with username = email.
+    async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity>;
+
+    /// Strongly consistent read by username or email.
+    async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity>;
+
+    /// Finds an identity by its sub.
+    async fn find_by_sub(&self, sub: UserSub) -> DirectoryResult<Identity>;
+
+    /// One page of the whole directory; `cursor` from the previous page's `next`.
+    async fn list_page(&self, cursor: Option<&str>) -> DirectoryResult<IdentityPage>;
+
+    async fn set_enabled(&self, username: &str, enabled: bool) -> DirectoryResult<()>;
+
+    async fn delete_user(&self, username: &str) -> DirectoryResult<()>;
+
+    async fn resend_invite(&self, username: &str) -> DirectoryResult<()>;
+
+    /// Verifies an operator's email + password.
+    async fn authenticate(&self, email: &Email, password: &Secret) -> DirectoryResult<AuthOutcome>;
+
+    /// Answers a NEW_PASSWORD_REQUIRED challenge; returns the operator's sub.
+    async fn respond_new_password(
+        &self,
+        challenge: &NewPasswordChallenge,
+        new_password: &Secret,
+    ) -> DirectoryResult<UserSub>;
+
+    /// Sets a password (permanent = status CONFIRMED; otherwise FORCE_CHANGE_PASSWORD).
+    async fn set_password(
+        &self,
+        username: &str,
+        password: &Secret,
+        permanent: bool,
+    ) -> DirectoryResult<()>;
+
+    /// A cheap call proving the directory answers (TUI health indicator).
+    async fn health(&self) -> DirectoryResult<()>;
+}
+
+/// Builds the directory named by `directory.kind`.
+pub async fn connect(
+    settings: &crate::config::Settings,
+    db: &sqlx::PgPool,
+) -> DirectoryResult<std::sync::Arc<dyn Directory>> {
+    let _ = (settings, db);
+    Err(DirectoryError::Unavailable(
+        "directory adapters are not built yet".into(),
+    ))
+}

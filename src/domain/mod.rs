@@ -1,0 +1,19 @@
+//! Plain types and rules. No I/O.
+
+pub mod email;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod roles;
+pub mod secret;
+pub mod text;
+
+pub use email::Email;
+pub use error::ValidationError;
+pub use ids::*;
+pub use page::{
+    ColumnKind, ColumnSpec, ListSpec, Page, PageQuery, PageQueryError, SortDir, SortKey,
+};
+pub use roles::{PermissionRef, RoleRef};
+pub use secret::Secret;
+pub use text::DisplayText;

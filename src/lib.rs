@@ -1,0 +1,17 @@
+//! hubdeck — the terminal admin console of a federated-learning hub.
+//!
+//! Layers (arrows point one way): `tui` / `cli` → `service` → (`store`, `directory`) → `domain`.
+//! `localpg` starts a private PostgreSQL cluster for the demo and the test harness.
+#![deny(clippy::unwrap_used, clippy::panic)]
+
+pub mod cli;
+pub mod config;
+pub mod directory;
+pub mod domain;
+pub mod localpg;
+pub mod service;
+pub mod store;
+pub mod tui;
+
+/// The embedded migrations (`migrations/`), applied by `hubdeck migrate`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

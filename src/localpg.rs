@@ -1,0 +1,468 @@
+//! A private PostgreSQL cluster started from the server binaries on this machine — for
+//! `hubdeck demo` and the test harness. Never downloads anything.
+//!
+//! PostgreSQL refuses to run as root; when we are root the server runs as the unprivileged
+//! `postgres` account (override with `HUBDECK_PG_USER`).
+
+use std::ffi::OsString;
+use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use thiserror::Error;
+
+/// The Debian/Ubuntu package that provides the server binaries.
+pub const SERVER_PACKAGE_HINT: &str = "install the PostgreSQL server package (Debian/Ubuntu: `apt-get install postgresql`; Fedora: `dnf install postgresql-server`; macOS: `brew install postgresql`)";
+
+#[derive(Debug, Error)]
+pub enum LocalPgError {
+    #[error(
+        "PostgreSQL server binaries (initdb, postgres, pg_ctl) not found; searched: {searched}. To fix: {SERVER_PACKAGE_HINT}, or set HUBDECK_PG_BINDIR to the directory holding them"
+    )]
+    BinariesMissing { searched: String },
+    #[error(
+        "running as root, but the unprivileged account {0:?} that PostgreSQL must run as does not exist (create it, or set HUBDECK_PG_USER)"
+    )]
+    NoUnprivilegedUser(String),
+    #[error("port {0} is already taken; choose another port or stop whatever listens there")]
+    PortTaken(u16),
+    #[error("{step} failed: {message}")]
+    Command { step: &'static str, message: String },
+    #[error("PostgreSQL did not accept connections within {0:?}; see its log at {1}")]
+    NotReady(Duration, PathBuf),
+    #[error("I/O error at {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalPgError + '_ {
+    move |source| LocalPgError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Where the server binaries live.
+#[derive(Clone, Debug)]
+pub struct PgBinaries {
+    pub bindir: PathBuf,
+}
+
+impl PgBinaries {
+    /// Searches `HUBDECK_PG_BINDIR`, `pg_config --bindir`, PATH and /usr/lib/postgresql/*/bin
+    /// (newest first).
+    pub fn locate() -> Result<Self, LocalPgError> {
+        Self::locate_in(&default_candidates())
+    }
+
+    /// Searches only `candidates` (first that holds initdb, postgres and pg_ctl wins).
+    pub fn locate_in(candidates: &[PathBuf]) -> Result<Self, LocalPgError> {
+        for dir in candidates {
+            if ["initdb", "postgres", "pg_ctl"]
+                .iter()
+                .all(|b| is_executable(&dir.join(b)))
+            {
+                return Ok(Self {
+                    bindir: dir.clone(),
+                });
+            }
+        }
+        Err(LocalPgError::BinariesMissing {
+            searched: if candidates.is_empty() {
+                "(nothing)".into()
+            } else {
+                candidates
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            },
+        })
+    }
+
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.bindir.join(name)
+    }
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// The default search list for [`PgBinaries::locate`].
+pub fn default_candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(d) = std::env::var_os("HUBDECK_PG_BINDIR").filter(|d| !d.is_empty()) {
+        out.push(PathBuf::from(d));
+    }
+    if let Ok(o) = Command::new("pg_config")
+        .arg("--bindir")
+        .stderr(Stdio::null())
+        .output()
+        && o.status.success()
+    {
+        let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        if !s.is_empty() {
+            out.push(PathBuf::from(s));
+        }
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        out.extend(std::env::split_paths(&path));
+    }
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin"))
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort_by_key(|p| {
+        std::cmp::Reverse(
+            p.parent()
+                .and_then(|v| v.file_name())
+                .and_then(|v| v.to_str())
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(0),
+        )
+    });
+    out.extend(versions);
+    out
+}
+
+/// The account the server runs as: ourselves, or `postgres` when we are root.
+#[derive(Clone, Copy, Debug)]
+pub struct RunAs {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl RunAs {
+    pub fn resolve() -> Result<Option<Self>, LocalPgError> {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            return Ok(None);
+        }
+        let name = std::env::var("HUBDECK_PG_USER").unwrap_or_else(|_| "postgres".into());
+        let cname = std::ffi::CString::new(name.clone())
+            .map_err(|_| LocalPgError::NoUnprivilegedUser(name.clone()))?;
+        // SAFETY: getpwnam returns a pointer into static storage or NULL; we copy out at once.
+        let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
+        if pw.is_null() {
+            return Err(LocalPgError::NoUnprivilegedUser(name));
+        }
+        // SAFETY: pw is non-null and points to a valid passwd struct.
+        let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
+        if uid == 0 {
+            return Err(LocalPgError::NoUnprivilegedUser(name));
+        }
+        Ok(Some(Self { uid, gid }))
+    }
+
+    fn chown(&self, p: &Path) -> Result<(), LocalPgError> {
+        std::os::unix::fs::chown(p, Some(self.uid), Some(self.gid)).map_err(io(p))
+    }
+}
+
+/// A cluster directory plus how to run it.
+#[derive(Clone, Debug)]
+pub struct LocalCluster {
+    pub bins: PgBinaries,
+    /// `PGDATA`
+    pub data_dir: PathBuf,
+    /// Private directory for the unix socket.
+    pub socket_dir: PathBuf,
+    pub port: u16,
+    pub log_file: PathBuf,
+    pub run_as: Option<RunAs>,
+    /// Speed over durability (tests, benchmarks): fsync and friends off.
+    pub unsafe_fast: bool,
+}
+
+impl LocalCluster {
+    /// A cluster rooted at `root` (`root/data`, `root/sock`, `root/postgres.log`).
+    pub fn new(bins: PgBinaries, root: &Path, port: u16) -> Result<Self, LocalPgError> {
+        Ok(Self {
+            bins,
+            data_dir: root.join("data"),
+            socket_dir: root.join("sock"),
+            port,
+            log_file: root.join("postgres.log"),
+            run_as: RunAs::resolve()?,
+            unsafe_fast: false,
+        })
+    }
+
+    pub fn is_initialised(&self) -> bool {
+        self.data_dir.join("PG_VERSION").exists()
+    }
+
+    fn command(&self, bin: &str) -> Command {
+        let mut c = Command::new(self.bins.bin(bin));
+        if let Some(r) = self.run_as {
+            c.uid(r.uid).gid(r.gid);
+        }
+        c.env("LC_ALL", "C").env_remove("PGDATA");
+        c
+    }
+
+    fn prepare_dirs(&self) -> Result<(), LocalPgError> {
+        for d in [&self.data_dir, &self.socket_dir] {
+            std::fs::create_dir_all(d).map_err(io(d))?;
+            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(io(d))?;
+        }
+        if let Some(r) = self.run_as {
+            // The server account must reach its files: the cluster root is handed to it.
+            if let Some(root) = self.data_dir.parent() {
+                r.chown(root)?;
+            }
+            r.chown(&self.data_dir)?;
+            r.chown(&self.socket_dir)?;
+            if !self.log_file.exists() {
+                std::fs::write(&self.log_file, b"").map_err(io(&self.log_file))?;
+            }
+            r.chown(&self.log_file)?;
+        }
+        Ok(())
+    }
+
+    /// Runs initdb unless the directory already holds a cluster.
+    pub fn init(&self) -> Result<(), LocalPgError> {
+        if self.is_initialised() {
+            return Ok(());
+        }
+        self.prepare_dirs()?;
+        let out = self
+            .command("initdb")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-sync",
+            ])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| LocalPgError::Command {
+                step: "initdb",
+                message: e.to_string(),
+            })?;
+        if !out.status.success() {
+            return Err(LocalPgError::Command {
+                step: "initdb",
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn server_options(&self) -> Vec<OsString> {
+        let mut o: Vec<OsString> = vec![
+            "-p".into(),
+            self.port.to_string().into(),
+            "-k".into(),
+            self.socket_dir.clone().into_os_string(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-c".into(),
+            "max_connections=200".into(),
+            "-c".into(),
+            "shared_buffers=256MB".into(),
+        ];
+        if self.unsafe_fast {
+            for s in [
+                "fsync=off",
+                "synchronous_commit=off",
+                "full_page_writes=off",
+            ] {
+                o.push("-c".into());
+                o.push(s.into());
+            }
+        }
+        o
+    }
+
+    fn check_port(&self) -> Result<(), LocalPgError> {
+        TcpListener::bind(("127.0.0.1", self.port))
+            .map(drop)
+            .map_err(|_| LocalPgError::PortTaken(self.port))
+    }
+
+    /// Starts the server as a daemon (`pg_ctl start -w`); it outlives this process.
+    pub fn start_daemon(&self) -> Result<(), LocalPgError> {
+        self.prepare_dirs()?;
+        self.check_port()?;
+        let opts: Vec<String> = self
+            .server_options()
+            .iter()
+            .map(|s| {
+                let s = s.to_string_lossy();
+                if s.contains(' ') {
+                    format!("'{s}'")
+                } else {
+                    s.into_owned()
+                }
+            })
+            .collect();
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("-l")
+            .arg(&self.log_file)
+            .args(["-w", "-t", "30", "-o"])
+            .arg(opts.join(" "))
+            .arg("start")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| LocalPgError::Command {
+                step: "pg_ctl start",
+                message: e.to_string(),
+            })?;
+        if !out.status.success() {
+            let log_tail = std::fs::read_to_string(&self.log_file).unwrap_or_default();
+            let tail: Vec<&str> = log_tail.lines().rev().take(5).collect();
+            return Err(LocalPgError::Command {
+                step: "pg_ctl start",
+                message: format!(
+                    "{} {}",
+                    String::from_utf8_lossy(&out.stderr).trim(),
+                    tail.into_iter().rev().collect::<Vec<_>>().join(" | ")
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// Starts `postgres` as a child of the calling thread. With `die_with_parent` the server
+    /// gets SIGQUIT when that thread ends (test harness: no orphaned servers).
+    pub fn spawn_attached(&self, die_with_parent: bool) -> Result<Child, LocalPgError> {
+        self.prepare_dirs()?;
+        self.check_port()?;
+        let mut c = self.command("postgres");
+        c.arg("-D").arg(&self.data_dir).args(self.server_options());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .map_err(io(&self.log_file))?;
+        let log2 = log.try_clone().map_err(io(&self.log_file))?;
+        c.stdin(Stdio::null()).stdout(log).stderr(log2);
+        if die_with_parent {
+            // SAFETY: prctl is async-signal-safe; runs in the child after setuid (std applies
+            // uid/gid before pre_exec closures), so the death signal survives the credential change.
+            unsafe {
+                c.pre_exec(|| {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGQUIT) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        c.spawn().map_err(|e| LocalPgError::Command {
+            step: "postgres",
+            message: e.to_string(),
+        })
+    }
+
+    /// Stops a daemon started by [`Self::start_daemon`] (fast shutdown). No-op when not running.
+    pub fn stop(&self) -> Result<(), LocalPgError> {
+        if !self.data_dir.join("postmaster.pid").exists() {
+            return Ok(());
+        }
+        let out = self
+            .command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .args(["-m", "fast", "-w", "-t", "30", "stop"])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| LocalPgError::Command {
+                step: "pg_ctl stop",
+                message: e.to_string(),
+            })?;
+        if !out.status.success() && self.data_dir.join("postmaster.pid").exists() {
+            return Err(LocalPgError::Command {
+                step: "pg_ctl stop",
+                message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Whether a server is running on this data dir (`pg_ctl status`).
+    pub fn is_running(&self) -> bool {
+        self.command("pg_ctl")
+            .arg("-D")
+            .arg(&self.data_dir)
+            .arg("status")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+
+    /// The port recorded in a running server's postmaster.pid (line 4).
+    pub fn running_port(&self) -> Option<u16> {
+        let pid = std::fs::read_to_string(self.data_dir.join("postmaster.pid")).ok()?;
+        pid.lines().nth(3)?.trim().parse().ok()
+    }
+
+    /// A connection URL over the private unix socket.
+    pub fn url(&self, database: &str) -> String {
+        format!(
+            "postgres://postgres@localhost:{}/{}?host={}",
+            self.port,
+            database,
+            self.socket_dir.display()
+        )
+    }
+
+    /// Waits until the server accepts connections.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), LocalPgError> {
+        let deadline = Instant::now() + timeout;
+        let url = self.url("postgres");
+        loop {
+            if let Ok(c) = <sqlx::PgConnection as sqlx::Connection>::connect(&url).await {
+                let _ = sqlx::Connection::close(c).await;
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LocalPgError::NotReady(timeout, self.log_file.clone()));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> Result<u16, LocalPgError> {
+    let l = TcpListener::bind(("127.0.0.1", 0)).map_err(io(Path::new("127.0.0.1:0")))?;
+    let port = l.local_addr().map_err(io(Path::new("127.0.0.1:0")))?.port();
+    Ok(port)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_binaries_names_the_remedy() {
+        let e = PgBinaries::locate_in(&[PathBuf::from("/nonexistent/bin")]).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("apt-get install postgresql"), "{msg}");
+        assert!(msg.contains("/nonexistent/bin"), "{msg}");
+    }
+}

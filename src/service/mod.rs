@@ -1,0 +1,40 @@
+//! Every use case, every authorization check, every transaction boundary. One file per
+//! capability; each public fn on [`Services`] is one use case. The TUI and the CLI call these.
+
+pub mod actor;
+pub mod error;
+
+use sqlx::PgPool;
+use std::sync::Arc;
+
+use crate::config::Settings;
+use crate::directory::Directory;
+
+pub use actor::{Actor, Operator, Via};
+pub use error::{ServiceError, ServiceResult};
+
+/// The shared service context: database pool, directory, settings.
+#[derive(Clone)]
+pub struct Services {
+    pub db: PgPool,
+    pub directory: Arc<dyn Directory>,
+    pub settings: Arc<Settings>,
+}
+
+impl Services {
+    pub fn new(db: PgPool, directory: Arc<dyn Directory>, settings: Arc<Settings>) -> Self {
+        Self {
+            db,
+            directory,
+            settings,
+        }
+    }
+
+    /// Refuses a mutation in read-only mode (`--read-only` / `ui.read_only`).
+    pub fn ensure_writable(&self, what: &'static str) -> ServiceResult<()> {
+        if self.settings.ui.read_only {
+            return Err(ServiceError::ReadOnly(what));
+        }
+        Ok(())
+    }
+}

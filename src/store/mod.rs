@@ -1,0 +1,130 @@
+//! PostgreSQL repositories. All SQL lives under this module and nowhere else.
+
+pub mod grants;
+pub mod query;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
+use std::time::Duration;
+use thiserror::Error;
+
+use crate::config::DatabaseSettings;
+
+#[derive(Debug, Error)]
+pub enum StoreError {
+    /// A named unique constraint was violated (the caller maps it to a domain error).
+    #[error("unique constraint {constraint} violated")]
+    Unique { constraint: String },
+    #[error("serialization conflict or deadlock (retryable)")]
+    Conflict,
+    #[error(transparent)]
+    Query(#[from] crate::domain::PageQueryError),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Database(#[source] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &e {
+            match db.code().as_deref() {
+                // unique_violation
+                Some("23505") => {
+                    return StoreError::Unique {
+                        constraint: db.constraint().unwrap_or_default().to_string(),
+                    };
+                }
+                // serialization_failure, deadlock_detected
+                Some("40001") | Some("40P01") => return StoreError::Conflict,
+                _ => {}
+            }
+        }
+        if matches!(
+            e,
+            sqlx::Error::Io(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::Tls(_)
+        ) {
+            return StoreError::Unavailable(e.to_string());
+        }
+        StoreError::Database(e)
+    }
+}
+
+impl StoreError {
+    /// The violated unique constraint's name, if that is what this error is.
+    pub fn unique_constraint(&self) -> Option<&str> {
+        match self {
+            StoreError::Unique { constraint } => Some(constraint),
+            _ => None,
+        }
+    }
+
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, StoreError::Conflict)
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens a pool without touching the schema.
+pub async fn connect(settings: &DatabaseSettings) -> StoreResult<PgPool> {
+    let opts = PgConnectOptions::from_str(settings.url.expose()).map_err(|e| {
+        // Never echo the URL (it may hold a password).
+        StoreError::Unavailable(format!(
+            "invalid database.url ({}): {e}",
+            settings.url.redacted()
+        ))
+    })?;
+    connect_with(
+        opts,
+        settings.max_connections,
+        Duration::from_secs(settings.connect_timeout_secs),
+    )
+    .await
+}
+
+pub async fn connect_with(
+    opts: PgConnectOptions,
+    max: u32,
+    timeout: Duration,
+) -> StoreResult<PgPool> {
+    let opts = opts.application_name("hubdeck");
+    PgPoolOptions::new()
+        .max_connections(max)
+        .acquire_timeout(timeout)
+        .connect_with(opts)
+        .await
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
+}
+
+/// Applies the embedded migrations; a no-op when they are all applied.
+pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
+    crate::MIGRATOR.run(pool).await?;
+    Ok(())
+}
+
+/// `SELECT 1` — used by the TUI's health indicator.
+pub async fn ping(pool: &PgPool) -> StoreResult<()> {
+    sqlx::query("SELECT 1").execute(pool).await?;
+    Ok(())
+}
+
+/// Number of applied migrations (0 before the first `migrate`).
+pub async fn applied_migrations(pool: &PgPool) -> StoreResult<i64> {
+    let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(pool)
+        .await?;
+    if !exists {
+        return Ok(0);
+    }
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(pool)
+            .await?,
+    )
+}

@@ -1,0 +1,295 @@
+//! The ONE list query builder: page, page size, search, filters, multi-column sort over
+//! whitelisted columns, and the total — in a single statement. Every list (mandates, members,
+//! users, trusts, audit, ...) describes itself as a [`ListSql`] and calls [`fetch_page`] /
+//! [`filter_values`]. Column names are looked up in the whitelist; user text only ever travels
+//! as bind parameters.
+
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{FromRow, Postgres, QueryBuilder, Row};
+
+use super::{StoreError, StoreResult};
+use crate::domain::page::{ColumnKind, ListSpec, PageQuery, SortDir, parse_bool};
+use crate::domain::{Page, PageQueryError};
+
+/// How one whitelisted column maps to SQL.
+#[derive(Clone, Copy, Debug)]
+pub struct SqlColumn {
+    /// Must match a [`crate::domain::ColumnSpec::name`] of the list.
+    pub name: &'static str,
+    /// SQL expression, e.g. `m.name` or `lower(m.name)`.
+    pub expr: &'static str,
+    /// Expression used for ORDER BY (defaults to `expr` when None).
+    pub sort_expr: Option<&'static str>,
+}
+
+impl SqlColumn {
+    pub const fn new(name: &'static str, expr: &'static str) -> Self {
+        Self {
+            name,
+            expr,
+            sort_expr: None,
+        }
+    }
+    pub const fn sorted_by(
+        name: &'static str,
+        expr: &'static str,
+        sort_expr: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            expr,
+            sort_expr: Some(sort_expr),
+        }
+    }
+}
+
+/// A list's SQL shape.
+#[derive(Clone, Copy, Debug)]
+pub struct ListSql {
+    pub spec: &'static ListSpec,
+    /// The select list (without `SELECT`).
+    pub select: &'static str,
+    /// `FROM ...` including joins (without the word `FROM`).
+    pub from: &'static str,
+    /// Always-on condition, e.g. `m.deleted_at IS NULL` (may be empty).
+    pub base_where: &'static str,
+    pub columns: &'static [SqlColumn],
+    /// Expressions the search text is matched against (ILIKE '%text%', trigram-indexed).
+    pub search: &'static [&'static str],
+    /// Unique tie-breaker appended to every ORDER BY, e.g. `m.id`.
+    pub tiebreak: &'static str,
+}
+
+/// Extra, caller-supplied conditions (scoping such as `mandate_id = $n`), pushed with binds.
+pub type Scope<'a> = &'a (dyn Fn(&mut QueryBuilder<Postgres>) + Sync);
+
+impl ListSql {
+    fn column(&self, name: &str) -> Result<&'static SqlColumn, PageQueryError> {
+        self.columns.iter().find(|c| c.name == name).ok_or_else(|| {
+            PageQueryError::UnknownFilterColumn {
+                list: self.spec.name,
+                column: crate::domain::DisplayText::new(name).into_string(),
+                allowed: self
+                    .columns
+                    .iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+        })
+    }
+
+    /// Pushes ` WHERE ...` for base, scope, search and filters (skipping `skip_filter`).
+    fn push_where(
+        &self,
+        qb: &mut QueryBuilder<Postgres>,
+        q: &PageQuery,
+        scope: Option<Scope<'_>>,
+        skip_filter: Option<&str>,
+    ) -> Result<(), StoreError> {
+        qb.push(" WHERE TRUE");
+        if !self.base_where.is_empty() {
+            qb.push(" AND (").push(self.base_where).push(")");
+        }
+        if let Some(scope) = scope {
+            qb.push(" AND (");
+            scope(qb);
+            qb.push(")");
+        }
+        if let Some(text) = q.search_text()
+            && !self.search.is_empty()
+        {
+            let pattern = format!("%{}%", escape_like(text));
+            qb.push(" AND (");
+            for (i, expr) in self.search.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push(*expr).push(" ILIKE ").push_bind(pattern.clone());
+            }
+            qb.push(")");
+        }
+        for f in &q.filters {
+            if Some(f.column.as_str()) == skip_filter {
+                continue;
+            }
+            let spec =
+                self.spec
+                    .column(&f.column)
+                    .ok_or_else(|| PageQueryError::UnknownFilterColumn {
+                        list: self.spec.name,
+                        column: crate::domain::DisplayText::new(&f.column).into_string(),
+                        allowed: String::new(),
+                    })?;
+            let col = self.column(&f.column)?;
+            push_filter(qb, col.expr, spec.kind, &f.values);
+        }
+        Ok(())
+    }
+}
+
+fn push_filter(qb: &mut QueryBuilder<Postgres>, expr: &str, kind: ColumnKind, values: &[String]) {
+    qb.push(" AND ").push(expr);
+    match kind {
+        ColumnKind::Text => {
+            qb.push(" = ANY(").push_bind(values.to_vec()).push(")");
+        }
+        ColumnKind::Bool => {
+            let v: Vec<bool> = values.iter().filter_map(|v| parse_bool(v)).collect();
+            qb.push(" = ANY(").push_bind(v).push(")");
+        }
+        ColumnKind::Uuid => {
+            let v: Vec<uuid::Uuid> = values
+                .iter()
+                .filter_map(|v| uuid::Uuid::parse_str(v.trim()).ok())
+                .collect();
+            qb.push(" = ANY(").push_bind(v).push(")");
+        }
+        ColumnKind::Int => {
+            let v: Vec<i64> = values
+                .iter()
+                .filter_map(|v| v.trim().parse().ok())
+                .collect();
+            qb.push(" = ANY(").push_bind(v).push(")");
+        }
+        ColumnKind::Timestamp => {
+            let v: Vec<chrono::DateTime<chrono::Utc>> = values
+                .iter()
+                .filter_map(|v| chrono::DateTime::parse_from_rfc3339(v.trim()).ok())
+                .map(|d| d.with_timezone(&chrono::Utc))
+                .collect();
+            qb.push(" = ANY(").push_bind(v).push(")");
+        }
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern.
+pub fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Builds the page statement (exposed for EXPLAIN tests and benchmarks).
+pub fn page_statement(
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<QueryBuilder<Postgres>> {
+    q.validate(list.spec)?;
+    let mut qb = QueryBuilder::new("SELECT ");
+    qb.push(list.select)
+        .push(", count(*) OVER () AS hubdeck_total FROM ")
+        .push(list.from);
+    list.push_where(&mut qb, q, scope, None)?;
+    qb.push(" ORDER BY ");
+    let sort: Vec<(&str, SortDir)> = if q.sort.is_empty() {
+        list.spec.default_sort.to_vec()
+    } else {
+        q.sort.iter().map(|s| (s.column.as_str(), s.dir)).collect()
+    };
+    for (column, dir) in sort {
+        let col = list.column(column)?;
+        qb.push(col.sort_expr.unwrap_or(col.expr));
+        qb.push(match dir {
+            SortDir::Asc => " ASC NULLS FIRST, ",
+            SortDir::Desc => " DESC NULLS LAST, ",
+        });
+    }
+    qb.push(list.tiebreak).push(" ASC");
+    qb.push(" LIMIT ").push_bind(i64::from(q.page_size));
+    qb.push(" OFFSET ")
+        .push_bind(i64::try_from(q.offset()).unwrap_or(i64::MAX));
+    Ok(qb)
+}
+
+/// Fetches one page and the total in ONE statement (`count(*) OVER ()`). Only when the page is
+/// past the end (no rows, so no total) is a count issued.
+pub async fn fetch_page<T>(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<Page<T>>
+where
+    T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
+{
+    let mut qb = page_statement(list, q, scope)?;
+    let rows = qb.build().fetch_all(pool).await?;
+    let mut total = 0u64;
+    let mut items = Vec::with_capacity(rows.len());
+    for row in &rows {
+        total = u64::try_from(row.try_get::<i64, _>("hubdeck_total")?).unwrap_or(0);
+        items.push(T::from_row(row)?);
+    }
+    if rows.is_empty() && q.page > 1 {
+        total = count(pool, list, q, scope).await?;
+    }
+    Ok(Page {
+        items,
+        total,
+        page: q.page,
+        page_size: q.page_size,
+    })
+}
+
+/// Number of rows matching the query (search, filters, scope).
+pub async fn count(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<u64> {
+    q.validate(list.spec)?;
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM ");
+    qb.push(list.from);
+    list.push_where(&mut qb, q, scope, None)?;
+    let n: i64 = qb.build_query_scalar().fetch_one(pool).await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Distinct values of `column` honouring the other active filters and the search, ignoring the
+/// column's own filter. At most `limit` values, sorted.
+pub async fn filter_values(
+    pool: &PgPool,
+    list: &ListSql,
+    column: &str,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    q.validate(list.spec)?;
+    match list.spec.column(column) {
+        Some(c) if c.filterable => {}
+        _ => {
+            return Err(PageQueryError::UnknownFilterColumn {
+                list: list.spec.name,
+                column: crate::domain::DisplayText::new(column).into_string(),
+                allowed: list
+                    .spec
+                    .columns
+                    .iter()
+                    .filter(|c| c.filterable)
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            }
+            .into());
+        }
+    }
+    let col = list.column(column)?;
+    let mut qb = QueryBuilder::new("SELECT DISTINCT (");
+    qb.push(col.expr).push(")::text AS v FROM ").push(list.from);
+    list.push_where(&mut qb, q, scope, Some(column))?;
+    qb.push(" AND (")
+        .push(col.expr)
+        .push(") IS NOT NULL ORDER BY 1 LIMIT ")
+        .push_bind(i64::from(limit));
+    let values: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
+    Ok(values)
+}

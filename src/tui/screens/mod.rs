@@ -1,0 +1,1 @@
+//! One state struct per screen.

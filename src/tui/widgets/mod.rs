@@ -1,0 +1,1 @@
+//! Widgets shared by every screen (table, form, dialog, reveal, toast, help).

@@ -1,0 +1,6 @@
+//! All integration tests, in one binary. Each module is one capability.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod foundation;
