@@ -883,10 +883,11 @@ impl App {
         if let Some(d) = &self.dialog {
             d.render(body, buf, theme);
         }
+        Toast::render_stack(&self.toasts, body, buf, theme);
+        // The reveal panel is on top of everything.
         if let Some(r) = &self.reveal {
             r.render(body, buf, theme);
         }
-        Toast::render_stack(&self.toasts, body, buf, theme);
     }
 
     fn render_top(&self, area: Rect, buf: &mut Buffer) {
