@@ -3,6 +3,9 @@
 
 pub mod actor;
 pub mod error;
+pub mod registration;
+pub mod seed_users;
+pub mod users;
 
 use sqlx::PgPool;
 use std::sync::Arc;
