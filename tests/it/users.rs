@@ -277,3 +277,339 @@ async fn users_substring_search_uses_trigram_indexes() {
             || u.sub.to_string().contains(&needle)
     }));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Account management on LocalDirectory
+// ---------------------------------------------------------------------------------------------
+
+use crate::registration::{cli, count, local_services, operator, req, rows_of};
+use hubdeck::domain::PermissionRef;
+use hubdeck::service::ServiceError;
+
+async fn registered(svc: &hubdeck::service::Services, email: &str, roles: &[RoleRef]) -> UserSub {
+    svc.register_user(&cli(), &req(email, roles))
+        .await
+        .unwrap()
+        .sub
+        .unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_set_roles_end_in_exactly_one_requested_state() {
+    let t = crate::support::pg::fresh_db().await;
+    let pool = t.pool_with(8).await;
+    let mut svc = local_services(&t).await;
+    svc.db = pool.clone();
+    let sub = registered(&svc, "conc@example.org", &[RoleRef::Viewer]).await;
+    let a = vec![RoleRef::Admin, RoleRef::Researcher];
+    let b = vec![RoleRef::Viewer];
+    for round in 0..10 {
+        let actor = cli();
+        let (ra, rb) = tokio::join!(
+            svc.set_roles(&actor, sub, &a),
+            svc.set_roles(&actor, sub, &b)
+        );
+        ra.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        rb.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
+        let mut held: Vec<Uuid> =
+            sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
+                .bind(sub)
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+        held.sort();
+        let ids = |v: &[RoleRef]| {
+            let mut x: Vec<Uuid> = v.iter().map(|r| r.id()).collect();
+            x.sort();
+            x
+        };
+        assert!(
+            held == ids(&a) || held == ids(&b),
+            "round {round}: {held:?}"
+        );
+    }
+    // One audit row per change (+1 for the registration).
+    assert_eq!(rows_of(&pool, sub).await.audits, 21);
+}
+
+#[tokio::test]
+async fn operator_without_manage_users_is_refused_everything_and_nothing_reaches_the_directory() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let sub = registered(&svc, "victim@example.org", &[RoleRef::Viewer]).await;
+    let before_ids = count(&t.pool, "SELECT count(*) FROM local_identity", None).await;
+    let before_audit = count(&t.pool, "SELECT count(*) FROM users_audit", None).await;
+    let before_journal = count(&t.pool, "SELECT count(*) FROM registration", None).await;
+    let before_inv = count(&t.pool, "SELECT count(*) FROM local_invitation", None).await;
+    // Everything except CAN_MANAGE_USERS.
+    let perms: Vec<PermissionRef> = PermissionRef::ALL
+        .into_iter()
+        .filter(|p| *p != PermissionRef::CanManageUsers)
+        .collect();
+    for actor in [operator(&[]), operator(&perms)] {
+        let denied = |r: Result<(), ServiceError>| match r {
+            Err(ServiceError::Denied(m)) => assert!(m.contains("CAN_MANAGE_USERS"), "{m}"),
+            other => panic!("expected Denied, got {other:?}"),
+        };
+        denied(
+            svc.register_user(&actor, &req("new@example.org", &[]))
+                .await
+                .map(|_| ()),
+        );
+        denied(
+            svc.set_roles(&actor, sub, &[RoleRef::Admin])
+                .await
+                .map(|_| ()),
+        );
+        denied(svc.set_enabled(&actor, sub, false).await);
+        denied(svc.edit_profile(&actor, sub, "X", "Y").await);
+        denied(svc.resend_invite(&actor, sub).await);
+        denied(svc.delete_user(&actor, sub).await.map(|_| ()));
+        denied(svc.seed_users(&actor).await.map(|_| ()));
+        denied(svc.stuck_registrations(&actor).await.map(|_| ()));
+        let id = hubdeck::domain::RegistrationId::new_v4();
+        denied(svc.retry_registration(&actor, id).await.map(|_| ()));
+        denied(svc.rollback_registration(&actor, id).await.map(|_| ()));
+        denied(svc.resolve_registration(&actor, id, "n").await.map(|_| ()));
+        denied(svc.reconcile_pending(&actor, 0).await.map(|_| ()));
+        denied(
+            svc.list_users(&actor, &PageQuery::new(1, 10))
+                .await
+                .map(|_| ()),
+        );
+        denied(svc.user_detail(&actor, sub).await.map(|_| ()));
+        denied(
+            svc.resolve_user(&actor, "victim@example.org")
+                .await
+                .map(|_| ()),
+        );
+    }
+    // A holder of CAN_MANAGE_USERS alone cannot grant Admin (it does not hold every permission).
+    let manager = operator(&[PermissionRef::CanManageUsers]);
+    let err = svc
+        .set_roles(&manager, sub, &[RoleRef::Admin])
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Denied(_)), "{err:?}");
+    svc.set_roles(&manager, sub, &[RoleRef::Viewer])
+        .await
+        .unwrap();
+
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+        before_ids
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM users_audit", None).await,
+        before_audit + 1
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM registration", None).await,
+        before_journal
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_invitation", None).await,
+        before_inv
+    );
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
+        .bind(sub)
+        .fetch_one(&t.pool)
+        .await
+        .unwrap();
+    assert!(enabled);
+}
+
+#[tokio::test]
+async fn read_only_mode_refuses_mutations_before_the_directory() {
+    let t = crate::support::pg::fresh_db().await;
+    let mut svc = local_services(&t).await;
+    let sub = registered(&svc, "ro@example.org", &[]).await;
+    let mut s = t.settings();
+    s.ui.read_only = true;
+    svc.settings = std::sync::Arc::new(s);
+    assert!(matches!(
+        svc.register_user(&cli(), &req("x@example.org", &[])).await,
+        Err(ServiceError::ReadOnly(_))
+    ));
+    assert!(matches!(
+        svc.delete_user(&cli(), sub).await,
+        Err(ServiceError::ReadOnly(_))
+    ));
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn enable_disable_profile_invite_and_detail() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let sub = registered(&svc, "flip@example.org", &[RoleRef::Researcher]).await;
+    svc.set_enabled(&cli(), sub, false).await.unwrap();
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
+        .bind(sub)
+        .fetch_one(&t.pool)
+        .await
+        .unwrap();
+    assert!(!enabled);
+    let page = svc
+        .list_users(&cli(), &PageQuery::new(1, 10).filter("enabled", ["false"]))
+        .await
+        .unwrap();
+    assert_eq!(
+        page.total, 1,
+        "cache updated right after the directory write"
+    );
+    svc.set_enabled(&cli(), sub, true).await.unwrap();
+
+    let err = svc.edit_profile(&cli(), sub, "", "Org").await.unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(_)));
+    let err = svc
+        .edit_profile(&cli(), sub, "ok", &"o".repeat(256))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(_)));
+    svc.edit_profile(&cli(), sub, "Renamed", "New Org")
+        .await
+        .unwrap();
+    svc.resend_invite(&cli(), sub).await.unwrap();
+
+    let d = svc.user_detail(&cli(), sub).await.unwrap();
+    assert_eq!(d.profile.unwrap().name, "Renamed");
+    assert_eq!(d.roles, vec!["Researcher"]);
+    assert_eq!(d.registrations.len(), 1);
+    let actions: Vec<&str> = d.audit.iter().map(|a| a.action.as_str()).collect();
+    for a in [
+        "Registered user",
+        "Disabled user",
+        "Enabled user",
+        "Updated user profile",
+        "Resent invitation",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    // Resolve by email or sub.
+    assert_eq!(
+        svc.resolve_user(&cli(), "flip@example.org")
+            .await
+            .unwrap()
+            .sub,
+        sub
+    );
+    assert_eq!(
+        svc.resolve_user(&cli(), &sub.to_string())
+            .await
+            .unwrap()
+            .sub,
+        sub
+    );
+    let err = svc
+        .resolve_user(&cli(), "nobody@example.org")
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 4);
+}
+
+#[tokio::test]
+async fn delete_removes_grants_then_identity_and_is_idempotent() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let sub = registered(&svc, "del@example.org", &[RoleRef::Admin, RoleRef::Viewer]).await;
+    let out = svc.delete_user(&cli(), sub).await.unwrap();
+    assert_eq!(out.grants_removed, 2);
+    assert!(out.identity_deleted);
+    let rows = rows_of(&t.pool, sub).await;
+    assert_eq!((rows.grants, rows.profiles, rows.audits), (0, 0, 2));
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+        0
+    );
+    let page = svc
+        .list_users(&cli(), &PageQuery::new(1, 10))
+        .await
+        .unwrap();
+    assert_eq!(page.total, 0, "cache marks the user gone");
+
+    let again = svc.delete_user(&cli(), sub).await.unwrap();
+    assert_eq!(again.grants_removed, 0);
+    assert!(!again.identity_deleted);
+    assert!(
+        again.message.contains("already deleted"),
+        "{}",
+        again.message
+    );
+    assert_eq!(
+        rows_of(&t.pool, sub).await.audits,
+        2,
+        "no-op writes no audit"
+    );
+
+    // Grants whose identity is already gone are still cleaned up.
+    let ghost = UserSub::new_v4();
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(ghost)
+        .bind(RoleRef::Viewer.id())
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    let d = svc.user_drift(&cli(), 10).await.unwrap();
+    assert_eq!(d.grants_without_identity, vec![ghost]);
+    let out = svc.delete_user(&cli(), ghost).await.unwrap();
+    assert_eq!(out.grants_removed, 1);
+    assert!(!out.identity_deleted);
+}
+
+#[tokio::test]
+async fn seed_users_grants_only_users_without_grants_and_skips_missing() {
+    let t = crate::support::pg::fresh_db().await;
+    let mut svc = local_services(&t).await;
+    let fresh = registered(&svc, "fresh@example.org", &[]).await;
+    let busy = registered(&svc, "busy@example.org", &[RoleRef::Viewer]).await;
+    let mut s = t.settings();
+    s.seed.admin_emails = vec!["fresh@example.org".into(), "missing@example.org".into()];
+    s.seed.researcher_emails = vec!["busy@example.org".into()];
+    svc.settings = std::sync::Arc::new(s);
+    let summary = svc.seed_users(&cli()).await.unwrap();
+    use hubdeck::service::seed_users::SeedOutcome;
+    let outcomes: Vec<(&str, &SeedOutcome)> = summary
+        .lines
+        .iter()
+        .map(|l| (l.email.as_str(), &l.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            ("fresh@example.org", &SeedOutcome::Granted),
+            ("missing@example.org", &SeedOutcome::Missing),
+            ("busy@example.org", &SeedOutcome::AlreadyHadRoles),
+        ]
+    );
+    assert!(summary.stopped.is_none());
+    assert_eq!(
+        summary.totals(),
+        "granted 1, already had roles 1, missing 1, skipped 0"
+    );
+    let roles = |sub: UserSub| {
+        let pool = t.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>("SELECT role_id FROM user_role WHERE user_id = $1")
+                .bind(sub)
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(roles(fresh).await, vec![RoleRef::Admin.id()]);
+    assert_eq!(roles(busy).await, vec![RoleRef::Viewer.id()]);
+    // Running it again changes nothing (never undoes later changes).
+    svc.set_roles(&cli(), fresh, &[RoleRef::Viewer])
+        .await
+        .unwrap();
+    let again = svc.seed_users(&cli()).await.unwrap();
+    assert_eq!(
+        again.totals(),
+        "granted 0, already had roles 2, missing 1, skipped 0"
+    );
+    assert_eq!(roles(fresh).await, vec![RoleRef::Viewer.id()]);
+}
