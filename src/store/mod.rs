@@ -2,6 +2,8 @@
 
 pub mod grants;
 pub mod query;
+pub mod registrations;
+pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

@@ -4,4 +4,6 @@
 mod support;
 
 mod foundation;
+mod registration;
 mod tui_snapshots;
+mod users;
