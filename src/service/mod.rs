@@ -3,13 +3,10 @@
 
 pub mod actor;
 pub mod error;
-<<<<<<< HEAD
-pub mod session;
-=======
 pub mod registration;
 pub mod seed_users;
+pub mod session;
 pub mod users;
->>>>>>> users
 
 use sqlx::PgPool;
 use std::sync::Arc;

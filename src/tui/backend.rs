@@ -23,16 +23,188 @@ fn not_in_build(what: &'static str) -> anyhow::Error {
     anyhow::anyhow!("the {what} service is not part of this build yet")
 }
 
+fn when(t: &chrono::DateTime<chrono::Utc>) -> DisplayText {
+    DisplayText::new(&t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+fn yes_no(b: bool) -> DisplayText {
+    DisplayText::new(if b { "yes" } else { "no" })
+}
+
+fn opt(s: &Option<String>) -> DisplayText {
+    DisplayText::new(s.as_deref().unwrap_or(""))
+}
+
+fn parse_id<T: std::str::FromStr<Err = crate::domain::ValidationError>>(
+    s: &str,
+) -> anyhow::Result<T> {
+    Ok(s.parse::<T>()?)
+}
+
+/// Slices an in-memory list (small, bounded lists only) into the requested page.
+fn page_of<T>(mut all: Vec<T>, q: &PageQuery) -> Page<T> {
+    let total = all.len() as u64;
+    let start = (q.offset() as usize).min(all.len());
+    let end = (start + q.page_size as usize).min(all.len());
+    let items: Vec<T> = all.drain(start..end).collect();
+    Page {
+        items,
+        total,
+        page: q.page,
+        page_size: q.page_size,
+    }
+}
+
+fn role_keys(names: &[String]) -> DisplayText {
+    DisplayText::new(
+        &names
+            .iter()
+            .map(|n| n.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 /// The data source of a list for this actor.
-pub fn source(_services: &Services, _actor: &Actor, list: &ListKey) -> Source {
-    let what = list.name();
-    Box::new(move |_q| Box::pin(async move { Err(not_in_build(what)) }))
+pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
+    let s = services.clone();
+    let a = actor.clone();
+    match list {
+        ListKey::Users => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_users(&a, &q).await?;
+                Ok(page.map(|u| {
+                    Row::new(
+                        u.sub.to_string(),
+                        [
+                            DisplayText::new(&u.email),
+                            opt(&u.name),
+                            opt(&u.organisation),
+                            role_keys(&u.roles),
+                            yes_no(u.enabled),
+                            DisplayText::new(&u.status),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::Registrations => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                // The stuck list is small and bounded (the service caps it); it is paged here.
+                let mut all = s.stuck_registrations(&a).await?;
+                if let Some(text) = q.search_text() {
+                    let t = text.to_lowercase();
+                    all.retain(|r| r.email.to_lowercase().contains(&t));
+                }
+                for f in &q.filters {
+                    if f.column == "state" {
+                        all.retain(|r| f.values.contains(&r.state));
+                    }
+                }
+                Ok(page_of(all, &q).map(|r| {
+                    let roles: Vec<String> = r
+                        .requested_roles
+                        .iter()
+                        .filter_map(|id| crate::domain::RoleRef::from_id(*id))
+                        .map(|r| r.key().to_string())
+                        .collect();
+                    Row::new(
+                        r.id.to_string(),
+                        [
+                            DisplayText::new(&r.email),
+                            DisplayText::new(&r.state),
+                            DisplayText::new(&roles.join(", ")),
+                            opt(&r.last_error),
+                            when(&r.created_at),
+                        ],
+                    )
+                }))
+            })
+        }),
+        other => {
+            let what = other.name();
+            Box::new(move |_q| Box::pin(async move { Err(not_in_build(what)) }))
+        }
+    }
 }
 
 /// The filter-value source of a list.
 pub fn filter_source(_services: &Services, _actor: &Actor, list: &ListKey) -> FilterSource {
-    let what = list.name();
-    Box::new(move |_c, _q| Box::pin(async move { Err(not_in_build(what)) }))
+    let list = list.clone();
+    Box::new(move |column, _q| {
+        let list = list.clone();
+        Box::pin(async move {
+            let fixed: &[&str] = match (&list, column.as_str()) {
+                (ListKey::Users, "role") => &["admin", "researcher", "viewer"],
+                (ListKey::Users | ListKey::Mandates | ListKey::Members(_), "enabled") => {
+                    &["true", "false"]
+                }
+                (ListKey::Users, "status") => &[
+                    "CONFIRMED",
+                    "FORCE_CHANGE_PASSWORD",
+                    "RESET_REQUIRED",
+                    "UNCONFIRMED",
+                ],
+                (ListKey::Registrations, "state") => &[
+                    "pending",
+                    "identity_created",
+                    "roles_pending",
+                    "needs_cleanup",
+                ],
+                _ => return Err(not_in_build(list.name())),
+            };
+            Ok(fixed.iter().map(|s| s.to_string()).collect())
+        })
+    })
+}
+
+/// Detail lines of one user (profile, grants, mandates, registration state, audit).
+async fn user_detail(
+    services: &Services,
+    actor: &Actor,
+    sub: &str,
+) -> anyhow::Result<Vec<(String, DisplayText)>> {
+    let d = services.user_detail(actor, parse_id(sub)?).await?;
+    let mut out = vec![("Sub".to_string(), DisplayText::new(&d.sub.to_string()))];
+    if let Some(i) = &d.identity {
+        out.push(("Email".into(), DisplayText::new(&i.email)));
+        out.push((
+            "Directory".into(),
+            DisplayText::new(&format!(
+                "{} · {}",
+                i.status.as_str(),
+                if i.enabled { "enabled" } else { "disabled" }
+            )),
+        ));
+    } else {
+        out.push(("Directory".into(), DisplayText::new("no identity found")));
+    }
+    if let Some(p) = &d.profile {
+        out.push(("Name".into(), DisplayText::new(&p.name)));
+        out.push(("Organisation".into(), DisplayText::new(&p.organisation)));
+    }
+    out.push(("Grants".into(), role_keys(&d.roles)));
+    let mandates: Vec<String> = d
+        .mandates
+        .iter()
+        .map(|m| format!("{} ({})", m.mandate_name, m.roles.join(", ")))
+        .collect();
+    out.push(("Mandates".into(), DisplayText::new(&mandates.join("; "))));
+    let regs: Vec<String> = d
+        .registrations
+        .iter()
+        .map(|r| format!("{} ({})", r.state, r.created_at.format("%Y-%m-%d %H:%M")))
+        .collect();
+    out.push(("Registrations".into(), DisplayText::new(&regs.join("; "))));
+    for a in d.audit.iter().take(8) {
+        out.push((
+            format!("Audit {}", a.timestamp.format("%Y-%m-%d %H:%M")),
+            DisplayText::new(&format!("{} via {}", a.action, a.via)),
+        ));
+    }
+    Ok(out)
 }
 
 fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
@@ -50,9 +222,7 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
     match req {
         Request::Page { id, list, query } => {
             let result = match need_actor() {
-                Ok(a) => source(&services, &a, &list)(query)
-                    .await
-                    .map_err(err),
+                Ok(a) => source(&services, &a, &list)(query).await.map_err(err),
                 Err(e) => Err(e),
             };
             Msg::Page { id, list, result }
@@ -88,11 +258,11 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             Msg::PickUsers { id, result }
         }
         Request::Detail { id, row_id, .. } => {
-            let _ = row_id;
-            Msg::Detail {
-                id,
-                result: Err(err(not_in_build("users"))),
-            }
+            let result = match need_actor() {
+                Ok(a) => user_detail(&services, &a, &row_id).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::Detail { id, result }
         }
         Request::KitSummary { id } => Msg::KitSummary {
             id,
@@ -149,11 +319,68 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
     }
 }
 
+fn roles_of(names: &[String]) -> anyhow::Result<Vec<crate::domain::RoleRef>> {
+    Ok(names
+        .iter()
+        .map(|n| crate::domain::RoleRef::parse(n))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Runs one mutation through the services.
-async fn run_op(_services: &Services, _actor: &Actor, op: Op) -> anyhow::Result<OpOutcome> {
-    let _ = DisplayText::new("");
-    Err(anyhow::anyhow!(
-        "{} is not part of this build yet",
-        op.describe()
-    ))
+async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<OpOutcome> {
+    let toast = |s: String| OpOutcome {
+        toast: s,
+        reveal: None,
+    };
+    match op {
+        Op::RegisterUser {
+            email,
+            name,
+            organisation,
+            roles,
+        } => {
+            let req = crate::service::registration::RegisterRequest {
+                email,
+                name,
+                organisation,
+                roles: roles_of(&roles)?,
+                suppress_invite: false,
+            };
+            let out = services.register_user(actor, &req).await?;
+            Ok(toast(
+                DisplayText::with_max(&out.message, 120).into_string(),
+            ))
+        }
+        Op::SetUserRoles { sub, roles } => {
+            services
+                .set_roles(actor, parse_id(&sub)?, &roles_of(&roles)?)
+                .await?;
+            Ok(toast("roles updated".into()))
+        }
+        Op::RetryRegistration { id } => {
+            let out = services.retry_registration(actor, parse_id(&id)?).await?;
+            Ok(toast(
+                DisplayText::with_max(&out.message, 120).into_string(),
+            ))
+        }
+        Op::RollbackRegistration { id } => {
+            let r = services
+                .rollback_registration(actor, parse_id(&id)?)
+                .await?;
+            Ok(toast(format!(
+                "registration now {}",
+                DisplayText::new(&r.state)
+            )))
+        }
+        Op::ResolveRegistration { id, note } => {
+            services
+                .resolve_registration(actor, parse_id(&id)?, &note)
+                .await?;
+            Ok(toast("registration marked resolved".into()))
+        }
+        other => Err(anyhow::anyhow!(
+            "{} is not part of this build yet",
+            other.describe()
+        )),
+    }
 }
