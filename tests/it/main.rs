@@ -5,5 +5,6 @@ mod support;
 
 mod foundation;
 mod registration;
+mod tui_e2e;
 mod tui_snapshots;
 mod users;
