@@ -76,6 +76,18 @@ pub fn classify(err: &DirectoryError, step: Step) -> FailureClass {
     }
 }
 
+/// Whether `identity` can have been created by the saga of `journal`: the directory reports a
+/// creation time no earlier than the journal row (compared at whole seconds, as directories
+/// report them). Unknown creation time → not provably ours → never treated as ours.
+fn created_by(identity: &Identity, journal: &Registration) -> bool {
+    use chrono::DurationRound;
+    let journal_second = journal
+        .created_at
+        .duration_trunc(chrono::TimeDelta::seconds(1))
+        .unwrap_or(journal.created_at);
+    identity.created_at.is_some_and(|c| c >= journal_second)
+}
+
 fn failpoint(name: &str) {
     if std::env::var("HUBDECK_FAILPOINT").is_ok_and(|v| v == name) {
         tracing::error!("HUBDECK_FAILPOINT={name}: aborting the process (test failpoint)");
@@ -644,9 +656,7 @@ impl Services {
         let email = Email::parse(&journal.email)?;
         match self.directory.get_user(&UserKey::Email(email)).await {
             Ok(i) => {
-                if let Some(created) = i.created_at
-                    && created < journal.created_at - chrono::Duration::seconds(5)
-                {
+                if !created_by(&i, journal) {
                     // The identity predates this registration: it is not ours.
                     let msg = format!(
                         "an identity with email {} existed before this registration; it was \
