@@ -721,6 +721,8 @@ impl Services {
                     RegistrationState::RolesPending.to_string()
                 }
                 Ok(None) => RegistrationState::RolledBack.to_string(),
+                // Not ours: recorded as rolled_back, the identity left untouched.
+                Err(ServiceError::Conflict(msg)) => format!("rolled_back: {msg}"),
                 Err(e) => format!("unchanged: {e}"),
             };
             out.push((r.id, res));

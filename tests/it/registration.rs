@@ -372,14 +372,40 @@ async fn pending_rows_are_reconciled_by_email() {
     let without = registrations::insert_pending(&svc.db, &mk("never@example.org"))
         .await
         .unwrap();
+    // An identity that existed BEFORE its registration row is never claimed.
+    let older = create_identity(&svc, "older@example.org").await;
+    sqlx::query("UPDATE local_identity SET created_at = now() - interval '1 hour' WHERE sub = $1")
+        .bind(older.sub)
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    let not_ours = registrations::insert_pending(&svc.db, &mk("older@example.org"))
+        .await
+        .unwrap();
     // Fresh rows are left alone (the saga may still be running).
     assert!(svc.reconcile_pending(&cli(), 60).await.unwrap().is_empty());
     sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
         .execute(&t.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes' WHERE email = 'older@example.org'")
+        .execute(&t.pool)
+        .await
+        .unwrap();
     let out = svc.reconcile_pending(&cli(), 60).await.unwrap();
-    assert_eq!(out.len(), 2);
+    assert_eq!(out.len(), 3);
+    let c = svc.registration(&cli(), not_ours.id).await.unwrap();
+    assert_eq!(c.state(), RegistrationState::RolledBack);
+    assert_eq!(c.sub, None);
+    assert_eq!(
+        svc.directory
+            .get_user(&UserKey::Username("older@example.org".into()))
+            .await
+            .unwrap()
+            .sub,
+        older.sub
+    );
+    assert_eq!(rows_of(&t.pool, older.sub).await.grants, 0);
     let a = svc.registration(&cli(), with_identity.id).await.unwrap();
     assert_eq!(a.state(), RegistrationState::RolesPending);
     assert_eq!(a.sub, Some(created.sub));
