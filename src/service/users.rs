@@ -387,9 +387,8 @@ impl Services {
         tx.commit().await?;
         let mut identity_deleted = false;
         if let Some(i) = &identity {
-            match self.directory.delete_user(&i.username).await {
-                Ok(()) => identity_deleted = true,
-                Err(DirectoryError::NotFound(_)) => {}
+            match self.delete_verified(&i.username, sub).await {
+                Ok(deleted) => identity_deleted = deleted,
                 Err(e) => {
                     return Err(ServiceError::Internal(format!(
                         "grants ({removed}) and profile of {} were removed and audited, but \
