@@ -76,6 +76,18 @@ pub fn classify(err: &DirectoryError, step: Step) -> FailureClass {
     }
 }
 
+/// Whether `identity` can have been created by the saga of `journal`: the directory reports a
+/// creation time no earlier than the journal row (compared at whole seconds, as directories
+/// report them). Unknown creation time → not provably ours → never treated as ours.
+fn created_by(identity: &Identity, journal: &Registration) -> bool {
+    use chrono::DurationRound;
+    let journal_second = journal
+        .created_at
+        .duration_trunc(chrono::TimeDelta::seconds(1))
+        .unwrap_or(journal.created_at);
+    identity.created_at.is_some_and(|c| c >= journal_second)
+}
+
 fn failpoint(name: &str) {
     if std::env::var("HUBDECK_FAILPOINT").is_ok_and(|v| v == name) {
         tracing::error!("HUBDECK_FAILPOINT={name}: aborting the process (test failpoint)");
@@ -461,42 +473,57 @@ impl Services {
         username: &str,
         sub: UserSub,
     ) -> Result<(), DirectoryError> {
-        match self.directory.find_by_sub(sub).await {
-            Ok(i) => {
-                self.directory
-                    .delete_user(&i.username)
-                    .await
-                    .or_else(|e| match e {
-                        DirectoryError::NotFound(_) => Ok(()),
-                        e => Err(e),
-                    })?;
-            }
-            Err(DirectoryError::NotFound(_)) => {
-                // By sub it is not visible (lists may lag); check by username before deleting.
-                match self
-                    .directory
-                    .get_user(&UserKey::Username(username.to_string()))
-                    .await
-                {
-                    Ok(i) if i.sub == sub => {
-                        self.directory
-                            .delete_user(username)
-                            .await
-                            .or_else(|e| match e {
-                                DirectoryError::NotFound(_) => Ok(()),
-                                e => Err(e),
-                            })?
-                    }
-                    Ok(_) | Err(DirectoryError::NotFound(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        // Identify it with the strongly consistent read by username; fall back to the sub.
+        let found = match self
+            .directory
+            .get_user(&UserKey::Username(username.to_string()))
+            .await
+        {
+            Ok(i) => Some(i),
+            Err(DirectoryError::NotFound(_)) => match self.directory.find_by_sub(sub).await {
+                Ok(i) => Some(i),
+                Err(DirectoryError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
+        };
+        if let Some(i) = found
+            && i.sub == sub
+        {
+            self.delete_verified(&i.username, sub).await?;
         }
         if let Ok(mut conn) = self.db.acquire().await {
             let _ = ustore::cache_mark_gone(&mut conn, sub).await;
         }
         Ok(())
+    }
+
+    /// Deletes `username` (the identity `sub`). A not-found answer is only believed after a
+    /// strongly consistent read confirms the identity is gone (a 404 can be a lie: a proxy,
+    /// lag). Returns whether this call deleted it.
+    pub(crate) async fn delete_verified(
+        &self,
+        username: &str,
+        sub: UserSub,
+    ) -> Result<bool, DirectoryError> {
+        match self.directory.delete_user(username).await {
+            Ok(()) => Ok(true),
+            Err(DirectoryError::NotFound(nf)) => {
+                match self
+                    .directory
+                    .get_user(&UserKey::Username(username.to_string()))
+                    .await
+                {
+                    Err(DirectoryError::NotFound(_)) => Ok(false),
+                    Ok(i) if i.sub != sub => Ok(false),
+                    Ok(_) => Err(DirectoryError::Rejected(format!(
+                        "the delete answered not found ({nf}) but the identity still exists"
+                    ))),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn finish_rollback(
@@ -644,9 +671,7 @@ impl Services {
         let email = Email::parse(&journal.email)?;
         match self.directory.get_user(&UserKey::Email(email)).await {
             Ok(i) => {
-                if let Some(created) = i.created_at
-                    && created < journal.created_at - chrono::Duration::seconds(5)
-                {
+                if !created_by(&i, journal) {
                     // The identity predates this registration: it is not ours.
                     let msg = format!(
                         "an identity with email {} existed before this registration; it was \
@@ -711,6 +736,8 @@ impl Services {
                     RegistrationState::RolesPending.to_string()
                 }
                 Ok(None) => RegistrationState::RolledBack.to_string(),
+                // Not ours: recorded as rolled_back, the identity left untouched.
+                Err(ServiceError::Conflict(msg)) => format!("rolled_back: {msg}"),
                 Err(e) => format!("unchanged: {e}"),
             };
             out.push((r.id, res));

@@ -372,14 +372,40 @@ async fn pending_rows_are_reconciled_by_email() {
     let without = registrations::insert_pending(&svc.db, &mk("never@example.org"))
         .await
         .unwrap();
+    // An identity that existed BEFORE its registration row is never claimed.
+    let older = create_identity(&svc, "older@example.org").await;
+    sqlx::query("UPDATE local_identity SET created_at = now() - interval '1 hour' WHERE sub = $1")
+        .bind(older.sub)
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    let not_ours = registrations::insert_pending(&svc.db, &mk("older@example.org"))
+        .await
+        .unwrap();
     // Fresh rows are left alone (the saga may still be running).
     assert!(svc.reconcile_pending(&cli(), 60).await.unwrap().is_empty());
     sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
         .execute(&t.pool)
         .await
         .unwrap();
+    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes' WHERE email = 'older@example.org'")
+        .execute(&t.pool)
+        .await
+        .unwrap();
     let out = svc.reconcile_pending(&cli(), 60).await.unwrap();
-    assert_eq!(out.len(), 2);
+    assert_eq!(out.len(), 3);
+    let c = svc.registration(&cli(), not_ours.id).await.unwrap();
+    assert_eq!(c.state(), RegistrationState::RolledBack);
+    assert_eq!(c.sub, None);
+    assert_eq!(
+        svc.directory
+            .get_user(&UserKey::Username("older@example.org".into()))
+            .await
+            .unwrap()
+            .sub,
+        older.sub
+    );
+    assert_eq!(rows_of(&t.pool, older.sub).await.grants, 0);
     let a = svc.registration(&cli(), with_identity.id).await.unwrap();
     assert_eq!(a.state(), RegistrationState::RolesPending);
     assert_eq!(a.sub, Some(created.sub));
@@ -494,4 +520,141 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
         let stuck: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert!(stuck.as_array().unwrap().is_empty());
     }
+}
+
+/// The CLI end to end on LocalDirectory: JSON output, sanitized tables, exit codes.
+#[tokio::test]
+async fn cli_users_commands_and_exit_codes() {
+    let t = fresh_db().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .arg("--database-url")
+            .arg(&t.url)
+            .args(args)
+            .env("HUBDECK_DIRECTORY__KIND", "local")
+            .env("HOME", std::env::temp_dir())
+            .env_remove("HUBDECK_FAILPOINT")
+            .output()
+            .expect("run hubdeck")
+    };
+    let register = |email: &str, name: &str| {
+        run(&[
+            "--output",
+            "json",
+            "users",
+            "register",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--organisation",
+            "Org",
+            "--role",
+            "viewer",
+            "--suppress-invite",
+        ])
+    };
+    let out = register("cli@example.org", "Evil\u{202e}Name");
+    assert_eq!(out.status.code(), Some(2), "bidi override refused");
+    let out = register("cli@example.org", "Clara");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "complete");
+    let sub = v["sub"].as_str().unwrap().to_string();
+    let out = register("cli@example.org", "Clara");
+    assert_eq!(out.status.code(), Some(3), "already exists");
+    let out = register("bad-email", "Clara");
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = run(&[
+        "users",
+        "set-roles",
+        "--user",
+        "cli@example.org",
+        "--role",
+        "admin",
+        "--role",
+        "researcher",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "users",
+        "set-roles",
+        "--user",
+        "nobody@example.org",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let out = run(&[
+        "users",
+        "set-roles",
+        "--user",
+        "cli@example.org",
+        "--role",
+        "root",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = run(&[
+        "--output", "json", "users", "list", "--role", "admin", "--search", "cli@",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["total"], 1);
+    assert_eq!(
+        page["items"][0]["roles"],
+        serde_json::json!(["Admin", "Researcher"])
+    );
+    let out = run(&["users", "list"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("cli@example.org"), "{table}");
+
+    let out = run(&["users", "disable", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(&["--output", "json", "users", "list", "--enabled", "false"]);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["total"], 1);
+    let out = run(&["users", "show", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Disabled user"));
+    let out = run(&["users", "delete", "--user", &sub]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["users", "delete", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(0), "delete is idempotent");
+    let out = run(&[
+        "--read-only",
+        "users",
+        "register",
+        "--email",
+        "r@example.org",
+        "--name",
+        "R",
+        "--organisation",
+        "O",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "read-only refusal");
+    let out = run(&["seed-users"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("granted 0"));
 }
