@@ -2,6 +2,7 @@
 
 pub mod grants;
 pub mod query;
+pub mod trusts;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
