@@ -6,6 +6,7 @@ pub mod error;
 pub mod registration;
 pub mod seed_users;
 pub mod session;
+pub mod trusts;
 pub mod users;
 
 use sqlx::PgPool;

@@ -3,6 +3,7 @@
 pub mod grants;
 pub mod query;
 pub mod registrations;
+pub mod trusts;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
