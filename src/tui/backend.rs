@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use super::action::{ErrorReport, ListKey, Msg, Op, OpOutcome, Request, Row, SignInReply};
+use super::action::{
+    ErrorReport, ListKey, Msg, Op, OpOutcome, Request, RevealKeys, Row, SignInReply,
+};
 use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::session::SignInOutcome;
 use crate::service::{Actor, Operator, Services};
@@ -123,6 +125,47 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                 }))
             })
         }),
+        ListKey::Trusts => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_trusts(&a, &q).await?;
+                Ok(page.map(|t| {
+                    Row::new(
+                        t.id.to_string(),
+                        [
+                            DisplayText::new(&t.name),
+                            DisplayText::new(&t.code),
+                            opt(&t.region),
+                            opt(&t.slot_name),
+                            when(&t.created_at),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::KitSlots => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_kit_slots(&a, &q).await?;
+                Ok(page.map(|k| {
+                    let trust = match (&k.trust_name, &k.trust_code) {
+                        (Some(n), Some(c)) => format!("{n} ({c})"),
+                        (Some(n), None) => n.clone(),
+                        _ => String::new(),
+                    };
+                    Row::new(
+                        k.slot_name.clone(),
+                        [
+                            DisplayText::new(&k.slot_name),
+                            DisplayText::new(&k.slot_number.to_string()),
+                            yes_no(k.assigned_to_trust_id.is_none()),
+                            DisplayText::new(&trust),
+                            k.assigned_at.as_ref().map(when).unwrap_or_default(),
+                        ],
+                    )
+                }))
+            })
+        }),
         other => {
             let what = other.name();
             Box::new(move |_q| Box::pin(async move { Err(not_in_build(what)) }))
@@ -131,11 +174,17 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
 }
 
 /// The filter-value source of a list.
-pub fn filter_source(_services: &Services, _actor: &Actor, list: &ListKey) -> FilterSource {
+pub fn filter_source(services: &Services, actor: &Actor, list: &ListKey) -> FilterSource {
     let list = list.clone();
-    Box::new(move |column, _q| {
+    let s = services.clone();
+    let a = actor.clone();
+    Box::new(move |column, q| {
         let list = list.clone();
+        let (s, a) = (s.clone(), a.clone());
         Box::pin(async move {
+            if list == ListKey::Trusts {
+                return Ok(s.trust_filter_values(&a, &column, &q).await?);
+            }
             let fixed: &[&str] = match (&list, column.as_str()) {
                 (ListKey::Users, "role") => &["admin", "researcher", "viewer"],
                 (ListKey::Users | ListKey::Mandates | ListKey::Members(_), "enabled") => {
@@ -147,6 +196,7 @@ pub fn filter_source(_services: &Services, _actor: &Actor, list: &ListKey) -> Fi
                     "RESET_REQUIRED",
                     "UNCONFIRMED",
                 ],
+                (ListKey::KitSlots, "free") => &["true", "false"],
                 (ListKey::Registrations, "state") => &[
                     "pending",
                     "identity_created",
@@ -264,10 +314,13 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             };
             Msg::Detail { id, result }
         }
-        Request::KitSummary { id } => Msg::KitSummary {
-            id,
-            result: Err(err(not_in_build("kit slots"))),
-        },
+        Request::KitSummary { id } => {
+            let result = match need_actor() {
+                Ok(a) => kit_usage(&services, &a).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::KitSummary { id, result }
+        }
         Request::SignIn {
             id,
             email,
@@ -316,6 +369,33 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
                 latency: started.elapsed(),
             }
         }
+    }
+}
+
+/// (used, total) kit slots: two one-row pages, their totals.
+async fn kit_usage(services: &Services, actor: &Actor) -> anyhow::Result<(u64, u64)> {
+    let all = services
+        .list_kit_slots(actor, &PageQuery::new(1, 1))
+        .await?;
+    let used = services
+        .list_kit_slots(actor, &PageQuery::new(1, 1).filter("free", ["false"]))
+        .await?;
+    Ok((used.total, all.total))
+}
+
+fn reveal_keys(
+    title: &str,
+    trust: String,
+    details: Vec<(String, DisplayText)>,
+    api_key: crate::domain::Secret,
+    internal_key: Option<crate::domain::Secret>,
+) -> RevealKeys {
+    RevealKeys {
+        title: title.to_string(),
+        trust: DisplayText::new(&trust),
+        details,
+        api_key,
+        internal_key,
     }
 }
 
@@ -377,6 +457,77 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
                 .resolve_registration(actor, parse_id(&id)?, &note)
                 .await?;
             Ok(toast("registration marked resolved".into()))
+        }
+        Op::RegisterTrust { name, code, region } => {
+            let r = services
+                .register_trust(actor, &name, &code, region.as_deref())
+                .await?;
+            let label = format!("{} ({})", r.trust.name, r.trust.code);
+            let toast_text = format!(
+                "trust {} registered",
+                DisplayText::with_max(&r.trust.name, 60)
+            );
+            let details = vec![
+                (
+                    "Trust id".to_string(),
+                    DisplayText::new(&r.trust.id.to_string()),
+                ),
+                (
+                    "Kit slot".to_string(),
+                    DisplayText::new(&format!("{} (#{})", r.fl_kit_slot, r.fl_kit_slot_number)),
+                ),
+                ("Region".to_string(), opt(&r.trust.region)),
+            ];
+            let crate::domain::trust::RegisteredTrust {
+                api_key,
+                internal_service_key,
+                ..
+            } = r;
+            Ok(OpOutcome {
+                toast: toast_text,
+                reveal: Some(reveal_keys(
+                    "Trust registered — its keys",
+                    label,
+                    details,
+                    api_key,
+                    Some(internal_service_key),
+                )),
+            })
+        }
+        Op::RotateTrustKey { id } => {
+            let r = services
+                .rotate_trust_keys(actor, parse_id(&id)?, false)
+                .await?;
+            let toast_text = format!(
+                "API key of {} rotated",
+                DisplayText::with_max(&r.trust_name, 60)
+            );
+            let crate::domain::trust::RotatedKeys {
+                trust_name,
+                api_key,
+                internal_service_key,
+                ..
+            } = r;
+            Ok(OpOutcome {
+                toast: toast_text,
+                reveal: Some(reveal_keys(
+                    "API key rotated — the new key",
+                    trust_name,
+                    Vec::new(),
+                    api_key,
+                    internal_service_key,
+                )),
+            })
+        }
+        Op::DeleteTrust { id, .. } => {
+            let d = services.delete_trust(actor, parse_id(&id)?).await?;
+            Ok(toast(format!(
+                "trust {} deleted{}",
+                DisplayText::with_max(&d.trust_name, 60),
+                d.freed_slot
+                    .map(|s| format!("; slot {} freed", DisplayText::new(&s)))
+                    .unwrap_or_default()
+            )))
         }
         other => Err(anyhow::anyhow!(
             "{} is not part of this build yet",
