@@ -105,6 +105,17 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                         all.retain(|r| f.values.contains(&r.state));
                     }
                 }
+                if let Some(k) = q.sort.first() {
+                    match k.column.as_str() {
+                        "email" => {
+                            all.sort_by(|a, b| a.email.to_lowercase().cmp(&b.email.to_lowercase()))
+                        }
+                        _ => all.sort_by_key(|r| r.created_at),
+                    }
+                    if k.dir == crate::domain::SortDir::Desc {
+                        all.reverse();
+                    }
+                }
                 Ok(page_of(all, &q).map(|r| {
                     let roles: Vec<String> = r
                         .requested_roles
