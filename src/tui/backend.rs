@@ -107,9 +107,7 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                 }
                 if let Some(k) = q.sort.first() {
                     match k.column.as_str() {
-                        "email" => {
-                            all.sort_by(|a, b| a.email.to_lowercase().cmp(&b.email.to_lowercase()))
-                        }
+                        "email" => all.sort_by_key(|r| r.email.to_lowercase()),
                         _ => all.sort_by_key(|r| r.created_at),
                     }
                     if k.dir == crate::domain::SortDir::Desc {
