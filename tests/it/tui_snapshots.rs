@@ -762,3 +762,39 @@ fn debounced_search_and_palette() {
     a.update(key(KeyCode::Enter));
     assert!(a.quit);
 }
+
+/// Measures (never asserts) a full redraw of a 200×60 table screen with 50 rows; the SPEC §8
+/// budget is a median ≤ 2 ms. Run with `--nocapture` to see the number.
+#[test]
+fn redraw_200x60_is_measured() {
+    let mut a = app();
+    a.mandates.table.reload_for_test_page((0..50).map(|i| {
+        Row::new(
+            format!("{i}"),
+            [
+                d(&format!("Mandate {i:05} with a longer name")),
+                d("label"),
+                d("yes"),
+                d("TEAM"),
+                d("12"),
+                d("2026-11-01 09:00"),
+            ],
+        )
+    }));
+    let mut t = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let start = std::time::Instant::now();
+        // A full redraw: clear the previous frame so every cell is rendered and diffed.
+        t.clear().expect("clear");
+        t.draw(|f| a.draw(f)).expect("draw");
+        times.push(start.elapsed());
+        a.update(Msg::Tick);
+    }
+    times.sort();
+    eprintln!(
+        "redraw 200x60 (50 rows): median {:?}, p95 {:?}",
+        times[100], times[190]
+    );
+    assert!(text_of(t.backend().buffer()).contains("Mandate 00049"));
+}

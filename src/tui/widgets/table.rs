@@ -422,6 +422,19 @@ impl TableView {
         }
     }
 
+    /// Installs a page directly (tests and benchmarks; the app always goes through
+    /// [`TableView::request`] / [`TableView::accept`]).
+    pub fn reload_for_test_page(&mut self, rows: impl IntoIterator<Item = Row>) {
+        let items: Vec<Row> = rows.into_iter().collect();
+        self.awaiting = None;
+        self.page = Some(Page {
+            total: items.len() as u64,
+            items,
+            page: 1,
+            page_size: crate::domain::page::DEFAULT_PAGE_SIZE,
+        });
+    }
+
     /// Label: value lines of the selected row (the detail pane).
     pub fn detail_lines(&self) -> Vec<(String, String)> {
         match self.selected_row() {
