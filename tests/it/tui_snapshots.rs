@@ -798,3 +798,72 @@ fn redraw_200x60_is_measured() {
     );
     assert!(text_of(t.backend().buffer()).contains("Mandate 00049"));
 }
+
+#[test]
+fn new_password_challenge() {
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        None,
+    );
+    type_str(&mut a, "ops@hub.example");
+    a.update(key(KeyCode::Tab));
+    type_str(&mut a, "temporary-1");
+    a.update(key(KeyCode::Enter));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::SignIn { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("sign-in request");
+    a.update(Msg::SignIn {
+        id,
+        result: Ok(hubdeck::tui::action::SignInReply::NewPasswordRequired(
+            hubdeck::directory::NewPasswordChallenge {
+                username: "ops@hub.example".into(),
+                sub: None,
+                session: Secret::new("opaque"),
+            },
+        )),
+    });
+    type_str(&mut a, "new-password-1");
+    a.update(key(KeyCode::Tab));
+    type_str(&mut a, "new-password-2");
+    a.update(key(KeyCode::Enter));
+    snap("sign_in_new_password_mismatch", &a);
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::NewPassword { .. }))
+    );
+    for _ in 0.."new-password-2".len() {
+        a.update(key(KeyCode::Backspace));
+    }
+    type_str(&mut a, "new-password-1");
+    a.update(key(KeyCode::Enter));
+    let (id, pw) = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::NewPassword { id, password, .. } => Some((id, password)),
+            _ => None,
+        })
+        .expect("new-password request");
+    assert_eq!(pw.expose(), "new-password-1");
+    a.update(Msg::SignIn {
+        id,
+        result: Ok(hubdeck::tui::action::SignInReply::SignedIn(operator())),
+    });
+    assert!(a.operator.is_some());
+    assert_eq!(a.tab, Tab::Mandates);
+    assert!(a.take_requests().iter().any(|r| matches!(
+        r,
+        Request::Page {
+            list: ListKey::Mandates,
+            ..
+        }
+    )));
+}
