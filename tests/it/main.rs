@@ -6,5 +6,6 @@ mod support;
 mod foundation;
 mod registration;
 mod tui_e2e;
+mod tui_session;
 mod tui_snapshots;
 mod users;
