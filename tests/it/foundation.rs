@@ -389,7 +389,8 @@ async fn emulator_smoke_create_and_read_back_user() {
 #[test]
 fn config_example_documents_every_default() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml");
-    let example = hubdeck::config::Settings::load_from(Some(std::path::Path::new(path)), None, &[]).expect("example parses");
+    let example = hubdeck::config::Settings::load_from(Some(std::path::Path::new(path)), None, &[])
+        .expect("example parses");
     let defaults = hubdeck::config::Settings::default();
     let a = toml::Value::try_from(&example).unwrap();
     let b = toml::Value::try_from(&defaults).unwrap();
@@ -397,9 +398,15 @@ fn config_example_documents_every_default() {
     // And every key of the defaults appears literally in the file.
     let text = std::fs::read_to_string(path).unwrap();
     for (section, table) in b.as_table().unwrap() {
-        assert!(text.contains(&format!("[{section}]")), "[{section}] missing");
+        assert!(
+            text.contains(&format!("[{section}]")),
+            "[{section}] missing"
+        );
         for key in table.as_table().unwrap().keys() {
-            assert!(text.contains(&format!("\n{key} =")), "{section}.{key} missing");
+            assert!(
+                text.contains(&format!("\n{key} =")),
+                "{section}.{key} missing"
+            );
         }
     }
 }
