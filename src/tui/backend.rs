@@ -134,6 +134,78 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                 }))
             })
         }),
+        ListKey::Mandates => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_mandates(&a, &q).await?;
+                Ok(page.map(|m| {
+                    Row::new(
+                        m.id.to_string(),
+                        [
+                            DisplayText::new(&m.name),
+                            opt(&m.label),
+                            yes_no(m.enabled),
+                            when(&m.created_at),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::Members(mandate) => {
+            let mandate = mandate.clone();
+            Box::new(move |q| {
+                let (s, a, mandate) = (s.clone(), a.clone(), mandate.clone());
+                Box::pin(async move {
+                    let page = s.list_members(&a, parse_id(&mandate)?, &q).await?;
+                    Ok(page.map(|m| {
+                        Row::new(
+                            m.user_id.to_string(),
+                            [
+                                DisplayText::new(
+                                    m.email
+                                        .as_deref()
+                                        .or(m.username.as_deref())
+                                        .unwrap_or("(not in directory cache)"),
+                                ),
+                                opt(&m.full_name),
+                                DisplayText::new(&m.role_labels.join(", ")),
+                                yes_no(m.is_admin),
+                                yes_no(m.enabled),
+                            ],
+                        )
+                    }))
+                })
+            })
+        }
+        ListKey::Audit => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_audit(&a, &q, Default::default()).await?;
+                Ok(page.map(|e| {
+                    let actor = match (&e.actor_user_id, &e.os_user) {
+                        (Some(u), _) => u.to_string(),
+                        (None, Some(os)) => format!("{}:{os}", e.via),
+                        (None, None) => e.via.clone(),
+                    };
+                    let subject = e
+                        .subject_name
+                        .clone()
+                        .or(e.subject_id.map(|u| u.to_string()))
+                        .unwrap_or_default();
+                    Row::new(
+                        e.id.to_string(),
+                        [
+                            when(&e.occurred_at),
+                            DisplayText::new(&e.source),
+                            DisplayText::new(&e.action),
+                            DisplayText::new(&actor),
+                            DisplayText::new(&subject),
+                            DisplayText::new(&e.via),
+                        ],
+                    )
+                }))
+            })
+        }),
         ListKey::Trusts => Box::new(move |q| {
             let (s, a) = (s.clone(), a.clone());
             Box::pin(async move {
@@ -175,10 +247,6 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                 }))
             })
         }),
-        other => {
-            let what = other.name();
-            Box::new(move |_q| Box::pin(async move { Err(not_in_build(what)) }))
-        }
     }
 }
 
@@ -191,8 +259,20 @@ pub fn filter_source(services: &Services, actor: &Actor, list: &ListKey) -> Filt
         let list = list.clone();
         let (s, a) = (s.clone(), a.clone());
         Box::pin(async move {
-            if list == ListKey::Trusts {
-                return Ok(s.trust_filter_values(&a, &column, &q).await?);
+            match &list {
+                ListKey::Trusts => return Ok(s.trust_filter_values(&a, &column, &q).await?),
+                ListKey::Mandates => return Ok(s.mandate_filter_values(&a, &column, &q).await?),
+                ListKey::Members(m) => {
+                    return Ok(s
+                        .member_filter_values(&a, parse_id(m)?, &column, &q)
+                        .await?);
+                }
+                ListKey::Audit => {
+                    return Ok(s
+                        .audit_filter_values(&a, &column, &q, Default::default())
+                        .await?);
+                }
+                _ => {}
             }
             let fixed: &[&str] = match (&list, column.as_str()) {
                 (ListKey::Users, "role") => &["admin", "researcher", "viewer"],
@@ -408,6 +488,31 @@ fn reveal_keys(
     }
 }
 
+/// Mandate role labels → ids (global templates and the mandate's own).
+async fn mandate_role_ids(
+    services: &Services,
+    actor: &Actor,
+    mandate: crate::domain::MandateId,
+    labels: &[String],
+) -> anyhow::Result<Vec<crate::domain::MandateRoleId>> {
+    let roles = services.mandate_roles(actor, mandate).await?;
+    labels
+        .iter()
+        .map(|l| {
+            roles
+                .iter()
+                .find(|r| r.label.eq_ignore_ascii_case(l))
+                .map(|r| r.id)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "role {} is not assignable in this mandate",
+                        DisplayText::new(l)
+                    )
+                })
+        })
+        .collect()
+}
+
 fn roles_of(names: &[String]) -> anyhow::Result<Vec<crate::domain::RoleRef>> {
     Ok(names
         .iter()
@@ -538,9 +643,113 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
                     .unwrap_or_default()
             )))
         }
-        other => Err(anyhow::anyhow!(
-            "{} is not part of this build yet",
-            other.describe()
-        )),
+        Op::CreateMandate {
+            name,
+            label,
+            enabled,
+            plan,
+        } => {
+            let input = crate::service::mandates::MandateInput {
+                name,
+                label: Some(label),
+                enabled,
+            };
+            let d = services.create_mandate(actor, &input, Some(&plan)).await?;
+            Ok(toast(format!(
+                "mandate {} created",
+                DisplayText::with_max(&d.mandate.name, 60)
+            )))
+        }
+        Op::UpdateMandate {
+            id,
+            name,
+            label,
+            enabled,
+        } => {
+            let input = crate::service::mandates::MandateInput {
+                name,
+                label: Some(label),
+                enabled,
+            };
+            let m = services
+                .update_mandate(actor, parse_id(&id)?, &input)
+                .await?;
+            Ok(toast(format!(
+                "mandate {} updated",
+                DisplayText::with_max(&m.name, 60)
+            )))
+        }
+        Op::SoftDeleteMandate { id, name } => {
+            services.soft_delete_mandate(actor, parse_id(&id)?).await?;
+            Ok(toast(format!(
+                "mandate {} deleted (restorable until purged)",
+                DisplayText::with_max(&name, 60)
+            )))
+        }
+        Op::HardDeleteMandate { id, name } => {
+            services
+                .hard_delete_mandate(actor, parse_id(&id)?, &name)
+                .await?;
+            Ok(toast(format!(
+                "mandate {} permanently deleted",
+                DisplayText::with_max(&name, 60)
+            )))
+        }
+        Op::AddMember {
+            mandate_id,
+            user_sub,
+            roles,
+        } => {
+            let mandate = parse_id(&mandate_id)?;
+            let role_ids = mandate_role_ids(services, actor, mandate, &roles).await?;
+            let who = crate::service::members::MemberRef::parse(&user_sub)?;
+            services.add_member(actor, mandate, &who, &role_ids).await?;
+            Ok(toast("member added".into()))
+        }
+        Op::RemoveMember {
+            mandate_id,
+            user_sub,
+        } => {
+            services
+                .remove_member(actor, parse_id(&mandate_id)?, parse_id(&user_sub)?)
+                .await?;
+            Ok(toast("member removed".into()))
+        }
+        Op::SetMemberRoles {
+            mandate_id,
+            user_sub,
+            roles,
+        } => {
+            let mandate = parse_id(&mandate_id)?;
+            let role_ids = mandate_role_ids(services, actor, mandate, &roles).await?;
+            services
+                .set_member_roles(actor, mandate, parse_id(&user_sub)?, &role_ids)
+                .await?;
+            Ok(toast("member roles updated".into()))
+        }
+        Op::ExportAudit { json, query } => {
+            use crate::service::audit::ExportFormat;
+            let dir = crate::config::data_dir();
+            std::fs::create_dir_all(&dir)?;
+            let ext = if json { "json" } else { "csv" };
+            let path = dir.join(format!(
+                "audit-export-{}.{ext}",
+                chrono::Utc::now().format("%Y%m%d-%H%M%S")
+            ));
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            let format = if json {
+                ExportFormat::Json
+            } else {
+                ExportFormat::Csv
+            };
+            let n = services
+                .export_audit(actor, &query, Default::default(), format, &mut file)
+                .await?;
+            std::io::Write::flush(&mut file)?;
+            Ok(toast(format!(
+                "{n} audit rows exported to {}",
+                DisplayText::new(&path.display().to_string())
+            )))
+        }
     }
 }
