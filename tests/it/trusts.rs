@@ -405,8 +405,7 @@ async fn invalid_input_denied_and_read_only_change_nothing() {
     let err = trusts
         .register(&cli, "", "GSTT", None)
         .await
-        .err()
-        .expect("err");
+        .expect_err("blank name");
     assert!(err.to_string().contains("trust name is required"), "{err}");
     assert_eq!(err.exit_code(), 2);
 
@@ -610,12 +609,9 @@ async fn lists_search_filter_sort_and_use_indexes() {
             ("Trust_003".to_string(), Some("Christie".to_string())),
         ]
     );
-    hubdeck::store::trusts::delete_trust(
-        &mut *db.pool.acquire().await.expect("c"),
-        all.items[0].id,
-    )
-    .await
-    .expect("free one");
+    hubdeck::store::trusts::delete_trust(&mut db.pool.acquire().await.expect("c"), all.items[0].id)
+        .await
+        .expect("free one");
     let free = trusts
         .list_kit_slots(&cli, &PageQuery::default().filter("free", ["true"]))
         .await
@@ -686,4 +682,357 @@ async fn explain(pool: &PgPool, q: &PageQuery) -> String {
     }
     query = query.bind(i64::from(q.page_size)).bind(q.offset() as i64);
     query.fetch_all(pool).await.expect("explain").join("\n")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The CLI (the real binary)
+// ---------------------------------------------------------------------------------------------
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// Runs `hubdeck` against the test database with a private config file (debug logging, the
+/// given kit slot names) and no HUBDECK_* variables from the environment.
+fn hubdeck(db_url: &str, dir: &std::path::Path, slots: &[&str], args: &[&str]) -> Run {
+    let config = dir.join("config.toml");
+    let slots: Vec<String> = slots.iter().map(|s| format!("{s:?}")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "[trusts]\nkit_slot_names = [{}]\nkey_prefix = \"hubk\"\n\n[log]\nlevel = \"debug\"\n",
+            slots.join(", ")
+        ),
+    )
+    .expect("config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HUBDECK_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd
+        .env("HUBDECK_DATA_DIR", dir)
+        .arg("--config")
+        .arg(&config)
+        .arg("--database-url")
+        .arg(db_url)
+        .args(args)
+        .output()
+        .expect("run hubdeck");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            r.stdout, r.stderr
+        )
+    })
+}
+
+fn keys_of(v: &serde_json::Value) -> BTreeSet<String> {
+    v.as_object().expect("object").keys().cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_trust_command_prints_the_kit_once_and_is_idempotent() {
+    let db = fresh_db().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let slots = ["Kit_1", "Kit_2"];
+    let args = [
+        "register-trust",
+        "--name",
+        "Guy's and St Thomas'",
+        "--code",
+        "gstt",
+        "--region",
+        "London",
+    ];
+    let first = tokio::task::spawn_blocking({
+        let (url, path) = (db.url.clone(), dir.path().to_path_buf());
+        move || hubdeck(&url, &path, &slots, &args)
+    })
+    .await
+    .expect("join");
+    assert_eq!(first.code, 0, "stderr: {}", first.stderr);
+    let v = json(&first);
+    let arr = v.as_array().expect("array");
+    assert_eq!(arr.len(), 1);
+    let kit = &arr[0];
+    let all_fields: BTreeSet<String> = [
+        "trust_id",
+        "trust_name",
+        "trust_code",
+        "region",
+        "fl_kit_slot",
+        "fl_kit_slot_number",
+        "trust_api_key",
+        "trust_internal_service_key",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    assert_eq!(keys_of(kit), all_fields);
+    assert_eq!(kit["trust_name"], "Guy's and St Thomas'");
+    assert_eq!(kit["trust_code"], "GSTT");
+    assert_eq!(kit["region"], "London");
+    assert_eq!(kit["fl_kit_slot"], "Kit_1");
+    assert_eq!(kit["fl_kit_slot_number"], 1);
+    let api = kit["trust_api_key"].as_str().expect("api key").to_string();
+    let internal = kit["trust_internal_service_key"]
+        .as_str()
+        .expect("internal key")
+        .to_string();
+    trust::verify_key(&api, Some("hubk")).expect("api key format");
+    trust::verify_key(&internal, Some("hubk")).expect("internal key format");
+    let id: uuid::Uuid = kit["trust_id"].as_str().expect("id").parse().expect("uuid");
+    let stored: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("hash");
+    assert_eq!(stored, sha256_hex(&api));
+    // Logging is on at debug level (sqlx statements included), yet no key reaches the log.
+    assert!(
+        first.stderr.contains("trust registered"),
+        "{}",
+        first.stderr
+    );
+    assert!(
+        first.stderr.contains("DEBUG"),
+        "debug logging: {}",
+        first.stderr
+    );
+    for k in [&api, &internal] {
+        assert!(!first.stderr.contains(k.as_str()), "key in the log");
+        assert!(!first.stderr.contains(k.split('_').nth(1).expect("payload")));
+    }
+    assert_eq!(occurrences(&db.pool, &api).await, Vec::<String>::new());
+    assert_eq!(occurrences(&db.pool, &internal).await, Vec::<String>::new());
+
+    let path = dir.path().to_path_buf();
+    let run = |args: Vec<&'static str>, slots: Vec<&'static str>| {
+        let url = db.url.clone();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || hubdeck(&url, &path, &slots, &args))
+    };
+
+    // Re-run with the same name (any case): metadata without keys, exit 0, nothing minted.
+    let again = run(
+        vec![
+            "register-trust",
+            "--name",
+            "GUY'S AND ST THOMAS'",
+            "--code",
+            "GSTT",
+        ],
+        slots.to_vec(),
+    )
+    .await
+    .expect("join");
+    assert_eq!(again.code, 0, "stderr: {}", again.stderr);
+    let v = json(&again);
+    let kit2 = &v.as_array().expect("array")[0];
+    let mut without_keys = all_fields.clone();
+    without_keys.remove("trust_api_key");
+    without_keys.remove("trust_internal_service_key");
+    assert_eq!(keys_of(kit2), without_keys);
+    assert_eq!(kit2["trust_id"], kit["trust_id"]);
+    assert_eq!(kit2["fl_kit_slot"], "Kit_1");
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let stored_again: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE id = $1")
+        .bind(id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("hash");
+    assert_eq!(stored_again, stored, "a re-run never replaces the key");
+
+    // --fail-if-exists: the same metadata, exit 3.
+    let strict = run(
+        vec![
+            "register-trust",
+            "--name",
+            "Guy's and St Thomas'",
+            "--code",
+            "GSTT",
+            "--fail-if-exists",
+        ],
+        slots.to_vec(),
+    )
+    .await
+    .expect("join");
+    assert_eq!(strict.code, 3);
+    assert_eq!(keys_of(&json(&strict)[0]), without_keys);
+
+    // Blank name / blank code / bad region: `[]`, a clear message, exit 2, nothing written.
+    for (args, msg) in [
+        (
+            vec!["register-trust", "--name", "  ", "--code", "ABC"],
+            "trust name is required",
+        ),
+        (
+            vec!["register-trust", "--name", "Leeds", "--code", " "],
+            "trust code is required",
+        ),
+        (
+            vec![
+                "register-trust",
+                "--name",
+                "Leeds",
+                "--code",
+                "LDS",
+                "--region",
+                "Mordor",
+            ],
+            "unknown region",
+        ),
+    ] {
+        let r = run(args, slots.to_vec()).await.expect("join");
+        assert_eq!(r.stdout.trim(), "[]");
+        assert_eq!(r.code, 2, "stderr: {}", r.stderr);
+        assert!(r.stderr.contains(msg), "{}", r.stderr);
+    }
+    // A different name with a taken code: `[]`, exit 3.
+    let dup = run(
+        vec!["register-trust", "--name", "Other", "--code", "gstt"],
+        slots.to_vec(),
+    )
+    .await
+    .expect("join");
+    assert_eq!((dup.stdout.trim(), dup.code), ("[]", 3), "{}", dup.stderr);
+    assert!(
+        dup.stderr.contains("code \"GSTT\" already exists"),
+        "{}",
+        dup.stderr
+    );
+    // Pool exhausted: `[]`, exit 3, the remedy on stderr.
+    let second = run(
+        vec!["register-trust", "--name", "Leeds", "--code", "LDS"],
+        slots.to_vec(),
+    )
+    .await
+    .expect("join");
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let none = run(
+        vec!["register-trust", "--name", "York", "--code", "YRK"],
+        slots.to_vec(),
+    )
+    .await
+    .expect("join");
+    assert_eq!(
+        (none.stdout.trim(), none.code),
+        ("[]", 3),
+        "{}",
+        none.stderr
+    );
+    assert!(
+        none.stderr.contains("trusts.kit_slot_names"),
+        "{}",
+        none.stderr
+    );
+    // ... and a configuration with one more kit lets it through (reconcile).
+    let more = run(
+        vec!["register-trust", "--name", "York", "--code", "YRK"],
+        vec!["Kit_1", "Kit_2", "Kit_3"],
+    )
+    .await
+    .expect("join");
+    assert_eq!(more.code, 0, "{}", more.stderr);
+    assert_eq!(json(&more)[0]["fl_kit_slot"], "Kit_3");
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM trust").await, 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trusts_and_kit_slots_commands() {
+    let db = fresh_db().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().to_path_buf();
+    let run = |args: Vec<&'static str>| {
+        let url = db.url.clone();
+        let path = path.clone();
+        tokio::task::spawn_blocking(move || hubdeck(&url, &path, &["Kit_1", "Kit_2"], &args))
+    };
+    let r = run(vec!["register-trust", "--name", "Leeds", "--code", "LDS"])
+        .await
+        .expect("join");
+    assert_eq!(r.code, 0, "{}", r.stderr);
+
+    let list = run(vec![
+        "--output", "json", "trusts", "list", "--search", "lee",
+    ])
+    .await
+    .expect("join");
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let v = json(&list);
+    assert_eq!(v["total"], 1);
+    assert_eq!(v["items"][0]["name"], "Leeds");
+    assert_eq!(v["items"][0]["slot_name"], "Kit_1");
+    let table = run(vec!["trusts", "list"]).await.expect("join");
+    assert!(table.stdout.contains("LDS") && table.stdout.contains("Kit_1"));
+
+    let slots = run(vec!["--output", "json", "kit-slots", "list"])
+        .await
+        .expect("join");
+    let v = json(&slots);
+    assert_eq!(v["total"], 2, "both configured slots were reconciled: {v}");
+    assert_eq!(v["items"][0]["trust_name"], "Leeds");
+    assert_eq!(v["items"][1]["slot_name"], "Kit_2");
+    assert!(v["items"][1]["trust_name"].is_null());
+
+    let rot = run(vec!["trusts", "rotate-key", "lds", "--internal"])
+        .await
+        .expect("join");
+    assert_eq!(rot.code, 0, "{}", rot.stderr);
+    let v = json(&rot);
+    let new_key = v[0]["trust_api_key"].as_str().expect("key").to_string();
+    assert!(v[0]["trust_internal_service_key"].is_string());
+    assert!(!rot.stderr.contains(&new_key));
+    let stored: String = sqlx::query_scalar("SELECT api_key_hash FROM trust")
+        .fetch_one(&db.pool)
+        .await
+        .expect("hash");
+    assert_eq!(stored, sha256_hex(&new_key));
+
+    let unconfirmed = run(vec!["trusts", "delete", "Leeds"]).await.expect("join");
+    assert_eq!(unconfirmed.code, 2);
+    let del = run(vec![
+        "--output", "json", "trusts", "delete", "Leeds", "--yes",
+    ])
+    .await
+    .expect("join");
+    assert_eq!(del.code, 0, "{}", del.stderr);
+    assert_eq!(json(&del)["freed_slot"], "Kit_1");
+    let gone = run(vec![
+        "--output", "json", "trusts", "delete", "Leeds", "--yes",
+    ])
+    .await
+    .expect("join");
+    assert_eq!(gone.code, 4, "{}", gone.stderr);
+    assert_eq!(json(&gone)["result"], "not_found");
+    let free = run(vec![
+        "--output",
+        "json",
+        "kit-slots",
+        "list",
+        "--free",
+        "true",
+    ])
+    .await
+    .expect("join");
+    assert_eq!(json(&free)["total"], 2);
+    assert_eq!(json(&free)["items"][0]["slot_name"], "Kit_1");
+    let audit: Vec<String> =
+        sqlx::query_scalar("SELECT action FROM trusts_audit ORDER BY audit_date, created_at")
+            .fetch_all(&db.pool)
+            .await
+            .expect("audit");
+    assert_eq!(audit, ["REGISTERED", "KEY_ROTATED", "DELETED"]);
 }
