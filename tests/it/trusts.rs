@@ -657,18 +657,39 @@ async fn lists_search_filter_sort_and_use_indexes() {
             "trust_region_idx",
         ),
     ] {
-        let plan = explain(&db.pool, &q).await;
+        let plan = explain(&db.pool, &hubdeck::store::trusts::TRUSTS_LIST, &q).await;
         assert!(
             plan.contains(index),
             "expected {index} in the plan:\n{plan}"
         );
     }
+
+    // The kit slot list's search, at 20,000 slots, from fl_kit_slot_name_trgm (migration 0300).
+    sqlx::query(
+        "INSERT INTO fl_kit_slot (slot_name, slot_number) \
+         SELECT 'Kit_' || i, i FROM generate_series(100, 20099) i",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("slots");
+    sqlx::query("VACUUM ANALYZE fl_kit_slot")
+        .execute(&db.pool)
+        .await
+        .expect("vacuum");
+    let q = PageQuery::default().search("Kit_12345");
+    let plan = explain(&db.pool, &hubdeck::store::trusts::KIT_SLOTS_LIST, &q).await;
+    assert!(
+        plan.contains("fl_kit_slot_name_trgm"),
+        "expected fl_kit_slot_name_trgm in the plan:\n{plan}"
+    );
+    let found = trusts.list_kit_slots(&cli, &q).await.expect("search slots");
+    assert_eq!(found.total, 1);
+    assert_eq!(found.items[0].slot_name, "Kit_12345");
 }
 
 /// EXPLAIN of the list's page statement with the same binds `page_statement` pushes (search
 /// pattern per search expression, then text filters, then LIMIT and OFFSET).
-async fn explain(pool: &PgPool, q: &PageQuery) -> String {
-    let list = &hubdeck::store::trusts::TRUSTS_LIST;
+async fn explain(pool: &PgPool, list: &hubdeck::store::query::ListSql, q: &PageQuery) -> String {
     let qb = hubdeck::store::query::page_statement(list, q, None).expect("statement");
     let sql = format!("EXPLAIN {}", qb.sql().as_str());
     let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
