@@ -4,6 +4,7 @@ pub mod directory_cache;
 pub mod grants;
 pub mod local_directory;
 pub mod query;
+pub mod trusts;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;
