@@ -3,7 +3,10 @@
 
 pub mod actor;
 pub mod error;
+pub mod registration;
+pub mod seed_users;
 pub mod trusts;
+pub mod users;
 
 use sqlx::PgPool;
 use std::sync::Arc;

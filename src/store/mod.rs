@@ -4,7 +4,9 @@ pub mod directory_cache;
 pub mod grants;
 pub mod local_directory;
 pub mod query;
+pub mod registrations;
 pub mod trusts;
+pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

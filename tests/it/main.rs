@@ -5,4 +5,6 @@ mod support;
 
 mod foundation;
 mod local_directory;
+mod registration;
 mod trusts;
+mod users;
