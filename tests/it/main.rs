@@ -4,7 +4,9 @@
 mod support;
 
 mod foundation;
+mod local_directory;
 mod registration;
+mod trusts;
 mod tui_e2e;
 mod tui_session;
 mod tui_snapshots;
