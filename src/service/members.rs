@@ -251,6 +251,8 @@ impl Services {
                 r => r?,
             };
             store::replace_roles(&mut tx, id, &roles).await?;
+            // Refresh the listing cache with what the directory just told us.
+            crate::store::directory_cache::upsert(&mut *tx, &identity).await?;
             let change = AccessChange::Added;
             insert_mandate_audit(
                 &mut tx,
