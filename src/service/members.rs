@@ -145,6 +145,18 @@ impl Services {
         Ok(store::filter_values(&self.db, mandate, column, q, 200).await?)
     }
 
+    /// The sub of a member named by sub (taken as is) or by email (looked up in the directory).
+    pub async fn resolve_member(&self, who: &MemberRef) -> ServiceResult<UserSub> {
+        match who {
+            MemberRef::Sub(sub) => Ok(*sub),
+            MemberRef::Email(email) => Ok(self
+                .directory
+                .get_user(&UserKey::Email(email.clone()))
+                .await?
+                .sub),
+        }
+    }
+
     /// Roles assignable in the mandate (global templates and its own).
     pub async fn mandate_roles(
         &self,
@@ -239,6 +251,8 @@ impl Services {
                 r => r?,
             };
             store::replace_roles(&mut tx, id, &roles).await?;
+            // Refresh the listing cache with what the directory just told us.
+            crate::store::directory_cache::upsert(&mut *tx, &identity).await?;
             let change = AccessChange::Added;
             insert_mandate_audit(
                 &mut tx,
@@ -262,9 +276,12 @@ impl Services {
         .await
     }
 
-    /// One membership change under the last-admin invariant: lock the mandate, then its admin
-    /// memberships in id order, apply `change`, and refuse if the mandate had an admin before
-    /// and has none after. Serialization failures and deadlocks are retried.
+    /// One membership change under the last-admin invariant. In one transaction: lock the
+    /// mandate row, then its admin memberships in id order (every membership change takes the
+    /// locks in this order, so they queue instead of deadlocking); refuse if the change would
+    /// leave a mandate that has an admin without one; check the actor's right to manage members
+    /// against the locked state; then write the change, its audit row and its notification.
+    /// Nothing is written before these checks. Serialization failures and deadlocks are retried.
     async fn change_membership(
         &self,
         actor: &Actor,
@@ -273,16 +290,43 @@ impl Services {
         change: AccessChange,
         roles: &[MandateRoleId],
     ) -> ServiceResult<()> {
-        self.require_member_manager(actor, mandate).await?;
         self.ensure_writable(change.action())?;
         let who = audit_actor(actor);
         retrying(|| async {
             let mut tx = self.db.begin().await?;
             let m = Self::lock_live(&mut tx, mandate).await?;
-            let admins_before = store::lock_admins(&mut tx, mandate).await?.len();
-            let ms = store::find(&mut tx, mandate, user)
-                .await?
-                .ok_or_else(|| not_member(user))?;
+            let admins = store::lock_admins(&mut tx, mandate).await?;
+            let target = store::find(&mut tx, mandate, user).await?;
+            let new_roles = match change {
+                AccessChange::RolesChanged => Self::check_roles(&mut tx, mandate, roles).await?,
+                _ => Vec::new(),
+            };
+            if let Some(ms) = &target
+                && admins.len() == 1
+                && admins.contains(&ms.id)
+            {
+                let stays_admin = match change {
+                    AccessChange::RolesChanged => {
+                        store::grants_admin(&mut tx, mandate, &new_roles).await?
+                    }
+                    AccessChange::Enabled => true,
+                    _ => false,
+                };
+                if !stays_admin {
+                    return Err(ServiceError::Conflict(last_admin_message(&m)));
+                }
+            }
+            let allowed = actor.is_sysadmin()
+                || match actor.audit_sub() {
+                    Some(sub) => store::is_admin(&mut tx, mandate, sub).await?,
+                    None => false,
+                };
+            if !allowed {
+                return Err(ServiceError::Denied(
+                    "member management requires a SysAdmin or that mandate's admin".into(),
+                ));
+            }
+            let ms = target.ok_or_else(|| not_member(user))?;
             let details = match change {
                 AccessChange::Removed => {
                     let had = store::role_ids(&mut tx, ms.id).await?;
@@ -290,10 +334,9 @@ impl Services {
                     json!({"roles": had})
                 }
                 AccessChange::RolesChanged => {
-                    let roles = Self::check_roles(&mut tx, mandate, roles).await?;
                     let had = store::role_ids(&mut tx, ms.id).await?;
-                    store::replace_roles(&mut tx, ms.id, &roles).await?;
-                    json!({"before": had, "after": roles})
+                    store::replace_roles(&mut tx, ms.id, &new_roles).await?;
+                    json!({"before": had, "after": new_roles})
                 }
                 AccessChange::Enabled | AccessChange::Disabled => {
                     let enabled = change == AccessChange::Enabled;
@@ -306,7 +349,8 @@ impl Services {
                     ));
                 }
             };
-            if admins_before > 0 && store::count_admins(&mut tx, mandate).await? == 0 {
+            // Belt and braces: the locked count must agree.
+            if !admins.is_empty() && store::count_admins(&mut tx, mandate).await? == 0 {
                 return Err(ServiceError::Conflict(last_admin_message(&m)));
             }
             insert_mandate_audit(

@@ -124,6 +124,16 @@ pub async fn list(db: &PgPool, q: &PageQuery, scope: MandateScope) -> StoreResul
     fetch_page(db, &MANDATES, q, Some(&f)).await
 }
 
+/// EXPLAIN of the mandates page statement (for index-use tests).
+pub async fn explain_page(
+    db: &PgPool,
+    q: &PageQuery,
+    scope: MandateScope,
+) -> StoreResult<Vec<String>> {
+    let f = move |qb: &mut QueryBuilder<Postgres>| push_scope(qb, scope);
+    super::query::explain_page(db, &MANDATES, q, Some(&f)).await
+}
+
 /// One page of soft-deleted mandates.
 pub async fn list_deleted(db: &PgPool, q: &PageQuery) -> StoreResult<Page<Mandate>> {
     fetch_page(db, &DELETED_MANDATES, q, None).await

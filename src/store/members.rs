@@ -90,6 +90,16 @@ pub async fn list(db: &PgPool, mandate: MandateId, q: &PageQuery) -> StoreResult
     fetch_page(db, &MEMBERS, q, Some(&scope)).await
 }
 
+/// EXPLAIN of the members page statement (for index-use tests).
+pub async fn explain_page(
+    db: &PgPool,
+    mandate: MandateId,
+    q: &PageQuery,
+) -> StoreResult<Vec<String>> {
+    let scope = mandate_scope(mandate);
+    super::query::explain_page(db, &MEMBERS, q, Some(&scope)).await
+}
+
 pub async fn filter_values(
     db: &PgPool,
     mandate: MandateId,
@@ -290,4 +300,38 @@ pub async fn role_ids(conn: &mut PgConnection, membership: MembershipId) -> Stor
     .bind(membership)
     .fetch_all(conn)
     .await?)
+}
+
+/// Whether `roles` include a mandate admin role for `mandate`.
+pub async fn grants_admin(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    roles: &[MandateRoleId],
+) -> StoreResult<bool> {
+    let ids: Vec<Uuid> = roles.iter().map(|r| r.0).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mandate_role r WHERE r.id = ANY($2) AND r.label = 'admin' \
+         AND r.feature_instance_id IS NULL AND (r.mandate_id IS NULL OR r.mandate_id = $1))",
+    )
+    .bind(mandate)
+    .bind(ids)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Is `sub` an admin of `mandate`, as seen inside the caller's transaction?
+pub async fn is_admin(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    sub: UserSub,
+) -> StoreResult<bool> {
+    let q = format!(
+        "SELECT EXISTS (SELECT 1 FROM user_mandate um WHERE um.user_id = $1 \
+         AND um.mandate_id = $2 AND um.enabled AND {HOLDS_ADMIN_ROLE})"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+        .bind(sub)
+        .bind(mandate)
+        .fetch_one(conn)
+        .await?)
 }
