@@ -164,7 +164,7 @@ impl Drop for Tmux {
 }
 
 pub const OPERATOR_EMAIL: &str = "ops@hub.example";
-pub const OPERATOR_PASSWORD: &str = "correct-horse-42";
+pub const OPERATOR_PASSWORD: &str = "Correct-Horse-42";
 
 /// Services on the test database with the LocalDirectory.
 pub async fn services(db: &TestDb) -> hubdeck::service::Services {
@@ -269,10 +269,10 @@ async fn wrong_password_is_refused_and_the_password_never_shows() {
     t.wait_for(&["Sign in"]);
     t.text(OPERATOR_EMAIL);
     t.keys(&["Tab"]);
-    t.text("wrong-password-1");
+    t.text("Wrong-password-1");
     t.keys(&["Enter"]);
     let cap = t.wait_for(&["✗", "refused"]);
-    assert!(!cap.contains("wrong-password-1"), "{cap}");
+    assert!(!cap.contains("Wrong-password-1"), "{cap}");
     t.keys(&["Escape"]);
     t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
 }
