@@ -415,7 +415,7 @@ const ADMIN_MANDATE_ROLE: &str = "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e01";
 /// A mandate with `admin` as its only (admin) member.
 async fn seed_mandate(db: &TestDb, name: &str, admin: UserSub) -> uuid::Uuid {
     let id: uuid::Uuid =
-        sqlx::query_scalar("INSERT INTO mandate (name, label) VALUES ($1, 'acme') RETURNING id")
+        sqlx::query_scalar("INSERT INTO mandate (name, label) VALUES ($1, lower($1)) RETURNING id")
             .bind(name)
             .fetch_one(&db.pool)
             .await
