@@ -657,10 +657,24 @@ impl App {
             "registrations" | "reg" | "r" => search_in(self, Tab::Registrations, arg),
             "kit-slots" | "slots" => search_in(self, Tab::KitSlots, arg),
             "audit" => search_in(self, Tab::Audit, arg),
+            "since" | "until" => {
+                // The audit time range (YYYY-MM-DD or RFC 3339; no argument clears it).
+                self.tab = Tab::Audit;
+                if !self.loaded.contains(&Tab::Audit) {
+                    self.loaded.push(Tab::Audit);
+                }
+                let values = if arg.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![arg.to_string()]
+                };
+                self.audit.table.set_filter(cmd, values);
+                self.reload_active();
+            }
             "quit" | "q" => self.quit = true,
             "help" => self.help = true,
             other => self.toasts.push(Toast::warn(format!(
-                "unknown command :{} (try :mandate, :user, :trust, :registrations, :quit)",
+                "unknown command :{} (try :mandate, :user, :trust, :registrations, :since, :until, :quit)",
                 DisplayText::with_max(other, 20)
             ))),
         }

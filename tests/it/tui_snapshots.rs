@@ -753,6 +753,25 @@ fn debounced_search_and_palette() {
         Some("user bob@x.example")
     );
     a.update(key(KeyCode::Esc));
+    // `:since` sets the audit time range (shown as a filter, sent with the page request).
+    a.update(ch(':'));
+    type_str(&mut a, "since 2026-11-01");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.tab, Tab::Audit);
+    let q = a
+        .take_requests()
+        .into_iter()
+        .rev()
+        .find_map(|r| match r {
+            Request::Page {
+                list: ListKey::Audit,
+                query,
+                ..
+            } => Some(query),
+            _ => None,
+        })
+        .expect("audit page request");
+    assert_eq!(q.filters[0].column, "since");
     a.update(ch(':'));
     type_str(&mut a, "quit");
     a.update(key(KeyCode::Enter));
