@@ -880,3 +880,34 @@ fn new_password_challenge() {
         }
     )));
 }
+
+#[test]
+fn lost_database_shows_a_banner_and_recovers() {
+    let mut a = app();
+    let health = |db| Msg::Health {
+        db,
+        directory: true,
+        latency: std::time::Duration::ZERO,
+    };
+    a.update(health(false));
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "database unreachable").expect("banner");
+    assert_eq!(buf[(x, y)].fg, Color::LightRed);
+    assert!(
+        find(&buf, "Acme Research").is_some(),
+        "the last data stays visible"
+    );
+    assert!(find(&buf, "DB ✗").is_some());
+    a.update(health(true));
+    let text = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(!text.contains("database unreachable") && text.contains("DB ●"));
+    // Health is pinged periodically from ticks.
+    for _ in 0..60 {
+        a.update(Msg::Tick);
+    }
+    assert!(
+        a.take_requests()
+            .iter()
+            .any(|r| matches!(r, Request::Health))
+    );
+}
