@@ -911,3 +911,38 @@ fn lost_database_shows_a_banner_and_recovers() {
             .any(|r| matches!(r, Request::Health))
     );
 }
+
+#[test]
+fn permissions_grey_out_what_the_operator_may_not_do() {
+    let mut limited = operator();
+    limited.permissions.clear();
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        Some(limited),
+    );
+    answer_all(&mut a);
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "n new").expect("hint");
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT),
+        "mandate create needs a SysAdmin"
+    );
+    let (x, y) = find(&buf, "4 Trusts").expect("tab");
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT),
+        "trusts need a SysAdmin"
+    );
+    a.update(ch('n'));
+    assert!(a.form.is_none(), "the create form does not open");
+    a.update(ch('2'));
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Page { .. })),
+        "no request for a denied tab"
+    );
+    snap("limited_operator_users", &a);
+    assert!(text_of(render(&a, 80, 24).backend().buffer()).contains("not permitted"));
+}

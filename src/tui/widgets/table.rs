@@ -376,13 +376,19 @@ impl TableView {
         };
 
         if self.page.is_none() {
-            let msg = if self.loading() {
-                format!("{} loading…", SPINNER[(tick as usize) % SPINNER.len()])
+            let (msg, style) = if self.loading() {
+                (
+                    format!("{} loading…", SPINNER[(tick as usize) % SPINNER.len()]),
+                    theme.muted,
+                )
+            } else if let Some(e) = &self.last_error {
+                (format!("✗ {e}"), theme.error)
             } else {
-                "nothing loaded".into()
+                ("nothing loaded".into(), theme.muted)
             };
             Paragraph::new(msg)
-                .style(theme.muted)
+                .style(style)
+                .wrap(ratatui::widgets::Wrap { trim: false })
                 .render(table_area, buf);
         } else if self.rows().is_empty() {
             Paragraph::new("no matching rows")
