@@ -316,14 +316,7 @@ async fn cli_mandates_members_purge_and_audit() {
 
     let (code, out, err) = hubdeck(
         &db,
-        &[
-            "mandates",
-            "create",
-            "--name",
-            "CliRed",
-            "--output",
-            "json",
-        ],
+        &["mandates", "create", "--name", "CliRed", "--output", "json"],
     );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
