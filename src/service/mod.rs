@@ -6,6 +6,10 @@ pub mod audit;
 pub mod error;
 pub mod mandates;
 pub mod members;
+pub mod registration;
+pub mod seed_users;
+pub mod trusts;
+pub mod users;
 
 use sqlx::PgPool;
 use std::sync::Arc;

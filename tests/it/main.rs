@@ -8,3 +8,6 @@ mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod registration;
+mod trusts;
+mod users;
