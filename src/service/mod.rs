@@ -2,7 +2,10 @@
 //! capability; each public fn on [`Services`] is one use case. The TUI and the CLI call these.
 
 pub mod actor;
+pub mod audit;
 pub mod error;
+pub mod mandates;
+pub mod members;
 pub mod registration;
 pub mod seed_users;
 pub mod trusts;

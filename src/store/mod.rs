@@ -1,8 +1,11 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
+pub mod audit;
 pub mod directory_cache;
 pub mod grants;
 pub mod local_directory;
+pub mod mandates;
+pub mod members;
 pub mod query;
 pub mod registrations;
 pub mod trusts;

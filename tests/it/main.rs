@@ -3,8 +3,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
 mod foundation;
 mod local_directory;
+mod mandates;
+mod members;
 mod registration;
 mod trusts;
 mod users;
