@@ -1121,3 +1121,25 @@ async fn services_entry_points_for_the_tui() {
         Err(ServiceError::NotFound(_))
     ));
 }
+
+#[test]
+fn register_trust_prints_empty_array_when_settings_are_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[database\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args([
+            "--config",
+            bad.to_str().unwrap(),
+            "register-trust",
+            "--name",
+            "X",
+            "--code",
+            "XX",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid TOML"));
+}
