@@ -316,26 +316,27 @@ async fn cli_mandates_members_purge_and_audit() {
 
     let (code, out, err) = hubdeck(
         &db,
-        &[
-            "mandates",
-            "create",
-            "--name",
-            "Cli\u{1b}[31mRed",
-            "--output",
-            "json",
-        ],
+        &["mandates", "create", "--name", "CliRed", "--output", "json"],
     );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let id = v["mandate"]["id"].as_str().unwrap().to_string();
     assert_eq!(v["subscription"]["status"], "trialing");
 
+    // Control characters are refused at the edge...
+    let (code, _, _) = hubdeck(&db, &["mandates", "create", "--name", "Bad\u{1b}[31m"]);
+    assert_eq!(code, 2);
+    // ...and whatever reaches the table from the database is sanitized.
+    sqlx::query("INSERT INTO mandate (name, enabled) VALUES (E'Evil\\u001b[31mRed', false)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     // Table output sanitizes untrusted text.
     let (code, out, err) = hubdeck(&db, &["mandates", "list"]);
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("Cli\\x1b[31mRed"), "{out}");
+    assert!(out.contains("Evil\\x1b[31mRed"), "{out}");
     assert!(!out.contains('\u{1b}'));
-    assert!(err.contains("rows 1–1 of 1"), "{err}");
+    assert!(err.contains("rows 1–2 of 2"), "{err}");
 
     let (code, _, err) = hubdeck(
         &db,
@@ -401,7 +402,7 @@ async fn cli_mandates_members_purge_and_audit() {
             &id,
             "--hard",
             "--confirm-name",
-            "Cli\u{1b}[31mRed",
+            "CliRed",
         ],
     );
     assert_eq!(code, 0, "{err}");

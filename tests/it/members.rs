@@ -591,6 +591,21 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
         assert_eq!(page.total, 600);
         counts.push(statements_so_far() - before);
     }
+    // Negative control: per-row lookups after a page (the N+1 shape) are each counted.
+    let page = svc
+        .list_members(&root, m, &PageQuery::new(1, 10))
+        .await
+        .unwrap();
+    let before = statements_so_far();
+    for member in &page.items {
+        let _: Option<String> =
+            sqlx::query_scalar("SELECT email FROM directory_user WHERE sub = $1")
+                .bind(member.user_id)
+                .fetch_optional(&db.pool)
+                .await
+                .unwrap();
+    }
+    assert_eq!(statements_so_far() - before, 10);
     // The counter really counts (a broken counter would report 0 for both sizes).
     assert!(
         counts.iter().all(|c| *c == 1),

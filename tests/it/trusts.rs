@@ -1057,3 +1057,89 @@ async fn trusts_and_kit_slots_commands() {
             .expect("audit");
     assert_eq!(audit, ["REGISTERED", "KEY_ROTATED", "DELETED"]);
 }
+
+/// The TUI's entry points on `Services` (with the real LocalDirectory) run the same use cases.
+#[tokio::test]
+async fn services_entry_points_for_the_tui() {
+    let db = fresh_db().await;
+    let mut s = db.settings();
+    s.trusts.kit_slot_names = slot_names(2);
+    let services = hubdeck::service::Services::new(
+        db.pool.clone(),
+        Arc::new(hubdeck::directory::local::LocalDirectory::new(
+            db.pool.clone(),
+        )),
+        Arc::new(s),
+    );
+    let admin = Actor::Operator(Operator {
+        sub: UserSub::new_v4(),
+        email: "admin@example.org".into(),
+        permissions: [hubdeck::domain::PermissionRef::CanAccessAdminPanel]
+            .into_iter()
+            .collect(),
+    });
+    let viewer = Actor::Operator(Operator {
+        sub: UserSub::new_v4(),
+        email: "viewer@example.org".into(),
+        permissions: BTreeSet::new(),
+    });
+    assert!(matches!(
+        services.register_trust(&viewer, "Leeds", "LDS", None).await,
+        Err(ServiceError::Denied(_))
+    ));
+    let r = services
+        .register_trust(&admin, "Leeds", "LDS", Some("North East and Yorkshire"))
+        .await
+        .expect("register");
+    assert_eq!(r.fl_kit_slot, "Trust_001");
+    let page = services
+        .list_trusts(&admin, &PageQuery::default())
+        .await
+        .expect("list");
+    assert_eq!(page.items, vec![r.trust.clone()]);
+    assert_eq!(
+        services.get_trust(&admin, r.trust.id).await.expect("get"),
+        r.trust
+    );
+    let slots = services
+        .list_kit_slots(&admin, &PageQuery::default())
+        .await
+        .expect("slots");
+    assert_eq!(slots.total, 2);
+    let rot = services
+        .rotate_trust_keys(&admin, r.trust.id, true)
+        .await
+        .expect("rotate");
+    assert!(rot.internal_service_key.is_some());
+    let d = services
+        .delete_trust(&admin, r.trust.id)
+        .await
+        .expect("delete");
+    assert_eq!(d.freed_slot.as_deref(), Some("Trust_001"));
+    assert!(matches!(
+        services.get_trust(&admin, r.trust.id).await,
+        Err(ServiceError::NotFound(_))
+    ));
+}
+
+#[test]
+fn register_trust_prints_empty_array_when_settings_are_broken() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[database\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args([
+            "--config",
+            bad.to_str().unwrap(),
+            "register-trust",
+            "--name",
+            "X",
+            "--code",
+            "XX",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "[]");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid TOML"));
+}
