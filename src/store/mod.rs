@@ -1,6 +1,8 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
+pub mod directory_cache;
 pub mod grants;
+pub mod local_directory;
 pub mod query;
 pub mod registrations;
 pub mod users;

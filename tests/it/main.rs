@@ -4,5 +4,6 @@
 mod support;
 
 mod foundation;
+mod local_directory;
 mod registration;
 mod users;
