@@ -145,6 +145,15 @@ impl Tmux {
         assert!(st.success());
     }
 
+    pub fn resize(&self, w: u16, h: u16) {
+        let st = self
+            .tmux()
+            .args(["resize-window", "-x", &w.to_string(), "-y", &h.to_string()])
+            .status()
+            .expect("resize-window");
+        assert!(st.success());
+    }
+
     /// `#{alternate_on}` of the pane: 1 while a program holds the alternate screen.
     pub fn alternate_on(&self) -> bool {
         let out = self
@@ -245,6 +254,11 @@ async fn quit_restores_the_terminal_with_exit_0() {
     .await;
     let t = start_signed_in(&db, &[]);
     assert!(t.alternate_on(), "the console runs on the alternate screen");
+    // Resize re-lays out: too small, then back.
+    t.resize(70, 20);
+    t.wait_for(&["terminal too small", "need 80×24, have 70×20"]);
+    t.resize(100, 30);
+    t.wait_for(&["1 Mandates", "6 Audit", OPERATOR_EMAIL]);
     t.keys(&["q"]);
     let cap = t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
     assert!(
