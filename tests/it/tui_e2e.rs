@@ -31,12 +31,20 @@ impl Tmux {
 
     /// Starts `hubdeck ARGS` with `env` in a fresh tmux server.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_with_config(args, env, &[])
+    }
+
+    /// Like [`Tmux::start`], with files written into hubdeck's config dir first.
+    pub fn start_with_config(args: &[&str], env: &[(&str, &str)], files: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let socket = dir.path().join("tmux.sock");
         let data_dir = dir.path().join("data");
         let config_home = dir.path().join("config");
         std::fs::create_dir_all(&data_dir).expect("data dir");
-        std::fs::create_dir_all(&config_home).expect("config dir");
+        std::fs::create_dir_all(config_home.join("hubdeck")).expect("config dir");
+        for (name, content) in files {
+            std::fs::write(config_home.join("hubdeck").join(name), content).expect("config file");
+        }
         let t = Tmux {
             socket,
             data_dir: data_dir.clone(),
@@ -547,4 +555,56 @@ async fn hostile_names_render_as_visible_escapes() {
     assert!(!raw.contains("Evil\u{1b}[31m"), "raw ESC emitted");
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keymap_and_theme_are_overridable_from_the_config_dir() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    seed_mandate(&db, "Acme Research", op).await;
+    let t = Tmux::start_with_config(
+        &["--database-url", &db.url],
+        &[],
+        &[
+            ("keymap.toml", "[bindings]\nquit = [\"ctrl-q\"]\n"),
+            (
+                "theme.toml",
+                "[styles]\nselected = { fg = \"red\", modifiers = [\"bold\"] }\n",
+            ),
+        ],
+    );
+    t.wait_for(&["Sign in"]);
+    t.text(OPERATOR_EMAIL);
+    t.keys(&["Tab"]);
+    t.text(OPERATOR_PASSWORD);
+    t.keys(&["Enter"]);
+    t.wait_for(&["1 Mandates", "ctrl-q quit", "Acme Research"]);
+    // The selected row uses the overridden style: red foreground.
+    let raw = t.capture_escapes();
+    let row = raw
+        .lines()
+        .find(|l| l.contains("Acme Research"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("\u{1b}[31m") || row.contains(";31m") || row.contains("[38;5;1m"),
+        "{row:?}"
+    );
+    t.keys(&["?"]);
+    t.wait_for(&["ctrl-q", "quit hubdeck"]);
+    t.keys(&["Escape"]);
+    t.wait_gone(&["quit hubdeck"]);
+    t.keys(&["q"]);
+    // `q` no longer quits; the console is still there after a redraw.
+    t.keys(&["2"]);
+    t.wait_for(&["Users", "ctrl-q quit"]);
+    assert!(!t.capture().contains("__EXIT"));
+    t.keys(&["C-q"]);
+    t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
 }
