@@ -615,3 +615,30 @@ async fn keymap_and_theme_are_overridable_from_the_config_dir() {
     t.keys(&["C-q"]);
     t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_only_mode_refuses_mutations() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let t = Tmux::start(&["--database-url", &db.url, "--read-only"], &[]);
+    t.wait_for(&["Sign in"]);
+    t.text(OPERATOR_EMAIL);
+    t.keys(&["Tab"]);
+    t.text(OPERATOR_PASSWORD);
+    t.keys(&["Enter"]);
+    t.wait_for(&["READ-ONLY", "1 Mandates"]);
+    t.keys(&["4"]);
+    t.wait_for(&["Trusts", "rows"]);
+    t.keys(&["n"]);
+    let cap = t.wait_for(&["read-only mode: changes are disabled"]);
+    assert!(!cap.contains("Register trust"), "no form opens:\n{cap}");
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
