@@ -10,4 +10,7 @@ mod mandates;
 mod members;
 mod registration;
 mod trusts;
+mod tui_e2e;
+mod tui_session;
+mod tui_snapshots;
 mod users;
