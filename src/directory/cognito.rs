@@ -8,7 +8,20 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_cognitoidentityprovider as cip;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
+use async_trait::async_trait;
+use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_cognitoidentityprovider::types::{
+    AttributeType, AuthFlowType, ChallengeNameType, DeliveryMediumType, MessageActionType,
+    UserStatusType, UserType,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+
+use super::{
+    AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
+    IdentityStatus, Invite, NewIdentity, NewPasswordChallenge, UserKey,
+};
 use crate::config::DirectorySettings;
+use crate::domain::{Email, Secret, UserSub};
 
 /// Builds the SDK client once (clone it freely): explicit HTTP client on rustls+ring, explicit
 /// connect/attempt/operation timeouts, bounded retries, optional endpoint override (emulator).
@@ -38,4 +51,555 @@ pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
     }
     let conf = loader.load().await;
     cip::Client::new(&conf)
+}
+
+/// Cognito quota categories hubdeck paces itself against.
+#[derive(Clone, Copy, Debug)]
+enum Quota {
+    List,
+    Create,
+    Update,
+    Read,
+}
+
+/// A small async pacer: requests of one category are spaced `1/rps` apart (no bursts), so a
+/// long sync stays under the category's quota instead of discovering it through throttling.
+struct Pacer {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Pacer {
+    fn new(rps: u32) -> Self {
+        let interval = if rps == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_secs_f64(1.0 / f64::from(rps))
+        };
+        Self {
+            interval,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    async fn acquire(&self) {
+        if self.interval.is_zero() {
+            return;
+        }
+        let slot = {
+            let mut next = self.next.lock().await;
+            let now = tokio::time::Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
+/// ListUsers page size: Cognito's maximum (it rejects more; moto would accept more).
+pub const LIST_LIMIT: i32 = 60;
+
+pub struct CognitoDirectory {
+    client: cip::Client,
+    user_pool_id: String,
+    client_id: String,
+    list: Pacer,
+    create: Pacer,
+    update: Pacer,
+    read: Pacer,
+}
+
+/// Refuses values that could break out of a ListUsers filter string (`attr = "value"`) — or
+/// that no Cognito username/email may contain anyway — before any request is sent.
+pub fn check_value(what: &str, value: &str) -> DirectoryResult<()> {
+    if value.contains('"') || value.contains('\\') {
+        return Err(DirectoryError::InvalidInput(format!(
+            "{what} must not contain '\"' or '\\'"
+        )));
+    }
+    if value.is_empty() {
+        return Err(DirectoryError::InvalidInput(format!("{what} is empty")));
+    }
+    Ok(())
+}
+
+/// The pure part of error classification: HTTP status and (modelled or parsed) error code.
+pub fn classify_status_code(
+    status: Option<u16>,
+    code: Option<&str>,
+    message: &str,
+) -> DirectoryError {
+    let m = message.to_string();
+    match code {
+        Some("TooManyRequestsException" | "ThrottlingException" | "LimitExceededException") => {
+            return DirectoryError::Throttled(m);
+        }
+        Some("UserNotFoundException") => return DirectoryError::NotFound(m),
+        Some("UsernameExistsException" | "AliasExistsException") => {
+            return DirectoryError::AlreadyExists(m);
+        }
+        Some("InvalidParameterException" | "InvalidPasswordException") => {
+            return DirectoryError::InvalidInput(m);
+        }
+        Some("NotAuthorizedException") => return DirectoryError::NotAuthorized(m),
+        _ => {}
+    }
+    match status {
+        Some(s) if s >= 500 => DirectoryError::Unavailable(m),
+        Some(429) => DirectoryError::Throttled(m),
+        _ => DirectoryError::Rejected(m),
+    }
+}
+
+/// THE classification of SDK errors (every operation's error type goes through here).
+pub fn classify<E>(err: &SdkError<E, HttpResponse>) -> DirectoryError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::ServiceError(se) => {
+            let status = se.raw().status().as_u16();
+            let e = se.err();
+            let msg = format!(
+                "{} (HTTP {status}): {}",
+                e.code().unwrap_or("unknown error"),
+                e.message().unwrap_or("")
+            );
+            classify_status_code(Some(status), e.code(), &msg)
+        }
+        SdkError::ResponseError(re) => {
+            let status = re.raw().status().as_u16();
+            classify_status_code(
+                Some(status),
+                None,
+                &format!("unexpected response (HTTP {status})"),
+            )
+        }
+        SdkError::TimeoutError(_) => {
+            DirectoryError::Unavailable("timed out waiting for the directory".into())
+        }
+        SdkError::DispatchFailure(df) => {
+            let detail = DisplayErrorContext(err).to_string();
+            if df.is_io() || df.is_timeout() {
+                DirectoryError::Unavailable(format!("cannot reach the directory: {detail}"))
+            } else {
+                DirectoryError::Rejected(format!("directory client configuration: {detail}"))
+            }
+        }
+        SdkError::ConstructionFailure(_) => DirectoryError::Rejected(format!(
+            "cannot build the request: {}",
+            DisplayErrorContext(err)
+        )),
+        _ => DirectoryError::Rejected(format!("directory error: {}", DisplayErrorContext(err))),
+    }
+}
+
+fn attr<'a>(attrs: &'a [AttributeType], name: &str) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|a| a.name() == name)
+        .and_then(|a| a.value())
+}
+
+fn to_identity(
+    username: Option<&str>,
+    attrs: &[AttributeType],
+    enabled: bool,
+    status: Option<&UserStatusType>,
+    created: Option<&aws_smithy_types::DateTime>,
+) -> DirectoryResult<Identity> {
+    let username = username.ok_or_else(|| {
+        DirectoryError::Rejected("directory returned a user without username".into())
+    })?;
+    let sub = attr(attrs, "sub")
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .ok_or_else(|| DirectoryError::Rejected(format!("user {username} has no valid sub")))?;
+    Ok(Identity {
+        sub: UserSub(sub),
+        username: username.to_string(),
+        email: attr(attrs, "email").unwrap_or_default().to_string(),
+        enabled,
+        status: IdentityStatus::parse(status.map(|s| s.as_str()).unwrap_or("UNKNOWN")),
+        created_at: created.and_then(|d| {
+            chrono::DateTime::<chrono::Utc>::from_timestamp(d.secs(), d.subsec_nanos())
+        }),
+    })
+}
+
+fn from_user(u: &UserType) -> DirectoryResult<Identity> {
+    to_identity(
+        u.username(),
+        u.attributes(),
+        u.enabled(),
+        u.user_status(),
+        u.user_create_date(),
+    )
+}
+
+fn build_attr(name: &str, value: &str) -> DirectoryResult<AttributeType> {
+    AttributeType::builder()
+        .name(name)
+        .value(value)
+        .build()
+        .map_err(|e| DirectoryError::InvalidInput(e.to_string()))
+}
+
+impl CognitoDirectory {
+    pub async fn new(settings: &DirectorySettings) -> DirectoryResult<Self> {
+        check_value("user pool id", &settings.user_pool_id)?;
+        Ok(Self {
+            client: sdk_client(settings).await,
+            user_pool_id: settings.user_pool_id.clone(),
+            client_id: settings.client_id.clone(),
+            list: Pacer::new(settings.user_list_rps),
+            create: Pacer::new(settings.user_creation_rps),
+            update: Pacer::new(settings.user_update_rps),
+            read: Pacer::new(settings.user_read_rps),
+        })
+    }
+
+    async fn pace(&self, q: Quota) {
+        match q {
+            Quota::List => self.list.acquire().await,
+            Quota::Create => self.create.acquire().await,
+            Quota::Update => self.update.acquire().await,
+            Quota::Read => self.read.acquire().await,
+        }
+    }
+
+    async fn get_by_username(&self, username: &str) -> DirectoryResult<Identity> {
+        check_value("username", username)?;
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .admin_get_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        to_identity(
+            Some(out.username()),
+            out.user_attributes(),
+            out.enabled(),
+            out.user_status(),
+            out.user_create_date(),
+        )
+    }
+}
+
+#[async_trait]
+impl Directory for CognitoDirectory {
+    fn kind(&self) -> &'static str {
+        "cognito"
+    }
+
+    async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity> {
+        let email = new.email.as_str();
+        check_value("email", email)?;
+        let mut req = self
+            .client
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(email)
+            .user_attributes(build_attr("email", email)?)
+            .user_attributes(build_attr(
+                "email_verified",
+                if new.email_verified { "true" } else { "false" },
+            )?);
+        req = match new.invite {
+            Invite::Email => req.desired_delivery_mediums(DeliveryMediumType::Email),
+            Invite::Suppress => req.message_action(MessageActionType::Suppress),
+        };
+        if let Some(pw) = &new.temporary_password {
+            req = req.temporary_password(pw.expose());
+        }
+        self.pace(Quota::Create).await;
+        let out = req.send().await.map_err(|e| classify(&e))?;
+        let user = out
+            .user()
+            .ok_or_else(|| DirectoryError::Rejected("AdminCreateUser returned no user".into()))?;
+        from_user(user)
+    }
+
+    async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity> {
+        match key {
+            UserKey::Username(u) => self.get_by_username(u).await,
+            UserKey::Email(e) => self.get_by_username(e.as_str()).await,
+        }
+    }
+
+    async fn find_by_sub(&self, sub: UserSub) -> DirectoryResult<Identity> {
+        // A canonical hyphenated UUID: cannot contain a quote or backslash.
+        let filter = format!("sub = \"{}\"", sub.0.hyphenated());
+        self.pace(Quota::List).await;
+        let out = self
+            .client
+            .list_users()
+            .user_pool_id(&self.user_pool_id)
+            .filter(filter)
+            .limit(1)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        match out.users().first() {
+            Some(u) => from_user(u),
+            None => Err(DirectoryError::NotFound(format!("sub {}", sub.0))),
+        }
+    }
+
+    async fn list_page(&self, cursor: Option<&str>) -> DirectoryResult<IdentityPage> {
+        self.pace(Quota::List).await;
+        let out = self
+            .client
+            .list_users()
+            .user_pool_id(&self.user_pool_id)
+            .limit(LIST_LIMIT)
+            .set_pagination_token(cursor.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let identities = out
+            .users()
+            .iter()
+            .map(from_user)
+            .collect::<DirectoryResult<Vec<_>>>()?;
+        Ok(IdentityPage {
+            identities,
+            next: out
+                .pagination_token()
+                .filter(|t| !t.is_empty())
+                .map(str::to_string),
+        })
+    }
+
+    async fn set_enabled(&self, username: &str, enabled: bool) -> DirectoryResult<()> {
+        check_value("username", username)?;
+        self.pace(Quota::Update).await;
+        if enabled {
+            self.client
+                .admin_enable_user()
+                .user_pool_id(&self.user_pool_id)
+                .username(username)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+        } else {
+            self.client
+                .admin_disable_user()
+                .user_pool_id(&self.user_pool_id)
+                .username(username)
+                .send()
+                .await
+                .map_err(|e| classify(&e))?;
+        }
+        Ok(())
+    }
+
+    async fn delete_user(&self, username: &str) -> DirectoryResult<()> {
+        check_value("username", username)?;
+        self.pace(Quota::Update).await;
+        self.client
+            .admin_delete_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn resend_invite(&self, username: &str) -> DirectoryResult<()> {
+        check_value("username", username)?;
+        self.pace(Quota::Create).await;
+        self.client
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .message_action(MessageActionType::Resend)
+            .desired_delivery_mediums(DeliveryMediumType::Email)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn authenticate(&self, email: &Email, password: &Secret) -> DirectoryResult<AuthOutcome> {
+        let username = email.as_str();
+        check_value("email", username)?;
+        let out = self
+            .client
+            .admin_initiate_auth()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .auth_flow(AuthFlowType::AdminUserPasswordAuth)
+            .auth_parameters("USERNAME", username)
+            .auth_parameters("PASSWORD", password.expose())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        match out.challenge_name() {
+            None => {
+                let sub = self.get_by_username(username).await?.sub;
+                Ok(AuthOutcome::Authenticated { sub })
+            }
+            Some(ChallengeNameType::NewPasswordRequired) => {
+                let session = out.session().ok_or_else(|| {
+                    DirectoryError::Rejected("NEW_PASSWORD_REQUIRED without a session".into())
+                })?;
+                let sub = out
+                    .challenge_parameters()
+                    .and_then(|p| p.get("USER_ID_FOR_SRP"))
+                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                    .map(UserSub);
+                Ok(AuthOutcome::NewPasswordRequired(NewPasswordChallenge {
+                    username: username.to_string(),
+                    sub,
+                    session: Secret::new(session),
+                }))
+            }
+            Some(other) => Err(DirectoryError::Rejected(format!(
+                "unsupported sign-in challenge {}",
+                other.as_str()
+            ))),
+        }
+    }
+
+    async fn respond_new_password(
+        &self,
+        challenge: &NewPasswordChallenge,
+        new_password: &Secret,
+    ) -> DirectoryResult<UserSub> {
+        check_value("username", &challenge.username)?;
+        let out = self
+            .client
+            .admin_respond_to_auth_challenge()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .challenge_name(ChallengeNameType::NewPasswordRequired)
+            .session(challenge.session.expose())
+            .challenge_responses("USERNAME", &challenge.username)
+            .challenge_responses("NEW_PASSWORD", new_password.expose())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        if let Some(c) = out.challenge_name() {
+            return Err(DirectoryError::Rejected(format!(
+                "unexpected further challenge {}",
+                c.as_str()
+            )));
+        }
+        Ok(self.get_by_username(&challenge.username).await?.sub)
+    }
+
+    async fn set_password(
+        &self,
+        username: &str,
+        password: &Secret,
+        permanent: bool,
+    ) -> DirectoryResult<()> {
+        check_value("username", username)?;
+        self.pace(Quota::Update).await;
+        self.client
+            .admin_set_user_password()
+            .user_pool_id(&self.user_pool_id)
+            .username(username)
+            .password(password.expose())
+            .permanent(permanent)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+
+    async fn health(&self) -> DirectoryResult<()> {
+        self.pace(Quota::Read).await;
+        self.client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification_table() {
+        use DirectoryError as D;
+        let c = |s: Option<u16>, code: Option<&str>| classify_status_code(s, code, "m");
+        assert!(matches!(c(Some(503), None), D::Unavailable(_)));
+        assert!(matches!(
+            c(Some(500), Some("InternalErrorException")),
+            D::Unavailable(_)
+        ));
+        assert!(matches!(c(Some(502), None), D::Unavailable(_)));
+        assert!(matches!(c(Some(429), None), D::Throttled(_)));
+        for code in [
+            "TooManyRequestsException",
+            "ThrottlingException",
+            "LimitExceededException",
+        ] {
+            assert!(
+                matches!(c(Some(400), Some(code)), D::Throttled(_)),
+                "{code}"
+            );
+        }
+        assert!(matches!(
+            c(Some(400), Some("UserNotFoundException")),
+            D::NotFound(_)
+        ));
+        assert!(matches!(
+            c(Some(400), Some("UsernameExistsException")),
+            D::AlreadyExists(_)
+        ));
+        assert!(matches!(
+            c(Some(400), Some("InvalidParameterException")),
+            D::InvalidInput(_)
+        ));
+        assert!(matches!(
+            c(Some(400), Some("InvalidPasswordException")),
+            D::InvalidInput(_)
+        ));
+        assert!(matches!(
+            c(Some(400), Some("NotAuthorizedException")),
+            D::NotAuthorized(_)
+        ));
+        assert!(matches!(
+            c(Some(400), Some("UnsupportedUserStateException")),
+            D::Rejected(_)
+        ));
+        assert!(matches!(c(Some(404), None), D::Rejected(_)));
+        assert!(!c(Some(404), None).is_transient());
+        assert!(c(Some(503), None).is_transient());
+    }
+
+    #[test]
+    fn filter_values_with_quotes_or_backslashes_are_refused() {
+        assert!(check_value("email", "a@x.org").is_ok());
+        assert!(matches!(
+            check_value("email", "a\"b@x.org"),
+            Err(DirectoryError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            check_value("email", "a\\b@x.org"),
+            Err(DirectoryError::InvalidInput(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn pacer_spaces_requests() {
+        let p = Pacer::new(100);
+        let t = tokio::time::Instant::now();
+        for _ in 0..5 {
+            p.acquire().await;
+        }
+        // 5 requests at 100/s: the 5th waits at least 4 intervals.
+        assert!(t.elapsed() >= Duration::from_millis(40));
+    }
 }

@@ -192,8 +192,8 @@ pub async fn connect(
         crate::config::DirectoryKind::Local => {
             Ok(std::sync::Arc::new(local::LocalDirectory::new(db.clone())))
         }
-        crate::config::DirectoryKind::Cognito => Err(DirectoryError::Unavailable(
-            "the Cognito directory adapter is not built yet".into(),
+        crate::config::DirectoryKind::Cognito => Ok(std::sync::Arc::new(
+            cognito::CognitoDirectory::new(&settings.directory).await?,
         )),
     }
 }
