@@ -1,1 +1,60 @@
-//! `hubdeck directory sync`: refreshes the `directory_user` read cache from the directory.
+//! Directory → `directory_user` cache synchronisation (`hubdeck directory sync`).
+//!
+//! Pages through the whole directory (the adapter paces itself per quota category and caps a
+//! page at 60), upserts each page in one transaction, then marks every cached identity that
+//! was not seen in this run as gone. Transactions never span a directory call.
+
+use serde::Serialize;
+use sqlx::PgPool;
+
+use super::Directory;
+use crate::service::ServiceError;
+use crate::store::directory_cache;
+
+/// Progress after each page.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SyncProgress {
+    pub pages: u64,
+    pub seen: u64,
+}
+
+/// What one sync did.
+#[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct SyncReport {
+    pub pages: u64,
+    pub seen: u64,
+    pub upserted: u64,
+    pub marked_gone: u64,
+}
+
+/// Refreshes the whole cache. A failure part-way leaves the pages written so far (each is
+/// consistent) and marks nothing as gone, so a partial run never hides live users.
+pub async fn sync_all(
+    directory: &dyn Directory,
+    db: &PgPool,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> Result<SyncReport, ServiceError> {
+    let started = directory_cache::db_now(db).await?;
+    let mut report = SyncReport::default();
+    let mut cursor: Option<String> = None;
+    loop {
+        let page = directory.list_page(cursor.as_deref()).await?;
+        report.pages += 1;
+        report.seen += page.identities.len() as u64;
+        if !page.identities.is_empty() {
+            let mut tx = db.begin().await?;
+            report.upserted += directory_cache::upsert_many(&mut *tx, &page.identities).await?;
+            tx.commit().await?;
+        }
+        progress(SyncProgress {
+            pages: report.pages,
+            seen: report.seen,
+        });
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    report.marked_gone = directory_cache::mark_unseen_gone(db, started).await?;
+    Ok(report)
+}

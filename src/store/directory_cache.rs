@@ -47,3 +47,46 @@ pub async fn mark_unseen_gone<'e, E: PgExecutor<'e>>(
     .await?;
     Ok(r.rows_affected())
 }
+
+/// Inserts or refreshes a batch of identities in ONE statement (one sync page). Duplicate subs
+/// in the batch are collapsed (the last one wins). Returns how many rows were written.
+pub async fn upsert_many<'e, E: PgExecutor<'e>>(
+    exec: E,
+    identities: &[Identity],
+) -> StoreResult<u64> {
+    let mut by_sub = std::collections::HashMap::new();
+    for (i, identity) in identities.iter().enumerate() {
+        by_sub.insert(identity.sub, i);
+    }
+    let mut idx: Vec<usize> = by_sub.into_values().collect();
+    idx.sort_unstable();
+    let subs: Vec<uuid::Uuid> = idx.iter().map(|&i| identities[i].sub.0).collect();
+    let usernames: Vec<&str> = idx
+        .iter()
+        .map(|&i| identities[i].username.as_str())
+        .collect();
+    let emails: Vec<&str> = idx.iter().map(|&i| identities[i].email.as_str()).collect();
+    let enabled: Vec<bool> = idx.iter().map(|&i| identities[i].enabled).collect();
+    let statuses: Vec<&str> = idx.iter().map(|&i| identities[i].status.as_str()).collect();
+    let r = sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, gone_at, synced_at) \
+         SELECT u.sub, u.username, u.email, u.enabled, u.status, NULL, now() \
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::bool[], $5::text[]) \
+           AS u(sub, username, email, enabled, status) \
+         ON CONFLICT (sub) DO UPDATE SET username = EXCLUDED.username, email = EXCLUDED.email, \
+           enabled = EXCLUDED.enabled, status = EXCLUDED.status, gone_at = NULL, synced_at = now(), updated_at = now()",
+    )
+    .bind(&subs)
+    .bind(&usernames)
+    .bind(&emails)
+    .bind(&enabled)
+    .bind(&statuses)
+    .execute(exec)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// The database clock (a sync's start mark must come from the same clock as `synced_at`).
+pub async fn db_now<'e, E: PgExecutor<'e>>(exec: E) -> StoreResult<DateTime<Utc>> {
+    Ok(sqlx::query_scalar("SELECT now()").fetch_one(exec).await?)
+}

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod directory;
 mod foundation;
 mod local_directory;
 mod mandates;
