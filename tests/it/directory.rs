@@ -660,3 +660,67 @@ async fn sync_against_the_local_directory() {
     let report = sync_all(&d, &db.pool, &mut |_| {}).await.unwrap();
     assert_eq!((report.seen, report.marked_gone), (128, 2));
 }
+
+fn hubdeck_cli(db: &pg::TestDb, s: &DirectorySettings, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(args)
+        .args(["--database-url", &db.url])
+        .env("HUBDECK_DIRECTORY__KIND", "cognito")
+        .env("HUBDECK_DIRECTORY__REGION", &s.region)
+        .env("HUBDECK_DIRECTORY__USER_POOL_ID", &s.user_pool_id)
+        .env("HUBDECK_DIRECTORY__CLIENT_ID", &s.client_id)
+        .env("HUBDECK_DIRECTORY__ENDPOINT_URL", &s.endpoint_url)
+        .env("HUBDECK_DIRECTORY__MAX_ATTEMPTS", "1")
+        .env("HUBDECK_DATA_DIR", std::env::temp_dir())
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cli_directory_sync_prints_counts_as_json() {
+    let db = pg::fresh_db().await;
+    let (admin, mut s) = cognito_pool(None).await;
+    for i in 0..3 {
+        admin
+            .admin_create_user()
+            .user_pool_id(&s.user_pool_id)
+            .username(format!("cli{i}@example.org"))
+            .message_action(cip::types::MessageActionType::Suppress)
+            .send()
+            .await
+            .unwrap();
+    }
+    let (code, stdout, stderr) = hubdeck_cli(&db, &s, &["directory", "sync", "--output", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["seen"], 3, "{stdout}");
+    assert_eq!(v["upserted"], 3);
+    assert_eq!(v["marked_gone"], 0);
+    assert_eq!(v["pages"], 1);
+    let cached: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM directory_user WHERE gone_at IS NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(cached, 3);
+
+    // The directory unreachable: exit 1, a message on stderr, nothing on stdout, cache intact.
+    s.endpoint_url = refused_endpoint();
+    let (code, stdout, stderr) = hubdeck_cli(&db, &s, &["directory", "sync", "--output", "json"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stdout.is_empty(), "{stdout}");
+    assert!(stderr.contains("unavailable"), "{stderr}");
+    let cached: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM directory_user WHERE gone_at IS NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(cached, 3);
+}
