@@ -1,5 +1,6 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
+pub mod dataset;
 pub mod grants;
 pub mod query;
 
