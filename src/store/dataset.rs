@@ -1181,6 +1181,50 @@ pub async fn counts(pool: &PgPool) -> StoreResult<DatasetCounts> {
     .await?)
 }
 
+/// Creates database `name` on the server `server` is connected to, unless it exists.
+/// `name` must be a plain lower-case identifier (it cannot be a bind parameter).
+pub async fn create_database_if_missing(server: &PgPool, name: &str) -> StoreResult<bool> {
+    if name.is_empty()
+        || name.len() > 63
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(StoreError::Unavailable(format!(
+            "invalid database name {:?}",
+            crate::domain::DisplayText::new(name).into_string()
+        )));
+    }
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(name)
+            .fetch_one(server)
+            .await?;
+    if exists {
+        return Ok(false);
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(server)
+        .await?;
+    Ok(true)
+}
+
+/// Drops database `name` if it exists (benchmarks rebuild a stale dataset this way).
+pub async fn drop_database_if_exists(server: &PgPool, name: &str) -> StoreResult<()> {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        return Err(StoreError::Unavailable("invalid database name".into()));
+    }
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(server)
+    .await?;
+    Ok(())
+}
+
 /// The id of the big mandate.
 pub async fn big_mandate_id(pool: &PgPool) -> StoreResult<Option<uuid::Uuid>> {
     Ok(

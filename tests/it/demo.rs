@@ -101,3 +101,183 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
             .is_err()
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// The `hubdeck demo` command (real binary, temporary data dir, small scale)
+// ---------------------------------------------------------------------------------------------
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn hubdeck(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(args)
+        .env("HUBDECK_DATA_DIR", data_dir)
+        .env("HUBDECK_DEMO_SCALE", "small")
+        .env_remove("HUBDECK_PG_BINDIR")
+        .output()
+        .expect("run hubdeck")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A data dir the unprivileged server account can reach (as root the server runs as `postgres`).
+fn open_data_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    d
+}
+
+/// postgres processes whose command line names a path under `root`.
+fn postgres_processes_under(root: &Path) -> Vec<String> {
+    let needle = root.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+            if cmd.contains("postgres") && cmd.contains(&needle) {
+                out.push(cmd);
+            }
+        }
+    }
+    out
+}
+
+fn cluster_root_of(data_dir: &Path) -> PathBuf {
+    let run_as = hubdeck::localpg::RunAs::resolve().unwrap();
+    hubdeck::demo::cluster_root(data_dir, run_as).0
+}
+
+#[tokio::test]
+async fn demo_reuses_its_data_regenerates_with_fresh_and_stop_leaves_no_server() {
+    let dir = open_data_dir();
+    let root = cluster_root_of(dir.path());
+    assert!(root.starts_with(dir.path()), "{root:?}");
+
+    let first = hubdeck(dir.path(), &["demo", "--no-console"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(
+        stderr(&first).contains("generated dataset"),
+        "{}",
+        stderr(&first)
+    );
+    let url = String::from_utf8_lossy(&first.stdout).trim().to_string();
+    assert!(url.starts_with("postgres://"), "{url}");
+
+    // The database is populated and carries the marker of the small spec.
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    assert_eq!(
+        dataset::current_hash(&pool).await.unwrap(),
+        Some(DatasetSpec::small().hash())
+    );
+    let counts = dataset::counts(&pool).await.unwrap();
+    // A row only this run's generation wrote: a second run must not rewrite it.
+    let generated_at: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT generated_at FROM demo_dataset")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+
+    let second = hubdeck(dir.path(), &["demo", "--no-console"]);
+    assert!(second.status.success(), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("re-using the dataset"),
+        "{}",
+        stderr(&second)
+    );
+    assert!(
+        !stderr(&second).contains("generating"),
+        "{}",
+        stderr(&second)
+    );
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    assert_eq!(dataset::counts(&pool).await.unwrap(), counts);
+    let again: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT generated_at FROM demo_dataset")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(again, generated_at);
+    pool.close().await;
+
+    let fresh = hubdeck(dir.path(), &["demo", "--fresh", "--no-console"]);
+    assert!(fresh.status.success(), "{}", stderr(&fresh));
+    assert!(
+        stderr(&fresh).contains("generated dataset"),
+        "{}",
+        stderr(&fresh)
+    );
+    let url = String::from_utf8_lossy(&fresh.stdout).trim().to_string();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    assert_eq!(dataset::counts(&pool).await.unwrap(), counts);
+    let regenerated: chrono::DateTime<chrono::Utc> =
+        sqlx::query_scalar("SELECT generated_at FROM demo_dataset")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(regenerated > generated_at);
+    pool.close().await;
+
+    assert!(!postgres_processes_under(&root).is_empty());
+    let stop = hubdeck(dir.path(), &["demo", "--stop"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert!(stderr(&stop).contains("stopped"), "{}", stderr(&stop));
+    assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
+    // Stopping again is harmless.
+    let stop = hubdeck(dir.path(), &["demo", "--stop"]);
+    assert!(stop.status.success());
+    assert!(stderr(&stop).contains("not running"), "{}", stderr(&stop));
+}
+
+#[test]
+fn demo_without_server_binaries_names_the_package_and_fails() {
+    let dir = open_data_dir();
+    let empty = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["demo"])
+        .env("HUBDECK_DATA_DIR", dir.path())
+        .env("HUBDECK_PG_BINDIR", empty.path())
+        .output()
+        .unwrap();
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("apt-get install postgresql"), "{err}");
+    assert!(err.contains(&empty.path().display().to_string()), "{err}");
+    // Nothing was created.
+    assert!(!dir.path().join("demo").exists());
+}
+
+#[test]
+fn binaries_search_list_can_be_empty() {
+    let e = hubdeck::localpg::PgBinaries::locate_in(&[]).unwrap_err();
+    assert!(e.to_string().contains("apt-get install postgresql"), "{e}");
+}
+
+/// As root the server runs as `postgres`; a data dir that account cannot traverse (mode 700,
+/// like /root) sends the cluster to /var/tmp/hubdeck-demo-<uid>/<hash> with a note.
+#[tokio::test]
+async fn unreachable_data_dir_falls_back_to_var_tmp_as_root() {
+    let Some(_) = hubdeck::localpg::RunAs::resolve().unwrap() else {
+        return; // not root: the server runs as ourselves and reaches any dir we own
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let root = cluster_root_of(dir.path());
+    assert!(root.starts_with("/var/tmp"), "{root:?}");
+    let out = hubdeck(dir.path(), &["demo", "--no-console"]);
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("the demo cluster lives in /var/tmp/hubdeck-demo-"),
+        "{err}"
+    );
+    assert!(root.join("data/PG_VERSION").exists());
+    let stop = hubdeck(dir.path(), &["demo", "--stop"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&root);
+}
