@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod error;
+pub mod session;
 
 use sqlx::PgPool;
 use std::sync::Arc;

@@ -1,12 +1,165 @@
 //! The interactive console: event loop, screens, widgets. Never awaits I/O in key handling or
-//! drawing.
+//! drawing: `App::update` queues requests, the loop runs each as a task, and the results come
+//! back as messages tagged with the request id (stale ones are dropped).
+//!
+//! Test hook: `HUBDECK_TEST_PANIC=1` panics right after the first frame, to prove the panic
+//! hook restores the terminal (used by the end-to-end tests; harmless otherwise).
 
+pub mod action;
+pub mod app;
+pub mod backend;
+pub mod event;
+pub mod keymap;
 pub mod screens;
+pub mod theme;
 pub mod widgets;
 
-use crate::cli::Context;
+use std::sync::Mutex;
 
-/// `hubdeck` / `hubdeck tui`: sign-in, then the console.
-pub async fn run_console(_ctx: &Context) -> anyhow::Result<i32> {
-    crate::cli::not_yet("tui")
+use anyhow::Context as _;
+use tokio::sync::mpsc;
+
+use crate::cli::Context;
+use crate::service::{Operator, Services};
+use app::{App, AppConfig, Effect};
+use keymap::Keymap;
+use theme::Theme;
+
+/// Options of [`run_app`].
+#[derive(Clone, Debug, Default)]
+pub struct AppOptions {
+    /// Pre-signed-in operator (demo); `None` shows the sign-in screen.
+    pub operator: Option<Operator>,
+    /// Shown on the help screen (demo).
+    pub demo_credentials: Option<(String, String)>,
+}
+
+/// `hubdeck` / `hubdeck tui`: connect, sign in, run the console.
+pub async fn run_console(ctx: &Context) -> anyhow::Result<i32> {
+    init_file_logging(&ctx.settings);
+    let services = ctx.services().await.context("cannot start the console")?;
+    run_app(services, AppOptions::default()).await?;
+    Ok(0)
+}
+
+/// Logs go to a file under the data dir (or `log.file`), never to the screen.
+pub fn init_file_logging(settings: &crate::config::Settings) {
+    let path = if settings.log.file.is_empty() {
+        crate::config::data_dir().join("hubdeck.log")
+    } else {
+        std::path::PathBuf::from(&settings.log.file)
+    };
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+    else {
+        return;
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Mutex::new(file))
+        .with_ansi(false)
+        .try_init();
+}
+
+/// The config dir's override files (`keymap.toml`, `theme.toml`).
+fn config_file(name: &str) -> Option<std::path::PathBuf> {
+    crate::config::project_dirs().map(|d| d.config_dir().join(name))
+}
+
+/// Runs the console on the real terminal until the operator quits.
+pub async fn run_app(services: Services, opts: AppOptions) -> anyhow::Result<()> {
+    let settings = services.settings.clone();
+    let keymap = Keymap::load(config_file("keymap.toml").as_deref())?;
+    let theme = Theme::load(
+        config_file("theme.toml").as_deref(),
+        Theme::no_color_requested(),
+        &settings.ui.environment_color,
+    )?;
+    let mut config = AppConfig::from_settings(&settings);
+    config.demo_credentials = opts.demo_credentials.clone();
+    let mut app = App::new(config, keymap, theme, opts.operator.clone());
+
+    // Log panics (the message only) before ratatui's hook restores the terminal.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        tracing::error!("panic: {info}");
+        previous(info);
+    }));
+    let mut terminal = ratatui::try_init().context("cannot initialise the terminal")?;
+    let mouse = settings.ui.mouse;
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    }
+    let result = run_loop(&mut terminal, &mut app, services).await;
+    if mouse {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+    }
+    ratatui::restore();
+    result
+}
+
+async fn run_loop(
+    terminal: &mut ratatui::DefaultTerminal,
+    app: &mut App,
+    services: Services,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let events = event::spawn(tx.clone());
+    let test_panic = std::env::var_os("HUBDECK_TEST_PANIC").is_some_and(|v| v == "1");
+    let result: anyhow::Result<()> = async {
+        loop {
+            terminal.draw(|f| app.draw(f))?;
+            if test_panic {
+                injected_panic();
+            }
+            for req in app.take_requests() {
+                let s = services.clone();
+                let op = app.operator.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    let msg = backend::execute(s, op, req).await;
+                    let _ = tx.send(msg);
+                });
+            }
+            for eff in app.take_effects() {
+                match eff {
+                    Effect::Copy(secret) => {
+                        let cmd = crossterm::clipboard::CopyToClipboard::to_clipboard_from(
+                            secret.expose().as_bytes(),
+                        );
+                        crossterm::execute!(std::io::stdout(), cmd)?;
+                    }
+                }
+            }
+            if app.quit {
+                return Ok(());
+            }
+            let Some(msg) = rx.recv().await else {
+                return Ok(());
+            };
+            app.update(msg);
+            // Take everything already waiting before drawing again.
+            while let Ok(msg) = rx.try_recv() {
+                app.update(msg);
+                if app.quit {
+                    break;
+                }
+            }
+        }
+    }
+    .await;
+    events.abort();
+    result
+}
+
+#[allow(clippy::panic)]
+fn injected_panic() {
+    panic!("injected test panic (HUBDECK_TEST_PANIC=1)");
 }

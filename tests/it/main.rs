@@ -5,3 +5,4 @@ mod support;
 
 mod demo;
 mod foundation;
+mod tui_snapshots;

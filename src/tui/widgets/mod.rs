@@ -1,1 +1,21 @@
 //! Widgets shared by every screen (table, form, dialog, reveal, toast, help).
+
+pub mod dialog;
+pub mod form;
+pub mod help;
+pub mod reveal;
+pub mod table;
+pub mod toast;
+
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let [v] = Layout::vertical([Constraint::Length(h.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [r] = Layout::horizontal([Constraint::Length(w.min(area.width))])
+        .flex(Flex::Center)
+        .areas(v);
+    r
+}

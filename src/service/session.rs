@@ -1,0 +1,66 @@
+//! Operator sign-in (SPEC §4): email + password verified by the directory, the
+//! NEW_PASSWORD_REQUIRED challenge, and the operator's permissions from their global grants.
+
+use super::{Operator, ServiceError, ServiceResult, Services, actor::load_operator};
+use crate::directory::{AuthOutcome, NewPasswordChallenge};
+use crate::domain::{Email, Secret};
+
+/// The result of a sign-in attempt.
+#[derive(Debug)]
+pub enum SignInOutcome {
+    SignedIn(Operator),
+    /// The directory wants a new password first (answer with
+    /// [`Services::complete_new_password`]).
+    NewPasswordRequired(NewPasswordChallenge),
+}
+
+impl Services {
+    /// Verifies an operator's email and password with the directory and loads their
+    /// permissions. Wrong credentials and disabled accounts are refused by the directory.
+    pub async fn sign_in(&self, email: &str, password: &Secret) -> ServiceResult<SignInOutcome> {
+        let email = Email::parse(email)?;
+        if password.is_empty() {
+            return Err(ServiceError::Denied("a password is required".into()));
+        }
+        match self.directory.authenticate(&email, password).await {
+            Ok(AuthOutcome::Authenticated { sub }) => {
+                tracing::info!(%sub, "operator authenticated");
+                let op = load_operator(&self.db, sub, email.as_str()).await?;
+                Ok(SignInOutcome::SignedIn(op))
+            }
+            Ok(AuthOutcome::NewPasswordRequired(ch)) => {
+                tracing::info!("operator must set a new password");
+                Ok(SignInOutcome::NewPasswordRequired(ch))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "operator sign-in refused");
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Answers a NEW_PASSWORD_REQUIRED challenge and signs the operator in.
+    pub async fn complete_new_password(
+        &self,
+        challenge: &NewPasswordChallenge,
+        new_password: &Secret,
+    ) -> ServiceResult<Operator> {
+        if new_password.expose().chars().count() < 8 {
+            return Err(crate::domain::ValidationError::Invalid {
+                field: "password",
+                message: "must be at least 8 characters".into(),
+            }
+            .into());
+        }
+        let sub = self
+            .directory
+            .respond_new_password(challenge, new_password)
+            .await?;
+        tracing::info!(%sub, "operator set a new password");
+        let email = match self.directory.find_by_sub(sub).await {
+            Ok(identity) => identity.email,
+            Err(_) => challenge.username.clone(),
+        };
+        load_operator(&self.db, sub, &email).await
+    }
+}

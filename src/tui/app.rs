@@ -1,0 +1,1020 @@
+//! The application state and its update function. `App::update` only changes state and queues
+//! [`Request`]s; the loop in `tui/mod.rs` runs them as tasks and feeds the results back as
+//! [`Msg`]s. Nothing here awaits I/O, so every path is unit-testable.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::action::{ErrorReport, ListKey, Msg, Op, Request, SignInReply};
+use super::keymap::{Action, Keymap};
+use super::screens::audit::AuditScreen;
+use super::screens::kit_slots::KitSlotsScreen;
+use super::screens::mandates::{MandatesScreen, MembersScreen};
+use super::screens::registrations::RegistrationsScreen;
+use super::screens::signin::SignInScreen;
+use super::screens::trusts::TrustsScreen;
+use super::screens::users::UsersScreen;
+use super::screens::{Cmd, Screen, Tab};
+use super::theme::Theme;
+use super::widgets::dialog::{Dialog, DialogOutcome, PickPurpose, Picker};
+use super::widgets::form::{Form, FormOutcome, Submission};
+use super::widgets::reveal::{Reveal, RevealOutcome};
+use super::widgets::table::{SPINNER, TableView};
+use super::widgets::toast::Toast;
+use crate::domain::{DisplayText, Secret};
+use crate::service::Operator;
+
+/// Smallest usable terminal.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+/// Health pings every this many ticks.
+const HEALTH_EVERY: u64 = 50;
+
+/// Side effects on the terminal itself (the loop performs them).
+#[derive(Debug)]
+pub enum Effect {
+    /// OSC 52 clipboard write of a key from the reveal panel.
+    Copy(Secret),
+}
+
+/// DB and directory health from the background pings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Health {
+    pub db: Option<bool>,
+    pub directory: Option<bool>,
+}
+
+/// The command palette (`:`), with history.
+#[derive(Debug, Default)]
+pub struct Palette {
+    pub input: Input,
+    pub history_pos: Option<usize>,
+}
+
+/// What the settings give the console.
+#[derive(Clone, Debug)]
+pub struct AppConfig {
+    pub environment: String,
+    pub environment_color: String,
+    pub read_only: bool,
+    pub directory_kind: String,
+    pub search_debounce_ms: u64,
+    pub demo_credentials: Option<(String, String)>,
+}
+
+impl AppConfig {
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        Self {
+            environment: s.ui.environment.clone(),
+            environment_color: s.ui.environment_color.clone(),
+            read_only: s.ui.read_only,
+            directory_kind: match s.directory.kind {
+                crate::config::DirectoryKind::Cognito => "cognito".into(),
+                crate::config::DirectoryKind::Local => "local".into(),
+            },
+            search_debounce_ms: s.ui.search_debounce_ms,
+            demo_credentials: None,
+        }
+    }
+}
+
+pub struct App {
+    pub config: AppConfig,
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub operator: Option<Operator>,
+    pub signin: SignInScreen,
+    pub tab: Tab,
+    pub mandates: MandatesScreen,
+    pub members: Option<MembersScreen>,
+    pub users: UsersScreen,
+    pub registrations: RegistrationsScreen,
+    pub trusts: TrustsScreen,
+    pub kit_slots: KitSlotsScreen,
+    pub audit: AuditScreen,
+    pub dialog: Option<Dialog>,
+    pub form: Option<Form>,
+    pub reveal: Option<Reveal>,
+    pub palette: Option<Palette>,
+    pub palette_history: Vec<String>,
+    pub help: bool,
+    pub toasts: Vec<Toast>,
+    pub health: Health,
+    pub tick: u64,
+    pub quit: bool,
+    next_id: u64,
+    outbox: Vec<Request>,
+    effects: Vec<Effect>,
+    /// The mutation in flight (id) and whether it came from a form.
+    op_awaiting: Option<(u64, bool)>,
+    filter_awaiting: Option<(u64, String)>,
+    /// Which tabs have loaded their first page.
+    loaded: Vec<Tab>,
+}
+
+impl App {
+    pub fn new(
+        config: AppConfig,
+        keymap: Keymap,
+        theme: Theme,
+        operator: Option<Operator>,
+    ) -> Self {
+        let mut app = Self {
+            config,
+            keymap,
+            theme,
+            operator: None,
+            signin: SignInScreen::new(),
+            tab: Tab::Mandates,
+            mandates: MandatesScreen::new(),
+            members: None,
+            users: UsersScreen::new(),
+            registrations: RegistrationsScreen::new(),
+            trusts: TrustsScreen::new(),
+            kit_slots: KitSlotsScreen::new(),
+            audit: AuditScreen::new(),
+            dialog: None,
+            form: None,
+            reveal: None,
+            palette: None,
+            palette_history: Vec::new(),
+            help: false,
+            toasts: Vec::new(),
+            health: Health::default(),
+            tick: 0,
+            quit: false,
+            next_id: 0,
+            outbox: Vec::new(),
+            effects: Vec::new(),
+            op_awaiting: None,
+            filter_awaiting: None,
+            loaded: Vec::new(),
+        };
+        if let Some(op) = operator {
+            app.signed_in(op);
+        }
+        app.outbox.push(Request::Health);
+        app
+    }
+
+    fn id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    /// Requests queued since the last call (the loop spawns one task each).
+    pub fn take_requests(&mut self) -> Vec<Request> {
+        std::mem::take(&mut self.outbox)
+    }
+
+    pub fn take_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    fn signed_in(&mut self, op: Operator) {
+        tracing::info!(operator = %op.sub, "operator signed in");
+        self.operator = Some(op);
+        self.signin = SignInScreen::new();
+        self.switch_tab(Tab::Mandates);
+    }
+
+    fn debounce_ticks(&self) -> u32 {
+        let t = super::event::TICK.as_millis().max(1) as u64;
+        (self.config.search_debounce_ms.div_ceil(t)).max(1) as u32
+    }
+
+    // ---------- screens ----------
+
+    fn active(&mut self) -> &mut dyn Screen {
+        match self.tab {
+            Tab::Mandates => match self.members.as_mut() {
+                Some(m) => m,
+                None => &mut self.mandates,
+            },
+            Tab::Users => &mut self.users,
+            Tab::Registrations => &mut self.registrations,
+            Tab::Trusts => &mut self.trusts,
+            Tab::KitSlots => &mut self.kit_slots,
+            Tab::Audit => &mut self.audit,
+        }
+    }
+
+    pub fn active_ref(&self) -> &dyn Screen {
+        match self.tab {
+            Tab::Mandates => match self.members.as_ref() {
+                Some(m) => m,
+                None => &self.mandates,
+            },
+            Tab::Users => &self.users,
+            Tab::Registrations => &self.registrations,
+            Tab::Trusts => &self.trusts,
+            Tab::KitSlots => &self.kit_slots,
+            Tab::Audit => &self.audit,
+        }
+    }
+
+    fn table_for(&mut self, list: &ListKey) -> Option<&mut TableView> {
+        match list {
+            ListKey::Mandates => Some(&mut self.mandates.table),
+            ListKey::Members(id) => self
+                .members
+                .as_mut()
+                .filter(|m| &m.mandate_id == id)
+                .map(|m| &mut m.table),
+            ListKey::Users => Some(&mut self.users.table),
+            ListKey::Registrations => Some(&mut self.registrations.table),
+            ListKey::Trusts => Some(&mut self.trusts.table),
+            ListKey::KitSlots => Some(&mut self.kit_slots.table),
+            ListKey::Audit => Some(&mut self.audit.table),
+        }
+    }
+
+    /// Requests the active table's current query.
+    pub fn reload_active(&mut self) {
+        let id = self.id();
+        let req = self.active().table_mut().request(id);
+        self.outbox.push(req);
+        if self.tab == Tab::KitSlots {
+            let id = self.id();
+            self.kit_slots.awaiting = Some(id);
+            self.outbox.push(Request::KitSummary { id });
+        }
+    }
+
+    pub fn switch_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+        if !self.loaded.contains(&tab) {
+            self.loaded.push(tab);
+            self.reload_active();
+        }
+    }
+
+    fn open_members(&mut self, id: String, name: String) {
+        self.members = Some(MembersScreen::new(id, name));
+        self.reload_active();
+    }
+
+    // ---------- update ----------
+
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Tick => self.on_tick(),
+            Msg::Key(k) => self.on_key(k),
+            Msg::Paste(s) => {
+                // Paste goes to whatever text field has focus, one char at a time.
+                for c in s.chars().filter(|c| !c.is_control()) {
+                    self.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+                }
+            }
+            Msg::Resize(..) => {}
+            Msg::Page { id, list, result } => {
+                let Some(table) = self.table_for(&list) else {
+                    tracing::debug!(list = list.name(), "page for a closed screen dropped");
+                    return;
+                };
+                match result {
+                    Ok(page) => {
+                        if !table.accept(id, page) {
+                            tracing::debug!(list = list.name(), id, "stale page dropped");
+                        }
+                    }
+                    Err(e) => {
+                        if table.fail(id, &e.joined()) {
+                            self.dialog =
+                                Some(Dialog::error(format!("Could not load {}", list.name()), e));
+                        }
+                    }
+                }
+            }
+            Msg::FilterValues { id, result } => {
+                let Some((want, column)) = self.filter_awaiting.take() else {
+                    return;
+                };
+                if want != id {
+                    self.filter_awaiting = Some((want, column));
+                    return;
+                }
+                match result {
+                    Ok(values) => {
+                        let mut p = Picker::new(
+                            format!("Filter {column}"),
+                            PickPurpose::FilterValues {
+                                column: column.clone(),
+                            },
+                            values
+                                .iter()
+                                .map(|v| DisplayText::new(v).into_string())
+                                .collect(),
+                            true,
+                        );
+                        // Keep raw values for the query; display is sanitized above.
+                        p.items = values;
+                        let current = self.active().table().filter_values_of(&column);
+                        p.chosen = p.items.iter().map(|v| current.contains(v)).collect();
+                        self.dialog = Some(Dialog::Picker(p));
+                    }
+                    Err(e) => self.dialog = Some(Dialog::error("Could not load filter values", e)),
+                }
+            }
+            Msg::PickUsers { id, result } => {
+                if let Some(form) = self.form.as_mut() {
+                    match result {
+                        Ok(rows) => form.picker_results(id, rows),
+                        Err(e) => form.note = Some(e.joined()),
+                    }
+                }
+            }
+            Msg::Detail { id, result } => {
+                if let Some(d) = self.users.detail.as_mut()
+                    && d.awaiting == Some(id)
+                {
+                    d.awaiting = None;
+                    match result {
+                        Ok(lines) => {
+                            d.lines = lines
+                                .into_iter()
+                                .map(|(k, v)| (k, v.into_string()))
+                                .collect()
+                        }
+                        Err(e) => {
+                            self.dialog = Some(Dialog::error("Could not load the user", e));
+                        }
+                    }
+                }
+            }
+            Msg::KitSummary { id, result } => {
+                if self.kit_slots.awaiting == Some(id) {
+                    self.kit_slots.awaiting = None;
+                    match result {
+                        Ok(u) => self.kit_slots.usage = Some(u),
+                        Err(e) => {
+                            self.dialog = Some(Dialog::error("Could not load kit slot usage", e))
+                        }
+                    }
+                }
+            }
+            Msg::SignIn { id, result } => {
+                if self.signin.awaiting != Some(id) {
+                    return;
+                }
+                self.signin.awaiting = None;
+                match result {
+                    Ok(SignInReply::SignedIn(op)) => self.signed_in(op),
+                    Ok(SignInReply::NewPasswordRequired(ch)) => {
+                        self.signin.require_new_password(ch)
+                    }
+                    Err(e) => self.signin.failed(e.joined()),
+                }
+            }
+            Msg::OpDone { id, result } => {
+                let Some((want, from_form)) = self.op_awaiting else {
+                    return;
+                };
+                if want != id {
+                    return;
+                }
+                self.op_awaiting = None;
+                match result {
+                    Ok(outcome) => {
+                        if from_form {
+                            self.form = None;
+                        }
+                        if !outcome.toast.is_empty() {
+                            self.toasts.push(Toast::ok(outcome.toast));
+                        }
+                        if let Some(keys) = outcome.reveal {
+                            self.reveal = Some(Reveal::new(keys));
+                        }
+                        self.reload_active();
+                    }
+                    Err(e) => {
+                        if let Some(f) = self.form.as_mut() {
+                            f.busy = false;
+                            f.note = Some(e.chain.first().cloned().unwrap_or_default());
+                        }
+                        self.dialog = Some(Dialog::error("The action failed", e));
+                    }
+                }
+            }
+            Msg::Health { db, directory, .. } => {
+                self.health = Health {
+                    db: Some(db),
+                    directory: Some(directory),
+                };
+            }
+        }
+    }
+
+    fn on_tick(&mut self) {
+        self.tick += 1;
+        for t in &mut self.toasts {
+            t.ttl = t.ttl.saturating_sub(1);
+        }
+        self.toasts.retain(|t| t.ttl > 0);
+        if self.tick.is_multiple_of(HEALTH_EVERY) {
+            self.outbox.push(Request::Health);
+        }
+        if self.operator.is_some() {
+            let d = self.debounce_ticks();
+            if self.active().table_mut().tick(d) {
+                self.reload_active();
+            }
+        }
+    }
+
+    fn run_op(&mut self, op: Op, from_form: bool) {
+        if self.config.read_only {
+            self.toasts
+                .push(Toast::warn("read-only mode: changes are disabled"));
+            return;
+        }
+        let id = self.id();
+        tracing::info!(op = op.describe(), "starting");
+        self.op_awaiting = Some((id, from_form));
+        self.outbox.push(Request::Op { id, op });
+    }
+
+    fn on_key(&mut self, key: KeyEvent) {
+        // Ctrl-C always quits (except over the reveal panel, which needs the acknowledgement).
+        if key.modifiers.contains(KeyModifiers::CONTROL)
+            && key.code == KeyCode::Char('c')
+            && self.reveal.is_none()
+        {
+            self.quit = true;
+            return;
+        }
+        if let Some(r) = self.reveal.as_mut() {
+            match r.handle_key(&key) {
+                RevealOutcome::Stay => {}
+                RevealOutcome::Copy(s) => self.effects.push(Effect::Copy(s)),
+                RevealOutcome::Close => {
+                    // Dropping the panel zeroizes both keys; nothing can reopen it.
+                    self.reveal = None;
+                    self.toasts
+                        .push(Toast::ok("keys acknowledged; they are gone from memory"));
+                }
+            }
+            return;
+        }
+        if let Some(d) = self.dialog.as_mut() {
+            match d.handle_key(&key) {
+                DialogOutcome::Stay => {}
+                DialogOutcome::Close => self.dialog = None,
+                DialogOutcome::Run(op) => {
+                    self.dialog = None;
+                    self.run_op(op, false);
+                }
+                DialogOutcome::Picked { purpose, values } => {
+                    self.dialog = None;
+                    self.picked(purpose, values);
+                }
+            }
+            return;
+        }
+        if self.operator.is_none() {
+            self.signin_key(key);
+            return;
+        }
+        if let Some(f) = self.form.as_mut() {
+            match f.handle_key(&key) {
+                FormOutcome::Stay => {}
+                FormOutcome::Cancel => self.form = None,
+                FormOutcome::SearchUsers(text) => {
+                    let id = self.id();
+                    if let Some(f) = self.form.as_mut() {
+                        f.picker_awaiting(id);
+                    }
+                    self.outbox.push(Request::PickUsers { id, search: text });
+                }
+                FormOutcome::Submit(Submission::Op(op)) => self.run_op(op, true),
+                FormOutcome::Submit(_) => {}
+            }
+            if self.config.read_only
+                && let Some(f) = self.form.as_mut()
+            {
+                f.busy = false;
+            }
+            return;
+        }
+        if self.palette.is_some() {
+            self.palette_key(key);
+            return;
+        }
+        if self.help {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
+                || self.keymap.is(&key, Action::Help)
+            {
+                self.help = false;
+            }
+            return;
+        }
+        if self.active_ref().table().search_active {
+            self.search_key(key);
+            return;
+        }
+        for action in self.keymap.actions(&key) {
+            if self.global_action(action) {
+                return;
+            }
+        }
+    }
+
+    fn signin_key(&mut self, key: KeyEvent) {
+        if key.code == KeyCode::Esc && !self.signin.form.busy {
+            self.quit = true;
+            return;
+        }
+        match self.signin.form.handle_key(&key) {
+            FormOutcome::Submit(Submission::SignIn { email, password }) => {
+                let id = self.id();
+                self.signin.awaiting = Some(id);
+                self.signin.error = None;
+                self.outbox.push(Request::SignIn {
+                    id,
+                    email,
+                    password,
+                });
+            }
+            FormOutcome::Submit(Submission::NewPassword { password }) => {
+                if let Some(ch) = self.signin.challenge.clone() {
+                    let id = self.id();
+                    self.signin.awaiting = Some(id);
+                    self.outbox.push(Request::NewPassword {
+                        id,
+                        challenge: ch,
+                        password,
+                    });
+                }
+            }
+            FormOutcome::Cancel => self.quit = true,
+            _ => {}
+        }
+    }
+
+    fn search_key(&mut self, key: KeyEvent) {
+        let t = self.active().table_mut();
+        match key.code {
+            KeyCode::Esc => {
+                t.search_active = false;
+                t.search.reset();
+                if t.apply_search() {
+                    self.reload_active();
+                }
+            }
+            KeyCode::Enter => {
+                t.search_active = false;
+                if t.apply_search() {
+                    self.reload_active();
+                }
+            }
+            _ => {
+                if t.search
+                    .handle_event(&crossterm::event::Event::Key(key))
+                    .is_some()
+                {
+                    t.search_edited();
+                }
+            }
+        }
+    }
+
+    fn palette_key(&mut self, key: KeyEvent) {
+        let Some(p) = self.palette.as_mut() else {
+            return;
+        };
+        match key.code {
+            KeyCode::Esc => self.palette = None,
+            KeyCode::Up | KeyCode::Down => {
+                if self.palette_history.is_empty() {
+                    return;
+                }
+                let n = self.palette_history.len();
+                let pos = match (p.history_pos, key.code) {
+                    (None, KeyCode::Up) => n - 1,
+                    (Some(i), KeyCode::Up) => i.saturating_sub(1),
+                    (Some(i), _) if i + 1 < n => i + 1,
+                    _ => {
+                        p.history_pos = None;
+                        p.input = Input::default();
+                        return;
+                    }
+                };
+                p.history_pos = Some(pos);
+                p.input = Input::new(self.palette_history[pos].clone());
+            }
+            KeyCode::Enter => {
+                let line = p.input.value().trim().to_string();
+                self.palette = None;
+                if !line.is_empty() {
+                    self.palette_history.retain(|h| h != &line);
+                    self.palette_history.push(line.clone());
+                    if self.palette_history.len() > 50 {
+                        self.palette_history.remove(0);
+                    }
+                    self.run_command(&line);
+                }
+            }
+            _ => {
+                p.input.handle_event(&crossterm::event::Event::Key(key));
+            }
+        }
+    }
+
+    /// Runs a palette command (`mandate NAME`, `user EMAIL`, `trust CODE`, `registrations`, `quit`).
+    pub fn run_command(&mut self, line: &str) {
+        let line = line.trim().trim_start_matches(':');
+        let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
+        let arg = arg.trim();
+        let search_in = |app: &mut App, tab: Tab, arg: &str| {
+            if tab == Tab::Mandates {
+                app.members = None;
+            }
+            app.tab = tab;
+            if !app.loaded.contains(&tab) {
+                app.loaded.push(tab);
+            }
+            let t = app.active().table_mut();
+            t.search = Input::new(arg.to_string());
+            t.apply_search();
+            app.reload_active();
+        };
+        match cmd {
+            "mandate" | "mandates" | "m" => search_in(self, Tab::Mandates, arg),
+            "user" | "users" | "u" => search_in(self, Tab::Users, arg),
+            "trust" | "trusts" | "t" => search_in(self, Tab::Trusts, arg),
+            "registrations" | "reg" | "r" => search_in(self, Tab::Registrations, arg),
+            "kit-slots" | "slots" => search_in(self, Tab::KitSlots, arg),
+            "audit" => search_in(self, Tab::Audit, arg),
+            "quit" | "q" => self.quit = true,
+            "help" => self.help = true,
+            other => self.toasts.push(Toast::warn(format!(
+                "unknown command :{} (try :mandate, :user, :trust, :registrations, :quit)",
+                DisplayText::with_max(other, 20)
+            ))),
+        }
+    }
+
+    fn picked(&mut self, purpose: PickPurpose, values: Vec<String>) {
+        match purpose {
+            PickPurpose::FilterColumn => {
+                let Some(column) = values.into_iter().next() else {
+                    return;
+                };
+                let id = self.id();
+                let t = self.active().table();
+                let list = t.list.clone();
+                let query = t.query.clone();
+                self.filter_awaiting = Some((id, column.clone()));
+                self.outbox.push(Request::FilterValues {
+                    id,
+                    list,
+                    column,
+                    query,
+                });
+            }
+            PickPurpose::FilterValues { column } => {
+                self.active().table_mut().set_filter(&column, values);
+                self.reload_active();
+            }
+        }
+    }
+
+    /// Handles an action; false when nothing on this screen uses it.
+    fn global_action(&mut self, action: Action) -> bool {
+        if self.config.read_only && action.mutates() {
+            self.toasts
+                .push(Toast::warn("read-only mode: changes are disabled"));
+            return true;
+        }
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => self.help = true,
+            Action::Palette => self.palette = Some(Palette::default()),
+            Action::NextTab | Action::PrevTab => {
+                let i = self.tab.index();
+                let n = Tab::ALL.len();
+                let j = if action == Action::NextTab {
+                    (i + 1) % n
+                } else {
+                    (i + n - 1) % n
+                };
+                self.switch_tab(Tab::ALL[j]);
+            }
+            Action::TabMandates => self.switch_tab(Tab::Mandates),
+            Action::TabUsers => self.switch_tab(Tab::Users),
+            Action::TabRegistrations => self.switch_tab(Tab::Registrations),
+            Action::TabTrusts => self.switch_tab(Tab::Trusts),
+            Action::TabKitSlots => self.switch_tab(Tab::KitSlots),
+            Action::TabAudit => self.switch_tab(Tab::Audit),
+            Action::Up => self.active().table_mut().up(),
+            Action::Down => self.active().table_mut().down(),
+            Action::PageUp => {
+                if self.active().table_mut().prev_page() {
+                    self.reload_active();
+                }
+            }
+            Action::PageDown => {
+                if self.active().table_mut().next_page() {
+                    self.reload_active();
+                }
+            }
+            Action::First => {
+                if self.active().table_mut().first_page() {
+                    self.reload_active();
+                }
+            }
+            Action::Last => {
+                if self.active().table_mut().last_page() {
+                    self.reload_active();
+                }
+            }
+            Action::Search => {
+                let t = self.active().table_mut();
+                t.search_active = true;
+                t.search = Input::new(t.query.search.clone().unwrap_or_default());
+            }
+            Action::Sort => {
+                self.active().table_mut().cycle_sort();
+                self.reload_active();
+            }
+            Action::Filter => {
+                let cols: Vec<String> = self
+                    .active_ref()
+                    .table()
+                    .columns
+                    .iter()
+                    .filter(|c| c.filterable)
+                    .filter_map(|c| c.key.map(str::to_string))
+                    .collect();
+                if cols.is_empty() {
+                    self.toasts.push(Toast::warn("this list has no filters"));
+                } else {
+                    self.dialog = Some(Dialog::Picker(Picker::new(
+                        "Filter by column",
+                        PickPurpose::FilterColumn,
+                        cols,
+                        false,
+                    )));
+                }
+            }
+            Action::Refresh => self.reload_active(),
+            Action::Back => {
+                if self.tab == Tab::Mandates && self.members.is_some() {
+                    self.members = None;
+                } else if self.tab == Tab::Users && self.users.detail.is_some() {
+                    self.users.detail = None;
+                } else {
+                    return false;
+                }
+            }
+            other => {
+                let Some(cmd) = self.active().on_action(other) else {
+                    return false;
+                };
+                self.screen_cmd(cmd);
+            }
+        }
+        true
+    }
+
+    fn screen_cmd(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::OpenForm(f) => self.form = Some(f),
+            Cmd::Dialog(d) => self.dialog = Some(d),
+            Cmd::Run(op) => self.run_op(op, false),
+            Cmd::OpenMembers { id, name } => self.open_members(id, name),
+            Cmd::OpenDetail { row_id } => {
+                let id = self.id();
+                if let Some(d) = self.users.detail.as_mut() {
+                    d.awaiting = Some(id);
+                }
+                self.outbox.push(Request::Detail {
+                    id,
+                    list: ListKey::Users,
+                    row_id,
+                });
+            }
+            Cmd::Toast(t) => {
+                if !t.is_empty() {
+                    self.toasts.push(Toast::ok(t));
+                }
+            }
+        }
+    }
+
+    // ---------- drawing ----------
+
+    pub fn draw(&self, frame: &mut Frame) {
+        let area = frame.area();
+        self.render(area, frame.buffer_mut());
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        let theme = &self.theme;
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            Paragraph::new(vec![
+                Line::from(Span::styled("terminal too small", theme.error)),
+                Line::from(format!(
+                    "need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}",
+                    area.width, area.height
+                )),
+            ])
+            .render(area, buf);
+            return;
+        }
+        let [top, tabs, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.render_top(top, buf);
+        if self.operator.is_none() {
+            self.signin.render(
+                &self.config.environment,
+                Rect {
+                    y: tabs.y,
+                    height: tabs.height + body.height,
+                    ..body
+                },
+                buf,
+                theme,
+            );
+            if let Some(d) = &self.dialog {
+                d.render(area, buf, theme);
+            }
+            return;
+        }
+        self.render_tabs(tabs, buf);
+        let body = if self.health.db == Some(false) {
+            let [banner, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+            Paragraph::new(Span::styled(
+                "✗ database unreachable — showing the last data; retrying in the background",
+                theme.error,
+            ))
+            .render(banner, buf);
+            rest
+        } else {
+            body
+        };
+        self.active_ref().render(body, buf, theme, self.tick);
+        self.render_footer(footer, buf);
+        if let Some(f) = &self.form {
+            f.render(body, buf, theme, true);
+        }
+        if self.help {
+            super::widgets::help::render(
+                &self.keymap,
+                self.config.read_only,
+                self.config.demo_credentials.as_ref(),
+                body,
+                buf,
+                theme,
+            );
+        }
+        if let Some(d) = &self.dialog {
+            d.render(body, buf, theme);
+        }
+        Toast::render_stack(&self.toasts, body, buf, theme);
+        // The reveal panel is on top of everything.
+        if let Some(r) = &self.reveal {
+            r.render(body, buf, theme);
+        }
+    }
+
+    fn render_top(&self, area: Rect, buf: &mut Buffer) {
+        let t = &self.theme;
+        let dot = |h: Option<bool>| match h {
+            Some(true) => ("●", t.ok),
+            Some(false) => ("✗", t.error),
+            None => ("…", t.muted),
+        };
+        let mut spans = vec![
+            Span::styled(" hubdeck ", t.title),
+            Span::styled(
+                format!(" {} ", DisplayText::with_max(&self.config.environment, 24)),
+                t.environment,
+            ),
+            Span::raw(" "),
+        ];
+        if self.config.read_only {
+            spans.push(Span::styled(" READ-ONLY ", t.badge));
+            spans.push(Span::raw(" "));
+        }
+        if let Some(op) = &self.operator {
+            spans.push(Span::styled(
+                DisplayText::with_max(&op.email, 40).into_string(),
+                t.base,
+            ));
+            spans.push(Span::raw(" "));
+        }
+        let (db, dbs) = dot(self.health.db);
+        let (dir, dirs) = dot(self.health.directory);
+        spans.push(Span::styled("DB ", t.muted));
+        spans.push(Span::styled(db, dbs));
+        spans.push(Span::styled(
+            format!(" directory({}) ", self.config.directory_kind),
+            t.muted,
+        ));
+        spans.push(Span::styled(dir, dirs));
+        if self.op_awaiting.is_some() {
+            spans.push(Span::styled(
+                format!(
+                    "  {} working",
+                    SPINNER[(self.tick as usize) % SPINNER.len()]
+                ),
+                t.warning,
+            ));
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+
+    fn render_tabs(&self, area: Rect, buf: &mut Buffer) {
+        let t = &self.theme;
+        let mut spans = Vec::new();
+        for (i, tab) in Tab::ALL.iter().enumerate() {
+            let active = *tab == self.tab;
+            let label = format!(" {} {} ", i + 1, tab.title());
+            spans.push(Span::styled(
+                label,
+                if active { t.tab_active } else { t.tab },
+            ));
+            spans.push(Span::raw("│"));
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+
+    fn render_footer(&self, area: Rect, buf: &mut Buffer) {
+        let t = &self.theme;
+        if let Some(p) = &self.palette {
+            let width = area.width.saturating_sub(2) as usize;
+            let scroll = p.input.visual_scroll(width);
+            let v: String = p.input.value().chars().skip(scroll).collect();
+            Paragraph::new(Line::from(vec![
+                Span::styled(":", t.key),
+                Span::styled(v, t.input),
+                Span::styled("▏", t.key),
+            ]))
+            .render(area, buf);
+            return;
+        }
+        let mut spans = Vec::new();
+        let mut hint = |a: Action, label: &str| {
+            let k = self.keymap.first_key(a);
+            if k.is_empty() {
+                return;
+            }
+            let disabled = self.config.read_only && a.mutates();
+            spans.push(Span::styled(k, if disabled { t.disabled } else { t.key }));
+            spans.push(Span::styled(
+                format!(" {label}  "),
+                if disabled { t.disabled } else { t.muted },
+            ));
+        };
+        for a in self.active_ref().actions() {
+            hint(*a, short_label(*a));
+        }
+        for (a, l) in [
+            (Action::Search, "search"),
+            (Action::Filter, "filter"),
+            (Action::Sort, "sort"),
+            (Action::Palette, "cmd"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ] {
+            hint(a, l);
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+}
+
+fn short_label(a: Action) -> &'static str {
+    match a {
+        Action::Open => "open",
+        Action::Back => "back",
+        Action::New => "new",
+        Action::Edit => "edit",
+        Action::Delete => "delete",
+        Action::HardDelete => "hard-del",
+        Action::Roles => "roles",
+        Action::Retry => "retry",
+        Action::Rollback => "rollback",
+        Action::Resolve => "resolve",
+        Action::Rotate => "rotate",
+        Action::Export => "export",
+        _ => "",
+    }
+}
+
+/// An error report for the loop's own failures.
+pub fn report(e: &anyhow::Error) -> ErrorReport {
+    ErrorReport::from_anyhow(e)
+}

@@ -1,0 +1,361 @@
+//! Key bindings as data: defaults from `assets/keymap.toml`, overridable by `keymap.toml` in
+//! the config dir. One key may serve several actions that never meet on the same screen.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use serde::Deserialize;
+
+const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
+
+macro_rules! actions {
+    ($($variant:ident = $name:literal, $mutates:literal, $desc:literal;)*) => {
+        /// Everything a key can do.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Action { $($variant),* }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+
+            /// The name used in keymap.toml.
+            pub fn name(self) -> &'static str {
+                match self { $(Action::$variant => $name),* }
+            }
+
+            /// One line for the help screen.
+            pub fn description(self) -> &'static str {
+                match self { $(Action::$variant => $desc),* }
+            }
+
+            /// Whether the action changes data (greyed out in read-only mode).
+            pub fn mutates(self) -> bool {
+                match self { $(Action::$variant => $mutates),* }
+            }
+
+            pub fn from_name(s: &str) -> Option<Action> {
+                match s { $($name => Some(Action::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
+actions! {
+    Quit = "quit", false, "quit hubdeck";
+    Help = "help", false, "show this help";
+    Palette = "palette", false, "command palette (:mandate NAME, :user EMAIL, :trust CODE, :registrations, :quit)";
+    NextTab = "next_tab", false, "next tab";
+    PrevTab = "prev_tab", false, "previous tab";
+    TabMandates = "tab_mandates", false, "Mandates tab";
+    TabUsers = "tab_users", false, "Users tab";
+    TabRegistrations = "tab_registrations", false, "Registrations tab";
+    TabTrusts = "tab_trusts", false, "Trusts tab";
+    TabKitSlots = "tab_kit_slots", false, "Kit slots tab";
+    TabAudit = "tab_audit", false, "Audit tab";
+    Up = "up", false, "move up";
+    Down = "down", false, "move down";
+    PageUp = "page_up", false, "previous page";
+    PageDown = "page_down", false, "next page";
+    First = "first", false, "first page";
+    Last = "last", false, "last page";
+    Search = "search", false, "search (debounced, server-side)";
+    Filter = "filter", false, "filter by a column's values";
+    Sort = "sort", false, "cycle the sort column and direction";
+    Open = "open", false, "open the selected row (members, user detail)";
+    Back = "back", false, "back / close";
+    Refresh = "refresh", false, "reload the page";
+    New = "new", true, "create: mandate, member, user, trust";
+    Edit = "edit", true, "edit the selected mandate";
+    Delete = "delete", true, "delete / remove the selected row";
+    HardDelete = "hard_delete", true, "hard-delete a mandate (type its name)";
+    Roles = "roles", true, "set roles of the selected member or user";
+    Retry = "retry", true, "retry a stuck registration's role assignment";
+    Rollback = "rollback", true, "roll back a stuck registration";
+    Resolve = "resolve", true, "mark a stuck registration resolved";
+    Rotate = "rotate", true, "rotate the selected trust's API key";
+    Export = "export", false, "export the audit rows (CSV; JSON with a second press)";
+}
+
+/// One key with its modifiers (SHIFT is folded into the character).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key {
+    pub code: KeyCodeOrd,
+    pub ctrl: bool,
+    pub alt: bool,
+}
+
+/// `KeyCode` subset with an ordering (for stable help output).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum KeyCodeOrd {
+    Char(char),
+    F(u8),
+    Named(&'static str),
+}
+
+const NAMED: &[(&str, KeyCode)] = &[
+    ("enter", KeyCode::Enter),
+    ("esc", KeyCode::Esc),
+    ("tab", KeyCode::Tab),
+    ("backtab", KeyCode::BackTab),
+    ("up", KeyCode::Up),
+    ("down", KeyCode::Down),
+    ("left", KeyCode::Left),
+    ("right", KeyCode::Right),
+    ("pageup", KeyCode::PageUp),
+    ("pagedown", KeyCode::PageDown),
+    ("home", KeyCode::Home),
+    ("end", KeyCode::End),
+    ("backspace", KeyCode::Backspace),
+    ("delete", KeyCode::Delete),
+    ("insert", KeyCode::Insert),
+];
+
+impl Key {
+    pub fn from_event(ev: &KeyEvent) -> Option<Key> {
+        let code = match ev.code {
+            KeyCode::Char(' ') => KeyCodeOrd::Named("space"),
+            KeyCode::Char(c) => KeyCodeOrd::Char(if ev.modifiers.contains(KeyModifiers::CONTROL) {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }),
+            KeyCode::F(n) => KeyCodeOrd::F(n),
+            other => KeyCodeOrd::Named(NAMED.iter().find(|(_, k)| *k == other)?.0),
+        };
+        Some(Key {
+            code,
+            ctrl: ev.modifiers.contains(KeyModifiers::CONTROL),
+            alt: ev.modifiers.contains(KeyModifiers::ALT),
+        })
+    }
+
+    pub fn parse(s: &str) -> Result<Key, String> {
+        let mut rest = s;
+        let mut ctrl = false;
+        let mut alt = false;
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            if rest.len() > 5 && lower.starts_with("ctrl-") {
+                ctrl = true;
+                rest = &rest[5..];
+            } else if rest.len() > 4 && lower.starts_with("alt-") {
+                alt = true;
+                rest = &rest[4..];
+            } else {
+                break;
+            }
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCodeOrd::Char(if ctrl { c.to_ascii_lowercase() } else { c }),
+            _ => {
+                let l = rest.to_ascii_lowercase();
+                if l == "space" {
+                    KeyCodeOrd::Named("space")
+                } else if let Some(n) = l.strip_prefix('f').and_then(|n| n.parse::<u8>().ok()) {
+                    KeyCodeOrd::F(n)
+                } else if let Some((name, _)) = NAMED.iter().find(|(n, _)| *n == l) {
+                    KeyCodeOrd::Named(name)
+                } else {
+                    return Err(format!("unknown key {s:?}"));
+                }
+            }
+        };
+        let key = Key { code, ctrl, alt };
+        if alt {
+            return Err(format!(
+                "{s:?}: alt bindings are not allowed (they collide with terminal multiplexers)"
+            ));
+        }
+        if ctrl && matches!(code, KeyCodeOrd::Char('h' | 'j' | 'k' | 'l')) {
+            return Err(format!(
+                "{s:?}: bare ctrl-h/j/k/l collide with tmux pane navigation"
+            ));
+        }
+        Ok(key)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.ctrl {
+            f.write_str("ctrl-")?;
+        }
+        match self.code {
+            KeyCodeOrd::Char(c) => write!(f, "{c}"),
+            KeyCodeOrd::F(n) => write!(f, "F{n}"),
+            KeyCodeOrd::Named(n) => f.write_str(match n {
+                "pageup" => "PgUp",
+                "pagedown" => "PgDn",
+                "backtab" => "shift-tab",
+                other => other,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeymapError {
+    #[error("keymap file {path}: {message}")]
+    File { path: String, message: String },
+    #[error("keymap: unknown action {0:?}")]
+    UnknownAction(String),
+    #[error("keymap: action {action}: {message}")]
+    BadKey { action: String, message: String },
+}
+
+#[derive(Debug, Deserialize)]
+struct KeymapFile {
+    #[serde(default)]
+    bindings: BTreeMap<String, Vec<String>>,
+}
+
+/// The live key bindings.
+#[derive(Clone, Debug)]
+pub struct Keymap {
+    by_action: BTreeMap<Action, Vec<Key>>,
+}
+
+impl Keymap {
+    /// The built-in bindings.
+    pub fn defaults() -> Self {
+        Self::build(&[DEFAULT_KEYMAP]).unwrap_or_else(|_| Self {
+            by_action: BTreeMap::new(),
+        })
+    }
+
+    /// Defaults with `keymap.toml` from the config dir applied (when present).
+    pub fn load(override_path: Option<&Path>) -> Result<Self, KeymapError> {
+        let extra = match override_path {
+            Some(p) if p.exists() => {
+                Some(std::fs::read_to_string(p).map_err(|e| KeymapError::File {
+                    path: p.display().to_string(),
+                    message: e.to_string(),
+                })?)
+            }
+            _ => None,
+        };
+        let mut sources = vec![DEFAULT_KEYMAP];
+        if let Some(e) = extra.as_deref() {
+            sources.push(e);
+        }
+        Self::build(&sources)
+    }
+
+    pub fn build(sources: &[&str]) -> Result<Self, KeymapError> {
+        let mut by_action = BTreeMap::new();
+        for src in sources {
+            let file: KeymapFile = toml::from_str(src).map_err(|e| KeymapError::File {
+                path: "keymap.toml".into(),
+                message: e.to_string(),
+            })?;
+            for (name, keys) in file.bindings {
+                let action = Action::from_name(&name)
+                    .ok_or_else(|| KeymapError::UnknownAction(name.clone()))?;
+                let keys = keys
+                    .iter()
+                    .map(|k| Key::parse(k))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|message| KeymapError::BadKey {
+                        action: name.clone(),
+                        message,
+                    })?;
+                by_action.insert(action, keys);
+            }
+        }
+        Ok(Self { by_action })
+    }
+
+    /// Actions bound to this key event, in declaration order.
+    pub fn actions(&self, ev: &KeyEvent) -> Vec<Action> {
+        let Some(key) = Key::from_event(ev) else {
+            return Vec::new();
+        };
+        Action::ALL
+            .iter()
+            .copied()
+            .filter(|a| self.by_action.get(a).is_some_and(|ks| ks.contains(&key)))
+            .collect()
+    }
+
+    /// Whether `ev` is bound to `action`.
+    pub fn is(&self, ev: &KeyEvent, action: Action) -> bool {
+        Key::from_event(ev).is_some_and(|k| {
+            self.by_action
+                .get(&action)
+                .is_some_and(|ks| ks.contains(&k))
+        })
+    }
+
+    /// The keys of an action, for hints and help ("q", "?/F1").
+    pub fn keys_label(&self, action: Action) -> String {
+        self.by_action
+            .get(&action)
+            .map(|ks| ks.iter().map(Key::to_string).collect::<Vec<_>>().join("/"))
+            .unwrap_or_default()
+    }
+
+    /// The first key of an action (for compact hints).
+    pub fn first_key(&self, action: Action) -> String {
+        self.by_action
+            .get(&action)
+            .and_then(|ks| ks.first())
+            .map(Key::to_string)
+            .unwrap_or_default()
+    }
+
+    /// (keys, action) for every bound action: the help screen is generated from this.
+    pub fn entries(&self) -> Vec<(String, Action)> {
+        Action::ALL
+            .iter()
+            .filter(|a| self.by_action.get(a).is_some_and(|k| !k.is_empty()))
+            .map(|a| (self.keys_label(*a), *a))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(code: KeyCode, m: KeyModifiers) -> KeyEvent {
+        KeyEvent::new(code, m)
+    }
+
+    #[test]
+    fn defaults_bind_everything_and_avoid_tmux_keys() {
+        let k = Keymap::build(&[DEFAULT_KEYMAP]).unwrap();
+        for a in Action::ALL {
+            assert!(!k.keys_label(*a).is_empty(), "{a:?} unbound");
+        }
+        assert_eq!(
+            k.actions(&ev(KeyCode::Char('q'), KeyModifiers::NONE)),
+            vec![Action::Quit]
+        );
+        assert_eq!(
+            k.actions(&ev(KeyCode::Char('G'), KeyModifiers::SHIFT)),
+            vec![Action::Last]
+        );
+        assert!(k.is(
+            &ev(KeyCode::Char('r'), KeyModifiers::CONTROL),
+            Action::Refresh
+        ));
+        assert!(!k.is(&ev(KeyCode::Char('r'), KeyModifiers::NONE), Action::Refresh));
+    }
+
+    #[test]
+    fn overrides_replace_and_forbidden_keys_are_refused() {
+        let k = Keymap::build(&[DEFAULT_KEYMAP, "[bindings]\nquit = [\"ctrl-q\"]\n"]).unwrap();
+        assert_eq!(k.keys_label(Action::Quit), "ctrl-q");
+        assert!(
+            k.actions(&ev(KeyCode::Char('q'), KeyModifiers::NONE))
+                .is_empty()
+        );
+        for bad in ["ctrl-h", "ctrl-j", "ctrl-k", "ctrl-l", "alt-x"] {
+            let src = format!("[bindings]\nquit = [\"{bad}\"]\n");
+            assert!(Keymap::build(&[DEFAULT_KEYMAP, &src]).is_err(), "{bad}");
+        }
+        assert!(Keymap::build(&["[bindings]\nfly = [\"x\"]\n"]).is_err());
+    }
+}

@@ -1,0 +1,84 @@
+//! The FL kit slot pool: free/used with a usage gauge.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Span;
+use ratatui::widgets::{Block, Borders, Gauge, Widget};
+
+use super::{Cmd, Screen, render_table_with_detail};
+use crate::tui::action::ListKey;
+use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::table::{Column, TableView};
+
+pub struct KitSlotsScreen {
+    pub table: TableView,
+    /// (used, total) from the last summary.
+    pub usage: Option<(u64, u64)>,
+    pub awaiting: Option<u64>,
+}
+
+impl Default for KitSlotsScreen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl KitSlotsScreen {
+    pub fn new() -> Self {
+        Self {
+            table: TableView::new(
+                ListKey::KitSlots,
+                "Kit slots",
+                vec![
+                    Column::new("Slot", "slot_name", Constraint::Length(14)),
+                    Column::new("No.", "slot_number", Constraint::Length(5)),
+                    Column::new("State", "state", Constraint::Length(6)).filterable(),
+                    Column::plain("Trust", Constraint::Fill(3)),
+                    Column::new("Assigned", "assigned_at", Constraint::Length(16)),
+                ],
+            ),
+            usage: None,
+            awaiting: None,
+        }
+    }
+}
+
+impl Screen for KitSlotsScreen {
+    fn table(&self) -> &TableView {
+        &self.table
+    }
+    fn table_mut(&mut self) -> &mut TableView {
+        &mut self.table
+    }
+    fn actions(&self) -> &'static [Action] {
+        &[]
+    }
+    fn on_action(&mut self, _action: Action) -> Option<Cmd> {
+        None
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
+        let [g, t] = Layout::vertical([Constraint::Length(3), Constraint::Fill(1)]).areas(area);
+        let (label, ratio) = match self.usage {
+            Some((used, total)) if total > 0 => (
+                format!("{used} of {total} slots used · {} free", total - used),
+                used as f64 / total as f64,
+            ),
+            Some(_) => ("no kit slots configured".to_string(), 0.0),
+            None => ("usage loading…".to_string(), 0.0),
+        };
+        Gauge::default()
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border)
+                    .title(Span::styled(" Usage ", theme.title)),
+            )
+            .gauge_style(theme.gauge)
+            .ratio(ratio.clamp(0.0, 1.0))
+            .label(label)
+            .render(g, buf);
+        render_table_with_detail(&self.table, t, buf, theme, tick);
+    }
+}

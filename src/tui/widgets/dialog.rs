@@ -1,0 +1,348 @@
+//! Dialogs: y/n for reversible actions, type-the-name for irreversible ones, error dialogs
+//! with the whole cause chain, and a picker (filter columns and values).
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+use super::centered;
+use crate::tui::action::{ErrorReport, Op};
+use crate::tui::theme::Theme;
+
+/// What a picker's choice is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PickPurpose {
+    /// Choose the column to filter by.
+    FilterColumn,
+    /// Choose the values of a column filter.
+    FilterValues { column: String },
+}
+
+#[derive(Debug)]
+pub struct Picker {
+    pub title: String,
+    pub purpose: PickPurpose,
+    pub items: Vec<String>,
+    pub chosen: Vec<bool>,
+    pub cursor: usize,
+    pub multi: bool,
+    pub loading: bool,
+}
+
+impl Picker {
+    pub fn new(
+        title: impl Into<String>,
+        purpose: PickPurpose,
+        items: Vec<String>,
+        multi: bool,
+    ) -> Self {
+        let n = items.len();
+        Self {
+            title: title.into(),
+            purpose,
+            items,
+            chosen: vec![false; n],
+            cursor: 0,
+            multi,
+            loading: false,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub enum Dialog {
+    /// y/n (reversible actions).
+    Confirm {
+        title: String,
+        message: String,
+        op: Op,
+    },
+    /// Type the exact name to confirm (irreversible actions).
+    TypeName {
+        title: String,
+        message: String,
+        expected: String,
+        input: Input,
+        op: Op,
+        mismatch: bool,
+    },
+    Error {
+        title: String,
+        report: ErrorReport,
+    },
+    Picker(Picker),
+}
+
+/// What a key did to the dialog.
+#[derive(Debug)]
+pub enum DialogOutcome {
+    Stay,
+    Close,
+    Run(Op),
+    Picked {
+        purpose: PickPurpose,
+        values: Vec<String>,
+    },
+}
+
+impl Dialog {
+    pub fn error(title: impl Into<String>, report: ErrorReport) -> Self {
+        Dialog::Error {
+            title: title.into(),
+            report,
+        }
+    }
+
+    pub fn type_name(
+        title: impl Into<String>,
+        message: impl Into<String>,
+        expected: String,
+        op: Op,
+    ) -> Self {
+        Dialog::TypeName {
+            title: title.into(),
+            message: message.into(),
+            expected,
+            input: Input::default(),
+            op,
+            mismatch: false,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> DialogOutcome {
+        match self {
+            Dialog::Confirm { op, .. } => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => DialogOutcome::Run(op.clone()),
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => DialogOutcome::Close,
+                _ => DialogOutcome::Stay,
+            },
+            Dialog::TypeName {
+                expected,
+                input,
+                op,
+                mismatch,
+                ..
+            } => match key.code {
+                KeyCode::Esc => DialogOutcome::Close,
+                KeyCode::Enter => {
+                    if input.value() == expected.as_str() {
+                        DialogOutcome::Run(op.clone())
+                    } else {
+                        *mismatch = true;
+                        DialogOutcome::Stay
+                    }
+                }
+                _ => {
+                    input.handle_event(&crossterm::event::Event::Key(*key));
+                    *mismatch = false;
+                    DialogOutcome::Stay
+                }
+            },
+            Dialog::Error { .. } => match key.code {
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') => DialogOutcome::Close,
+                _ => DialogOutcome::Stay,
+            },
+            Dialog::Picker(p) => match key.code {
+                KeyCode::Esc => DialogOutcome::Close,
+                KeyCode::Up | KeyCode::Char('k') => {
+                    p.cursor = p.cursor.saturating_sub(1);
+                    DialogOutcome::Stay
+                }
+                KeyCode::Down | KeyCode::Char('j') => {
+                    if p.cursor + 1 < p.items.len() {
+                        p.cursor += 1;
+                    }
+                    DialogOutcome::Stay
+                }
+                KeyCode::Char(' ') if p.multi => {
+                    if let Some(c) = p.chosen.get_mut(p.cursor) {
+                        *c = !*c;
+                    }
+                    DialogOutcome::Stay
+                }
+                KeyCode::Char('c') if p.multi && key.modifiers == KeyModifiers::NONE => {
+                    // Clear the filter.
+                    DialogOutcome::Picked {
+                        purpose: p.purpose.clone(),
+                        values: Vec::new(),
+                    }
+                }
+                KeyCode::Enter => {
+                    let mut values: Vec<String> = p
+                        .items
+                        .iter()
+                        .zip(&p.chosen)
+                        .filter(|(_, c)| **c)
+                        .map(|(v, _)| v.clone())
+                        .collect();
+                    if values.is_empty()
+                        && let Some(v) = p.items.get(p.cursor)
+                    {
+                        values.push(v.clone());
+                    }
+                    DialogOutcome::Picked {
+                        purpose: p.purpose.clone(),
+                        values,
+                    }
+                }
+                _ => DialogOutcome::Stay,
+            },
+        }
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let width = area.width.saturating_sub(4).min(72);
+        match self {
+            Dialog::Confirm { title, message, .. } => {
+                let r = centered(area, width, 8);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.warning)
+                    .title(Span::styled(format!(" {title} "), theme.warning));
+                Paragraph::new(vec![
+                    Line::from(message.as_str()),
+                    Line::from(""),
+                    Line::from(vec![
+                        Span::styled("y", theme.key),
+                        Span::raw(" confirm   "),
+                        Span::styled("n/Esc", theme.key),
+                        Span::raw(" cancel"),
+                    ]),
+                ])
+                .wrap(Wrap { trim: false })
+                .block(block)
+                .render(r, buf);
+            }
+            Dialog::TypeName {
+                title,
+                message,
+                expected,
+                input,
+                mismatch,
+                ..
+            } => {
+                let r = centered(area, width, 11);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.error)
+                    .title(Span::styled(format!(" ⚠ {title} "), theme.error));
+                let mut lines = vec![
+                    Line::from(message.as_str()),
+                    Line::from(""),
+                    Line::from(vec![
+                        Span::raw("Type "),
+                        Span::styled(expected.as_str(), theme.key),
+                        Span::raw(" to confirm (cannot be undone):"),
+                    ]),
+                    Line::from(vec![
+                        Span::styled("> ", theme.key),
+                        Span::styled(input.value().to_string(), theme.input),
+                        Span::styled("▏", theme.key),
+                    ]),
+                ];
+                if *mismatch {
+                    lines.push(Line::from(Span::styled(
+                        "✗ the name does not match",
+                        theme.error,
+                    )));
+                }
+                lines.push(Line::from(vec![
+                    Span::styled("Enter", theme.key),
+                    Span::raw(" confirm   "),
+                    Span::styled("Esc", theme.key),
+                    Span::raw(" cancel"),
+                ]));
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(block)
+                    .render(r, buf);
+            }
+            Dialog::Error { title, report } => {
+                let h = (report.chain.len() as u16 * 2 + 6).min(area.height.saturating_sub(2));
+                let r = centered(area, width, h);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.error)
+                    .title(Span::styled(format!(" ✗ {title} "), theme.error));
+                let mut lines = Vec::new();
+                for (i, c) in report.chain.iter().enumerate() {
+                    let prefix = if i == 0 { "" } else { "caused by: " };
+                    lines.push(Line::from(vec![
+                        Span::styled(prefix, theme.muted),
+                        Span::styled(c.as_str(), if i == 0 { theme.error } else { theme.base }),
+                    ]));
+                }
+                lines.push(Line::from(""));
+                lines.push(Line::from(vec![
+                    Span::styled("Enter/Esc", theme.key),
+                    Span::raw(" close"),
+                ]));
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(block)
+                    .render(r, buf);
+            }
+            Dialog::Picker(p) => {
+                let h = (p.items.len() as u16 + 4).clamp(6, area.height.saturating_sub(2));
+                let r = centered(area, width.min(50), h);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border_focus)
+                    .title(Span::styled(format!(" {} ", p.title), theme.title));
+                let inner = block.inner(r);
+                block.render(r, buf);
+                let visible = inner.height.saturating_sub(1) as usize;
+                let start = p.cursor.saturating_sub(visible.saturating_sub(1));
+                let mut lines: Vec<Line> = Vec::new();
+                if p.loading {
+                    lines.push(Line::from(Span::styled("loading…", theme.muted)));
+                } else if p.items.is_empty() {
+                    lines.push(Line::from(Span::styled("no values", theme.muted)));
+                }
+                for (i, item) in p.items.iter().enumerate().skip(start).take(visible) {
+                    let mark = if p.multi {
+                        if p.chosen[i] { "[x] " } else { "[ ] " }
+                    } else {
+                        ""
+                    };
+                    let style = if i == p.cursor {
+                        theme.selected
+                    } else {
+                        theme.base
+                    };
+                    let cursor = if i == p.cursor { "▶ " } else { "  " };
+                    lines.push(Line::from(Span::styled(
+                        format!("{cursor}{mark}{item}"),
+                        style,
+                    )));
+                }
+                let hint = if p.multi {
+                    "space toggle · Enter apply · c clear · Esc"
+                } else {
+                    "Enter choose · Esc cancel"
+                };
+                let body = Rect {
+                    height: inner.height.saturating_sub(1),
+                    ..inner
+                };
+                Paragraph::new(lines).render(body, buf);
+                Paragraph::new(Span::styled(hint, theme.muted)).render(
+                    Rect {
+                        y: inner.y + inner.height.saturating_sub(1),
+                        height: 1,
+                        ..inner
+                    },
+                    buf,
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,582 @@
+//! The console through ratatui's TestBackend: insta snapshots of every screen, dialog, form and
+//! the reveal panel at 80×24 and 160×48, style assertions through the buffer, and `App::update`
+//! behaviour (stale pages dropped, failures shown in a dialog while the previous page stays).
+
+use std::collections::BTreeSet;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use hubdeck::domain::{DisplayText, Page, PermissionRef, Secret, UserSub};
+use hubdeck::service::Operator;
+use hubdeck::tui::action::{ErrorReport, ListKey, Msg, OpOutcome, Request, RevealKeys, Row};
+use hubdeck::tui::app::{App, AppConfig};
+use hubdeck::tui::keymap::Keymap;
+use hubdeck::tui::screens::Tab;
+use hubdeck::tui::theme::Theme;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
+
+fn config(read_only: bool) -> AppConfig {
+    AppConfig {
+        environment: "staging".into(),
+        environment_color: "green".into(),
+        read_only,
+        directory_kind: "local".into(),
+        search_debounce_ms: 250,
+        demo_credentials: None,
+    }
+}
+
+fn operator() -> Operator {
+    Operator {
+        sub: UserSub(uuid::Uuid::from_u128(0x1111)),
+        email: "ops@hub.example".into(),
+        permissions: PermissionRef::ALL.into_iter().collect::<BTreeSet<_>>(),
+    }
+}
+
+fn app_with(read_only: bool, mono: bool) -> App {
+    let mut app = App::new(
+        config(read_only),
+        Keymap::defaults(),
+        Theme::default_for(mono, "green"),
+        Some(operator()),
+    );
+    app.update(Msg::Health {
+        db: true,
+        directory: true,
+        latency: std::time::Duration::ZERO,
+    });
+    answer_all(&mut app);
+    app
+}
+
+fn app() -> App {
+    app_with(false, false)
+}
+
+fn key(c: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
+}
+
+fn ch(c: char) -> Msg {
+    key(KeyCode::Char(c))
+}
+
+fn type_str(app: &mut App, s: &str) {
+    for c in s.chars() {
+        app.update(ch(c));
+    }
+}
+
+fn d(s: &str) -> DisplayText {
+    DisplayText::new(s)
+}
+
+fn rows_for(list: &ListKey) -> Vec<Row> {
+    match list {
+        ListKey::Mandates => vec![
+            Row::new("00000000-0000-0000-0000-00000000000a", [d("Acme Research"), d("acme"), d("yes"), d("TEAM"), d("12"), d("2026-11-01 09:00")]),
+            Row::new("00000000-0000-0000-0000-00000000000b", [d("Beta Hospital"), d("beta"), d("yes"), d("TRIAL_14D"), d("3"), d("2026-11-02 10:30")]),
+            Row::new("00000000-0000-0000-0000-00000000000c", [d("Evil\u{1b}[31mRed\u{202e}txt"), d("evil"), d("no"), d("STARTER"), d("0"), d("2026-11-03 11:45")]),
+        ],
+        ListKey::Members(_) => vec![
+            Row::new("00000000-0000-0000-0000-0000000000a1", [d("alice@acme.example"), d("Alice Admin"), d("admin"), d("yes")]),
+            Row::new("00000000-0000-0000-0000-0000000000a2", [d("bob@acme.example"), d("Bob Member"), d("member"), d("yes")]),
+        ],
+        ListKey::Users => vec![
+            Row::new("00000000-0000-0000-0000-0000000000a1", [d("alice@acme.example"), d("Alice Admin"), d("Acme"), d("admin"), d("yes"), d("CONFIRMED")]),
+            Row::new("00000000-0000-0000-0000-0000000000a3", [d("carol@nhs.example"), d("Carol Viewer"), d("NHS"), d("viewer"), d("no"), d("FORCE_CHANGE…")]),
+        ],
+        ListKey::Registrations => vec![Row::new(
+            "00000000-0000-0000-0000-0000000000r1",
+            [d("dave@site.example"), d("roles_pending"), d("researcher"), d("directory unavailable (transient): 503"), d("2026-11-20 08:00")],
+        )],
+        ListKey::Trusts => vec![Row::new(
+            "00000000-0000-0000-0000-0000000000t1",
+            [d("Leeds Teaching"), d("LEEDS"), d("North East and Yorkshire"), d("Trust_001"), d("2026-11-05 12:00")],
+        )],
+        ListKey::KitSlots => vec![
+            Row::new("Trust_001", [d("Trust_001"), d("1"), d("used"), d("Leeds Teaching"), d("2026-11-05 12:00")]),
+            Row::new("Trust_002", [d("Trust_002"), d("2"), d("free"), d(""), d("")]),
+        ],
+        ListKey::Audit => vec![Row::new(
+            "1",
+            [d("2026-11-05 12:00"), d("trusts"), d("REGISTERED"), d("ops@hub.example"), d("Leeds Teaching"), d("tui")],
+        )],
+    }
+}
+
+/// Answers every queued request with fixed data (pages, summaries, health).
+fn answer_all(app: &mut App) {
+    for req in app.take_requests() {
+        match req {
+            Request::Page { id, list, query } => {
+                let items = rows_for(&list);
+                let page = Page {
+                    total: if list == ListKey::Mandates { 12_345 } else { items.len() as u64 },
+                    items,
+                    page: query.page,
+                    page_size: query.page_size,
+                };
+                app.update(Msg::Page { id, list, result: Ok(page) });
+            }
+            Request::KitSummary { id } => app.update(Msg::KitSummary { id, result: Ok((1, 2)) }),
+            Request::Detail { id, .. } => app.update(Msg::Detail {
+                id,
+                result: Ok(vec![
+                    ("Email".into(), d("alice@acme.example")),
+                    ("Grants".into(), d("admin")),
+                    ("Mandates".into(), d("Acme Research (admin)")),
+                    ("Registration".into(), d("complete")),
+                ]),
+            }),
+            Request::FilterValues { id, .. } => app.update(Msg::FilterValues {
+                id,
+                result: Ok(vec!["TEAM".into(), "TRIAL_14D".into()]),
+            }),
+            Request::PickUsers { id, .. } => app.update(Msg::PickUsers {
+                id,
+                result: Ok(vec![Row::new("00000000-0000-0000-0000-0000000000a3", [d("carol@nhs.example"), d("Carol Viewer")])]),
+            }),
+            _ => {}
+        }
+    }
+}
+
+fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
+    t.draw(|f| app.draw(f)).expect("draw");
+    t
+}
+
+fn snap(name: &str, app: &App) {
+    for (w, h) in SIZES {
+        let t = render(app, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), t.backend());
+    }
+}
+
+fn text_of(buf: &Buffer) -> String {
+    let mut s = String::new();
+    for y in 0..buf.area.height {
+        for x in 0..buf.area.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Position of the first cell of `needle` on screen.
+fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+    for y in 0..buf.area.height {
+        let mut line = String::new();
+        let mut xs = Vec::new();
+        for x in 0..buf.area.width {
+            let sym = buf[(x, y)].symbol();
+            for _ in sym.chars() {
+                xs.push(x);
+            }
+            line.push_str(sym);
+        }
+        if let Some(i) = line.find(needle) {
+            let ci = line[..i].chars().count();
+            return Some((xs[ci], y));
+        }
+    }
+    None
+}
+
+#[test]
+fn screens() {
+    let mut a = app();
+    snap("mandates", &a);
+    a.update(ch('2'));
+    answer_all(&mut a);
+    snap("users", &a);
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    snap("user_detail", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('3'));
+    answer_all(&mut a);
+    snap("registrations", &a);
+    a.update(ch('4'));
+    answer_all(&mut a);
+    snap("trusts", &a);
+    a.update(ch('5'));
+    answer_all(&mut a);
+    snap("kit_slots", &a);
+    a.update(ch('6'));
+    answer_all(&mut a);
+    snap("audit", &a);
+    a.update(ch('1'));
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    snap("members", &a);
+}
+
+#[test]
+fn sign_in_and_new_password() {
+    let mut a = App::new(config(false), Keymap::defaults(), Theme::default_for(false, "green"), None);
+    snap("sign_in", &a);
+    type_str(&mut a, "not-an-email");
+    snap("sign_in_invalid_email", &a);
+    let mut a = App::new(config(false), Keymap::defaults(), Theme::default_for(false, "green"), None);
+    type_str(&mut a, "ops@hub.example");
+    a.update(key(KeyCode::Tab));
+    type_str(&mut a, "secret-pw");
+    a.update(key(KeyCode::Enter));
+    let reqs = a.take_requests();
+    let id = reqs
+        .iter()
+        .find_map(|r| match r {
+            Request::SignIn { id, email, password } => {
+                assert_eq!(email, "ops@hub.example");
+                assert_eq!(password.expose(), "secret-pw");
+                Some(*id)
+            }
+            _ => None,
+        })
+        .expect("a sign-in request");
+    a.update(Msg::SignIn {
+        id,
+        result: Err(ErrorReport::msg("sign-in refused: wrong email or password")),
+    });
+    snap("sign_in_refused", &a);
+    let screen = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(!screen.contains("secret-pw"));
+    a.update(Msg::SignIn {
+        id,
+        result: Ok(hubdeck::tui::action::SignInReply::NewPasswordRequired(
+            hubdeck::directory::NewPasswordChallenge {
+                username: "ops@hub.example".into(),
+                sub: None,
+                session: Secret::new("s"),
+            },
+        )),
+    });
+    // The earlier answer was consumed; a second one with the same id is stale.
+    assert!(a.operator.is_none());
+    assert!(a.signin.challenge.is_none());
+}
+
+#[test]
+fn forms() {
+    let mut a = app();
+    a.update(ch('n'));
+    snap("form_create_mandate", &a);
+    a.update(key(KeyCode::Enter));
+    snap("form_create_mandate_invalid", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('e'));
+    snap("form_edit_mandate", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    type_str(&mut a, "carol");
+    answer_all(&mut a);
+    snap("form_add_member", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('r'));
+    snap("form_member_roles", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('2'));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    type_str(&mut a, "bad-email");
+    snap("form_register_user", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('r'));
+    snap("form_user_roles", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    type_str(&mut a, "Leeds");
+    a.update(key(KeyCode::Tab));
+    type_str(&mut a, "x");
+    a.update(key(KeyCode::Tab));
+    a.update(key(KeyCode::Right));
+    snap("form_register_trust", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('3'));
+    answer_all(&mut a);
+    a.update(ch('m'));
+    snap("form_resolve_registration", &a);
+}
+
+#[test]
+fn dialogs() {
+    let mut a = app();
+    a.update(ch('d'));
+    snap("dialog_confirm_delete", &a);
+    a.update(ch('n'));
+    assert!(a.dialog.is_none());
+    a.update(ch('D'));
+    type_str(&mut a, "wrong");
+    a.update(key(KeyCode::Enter));
+    snap("dialog_type_name_mismatch", &a);
+    assert!(a.take_requests().iter().all(|r| !matches!(r, Request::Op { .. })));
+    a.update(key(KeyCode::Esc));
+    a.update(ch('f'));
+    snap("dialog_filter_columns", &a);
+    a.update(key(KeyCode::Down));
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    snap("dialog_filter_values", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch('?'));
+    snap("help", &a);
+    a.update(key(KeyCode::Esc));
+    a.update(ch(':'));
+    type_str(&mut a, "mandate acme");
+    snap("palette", &a);
+    a.update(key(KeyCode::Esc));
+    // An error dialog with the full cause chain.
+    a.update(ch('n'));
+    type_str(&mut a, "Acme");
+    a.update(key(KeyCode::Enter));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Op { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("op request");
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport {
+            chain: vec![
+                "mandate \"Acme\" already exists".into(),
+                "unique constraint mandate_name_key violated".into(),
+            ],
+        }),
+    });
+    snap("dialog_error", &a);
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "mandate \"Acme\" already exists").expect("error shown");
+    assert_eq!(buf[(x, y)].fg, Color::LightRed, "errors are red");
+    assert!(find(&buf, "caused by: unique constraint mandate_name_key violated").is_some());
+}
+
+fn reveal_app() -> App {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    type_str(&mut a, "Leeds Teaching");
+    a.update(key(KeyCode::Tab));
+    type_str(&mut a, "leeds");
+    a.update(key(KeyCode::Enter));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Op { id, op } => {
+                assert!(matches!(op, hubdeck::tui::action::Op::RegisterTrust { ref code, .. } if code == "LEEDS"));
+                Some(id)
+            }
+            _ => None,
+        })
+        .expect("register request");
+    a.update(Msg::OpDone {
+        id,
+        result: Ok(OpOutcome {
+            toast: "trust Leeds Teaching registered".into(),
+            reveal: Some(RevealKeys {
+                title: "Trust registered — keys".into(),
+                trust: d("Leeds Teaching (LEEDS)"),
+                details: vec![("Kit slot".into(), d("Trust_001 (#1)"))],
+                api_key: Secret::new("hubk_TESTKEY0123456789abcdefghijklmnopqrstuvwxyzAB_c0ffee"),
+                internal_key: Some(Secret::new("hubi_INTERNAL0123456789abcdefghijklmnopqrstuv_beef01")),
+            }),
+        }),
+    });
+    answer_all(&mut a);
+    a
+}
+
+#[test]
+fn reveal_panel() {
+    let mut a = reveal_app();
+    snap("reveal", &a);
+    let text = text_of(render(&a, 160, 48).backend().buffer());
+    assert!(text.contains("hubk_TESTKEY0123456789abcdefghijklmnopqrstuvwxyzAB_c0ffee"));
+    assert!(text.contains("shown once"));
+    // Esc and q do not close it.
+    a.update(key(KeyCode::Esc));
+    a.update(ch('q'));
+    assert!(a.reveal.is_some() && !a.quit);
+    a.update(ch('c'));
+    snap("reveal_copy_warning", &a);
+    a.update(ch('y'));
+    let effects = a.take_effects();
+    assert_eq!(effects.len(), 1, "one OSC 52 copy");
+    a.update(key(KeyCode::Enter));
+    type_str(&mut a, "ffe");
+    snap("reveal_acknowledge", &a);
+    a.update(key(KeyCode::Enter));
+    assert!(a.reveal.is_some(), "wrong acknowledgement keeps it open");
+    a.update(key(KeyCode::Enter)); // already in acknowledge mode
+    type_str(&mut a, "ffee");
+    a.update(key(KeyCode::Enter));
+    assert!(a.reveal.is_none(), "acknowledged");
+    let text = text_of(render(&a, 160, 48).backend().buffer());
+    assert!(!text.contains("TESTKEY"), "the key is gone from the screen");
+}
+
+#[test]
+fn too_small_and_read_only_and_monochrome() {
+    let a = app();
+    let t = render(&a, 79, 23);
+    insta::assert_snapshot!("too_small", t.backend());
+    let a = app_with(true, false);
+    snap("read_only", &a);
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "READ-ONLY").expect("badge");
+    assert_eq!(buf[(x, y)].bg, Color::Yellow);
+    // Mutation hints are struck through.
+    let (x, y) = find(&buf, "n new").expect("new hint");
+    assert!(buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT));
+
+    let a = app_with(false, true);
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    for y in 0..24 {
+        for x in 0..80 {
+            let c = &buf[(x, y)];
+            assert!(c.fg == Color::Reset && c.bg == Color::Reset, "colour at {x},{y} under NO_COLOR");
+        }
+    }
+    let (x, y) = find(&buf, "Acme Research").expect("row");
+    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED), "selection is reverse video");
+    assert!(find(&buf, "▶ Acme Research").is_some(), "glyph cue for the selection");
+}
+
+#[test]
+fn styles_selected_row_and_environment() {
+    let mut a = app();
+    a.update(key(KeyCode::Down));
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "Beta Hospital").expect("row");
+    assert_eq!(buf[(x, y)].bg, Color::Cyan, "selected row highlighted");
+    let (x2, y2) = find(&buf, "Acme Research").expect("row");
+    assert_ne!(buf[(x2, y2)].bg, Color::Cyan);
+    let (ex, ey) = find(&buf, "staging").expect("environment");
+    assert_eq!(ey, 0);
+    assert_eq!(buf[(ex, ey)].bg, Color::Green, "environment colour from settings");
+    assert!(find(&buf, "rows 1–3 of 12,345").is_some());
+}
+
+#[test]
+fn hostile_names_are_escaped() {
+    let a = app();
+    let text = text_of(render(&a, 160, 48).backend().buffer());
+    assert!(text.contains("Evil\\x1b[31mRed\\u{202e}txt"), "{text}");
+    assert!(!text.contains('\u{1b}') && !text.contains('\u{202e}'));
+}
+
+#[test]
+fn stale_page_is_dropped() {
+    let mut a = app();
+    // Two reloads in a row: only the second answer counts.
+    a.update(ch('s'));
+    a.update(ch('s'));
+    let reqs = a.take_requests();
+    let ids: Vec<u64> = reqs
+        .iter()
+        .filter_map(|r| match r {
+            Request::Page { id, list: ListKey::Mandates, .. } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ids.len(), 2);
+    let page = |name: &str| Page {
+        items: vec![Row::new("x", [d(name)])],
+        total: 1,
+        page: 1,
+        page_size: 50,
+    };
+    a.update(Msg::Page { id: ids[1], list: ListKey::Mandates, result: Ok(page("fresh")) });
+    a.update(Msg::Page { id: ids[0], list: ListKey::Mandates, result: Ok(page("stale")) });
+    assert_eq!(a.mandates.table.rows()[0].cell(0), "fresh");
+    assert!(!a.mandates.table.loading());
+    // Sort indicator on the name column after two presses: descending.
+    let text = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(text.contains("Name ▼"), "{text}");
+}
+
+#[test]
+fn failed_page_opens_error_dialog_and_keeps_previous_page() {
+    let mut a = app();
+    let before = a.mandates.table.rows().to_vec();
+    a.update(key(KeyCode::PageDown));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Page { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("page 2 requested");
+    // While loading, the previous page stays on screen with a spinner.
+    let text = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(text.contains("Acme Research") && text.contains("loading"), "{text}");
+    a.update(Msg::Page {
+        id,
+        list: ListKey::Mandates,
+        result: Err(ErrorReport {
+            chain: vec!["database unavailable".into(), "connection refused".into()],
+        }),
+    });
+    assert!(matches!(a.dialog, Some(hubdeck::tui::widgets::dialog::Dialog::Error { .. })));
+    assert_eq!(a.mandates.table.rows(), before.as_slice());
+    assert_eq!(a.mandates.table.query.page, 1, "query rolled back to the visible page");
+    let text = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(text.contains("caused by: connection refused"), "{text}");
+    a.update(key(KeyCode::Esc));
+    assert!(a.dialog.is_none());
+    assert!(text_of(render(&a, 80, 24).backend().buffer()).contains("Acme Research"));
+}
+
+#[test]
+fn debounced_search_and_palette() {
+    let mut a = app();
+    a.update(ch('/'));
+    type_str(&mut a, "acme");
+    assert!(a.take_requests().iter().all(|r| !matches!(r, Request::Page { .. })), "no request per keystroke");
+    for _ in 0..3 {
+        a.update(Msg::Tick);
+    }
+    let reqs = a.take_requests();
+    let q = reqs
+        .iter()
+        .find_map(|r| match r {
+            Request::Page { query, .. } => Some(query.clone()),
+            _ => None,
+        })
+        .expect("search after the debounce");
+    assert_eq!(q.search.as_deref(), Some("acme"));
+    assert_eq!(q.page, 1);
+    a.update(key(KeyCode::Enter));
+    // Palette: `:user bob` switches to Users with a search; history recalls it.
+    a.update(ch(':'));
+    type_str(&mut a, "user bob@x.example");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.tab, Tab::Users);
+    assert_eq!(a.users.table.query.search.as_deref(), Some("bob@x.example"));
+    a.update(ch(':'));
+    a.update(key(KeyCode::Up));
+    assert_eq!(a.palette.as_ref().map(|p| p.input.value().to_string()).as_deref(), Some("user bob@x.example"));
+    a.update(key(KeyCode::Esc));
+    a.update(ch(':'));
+    type_str(&mut a, "quit");
+    a.update(key(KeyCode::Enter));
+    assert!(a.quit);
+}
