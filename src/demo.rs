@@ -343,8 +343,22 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
 /// Opens the console on the prepared demo, signed in as the demo admin.
 async fn console(p: &PreparedDemo) -> anyhow::Result<i32> {
     let settings = Arc::new(p.settings.clone());
+    crate::tui::init_file_logging(&settings);
     let directory = crate::directory::connect(&settings, &p.db).await?;
     let services = crate::service::Services::new(p.db.clone(), directory, settings);
-    let _ = services;
-    anyhow::bail!("the console is not available in this build yet")
+    let operator = crate::service::actor::load_operator(
+        &p.db,
+        dataset::DEMO_ADMIN_SUB.into(),
+        DEMO_ADMIN_EMAIL,
+    )
+    .await?;
+    crate::tui::run_app(
+        services,
+        crate::tui::AppOptions {
+            operator: Some(operator),
+            demo_credentials: Some((DEMO_ADMIN_EMAIL.into(), DEMO_ADMIN_PASSWORD.into())),
+        },
+    )
+    .await?;
+    Ok(0)
 }

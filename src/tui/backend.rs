@@ -50,9 +50,7 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
     match req {
         Request::Page { id, list, query } => {
             let result = match need_actor() {
-                Ok(a) => source(&services, &a, &list)(query)
-                    .await
-                    .map_err(err),
+                Ok(a) => source(&services, &a, &list)(query).await.map_err(err),
                 Err(e) => Err(e),
             };
             Msg::Page { id, list, result }

@@ -79,33 +79,130 @@ fn d(s: &str) -> DisplayText {
 fn rows_for(list: &ListKey) -> Vec<Row> {
     match list {
         ListKey::Mandates => vec![
-            Row::new("00000000-0000-0000-0000-00000000000a", [d("Acme Research"), d("acme"), d("yes"), d("TEAM"), d("12"), d("2026-11-01 09:00")]),
-            Row::new("00000000-0000-0000-0000-00000000000b", [d("Beta Hospital"), d("beta"), d("yes"), d("TRIAL_14D"), d("3"), d("2026-11-02 10:30")]),
-            Row::new("00000000-0000-0000-0000-00000000000c", [d("Evil\u{1b}[31mRed\u{202e}txt"), d("evil"), d("no"), d("STARTER"), d("0"), d("2026-11-03 11:45")]),
+            Row::new(
+                "00000000-0000-0000-0000-00000000000a",
+                [
+                    d("Acme Research"),
+                    d("acme"),
+                    d("yes"),
+                    d("TEAM"),
+                    d("12"),
+                    d("2026-11-01 09:00"),
+                ],
+            ),
+            Row::new(
+                "00000000-0000-0000-0000-00000000000b",
+                [
+                    d("Beta Hospital"),
+                    d("beta"),
+                    d("yes"),
+                    d("TRIAL_14D"),
+                    d("3"),
+                    d("2026-11-02 10:30"),
+                ],
+            ),
+            Row::new(
+                "00000000-0000-0000-0000-00000000000c",
+                [
+                    d("Evil\u{1b}[31mRed\u{202e}txt"),
+                    d("evil"),
+                    d("no"),
+                    d("STARTER"),
+                    d("0"),
+                    d("2026-11-03 11:45"),
+                ],
+            ),
         ],
         ListKey::Members(_) => vec![
-            Row::new("00000000-0000-0000-0000-0000000000a1", [d("alice@acme.example"), d("Alice Admin"), d("admin"), d("yes")]),
-            Row::new("00000000-0000-0000-0000-0000000000a2", [d("bob@acme.example"), d("Bob Member"), d("member"), d("yes")]),
+            Row::new(
+                "00000000-0000-0000-0000-0000000000a1",
+                [
+                    d("alice@acme.example"),
+                    d("Alice Admin"),
+                    d("admin"),
+                    d("yes"),
+                ],
+            ),
+            Row::new(
+                "00000000-0000-0000-0000-0000000000a2",
+                [
+                    d("bob@acme.example"),
+                    d("Bob Member"),
+                    d("member"),
+                    d("yes"),
+                ],
+            ),
         ],
         ListKey::Users => vec![
-            Row::new("00000000-0000-0000-0000-0000000000a1", [d("alice@acme.example"), d("Alice Admin"), d("Acme"), d("admin"), d("yes"), d("CONFIRMED")]),
-            Row::new("00000000-0000-0000-0000-0000000000a3", [d("carol@nhs.example"), d("Carol Viewer"), d("NHS"), d("viewer"), d("no"), d("FORCE_CHANGE…")]),
+            Row::new(
+                "00000000-0000-0000-0000-0000000000a1",
+                [
+                    d("alice@acme.example"),
+                    d("Alice Admin"),
+                    d("Acme"),
+                    d("admin"),
+                    d("yes"),
+                    d("CONFIRMED"),
+                ],
+            ),
+            Row::new(
+                "00000000-0000-0000-0000-0000000000a3",
+                [
+                    d("carol@nhs.example"),
+                    d("Carol Viewer"),
+                    d("NHS"),
+                    d("viewer"),
+                    d("no"),
+                    d("FORCE_CHANGE…"),
+                ],
+            ),
         ],
         ListKey::Registrations => vec![Row::new(
             "00000000-0000-0000-0000-0000000000r1",
-            [d("dave@site.example"), d("roles_pending"), d("researcher"), d("directory unavailable (transient): 503"), d("2026-11-20 08:00")],
+            [
+                d("dave@site.example"),
+                d("roles_pending"),
+                d("researcher"),
+                d("directory unavailable (transient): 503"),
+                d("2026-11-20 08:00"),
+            ],
         )],
         ListKey::Trusts => vec![Row::new(
             "00000000-0000-0000-0000-0000000000t1",
-            [d("Leeds Teaching"), d("LEEDS"), d("North East and Yorkshire"), d("Trust_001"), d("2026-11-05 12:00")],
+            [
+                d("Leeds Teaching"),
+                d("LEEDS"),
+                d("North East and Yorkshire"),
+                d("Trust_001"),
+                d("2026-11-05 12:00"),
+            ],
         )],
         ListKey::KitSlots => vec![
-            Row::new("Trust_001", [d("Trust_001"), d("1"), d("used"), d("Leeds Teaching"), d("2026-11-05 12:00")]),
-            Row::new("Trust_002", [d("Trust_002"), d("2"), d("free"), d(""), d("")]),
+            Row::new(
+                "Trust_001",
+                [
+                    d("Trust_001"),
+                    d("1"),
+                    d("used"),
+                    d("Leeds Teaching"),
+                    d("2026-11-05 12:00"),
+                ],
+            ),
+            Row::new(
+                "Trust_002",
+                [d("Trust_002"), d("2"), d("free"), d(""), d("")],
+            ),
         ],
         ListKey::Audit => vec![Row::new(
             "1",
-            [d("2026-11-05 12:00"), d("trusts"), d("REGISTERED"), d("ops@hub.example"), d("Leeds Teaching"), d("tui")],
+            [
+                d("2026-11-05 12:00"),
+                d("trusts"),
+                d("REGISTERED"),
+                d("ops@hub.example"),
+                d("Leeds Teaching"),
+                d("tui"),
+            ],
         )],
     }
 }
@@ -117,14 +214,25 @@ fn answer_all(app: &mut App) {
             Request::Page { id, list, query } => {
                 let items = rows_for(&list);
                 let page = Page {
-                    total: if list == ListKey::Mandates { 12_345 } else { items.len() as u64 },
+                    total: if list == ListKey::Mandates {
+                        12_345
+                    } else {
+                        items.len() as u64
+                    },
                     items,
                     page: query.page,
                     page_size: query.page_size,
                 };
-                app.update(Msg::Page { id, list, result: Ok(page) });
+                app.update(Msg::Page {
+                    id,
+                    list,
+                    result: Ok(page),
+                });
             }
-            Request::KitSummary { id } => app.update(Msg::KitSummary { id, result: Ok((1, 2)) }),
+            Request::KitSummary { id } => app.update(Msg::KitSummary {
+                id,
+                result: Ok((1, 2)),
+            }),
             Request::Detail { id, .. } => app.update(Msg::Detail {
                 id,
                 result: Ok(vec![
@@ -140,7 +248,10 @@ fn answer_all(app: &mut App) {
             }),
             Request::PickUsers { id, .. } => app.update(Msg::PickUsers {
                 id,
-                result: Ok(vec![Row::new("00000000-0000-0000-0000-0000000000a3", [d("carol@nhs.example"), d("Carol Viewer")])]),
+                result: Ok(vec![Row::new(
+                    "00000000-0000-0000-0000-0000000000a3",
+                    [d("carol@nhs.example"), d("Carol Viewer")],
+                )]),
             }),
             _ => {}
         }
@@ -222,11 +333,21 @@ fn screens() {
 
 #[test]
 fn sign_in_and_new_password() {
-    let mut a = App::new(config(false), Keymap::defaults(), Theme::default_for(false, "green"), None);
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        None,
+    );
     snap("sign_in", &a);
     type_str(&mut a, "not-an-email");
     snap("sign_in_invalid_email", &a);
-    let mut a = App::new(config(false), Keymap::defaults(), Theme::default_for(false, "green"), None);
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        None,
+    );
     type_str(&mut a, "ops@hub.example");
     a.update(key(KeyCode::Tab));
     type_str(&mut a, "secret-pw");
@@ -235,7 +356,11 @@ fn sign_in_and_new_password() {
     let id = reqs
         .iter()
         .find_map(|r| match r {
-            Request::SignIn { id, email, password } => {
+            Request::SignIn {
+                id,
+                email,
+                password,
+            } => {
                 assert_eq!(email, "ops@hub.example");
                 assert_eq!(password.expose(), "secret-pw");
                 Some(*id)
@@ -322,7 +447,11 @@ fn dialogs() {
     type_str(&mut a, "wrong");
     a.update(key(KeyCode::Enter));
     snap("dialog_type_name_mismatch", &a);
-    assert!(a.take_requests().iter().all(|r| !matches!(r, Request::Op { .. })));
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Op { .. }))
+    );
     a.update(key(KeyCode::Esc));
     a.update(ch('f'));
     snap("dialog_filter_columns", &a);
@@ -363,7 +492,13 @@ fn dialogs() {
     let buf = render(&a, 80, 24).backend().buffer().clone();
     let (x, y) = find(&buf, "mandate \"Acme\" already exists").expect("error shown");
     assert_eq!(buf[(x, y)].fg, Color::LightRed, "errors are red");
-    assert!(find(&buf, "caused by: unique constraint mandate_name_key violated").is_some());
+    assert!(
+        find(
+            &buf,
+            "caused by: unique constraint mandate_name_key violated"
+        )
+        .is_some()
+    );
 }
 
 fn reveal_app() -> App {
@@ -395,7 +530,9 @@ fn reveal_app() -> App {
                 trust: d("Leeds Teaching (LEEDS)"),
                 details: vec![("Kit slot".into(), d("Trust_001 (#1)"))],
                 api_key: Secret::new("hubk_TESTKEY0123456789abcdefghijklmnopqrstuvwxyzAB_c0ffee"),
-                internal_key: Some(Secret::new("hubi_INTERNAL0123456789abcdefghijklmnopqrstuv_beef01")),
+                internal_key: Some(Secret::new(
+                    "hubi_INTERNAL0123456789abcdefghijklmnopqrstuv_beef01",
+                )),
             }),
         }),
     });
@@ -451,12 +588,21 @@ fn too_small_and_read_only_and_monochrome() {
     for y in 0..24 {
         for x in 0..80 {
             let c = &buf[(x, y)];
-            assert!(c.fg == Color::Reset && c.bg == Color::Reset, "colour at {x},{y} under NO_COLOR");
+            assert!(
+                c.fg == Color::Reset && c.bg == Color::Reset,
+                "colour at {x},{y} under NO_COLOR"
+            );
         }
     }
     let (x, y) = find(&buf, "Acme Research").expect("row");
-    assert!(buf[(x, y)].modifier.contains(Modifier::REVERSED), "selection is reverse video");
-    assert!(find(&buf, "▶ Acme Research").is_some(), "glyph cue for the selection");
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::REVERSED),
+        "selection is reverse video"
+    );
+    assert!(
+        find(&buf, "▶ Acme Research").is_some(),
+        "glyph cue for the selection"
+    );
 }
 
 #[test]
@@ -470,7 +616,11 @@ fn styles_selected_row_and_environment() {
     assert_ne!(buf[(x2, y2)].bg, Color::Cyan);
     let (ex, ey) = find(&buf, "staging").expect("environment");
     assert_eq!(ey, 0);
-    assert_eq!(buf[(ex, ey)].bg, Color::Green, "environment colour from settings");
+    assert_eq!(
+        buf[(ex, ey)].bg,
+        Color::Green,
+        "environment colour from settings"
+    );
     assert!(find(&buf, "rows 1–3 of 12,345").is_some());
 }
 
@@ -492,7 +642,11 @@ fn stale_page_is_dropped() {
     let ids: Vec<u64> = reqs
         .iter()
         .filter_map(|r| match r {
-            Request::Page { id, list: ListKey::Mandates, .. } => Some(*id),
+            Request::Page {
+                id,
+                list: ListKey::Mandates,
+                ..
+            } => Some(*id),
             _ => None,
         })
         .collect();
@@ -503,8 +657,16 @@ fn stale_page_is_dropped() {
         page: 1,
         page_size: 50,
     };
-    a.update(Msg::Page { id: ids[1], list: ListKey::Mandates, result: Ok(page("fresh")) });
-    a.update(Msg::Page { id: ids[0], list: ListKey::Mandates, result: Ok(page("stale")) });
+    a.update(Msg::Page {
+        id: ids[1],
+        list: ListKey::Mandates,
+        result: Ok(page("fresh")),
+    });
+    a.update(Msg::Page {
+        id: ids[0],
+        list: ListKey::Mandates,
+        result: Ok(page("stale")),
+    });
     assert_eq!(a.mandates.table.rows()[0].cell(0), "fresh");
     assert!(!a.mandates.table.loading());
     // Sort indicator on the name column after two presses: descending.
@@ -527,7 +689,10 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
         .expect("page 2 requested");
     // While loading, the previous page stays on screen with a spinner.
     let text = text_of(render(&a, 80, 24).backend().buffer());
-    assert!(text.contains("Acme Research") && text.contains("loading"), "{text}");
+    assert!(
+        text.contains("Acme Research") && text.contains("loading"),
+        "{text}"
+    );
     a.update(Msg::Page {
         id,
         list: ListKey::Mandates,
@@ -535,9 +700,15 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
             chain: vec!["database unavailable".into(), "connection refused".into()],
         }),
     });
-    assert!(matches!(a.dialog, Some(hubdeck::tui::widgets::dialog::Dialog::Error { .. })));
+    assert!(matches!(
+        a.dialog,
+        Some(hubdeck::tui::widgets::dialog::Dialog::Error { .. })
+    ));
     assert_eq!(a.mandates.table.rows(), before.as_slice());
-    assert_eq!(a.mandates.table.query.page, 1, "query rolled back to the visible page");
+    assert_eq!(
+        a.mandates.table.query.page, 1,
+        "query rolled back to the visible page"
+    );
     let text = text_of(render(&a, 80, 24).backend().buffer());
     assert!(text.contains("caused by: connection refused"), "{text}");
     a.update(key(KeyCode::Esc));
@@ -550,7 +721,12 @@ fn debounced_search_and_palette() {
     let mut a = app();
     a.update(ch('/'));
     type_str(&mut a, "acme");
-    assert!(a.take_requests().iter().all(|r| !matches!(r, Request::Page { .. })), "no request per keystroke");
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Page { .. })),
+        "no request per keystroke"
+    );
     for _ in 0..3 {
         a.update(Msg::Tick);
     }
@@ -573,7 +749,13 @@ fn debounced_search_and_palette() {
     assert_eq!(a.users.table.query.search.as_deref(), Some("bob@x.example"));
     a.update(ch(':'));
     a.update(key(KeyCode::Up));
-    assert_eq!(a.palette.as_ref().map(|p| p.input.value().to_string()).as_deref(), Some("user bob@x.example"));
+    assert_eq!(
+        a.palette
+            .as_ref()
+            .map(|p| p.input.value().to_string())
+            .as_deref(),
+        Some("user bob@x.example")
+    );
     a.update(key(KeyCode::Esc));
     a.update(ch(':'));
     type_str(&mut a, "quit");
