@@ -1,19 +1,481 @@
 //! `hubdeck users ...`, `hubdeck seed-users`
 
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
-use super::Context;
+use super::{Context, Output, print_json};
+use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef, SortDir};
+use crate::service::registration::RegisterRequest;
+use crate::service::seed_users::SeedOutcome;
+use crate::service::{Actor, Services};
+use crate::store::registrations::{Registration, RegistrationState};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
-    /// List users.
-    List,
+    /// Register a user: directory identity, then roles, profile and audit (a journaled saga).
+    Register(RegisterArgs),
+    /// List users (from the directory cache joined with profiles and grants).
+    List(ListArgs),
+    /// Show one user: profile, grants, mandates, registrations, audit history.
+    Show(UserArg),
+    /// Replace a user's global roles (full replace).
+    SetRoles(SetRolesArgs),
+    /// Disable sign-in.
+    Disable(UserArg),
+    /// Enable sign-in.
+    Enable(UserArg),
+    /// Delete a user: grants and profile first, then the directory identity (idempotent).
+    Delete(UserArg),
+    /// Edit a user's profile.
+    EditProfile(EditProfileArgs),
+    /// Send the invitation again.
+    ResendInvite(UserArg),
+    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile.
+    Repair(RepairArgs),
+    /// Drift: identities without grants, grants without identity, disabled users with grants.
+    Drift,
 }
 
-pub async fn run(_ctx: &Context, _cmd: UsersCmd) -> anyhow::Result<i32> {
-    super::not_yet("users")
+#[derive(Debug, Args)]
+pub struct RegisterArgs {
+    #[arg(long)]
+    pub email: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub organisation: String,
+    /// admin, researcher or viewer (repeat for several).
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<RoleRef>,
+    /// Do not send the invitation email.
+    #[arg(long)]
+    pub suppress_invite: bool,
 }
 
-pub async fn seed(_ctx: &Context) -> anyhow::Result<i32> {
-    super::not_yet("seed-users")
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Substring of email, name, organisation or sub.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Only users holding this role (repeat for any of several).
+    #[arg(long = "role", value_name = "ROLE")]
+    pub roles: Vec<RoleRef>,
+    /// Only users holding no role at all.
+    #[arg(long)]
+    pub no_roles: bool,
+    /// true or false.
+    #[arg(long)]
+    pub enabled: Option<bool>,
+    /// Directory status, e.g. CONFIRMED, FORCE_CHANGE_PASSWORD.
+    #[arg(long)]
+    pub status: Option<String>,
+    /// email, name, organisation, status, enabled, sub, synced_at (prefix `-` for descending).
+    #[arg(long, allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    #[arg(long, default_value_t = 50)]
+    pub page_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct UserArg {
+    /// The user's sub (UUID) or email.
+    #[arg(long, value_name = "SUB_OR_EMAIL")]
+    pub user: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SetRolesArgs {
+    /// The user's sub (UUID) or email.
+    #[arg(long, value_name = "SUB_OR_EMAIL")]
+    pub user: String,
+    /// admin, researcher or viewer (repeat for several).
+    #[arg(long = "role", value_name = "ROLE", required_unless_present = "none")]
+    pub roles: Vec<RoleRef>,
+    /// Remove every role (explicit, so an empty list is never an accident).
+    #[arg(long, conflicts_with = "roles")]
+    pub none: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EditProfileArgs {
+    #[arg(long, value_name = "SUB_OR_EMAIL")]
+    pub user: String,
+    #[arg(long)]
+    pub name: String,
+    #[arg(long)]
+    pub organisation: String,
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct RepairArgs {
+    /// Retry role assignment of a registration (idempotent).
+    #[arg(long, value_name = "ID")]
+    pub retry: Option<RegistrationId>,
+    /// Roll a registration back (deletes only the identity it created).
+    #[arg(long, value_name = "ID")]
+    pub rollback: Option<RegistrationId>,
+    /// Mark a registration resolved (with --note).
+    #[arg(long, value_name = "ID", requires = "note")]
+    pub resolve: Option<RegistrationId>,
+    /// Reconcile `pending` registrations older than a minute by looking their email up.
+    #[arg(long)]
+    pub reconcile: bool,
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+}
+
+fn show(s: &str) -> String {
+    DisplayText::new(s).into_string()
+}
+
+pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    let svc = ctx.services().await?;
+    let actor = Actor::cli();
+    match cmd {
+        UsersCmd::Register(a) => register(ctx, &svc, &actor, a).await,
+        UsersCmd::List(a) => list(ctx, &svc, &actor, a).await,
+        UsersCmd::Show(a) => {
+            let id = svc.resolve_user(&actor, &a.user).await;
+            let sub = match id {
+                Ok(i) => i.sub,
+                Err(e) => match a.user.parse() {
+                    Ok(sub) => sub,
+                    Err(_) => return Err(e.into()),
+                },
+            };
+            let d = svc.user_detail(&actor, sub).await?;
+            if ctx.output == Output::Json {
+                print_json(&d)?;
+            } else {
+                println!("sub           {}", d.sub);
+                if let Some(i) = &d.identity {
+                    println!("email         {}", show(&i.email));
+                    println!(
+                        "status        {} (enabled: {})",
+                        show(i.status.as_str()),
+                        i.enabled
+                    );
+                } else {
+                    println!("identity      (not in the directory)");
+                }
+                if let Some(p) = &d.profile {
+                    println!("name          {}", show(&p.name));
+                    println!("organisation  {}", show(&p.organisation));
+                }
+                println!("roles         {}", d.roles.join(", "));
+                for m in &d.mandates {
+                    println!(
+                        "mandate       {} [{}]{}",
+                        show(&m.mandate_name),
+                        m.roles.join(", "),
+                        if m.enabled { "" } else { " (disabled)" }
+                    );
+                }
+                for r in &d.registrations {
+                    println!("registration  {} {} {}", r.id, r.state, r.created_at);
+                }
+                for a in &d.audit {
+                    println!(
+                        "audit         {} {} via {}{}",
+                        a.timestamp,
+                        show(&a.action),
+                        a.via,
+                        a.os_user
+                            .as_deref()
+                            .map(|u| format!(" ({})", show(u)))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+            Ok(0)
+        }
+        UsersCmd::SetRoles(a) => {
+            let i = svc.resolve_user(&actor, &a.user).await?;
+            let roles = if a.none { Vec::new() } else { a.roles };
+            let set = svc.set_roles(&actor, i.sub, &roles).await?;
+            result(
+                ctx,
+                &serde_json::json!({"sub": i.sub, "roles": set}),
+                &format!(
+                    "{} now holds [{}]",
+                    show(&i.email),
+                    set.iter().map(|r| r.key()).collect::<Vec<_>>().join(", ")
+                ),
+            )
+        }
+        UsersCmd::Disable(a) => enable(ctx, &svc, &actor, &a.user, false).await,
+        UsersCmd::Enable(a) => enable(ctx, &svc, &actor, &a.user, true).await,
+        UsersCmd::Delete(a) => {
+            let sub = match a.user.parse() {
+                Ok(sub) => sub,
+                Err(_) => svc.resolve_user(&actor, &a.user).await?.sub,
+            };
+            let out = svc.delete_user(&actor, sub).await?;
+            result(ctx, &out, &out.message)
+        }
+        UsersCmd::EditProfile(a) => {
+            let i = svc.resolve_user(&actor, &a.user).await?;
+            svc.edit_profile(&actor, i.sub, &a.name, &a.organisation)
+                .await?;
+            result(
+                ctx,
+                &serde_json::json!({"sub": i.sub, "updated": true}),
+                &format!("profile of {} updated", show(&i.email)),
+            )
+        }
+        UsersCmd::ResendInvite(a) => {
+            let i = svc.resolve_user(&actor, &a.user).await?;
+            svc.resend_invite(&actor, i.sub).await?;
+            result(
+                ctx,
+                &serde_json::json!({"sub": i.sub, "resent": true}),
+                &format!("invitation sent again to {}", show(&i.email)),
+            )
+        }
+        UsersCmd::Repair(a) => repair(ctx, &svc, &actor, a).await,
+        UsersCmd::Drift => {
+            let d = svc.user_drift(&actor, 100).await?;
+            if ctx.output == Output::Json {
+                print_json(&d)?;
+            } else {
+                println!(
+                    "identities without grants: {}",
+                    d.identities_without_grants.total
+                );
+                for u in &d.identities_without_grants.items {
+                    println!("  {} {}", u.sub, show(&u.email));
+                }
+                println!(
+                    "grants without identity: {}",
+                    d.grants_without_identity.len()
+                );
+                for s in &d.grants_without_identity {
+                    println!("  {s}");
+                }
+                println!(
+                    "disabled users with grants: {}",
+                    d.disabled_with_grants.total
+                );
+                for u in &d.disabled_with_grants.items {
+                    println!("  {} {} [{}]", u.sub, show(&u.email), u.roles.join(", "));
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn result<T: serde::Serialize>(ctx: &Context, v: &T, text: &str) -> anyhow::Result<i32> {
+    if ctx.output == Output::Json {
+        print_json(v)?;
+    } else {
+        println!("{text}");
+    }
+    Ok(0)
+}
+
+async fn enable(
+    ctx: &Context,
+    svc: &Services,
+    actor: &Actor,
+    user: &str,
+    enabled: bool,
+) -> anyhow::Result<i32> {
+    let i = svc.resolve_user(actor, user).await?;
+    svc.set_enabled(actor, i.sub, enabled).await?;
+    result(
+        ctx,
+        &serde_json::json!({"sub": i.sub, "enabled": enabled}),
+        &format!(
+            "{} {}",
+            show(&i.email),
+            if enabled { "enabled" } else { "disabled" }
+        ),
+    )
+}
+
+async fn register(
+    ctx: &Context,
+    svc: &Services,
+    actor: &Actor,
+    a: RegisterArgs,
+) -> anyhow::Result<i32> {
+    let out = svc
+        .register_user(
+            actor,
+            &RegisterRequest {
+                email: a.email,
+                name: a.name,
+                organisation: a.organisation,
+                roles: a.roles,
+                suppress_invite: a.suppress_invite,
+            },
+        )
+        .await?;
+    if ctx.output == Output::Json {
+        print_json(&out)?;
+    } else {
+        println!("{}", out.message);
+    }
+    if out.state == RegistrationState::Complete {
+        Ok(0)
+    } else {
+        eprintln!("hubdeck: {}", out.message);
+        Ok(1)
+    }
+}
+
+async fn list(ctx: &Context, svc: &Services, actor: &Actor, a: ListArgs) -> anyhow::Result<i32> {
+    let mut q = PageQuery::new(a.page, a.page_size);
+    if let Some(s) = a.search {
+        q = q.search(s);
+    }
+    if !a.roles.is_empty() {
+        q = q.filter("role", a.roles.iter().map(|r| r.key()));
+    }
+    if a.no_roles {
+        q = q.filter("has_roles", ["false"]);
+    }
+    if let Some(e) = a.enabled {
+        q = q.filter("enabled", [e.to_string()]);
+    }
+    if let Some(s) = a.status {
+        q = q.filter("status", [s]);
+    }
+    if let Some(s) = a.sort {
+        q = match s.strip_prefix('-') {
+            Some(c) => q.sort(c, SortDir::Desc),
+            None => q.sort(s, SortDir::Asc),
+        };
+    }
+    let page = svc.list_users(actor, &q).await?;
+    if ctx.output == Output::Json {
+        print_json(&page)?;
+        return Ok(0);
+    }
+    println!(
+        "{:<36}  {:<32}  {:<20}  {:<20}  {:<8}  {:<21}  ROLES",
+        "SUB", "EMAIL", "NAME", "ORGANISATION", "ENABLED", "STATUS"
+    );
+    for u in &page.items {
+        println!(
+            "{:<36}  {:<32}  {:<20}  {:<20}  {:<8}  {:<21}  {}",
+            u.sub,
+            DisplayText::with_max(&u.email, 32),
+            DisplayText::with_max(u.name.as_deref().unwrap_or("-"), 20),
+            DisplayText::with_max(u.organisation.as_deref().unwrap_or("-"), 20),
+            u.enabled,
+            DisplayText::with_max(&u.status, 21),
+            u.roles.join(", ")
+        );
+    }
+    eprintln!("{}", page.range_label());
+    Ok(0)
+}
+
+fn print_registrations(rows: &[Registration]) {
+    println!(
+        "{:<36}  {:<16}  {:<32}  {:<36}  {:<25}  LAST ERROR",
+        "ID", "STATE", "EMAIL", "SUB", "CREATED"
+    );
+    for r in rows {
+        println!(
+            "{:<36}  {:<16}  {:<32}  {:<36}  {:<25}  {}{}",
+            r.id,
+            r.state,
+            DisplayText::with_max(&r.email, 32),
+            r.sub.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+            r.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            DisplayText::with_max(r.last_error.as_deref().unwrap_or(""), 200),
+            r.rollback_error
+                .as_deref()
+                .map(|e| format!(" | rollback: {}", DisplayText::with_max(e, 200)))
+                .unwrap_or_default()
+        );
+    }
+}
+
+async fn repair(
+    ctx: &Context,
+    svc: &Services,
+    actor: &Actor,
+    a: RepairArgs,
+) -> anyhow::Result<i32> {
+    if let Some(id) = a.retry {
+        let out = svc.retry_registration(actor, id).await?;
+        if ctx.output == Output::Json {
+            print_json(&out)?;
+        } else {
+            println!("{}", out.message);
+        }
+        return Ok(if out.state == RegistrationState::Complete {
+            0
+        } else {
+            1
+        });
+    }
+    if let Some(id) = a.rollback {
+        let r = svc.rollback_registration(actor, id).await?;
+        return result(ctx, &r, &format!("registration {id} is now {}", r.state));
+    }
+    if let Some(id) = a.resolve {
+        let note = a.note.unwrap_or_default();
+        let r = svc.resolve_registration(actor, id, &note).await?;
+        return result(ctx, &r, &format!("registration {id} is now {}", r.state));
+    }
+    if a.reconcile {
+        let out = svc.reconcile_pending(actor, 60).await?;
+        if ctx.output == Output::Json {
+            print_json(
+                &out.iter()
+                    .map(|(id, s)| serde_json::json!({"id": id, "result": s}))
+                    .collect::<Vec<_>>(),
+            )?;
+        } else {
+            for (id, s) in &out {
+                println!("{id}  {s}");
+            }
+            eprintln!("{} pending registration(s) reconciled", out.len());
+        }
+        return Ok(0);
+    }
+    let rows = svc.stuck_registrations(actor).await?;
+    if ctx.output == Output::Json {
+        print_json(&rows)?;
+    } else {
+        print_registrations(&rows);
+        eprintln!("{} stuck registration(s)", rows.len());
+    }
+    Ok(0)
+}
+
+/// `hubdeck seed-users`: exit 0 unless a definitive failure stopped the seed.
+pub async fn seed(ctx: &Context) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    let svc = ctx.services().await?;
+    let summary = svc.seed_users(&Actor::cli()).await?;
+    if ctx.output == Output::Json {
+        print_json(&summary)?;
+    } else {
+        for l in &summary.lines {
+            let what = match &l.outcome {
+                SeedOutcome::Granted => format!("granted {}", l.role),
+                SeedOutcome::AlreadyHadRoles => "already had roles".to_string(),
+                SeedOutcome::Missing => "missing in the directory (skipped)".to_string(),
+                SeedOutcome::Skipped(why) => format!("skipped: {}", show(why)),
+            };
+            println!("{:<40}  {}", l.email, what);
+        }
+        println!("{}", summary.totals());
+    }
+    match &summary.stopped {
+        Some(why) => {
+            eprintln!("hubdeck: seed-users stopped: {}", show(why));
+            Ok(1)
+        }
+        None => Ok(0),
+    }
 }

@@ -4,6 +4,9 @@
 pub mod actor;
 pub mod error;
 pub mod session;
+pub mod registration;
+pub mod seed_users;
+pub mod users;
 
 use sqlx::PgPool;
 use std::sync::Arc;

@@ -3,6 +3,8 @@
 pub mod dataset;
 pub mod grants;
 pub mod query;
+pub mod registrations;
+pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

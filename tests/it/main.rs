@@ -6,3 +6,5 @@ mod support;
 mod demo;
 mod foundation;
 mod tui_snapshots;
+mod registration;
+mod users;

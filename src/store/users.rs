@@ -1,0 +1,389 @@
+//! Users: profiles (`user_profile`), the users audit trail (`users_audit`), the users list over
+//! the directory cache (`directory_user`) joined with profiles and grants, and user detail.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::StoreResult;
+use super::query::{ListSql, SqlColumn, escape_like, fetch_page};
+use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
+use crate::domain::{Page, PageQuery, UserSub};
+
+// ---------------------------------------------------------------------------------------------
+// Profiles
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Profile {
+    pub user_id: UserSub,
+    pub name: String,
+    pub organisation: String,
+}
+
+pub async fn profile(conn: &mut PgConnection, sub: UserSub) -> StoreResult<Option<Profile>> {
+    Ok(sqlx::query_as::<_, Profile>(
+        "SELECT user_id, name, organisation FROM user_profile WHERE user_id = $1",
+    )
+    .bind(sub)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Creates or overwrites the profile.
+pub async fn upsert_profile(
+    conn: &mut PgConnection,
+    sub: UserSub,
+    name: &str,
+    organisation: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_profile (user_id, name, organisation) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO UPDATE SET name = EXCLUDED.name, \
+         organisation = EXCLUDED.organisation, updated_at = now()",
+    )
+    .bind(sub)
+    .bind(name)
+    .bind(organisation)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Creates the profile only if there is none; returns whether it was created.
+pub async fn insert_profile_if_missing(
+    conn: &mut PgConnection,
+    sub: UserSub,
+    name: &str,
+    organisation: &str,
+) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "INSERT INTO user_profile (user_id, name, organisation) VALUES ($1, $2, $3) \
+         ON CONFLICT (user_id) DO NOTHING",
+    )
+    .bind(sub)
+    .bind(name)
+    .bind(organisation)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn delete_profile(conn: &mut PgConnection, sub: UserSub) -> StoreResult<u64> {
+    let r = sqlx::query("DELETE FROM user_profile WHERE user_id = $1")
+        .bind(sub)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Audit
+// ---------------------------------------------------------------------------------------------
+
+/// One `users_audit` row (always written in the transaction of the change it records).
+#[derive(Clone, Debug)]
+pub struct AuditEntry<'a> {
+    pub action: &'a str,
+    pub user_id: UserSub,
+    pub actor: Option<UserSub>,
+    pub via: &'a str,
+    pub os_user: Option<&'a str>,
+    pub details: serde_json::Value,
+}
+
+pub async fn insert_audit(conn: &mut PgConnection, a: &AuditEntry<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id, modified_by_user_id, via, os_user, details) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(a.action)
+    .bind(a.user_id)
+    .bind(a.actor)
+    .bind(a.via)
+    .bind(a.os_user)
+    .bind(&a.details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct AuditRow {
+    pub action: String,
+    pub modified_by_user_id: Option<UserSub>,
+    pub via: String,
+    pub os_user: Option<String>,
+    pub details: serde_json::Value,
+    pub timestamp: DateTime<Utc>,
+}
+
+/// The user's audit history, newest first (index `users_audit_subject_idx`).
+pub async fn audit_history(db: &PgPool, sub: UserSub, limit: i64) -> StoreResult<Vec<AuditRow>> {
+    Ok(sqlx::query_as::<_, AuditRow>(
+        "SELECT action, modified_by_user_id, via, os_user, details, \"timestamp\" FROM users_audit \
+         WHERE user_id = $1 ORDER BY \"timestamp\" DESC, id LIMIT $2",
+    )
+    .bind(sub)
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Directory cache writes made right after hubdeck's own directory writes
+// ---------------------------------------------------------------------------------------------
+
+/// What the cache keeps of one identity.
+#[derive(Clone, Debug)]
+pub struct CachedIdentity<'a> {
+    pub sub: UserSub,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub enabled: bool,
+    pub status: &'a str,
+}
+
+pub async fn cache_upsert(conn: &mut PgConnection, i: &CachedIdentity<'_>) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, gone_at, synced_at) \
+         VALUES ($1, $2, $3, $4, $5, NULL, now()) ON CONFLICT (sub) DO UPDATE SET \
+         username = EXCLUDED.username, email = EXCLUDED.email, enabled = EXCLUDED.enabled, \
+         status = EXCLUDED.status, gone_at = NULL, synced_at = now(), updated_at = now()",
+    )
+    .bind(i.sub)
+    .bind(i.username)
+    .bind(i.email)
+    .bind(i.enabled)
+    .bind(i.status)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn cache_set_enabled(
+    conn: &mut PgConnection,
+    sub: UserSub,
+    enabled: bool,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE directory_user SET enabled = $2, synced_at = now(), updated_at = now() \
+         WHERE sub = $1",
+    )
+    .bind(sub)
+    .bind(enabled)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn cache_mark_gone(conn: &mut PgConnection, sub: UserSub) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE directory_user SET gone_at = COALESCE(gone_at, now()), updated_at = now() \
+         WHERE sub = $1",
+    )
+    .bind(sub)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The cached sub of an email (for deleting an identity the directory no longer has).
+pub async fn cached_sub_by_email(db: &PgPool, email: &str) -> StoreResult<Option<UserSub>> {
+    Ok(sqlx::query_scalar(
+        "SELECT sub FROM directory_user WHERE lower(email) = lower($1) \
+         ORDER BY gone_at NULLS FIRST LIMIT 1",
+    )
+    .bind(email)
+    .fetch_optional(db)
+    .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The users list
+// ---------------------------------------------------------------------------------------------
+
+pub static USERS_SPEC: ListSpec = ListSpec {
+    name: "users",
+    columns: &[
+        ColumnSpec::new("email", ColumnKind::Text),
+        ColumnSpec::new("name", ColumnKind::Text),
+        ColumnSpec::new("organisation", ColumnKind::Text),
+        ColumnSpec::new("status", ColumnKind::Text),
+        ColumnSpec::new("enabled", ColumnKind::Bool),
+        ColumnSpec::new("sub", ColumnKind::Uuid),
+        ColumnSpec::filter_only("has_roles", ColumnKind::Bool),
+        // Applied by `list_page` as a scope (a user holds several roles).
+        ColumnSpec::filter_only("role", ColumnKind::Text),
+        ColumnSpec::sort_only("synced_at", ColumnKind::Timestamp),
+    ],
+    default_sort: &[("email", SortDir::Asc)],
+};
+
+/// Roles are aggregated in the same statement (a correlated ARRAY over the unique
+/// `user_role_grant_key` index); search runs in a scope (see [`list_page`]).
+static USERS_SQL: ListSql = ListSql {
+    spec: &USERS_SPEC,
+    select: "d.sub, d.username, d.email, d.enabled, d.status, d.synced_at, p.name, \
+             p.organisation, ARRAY(SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id \
+             WHERE ur.user_id = d.sub ORDER BY r.name) AS roles",
+    from: "directory_user d LEFT JOIN user_profile p ON p.user_id = d.sub",
+    base_where: "d.gone_at IS NULL",
+    columns: &[
+        SqlColumn::sorted_by("email", "d.email", "lower(d.email)"),
+        SqlColumn::sorted_by("name", "p.name", "lower(p.name)"),
+        SqlColumn::sorted_by("organisation", "p.organisation", "lower(p.organisation)"),
+        SqlColumn::new("status", "d.status"),
+        SqlColumn::new("enabled", "d.enabled"),
+        SqlColumn::new("sub", "d.sub"),
+        SqlColumn::new(
+            "has_roles",
+            "EXISTS (SELECT 1 FROM user_role hr WHERE hr.user_id = d.sub)",
+        ),
+        SqlColumn::new("role", "NULL"),
+        SqlColumn::new("synced_at", "d.synced_at"),
+    ],
+    search: &[],
+    tiebreak: "d.sub",
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct UserRow {
+    pub sub: UserSub,
+    pub username: String,
+    pub email: String,
+    pub enabled: bool,
+    pub status: String,
+    pub synced_at: DateTime<Utc>,
+    pub name: Option<String>,
+    pub organisation: Option<String>,
+    /// Role names (`roles.name`), sorted.
+    pub roles: Vec<String>,
+}
+
+/// One page of users in ONE statement. The search text (email, username, name, organisation,
+/// sub) is matched through a subquery over each table's trigram indexes (an OR across a join
+/// could not use them); role filters become an EXISTS over `user_role`.
+pub async fn list_page(
+    db: &PgPool,
+    q: &PageQuery,
+    role_ids: &[Uuid],
+) -> StoreResult<Page<UserRow>> {
+    let (q, scope) = users_scope(q, role_ids)?;
+    fetch_page(db, &USERS_SQL, &q, Some(&scope)).await
+}
+
+/// The page statement's SQL text (same builder as [`list_page`]), for EXPLAIN tests.
+/// Binds, in order: the search pattern five times (when searching), the role ids (when
+/// filtering by role), then the other filters, LIMIT and OFFSET.
+pub fn list_page_sql(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<String> {
+    let (q, scope) = users_scope(q, role_ids)?;
+    let qb = super::query::page_statement(&USERS_SQL, &q, Some(&scope))?;
+    Ok(qb.sql().as_str().to_string())
+}
+
+type ScopeFn = Box<dyn Fn(&mut QueryBuilder<Postgres>) + Send + Sync>;
+
+fn users_scope(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<(PageQuery, ScopeFn)> {
+    q.validate(&USERS_SPEC)?;
+    let mut q = q.clone();
+    q.filters.retain(|f| f.column != "role");
+    let pattern = q.search_text().map(|t| format!("%{}%", escape_like(t)));
+    let roles = role_ids.to_vec();
+    let scope = move |qb: &mut QueryBuilder<Postgres>| {
+        qb.push("TRUE");
+        if let Some(p) = &pattern {
+            push_search(qb, p);
+        }
+        if !roles.is_empty() {
+            qb.push(
+                " AND EXISTS (SELECT 1 FROM user_role fr WHERE fr.user_id = d.sub \
+                 AND fr.role_id = ANY(",
+            )
+            .push_bind(roles.clone())
+            .push("))");
+        }
+    };
+    Ok((q, Box::new(scope)))
+}
+
+fn push_search(qb: &mut QueryBuilder<Postgres>, pattern: &str) {
+    qb.push(" AND d.sub IN (SELECT s.sub FROM directory_user s WHERE s.email ILIKE ")
+        .push_bind(pattern.to_string())
+        .push(" OR s.username ILIKE ")
+        .push_bind(pattern.to_string())
+        .push(" OR (s.sub::text) ILIKE ")
+        .push_bind(pattern.to_string())
+        .push(" UNION SELECT pp.user_id FROM user_profile pp WHERE pp.name ILIKE ")
+        .push_bind(pattern.to_string())
+        .push(" OR pp.organisation ILIKE ")
+        .push_bind(pattern.to_string())
+        .push(")");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detail
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug, Serialize, sqlx::FromRow)]
+pub struct MandateMembership {
+    pub mandate_id: crate::domain::MandateId,
+    pub mandate_name: String,
+    pub enabled: bool,
+    pub roles: Vec<String>,
+}
+
+/// The user's mandate memberships with their role labels (one statement).
+pub async fn mandates_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<MandateMembership>> {
+    Ok(sqlx::query_as::<_, MandateMembership>(
+        "SELECT m.id AS mandate_id, m.name AS mandate_name, um.enabled, \
+         ARRAY(SELECT mr.label FROM user_mandate_role umr JOIN mandate_role mr \
+               ON mr.id = umr.mandate_role_id WHERE umr.user_mandate_id = um.id ORDER BY mr.label) AS roles \
+         FROM user_mandate um JOIN mandate m ON m.id = um.mandate_id \
+         WHERE um.user_id = $1 AND m.deleted_at IS NULL ORDER BY m.name, m.id",
+    )
+    .bind(sub)
+    .fetch_all(db)
+    .await?)
+}
+
+/// Role names granted to the user.
+pub async fn role_names(db: &PgPool, sub: UserSub) -> StoreResult<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = $1 ORDER BY r.name",
+    )
+    .bind(sub)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The cached row of one user (even when marked gone).
+pub async fn cached(db: &PgPool, sub: UserSub) -> StoreResult<Option<UserRow>> {
+    Ok(sqlx::query_as::<_, UserRow>(
+        "SELECT d.sub, d.username, d.email, d.enabled, d.status, d.synced_at, p.name, \
+         p.organisation, ARRAY(SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id \
+         WHERE ur.user_id = d.sub ORDER BY r.name) AS roles \
+         FROM directory_user d LEFT JOIN user_profile p ON p.user_id = d.sub WHERE d.sub = $1",
+    )
+    .bind(sub)
+    .fetch_optional(db)
+    .await?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Drift (SPEC §5.3)
+// ---------------------------------------------------------------------------------------------
+
+/// Subs holding grants that the directory cache does not know (or knows as gone).
+pub async fn grants_without_identity(db: &PgPool, limit: i64) -> StoreResult<Vec<UserSub>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT ur.user_id FROM user_role ur WHERE NOT EXISTS \
+         (SELECT 1 FROM directory_user d WHERE d.sub = ur.user_id AND d.gone_at IS NULL) \
+         ORDER BY ur.user_id LIMIT $1",
+    )
+    .bind(limit)
+    .fetch_all(db)
+    .await?)
+}

@@ -1,0 +1,523 @@
+//! The registration saga (SPEC §5.1) on LocalDirectory: happy path, validation, pre-existing
+//! identities, repair (retry / rollback / resolve / reconcile), crash safety through the real
+//! binary. The CognitoDirectory fault matrix is in `registration_faults` (below).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use hubdeck::directory::{Directory, Invite, NewIdentity, UserKey};
+use hubdeck::domain::{Email, PermissionRef, RegistrationId, RoleRef, UserSub};
+use hubdeck::service::registration::RegisterRequest;
+use hubdeck::service::{Actor, Operator, ServiceError, Services};
+use hubdeck::store::registrations::{self, NewRegistration, RegistrationState};
+use sqlx::PgPool;
+
+use crate::support::pg::{TestDb, fresh_db};
+
+/// Services on LocalDirectory, built through `directory::connect` (directory.kind = local).
+pub async fn local_services(t: &TestDb) -> Services {
+    let settings = t.settings();
+    let dir: Arc<dyn Directory> = hubdeck::directory::connect(&settings, &t.pool)
+        .await
+        .expect("LocalDirectory (directory.kind = local)");
+    Services::new(t.pool.clone(), dir, Arc::new(settings))
+}
+
+pub fn cli() -> Actor {
+    Actor::Cli {
+        os_user: "oncall".into(),
+    }
+}
+
+/// An operator holding exactly `perms`.
+pub fn operator(perms: &[PermissionRef]) -> Actor {
+    Actor::Operator(Operator {
+        sub: UserSub::new_v4(),
+        email: "op@example.org".into(),
+        permissions: perms.iter().copied().collect::<BTreeSet<_>>(),
+    })
+}
+
+pub fn req(email: &str, roles: &[RoleRef]) -> RegisterRequest {
+    RegisterRequest {
+        email: email.into(),
+        name: "Ada Lovelace".into(),
+        organisation: "St Elsewhere NHS Trust".into(),
+        roles: roles.to_vec(),
+        suppress_invite: true,
+    }
+}
+
+pub async fn count(db: &PgPool, sql: &str, sub: Option<UserSub>) -> i64 {
+    let q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()));
+    match sub {
+        Some(s) => q.bind(s).fetch_one(db).await.unwrap(),
+        None => q.fetch_one(db).await.unwrap(),
+    }
+}
+
+/// Rows this user has in every table the saga writes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Rows {
+    pub grants: i64,
+    pub profiles: i64,
+    pub audits: i64,
+}
+
+pub async fn rows_of(db: &PgPool, sub: UserSub) -> Rows {
+    Rows {
+        grants: count(
+            db,
+            "SELECT count(*) FROM user_role WHERE user_id = $1",
+            Some(sub),
+        )
+        .await,
+        profiles: count(
+            db,
+            "SELECT count(*) FROM user_profile WHERE user_id = $1",
+            Some(sub),
+        )
+        .await,
+        audits: count(
+            db,
+            "SELECT count(*) FROM users_audit WHERE user_id = $1",
+            Some(sub),
+        )
+        .await,
+    }
+}
+
+pub async fn journal_states(db: &PgPool) -> Vec<String> {
+    sqlx::query_scalar("SELECT state FROM registration ORDER BY created_at, id")
+        .fetch_all(db)
+        .await
+        .unwrap()
+}
+
+async fn create_identity(svc: &Services, email: &str) -> hubdeck::directory::Identity {
+    svc.directory
+        .create_user(&NewIdentity {
+            email: Email::parse(email).unwrap(),
+            email_verified: true,
+            invite: Invite::Suppress,
+            temporary_password: None,
+        })
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn register_writes_identity_grants_profile_audit_and_journal() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let out = svc
+        .register_user(
+            &cli(),
+            &req("ada@example.org", &[RoleRef::Researcher, RoleRef::Viewer]),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out.state, RegistrationState::Complete, "{}", out.message);
+    let sub = out.sub.unwrap();
+    let id = svc
+        .directory
+        .get_user(&UserKey::Username("ada@example.org".into()))
+        .await
+        .unwrap();
+    assert_eq!(id.sub, sub);
+    assert_eq!(
+        rows_of(&t.pool, sub).await,
+        Rows {
+            grants: 2,
+            profiles: 1,
+            audits: 1
+        }
+    );
+    let (actor, via, os_user): (Option<uuid::Uuid>, String, Option<String>) = sqlx::query_as(
+        "SELECT modified_by_user_id, via, os_user FROM users_audit WHERE user_id = $1",
+    )
+    .bind(sub)
+    .fetch_one(&t.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (actor, via.as_str(), os_user.as_deref()),
+        (None, "cli", Some("oncall"))
+    );
+    assert_eq!(journal_states(&t.pool).await, vec!["complete"]);
+    // The cache knows the new user right away (listing).
+    let page = svc
+        .list_users(
+            &cli(),
+            &hubdeck::domain::PageQuery::new(1, 10).search("ada@"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    assert_eq!(page.items[0].roles, vec!["Researcher", "Viewer"]);
+    assert_eq!(page.items[0].name.as_deref(), Some("Ada Lovelace"));
+}
+
+#[tokio::test]
+async fn invalid_input_creates_nothing() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let long = "x".repeat(256);
+    let cases = [
+        RegisterRequest {
+            email: "not-an-email".into(),
+            ..req("a@example.org", &[])
+        },
+        RegisterRequest {
+            name: "  ".into(),
+            ..req("a@example.org", &[])
+        },
+        RegisterRequest {
+            organisation: long,
+            ..req("a@example.org", &[])
+        },
+        RegisterRequest {
+            name: "Evil\u{1b}[2J".into(),
+            ..req("a@example.org", &[])
+        },
+        RegisterRequest {
+            email: "a\"b@example.org".into(),
+            ..req("a@example.org", &[])
+        },
+    ];
+    for c in &cases {
+        let err = svc.register_user(&cli(), c).await.unwrap_err();
+        assert!(matches!(err, ServiceError::Invalid(_)), "{err:?}");
+        assert_eq!(err.exit_code(), 2);
+    }
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+        0
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM registration", None).await,
+        0
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM users_audit", None).await,
+        0
+    );
+}
+
+#[tokio::test]
+async fn pre_existing_identity_is_never_deleted_and_nothing_changes() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let existing = create_identity(&svc, "bob@example.org").await;
+    let err = svc
+        .register_user(&cli(), &req("bob@example.org", &[RoleRef::Admin]))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    assert_eq!(err.exit_code(), 3);
+    assert!(err.to_string().contains("already exists"), "{err}");
+    let still = svc
+        .directory
+        .get_user(&UserKey::Username("bob@example.org".into()))
+        .await
+        .unwrap();
+    assert_eq!(still.sub, existing.sub);
+    assert_eq!(
+        rows_of(&t.pool, existing.sub).await,
+        Rows {
+            grants: 0,
+            profiles: 0,
+            audits: 0
+        }
+    );
+    assert_eq!(journal_states(&t.pool).await, vec!["rolled_back"]);
+}
+
+/// Simulates a crash after the identity was created: journal `identity_created`, identity in
+/// the directory, no roles.
+async fn stuck_after_create(
+    svc: &Services,
+    email: &str,
+    roles: &[RoleRef],
+) -> (RegistrationId, UserSub) {
+    let ids: Vec<uuid::Uuid> = roles.iter().map(|r| r.id()).collect();
+    let j = registrations::insert_pending(
+        &svc.db,
+        &NewRegistration {
+            email,
+            name: "Grace Hopper",
+            organisation: "Navy",
+            requested_roles: &ids,
+            suppress_invite: true,
+            actor: None,
+            via: "cli",
+            os_user: Some("oncall"),
+        },
+    )
+    .await
+    .unwrap();
+    let i = create_identity(svc, email).await;
+    registrations::mark_identity_created(&svc.db, j.id, i.sub)
+        .await
+        .unwrap();
+    (j.id, i.sub)
+}
+
+#[tokio::test]
+async fn retry_is_idempotent_even_when_run_twice_concurrently() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let (id, sub) = stuck_after_create(&svc, "grace@example.org", &[RoleRef::Admin]).await;
+    let stuck = svc.stuck_registrations(&cli()).await.unwrap();
+    assert_eq!(stuck.len(), 1);
+    assert_eq!(stuck[0].state(), RegistrationState::IdentityCreated);
+
+    let actor = cli();
+    let (a, b) = tokio::join!(
+        svc.retry_registration(&actor, id),
+        svc.retry_registration(&actor, id)
+    );
+    assert_eq!(a.unwrap().state, RegistrationState::Complete);
+    assert_eq!(b.unwrap().state, RegistrationState::Complete);
+    let again = svc.retry_registration(&cli(), id).await.unwrap();
+    assert_eq!(again.state, RegistrationState::Complete);
+    assert_eq!(
+        rows_of(&t.pool, sub).await,
+        Rows {
+            grants: 1,
+            profiles: 1,
+            audits: 1
+        }
+    );
+    assert!(svc.stuck_registrations(&cli()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn rollback_deletes_only_the_identity_the_saga_created() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let (id, sub) = stuck_after_create(&svc, "carl@example.org", &[RoleRef::Viewer]).await;
+    let r = svc.rollback_registration(&cli(), id).await.unwrap();
+    assert_eq!(r.state(), RegistrationState::RolledBack);
+    let gone = svc
+        .directory
+        .get_user(&UserKey::Username("carl@example.org".into()))
+        .await;
+    assert!(
+        matches!(gone, Err(hubdeck::directory::DirectoryError::NotFound(_))),
+        "{gone:?}"
+    );
+    let rows = rows_of(&t.pool, sub).await;
+    assert_eq!((rows.grants, rows.profiles, rows.audits), (0, 0, 1));
+
+    // A journal whose email now belongs to ANOTHER identity: the other identity survives.
+    let (id2, sub2) = stuck_after_create(&svc, "dora@example.org", &[]).await;
+    svc.directory.delete_user("dora@example.org").await.unwrap();
+    let other = create_identity(&svc, "dora@example.org").await;
+    assert_ne!(other.sub, sub2);
+    let r = svc.rollback_registration(&cli(), id2).await.unwrap();
+    assert_eq!(r.state(), RegistrationState::RolledBack);
+    let still = svc
+        .directory
+        .get_user(&UserKey::Username("dora@example.org".into()))
+        .await
+        .unwrap();
+    assert_eq!(still.sub, other.sub);
+
+    // Rolled back is final: no retry, no second rollback.
+    let err = svc.retry_registration(&cli(), id).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    let err = svc.rollback_registration(&cli(), id).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn resolve_records_the_note_and_leaves_the_stuck_list() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let (id, sub) = stuck_after_create(&svc, "eve@example.org", &[]).await;
+    let err = svc
+        .resolve_registration(&cli(), id, "   ")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ServiceError::Invalid(_)));
+    let r = svc
+        .resolve_registration(&cli(), id, "fixed by hand in the console")
+        .await
+        .unwrap();
+    assert_eq!(r.state(), RegistrationState::Resolved);
+    assert!(r.note.unwrap().contains("fixed by hand"));
+    assert_eq!(rows_of(&t.pool, sub).await.audits, 1);
+    assert!(svc.stuck_registrations(&cli()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn pending_rows_are_reconciled_by_email() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let mk = |email: &'static str| NewRegistration {
+        email,
+        name: "N",
+        organisation: "O",
+        requested_roles: &[],
+        suppress_invite: true,
+        actor: None,
+        via: "cli",
+        os_user: None,
+    };
+    let with_identity = registrations::insert_pending(&svc.db, &mk("found@example.org"))
+        .await
+        .unwrap();
+    let created = create_identity(&svc, "found@example.org").await;
+    let without = registrations::insert_pending(&svc.db, &mk("never@example.org"))
+        .await
+        .unwrap();
+    // An identity that existed BEFORE its registration row is never claimed.
+    let older = create_identity(&svc, "older@example.org").await;
+    sqlx::query("UPDATE local_identity SET created_at = now() - interval '1 hour' WHERE sub = $1")
+        .bind(older.sub)
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    let not_ours = registrations::insert_pending(&svc.db, &mk("older@example.org"))
+        .await
+        .unwrap();
+    // Fresh rows are left alone (the saga may still be running).
+    assert!(svc.reconcile_pending(&cli(), 60).await.unwrap().is_empty());
+    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes' WHERE email = 'older@example.org'")
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    let out = svc.reconcile_pending(&cli(), 60).await.unwrap();
+    assert_eq!(out.len(), 3);
+    let c = svc.registration(&cli(), not_ours.id).await.unwrap();
+    assert_eq!(c.state(), RegistrationState::RolledBack);
+    assert_eq!(c.sub, None);
+    assert_eq!(
+        svc.directory
+            .get_user(&UserKey::Username("older@example.org".into()))
+            .await
+            .unwrap()
+            .sub,
+        older.sub
+    );
+    assert_eq!(rows_of(&t.pool, older.sub).await.grants, 0);
+    let a = svc.registration(&cli(), with_identity.id).await.unwrap();
+    assert_eq!(a.state(), RegistrationState::RolesPending);
+    assert_eq!(a.sub, Some(created.sub));
+    let b = svc.registration(&cli(), without.id).await.unwrap();
+    assert_eq!(b.state(), RegistrationState::RolledBack);
+    // And the reconciled one can be completed.
+    let done = svc.retry_registration(&cli(), a.id).await.unwrap();
+    assert_eq!(done.state, RegistrationState::Complete);
+}
+
+/// Crash safety with the real binary: killed (failpoint abort) after the identity is created
+/// and before roles are written → the journal shows it → repair completes it → nothing orphaned.
+#[tokio::test]
+async fn crash_after_identity_created_is_visible_and_repairable() {
+    for failpoint in ["after_identity_created", "before_roles_written"] {
+        let t = fresh_db().await;
+        let email = format!("{failpoint}@example.org");
+        let run = |args: &[&str], fp: Option<&str>| {
+            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+            c.arg("--database-url")
+                .arg(&t.url)
+                .args(args)
+                .env("HUBDECK_DIRECTORY__KIND", "local")
+                .env("HOME", std::env::temp_dir())
+                .env_remove("HUBDECK_FAILPOINT");
+            if let Some(fp) = fp {
+                c.env("HUBDECK_FAILPOINT", fp);
+            }
+            c.output().expect("run hubdeck")
+        };
+        let out = run(
+            &[
+                "users",
+                "register",
+                "--email",
+                &email,
+                "--name",
+                "Kay",
+                "--organisation",
+                "Org",
+                "--role",
+                "researcher",
+                "--suppress-invite",
+            ],
+            Some(failpoint),
+        );
+        assert!(
+            !out.status.success() && out.status.code().is_none(),
+            "{failpoint}: the process must die by signal: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let identity: UserSub =
+            sqlx::query_scalar("SELECT sub FROM local_identity WHERE email = $1")
+                .bind(&email)
+                .fetch_one(&t.pool)
+                .await
+                .unwrap();
+        assert_eq!(rows_of(&t.pool, identity).await.grants, 0);
+
+        // The journal shows it.
+        let out = run(&["--output", "json", "users", "repair"], None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stuck: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let stuck = stuck.as_array().unwrap();
+        assert_eq!(stuck.len(), 1, "{stuck:?}");
+        let expected_state = if failpoint == "after_identity_created" {
+            "pending"
+        } else {
+            "identity_created"
+        };
+        assert_eq!(stuck[0]["state"], expected_state);
+        let id = stuck[0]["id"].as_str().unwrap().to_string();
+
+        // Repair completes it (twice: idempotent).
+        for _ in 0..2 {
+            let out = run(&["users", "repair", "--retry", &id], None);
+            assert!(
+                out.status.success(),
+                "{failpoint}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        assert_eq!(
+            rows_of(&t.pool, identity).await,
+            Rows {
+                grants: 1,
+                profiles: 1,
+                audits: 1
+            }
+        );
+        assert_eq!(journal_states(&t.pool).await, vec!["complete"]);
+        // Nothing orphaned: one identity, and every grant belongs to it.
+        assert_eq!(
+            count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+            1
+        );
+        assert_eq!(
+            count(
+                &t.pool,
+                "SELECT count(*) FROM user_role WHERE user_id NOT IN (SELECT sub FROM local_identity)",
+                None
+            )
+            .await,
+            0
+        );
+        let out = run(&["--output", "json", "users", "repair"], None);
+        let stuck: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(stuck.as_array().unwrap().is_empty());
+    }
+}
