@@ -3,9 +3,9 @@
 
 pub mod actor;
 pub mod error;
-pub mod session;
 pub mod registration;
 pub mod seed_users;
+pub mod session;
 pub mod users;
 
 use sqlx::PgPool;

@@ -5,6 +5,6 @@ mod support;
 
 mod demo;
 mod foundation;
-mod tui_snapshots;
 mod registration;
+mod tui_snapshots;
 mod users;
