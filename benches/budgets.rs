@@ -94,11 +94,16 @@ fn verdict(ok: bool) -> &'static str {
     if ok { "pass" } else { "**miss**" }
 }
 
+/// How many times faster than the seed's pattern (below 1: slower).
 fn ratio(hub: Duration, base: Duration) -> String {
-    format!(
-        "{:.0}× faster",
-        base.as_secs_f64() / hub.as_secs_f64().max(1e-9)
-    )
+    let r = base.as_secs_f64() / hub.as_secs_f64().max(1e-9);
+    if r >= 10.0 {
+        format!("{r:.0}×")
+    } else if r >= 1.0 {
+        format!("{r:.1}×")
+    } else {
+        format!("{r:.2}× (slower)")
+    }
 }
 
 #[path = "support/shapes.rs"]
@@ -262,30 +267,49 @@ async fn proposed_mandates(
     search: Option<&str>,
     page: i64,
 ) -> anyhow::Result<(usize, i64)> {
-    let pattern = search.map(|s| format!("%{}%", hubdeck::store::query::escape_like(s)));
-    let rows: Vec<MandateRow> = sqlx::query_as(
-        "SELECT m.id, m.name, m.label, m.enabled,
+    const COLS: &str = "SELECT m.id, m.name, m.label, m.enabled,
                 (SELECT s.plan_key FROM mandate_subscription s WHERE s.mandate_id = m.id
                    AND s.status IN ('trialing', 'active', 'past_due')) AS plan,
                 (SELECT count(*) FROM user_mandate c WHERE c.mandate_id = m.id) AS members,
-                m.created_at
-         FROM mandate m
-         WHERE m.deleted_at IS NULL AND m.enabled
-           AND ($1::text IS NULL OR m.name ILIKE $1 OR m.label ILIKE $1)
-         ORDER BY m.name, m.id LIMIT 50 OFFSET $2",
-    )
-    .bind(&pattern)
-    .bind((page - 1) * 50)
-    .fetch_all(pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT 1 FROM mandate m WHERE m.deleted_at IS NULL AND m.enabled
-           AND ($1::text IS NULL OR m.name ILIKE $1 OR m.label ILIKE $1) LIMIT $2) t",
-    )
-    .bind(&pattern)
-    .bind(CAP)
-    .fetch_one(pool)
-    .await?;
+                m.created_at FROM mandate m WHERE m.deleted_at IS NULL AND m.enabled";
+    let (rows, total): (Vec<MandateRow>, i64) = match search {
+        Some(s) => {
+            let pattern = format!("%{}%", hubdeck::store::query::escape_like(s));
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{COLS} AND (m.name ILIKE $1 OR m.label ILIKE $1)
+                 ORDER BY m.name, m.id LIMIT 50 OFFSET $2"
+            )))
+            .bind(&pattern)
+            .bind((page - 1) * 50)
+            .fetch_all(pool)
+            .await?;
+            let total = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM mandate m WHERE m.deleted_at IS NULL
+                   AND m.enabled AND (m.name ILIKE $1 OR m.label ILIKE $1) LIMIT $2) t",
+            )
+            .bind(&pattern)
+            .bind(CAP)
+            .fetch_one(pool)
+            .await?;
+            (rows, total)
+        }
+        None => {
+            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+                "{COLS} ORDER BY m.name, m.id LIMIT 50 OFFSET $1"
+            )))
+            .bind((page - 1) * 50)
+            .fetch_all(pool)
+            .await?;
+            let total = sqlx::query_scalar(
+                "SELECT count(*) FROM (SELECT 1 FROM mandate m WHERE m.deleted_at IS NULL
+                   AND m.enabled LIMIT $1) t",
+            )
+            .bind(CAP)
+            .fetch_one(pool)
+            .await?;
+            (rows, total)
+        }
+    };
     Ok((rows.len(), total))
 }
 
