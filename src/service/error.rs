@@ -21,6 +21,9 @@ pub enum ServiceError {
     /// Already exists, duplicate, last admin, capacity and similar refusals.
     #[error("{0}")]
     Conflict(String),
+    /// The plan's member limit is reached.
+    #[error("{0}")]
+    CapacityExceeded(String),
     #[error(transparent)]
     Directory(#[from] DirectoryError),
     #[error(transparent)]
@@ -52,6 +55,7 @@ impl ServiceError {
         match self {
             ServiceError::Invalid(_) | ServiceError::Query(_) => 2,
             ServiceError::Conflict(_)
+            | ServiceError::CapacityExceeded(_)
             | ServiceError::Directory(DirectoryError::AlreadyExists(_)) => 3,
             ServiceError::NotFound(_)
             | ServiceError::Denied(_)

@@ -2,11 +2,14 @@
 //! capability; each public fn on [`Services`] is one use case. The TUI and the CLI call these.
 
 pub mod actor;
+pub mod audit;
 pub mod error;
 pub mod registration;
 pub mod seed_users;
 pub mod session;
 pub mod users;
+pub mod mandates;
+pub mod members;
 
 use sqlx::PgPool;
 use std::sync::Arc;

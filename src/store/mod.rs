@@ -1,7 +1,10 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
 pub mod dataset;
+pub mod audit;
 pub mod grants;
+pub mod mandates;
+pub mod members;
 pub mod query;
 pub mod registrations;
 pub mod users;

@@ -181,8 +181,30 @@ pub fn page_statement(
     q: &PageQuery,
     scope: Option<Scope<'_>>,
 ) -> StoreResult<QueryBuilder<Postgres>> {
+    page_statement_with(list, q, scope, "SELECT ")
+}
+
+/// The plan PostgreSQL picks for the page statement (`EXPLAIN`, one line per row), with the
+/// real bind values. For EXPLAIN tests proving index use.
+pub async fn explain_page(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<Vec<String>> {
+    let mut qb = page_statement_with(list, q, scope, "EXPLAIN SELECT ")?;
+    let lines: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
+    Ok(lines)
+}
+
+fn page_statement_with(
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+    head: &'static str,
+) -> StoreResult<QueryBuilder<Postgres>> {
     q.validate(list.spec)?;
-    let mut qb = QueryBuilder::new("SELECT ");
+    let mut qb = QueryBuilder::new(head);
     qb.push(list.select)
         .push(", count(*) OVER () AS hubdeck_total FROM ")
         .push(list.from);
@@ -193,15 +215,23 @@ pub fn page_statement(
     } else {
         q.sort.iter().map(|s| (s.column.as_str(), s.dir)).collect()
     };
+    // PostgreSQL's default null placement (ASC NULLS LAST, DESC NULLS FIRST) is what a plain
+    // btree index yields scanned forwards or backwards, so a sort on an indexed column can be
+    // an index scan; the tie-breaker follows the last key's direction for the same reason.
+    let mut last = SortDir::Asc;
     for (column, dir) in sort {
         let col = list.column(column)?;
         qb.push(col.sort_expr.unwrap_or(col.expr));
         qb.push(match dir {
-            SortDir::Asc => " ASC NULLS FIRST, ",
-            SortDir::Desc => " DESC NULLS LAST, ",
+            SortDir::Asc => " ASC, ",
+            SortDir::Desc => " DESC, ",
         });
+        last = dir;
     }
-    qb.push(list.tiebreak).push(" ASC");
+    qb.push(list.tiebreak).push(match last {
+        SortDir::Asc => " ASC",
+        SortDir::Desc => " DESC",
+    });
     qb.push(" LIMIT ").push_bind(i64::from(q.page_size));
     qb.push(" OFFSET ")
         .push_bind(i64::try_from(q.offset()).unwrap_or(i64::MAX));

@@ -8,3 +8,5 @@ mod foundation;
 mod registration;
 mod tui_snapshots;
 mod users;
+mod mandates;
+mod members;

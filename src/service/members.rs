@@ -1,0 +1,398 @@
+//! Members of a mandate (SPEC §5.5): list, add, remove, replace roles, enable/disable — with
+//! the last-admin invariant and the plan capacity holding under concurrency. Every change
+//! writes one `mandate_audit` row and one `notification` outbox row in its transaction.
+
+use serde_json::json;
+use sqlx::PgConnection;
+
+use super::mandates::{audit_actor, retrying};
+use super::{Actor, ServiceError, ServiceResult, Services};
+use crate::directory::UserKey;
+use crate::domain::{DisplayText, Email, MandateId, MandateRoleId, Page, PageQuery, UserSub};
+use crate::store::audit::{NotificationText, insert_mandate_audit, insert_notification};
+use crate::store::mandates::{self as mandates_store, Mandate};
+use crate::store::members::{self as store, MandateRole, Member, Membership};
+
+/// How the operator names the identity to add.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MemberRef {
+    Sub(UserSub),
+    Email(Email),
+}
+
+impl MemberRef {
+    /// A UUID is a sub; anything else must be an email address.
+    pub fn parse(s: &str) -> ServiceResult<Self> {
+        if let Ok(sub) = s.parse::<UserSub>() {
+            return Ok(Self::Sub(sub));
+        }
+        Ok(Self::Email(Email::parse(s)?))
+    }
+}
+
+/// The refusal when a change would leave a mandate without an admin.
+pub fn last_admin_message(mandate: &Mandate) -> String {
+    format!(
+        "Cannot remove the last admin of {}. Assign another admin first.",
+        DisplayText::new(&mandate.name)
+    )
+}
+
+/// What a membership change tells the affected user (outbox texts, English and German).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessChange {
+    Added,
+    Removed,
+    RolesChanged,
+    Enabled,
+    Disabled,
+}
+
+impl AccessChange {
+    pub fn action(self) -> &'static str {
+        match self {
+            Self::Added => "MEMBER_ADDED",
+            Self::Removed => "MEMBER_REMOVED",
+            Self::RolesChanged => "MEMBER_ROLES_SET",
+            Self::Enabled => "MEMBER_ENABLED",
+            Self::Disabled => "MEMBER_DISABLED",
+        }
+    }
+
+    /// Texts in the seed's spirit; the mandate is shown by label (or name).
+    pub fn notification(self, mandate: &Mandate) -> NotificationText {
+        let m = mandate.display_name();
+        let (title_en, message_en, title_de, message_de) = match self {
+            Self::Added => (
+                "Mandate access".to_string(),
+                format!("You have been added to the mandate «{m}»."),
+                "Mandantenzugriff".to_string(),
+                format!("Sie wurden dem Mandanten «{m}» hinzugefügt."),
+            ),
+            Self::Removed => (
+                "Mandate access".to_string(),
+                format!("You have been removed from the mandate «{m}»."),
+                "Mandantenzugriff".to_string(),
+                format!("Sie wurden aus dem Mandanten «{m}» entfernt."),
+            ),
+            Self::RolesChanged => (
+                "Mandate roles changed".to_string(),
+                format!("Your roles in the mandate «{m}» have been changed."),
+                "Mandantenrollen geändert".to_string(),
+                format!("Ihre Rollen im Mandanten «{m}» wurden angepasst."),
+            ),
+            Self::Enabled => (
+                "Mandate access".to_string(),
+                format!("Your access to the mandate «{m}» has been enabled."),
+                "Mandantenzugriff".to_string(),
+                format!("Ihr Zugang zum Mandanten «{m}» wurde aktiviert."),
+            ),
+            Self::Disabled => (
+                "Mandate access".to_string(),
+                format!("Your access to the mandate «{m}» has been disabled."),
+                "Mandantenzugriff".to_string(),
+                format!("Ihr Zugang zum Mandanten «{m}» wurde deaktiviert."),
+            ),
+        };
+        NotificationText {
+            kind: "mandate_access",
+            title_en,
+            message_en,
+            title_de,
+            message_de,
+        }
+    }
+}
+
+fn mandate_gone(id: MandateId) -> ServiceError {
+    ServiceError::NotFound(format!("mandate {id} not found"))
+}
+
+fn not_member(user: UserSub) -> ServiceError {
+    ServiceError::NotFound(format!("user {user} is not a member of this mandate"))
+}
+
+impl Services {
+    async fn require_member_manager(&self, actor: &Actor, mandate: MandateId) -> ServiceResult<()> {
+        if self.can_manage_members(actor, mandate).await? {
+            Ok(())
+        } else {
+            Err(ServiceError::Denied(
+                "member management requires a SysAdmin or that mandate's admin".into(),
+            ))
+        }
+    }
+
+    /// One page of a mandate's members: ONE statement whatever the page size.
+    pub async fn list_members(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        q: &PageQuery,
+    ) -> ServiceResult<Page<Member>> {
+        self.require_member_manager(actor, mandate).await?;
+        Ok(store::list(&self.db, mandate, q).await?)
+    }
+
+    pub async fn member_filter_values(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        column: &str,
+        q: &PageQuery,
+    ) -> ServiceResult<Vec<String>> {
+        self.require_member_manager(actor, mandate).await?;
+        Ok(store::filter_values(&self.db, mandate, column, q, 200).await?)
+    }
+
+    /// Roles assignable in the mandate (global templates and its own).
+    pub async fn mandate_roles(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+    ) -> ServiceResult<Vec<MandateRole>> {
+        self.require_member_manager(actor, mandate).await?;
+        Ok(store::assignable_roles(&self.db, mandate).await?)
+    }
+
+    /// Locks the live mandate (first lock of every membership change).
+    async fn lock_live(conn: &mut PgConnection, mandate: MandateId) -> ServiceResult<Mandate> {
+        let m = mandates_store::lock(conn, mandate)
+            .await?
+            .ok_or_else(|| mandate_gone(mandate))?;
+        if m.deleted_at.is_some() {
+            return Err(mandate_gone(mandate));
+        }
+        Ok(m)
+    }
+
+    async fn check_roles(
+        conn: &mut PgConnection,
+        mandate: MandateId,
+        roles: &[MandateRoleId],
+    ) -> ServiceResult<Vec<MandateRoleId>> {
+        let mut wanted: Vec<MandateRoleId> = roles.to_vec();
+        wanted.sort();
+        wanted.dedup();
+        let valid = store::valid_roles(conn, mandate, &wanted).await?;
+        if let Some(bad) = wanted.iter().find(|r| !valid.contains(r)) {
+            return Err(crate::domain::ValidationError::Invalid {
+                field: "roles",
+                message: format!("role {bad} does not exist or belongs to another mandate"),
+            }
+            .into());
+        }
+        Ok(wanted)
+    }
+
+    /// Adds an identity (which must exist in the directory) with `roles`.
+    pub async fn add_member(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        who: &MemberRef,
+        roles: &[MandateRoleId],
+    ) -> ServiceResult<Membership> {
+        self.require_member_manager(actor, mandate).await?;
+        self.ensure_writable("add member")?;
+        // Directory first, outside any transaction.
+        let identity = match who {
+            MemberRef::Sub(sub) => self.directory.find_by_sub(*sub).await?,
+            MemberRef::Email(email) => {
+                self.directory
+                    .get_user(&UserKey::Email(email.clone()))
+                    .await?
+            }
+        };
+        let user = identity.sub;
+        let who_audit = audit_actor(actor);
+        retrying(|| async {
+            let mut tx = self.db.begin().await?;
+            let m = Self::lock_live(&mut tx, mandate).await?;
+            if store::find(&mut tx, mandate, user).await?.is_some() {
+                return Err(ServiceError::Conflict(format!(
+                    "{} is already a member of {}",
+                    DisplayText::new(&identity.email),
+                    DisplayText::new(&m.name)
+                )));
+            }
+            let roles = Self::check_roles(&mut tx, mandate, roles).await?;
+            // The mandate row lock serializes adds, so the count cannot go stale before insert.
+            if let Some((plan, max)) = store::capacity(&mut tx, mandate).await? {
+                let n = store::count_members(&mut tx, mandate).await?;
+                if n >= i64::from(max) {
+                    return Err(ServiceError::CapacityExceeded(format!(
+                        "capacity exceeded: plan {} of {} allows {max} members",
+                        DisplayText::new(&plan),
+                        DisplayText::new(&m.name)
+                    )));
+                }
+            }
+            let id = match store::insert(&mut tx, mandate, user, true).await {
+                Err(e) if e.unique_constraint() == Some("user_mandate_membership_key") => {
+                    return Err(ServiceError::Conflict(format!(
+                        "{} is already a member of {}",
+                        DisplayText::new(&identity.email),
+                        DisplayText::new(&m.name)
+                    )));
+                }
+                r => r?,
+            };
+            store::replace_roles(&mut tx, id, &roles).await?;
+            let change = AccessChange::Added;
+            insert_mandate_audit(
+                &mut tx,
+                &who_audit,
+                mandate,
+                &m.name,
+                change.action(),
+                Some(user),
+                json!({"roles": roles}),
+            )
+            .await?;
+            insert_notification(&mut tx, user, Some(mandate), &change.notification(&m)).await?;
+            tx.commit().await?;
+            Ok(Membership {
+                id,
+                user_id: user,
+                mandate_id: mandate,
+                enabled: true,
+            })
+        })
+        .await
+    }
+
+    /// One membership change under the last-admin invariant. In one transaction: lock the
+    /// mandate row, then its admin memberships in id order (every membership change takes the
+    /// locks in this order, so they queue instead of deadlocking); refuse if the change would
+    /// leave a mandate that has an admin without one; check the actor's right to manage members
+    /// against the locked state; then write the change, its audit row and its notification.
+    /// Nothing is written before these checks. Serialization failures and deadlocks are retried.
+    async fn change_membership(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        user: UserSub,
+        change: AccessChange,
+        roles: &[MandateRoleId],
+    ) -> ServiceResult<()> {
+        self.ensure_writable(change.action())?;
+        let who = audit_actor(actor);
+        retrying(|| async {
+            let mut tx = self.db.begin().await?;
+            let m = Self::lock_live(&mut tx, mandate).await?;
+            let admins = store::lock_admins(&mut tx, mandate).await?;
+            let target = store::find(&mut tx, mandate, user).await?;
+            let new_roles = match change {
+                AccessChange::RolesChanged => Self::check_roles(&mut tx, mandate, roles).await?,
+                _ => Vec::new(),
+            };
+            if let Some(ms) = &target
+                && admins.len() == 1
+                && admins.contains(&ms.id)
+            {
+                let stays_admin = match change {
+                    AccessChange::RolesChanged => {
+                        store::grants_admin(&mut tx, mandate, &new_roles).await?
+                    }
+                    AccessChange::Enabled => true,
+                    _ => false,
+                };
+                if !stays_admin {
+                    return Err(ServiceError::Conflict(last_admin_message(&m)));
+                }
+            }
+            let allowed = actor.is_sysadmin()
+                || match actor.audit_sub() {
+                    Some(sub) => store::is_admin(&mut tx, mandate, sub).await?,
+                    None => false,
+                };
+            if !allowed {
+                return Err(ServiceError::Denied(
+                    "member management requires a SysAdmin or that mandate's admin".into(),
+                ));
+            }
+            let ms = target.ok_or_else(|| not_member(user))?;
+            let details = match change {
+                AccessChange::Removed => {
+                    let had = store::role_ids(&mut tx, ms.id).await?;
+                    store::delete(&mut tx, ms.id).await?;
+                    json!({"roles": had})
+                }
+                AccessChange::RolesChanged => {
+                    let had = store::role_ids(&mut tx, ms.id).await?;
+                    store::replace_roles(&mut tx, ms.id, &new_roles).await?;
+                    json!({"before": had, "after": new_roles})
+                }
+                AccessChange::Enabled | AccessChange::Disabled => {
+                    let enabled = change == AccessChange::Enabled;
+                    store::set_enabled(&mut tx, ms.id, enabled).await?;
+                    json!({"before": ms.enabled, "after": enabled})
+                }
+                AccessChange::Added => {
+                    return Err(ServiceError::Internal(
+                        "add is not a membership change".into(),
+                    ));
+                }
+            };
+            // Belt and braces: the locked count must agree.
+            if !admins.is_empty() && store::count_admins(&mut tx, mandate).await? == 0 {
+                return Err(ServiceError::Conflict(last_admin_message(&m)));
+            }
+            insert_mandate_audit(
+                &mut tx,
+                &who,
+                mandate,
+                &m.name,
+                change.action(),
+                Some(user),
+                details,
+            )
+            .await?;
+            insert_notification(&mut tx, user, Some(mandate), &change.notification(&m)).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes a member (never the last admin).
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        user: UserSub,
+    ) -> ServiceResult<()> {
+        self.change_membership(actor, mandate, user, AccessChange::Removed, &[])
+            .await
+    }
+
+    /// Replaces a member's mandate-level roles (never demoting the last admin).
+    pub async fn set_member_roles(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        user: UserSub,
+        roles: &[MandateRoleId],
+    ) -> ServiceResult<()> {
+        self.change_membership(actor, mandate, user, AccessChange::RolesChanged, roles)
+            .await
+    }
+
+    /// Enables or disables a membership (never disabling the last admin).
+    pub async fn set_member_enabled(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        user: UserSub,
+        enabled: bool,
+    ) -> ServiceResult<()> {
+        let change = if enabled {
+            AccessChange::Enabled
+        } else {
+            AccessChange::Disabled
+        };
+        self.change_membership(actor, mandate, user, change, &[])
+            .await
+    }
+}

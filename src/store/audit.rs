@@ -1,0 +1,170 @@
+//! The audit trail: `mandate_audit` rows and the `notification` outbox (written inside the
+//! caller's transaction), and one listing over every audit table (`audit_event` view).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::StoreResult;
+use super::query::{ListSql, SqlColumn, fetch_page};
+use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
+use crate::domain::{MandateId, Page, PageQuery, UserSub};
+
+/// Who did it (the audit columns every table shares).
+#[derive(Clone, Debug)]
+pub struct AuditActor {
+    /// NULL for the CLI.
+    pub sub: Option<UserSub>,
+    pub via: &'static str,
+    pub os_user: Option<String>,
+}
+
+/// Appends one `mandate_audit` row (append-only; no FK, so it keeps the name after a hard delete).
+pub async fn insert_mandate_audit(
+    conn: &mut PgConnection,
+    actor: &AuditActor,
+    mandate: MandateId,
+    mandate_name: &str,
+    action: &str,
+    target: Option<UserSub>,
+    details: serde_json::Value,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO mandate_audit (actor_user_id, via, os_user, mandate_id, mandate_name, action, \
+         target_user_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(actor.sub)
+    .bind(actor.via)
+    .bind(actor.os_user.as_deref())
+    .bind(mandate)
+    .bind(mandate_name)
+    .bind(action)
+    .bind(target)
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One outbox notification, in English and German.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NotificationText {
+    pub kind: &'static str,
+    pub title_en: String,
+    pub message_en: String,
+    pub title_de: String,
+    pub message_de: String,
+}
+
+pub async fn insert_notification(
+    conn: &mut PgConnection,
+    user: UserSub,
+    mandate: Option<MandateId>,
+    text: &NotificationText,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO notification (user_id, mandate_id, kind, title_en, message_en, title_de, \
+         message_de) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(user)
+    .bind(mandate)
+    .bind(text.kind)
+    .bind(&text.title_en)
+    .bind(&text.message_en)
+    .bind(&text.title_de)
+    .bind(&text.message_de)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One row of the combined audit trail.
+#[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
+pub struct AuditEvent {
+    /// `users`, `trusts` or `mandates`.
+    pub source: String,
+    pub id: Uuid,
+    pub occurred_at: DateTime<Utc>,
+    pub actor_user_id: Option<Uuid>,
+    pub via: String,
+    pub os_user: Option<String>,
+    pub action: String,
+    pub subject_id: Option<Uuid>,
+    pub subject_name: Option<String>,
+    pub target_user_id: Option<Uuid>,
+    pub details: serde_json::Value,
+}
+
+pub static AUDIT_SPEC: ListSpec = ListSpec {
+    name: "audit",
+    columns: &[
+        ColumnSpec::new("occurred_at", ColumnKind::Timestamp),
+        ColumnSpec::new("source", ColumnKind::Text),
+        ColumnSpec::new("action", ColumnKind::Text),
+        ColumnSpec::new("actor", ColumnKind::Uuid),
+        ColumnSpec::new("subject", ColumnKind::Uuid),
+        ColumnSpec::new("subject_name", ColumnKind::Text),
+        ColumnSpec::new("target", ColumnKind::Uuid),
+        ColumnSpec::new("via", ColumnKind::Text),
+    ],
+    default_sort: &[("occurred_at", SortDir::Desc)],
+};
+
+pub static AUDIT_LIST: ListSql = ListSql {
+    spec: &AUDIT_SPEC,
+    select: "e.source, e.id, e.occurred_at, e.actor_user_id, e.via, e.os_user, e.action, \
+             e.subject_id, e.subject_name, e.target_user_id, e.details",
+    from: "audit_event e",
+    base_where: "",
+    columns: &[
+        SqlColumn::new("occurred_at", "e.occurred_at"),
+        SqlColumn::new("source", "e.source"),
+        SqlColumn::new("action", "e.action"),
+        SqlColumn::new("actor", "e.actor_user_id"),
+        SqlColumn::new("subject", "e.subject_id"),
+        SqlColumn::new("subject_name", "e.subject_name"),
+        SqlColumn::new("target", "e.target_user_id"),
+        SqlColumn::new("via", "e.via"),
+    ],
+    search: &["e.action", "e.subject_name", "e.os_user"],
+    tiebreak: "e.id",
+};
+
+/// A half-open time range `[from, to)`; either end may be open.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+impl TimeRange {
+    /// Pushes the range condition on `expr` (always a valid boolean expression).
+    pub fn push(&self, qb: &mut QueryBuilder<Postgres>, expr: &'static str) {
+        qb.push("TRUE");
+        if let Some(from) = self.from {
+            qb.push(" AND ").push(expr).push(" >= ").push_bind(from);
+        }
+        if let Some(to) = self.to {
+            qb.push(" AND ").push(expr).push(" < ").push_bind(to);
+        }
+    }
+}
+
+/// One page of the audit trail (one statement).
+pub async fn list(db: &PgPool, q: &PageQuery, range: TimeRange) -> StoreResult<Page<AuditEvent>> {
+    let scope = move |qb: &mut QueryBuilder<Postgres>| range.push(qb, "e.occurred_at");
+    fetch_page(db, &AUDIT_LIST, q, Some(&scope)).await
+}
+
+/// Distinct values of an audit column honouring the other filters and the time range.
+pub async fn filter_values(
+    db: &PgPool,
+    column: &str,
+    q: &PageQuery,
+    range: TimeRange,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let scope = move |qb: &mut QueryBuilder<Postgres>| range.push(qb, "e.occurred_at");
+    super::query::filter_values(db, &AUDIT_LIST, column, q, Some(&scope), limit).await
+}

@@ -1,0 +1,337 @@
+//! Members of a mandate: the paged list (ONE statement per page: directory cache, profile and
+//! de-duplicated role labels joined in SQL), and the membership writes with the locks that keep
+//! the last-admin invariant and the plan capacity under concurrency.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use uuid::Uuid;
+
+use super::StoreResult;
+use super::mandates::HOLDS_ADMIN_ROLE;
+use super::query::{ListSql, SqlColumn, fetch_page};
+use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
+use crate::domain::{MandateId, MandateRoleId, MembershipId, Page, PageQuery, UserSub};
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Member {
+    pub membership_id: MembershipId,
+    pub user_id: UserSub,
+    pub mandate_id: MandateId,
+    /// From the directory cache (None when the identity is not cached yet).
+    pub username: Option<String>,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+    /// Mandate-level roles only (feature-instance roles excluded).
+    pub role_ids: Vec<Uuid>,
+    /// De-duplicated, sorted.
+    pub role_labels: Vec<String>,
+    pub is_admin: bool,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+pub static MEMBERS_SPEC: ListSpec = ListSpec {
+    name: "members",
+    columns: &[
+        ColumnSpec::sort_only("username", ColumnKind::Text),
+        ColumnSpec::sort_only("email", ColumnKind::Text),
+        ColumnSpec::sort_only("full_name", ColumnKind::Text),
+        ColumnSpec::sort_only("roles", ColumnKind::Text),
+        ColumnSpec::new("enabled", ColumnKind::Bool),
+        ColumnSpec::new("admin", ColumnKind::Bool),
+        ColumnSpec::new("status", ColumnKind::Text),
+        ColumnSpec::sort_only("created_at", ColumnKind::Timestamp),
+    ],
+    default_sort: &[("created_at", SortDir::Asc)],
+};
+
+/// The members page: one statement; the lateral subquery aggregates a membership's
+/// mandate-level roles (feature-instance roles excluded, labels de-duplicated).
+pub static MEMBERS: ListSql = ListSql {
+    spec: &MEMBERS_SPEC,
+    select: "um.id AS membership_id, um.user_id, um.mandate_id, du.username, du.email, \
+             up.name AS full_name, COALESCE(rl.role_ids, '{}') AS role_ids, \
+             COALESCE(rl.labels, '{}') AS role_labels, COALESCE(rl.is_admin, false) AS is_admin, \
+             um.enabled, um.created_at",
+    from: "user_mandate um \
+           LEFT JOIN directory_user du ON du.sub = um.user_id \
+           LEFT JOIN user_profile up ON up.user_id = um.user_id \
+           LEFT JOIN LATERAL (SELECT array_agg(DISTINCT r.id) AS role_ids, \
+                  array_agg(DISTINCT r.label ORDER BY r.label) AS labels, \
+                  string_agg(DISTINCT r.label, ' ' ORDER BY r.label) AS labels_text, \
+                  bool_or(r.label = 'admin' AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) AS is_admin \
+             FROM user_mandate_role umr JOIN mandate_role r ON r.id = umr.mandate_role_id \
+             WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL) rl ON TRUE",
+    base_where: "",
+    columns: &[
+        SqlColumn::sorted_by("username", "du.username", "lower(du.username)"),
+        SqlColumn::sorted_by("email", "du.email", "lower(du.email)"),
+        SqlColumn::sorted_by("full_name", "up.name", "lower(up.name)"),
+        SqlColumn::new("roles", "rl.labels_text"),
+        SqlColumn::new("enabled", "um.enabled"),
+        SqlColumn::new("admin", "COALESCE(rl.is_admin, false)"),
+        SqlColumn::new("status", "du.status"),
+        SqlColumn::new("created_at", "um.created_at"),
+    ],
+    search: &["du.username", "du.email", "up.name", "rl.labels_text"],
+    tiebreak: "um.id",
+};
+
+fn mandate_scope(mandate: MandateId) -> impl Fn(&mut QueryBuilder<Postgres>) + Sync {
+    move |qb: &mut QueryBuilder<Postgres>| {
+        qb.push("um.mandate_id = ").push_bind(mandate);
+    }
+}
+
+/// One page of a mandate's members — exactly one statement whatever the page size.
+pub async fn list(db: &PgPool, mandate: MandateId, q: &PageQuery) -> StoreResult<Page<Member>> {
+    let scope = mandate_scope(mandate);
+    fetch_page(db, &MEMBERS, q, Some(&scope)).await
+}
+
+/// EXPLAIN of the members page statement (for index-use tests).
+pub async fn explain_page(
+    db: &PgPool,
+    mandate: MandateId,
+    q: &PageQuery,
+) -> StoreResult<Vec<String>> {
+    let scope = mandate_scope(mandate);
+    super::query::explain_page(db, &MEMBERS, q, Some(&scope)).await
+}
+
+pub async fn filter_values(
+    db: &PgPool,
+    mandate: MandateId,
+    column: &str,
+    q: &PageQuery,
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let scope = mandate_scope(mandate);
+    super::query::filter_values(db, &MEMBERS, column, q, Some(&scope), limit).await
+}
+
+/// One membership (no lock).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Membership {
+    pub id: MembershipId,
+    pub user_id: UserSub,
+    pub mandate_id: MandateId,
+    pub enabled: bool,
+}
+
+/// Locks the mandate's admin memberships in id order (after the mandate row lock), so
+/// concurrent demotions/removals/disables of admins queue behind each other.
+pub async fn lock_admins(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+) -> StoreResult<Vec<MembershipId>> {
+    let q = format!(
+        "SELECT um.id FROM user_mandate um WHERE um.mandate_id = $1 AND um.enabled \
+         AND {HOLDS_ADMIN_ROLE} ORDER BY um.id FOR UPDATE OF um"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+        .bind(mandate)
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Number of enabled admins of the mandate (inside the caller's transaction).
+pub async fn count_admins(conn: &mut PgConnection, mandate: MandateId) -> StoreResult<i64> {
+    let q = format!(
+        "SELECT count(*) FROM user_mandate um WHERE um.mandate_id = $1 AND um.enabled \
+         AND {HOLDS_ADMIN_ROLE}"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+        .bind(mandate)
+        .fetch_one(conn)
+        .await?)
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    user: UserSub,
+) -> StoreResult<Option<Membership>> {
+    Ok(sqlx::query_as(
+        "SELECT id, user_id, mandate_id, enabled FROM user_mandate \
+         WHERE mandate_id = $1 AND user_id = $2 FOR UPDATE",
+    )
+    .bind(mandate)
+    .bind(user)
+    .fetch_optional(conn)
+    .await?)
+}
+
+pub async fn count_members(conn: &mut PgConnection, mandate: MandateId) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM user_mandate WHERE mandate_id = $1")
+            .bind(mandate)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// max_members of the mandate's live plan (None when it has no live subscription).
+pub async fn capacity(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+) -> StoreResult<Option<(String, i32)>> {
+    Ok(sqlx::query_as(
+        "SELECT p.key, p.max_members FROM mandate_subscription s JOIN plan p ON p.key = s.plan_key \
+         WHERE s.mandate_id = $1 AND s.status IN ('trialing', 'active', 'past_due')",
+    )
+    .bind(mandate)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// A mandate role as the member forms need it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct MandateRole {
+    pub id: MandateRoleId,
+    pub label: String,
+    pub description: Option<String>,
+    pub mandate_id: Option<MandateId>,
+    pub feature_instance_id: Option<Uuid>,
+}
+
+/// The roles assignable in `mandate`: global templates and the mandate's own, without
+/// feature-instance roles.
+pub async fn assignable_roles(db: &PgPool, mandate: MandateId) -> StoreResult<Vec<MandateRole>> {
+    Ok(sqlx::query_as(
+        "SELECT id, label, description, mandate_id, feature_instance_id FROM mandate_role \
+         WHERE (mandate_id IS NULL OR mandate_id = $1) AND feature_instance_id IS NULL \
+         ORDER BY mandate_id NULLS FIRST, label, id",
+    )
+    .bind(mandate)
+    .fetch_all(db)
+    .await?)
+}
+
+/// The subset of `roles` that may be assigned in `mandate` (exist, global or this mandate's,
+/// no feature instance).
+pub async fn valid_roles(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    roles: &[MandateRoleId],
+) -> StoreResult<Vec<MandateRoleId>> {
+    let ids: Vec<Uuid> = roles.iter().map(|r| r.0).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM mandate_role WHERE id = ANY($2) \
+         AND (mandate_id IS NULL OR mandate_id = $1) AND feature_instance_id IS NULL",
+    )
+    .bind(mandate)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+pub async fn insert(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    user: UserSub,
+    enabled: bool,
+) -> StoreResult<MembershipId> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO user_mandate (user_id, mandate_id, enabled) VALUES ($1, $2, $3) RETURNING id",
+    )
+    .bind(user)
+    .bind(mandate)
+    .bind(enabled)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Replaces the membership's mandate-level roles (feature-instance roles are left alone).
+pub async fn replace_roles(
+    conn: &mut PgConnection,
+    membership: MembershipId,
+    roles: &[MandateRoleId],
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM user_mandate_role umr USING mandate_role r \
+         WHERE umr.user_mandate_id = $1 AND r.id = umr.mandate_role_id \
+         AND r.feature_instance_id IS NULL",
+    )
+    .bind(membership)
+    .execute(&mut *conn)
+    .await?;
+    let ids: Vec<Uuid> = roles.iter().map(|r| r.0).collect();
+    sqlx::query(
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) \
+         SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+    )
+    .bind(membership)
+    .bind(ids)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete(conn: &mut PgConnection, membership: MembershipId) -> StoreResult<()> {
+    sqlx::query("DELETE FROM user_mandate WHERE id = $1")
+        .bind(membership)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn set_enabled(
+    conn: &mut PgConnection,
+    membership: MembershipId,
+    enabled: bool,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE user_mandate SET enabled = $2, updated_at = now() WHERE id = $1")
+        .bind(membership)
+        .bind(enabled)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Role ids (mandate-level) a membership holds, sorted.
+pub async fn role_ids(conn: &mut PgConnection, membership: MembershipId) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT umr.mandate_role_id FROM user_mandate_role umr \
+         JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE umr.user_mandate_id = $1 AND r.feature_instance_id IS NULL ORDER BY 1",
+    )
+    .bind(membership)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Whether `roles` include a mandate admin role for `mandate`.
+pub async fn grants_admin(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    roles: &[MandateRoleId],
+) -> StoreResult<bool> {
+    let ids: Vec<Uuid> = roles.iter().map(|r| r.0).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM mandate_role r WHERE r.id = ANY($2) AND r.label = 'admin' \
+         AND r.feature_instance_id IS NULL AND (r.mandate_id IS NULL OR r.mandate_id = $1))",
+    )
+    .bind(mandate)
+    .bind(ids)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Is `sub` an admin of `mandate`, as seen inside the caller's transaction?
+pub async fn is_admin(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    sub: UserSub,
+) -> StoreResult<bool> {
+    let q = format!(
+        "SELECT EXISTS (SELECT 1 FROM user_mandate um WHERE um.user_id = $1 \
+         AND um.mandate_id = $2 AND um.enabled AND {HOLDS_ADMIN_ROLE})"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+        .bind(sub)
+        .bind(mandate)
+        .fetch_one(conn)
+        .await?)
+}
