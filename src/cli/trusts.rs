@@ -1,15 +1,29 @@
-//! `hubdeck register-trust`, `hubdeck trusts ...`, `hubdeck kit-slots ...`
+//! `hubdeck register-trust`, `hubdeck trusts list|rotate-key|delete`, `hubdeck kit-slots list`.
+//!
+//! These commands need only the database (no identity directory): they run the trust use cases
+//! through [`crate::service::trusts::Trusts`] built from a pool.
+
+use std::io::Write;
 
 use clap::{Args, Subcommand};
+use serde::Serialize;
+use zeroize::Zeroizing;
 
-use super::Context;
+use super::{Context, Output};
+use crate::domain::trust::{KitSlot, Trust};
+use crate::domain::{DisplayText, PageQuery, SortDir};
+use crate::service::trusts::Trusts;
+use crate::service::{Actor, ServiceError};
 
 #[derive(Debug, Args)]
 pub struct RegisterTrustArgs {
+    /// The trust's display name (unique, case-insensitive).
     #[arg(long)]
     pub name: String,
+    /// Short code, 2–16 of A–Z 0–9 _ - (upper-cased; unique).
     #[arg(long)]
     pub code: String,
+    /// NHS England region (optional).
     #[arg(long)]
     pub region: Option<String>,
     /// Exit 3 instead of 0 when a trust with this name exists.
@@ -19,24 +33,357 @@ pub struct RegisterTrustArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum TrustsCmd {
-    /// List trusts.
-    List,
+    /// List trusts (search name/code, filter region and slot, sort).
+    List(ListTrustsArgs),
+    /// Mint a new API key (and optionally internal-service key); prints them once as JSON.
+    RotateKey(RotateArgs),
+    /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
+    Delete(DeleteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListTrustsArgs {
+    /// Substring of the name or code.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Only trusts in this region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Only trusts with (true) or without (false) a kit slot.
+    #[arg(long)]
+    pub has_slot: Option<bool>,
+    /// Sort column: name, code, region, slot_number, created_at; prefix `-` for descending.
+    #[arg(long, allow_hyphen_values = true)]
+    pub sort: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    #[arg(long, default_value_t = 50)]
+    pub page_size: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct RotateArgs {
+    /// The trust: its id, code or name.
+    pub trust: String,
+    /// Rotate the internal-service key too.
+    #[arg(long)]
+    pub internal: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The trust: its id, code or name.
+    pub trust: String,
+    /// Confirm the deletion (required).
+    #[arg(long)]
+    pub yes: bool,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum KitSlotsCmd {
-    /// List kit slots.
-    List,
+    /// List FL kit slots, free and used, with the trust each is assigned to.
+    List(ListSlotsArgs),
 }
 
-pub async fn register(_ctx: &Context, _a: RegisterTrustArgs) -> anyhow::Result<i32> {
-    super::not_yet("register-trust")
+#[derive(Debug, Args)]
+pub struct ListSlotsArgs {
+    /// Only free (true) or only used (false) slots.
+    #[arg(long)]
+    pub free: Option<bool>,
+    /// Substring of the slot name or the assigned trust's name.
+    #[arg(long)]
+    pub search: Option<String>,
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    #[arg(long, default_value_t = 500)]
+    pub page_size: u32,
 }
 
-pub async fn run(_ctx: &Context, _cmd: TrustsCmd) -> anyhow::Result<i32> {
-    super::not_yet("trusts")
+/// One element of `register-trust`'s JSON output. The key fields are absent for an existing
+/// trust (idempotent re-run).
+#[derive(Serialize)]
+struct KitJson<'a> {
+    trust_id: String,
+    trust_name: &'a str,
+    trust_code: &'a str,
+    region: Option<&'a str>,
+    fl_kit_slot: Option<&'a str>,
+    fl_kit_slot_number: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust_api_key: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trust_internal_service_key: Option<&'a str>,
 }
 
-pub async fn run_kit_slots(_ctx: &Context, _cmd: KitSlotsCmd) -> anyhow::Result<i32> {
-    super::not_yet("kit-slots")
+impl<'a> KitJson<'a> {
+    fn existing(t: &'a Trust) -> Self {
+        Self {
+            trust_id: t.id.to_string(),
+            trust_name: &t.name,
+            trust_code: &t.code,
+            region: t.region.as_deref(),
+            fl_kit_slot: t.slot_name.as_deref(),
+            fl_kit_slot_number: t.slot_number,
+            trust_api_key: None,
+            trust_internal_service_key: None,
+        }
+    }
+}
+
+/// Writes JSON to stdout through a zeroize-on-drop buffer (it may hold keys).
+fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    let mut text = Zeroizing::new(serde_json::to_string_pretty(v)?);
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+async fn trusts_for(ctx: &Context) -> anyhow::Result<Trusts> {
+    let db = crate::store::connect(&ctx.settings.database).await?;
+    Ok(Trusts::new(db, ctx.settings.clone()))
+}
+
+/// `hubdeck register-trust`: stdout is always a JSON array (`[]` on failure); messages and
+/// logs go to stderr.
+pub async fn register(ctx: &Context, a: RegisterTrustArgs) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    match register_inner(ctx, &a).await {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            println!("[]");
+            eprintln!("hubdeck: register-trust failed: {e:#}");
+            Ok(super::exit_code_of(&e))
+        }
+    }
+}
+
+async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<i32> {
+    // Validate before touching the database: bad input never reaches it.
+    crate::domain::trust::NewTrust::parse(&a.name, &a.code, a.region.as_deref())
+        .map_err(ServiceError::from)?;
+    let trusts = trusts_for(ctx).await?;
+    let actor = Actor::cli();
+    if let Some(existing) = trusts.find_by_name(&actor, &a.name).await? {
+        return Ok(report_existing(&existing, a));
+    }
+    match trusts
+        .register(&actor, &a.name, &a.code, a.region.as_deref())
+        .await
+    {
+        Ok(r) => {
+            let kit = KitJson {
+                trust_id: r.trust.id.to_string(),
+                trust_name: &r.trust.name,
+                trust_code: &r.trust.code,
+                region: r.trust.region.as_deref(),
+                fl_kit_slot: Some(&r.fl_kit_slot),
+                fl_kit_slot_number: Some(r.fl_kit_slot_number),
+                trust_api_key: Some(r.api_key.expose()),
+                trust_internal_service_key: Some(r.internal_service_key.expose()),
+            };
+            write_secret_json(&[kit])?;
+            eprintln!(
+                "hubdeck: registered trust {} ({}) in FL kit slot {}; the keys above are shown only once",
+                DisplayText::new(&r.trust.name),
+                r.trust.code,
+                DisplayText::new(&r.fl_kit_slot)
+            );
+            Ok(0)
+        }
+        Err(e @ ServiceError::Conflict(_)) => {
+            // A concurrent run may have registered the same name first: still idempotent.
+            if let Some(existing) = trusts.find_by_name(&actor, &a.name).await? {
+                return Ok(report_existing(&existing, a));
+            }
+            Err(e.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn report_existing(existing: &Trust, a: &RegisterTrustArgs) -> i32 {
+    let shown = [KitJson::existing(existing)];
+    if let Err(e) = write_secret_json(&shown) {
+        eprintln!("hubdeck: cannot write output: {e}");
+        return 1;
+    }
+    eprintln!(
+        "hubdeck: a trust named {} already exists (code {}); no keys were minted",
+        DisplayText::new(&existing.name),
+        existing.code
+    );
+    if !existing.code.eq_ignore_ascii_case(a.code.trim()) {
+        tracing::warn!(
+            existing = %existing.code,
+            requested = %DisplayText::new(a.code.trim()),
+            "the existing trust has a different code"
+        );
+    }
+    if a.fail_if_exists { 3 } else { 0 }
+}
+
+pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    let trusts = trusts_for(ctx).await?;
+    let actor = Actor::cli();
+    match cmd {
+        TrustsCmd::List(a) => {
+            let mut q = PageQuery::new(a.page, a.page_size);
+            if let Some(s) = a.search {
+                q = q.search(s);
+            }
+            if let Some(r) = a.region {
+                q = q.filter("region", [r]);
+            }
+            if let Some(h) = a.has_slot {
+                q = q.filter("has_slot", [h.to_string()]);
+            }
+            if let Some(s) = a.sort {
+                let (col, dir) = match s.strip_prefix('-') {
+                    Some(c) => (c.to_string(), SortDir::Desc),
+                    None => (s, SortDir::Asc),
+                };
+                q = q.sort(col, dir);
+            }
+            let page = trusts.list(&actor, &q).await?;
+            match ctx.output {
+                Output::Json => super::print_json(&page)?,
+                Output::Table => print_trusts(&page.items, &page.range_label()),
+            }
+            Ok(0)
+        }
+        TrustsCmd::RotateKey(a) => {
+            let t = trusts.resolve(&actor, &a.trust).await?;
+            let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
+            #[derive(Serialize)]
+            struct Rotated<'a> {
+                trust_id: String,
+                trust_name: &'a str,
+                trust_api_key: &'a str,
+                #[serde(skip_serializing_if = "Option::is_none")]
+                trust_internal_service_key: Option<&'a str>,
+            }
+            write_secret_json(&[Rotated {
+                trust_id: r.trust_id.to_string(),
+                trust_name: &r.trust_name,
+                trust_api_key: r.api_key.expose(),
+                trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
+            }])?;
+            eprintln!(
+                "hubdeck: rotated the keys of {}; they are shown only once",
+                DisplayText::new(&r.trust_name)
+            );
+            Ok(0)
+        }
+        TrustsCmd::Delete(a) => {
+            if !a.yes {
+                eprintln!("hubdeck: deleting a trust frees its FL kit slot; add --yes to confirm");
+                return Ok(2);
+            }
+            let t = match trusts.resolve(&actor, &a.trust).await {
+                Ok(t) => t,
+                Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
+                Err(e) => return Err(e.into()),
+            };
+            let d = match trusts.delete(&actor, t.id).await {
+                Ok(d) => d,
+                // Deleted concurrently between the lookup and the delete.
+                Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
+                Err(e) => return Err(e.into()),
+            };
+            match ctx.output {
+                Output::Json => super::print_json(&serde_json::json!({
+                    "result": "deleted",
+                    "trust_id": d.trust_id,
+                    "trust_name": d.trust_name,
+                    "trust_code": d.trust_code,
+                    "freed_slot": d.freed_slot,
+                }))?,
+                Output::Table => println!(
+                    "deleted trust {} ({}); freed slot: {}",
+                    DisplayText::new(&d.trust_name),
+                    d.trust_code,
+                    d.freed_slot
+                        .as_deref()
+                        .map(|s| DisplayText::new(s).into_string())
+                        .unwrap_or_else(|| "none".into())
+                ),
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn not_found(ctx: &Context, e: &ServiceError) -> i32 {
+    if ctx.output == Output::Json {
+        let _ = super::print_json(&serde_json::json!({ "result": "not_found" }));
+    }
+    eprintln!("hubdeck: {e}");
+    e.exit_code()
+}
+
+pub async fn run_kit_slots(ctx: &Context, cmd: KitSlotsCmd) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    let trusts = trusts_for(ctx).await?;
+    let actor = Actor::cli();
+    match cmd {
+        KitSlotsCmd::List(a) => {
+            let mut q = PageQuery::new(a.page, a.page_size);
+            if let Some(s) = a.search {
+                q = q.search(s);
+            }
+            if let Some(f) = a.free {
+                q = q.filter("free", [f.to_string()]);
+            }
+            let page = trusts.list_kit_slots(&actor, &q).await?;
+            match ctx.output {
+                Output::Json => super::print_json(&page)?,
+                Output::Table => print_slots(&page.items, &page.range_label()),
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn cell(s: Option<&str>) -> String {
+    s.map(|s| DisplayText::new(s).into_string())
+        .unwrap_or_else(|| "-".into())
+}
+
+fn print_trusts(items: &[Trust], label: &str) {
+    println!(
+        "{:<36}  {:<16}  {:<24}  {:<32}  {:<12}",
+        "ID", "CODE", "REGION", "NAME", "SLOT"
+    );
+    for t in items {
+        println!(
+            "{:<36}  {:<16}  {:<24}  {:<32}  {:<12}",
+            t.id,
+            t.code,
+            cell(t.region.as_deref()),
+            DisplayText::with_max(&t.name, 32).into_string(),
+            cell(t.slot_name.as_deref())
+        );
+    }
+    eprintln!("{label}");
+}
+
+fn print_slots(items: &[KitSlot], label: &str) {
+    println!(
+        "{:<20}  {:>6}  {:<6}  {:<32}  {:<16}",
+        "SLOT", "NUMBER", "STATE", "TRUST", "CODE"
+    );
+    for s in items {
+        println!(
+            "{:<20}  {:>6}  {:<6}  {:<32}  {:<16}",
+            DisplayText::with_max(&s.slot_name, 20).into_string(),
+            s.slot_number,
+            if s.is_free() { "free" } else { "used" },
+            cell(s.trust_name.as_deref()),
+            cell(s.trust_code.as_deref())
+        );
+    }
+    eprintln!("{label}");
 }

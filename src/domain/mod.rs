@@ -7,6 +7,7 @@ pub mod page;
 pub mod roles;
 pub mod secret;
 pub mod text;
+pub mod trust;
 
 pub use email::Email;
 pub use error::ValidationError;

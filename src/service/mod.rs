@@ -4,12 +4,13 @@
 pub mod actor;
 pub mod audit;
 pub mod error;
+pub mod mandates;
+pub mod members;
 pub mod registration;
 pub mod seed_users;
 pub mod session;
+pub mod trusts;
 pub mod users;
-pub mod mandates;
-pub mod members;
 
 use sqlx::PgPool;
 use std::sync::Arc;

@@ -473,42 +473,57 @@ impl Services {
         username: &str,
         sub: UserSub,
     ) -> Result<(), DirectoryError> {
-        match self.directory.find_by_sub(sub).await {
-            Ok(i) => {
-                self.directory
-                    .delete_user(&i.username)
-                    .await
-                    .or_else(|e| match e {
-                        DirectoryError::NotFound(_) => Ok(()),
-                        e => Err(e),
-                    })?;
-            }
-            Err(DirectoryError::NotFound(_)) => {
-                // By sub it is not visible (lists may lag); check by username before deleting.
-                match self
-                    .directory
-                    .get_user(&UserKey::Username(username.to_string()))
-                    .await
-                {
-                    Ok(i) if i.sub == sub => {
-                        self.directory
-                            .delete_user(username)
-                            .await
-                            .or_else(|e| match e {
-                                DirectoryError::NotFound(_) => Ok(()),
-                                e => Err(e),
-                            })?
-                    }
-                    Ok(_) | Err(DirectoryError::NotFound(_)) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+        // Identify it with the strongly consistent read by username; fall back to the sub.
+        let found = match self
+            .directory
+            .get_user(&UserKey::Username(username.to_string()))
+            .await
+        {
+            Ok(i) => Some(i),
+            Err(DirectoryError::NotFound(_)) => match self.directory.find_by_sub(sub).await {
+                Ok(i) => Some(i),
+                Err(DirectoryError::NotFound(_)) => None,
+                Err(e) => return Err(e),
+            },
             Err(e) => return Err(e),
+        };
+        if let Some(i) = found
+            && i.sub == sub
+        {
+            self.delete_verified(&i.username, sub).await?;
         }
         if let Ok(mut conn) = self.db.acquire().await {
             let _ = ustore::cache_mark_gone(&mut conn, sub).await;
         }
         Ok(())
+    }
+
+    /// Deletes `username` (the identity `sub`). A not-found answer is only believed after a
+    /// strongly consistent read confirms the identity is gone (a 404 can be a lie: a proxy,
+    /// lag). Returns whether this call deleted it.
+    pub(crate) async fn delete_verified(
+        &self,
+        username: &str,
+        sub: UserSub,
+    ) -> Result<bool, DirectoryError> {
+        match self.directory.delete_user(username).await {
+            Ok(()) => Ok(true),
+            Err(DirectoryError::NotFound(nf)) => {
+                match self
+                    .directory
+                    .get_user(&UserKey::Username(username.to_string()))
+                    .await
+                {
+                    Err(DirectoryError::NotFound(_)) => Ok(false),
+                    Ok(i) if i.sub != sub => Ok(false),
+                    Ok(_) => Err(DirectoryError::Rejected(format!(
+                        "the delete answered not found ({nf}) but the identity still exists"
+                    ))),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn finish_rollback(

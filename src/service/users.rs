@@ -66,6 +66,17 @@ fn audit<'a>(
     }
 }
 
+/// The role ids of the query's `role` filter (role keys: admin, researcher, viewer).
+fn role_filter(q: &PageQuery) -> ServiceResult<Vec<Uuid>> {
+    let mut ids = Vec::new();
+    for f in q.filters.iter().filter(|f| f.column == "role") {
+        for v in &f.values {
+            ids.push(RoleRef::parse(v)?.id());
+        }
+    }
+    Ok(ids)
+}
+
 impl Services {
     /// Resolves `--user SUB_OR_EMAIL` through the directory (strongly consistent).
     pub async fn resolve_user(&self, actor: &Actor, user: &str) -> ServiceResult<Identity> {
@@ -88,13 +99,23 @@ impl Services {
     /// A `role` filter takes role keys (admin, researcher, viewer).
     pub async fn list_users(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<UserRow>> {
         actor.require(PermissionRef::CanManageUsers, "listing users")?;
-        let mut role_ids: Vec<Uuid> = Vec::new();
-        for f in q.filters.iter().filter(|f| f.column == "role") {
-            for v in &f.values {
-                role_ids.push(RoleRef::parse(v)?.id());
-            }
-        }
+        let role_ids = role_filter(q)?;
         Ok(ustore::list_page(&self.db, q, &role_ids).await?)
+    }
+
+    /// Values offered by the filter menu of `column` (roles are the fixed role keys).
+    pub async fn user_filter_values(
+        &self,
+        actor: &Actor,
+        column: &str,
+        q: &PageQuery,
+    ) -> ServiceResult<Vec<String>> {
+        actor.require(PermissionRef::CanManageUsers, "listing users")?;
+        if column == "role" {
+            return Ok(RoleRef::ALL.iter().map(|r| r.key().to_string()).collect());
+        }
+        let role_ids = role_filter(q)?;
+        Ok(ustore::filter_values(&self.db, column, q, &role_ids, 100).await?)
     }
 
     pub async fn user_detail(&self, actor: &Actor, sub: UserSub) -> ServiceResult<UserDetail> {
@@ -366,9 +387,8 @@ impl Services {
         tx.commit().await?;
         let mut identity_deleted = false;
         if let Some(i) = &identity {
-            match self.directory.delete_user(&i.username).await {
-                Ok(()) => identity_deleted = true,
-                Err(DirectoryError::NotFound(_)) => {}
+            match self.delete_verified(&i.username, sub).await {
+                Ok(deleted) => identity_deleted = deleted,
                 Err(e) => {
                     return Err(ServiceError::Internal(format!(
                         "grants ({removed}) and profile of {} were removed and audited, but \

@@ -7,6 +7,7 @@ pub mod mandates;
 pub mod members;
 pub mod query;
 pub mod registrations;
+pub mod trusts;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -274,6 +274,18 @@ pub async fn list_page(
     fetch_page(db, &USERS_SQL, &q, Some(&scope)).await
 }
 
+/// Distinct values of one filterable column under the other active filters and the search.
+pub async fn filter_values(
+    db: &PgPool,
+    column: &str,
+    q: &PageQuery,
+    role_ids: &[Uuid],
+    limit: u32,
+) -> StoreResult<Vec<String>> {
+    let (q, scope) = users_scope(q, role_ids)?;
+    super::query::filter_values(db, &USERS_SQL, column, &q, Some(&scope), limit).await
+}
+
 /// The page statement's SQL text (same builder as [`list_page`]), for EXPLAIN tests.
 /// Binds, in order: the search pattern five times (when searching), the role ids (when
 /// filtering by role), then the other filters, LIMIT and OFFSET.

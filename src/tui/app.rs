@@ -104,6 +104,7 @@ pub struct App {
     pub palette: Option<Palette>,
     pub palette_history: Vec<String>,
     pub help: bool,
+    pub help_scroll: u16,
     pub toasts: Vec<Toast>,
     pub health: Health,
     pub tick: u64,
@@ -145,6 +146,7 @@ impl App {
             palette: None,
             palette_history: Vec::new(),
             help: false,
+            help_scroll: 0,
             toasts: Vec::new(),
             health: Health::default(),
             tick: 0,
@@ -307,16 +309,11 @@ impl App {
                             PickPurpose::FilterValues {
                                 column: column.clone(),
                             },
-                            values
-                                .iter()
-                                .map(|v| DisplayText::new(v).into_string())
-                                .collect(),
+                            values,
                             true,
                         );
-                        // Keep raw values for the query; display is sanitized above.
-                        p.items = values;
                         let current = self.active().table().filter_values_of(&column);
-                        p.chosen = p.items.iter().map(|v| current.contains(v)).collect();
+                        p.chosen = p.values.iter().map(|v| current.contains(v)).collect();
                         self.dialog = Some(Dialog::Picker(p));
                     }
                     Err(e) => self.dialog = Some(Dialog::error("Could not load filter values", e)),
@@ -511,6 +508,15 @@ impl App {
                 || self.keymap.is(&key, Action::Help)
             {
                 self.help = false;
+                self.help_scroll = 0;
+            } else if self.keymap.is(&key, Action::Down) {
+                self.help_scroll = self.help_scroll.saturating_add(1);
+            } else if self.keymap.is(&key, Action::Up) {
+                self.help_scroll = self.help_scroll.saturating_sub(1);
+            } else if self.keymap.is(&key, Action::PageDown) {
+                self.help_scroll = self.help_scroll.saturating_add(10);
+            } else if self.keymap.is(&key, Action::PageUp) {
+                self.help_scroll = self.help_scroll.saturating_sub(10);
             }
             return;
         }
@@ -875,6 +881,7 @@ impl App {
                 &self.keymap,
                 self.config.read_only,
                 self.config.demo_credentials.as_ref(),
+                self.help_scroll,
                 body,
                 buf,
                 theme,

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use futures::future::BoxFuture;
 
-use super::action::{ErrorReport, ListKey, Msg, Op, OpOutcome, Request, Row, SignInReply};
+use super::action::{
+    ErrorReport, ListKey, Msg, Op, OpOutcome, Request, RevealKeys, Row, SignInReply,
+};
 use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::session::SignInOutcome;
 use crate::service::{Actor, Operator, Services};
@@ -23,16 +25,325 @@ fn not_in_build(what: &'static str) -> anyhow::Error {
     anyhow::anyhow!("the {what} service is not part of this build yet")
 }
 
+fn when(t: &chrono::DateTime<chrono::Utc>) -> DisplayText {
+    DisplayText::new(&t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+fn yes_no(b: bool) -> DisplayText {
+    DisplayText::new(if b { "yes" } else { "no" })
+}
+
+fn opt(s: &Option<String>) -> DisplayText {
+    DisplayText::new(s.as_deref().unwrap_or(""))
+}
+
+fn parse_id<T: std::str::FromStr<Err = crate::domain::ValidationError>>(
+    s: &str,
+) -> anyhow::Result<T> {
+    Ok(s.parse::<T>()?)
+}
+
+/// Slices an in-memory list (small, bounded lists only) into the requested page.
+fn page_of<T>(mut all: Vec<T>, q: &PageQuery) -> Page<T> {
+    let total = all.len() as u64;
+    let start = (q.offset() as usize).min(all.len());
+    let end = (start + q.page_size as usize).min(all.len());
+    let items: Vec<T> = all.drain(start..end).collect();
+    Page {
+        items,
+        total,
+        page: q.page,
+        page_size: q.page_size,
+    }
+}
+
+fn role_keys(names: &[String]) -> DisplayText {
+    DisplayText::new(
+        &names
+            .iter()
+            .map(|n| n.to_ascii_lowercase())
+            .collect::<Vec<_>>()
+            .join(", "),
+    )
+}
+
 /// The data source of a list for this actor.
-pub fn source(_services: &Services, _actor: &Actor, list: &ListKey) -> Source {
-    let what = list.name();
-    Box::new(move |_q| Box::pin(async move { Err(not_in_build(what)) }))
+pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
+    let s = services.clone();
+    let a = actor.clone();
+    match list {
+        ListKey::Users => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_users(&a, &q).await?;
+                Ok(page.map(|u| {
+                    Row::new(
+                        u.sub.to_string(),
+                        [
+                            DisplayText::new(&u.email),
+                            opt(&u.name),
+                            opt(&u.organisation),
+                            role_keys(&u.roles),
+                            yes_no(u.enabled),
+                            DisplayText::new(&u.status),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::Registrations => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                // The stuck list is small and bounded (the service caps it); it is paged here.
+                let mut all = s.stuck_registrations(&a).await?;
+                if let Some(text) = q.search_text() {
+                    let t = text.to_lowercase();
+                    all.retain(|r| r.email.to_lowercase().contains(&t));
+                }
+                for f in &q.filters {
+                    if f.column == "state" {
+                        all.retain(|r| f.values.contains(&r.state));
+                    }
+                }
+                if let Some(k) = q.sort.first() {
+                    match k.column.as_str() {
+                        "email" => all.sort_by_key(|r| r.email.to_lowercase()),
+                        _ => all.sort_by_key(|r| r.created_at),
+                    }
+                    if k.dir == crate::domain::SortDir::Desc {
+                        all.reverse();
+                    }
+                }
+                Ok(page_of(all, &q).map(|r| {
+                    let roles: Vec<String> = r
+                        .requested_roles
+                        .iter()
+                        .filter_map(|id| crate::domain::RoleRef::from_id(*id))
+                        .map(|r| r.key().to_string())
+                        .collect();
+                    Row::new(
+                        r.id.to_string(),
+                        [
+                            DisplayText::new(&r.email),
+                            DisplayText::new(&r.state),
+                            DisplayText::new(&roles.join(", ")),
+                            opt(&r.last_error),
+                            when(&r.created_at),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::Mandates => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_mandates(&a, &q).await?;
+                Ok(page.map(|m| {
+                    Row::new(
+                        m.id.to_string(),
+                        [
+                            DisplayText::new(&m.name),
+                            opt(&m.label),
+                            yes_no(m.enabled),
+                            when(&m.created_at),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::Members(mandate) => {
+            let mandate = mandate.clone();
+            Box::new(move |q| {
+                let (s, a, mandate) = (s.clone(), a.clone(), mandate.clone());
+                Box::pin(async move {
+                    let page = s.list_members(&a, parse_id(&mandate)?, &q).await?;
+                    Ok(page.map(|m| {
+                        Row::new(
+                            m.user_id.to_string(),
+                            [
+                                DisplayText::new(
+                                    m.email
+                                        .as_deref()
+                                        .or(m.username.as_deref())
+                                        .unwrap_or("(not in directory cache)"),
+                                ),
+                                opt(&m.full_name),
+                                DisplayText::new(&m.role_labels.join(", ")),
+                                yes_no(m.is_admin),
+                                yes_no(m.enabled),
+                            ],
+                        )
+                    }))
+                })
+            })
+        }
+        ListKey::Audit => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_audit(&a, &q, Default::default()).await?;
+                Ok(page.map(|e| {
+                    let actor = match (&e.actor_user_id, &e.os_user) {
+                        (Some(u), _) => u.to_string(),
+                        (None, Some(os)) => format!("{}:{os}", e.via),
+                        (None, None) => e.via.clone(),
+                    };
+                    let subject = e
+                        .subject_name
+                        .clone()
+                        .or(e.subject_id.map(|u| u.to_string()))
+                        .unwrap_or_default();
+                    Row::new(
+                        e.id.to_string(),
+                        [
+                            when(&e.occurred_at),
+                            DisplayText::new(&e.source),
+                            DisplayText::new(&e.action),
+                            DisplayText::new(&actor),
+                            DisplayText::new(&subject),
+                            DisplayText::new(&e.via),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::Trusts => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_trusts(&a, &q).await?;
+                Ok(page.map(|t| {
+                    Row::new(
+                        t.id.to_string(),
+                        [
+                            DisplayText::new(&t.name),
+                            DisplayText::new(&t.code),
+                            opt(&t.region),
+                            opt(&t.slot_name),
+                            when(&t.created_at),
+                        ],
+                    )
+                }))
+            })
+        }),
+        ListKey::KitSlots => Box::new(move |q| {
+            let (s, a) = (s.clone(), a.clone());
+            Box::pin(async move {
+                let page = s.list_kit_slots(&a, &q).await?;
+                Ok(page.map(|k| {
+                    let trust = match (&k.trust_name, &k.trust_code) {
+                        (Some(n), Some(c)) => format!("{n} ({c})"),
+                        (Some(n), None) => n.clone(),
+                        _ => String::new(),
+                    };
+                    Row::new(
+                        k.slot_name.clone(),
+                        [
+                            DisplayText::new(&k.slot_name),
+                            DisplayText::new(&k.slot_number.to_string()),
+                            yes_no(k.assigned_to_trust_id.is_none()),
+                            DisplayText::new(&trust),
+                            k.assigned_at.as_ref().map(when).unwrap_or_default(),
+                        ],
+                    )
+                }))
+            })
+        }),
+    }
 }
 
 /// The filter-value source of a list.
-pub fn filter_source(_services: &Services, _actor: &Actor, list: &ListKey) -> FilterSource {
-    let what = list.name();
-    Box::new(move |_c, _q| Box::pin(async move { Err(not_in_build(what)) }))
+pub fn filter_source(services: &Services, actor: &Actor, list: &ListKey) -> FilterSource {
+    let list = list.clone();
+    let s = services.clone();
+    let a = actor.clone();
+    Box::new(move |column, q| {
+        let list = list.clone();
+        let (s, a) = (s.clone(), a.clone());
+        Box::pin(async move {
+            match &list {
+                ListKey::Trusts => return Ok(s.trust_filter_values(&a, &column, &q).await?),
+                ListKey::Mandates => return Ok(s.mandate_filter_values(&a, &column, &q).await?),
+                ListKey::Members(m) => {
+                    return Ok(s
+                        .member_filter_values(&a, parse_id(m)?, &column, &q)
+                        .await?);
+                }
+                ListKey::Audit => {
+                    return Ok(s
+                        .audit_filter_values(&a, &column, &q, Default::default())
+                        .await?);
+                }
+                _ => {}
+            }
+            let fixed: &[&str] = match (&list, column.as_str()) {
+                (ListKey::Users, "role") => &["admin", "researcher", "viewer"],
+                (ListKey::Users | ListKey::Mandates | ListKey::Members(_), "enabled") => {
+                    &["true", "false"]
+                }
+                (ListKey::Users, "status") => &[
+                    "CONFIRMED",
+                    "FORCE_CHANGE_PASSWORD",
+                    "RESET_REQUIRED",
+                    "UNCONFIRMED",
+                ],
+                (ListKey::KitSlots, "free") => &["true", "false"],
+                (ListKey::Registrations, "state") => &[
+                    "pending",
+                    "identity_created",
+                    "roles_pending",
+                    "needs_cleanup",
+                ],
+                _ => return Err(not_in_build(list.name())),
+            };
+            Ok(fixed.iter().map(|s| s.to_string()).collect())
+        })
+    })
+}
+
+/// Detail lines of one user (profile, grants, mandates, registration state, audit).
+async fn user_detail(
+    services: &Services,
+    actor: &Actor,
+    sub: &str,
+) -> anyhow::Result<Vec<(String, DisplayText)>> {
+    let d = services.user_detail(actor, parse_id(sub)?).await?;
+    let mut out = vec![("Sub".to_string(), DisplayText::new(&d.sub.to_string()))];
+    if let Some(i) = &d.identity {
+        out.push(("Email".into(), DisplayText::new(&i.email)));
+        out.push((
+            "Directory".into(),
+            DisplayText::new(&format!(
+                "{} · {}",
+                i.status.as_str(),
+                if i.enabled { "enabled" } else { "disabled" }
+            )),
+        ));
+    } else {
+        out.push(("Directory".into(), DisplayText::new("no identity found")));
+    }
+    if let Some(p) = &d.profile {
+        out.push(("Name".into(), DisplayText::new(&p.name)));
+        out.push(("Organisation".into(), DisplayText::new(&p.organisation)));
+    }
+    out.push(("Grants".into(), role_keys(&d.roles)));
+    let mandates: Vec<String> = d
+        .mandates
+        .iter()
+        .map(|m| format!("{} ({})", m.mandate_name, m.roles.join(", ")))
+        .collect();
+    out.push(("Mandates".into(), DisplayText::new(&mandates.join("; "))));
+    let regs: Vec<String> = d
+        .registrations
+        .iter()
+        .map(|r| format!("{} ({})", r.state, r.created_at.format("%Y-%m-%d %H:%M")))
+        .collect();
+    out.push(("Registrations".into(), DisplayText::new(&regs.join("; "))));
+    for a in d.audit.iter().take(8) {
+        out.push((
+            format!("Audit {}", a.timestamp.format("%Y-%m-%d %H:%M")),
+            DisplayText::new(&format!("{} via {}", a.action, a.via)),
+        ));
+    }
+    Ok(out)
 }
 
 fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
@@ -86,16 +397,19 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             Msg::PickUsers { id, result }
         }
         Request::Detail { id, row_id, .. } => {
-            let _ = row_id;
-            Msg::Detail {
-                id,
-                result: Err(err(not_in_build("users"))),
-            }
+            let result = match need_actor() {
+                Ok(a) => user_detail(&services, &a, &row_id).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::Detail { id, result }
         }
-        Request::KitSummary { id } => Msg::KitSummary {
-            id,
-            result: Err(err(not_in_build("kit slots"))),
-        },
+        Request::KitSummary { id } => {
+            let result = match need_actor() {
+                Ok(a) => kit_usage(&services, &a).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::KitSummary { id, result }
+        }
         Request::SignIn {
             id,
             email,
@@ -147,11 +461,295 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
     }
 }
 
+/// (used, total) kit slots: two one-row pages, their totals.
+async fn kit_usage(services: &Services, actor: &Actor) -> anyhow::Result<(u64, u64)> {
+    let all = services
+        .list_kit_slots(actor, &PageQuery::new(1, 1))
+        .await?;
+    let used = services
+        .list_kit_slots(actor, &PageQuery::new(1, 1).filter("free", ["false"]))
+        .await?;
+    Ok((used.total, all.total))
+}
+
+fn reveal_keys(
+    title: &str,
+    trust: String,
+    details: Vec<(String, DisplayText)>,
+    api_key: crate::domain::Secret,
+    internal_key: Option<crate::domain::Secret>,
+) -> RevealKeys {
+    RevealKeys {
+        title: title.to_string(),
+        trust: DisplayText::new(&trust),
+        details,
+        api_key,
+        internal_key,
+    }
+}
+
+/// Mandate role labels → ids (global templates and the mandate's own).
+async fn mandate_role_ids(
+    services: &Services,
+    actor: &Actor,
+    mandate: crate::domain::MandateId,
+    labels: &[String],
+) -> anyhow::Result<Vec<crate::domain::MandateRoleId>> {
+    let roles = services.mandate_roles(actor, mandate).await?;
+    labels
+        .iter()
+        .map(|l| {
+            roles
+                .iter()
+                .find(|r| r.label.eq_ignore_ascii_case(l))
+                .map(|r| r.id)
+                .ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "role {} is not assignable in this mandate",
+                        DisplayText::new(l)
+                    )
+                })
+        })
+        .collect()
+}
+
+fn roles_of(names: &[String]) -> anyhow::Result<Vec<crate::domain::RoleRef>> {
+    Ok(names
+        .iter()
+        .map(|n| crate::domain::RoleRef::parse(n))
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
 /// Runs one mutation through the services.
-async fn run_op(_services: &Services, _actor: &Actor, op: Op) -> anyhow::Result<OpOutcome> {
-    let _ = DisplayText::new("");
-    Err(anyhow::anyhow!(
-        "{} is not part of this build yet",
-        op.describe()
-    ))
+async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<OpOutcome> {
+    let toast = |s: String| OpOutcome {
+        toast: s,
+        reveal: None,
+    };
+    match op {
+        Op::RegisterUser {
+            email,
+            name,
+            organisation,
+            roles,
+        } => {
+            let req = crate::service::registration::RegisterRequest {
+                email,
+                name,
+                organisation,
+                roles: roles_of(&roles)?,
+                suppress_invite: false,
+            };
+            let out = services.register_user(actor, &req).await?;
+            Ok(toast(
+                DisplayText::with_max(&out.message, 120).into_string(),
+            ))
+        }
+        Op::SetUserRoles { sub, roles } => {
+            services
+                .set_roles(actor, parse_id(&sub)?, &roles_of(&roles)?)
+                .await?;
+            Ok(toast("roles updated".into()))
+        }
+        Op::RetryRegistration { id } => {
+            let out = services.retry_registration(actor, parse_id(&id)?).await?;
+            Ok(toast(
+                DisplayText::with_max(&out.message, 120).into_string(),
+            ))
+        }
+        Op::RollbackRegistration { id } => {
+            let r = services
+                .rollback_registration(actor, parse_id(&id)?)
+                .await?;
+            Ok(toast(format!(
+                "registration now {}",
+                DisplayText::new(&r.state)
+            )))
+        }
+        Op::ResolveRegistration { id, note } => {
+            services
+                .resolve_registration(actor, parse_id(&id)?, &note)
+                .await?;
+            Ok(toast("registration marked resolved".into()))
+        }
+        Op::RegisterTrust { name, code, region } => {
+            let r = services
+                .register_trust(actor, &name, &code, region.as_deref())
+                .await?;
+            let label = format!("{} ({})", r.trust.name, r.trust.code);
+            let toast_text = format!(
+                "trust {} registered",
+                DisplayText::with_max(&r.trust.name, 60)
+            );
+            let details = vec![
+                (
+                    "Trust id".to_string(),
+                    DisplayText::new(&r.trust.id.to_string()),
+                ),
+                (
+                    "Kit slot".to_string(),
+                    DisplayText::new(&format!("{} (#{})", r.fl_kit_slot, r.fl_kit_slot_number)),
+                ),
+                ("Region".to_string(), opt(&r.trust.region)),
+            ];
+            let crate::domain::trust::RegisteredTrust {
+                api_key,
+                internal_service_key,
+                ..
+            } = r;
+            Ok(OpOutcome {
+                toast: toast_text,
+                reveal: Some(reveal_keys(
+                    "Trust registered — its keys",
+                    label,
+                    details,
+                    api_key,
+                    Some(internal_service_key),
+                )),
+            })
+        }
+        Op::RotateTrustKey { id } => {
+            let r = services
+                .rotate_trust_keys(actor, parse_id(&id)?, false)
+                .await?;
+            let toast_text = format!(
+                "API key of {} rotated",
+                DisplayText::with_max(&r.trust_name, 60)
+            );
+            let crate::domain::trust::RotatedKeys {
+                trust_name,
+                api_key,
+                internal_service_key,
+                ..
+            } = r;
+            Ok(OpOutcome {
+                toast: toast_text,
+                reveal: Some(reveal_keys(
+                    "API key rotated — the new key",
+                    trust_name,
+                    Vec::new(),
+                    api_key,
+                    internal_service_key,
+                )),
+            })
+        }
+        Op::DeleteTrust { id, .. } => {
+            let d = services.delete_trust(actor, parse_id(&id)?).await?;
+            Ok(toast(format!(
+                "trust {} deleted{}",
+                DisplayText::with_max(&d.trust_name, 60),
+                d.freed_slot
+                    .map(|s| format!("; slot {} freed", DisplayText::new(&s)))
+                    .unwrap_or_default()
+            )))
+        }
+        Op::CreateMandate {
+            name,
+            label,
+            enabled,
+            plan,
+        } => {
+            let input = crate::service::mandates::MandateInput {
+                name,
+                label: Some(label),
+                enabled,
+            };
+            let d = services.create_mandate(actor, &input, Some(&plan)).await?;
+            Ok(toast(format!(
+                "mandate {} created",
+                DisplayText::with_max(&d.mandate.name, 60)
+            )))
+        }
+        Op::UpdateMandate {
+            id,
+            name,
+            label,
+            enabled,
+        } => {
+            let input = crate::service::mandates::MandateInput {
+                name,
+                label: Some(label),
+                enabled,
+            };
+            let m = services
+                .update_mandate(actor, parse_id(&id)?, &input)
+                .await?;
+            Ok(toast(format!(
+                "mandate {} updated",
+                DisplayText::with_max(&m.name, 60)
+            )))
+        }
+        Op::SoftDeleteMandate { id, name } => {
+            services.soft_delete_mandate(actor, parse_id(&id)?).await?;
+            Ok(toast(format!(
+                "mandate {} deleted (restorable until purged)",
+                DisplayText::with_max(&name, 60)
+            )))
+        }
+        Op::HardDeleteMandate { id, name } => {
+            services
+                .hard_delete_mandate(actor, parse_id(&id)?, &name)
+                .await?;
+            Ok(toast(format!(
+                "mandate {} permanently deleted",
+                DisplayText::with_max(&name, 60)
+            )))
+        }
+        Op::AddMember {
+            mandate_id,
+            user_sub,
+            roles,
+        } => {
+            let mandate = parse_id(&mandate_id)?;
+            let role_ids = mandate_role_ids(services, actor, mandate, &roles).await?;
+            let who = crate::service::members::MemberRef::parse(&user_sub)?;
+            services.add_member(actor, mandate, &who, &role_ids).await?;
+            Ok(toast("member added".into()))
+        }
+        Op::RemoveMember {
+            mandate_id,
+            user_sub,
+        } => {
+            services
+                .remove_member(actor, parse_id(&mandate_id)?, parse_id(&user_sub)?)
+                .await?;
+            Ok(toast("member removed".into()))
+        }
+        Op::SetMemberRoles {
+            mandate_id,
+            user_sub,
+            roles,
+        } => {
+            let mandate = parse_id(&mandate_id)?;
+            let role_ids = mandate_role_ids(services, actor, mandate, &roles).await?;
+            services
+                .set_member_roles(actor, mandate, parse_id(&user_sub)?, &role_ids)
+                .await?;
+            Ok(toast("member roles updated".into()))
+        }
+        Op::ExportAudit { json, query } => {
+            use crate::service::audit::ExportFormat;
+            let dir = crate::config::data_dir();
+            std::fs::create_dir_all(&dir)?;
+            let ext = if json { "json" } else { "csv" };
+            let path = dir.join(format!(
+                "audit-export-{}.{ext}",
+                chrono::Utc::now().format("%Y%m%d-%H%M%S")
+            ));
+            let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            let format = if json {
+                ExportFormat::Json
+            } else {
+                ExportFormat::Csv
+            };
+            let n = services
+                .export_audit(actor, &query, Default::default(), format, &mut file)
+                .await?;
+            std::io::Write::flush(&mut file)?;
+            Ok(toast(format!(
+                "{n} audit rows exported to {}",
+                DisplayText::new(&path.display().to_string())
+            )))
+        }
+    }
 }

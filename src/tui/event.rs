@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crossterm::event::{Event, EventStream, KeyEventKind};
+use crossterm::event::{
+    Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseEventKind,
+};
 use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
@@ -26,6 +28,12 @@ pub fn spawn(tx: UnboundedSender<Msg>) -> JoinHandle<()> {
                     Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Some(Msg::Key(k)),
                     Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
                     Some(Ok(Event::Paste(s))) => Some(Msg::Paste(s)),
+                    // Mouse capture is off by default (`ui.mouse`); when on, the wheel scrolls.
+                    Some(Ok(Event::Mouse(m))) => match m.kind {
+                        MouseEventKind::ScrollUp => Some(Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE))),
+                        MouseEventKind::ScrollDown => Some(Msg::Key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE))),
+                        _ => None,
+                    },
                     Some(Ok(_)) => None,
                     Some(Err(e)) => {
                         tracing::error!("terminal event stream failed: {e}");

@@ -84,6 +84,7 @@ pub async fn run_app(services: Services, opts: AppOptions) -> anyhow::Result<()>
     )?;
     let mut config = AppConfig::from_settings(&settings);
     config.demo_credentials = opts.demo_credentials.clone();
+    config.directory_kind = services.directory.kind().to_string();
     let mut app = App::new(config, keymap, theme, opts.operator.clone());
 
     // Log panics (the message only) before ratatui's hook restores the terminal.

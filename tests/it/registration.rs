@@ -521,3 +521,140 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
         assert!(stuck.as_array().unwrap().is_empty());
     }
 }
+
+/// The CLI end to end on LocalDirectory: JSON output, sanitized tables, exit codes.
+#[tokio::test]
+async fn cli_users_commands_and_exit_codes() {
+    let t = fresh_db().await;
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .arg("--database-url")
+            .arg(&t.url)
+            .args(args)
+            .env("HUBDECK_DIRECTORY__KIND", "local")
+            .env("HOME", std::env::temp_dir())
+            .env_remove("HUBDECK_FAILPOINT")
+            .output()
+            .expect("run hubdeck")
+    };
+    let register = |email: &str, name: &str| {
+        run(&[
+            "--output",
+            "json",
+            "users",
+            "register",
+            "--email",
+            email,
+            "--name",
+            name,
+            "--organisation",
+            "Org",
+            "--role",
+            "viewer",
+            "--suppress-invite",
+        ])
+    };
+    let out = register("cli@example.org", "Evil\u{202e}Name");
+    assert_eq!(out.status.code(), Some(2), "bidi override refused");
+    let out = register("cli@example.org", "Clara");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["state"], "complete");
+    let sub = v["sub"].as_str().unwrap().to_string();
+    let out = register("cli@example.org", "Clara");
+    assert_eq!(out.status.code(), Some(3), "already exists");
+    let out = register("bad-email", "Clara");
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = run(&[
+        "users",
+        "set-roles",
+        "--user",
+        "cli@example.org",
+        "--role",
+        "admin",
+        "--role",
+        "researcher",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&[
+        "users",
+        "set-roles",
+        "--user",
+        "nobody@example.org",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(out.status.code(), Some(4));
+    let out = run(&[
+        "users",
+        "set-roles",
+        "--user",
+        "cli@example.org",
+        "--role",
+        "root",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = run(&[
+        "--output", "json", "users", "list", "--role", "admin", "--search", "cli@",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["total"], 1);
+    assert_eq!(
+        page["items"][0]["roles"],
+        serde_json::json!(["Admin", "Researcher"])
+    );
+    let out = run(&["users", "list"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(table.contains("cli@example.org"), "{table}");
+
+    let out = run(&["users", "disable", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(0));
+    let out = run(&["--output", "json", "users", "list", "--enabled", "false"]);
+    let page: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(page["total"], 1);
+    let out = run(&["users", "show", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Disabled user"));
+    let out = run(&["users", "delete", "--user", &sub]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run(&["users", "delete", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(0), "delete is idempotent");
+    let out = run(&[
+        "--read-only",
+        "users",
+        "register",
+        "--email",
+        "r@example.org",
+        "--name",
+        "R",
+        "--organisation",
+        "O",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "read-only refusal");
+    let out = run(&["seed-users"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("granted 0"));
+}

@@ -182,6 +182,19 @@ async fn users_page_is_one_statement_regardless_of_page_size_and_totals_are_righ
     let names: Vec<_> = page.items.iter().map(|u| u.name.clone().unwrap()).collect();
     assert_eq!(names, vec!["Person 99", "Person 98", "Person 97"]);
 
+    // Filter values ignore the column's own filter but honour the others.
+    let q = PageQuery::new(1, 10)
+        .filter("status", ["CONFIRMED"])
+        .filter("enabled", ["true"]);
+    let values = ustore::filter_values(&t.pool, "status", &q, &[], 10)
+        .await
+        .unwrap();
+    assert_eq!(values, vec!["CONFIRMED", "FORCE_CHANGE_PASSWORD"]);
+    let values = ustore::filter_values(&t.pool, "enabled", &q, &[], 10)
+        .await
+        .unwrap();
+    assert_eq!(values, vec!["false", "true"]);
+
     // Past the end: empty page, total still right.
     let page = ustore::list_page(&t.pool, &PageQuery::new(99, 50), &[])
         .await

@@ -33,7 +33,7 @@ impl KitSlotsScreen {
                 vec![
                     Column::new("Slot", "slot_name", Constraint::Length(14)),
                     Column::new("No.", "slot_number", Constraint::Length(5)),
-                    Column::new("State", "state", Constraint::Length(6)).filterable(),
+                    Column::filter_only("Free", "free", Constraint::Length(6)),
                     Column::plain("Trust", Constraint::Fill(3)),
                     Column::new("Assigned", "assigned_at", Constraint::Length(16)),
                 ],

@@ -34,8 +34,6 @@ impl MandatesScreen {
                     Column::new("Name", "name", Constraint::Fill(3)),
                     Column::new("Label", "label", Constraint::Fill(3)),
                     Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
-                    Column::new("Plan", "plan", Constraint::Length(11)).filterable(),
-                    Column::new("Members", "members", Constraint::Length(8)),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
             ),
@@ -136,7 +134,8 @@ impl MembersScreen {
                 vec![
                     Column::new("Email", "email", Constraint::Fill(3)),
                     Column::new("Name", "full_name", Constraint::Fill(2)),
-                    Column::new("Roles", "roles", Constraint::Fill(2)).filterable(),
+                    Column::new("Roles", "roles", Constraint::Fill(2)),
+                    Column::new("Admin", "admin", Constraint::Length(6)).filterable(),
                     Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
                 ],
             ),

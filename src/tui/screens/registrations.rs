@@ -27,7 +27,7 @@ impl RegistrationsScreen {
                 "Stuck registrations",
                 vec![
                     Column::new("Email", "email", Constraint::Fill(3)),
-                    Column::new("State", "state", Constraint::Length(14)).filterable(),
+                    Column::filter_only("State", "state", Constraint::Length(14)),
                     Column::plain("Roles", Constraint::Length(18)),
                     Column::plain("Last error", Constraint::Fill(3)),
                     Column::new("Created", "created_at", Constraint::Length(16)),

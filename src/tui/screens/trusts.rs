@@ -9,16 +9,7 @@ use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, FormKind, NO_REGION, v_required_text, v_trust_code};
 use crate::tui::widgets::table::{Column, TableView};
 
-/// NHS England regions (the region select's choices).
-pub const REGIONS: &[&str] = &[
-    "East of England",
-    "London",
-    "Midlands",
-    "North East and Yorkshire",
-    "North West",
-    "South East",
-    "South West",
-];
+pub use crate::domain::trust::NHS_REGIONS as REGIONS;
 
 pub struct TrustsScreen {
     pub table: TableView,
@@ -54,7 +45,7 @@ impl TrustsScreen {
                     Column::new("Name", "name", Constraint::Fill(3)),
                     Column::new("Code", "code", Constraint::Length(16)),
                     Column::new("Region", "region", Constraint::Fill(2)).filterable(),
-                    Column::plain("Kit slot", Constraint::Length(10)),
+                    Column::new("Kit slot", "slot_number", Constraint::Length(10)),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
             ),

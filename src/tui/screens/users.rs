@@ -45,7 +45,7 @@ impl UsersScreen {
                     Column::new("Email", "email", Constraint::Fill(3)),
                     Column::new("Name", "name", Constraint::Fill(2)),
                     Column::new("Organisation", "organisation", Constraint::Fill(2)),
-                    Column::new("Roles", "role", Constraint::Length(18)).filterable(),
+                    Column::filter_only("Roles", "role", Constraint::Length(18)),
                     Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
                     Column::new("Status", "status", Constraint::Length(12)).filterable(),
                 ],

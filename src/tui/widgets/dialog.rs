@@ -26,7 +26,10 @@ pub enum PickPurpose {
 pub struct Picker {
     pub title: String,
     pub purpose: PickPurpose,
+    /// What is shown (sanitized).
     pub items: Vec<String>,
+    /// What a choice returns (raw values for the query; never drawn).
+    pub values: Vec<String>,
     pub chosen: Vec<bool>,
     pub cursor: usize,
     pub multi: bool,
@@ -34,17 +37,22 @@ pub struct Picker {
 }
 
 impl Picker {
+    /// A picker over `values`; each is shown through the sanitizer.
     pub fn new(
         title: impl Into<String>,
         purpose: PickPurpose,
-        items: Vec<String>,
+        values: Vec<String>,
         multi: bool,
     ) -> Self {
-        let n = items.len();
+        let n = values.len();
         Self {
             title: title.into(),
             purpose,
-            items,
+            items: values
+                .iter()
+                .map(|v| crate::domain::DisplayText::with_max(v, 60).into_string())
+                .collect(),
+            values,
             chosen: vec![false; n],
             cursor: 0,
             multi,
@@ -173,14 +181,14 @@ impl Dialog {
                 }
                 KeyCode::Enter => {
                     let mut values: Vec<String> = p
-                        .items
+                        .values
                         .iter()
                         .zip(&p.chosen)
                         .filter(|(_, c)| **c)
                         .map(|(v, _)| v.clone())
                         .collect();
                     if values.is_empty()
-                        && let Some(v) = p.items.get(p.cursor)
+                        && let Some(v) = p.values.get(p.cursor)
                     {
                         values.push(v.clone());
                     }

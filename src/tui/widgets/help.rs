@@ -13,6 +13,7 @@ pub fn render(
     keymap: &Keymap,
     read_only: bool,
     demo_credentials: Option<&(String, String)>,
+    scroll: u16,
     area: Rect,
     buf: &mut Buffer,
     theme: &Theme,
@@ -30,7 +31,9 @@ pub fn render(
             " Help — keys (from the live keymap) ",
             theme.title,
         ))
-        .title_bottom(Line::from(Span::styled(" Esc/? close ", theme.muted)).right_aligned());
+        .title_bottom(
+            Line::from(Span::styled(" ↑/↓ scroll · Esc/? close ", theme.muted)).right_aligned(),
+        );
     let mut lines = Vec::new();
     if let Some((email, password)) = demo_credentials {
         lines.push(Line::from(vec![
@@ -69,6 +72,7 @@ pub fn render(
     )));
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
+        .scroll((scroll, 0))
         .block(block)
         .render(r, buf);
 }

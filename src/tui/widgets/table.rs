@@ -25,27 +25,43 @@ pub struct Column {
     pub title: &'static str,
     pub key: Option<&'static str>,
     pub width: Constraint,
+    pub sortable: bool,
     pub filterable: bool,
 }
 
 impl Column {
+    /// A column sortable by the list column `key`.
     pub const fn new(title: &'static str, key: &'static str, width: Constraint) -> Self {
         Self {
             title,
             key: Some(key),
             width,
+            sortable: true,
             filterable: false,
         }
     }
+    /// Also filterable by `key`'s values.
     pub const fn filterable(mut self) -> Self {
         self.filterable = true;
         self
     }
+    /// Filterable by `key` but not sortable.
+    pub const fn filter_only(title: &'static str, key: &'static str, width: Constraint) -> Self {
+        Self {
+            title,
+            key: Some(key),
+            width,
+            sortable: false,
+            filterable: true,
+        }
+    }
+    /// Display only.
     pub const fn plain(title: &'static str, width: Constraint) -> Self {
         Self {
             title,
             key: None,
             width,
+            sortable: false,
             filterable: false,
         }
     }
@@ -186,7 +202,12 @@ impl TableView {
 
     /// `s`: none → first sortable asc → desc → next column asc → … → none (default order).
     pub fn cycle_sort(&mut self) {
-        let sortable: Vec<&'static str> = self.columns.iter().filter_map(|c| c.key).collect();
+        let sortable: Vec<&'static str> = self
+            .columns
+            .iter()
+            .filter(|c| c.sortable)
+            .filter_map(|c| c.key)
+            .collect();
         let next = match self.query.sort.first() {
             None => sortable.first().map(|c| (*c, SortDir::Asc)),
             Some(k) => {
@@ -399,6 +420,19 @@ impl TableView {
                 cell.set_style(Style::default().add_modifier(Modifier::REVERSED));
             }
         }
+    }
+
+    /// Installs a page directly (tests and benchmarks; the app always goes through
+    /// [`TableView::request`] / [`TableView::accept`]).
+    pub fn reload_for_test_page(&mut self, rows: impl IntoIterator<Item = Row>) {
+        let items: Vec<Row> = rows.into_iter().collect();
+        self.awaiting = None;
+        self.page = Some(Page {
+            total: items.len() as u64,
+            items,
+            page: 1,
+            page_size: crate::domain::page::DEFAULT_PAGE_SIZE,
+        });
     }
 
     /// Label: value lines of the selected row (the detail pane).

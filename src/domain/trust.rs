@@ -1,0 +1,555 @@
+//! Trusts (partner hospital sites): validated name, code and region, the FL kit slot numbering,
+//! the error vocabulary of registration, and the trust key format. No I/O: key minting takes
+//! the random number generator as a parameter (the service passes the OS CSPRNG).
+//!
+//! # Key format
+//!
+//! `<prefix>_<payload>_<checksum>`, e.g. `hubk_3fQ…(43 chars)…_0aZ9bC`:
+//! - `prefix`: `trusts.key_prefix` (1–16 ASCII letters or digits, e.g. `hubk`);
+//! - `payload`: [`KEY_PAYLOAD_LEN`] characters of `[0-9A-Za-z]`, each drawn uniformly from the
+//!   62-character alphabet by rejection sampling — 43 × log2(62) ≈ 256.03 bits of entropy;
+//! - `checksum`: the CRC-32 (IEEE) of the ASCII bytes `<prefix>_<payload>`, written as
+//!   [`KEY_CHECKSUM_LEN`] base-62 digits (most significant first, alphabet `0-9A-Za-z`).
+//!
+//! A secret scanner matches `hubk_[0-9A-Za-z]{43}_[0-9A-Za-z]{6}` and confirms a hit offline
+//! with [`verify_key`], which rejects any single changed character.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use thiserror::Error;
+use zeroize::Zeroizing;
+
+use super::TrustId;
+use super::error::{ValidationError, bounded_text};
+use super::secret::Secret;
+
+/// Longest trust name accepted (characters, after trimming).
+pub const MAX_TRUST_NAME: usize = 255;
+
+/// Slot number of a slot name without a trailing `_<digits>`: such slots are claimed last.
+pub const UNNUMBERED_SLOT: i32 = 10_000;
+
+/// The NHS England regions; a trust's region is one of these or none.
+pub const NHS_REGIONS: &[&str] = &[
+    "East of England",
+    "London",
+    "Midlands",
+    "North East and Yorkshire",
+    "North West",
+    "South East",
+    "South West",
+];
+
+/// Which unique property of a trust clashed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum TrustField {
+    Name,
+    Code,
+}
+
+impl fmt::Display for TrustField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TrustField::Name => "name",
+            TrustField::Code => "code",
+        })
+    }
+}
+
+/// Why a trust operation was refused. The service maps these into `ServiceError`
+/// (`Invalid` for input errors, `Conflict` for duplicates and an exhausted pool).
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum TrustError {
+    #[error("a trust name is required (got a blank name)")]
+    EmptyTrustName,
+    #[error("a trust code is required (got a blank code)")]
+    EmptyTrustCode,
+    #[error(
+        "trust code {0:?} is invalid: use 2–16 characters of A–Z, 0–9, '_' or '-' (letters are upper-cased)"
+    )]
+    InvalidTrustCode(String),
+    #[error(transparent)]
+    InvalidTrustName(ValidationError),
+    #[error("unknown region {value:?}: expected one of {}", NHS_REGIONS.join(", "))]
+    UnknownRegion { value: String },
+    /// `value` has passed through `DisplayText`.
+    #[error("a trust with {field} {value:?} already exists")]
+    DuplicateTrust { field: TrustField, value: String },
+    #[error("{}", NO_FREE_KIT_SLOT)]
+    NoFreeKitSlot,
+}
+
+/// The NoFreeKitSlot message, with the operator's remedy.
+pub const NO_FREE_KIT_SLOT: &str = "no free FL kit slot: every configured slot is assigned. \
+Pre-provision more FL kits, add their slot names to trusts.kit_slot_names \
+(or HUBDECK_TRUSTS__KIT_SLOT_NAMES) and register again";
+
+impl TrustError {
+    /// The field a validation error is about (for forms).
+    pub fn field(&self) -> &'static str {
+        match self {
+            TrustError::EmptyTrustName | TrustError::InvalidTrustName(_) => "name",
+            TrustError::EmptyTrustCode | TrustError::InvalidTrustCode(_) => "code",
+            TrustError::UnknownRegion { .. } => "region",
+            TrustError::DuplicateTrust { field, .. } => match field {
+                TrustField::Name => "name",
+                TrustField::Code => "code",
+            },
+            TrustError::NoFreeKitSlot => "fl_kit_slot",
+        }
+    }
+
+    /// True for refusals caused by existing state (duplicates, exhausted pool) rather than input.
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            TrustError::DuplicateTrust { .. } | TrustError::NoFreeKitSlot
+        )
+    }
+}
+
+/// A trust's display name: trimmed, 1–255 characters, no control characters. Untrusted text
+/// (render through `DisplayText`). Unique case-insensitively (enforced by the database).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrustName(String);
+
+impl TrustName {
+    pub fn parse(value: &str) -> Result<Self, TrustError> {
+        if value.trim().is_empty() {
+            return Err(TrustError::EmptyTrustName);
+        }
+        bounded_text("trust name", value, MAX_TRUST_NAME)
+            .map(TrustName)
+            .map_err(TrustError::InvalidTrustName)
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TrustName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&super::DisplayText::new(&self.0).into_string())
+    }
+}
+
+/// A trust's short code: trimmed, upper-cased, `[A-Z0-9_-]{2,16}`. Unique.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct TrustCode(String);
+
+impl TrustCode {
+    pub fn parse(value: &str) -> Result<Self, TrustError> {
+        let v = value.trim();
+        if v.is_empty() {
+            return Err(TrustError::EmptyTrustCode);
+        }
+        let upper = v.to_ascii_uppercase();
+        let ok = (2..=16).contains(&upper.len())
+            && upper
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if ok {
+            Ok(TrustCode(upper))
+        } else {
+            Err(TrustError::InvalidTrustCode(
+                super::DisplayText::new(v).into_string(),
+            ))
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TrustCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// One of [`NHS_REGIONS`] (matched case-insensitively, stored in its canonical spelling).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Region(&'static str);
+
+impl Region {
+    /// Blank or absent → `None`; otherwise one of the NHS England regions.
+    pub fn parse(value: Option<&str>) -> Result<Option<Self>, TrustError> {
+        let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let norm = |s: &str| {
+            s.split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+                .to_lowercase()
+        };
+        let wanted = norm(v);
+        NHS_REGIONS
+            .iter()
+            .find(|r| norm(r) == wanted)
+            .map(|r| Some(Region(r)))
+            .ok_or_else(|| TrustError::UnknownRegion {
+                value: super::DisplayText::new(v).into_string(),
+            })
+    }
+    pub fn as_str(&self) -> &'static str {
+        self.0
+    }
+}
+
+impl fmt::Display for Region {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One trust as stored, with the kit slot assigned to it (if any). Name and region are
+/// untrusted text: render through `DisplayText`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct Trust {
+    pub id: TrustId,
+    pub name: String,
+    pub code: String,
+    pub region: Option<String>,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub slot_name: Option<String>,
+    pub slot_number: Option<i32>,
+}
+
+/// One FL kit slot and the trust it is assigned to (if any).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct KitSlot {
+    pub slot_name: String,
+    pub slot_number: i32,
+    pub assigned_to_trust_id: Option<TrustId>,
+    pub trust_name: Option<String>,
+    pub trust_code: Option<String>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl KitSlot {
+    pub fn is_free(&self) -> bool {
+        self.assigned_to_trust_id.is_none()
+    }
+}
+
+/// The result of a registration: the only place the plaintext keys exist. They are shown once
+/// (CLI JSON or the TUI's reveal panel) and then dropped (zeroized). Debug prints redactions.
+#[derive(Clone, Debug)]
+pub struct RegisteredTrust {
+    pub trust: Trust,
+    pub fl_kit_slot: String,
+    pub fl_kit_slot_number: i32,
+    pub api_key: Secret,
+    pub internal_service_key: Secret,
+}
+
+/// The result of a key rotation: the new key(s), shown once.
+#[derive(Clone, Debug)]
+pub struct RotatedKeys {
+    pub trust_id: TrustId,
+    pub trust_name: String,
+    pub api_key: Secret,
+    /// Present when the internal-service key was rotated too.
+    pub internal_service_key: Option<Secret>,
+}
+
+/// The result of a trust deletion.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeletedTrust {
+    pub trust_id: TrustId,
+    pub trust_name: String,
+    pub trust_code: String,
+    /// The kit slot that became free.
+    pub freed_slot: Option<String>,
+}
+
+/// Validated input of a trust registration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewTrust {
+    pub name: TrustName,
+    pub code: TrustCode,
+    pub region: Option<Region>,
+}
+
+impl NewTrust {
+    /// Trims and validates in the order the operator reads the form: name, code, region.
+    pub fn parse(name: &str, code: &str, region: Option<&str>) -> Result<Self, TrustError> {
+        Ok(Self {
+            name: TrustName::parse(name)?,
+            code: TrustCode::parse(code)?,
+            region: Region::parse(region)?,
+        })
+    }
+}
+
+/// `slot_number` of a kit slot: the trailing `_<digits>` (`Trust_007` → 7); names without one
+/// (or with a number too large) get [`UNNUMBERED_SLOT`] so they are claimed last.
+pub fn slot_number(slot_name: &str) -> i32 {
+    slot_name
+        .rsplit_once('_')
+        .map(|(_, digits)| digits)
+        .filter(|d| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|d| d.parse::<i32>().ok())
+        .unwrap_or(UNNUMBERED_SLOT)
+}
+
+/// The configured slot names, trimmed, blanks dropped, de-duplicated and sorted (a stable order
+/// so concurrent reconciles insert in the same order), each with its slot number.
+pub fn configured_slots(names: &[String]) -> Vec<(String, i32)> {
+    let mut v: Vec<String> = names
+        .iter()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .collect();
+    v.sort();
+    v.dedup();
+    v.into_iter()
+        .map(|n| {
+            let num = slot_number(&n);
+            (n, num)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Keys
+// ---------------------------------------------------------------------------------------------
+
+/// Base-62 alphabet of payload and checksum.
+pub const KEY_ALPHABET: &[u8; 62] =
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+/// Payload characters: 43 × log2(62) ≈ 256.03 bits.
+pub const KEY_PAYLOAD_LEN: usize = 43;
+/// Checksum characters: 62^6 > 2^32, so every CRC-32 value fits.
+pub const KEY_CHECKSUM_LEN: usize = 6;
+
+/// Why a string is not a well-formed key.
+#[derive(Clone, Copy, Debug, Error, PartialEq, Eq)]
+pub enum KeyFormatError {
+    #[error("not of the form <prefix>_<payload>_<checksum>")]
+    Shape,
+    #[error("unexpected prefix")]
+    Prefix,
+    #[error("payload must be {KEY_PAYLOAD_LEN} characters of [0-9A-Za-z]")]
+    Payload,
+    #[error("checksum must be {KEY_CHECKSUM_LEN} characters of [0-9A-Za-z]")]
+    ChecksumShape,
+    #[error("checksum mismatch")]
+    Checksum,
+}
+
+/// Whether `prefix` is a valid key prefix (1–16 ASCII letters or digits).
+pub fn valid_key_prefix(prefix: &str) -> bool {
+    (1..=16).contains(&prefix.len()) && prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+}
+
+fn base62_value(b: u8) -> Option<u32> {
+    match b {
+        b'0'..=b'9' => Some(u32::from(b - b'0')),
+        b'A'..=b'Z' => Some(u32::from(b - b'A') + 10),
+        b'a'..=b'z' => Some(u32::from(b - b'a') + 36),
+        _ => None,
+    }
+}
+
+/// CRC-32 of `<prefix>_<payload>` as six base-62 digits.
+pub fn key_checksum(prefix: &str, payload: &str) -> String {
+    let mut h = crc32fast::Hasher::new();
+    h.update(prefix.as_bytes());
+    h.update(b"_");
+    h.update(payload.as_bytes());
+    let mut n = h.finalize();
+    let mut out = [b'0'; KEY_CHECKSUM_LEN];
+    for slot in out.iter_mut().rev() {
+        *slot = KEY_ALPHABET[(n % 62) as usize];
+        n /= 62;
+    }
+    out.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Checks a key's shape and checksum offline. `expected_prefix` None accepts any valid prefix.
+pub fn verify_key(key: &str, expected_prefix: Option<&str>) -> Result<(), KeyFormatError> {
+    let mut parts = key.split('_');
+    let (Some(prefix), Some(payload), Some(checksum), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(KeyFormatError::Shape);
+    };
+    if !valid_key_prefix(prefix) || expected_prefix.is_some_and(|p| p != prefix) {
+        return Err(KeyFormatError::Prefix);
+    }
+    if payload.len() != KEY_PAYLOAD_LEN || payload.bytes().any(|b| base62_value(b).is_none()) {
+        return Err(KeyFormatError::Payload);
+    }
+    if checksum.len() != KEY_CHECKSUM_LEN || checksum.bytes().any(|b| base62_value(b).is_none()) {
+        return Err(KeyFormatError::ChecksumShape);
+    }
+    // Constant-shape comparison of the expected checksum (not secret, but cheap to do right).
+    let expected = key_checksum(prefix, payload);
+    if expected
+        .bytes()
+        .zip(checksum.bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+    {
+        Ok(())
+    } else {
+        Err(KeyFormatError::Checksum)
+    }
+}
+
+/// Mints one key `<prefix>_<payload>_<checksum>` from `rng` (the service passes the OS CSPRNG).
+/// Every intermediate buffer is zeroized; the plaintext leaves only inside a [`Secret`].
+pub fn mint_key<R>(prefix: &str, rng: &mut R) -> Result<Secret, R::Error>
+where
+    R: rand::TryCryptoRng + ?Sized,
+{
+    let mut key = Zeroizing::new(String::with_capacity(
+        prefix.len() + KEY_PAYLOAD_LEN + KEY_CHECKSUM_LEN + 2,
+    ));
+    key.push_str(prefix);
+    key.push('_');
+    let mut buf = Zeroizing::new([0u8; 64]);
+    let mut produced = 0;
+    while produced < KEY_PAYLOAD_LEN {
+        rng.try_fill_bytes(&mut buf[..])?;
+        for &b in buf.iter() {
+            // 248 = 4 × 62: rejection sampling keeps every character uniform.
+            if b < 248 && produced < KEY_PAYLOAD_LEN {
+                key.push(char::from(KEY_ALPHABET[usize::from(b % 62)]));
+                produced += 1;
+            }
+        }
+    }
+    let checksum = key_checksum(prefix, &key[prefix.len() + 1..]);
+    key.push('_');
+    key.push_str(&checksum);
+    Ok(Secret::new(std::mem::take(&mut *key)))
+}
+
+/// `api_key_hash`: lowercase hex SHA-256 of the key's UTF-8 bytes (64 characters).
+pub fn api_key_hash(key: &Secret) -> String {
+    let digest = Sha256::digest(key.expose().as_bytes());
+    hex::encode(digest.as_slice())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_trimmed_upper_cased_and_checked() {
+        assert_eq!(TrustCode::parse(" gstt ").unwrap().as_str(), "GSTT");
+        assert_eq!(TrustCode::parse("a-1_b").unwrap().as_str(), "A-1_B");
+        assert_eq!(TrustCode::parse("  "), Err(TrustError::EmptyTrustCode));
+        assert!(matches!(
+            TrustCode::parse("X"),
+            Err(TrustError::InvalidTrustCode(_))
+        ));
+        assert!(matches!(
+            TrustCode::parse("ABCDEFGHIJKLMNOPQ"),
+            Err(TrustError::InvalidTrustCode(_))
+        ));
+        assert!(matches!(
+            TrustCode::parse("GS TT"),
+            Err(TrustError::InvalidTrustCode(_))
+        ));
+        assert!(matches!(
+            TrustCode::parse("ÄB"),
+            Err(TrustError::InvalidTrustCode(_))
+        ));
+    }
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(TrustName::parse("  Guy's  ").unwrap().as_str(), "Guy's");
+        assert_eq!(TrustName::parse(" \t "), Err(TrustError::EmptyTrustName));
+        assert!(matches!(
+            TrustName::parse("a\u{1b}[31m"),
+            Err(TrustError::InvalidTrustName(_))
+        ));
+        assert!(TrustName::parse(&"x".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn regions_come_from_the_nhs_list() {
+        assert_eq!(Region::parse(None).unwrap(), None);
+        assert_eq!(Region::parse(Some("  ")).unwrap(), None);
+        assert_eq!(
+            Region::parse(Some("north  east AND yorkshire"))
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "North East and Yorkshire"
+        );
+        assert!(matches!(
+            Region::parse(Some("Narnia")),
+            Err(TrustError::UnknownRegion { .. })
+        ));
+    }
+
+    #[test]
+    fn slot_numbers() {
+        assert_eq!(slot_number("Trust_007"), 7);
+        assert_eq!(slot_number("kit_12"), 12);
+        assert_eq!(slot_number("Spare"), UNNUMBERED_SLOT);
+        assert_eq!(slot_number("Trust_"), UNNUMBERED_SLOT);
+        assert_eq!(slot_number("Trust_99999999999"), UNNUMBERED_SLOT);
+        let c = configured_slots(&["B_2".into(), " A_1 ".into(), "B_2".into(), "".into()]);
+        assert_eq!(c, vec![("A_1".into(), 1), ("B_2".into(), 2)]);
+    }
+
+    #[test]
+    fn minted_keys_verify_and_hash() {
+        let mut rng = rand::rngs::SysRng;
+        let k = mint_key("hubk", &mut rng).unwrap();
+        let s = k.expose();
+        assert!(s.starts_with("hubk_"));
+        assert_eq!(s.len(), 4 + 1 + KEY_PAYLOAD_LEN + 1 + KEY_CHECKSUM_LEN);
+        assert_eq!(verify_key(s, Some("hubk")), Ok(()));
+        assert_eq!(verify_key(s, Some("other")), Err(KeyFormatError::Prefix));
+        let h = api_key_hash(&k);
+        assert_eq!(h.len(), 64);
+        assert!(
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        );
+        let k2 = mint_key("hubk", &mut rng).unwrap();
+        assert_ne!(k.expose(), k2.expose());
+        assert!(!format!("{k:?}").contains(s));
+    }
+
+    #[test]
+    fn known_hash() {
+        // SHA-256("abc")
+        assert_eq!(
+            api_key_hash(&Secret::new("abc")),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+
+    proptest::proptest! {
+        /// Any single changed character (to any other printable ASCII character) is detected.
+        #[test]
+        fn checksum_detects_one_changed_character(pos in 0usize..55, replacement in 0x21u8..0x7f) {
+            let mut rng = rand::rngs::SysRng;
+            let key = mint_key("hubk", &mut rng).unwrap();
+            let mut bytes = key.expose().as_bytes().to_vec();
+            let pos = pos % bytes.len();
+            proptest::prop_assume!(bytes[pos] != replacement);
+            bytes[pos] = replacement;
+            let changed = String::from_utf8(bytes).unwrap();
+            proptest::prop_assert!(verify_key(&changed, None).is_err());
+            proptest::prop_assert!(verify_key(&changed, Some("hubk")).is_err());
+        }
+    }
+}
