@@ -18,7 +18,6 @@ use hubdeck::domain::page::SortDir;
 use hubdeck::domain::{Page, PageQuery, PermissionRef};
 use hubdeck::service::{Actor, Operator, Services};
 use hubdeck::store::dataset::{self, DatasetSpec};
-use hubdeck::store::query::{fetch_page, filter_values};
 use sqlx::PgPool;
 
 // ---------------------------------------------------------------------------------------------
@@ -106,10 +105,6 @@ fn ratio(hub: Duration, base: Duration) -> String {
     }
 }
 
-#[path = "support/shapes.rs"]
-mod shapes;
-use shapes::*;
-
 // ---------------------------------------------------------------------------------------------
 // The seed's pattern, faithfully: fetch every row, then work in memory; per-member lookups.
 // ---------------------------------------------------------------------------------------------
@@ -126,7 +121,8 @@ struct AllMandate {
 async fn baseline_mandates_page(
     pool: &PgPool,
     search: &str,
-    enabled: bool,
+    enabled: Option<bool>,
+    label: Option<&str>,
     page: usize,
     size: usize,
 ) -> anyhow::Result<(usize, Vec<AllMandate>)> {
@@ -147,7 +143,8 @@ async fn baseline_mandates_page(
                     .as_deref()
                     .is_some_and(|l| l.to_lowercase().contains(&needle))
         })
-        .filter(|m| m.enabled == enabled)
+        .filter(|m| enabled.is_none_or(|e| m.enabled == e))
+        .filter(|m| label.is_none_or(|l| m.label.as_deref() == Some(l)))
         .collect();
     hits.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let total = hits.len();
@@ -262,16 +259,33 @@ async fn baseline_users_page(pool: &PgPool, search: &str) -> anyhow::Result<usiz
 
 const CAP: i64 = 10_001;
 
+#[derive(sqlx::FromRow)]
+#[allow(dead_code)]
+struct MandateRow {
+    id: uuid::Uuid,
+    name: String,
+    label: Option<String>,
+    enabled: bool,
+    created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+#[allow(dead_code)]
+struct MemberRow {
+    id: uuid::Uuid,
+    email: String,
+    full_name: Option<String>,
+    roles: Vec<String>,
+    enabled: bool,
+}
+
 async fn proposed_mandates(
     pool: &PgPool,
     search: Option<&str>,
     page: i64,
 ) -> anyhow::Result<(usize, i64)> {
-    const COLS: &str = "SELECT m.id, m.name, m.label, m.enabled,
-                (SELECT s.plan_key FROM mandate_subscription s WHERE s.mandate_id = m.id
-                   AND s.status IN ('trialing', 'active', 'past_due')) AS plan,
-                (SELECT count(*) FROM user_mandate c WHERE c.mandate_id = m.id) AS members,
-                m.created_at FROM mandate m WHERE m.deleted_at IS NULL AND m.enabled";
+    const COLS: &str = "SELECT m.id, m.name, m.label, m.enabled, m.created_at
+                FROM mandate m WHERE m.deleted_at IS NULL AND m.enabled";
     let (rows, total): (Vec<MandateRow>, i64) = match search {
         Some(s) => {
             let pattern = format!("%{}%", hubdeck::store::query::escape_like(s));
@@ -320,7 +334,7 @@ async fn proposed_members(
     size: i64,
 ) -> anyhow::Result<(usize, i64)> {
     let rows: Vec<MemberRow> = sqlx::query_as(
-        "SELECT um.id, d.email, d.username, p.name AS full_name,
+        "SELECT um.id, d.email, p.name AS full_name,
                 ARRAY(SELECT DISTINCT r.label FROM user_mandate_role umr
                       JOIN mandate_role r ON r.id = umr.mandate_role_id
                       WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL
@@ -460,12 +474,19 @@ async fn run() -> anyhow::Result<()> {
         .unwrap_or(60);
     let base_iters: usize = if scale == "small" { 5 } else { 3 };
 
+    let services = Services::new(
+        pool.clone(),
+        bench_directory(&pool),
+        Arc::new(prepared.settings.clone()),
+    );
+    let actor = sysadmin();
+
     // -- mandates page --------------------------------------------------------------------------
     r.section(
-        "Mandates page (50 rows): search + filter + sort",
+        "Mandates page (50 rows): search + filter + sort, through `Services::list_mandates`",
         "| query | hubdeck p50 | hubdeck p95 | n | budget p95 | result | seed pattern p50 | ratio |\n|---|---|---|---|---|---|---|---|",
     );
-    let cases: Vec<(&str, PageQuery, &str, bool)> = vec![
+    let cases: Vec<(&str, PageQuery, &str)> = vec![
         (
             "first page: search `leeds cardiology` (≈650 hits), enabled = yes, sort name",
             PageQuery::new(1, 50)
@@ -473,7 +494,6 @@ async fn run() -> anyhow::Result<()> {
                 .filter("enabled", ["true"])
                 .sort("name", SortDir::Asc),
             "leeds cardiology",
-            true,
         ),
         (
             "page 10: search `leeds cardiology`, enabled = yes, sort name",
@@ -482,7 +502,6 @@ async fn run() -> anyhow::Result<()> {
                 .filter("enabled", ["true"])
                 .sort("name", SortDir::Asc),
             "leeds cardiology",
-            true,
         ),
         (
             "first page: search `leeds` (≈15,000 hits), enabled = yes, sort name",
@@ -491,7 +510,6 @@ async fn run() -> anyhow::Result<()> {
                 .filter("enabled", ["true"])
                 .sort("name", SortDir::Asc),
             "leeds",
-            true,
         ),
         (
             "page 200: search `leeds`, enabled = yes, sort name",
@@ -500,16 +518,14 @@ async fn run() -> anyhow::Result<()> {
                 .filter("enabled", ["true"])
                 .sort("name", SortDir::Asc),
             "leeds",
-            true,
         ),
         (
-            "first page: search `imaging net`, plan = TEAM, sort created desc",
+            "first page: search `imaging net`, label = research, sort created desc",
             PageQuery::new(1, 50)
                 .search("imaging net")
-                .filter("plan", ["TEAM"])
+                .filter("label", ["research"])
                 .sort("created_at", SortDir::Desc),
             "imaging net",
-            true,
         ),
         (
             "first page, no search: enabled = yes, sort name (≈930,000 hits)",
@@ -517,7 +533,6 @@ async fn run() -> anyhow::Result<()> {
                 .filter("enabled", ["true"])
                 .sort("name", SortDir::Asc),
             "",
-            true,
         ),
         (
             "page 10,000, no search: enabled = yes, sort name",
@@ -525,18 +540,26 @@ async fn run() -> anyhow::Result<()> {
                 .filter("enabled", ["true"])
                 .sort("name", SortDir::Asc),
             "",
-            true,
         ),
     ];
-    for (name, q, search, enabled) in &cases {
+    for (name, q, search) in &cases {
         let s = measure(3, iters, |_| async {
-            fetch_page::<MandateRow>(&pool, &MANDATES_SQL, q, None)
-                .await
-                .map(|p| p.total)
+            services.list_mandates(&actor, q).await.map(|p| p.total)
         })
         .await;
         let b = measure(1, base_iters, |_| async {
-            baseline_mandates_page(&pool, search, *enabled, q.page as usize, 50)
+            let enabled = q
+                .filters
+                .iter()
+                .any(|f| f.column == "enabled")
+                .then_some(true);
+            let label = q
+                .filters
+                .iter()
+                .find(|f| f.column == "label")
+                .and_then(|f| f.values.first())
+                .map(String::as_str);
+            baseline_mandates_page(&pool, search, enabled, label, q.page as usize, 50)
                 .await
                 .map(|x| x.0)
         })
@@ -554,34 +577,36 @@ async fn run() -> anyhow::Result<()> {
 
     // -- filter values --------------------------------------------------------------------------
     r.section(
-        "Filter values (mandates)",
-        "| column, other filters | hubdeck p50 | hubdeck p95 | budget p95 | result | seed pattern p50 | ratio |\n|---|---|---|---|---|---|---|",
+        "Filter values (mandates), through `Services::mandate_filter_values`",
+        "| column, other filters | hubdeck p50 | hubdeck p95 | n | budget p95 | result | seed pattern p50 | ratio |\n|---|---|---|---|---|---|---|---|",
     );
     let b = measure(1, base_iters, |_| async {
         baseline_filter_values(&pool).await.map(|v| v.len())
     })
     .await;
     for (name, column, q) in [
-        ("plan, no other filter", "plan", PageQuery::new(1, 50)),
+        ("label, no other filter", "label", PageQuery::new(1, 50)),
         ("enabled, no other filter", "enabled", PageQuery::new(1, 50)),
         (
-            "plan, with search `leeds` and enabled = yes",
-            "plan",
+            "label, with search `leeds` and enabled = yes",
+            "label",
             PageQuery::new(1, 50)
                 .search("leeds")
                 .filter("enabled", ["true"]),
         ),
     ] {
         let s = measure(2, iters, |_| async {
-            filter_values(&pool, &MANDATES_SQL, column, &q, None, 100)
+            services
+                .mandate_filter_values(&actor, column, &q)
                 .await
                 .map(|v| v.len())
         })
         .await;
         r.row(format!(
-            "| {name} | {} | {} | ≤ 20 ms | {} | {} | {} |",
+            "| {name} | {} | {} | {} | ≤ 20 ms | {} | {} | {} |",
             ms(s.p50),
             ms(s.p95),
+            s.n,
             verdict(s.p95 <= Duration::from_millis(20)),
             ms(b.p50),
             ratio(s.p50, b.p50)
@@ -590,31 +615,50 @@ async fn run() -> anyhow::Result<()> {
 
     // -- members page ---------------------------------------------------------------------------
     r.section(
-        "Members page of the big mandate",
-        "| page | hubdeck p50 | hubdeck p95 | statements | budget p95 | result | seed pattern | ratio |\n|---|---|---|---|---|---|---|---|",
+        "Members page of the 100,000-member mandate, through `Services::list_members`",
+        "| page | hubdeck p50 | hubdeck p95 | n | statements | budget p95 | result | seed pattern | ratio |\n|---|---|---|---|---|---|---|---|---|",
     );
     let base_members = {
         let t = Instant::now();
         let (queries, _) = baseline_members_page(&pool, big, 1, 10).await?;
         (t.elapsed(), queries)
     };
+    let big_id = hubdeck::domain::MandateId(big);
     for (name, q) in [
-        ("page 1, 10 rows, sort email", PageQuery::new(1, 10)),
-        ("page 1, 500 rows, sort email", PageQuery::new(1, 500)),
-        ("page 100, 500 rows, sort email", PageQuery::new(100, 500)),
+        (
+            "page 1, 10 rows (default sort: joined)",
+            PageQuery::new(1, 10),
+        ),
+        (
+            "page 1, 500 rows (default sort: joined)",
+            PageQuery::new(1, 500),
+        ),
+        (
+            "page 1, 10 rows, sort email",
+            PageQuery::new(1, 10).sort("email", SortDir::Asc),
+        ),
+        (
+            "page 1, 500 rows, sort email",
+            PageQuery::new(1, 500).sort("email", SortDir::Asc),
+        ),
+        ("page 100, 500 rows", PageQuery::new(100, 500)),
         (
             "search `khan`, 10 rows",
             PageQuery::new(1, 10).search("khan"),
         ),
     ] {
         let s = measure(2, iters, |_| async {
-            members_page(&pool, big, &q).await.map(|p| p.total)
+            services
+                .list_members(&actor, big_id, &q)
+                .await
+                .map(|p| p.total)
         })
         .await;
         r.row(format!(
-            "| {name} | {} | {} | 1 | ≤ 15 ms | {} | {} ({} statements) | {} |",
+            "| {name} | {} | {} | {} | 1 | ≤ 15 ms | {} | {} ({} statements) | {} |",
             ms(s.p50),
             ms(s.p95),
+            s.n,
             verdict(s.p95 <= Duration::from_millis(15)),
             ms(base_members.0),
             base_members.1,
@@ -694,12 +738,6 @@ async fn run() -> anyhow::Result<()> {
         "Users page (50 rows) with substring search, through `Services::list_users`",
         "| query | hubdeck p50 | hubdeck p95 | budget p95 | result | seed pattern p50 | ratio |\n|---|---|---|---|---|---|---|",
     );
-    let services = Services::new(
-        pool.clone(),
-        bench_directory(&pool),
-        Arc::new(prepared.settings.clone()),
-    );
-    let actor = sysadmin();
     for search in ["khan", "amelia.patel", "turing"] {
         let q = PageQuery::new(1, 50).search(search);
         let s = measure(2, iters, |_| async {
@@ -725,7 +763,7 @@ async fn run() -> anyhow::Result<()> {
         "Full redraw of a 200×60 table screen (TestBackend)",
         "| screen | median | p95 | budget median | result |\n|---|---|---|---|---|",
     );
-    let render = render_bench(&pool, iters.max(200)).await?;
+    let render = render_bench(&services, iters.max(200)).await?;
     r.row(format!(
         "| Mandates, 50 rows of real data | {} | {} | ≤ 2 ms | {} |",
         ms(render.p50),
@@ -748,8 +786,7 @@ async fn run() -> anyhow::Result<()> {
 
 /// Renders the console's Mandates screen with a real page, 200×60, clearing before each draw so
 /// every draw is a full redraw.
-async fn render_bench(pool: &PgPool, iters: usize) -> anyhow::Result<Stats> {
-    use hubdeck::domain::DisplayText;
+async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats> {
     use hubdeck::tui::action::{ListKey, Msg, Request, Row};
     use hubdeck::tui::app::{App, AppConfig};
     use hubdeck::tui::keymap::Keymap;
@@ -757,25 +794,11 @@ async fn render_bench(pool: &PgPool, iters: usize) -> anyhow::Result<Stats> {
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
-    let page = fetch_page::<MandateRow>(pool, &MANDATES_SQL, &PageQuery::new(1, 50), None).await?;
+    // The console's own data source for the Mandates list (the same rows the TUI shows).
+    let source = hubdeck::tui::backend::source(services, &sysadmin(), &ListKey::Mandates);
+    let page = source(PageQuery::new(1, 50)).await?;
     let total = page.total;
-    let rows: Vec<Row> = page
-        .items
-        .iter()
-        .map(|m| {
-            Row::new(
-                m.id.to_string(),
-                [
-                    DisplayText::new(&m.name),
-                    DisplayText::new(m.label.as_deref().unwrap_or("")),
-                    DisplayText::new(if m.enabled { "yes" } else { "no" }),
-                    DisplayText::new(m.plan.as_deref().unwrap_or("")),
-                    DisplayText::new(&m.members.to_string()),
-                    DisplayText::new(&m.created_at.format("%Y-%m-%d %H:%M").to_string()),
-                ],
-            )
-        })
-        .collect();
+    let rows: Vec<Row> = page.items;
     let Actor::Operator(op) = sysadmin() else {
         anyhow::bail!("operator")
     };

@@ -1,7 +1,7 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
-pub mod dataset;
 pub mod audit;
+pub mod dataset;
 pub mod grants;
 pub mod mandates;
 pub mod members;

@@ -5,9 +5,9 @@ mod support;
 
 mod demo;
 mod foundation;
-mod registration;
 mod mandates;
 mod members;
+mod registration;
 mod tui_e2e;
 mod tui_session;
 mod tui_snapshots;
