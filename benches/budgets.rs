@@ -248,7 +248,7 @@ async fn baseline_users_page(pool: &PgPool, search: &str) -> anyhow::Result<usiz
                     .is_some_and(|n| n.to_lowercase().contains(&needle))
         })
         .collect();
-    hits.sort_by(|a, b| a.email.to_lowercase().cmp(&b.email.to_lowercase()));
+    hits.sort_by_key(|u| u.email.to_lowercase());
     Ok(hits.into_iter().take(50).count())
 }
 
