@@ -435,3 +435,51 @@ async fn list_page_queries_use_indexes_on_a_generated_dataset() {
         &explain_users(&noseq, &PageQuery::new(1, 50), &["50", "0"]).await,
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// End to end: the README command in tmux (real binary, temporary data dir, small scale)
+// ---------------------------------------------------------------------------------------------
+
+/// The live mandates of the small spec: the total the Mandates screen must show.
+async fn small_live_mandates() -> String {
+    let db = pg::fresh_db().await;
+    dataset::generate(&db.pool, &DatasetSpec::small(), None, &quiet)
+        .await
+        .unwrap();
+    let n = dataset::counts(&db.pool).await.unwrap().live_mandates;
+    format!("of {}", hubdeck::domain::page::thousands(n as u64))
+}
+
+#[tokio::test]
+async fn demo_opens_a_populated_mandates_screen_then_reuses_the_data() {
+    let total = small_live_mandates().await;
+    let dir = open_data_dir();
+    let root = cluster_root_of(dir.path());
+    let data = dir.path().display().to_string();
+    let env = [
+        ("HUBDECK_DATA_DIR", data.as_str()),
+        ("HUBDECK_DEMO_SCALE", "small"),
+    ];
+
+    // First run: creates the cluster, generates, opens the console signed in as the demo admin.
+    let t = crate::tui_e2e::Tmux::start(&["demo"], &env);
+    let screen = t.wait_for(&["Mandates", total.as_str(), "admin@hubdeck.example"]);
+    assert!(!screen.contains("Sign in"), "{screen}");
+    assert!(!postgres_processes_under(&root).is_empty());
+    t.keys(&["q"]);
+    let after = t.wait_for(&["__EXIT:0", "stopped the demo cluster"]);
+    assert!(after.contains("generated dataset"), "{after}");
+    assert!(after.contains("hubdeck-demo"), "credentials printed: {after}");
+    // Exiting the console stopped the cluster.
+    assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
+    drop(t);
+
+    // Second run: the same data, not regenerated.
+    let t = crate::tui_e2e::Tmux::start(&["demo"], &env);
+    t.wait_for(&["Mandates", total.as_str()]);
+    t.keys(&["q"]);
+    let after = t.wait_for(&["__EXIT:0", "stopped the demo cluster"]);
+    assert!(after.contains("re-using the dataset"), "{after}");
+    assert!(!after.contains("generating"), "{after}");
+    assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
+}
