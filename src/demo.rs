@@ -273,14 +273,10 @@ pub async fn prepare(
     }
 }
 
-/// An argon2 PHC string for the demo password.
+/// An argon2 PHC string for the demo password (the LocalDirectory's own hashing).
 fn hash_password(password: &str) -> anyhow::Result<String> {
-    use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
-    let salt = SaltString::generate(&mut OsRng);
-    argon2::Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| anyhow::anyhow!("hashing the demo password: {e}"))
+    let secret = crate::domain::Secret::new(password);
+    Ok(crate::directory::local::hash_password(&secret)?)
 }
 
 /// `hubdeck demo`. Returns the exit code.

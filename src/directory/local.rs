@@ -1,1 +1,381 @@
-//! `LocalDirectory`: the embedded identity provider on PostgreSQL (demo and development).
+//! `LocalDirectory`: the embedded identity provider on PostgreSQL, for the demo and development.
+//! Same semantics as Cognito where hubdeck relies on them: sub is a UUID v4, usernames are
+//! emails, email unique case-insensitively, FORCE_CHANGE_PASSWORD → CONFIRMED, disabled users
+//! cannot sign in, invitations are recorded (`local_invitation`) instead of sent. Passwords are
+//! argon2id hashes (PHC strings).
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rand::RngExt;
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use super::{
+    AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
+    IdentityStatus, NewIdentity, NewPasswordChallenge, UserKey,
+};
+use crate::domain::{Email, Secret, UserSub};
+use crate::store::StoreError;
+use crate::store::local_directory::{self as store, LocalIdentityRow, NewLocalIdentity};
+
+/// Page size of `list_page` (Cognito's maximum).
+pub const PAGE_SIZE: i64 = 60;
+/// How long a NEW_PASSWORD_REQUIRED session stays valid.
+pub const CHALLENGE_MINUTES: i64 = 10;
+
+pub struct LocalDirectory {
+    db: PgPool,
+}
+
+impl LocalDirectory {
+    pub fn new(db: PgPool) -> Self {
+        Self { db }
+    }
+}
+
+fn store_err(e: StoreError) -> DirectoryError {
+    match e {
+        StoreError::Unique { constraint } => DirectoryError::AlreadyExists(constraint),
+        StoreError::Unavailable(m) => DirectoryError::Unavailable(m),
+        other => DirectoryError::Unavailable(other.to_string()),
+    }
+}
+
+fn identity(r: LocalIdentityRow) -> Identity {
+    Identity {
+        sub: r.sub,
+        username: r.username,
+        email: r.email,
+        enabled: r.enabled,
+        status: IdentityStatus::parse(&r.status),
+        created_at: Some(r.created_at),
+    }
+}
+
+/// Hashes a password as an argon2id PHC string (as stored in `local_identity.password_hash`).
+pub fn hash_password(password: &Secret) -> Result<String, DirectoryError> {
+    let mut salt_bytes = [0u8; 16];
+    rand::rng().fill(&mut salt_bytes);
+    let salt =
+        SaltString::encode_b64(&salt_bytes).map_err(|e| DirectoryError::Rejected(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| DirectoryError::Rejected(format!("cannot hash password: {e}")))
+}
+
+fn verify_password(password: &Secret, phc: &str) -> bool {
+    PasswordHash::new(phc)
+        .map(|h| {
+            Argon2::default()
+                .verify_password(password.expose().as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}
+
+/// A random temporary password meeting common pool policies (upper, lower, digit, symbol).
+fn temporary_password() -> Secret {
+    const ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+    let mut rng = rand::rng();
+    let mut s: String = (0..14)
+        .map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char)
+        .collect();
+    s.push_str("a7#Q");
+    Secret::new(s)
+}
+
+/// Minimum password policy (Cognito's default: 8+ chars, upper, lower, digit).
+fn check_policy(p: &Secret) -> DirectoryResult<()> {
+    let s = p.expose();
+    let ok = s.chars().count() >= 8
+        && s.chars().any(|c| c.is_uppercase())
+        && s.chars().any(|c| c.is_lowercase())
+        && s.chars().any(|c| c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(DirectoryError::InvalidInput(
+            "password must have at least 8 characters with an upper-case letter, a lower-case letter and a digit".into(),
+        ))
+    }
+}
+
+async fn hash_blocking(p: Secret) -> DirectoryResult<String> {
+    tokio::task::spawn_blocking(move || hash_password(&p))
+        .await
+        .map_err(|e| DirectoryError::Unavailable(e.to_string()))?
+}
+
+fn session_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn cursor_encode(at: DateTime<Utc>, sub: UserSub) -> String {
+    format!("{}|{}", at.timestamp_micros(), sub)
+}
+
+fn cursor_decode(c: &str) -> DirectoryResult<(DateTime<Utc>, UserSub)> {
+    let bad = || DirectoryError::InvalidInput("invalid pagination cursor".into());
+    let (micros, sub) = c.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((at, sub.parse().map_err(|_| bad())?))
+}
+
+impl LocalDirectory {
+    async fn by_username(&self, username: &str) -> DirectoryResult<LocalIdentityRow> {
+        store::find_by_username_or_email(&self.db, username)
+            .await
+            .map_err(store_err)?
+            .filter(|r| r.username == username)
+            .ok_or_else(|| {
+                DirectoryError::NotFound(crate::domain::DisplayText::new(username).into_string())
+            })
+    }
+}
+
+#[async_trait]
+impl Directory for LocalDirectory {
+    fn kind(&self) -> &'static str {
+        "local"
+    }
+
+    async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity> {
+        let password = new
+            .temporary_password
+            .clone()
+            .unwrap_or_else(temporary_password);
+        let hash = hash_blocking(password).await?;
+        let email = new.email.as_str();
+        let row = store::insert(
+            &self.db,
+            &NewLocalIdentity {
+                sub: UserSub::new_v4(),
+                username: email,
+                email,
+                email_verified: new.email_verified,
+                status: IdentityStatus::ForceChangePassword.as_str(),
+                password_hash: &hash,
+                invite: new.invite == super::Invite::Email,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Unique { .. } => {
+                DirectoryError::AlreadyExists(format!("User with email {email} already exists"))
+            }
+            other => store_err(other),
+        })?;
+        Ok(identity(row))
+    }
+
+    async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity> {
+        let k = match key {
+            UserKey::Username(u) => u.as_str(),
+            UserKey::Email(e) => e.as_str(),
+        };
+        store::find_by_username_or_email(&self.db, k)
+            .await
+            .map_err(store_err)?
+            .map(identity)
+            .ok_or_else(|| {
+                DirectoryError::NotFound(crate::domain::DisplayText::new(k).into_string())
+            })
+    }
+
+    async fn find_by_sub(&self, sub: UserSub) -> DirectoryResult<Identity> {
+        store::find_by_sub(&self.db, sub)
+            .await
+            .map_err(store_err)?
+            .map(identity)
+            .ok_or_else(|| {
+                DirectoryError::NotFound(format!("User with ID {sub} is not registered"))
+            })
+    }
+
+    async fn list_page(&self, cursor: Option<&str>) -> DirectoryResult<IdentityPage> {
+        let after = cursor.map(cursor_decode).transpose()?;
+        let rows = store::list_after(&self.db, after, PAGE_SIZE)
+            .await
+            .map_err(store_err)?;
+        let next = if rows.len() as i64 == PAGE_SIZE {
+            rows.last().map(|r| cursor_encode(r.created_at, r.sub))
+        } else {
+            None
+        };
+        Ok(IdentityPage {
+            identities: rows.into_iter().map(identity).collect(),
+            next,
+        })
+    }
+
+    async fn set_enabled(&self, username: &str, enabled: bool) -> DirectoryResult<()> {
+        if store::set_enabled(&self.db, username, enabled)
+            .await
+            .map_err(store_err)?
+        {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(
+                crate::domain::DisplayText::new(username).into_string(),
+            ))
+        }
+    }
+
+    async fn delete_user(&self, username: &str) -> DirectoryResult<()> {
+        if store::delete(&self.db, username).await.map_err(store_err)? {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(
+                crate::domain::DisplayText::new(username).into_string(),
+            ))
+        }
+    }
+
+    async fn resend_invite(&self, username: &str) -> DirectoryResult<()> {
+        let row = self.by_username(username).await?;
+        if row.status != IdentityStatus::ForceChangePassword.as_str() {
+            return Err(DirectoryError::Rejected(format!(
+                "cannot resend the invitation: the account is {} (only accounts that have not signed in yet get one)",
+                row.status
+            )));
+        }
+        let hash = hash_blocking(temporary_password()).await?;
+        store::resend_invitation(&self.db, row.sub, &row.email, &hash)
+            .await
+            .map_err(store_err)
+    }
+
+    async fn authenticate(&self, email: &Email, password: &Secret) -> DirectoryResult<AuthOutcome> {
+        let refused = || DirectoryError::NotAuthorized("Incorrect username or password.".into());
+        let row = store::find_by_username_or_email(&self.db, email.as_str())
+            .await
+            .map_err(store_err)?;
+        let Some(row) = row else {
+            // Spend comparable time so a missing account is not distinguishable by timing.
+            let _ = hash_blocking(password.clone()).await;
+            return Err(refused());
+        };
+        let Some(phc) = row.password_hash.clone() else {
+            return Err(refused());
+        };
+        let pw = password.clone();
+        let ok = tokio::task::spawn_blocking(move || verify_password(&pw, &phc))
+            .await
+            .map_err(|e| DirectoryError::Unavailable(e.to_string()))?;
+        if !ok {
+            return Err(refused());
+        }
+        if !row.enabled {
+            return Err(DirectoryError::NotAuthorized("User is disabled.".into()));
+        }
+        if row.status == IdentityStatus::ForceChangePassword.as_str() {
+            let mut bytes = [0u8; 32];
+            rand::rng().fill(&mut bytes);
+            let token = Secret::new(hex::encode(bytes));
+            let expires = Utc::now() + chrono::Duration::minutes(CHALLENGE_MINUTES);
+            store::insert_challenge(&self.db, &session_hash(token.expose()), row.sub, expires)
+                .await
+                .map_err(store_err)?;
+            return Ok(AuthOutcome::NewPasswordRequired(NewPasswordChallenge {
+                username: row.username,
+                sub: Some(row.sub),
+                session: token,
+            }));
+        }
+        Ok(AuthOutcome::Authenticated { sub: row.sub })
+    }
+
+    async fn respond_new_password(
+        &self,
+        challenge: &NewPasswordChallenge,
+        new_password: &Secret,
+    ) -> DirectoryResult<UserSub> {
+        check_policy(new_password)?;
+        let sub = store::take_challenge(&self.db, &session_hash(challenge.session.expose()))
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| {
+                DirectoryError::NotAuthorized(
+                    "Invalid session for the user, session is expired.".into(),
+                )
+            })?;
+        let row = store::find_by_sub(&self.db, sub)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| DirectoryError::NotFound(sub.to_string()))?;
+        if row.username != challenge.username {
+            return Err(DirectoryError::NotAuthorized(
+                "Invalid session for the user.".into(),
+            ));
+        }
+        if !row.enabled {
+            return Err(DirectoryError::NotAuthorized("User is disabled.".into()));
+        }
+        let hash = hash_blocking(new_password.clone()).await?;
+        store::set_password(
+            &self.db,
+            &row.username,
+            &hash,
+            IdentityStatus::Confirmed.as_str(),
+        )
+        .await
+        .map_err(store_err)?;
+        Ok(sub)
+    }
+
+    async fn set_password(
+        &self,
+        username: &str,
+        password: &Secret,
+        permanent: bool,
+    ) -> DirectoryResult<()> {
+        check_policy(password)?;
+        let hash = hash_blocking(password.clone()).await?;
+        let status = if permanent {
+            IdentityStatus::Confirmed
+        } else {
+            IdentityStatus::ForceChangePassword
+        };
+        if store::set_password(&self.db, username, &hash, status.as_str())
+            .await
+            .map_err(store_err)?
+        {
+            Ok(())
+        } else {
+            Err(DirectoryError::NotFound(
+                crate::domain::DisplayText::new(username).into_string(),
+            ))
+        }
+    }
+
+    async fn health(&self) -> DirectoryResult<()> {
+        store::ping(&self.db).await.map_err(store_err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashes_verify_and_differ() {
+        let p = Secret::new("Corr3ct-horse");
+        let a = hash_password(&p).unwrap();
+        let b = hash_password(&p).unwrap();
+        assert_ne!(a, b, "salted");
+        assert!(a.starts_with("$argon2id$"));
+        assert!(verify_password(&p, &a));
+        assert!(!verify_password(&Secret::new("wrong"), &a));
+    }
+
+    #[test]
+    fn cursor_round_trip() {
+        let sub = UserSub::new_v4();
+        let at = DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap();
+        assert_eq!(cursor_decode(&cursor_encode(at, sub)).unwrap(), (at, sub));
+        assert!(cursor_decode("garbage").is_err());
+    }
+}

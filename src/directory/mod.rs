@@ -188,8 +188,12 @@ pub async fn connect(
     settings: &crate::config::Settings,
     db: &sqlx::PgPool,
 ) -> DirectoryResult<std::sync::Arc<dyn Directory>> {
-    let _ = (settings, db);
-    Err(DirectoryError::Unavailable(
-        "directory adapters are not built yet".into(),
-    ))
+    match settings.directory.kind {
+        crate::config::DirectoryKind::Local => {
+            Ok(std::sync::Arc::new(local::LocalDirectory::new(db.clone())))
+        }
+        crate::config::DirectoryKind::Cognito => Err(DirectoryError::Unavailable(
+            "the Cognito directory adapter is not built yet".into(),
+        )),
+    }
 }

@@ -2,7 +2,9 @@
 
 pub mod audit;
 pub mod dataset;
+pub mod directory_cache;
 pub mod grants;
+pub mod local_directory;
 pub mod mandates;
 pub mod members;
 pub mod query;

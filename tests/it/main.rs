@@ -5,6 +5,7 @@ mod support;
 
 mod demo;
 mod foundation;
+mod local_directory;
 mod mandates;
 mod members;
 mod registration;
