@@ -469,7 +469,10 @@ async fn demo_opens_a_populated_mandates_screen_then_reuses_the_data() {
     t.keys(&["q"]);
     let after = t.wait_for(&["__EXIT:0", "stopped the demo cluster"]);
     assert!(after.contains("generated dataset"), "{after}");
-    assert!(after.contains("hubdeck-demo"), "credentials printed: {after}");
+    assert!(
+        after.contains("hubdeck-demo"),
+        "credentials printed: {after}"
+    );
     // Exiting the console stopped the cluster.
     assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
     drop(t);
