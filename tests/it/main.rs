@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod demo;
 mod foundation;
 mod local_directory;
 mod mandates;
