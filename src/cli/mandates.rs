@@ -1,13 +1,161 @@
-//! `hubdeck mandates ...`, `hubdeck purge-mandates`
+//! `hubdeck mandates list|show|create|update|delete|restore`, `hubdeck mandates members
+//! list|add|remove|set-roles|enable|disable`, `hubdeck purge-mandates [--dry-run]`.
 
 use clap::{Args, Subcommand};
+use serde_json::json;
 
-use super::Context;
+use super::{Context, Output, print_json};
+use crate::domain::page::{DEFAULT_PAGE_SIZE, SortDir};
+use crate::domain::{DisplayText, MandateId, MandateRoleId, Page, PageQuery, ValidationError};
+use crate::service::mandates::MandateInput;
+use crate::service::members::MemberRef;
+use crate::service::{Actor, ServiceError, Services};
+
+/// Paging, search, filters and sort shared by every list command.
+#[derive(Debug, Args, Clone)]
+pub struct ListArgs {
+    /// Page number (1-based).
+    #[arg(long, default_value_t = 1)]
+    pub page: u32,
+    /// Rows per page (1–500).
+    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE)]
+    pub page_size: u32,
+    /// Substring search.
+    #[arg(long)]
+    pub search: Option<String>,
+    /// Filter as COLUMN=VALUE[,VALUE...] (repeatable).
+    #[arg(long = "filter", value_name = "COLUMN=VALUES")]
+    pub filters: Vec<String>,
+    /// Sort as COLUMN or COLUMN:desc (repeatable; first is primary).
+    #[arg(long = "sort", value_name = "COLUMN[:asc|desc]")]
+    pub sorts: Vec<String>,
+}
+
+impl ListArgs {
+    pub fn to_query(&self) -> Result<PageQuery, ValidationError> {
+        let mut q = PageQuery::new(self.page, self.page_size);
+        if let Some(s) = &self.search {
+            q = q.search(s.clone());
+        }
+        for f in &self.filters {
+            let (col, vals) = f.split_once('=').ok_or_else(|| ValidationError::Invalid {
+                field: "--filter",
+                message: format!("expected COLUMN=VALUE, got {}", DisplayText::new(f)),
+            })?;
+            q = q.filter(col.trim(), vals.split(',').map(|v| v.trim().to_string()));
+        }
+        for s in &self.sorts {
+            let (col, dir) = match s.split_once(':') {
+                None => (s.as_str(), SortDir::Asc),
+                Some((c, d)) if d.eq_ignore_ascii_case("asc") => (c, SortDir::Asc),
+                Some((c, d)) if d.eq_ignore_ascii_case("desc") => (c, SortDir::Desc),
+                Some(_) => {
+                    return Err(ValidationError::Invalid {
+                        field: "--sort",
+                        message: format!("expected COLUMN[:asc|desc], got {}", DisplayText::new(s)),
+                    });
+                }
+            };
+            q = q.sort(col.trim(), dir);
+        }
+        Ok(q)
+    }
+}
 
 #[derive(Debug, Subcommand)]
 pub enum MandatesCmd {
-    /// List mandates.
-    List,
+    /// List mandates (SysAdmin: all; a mandate admin: theirs). Columns: name, label, enabled,
+    /// created_at, deleted_at.
+    List {
+        #[command(flatten)]
+        list: ListArgs,
+        /// List soft-deleted mandates instead (restore candidates).
+        #[arg(long)]
+        deleted: bool,
+    },
+    /// Show one mandate with its subscription.
+    Show {
+        /// Mandate id or exact name.
+        mandate: String,
+    },
+    /// Create a mandate with billing settings and a subscription.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        label: Option<String>,
+        /// Create it disabled.
+        #[arg(long)]
+        disabled: bool,
+        /// Plan key (default `mandates.default_plan`, e.g. TRIAL_14D).
+        #[arg(long)]
+        plan: Option<String>,
+    },
+    /// Change name, label or enabled.
+    Update {
+        /// Mandate id or exact name.
+        mandate: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// New label ("" clears it).
+        #[arg(long)]
+        label: Option<String>,
+        #[arg(long)]
+        enabled: Option<bool>,
+    },
+    /// Soft delete (restorable within the retention), or with --hard delete everything.
+    Delete {
+        /// Mandate id or exact name.
+        mandate: String,
+        /// Irreversible: removes the mandate and every dependent row.
+        #[arg(long, requires = "confirm_name")]
+        hard: bool,
+        /// The mandate's exact name (required with --hard).
+        #[arg(long, value_name = "NAME")]
+        confirm_name: Option<String>,
+    },
+    /// Restore a soft-deleted mandate within the retention period.
+    Restore {
+        /// Mandate id (or exact name).
+        mandate: String,
+    },
+    /// Members of a mandate.
+    #[command(subcommand)]
+    Members(MembersCmd),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MembersCmd {
+    /// List members. Sort: username, email, full_name, roles, created_at, enabled, admin,
+    /// status; filters: enabled, admin, status.
+    List {
+        /// Mandate id or exact name.
+        mandate: String,
+        #[command(flatten)]
+        list: ListArgs,
+    },
+    /// Add an identity from the directory (email or sub) with roles.
+    Add {
+        mandate: String,
+        /// Email or sub of the identity.
+        user: String,
+        /// Role label or id (repeatable), e.g. --role admin.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Remove a member (never the last admin).
+    Remove { mandate: String, user: String },
+    /// Replace a member's roles (never demoting the last admin).
+    SetRoles {
+        mandate: String,
+        user: String,
+        #[arg(long = "role")]
+        roles: Vec<String>,
+    },
+    /// Enable a membership.
+    Enable { mandate: String, user: String },
+    /// Disable a membership (never the last admin).
+    Disable { mandate: String, user: String },
 }
 
 #[derive(Debug, Args)]
@@ -17,10 +165,360 @@ pub struct PurgeArgs {
     pub dry_run: bool,
 }
 
-pub async fn run(_ctx: &Context, _cmd: MandatesCmd) -> anyhow::Result<i32> {
-    super::not_yet("mandates")
+/// Prints a table; every cell is untrusted text and goes through [`DisplayText`].
+pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|c| DisplayText::with_max(c, 60).into_string())
+                .collect()
+        })
+        .collect();
+    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
+    for r in &cells {
+        for (i, c) in r.iter().enumerate() {
+            if let Some(w) = widths.get_mut(i) {
+                *w = (*w).max(c.chars().count());
+            }
+        }
+    }
+    let line = |vals: Vec<&str>| {
+        let mut out = String::new();
+        for (i, v) in vals.iter().enumerate() {
+            let w = widths.get(i).copied().unwrap_or(0);
+            out.push_str(v);
+            if i + 1 < vals.len() {
+                out.push_str(&" ".repeat(w.saturating_sub(v.chars().count()) + 2));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(headers.to_vec());
+    for r in &cells {
+        line(r.iter().map(String::as_str).collect());
+    }
 }
 
-pub async fn purge(_ctx: &Context, _a: PurgeArgs) -> anyhow::Result<i32> {
-    super::not_yet("purge-mandates")
+pub(crate) fn print_range<T>(page: &Page<T>) {
+    eprintln!("{}", page.range_label());
+}
+
+/// A mandate by id, or by exact name.
+async fn resolve_mandate(svc: &Services, actor: &Actor, s: &str) -> anyhow::Result<MandateId> {
+    if let Ok(id) = s.parse::<MandateId>() {
+        return Ok(id);
+    }
+    let q = PageQuery::new(1, 2).filter("name", [s.to_string()]);
+    let page = svc.list_mandates(actor, &q).await?;
+    match page.items.as_slice() {
+        [one] => Ok(one.id),
+        [] => {
+            let deleted = if actor.is_sysadmin() {
+                svc.list_deleted_mandates(actor, &q).await?.items
+            } else {
+                Vec::new()
+            };
+            match deleted.as_slice() {
+                [one] => Ok(one.id),
+                _ => Err(ServiceError::NotFound(format!(
+                    "no mandate named {}",
+                    DisplayText::new(s)
+                ))
+                .into()),
+            }
+        }
+        _ => Err(ServiceError::Conflict(format!(
+            "several mandates are named {}; use the id",
+            DisplayText::new(s)
+        ))
+        .into()),
+    }
+}
+
+/// Role labels or ids → role ids assignable in the mandate (the mandate's own role wins over a
+/// global one with the same label).
+async fn resolve_roles(
+    svc: &Services,
+    actor: &Actor,
+    mandate: MandateId,
+    roles: &[String],
+) -> anyhow::Result<Vec<MandateRoleId>> {
+    let known = svc.mandate_roles(actor, mandate).await?;
+    let mut out = Vec::new();
+    for r in roles {
+        if let Ok(id) = r.parse::<MandateRoleId>() {
+            out.push(id);
+            continue;
+        }
+        let mut matching: Vec<_> = known.iter().filter(|k| k.label == r.trim()).collect();
+        matching.sort_by_key(|k| k.mandate_id.is_none());
+        match matching.first() {
+            Some(k) => out.push(k.id),
+            None => {
+                return Err(ServiceError::from(ValidationError::Invalid {
+                    field: "--role",
+                    message: format!(
+                        "unknown role {} (known: {})",
+                        DisplayText::new(r),
+                        known
+                            .iter()
+                            .map(|k| DisplayText::new(&k.label).into_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                })
+                .into());
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn mandate_rows(items: &[crate::store::mandates::Mandate]) -> Vec<Vec<String>> {
+    items
+        .iter()
+        .map(|m| {
+            vec![
+                m.id.to_string(),
+                m.name.clone(),
+                m.label.clone().unwrap_or_default(),
+                m.enabled.to_string(),
+                m.created_at.format("%Y-%m-%d %H:%M").to_string(),
+                m.deleted_at
+                    .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+                    .unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
+
+const MANDATE_HEADERS: [&str; 6] = ["ID", "NAME", "LABEL", "ENABLED", "CREATED", "DELETED"];
+
+pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    let svc = ctx.services().await?;
+    let actor = Actor::cli();
+    match cmd {
+        MandatesCmd::List { list, deleted } => {
+            let q = list.to_query()?;
+            let page = if deleted {
+                svc.list_deleted_mandates(&actor, &q).await?
+            } else {
+                svc.list_mandates(&actor, &q).await?
+            };
+            match ctx.output {
+                Output::Json => print_json(&page)?,
+                Output::Table => {
+                    print_table(&MANDATE_HEADERS, &mandate_rows(&page.items));
+                    print_range(&page);
+                }
+            }
+        }
+        MandatesCmd::Show { mandate } => {
+            let id = resolve_mandate(&svc, &actor, &mandate).await?;
+            let d = svc.get_mandate(&actor, id).await?;
+            match ctx.output {
+                Output::Json => print_json(&d)?,
+                Output::Table => {
+                    print_table(
+                        &MANDATE_HEADERS,
+                        &mandate_rows(std::slice::from_ref(&d.mandate)),
+                    );
+                    if let Some(s) = &d.subscription {
+                        print_table(
+                            &["PLAN", "STATUS", "MAX MEMBERS", "TRIAL ENDS"],
+                            &[vec![
+                                s.plan_key.clone(),
+                                s.status.clone(),
+                                s.max_members.to_string(),
+                                s.trial_ends_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                            ]],
+                        );
+                    }
+                }
+            }
+        }
+        MandatesCmd::Create {
+            name,
+            label,
+            disabled,
+            plan,
+        } => {
+            let input = MandateInput {
+                name,
+                label,
+                enabled: !disabled,
+            };
+            let d = svc.create_mandate(&actor, &input, plan.as_deref()).await?;
+            match ctx.output {
+                Output::Json => print_json(&d)?,
+                Output::Table => print_table(
+                    &MANDATE_HEADERS,
+                    &mandate_rows(std::slice::from_ref(&d.mandate)),
+                ),
+            }
+        }
+        MandatesCmd::Update {
+            mandate,
+            name,
+            label,
+            enabled,
+        } => {
+            let id = resolve_mandate(&svc, &actor, &mandate).await?;
+            let cur = svc.get_mandate(&actor, id).await?.mandate;
+            let input = MandateInput {
+                name: name.unwrap_or(cur.name),
+                label: match label {
+                    Some(l) => Some(l),
+                    None => cur.label,
+                },
+                enabled: enabled.unwrap_or(cur.enabled),
+            };
+            let m = svc.update_mandate(&actor, id, &input).await?;
+            match ctx.output {
+                Output::Json => print_json(&m)?,
+                Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m])),
+            }
+        }
+        MandatesCmd::Delete {
+            mandate,
+            hard,
+            confirm_name,
+        } => {
+            let id = resolve_mandate(&svc, &actor, &mandate).await?;
+            if hard {
+                let confirm = confirm_name.unwrap_or_default();
+                svc.hard_delete_mandate(&actor, id, &confirm).await?;
+            } else {
+                svc.soft_delete_mandate(&actor, id).await?;
+            }
+            let mode = if hard { "hard-deleted" } else { "soft-deleted" };
+            match ctx.output {
+                Output::Json => print_json(&json!({"id": id, "deleted": mode}))?,
+                Output::Table => println!("mandate {id} {mode}"),
+            }
+        }
+        MandatesCmd::Restore { mandate } => {
+            let id = resolve_mandate(&svc, &actor, &mandate).await?;
+            let m = svc.restore_mandate(&actor, id).await?;
+            match ctx.output {
+                Output::Json => print_json(&m)?,
+                Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m])),
+            }
+        }
+        MandatesCmd::Members(cmd) => return members(ctx, &svc, &actor, cmd).await,
+    }
+    Ok(0)
+}
+
+async fn members(
+    ctx: &Context,
+    svc: &Services,
+    actor: &Actor,
+    cmd: MembersCmd,
+) -> anyhow::Result<i32> {
+    let done = |what: &str, mandate: MandateId, user: &str| -> anyhow::Result<()> {
+        match ctx.output {
+            Output::Json => print_json(&json!({"mandate": mandate, "user": user, "done": what})),
+            Output::Table => {
+                println!("{what}: {} in mandate {mandate}", DisplayText::new(user));
+                Ok(())
+            }
+        }
+    };
+    match cmd {
+        MembersCmd::List { mandate, list } => {
+            let id = resolve_mandate(svc, actor, &mandate).await?;
+            let page = svc.list_members(actor, id, &list.to_query()?).await?;
+            match ctx.output {
+                Output::Json => print_json(&page)?,
+                Output::Table => {
+                    let rows: Vec<Vec<String>> = page
+                        .items
+                        .iter()
+                        .map(|m| {
+                            vec![
+                                m.user_id.to_string(),
+                                m.username.clone().unwrap_or_default(),
+                                m.email.clone().unwrap_or_default(),
+                                m.full_name.clone().unwrap_or_default(),
+                                m.role_labels.join(", "),
+                                m.enabled.to_string(),
+                            ]
+                        })
+                        .collect();
+                    print_table(
+                        &["SUB", "USERNAME", "EMAIL", "FULL NAME", "ROLES", "ENABLED"],
+                        &rows,
+                    );
+                    print_range(&page);
+                }
+            }
+        }
+        MembersCmd::Add {
+            mandate,
+            user,
+            roles,
+        } => {
+            let id = resolve_mandate(svc, actor, &mandate).await?;
+            let roles = resolve_roles(svc, actor, id, &roles).await?;
+            let who = MemberRef::parse(&user)?;
+            let ms = svc.add_member(actor, id, &who, &roles).await?;
+            done("added", id, &ms.user_id.to_string())?;
+        }
+        MembersCmd::Remove { mandate, user } => {
+            let id = resolve_mandate(svc, actor, &mandate).await?;
+            let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
+            svc.remove_member(actor, id, sub).await?;
+            done("removed", id, &sub.to_string())?;
+        }
+        MembersCmd::SetRoles {
+            mandate,
+            user,
+            roles,
+        } => {
+            let id = resolve_mandate(svc, actor, &mandate).await?;
+            let roles = resolve_roles(svc, actor, id, &roles).await?;
+            let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
+            svc.set_member_roles(actor, id, sub, &roles).await?;
+            done("roles set", id, &sub.to_string())?;
+        }
+        MembersCmd::Enable { mandate, user } => {
+            let id = resolve_mandate(svc, actor, &mandate).await?;
+            let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
+            svc.set_member_enabled(actor, id, sub, true).await?;
+            done("enabled", id, &sub.to_string())?;
+        }
+        MembersCmd::Disable { mandate, user } => {
+            let id = resolve_mandate(svc, actor, &mandate).await?;
+            let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
+            svc.set_member_enabled(actor, id, sub, false).await?;
+            done("disabled", id, &sub.to_string())?;
+        }
+    }
+    Ok(0)
+}
+
+pub async fn purge(ctx: &Context, a: PurgeArgs) -> anyhow::Result<i32> {
+    super::init_stderr_logging(&ctx.settings);
+    let svc = ctx.services().await?;
+    let report = svc.purge_mandates(&Actor::cli(), a.dry_run).await?;
+    match ctx.output {
+        Output::Json => print_json(&report)?,
+        Output::Table => {
+            print_table(&MANDATE_HEADERS, &mandate_rows(&report.mandates));
+            let verb = if report.dry_run {
+                "would purge"
+            } else {
+                "purged"
+            };
+            eprintln!(
+                "{verb} {} mandate(s) deleted more than {} days ago",
+                report.mandates.len(),
+                report.retention_days
+            );
+        }
+    }
+    Ok(0)
 }

@@ -90,7 +90,7 @@ pub struct ListSlotsArgs {
     /// Only free (true) or only used (false) slots.
     #[arg(long)]
     pub free: Option<bool>,
-    /// Substring of the slot name or the assigned trust's name.
+    /// Substring of the slot name.
     #[arg(long)]
     pub search: Option<String>,
     #[arg(long, default_value_t = 1)]
@@ -132,10 +132,12 @@ impl<'a> KitJson<'a> {
 
 /// Writes JSON to stdout through a zeroize-on-drop buffer (it may hold keys).
 fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    let mut text = Zeroizing::new(serde_json::to_string_pretty(v)?);
-    text.push('\n');
+    // Pre-sized so the buffer is not reallocated (which would leave copies behind).
+    let mut text = Zeroizing::new(Vec::with_capacity(16 * 1024));
+    serde_json::to_writer_pretty(&mut *text, v)?;
+    text.push(b'\n');
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
+    out.write_all(&text)?;
     out.flush()?;
     Ok(())
 }

@@ -145,6 +145,18 @@ impl Services {
         Ok(store::filter_values(&self.db, mandate, column, q, 200).await?)
     }
 
+    /// The sub of a member named by sub (taken as is) or by email (looked up in the directory).
+    pub async fn resolve_member(&self, who: &MemberRef) -> ServiceResult<UserSub> {
+        match who {
+            MemberRef::Sub(sub) => Ok(*sub),
+            MemberRef::Email(email) => Ok(self
+                .directory
+                .get_user(&UserKey::Email(email.clone()))
+                .await?
+                .sub),
+        }
+    }
+
     /// Roles assignable in the mandate (global templates and its own).
     pub async fn mandate_roles(
         &self,
@@ -239,6 +251,8 @@ impl Services {
                 r => r?,
             };
             store::replace_roles(&mut tx, id, &roles).await?;
+            // Refresh the listing cache with what the directory just told us.
+            crate::store::directory_cache::upsert(&mut *tx, &identity).await?;
             let change = AccessChange::Added;
             insert_mandate_audit(
                 &mut tx,

@@ -20,7 +20,7 @@ use crate::directory::{DirectoryError, Identity, Invite, NewIdentity, UserKey};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, PermissionRef, RegistrationId, RoleRef, UserSub};
 use crate::store::registrations::{self, NewRegistration, Registration, RegistrationState};
-use crate::store::{grants, users as ustore};
+use crate::store::{directory_cache, grants, users as ustore};
 
 /// Profile fields are 1–255 characters.
 pub const PROFILE_MAX: usize = 255;
@@ -493,7 +493,7 @@ impl Services {
             self.delete_verified(&i.username, sub).await?;
         }
         if let Ok(mut conn) = self.db.acquire().await {
-            let _ = ustore::cache_mark_gone(&mut conn, sub).await;
+            let _ = directory_cache::mark_gone(&mut *conn, sub).await;
         }
         Ok(())
     }
@@ -522,7 +522,16 @@ impl Services {
                     Err(e) => Err(e),
                 }
             }
-            Err(e) => Err(e),
+            // A timeout may hide a delete that happened: believe the directory's own read.
+            Err(e) => match self
+                .directory
+                .get_user(&UserKey::Username(username.to_string()))
+                .await
+            {
+                Err(DirectoryError::NotFound(_)) => Ok(true),
+                Ok(i) if i.sub != sub => Ok(true),
+                _ => Err(e),
+            },
         }
     }
 
@@ -571,17 +580,7 @@ impl Services {
 
     async fn cache_identity(&self, i: &Identity) {
         if let Ok(mut conn) = self.db.acquire().await
-            && let Err(e) = ustore::cache_upsert(
-                &mut conn,
-                &ustore::CachedIdentity {
-                    sub: i.sub,
-                    username: &i.username,
-                    email: &i.email,
-                    enabled: i.enabled,
-                    status: i.status.as_str(),
-                },
-            )
-            .await
+            && let Err(e) = directory_cache::upsert(&mut *conn, i).await
         {
             tracing::warn!("directory cache update failed (the next sync fixes it): {e}");
         }

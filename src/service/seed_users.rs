@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::{Actor, ServiceResult, Services};
 use crate::directory::{DirectoryError, UserKey};
 use crate::domain::{DisplayText, Email, PermissionRef, RoleRef};
-use crate::store::{grants, users as ustore};
+use crate::store::{directory_cache, grants, users as ustore};
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "outcome", content = "detail")]
@@ -108,17 +108,7 @@ impl Services {
             };
             let sub = identity.sub;
             let mut tx = self.db.begin().await?;
-            ustore::cache_upsert(
-                &mut tx,
-                &ustore::CachedIdentity {
-                    sub,
-                    username: &identity.username,
-                    email: &identity.email,
-                    enabled: identity.enabled,
-                    status: identity.status.as_str(),
-                },
-            )
-            .await?;
+            directory_cache::upsert(&mut *tx, &identity).await?;
             grants::lock_user(&mut tx, sub).await?;
             // Ensure a profile exists (never overwrite one an operator edited).
             let (local, domain) = email

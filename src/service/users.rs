@@ -10,7 +10,7 @@ use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, Page, PageQuery, PermissionRef, RoleRef, UserSub};
 use crate::store::registrations::{self, Registration};
 use crate::store::users::{self as ustore, AuditEntry, AuditRow, MandateMembership, UserRow};
-use crate::store::{StoreError, grants};
+use crate::store::{StoreError, directory_cache, grants};
 
 pub use crate::store::users::USERS_SPEC;
 
@@ -255,17 +255,9 @@ impl Services {
         };
         let written: ServiceResult<()> = async {
             let mut tx = self.db.begin().await?;
-            ustore::cache_upsert(
-                &mut tx,
-                &ustore::CachedIdentity {
-                    sub,
-                    username: &identity.username,
-                    email: &identity.email,
-                    enabled,
-                    status: identity.status.as_str(),
-                },
-            )
-            .await?;
+            let mut cached = identity.clone();
+            cached.enabled = enabled;
+            directory_cache::upsert(&mut *tx, &cached).await?;
             ustore::insert_audit(
                 &mut tx,
                 &audit(
@@ -400,7 +392,7 @@ impl Services {
             }
         }
         let mut conn = self.db.acquire().await?;
-        ustore::cache_mark_gone(&mut conn, sub).await?;
+        directory_cache::mark_gone(&mut *conn, sub).await?;
         let message = match (identity_deleted, removed) {
             (true, n) => format!("Deleted user {sub}: {n} grant(s) removed, identity deleted."),
             (false, 0) if !profile_removed => {

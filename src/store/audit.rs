@@ -131,25 +131,7 @@ pub static AUDIT_LIST: ListSql = ListSql {
     tiebreak: "e.id",
 };
 
-/// A half-open time range `[from, to)`; either end may be open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TimeRange {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
-
-impl TimeRange {
-    /// Pushes the range condition on `expr` (always a valid boolean expression).
-    pub fn push(&self, qb: &mut QueryBuilder<Postgres>, expr: &'static str) {
-        qb.push("TRUE");
-        if let Some(from) = self.from {
-            qb.push(" AND ").push(expr).push(" >= ").push_bind(from);
-        }
-        if let Some(to) = self.to {
-            qb.push(" AND ").push(expr).push(" < ").push_bind(to);
-        }
-    }
-}
+pub use super::query::TimeRange;
 
 /// One page of the audit trail (one statement).
 pub async fn list(db: &PgPool, q: &PageQuery, range: TimeRange) -> StoreResult<Page<AuditEvent>> {

@@ -271,7 +271,8 @@ pub static KIT_SLOTS_SPEC: ListSpec = ListSpec {
     default_sort: &[("slot_number", SortDir::Asc)],
 };
 
-/// Search: slot name (`fl_kit_slot_name_trgm`, migration 0300) and the assigned trust's name.
+/// Search: slot name (`fl_kit_slot_name_trgm`, migration 0300); trusts are searched by name in
+/// the trusts list.
 /// Default sort: `fl_kit_slot_number_idx (slot_number, slot_name)`.
 pub static KIT_SLOTS_LIST: ListSql = ListSql {
     spec: &KIT_SLOTS_SPEC,
@@ -285,7 +286,7 @@ pub static KIT_SLOTS_LIST: ListSql = ListSql {
         SqlColumn::new("free", "(s.assigned_to_trust_id IS NULL)"),
         SqlColumn::new("assigned_at", "s.assigned_at"),
     ],
-    search: &["s.slot_name", "t.name"],
+    search: &["s.slot_name"],
     tiebreak: "s.slot_name",
 };
 

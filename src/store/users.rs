@@ -132,62 +132,8 @@ pub async fn audit_history(db: &PgPool, sub: UserSub, limit: i64) -> StoreResult
 }
 
 // ---------------------------------------------------------------------------------------------
-// Directory cache writes made right after hubdeck's own directory writes
+// Directory cache reads (writes: `store::directory_cache`)
 // ---------------------------------------------------------------------------------------------
-
-/// What the cache keeps of one identity.
-#[derive(Clone, Debug)]
-pub struct CachedIdentity<'a> {
-    pub sub: UserSub,
-    pub username: &'a str,
-    pub email: &'a str,
-    pub enabled: bool,
-    pub status: &'a str,
-}
-
-pub async fn cache_upsert(conn: &mut PgConnection, i: &CachedIdentity<'_>) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO directory_user (sub, username, email, enabled, status, gone_at, synced_at) \
-         VALUES ($1, $2, $3, $4, $5, NULL, now()) ON CONFLICT (sub) DO UPDATE SET \
-         username = EXCLUDED.username, email = EXCLUDED.email, enabled = EXCLUDED.enabled, \
-         status = EXCLUDED.status, gone_at = NULL, synced_at = now(), updated_at = now()",
-    )
-    .bind(i.sub)
-    .bind(i.username)
-    .bind(i.email)
-    .bind(i.enabled)
-    .bind(i.status)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn cache_set_enabled(
-    conn: &mut PgConnection,
-    sub: UserSub,
-    enabled: bool,
-) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE directory_user SET enabled = $2, synced_at = now(), updated_at = now() \
-         WHERE sub = $1",
-    )
-    .bind(sub)
-    .bind(enabled)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn cache_mark_gone(conn: &mut PgConnection, sub: UserSub) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE directory_user SET gone_at = COALESCE(gone_at, now()), updated_at = now() \
-         WHERE sub = $1",
-    )
-    .bind(sub)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
 
 /// The cached sub of an email (for deleting an identity the directory no longer has).
 pub async fn cached_sub_by_email(db: &PgPool, email: &str) -> StoreResult<Option<UserSub>> {

@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::action::{ErrorReport, ListKey, Msg, Op, Request, SignInReply};
+use super::action::{ListKey, Msg, Op, Request, SignInReply};
 use super::keymap::{Action, Keymap};
 use super::screens::audit::AuditScreen;
 use super::screens::kit_slots::KitSlotsScreen;
@@ -191,6 +191,48 @@ impl App {
         (self.config.search_debounce_ms.div_ceil(t)).max(1) as u32
     }
 
+    // ---------- permissions (mirrors the service's rules; the service still decides) ----------
+
+    fn has(&self, p: crate::domain::PermissionRef) -> bool {
+        self.operator
+            .as_ref()
+            .is_some_and(|o| o.permissions.contains(&p))
+    }
+
+    /// Why the operator may not read a tab, if they may not.
+    pub fn tab_denied(&self, tab: Tab) -> Option<&'static str> {
+        use crate::domain::PermissionRef as P;
+        match tab {
+            Tab::Users | Tab::Registrations if !self.has(P::CanManageUsers) => {
+                Some("requires CAN_MANAGE_USERS")
+            }
+            Tab::Trusts | Tab::KitSlots | Tab::Audit if !self.has(P::CanAccessAdminPanel) => {
+                Some("requires a SysAdmin (CAN_ACCESS_ADMIN_PANEL)")
+            }
+            _ => None,
+        }
+    }
+
+    /// Why an action is not available to this operator here (read-only mode included).
+    pub fn action_denied(&self, action: Action) -> Option<&'static str> {
+        use crate::domain::PermissionRef as P;
+        if !action.mutates() {
+            return None;
+        }
+        if self.config.read_only {
+            return Some("read-only mode: changes are disabled");
+        }
+        if let Some(why) = self.tab_denied(self.tab) {
+            return Some(why);
+        }
+        match self.tab {
+            Tab::Mandates if self.members.is_none() && !self.has(P::CanAccessAdminPanel) => {
+                Some("creating, editing and deleting mandates requires a SysAdmin")
+            }
+            _ => None,
+        }
+    }
+
     // ---------- screens ----------
 
     fn active(&mut self) -> &mut dyn Screen {
@@ -251,6 +293,10 @@ impl App {
 
     pub fn switch_tab(&mut self, tab: Tab) {
         self.tab = tab;
+        if let Some(why) = self.tab_denied(tab) {
+            self.active().table_mut().last_error = Some(format!("not permitted: {why}"));
+            return;
+        }
         if !self.loaded.contains(&tab) {
             self.loaded.push(tab);
             self.reload_active();
@@ -641,6 +687,10 @@ impl App {
             if tab == Tab::Mandates {
                 app.members = None;
             }
+            if app.tab_denied(tab).is_some() {
+                app.switch_tab(tab);
+                return;
+            }
             app.tab = tab;
             if !app.loaded.contains(&tab) {
                 app.loaded.push(tab);
@@ -657,10 +707,24 @@ impl App {
             "registrations" | "reg" | "r" => search_in(self, Tab::Registrations, arg),
             "kit-slots" | "slots" => search_in(self, Tab::KitSlots, arg),
             "audit" => search_in(self, Tab::Audit, arg),
+            "since" | "until" => {
+                // The audit time range (YYYY-MM-DD or RFC 3339; no argument clears it).
+                self.tab = Tab::Audit;
+                if !self.loaded.contains(&Tab::Audit) {
+                    self.loaded.push(Tab::Audit);
+                }
+                let values = if arg.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![arg.to_string()]
+                };
+                self.audit.table.set_filter(cmd, values);
+                self.reload_active();
+            }
             "quit" | "q" => self.quit = true,
             "help" => self.help = true,
             other => self.toasts.push(Toast::warn(format!(
-                "unknown command :{} (try :mandate, :user, :trust, :registrations, :quit)",
+                "unknown command :{} (try :mandate, :user, :trust, :registrations, :since, :until, :quit)",
                 DisplayText::with_max(other, 20)
             ))),
         }
@@ -693,10 +757,12 @@ impl App {
 
     /// Handles an action; false when nothing on this screen uses it.
     fn global_action(&mut self, action: Action) -> bool {
-        if self.config.read_only && action.mutates() {
-            self.toasts
-                .push(Toast::warn("read-only mode: changes are disabled"));
-            return true;
+        if let Some(why) = self.action_denied(action) {
+            if self.active_ref().actions().contains(&action) {
+                self.toasts.push(Toast::warn(why));
+                return true;
+            }
+            return false;
         }
         match action {
             Action::Quit => self.quit = true,
@@ -950,10 +1016,12 @@ impl App {
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let active = *tab == self.tab;
             let label = format!(" {} {} ", i + 1, tab.title());
-            spans.push(Span::styled(
-                label,
-                if active { t.tab_active } else { t.tab },
-            ));
+            let style = match (active, self.tab_denied(*tab).is_some()) {
+                (true, _) => t.tab_active,
+                (false, true) => t.disabled,
+                (false, false) => t.tab,
+            };
+            spans.push(Span::styled(label, style));
             spans.push(Span::raw("│"));
         }
         Paragraph::new(Line::from(spans)).render(area, buf);
@@ -979,7 +1047,7 @@ impl App {
             if k.is_empty() {
                 return;
             }
-            let disabled = self.config.read_only && a.mutates();
+            let disabled = self.action_denied(a).is_some();
             spans.push(Span::styled(k, if disabled { t.disabled } else { t.key }));
             spans.push(Span::styled(
                 format!(" {label}  "),
@@ -1019,9 +1087,4 @@ fn short_label(a: Action) -> &'static str {
         Action::Export => "export",
         _ => "",
     }
-}
-
-/// An error report for the loop's own failures.
-pub fn report(e: &anyhow::Error) -> ErrorReport {
-    ErrorReport::from_anyhow(e)
 }

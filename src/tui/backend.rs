@@ -67,6 +67,41 @@ fn role_keys(names: &[String]) -> DisplayText {
     )
 }
 
+/// The audit screen's time range travels as two pseudo-filters (`since`, `until`) set from the
+/// command palette; they are taken out of the query here and passed as the service's range.
+fn audit_range(mut q: PageQuery) -> anyhow::Result<(PageQuery, crate::store::audit::TimeRange)> {
+    let parse = |v: &str| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
+        let v = v.trim();
+        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+            return Ok(t.with_timezone(&chrono::Utc));
+        }
+        let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
+            anyhow::anyhow!(
+                "time {} is neither YYYY-MM-DD nor RFC 3339",
+                DisplayText::with_max(v, 40)
+            )
+        })?;
+        Ok(d.and_time(chrono::NaiveTime::MIN).and_utc())
+    };
+    let mut range = crate::store::audit::TimeRange::default();
+    for f in q
+        .filters
+        .iter()
+        .filter(|f| f.column == "since" || f.column == "until")
+    {
+        let Some(v) = f.values.first() else { continue };
+        let t = parse(v)?;
+        if f.column == "since" {
+            range.from = Some(t);
+        } else {
+            range.to = Some(t);
+        }
+    }
+    q.filters
+        .retain(|f| f.column != "since" && f.column != "until");
+    Ok((q, range))
+}
+
 /// The data source of a list for this actor.
 pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
     let s = services.clone();
@@ -94,6 +129,13 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
         ListKey::Registrations => Box::new(move |q| {
             let (s, a) = (s.clone(), a.clone());
             Box::pin(async move {
+                // SPEC §5.1: `pending` rows older than a minute are reconciled by looking the
+                // email up (best effort; skipped in read-only mode).
+                if !s.settings.ui.read_only
+                    && let Err(e) = s.reconcile_pending(&a, 60).await
+                {
+                    tracing::warn!("reconciling pending registrations failed: {e}");
+                }
                 // The stuck list is small and bounded (the service caps it); it is paged here.
                 let mut all = s.stuck_registrations(&a).await?;
                 if let Some(text) = q.search_text() {
@@ -180,7 +222,8 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
         ListKey::Audit => Box::new(move |q| {
             let (s, a) = (s.clone(), a.clone());
             Box::pin(async move {
-                let page = s.list_audit(&a, &q, Default::default()).await?;
+                let (q, range) = audit_range(q)?;
+                let page = s.list_audit(&a, &q, range).await?;
                 Ok(page.map(|e| {
                     let actor = match (&e.actor_user_id, &e.os_user) {
                         (Some(u), _) => u.to_string(),
@@ -268,9 +311,8 @@ pub fn filter_source(services: &Services, actor: &Actor, list: &ListKey) -> Filt
                         .await?);
                 }
                 ListKey::Audit => {
-                    return Ok(s
-                        .audit_filter_values(&a, &column, &q, Default::default())
-                        .await?);
+                    let (q, range) = audit_range(q)?;
+                    return Ok(s.audit_filter_values(&a, &column, &q, range).await?);
                 }
                 _ => {}
             }
@@ -742,8 +784,9 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
             } else {
                 ExportFormat::Csv
             };
+            let (query, range) = audit_range(query)?;
             let n = services
-                .export_audit(actor, &query, Default::default(), format, &mut file)
+                .export_audit(actor, &query, range, format, &mut file)
                 .await?;
             std::io::Write::flush(&mut file)?;
             Ok(toast(format!(
@@ -751,5 +794,24 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
                 DisplayText::new(&path.display().to_string())
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_range_is_taken_out_of_the_query() {
+        let q = PageQuery::default()
+            .filter("since", ["2026-11-01"])
+            .filter("until", ["2026-11-20T12:00:00Z"])
+            .filter("action", ["REGISTERED"]);
+        let (q, r) = audit_range(q).unwrap();
+        assert_eq!(q.filters.len(), 1);
+        assert_eq!(q.filters[0].column, "action");
+        assert_eq!(r.from.unwrap().to_rfc3339(), "2026-11-01T00:00:00+00:00");
+        assert_eq!(r.to.unwrap().to_rfc3339(), "2026-11-20T12:00:00+00:00");
+        assert!(audit_range(PageQuery::default().filter("since", ["yesterday"])).is_err());
     }
 }

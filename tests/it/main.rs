@@ -3,12 +3,14 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit;
 mod demo;
 mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
 mod registration;
+mod trusts;
 mod tui_e2e;
 mod tui_session;
 mod tui_snapshots;

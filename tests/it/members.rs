@@ -4,7 +4,6 @@
 //! rules against the real (local) directory, and one audit + one notification row per change.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hubdeck::directory::{Invite, NewIdentity};
 use hubdeck::domain::page::SortDir;
@@ -500,17 +499,34 @@ async fn every_membership_change_writes_one_audit_and_one_bilingual_notification
 // The members page
 // ---------------------------------------------------------------------------------------------
 
-/// Counts every statement sqlx executes from this thread (sqlx logs each one, through
-/// `tracing`, under the target `sqlx::query`). A per-row lookup anywhere below the service
-/// would show up here, whatever connection it used.
-struct StatementCounter(Arc<AtomicUsize>);
+/// Counts every statement sqlx executes on the current thread: sqlx logs each statement
+/// through `tracing` under the target `sqlx::query`, and a process-wide subscriber (installed
+/// once, so no callsite interest is ever cached as "never") adds it to a thread-local counter.
+/// The test runs on a current-thread runtime, so every query of the code under test — on
+/// whatever connection — lands on this thread's counter, and other tests' queries do not.
+struct StatementCounter;
+
+thread_local! {
+    static STATEMENTS: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
 
 impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StatementCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
         if event.metadata().target() == "sqlx::query" {
-            self.0.fetch_add(1, Ordering::SeqCst);
+            STATEMENTS.with(|c| c.set(c.get() + 1));
         }
     }
+}
+
+fn statements_so_far() -> usize {
+    static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        // If another global subscriber were installed, the counts below stay 0 and the test fails.
+        let _ = tracing::subscriber::set_global_default(
+            tracing_subscriber::registry().with(StatementCounter),
+        );
+    });
+    STATEMENTS.with(|c| c.get())
 }
 
 /// Builds a mandate with `n` members: directory cache + profiles + duplicated labels + a
@@ -559,12 +575,10 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
     let m = create(&svc, "Big").await;
     populate(&db.pool, m, 600).await;
 
-    let counter = Arc::new(AtomicUsize::new(0));
-    let subscriber = tracing_subscriber::registry().with(StatementCounter(counter.clone()));
-    let _guard = tracing::subscriber::set_default(subscriber);
+    statements_so_far();
     let mut counts = Vec::new();
     for size in [10, 500, 10, 500] {
-        let before = counter.load(Ordering::SeqCst);
+        let before = statements_so_far();
         let page = svc
             .list_members(
                 &root,
@@ -575,8 +589,23 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
             .unwrap();
         assert_eq!(page.items.len(), size as usize);
         assert_eq!(page.total, 600);
-        counts.push(counter.load(Ordering::SeqCst) - before);
+        counts.push(statements_so_far() - before);
     }
+    // Negative control: per-row lookups after a page (the N+1 shape) are each counted.
+    let page = svc
+        .list_members(&root, m, &PageQuery::new(1, 10))
+        .await
+        .unwrap();
+    let before = statements_so_far();
+    for member in &page.items {
+        let _: Option<String> =
+            sqlx::query_scalar("SELECT email FROM directory_user WHERE sub = $1")
+                .bind(member.user_id)
+                .fetch_optional(&db.pool)
+                .await
+                .unwrap();
+    }
+    assert_eq!(statements_so_far() - before, 10);
     // The counter really counts (a broken counter would report 0 for both sizes).
     assert!(
         counts.iter().all(|c| *c == 1),
@@ -587,11 +616,11 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
     raw_member(&db.pool, m, boss, &[mandate_roles::ADMIN]).await;
     let mut counts = Vec::new();
     for size in [10, 500] {
-        let before = counter.load(Ordering::SeqCst);
+        let before = statements_so_far();
         svc.list_members(&operator(boss), m, &PageQuery::new(1, size))
             .await
             .unwrap();
-        counts.push(counter.load(Ordering::SeqCst) - before);
+        counts.push(statements_so_far() - before);
     }
     assert_eq!(counts, [2, 2]);
 }

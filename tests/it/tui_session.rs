@@ -15,20 +15,20 @@ async fn sign_in_loads_permissions_and_refuses_wrong_passwords() {
     let sub = seed_identity(
         &s,
         "admin@hub.example",
-        Some("right-password-1"),
+        Some("Right-password-1"),
         Some(RoleRef::Admin),
     )
     .await;
     seed_identity(
         &s,
         "viewer@hub.example",
-        Some("right-password-2"),
+        Some("Right-password-2"),
         Some(RoleRef::Viewer),
     )
     .await;
 
     match s
-        .sign_in("admin@hub.example", &Secret::new("right-password-1"))
+        .sign_in("admin@hub.example", &Secret::new("Right-password-1"))
         .await
     {
         Ok(SignInOutcome::SignedIn(op)) => {
@@ -39,7 +39,7 @@ async fn sign_in_loads_permissions_and_refuses_wrong_passwords() {
         other => panic!("expected a signed-in operator, got {other:?}"),
     }
     match s
-        .sign_in("viewer@hub.example", &Secret::new("right-password-2"))
+        .sign_in("viewer@hub.example", &Secret::new("Right-password-2"))
         .await
     {
         Ok(SignInOutcome::SignedIn(op)) => assert!(op.permissions.is_empty()),

@@ -753,6 +753,25 @@ fn debounced_search_and_palette() {
         Some("user bob@x.example")
     );
     a.update(key(KeyCode::Esc));
+    // `:since` sets the audit time range (shown as a filter, sent with the page request).
+    a.update(ch(':'));
+    type_str(&mut a, "since 2026-11-01");
+    a.update(key(KeyCode::Enter));
+    assert_eq!(a.tab, Tab::Audit);
+    let q = a
+        .take_requests()
+        .into_iter()
+        .rev()
+        .find_map(|r| match r {
+            Request::Page {
+                list: ListKey::Audit,
+                query,
+                ..
+            } => Some(query),
+            _ => None,
+        })
+        .expect("audit page request");
+    assert_eq!(q.filters[0].column, "since");
     a.update(ch(':'));
     type_str(&mut a, "quit");
     a.update(key(KeyCode::Enter));
@@ -860,4 +879,101 @@ fn new_password_challenge() {
             ..
         }
     )));
+}
+
+#[test]
+fn lost_database_shows_a_banner_and_recovers() {
+    let mut a = app();
+    let health = |db| Msg::Health {
+        db,
+        directory: true,
+        latency: std::time::Duration::ZERO,
+    };
+    a.update(health(false));
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "database unreachable").expect("banner");
+    assert_eq!(buf[(x, y)].fg, Color::LightRed);
+    assert!(
+        find(&buf, "Acme Research").is_some(),
+        "the last data stays visible"
+    );
+    assert!(find(&buf, "DB ✗").is_some());
+    a.update(health(true));
+    let text = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(!text.contains("database unreachable") && text.contains("DB ●"));
+    // Health is pinged periodically from ticks.
+    for _ in 0..60 {
+        a.update(Msg::Tick);
+    }
+    assert!(
+        a.take_requests()
+            .iter()
+            .any(|r| matches!(r, Request::Health))
+    );
+}
+
+#[test]
+fn permissions_grey_out_what_the_operator_may_not_do() {
+    let mut limited = operator();
+    limited.permissions.clear();
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        Some(limited),
+    );
+    answer_all(&mut a);
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "n new").expect("hint");
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT),
+        "mandate create needs a SysAdmin"
+    );
+    let (x, y) = find(&buf, "4 Trusts").expect("tab");
+    assert!(
+        buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT),
+        "trusts need a SysAdmin"
+    );
+    a.update(ch('n'));
+    assert!(a.form.is_none(), "the create form does not open");
+    a.update(ch('2'));
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Page { .. })),
+        "no request for a denied tab"
+    );
+    snap("limited_operator_users", &a);
+    assert!(text_of(render(&a, 80, 24).backend().buffer()).contains("not permitted"));
+}
+
+#[test]
+fn scrolling_keeps_its_place() {
+    let mut a = app();
+    a.mandates.table.reload_for_test_page((0..50).map(|i| {
+        Row::new(
+            format!("{i}"),
+            [d(&format!("Mandate {i:05}")), d("l"), d("yes"), d("x")],
+        )
+    }));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    for _ in 0..30 {
+        a.update(key(KeyCode::Down));
+        t.draw(|f| a.draw(f)).expect("draw");
+    }
+    let text = text_of(t.backend().buffer());
+    assert!(
+        text.contains("▶ Mandate 00030") && !text.contains("Mandate 00000"),
+        "{text}"
+    );
+    for _ in 0..5 {
+        a.update(key(KeyCode::Up));
+        t.draw(|f| a.draw(f)).expect("draw");
+    }
+    let text = text_of(t.backend().buffer());
+    assert!(text.contains("▶ Mandate 00025"), "{text}");
+    assert!(
+        text.contains("Mandate 00030"),
+        "the view did not jump back: {text}"
+    );
 }

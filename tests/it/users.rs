@@ -488,7 +488,21 @@ async fn enable_disable_profile_invite_and_detail() {
         .unwrap();
     svc.resend_invite(&cli(), sub).await.unwrap();
 
+    // A mandate membership shows in the detail with its role labels.
+    sqlx::query(
+        "WITH m AS (INSERT INTO mandate (name) VALUES ('Acme') RETURNING id), \
+         um AS (INSERT INTO user_mandate (user_id, mandate_id) SELECT $1, id FROM m RETURNING id) \
+         INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) SELECT id, $2 FROM um",
+    )
+    .bind(sub)
+    .bind(hubdeck::domain::roles::mandate_roles::ADMIN)
+    .execute(&t.pool)
+    .await
+    .unwrap();
     let d = svc.user_detail(&cli(), sub).await.unwrap();
+    assert_eq!(d.mandates.len(), 1);
+    assert_eq!(d.mandates[0].mandate_name, "Acme");
+    assert_eq!(d.mandates[0].roles, vec!["admin"]);
     assert_eq!(d.profile.unwrap().name, "Renamed");
     assert_eq!(d.roles, vec!["Researcher"]);
     assert_eq!(d.registrations.len(), 1);

@@ -1,0 +1,461 @@
+//! The audit trail (SPEC §5.6): one listing over users_audit, trusts_audit and mandate_audit
+//! with filters (actor, subject, action, source, time range), sort and totals; CSV export that
+//! quotes and defuses formulas; JSON export; and the CLI commands end to end.
+
+use chrono::{Duration, Utc};
+use hubdeck::domain::page::SortDir;
+use hubdeck::domain::{PageQuery, PageQueryError, UserSub};
+use hubdeck::service::ServiceError;
+use hubdeck::service::audit::ExportFormat;
+use hubdeck::service::mandates::MandateInput;
+use hubdeck::store::audit::TimeRange;
+use uuid::Uuid;
+
+use crate::mandates::{create, operator, services, sysadmin};
+use crate::support::pg;
+
+#[tokio::test]
+async fn one_listing_over_all_audit_tables_with_filters_and_time_range() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin();
+    let actor = Uuid::new_v4();
+    let subject_user = Uuid::new_v4();
+    let trust = Uuid::new_v4();
+    // Rows written by the other capabilities (users, trusts), at known times.
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id, modified_by_user_id, \"timestamp\") VALUES \
+         ('ROLES_SET', $1, $2, now() - interval '3 days'), ('DISABLED', $1, NULL, now() - interval '1 hour')",
+    )
+    .bind(subject_user)
+    .bind(actor)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trusts_audit (trust_id, trust_name, action, modified_by_user_id, audit_date) VALUES \
+         ($1, 'St Elsewhere', 'REGISTERED', $2, now() - interval '2 days')",
+    )
+    .bind(trust)
+    .bind(actor)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let m = create(&svc, "Audited").await; // MANDATE_CREATED via the CLI actor (actor NULL)
+    svc.update_mandate(
+        &root,
+        m,
+        &MandateInput {
+            name: "Audited".into(),
+            label: None,
+            enabled: false,
+        },
+    )
+    .await
+    .unwrap();
+
+    let all = svc
+        .list_audit(&root, &PageQuery::new(1, 50), TimeRange::default())
+        .await
+        .unwrap();
+    assert_eq!(all.total, 5);
+    // Default sort: newest first.
+    assert!(
+        all.items
+            .windows(2)
+            .all(|w| w[0].occurred_at >= w[1].occurred_at)
+    );
+    let sources: std::collections::BTreeSet<_> =
+        all.items.iter().map(|e| e.source.as_str()).collect();
+    assert_eq!(
+        sources.into_iter().collect::<Vec<_>>(),
+        ["mandates", "trusts", "users"]
+    );
+
+    let q = PageQuery::new(1, 50).filter("actor", [actor.to_string()]);
+    let by_actor = svc
+        .list_audit(&root, &q, TimeRange::default())
+        .await
+        .unwrap();
+    assert_eq!(by_actor.total, 2);
+    let q = PageQuery::new(1, 50).filter("subject", [m.to_string()]);
+    let by_subject = svc
+        .list_audit(&root, &q, TimeRange::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        by_subject
+            .items
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["MANDATE_UPDATED", "MANDATE_CREATED"]
+    );
+    assert!(
+        by_subject
+            .items
+            .iter()
+            .all(|e| e.subject_name.as_deref() == Some("Audited"))
+    );
+    let q = PageQuery::new(1, 50).filter("action", ["REGISTERED", "DISABLED"]);
+    assert_eq!(
+        svc.list_audit(&root, &q, TimeRange::default())
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+
+    // Time range [now - 2.5 days, now - 30 min): the trust registration and the user disable.
+    let range = TimeRange {
+        from: Some(Utc::now() - Duration::hours(60)),
+        to: Some(Utc::now() - Duration::minutes(30)),
+    };
+    let p = svc
+        .list_audit(
+            &root,
+            &PageQuery::new(1, 50).sort("occurred_at", SortDir::Asc),
+            range,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        p.items
+            .iter()
+            .map(|e| e.action.as_str())
+            .collect::<Vec<_>>(),
+        ["REGISTERED", "DISABLED"]
+    );
+    assert_eq!(p.total, 2);
+    // Filter values honour the other filters and the range, not their own filter.
+    let q = PageQuery::new(1, 50).filter("source", ["users"]);
+    assert_eq!(
+        svc.audit_filter_values(&root, "action", &q, TimeRange::default())
+            .await
+            .unwrap(),
+        ["DISABLED", "ROLES_SET"]
+    );
+    assert_eq!(
+        svc.audit_filter_values(&root, "source", &q, range)
+            .await
+            .unwrap(),
+        ["trusts", "users"]
+    );
+    // Search over subject names; whitelist; authorization.
+    assert_eq!(
+        svc.list_audit(
+            &root,
+            &PageQuery::new(1, 50).search("elsewhere"),
+            TimeRange::default()
+        )
+        .await
+        .unwrap()
+        .total,
+        1
+    );
+    let bad = svc
+        .list_audit(
+            &root,
+            &PageQuery::default().filter("details", ["x"]),
+            TimeRange::default(),
+        )
+        .await;
+    assert!(
+        matches!(
+            bad,
+            Err(ServiceError::Query(
+                PageQueryError::UnknownFilterColumn { .. }
+            ))
+        ),
+        "{bad:?}"
+    );
+    let denied = svc
+        .list_audit(
+            &operator(UserSub::new_v4()),
+            &PageQuery::default(),
+            TimeRange::default(),
+        )
+        .await;
+    assert!(matches!(denied, Err(ServiceError::Denied(_))));
+}
+
+#[tokio::test]
+async fn export_csv_quotes_and_defuses_formulas_and_json_round_trips() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin();
+    let evil = "=HYPERLINK(\"http://x\",\"click\"), \"quoted\"";
+    let m = create(&svc, evil).await;
+    create(&svc, "@SUM(A1)").await;
+    create(&svc, "-2+3").await;
+    create(&svc, "plain").await;
+    // More than one export page (500) to prove paging.
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id) SELECT 'BULK', gen_random_uuid() FROM generate_series(1, 620)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let mut csv = Vec::new();
+    let n = svc
+        .export_audit(
+            &root,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Csv,
+            &mut csv,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 624);
+    let csv = String::from_utf8(csv).unwrap();
+    assert_eq!(
+        csv.lines().count(),
+        625,
+        "header + rows (no field has a line break)"
+    );
+    assert!(csv.starts_with("occurred_at,source,action,"));
+    let evil_line = csv.lines().find(|l| l.contains(&m.to_string())).unwrap();
+    assert!(
+        evil_line.contains("\"'=HYPERLINK(\"\"http://x\"\",\"\"click\"\"), \"\"quoted\"\"\""),
+        "{evil_line}"
+    );
+    assert!(csv.contains(",'@SUM(A1),"), "{csv:.300}");
+    assert!(csv.contains(",'-2+3,"));
+    assert!(csv.contains(",plain,"));
+    // No cell starts with a raw formula character.
+    for line in csv.lines().skip(1) {
+        for cell in split_csv(line) {
+            assert!(!cell.starts_with(['=', '+', '@']), "{cell}");
+            assert!(!cell.starts_with('-'), "{cell}");
+        }
+    }
+
+    let mut json = Vec::new();
+    let range = TimeRange::default();
+    let q = PageQuery::default().filter("source", ["mandates"]);
+    let n = svc
+        .export_audit(&root, &q, range, ExportFormat::Json, &mut json)
+        .await
+        .unwrap();
+    assert_eq!(n, 4);
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    let arr = v.as_array().unwrap();
+    assert_eq!(arr.len(), 4);
+    assert!(arr.iter().any(|e| e["subject_name"] == evil));
+    // Empty result: still valid JSON.
+    let mut json = Vec::new();
+    let q = PageQuery::default().filter("action", ["NOTHING"]);
+    svc.export_audit(&root, &q, range, ExportFormat::Json, &mut json)
+        .await
+        .unwrap();
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&json).unwrap(),
+        serde_json::json!([])
+    );
+}
+
+/// Minimal RFC 4180 field splitter for the assertions above.
+fn split_csv(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if cur.is_empty() => quoted = true,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// CLI end to end
+// ---------------------------------------------------------------------------------------------
+
+fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(args)
+        .args(["--database-url", &db.url])
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .env("HUBDECK_DATA_DIR", std::env::temp_dir())
+        .env("USER", "ci-operator")
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cli_mandates_members_purge_and_audit() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    // An identity in the local directory to add.
+    let ident = svc
+        .directory
+        .create_user(&hubdeck::directory::NewIdentity {
+            email: hubdeck::domain::Email::parse("carol@example.org").unwrap(),
+            email_verified: true,
+            invite: hubdeck::directory::Invite::Suppress,
+            temporary_password: None,
+        })
+        .await
+        .unwrap();
+
+    let (code, out, err) = hubdeck(
+        &db,
+        &["mandates", "create", "--name", "CliRed", "--output", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = v["mandate"]["id"].as_str().unwrap().to_string();
+    assert_eq!(v["subscription"]["status"], "trialing");
+
+    // Control characters are refused at the edge...
+    let (code, _, _) = hubdeck(&db, &["mandates", "create", "--name", "Bad\u{1b}[31m"]);
+    assert_eq!(code, 2);
+    // ...and whatever reaches the table from the database is sanitized.
+    sqlx::query("INSERT INTO mandate (name, enabled) VALUES (E'Evil\\u001b[31mRed', false)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    // Table output sanitizes untrusted text.
+    let (code, out, err) = hubdeck(&db, &["mandates", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Evil\\x1b[31mRed"), "{out}");
+    assert!(!out.contains('\u{1b}'));
+    assert!(err.contains("rows 1–2 of 2"), "{err}");
+
+    let (code, _, err) = hubdeck(
+        &db,
+        &[
+            "mandates",
+            "members",
+            "add",
+            &id,
+            "carol@example.org",
+            "--role",
+            "admin",
+            "--role",
+            "member",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = hubdeck(
+        &db,
+        &["mandates", "members", "list", &id, "--output", "json"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["total"], 1);
+    assert_eq!(
+        v["items"][0]["role_labels"],
+        serde_json::json!(["admin", "member"])
+    );
+    assert_eq!(v["items"][0]["user_id"], ident.sub.to_string());
+    // The last admin: conflict exit code and the exact message.
+    let (code, _, err) = hubdeck(
+        &db,
+        &["mandates", "members", "remove", &id, "carol@example.org"],
+    );
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("Assign another admin first."), "{err}");
+    let (code, _, err) = hubdeck(
+        &db,
+        &[
+            "mandates",
+            "members",
+            "add",
+            &id,
+            "nobody@example.org",
+            "--role",
+            "member",
+        ],
+    );
+    assert_eq!(code, 4, "{err}");
+    let (code, _, err) = hubdeck(&db, &["mandates", "list", "--sort", "password"]);
+    assert_eq!(code, 2, "{err}");
+
+    // Hard delete: wrong name refused (2), right name removes everything.
+    let (code, _, err) = hubdeck(
+        &db,
+        &["mandates", "delete", &id, "--hard", "--confirm-name", "Cli"],
+    );
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = hubdeck(
+        &db,
+        &[
+            "mandates",
+            "delete",
+            &id,
+            "--hard",
+            "--confirm-name",
+            "CliRed",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+
+    // Soft delete + purge dry run (nothing expired yet).
+    let (_, out, _) = hubdeck(
+        &db,
+        &["mandates", "create", "--name", "Temp", "--output", "json"],
+    );
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let temp = v["mandate"]["id"].as_str().unwrap().to_string();
+    assert_eq!(hubdeck(&db, &["mandates", "delete", "Temp"]).0, 0);
+    let (code, out, _) = hubdeck(&db, &["purge-mandates", "--dry-run", "--output", "json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["mandates"], serde_json::json!([]));
+    let (code, out, err) = hubdeck(&db, &["mandates", "restore", &temp, "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"enabled\": true"));
+
+    // Audit: CLI rows carry via=cli and the OS user; export works.
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "audit",
+            "list",
+            "--source",
+            "mandates",
+            "--output",
+            "json",
+            "--page-size",
+            "100",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let items = v["items"].as_array().unwrap();
+    // create, member add, hard delete, create, soft delete, restore (refusals write nothing)
+    assert_eq!(v["total"], 6);
+    assert!(items.iter().all(|e| e["via"] == "cli"
+        && e["os_user"] == "ci-operator"
+        && e["actor_user_id"].is_null()));
+    let (code, out, _) = hubdeck(
+        &db,
+        &[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--action",
+            "MEMBER_ADDED",
+        ],
+    );
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 2, "{out}");
+}
