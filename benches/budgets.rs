@@ -414,10 +414,30 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn run() -> anyhow::Result<()> {
-    let scale = std::env::var("HUBDECK_BENCH_SCALE").unwrap_or_else(|_| "bench".into());
+    // `cargo bench` passes `--bench`; `cargo test --all-targets` runs this binary without it:
+    // then a quick smoke run on the small dataset in a temporary directory.
+    let full = std::env::args().any(|a| a == "--bench");
+    let scale = if full {
+        std::env::var("HUBDECK_BENCH_SCALE").unwrap_or_else(|_| "bench".into())
+    } else {
+        "small".into()
+    };
     let spec = DatasetSpec::named(&scale)
         .ok_or_else(|| anyhow::anyhow!("HUBDECK_BENCH_SCALE must be small, demo or bench"))?;
-    let data_dir = bench_dir();
+    let smoke_dir = if full {
+        None
+    } else {
+        let d = tempfile::tempdir()?;
+        std::fs::set_permissions(
+            d.path(),
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+        )?;
+        Some(d)
+    };
+    let data_dir = smoke_dir
+        .as_ref()
+        .map(|d| d.path().to_path_buf())
+        .unwrap_or_else(bench_dir);
     std::fs::create_dir_all(&data_dir)?;
     let settings = hubdeck::config::Settings::default();
     let report = Reporter::new();
@@ -471,8 +491,8 @@ async fn run() -> anyhow::Result<()> {
     let iters: usize = std::env::var("HUBDECK_BENCH_ITERS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    let base_iters: usize = if scale == "small" { 5 } else { 3 };
+        .unwrap_or(if full { 60 } else { 3 });
+    let base_iters: usize = if full { 3 } else { 1 };
 
     let services = Services::new(
         pool.clone(),
@@ -772,9 +792,11 @@ async fn run() -> anyhow::Result<()> {
     ));
 
     let _ = writeln!(r.md);
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
-    std::fs::write(&out, &r.md)?;
-    println!("\nwritten to {}", out.display());
+    if full {
+        let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-results.md");
+        std::fs::write(&out, &r.md)?;
+        println!("\nwritten to {}", out.display());
+    }
 
     pool.close().await;
     prepared.db.close().await;
