@@ -53,8 +53,8 @@ pub struct PgBinaries {
 }
 
 impl PgBinaries {
-    /// Searches `HUBDECK_PG_BINDIR`, `pg_config --bindir`, PATH and /usr/lib/postgresql/*/bin
-    /// (newest first).
+    /// Searches `HUBDECK_PG_BINDIR` alone when it is set; otherwise `pg_config --bindir`, PATH
+    /// and /usr/lib/postgresql/*/bin (newest first).
     pub fn locate() -> Result<Self, LocalPgError> {
         Self::locate_in(&default_candidates())
     }
@@ -95,11 +95,13 @@ fn is_executable(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-/// The default search list for [`PgBinaries::locate`].
+/// The default search list for [`PgBinaries::locate`]. An explicit `HUBDECK_PG_BINDIR` is the
+/// whole list (a wrong setting is reported, never silently replaced by another server).
 pub fn default_candidates() -> Vec<PathBuf> {
     let mut out = Vec::new();
     if let Some(d) = std::env::var_os("HUBDECK_PG_BINDIR").filter(|d| !d.is_empty()) {
         out.push(PathBuf::from(d));
+        return out;
     }
     if let Ok(o) = Command::new("pg_config")
         .arg("--bindir")

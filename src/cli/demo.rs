@@ -10,13 +10,26 @@ pub struct DemoArgs {
     #[arg(long)]
     pub fresh: bool,
     /// Stop the demo cluster and exit.
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["fresh", "keep_running", "no_console"])]
     pub stop: bool,
     /// Leave the cluster running when the console exits.
     #[arg(long)]
     pub keep_running: bool,
+    /// Prepare and start the demo database, print its URL on stdout and leave it running,
+    /// without opening the console (use it with `--database-url`; stop with `--stop`).
+    #[arg(long)]
+    pub no_console: bool,
 }
 
-pub async fn run(_ctx: &Context, _a: DemoArgs) -> anyhow::Result<i32> {
-    super::not_yet("demo")
+pub async fn run(ctx: &Context, a: DemoArgs) -> anyhow::Result<i32> {
+    crate::demo::run(
+        &ctx.settings,
+        crate::demo::DemoOptions {
+            fresh: a.fresh,
+            stop: a.stop,
+            keep_running: a.keep_running,
+            no_console: a.no_console,
+        },
+    )
+    .await
 }

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod demo;
 mod directory;
 mod foundation;
 mod local_directory;

@@ -1,0 +1,370 @@
+//! `hubdeck demo`: a private PostgreSQL cluster under the data dir, migrated and filled with the
+//! generated dataset on first run, the LocalDirectory, and the console signed in as the demo
+//! admin. The cluster stops when the console exits unless `--keep-running`.
+//!
+//! Where the cluster lives: `<data dir>/demo` (data dir = `HUBDECK_DATA_DIR` or the platform
+//! data dir). PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
+//! account; when that account cannot reach the data dir (e.g. `/root` is mode 700) the cluster
+//! goes to `/var/tmp/hubdeck-demo-<uid>/<hash of the data dir>` instead and a note says so.
+
+use std::io::IsTerminal;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressStyle};
+use sha2::Digest;
+
+use crate::config::{DatabaseUrl, DirectoryKind, Settings};
+use crate::domain::page::thousands;
+use crate::localpg::{LocalCluster, PgBinaries, RunAs, free_port};
+use crate::store::dataset::{self, DatasetSpec, DemoAdmin, Outcome};
+
+/// The demo operator's credentials (printed before the console starts and shown in its help).
+pub const DEMO_ADMIN_EMAIL: &str = "admin@hubdeck.example";
+pub const DEMO_ADMIN_PASSWORD: &str = "hubdeck-demo";
+pub const DEMO_ADMIN_NAME: &str = "Demo Administrator";
+/// The database the demo uses inside its cluster.
+pub const DEMO_DATABASE: &str = "hubdeck";
+
+/// What `hubdeck demo` was asked to do.
+#[derive(Clone, Debug, Default)]
+pub struct DemoOptions {
+    pub fresh: bool,
+    pub stop: bool,
+    pub keep_running: bool,
+    /// Prepare and start the cluster, print its URL, leave it running; no console.
+    pub no_console: bool,
+}
+
+/// The cluster root for a data dir, and a note when the fallback location is used.
+pub fn cluster_root(data_dir: &Path, run_as: Option<RunAs>) -> (PathBuf, Option<String>) {
+    let preferred = data_dir.join("demo");
+    let Some(r) = run_as else {
+        return (preferred, None);
+    };
+    if reachable_by(&preferred, r) {
+        return (preferred, None);
+    }
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    // One cluster per data dir (tests use temporary data dirs), named by the dir's hash.
+    let canonical = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let digest = sha2::Sha256::digest(canonical.as_os_str().as_encoded_bytes());
+    let fallback =
+        PathBuf::from(format!("/var/tmp/hubdeck-demo-{uid}")).join(&hex::encode(digest)[..12]);
+    let note = format!(
+        "note: PostgreSQL runs as an unprivileged account (uid {}) that cannot reach {}; \
+         the demo cluster lives in {} instead",
+        r.uid,
+        data_dir.display(),
+        fallback.display()
+    );
+    (fallback, Some(note))
+}
+
+/// Whether every existing ancestor of `path` can be traversed by the account `r`.
+fn reachable_by(path: &Path, r: RunAs) -> bool {
+    let mut cur = Some(path);
+    while let Some(p) = cur {
+        if let Ok(m) = std::fs::metadata(p) {
+            let mode = m.mode();
+            let ok = if m.uid() == r.uid {
+                mode & 0o100 != 0
+            } else if m.gid() == r.gid {
+                mode & 0o010 != 0
+            } else {
+                mode & 0o001 != 0
+            };
+            if !ok {
+                return false;
+            }
+        }
+        cur = p.parent();
+    }
+    true
+}
+
+/// The dataset size: `HUBDECK_DEMO_SCALE` = small | demo (default) | bench.
+pub fn spec_from_env() -> anyhow::Result<DatasetSpec> {
+    let name = std::env::var("HUBDECK_DEMO_SCALE").unwrap_or_default();
+    DatasetSpec::named(&name)
+        .with_context(|| format!("HUBDECK_DEMO_SCALE must be small, demo or bench (got {name:?})"))
+}
+
+/// Progress lines: a bar on a terminal, plain lines otherwise (stderr).
+pub struct Reporter {
+    bar: Option<ProgressBar>,
+}
+
+impl Reporter {
+    pub fn new() -> Self {
+        let bar = std::io::stderr().is_terminal().then(|| {
+            let b = ProgressBar::new(1);
+            b.set_style(
+                ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            b.enable_steady_tick(Duration::from_millis(120));
+            b
+        });
+        Self { bar }
+    }
+
+    pub fn step(&self, step: usize, total: usize, what: &str) {
+        match &self.bar {
+            Some(b) => {
+                b.set_length(total as u64);
+                b.set_position(step.saturating_sub(1) as u64);
+                b.set_message(what.to_string());
+            }
+            None => eprintln!("hubdeck demo: [{step}/{total}] {what}"),
+        }
+    }
+
+    pub fn line(&self, msg: &str) {
+        match &self.bar {
+            Some(b) => b.println(msg),
+            None => eprintln!("{msg}"),
+        }
+    }
+
+    pub fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+impl Default for Reporter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A prepared demo: the running cluster and a migrated, populated database.
+pub struct PreparedDemo {
+    pub cluster: LocalCluster,
+    pub settings: Settings,
+    pub db: sqlx::PgPool,
+    pub outcome: Outcome,
+    /// Whether this run started the server (rather than finding it running).
+    pub started: bool,
+}
+
+/// Locates the server binaries and builds the cluster description for the data dir.
+pub fn cluster_for(data_dir: &Path) -> anyhow::Result<(LocalCluster, Option<String>)> {
+    let bins = PgBinaries::locate()?;
+    let run_as = RunAs::resolve()?;
+    let (root, note) = cluster_root(data_dir, run_as);
+    let cluster = LocalCluster::new(bins, &root, 0)?;
+    Ok((cluster, note))
+}
+
+/// Stops the demo cluster of `data_dir`. Returns whether one was running.
+pub fn stop(data_dir: &Path) -> anyhow::Result<bool> {
+    let (cluster, _) = cluster_for(data_dir)?;
+    if !cluster.is_running() {
+        return Ok(false);
+    }
+    cluster.stop()?;
+    Ok(true)
+}
+
+/// Initialises or re-uses the cluster, starts it, migrates, and generates the dataset if the
+/// database does not hold it yet.
+pub async fn prepare(
+    base: &Settings,
+    data_dir: &Path,
+    opts: &DemoOptions,
+    spec: &DatasetSpec,
+    report: &Reporter,
+) -> anyhow::Result<PreparedDemo> {
+    let (mut cluster, note) = cluster_for(data_dir)?;
+    if let Some(n) = note {
+        report.line(&n);
+    }
+    let root = cluster
+        .data_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    if opts.fresh {
+        if cluster.is_running() {
+            report.line("hubdeck demo: --fresh: stopping the running demo cluster");
+            cluster.stop()?;
+        }
+        if root.exists() {
+            report.line(&format!(
+                "hubdeck demo: --fresh: removing {}",
+                root.display()
+            ));
+            std::fs::remove_dir_all(&root)
+                .with_context(|| format!("removing {}", root.display()))?;
+        }
+    }
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let running = cluster.is_running();
+    let started = !running;
+    if running {
+        cluster.port = cluster
+            .running_port()
+            .context("the demo cluster runs but its postmaster.pid names no port")?;
+    } else {
+        if !cluster.is_initialised() {
+            report.line(&format!(
+                "hubdeck demo: creating a PostgreSQL cluster in {} (from {})",
+                cluster.data_dir.display(),
+                cluster.bins.bindir.display()
+            ));
+            cluster.init()?;
+        }
+        cluster.port = free_port()?;
+        cluster.start_daemon()?;
+    }
+    let result = async {
+        cluster.wait_ready(Duration::from_secs(30)).await?;
+        let server = sqlx::PgPool::connect(&cluster.url("postgres")).await?;
+        dataset::create_database_if_missing(&server, DEMO_DATABASE).await?;
+        server.close().await;
+
+        let mut settings = base.clone();
+        settings.database.url = DatabaseUrl::new(cluster.url(DEMO_DATABASE));
+        settings.directory.kind = DirectoryKind::Local;
+        settings.ui.environment = "demo".into();
+        settings.ui.environment_color = "green".into();
+        let db = crate::store::connect(&settings.database).await?;
+        crate::store::migrate(&db).await?;
+        let outcome = match dataset::current_hash(&db).await? {
+            Some(h) if h == spec.hash() => Outcome::Reused,
+            _ => {
+                report.line(&format!(
+                    "hubdeck demo: generating the demo dataset ({} mandates, {} users)",
+                    spec.mandates, spec.users
+                ));
+                let admin = DemoAdmin {
+                    email: DEMO_ADMIN_EMAIL.into(),
+                    name: DEMO_ADMIN_NAME.into(),
+                    password_hash: hash_password(DEMO_ADMIN_PASSWORD)?,
+                };
+                let progress = |e: dataset::ProgressEvent| report.step(e.step, e.total, e.what);
+                dataset::ensure(&db, spec, Some(&admin), &progress).await?
+            }
+        };
+        anyhow::Ok((settings, db, outcome))
+    }
+    .await;
+    match result {
+        Ok((settings, db, outcome)) => Ok(PreparedDemo {
+            cluster,
+            settings,
+            db,
+            outcome,
+            started,
+        }),
+        Err(e) => {
+            if started && !opts.keep_running {
+                let _ = cluster.stop();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// An argon2 PHC string for the demo password (the LocalDirectory's own hashing).
+fn hash_password(password: &str) -> anyhow::Result<String> {
+    let secret = crate::domain::Secret::new(password);
+    Ok(crate::directory::local::hash_password(&secret)?)
+}
+
+/// `hubdeck demo`. Returns the exit code.
+pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
+    let data_dir = crate::config::data_dir();
+    if opts.stop {
+        let was = stop(&data_dir)?;
+        eprintln!(
+            "hubdeck demo: {}",
+            if was {
+                "stopped the demo cluster"
+            } else {
+                "the demo cluster is not running"
+            }
+        );
+        return Ok(0);
+    }
+    let spec = spec_from_env()?;
+    let t0 = Instant::now();
+    let report = Reporter::new();
+    let prepared = prepare(base, &data_dir, &opts, &spec, &report).await;
+    report.finish();
+    let prepared = prepared?;
+    // Counting rows costs ~0.5 s at the benchmark scale: only after generating; a re-used
+    // dataset is described by its (recorded, unchanged) spec.
+    match prepared.outcome {
+        Outcome::Generated => {
+            let counts = dataset::counts(&prepared.db).await?;
+            eprintln!(
+                "hubdeck demo: generated dataset: {} mandates, {} users, {} memberships, {} trusts ({} ms)",
+                thousands(counts.live_mandates as u64),
+                thousands(counts.users as u64),
+                thousands(counts.memberships as u64),
+                counts.trusts,
+                t0.elapsed().as_millis()
+            );
+        }
+        Outcome::Reused => eprintln!(
+            "hubdeck demo: re-using the dataset (seed {}, {} mandates, {} users) ({} ms)",
+            spec.seed,
+            thousands(u64::from(spec.mandates)),
+            thousands(u64::from(spec.users)),
+            t0.elapsed().as_millis()
+        ),
+    }
+    if opts.no_console {
+        println!("{}", prepared.cluster.url(DEMO_DATABASE));
+        eprintln!("hubdeck demo: the cluster keeps running; stop it with `hubdeck demo --stop`");
+        return Ok(0);
+    }
+    eprintln!(
+        "hubdeck demo: sign in as {DEMO_ADMIN_EMAIL} with password {DEMO_ADMIN_PASSWORD} \
+         (also shown on the help screen, `?`)"
+    );
+    let code = console(&prepared).await;
+    if !opts.keep_running {
+        prepared.db.close().await;
+        prepared.cluster.stop()?;
+        eprintln!("hubdeck demo: stopped the demo cluster");
+    } else {
+        eprintln!(
+            "hubdeck demo: the cluster keeps running at {}; stop it with `hubdeck demo --stop`",
+            prepared.cluster.url(DEMO_DATABASE)
+        );
+    }
+    code
+}
+
+/// Opens the console on the prepared demo, signed in as the demo admin.
+async fn console(p: &PreparedDemo) -> anyhow::Result<i32> {
+    let settings = Arc::new(p.settings.clone());
+    crate::tui::init_file_logging(&settings);
+    let directory = crate::directory::connect(&settings, &p.db).await?;
+    let services = crate::service::Services::new(p.db.clone(), directory, settings);
+    let operator = crate::service::actor::load_operator(
+        &p.db,
+        dataset::DEMO_ADMIN_SUB.into(),
+        DEMO_ADMIN_EMAIL,
+    )
+    .await?;
+    crate::tui::run_app(
+        services,
+        crate::tui::AppOptions {
+            operator: Some(operator),
+            demo_credentials: Some((DEMO_ADMIN_EMAIL.into(), DEMO_ADMIN_PASSWORD.into())),
+        },
+    )
+    .await?;
+    Ok(0)
+}
