@@ -8,6 +8,10 @@ use thiserror::Error;
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_SEARCH_CHARS: usize = 200;
+/// Totals are counted exactly up to this many rows; beyond it a page reports `TOTAL_CAP + 1`
+/// and the console shows "more than 100,000" (counting a million rows on every page flip
+/// would cost more than the page itself).
+pub const TOTAL_CAP: u64 = 100_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ColumnKind {
@@ -314,14 +318,19 @@ impl<T> Page<T> {
             .max(1)
     }
 
-    /// "rows 51–100 of 12,345"
+    /// Whether the total is a lower bound (more than [`TOTAL_CAP`] rows match).
+    pub fn total_is_capped(&self) -> bool {
+        self.total > TOTAL_CAP
+    }
+
+    /// "rows 51–100 of 12,345" (or "… of more than 100,000").
     pub fn range_label(&self) -> String {
-        format!(
-            "rows {}–{} of {}",
-            self.first_row(),
-            self.last_row(),
+        let of = if self.total_is_capped() {
+            format!("more than {}", thousands(TOTAL_CAP))
+        } else {
             thousands(self.total)
-        )
+        };
+        format!("rows {}–{} of {of}", self.first_row(), self.last_row())
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {

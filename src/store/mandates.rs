@@ -63,6 +63,16 @@ const MANDATE_COLUMNS: &[SqlColumn] = &[
     SqlColumn::new("deleted_at", "m.deleted_at"),
 ];
 
+/// The live list's columns: name, label and enabled lead partial indexes on
+/// `deleted_at IS NULL`, so their filter values come from a loose index scan.
+const LIVE_MANDATE_COLUMNS: &[SqlColumn] = &[
+    SqlColumn::new("name", "m.name").indexed(),
+    SqlColumn::new("label", "m.label").indexed(),
+    SqlColumn::new("enabled", "m.enabled").indexed(),
+    SqlColumn::new("created_at", "m.created_at"),
+    SqlColumn::new("deleted_at", "m.deleted_at"),
+];
+
 const MANDATE_SELECT: &str =
     "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at";
 
@@ -72,7 +82,7 @@ pub static MANDATES: ListSql = ListSql {
     select: MANDATE_SELECT,
     from: "mandate m",
     base_where: "m.deleted_at IS NULL",
-    columns: MANDATE_COLUMNS,
+    columns: LIVE_MANDATE_COLUMNS,
     search: &["m.name", "m.label"],
     tiebreak: "m.id",
 };

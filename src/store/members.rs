@@ -46,35 +46,69 @@ pub static MEMBERS_SPEC: ListSpec = ListSpec {
     default_sort: &[("created_at", SortDir::Asc)],
 };
 
-/// The members page: one statement; the lateral subquery aggregates a membership's
-/// mandate-level roles (feature-instance roles excluded, labels de-duplicated).
+/// The membership `um`'s mandate-level roles (feature-instance roles excluded).
+macro_rules! roles_of_um {
+    () => {
+        "FROM user_mandate_role umr JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL"
+    };
+}
+
+/// The members page: one statement. Role ids, labels (de-duplicated) and the admin flag are
+/// correlated subqueries in the select list, which PostgreSQL evaluates only for the rows of
+/// the page (after sort and limit) — not for every member of a 100,000-member mandate.
 pub static MEMBERS: ListSql = ListSql {
     spec: &MEMBERS_SPEC,
-    select: "um.id AS membership_id, um.user_id, um.mandate_id, du.username, du.email, \
-             up.name AS full_name, COALESCE(rl.role_ids, '{}') AS role_ids, \
-             COALESCE(rl.labels, '{}') AS role_labels, COALESCE(rl.is_admin, false) AS is_admin, \
-             um.enabled, um.created_at",
+    select: concat!(
+        "um.id AS membership_id, um.user_id, um.mandate_id, du.username, du.email, \
+         up.name AS full_name, \
+         COALESCE((SELECT array_agg(DISTINCT r.id) ",
+        roles_of_um!(),
+        "), '{}') AS role_ids, COALESCE((SELECT array_agg(DISTINCT r.label ORDER BY r.label) ",
+        roles_of_um!(),
+        "), '{}') AS role_labels, ",
+        "COALESCE((SELECT bool_or(r.label = 'admin' AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) ",
+        roles_of_um!(),
+        "), false) AS is_admin, um.enabled, um.created_at"
+    ),
     from: "user_mandate um \
            LEFT JOIN directory_user du ON du.sub = um.user_id \
-           LEFT JOIN user_profile up ON up.user_id = um.user_id \
-           LEFT JOIN LATERAL (SELECT array_agg(DISTINCT r.id) AS role_ids, \
-                  array_agg(DISTINCT r.label ORDER BY r.label) AS labels, \
-                  string_agg(DISTINCT r.label, ' ' ORDER BY r.label) AS labels_text, \
-                  bool_or(r.label = 'admin' AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) AS is_admin \
-             FROM user_mandate_role umr JOIN mandate_role r ON r.id = umr.mandate_role_id \
-             WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL) rl ON TRUE",
+           LEFT JOIN user_profile up ON up.user_id = um.user_id",
     base_where: "",
     columns: &[
         SqlColumn::sorted_by("username", "du.username", "lower(du.username)"),
         SqlColumn::sorted_by("email", "du.email", "lower(du.email)"),
         SqlColumn::sorted_by("full_name", "up.name", "lower(up.name)"),
-        SqlColumn::new("roles", "rl.labels_text"),
+        SqlColumn::new(
+            "roles",
+            concat!(
+                "(SELECT string_agg(DISTINCT r.label, ' ' ORDER BY r.label) ",
+                roles_of_um!(),
+                ")"
+            ),
+        ),
         SqlColumn::new("enabled", "um.enabled"),
-        SqlColumn::new("admin", "COALESCE(rl.is_admin, false)"),
+        SqlColumn::new(
+            "admin",
+            concat!(
+                "COALESCE((SELECT bool_or(r.label = 'admin' AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) ",
+                roles_of_um!(),
+                "), false)"
+            ),
+        ),
         SqlColumn::new("status", "du.status"),
         SqlColumn::new("created_at", "um.created_at"),
     ],
-    search: &["du.username", "du.email", "up.name", "rl.labels_text"],
+    search: &[
+        "du.username",
+        "du.email",
+        "up.name",
+        concat!(
+            "(SELECT string_agg(DISTINCT r.label, ' ' ORDER BY r.label) ",
+            roles_of_um!(),
+            ")"
+        ),
+    ],
     tiebreak: "um.id",
 };
 

@@ -9,6 +9,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
 use super::{StoreError, StoreResult};
+use crate::domain::page::TOTAL_CAP;
 use crate::domain::page::{ColumnKind, ListSpec, PageQuery, SortDir, parse_bool};
 use crate::domain::{Page, PageQueryError};
 
@@ -21,6 +22,10 @@ pub struct SqlColumn {
     pub expr: &'static str,
     /// Expression used for ORDER BY (defaults to `expr` when None).
     pub sort_expr: Option<&'static str>,
+    /// A btree index (matching the list's base condition) leads with `expr`: filter values are
+    /// then read with a loose index scan (one index probe per distinct value) instead of a
+    /// DISTINCT over every row.
+    pub indexed: bool,
 }
 
 impl SqlColumn {
@@ -29,6 +34,7 @@ impl SqlColumn {
             name,
             expr,
             sort_expr: None,
+            indexed: false,
         }
     }
     pub const fn sorted_by(
@@ -40,7 +46,13 @@ impl SqlColumn {
             name,
             expr,
             sort_expr: Some(sort_expr),
+            indexed: false,
         }
+    }
+    /// Marks the column as leading a btree index (see [`SqlColumn::indexed`]).
+    pub const fn indexed(mut self) -> Self {
+        self.indexed = true;
+        self
     }
 }
 
@@ -205,9 +217,19 @@ fn page_statement_with(
     head: &'static str,
 ) -> StoreResult<QueryBuilder<Postgres>> {
     q.validate(list.spec)?;
+    // Shape: the page is a LIMIT/OFFSET subquery (so PostgreSQL can walk an index in sort order
+    // and postpone expensive select expressions until after the limit), and the total is a
+    // scalar subquery counting matching rows up to TOTAL_CAP + 1 — one statement, one round trip,
+    // and never a full pass over a million rows just to print "of N".
     let mut qb = QueryBuilder::new(head);
-    qb.push(list.select)
-        .push(", count(*) OVER () AS hubdeck_total FROM ")
+    qb.push("hubdeck_page.*, (SELECT count(*) FROM (SELECT 1 FROM ")
+        .push(list.from);
+    list.push_where(&mut qb, q, scope, None)?;
+    qb.push(" LIMIT ")
+        .push_bind(i64::try_from(TOTAL_CAP + 1).unwrap_or(i64::MAX))
+        .push(") hubdeck_counted) AS hubdeck_total FROM (SELECT ")
+        .push(list.select)
+        .push(" FROM ")
         .push(list.from);
     list.push_where(&mut qb, q, scope, None)?;
     qb.push(" ORDER BY ");
@@ -236,11 +258,15 @@ fn page_statement_with(
     qb.push(" LIMIT ").push_bind(i64::from(q.page_size));
     qb.push(" OFFSET ")
         .push_bind(i64::try_from(q.offset()).unwrap_or(i64::MAX));
+    // A LIMIT subquery is never flattened; its scan order is the page order.
+    qb.push(") hubdeck_page");
     Ok(qb)
 }
 
-/// Fetches one page and the total in ONE statement (`count(*) OVER ()`). Only when the page is
-/// past the end (no rows, so no total) is a count issued.
+/// Fetches one page and the total in ONE statement. The total is exact up to
+/// [`TOTAL_CAP`]; above it the page reports `TOTAL_CAP + 1` ("more than 100,000", see
+/// [`Page::total_is_capped`]). Only when the page is past the end (no rows, so no total) is a
+/// second, capped count issued.
 pub async fn fetch_page<T>(
     pool: &PgPool,
     list: &ListSql,
@@ -259,7 +285,7 @@ where
         items.push(T::from_row(row)?);
     }
     if rows.is_empty() && q.page > 1 {
-        total = count(pool, list, q, scope).await?;
+        total = count(pool, list, q, scope).await?.min(TOTAL_CAP + 1);
     }
     Ok(Page {
         items,
@@ -314,6 +340,25 @@ pub async fn filter_values(
         }
     }
     let col = list.column(column)?;
+    let others_active = q.search_text().is_some() || q.filters.iter().any(|f| f.column != column);
+    if col.indexed && !others_active {
+        // Loose index scan: each step asks the index for the next larger value.
+        let mut qb = QueryBuilder::new("WITH RECURSIVE hubdeck_v(v) AS ((SELECT ");
+        qb.push(col.expr).push(" FROM ").push(list.from);
+        list.push_where(&mut qb, q, scope, Some(column))?;
+        qb.push(" AND (")
+            .push(col.expr)
+            .push(") IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT ");
+        qb.push(col.expr).push(" FROM ").push(list.from);
+        list.push_where(&mut qb, q, scope, Some(column))?;
+        qb.push(" AND (").push(col.expr).push(
+            ") > hubdeck_v.v ORDER BY 1 LIMIT 1) FROM hubdeck_v WHERE hubdeck_v.v IS NOT NULL) ",
+        );
+        qb.push("SELECT v::text FROM hubdeck_v WHERE v IS NOT NULL LIMIT ")
+            .push_bind(i64::from(limit));
+        let values: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
+        return Ok(values);
+    }
     let mut qb = QueryBuilder::new("SELECT DISTINCT (");
     qb.push(col.expr).push(")::text AS v FROM ").push(list.from);
     list.push_where(&mut qb, q, scope, Some(column))?;

@@ -235,6 +235,16 @@ pub async fn filter_values(
 /// The page statement's SQL text (same builder as [`list_page`]), for EXPLAIN tests.
 /// Binds, in order: the search pattern five times (when searching), the role ids (when
 /// filtering by role), then the other filters, LIMIT and OFFSET.
+/// EXPLAIN of the users page statement with its real binds (for index-use tests).
+pub async fn explain_page(
+    db: &PgPool,
+    q: &PageQuery,
+    role_ids: &[Uuid],
+) -> StoreResult<Vec<String>> {
+    let (q, scope) = users_scope(q, role_ids)?;
+    super::query::explain_page(db, &USERS_SQL, &q, Some(&scope)).await
+}
+
 pub fn list_page_sql(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<String> {
     let (q, scope) = users_scope(q, role_ids)?;
     let qb = super::query::page_statement(&USERS_SQL, &q, Some(&scope))?;

@@ -316,27 +316,11 @@ fn assert_index_plan(what: &str, plan: &[String]) {
     );
 }
 
-/// EXPLAIN of the users page statement with its parameters as SQL literals (PREPARE + EXECUTE,
-/// so the planner sees the values).
-async fn explain_users(pool: &sqlx::PgPool, q: &PageQuery, params: &[&str]) -> Vec<String> {
-    let sql = hubdeck::store::users::list_page_sql(q, &[]).unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("PREPARE hubdeck_q AS {sql}")))
-        .execute(&mut *conn)
+/// EXPLAIN of the users page statement with its real binds (the planner sees the values).
+async fn explain_users(pool: &sqlx::PgPool, q: &PageQuery, _params: &[&str]) -> Vec<String> {
+    hubdeck::store::users::explain_page(pool, q, &[])
         .await
-        .unwrap();
-    let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-        "EXPLAIN EXECUTE hubdeck_q({})",
-        params.join(", ")
-    )))
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    sqlx::query("DEALLOCATE hubdeck_q")
-        .execute(&mut *conn)
-        .await
-        .unwrap();
-    plan
+        .unwrap()
 }
 
 #[tokio::test]

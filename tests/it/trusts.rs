@@ -687,22 +687,12 @@ async fn lists_search_filter_sort_and_use_indexes() {
     assert_eq!(found.items[0].slot_name, "Kit_12345");
 }
 
-/// EXPLAIN of the list's page statement with the same binds `page_statement` pushes (search
-/// pattern per search expression, then text filters, then LIMIT and OFFSET).
+/// EXPLAIN of the list's page statement with its real binds.
 async fn explain(pool: &PgPool, list: &hubdeck::store::query::ListSql, q: &PageQuery) -> String {
-    let qb = hubdeck::store::query::page_statement(list, q, None).expect("statement");
-    let sql = format!("EXPLAIN {}", qb.sql().as_str());
-    let mut query = sqlx::query_scalar::<_, String>(sqlx::AssertSqlSafe(sql));
-    if let Some(text) = q.search_text() {
-        for _ in list.search {
-            query = query.bind(format!("%{}%", hubdeck::store::query::escape_like(text)));
-        }
-    }
-    for f in &q.filters {
-        query = query.bind(f.values.clone());
-    }
-    query = query.bind(i64::from(q.page_size)).bind(q.offset() as i64);
-    query.fetch_all(pool).await.expect("explain").join("\n")
+    hubdeck::store::query::explain_page(pool, list, q, None)
+        .await
+        .expect("explain")
+        .join("\n")
 }
 
 // ---------------------------------------------------------------------------------------------
