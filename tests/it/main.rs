@@ -10,6 +10,7 @@ mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod query;
 mod registration;
 mod trusts;
 mod tui_e2e;
