@@ -57,14 +57,19 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
     .unwrap();
     assert_eq!(bad, 0);
 
-    // The same first page of mandates (name order) in both databases.
+    // The same first page of the Mandates list (the product's own query) in both databases.
     let first = |pool: sqlx::PgPool| async move {
-        sqlx::query_scalar::<_, String>(
-            "SELECT name FROM mandate WHERE deleted_at IS NULL ORDER BY name, id LIMIT 50",
+        hubdeck::store::mandates::list(
+            &pool,
+            &hubdeck::domain::PageQuery::new(1, 50),
+            hubdeck::store::mandates::MandateScope::All,
         )
-        .fetch_all(&pool)
         .await
         .unwrap()
+        .items
+        .into_iter()
+        .map(|m| (m.id, m.name, m.label, m.enabled))
+        .collect::<Vec<_>>()
     };
     let fa = first(a.pool.clone()).await;
     assert_eq!(fa, first(b.pool.clone()).await);
