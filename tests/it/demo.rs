@@ -227,6 +227,28 @@ async fn demo_reuses_its_data_regenerates_with_fresh_and_stop_leaves_no_server()
     assert!(regenerated > generated_at);
     pool.close().await;
 
+    // Other settings on the same data: refused with the remedy, nothing regenerated.
+    let other = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["demo", "--no-console"])
+        .env("HUBDECK_DATA_DIR", dir.path())
+        .env("HUBDECK_DEMO_SCALE", "demo")
+        .env_remove("HUBDECK_PG_BINDIR")
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("hubdeck demo --fresh"),
+        "{}",
+        stderr(&other)
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["demo", "--no-console"])
+        .env("HUBDECK_DATA_DIR", dir.path())
+        .env("HUBDECK_DEMO_SCALE", "huge")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+
     assert!(!postgres_processes_under(&root).is_empty());
     let stop = hubdeck(dir.path(), &["demo", "--stop"]);
     assert!(stop.status.success(), "{}", stderr(&stop));
