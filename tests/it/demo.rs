@@ -493,6 +493,11 @@ async fn demo_opens_a_populated_mandates_screen_then_reuses_the_data() {
     let screen = t.wait_for(&["Mandates", total.as_str(), "admin@hubdeck.example"]);
     assert!(!screen.contains("Sign in"), "{screen}");
     assert!(!postgres_processes_under(&root).is_empty());
+    // The help screen shows the demo credentials.
+    t.keys(&["?"]);
+    t.wait_for(&["admin@hubdeck.example", "hubdeck-demo"]);
+    t.keys(&["Escape"]);
+    t.wait_gone(&["hubdeck-demo"]);
     t.keys(&["q"]);
     let after = t.wait_for(&["__EXIT:0", "stopped the demo cluster"]);
     assert!(after.contains("generated dataset"), "{after}");
