@@ -307,6 +307,9 @@ async fn unreachable_data_dir_falls_back_to_var_tmp_as_root() {
     assert!(stop.status.success(), "{}", stderr(&stop));
     assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&root);
+    if let Some(parent) = root.parent() {
+        let _ = std::fs::remove_dir(parent); // only when empty
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
