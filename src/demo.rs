@@ -240,7 +240,11 @@ pub async fn prepare(
         crate::store::migrate(&db).await?;
         let outcome = match dataset::current_hash(&db).await? {
             Some(h) if h == spec.hash() => Outcome::Reused,
-            _ => {
+            Some(_) => anyhow::bail!(
+                "the demo database holds a dataset generated with other settings (seed or \
+                 HUBDECK_DEMO_SCALE); run `hubdeck demo --fresh` to regenerate it"
+            ),
+            None => {
                 report.line(&format!(
                     "hubdeck demo: generating the demo dataset ({} mandates, {} users)",
                     spec.mandates, spec.users
@@ -295,7 +299,13 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
         );
         return Ok(0);
     }
-    let spec = spec_from_env()?;
+    let spec = match spec_from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hubdeck: {e:#}");
+            return Ok(2);
+        }
+    };
     let t0 = Instant::now();
     let report = Reporter::new();
     let prepared = prepare(base, &data_dir, &opts, &spec, &report).await;

@@ -36,54 +36,72 @@ pub struct DatasetSpec {
     pub free_slots: u32,
 }
 
+/// The dataset recipe: the seed and the named scales (`assets/demo_dataset.toml`).
+pub const RECIPE: &str = include_str!("../../assets/demo_dataset.toml");
+
+#[derive(serde::Deserialize)]
+struct Recipe {
+    seed: i64,
+    scale: std::collections::BTreeMap<String, ScaleRecipe>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScaleRecipe {
+    mandates: u32,
+    users: u32,
+    big_mandate_members: u32,
+    max_extra_members: u32,
+    trusts: u32,
+    free_slots: u32,
+}
+
 impl DatasetSpec {
+    /// A scale of the recipe: `small`, `demo` (also the empty name) or `bench`.
+    pub fn named(name: &str) -> Option<Self> {
+        let recipe: Recipe = toml::from_str(RECIPE).ok()?;
+        let key = match name.trim().to_ascii_lowercase().as_str() {
+            "" => "demo".to_string(),
+            "large" => "bench".to_string(),
+            other => other.to_string(),
+        };
+        let s = recipe.scale.get(&key)?;
+        Some(Self {
+            seed: recipe.seed,
+            mandates: s.mandates,
+            users: s.users,
+            big_mandate_members: s.big_mandate_members,
+            max_extra_members: s.max_extra_members,
+            trusts: s.trusts,
+            free_slots: s.free_slots,
+        })
+    }
+
+    fn named_or_empty(name: &str) -> Self {
+        Self::named(name).unwrap_or(Self {
+            seed: 0,
+            mandates: 0,
+            users: 0,
+            big_mandate_members: 0,
+            max_extra_members: 0,
+            trusts: 0,
+            free_slots: 0,
+        })
+    }
+
     /// `hubdeck demo`: thousands of mandates, tens of thousands of users.
     pub fn demo() -> Self {
-        Self {
-            seed: 20_261_123,
-            mandates: 5_000,
-            users: 20_000,
-            big_mandate_members: 6_000,
-            max_extra_members: 6,
-            trusts: 30,
-            free_slots: 10,
-        }
+        Self::named_or_empty("demo")
     }
 
     /// Small and CI-fast (tests, the tmux end-to-end test).
     pub fn small() -> Self {
-        Self {
-            seed: 20_261_123,
-            mandates: 300,
-            users: 1_000,
-            big_mandate_members: 400,
-            max_extra_members: 4,
-            trusts: 30,
-            free_slots: 10,
-        }
+        Self::named_or_empty("small")
     }
 
     /// The benchmark scale of SPEC §8.
     pub fn bench() -> Self {
-        Self {
-            seed: 20_261_123,
-            mandates: 1_000_000,
-            users: 200_000,
-            big_mandate_members: 100_000,
-            max_extra_members: 1,
-            trusts: 30,
-            free_slots: 10,
-        }
-    }
-
-    /// `small`, `demo` or `bench` (`HUBDECK_DEMO_SCALE`).
-    pub fn named(name: &str) -> Option<Self> {
-        match name.trim().to_ascii_lowercase().as_str() {
-            "small" => Some(Self::small()),
-            "demo" | "" => Some(Self::demo()),
-            "bench" | "large" => Some(Self::bench()),
-            _ => None,
-        }
+        Self::named_or_empty("bench")
     }
 
     /// A stable hash of the spec and of the generator's version.
@@ -1255,6 +1273,19 @@ pub async fn fingerprint(pool: &PgPool) -> StoreResult<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn recipe_names_every_scale() {
+        for name in ["small", "demo", "bench", ""] {
+            let s = DatasetSpec::named(name).expect("scale in assets/demo_dataset.toml");
+            assert!(
+                s.mandates > 0 && s.users > 0 && s.trusts > 0,
+                "{name}: {s:?}"
+            );
+        }
+        assert_eq!(DatasetSpec::bench().mandates, 1_000_000);
+        assert!(DatasetSpec::named("huge").is_none());
+    }
 
     #[test]
     fn spec_hash_changes_with_the_spec() {

@@ -57,14 +57,19 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
     .unwrap();
     assert_eq!(bad, 0);
 
-    // The same first page of mandates (name order) in both databases.
+    // The same first page of the Mandates list (the product's own query) in both databases.
     let first = |pool: sqlx::PgPool| async move {
-        sqlx::query_scalar::<_, String>(
-            "SELECT name FROM mandate WHERE deleted_at IS NULL ORDER BY name, id LIMIT 50",
+        hubdeck::store::mandates::list(
+            &pool,
+            &hubdeck::domain::PageQuery::new(1, 50),
+            hubdeck::store::mandates::MandateScope::All,
         )
-        .fetch_all(&pool)
         .await
         .unwrap()
+        .items
+        .into_iter()
+        .map(|m| (m.id, m.name, m.label, m.enabled))
+        .collect::<Vec<_>>()
     };
     let fa = first(a.pool.clone()).await;
     assert_eq!(fa, first(b.pool.clone()).await);
@@ -222,6 +227,28 @@ async fn demo_reuses_its_data_regenerates_with_fresh_and_stop_leaves_no_server()
     assert!(regenerated > generated_at);
     pool.close().await;
 
+    // Other settings on the same data: refused with the remedy, nothing regenerated.
+    let other = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["demo", "--no-console"])
+        .env("HUBDECK_DATA_DIR", dir.path())
+        .env("HUBDECK_DEMO_SCALE", "demo")
+        .env_remove("HUBDECK_PG_BINDIR")
+        .output()
+        .unwrap();
+    assert_eq!(other.status.code(), Some(1), "{}", stderr(&other));
+    assert!(
+        stderr(&other).contains("hubdeck demo --fresh"),
+        "{}",
+        stderr(&other)
+    );
+    let bad = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["demo", "--no-console"])
+        .env("HUBDECK_DATA_DIR", dir.path())
+        .env("HUBDECK_DEMO_SCALE", "huge")
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+
     assert!(!postgres_processes_under(&root).is_empty());
     let stop = hubdeck(dir.path(), &["demo", "--stop"]);
     assert!(stop.status.success(), "{}", stderr(&stop));
@@ -280,6 +307,9 @@ async fn unreachable_data_dir_falls_back_to_var_tmp_as_root() {
     assert!(stop.status.success(), "{}", stderr(&stop));
     assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
     let _ = std::fs::remove_dir_all(&root);
+    if let Some(parent) = root.parent() {
+        let _ = std::fs::remove_dir(parent); // only when empty
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -450,6 +480,11 @@ async fn demo_opens_a_populated_mandates_screen_then_reuses_the_data() {
     let screen = t.wait_for(&["Mandates", total.as_str(), "admin@hubdeck.example"]);
     assert!(!screen.contains("Sign in"), "{screen}");
     assert!(!postgres_processes_under(&root).is_empty());
+    // The help screen shows the demo credentials.
+    t.keys(&["?"]);
+    t.wait_for(&["admin@hubdeck.example", "hubdeck-demo"]);
+    t.keys(&["Escape"]);
+    t.wait_gone(&["hubdeck-demo"]);
     t.keys(&["q"]);
     let after = t.wait_for(&["__EXIT:0", "stopped the demo cluster"]);
     assert!(after.contains("generated dataset"), "{after}");
