@@ -768,3 +768,35 @@ async fn seed_users_against_cognito_with_faults() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("skipped 1"));
 }
+
+/// Delete: grants go first (audited), then the identity. When the directory delete fails the
+/// message says exactly what remains; running it again finishes (idempotent).
+#[tokio::test]
+async fn delete_partial_failure_reports_what_remains_and_rerun_finishes() {
+    let rig = rig().await;
+    let out = rig
+        .svc
+        .register_user(&cli(), &req("gone@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap();
+    let sub = out.sub.unwrap();
+    rig.proxy
+        .inject("AdminDeleteUser", injection(Fault::S503), 1);
+    let err = rig
+        .svc
+        .delete_user(&cli(), sub)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("were removed and audited"), "{err}");
+    assert!(err.contains("can still sign in"), "{err}");
+    assert_eq!(rig.in_moto("gone@example.org").await, Some(sub));
+    let rows = rows_of(&rig.t.pool, sub).await;
+    assert_eq!((rows.grants, rows.profiles), (0, 0));
+    rig.proxy.clear().await;
+    let done = rig.svc.delete_user(&cli(), sub).await.unwrap();
+    assert!(done.identity_deleted, "{}", done.message);
+    assert!(rig.in_moto("gone@example.org").await.is_none());
+    let again = rig.svc.delete_user(&cli(), sub).await.unwrap();
+    assert!(!again.identity_deleted);
+}
