@@ -64,15 +64,19 @@ pub struct ErrorReport {
 }
 
 impl ErrorReport {
+    /// The cause chain, each message through the sanitizer (errors may quote database text).
     pub fn from_anyhow(e: &anyhow::Error) -> Self {
         Self {
-            chain: e.chain().map(|c| c.to_string()).collect(),
+            chain: e
+                .chain()
+                .map(|c| DisplayText::with_max(&c.to_string(), 1000).into_string())
+                .collect(),
         }
     }
 
     pub fn msg(s: impl Into<String>) -> Self {
         Self {
-            chain: vec![s.into()],
+            chain: vec![DisplayText::with_max(&s.into(), 1000).into_string()],
         }
     }
 

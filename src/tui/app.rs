@@ -11,7 +11,7 @@ use ratatui::widgets::{Paragraph, Widget};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::action::{ErrorReport, ListKey, Msg, Op, Request, SignInReply};
+use super::action::{ListKey, Msg, Op, Request, SignInReply};
 use super::keymap::{Action, Keymap};
 use super::screens::audit::AuditScreen;
 use super::screens::kit_slots::KitSlotsScreen;
@@ -1087,9 +1087,4 @@ fn short_label(a: Action) -> &'static str {
         Action::Export => "export",
         _ => "",
     }
-}
-
-/// An error report for the loop's own failures.
-pub fn report(e: &anyhow::Error) -> ErrorReport {
-    ErrorReport::from_anyhow(e)
 }

@@ -129,6 +129,13 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
         ListKey::Registrations => Box::new(move |q| {
             let (s, a) = (s.clone(), a.clone());
             Box::pin(async move {
+                // SPEC §5.1: `pending` rows older than a minute are reconciled by looking the
+                // email up (best effort; skipped in read-only mode).
+                if !s.settings.ui.read_only
+                    && let Err(e) = s.reconcile_pending(&a, 60).await
+                {
+                    tracing::warn!("reconciling pending registrations failed: {e}");
+                }
                 // The stuck list is small and bounded (the service caps it); it is paged here.
                 let mut all = s.stuck_registrations(&a).await?;
                 if let Some(text) = q.search_text() {

@@ -946,3 +946,34 @@ fn permissions_grey_out_what_the_operator_may_not_do() {
     snap("limited_operator_users", &a);
     assert!(text_of(render(&a, 80, 24).backend().buffer()).contains("not permitted"));
 }
+
+#[test]
+fn scrolling_keeps_its_place() {
+    let mut a = app();
+    a.mandates.table.reload_for_test_page((0..50).map(|i| {
+        Row::new(
+            format!("{i}"),
+            [d(&format!("Mandate {i:05}")), d("l"), d("yes"), d("x")],
+        )
+    }));
+    let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
+    for _ in 0..30 {
+        a.update(key(KeyCode::Down));
+        t.draw(|f| a.draw(f)).expect("draw");
+    }
+    let text = text_of(t.backend().buffer());
+    assert!(
+        text.contains("▶ Mandate 00030") && !text.contains("Mandate 00000"),
+        "{text}"
+    );
+    for _ in 0..5 {
+        a.update(key(KeyCode::Up));
+        t.draw(|f| a.draw(f)).expect("draw");
+    }
+    let text = text_of(t.backend().buffer());
+    assert!(text.contains("▶ Mandate 00025"), "{text}");
+    assert!(
+        text.contains("Mandate 00030"),
+        "the view did not jump back: {text}"
+    );
+}

@@ -84,6 +84,8 @@ pub struct TableView {
     /// Ticks since the search text last changed (debounce).
     pub search_idle_ticks: Option<u32>,
     pub last_error: Option<String>,
+    /// First visible row (kept between frames so scrolling does not jump).
+    offset: std::cell::Cell<usize>,
 }
 
 impl TableView {
@@ -100,6 +102,7 @@ impl TableView {
             search_active: false,
             search_idle_ticks: None,
             last_error: None,
+            offset: std::cell::Cell::new(0),
         }
     }
 
@@ -406,8 +409,11 @@ impl TableView {
                 .row_highlight_style(theme.selected)
                 .highlight_symbol("▶ ")
                 .column_spacing(1);
-            let mut state = TableState::default().with_selected(Some(self.selected));
+            let mut state = TableState::default()
+                .with_offset(self.offset.get().min(self.selected))
+                .with_selected(Some(self.selected));
             StatefulWidget::render(table, table_area, buf, &mut state);
+            self.offset.set(state.offset());
         }
 
         if let Some(sa) = search_area {
