@@ -5,7 +5,6 @@
 //! grants/profile/audit/journal rows in PostgreSQL.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -39,36 +38,80 @@ struct Rules {
     /// operation → (injection, remaining count)
     inject: HashMap<String, (Injection, usize)>,
     attempts: HashMap<String, usize>,
+    /// After this many responses the proxy stops listening: later connections are REFUSED.
+    refuse_after: Option<usize>,
+    responses: usize,
+    accept_task: Option<tokio::task::AbortHandle>,
 }
 
 #[derive(Clone)]
 pub struct FaultProxy {
     pub endpoint: String,
+    addr: std::net::SocketAddr,
+    upstream: String,
     rules: Arc<Mutex<Rules>>,
-    forwarded: Arc<AtomicUsize>,
 }
 
 impl FaultProxy {
     pub async fn start(upstream: &str) -> FaultProxy {
         let upstream = upstream.trim_start_matches("http://").to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let rules = Arc::new(Mutex::new(Rules::default()));
-        let forwarded = Arc::new(AtomicUsize::new(0));
-        let (r, f) = (rules.clone(), forwarded.clone());
-        tokio::spawn(async move {
+        let addr = listener.local_addr().unwrap();
+        let p = FaultProxy {
+            endpoint: format!("http://{addr}"),
+            addr,
+            upstream,
+            rules: Arc::new(Mutex::new(Rules::default())),
+        };
+        p.listen(listener);
+        p
+    }
+
+    fn listen(&self, listener: TcpListener) {
+        let (r, up) = (self.rules.clone(), self.upstream.clone());
+        let task = tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
-                let (r, f, up) = (r.clone(), f.clone(), upstream.clone());
+                let (r, up) = (r.clone(), up.clone());
                 tokio::spawn(async move {
-                    let _ = serve(sock, &up, r, f).await;
+                    let _ = serve(sock, &up, r).await;
                 });
             }
         });
-        FaultProxy {
-            endpoint,
-            rules,
-            forwarded,
+        self.rules.lock().unwrap().accept_task = Some(task.abort_handle());
+    }
+
+    /// Connections are refused (ECONNREFUSED) once the proxy has answered `n` more requests;
+    /// the n-th answer carries `Connection: close` so the client must reconnect.
+    pub fn refuse_after(&self, n: usize) {
+        let mut r = self.rules.lock().unwrap();
+        r.responses = 0;
+        if n == 0 {
+            if let Some(t) = r.accept_task.take() {
+                t.abort();
+            }
+        } else {
+            r.refuse_after = Some(n);
         }
+    }
+
+    /// Listens again on the same port.
+    pub async fn reopen(&self) {
+        let mut stopped = false;
+        {
+            let mut r = self.rules.lock().unwrap();
+            r.refuse_after = None;
+            if let Some(t) = r.accept_task.take() {
+                t.abort();
+                stopped = true;
+            }
+        }
+        if stopped {
+            tokio::task::yield_now().await;
+        }
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("rebind proxy port");
+        self.listen(listener);
     }
 
     /// Injects `what` into the next `n` requests of `operation` (e.g. "AdminCreateUser").
@@ -80,8 +123,9 @@ impl FaultProxy {
             .insert(operation.to_string(), (what, n));
     }
 
-    pub fn clear(&self) {
+    pub async fn clear(&self) {
         self.rules.lock().unwrap().inject.clear();
+        self.reopen().await;
     }
 
     /// Requests of `operation` the proxy saw (injected or forwarded).
@@ -123,11 +167,24 @@ fn header(head: &str, name: &str) -> Option<String> {
     })
 }
 
+/// Counts one answer; true when it is the last before refusing (close the connection after it).
+fn answered(rules: &Mutex<Rules>) -> bool {
+    let mut r = rules.lock().unwrap();
+    r.responses += 1;
+    if r.refuse_after.is_some_and(|n| r.responses >= n) {
+        r.refuse_after = None;
+        if let Some(t) = r.accept_task.take() {
+            t.abort();
+        }
+        return true;
+    }
+    false
+}
+
 async fn serve(
     mut sock: TcpStream,
     upstream: &str,
     rules: Arc<Mutex<Rules>>,
-    forwarded: Arc<AtomicUsize>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     loop {
@@ -163,12 +220,17 @@ async fn serve(
         };
         match injection {
             Some(Injection::Status(code, body)) => {
+                let last = answered(&rules);
                 let resp = format!(
                     "HTTP/1.1 {code} Injected\r\nContent-Type: application/x-amz-json-1.1\r\n\
-                     Content-Length: {}\r\n\r\n{body}",
+                     {}Content-Length: {}\r\n\r\n{body}",
+                    if last { "Connection: close\r\n" } else { "" },
                     body.len()
                 );
                 sock.write_all(resp.as_bytes()).await?;
+                if last {
+                    return Ok(());
+                }
             }
             Some(Injection::Hang(d)) => {
                 tokio::time::sleep(d).await;
@@ -180,9 +242,7 @@ async fn serve(
                 let mut up = TcpStream::connect(upstream).await?;
                 let head_fixed: String = head
                     .lines()
-                    .filter(|l| {
-                        !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty()
-                    })
+                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty())
                     .map(|l| format!("{l}\r\n"))
                     .collect();
                 up.write_all(head_fixed.as_bytes()).await?;
@@ -190,15 +250,23 @@ async fn serve(
                 up.write_all(&request[head_len..]).await?;
                 let mut resp = Vec::new();
                 up.read_to_end(&mut resp).await?;
-                forwarded.fetch_add(1, Ordering::SeqCst);
                 let resp_head_len = resp
                     .windows(4)
                     .position(|w| w == b"\r\n\r\n")
                     .map(|i| i + 4)
                     .unwrap_or(resp.len());
                 let resp_head = String::from_utf8_lossy(&resp[..resp_head_len]).to_string();
-                let keep = header(&resp_head, "content-length").is_some();
-                sock.write_all(&resp).await?;
+                let last = answered(&rules);
+                let keep = header(&resp_head, "content-length").is_some() && !last;
+                if last {
+                    // Tell the client not to reuse this connection.
+                    let status_end = resp.windows(2).position(|w| w == b"\r\n").unwrap_or(0) + 2;
+                    sock.write_all(&resp[..status_end]).await?;
+                    sock.write_all(b"Connection: close\r\n").await?;
+                    sock.write_all(&resp[status_end..]).await?;
+                } else {
+                    sock.write_all(&resp).await?;
+                }
                 if !keep {
                     return Ok(());
                 }
@@ -251,6 +319,7 @@ fn injection(f: Fault) -> Injection {
             Injection::Status(400, body("TooManyRequestsException", "Rate exceeded"))
         }
         Fault::Timeout => Injection::Hang(Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3)),
+        // Not an injection: see `arm` (the listener closes → ECONNREFUSED).
         Fault::Refused => Injection::Drop,
         Fault::NotFound404 => {
             Injection::Status(404, body("UserNotFoundException", "User does not exist."))
@@ -372,10 +441,20 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
         for fault in FAULTS {
             let rig = rig().await;
             let email = format!("cell-{:?}-{:?}@example.org", at, fault).to_lowercase();
-            match at {
-                At::Create => rig.proxy.inject("AdminCreateUser", injection(fault), 1),
-                At::ConfirmRead => rig.proxy.inject("AdminGetUser", injection(fault), 1),
-                At::RollbackDelete => {
+            match (at, fault) {
+                // A real refused connection: the proxy stops listening right before the step
+                // (answers so far: create → 0; confirm → 1 (create); delete → 3 (create, the
+                // injected 400 on the confirm read, the rollback's read by username)).
+                (At::Create, Fault::Refused) => rig.proxy.refuse_after(0),
+                (At::ConfirmRead, Fault::Refused) => rig.proxy.refuse_after(1),
+                (At::RollbackDelete, Fault::Refused) => {
+                    rig.proxy
+                        .inject("AdminGetUser", injection(Fault::Bad400), 1);
+                    rig.proxy.refuse_after(3);
+                }
+                (At::Create, _) => rig.proxy.inject("AdminCreateUser", injection(fault), 1),
+                (At::ConfirmRead, _) => rig.proxy.inject("AdminGetUser", injection(fault), 1),
+                (At::RollbackDelete, _) => {
                     rig.proxy
                         .inject("AdminGetUser", injection(Fault::Bad400), 1);
                     rig.proxy.inject("AdminDeleteUser", injection(fault), 1);
@@ -422,7 +501,7 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
                     assert!(out.message.contains("exists"), "{}", out.message);
                     assert!(out.message.contains("repair --retry"), "{}", out.message);
                     // Repair completes it once the directory answers again.
-                    rig.proxy.clear();
+                    rig.proxy.clear().await;
                     let done = rig
                         .svc
                         .retry_registration(&cli(), out.registration_id)
@@ -445,7 +524,7 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
                     assert!(rollback_error.is_some(), "both causes recorded");
                     assert!(last_error.is_some());
                     // Repair's rollback finishes the job once the directory answers.
-                    rig.proxy.clear();
+                    rig.proxy.clear().await;
                     let id = rig.svc.stuck_registrations(&cli()).await.unwrap()[0].id;
                     let r = rig.svc.rollback_registration(&cli(), id).await.unwrap();
                     assert_eq!(r.state(), RegistrationState::RolledBack);
@@ -454,11 +533,13 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
                 "pending" => {
                     assert!(result.is_err());
                     // Reconcile (as after a minute) finds nothing was created.
-                    rig.proxy.clear();
-                    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
-                        .execute(&rig.t.pool)
-                        .await
-                        .unwrap();
+                    rig.proxy.clear().await;
+                    sqlx::query(
+                        "UPDATE registration SET created_at = now() - interval '2 minutes'",
+                    )
+                    .execute(&rig.t.pool)
+                    .await
+                    .unwrap();
                     let out = rig.svc.reconcile_pending(&cli(), 60).await.unwrap();
                     assert_eq!(out.len(), 1);
                     assert_eq!(rig.journal().await.0, "rolled_back");
@@ -467,7 +548,11 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
             }
         }
     }
-    assert!(failures.is_empty(), "fault matrix cells failed:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "fault matrix cells failed:\n{}",
+        failures.join("\n")
+    );
 }
 
 /// An operator without CAN_MANAGE_USERS is refused every mutation and NOTHING reaches the
@@ -476,17 +561,32 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
 async fn unauthorized_operator_sends_nothing_to_the_directory() {
     let rig = rig().await;
     let before = rig.proxy.total_attempts();
-    let actor = crate::registration::operator(&[hubdeck::domain::PermissionRef::CanAccessAdminPanel]);
+    let actor =
+        crate::registration::operator(&[hubdeck::domain::PermissionRef::CanAccessAdminPanel]);
     let sub = UserSub::new_v4();
-    assert!(rig.svc.register_user(&actor, &req("x@example.org", &[])).await.is_err());
-    assert!(rig.svc.set_roles(&actor, sub, &[RoleRef::Viewer]).await.is_err());
+    assert!(
+        rig.svc
+            .register_user(&actor, &req("x@example.org", &[]))
+            .await
+            .is_err()
+    );
+    assert!(
+        rig.svc
+            .set_roles(&actor, sub, &[RoleRef::Viewer])
+            .await
+            .is_err()
+    );
     assert!(rig.svc.set_enabled(&actor, sub, false).await.is_err());
     assert!(rig.svc.resend_invite(&actor, sub).await.is_err());
     assert!(rig.svc.delete_user(&actor, sub).await.is_err());
     assert!(rig.svc.seed_users(&actor).await.is_err());
     assert!(rig.svc.resolve_user(&actor, "x@example.org").await.is_err());
     assert!(rig.svc.user_detail(&actor, sub).await.is_err());
-    assert_eq!(rig.proxy.total_attempts(), before, "no request reached the directory");
+    assert_eq!(
+        rig.proxy.total_attempts(),
+        before,
+        "no request reached the directory"
+    );
     assert_eq!(
         crate::registration::count(&rig.t.pool, "SELECT count(*) FROM registration", None).await,
         0
@@ -570,11 +670,24 @@ async fn seed_users_against_cognito_with_faults() {
     // The first lookup answers 503 (the SDK makes one attempt).
     rig.proxy.inject("AdminGetUser", injection(Fault::S503), 1);
     let s = svc.seed_users(&cli()).await.unwrap();
-    let got: Vec<(&str, &SeedOutcome)> = s.lines.iter().map(|l| (l.email.as_str(), &l.outcome)).collect();
-    assert!(matches!(got[0], ("seed-unavailable@example.org", SeedOutcome::Skipped(_))), "{got:?}");
+    let got: Vec<(&str, &SeedOutcome)> = s
+        .lines
+        .iter()
+        .map(|l| (l.email.as_str(), &l.outcome))
+        .collect();
+    assert!(
+        matches!(
+            got[0],
+            ("seed-unavailable@example.org", SeedOutcome::Skipped(_))
+        ),
+        "{got:?}"
+    );
     assert_eq!(got[1], ("seed-a@example.org", &SeedOutcome::Granted));
     assert_eq!(got[2], ("seed-missing@example.org", &SeedOutcome::Missing));
-    assert_eq!(got[3], ("seed-b@example.org", &SeedOutcome::AlreadyHadRoles));
+    assert_eq!(
+        got[3],
+        ("seed-b@example.org", &SeedOutcome::AlreadyHadRoles)
+    );
     assert_eq!(got[4], ("seed-c@example.org", &SeedOutcome::Granted));
     assert!(s.stopped.is_none());
     let roles = |sub: UserSub| {
@@ -592,19 +705,17 @@ async fn seed_users_against_cognito_with_faults() {
     assert_eq!(roles(c).await, vec![RoleRef::Viewer.id()]);
 
     // A definitive 4xx stops the seed: the rest is not attempted.
-    rig.proxy.clear();
-    rig.proxy.inject(
-        "AdminGetUser",
-        injection(Fault::Bad400),
-        1,
-    );
+    rig.proxy.clear().await;
+    rig.proxy
+        .inject("AdminGetUser", injection(Fault::Bad400), 1);
     let s = svc.seed_users(&cli()).await.unwrap();
     assert!(s.stopped.is_some());
     assert!(s.lines.is_empty(), "{:?}", s.lines);
 
     // The real binary exits non-zero on it (config file pointing at the proxy).
-    rig.proxy.clear();
-    rig.proxy.inject("AdminGetUser", injection(Fault::Bad400), 1);
+    rig.proxy.clear().await;
+    rig.proxy
+        .inject("AdminGetUser", injection(Fault::Bad400), 1);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     let d = &settings.directory;
@@ -628,10 +739,15 @@ async fn seed_users_against_cognito_with_faults() {
         .output()
         .await
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
     // A 503 only skips: exit 0.
-    rig.proxy.clear();
+    rig.proxy.clear().await;
     rig.proxy.inject("AdminGetUser", injection(Fault::S503), 1);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
         .arg("--config")
@@ -644,6 +760,43 @@ async fn seed_users_against_cognito_with_faults() {
         .output()
         .await
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("skipped 1"));
+}
+
+/// Delete: grants go first (audited), then the identity. When the directory delete fails the
+/// message says exactly what remains; running it again finishes (idempotent).
+#[tokio::test]
+async fn delete_partial_failure_reports_what_remains_and_rerun_finishes() {
+    let rig = rig().await;
+    let out = rig
+        .svc
+        .register_user(&cli(), &req("gone@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap();
+    let sub = out.sub.unwrap();
+    rig.proxy
+        .inject("AdminDeleteUser", injection(Fault::S503), 1);
+    let err = rig
+        .svc
+        .delete_user(&cli(), sub)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("were removed and audited"), "{err}");
+    assert!(err.contains("can still sign in"), "{err}");
+    assert_eq!(rig.in_moto("gone@example.org").await, Some(sub));
+    let rows = rows_of(&rig.t.pool, sub).await;
+    assert_eq!((rows.grants, rows.profiles), (0, 0));
+    rig.proxy.clear().await;
+    let done = rig.svc.delete_user(&cli(), sub).await.unwrap();
+    assert!(done.identity_deleted, "{}", done.message);
+    assert!(rig.in_moto("gone@example.org").await.is_none());
+    let again = rig.svc.delete_user(&cli(), sub).await.unwrap();
+    assert!(!again.identity_deleted);
 }
