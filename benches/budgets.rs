@@ -688,7 +688,7 @@ async fn run() -> anyhow::Result<()> {
 
     // -- proposed shape ---------------------------------------------------------------------------
     r.section(
-        "Proposed shape (measured, not yet in the builder): page without `count(*) OVER ()` + total capped at 10,001",
+        "Reference shape (hand-written SQL in the bench, for comparison): page without a total subquery + total capped at 10,001",
         "| query | p50 | p95 | n | budget p95 | result |\n|---|---|---|---|---|---|",
     );
     for (name, search, page, budget) in [
