@@ -56,7 +56,8 @@ macro_rules! roles_of_um {
 
 /// The members page: one statement. Role ids, labels (de-duplicated) and the admin flag are
 /// correlated subqueries in the select list, which PostgreSQL evaluates only for the rows of
-/// the page (after sort and limit) — not for every member of a 100,000-member mandate.
+/// the page (after sort and limit) — not for every member of a 100,000-member mandate. Search
+/// and sort over labels use `user_mandate.role_labels`, kept current by triggers (0410).
 pub static MEMBERS: ListSql = ListSql {
     spec: &MEMBERS_SPEC,
     select: concat!(
@@ -79,14 +80,7 @@ pub static MEMBERS: ListSql = ListSql {
         SqlColumn::sorted_by("username", "du.username", "lower(du.username)"),
         SqlColumn::sorted_by("email", "du.email", "lower(du.email)"),
         SqlColumn::sorted_by("full_name", "up.name", "lower(up.name)"),
-        SqlColumn::new(
-            "roles",
-            concat!(
-                "(SELECT string_agg(DISTINCT r.label, ' ' ORDER BY r.label) ",
-                roles_of_um!(),
-                ")"
-            ),
-        ),
+        SqlColumn::new("roles", "um.role_labels"),
         SqlColumn::new("enabled", "um.enabled"),
         SqlColumn::new(
             "admin",
@@ -99,16 +93,7 @@ pub static MEMBERS: ListSql = ListSql {
         SqlColumn::new("status", "du.status"),
         SqlColumn::new("created_at", "um.created_at"),
     ],
-    search: &[
-        "du.username",
-        "du.email",
-        "up.name",
-        concat!(
-            "(SELECT string_agg(DISTINCT r.label, ' ' ORDER BY r.label) ",
-            roles_of_um!(),
-            ")"
-        ),
-    ],
+    search: &["du.username", "du.email", "up.name", "um.role_labels"],
     tiebreak: "um.id",
 };
 
