@@ -7,13 +7,16 @@ ALTER TABLE user_mandate ADD COLUMN role_labels text NOT NULL DEFAULT '';
 
 CREATE FUNCTION hubdeck_refresh_member_labels(p_ids uuid[]) RETURNS void
 LANGUAGE sql AS $$
+    -- Set-based: aggregate the touched memberships' labels once, then join.
     UPDATE user_mandate um
-       SET role_labels = COALESCE((
-               SELECT string_agg(DISTINCT r.label, ' ' ORDER BY r.label)
-                 FROM user_mandate_role umr
-                 JOIN mandate_role r ON r.id = umr.mandate_role_id
-                WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL), '')
-     WHERE um.id = ANY (p_ids);
+       SET role_labels = COALESCE(agg.labels, '')
+      FROM (SELECT ids.id,
+                   string_agg(DISTINCT r.label, ' ' ORDER BY r.label) AS labels
+              FROM (SELECT DISTINCT unnest(p_ids) AS id) ids
+              LEFT JOIN user_mandate_role umr ON umr.user_mandate_id = ids.id
+              LEFT JOIN mandate_role r ON r.id = umr.mandate_role_id AND r.feature_instance_id IS NULL
+             GROUP BY ids.id) agg
+     WHERE um.id = agg.id AND um.role_labels IS DISTINCT FROM COALESCE(agg.labels, '');
 $$;
 
 CREATE FUNCTION hubdeck_member_labels_after_insert() RETURNS trigger
@@ -52,11 +55,11 @@ CREATE TRIGGER mandate_role_labels_update AFTER UPDATE OF label, feature_instanc
 
 -- Backfill existing memberships.
 UPDATE user_mandate um
-   SET role_labels = COALESCE((
-           SELECT string_agg(DISTINCT r.label, ' ' ORDER BY r.label)
-             FROM user_mandate_role umr
-             JOIN mandate_role r ON r.id = umr.mandate_role_id
-            WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL), '')
- WHERE EXISTS (SELECT 1 FROM user_mandate_role umr WHERE umr.user_mandate_id = um.id);
+   SET role_labels = agg.labels
+  FROM (SELECT umr.user_mandate_id AS id, string_agg(DISTINCT r.label, ' ' ORDER BY r.label) AS labels
+          FROM user_mandate_role umr
+          JOIN mandate_role r ON r.id = umr.mandate_role_id AND r.feature_instance_id IS NULL
+         GROUP BY umr.user_mandate_id) agg
+ WHERE um.id = agg.id;
 
 CREATE INDEX user_mandate_role_labels_trgm ON user_mandate USING gin (role_labels gin_trgm_ops);
