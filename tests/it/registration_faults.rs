@@ -3,6 +3,11 @@
 //! class (503, throttled, timeout, connection dropped, 404, 400) the end state is asserted in
 //! BOTH systems: the identity present/absent in moto (read directly, around the proxy) and the
 //! grants/profile/audit/journal rows in PostgreSQL.
+//!
+//! Wiring: this module needs `directory::cognito::CognitoDirectory::new(&DirectorySettings)`
+//! (the `directory` branch's `CognitoDirectory:` commit). Once that is merged, add
+//! `mod registration_faults;` to tests/it/main.rs. (It passed 5/5 against the directory
+//! helper's work-in-progress CognitoDirectory.)
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
