@@ -912,7 +912,9 @@ async fn memberships(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult<(
     .await?;
     // Fresh statistics before the role insert: its statement trigger (migration 0410) joins the
     // new rows back to user_mandate, which should be planned for its real size.
-    sqlx::query("ANALYZE user_mandate").execute(&mut *tx).await?;
+    sqlx::query("ANALYZE user_mandate")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id, created_at)
          SELECT g.id, CASE WHEN g.is_admin THEN $2::uuid WHEN g.r < 20 THEN $4::uuid ELSE $3::uuid END, g.created

@@ -12,6 +12,7 @@ mod mandates;
 mod members;
 mod query;
 mod registration;
+mod registration_faults;
 mod trusts;
 mod tui_e2e;
 mod tui_session;
