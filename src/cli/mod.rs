@@ -182,8 +182,3 @@ pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     println!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
-
-#[allow(dead_code)] // every placeholder is replaced; kept for commands in flight
-pub(crate) fn not_yet(what: &str) -> anyhow::Result<i32> {
-    anyhow::bail!("`hubdeck {what}` is not available in this build yet")
-}
