@@ -133,6 +133,28 @@ pub enum Op {
         sub: String,
         roles: Vec<String>,
     },
+    SetUserEnabled {
+        sub: String,
+        email: String,
+        enabled: bool,
+    },
+    ResendInvite {
+        sub: String,
+        email: String,
+    },
+    EditProfile {
+        sub: String,
+        name: String,
+        organisation: String,
+    },
+    DeleteUser {
+        sub: String,
+    },
+    SetMemberEnabled {
+        mandate_id: String,
+        user_sub: String,
+        enabled: bool,
+    },
     RegisterTrust {
         name: String,
         code: String,
@@ -174,6 +196,13 @@ impl Op {
             Op::SetMemberRoles { .. } => "set member roles",
             Op::RegisterUser { .. } => "register user",
             Op::SetUserRoles { .. } => "set user roles",
+            Op::SetUserEnabled { enabled: true, .. } => "enable user",
+            Op::SetUserEnabled { enabled: false, .. } => "disable user",
+            Op::ResendInvite { .. } => "resend invite",
+            Op::EditProfile { .. } => "edit profile",
+            Op::DeleteUser { .. } => "delete user",
+            Op::SetMemberEnabled { enabled: true, .. } => "enable membership",
+            Op::SetMemberEnabled { enabled: false, .. } => "disable membership",
             Op::RegisterTrust { .. } => "register trust",
             Op::RotateTrustKey { .. } => "rotate trust key",
             Op::DeleteTrust { .. } => "delete trust",

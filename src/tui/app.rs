@@ -1085,6 +1085,8 @@ fn short_label(a: Action) -> &'static str {
         Action::Resolve => "resolve",
         Action::Rotate => "rotate",
         Action::Export => "export",
+        Action::ToggleEnabled => "on/off",
+        Action::ResendInvite => "invite",
         _ => "",
     }
 }

@@ -593,6 +593,43 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
                 .await?;
             Ok(toast("roles updated".into()))
         }
+        Op::SetUserEnabled {
+            sub,
+            email,
+            enabled,
+        } => {
+            services
+                .set_enabled(actor, parse_id(&sub)?, enabled)
+                .await?;
+            Ok(toast(format!(
+                "user {} {}",
+                DisplayText::with_max(&email, 80),
+                if enabled { "enabled" } else { "disabled" }
+            )))
+        }
+        Op::ResendInvite { sub, email } => {
+            services.resend_invite(actor, parse_id(&sub)?).await?;
+            Ok(toast(format!(
+                "invitation resent to {}",
+                DisplayText::with_max(&email, 80)
+            )))
+        }
+        Op::EditProfile {
+            sub,
+            name,
+            organisation,
+        } => {
+            services
+                .edit_profile(actor, parse_id(&sub)?, &name, &organisation)
+                .await?;
+            Ok(toast("profile updated".into()))
+        }
+        Op::DeleteUser { sub } => {
+            let out = services.delete_user(actor, parse_id(&sub)?).await?;
+            Ok(toast(
+                DisplayText::with_max(&out.message, 120).into_string(),
+            ))
+        }
         Op::RetryRegistration { id } => {
             let out = services.retry_registration(actor, parse_id(&id)?).await?;
             Ok(toast(
@@ -747,6 +784,23 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
             let who = crate::service::members::MemberRef::parse(&user_sub)?;
             services.add_member(actor, mandate, &who, &role_ids).await?;
             Ok(toast("member added".into()))
+        }
+        Op::SetMemberEnabled {
+            mandate_id,
+            user_sub,
+            enabled,
+        } => {
+            services
+                .set_member_enabled(actor, parse_id(&mandate_id)?, parse_id(&user_sub)?, enabled)
+                .await?;
+            Ok(toast(
+                if enabled {
+                    "membership enabled"
+                } else {
+                    "membership disabled"
+                }
+                .into(),
+            ))
         }
         Op::RemoveMember {
             mandate_id,

@@ -66,7 +66,7 @@ actions! {
     Back = "back", false, "back / close";
     Refresh = "refresh", false, "reload the page";
     New = "new", true, "create: mandate, member, user, trust";
-    Edit = "edit", true, "edit the selected mandate";
+    Edit = "edit", true, "edit the selected mandate or user profile";
     Delete = "delete", true, "delete / remove the selected row";
     HardDelete = "hard_delete", true, "hard-delete a mandate (type its name)";
     Roles = "roles", true, "set roles of the selected member or user";
@@ -74,6 +74,8 @@ actions! {
     Rollback = "rollback", true, "roll back a stuck registration";
     Resolve = "resolve", true, "mark a stuck registration resolved";
     Rotate = "rotate", true, "rotate the selected trust's API key";
+    ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
+    ResendInvite = "resend_invite", true, "resend the selected user's invitation";
     Export = "export", false, "export the audit rows (CSV; JSON with a second press)";
 }
 

@@ -642,3 +642,60 @@ async fn read_only_mode_refuses_mutations() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn disable_a_user_from_the_users_screen() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let carol = seed_identity(&s, "carol@site.example", None, None).await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["2"]);
+    t.wait_for(&["carol@site.example", "a on/off"]);
+    t.keys(&["/"]);
+    t.text("carol");
+    t.keys(&["Enter"]);
+    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
+    t.keys(&["a"]);
+    t.wait_for(&["Disable user", "Disable carol@site.example?"]);
+    t.keys(&["y"]);
+    t.wait_for(&["user carol@site.example disabled"]);
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
+        .bind(carol)
+        .fetch_one(&db.pool)
+        .await
+        .expect("identity");
+    assert!(!enabled, "the directory identity is disabled");
+    let audits: Vec<(String, Option<uuid::Uuid>, String)> = sqlx::query_as(
+        "SELECT action, modified_by_user_id, via FROM users_audit WHERE user_id = $1",
+    )
+    .bind(carol)
+    .fetch_all(&db.pool)
+    .await
+    .expect("audit");
+    assert_eq!(
+        audits,
+        vec![("Disabled user".to_string(), Some(op.0), "tui".to_string())]
+    );
+    // The list was refreshed: the row now says the user is disabled (polled, not slept).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let cap = t.capture();
+        let disabled = cap
+            .lines()
+            .any(|l| l.contains("carol@site.example") && l.contains(" no "));
+        if disabled {
+            break;
+        }
+        assert!(Instant::now() < deadline, "row not refreshed:\n{cap}");
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

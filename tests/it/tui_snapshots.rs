@@ -977,3 +977,231 @@ fn scrolling_keeps_its_place() {
         "the view did not jump back: {text}"
     );
 }
+
+fn snap80(name: &str, app: &App) {
+    let t = render(app, 80, 24);
+    insta::assert_snapshot!(format!("{name}_80x24"), t.backend());
+}
+
+/// The one Op request queued (panics if none); answers it with success and the refresh.
+fn the_op(app: &mut App) -> hubdeck::tui::action::Op {
+    let (id, op) = app
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Op { id, op } => Some((id, op)),
+            _ => None,
+        })
+        .expect("op request");
+    app.update(Msg::OpDone {
+        id,
+        result: Ok(OpOutcome::default()),
+    });
+    answer_all(app);
+    op
+}
+
+fn users_app(read_only: bool) -> App {
+    let mut a = app_with(read_only, false);
+    a.update(ch('2'));
+    answer_all(&mut a);
+    a
+}
+
+#[test]
+fn user_actions_emit_their_requests() {
+    use hubdeck::tui::action::Op;
+    let alice = "00000000-0000-0000-0000-0000000000a1";
+    let carol = "00000000-0000-0000-0000-0000000000a3";
+    let mut a = users_app(false);
+
+    // Disable (alice is enabled): y/n dialog, y runs it.
+    a.update(ch('a'));
+    snap80("dialog_disable_user", &a);
+    assert!(a.take_requests().is_empty(), "nothing before confirming");
+    a.update(ch('y'));
+    match the_op(&mut a) {
+        Op::SetUserEnabled {
+            sub,
+            email,
+            enabled,
+        } => {
+            assert_eq!(sub, alice);
+            assert_eq!(email, "alice@acme.example");
+            assert!(!enabled);
+        }
+        other => panic!("unexpected op {other:?}"),
+    }
+
+    // Enable (carol is disabled).
+    a.update(ch('j'));
+    a.update(ch('a'));
+    snap80("dialog_enable_user", &a);
+    a.update(ch('y'));
+    assert!(matches!(
+        the_op(&mut a),
+        Op::SetUserEnabled { sub, enabled: true, .. } if sub == carol
+    ));
+
+    // Cancel leaves nothing queued.
+    a.update(ch('a'));
+    a.update(ch('n'));
+    assert!(a.dialog.is_none());
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Op { .. }))
+    );
+
+    // Resend invite.
+    a.update(ch('i'));
+    snap80("dialog_resend_invite", &a);
+    a.update(ch('y'));
+    assert!(matches!(the_op(&mut a), Op::ResendInvite { sub, .. } if sub == carol));
+
+    // Edit profile: prefilled, inline validation, then the request.
+    a.update(ch('e'));
+    snap80("form_edit_profile", &a);
+    for _ in 0.."Carol Viewer".len() {
+        a.update(key(KeyCode::Backspace));
+    }
+    a.update(key(KeyCode::Enter));
+    snap80("form_edit_profile_invalid", &a);
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Op { .. })),
+        "an empty name is refused before any request"
+    );
+    type_str(&mut a, "Carol V");
+    a.update(key(KeyCode::Enter));
+    match the_op(&mut a) {
+        Op::EditProfile {
+            sub,
+            name,
+            organisation,
+        } => {
+            assert_eq!(sub, carol);
+            assert_eq!(name, "Carol V");
+            assert_eq!(organisation, "NHS");
+        }
+        other => panic!("unexpected op {other:?}"),
+    }
+    assert!(a.form.is_none(), "the form closes on success");
+
+    // Delete: type the email.
+    a.update(ch('d'));
+    type_str(&mut a, "carol@nhs");
+    a.update(key(KeyCode::Enter));
+    snap80("dialog_delete_user_mismatch", &a);
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Op { .. }))
+    );
+    type_str(&mut a, ".example");
+    a.update(key(KeyCode::Enter));
+    assert!(matches!(the_op(&mut a), Op::DeleteUser { sub } if sub == carol));
+}
+
+#[test]
+fn user_delete_partial_failure_shows_the_message() {
+    let mut a = users_app(false);
+    a.update(ch('d'));
+    type_str(&mut a, "alice@acme.example");
+    a.update(key(KeyCode::Enter));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Op { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("op request");
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport {
+            chain: vec![
+                "grants (1) and profile of alice@acme.example were removed and audited, but \
+                 deleting the directory identity failed: directory unavailable"
+                    .into(),
+            ],
+        }),
+    });
+    snap80("dialog_delete_user_partial_failure", &a);
+    assert!(text_of(render(&a, 80, 24).backend().buffer()).contains("deleting the directory"));
+}
+
+#[test]
+fn user_actions_do_nothing_in_read_only_mode() {
+    let mut a = users_app(true);
+    for c in ['a', 'i', 'e', 'd'] {
+        a.update(ch(c));
+        assert!(a.dialog.is_none(), "{c} opens no dialog in read-only mode");
+        assert!(a.form.is_none(), "{c} opens no form in read-only mode");
+        a.update(ch('y'));
+        assert!(
+            a.take_requests()
+                .iter()
+                .all(|r| !matches!(r, Request::Op { .. })),
+            "{c} sends nothing in read-only mode"
+        );
+    }
+    let buf = render(&a, 80, 24).backend().buffer().clone();
+    let (x, y) = find(&buf, "a on/off").expect("hint");
+    assert!(buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT));
+}
+
+#[test]
+fn member_toggle_emits_its_request() {
+    use hubdeck::tui::action::Op;
+    let mut a = app();
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    a.update(ch('a'));
+    snap80("dialog_disable_membership", &a);
+    a.update(ch('y'));
+    match the_op(&mut a) {
+        Op::SetMemberEnabled {
+            mandate_id,
+            user_sub,
+            enabled,
+        } => {
+            assert_eq!(mandate_id, "00000000-0000-0000-0000-00000000000a");
+            assert_eq!(user_sub, "00000000-0000-0000-0000-0000000000a1");
+            assert!(!enabled);
+        }
+        other => panic!("unexpected op {other:?}"),
+    }
+    // The service's last-admin refusal comes back as the error dialog.
+    a.update(ch('a'));
+    a.update(ch('y'));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Op { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("op request");
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport {
+            chain: vec!["conflict: alice@acme.example is the last admin of Acme Research".into()],
+        }),
+    });
+    assert!(matches!(
+        a.dialog,
+        Some(hubdeck::tui::widgets::dialog::Dialog::Error { .. })
+    ));
+    let mut ro = app_with(true, false);
+    ro.update(key(KeyCode::Enter));
+    answer_all(&mut ro);
+    ro.update(ch('a'));
+    ro.update(ch('y'));
+    assert!(
+        ro.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Op { .. }))
+    );
+}

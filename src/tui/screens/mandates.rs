@@ -153,7 +153,13 @@ impl Screen for MembersScreen {
         &mut self.table
     }
     fn actions(&self) -> &'static [Action] {
-        &[Action::Back, Action::New, Action::Delete, Action::Roles]
+        &[
+            Action::Back,
+            Action::New,
+            Action::Delete,
+            Action::Roles,
+            Action::ToggleEnabled,
+        ]
     }
 
     fn on_action(&mut self, action: Action) -> Option<Cmd> {
@@ -180,6 +186,24 @@ impl Screen for MembersScreen {
                     op: Op::RemoveMember {
                         mandate_id: self.mandate_id.clone(),
                         user_sub: sub,
+                    },
+                }))
+            }
+            Action::ToggleEnabled => {
+                let row = self.table.selected_row()?;
+                let enable = row.cell(4) == "no";
+                let verb = if enable { "Enable" } else { "Disable" };
+                Some(Cmd::Dialog(Dialog::Confirm {
+                    title: format!("{verb} membership"),
+                    message: format!(
+                        "{verb} the membership of {} in {}?",
+                        row.cell(0),
+                        self.mandate_name
+                    ),
+                    op: Op::SetMemberEnabled {
+                        mandate_id: self.mandate_id.clone(),
+                        user_sub: row.id.clone(),
+                        enabled: enable,
                     },
                 }))
             }

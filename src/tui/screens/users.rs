@@ -5,9 +5,10 @@ use ratatui::layout::{Constraint, Rect};
 
 use super::{Cmd, Screen, render_detail, render_table_with_detail};
 use crate::domain::RoleRef;
-use crate::tui::action::ListKey;
+use crate::tui::action::{ListKey, Op};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
+use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, FormKind, v_email, v_required_text};
 use crate::tui::widgets::table::{Column, TableView};
 
@@ -55,6 +56,31 @@ impl UsersScreen {
     }
 }
 
+/// The user an action applies to: the open detail's user, else the selected row.
+struct Target {
+    sub: String,
+    email: String,
+    name: String,
+    organisation: String,
+    enabled: bool,
+}
+
+impl UsersScreen {
+    fn target(&self) -> Option<Target> {
+        let row = match &self.detail {
+            Some(d) => self.table.rows().iter().find(|r| r.id == d.sub)?,
+            None => self.table.selected_row()?,
+        };
+        Some(Target {
+            sub: row.id.clone(),
+            email: row.cell(0).to_string(),
+            name: row.cell(1).to_string(),
+            organisation: row.cell(2).to_string(),
+            enabled: row.cell(4) != "no",
+        })
+    }
+}
+
 impl Screen for UsersScreen {
     fn table(&self) -> &TableView {
         &self.table
@@ -63,7 +89,15 @@ impl Screen for UsersScreen {
         &mut self.table
     }
     fn actions(&self) -> &'static [Action] {
-        &[Action::Open, Action::New, Action::Roles]
+        &[
+            Action::Open,
+            Action::New,
+            Action::Roles,
+            Action::ToggleEnabled,
+            Action::ResendInvite,
+            Action::Edit,
+            Action::Delete,
+        ]
     }
 
     fn on_action(&mut self, action: Action) -> Option<Cmd> {
@@ -106,6 +140,62 @@ impl Screen for UsersScreen {
                     FormKind::UserRoles { sub },
                     format!("Roles of {title}"),
                     vec![Field::multi("Roles", role_names(), &current)],
+                )))
+            }
+            Action::ToggleEnabled => {
+                let t = self.target()?;
+                let enable = !t.enabled;
+                let verb = if enable { "Enable" } else { "Disable" };
+                Some(Cmd::Dialog(Dialog::Confirm {
+                    title: format!("{verb} user"),
+                    message: if enable {
+                        format!("Enable {}? They will be able to sign in again.", t.email)
+                    } else {
+                        format!(
+                            "Disable {}? They will no longer be able to sign in.",
+                            t.email
+                        )
+                    },
+                    op: Op::SetUserEnabled {
+                        sub: t.sub,
+                        email: t.email,
+                        enabled: enable,
+                    },
+                }))
+            }
+            Action::ResendInvite => {
+                let t = self.target()?;
+                Some(Cmd::Dialog(Dialog::Confirm {
+                    title: "Resend invitation".into(),
+                    message: format!("Send the invitation to {} again?", t.email),
+                    op: Op::ResendInvite {
+                        sub: t.sub,
+                        email: t.email,
+                    },
+                }))
+            }
+            Action::Edit => {
+                let t = self.target()?;
+                Some(Cmd::OpenForm(Form::new(
+                    FormKind::EditProfile { sub: t.sub },
+                    format!("Profile of {}", t.email),
+                    vec![
+                        Field::text("Name", &t.name, v_required_text),
+                        Field::text("Organisation", &t.organisation, v_required_text),
+                    ],
+                )))
+            }
+            Action::Delete => {
+                let t = self.target()?;
+                Some(Cmd::Dialog(Dialog::type_name(
+                    "Delete user",
+                    format!(
+                        "Delete {}: their grants and profile are removed and the directory \
+                         identity is deleted.",
+                        t.email
+                    ),
+                    t.email,
+                    Op::DeleteUser { sub: t.sub },
                 )))
             }
             _ => None,

@@ -161,6 +161,9 @@ pub enum FormKind {
     UserRoles {
         sub: String,
     },
+    EditProfile {
+        sub: String,
+    },
     RegisterTrust,
     ResolveRegistration {
         id: String,
@@ -341,6 +344,11 @@ impl Form {
             FormKind::UserRoles { sub } => Submission::Op(Op::SetUserRoles {
                 sub,
                 roles: self.chosen(0),
+            }),
+            FormKind::EditProfile { sub } => Submission::Op(Op::EditProfile {
+                sub,
+                name: self.text(0),
+                organisation: self.text(1),
             }),
             FormKind::RegisterTrust => {
                 let region = self.text(2);
