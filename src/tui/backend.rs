@@ -825,14 +825,13 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
         }
         Op::ExportAudit { json, query } => {
             use crate::service::audit::ExportFormat;
-            let dir = crate::config::data_dir();
-            std::fs::create_dir_all(&dir)?;
+            let dir = crate::files::ensure_data_dir()?;
             let ext = if json { "json" } else { "csv" };
             let path = dir.join(format!(
                 "audit-export-{}.{ext}",
                 chrono::Utc::now().format("%Y%m%d-%H%M%S")
             ));
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            let mut file = std::io::BufWriter::new(crate::files::create_private(&path)?);
             let format = if json {
                 ExportFormat::Json
             } else {
