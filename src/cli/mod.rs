@@ -22,7 +22,7 @@ Exit codes:
   1  failure (directory or database unavailable, unexpected error)
   2  usage error or invalid input
   3  conflict / already exists
-  4  not found / permission denied
+  4  not found / permission denied / the operator's authority was revoked
 
 Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
 HUBDECK_<SECTION>__<KEY> environment variables (e.g. HUBDECK_DATABASE__URL) < flags.";
