@@ -297,9 +297,10 @@ mod tests {
     use super::*;
 
     impl Reveal {
-        /// Keys long after any warning opened.
+        /// A key well after the last warning opened.
         fn handle_key_at(&mut self, key: &KeyEvent) -> RevealOutcome {
-            self.handle_key(key, Duration::from_secs(3600))
+            let now = self.warned_at + GUARD + Duration::from_secs(1);
+            self.handle_key(key, now)
         }
     }
 
