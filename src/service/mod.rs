@@ -7,6 +7,7 @@ pub mod error;
 pub mod mandates;
 pub mod members;
 pub mod registration;
+pub mod role_forms;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;
