@@ -6,6 +6,7 @@ mod support;
 mod audit;
 mod demo;
 mod directory;
+mod env;
 mod foundation;
 mod local_directory;
 mod mandates;
