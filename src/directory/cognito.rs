@@ -26,6 +26,12 @@ use crate::domain::{Email, Secret, UserSub};
 /// Builds the SDK client once (clone it freely): explicit HTTP client on rustls+ring, explicit
 /// connect/attempt/operation timeouts, bounded retries, optional endpoint override (emulator).
 pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
+    cip::Client::new(&sdk_config(settings).await)
+}
+
+/// The shared SDK configuration behind [`sdk_client`] (also used by the doctor to resolve
+/// credentials on their own).
+pub async fn sdk_config(settings: &DirectorySettings) -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -49,8 +55,7 @@ pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
     if !settings.endpoint_url.is_empty() {
         loader = loader.endpoint_url(settings.endpoint_url.clone());
     }
-    let conf = loader.load().await;
-    cip::Client::new(&conf)
+    loader.load().await
 }
 
 /// Cognito quota categories hubdeck paces itself against.
@@ -556,6 +561,20 @@ impl Directory for CognitoDirectory {
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
+    }
+
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out
+            .user_pool()
+            .and_then(|p| u64::try_from(p.estimated_number_of_users()).ok()))
     }
 
     async fn health(&self) -> DirectoryResult<()> {

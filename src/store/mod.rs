@@ -4,6 +4,7 @@ pub mod audit;
 pub mod dataset;
 pub mod directory_cache;
 pub mod grants;
+pub mod health;
 pub mod local_directory;
 pub mod mandates;
 pub mod members;
