@@ -402,3 +402,24 @@ pub async fn memberships_of_user(
     .fetch_all(conn)
     .await?)
 }
+
+/// The mandate-level roles (no feature instance) `user` holds in `mandate` — whatever mandate
+/// they belong to, so a form can show every role it would otherwise drop. Empty when `user` is
+/// not a member.
+pub async fn held_roles(
+    db: &PgPool,
+    mandate: MandateId,
+    user: UserSub,
+) -> StoreResult<Vec<MandateRole>> {
+    Ok(sqlx::query_as(
+        "SELECT r.id, r.label, r.description, r.mandate_id, r.feature_instance_id \
+         FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
+         JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE um.mandate_id = $1 AND um.user_id = $2 AND r.feature_instance_id IS NULL \
+         ORDER BY r.mandate_id NULLS FIRST, r.label, r.id",
+    )
+    .bind(mandate)
+    .bind(user)
+    .fetch_all(db)
+    .await?)
+}
