@@ -4,6 +4,7 @@
 pub mod actor;
 pub mod audit;
 pub mod error;
+pub mod health;
 pub mod mandates;
 pub mod members;
 pub mod registration;
