@@ -214,3 +214,37 @@ async fn keys_behind_terminal_too_small_change_nothing() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_whose_grant_was_removed_is_signed_out_on_the_next_action() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    seed_trust(&db.pool, "Leeds Teaching", "LEEDS").await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["4"]);
+    t.wait_for(&["Leeds Teaching"]);
+    // Another operator removes the grant while this console is open.
+    sqlx::query("DELETE FROM user_role WHERE user_id = $1")
+        .bind(op)
+        .execute(&db.pool)
+        .await
+        .expect("revoke");
+    let before = state(&db.pool).await;
+    t.keys(&["o"]);
+    t.wait_for(&["Rotate API key"]);
+    t.settle();
+    t.keys(&["y"]);
+    let cap = t.wait_for(&["You were signed out", "Sign in"]);
+    assert!(!cap.contains("Leeds Teaching"), "{cap}");
+    assert!(!cap.contains("shown once"), "{cap}");
+    assert_eq!(state(&db.pool).await, before, "the rotation was refused");
+    t.keys(&["Escape"]);
+    t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
+}
