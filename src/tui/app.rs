@@ -256,7 +256,7 @@ impl App {
         }
         self.signin = SignInScreen::new();
         self.signin.error = Some(format!(
-            "You were signed out: {}. Sign in again, or ask another operator to restore your access.",
+            "You were signed out: {}. Ask another operator to restore your access.",
             reason.joined()
         ));
     }

@@ -17,6 +17,8 @@ mod registration;
 mod registration_faults;
 mod trusts;
 mod tui_e2e;
+mod tui_safety;
+mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
 mod users;
