@@ -14,6 +14,7 @@ mod members;
 mod query;
 mod registration;
 mod registration_faults;
+mod sync;
 mod trusts;
 mod tui_e2e;
 mod tui_session;
