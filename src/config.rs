@@ -59,30 +59,131 @@ impl DatabaseUrl {
         &self.0
     }
     /// The URL with any password replaced by `***`.
+    ///
+    /// Fails safe rather than pretty: the userinfo ends at the LAST `@` (a password may hold
+    /// `@`, `/`, `?` or `#`, raw or percent-encoded), everything after the user name's first
+    /// `:` up to there is hidden, and every query parameter whose percent-decoded name is
+    /// `password` or `sslpassword` in any case is hidden too. A string that is not a
+    /// `scheme://` URL at all is never echoed.
     pub fn redacted(&self) -> String {
-        let s = &self.0;
-        if let Some(scheme_end) = s.find("://") {
-            let rest = &s[scheme_end + 3..];
-            let auth_end = rest.find('@');
-            let path_start = rest.find('/').unwrap_or(rest.len());
-            if let Some(at) = auth_end.filter(|at| *at < path_start)
-                && let Some(colon) = rest[..at].find(':')
-            {
-                return format!(
-                    "{}{}:***{}",
-                    &s[..scheme_end + 3],
-                    &rest[..colon],
-                    &rest[at..]
-                );
+        redact_url(&self.0)
+    }
+
+    /// The raw password text as [`Self::redacted`] sees it (to scrub it from driver messages).
+    pub fn password_fragment(&self) -> Option<&str> {
+        let (_, rest) = self.0.split_once("://")?;
+        let at = rest.rfind('@')?;
+        let (_, pw) = rest[..at].split_once(':')?;
+        Some(pw)
+    }
+
+    /// Refuses a password query parameter spelt in another case (`PASSWORD=`): the driver
+    /// would ignore it and log its value. The error names the key, never the value.
+    pub fn check_password_params(&self) -> Result<(), String> {
+        let Some((_, query)) = self.0.split_once('?') else {
+            return Ok(());
+        };
+        for pair in query.split('&') {
+            let key = pair.split_once('=').map(|(k, _)| k).unwrap_or(pair);
+            let decoded = percent_decode(key).replace('+', " ");
+            if is_password_key(key) && decoded != "password" && decoded != "sslpassword" {
+                return Err(format!(
+                    "database.url: write the query parameter `{}` as `password` (lower case)",
+                    crate::domain::DisplayText::with_max(&decoded, 40)
+                ));
             }
         }
-        let mut out = s.clone();
-        if let Some(i) = out.find("password=") {
-            let end = out[i..].find('&').map(|e| i + e).unwrap_or(out.len());
-            out.replace_range(i + 9..end, "***");
-        }
-        out
+        Ok(())
     }
+}
+
+fn redact_url(s: &str) -> String {
+    let Some(scheme_end) = s.find("://") else {
+        return format!(
+            "<unparseable database URL, {} characters, hidden>",
+            s.chars().count()
+        );
+    };
+    let scheme = &s[..scheme_end];
+    if scheme.is_empty()
+        || !scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    {
+        return format!(
+            "<unparseable database URL, {} characters, hidden>",
+            s.chars().count()
+        );
+    }
+    let rest = &s[scheme_end + 3..];
+    let mut out = String::with_capacity(s.len());
+    out.push_str(&s[..scheme_end + 3]);
+    let after_auth = match rest.rfind('@') {
+        Some(at) => {
+            let userinfo = &rest[..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..colon]);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push('@');
+            &rest[at + 1..]
+        }
+        None => rest,
+    };
+    let (before_query, query) = match after_auth.find('?') {
+        Some(q) => (&after_auth[..q], Some(&after_auth[q + 1..])),
+        None => (after_auth, None),
+    };
+    out.push_str(before_query);
+    if let Some(query) = query {
+        out.push('?');
+        for (i, pair) in query.split('&').enumerate() {
+            if i > 0 {
+                out.push('&');
+            }
+            match pair.split_once('=') {
+                Some((key, _)) if is_password_key(key) => {
+                    out.push_str(key);
+                    out.push_str("=***");
+                }
+                _ => out.push_str(pair),
+            }
+        }
+    }
+    out
+}
+
+/// True when a query key, percent-decoded (and `+` as space), names a password in any case.
+fn is_password_key(key: &str) -> bool {
+    let decoded = percent_decode(key).replace('+', " ");
+    let k = decoded.trim().to_ascii_lowercase();
+    k == "password" || k == "sslpassword"
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let (Some(h), Some(l)) = (hex_val(bytes[i + 1]), hex_val(bytes[i + 2]))
+        {
+            out.push(h << 4 | l);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_val(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
 }
 
 impl Drop for DatabaseUrl {
@@ -893,5 +994,83 @@ ui = { environment_color = "yellow" }
         assert!(shown.contains("bob:***@db.example"));
         let q = DatabaseUrl::new("postgres://bob@h/hub?password=s3cret&sslmode=require");
         assert!(!format!("{q:?}").contains("s3cret"));
+    }
+
+    fn red(s: &str) -> String {
+        DatabaseUrl::new(s).redacted()
+    }
+
+    #[test]
+    fn redaction_survives_at_and_slash_in_passwords() {
+        assert_eq!(red("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(red("postgres://u:p/ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            red("postgres://u:p?s#s@h:5433/db"),
+            "postgres://u:***@h:5433/db"
+        );
+        assert_eq!(red("postgres://u:a%40b%2Fc@h/db"), "postgres://u:***@h/db");
+        // No password: nothing hidden, nothing lost.
+        assert_eq!(red("postgres://u@h:5432/db"), "postgres://u@h:5432/db");
+        assert_eq!(
+            red("postgres://h/db?sslmode=require"),
+            "postgres://h/db?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn redaction_hides_password_parameters_in_any_case_and_encoding() {
+        for key in [
+            "password",
+            "PASSWORD",
+            "Password",
+            "pass%77ord",
+            "%50ASSWORD",
+            "sslpassword",
+        ] {
+            let url = format!("postgres://u@h/db?sslmode=require&{key}=s3cr%40t&x=1");
+            let shown = red(&url);
+            assert!(!shown.contains("s3cr"), "{key}: {shown}");
+            assert_eq!(
+                shown,
+                format!("postgres://u@h/db?sslmode=require&{key}=***&x=1")
+            );
+        }
+        let both = red("postgres://u:one@h/db?password=two");
+        assert!(!both.contains("one") && !both.contains("two"), "{both}");
+    }
+
+    #[test]
+    fn unparseable_urls_are_never_echoed() {
+        for raw in [
+            "host=h user=u password=s3cret",
+            "u:s3cret@h/db",
+            "://u:s3cret@h",
+            "post gres://u:s3cret@h",
+        ] {
+            let shown = red(raw);
+            assert!(!shown.contains("s3cret"), "{raw} -> {shown}");
+        }
+        // A URL sqlx cannot parse (bad port) is still shown redacted, never whole.
+        assert_eq!(
+            red("postgres://u:pw@h:notaport/db"),
+            "postgres://u:***@h:notaport/db"
+        );
+    }
+
+    #[test]
+    fn misspelt_password_parameter_is_refused_without_its_value() {
+        let e = DatabaseUrl::new("postgres://u@h/db?PASSWORD=s3cret")
+            .check_password_params()
+            .unwrap_err();
+        assert!(e.contains("PASSWORD") && !e.contains("s3cret"), "{e}");
+        assert!(
+            DatabaseUrl::new("postgres://u@h/db?password=x&sslmode=disable")
+                .check_password_params()
+                .is_ok()
+        );
+        assert_eq!(
+            DatabaseUrl::new("postgres://u:p@ss@h/db").password_fragment(),
+            Some("p@ss")
+        );
     }
 }

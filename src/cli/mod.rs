@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod env;
 pub mod mandates;
 pub mod migrate;
+pub mod output;
 pub mod trusts;
 pub mod users;
 
@@ -24,7 +25,7 @@ Exit codes:
   1  failure (directory or database unavailable, unexpected error)
   2  usage error or invalid input
   3  conflict / already exists
-  4  not found / permission denied
+  4  not found / permission denied / the operator's authority was revoked
 
 Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
 the selected environment ([env.NAME], chosen by --env / HUBDECK_ENV / default_env) <
@@ -157,7 +158,7 @@ pub async fn run(cli: Cli) -> i32 {
             if matches!(cli.command, Some(Command::RegisterTrust(_))) {
                 println!("[]");
             }
-            eprintln!("hubdeck: {e:#}");
+            report_error(&e);
             return 2;
         }
     };
@@ -184,11 +185,22 @@ pub async fn run(cli: Cli) -> i32 {
     };
     match result {
         Ok(code) => code,
+        // The reader of stdout went away (`| head`): nothing more to say, not a failure.
+        Err(e) if output::is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("hubdeck: {e:#}");
+            report_error(&e);
             exit_code_of(&e)
         }
     }
+}
+
+/// Prints an error with its cause chain on stderr, on one line, through the sanitizer: a
+/// cause may quote untrusted text (a name, a directory message).
+pub fn report_error(e: &anyhow::Error) {
+    eprintln!(
+        "hubdeck: {}",
+        crate::domain::DisplayText::with_max(&format!("{e:#}"), 4000)
+    );
 }
 
 /// Exit code for an error (service errors carry their own; anything else is 1).
@@ -207,17 +219,31 @@ pub fn exit_code_of(e: &anyhow::Error) -> i32 {
 
 /// Logs for CLI commands go to stderr (stdout carries results); the TUI logs to a file.
 pub fn init_stderr_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(&settings.log.level))
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colours only for a person: a piped or redirected stderr is a log, not a terminal.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// The configured level; the AWS SDK's own chatter (credential-chain attempts, profile-file
+/// notes) only at `error` unless the level names an `aws` target itself — a failure is
+/// reported once, as one line, by the command.
+pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
+    let level = if level.contains("aws") {
+        level.to_string()
+    } else {
+        format!("{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error")
+    };
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+/// Prints a value as pretty JSON on stdout (invisible characters escaped, see
+/// [`output::to_json`]).
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    output::print_json(v)
 }

@@ -184,6 +184,9 @@ where
         SdkError::TimeoutError(_) => {
             DirectoryError::Unavailable("timed out waiting for the directory".into())
         }
+        SdkError::DispatchFailure(_) if credentials_error(err).is_some() => {
+            DirectoryError::Rejected(no_credentials_message(credentials_error(err)))
+        }
         SdkError::DispatchFailure(df) => {
             let detail = DisplayErrorContext(err).to_string();
             if df.is_io() || df.is_timeout() {
@@ -198,6 +201,48 @@ where
         )),
         _ => DirectoryError::Rejected(format!("directory error: {}", DisplayErrorContext(err))),
     }
+}
+
+/// The credential-chain failure behind an SDK error, if that is what it is.
+fn credentials_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(ce) =
+            e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            return Some(ce);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// ONE line: what is missing and how to fix it (never the SDK's multi-line chain dump).
+fn no_credentials_message(
+    ce: Option<&aws_credential_types::provider::error::CredentialsError>,
+) -> String {
+    use aws_credential_types::provider::error::CredentialsError as C;
+    let why = match ce {
+        Some(C::CredentialsNotLoaded(_)) | None => "no AWS credentials found".to_string(),
+        Some(other) => {
+            // The provider's own reason (e.g. a profile that does not exist), first line only.
+            let detail = std::error::Error::source(other)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| other.to_string());
+            let first = detail.lines().next().unwrap_or_default().trim().to_string();
+            format!(
+                "cannot load AWS credentials ({})",
+                crate::domain::DisplayText::with_max(&first, 160)
+            )
+        }
+    };
+    format!(
+        "{why}; set AWS_PROFILE (a profile in ~/.aws/config) or AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, or run with an instance role; for the embedded directory set \
+         directory.kind = \"local\""
+    )
 }
 
 fn attr<'a>(attrs: &'a [AttributeType], name: &str) -> Option<&'a str> {

@@ -8,6 +8,7 @@ pub mod health;
 pub mod mandates;
 pub mod members;
 pub mod registration;
+pub mod role_forms;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod cli_output;
 mod demo;
 mod directory;
 mod env;
