@@ -158,7 +158,7 @@ pub async fn run(cli: Cli) -> i32 {
             if matches!(cli.command, Some(Command::RegisterTrust(_))) {
                 println!("[]");
             }
-            report_error(&e);
+            report_error(&anyhow::Error::from(e));
             return 2;
         }
     };

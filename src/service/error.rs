@@ -35,10 +35,6 @@ pub enum ServiceError {
     Store(StoreError),
     #[error("{0}")]
     Internal(String),
-    /// The acting operator's authority is gone (grant removed, disabled or deleted): the
-    /// console signs them out.
-    #[error("{0}")]
-    OperatorRevoked(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -71,7 +67,6 @@ impl ServiceError {
             | ServiceError::Denied(_)
             | ServiceError::OperatorRevoked(_)
             | ServiceError::ReadOnly(_)
-            | ServiceError::OperatorRevoked(_)
             | ServiceError::Directory(DirectoryError::NotFound(_)) => 4,
             _ => 1,
         }
