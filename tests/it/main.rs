@@ -7,6 +7,7 @@ mod audit;
 mod cli_output;
 mod demo;
 mod directory;
+mod doctor;
 mod env;
 mod foundation;
 mod local_directory;
