@@ -5,6 +5,7 @@ mod support;
 
 mod audit;
 mod cli_output;
+mod completions;
 mod demo;
 mod directory;
 mod doctor;
