@@ -255,7 +255,7 @@ async fn pre_existing_identity_is_never_deleted_and_nothing_changes() {
 
 /// Simulates a crash after the identity was created: journal `identity_created`, identity in
 /// the directory, no roles.
-async fn stuck_after_create(
+pub async fn stuck_after_create(
     svc: &Services,
     email: &str,
     roles: &[RoleRef],
@@ -714,4 +714,165 @@ async fn cli_users_commands_and_exit_codes() {
     let out = run(&["seed-users"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("granted 0"));
+}
+
+/// The store refuses every transition not in the table (typed `Forbidden`, row unchanged),
+/// performs every allowed one, and an allowed one from a stale state is refused (`Stale`).
+#[tokio::test]
+async fn store_refuses_every_forbidden_transition() {
+    use hubdeck::domain::registration::TRANSITIONS;
+    use hubdeck::store::registrations::TransitionError;
+    let t = fresh_db().await;
+    let mut conn = t.pool.acquire().await.unwrap();
+    let mut n = 0;
+    for from in RegistrationState::ALL {
+        for to in RegistrationState::ALL {
+            n += 1;
+            let email = format!("t{n}@example.org");
+            let j = registrations::insert_pending(
+                &mut conn,
+                &NewRegistration {
+                    email: &email,
+                    name: "N",
+                    organisation: "O",
+                    requested_roles: &[],
+                    suppress_invite: true,
+                    actor: None,
+                    via: "cli",
+                    os_user: None,
+                },
+            )
+            .await
+            .unwrap();
+            sqlx::query("UPDATE registration SET state = $2 WHERE id = $1")
+                .bind(j.id)
+                .bind(from.as_str())
+                .execute(&t.pool)
+                .await
+                .unwrap();
+            let r = registrations::transition(&mut conn, j.id, from, to, &Change::default()).await;
+            let now = registrations::get(&t.pool, j.id).await.unwrap().unwrap();
+            if TRANSITIONS.contains(&(from, to)) {
+                assert!(r.is_ok(), "{from} → {to}: {r:?}");
+                assert_eq!(now.state(), to);
+                // The same edge again: the row is no longer in `from` → Stale, unchanged.
+                let again =
+                    registrations::transition(&mut conn, j.id, from, to, &Change::default()).await;
+                assert!(
+                    matches!(again, Err(TransitionError::Stale { actual: Some(a), .. }) if a == to),
+                    "{from} → {to} twice: {again:?}"
+                );
+            } else {
+                assert!(
+                    matches!(r, Err(TransitionError::Forbidden { .. })),
+                    "{from} → {to} must be refused: {r:?}"
+                );
+                assert_eq!(now.state(), from, "{from} → {to}: the row did not move");
+            }
+        }
+    }
+    // A recorded sub is never replaced by another.
+    let j = registrations::insert_pending(
+        &mut conn,
+        &NewRegistration {
+            email: "sub@example.org",
+            name: "N",
+            organisation: "O",
+            requested_roles: &[],
+            suppress_invite: true,
+            actor: None,
+            via: "cli",
+            os_user: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (a, b) = (UserSub::new_v4(), UserSub::new_v4());
+    registrations::transition(
+        &mut conn,
+        j.id,
+        RegistrationState::Pending,
+        RegistrationState::IdentityCreated,
+        &Change {
+            sub: Some(a),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = registrations::transition(
+        &mut conn,
+        j.id,
+        RegistrationState::IdentityCreated,
+        RegistrationState::Complete,
+        &Change {
+            sub: Some(b),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(matches!(r, Err(TransitionError::Stale { .. })), "{r:?}");
+    let now = registrations::get(&t.pool, j.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.state(), now.sub),
+        (RegistrationState::IdentityCreated, Some(a))
+    );
+}
+
+/// One open registration per email, enforced by the database: a second registration while one
+/// is open is refused before any directory call, naming the open one and the repair command.
+#[tokio::test]
+async fn second_registration_while_one_is_open_is_refused_before_the_directory() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let (id, _sub) = stuck_after_create(&svc, "open@example.org", &[RoleRef::Viewer]).await;
+    let identities = count(&t.pool, "SELECT count(*) FROM local_identity", None).await;
+    let err = svc
+        .register_user(&cli(), &req("Open@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&id.to_string()), "{msg}");
+    assert!(msg.contains("identity_created"), "{msg}");
+    assert!(msg.contains(" s ago"), "age shown: {msg}");
+    assert!(msg.contains("hubdeck users repair --retry"), "{msg}");
+    assert!(msg.contains("nothing was sent to the directory"), "{msg}");
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+        identities
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM registration", None).await,
+        1,
+        "no second journal row"
+    );
+    // Once it is closed, the email can be registered again (here: rolled back first).
+    svc.rollback_registration(&cli(), id).await.unwrap();
+    let out = svc
+        .register_user(&cli(), &req("open@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap();
+    assert_eq!(out.state, RegistrationState::Complete);
+    // The database itself refuses a second open row (not only the service).
+    let mut conn = t.pool.acquire().await.unwrap();
+    let mk = NewRegistration {
+        email: "race@example.org",
+        name: "N",
+        organisation: "O",
+        requested_roles: &[],
+        suppress_invite: true,
+        actor: None,
+        via: "cli",
+        os_user: None,
+    };
+    registrations::insert_pending(&mut conn, &mk).await.unwrap();
+    let e = registrations::insert_pending(&mut conn, &mk)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.unique_constraint(),
+        Some(registrations::ONE_OPEN_PER_EMAIL),
+        "{e}"
+    );
 }

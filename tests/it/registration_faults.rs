@@ -719,3 +719,181 @@ async fn delete_partial_failure_reports_what_remains_and_rerun_finishes() {
     let again = rig.svc.delete_user(&cli(), sub).await.unwrap();
     assert!(!again.identity_deleted);
 }
+
+/// A retry and a rollback of the same stuck registration at the same moment, 200 rounds, on
+/// Cognito (moto) with every read slowed a little so the two operations really overlap: the
+/// end is `complete` with the identity and its grants, or `rolled_back` with neither — never a
+/// mix — and the loser is told the registration is being repaired by another operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_and_rollback_at_the_same_moment_never_mix() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, true).await;
+    rig.proxy.inject(
+        "AdminGetUser",
+        Fault::slow(Duration::from_millis(15)),
+        100_000,
+    );
+    let svc = Arc::new(rig.svc.clone());
+    let (mut completed, mut rolled_back, mut busy) = (0, 0, 0);
+    for round in 0..200 {
+        let email = format!("race-{round}@example.org");
+        let (id, sub) =
+            crate::registration::stuck_after_create(&svc, &email, &[RoleRef::Researcher]).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (s1, b1) = (svc.clone(), barrier.clone());
+        let retry = tokio::spawn(async move {
+            b1.wait().await;
+            s1.retry_registration(&cli(), id).await
+        });
+        let (s2, b2) = (svc.clone(), barrier.clone());
+        let rollback = tokio::spawn(async move {
+            b2.wait().await;
+            s2.rollback_registration(&cli(), id).await
+        });
+        let (retry, rollback) = (retry.await.unwrap(), rollback.await.unwrap());
+        let j = svc.registration(&cli(), id).await.unwrap();
+        let in_moto = rig.in_moto(&email).await;
+        let rows = rows_of(&rig.t.pool, sub).await;
+        let actions: Vec<String> =
+            sqlx::query_scalar("SELECT action FROM users_audit WHERE user_id = $1")
+                .bind(sub)
+                .fetch_all(&rig.t.pool)
+                .await
+                .unwrap();
+        let loser = match j.state() {
+            RegistrationState::Complete => {
+                completed += 1;
+                assert_eq!(
+                    in_moto,
+                    Some(sub),
+                    "round {round}: complete without identity"
+                );
+                assert_eq!((rows.grants, rows.profiles), (1, 1), "round {round}");
+                assert_eq!(actions, vec!["Registered user"], "round {round}");
+                assert_eq!(retry.as_ref().unwrap().state, RegistrationState::Complete);
+                rollback.expect_err("the rollback lost")
+            }
+            RegistrationState::RolledBack => {
+                rolled_back += 1;
+                assert_eq!(in_moto, None, "round {round}: rolled back, identity left");
+                assert_eq!((rows.grants, rows.profiles), (0, 0), "round {round}");
+                assert_eq!(actions, vec!["Rolled back registration"], "round {round}");
+                assert_eq!(
+                    rollback.as_ref().unwrap().state(),
+                    RegistrationState::RolledBack
+                );
+                retry.expect_err("the retry lost")
+            }
+            other => panic!("round {round}: ended {other}: {retry:?} / {rollback:?}"),
+        };
+        assert_eq!(loser.exit_code(), 3, "round {round}: {loser}");
+        let msg = loser.to_string();
+        if msg.contains("being repaired by another operator") {
+            busy += 1;
+        } else {
+            // It ran after the winner had finished: refused by the state, nothing changed.
+            assert!(
+                msg.contains("rolled_back") || msg.contains("complete"),
+                "round {round}: {msg}"
+            );
+        }
+    }
+    eprintln!(
+        "200 rounds: {completed} complete, {rolled_back} rolled back, {busy} 'being repaired'"
+    );
+    assert_eq!(completed + rolled_back, 200);
+    assert!(
+        busy > 0,
+        "the operations never overlapped: the race was not exercised"
+    );
+}
+
+/// Two operators register the same email at the same moment through the real binary
+/// (`hubdeck users register` processes against Cognito through the proxy, the create slowed so
+/// the first registration is still open when the second arrives), 50 rounds: exactly one
+/// identity, exactly one `complete` registration, the other refused before any directory call.
+#[tokio::test]
+async fn two_operators_register_the_same_email_through_the_binary() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let d = &rig.svc.settings.directory;
+    std::fs::write(
+        &cfg,
+        format!(
+            "[directory]\nkind = \"cognito\"\nregion = \"{}\"\nuser_pool_id = \"{}\"\n\
+             client_id = \"{}\"\nendpoint_url = \"{}\"\n",
+            d.region, d.user_pool_id, d.client_id, d.endpoint_url
+        ),
+    )
+    .unwrap();
+    let register = |email: String| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--database-url")
+            .arg(&rig.t.url)
+            .args([
+                "users",
+                "register",
+                "--email",
+                &email,
+                "--name",
+                "Twin",
+                "--organisation",
+                "Org",
+                "--role",
+                "viewer",
+                "--suppress-invite",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("HOME", dir.path())
+            .env_remove("HUBDECK_FAILPOINT")
+            .output()
+    };
+    for round in 0..50 {
+        let email = format!("twin-{round}@example.org");
+        rig.proxy.reset_counts();
+        rig.proxy.inject(
+            "AdminCreateUser",
+            Fault::slow(Duration::from_millis(400)),
+            1,
+        );
+        let (a, b) = tokio::join!(register(email.clone()), register(email.clone()));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut codes = [a.status.code(), b.status.code()];
+        codes.sort();
+        assert_eq!(
+            codes,
+            [Some(0), Some(3)],
+            "round {round}:\n{}\n{}",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+        let loser = if a.status.code() == Some(3) { &a } else { &b };
+        let err = String::from_utf8_lossy(&loser.stderr);
+        assert!(err.contains("already has an open registration"), "{err}");
+        assert!(err.contains("nothing was sent to the directory"), "{err}");
+        assert!(err.contains("hubdeck users repair --retry"), "{err}");
+        // Before any directory call: the winner's describe + create are the only ones.
+        assert_eq!(rig.proxy.attempts("DescribeUserPool"), 1, "round {round}");
+        assert_eq!(rig.proxy.attempts("AdminCreateUser"), 1, "round {round}");
+        let states: Vec<String> =
+            sqlx::query_scalar("SELECT state FROM registration WHERE email = $1")
+                .bind(&email)
+                .fetch_all(&rig.t.pool)
+                .await
+                .unwrap();
+        assert_eq!(states, vec!["complete"], "round {round}");
+        assert!(rig.in_moto(&email).await.is_some(), "round {round}");
+    }
+    let users = rig
+        .moto
+        .list_users()
+        .user_pool_id(&rig.pool_id)
+        .limit(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.users().len(), 50, "exactly one identity per email");
+}
