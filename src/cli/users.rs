@@ -12,6 +12,7 @@ use crate::store::registrations::{Registration, RegistrationState};
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
     /// Register a user: directory identity, then roles, profile and audit (a journaled saga).
+    /// Exit 3 when the email already exists or already has an open registration.
     Register(RegisterArgs),
     /// List users (from the directory cache joined with profiles and grants).
     List(ListArgs),
@@ -29,7 +30,8 @@ pub enum UsersCmd {
     EditProfile(EditProfileArgs),
     /// Send the invitation again.
     ResendInvite(UserArg),
-    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile.
+    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile. One
+    /// operation per registration at a time: a second operator gets exit 3 ("being repaired").
     Repair(RepairArgs),
     /// Drift: identities without grants, grants without identity, disabled users with grants.
     Drift,
@@ -113,13 +115,14 @@ pub struct RepairArgs {
     /// Retry role assignment of a registration (idempotent).
     #[arg(long, value_name = "ID")]
     pub retry: Option<RegistrationId>,
-    /// Roll a registration back (deletes only the identity it created).
+    /// Roll a registration back (deletes only the identity it provably created).
     #[arg(long, value_name = "ID")]
     pub rollback: Option<RegistrationId>,
-    /// Mark a registration resolved (with --note).
+    /// Mark a registration resolved (with --note): the operator's decision, also for `conflict`.
     #[arg(long, value_name = "ID", requires = "note")]
     pub resolve: Option<RegistrationId>,
-    /// Reconcile `pending` registrations older than a minute by looking their email up.
+    /// Reconcile `pending` registrations older than a minute: a consistent read by email plus
+    /// proof of authorship (never adopts a stranger; unprovable → `conflict`).
     #[arg(long)]
     pub reconcile: bool,
     #[arg(long, value_name = "TEXT")]
@@ -395,6 +398,14 @@ fn print_registrations(rows: &[Registration]) {
                 .map(|e| format!(" | rollback: {}", DisplayText::with_max(e, 200)))
                 .unwrap_or_default()
         );
+        if let Some(ev) = &r.evidence {
+            // What the saga saw when it refused to adopt or delete (for the operator's decision).
+            println!(
+                "{:<36}  evidence: {}",
+                "",
+                DisplayText::with_max(&ev.to_string(), 400)
+            );
+        }
     }
 }
 

@@ -260,6 +260,19 @@ impl Rig {
         }
     }
 
+    async fn journal_of(
+        &self,
+        email: &str,
+    ) -> (String, Option<UserSub>, Option<String>, Option<String>) {
+        sqlx::query_as(
+            "SELECT state, sub, last_error, rollback_error FROM registration WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_one(&self.t.pool)
+        .await
+        .unwrap()
+    }
+
     async fn journal(&self) -> (String, Option<UserSub>, Option<String>, Option<String>) {
         sqlx::query_as("SELECT state, sub, last_error, rollback_error FROM registration")
             .fetch_one(&self.t.pool)
@@ -896,4 +909,149 @@ async fn two_operators_register_the_same_email_through_the_binary() {
         .await
         .unwrap();
     assert_eq!(users.users().len(), 50, "exactly one identity per email");
+}
+
+/// A `pending` registration whose email was meanwhile registered outside hubdeck (directly in
+/// the pool, after the journal row — so no timestamp could tell them apart) is neither adopted
+/// nor deleted by reconcile: it ends `conflict` with the evidence for an operator.
+#[tokio::test]
+async fn reconcile_never_adopts_an_identity_created_outside_hubdeck() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, true).await;
+    let email = "bob@example.org";
+    // Operator A's registration crashed before the create (journal only).
+    let mut conn = rig.t.pool.acquire().await.unwrap();
+    let a = hubdeck::store::registrations::insert_pending(
+        &mut conn,
+        &hubdeck::store::registrations::NewRegistration {
+            email,
+            name: "Bob",
+            organisation: "Org",
+            requested_roles: &[RoleRef::Admin.id()],
+            suppress_invite: true,
+            actor: None,
+            via: "cli",
+            os_user: Some("a"),
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // Bob is then created directly in the pool.
+    let bob = create_in_moto(&rig, email).await;
+    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
+        .execute(&rig.t.pool)
+        .await
+        .unwrap();
+    let out = rig.svc.reconcile_pending(&cli(), 60).await.unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("conflict"), "{out:?}");
+    let j = rig.svc.registration(&cli(), a.id).await.unwrap();
+    assert_eq!(j.state(), RegistrationState::Conflict);
+    assert_eq!(j.sub, None, "Bob's sub is not recorded as A's");
+    let ev = j.evidence.clone().expect("evidence");
+    assert_eq!(ev["found_sub"], bob.to_string());
+    assert_eq!(ev["found_marker"], serde_json::Value::Null);
+    assert_eq!(ev["registration_id"], a.id.to_string());
+    // Nothing acts on it: no retry (which would grant ADMIN to Bob), no rollback (which would
+    // delete Bob), and the reconcile does not touch it again.
+    assert_eq!(
+        rig.svc
+            .retry_registration(&cli(), a.id)
+            .await
+            .unwrap_err()
+            .exit_code(),
+        3
+    );
+    assert_eq!(
+        rig.svc
+            .rollback_registration(&cli(), a.id)
+            .await
+            .unwrap_err()
+            .exit_code(),
+        3
+    );
+    assert!(
+        rig.svc
+            .reconcile_pending(&cli(), 60)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(rig.in_moto(email).await, Some(bob));
+    assert_eq!(rig.proxy.attempts("AdminDeleteUser"), 0);
+    assert_eq!(
+        rows_of(&rig.t.pool, bob).await,
+        Rows {
+            grants: 0,
+            profiles: 0,
+            audits: 0
+        }
+    );
+    // It is on the on-call list until an operator records a decision.
+    let stuck = rig.svc.stuck_registrations(&cli()).await.unwrap();
+    assert_eq!(stuck.len(), 1);
+    let r = rig
+        .svc
+        .resolve_registration(&cli(), a.id, "Bob registered himself; A's request dropped")
+        .await
+        .unwrap();
+    assert_eq!(r.state(), RegistrationState::Resolved);
+    assert!(
+        rig.svc
+            .stuck_registrations(&cli())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A pool WITHOUT the marker attribute (checked with DescribeUserPool): registrations still
+/// work, the attribute is not sent (real Cognito would refuse it), and a create whose answer
+/// was lost cannot be proven ours — the identity is neither adopted nor deleted; the
+/// registration ends `conflict` with the evidence (call window from the database clock).
+#[tokio::test]
+async fn pool_without_the_marker_falls_back_cleanly() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, false).await;
+    let ok = rig
+        .svc
+        .register_user(&cli(), &req("plain@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap();
+    assert_eq!(ok.state, RegistrationState::Complete);
+    assert_eq!(rig.proxy.attempts("DescribeUserPool"), 1);
+    let bodies = rig.proxy.bodies("AdminCreateUser");
+    assert!(!bodies[0].contains("hubdeck_reg"), "{}", bodies[0]);
+
+    rig.proxy
+        .inject("AdminCreateUser", injection(Kind::Late), 1);
+    let err = rig
+        .svc
+        .register_user(&cli(), &req("lost@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(err.to_string().contains("cannot prove"), "{err}");
+    assert_eq!(rig.proxy.attempts("DescribeUserPool"), 1, "checked once");
+    assert_eq!(
+        rig.proxy.attempts("AdminCreateUser"),
+        2,
+        "one per registration"
+    );
+    let found = rig
+        .in_moto("lost@example.org")
+        .await
+        .expect("left in place");
+    let (state, sub, _, _) = rig.journal_of("lost@example.org").await;
+    assert_eq!((state.as_str(), sub), ("conflict", None));
+    let ev: serde_json::Value =
+        sqlx::query_scalar("SELECT evidence FROM registration WHERE email = 'lost@example.org'")
+            .fetch_one(&rig.t.pool)
+            .await
+            .unwrap();
+    assert_eq!(ev["found_sub"], found.to_string());
+    assert!(
+        ev["call_started_at"].is_string() && ev["call_finished_at"].is_string(),
+        "{ev}"
+    );
+    assert_eq!(rig.proxy.attempts("AdminDeleteUser"), 0);
 }
