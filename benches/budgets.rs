@@ -849,6 +849,8 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
                     total,
                     page: query.page,
                     page_size: query.page_size,
+                    next_cursor: None,
+                    nav: Default::default(),
                 }),
             });
         }
