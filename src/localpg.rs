@@ -282,6 +282,10 @@ impl LocalCluster {
             "max_connections=200".into(),
             "-c".into(),
             "shared_buffers=256MB".into(),
+            // Explicit: the visibility map autovacuum maintains is what makes index-only
+            // scans (keyset pages, counts) work on the demo and bench datasets.
+            "-c".into(),
+            "autovacuum=on".into(),
         ];
         if self.unsafe_fast {
             for s in [

@@ -128,7 +128,9 @@ pub static AUDIT_LIST: ListSql = ListSql {
         SqlColumn::new("via", "e.via"),
     ],
     search: &["e.action", "e.subject_name", "e.os_user"],
+    search_with: None,
     tiebreak: "e.id",
+    tiebreak_type: "uuid",
 };
 
 pub use super::query::TimeRange;
