@@ -467,7 +467,7 @@ async fn cli_mandates_members_purge_and_audit() {
 async fn export_writes_every_row_once_while_rows_are_added() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     // Timestamps shared by 3 (users), 7 (trusts) and 2 (mandates) rows, all in the past.
     sqlx::query(
         "INSERT INTO users_audit (action, user_id, \"timestamp\") \
