@@ -84,7 +84,8 @@ pub enum AuditCmd {
         #[command(flatten)]
         filter: AuditFilter,
     },
-    /// Export every matching row to stdout (or --out) as CSV or JSON.
+    /// Export every matching row, newest first, to stdout (or --out, created 0600) as CSV or
+    /// JSON. Rows written while the export runs neither repeat nor push others out.
     Export {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
