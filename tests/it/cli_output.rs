@@ -294,3 +294,37 @@ async fn exports_logs_and_the_data_dir_are_private() {
     let log = t.data_dir.join("hubdeck.log");
     assert_eq!(mode_of(&log), 0o600);
 }
+
+#[tokio::test]
+async fn names_with_invisible_characters_are_refused_naming_the_code_point() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let create = |name: &str| {
+        hubdeck(home.path())
+            .args(["mandates", "create", "--name", name, "--database-url", &db.url])
+            .output()
+            .unwrap()
+    };
+    let ok = create("Acme Imaging");
+    assert!(ok.status.success(), "{}", text(&ok).1);
+    for (name, cp) in [
+        ("Acme\u{200b} Imaging", "U+200B"),
+        ("Acme Imaging\u{2060}", "U+2060"),
+        ("\u{feff}Acme Imaging", "U+FEFF"),
+        ("Acme Ima\u{ad}ging", "U+00AD"),
+        ("Acme Imaging\u{e0041}", "U+E0041"),
+        ("Acme\u{3164}Imaging", "U+3164"),
+    ] {
+        let out = create(name);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name:?}: {stderr}");
+        assert!(stderr.contains(cp), "{name:?}: {stderr}");
+        assert!(stderr.contains("invisible character"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mandate")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "only the visible name was created");
+}
