@@ -160,9 +160,14 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                     svc.export_audit(&actor, &q, range, format, &mut f).await?
                 }
                 None => {
-                    let mut stdout = std::io::BufWriter::new(std::io::stdout());
-                    svc.export_audit(&actor, &q, range, format, &mut stdout)
-                        .await?
+                    let mut stdout =
+                        super::output::PipeWatch::new(std::io::BufWriter::new(std::io::stdout()));
+                    let result = svc
+                        .export_audit(&actor, &q, range, format, &mut stdout)
+                        .await;
+                    // `audit export | head`: the reader left; end quietly, not as a failure.
+                    stdout.check()?;
+                    result?
                 }
             };
             eprintln!("exported {n} audit row(s)");

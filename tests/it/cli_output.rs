@@ -54,18 +54,29 @@ async fn closed_stdout_ends_quietly() {
     let db = pg::fresh_db().await;
     // Well over a pipe's 64 KiB in either format, so the writer must meet the closed pipe.
     insert_mandates(&db.pool, 500, 200).await;
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id) \
+         SELECT 'BULK', gen_random_uuid() FROM generate_series(1, 3000)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let home = tempfile::tempdir().unwrap();
-    for format in ["table", "json"] {
+    for (format, command) in [
+        ("table", "mandates list --page-size 500 --output table"),
+        ("json", "mandates list --page-size 500 --output json"),
+        ("csv", "audit export --format csv"),
+    ] {
         let err_file = home.path().join(format!("stderr-{format}"));
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(
-                "set -o pipefail; \"$BIN\" mandates list --page-size 500 --output \"$FORMAT\" \
+                "set -o pipefail; \"$BIN\" $COMMAND \
                  --database-url \"$URL\" 2>\"$ERR\" | head -c 100 >/dev/null; \
                  echo \"rc=${PIPESTATUS[0]}\"",
             )
             .env("BIN", BIN)
-            .env("FORMAT", format)
+            .env("COMMAND", command)
             .env("URL", &db.url)
             .env("ERR", &err_file);
         // The same clean environment as the binary itself gets.
@@ -301,7 +312,14 @@ async fn names_with_invisible_characters_are_refused_naming_the_code_point() {
     let home = tempfile::tempdir().unwrap();
     let create = |name: &str| {
         hubdeck(home.path())
-            .args(["mandates", "create", "--name", name, "--database-url", &db.url])
+            .args([
+                "mandates",
+                "create",
+                "--name",
+                name,
+                "--database-url",
+                &db.url,
+            ])
             .output()
             .unwrap()
     };
