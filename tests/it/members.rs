@@ -1,7 +1,8 @@
 //! Members of a mandate (SPEC §5.5): the last-admin invariant under concurrency (demote, remove,
-//! disable — 200 rounds each; and a user delete / disable racing a self-demotion), plan capacity including the race for the last place, the
-//! one-statement members page, labels/totals with search+filter+sort, filter values, add-member
-//! rules against the real (local) directory, and one audit + one notification row per change.
+//! disable — 200 rounds each — and a user delete or disable racing a self-demotion), plan
+//! capacity including the race for the last place, the one-statement members page,
+//! labels/totals with search+filter+sort, filter values, add-member rules against the real
+//! (local) directory, and one audit + one notification row per change.
 
 use std::sync::Arc;
 
