@@ -84,7 +84,9 @@ pub static MANDATES: ListSql = ListSql {
     base_where: "m.deleted_at IS NULL",
     columns: LIVE_MANDATE_COLUMNS,
     search: &["m.name", "m.label"],
+    search_with: None,
     tiebreak: "m.id",
+    tiebreak_type: "uuid",
 };
 
 /// Soft-deleted mandates (restore candidates, purge preview).
@@ -95,7 +97,9 @@ pub static DELETED_MANDATES: ListSql = ListSql {
     base_where: "m.deleted_at IS NOT NULL",
     columns: MANDATE_COLUMNS,
     search: &["m.name", "m.label"],
+    search_with: None,
     tiebreak: "m.id",
+    tiebreak_type: "uuid",
 };
 
 /// SQL condition: membership `um` holds a mandate admin role (label `admin`, global or of the
