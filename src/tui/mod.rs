@@ -11,6 +11,7 @@ pub mod backend;
 pub mod clock;
 pub mod event;
 pub mod keymap;
+pub mod reveal_once;
 pub mod screens;
 pub mod theme;
 pub mod widgets;

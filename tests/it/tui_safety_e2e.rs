@@ -248,3 +248,78 @@ async fn an_operator_whose_grant_was_removed_is_signed_out_on_the_next_action() 
     t.keys(&["Escape"]);
     t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
 }
+
+/// Everything the pane ever showed, scrollback included.
+fn scrollback(t: &crate::tui_e2e::Tmux) -> String {
+    let out = t
+        .command()
+        .args(["capture-pane", "-p", "-J", "-S", "-", "-E", "-"])
+        .output()
+        .expect("capture-pane");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_keys_on_a_terminal_go_to_the_reveal_panel_not_the_scrollback() {
+    let db = fresh_db().await;
+    let t = crate::tui_e2e::Tmux::start(
+        &[
+            "--database-url",
+            &db.url,
+            "register-trust",
+            "--name",
+            "Leeds Teaching",
+            "--code",
+            "leeds",
+        ],
+        &[],
+    );
+    let cap = t.wait_for(&["shown once", "Trust API key", "Internal-service key"]);
+    assert!(t.alternate_on(), "the panel is on the alternate screen");
+    let key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key:\n{cap}"));
+    // Same acknowledgement as the console: ctrl-c and q do not close it.
+    t.keys(&["C-c"]);
+    t.keys(&["q"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["last four characters"]);
+    assert!(!t.capture().contains("__EXIT"));
+    let last4: String = key.chars().skip(key.chars().count() - 4).collect();
+    t.text(&last4);
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&["__EXIT:0", "__TTY:icanon", "\"trust_code\": \"LEEDS\""]);
+    assert!(!t.alternate_on());
+    assert!(cap.contains("not printed"), "{cap}");
+    let all = scrollback(&t);
+    assert!(
+        !all.contains(&key[..24]),
+        "the key is not in the scrollback:\n{all}"
+    );
+    assert!(!all.contains("trust_api_key"), "{all}");
+    let hash: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = 'LEEDS'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("trust");
+    assert_eq!(hash, sha256_hex(&key), "the panel showed the stored key");
+
+    // rotate-key the same way.
+    let t = crate::tui_e2e::Tmux::start(
+        &["--database-url", &db.url, "trusts", "rotate-key", "LEEDS"],
+        &[],
+    );
+    let cap = t.wait_for(&["shown once", "Trust API key"]);
+    let new_key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key:\n{cap}"));
+    assert_ne!(new_key, key);
+    t.keys(&["Enter"]);
+    t.wait_for(&["last four characters"]);
+    let last4: String = new_key.chars().skip(new_key.chars().count() - 4).collect();
+    t.text(&last4);
+    t.keys(&["Enter"]);
+    t.wait_for(&["__EXIT:0", "\"trust_name\": \"Leeds Teaching\""]);
+    let all = scrollback(&t);
+    assert!(!all.contains(&new_key[..24]), "{all}");
+    let hash: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = 'LEEDS'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("trust");
+    assert_eq!(hash, sha256_hex(&new_key));
+}
