@@ -323,3 +323,35 @@ async fn cli_keys_on_a_terminal_go_to_the_reveal_panel_not_the_scrollback() {
         .expect("trust");
     assert_eq!(hash, sha256_hex(&new_key));
 }
+
+/// After the console exits, a paste reaches the shell's tty as plain text: had bracketed paste
+/// been left on, tmux would wrap it in `ESC[200~ … ESC[201~`, which the cooked tty echoes.
+fn assert_bracketed_paste_off(t: &crate::tui_e2e::Tmux) {
+    t.paste("AFTERWARDS");
+    let cap = t.wait_for(&["AFTERWARDS"]);
+    assert!(
+        !cap.contains("200~") && !cap.contains("201~"),
+        "bracketed paste is still on:\n{cap}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bracketed_paste_is_off_after_quit_and_after_a_panic() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
+    assert_bracketed_paste_off(&t);
+    let t =
+        crate::tui_e2e::Tmux::start(&["--database-url", &db.url], &[("HUBDECK_TEST_PANIC", "1")]);
+    t.wait_for(&["injected test panic", "__EXIT:101", "__TTY:icanon"]);
+    assert_bracketed_paste_off(&t);
+}
