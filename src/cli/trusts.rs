@@ -35,7 +35,8 @@ pub struct RegisterTrustArgs {
 pub enum TrustsCmd {
     /// List trusts (search name/code, filter region and slot, sort).
     List(ListTrustsArgs),
-    /// Mint a new API key (and optionally internal-service key); prints them once as JSON.
+    /// Mint a new API key (and optionally internal-service key); prints them once as JSON
+    /// (on a terminal: shows them in the one-time reveal panel, prints only the metadata).
     RotateKey(RotateArgs),
     /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
     Delete(DeleteArgs),
