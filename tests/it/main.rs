@@ -5,8 +5,10 @@ mod support;
 
 mod audit;
 mod cli_output;
+mod completions;
 mod demo;
 mod directory;
+mod doctor;
 mod env;
 mod foundation;
 mod local_directory;
@@ -15,6 +17,7 @@ mod members;
 mod query;
 mod registration;
 mod registration_faults;
+mod sync;
 mod trusts;
 mod tui_e2e;
 mod tui_safety;

@@ -278,6 +278,19 @@ pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, hubdeck::tui::acti
                     items,
                     page: query.page,
                     page_size: query.page_size,
+                    next_cursor: None,
+                    nav: hubdeck::domain::page::PageNav {
+                        first: Some(hubdeck::domain::page::Cursor {
+                            keys: vec![Some("a".into())],
+                            id: "1".into(),
+                        }),
+                        last: Some(hubdeck::domain::page::Cursor {
+                            keys: vec![Some("z".into())],
+                            id: "2".into(),
+                        }),
+                        at_start: query.page == 1,
+                        at_end: false,
+                    },
                 };
                 app.update(Msg::Page {
                     id,
@@ -712,8 +725,8 @@ fn stale_page_is_dropped() {
             Request::Page {
                 id,
                 list: ListKey::Mandates,
-                ..
-            } => Some(*id),
+                query,
+            } if query.want == hubdeck::domain::page::Want::Rows => Some(*id),
             _ => None,
         })
         .collect();
@@ -723,6 +736,8 @@ fn stale_page_is_dropped() {
         total: 1,
         page: 1,
         page_size: 50,
+        next_cursor: None,
+        nav: Default::default(),
     };
     a.update(Msg::Page {
         id: ids[1],
