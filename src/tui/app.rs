@@ -647,6 +647,8 @@ impl App {
                     self.show_keys(keys);
                 }
                 if self.operator.is_some() {
+                    // The change may have added or removed rows: count them again.
+                    self.active().table_mut().invalidate_count();
                     self.reload_active();
                 }
             }
