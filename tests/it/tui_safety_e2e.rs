@@ -355,3 +355,131 @@ async fn bracketed_paste_is_off_after_quit_and_after_a_panic() {
     t.wait_for(&["injected test panic", "__EXIT:101", "__TTY:icanon"]);
     assert_bracketed_paste_off(&t);
 }
+
+async fn member_role_labels(pool: &PgPool, mandate: uuid::Uuid, user: uuid::Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT r.label FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
+         JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE um.mandate_id = $1 AND um.user_id = $2 ORDER BY r.label",
+    )
+    .bind(mandate)
+    .bind(user)
+    .fetch_all(pool)
+    .await
+    .expect("member roles")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_roles_form_shows_and_keeps_the_mandates_own_role() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let carol = seed_identity(&s, "carol@site.example", None, None).await;
+    let mandate = seed_mandate(&db, "Acme Research", op).await;
+    let steward: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO mandate_role (label, mandate_id) VALUES ('data steward', $1) RETURNING id",
+    )
+    .bind(mandate)
+    .fetch_one(&db.pool)
+    .await
+    .expect("own role");
+    let um: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO user_mandate (user_id, mandate_id) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(carol)
+    .bind(mandate)
+    .fetch_one(&db.pool)
+    .await
+    .expect("membership");
+    sqlx::query(
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) \
+         VALUES ($1, '9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e02'), ($1, $2)",
+    )
+    .bind(um)
+    .bind(steward)
+    .execute(&db.pool)
+    .await
+    .expect("roles");
+    let t = start_signed_in(&db, &[]);
+    t.wait_for(&["Acme Research"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Members of Acme Research", "carol@site.example"]);
+    t.keys(&["/"]);
+    t.text("carol");
+    t.keys(&["Enter"]);
+    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
+    t.keys(&["r"]);
+    // Opened with what carol holds now, the mandate's own role included.
+    t.wait_for(&[
+        "Roles of carol@site.example",
+        "[ ] admin",
+        "[x] member",
+        "[ ] viewer",
+        "[x] data steward (this mandate)",
+    ]);
+    t.keys(&["j", "j", "Space"]);
+    t.wait_for(&["[x] viewer"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Save roles", "Add: viewer. Remove: nothing."]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_gone(&["Roles of carol"]);
+    t.wait_for(&["member roles updated"]);
+    assert_eq!(
+        member_role_labels(&db.pool, mandate, carol.0).await,
+        vec!["data steward", "member", "viewer"],
+        "the mandate's own role is kept"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let carol = seed_identity(&s, "carol@site.example", None, Some(RoleRef::Admin)).await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["2"]);
+    t.wait_for(&["carol@site.example"]);
+    t.keys(&["/"]);
+    t.text("carol");
+    t.keys(&["Enter"]);
+    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["User carol@site.example", "Grants"]);
+    t.keys(&["r"]);
+    t.wait_for(&["Roles of carol@site.example", "[x] admin", "[ ] viewer"]);
+    t.keys(&["j", "j", "Space"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Add: viewer. Remove: nothing."]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["roles updated"]);
+    let mut roles: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
+            .bind(carol)
+            .fetch_all(&db.pool)
+            .await
+            .expect("roles");
+    roles.sort();
+    let mut want = vec![RoleRef::Admin.id(), RoleRef::Viewer.id()];
+    want.sort();
+    assert_eq!(roles, want, "ticking viewer kept admin");
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
