@@ -245,6 +245,27 @@ fn quitting_with_a_mutation_in_flight_asks_waits_and_shows_keys_first() {
 }
 
 #[test]
+fn a_failure_while_quitting_is_shown_before_quitting() {
+    let mut a = app();
+    a.update(ch('d'));
+    wait(&a);
+    a.update(ch('y'));
+    let (id, _) = ops(&mut a).remove(0);
+    a.update(ctrl('c'));
+    wait(&a);
+    a.update(ch('y'));
+    assert!(a.quit_pending);
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport::msg("mandate is locked by another operator")),
+    });
+    assert!(!a.quit, "the failure is on screen first");
+    assert!(screen(&a).contains("mandate is locked by another operator"));
+    a.update(key(KeyCode::Esc));
+    assert!(a.quit, "closing it lets the quit finish");
+}
+
+#[test]
 fn confirmations_ignore_keys_in_their_first_300_ms() {
     let mut a = app();
     a.update(ch('d'));
