@@ -132,7 +132,7 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                     print_table(
                         &["TIME", "SOURCE", "ACTION", "ACTOR", "SUBJECT", "TARGET"],
                         &rows,
-                    );
+                    )?;
                     print_range(&page);
                 }
             }

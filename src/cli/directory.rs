@@ -1,5 +1,6 @@
 //! `hubdeck directory sync`
 
+use crate::cli::output::outln;
 use std::io::IsTerminal;
 
 use clap::Subcommand;
@@ -47,10 +48,13 @@ async fn sync(ctx: &Context) -> anyhow::Result<i32> {
     if ctx.output == Output::Json {
         print_json(&report)?;
     } else {
-        println!(
+        outln!(
             "seen {}  upserted {}  marked gone {}  pages {}",
-            report.seen, report.upserted, report.marked_gone, report.pages
-        );
+            report.seen,
+            report.upserted,
+            report.marked_gone,
+            report.pages
+        )?;
     }
     Ok(0)
 }

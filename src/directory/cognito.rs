@@ -26,6 +26,12 @@ use crate::domain::{Email, Secret, UserSub};
 /// Builds the SDK client once (clone it freely): explicit HTTP client on rustls+ring, explicit
 /// connect/attempt/operation timeouts, bounded retries, optional endpoint override (emulator).
 pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
+    cip::Client::new(&sdk_config(settings).await)
+}
+
+/// The shared SDK configuration behind [`sdk_client`] (also used by the doctor to resolve
+/// credentials on their own).
+pub async fn sdk_config(settings: &DirectorySettings) -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -49,8 +55,7 @@ pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
     if !settings.endpoint_url.is_empty() {
         loader = loader.endpoint_url(settings.endpoint_url.clone());
     }
-    let conf = loader.load().await;
-    cip::Client::new(&conf)
+    loader.load().await
 }
 
 /// Cognito quota categories hubdeck paces itself against.
@@ -192,6 +197,9 @@ where
         SdkError::TimeoutError(_) => {
             DirectoryError::Unavailable("timed out waiting for the directory".into())
         }
+        SdkError::DispatchFailure(_) if credentials_error(err).is_some() => {
+            DirectoryError::Rejected(no_credentials_message(credentials_error(err)))
+        }
         SdkError::DispatchFailure(df) => {
             let detail = DisplayErrorContext(err).to_string();
             if df.is_io() || df.is_timeout() {
@@ -206,6 +214,48 @@ where
         )),
         _ => DirectoryError::Rejected(format!("directory error: {}", DisplayErrorContext(err))),
     }
+}
+
+/// The credential-chain failure behind an SDK error, if that is what it is.
+fn credentials_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(ce) =
+            e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            return Some(ce);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// ONE line: what is missing and how to fix it (never the SDK's multi-line chain dump).
+fn no_credentials_message(
+    ce: Option<&aws_credential_types::provider::error::CredentialsError>,
+) -> String {
+    use aws_credential_types::provider::error::CredentialsError as C;
+    let why = match ce {
+        Some(C::CredentialsNotLoaded(_)) | None => "no AWS credentials found".to_string(),
+        Some(other) => {
+            // The provider's own reason (e.g. a profile that does not exist), first line only.
+            let detail = std::error::Error::source(other)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| other.to_string());
+            let first = detail.lines().next().unwrap_or_default().trim().to_string();
+            format!(
+                "cannot load AWS credentials ({})",
+                crate::domain::DisplayText::with_max(&first, 160)
+            )
+        }
+    };
+    format!(
+        "{why}; set AWS_PROFILE (a profile in ~/.aws/config) or AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, or run with an instance role; for the embedded directory set \
+         directory.kind = \"local\""
+    )
 }
 
 fn attr<'a>(attrs: &'a [AttributeType], name: &str) -> Option<&'a str> {
@@ -591,6 +641,20 @@ impl Directory for CognitoDirectory {
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
+    }
+
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out
+            .user_pool()
+            .and_then(|p| u64::try_from(p.estimated_number_of_users()).ok()))
     }
 
     async fn health(&self) -> DirectoryResult<()> {

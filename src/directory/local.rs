@@ -371,6 +371,11 @@ impl Directory for LocalDirectory {
     async fn health(&self) -> DirectoryResult<()> {
         store::ping(&self.db).await.map_err(store_err)
     }
+
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        let n = store::count(&self.db).await.map_err(store_err)?;
+        Ok(u64::try_from(n).ok())
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@
 //! create answer that arrived, and an identity found after a lost answer can never be adopted.
 
 pub mod cognito;
+pub mod diagnose;
 pub mod local;
 pub mod sync;
 
@@ -232,6 +233,12 @@ pub trait Directory: Send + Sync + 'static {
 
     /// A cheap call proving the directory answers (TUI health indicator).
     async fn health(&self) -> DirectoryResult<()>;
+
+    /// The directory's own estimate of how many identities it holds (Cognito's
+    /// `EstimatedNumberOfUsers`), for progress bars; `None` when it gives none.
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Builds the directory named by `directory.kind`.

@@ -6,9 +6,10 @@ use serde::Serialize;
 use serde_json::json;
 use std::future::Future;
 
+use super::actor::authorize;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::error::bounded_text;
-use crate::domain::{DisplayText, MandateId, Page, PageQuery, ValidationError};
+use crate::domain::{DisplayText, MandateId, Page, PageQuery, PermissionRef, ValidationError};
 use crate::store::StoreError;
 use crate::store::audit::{AuditActor, insert_mandate_audit};
 use crate::store::mandates::{self as store, Mandate, MandateScope, Subscription};
@@ -202,6 +203,13 @@ impl Services {
             .unwrap_or(&self.settings.mandates.default_plan)
             .to_string();
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "creating a mandate",
+        )
+        .await?;
         let mandate = store::insert(&mut tx, &name, label.as_deref(), input.enabled).await?;
         store::insert_billing_settings(&mut tx, mandate.id).await?;
         let Some(subscription) = store::insert_subscription(&mut tx, mandate.id, &plan).await?
@@ -242,6 +250,13 @@ impl Services {
         self.ensure_writable("update mandate")?;
         let (name, label) = input.validate()?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "updating a mandate",
+        )
+        .await?;
         let before = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -272,6 +287,13 @@ impl Services {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("delete mandate")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "deleting a mandate",
+        )
+        .await?;
         let m = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -301,6 +323,13 @@ impl Services {
         self.require_sysadmin(actor, "restoring a mandate")?;
         self.ensure_writable("restore mandate")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "restoring a mandate",
+        )
+        .await?;
         let m = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -341,6 +370,13 @@ impl Services {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("hard-delete mandate")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "hard-deleting a mandate",
+        )
+        .await?;
         let m = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -387,6 +423,13 @@ impl Services {
         let who = audit_actor(actor);
         let mandates = retrying(|| async {
             let mut tx = self.db.begin().await?;
+            authorize(
+                &mut tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "purging mandates",
+            )
+            .await?;
             let mandates = store::purgeable(&mut tx, days, true).await?;
             for m in &mandates {
                 store::hard_delete(&mut tx, m.id).await?;

@@ -211,6 +211,13 @@ pub async fn take_challenge(db: &PgPool, session_hash: &str) -> StoreResult<Opti
     Ok(sub)
 }
 
+/// How many identities the local directory holds.
+pub async fn count(db: &PgPool) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM local_identity")
+        .fetch_one(db)
+        .await?)
+}
+
 pub async fn ping(db: &PgPool) -> StoreResult<()> {
     sqlx::query("SELECT 1 FROM local_identity LIMIT 1")
         .execute(db)

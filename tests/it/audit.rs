@@ -18,7 +18,7 @@ use crate::support::pg;
 async fn one_listing_over_all_audit_tables_with_filters_and_time_range() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let actor = Uuid::new_v4();
     let subject_user = Uuid::new_v4();
     let trust = Uuid::new_v4();
@@ -183,7 +183,7 @@ async fn one_listing_over_all_audit_tables_with_filters_and_time_range() {
 async fn export_csv_quotes_and_defuses_formulas_and_json_round_trips() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let evil = "=HYPERLINK(\"http://x\",\"click\"), \"quoted\"";
     let m = create(&svc, evil).await;
     create(&svc, "@SUM(A1)").await;

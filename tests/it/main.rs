@@ -4,8 +4,10 @@
 mod support;
 
 mod audit;
+mod cli_output;
 mod demo;
 mod directory;
+mod env;
 mod foundation;
 mod local_directory;
 mod mandates;

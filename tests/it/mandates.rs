@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hubdeck::domain::page::SortDir;
 use hubdeck::domain::roles::mandate_roles;
-use hubdeck::domain::{MandateId, PageQuery, PageQueryError, PermissionRef, UserSub};
+use hubdeck::domain::{MandateId, PageQuery, PageQueryError, PermissionRef, RoleRef, UserSub};
 use hubdeck::service::mandates::MandateInput;
 use hubdeck::service::{Actor, Operator, ServiceError, Services};
 use hubdeck::store::mandates::{self as mstore, MandateScope};
@@ -33,13 +33,26 @@ pub(crate) fn services(db: &TestDb) -> Services {
     services_on(db, db.pool.clone())
 }
 
-/// A signed-in SysAdmin (holds every global permission).
-pub(crate) fn sysadmin() -> Actor {
-    Actor::Operator(Operator {
-        sub: UserSub::new_v4(),
-        email: "root@example.org".into(),
-        permissions: PermissionRef::ALL.into_iter().collect(),
-    })
+/// A signed-in SysAdmin: a user granted the global ADMIN role (every global permission),
+/// signed in by loading their permissions from the grants (fresh authority re-reads them).
+pub(crate) async fn sysadmin(pool: &PgPool) -> Actor {
+    let sub = UserSub::new_v4();
+    grant(pool, sub, RoleRef::Admin).await;
+    let op = hubdeck::service::actor::load_operator(pool, sub, "root@example.org")
+        .await
+        .unwrap();
+    assert_eq!(op.permissions.len(), PermissionRef::ALL.len());
+    Actor::Operator(op)
+}
+
+/// Grants the global role `role` to `sub` (fixture; `set_roles` is tested in users).
+pub(crate) async fn grant(pool: &PgPool, sub: UserSub, role: RoleRef) {
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(sub)
+        .bind(role.id())
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 /// A signed-in operator without global permissions (a mandate admin is one of these).
@@ -158,7 +171,7 @@ async fn create_writes_mandate_billing_and_trialing_subscription_together() {
     let svc = services(&db);
     let d = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "  Acme Clinic ".into(),
                 label: Some("Acme".into()),
@@ -200,7 +213,7 @@ async fn create_writes_mandate_billing_and_trialing_subscription_together() {
     // A paid plan without trial starts active.
     let d = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "Paid".into(),
                 label: None,
@@ -237,7 +250,7 @@ async fn create_failure_leaves_no_partial_rows() {
     // settings were inserted in the same transaction — so this failure exercises the rollback.
     let err = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "Doomed".into(),
                 label: None,
@@ -254,7 +267,7 @@ async fn create_failure_leaves_no_partial_rows() {
     // A blank name is refused before anything is written.
     let err = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "   ".into(),
                 label: None,
@@ -277,7 +290,8 @@ async fn create_failure_leaves_no_partial_rows() {
         enabled: true,
     };
     assert!(matches!(
-        ro.create_mandate(&sysadmin(), &input, None).await,
+        ro.create_mandate(&sysadmin(&db.pool).await, &input, None)
+            .await,
         Err(ServiceError::ReadOnly(_))
     ));
     assert!(matches!(
@@ -299,7 +313,7 @@ async fn update_writes_one_audit_row() {
     let id = create(&svc, "Before").await;
     let m = svc
         .update_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             id,
             &MandateInput {
                 name: "After".into(),
@@ -319,7 +333,7 @@ async fn update_writes_one_audit_row() {
     );
     let err = svc
         .update_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             MandateId::new_v4(),
             &MandateInput {
                 name: "x".into(),
@@ -336,7 +350,7 @@ async fn update_writes_one_audit_row() {
 async fn soft_delete_hides_restore_brings_back_purge_removes_only_expired() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let admin = sysadmin();
+    let admin = sysadmin(&db.pool).await;
     let keep = create(&svc, "keep").await;
     let recent = create(&svc, "recent").await;
     let old = create(&svc, "old").await;
@@ -432,7 +446,7 @@ async fn soft_delete_hides_restore_brings_back_purge_removes_only_expired() {
 async fn hard_delete_needs_exact_name_and_removes_every_dependent_row() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let admin = sysadmin();
+    let admin = sysadmin(&db.pool).await;
     let id = create(&svc, "Exact Name").await;
     let other = create(&svc, "Other").await;
     // Dependents: a mandate-specific role, members with roles, notifications.
@@ -501,7 +515,7 @@ async fn hard_delete_needs_exact_name_and_removes_every_dependent_row() {
 async fn mandate_admin_sees_only_their_enabled_mandates_and_plain_user_is_refused() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let mine = create(&svc, "mine").await;
     let also_mine_disabled = create(&svc, "mine but disabled").await;
     let member_only = create(&svc, "member only").await;
@@ -636,7 +650,7 @@ async fn mandate_admin_sees_only_their_enabled_mandates_and_plain_user_is_refuse
 async fn list_search_filter_sort_totals_and_filter_values() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     for (name, label, enabled) in [
         ("alpha", "north", true),
         ("beta", "north", false),

@@ -116,7 +116,7 @@ async fn race_admins_disable_each_other() {
 async fn last_admin_cannot_be_removed_demoted_or_disabled() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Solo").await;
     let a = cached_user(&db.pool, "a@example.org", "A").await;
     let b = cached_user(&db.pool, "b@example.org", "B").await;
@@ -227,7 +227,7 @@ async fn mandate_on_plan(svc: &Services, name: &str, plan: &str) -> MandateId {
 async fn add_member_needs_directory_identity_refuses_duplicates_and_foreign_roles() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Clinic").await;
     let other = create(&svc, "Other").await;
     let alice = identity(&svc, &db.pool, "alice@example.org").await;
@@ -301,7 +301,7 @@ async fn add_member_needs_directory_identity_refuses_duplicates_and_foreign_role
 async fn capacity_accepts_n_members_and_refuses_the_next() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     tiny_plan(&db.pool, "TINY3", 3).await;
     let m = mandate_on_plan(&svc, "Tiny", "TINY3").await;
     for i in 0..3 {
@@ -331,7 +331,7 @@ async fn capacity_holds_when_two_adds_race_for_the_last_place() {
     let db = pg::fresh_db().await;
     let pool = db.pool_with(8).await;
     let svc = services_on(&db, pool.clone());
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     tiny_plan(&pool, "TINY2", 2).await;
     for round in 0..40 {
         let m = mandate_on_plan(&svc, &format!("cap-{round}"), "TINY2").await;
@@ -383,7 +383,7 @@ async fn capacity_holds_when_two_adds_race_for_the_last_place() {
 async fn every_membership_change_writes_one_audit_and_one_bilingual_notification() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Bilingual").await; // label "Bilingual label"
     let boss = identity(&svc, &db.pool, "boss@example.org").await;
     let bob = identity(&svc, &db.pool, "bob@example.org").await;
@@ -571,7 +571,7 @@ async fn populate(pool: &PgPool, m: MandateId, n: i32) {
 async fn members_page_is_one_statement_whatever_the_page_size() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Big").await;
     populate(&db.pool, m, 600).await;
 
@@ -629,7 +629,7 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
 async fn members_labels_totals_with_search_filter_sort_and_filter_values() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Labels").await;
     let other = create(&svc, "Noise").await;
     populate(&db.pool, m, 60).await;

@@ -7,8 +7,11 @@ use std::collections::BTreeSet;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{DisplayText, Page, PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{ErrorReport, ListKey, Msg, OpOutcome, Request, RevealKeys, Row};
+use hubdeck::tui::action::{
+    ErrorReport, ListKey, Msg, OpOutcome, Request, RevealKeys, RoleChoices, RoleTarget, Row,
+};
 use hubdeck::tui::app::{App, AppConfig};
+use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
 use hubdeck::tui::screens::Tab;
 use hubdeck::tui::theme::Theme;
@@ -45,6 +48,8 @@ fn app_with(read_only: bool, mono: bool) -> App {
         Theme::default_for(mono, "green"),
         Some(operator()),
     );
+    // A manual clock: confirmations ignore keys for 300 ms, and tests say when time passes.
+    app.clock = Clock::manual();
     app.update(Msg::Health {
         db: true,
         directory: true,
@@ -64,6 +69,11 @@ fn key(c: KeyCode) -> Msg {
 
 fn ch(c: char) -> Msg {
     key(KeyCode::Char(c))
+}
+
+/// Lets the 300 ms confirmation guard pass (the operator read the dialog).
+fn wait(app: &App) {
+    app.clock.advance(std::time::Duration::from_millis(400));
 }
 
 fn type_str(app: &mut App, s: &str) {
@@ -203,6 +213,48 @@ fn rows_for(list: &ListKey) -> Vec<Row> {
     }
 }
 
+const ROLE_ADMIN: &str = "00000000-0000-0000-0000-0000000000f1";
+const ROLE_MEMBER: &str = "00000000-0000-0000-0000-0000000000f2";
+const ROLE_VIEWER: &str = "00000000-0000-0000-0000-0000000000f3";
+const ROLE_STEWARD: &str = "00000000-0000-0000-0000-0000000000f4";
+
+/// What the service answers for a Roles form: alice holds the global `admin` grant; in a
+/// mandate she holds `admin` and the mandate's own `data steward`.
+fn role_choices_for(target: &RoleTarget) -> RoleChoices {
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    match target {
+        RoleTarget::User { sub } => RoleChoices {
+            options: pairs(&[
+                ("admin", "admin"),
+                ("researcher", "researcher"),
+                ("viewer", "viewer"),
+            ]),
+            held: if sub.ends_with("a1") {
+                vec!["admin".into()]
+            } else {
+                vec!["viewer".into()]
+            },
+        },
+        RoleTarget::Member { user_sub, .. } => RoleChoices {
+            options: pairs(&[
+                (ROLE_ADMIN, "admin"),
+                (ROLE_MEMBER, "member"),
+                (ROLE_VIEWER, "viewer"),
+                (ROLE_STEWARD, "data steward (this mandate)"),
+            ]),
+            held: match user_sub.as_deref() {
+                Some(s) if s.ends_with("a1") => vec![ROLE_ADMIN.into(), ROLE_STEWARD.into()],
+                Some(_) => vec![ROLE_MEMBER.into()],
+                None => Vec::new(),
+            },
+        },
+    }
+}
+
 /// Answers every queued request with fixed data (pages, summaries, health).
 fn answer_all(app: &mut App) {
     for req in app.take_requests() {
@@ -241,6 +293,10 @@ fn answer_all(app: &mut App) {
             Request::FilterValues { id, .. } => app.update(Msg::FilterValues {
                 id,
                 result: Ok(vec!["true".into(), "false".into()]),
+            }),
+            Request::RoleChoices { id, target } => app.update(Msg::RoleChoices {
+                id,
+                result: Ok(role_choices_for(&target)),
             }),
             Request::PickUsers { id, .. } => app.update(Msg::PickUsers {
                 id,
@@ -405,6 +461,7 @@ fn forms() {
     snap("form_add_member", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('r'));
+    answer_all(&mut a);
     snap("form_member_roles", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('2'));
@@ -414,6 +471,7 @@ fn forms() {
     snap("form_register_user", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('r'));
+    answer_all(&mut a);
     snap("form_user_roles", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('4'));
@@ -436,10 +494,12 @@ fn forms() {
 fn dialogs() {
     let mut a = app();
     a.update(ch('d'));
+    wait(&a);
     snap("dialog_confirm_delete", &a);
     a.update(ch('n'));
     assert!(a.dialog.is_none());
     a.update(ch('D'));
+    wait(&a);
     type_str(&mut a, "wrong");
     a.update(key(KeyCode::Enter));
     snap("dialog_type_name_mismatch", &a);
@@ -482,6 +542,7 @@ fn dialogs() {
                 "mandate \"Acme\" already exists".into(),
                 "unique constraint mandate_name_key violated".into(),
             ],
+            ..Default::default()
         }),
     });
     snap("dialog_error", &a);
@@ -548,6 +609,7 @@ fn reveal_panel() {
     a.update(ch('q'));
     assert!(a.reveal.is_some() && !a.quit);
     a.update(ch('c'));
+    wait(&a);
     snap("reveal_copy_warning", &a);
     a.update(ch('y'));
     let effects = a.take_effects();
@@ -694,6 +756,7 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
         list: ListKey::Mandates,
         result: Err(ErrorReport {
             chain: vec!["database unavailable".into(), "connection refused".into()],
+            ..Default::default()
         }),
     });
     assert!(matches!(
@@ -1017,6 +1080,7 @@ fn user_actions_emit_their_requests() {
 
     // Disable (alice is enabled): y/n dialog, y runs it.
     a.update(ch('a'));
+    wait(&a);
     snap80("dialog_disable_user", &a);
     assert!(a.take_requests().is_empty(), "nothing before confirming");
     a.update(ch('y'));
@@ -1036,6 +1100,7 @@ fn user_actions_emit_their_requests() {
     // Enable (carol is disabled).
     a.update(ch('j'));
     a.update(ch('a'));
+    wait(&a);
     snap80("dialog_enable_user", &a);
     a.update(ch('y'));
     assert!(matches!(
@@ -1045,6 +1110,7 @@ fn user_actions_emit_their_requests() {
 
     // Cancel leaves nothing queued.
     a.update(ch('a'));
+    wait(&a);
     a.update(ch('n'));
     assert!(a.dialog.is_none());
     assert!(
@@ -1055,6 +1121,7 @@ fn user_actions_emit_their_requests() {
 
     // Resend invite.
     a.update(ch('i'));
+    wait(&a);
     snap80("dialog_resend_invite", &a);
     a.update(ch('y'));
     assert!(matches!(the_op(&mut a), Op::ResendInvite { sub, .. } if sub == carol));
@@ -1091,6 +1158,7 @@ fn user_actions_emit_their_requests() {
 
     // Delete: type the email.
     a.update(ch('d'));
+    wait(&a);
     type_str(&mut a, "carol@nhs");
     a.update(key(KeyCode::Enter));
     snap80("dialog_delete_user_mismatch", &a);
@@ -1108,6 +1176,7 @@ fn user_actions_emit_their_requests() {
 fn user_delete_partial_failure_shows_the_message() {
     let mut a = users_app(false);
     a.update(ch('d'));
+    wait(&a);
     type_str(&mut a, "alice@acme.example");
     a.update(key(KeyCode::Enter));
     let id = a
@@ -1126,6 +1195,7 @@ fn user_delete_partial_failure_shows_the_message() {
                  deleting the directory identity failed: directory unavailable"
                     .into(),
             ],
+            ..Default::default()
         }),
     });
     snap80("dialog_delete_user_partial_failure", &a);
@@ -1159,6 +1229,7 @@ fn member_toggle_emits_its_request() {
     a.update(key(KeyCode::Enter));
     answer_all(&mut a);
     a.update(ch('a'));
+    wait(&a);
     snap80("dialog_disable_membership", &a);
     a.update(ch('y'));
     match the_op(&mut a) {
@@ -1175,6 +1246,7 @@ fn member_toggle_emits_its_request() {
     }
     // The service's last-admin refusal comes back as the error dialog.
     a.update(ch('a'));
+    wait(&a);
     a.update(ch('y'));
     let id = a
         .take_requests()
@@ -1188,6 +1260,7 @@ fn member_toggle_emits_its_request() {
         id,
         result: Err(ErrorReport {
             chain: vec!["conflict: alice@acme.example is the last admin of Acme Research".into()],
+            ..Default::default()
         }),
     });
     assert!(matches!(

@@ -288,6 +288,50 @@ use crate::registration::{cli, count, local_services, operator, req, rows_of};
 use hubdeck::domain::PermissionRef;
 use hubdeck::service::ServiceError;
 
+/// Another active holder of the global ADMIN role (cached identity, profile, grant), so the
+/// user under test is not the last one (the last is protected; see `last_global_admin_*`).
+async fn spare_admin(pool: &PgPool) -> UserSub {
+    let sub = crate::mandates::cached_user(pool, "spare-admin@example.org", "Spare Admin").await;
+    crate::mandates::grant(pool, sub, RoleRef::Admin).await;
+    sub
+}
+
+/// A signed-in operator whose grants give exactly `perms` (through a role made for the test),
+/// with a cached identity — what fresh authority re-reads on every mutation.
+pub(crate) async fn signed_in_with(
+    pool: &PgPool,
+    email: &str,
+    perms: &[PermissionRef],
+) -> hubdeck::service::Actor {
+    let sub = crate::mandates::cached_user(pool, email, "Operator").await;
+    let role = Uuid::new_v4();
+    sqlx::query("INSERT INTO roles (id, name, description) VALUES ($1, $2, 'test role')")
+        .bind(role)
+        .bind(format!("role-{role}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    for p in perms {
+        sqlx::query("INSERT INTO role_permission (role_id, permission_id) VALUES ($1, $2)")
+            .bind(role)
+            .bind(p.id())
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(sub)
+        .bind(role)
+        .execute(pool)
+        .await
+        .unwrap();
+    let op = hubdeck::service::actor::load_operator(pool, sub, email)
+        .await
+        .unwrap();
+    assert_eq!(op.permissions.len(), perms.len());
+    hubdeck::service::Actor::Operator(op)
+}
+
 async fn registered(svc: &hubdeck::service::Services, email: &str, roles: &[RoleRef]) -> UserSub {
     svc.register_user(&cli(), &req(email, roles))
         .await
@@ -303,6 +347,7 @@ async fn concurrent_set_roles_end_in_exactly_one_requested_state() {
     let mut svc = local_services(&t).await;
     svc.db = pool.clone();
     let sub = registered(&svc, "conc@example.org", &[RoleRef::Viewer]).await;
+    spare_admin(&pool).await;
     let a = vec![RoleRef::Admin, RoleRef::Researcher];
     let b = vec![RoleRef::Viewer];
     for round in 0..10 {
@@ -387,7 +432,12 @@ async fn operator_without_manage_users_is_refused_everything_and_nothing_reaches
         );
     }
     // A holder of CAN_MANAGE_USERS alone cannot grant Admin (it does not hold every permission).
-    let manager = operator(&[PermissionRef::CanManageUsers]);
+    let manager = signed_in_with(
+        &t.pool,
+        "manager@example.org",
+        &[PermissionRef::CanManageUsers],
+    )
+    .await;
     let err = svc
         .set_roles(&manager, sub, &[RoleRef::Admin])
         .await
@@ -532,6 +582,7 @@ async fn delete_removes_grants_then_identity_and_is_idempotent() {
     let t = crate::support::pg::fresh_db().await;
     let svc = local_services(&t).await;
     let sub = registered(&svc, "del@example.org", &[RoleRef::Admin, RoleRef::Viewer]).await;
+    spare_admin(&t.pool).await;
     let out = svc.delete_user(&cli(), sub).await.unwrap();
     assert_eq!(out.grants_removed, 2);
     assert!(out.identity_deleted);
@@ -545,7 +596,14 @@ async fn delete_removes_grants_then_identity_and_is_idempotent() {
         .list_users(&cli(), &PageQuery::new(1, 10))
         .await
         .unwrap();
-    assert_eq!(page.total, 0, "cache marks the user gone");
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|u| u.email.as_str())
+            .collect::<Vec<_>>(),
+        ["spare-admin@example.org"],
+        "cache marks the user gone"
+    );
 
     let again = svc.delete_user(&cli(), sub).await.unwrap();
     assert_eq!(again.grants_removed, 0);
@@ -582,6 +640,7 @@ async fn seed_users_grants_only_users_without_grants_and_skips_missing() {
     let mut svc = local_services(&t).await;
     let fresh = registered(&svc, "fresh@example.org", &[]).await;
     let busy = registered(&svc, "busy@example.org", &[RoleRef::Viewer]).await;
+    spare_admin(&t.pool).await;
     let mut s = t.settings();
     s.seed.admin_emails = vec!["fresh@example.org".into(), "missing@example.org".into()];
     s.seed.researcher_emails = vec!["busy@example.org".into()];
