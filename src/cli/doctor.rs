@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use super::output::outln;
 use super::{Cli, Output, print_json};
 use crate::config::{ConfigError, Settings};
 use crate::domain::DisplayText;
@@ -17,39 +18,47 @@ pub async fn run(cli: &Cli, loaded: Result<Settings, ConfigError>) -> i32 {
         settings: loaded.map_err(|e| e.to_string()),
     };
     let report = health::diagnose(config, &terminal_facts()).await;
-    if cli.output == Output::Json {
-        if let Err(e) = print_json(&report) {
-            eprintln!("hubdeck: {e:#}");
-            return 1;
-        }
+    let printed = if cli.output == Output::Json {
+        print_json(&report)
     } else {
-        if let Some(env) = &report.environment {
-            println!("environment {}", DisplayText::new(env));
-        }
-        let w = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(8);
-        for c in &report.checks {
-            println!(
-                "{}  {:w$}  {}",
-                c.status.label(),
-                c.id,
-                DisplayText::new(&c.detail)
-            );
-            if let Some(r) = &c.remedy {
-                println!("      {:w$}  → {}", "", DisplayText::new(r));
-            }
-        }
-        let fails = report
-            .checks
-            .iter()
-            .filter(|c| c.status == Status::Fail)
-            .count();
-        if report.ok {
-            println!("all needed checks pass");
-        } else {
-            println!("{fails} check(s) failed");
-        }
+        print_lines(&report).map_err(anyhow::Error::from)
+    };
+    if let Err(e) = printed
+        && !super::output::is_broken_pipe(&e)
+    {
+        super::report_error(&e);
+        return 1;
     }
     if report.ok { 0 } else { 1 }
+}
+
+/// One line per check (`PASS  id  detail`), the remedy indented under a non-pass.
+fn print_lines(report: &health::Report) -> std::io::Result<()> {
+    if let Some(env) = &report.environment {
+        outln!("environment {}", DisplayText::new(env))?;
+    }
+    let w = report.checks.iter().map(|c| c.id.len()).max().unwrap_or(8);
+    for c in &report.checks {
+        outln!(
+            "{}  {:w$}  {}",
+            c.status.label(),
+            c.id,
+            DisplayText::new(&c.detail)
+        )?;
+        if let Some(r) = &c.remedy {
+            outln!("      {:w$}  → {}", "", DisplayText::new(r))?;
+        }
+    }
+    let fails = report
+        .checks
+        .iter()
+        .filter(|c| c.status == Status::Fail)
+        .count();
+    if report.ok {
+        outln!("all needed checks pass")
+    } else {
+        outln!("{fails} check(s) failed")
+    }
 }
 
 /// What this process can see of its terminal.

@@ -3,6 +3,7 @@
 use clap::Subcommand;
 use serde::Serialize;
 
+use super::output::{outln, print_table};
 use super::{Context, Output, print_json};
 use crate::config::{EnvCatalog, EnvSource, Settings};
 use crate::domain::DisplayText;
@@ -32,7 +33,7 @@ pub fn run(ctx: &Context, cmd: EnvCmd) -> anyhow::Result<i32> {
     match cmd {
         EnvCmd::Current => {
             if let Some(name) = &ctx.settings.env {
-                println!("{name}");
+                outln!("{}", DisplayText::new(name))?;
             }
             Ok(0)
         }
@@ -71,7 +72,7 @@ fn list(ctx: &Context) -> anyhow::Result<i32> {
         return Ok(0);
     }
     if rows.is_empty() {
-        println!(
+        outln!(
             "no environments: add [env.NAME] tables to {} (see config.example.toml), or run `hubdeck demo`",
             catalog
                 .config_file
@@ -79,33 +80,35 @@ fn list(ctx: &Context) -> anyhow::Result<i32> {
                 .or(crate::config::default_config_path().as_deref())
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "the config file".into())
-        );
+        )?;
         return Ok(0);
     }
-    let w = rows.iter().map(|r| r.name.len()).max().unwrap_or(4).max(4);
-    println!(
-        "  {:w$}  {:9}  {:10}  {:28}  DATABASE",
-        "NAME", "MODE", "SOURCE", "DIRECTORY"
-    );
-    for r in &rows {
-        println!(
-            "{} {:w$}  {:9}  {:10}  {:28}  {}",
-            if r.current { "*" } else { " " },
-            DisplayText::new(&r.name).as_str(),
-            if r.read_only { "read-only" } else { "writable" },
-            match r.source {
-                EnvSource::ConfigFile => "config",
-                EnvSource::Registered => "registered",
-                EnvSource::Both => "both",
-            },
-            DisplayText::new(&r.directory).as_str(),
-            DisplayText::new(&r.database),
-        );
-    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                if r.current { "*" } else { "" }.to_string(),
+                r.name.clone(),
+                if r.read_only { "read-only" } else { "writable" }.to_string(),
+                match r.source {
+                    EnvSource::ConfigFile => "config",
+                    EnvSource::Registered => "registered",
+                    EnvSource::Both => "both",
+                }
+                .to_string(),
+                r.directory.clone(),
+                r.database.clone(),
+            ]
+        })
+        .collect();
+    print_table(
+        &["", "NAME", "MODE", "SOURCE", "DIRECTORY", "DATABASE"],
+        &cells,
+    )?;
     if ctx.settings.env.is_none() {
-        println!(
-            "(no environment selected: the config file's top-level settings apply; use --env NAME or HUBDECK_ENV)"
-        );
+        outln!(
+            "(no environment selected: the top-level settings apply; use --env NAME or HUBDECK_ENV)"
+        )?;
     }
     Ok(0)
 }

@@ -401,7 +401,7 @@ fn print_registrations(rows: &[Registration]) -> std::io::Result<()> {
                 err.push_str(rb);
             }
             if let Some(ev) = &r.evidence {
-                // What the saga saw when it refused to adopt or delete (operator's decision).
+                // What the saga saw when it refused to adopt or delete (for the operator's decision).
                 err.push_str(" | evidence: ");
                 err.push_str(&ev.to_string());
             }

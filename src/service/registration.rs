@@ -942,6 +942,16 @@ impl Services {
         Ok(registrations::list_stuck(&self.db, 500).await?)
     }
 
+    /// One page of the stuck registrations (the repair screen), through the query builder.
+    pub async fn list_stuck_registrations(
+        &self,
+        actor: &Actor,
+        q: &crate::domain::PageQuery,
+    ) -> ServiceResult<crate::domain::Page<Registration>> {
+        actor.require(PermissionRef::CanManageUsers, "listing stuck registrations")?;
+        Ok(registrations::list_page(&self.db, q).await?)
+    }
+
     pub async fn registration(
         &self,
         actor: &Actor,

@@ -15,8 +15,10 @@ use sqlx::{PgConnection, PgPool, Postgres};
 use thiserror::Error;
 use uuid::Uuid;
 
+use super::query::{ListSql, SqlColumn, fetch_page};
 use super::{StoreError, StoreResult};
-use crate::domain::{RegistrationId, UserSub};
+use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
+use crate::domain::{Page, PageQuery, RegistrationId, UserSub};
 
 pub use crate::domain::registration::RegistrationState;
 
@@ -278,6 +280,43 @@ pub async fn list_stuck(db: &PgPool, limit: i64) -> StoreResult<Vec<Registration
         .bind(limit)
         .fetch_all(db)
         .await?)
+}
+
+/// Whitelist of the registrations list (the repair screen: stuck rows).
+pub static REGISTRATIONS_SPEC: ListSpec = ListSpec {
+    name: "registrations",
+    columns: &[
+        ColumnSpec::sort_only("email", ColumnKind::Text),
+        ColumnSpec::new("state", ColumnKind::Text),
+        ColumnSpec::sort_only("created_at", ColumnKind::Timestamp),
+    ],
+    default_sort: &[("created_at", SortDir::Asc)],
+};
+
+/// Stuck registrations through the query builder (search: `registration_email_trgm`; sorts:
+/// `registration_email_idx`, `registration_created_idx`; state filter:
+/// `registration_state_created_idx`, migration 0900).
+pub static STUCK_REGISTRATIONS: ListSql = ListSql {
+    spec: &REGISTRATIONS_SPEC,
+    select: "r.id, r.email, r.name, r.organisation, r.requested_roles, r.suppress_invite, r.state,              r.sub, r.identity_created, r.last_error, r.rollback_error, r.note, r.actor_user_id,              r.via, r.os_user, r.call_started_at, r.call_finished_at, r.evidence, r.created_at, \
+             r.updated_at",
+    from: "registration r",
+    base_where: "r.state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup', \
+                 'conflict')",
+    columns: &[
+        SqlColumn::sorted_by("email", "r.email", "lower(r.email)"),
+        SqlColumn::new("state", "r.state"),
+        SqlColumn::new("created_at", "r.created_at"),
+    ],
+    search: &["r.email"],
+    search_with: None,
+    tiebreak: "r.id",
+    tiebreak_type: "uuid",
+};
+
+/// One page of stuck registrations.
+pub async fn list_page(db: &PgPool, q: &PageQuery) -> StoreResult<Page<Registration>> {
+    fetch_page(db, &STUCK_REGISTRATIONS, q, None).await
 }
 
 /// `pending` rows created more than `older_than_secs` seconds ago.

@@ -160,9 +160,9 @@ async fn two_environments_in_one_config_select_different_databases() {
             .unwrap_or_else(|| panic!("no {name} line in:\n{out}"))
             .to_string()
     };
-    assert!(line("beta").starts_with('*'), "{out}");
+    assert!(line("beta").starts_with("* "), "{out}");
     assert!(line("beta").contains("read-only"), "{out}");
-    assert!(line("alpha").starts_with(' '), "{out}");
+    assert!(line("alpha").starts_with("   alpha"), "{out}");
     assert!(line("alpha").contains(&a.name), "{out}");
     let json = hubdeck_in(
         home.path(),
@@ -282,7 +282,7 @@ async fn env_demo_reaches_the_demo_data_with_no_other_setting() {
         let out = text(&list.stdout);
         assert!(
             out.lines()
-                .any(|l| l.starts_with("* demo") && l.contains("registered")),
+                .any(|l| l.starts_with("*  demo") && l.contains("registered")),
             "{out}"
         );
 

@@ -682,6 +682,21 @@ async fn cli_users_commands_and_exit_codes() {
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("cli@example.org"), "{table}");
 
+    // The only holder of the global ADMIN role cannot be disabled (issue 17) ...
+    let out = run(&["users", "disable", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("last active holder of the global ADMIN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ... until another user holds it.
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(UserSub::new_v4())
+        .bind(RoleRef::Admin.id())
+        .execute(&t.pool)
+        .await
+        .unwrap();
     let out = run(&["users", "disable", "--user", &sub]);
     assert_eq!(out.status.code(), Some(0));
     let out = run(&["--output", "json", "users", "list", "--enabled", "false"]);
