@@ -437,6 +437,8 @@ impl App {
                         if let Some(keys) = outcome.reveal {
                             self.reveal = Some(Reveal::new(keys));
                         }
+                        // The rows changed: count again.
+                        self.active().table_mut().invalidate_count();
                         self.reload_active();
                     }
                     Err(e) => {
@@ -838,7 +840,10 @@ impl App {
                     )));
                 }
             }
-            Action::Refresh => self.reload_active(),
+            Action::Refresh => {
+                self.active().table_mut().invalidate_count();
+                self.reload_active();
+            }
             Action::Back => {
                 if self.tab == Tab::Mandates && self.members.is_some() {
                     self.members = None;
