@@ -1236,7 +1236,10 @@ impl App {
                     )));
                 }
             }
-            Action::Refresh => self.reload_active(),
+            Action::Refresh => {
+                self.active().table_mut().invalidate_count();
+                self.reload_active();
+            }
             Action::Back => {
                 if self.tab == Tab::Mandates && self.members.is_some() {
                     self.members = None;
