@@ -319,3 +319,23 @@ async fn env_demo_reaches_the_demo_data_with_no_other_setting() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[test]
+fn config_example_offers_a_read_only_production_environment() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"));
+    let data = tempfile::tempdir().unwrap();
+    let env = vec![(
+        "HUBDECK_DATA_DIR".to_string(),
+        data.path().display().to_string(),
+    )];
+    let load = |name: Option<&str>| {
+        hubdeck::config::Settings::load_env(Some(path), None, &env, name).unwrap()
+    };
+    let prod = load(Some("production"));
+    assert!(prod.ui.read_only);
+    assert_eq!(prod.ui.environment, "production");
+    let staging = load(Some("staging"));
+    assert!(!staging.ui.read_only);
+    assert_ne!(prod.database.url.expose(), staging.database.url.expose());
+    assert_eq!(load(None).env, None);
+}
