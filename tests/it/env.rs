@@ -339,3 +339,38 @@ fn config_example_offers_a_read_only_production_environment() {
     assert_ne!(prod.database.url.expose(), staging.database.url.expose());
     assert_eq!(load(None).env, None);
 }
+
+/// The console's top bar shows the environment selected with --env (real binary in tmux).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_top_bar_shows_the_selected_environment() {
+    use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, services};
+    let db = pg::fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(hubdeck::domain::RoleRef::Admin),
+    )
+    .await;
+    let config = format!(
+        "[env.staging-eu]\ndatabase = {{ url = \"{}\" }}\nui = {{ environment_color = \"yellow\" }}\n\
+         [env.production]\ndatabase = {{ url = \"postgres://nobody@127.0.0.1:1/none\" }}\n",
+        db.url
+    );
+    let t = Tmux::start_with_config(&["--env", "staging-eu"], &[], &[("config.toml", &config)]);
+    t.wait_for(&["Sign in"]);
+    t.text(OPERATOR_EMAIL);
+    t.keys(&["Tab"]);
+    t.text(OPERATOR_PASSWORD);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["1 Mandates", OPERATOR_EMAIL]);
+    let top = screen.lines().next().unwrap_or_default();
+    assert!(top.contains(" staging-eu "), "top bar: {top}");
+    assert!(
+        !top.contains(" e2e "),
+        "the selected name wins over ui.environment: {top}"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
