@@ -253,114 +253,6 @@ async fn baseline_users_page(pool: &PgPool, search: &str) -> anyhow::Result<usiz
 }
 
 // ---------------------------------------------------------------------------------------------
-// The proposed shape (not what the builder does today): the page without `count(*) OVER ()`,
-// ordered by an index, plus a separate total capped at 10,001 ("10,000+ rows").
-// ---------------------------------------------------------------------------------------------
-
-const CAP: i64 = 10_001;
-
-#[derive(sqlx::FromRow)]
-#[allow(dead_code)]
-struct MandateRow {
-    id: uuid::Uuid,
-    name: String,
-    label: Option<String>,
-    enabled: bool,
-    created_at: chrono::DateTime<chrono::Utc>,
-}
-
-#[derive(sqlx::FromRow)]
-#[allow(dead_code)]
-struct MemberRow {
-    id: uuid::Uuid,
-    email: String,
-    full_name: Option<String>,
-    roles: Vec<String>,
-    enabled: bool,
-}
-
-async fn proposed_mandates(
-    pool: &PgPool,
-    search: Option<&str>,
-    page: i64,
-) -> anyhow::Result<(usize, i64)> {
-    const COLS: &str = "SELECT m.id, m.name, m.label, m.enabled, m.created_at
-                FROM mandate m WHERE m.deleted_at IS NULL AND m.enabled";
-    let (rows, total): (Vec<MandateRow>, i64) = match search {
-        Some(s) => {
-            let pattern = format!("%{}%", hubdeck::store::query::escape_like(s));
-            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{COLS} AND (m.name ILIKE $1 OR m.label ILIKE $1)
-                 ORDER BY m.name, m.id LIMIT 50 OFFSET $2"
-            )))
-            .bind(&pattern)
-            .bind((page - 1) * 50)
-            .fetch_all(pool)
-            .await?;
-            let total = sqlx::query_scalar(
-                "SELECT count(*) FROM (SELECT 1 FROM mandate m WHERE m.deleted_at IS NULL
-                   AND m.enabled AND (m.name ILIKE $1 OR m.label ILIKE $1) LIMIT $2) t",
-            )
-            .bind(&pattern)
-            .bind(CAP)
-            .fetch_one(pool)
-            .await?;
-            (rows, total)
-        }
-        None => {
-            let rows = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-                "{COLS} ORDER BY m.name, m.id LIMIT 50 OFFSET $1"
-            )))
-            .bind((page - 1) * 50)
-            .fetch_all(pool)
-            .await?;
-            let total = sqlx::query_scalar(
-                "SELECT count(*) FROM (SELECT 1 FROM mandate m WHERE m.deleted_at IS NULL
-                   AND m.enabled LIMIT $1) t",
-            )
-            .bind(CAP)
-            .fetch_one(pool)
-            .await?;
-            (rows, total)
-        }
-    };
-    Ok((rows.len(), total))
-}
-
-async fn proposed_members(
-    pool: &PgPool,
-    mandate: uuid::Uuid,
-    page: i64,
-    size: i64,
-) -> anyhow::Result<(usize, i64)> {
-    let rows: Vec<MemberRow> = sqlx::query_as(
-        "SELECT um.id, d.email, p.name AS full_name,
-                ARRAY(SELECT DISTINCT r.label FROM user_mandate_role umr
-                      JOIN mandate_role r ON r.id = umr.mandate_role_id
-                      WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL
-                      ORDER BY 1) AS roles,
-                um.enabled
-         FROM user_mandate um JOIN directory_user d ON d.sub = um.user_id
-         LEFT JOIN user_profile p ON p.user_id = um.user_id
-         WHERE um.mandate_id = $1 AND d.gone_at IS NULL
-         ORDER BY lower(d.email), d.sub LIMIT $2 OFFSET $3",
-    )
-    .bind(mandate)
-    .bind(size)
-    .bind((page - 1) * size)
-    .fetch_all(pool)
-    .await?;
-    let total: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM (SELECT 1 FROM user_mandate WHERE mandate_id = $1 LIMIT $2) t",
-    )
-    .bind(mandate)
-    .bind(CAP)
-    .fetch_one(pool)
-    .await?;
-    Ok((rows.len(), total))
-}
-
-// ---------------------------------------------------------------------------------------------
 // Setup
 // ---------------------------------------------------------------------------------------------
 
@@ -501,99 +393,8 @@ async fn run() -> anyhow::Result<()> {
     );
     let actor = sysadmin();
 
-    // -- mandates page --------------------------------------------------------------------------
-    r.section(
-        "Mandates page (50 rows): search + filter + sort, through `Services::list_mandates`",
-        "| query | hubdeck p50 | hubdeck p95 | n | budget p95 | result | seed pattern p50 | ratio |\n|---|---|---|---|---|---|---|---|",
-    );
-    let cases: Vec<(&str, PageQuery, &str)> = vec![
-        (
-            "first page: search `leeds cardiology` (≈650 hits), enabled = yes, sort name",
-            PageQuery::new(1, 50)
-                .search("leeds cardiology")
-                .filter("enabled", ["true"])
-                .sort("name", SortDir::Asc),
-            "leeds cardiology",
-        ),
-        (
-            "page 10: search `leeds cardiology`, enabled = yes, sort name",
-            PageQuery::new(10, 50)
-                .search("leeds cardiology")
-                .filter("enabled", ["true"])
-                .sort("name", SortDir::Asc),
-            "leeds cardiology",
-        ),
-        (
-            "first page: search `leeds` (≈15,000 hits), enabled = yes, sort name",
-            PageQuery::new(1, 50)
-                .search("leeds")
-                .filter("enabled", ["true"])
-                .sort("name", SortDir::Asc),
-            "leeds",
-        ),
-        (
-            "page 200: search `leeds`, enabled = yes, sort name",
-            PageQuery::new(200, 50)
-                .search("leeds")
-                .filter("enabled", ["true"])
-                .sort("name", SortDir::Asc),
-            "leeds",
-        ),
-        (
-            "first page: search `imaging net`, label = research, sort created desc",
-            PageQuery::new(1, 50)
-                .search("imaging net")
-                .filter("label", ["research"])
-                .sort("created_at", SortDir::Desc),
-            "imaging net",
-        ),
-        (
-            "first page, no search: enabled = yes, sort name (≈930,000 hits)",
-            PageQuery::new(1, 50)
-                .filter("enabled", ["true"])
-                .sort("name", SortDir::Asc),
-            "",
-        ),
-        (
-            "page 10,000, no search: enabled = yes, sort name",
-            PageQuery::new(10_000, 50)
-                .filter("enabled", ["true"])
-                .sort("name", SortDir::Asc),
-            "",
-        ),
-    ];
-    for (name, q, search) in &cases {
-        let s = measure(3, iters, |_| async {
-            services.list_mandates(&actor, q).await.map(|p| p.total)
-        })
-        .await;
-        let b = measure(1, base_iters, |_| async {
-            let enabled = q
-                .filters
-                .iter()
-                .any(|f| f.column == "enabled")
-                .then_some(true);
-            let label = q
-                .filters
-                .iter()
-                .find(|f| f.column == "label")
-                .and_then(|f| f.values.first())
-                .map(String::as_str);
-            baseline_mandates_page(&pool, search, enabled, label, q.page as usize, 50)
-                .await
-                .map(|x| x.0)
-        })
-        .await;
-        r.row(format!(
-            "| {name} | {} | {} | {} | ≤ 10 ms | {} | {} | {} |",
-            ms(s.p50),
-            ms(s.p95),
-            s.n,
-            verdict(s.p95 <= Duration::from_millis(10)),
-            ms(b.p50),
-            ratio(s.p50, b.p50)
-        ));
-    }
+    // -- every list page the console asks for, against the forced-plan reference -----------------
+    console_pages(&mut r, &services, &actor, &pool, big, iters, base_iters).await?;
 
     // -- filter values --------------------------------------------------------------------------
     r.section(
@@ -628,151 +429,6 @@ async fn run() -> anyhow::Result<()> {
             ms(s.p95),
             s.n,
             verdict(s.p95 <= Duration::from_millis(20)),
-            ms(b.p50),
-            ratio(s.p50, b.p50)
-        ));
-    }
-
-    // -- members page ---------------------------------------------------------------------------
-    r.section(
-        "Members page of the 100,000-member mandate, through `Services::list_members`",
-        "| page | hubdeck p50 | hubdeck p95 | n | statements | budget p95 | result | seed pattern | ratio |\n|---|---|---|---|---|---|---|---|---|",
-    );
-    let base_members = {
-        let t = Instant::now();
-        let (queries, _) = baseline_members_page(&pool, big, 1, 10).await?;
-        (t.elapsed(), queries)
-    };
-    let big_id = hubdeck::domain::MandateId(big);
-    for (name, q) in [
-        (
-            "page 1, 10 rows (default sort: joined)",
-            PageQuery::new(1, 10),
-        ),
-        (
-            "page 1, 500 rows (default sort: joined)",
-            PageQuery::new(1, 500),
-        ),
-        (
-            "page 1, 10 rows, sort email",
-            PageQuery::new(1, 10).sort("email", SortDir::Asc),
-        ),
-        (
-            "page 1, 500 rows, sort email",
-            PageQuery::new(1, 500).sort("email", SortDir::Asc),
-        ),
-        ("page 100, 500 rows", PageQuery::new(100, 500)),
-        (
-            "search `khan`, 10 rows",
-            PageQuery::new(1, 10).search("khan"),
-        ),
-    ] {
-        let s = measure(2, iters, |_| async {
-            services
-                .list_members(&actor, big_id, &q)
-                .await
-                .map(|p| p.total)
-        })
-        .await;
-        r.row(format!(
-            "| {name} | {} | {} | {} | 1 | ≤ 15 ms | {} | {} ({} statements) | {} |",
-            ms(s.p50),
-            ms(s.p95),
-            s.n,
-            verdict(s.p95 <= Duration::from_millis(15)),
-            ms(base_members.0),
-            base_members.1,
-            ratio(s.p50, base_members.0)
-        ));
-    }
-
-    // -- proposed shape ---------------------------------------------------------------------------
-    r.section(
-        "Reference shape (hand-written SQL in the bench, for comparison): page without a total subquery + total capped at 10,001",
-        "| query | p50 | p95 | n | budget p95 | result |\n|---|---|---|---|---|---|",
-    );
-    for (name, search, page, budget) in [
-        (
-            "mandates: no search, enabled = yes, sort name, first page",
-            None,
-            1i64,
-            10u64,
-        ),
-        (
-            "mandates: search `leeds`, enabled = yes, sort name, first page",
-            Some("leeds"),
-            1,
-            10,
-        ),
-        (
-            "mandates: search `leeds cardiology`, enabled = yes, first page",
-            Some("leeds cardiology"),
-            1,
-            10,
-        ),
-    ] {
-        let s = measure(2, iters, |_| async {
-            proposed_mandates(&pool, search, page).await.map(|x| x.1)
-        })
-        .await;
-        r.row(format!(
-            "| {name} | {} | {} | {} | ≤ {budget} ms | {} |",
-            ms(s.p50),
-            ms(s.p95),
-            s.n,
-            verdict(s.p95 <= Duration::from_millis(budget))
-        ));
-    }
-    for (name, page, size) in [
-        (
-            "members of the big mandate: page 1, 10 rows, sort email",
-            1i64,
-            10i64,
-        ),
-        (
-            "members of the big mandate: page 1, 500 rows, sort email",
-            1,
-            500,
-        ),
-        (
-            "members of the big mandate: page 100, 10 rows, sort email",
-            100,
-            10,
-        ),
-    ] {
-        let s = measure(2, iters, |_| async {
-            proposed_members(&pool, big, page, size).await.map(|x| x.1)
-        })
-        .await;
-        r.row(format!(
-            "| {name} | {} | {} | {} | ≤ 15 ms | {} |",
-            ms(s.p50),
-            ms(s.p95),
-            s.n,
-            verdict(s.p95 <= Duration::from_millis(15))
-        ));
-    }
-
-    // -- users page -----------------------------------------------------------------------------
-    r.section(
-        "Users page (50 rows) with substring search, through `Services::list_users`",
-        "| query | hubdeck p50 | hubdeck p95 | budget p95 | result | seed pattern p50 | ratio |\n|---|---|---|---|---|---|---|",
-    );
-    for search in ["khan", "amelia.patel", "turing"] {
-        let q = PageQuery::new(1, 50).search(search);
-        let s = measure(2, iters, |_| async {
-            services.list_users(&actor, &q).await.map(|p| p.total)
-        })
-        .await;
-        let b = measure(1, base_iters, |_| async {
-            baseline_users_page(&pool, search).await
-        })
-        .await;
-        r.row(format!(
-            "| search `{search}` | {} | {} | ≤ 15 ms | {} | {} | {} |",
-            ms(s.p50),
-            ms(s.p95),
-            verdict(s.p95 <= Duration::from_millis(15)),
             ms(b.p50),
             ratio(s.p50, b.p50)
         ));
@@ -849,6 +505,8 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
                     total,
                     page: query.page,
                     page_size: query.page_size,
+                    next_cursor: None,
+                    nav: Default::default(),
                 }),
             });
         }
@@ -933,5 +591,544 @@ mod no_directory {
         async fn health(&self) -> DirectoryResult<()> {
             refused()
         }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Console pages (issue 13): each page the console can ask for, through the service layer with
+// `Want::Rows` (the console never waits for a count), against the best hand-written statement for
+// the same rows with its plan forced, measured in the same run on the same connection pool.
+// ---------------------------------------------------------------------------------------------
+
+/// Which list a case reads.
+#[derive(Clone)]
+enum Target {
+    Mandates(PageQuery),
+    Members(PageQuery),
+    Users(PageQuery),
+}
+
+impl Target {
+    fn query(&self) -> &PageQuery {
+        match self {
+            Target::Mandates(q) | Target::Members(q) | Target::Users(q) => q,
+        }
+    }
+    fn with(&self, q: PageQuery) -> Target {
+        match self {
+            Target::Mandates(_) => Target::Mandates(q),
+            Target::Members(_) => Target::Members(q),
+            Target::Users(_) => Target::Users(q),
+        }
+    }
+}
+
+async fn run_target(
+    services: &Services,
+    actor: &Actor,
+    big: uuid::Uuid,
+    t: &Target,
+) -> anyhow::Result<hubdeck::domain::page::PageNav> {
+    Ok(match t {
+        Target::Mandates(q) => services.list_mandates(actor, q).await?.nav,
+        Target::Members(q) => {
+            services
+                .list_members(actor, hubdeck::domain::MandateId(big), q)
+                .await?
+                .nav
+        }
+        Target::Users(q) => services.list_users(actor, q).await?.nav,
+    })
+}
+
+/// The hand-written reference: one statement, the plan forced with planner switches.
+struct Reference {
+    sql: String,
+    binds: Vec<String>,
+    forced: &'static [&'static str],
+}
+
+/// Walk the sort index (no bitmap, no sort).
+const FORCE_WALK: &[&str] = &[
+    "enable_seqscan = off",
+    "enable_bitmapscan = off",
+    "enable_sort = off",
+];
+/// The trigram bitmap for the matches, then a top-N sort of the matches only.
+const FORCE_BITMAP: &[&str] = &["enable_seqscan = off", "enable_indexscan = off"];
+
+async fn run_reference(conn: &mut sqlx::PgConnection, r: &Reference) -> anyhow::Result<usize> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(r.sql.clone()));
+    for b in &r.binds {
+        q = q.bind(b.clone());
+    }
+    Ok(q.fetch_all(&mut *conn).await?.len())
+}
+
+const MANDATE_SELECT: &str = "SELECT m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at FROM mandate m WHERE m.deleted_at IS NULL";
+const MEMBER_SELECT: &str = "SELECT um.id, um.user_id, um.mandate_id, du.username, du.email, up.name AS full_name, \
+     COALESCE((SELECT array_agg(DISTINCT r.id) FROM user_mandate_role umr JOIN mandate_role r ON r.id = umr.mandate_role_id WHERE umr.user_mandate_id = um.id AND r.feature_instance_id IS NULL), '{}') AS role_ids, \
+     um.role_labels, um.enabled, um.created_at \
+     FROM user_mandate um LEFT JOIN directory_user du ON du.sub = um.user_id \
+     LEFT JOIN user_profile up ON up.user_id = um.user_id WHERE um.mandate_id = $1::uuid";
+const USER_SELECT: &str = "SELECT d.sub, d.username, d.email, d.enabled, d.status, d.synced_at, p.name, p.organisation, \
+     ARRAY(SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = d.sub ORDER BY r.name) AS roles \
+     FROM directory_user d LEFT JOIN user_profile p ON p.user_id = d.sub WHERE d.gone_at IS NULL";
+
+/// Reference for a case: `(key expr, tiebreak)` ordered `dir`; `cursor` = rows after (forward)
+/// or before (backward) this row; `search` = the list's search condition with bind `$n`.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    select: &str,
+    mut binds: Vec<String>,
+    key: &str,
+    key_type: &str,
+    tie: &str,
+    dir: SortDir,
+    backwards: bool,
+    cursor: Option<&hubdeck::domain::page::Cursor>,
+    search: Option<(&str, &str)>,
+) -> Reference {
+    let mut sql = select.to_string();
+    let forced = if let Some((cond, term)) = search {
+        binds.push(format!("%{}%", hubdeck::store::query::escape_like(term)));
+        sql.push_str(&format!(
+            " AND ({})",
+            cond.replace("$S", &format!("${}", binds.len()))
+        ));
+        FORCE_BITMAP
+    } else {
+        FORCE_WALK
+    };
+    let forward = (dir == SortDir::Asc) != backwards;
+    if let Some(c) = cursor {
+        binds.push(c.keys[0].clone().unwrap_or_default());
+        binds.push(c.id.clone());
+        let n = binds.len();
+        sql.push_str(&format!(
+            " AND ({key}, {tie}) {} (${}::{key_type}, ${n}::uuid)",
+            if forward { ">" } else { "<" },
+            n - 1
+        ));
+    }
+    let d = if forward { "ASC" } else { "DESC" };
+    sql.push_str(&format!(" ORDER BY {key} {d}, {tie} {d} LIMIT 51"));
+    Reference { sql, binds, forced }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn console_pages(
+    r: &mut Report,
+    services: &Services,
+    actor: &Actor,
+    pool: &PgPool,
+    big: uuid::Uuid,
+    iters: usize,
+    base_iters: usize,
+) -> anyhow::Result<()> {
+    use hubdeck::domain::page::{Position, Want};
+    r.section(
+        "Every list page the console asks for (50 rows, `Want::Rows`), through the service layer, against the forced-plan reference of the same run",
+        "| list, page | hubdeck p50 | hubdeck p95 | n | reference p50 | reference p95 | ratio to the reference (p95) | budget | result | seed pattern p50 | faster than the seed |\n|---|---|---|---|---|---|---|---|---|---|---|",
+    );
+    // Seed-pattern baselines, once per list (seconds each).
+    let seed_mandates = measure(0, base_iters, |_| async {
+        baseline_mandates_page(pool, "", None, None, 1, 50)
+            .await
+            .map(|x| x.0)
+    })
+    .await;
+    let seed_leeds = measure(0, base_iters, |_| async {
+        baseline_mandates_page(pool, "leeds", None, None, 1, 50)
+            .await
+            .map(|x| x.0)
+    })
+    .await;
+    let seed_members = {
+        let t = Instant::now();
+        baseline_members_page(pool, big, 1, 50).await?;
+        t.elapsed()
+    };
+    let seed_users = measure(0, base_iters, |_| async {
+        baseline_users_page(pool, "turing").await
+    })
+    .await;
+
+    let rows = PageQuery::new(1, 50).wanting(Want::Rows);
+    const MS: &str = "m.name ILIKE $S OR m.label ILIKE $S";
+    const US: &str = "d.sub IN (SELECT s.sub FROM directory_user s WHERE s.email ILIKE $S OR s.username ILIKE $S \
+                      OR (s.sub::text) ILIKE $S UNION SELECT pp.user_id FROM user_profile pp WHERE pp.name ILIKE $S OR pp.organisation ILIKE $S)";
+    const MEMS: &str = "um.member_search ILIKE $S";
+    // (label, target at page 1, reference select, key, key type, tie, dir, search, seed)
+    type Family<'a> = (
+        &'a str,
+        Target,
+        &'a str,
+        &'a str,
+        &'a str,
+        &'a str,
+        SortDir,
+        Option<(&'a str, &'a str)>,
+        Duration,
+    );
+    let fams: Vec<Family> = vec![
+        (
+            "mandates, sort name",
+            Target::Mandates(rows.clone()),
+            MANDATE_SELECT,
+            "m.name",
+            "text",
+            "m.id",
+            SortDir::Asc,
+            None,
+            seed_mandates.p50,
+        ),
+        (
+            "mandates, sort created ▼",
+            Target::Mandates(rows.clone().sort("created_at", SortDir::Desc)),
+            MANDATE_SELECT,
+            "m.created_at",
+            "timestamptz",
+            "m.id",
+            SortDir::Desc,
+            None,
+            seed_mandates.p50,
+        ),
+        (
+            "mandates, `/leeds` (≈15,000 hits), sort name",
+            Target::Mandates(rows.clone().search("leeds")),
+            MANDATE_SELECT,
+            "m.name",
+            "text",
+            "m.id",
+            SortDir::Asc,
+            Some((MS, "leeds")),
+            seed_leeds.p50,
+        ),
+        (
+            "mandates, `/leeds cardiology`, sort name",
+            Target::Mandates(rows.clone().search("leeds cardiology")),
+            MANDATE_SELECT,
+            "m.name",
+            "text",
+            "m.id",
+            SortDir::Asc,
+            Some((MS, "leeds cardiology")),
+            seed_leeds.p50,
+        ),
+        (
+            "members of the 100,000-member mandate, default order",
+            Target::Members(rows.clone()),
+            MEMBER_SELECT,
+            "um.created_at",
+            "timestamptz",
+            "um.id",
+            SortDir::Asc,
+            None,
+            seed_members,
+        ),
+        (
+            "members, sort email ▲",
+            Target::Members(rows.clone().sort("email", SortDir::Asc)),
+            MEMBER_SELECT,
+            "lower(um.member_email)",
+            "text",
+            "um.id",
+            SortDir::Asc,
+            None,
+            seed_members,
+        ),
+        (
+            "members, sort email ▼",
+            Target::Members(rows.clone().sort("email", SortDir::Desc)),
+            MEMBER_SELECT,
+            "lower(um.member_email)",
+            "text",
+            "um.id",
+            SortDir::Desc,
+            None,
+            seed_members,
+        ),
+        (
+            "members, `/khan`",
+            Target::Members(rows.clone().search("khan")),
+            MEMBER_SELECT,
+            "um.created_at",
+            "timestamptz",
+            "um.id",
+            SortDir::Asc,
+            Some((MEMS, "khan")),
+            seed_members,
+        ),
+        (
+            "users (200,000), sort email",
+            Target::Users(rows.clone()),
+            USER_SELECT,
+            "lower(d.email)",
+            "text",
+            "d.sub",
+            SortDir::Asc,
+            None,
+            seed_users.p50,
+        ),
+        (
+            "users, `/turing`",
+            Target::Users(rows.clone().search("turing")),
+            USER_SELECT,
+            "lower(d.email)",
+            "text",
+            "d.sub",
+            SortDir::Asc,
+            Some((US, "turing")),
+            seed_users.p50,
+        ),
+        (
+            "users, `/khan`",
+            Target::Users(rows.clone().search("khan")),
+            USER_SELECT,
+            "lower(d.email)",
+            "text",
+            "d.sub",
+            SortDir::Asc,
+            Some((US, "khan")),
+            seed_users.p50,
+        ),
+    ];
+    let mut misses = 0;
+    let mut total_rows = 0;
+    for (label, first, select, key, key_type, tie, dir, search, seed) in fams {
+        let base_binds: Vec<String> = match first {
+            Target::Members(_) => vec![big.to_string()],
+            _ => Vec::new(),
+        };
+        // The positions: first, next (after page 1), previous (before page 3's first row =
+        // page 2 → back to 1 is the same shape), last, PgUp from the end.
+        let nav1 = run_target(services, actor, big, &first).await?;
+        let next = first.with(
+            first.query().clone().at(Position::After(
+                nav1.last
+                    .clone()
+                    .unwrap_or_else(|| nav1.first.clone().unwrap_or_default_cursor()),
+            )),
+        );
+        let nav2 = run_target(services, actor, big, &next).await?;
+        let prev = first.with(first.query().clone().at(Position::Before(
+            nav2.first.clone().unwrap_or_default_cursor(),
+        )));
+        let last = first.with(first.query().clone().at(Position::Last));
+        let navl = run_target(services, actor, big, &last).await?;
+        let up = first.with(first.query().clone().at(Position::Before(
+            navl.first.clone().unwrap_or_default_cursor(),
+        )));
+        let c2 = nav1.last.clone();
+        let cp = nav2.first.clone();
+        let cl = navl.first.clone();
+        let cases: Vec<(&str, Target, Reference)> = vec![
+            (
+                "first",
+                first.clone(),
+                reference(
+                    select,
+                    base_binds.clone(),
+                    key,
+                    key_type,
+                    tie,
+                    dir,
+                    false,
+                    None,
+                    search,
+                ),
+            ),
+            (
+                "next",
+                next,
+                reference(
+                    select,
+                    base_binds.clone(),
+                    key,
+                    key_type,
+                    tie,
+                    dir,
+                    false,
+                    c2.as_ref(),
+                    search,
+                ),
+            ),
+            (
+                "previous",
+                prev,
+                reference(
+                    select,
+                    base_binds.clone(),
+                    key,
+                    key_type,
+                    tie,
+                    dir,
+                    true,
+                    cp.as_ref(),
+                    search,
+                ),
+            ),
+            (
+                "last (End)",
+                last,
+                reference(
+                    select,
+                    base_binds.clone(),
+                    key,
+                    key_type,
+                    tie,
+                    dir,
+                    true,
+                    None,
+                    search,
+                ),
+            ),
+            (
+                "PgUp from the end",
+                up,
+                reference(
+                    select,
+                    base_binds.clone(),
+                    key,
+                    key_type,
+                    tie,
+                    dir,
+                    true,
+                    cl.as_ref(),
+                    search,
+                ),
+            ),
+        ];
+        for (pos, target, refr) in cases {
+            let s = measure(3, iters, |_| async {
+                run_target(services, actor, big, &target)
+                    .await
+                    .map(|n| n.at_end)
+            })
+            .await;
+            let mut conn = pool.acquire().await?;
+            for f in refr.forced {
+                sqlx::query(sqlx::AssertSqlSafe(format!("SET {f}")))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            let conn_ref = std::sync::Arc::new(tokio::sync::Mutex::new(conn));
+            let rf = measure(3, iters, |_| {
+                let c = conn_ref.clone();
+                let refr = &refr;
+                async move {
+                    let mut g = c.lock().await;
+                    run_reference(&mut g, refr).await
+                }
+            })
+            .await;
+            {
+                let mut g = conn_ref.lock().await;
+                sqlx::query("RESET enable_seqscan")
+                    .execute(&mut **g)
+                    .await?;
+                sqlx::query("RESET enable_bitmapscan")
+                    .execute(&mut **g)
+                    .await?;
+                sqlx::query("RESET enable_sort").execute(&mut **g).await?;
+                sqlx::query("RESET enable_indexscan")
+                    .execute(&mut **g)
+                    .await?;
+            }
+            let limit = Duration::from_millis(10);
+            let ok = s.p95 <= limit
+                || (rf.p95 > limit && s.p95.as_secs_f64() <= 1.5 * rf.p95.as_secs_f64());
+            misses += usize::from(!ok);
+            total_rows += 1;
+            r.row(format!(
+                "| {label}: {pos} | {} | {} | {} | {} | {} | {:.2}× | ≤ 10 ms, or ≤ 1.5× a reference above 10 ms | {} | {} | {} |",
+                ms(s.p50),
+                ms(s.p95),
+                s.n,
+                ms(rf.p50),
+                ms(rf.p95),
+                s.p95.as_secs_f64() / rf.p95.as_secs_f64().max(1e-9),
+                verdict(ok),
+                ms(seed),
+                ratio(s.p50, seed)
+            ));
+        }
+    }
+    r.row(format!("\n{total_rows} pages, {misses} misses.\n"));
+
+    // -- counts: separate requests, once per query change ----------------------------------------
+    r.section(
+        "Count requests (separate from the page; once per search/filter/sort change)",
+        "| list, query | estimate p50 | capped count (≤ 100,001) p50 | exact count p50 (CLI `total`) |\n|---|---|---|---|",
+    );
+    for (label, t) in [
+        (
+            "mandates, no search",
+            Target::Mandates(PageQuery::new(1, 50)),
+        ),
+        (
+            "mandates, `/leeds`",
+            Target::Mandates(PageQuery::new(1, 50).search("leeds")),
+        ),
+        (
+            "members of the big mandate",
+            Target::Members(PageQuery::new(1, 50)),
+        ),
+        (
+            "members, `/khan`",
+            Target::Members(PageQuery::new(1, 50).search("khan")),
+        ),
+        (
+            "users, `/turing`",
+            Target::Users(PageQuery::new(1, 50).search("turing")),
+        ),
+    ] {
+        let mut out = Vec::new();
+        for want in [Want::Estimate, Want::CappedCount, Want::RowsAndTotal] {
+            let t = t.with(t.query().clone().wanting(want));
+            let s = measure(1, iters.min(10), |_| async {
+                run_target(services, actor, big, &t).await.map(|n| n.at_end)
+            })
+            .await;
+            out.push(ms(s.p50));
+        }
+        r.row(format!(
+            "| {label} | {} | {} | {} |",
+            out[0], out[1], out[2]
+        ));
+    }
+
+    // -- OFFSET: the CLI's explicit jump ----------------------------------------------------------
+    r.section(
+        "Explicit jump (CLI `--page`, OFFSET; the console never uses it)",
+        "| query | p50 | p95 | n |\n|---|---|---|---|",
+    );
+    for page in [200u32, 10_000] {
+        let t = Target::Mandates(PageQuery::new(page, 50).wanting(Want::Rows));
+        let s = measure(1, iters.min(20), |_| async {
+            run_target(services, actor, big, &t).await.map(|n| n.at_end)
+        })
+        .await;
+        r.row(format!(
+            "| mandates `--page {page}`, sort name | {} | {} | {} |",
+            ms(s.p50),
+            ms(s.p95),
+            s.n
+        ));
+    }
+    Ok(())
+}
+
+trait OrDefaultCursor {
+    fn unwrap_or_default_cursor(self) -> hubdeck::domain::page::Cursor;
+}
+
+impl OrDefaultCursor for Option<hubdeck::domain::page::Cursor> {
+    fn unwrap_or_default_cursor(self) -> hubdeck::domain::page::Cursor {
+        self.unwrap_or(hubdeck::domain::page::Cursor {
+            keys: vec![None],
+            id: uuid::Uuid::nil().to_string(),
+        })
     }
 }

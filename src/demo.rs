@@ -309,7 +309,8 @@ fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// `hubdeck demo`. Returns the exit code.
 pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
-    let data_dir = crate::config::data_dir();
+    let data_dir = crate::files::ensure_data_dir()
+        .with_context(|| format!("creating {}", crate::config::data_dir().display()))?;
     if opts.stop {
         let was = stop(&data_dir)?;
         eprintln!(

@@ -15,9 +15,13 @@ use crate::service::{Actor, ServiceError, Services};
 /// Paging, search, filters and sort shared by every list command.
 #[derive(Debug, Args, Clone)]
 pub struct ListArgs {
-    /// Page number (1-based).
+    /// Page number (1-based; a jump: OFFSET). To walk a whole list use --after.
     #[arg(long, default_value_t = 1)]
     pub page: u32,
+    /// Continue after this row: the `next_cursor` of the previous page's JSON (keyset paging,
+    /// stable while rows are added; absent on the last page). Same search/filter/sort required.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "page")]
+    pub after: Option<String>,
     /// Rows per page (1–500).
     #[arg(long, default_value_t = DEFAULT_PAGE_SIZE)]
     pub page_size: u32,
@@ -35,6 +39,14 @@ pub struct ListArgs {
 impl ListArgs {
     pub fn to_query(&self) -> Result<PageQuery, ValidationError> {
         let mut q = PageQuery::new(self.page, self.page_size);
+        if let Some(c) = &self.after {
+            let cursor =
+                crate::domain::page::Cursor::decode(c).map_err(|e| ValidationError::Invalid {
+                    field: "--after",
+                    message: e.to_string(),
+                })?;
+            q = q.at(crate::domain::page::Position::After(cursor));
+        }
         if let Some(s) = &self.search {
             q = q.search(s.clone());
         }

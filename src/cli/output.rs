@@ -153,7 +153,8 @@ mod tests {
         ];
         let t = render_table(&["NAME", "LABEL"], &rows);
         let lines: Vec<&str> = t.lines().collect();
-        assert_eq!(lines[1], "東京医療                  x");
+        // The widest name is the escaped one: 20 columns, + 2 between columns.
+        assert_eq!(lines[1], format!("東京医療{}x", " ".repeat(22 - 8)));
         assert_eq!(lines[2], "Acme\\u{200b}\\x1b[31m  y");
         let col: Vec<usize> = lines
             .iter()

@@ -13,6 +13,7 @@ use crate::store::registrations::{Registration, RegistrationState};
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
     /// Register a user: directory identity, then roles, profile and audit (a journaled saga).
+    /// Exit 3 when the email already exists or already has an open registration.
     Register(RegisterArgs),
     /// List users (from the directory cache joined with profiles and grants).
     List(ListArgs),
@@ -30,7 +31,8 @@ pub enum UsersCmd {
     EditProfile(EditProfileArgs),
     /// Send the invitation again.
     ResendInvite(UserArg),
-    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile.
+    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile. One
+    /// operation per registration at a time: a second operator gets exit 3 ("being repaired").
     Repair(RepairArgs),
     /// Drift: identities without grants, grants without identity, disabled users with grants.
     Drift,
@@ -114,13 +116,14 @@ pub struct RepairArgs {
     /// Retry role assignment of a registration (idempotent).
     #[arg(long, value_name = "ID")]
     pub retry: Option<RegistrationId>,
-    /// Roll a registration back (deletes only the identity it created).
+    /// Roll a registration back (deletes only the identity it provably created).
     #[arg(long, value_name = "ID")]
     pub rollback: Option<RegistrationId>,
-    /// Mark a registration resolved (with --note).
+    /// Mark a registration resolved (with --note): the operator's decision, also for `conflict`.
     #[arg(long, value_name = "ID", requires = "note")]
     pub resolve: Option<RegistrationId>,
-    /// Reconcile `pending` registrations older than a minute by looking their email up.
+    /// Reconcile `pending` registrations older than a minute: a consistent read by email plus
+    /// proof of authorship (never adopts a stranger; unprovable → `conflict`).
     #[arg(long)]
     pub reconcile: bool,
     #[arg(long, value_name = "TEXT")]
@@ -396,6 +399,11 @@ fn print_registrations(rows: &[Registration]) -> std::io::Result<()> {
             if let Some(rb) = &r.rollback_error {
                 err.push_str(" | rollback: ");
                 err.push_str(rb);
+            }
+            if let Some(ev) = &r.evidence {
+                // What the saga saw when it refused to adopt or delete (for the operator's decision).
+                err.push_str(" | evidence: ");
+                err.push_str(&ev.to_string());
             }
             vec![
                 r.id.to_string(),

@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{
     AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
-    IdentityStatus, Invite, NewIdentity, NewPasswordChallenge, UserKey,
+    IdentityStatus, Invite, NewIdentity, NewPasswordChallenge, REGISTRATION_ATTRIBUTE, UserKey,
 };
 use crate::config::DirectorySettings;
 use crate::domain::{Email, Secret, UserSub};
@@ -113,6 +113,19 @@ pub struct CognitoDirectory {
     create: Pacer,
     update: Pacer,
     read: Pacer,
+    /// Whether the pool's schema has `custom:hubdeck_reg` (DescribeUserPool, once).
+    marker: tokio::sync::OnceCell<bool>,
+}
+
+/// The full name of the marker attribute in Cognito.
+pub fn marker_attribute() -> String {
+    format!("custom:{REGISTRATION_ATTRIBUTE}")
+}
+
+/// Per-operation override for calls that are not idempotent (see the table in
+/// `directory/mod.rs`): exactly one attempt, whatever `max_attempts` says.
+fn single_attempt() -> cip::config::Builder {
+    cip::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 /// Refuses values that could break out of a ListUsers filter string (`attr = "value"`) — or
@@ -274,6 +287,7 @@ fn to_identity(
         created_at: created.and_then(|d| {
             chrono::DateTime::<chrono::Utc>::from_timestamp(d.secs(), d.subsec_nanos())
         }),
+        registration_marker: attr(attrs, &marker_attribute()).map(str::to_string),
     })
 }
 
@@ -306,7 +320,44 @@ impl CognitoDirectory {
             create: Pacer::new(settings.user_creation_rps),
             update: Pacer::new(settings.user_update_rps),
             read: Pacer::new(settings.user_read_rps),
+            marker: tokio::sync::OnceCell::new(),
         })
+    }
+
+    async fn create(&self, new: &NewIdentity, marker: Option<&str>) -> DirectoryResult<Identity> {
+        let email = new.email.as_str();
+        check_value("email", email)?;
+        let mut req = self
+            .client
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(email)
+            .user_attributes(build_attr("email", email)?)
+            .user_attributes(build_attr(
+                "email_verified",
+                if new.email_verified { "true" } else { "false" },
+            )?);
+        if let Some(m) = marker {
+            req = req.user_attributes(build_attr(&marker_attribute(), m)?);
+        }
+        req = match new.invite {
+            Invite::Email => req.desired_delivery_mediums(DeliveryMediumType::Email),
+            Invite::Suppress => req.message_action(MessageActionType::Suppress),
+        };
+        if let Some(pw) = &new.temporary_password {
+            req = req.temporary_password(pw.expose());
+        }
+        self.pace(Quota::Create).await;
+        let out = req
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let user = out
+            .user()
+            .ok_or_else(|| DirectoryError::Rejected("AdminCreateUser returned no user".into()))?;
+        from_user(user)
     }
 
     async fn pace(&self, q: Quota) {
@@ -346,31 +397,52 @@ impl Directory for CognitoDirectory {
     }
 
     async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity> {
-        let email = new.email.as_str();
-        check_value("email", email)?;
-        let mut req = self
-            .client
-            .admin_create_user()
-            .user_pool_id(&self.user_pool_id)
-            .username(email)
-            .user_attributes(build_attr("email", email)?)
-            .user_attributes(build_attr(
-                "email_verified",
-                if new.email_verified { "true" } else { "false" },
-            )?);
-        req = match new.invite {
-            Invite::Email => req.desired_delivery_mediums(DeliveryMediumType::Email),
-            Invite::Suppress => req.message_action(MessageActionType::Suppress),
+        self.create(new, None).await
+    }
+
+    async fn create_registered_user(
+        &self,
+        new: &NewIdentity,
+        registration: &str,
+    ) -> DirectoryResult<Identity> {
+        let marked = match self.supports_registration_marker().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("DescribeUserPool failed ({e}); creating without the marker");
+                false
+            }
         };
-        if let Some(pw) = &new.temporary_password {
-            req = req.temporary_password(pw.expose());
+        self.create(new, marked.then_some(registration)).await
+    }
+
+    async fn supports_registration_marker(&self) -> DirectoryResult<bool> {
+        if let Some(known) = self.marker.get() {
+            return Ok(*known);
         }
-        self.pace(Quota::Create).await;
-        let out = req.send().await.map_err(|e| classify(&e))?;
-        let user = out
-            .user()
-            .ok_or_else(|| DirectoryError::Rejected("AdminCreateUser returned no user".into()))?;
-        from_user(user)
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let name = marker_attribute();
+        let has = out.user_pool().is_some_and(|p| {
+            p.schema_attributes()
+                .iter()
+                .any(|a| a.name() == Some(name.as_str()))
+        });
+        if !has {
+            tracing::warn!(
+                "user pool {} has no {name} attribute: registrations cannot mark the identities \
+                 they create, so an identity found after a lost answer is never adopted (see \
+                 README, \"Proof of authorship\")",
+                self.user_pool_id
+            );
+        }
+        let _ = self.marker.set(has);
+        Ok(has)
     }
 
     async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity> {
@@ -469,9 +541,17 @@ impl Directory for CognitoDirectory {
             .username(username)
             .message_action(MessageActionType::Resend)
             .desired_delivery_mediums(DeliveryMediumType::Email)
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| match classify(&e) {
+                DirectoryError::Unavailable(m) => DirectoryError::Unavailable(format!(
+                    "{m}; the invitation may or may not have been sent (not retried: each \
+                     attempt sends an email) — check with the user before resending"
+                )),
+                other => other,
+            })?;
         Ok(())
     }
 

@@ -94,6 +94,56 @@ pub struct Filter {
     pub values: Vec<String>,
 }
 
+/// A position in a list's sort order: the sort-key values and the unique tie-breaker of one
+/// row, as text (cast back to each key's SQL type by the store). Opaque to callers; the CLI
+/// prints it encoded ([`Cursor::encode`]) as `next_cursor` for `--after`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    pub keys: Vec<Option<String>>,
+    pub id: String,
+}
+
+impl Cursor {
+    /// Hex of the JSON form: one shell-safe word.
+    pub fn encode(&self) -> String {
+        hex::encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    pub fn decode(s: &str) -> Result<Self, PageQueryError> {
+        let bytes = hex::decode(s.trim()).map_err(|_| PageQueryError::BadCursor)?;
+        serde_json::from_slice(&bytes).map_err(|_| PageQueryError::BadCursor)
+    }
+}
+
+/// Where the page starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Position {
+    /// Page number `page` counted from the start (OFFSET: only for an explicit jump to page N).
+    #[default]
+    Offset,
+    /// The rows right after this row (keyset, next page).
+    After(Cursor),
+    /// The rows right before this row (keyset backwards, previous page).
+    Before(Cursor),
+    /// The last rows of the whole list (the sort order scanned backwards).
+    Last,
+}
+
+/// What a list request asks for. The page never waits for the count: the console asks for
+/// [`Want::Rows`] and, once per query change, separately for an estimate and a capped count.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Want {
+    /// Rows and the exact total (two statements; the CLI's JSON keeps an exact `total`).
+    #[default]
+    RowsAndTotal,
+    /// Rows only (`total` is 0).
+    Rows,
+    /// No rows; `total` is the planner's estimate of the matching rows.
+    Estimate,
+    /// No rows; `total` is exact up to [`TOTAL_CAP`], `TOTAL_CAP + 1` above.
+    CappedCount,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PageQuery {
     pub page: u32,
@@ -101,6 +151,10 @@ pub struct PageQuery {
     pub search: Option<String>,
     pub filters: Vec<Filter>,
     pub sort: Vec<SortKey>,
+    #[serde(default)]
+    pub position: Position,
+    #[serde(default)]
+    pub want: Want,
 }
 
 impl Default for PageQuery {
@@ -111,6 +165,8 @@ impl Default for PageQuery {
             search: None,
             filters: Vec::new(),
             sort: Vec::new(),
+            position: Position::Offset,
+            want: Want::RowsAndTotal,
         }
     }
 }
@@ -135,6 +191,8 @@ pub enum PageQueryError {
         column: String,
         allowed: String,
     },
+    #[error("not a valid cursor (use the next_cursor of a previous page)")]
+    BadCursor,
     #[error("{list}: filter value {value:?} is not a valid {kind:?} for column {column:?}")]
     BadFilterValue {
         list: &'static str,
@@ -179,6 +237,25 @@ impl PageQuery {
             dir,
         });
         self
+    }
+
+    /// The same query at another position (keeps search, filters, sort).
+    pub fn at(mut self, position: Position) -> Self {
+        self.position = position;
+        self
+    }
+
+    /// The same query asking for something else (rows, a count, an estimate).
+    pub fn wanting(mut self, want: Want) -> Self {
+        self.want = want;
+        self
+    }
+
+    /// Search, filters and sort — what a cached count depends on (not the position).
+    pub fn same_rows_as(&self, other: &PageQuery) -> bool {
+        self.search_text() == other.search_text()
+            && self.filters == other.filters
+            && self.sort == other.sort
     }
 
     /// Zero-based row offset of the first row of this page.
@@ -282,6 +359,23 @@ pub struct Page<T> {
     pub total: u64,
     pub page: u32,
     pub page_size: u32,
+    /// Cursor of the last row when more rows follow (CLI `--after`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+    /// Where the page sits in the list (for the console's paging).
+    #[serde(skip)]
+    pub nav: PageNav,
+}
+
+/// Keyset navigation facts of a page.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct PageNav {
+    /// Cursors of the first and last row.
+    pub first: Option<Cursor>,
+    pub last: Option<Cursor>,
+    /// No rows before the first / after the last row.
+    pub at_start: bool,
+    pub at_end: bool,
 }
 
 impl<T> Page<T> {
@@ -291,6 +385,12 @@ impl<T> Page<T> {
             total: 0,
             page: q.page,
             page_size: q.page_size,
+            next_cursor: None,
+            nav: PageNav {
+                at_start: true,
+                at_end: true,
+                ..PageNav::default()
+            },
         }
     }
 
@@ -339,6 +439,8 @@ impl<T> Page<T> {
             total: self.total,
             page: self.page,
             page_size: self.page_size,
+            next_cursor: self.next_cursor,
+            nav: self.nav,
         }
     }
 }
@@ -367,8 +469,21 @@ mod tests {
             total: 12345,
             page: 2,
             page_size: 50,
+            next_cursor: None,
+            nav: PageNav::default(),
         };
         assert_eq!(p.range_label(), "rows 51–100 of 12,345");
         assert_eq!(p.total_pages(), 247);
+    }
+
+    #[test]
+    fn cursor_round_trip_and_garbage() {
+        let c = Cursor {
+            keys: vec![Some("o'brien \"x\"".into()), None],
+            id: "42".into(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()).unwrap(), c);
+        assert_eq!(Cursor::decode("zz"), Err(PageQueryError::BadCursor));
+        assert_eq!(Cursor::decode("7b7d"), Err(PageQueryError::BadCursor));
     }
 }

@@ -84,6 +84,28 @@ pub struct PurgeReport {
     pub mandates: Vec<Mandate>,
 }
 
+impl Services {
+    /// Maps a violation of the live-name index to a conflict naming the live mandate that holds
+    /// the name (looked up after the failed transaction); any other error passes through.
+    async fn name_taken(&self, e: StoreError, name: &str, doing: &str) -> ServiceError {
+        if e.unique_constraint() != Some(store::NAME_LIVE_KEY) {
+            return e.into();
+        }
+        let holder = match store::live_by_name(&self.db, name).await {
+            Ok(Some(m)) => format!(
+                "the live mandate {} ({}) already has that name",
+                DisplayText::new(&m.name),
+                m.id
+            ),
+            _ => "a live mandate already has that name".to_string(),
+        };
+        ServiceError::Conflict(format!(
+            "cannot {doing} {}: {holder} — mandate names are unique regardless of case",
+            DisplayText::new(name)
+        ))
+    }
+}
+
 fn not_found(id: MandateId) -> ServiceError {
     ServiceError::NotFound(format!("mandate {id} not found"))
 }
@@ -210,7 +232,13 @@ impl Services {
             "creating a mandate",
         )
         .await?;
-        let mandate = store::insert(&mut tx, &name, label.as_deref(), input.enabled).await?;
+        let mandate = match store::insert(&mut tx, &name, label.as_deref(), input.enabled).await {
+            Ok(m) => m,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &name, "create mandate").await);
+            }
+        };
         store::insert_billing_settings(&mut tx, mandate.id).await?;
         let Some(subscription) = store::insert_subscription(&mut tx, mandate.id, &plan).await?
         else {
@@ -266,7 +294,13 @@ impl Services {
                 DisplayText::new(&before.name)
             )));
         }
-        let after = store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await?;
+        let after = match store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await {
+            Ok(m) => m,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &name, "rename the mandate to").await);
+            }
+        };
         insert_mandate_audit(
             &mut tx,
             &audit_actor(actor),
@@ -282,7 +316,8 @@ impl Services {
         Ok(after)
     }
 
-    /// Soft delete: disabled + `deleted_at`; hidden from lists; purged after the retention.
+    /// Soft delete: disabled + `deleted_at` (the enabled state is remembered for restore);
+    /// hidden from lists; purged after the retention.
     pub async fn soft_delete_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<()> {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("delete mandate")?;
@@ -318,7 +353,8 @@ impl Services {
         Ok(())
     }
 
-    /// Brings back a soft-deleted mandate within the retention window.
+    /// Brings back a soft-deleted mandate within the retention window, enabled or disabled as
+    /// it was when deleted. Refused (naming it) when a live mandate has taken the name.
     pub async fn restore_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<Mandate> {
         self.require_sysadmin(actor, "restoring a mandate")?;
         self.ensure_writable("restore mandate")?;
@@ -340,12 +376,19 @@ impl Services {
             )));
         }
         let days = self.settings.mandates.retention_days;
-        if !store::restore(&mut tx, id, days).await? {
+        let restored = match store::restore(&mut tx, id, days).await {
+            Ok(r) => r,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &m.name, "restore mandate").await);
+            }
+        };
+        let Some(enabled) = restored else {
             return Err(ServiceError::Conflict(format!(
                 "mandate {} was deleted more than {days} days ago and can no longer be restored",
                 DisplayText::new(&m.name)
             )));
-        }
+        };
         insert_mandate_audit(
             &mut tx,
             &audit_actor(actor),
@@ -353,10 +396,11 @@ impl Services {
             &m.name,
             "MANDATE_RESTORED",
             None,
-            json!({"deleted_at": m.deleted_at}),
+            json!({"deleted_at": m.deleted_at, "enabled": enabled}),
         )
         .await?;
         tx.commit().await?;
+        // The state it had when it was deleted (recorded by the soft delete).
         store::get(&self.db, id).await?.ok_or_else(|| not_found(id))
     }
 

@@ -305,6 +305,7 @@ impl Services {
                 last_of.push(format!("«{}»", DisplayText::new(&m.name)));
             }
         }
+        last_of.sort();
         let refusal = format!("Cannot {verb} {}", show(identity_email));
         if !last_of.is_empty() {
             return Err(ServiceError::Conflict(format!(

@@ -57,7 +57,8 @@ macro_rules! roles_of_um {
 /// The members page: one statement. Role ids, labels (de-duplicated) and the admin flag are
 /// correlated subqueries in the select list, which PostgreSQL evaluates only for the rows of
 /// the page (after sort and limit) — not for every member of a 100,000-member mandate. Search
-/// and sort over labels use `user_mandate.role_labels`, kept current by triggers (0410).
+/// and sort over labels use `user_mandate.role_labels`, kept current by triggers (0410); the
+/// other sort keys and the search text are membership columns too (0900).
 pub static MEMBERS: ListSql = ListSql {
     spec: &MEMBERS_SPEC,
     select: concat!(
@@ -77,9 +78,15 @@ pub static MEMBERS: ListSql = ListSql {
            LEFT JOIN user_profile up ON up.user_id = um.user_id",
     base_where: "",
     columns: &[
-        SqlColumn::sorted_by("username", "du.username", "lower(du.username)"),
-        SqlColumn::sorted_by("email", "du.email", "lower(du.email)"),
-        SqlColumn::sorted_by("full_name", "up.name", "lower(up.name)"),
+        // Sort keys and the search text live on the membership (migration 0900), indexed as
+        // (mandate_id, lower(key), id): a page is an index walk inside the mandate.
+        SqlColumn::sorted_by(
+            "username",
+            "um.member_username",
+            "lower(um.member_username)",
+        ),
+        SqlColumn::sorted_by("email", "um.member_email", "lower(um.member_email)"),
+        SqlColumn::sorted_by("full_name", "um.member_name", "lower(um.member_name)"),
         SqlColumn::new("roles", "um.role_labels"),
         SqlColumn::new("enabled", "um.enabled"),
         SqlColumn::new(
@@ -93,8 +100,10 @@ pub static MEMBERS: ListSql = ListSql {
         SqlColumn::new("status", "du.status"),
         SqlColumn::new("created_at", "um.created_at"),
     ],
-    search: &["du.username", "du.email", "up.name", "um.role_labels"],
+    search: &["um.member_search"],
+    search_with: None,
     tiebreak: "um.id",
+    tiebreak_type: "uuid",
 };
 
 fn mandate_scope(mandate: MandateId) -> impl Fn(&mut QueryBuilder<Postgres>) + Sync {

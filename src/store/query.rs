@@ -1,5 +1,6 @@
 //! The ONE list query builder: page, page size, search, filters, multi-column sort over
-//! whitelisted columns, and the total — in a single statement. Every list (mandates, members,
+//! whitelisted columns; keyset paging (next/previous/last by cursor, OFFSET only for a jump to
+//! page N); the count as a separate request (exact, capped, or the planner's estimate). Every list (mandates, members,
 //! users, trusts, audit, ...) describes itself as a [`ListSql`] and calls [`fetch_page`] /
 //! [`filter_values`]. Column names are looked up in the whitelist; user text only ever travels
 //! as bind parameters.
@@ -9,8 +10,10 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
 use super::{StoreError, StoreResult};
-use crate::domain::page::TOTAL_CAP;
-use crate::domain::page::{ColumnKind, ListSpec, PageQuery, SortDir, parse_bool};
+use crate::domain::page::{
+    ColumnKind, Cursor, ListSpec, PageNav, PageQuery, Position, SortDir, TOTAL_CAP, Want,
+    parse_bool,
+};
 use crate::domain::{Page, PageQueryError};
 
 /// How one whitelisted column maps to SQL.
@@ -69,8 +72,14 @@ pub struct ListSql {
     pub columns: &'static [SqlColumn],
     /// Expressions the search text is matched against (ILIKE '%text%', trigram-indexed).
     pub search: &'static [&'static str],
-    /// Unique tie-breaker appended to every ORDER BY, e.g. `m.id`.
+    /// A list whose search is not a plain OR over `search` pushes it itself (` AND ...` with the
+    /// escaped `%pattern%`), e.g. users: one subquery per table so each trigram index serves.
+    pub search_with: Option<fn(&mut QueryBuilder<Postgres>, &str)>,
+    /// Unique, NOT NULL tie-breaker appended to every ORDER BY, e.g. `m.id`; the page is joined
+    /// back to `from` on it.
     pub tiebreak: &'static str,
+    /// SQL type of the tie-breaker (cursor values are cast back to it).
+    pub tiebreak_type: &'static str,
 }
 
 /// Extra, caller-supplied conditions (scoping such as `mandate_id = $n`), pushed with binds.
@@ -92,13 +101,28 @@ impl ListSql {
         })
     }
 
+    fn has_search(&self, q: &PageQuery) -> bool {
+        q.search_text().is_some() && (!self.search.is_empty() || self.search_with.is_some())
+    }
+
     /// Pushes ` WHERE ...` for base, scope, search and filters (skipping `skip_filter`).
-    fn push_where(
+    pub(crate) fn push_where(
         &self,
         qb: &mut QueryBuilder<Postgres>,
         q: &PageQuery,
         scope: Option<Scope<'_>>,
         skip_filter: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.push_where_with(qb, q, scope, skip_filter, true)
+    }
+
+    fn push_where_with(
+        &self,
+        qb: &mut QueryBuilder<Postgres>,
+        q: &PageQuery,
+        scope: Option<Scope<'_>>,
+        skip_filter: Option<&str>,
+        with_search: bool,
     ) -> Result<(), StoreError> {
         qb.push(" WHERE TRUE");
         if !self.base_where.is_empty() {
@@ -109,18 +133,20 @@ impl ListSql {
             scope(qb);
             qb.push(")");
         }
-        if let Some(text) = q.search_text()
-            && !self.search.is_empty()
-        {
+        if let Some(text) = q.search_text().filter(|_| with_search) {
             let pattern = format!("%{}%", escape_like(text));
-            qb.push(" AND (");
-            for (i, expr) in self.search.iter().enumerate() {
-                if i > 0 {
-                    qb.push(" OR ");
+            if let Some(push) = self.search_with {
+                push(qb, &pattern);
+            } else if !self.search.is_empty() {
+                qb.push(" AND (");
+                for (i, expr) in self.search.iter().enumerate() {
+                    if i > 0 {
+                        qb.push(" OR ");
+                    }
+                    qb.push(*expr).push(" ILIKE ").push_bind(pattern.clone());
                 }
-                qb.push(*expr).push(" ILIKE ").push_bind(pattern.clone());
+                qb.push(")");
             }
-            qb.push(")");
         }
         for f in &q.filters {
             if Some(f.column.as_str()) == skip_filter {
@@ -139,31 +165,98 @@ impl ListSql {
         }
         Ok(())
     }
+
+    /// The sort keys of the query (default sort when none), without the tie-breaker.
+    fn sort_keys(&self, q: &PageQuery) -> Result<Vec<SortExpr>, PageQueryError> {
+        let sort: Vec<(&str, SortDir)> = if q.sort.is_empty() {
+            self.spec.default_sort.to_vec()
+        } else {
+            q.sort.iter().map(|s| (s.column.as_str(), s.dir)).collect()
+        };
+        sort.into_iter()
+            .map(|(name, dir)| {
+                let col = self.column(name)?;
+                let kind = self
+                    .spec
+                    .column(name)
+                    .map(|c| c.kind)
+                    .unwrap_or(ColumnKind::Text);
+                Ok(SortExpr {
+                    expr: col.sort_expr.unwrap_or(col.expr),
+                    dir,
+                    sql_type: sql_type(kind),
+                })
+            })
+            .collect()
+    }
+}
+
+/// One ORDER BY key.
+#[derive(Clone, Copy, Debug)]
+struct SortExpr {
+    expr: &'static str,
+    dir: SortDir,
+    sql_type: &'static str,
+}
+
+fn sql_type(kind: ColumnKind) -> &'static str {
+    match kind {
+        ColumnKind::Text => "text",
+        ColumnKind::Bool => "boolean",
+        ColumnKind::Uuid => "uuid",
+        ColumnKind::Int => "bigint",
+        ColumnKind::Timestamp => "timestamptz",
+    }
+}
+
+fn flip(d: SortDir) -> SortDir {
+    match d {
+        SortDir::Asc => SortDir::Desc,
+        SortDir::Desc => SortDir::Asc,
+    }
+}
+
+fn dir_sql(d: SortDir) -> &'static str {
+    match d {
+        SortDir::Asc => " ASC",
+        SortDir::Desc => " DESC",
+    }
 }
 
 fn push_filter(qb: &mut QueryBuilder<Postgres>, expr: &str, kind: ColumnKind, values: &[String]) {
     qb.push(" AND ").push(expr);
-    match kind {
-        ColumnKind::Text => {
-            qb.push(" = ANY(").push_bind(values.to_vec()).push(")");
+    // One value is an equality (a btree can then serve the sort on the next index column; an
+    // `= ANY(array)` on a leading column cannot yield the index order before PostgreSQL 17).
+    fn push_values<T>(qb: &mut QueryBuilder<Postgres>, mut v: Vec<T>)
+    where
+        T: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+        Vec<T>: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres>,
+    {
+        if v.len() == 1 {
+            qb.push(" = ").push_bind(v.remove(0));
+        } else {
+            qb.push(" = ANY(").push_bind(v).push(")");
         }
+    }
+    match kind {
+        ColumnKind::Text => push_values(qb, values.to_vec()),
         ColumnKind::Bool => {
             let v: Vec<bool> = values.iter().filter_map(|v| parse_bool(v)).collect();
-            qb.push(" = ANY(").push_bind(v).push(")");
+            push_values(qb, v);
         }
         ColumnKind::Uuid => {
             let v: Vec<uuid::Uuid> = values
                 .iter()
                 .filter_map(|v| uuid::Uuid::parse_str(v.trim()).ok())
                 .collect();
-            qb.push(" = ANY(").push_bind(v).push(")");
+            push_values(qb, v);
         }
         ColumnKind::Int => {
             let v: Vec<i64> = values
                 .iter()
                 .filter_map(|v| v.trim().parse().ok())
                 .collect();
-            qb.push(" = ANY(").push_bind(v).push(")");
+            push_values(qb, v);
         }
         ColumnKind::Timestamp => {
             let v: Vec<chrono::DateTime<chrono::Utc>> = values
@@ -171,7 +264,7 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, expr: &str, kind: ColumnKind, va
                 .filter_map(|v| chrono::DateTime::parse_from_rfc3339(v.trim()).ok())
                 .map(|d| d.with_timezone(&chrono::Utc))
                 .collect();
-            qb.push(" = ANY(").push_bind(v).push(")");
+            push_values(qb, v);
         }
     }
 }
@@ -188,85 +281,338 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
-/// Builds the page statement (exposed for EXPLAIN tests and benchmarks).
+/// How the page statement finds its rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Plan {
+    /// Walk the sort order (an index on the sort keys) and stop after the page.
+    Walk,
+    /// Collect the matching set first (a MATERIALIZED CTE: with a search term, the trigram
+    /// bitmap), then sort only the matches.
+    Materialize,
+}
+
+/// A term whose matches are below this many rows is always collected first: the walk's cost
+/// depends on where the matches sit in the sort order (clustered matches make it read most
+/// of the list), the bitmap's only on how many there are.
+const ALWAYS_MATERIALIZE_BELOW: f64 = 20_000.0;
+/// Safety factor for clustering: the walk is chosen only when it is expected to read this many
+/// times fewer rows than the bitmap would visit.
+const WALK_MARGIN: f64 = 20.0;
+
+/// Decides [`Plan`] from the planner's own row estimates: with a search term, the walk reads
+/// about `page × total / matches` rows, the bitmap about `matches`.
+pub async fn choose_plan(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<Plan> {
+    if !list.has_search(q) {
+        return Ok(Plan::Walk);
+    }
+    let matches = estimate_rows(pool, list, q, scope, true).await?;
+    if matches < ALWAYS_MATERIALIZE_BELOW {
+        return Ok(Plan::Materialize);
+    }
+    let total = estimate_rows(pool, list, q, scope, false).await?.max(1.0);
+    let walk = f64::from(q.page_size + 1) * total / matches.max(1.0);
+    Ok(if walk * WALK_MARGIN < matches {
+        Plan::Walk
+    } else {
+        Plan::Materialize
+    })
+}
+
+/// The planner's estimate of the rows matching the query (with or without its search).
+async fn estimate_rows(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+    with_search: bool,
+) -> StoreResult<f64> {
+    let mut qb = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
+    qb.push(list.from);
+    list.push_where_with(&mut qb, q, scope, None, with_search)?;
+    let plan: serde_json::Value = qb.build_query_scalar().fetch_one(pool).await?;
+    Ok(plan
+        .get(0)
+        .and_then(|p| p.get("Plan"))
+        .and_then(|p| p.get("Plan Rows"))
+        .and_then(serde_json::Value::as_f64)
+        .unwrap_or(0.0))
+}
+
+/// The planner's estimate of the matching rows (the console's "of ≈N").
+pub async fn estimate(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<u64> {
+    q.validate(list.spec)?;
+    let rows = estimate_rows(pool, list, q, scope, true).await?;
+    Ok(rows.max(0.0).round() as u64)
+}
+
+/// Builds the page statement (exposed for EXPLAIN tests and benchmarks). Rows only — the
+/// count is a separate request.
 pub fn page_statement(
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
+    plan: Plan,
 ) -> StoreResult<QueryBuilder<Postgres>> {
-    page_statement_with(list, q, scope, "SELECT ")
+    page_statement_with(list, q, scope, plan, "")
 }
 
 /// The plan PostgreSQL picks for the page statement (`EXPLAIN`, one line per row), with the
-/// real bind values. For EXPLAIN tests proving index use.
+/// real bind values and the [`Plan`] the store would choose. For EXPLAIN tests proving index
+/// use; `analyze` adds real row counts (`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)`).
 pub async fn explain_page(
     pool: &PgPool,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
 ) -> StoreResult<Vec<String>> {
-    let mut qb = page_statement_with(list, q, scope, "EXPLAIN SELECT ")?;
+    let plan = choose_plan(pool, list, q, scope).await?;
+    let mut qb = page_statement_with(list, q, scope, plan, "EXPLAIN (ANALYZE, TIMING OFF) ")?;
     let lines: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
     Ok(lines)
+}
+
+/// Segment of the keyset: rows whose first `prefix` keys equal the cursor's, then `tail`.
+#[derive(Clone, Copy, Debug)]
+enum Tail {
+    /// Key `i` strictly after the cursor's value in scan direction.
+    Range(usize),
+    /// Key `i` IS NULL (nulls after every value: ascending scans).
+    IsNull(usize),
+    /// Key `i` IS NOT NULL (after a NULL in a descending scan, where nulls come first).
+    NotNull(usize),
+    /// Every key equal; the tie-breaker after the cursor's.
+    Tie,
+}
+
+/// The rows after `cursor` in the scan order, as disjoint segments in that order. Each segment
+/// is an equality prefix plus one range/null test — an index condition on `(keys…, tiebreak)`.
+fn segments(dirs: &[SortDir], cursor: &Cursor) -> Vec<(usize, Tail)> {
+    let mut out = vec![(dirs.len(), Tail::Tie)];
+    for i in (0..dirs.len()).rev() {
+        match (dirs[i], cursor.keys[i].is_some()) {
+            (SortDir::Asc, true) => {
+                out.push((i, Tail::Range(i)));
+                out.push((i, Tail::IsNull(i)));
+            }
+            (SortDir::Asc, false) => {}
+            (SortDir::Desc, true) => out.push((i, Tail::Range(i))),
+            (SortDir::Desc, false) => out.push((i, Tail::NotNull(i))),
+        }
+    }
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_segment_cond(
+    qb: &mut QueryBuilder<Postgres>,
+    exprs: &[&str],
+    keys: &[SortExpr],
+    dirs: &[SortDir],
+    tie: (&str, &str, SortDir),
+    cursor: &Cursor,
+    prefix: usize,
+    tail: Tail,
+) {
+    for i in 0..prefix {
+        match &cursor.keys[i] {
+            Some(v) => {
+                qb.push(" AND ")
+                    .push(exprs[i])
+                    .push(" = ")
+                    .push_bind(v.clone())
+                    .push("::")
+                    .push(keys[i].sql_type);
+            }
+            None => {
+                qb.push(" AND ").push(exprs[i]).push(" IS NULL");
+            }
+        }
+    }
+    let op = |d: SortDir| match d {
+        SortDir::Asc => " > ",
+        SortDir::Desc => " < ",
+    };
+    match tail {
+        Tail::Range(i) => {
+            qb.push(" AND ")
+                .push(exprs[i])
+                .push(op(dirs[i]))
+                .push_bind(cursor.keys[i].clone().unwrap_or_default())
+                .push("::")
+                .push(keys[i].sql_type);
+        }
+        Tail::IsNull(i) => {
+            qb.push(" AND ").push(exprs[i]).push(" IS NULL");
+        }
+        Tail::NotNull(i) => {
+            qb.push(" AND ").push(exprs[i]).push(" IS NOT NULL");
+        }
+        Tail::Tie => {
+            let (expr, ty, dir) = tie;
+            qb.push(" AND ")
+                .push(expr)
+                .push(op(dir))
+                .push_bind(cursor.id.clone())
+                .push("::")
+                .push(ty);
+        }
+    }
 }
 
 fn page_statement_with(
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
+    plan: Plan,
     head: &'static str,
 ) -> StoreResult<QueryBuilder<Postgres>> {
     q.validate(list.spec)?;
-    // Shape: the page is a LIMIT/OFFSET subquery (so PostgreSQL can walk an index in sort order
-    // and postpone expensive select expressions until after the limit), and the total is a
-    // scalar subquery counting matching rows up to TOTAL_CAP + 1 — one statement, one round trip,
-    // and never a full pass over a million rows just to print "of N".
+    let keys = list.sort_keys(q)?;
+    // The tie-breaker follows the last key's direction, so the whole ORDER BY is one btree
+    // scanned forwards or backwards. PostgreSQL's default null placement (ASC NULLS LAST, DESC
+    // NULLS FIRST) is what such a scan yields; the keyset segments follow the same rule.
+    let tie_dir = keys.last().map(|k| k.dir).unwrap_or(SortDir::Asc);
+    let backwards = matches!(q.position, Position::Before(_) | Position::Last);
+    let orient = |d: SortDir| if backwards { flip(d) } else { d };
+    let dirs: Vec<SortDir> = keys.iter().map(|k| orient(k.dir)).collect();
+    let tie_dir = orient(tie_dir);
+    let cursor = match &q.position {
+        Position::After(c) | Position::Before(c) => {
+            if c.keys.len() != keys.len() {
+                return Err(PageQueryError::BadCursor.into());
+            }
+            Some(c)
+        }
+        Position::Offset | Position::Last => None,
+    };
+    let limit = i64::from(q.page_size) + 1;
+    let materialize = plan == Plan::Materialize;
+    let key_cols: Vec<String> = (0..keys.len()).map(|i| format!("hubdeck_k{i}")).collect();
+    let m_exprs: Vec<String> = key_cols.iter().map(|c| format!("hubdeck_m.{c}")).collect();
+    let exprs: Vec<&str> = if materialize {
+        m_exprs.iter().map(String::as_str).collect()
+    } else {
+        keys.iter().map(|k| k.expr).collect()
+    };
+    let tie_expr = if materialize {
+        "hubdeck_m.hubdeck_id"
+    } else {
+        list.tiebreak
+    };
+
     let mut qb = QueryBuilder::new(head);
-    qb.push("hubdeck_page.*, (SELECT count(*) FROM (SELECT 1 FROM ")
-        .push(list.from);
-    list.push_where(&mut qb, q, scope, None)?;
-    qb.push(" LIMIT ")
-        .push_bind(i64::try_from(TOTAL_CAP + 1).unwrap_or(i64::MAX))
-        .push(") hubdeck_counted) AS hubdeck_total FROM (SELECT ")
+    if materialize {
+        // The matching set once (the planner picks the trigram bitmap for it: no ORDER BY or
+        // LIMIT inside to tempt it into walking the sort index), keys and ids only.
+        qb.push("WITH hubdeck_m AS MATERIALIZED (SELECT ")
+            .push(list.tiebreak)
+            .push(" AS hubdeck_id");
+        for (k, col) in keys.iter().zip(&key_cols) {
+            qb.push(", ").push(k.expr).push(" AS ").push(col);
+        }
+        qb.push(" FROM ").push(list.from);
+        list.push_where(&mut qb, q, scope, None)?;
+        qb.push(") ");
+    }
+    qb.push("SELECT hubdeck_r.*");
+    for (i, col) in key_cols.iter().enumerate() {
+        qb.push(format!(", hubdeck_p.{col}::text AS hubdeck_c{i}"));
+    }
+    qb.push(", hubdeck_p.hubdeck_id::text AS hubdeck_cid FROM (SELECT * FROM (");
+    let segs = match cursor {
+        Some(c) => segments(&dirs, c),
+        None => vec![(0, Tail::Tie)],
+    };
+    for (si, (prefix, tail)) in segs.iter().enumerate() {
+        if si > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push(format!("(SELECT {si} AS hubdeck_seg"));
+        for (e, col) in exprs.iter().zip(&key_cols) {
+            qb.push(", ").push(*e).push(" AS ").push(col);
+        }
+        qb.push(", ").push(tie_expr).push(" AS hubdeck_id FROM ");
+        if materialize {
+            qb.push("hubdeck_m WHERE TRUE");
+        } else {
+            qb.push(list.from);
+            list.push_where(&mut qb, q, scope, None)?;
+        }
+        if let Some(c) = cursor {
+            push_segment_cond(
+                &mut qb,
+                &exprs,
+                &keys,
+                &dirs,
+                (tie_expr, list.tiebreak_type, tie_dir),
+                c,
+                *prefix,
+                *tail,
+            );
+        }
+        qb.push(" ORDER BY ");
+        for (e, d) in exprs.iter().zip(&dirs) {
+            qb.push(*e).push(dir_sql(*d)).push(", ");
+        }
+        qb.push(tie_expr).push(dir_sql(tie_dir));
+        qb.push(" LIMIT ").push_bind(limit);
+        if matches!(q.position, Position::Offset) && q.page > 1 {
+            qb.push(" OFFSET ")
+                .push_bind(i64::try_from(q.offset()).unwrap_or(i64::MAX));
+        }
+        qb.push(")");
+    }
+    // Segments are disjoint and in scan order: at most (segments × page) key tuples are sorted
+    // here, never the list.
+    let order = |qb: &mut QueryBuilder<Postgres>, alias: &str| {
+        qb.push(format!("{alias}.hubdeck_seg"));
+        for (col, d) in key_cols.iter().zip(&dirs) {
+            qb.push(format!(", {alias}.{col}")).push(dir_sql(*d));
+        }
+        qb.push(format!(", {alias}.hubdeck_id"))
+            .push(dir_sql(tie_dir));
+    };
+    qb.push(") hubdeck_u ORDER BY ");
+    order(&mut qb, "hubdeck_u");
+    qb.push(" LIMIT ").push_bind(limit);
+    // The page's rows are fetched one by one by their unique key (LIMIT 1 keeps the lateral
+    // subquery a parameterised index probe: the select list — joins, role subqueries — is
+    // evaluated for the page only, whatever the planner thinks of the list's size).
+    qb.push(") hubdeck_p CROSS JOIN LATERAL (SELECT ")
         .push(list.select)
         .push(" FROM ")
-        .push(list.from);
-    list.push_where(&mut qb, q, scope, None)?;
-    qb.push(" ORDER BY ");
-    let sort: Vec<(&str, SortDir)> = if q.sort.is_empty() {
-        list.spec.default_sort.to_vec()
-    } else {
-        q.sort.iter().map(|s| (s.column.as_str(), s.dir)).collect()
-    };
-    // PostgreSQL's default null placement (ASC NULLS LAST, DESC NULLS FIRST) is what a plain
-    // btree index yields scanned forwards or backwards, so a sort on an indexed column can be
-    // an index scan; the tie-breaker follows the last key's direction for the same reason.
-    let mut last = SortDir::Asc;
-    for (column, dir) in sort {
-        let col = list.column(column)?;
-        qb.push(col.sort_expr.unwrap_or(col.expr));
-        qb.push(match dir {
-            SortDir::Asc => " ASC, ",
-            SortDir::Desc => " DESC, ",
-        });
-        last = dir;
-    }
-    qb.push(list.tiebreak).push(match last {
-        SortDir::Asc => " ASC",
-        SortDir::Desc => " DESC",
-    });
-    qb.push(" LIMIT ").push_bind(i64::from(q.page_size));
-    qb.push(" OFFSET ")
-        .push_bind(i64::try_from(q.offset()).unwrap_or(i64::MAX));
-    // A LIMIT subquery is never flattened; its scan order is the page order.
-    qb.push(") hubdeck_page");
+        .push(list.from)
+        .push(" WHERE ")
+        .push(list.tiebreak)
+        .push(" = hubdeck_p.hubdeck_id LIMIT 1) hubdeck_r ORDER BY ");
+    order(&mut qb, "hubdeck_p");
     Ok(qb)
 }
 
-/// Fetches one page and the total in ONE statement. The total is exact up to
-/// [`TOTAL_CAP`]; above it the page reports `TOTAL_CAP + 1` ("more than 100,000", see
-/// [`Page::total_is_capped`]). Only when the page is past the end (no rows, so no total) is a
-/// second, capped count issued.
+fn cursor_of(row: &PgRow, keys: usize) -> StoreResult<Cursor> {
+    let mut out = Vec::with_capacity(keys);
+    for i in 0..keys {
+        out.push(row.try_get::<Option<String>, _>(format!("hubdeck_c{i}").as_str())?);
+    }
+    Ok(Cursor {
+        keys: out,
+        id: row.try_get::<String, _>("hubdeck_cid")?,
+    })
+}
+
+/// Fetches what `q.want` asks for: one page of rows (rows only — the page never waits for a
+/// count), plus the exact total for [`Want::RowsAndTotal`] (a second statement, the CLI's),
+/// or only an estimate or a capped count.
 pub async fn fetch_page<T>(
     pool: &PgPool,
     list: &ListSql,
@@ -276,26 +622,68 @@ pub async fn fetch_page<T>(
 where
     T: for<'r> FromRow<'r, PgRow> + Send + Unpin,
 {
-    let mut qb = page_statement(list, q, scope)?;
+    q.validate(list.spec)?;
+    match q.want {
+        Want::Estimate => {
+            let mut p = Page::empty(q);
+            p.total = estimate(pool, list, q, scope).await?;
+            return Ok(p);
+        }
+        Want::CappedCount => {
+            let mut p = Page::empty(q);
+            p.total = count_capped(pool, list, q, scope, TOTAL_CAP).await?;
+            return Ok(p);
+        }
+        Want::Rows | Want::RowsAndTotal => {}
+    }
+    let plan = choose_plan(pool, list, q, scope).await?;
+    let keys = list.sort_keys(q)?.len();
+    let mut qb = page_statement(list, q, scope, plan)?;
     let rows = qb.build().fetch_all(pool).await?;
-    let mut total = 0u64;
+    let more = rows.len() > q.page_size as usize;
     let mut items = Vec::with_capacity(rows.len());
-    for row in &rows {
-        total = u64::try_from(row.try_get::<i64, _>("hubdeck_total")?).unwrap_or(0);
+    let mut cursors = Vec::with_capacity(rows.len());
+    for row in rows.iter().take(q.page_size as usize) {
         items.push(T::from_row(row)?);
+        cursors.push(cursor_of(row, keys)?);
     }
-    if rows.is_empty() && q.page > 1 {
-        total = count(pool, list, q, scope).await?.min(TOTAL_CAP + 1);
+    let backwards = matches!(q.position, Position::Before(_) | Position::Last);
+    if backwards {
+        items.reverse();
+        cursors.reverse();
     }
+    let (at_start, at_end) = match q.position {
+        Position::Offset => (q.page <= 1, !more),
+        Position::After(_) => (false, !more),
+        Position::Before(_) => (!more, false),
+        Position::Last => (!more, true),
+    };
+    let total = if q.want == Want::RowsAndTotal {
+        count(pool, list, q, scope).await?
+    } else {
+        0
+    };
+    let nav = PageNav {
+        first: cursors.first().cloned(),
+        last: cursors.last().cloned(),
+        at_start,
+        at_end,
+    };
     Ok(Page {
         items,
         total,
         page: q.page,
         page_size: q.page_size,
+        next_cursor: if nav.at_end {
+            None
+        } else {
+            nav.last.as_ref().map(Cursor::encode)
+        },
+        nav,
     })
 }
 
-/// Number of rows matching the query (search, filters, scope).
+/// Number of rows matching the query (search, filters, scope) — exact.
 pub async fn count(
     pool: &PgPool,
     list: &ListSql,
@@ -306,6 +694,25 @@ pub async fn count(
     let mut qb = QueryBuilder::new("SELECT count(*) FROM ");
     qb.push(list.from);
     list.push_where(&mut qb, q, scope, None)?;
+    let n: i64 = qb.build_query_scalar().fetch_one(pool).await?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
+/// Matching rows counted up to `cap`; `cap + 1` means "more than `cap`" (a display choice).
+pub async fn count_capped(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+    cap: u64,
+) -> StoreResult<u64> {
+    q.validate(list.spec)?;
+    let mut qb = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM ");
+    qb.push(list.from);
+    list.push_where(&mut qb, q, scope, None)?;
+    qb.push(" LIMIT ")
+        .push_bind(i64::try_from(cap.saturating_add(1)).unwrap_or(i64::MAX))
+        .push(") hubdeck_counted");
     let n: i64 = qb.build_query_scalar().fetch_one(pool).await?;
     Ok(u64::try_from(n).unwrap_or(0))
 }

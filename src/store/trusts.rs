@@ -243,7 +243,9 @@ pub static TRUSTS_LIST: ListSql = ListSql {
         SqlColumn::new("created_at", "t.created_at"),
     ],
     search: &["t.name", "t.code"],
+    search_with: None,
     tiebreak: "t.id",
+    tiebreak_type: "uuid",
 };
 
 pub async fn list_trusts(pool: &PgPool, q: &PageQuery) -> StoreResult<Page<Trust>> {
@@ -287,7 +289,9 @@ pub static KIT_SLOTS_LIST: ListSql = ListSql {
         SqlColumn::new("assigned_at", "s.assigned_at"),
     ],
     search: &["s.slot_name"],
+    search_with: None,
     tiebreak: "s.slot_name",
+    tiebreak_type: "text",
 };
 
 pub async fn list_kit_slots(pool: &PgPool, q: &PageQuery) -> StoreResult<Page<KitSlot>> {

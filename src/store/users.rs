@@ -7,7 +7,7 @@ use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::StoreResult;
-use super::query::{ListSql, SqlColumn, escape_like, fetch_page};
+use super::query::{ListSql, SqlColumn, fetch_page};
 use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
 use crate::domain::{Page, PageQuery, UserSub};
 
@@ -205,7 +205,9 @@ static USERS_SQL: ListSql = ListSql {
         SqlColumn::new("synced_at", "d.synced_at"),
     ],
     search: &[],
+    search_with: Some(push_search),
     tiebreak: "d.sub",
+    tiebreak_type: "uuid",
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, sqlx::FromRow)]
@@ -261,7 +263,12 @@ pub async fn explain_page(
 
 pub fn list_page_sql(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<String> {
     let (q, scope) = users_scope(q, role_ids)?;
-    let qb = super::query::page_statement(&USERS_SQL, &q, Some(&scope))?;
+    let qb = super::query::page_statement(
+        &USERS_SQL,
+        &q,
+        Some(&scope),
+        super::query::Plan::Materialize,
+    )?;
     Ok(qb.sql().as_str().to_string())
 }
 
@@ -271,13 +278,9 @@ fn users_scope(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<(PageQuery, Scop
     q.validate(&USERS_SPEC)?;
     let mut q = q.clone();
     q.filters.retain(|f| f.column != "role");
-    let pattern = q.search_text().map(|t| format!("%{}%", escape_like(t)));
     let roles = role_ids.to_vec();
     let scope = move |qb: &mut QueryBuilder<Postgres>| {
         qb.push("TRUE");
-        if let Some(p) = &pattern {
-            push_search(qb, p);
-        }
         if !roles.is_empty() {
             qb.push(
                 " AND EXISTS (SELECT 1 FROM user_role fr WHERE fr.user_id = d.sub \

@@ -256,7 +256,7 @@ impl App {
         }
         self.signin = SignInScreen::new();
         self.signin.error = Some(format!(
-            "You were signed out: {}. Sign in again, or ask another operator to restore your access.",
+            "You were signed out: {}. Ask another operator to restore your access.",
             reason.joined()
         ));
     }
@@ -463,9 +463,12 @@ impl App {
 
     /// Requests the active table's current query.
     pub fn reload_active(&mut self) {
-        let id = self.id();
-        let req = self.active().table_mut().request(id);
+        let (id, estimate_id, count_id) = (self.id(), self.id(), self.id());
+        let table = self.active().table_mut();
+        let req = table.request(id);
+        let counts = table.count_requests(estimate_id, count_id);
         self.outbox.push(req);
+        self.outbox.extend(counts);
         if self.tab == Tab::KitSlots {
             let id = self.id();
             self.kit_slots.awaiting = Some(id);

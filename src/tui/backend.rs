@@ -44,20 +44,6 @@ fn parse_id<T: std::str::FromStr<Err = crate::domain::ValidationError>>(
     Ok(s.parse::<T>()?)
 }
 
-/// Slices an in-memory list (small, bounded lists only) into the requested page.
-fn page_of<T>(mut all: Vec<T>, q: &PageQuery) -> Page<T> {
-    let total = all.len() as u64;
-    let start = (q.offset() as usize).min(all.len());
-    let end = (start + q.page_size as usize).min(all.len());
-    let items: Vec<T> = all.drain(start..end).collect();
-    Page {
-        items,
-        total,
-        page: q.page,
-        page_size: q.page_size,
-    }
-}
-
 fn role_keys(names: &[String]) -> DisplayText {
     DisplayText::new(
         &names
@@ -137,27 +123,8 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                 {
                     tracing::warn!("reconciling pending registrations failed: {e}");
                 }
-                // The stuck list is small and bounded (the service caps it); it is paged here.
-                let mut all = s.stuck_registrations(&a).await?;
-                if let Some(text) = q.search_text() {
-                    let t = text.to_lowercase();
-                    all.retain(|r| r.email.to_lowercase().contains(&t));
-                }
-                for f in &q.filters {
-                    if f.column == "state" {
-                        all.retain(|r| f.values.contains(&r.state));
-                    }
-                }
-                if let Some(k) = q.sort.first() {
-                    match k.column.as_str() {
-                        "email" => all.sort_by_key(|r| r.email.to_lowercase()),
-                        _ => all.sort_by_key(|r| r.created_at),
-                    }
-                    if k.dir == crate::domain::SortDir::Desc {
-                        all.reverse();
-                    }
-                }
-                Ok(page_of(all, &q).map(|r| {
+                let page = s.list_stuck_registrations(&a, &q).await?;
+                Ok(page.map(|r| {
                     let roles: Vec<String> = r
                         .requested_roles
                         .iter()
@@ -860,14 +827,13 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
         }
         Op::ExportAudit { json, query } => {
             use crate::service::audit::ExportFormat;
-            let dir = crate::config::data_dir();
-            std::fs::create_dir_all(&dir)?;
+            let dir = crate::files::ensure_data_dir()?;
             let ext = if json { "json" } else { "csv" };
             let path = dir.join(format!(
                 "audit-export-{}.{ext}",
                 chrono::Utc::now().format("%Y%m%d-%H%M%S")
             ));
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            let mut file = std::io::BufWriter::new(crate::files::create_private(&path)?);
             let format = if json {
                 ExportFormat::Json
             } else {

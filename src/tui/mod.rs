@@ -46,18 +46,18 @@ pub async fn run_console(ctx: &Context) -> anyhow::Result<i32> {
 /// Logs go to a file under the data dir (or `log.file`), never to the screen.
 pub fn init_file_logging(settings: &crate::config::Settings) {
     let path = if settings.log.file.is_empty() {
-        crate::config::data_dir().join("hubdeck.log")
+        let Ok(dir) = crate::files::ensure_data_dir() else {
+            return;
+        };
+        dir.join("hubdeck.log")
     } else {
         std::path::PathBuf::from(&settings.log.file)
     };
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::files::create_private_dir(dir);
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    else {
+    // 0600: a log may name users and mandates.
+    let Ok(file) = crate::files::append_private(&path) else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)

@@ -241,3 +241,56 @@ async fn logs_on_a_piped_stderr_carry_no_ansi_codes() {
         "ANSI codes in a piped log:\n{stderr}"
     );
 }
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[tokio::test]
+async fn exports_logs_and_the_data_dir_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg::fresh_db().await;
+    sqlx::query("INSERT INTO users_audit (action, user_id) VALUES ('DISABLED', gen_random_uuid())")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+
+    // An audit export: a new file, and one that already existed world-readable.
+    let fresh = home.path().join("fresh.csv");
+    let stale = home.path().join("stale.csv");
+    std::fs::write(&stale, b"old").unwrap();
+    std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+    for path in [&fresh, &stale] {
+        let out = hubdeck(home.path())
+            .args(["audit", "export", "--format", "csv", "--out"])
+            .arg(path)
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+        assert_eq!(mode_of(path), 0o600, "{}", path.display());
+        assert!(std::fs::read_to_string(path).unwrap().contains("DISABLED"));
+    }
+
+    // The data dir (created by the demo command, which needs nothing else for --stop).
+    let data = home.path().join("new/data");
+    let out = hubdeck(home.path())
+        .args(["demo", "--stop"])
+        .env("HUBDECK_DATA_DIR", &data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(mode_of(&data), 0o700);
+
+    // The console's log file.
+    let t = crate::tui_e2e::Tmux::start(&["--database-url", &db.url], &[]);
+    t.wait_for(&["Sign in", "Email"]);
+    let log = t.data_dir.join("hubdeck.log");
+    assert_eq!(mode_of(&log), 0o600);
+}

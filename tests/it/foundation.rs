@@ -153,7 +153,7 @@ async fn database_enforces_constraints() {
 }
 
 #[tokio::test]
-async fn audit_tables_refuse_update_and_delete() {
+async fn audit_tables_refuse_update_delete_and_truncate() {
     let db = pg::fresh_db().await;
     let p = &db.pool;
     let u = Uuid::new_v4();
@@ -178,6 +178,8 @@ async fn audit_tables_refuse_update_and_delete() {
         for sql in [
             format!("UPDATE {table} SET created_at = now()"),
             format!("DELETE FROM {table}"),
+            format!("TRUNCATE {table}"),
+            format!("TRUNCATE {table} CASCADE"),
         ] {
             let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(p)

@@ -21,6 +21,8 @@ mod setup;
 mod sync;
 mod trusts;
 mod tui_e2e;
+mod tui_safety;
+mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
 mod users;

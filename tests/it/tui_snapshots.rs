@@ -22,7 +22,7 @@ use ratatui::style::{Color, Modifier};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
-fn config(read_only: bool) -> AppConfig {
+pub fn config(read_only: bool) -> AppConfig {
     AppConfig {
         environment: "staging".into(),
         environment_color: "green".into(),
@@ -33,7 +33,7 @@ fn config(read_only: bool) -> AppConfig {
     }
 }
 
-fn operator() -> Operator {
+pub fn operator() -> Operator {
     Operator {
         sub: UserSub(uuid::Uuid::from_u128(0x1111)),
         email: "ops@hub.example".into(),
@@ -41,7 +41,7 @@ fn operator() -> Operator {
     }
 }
 
-fn app_with(read_only: bool, mono: bool) -> App {
+pub fn app_with(read_only: bool, mono: bool) -> App {
     let mut app = App::new(
         config(read_only),
         Keymap::defaults(),
@@ -59,34 +59,34 @@ fn app_with(read_only: bool, mono: bool) -> App {
     app
 }
 
-fn app() -> App {
+pub fn app() -> App {
     app_with(false, false)
 }
 
-fn key(c: KeyCode) -> Msg {
+pub fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ch(c: char) -> Msg {
+pub fn ch(c: char) -> Msg {
     key(KeyCode::Char(c))
 }
 
 /// Lets the 300 ms confirmation guard pass (the operator read the dialog).
-fn wait(app: &App) {
+pub fn wait(app: &App) {
     app.clock.advance(std::time::Duration::from_millis(400));
 }
 
-fn type_str(app: &mut App, s: &str) {
+pub fn type_str(app: &mut App, s: &str) {
     for c in s.chars() {
         app.update(ch(c));
     }
 }
 
-fn d(s: &str) -> DisplayText {
+pub fn d(s: &str) -> DisplayText {
     DisplayText::new(s)
 }
 
-fn rows_for(list: &ListKey) -> Vec<Row> {
+pub fn rows_for(list: &ListKey) -> Vec<Row> {
     match list {
         ListKey::Mandates => vec![
             Row::new(
@@ -213,14 +213,14 @@ fn rows_for(list: &ListKey) -> Vec<Row> {
     }
 }
 
-const ROLE_ADMIN: &str = "00000000-0000-0000-0000-0000000000f1";
-const ROLE_MEMBER: &str = "00000000-0000-0000-0000-0000000000f2";
-const ROLE_VIEWER: &str = "00000000-0000-0000-0000-0000000000f3";
-const ROLE_STEWARD: &str = "00000000-0000-0000-0000-0000000000f4";
+pub const ROLE_ADMIN: &str = "00000000-0000-0000-0000-0000000000f1";
+pub const ROLE_MEMBER: &str = "00000000-0000-0000-0000-0000000000f2";
+pub const ROLE_VIEWER: &str = "00000000-0000-0000-0000-0000000000f3";
+pub const ROLE_STEWARD: &str = "00000000-0000-0000-0000-0000000000f4";
 
 /// What the service answers for a Roles form: alice holds the global `admin` grant; in a
 /// mandate she holds `admin` and the mandate's own `data steward`.
-fn role_choices_for(target: &RoleTarget) -> RoleChoices {
+pub fn role_choices_for(target: &RoleTarget) -> RoleChoices {
     let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
         v.iter()
             .map(|(a, b)| (a.to_string(), b.to_string()))
@@ -256,9 +256,17 @@ fn role_choices_for(target: &RoleTarget) -> RoleChoices {
 }
 
 /// Answers every queued request with fixed data (pages, summaries, health).
-fn answer_all(app: &mut App) {
-    for req in app.take_requests() {
+pub fn answer_all(app: &mut App) {
+    let reqs = app.take_requests();
+    answer(app, reqs);
+}
+
+/// Answers `reqs` like [`answer_all`] and returns the mutations among them (unanswered).
+pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, hubdeck::tui::action::Op)> {
+    let mut ops = Vec::new();
+    for req in reqs {
         match req {
+            Request::Op { id, op } => ops.push((id, op)),
             Request::Page { id, list, query } => {
                 let items = rows_for(&list);
                 let page = Page {
@@ -270,6 +278,19 @@ fn answer_all(app: &mut App) {
                     items,
                     page: query.page,
                     page_size: query.page_size,
+                    next_cursor: None,
+                    nav: hubdeck::domain::page::PageNav {
+                        first: Some(hubdeck::domain::page::Cursor {
+                            keys: vec![Some("a".into())],
+                            id: "1".into(),
+                        }),
+                        last: Some(hubdeck::domain::page::Cursor {
+                            keys: vec![Some("z".into())],
+                            id: "2".into(),
+                        }),
+                        at_start: query.page == 1,
+                        at_end: false,
+                    },
                 };
                 app.update(Msg::Page {
                     id,
@@ -308,9 +329,10 @@ fn answer_all(app: &mut App) {
             _ => {}
         }
     }
+    ops
 }
 
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+pub fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     t.draw(|f| app.draw(f)).expect("draw");
     t
@@ -323,7 +345,7 @@ fn snap(name: &str, app: &App) {
     }
 }
 
-fn text_of(buf: &Buffer) -> String {
+pub fn text_of(buf: &Buffer) -> String {
     let mut s = String::new();
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {
@@ -335,7 +357,7 @@ fn text_of(buf: &Buffer) -> String {
 }
 
 /// Position of the first cell of `needle` on screen.
-fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+pub fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
     for y in 0..buf.area.height {
         let mut line = String::new();
         let mut xs = Vec::new();
@@ -703,8 +725,8 @@ fn stale_page_is_dropped() {
             Request::Page {
                 id,
                 list: ListKey::Mandates,
-                ..
-            } => Some(*id),
+                query,
+            } if query.want == hubdeck::domain::page::Want::Rows => Some(*id),
             _ => None,
         })
         .collect();
@@ -714,6 +736,8 @@ fn stale_page_is_dropped() {
         total: 1,
         page: 1,
         page_size: 50,
+        next_cursor: None,
+        nav: Default::default(),
     };
     a.update(Msg::Page {
         id: ids[1],
@@ -1064,7 +1088,7 @@ fn the_op(app: &mut App) -> hubdeck::tui::action::Op {
     op
 }
 
-fn users_app(read_only: bool) -> App {
+pub fn users_app(read_only: bool) -> App {
     let mut a = app_with(read_only, false);
     a.update(ch('2'));
     answer_all(&mut a);

@@ -154,6 +154,13 @@ impl Dialog {
     }
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> DialogOutcome {
+        // Ctrl-y is not y: a modified key never answers a question or picks a value.
+        let modified = key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER);
+        if modified && !matches!(self, Dialog::TypeName { .. }) {
+            return DialogOutcome::Stay;
+        }
         match self {
             Dialog::QuitWhenDone { .. } => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => DialogOutcome::QuitWhenDone,

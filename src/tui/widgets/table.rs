@@ -12,7 +12,7 @@ use ratatui::widgets::{
 };
 use tui_input::Input;
 
-use crate::domain::page::Filter;
+use crate::domain::page::{Filter, PageNav, Position, TOTAL_CAP, Want, thousands};
 use crate::domain::{Page, PageQuery, SortDir};
 use crate::tui::action::{ListKey, Request, Row};
 use crate::tui::theme::Theme;
@@ -86,6 +86,58 @@ pub struct TableView {
     pub last_error: Option<String>,
     /// First visible row (kept between frames so scrolling does not jump).
     offset: std::cell::Cell<usize>,
+    /// The shown page counted from the end (1 = the last page, reached with End), or None when
+    /// counted from the start (`query.page`).
+    pub from_end: Option<u32>,
+    /// Position of the page on screen (restored when the next page fails to load).
+    shown: (u32, Position, Option<u32>),
+    /// The total of the current search/filters/sort: separate requests, once per query change,
+    /// never awaited by a page.
+    pub count: Count,
+    /// The query the count belongs to (a new search, filter or sort asks again).
+    counted_for: Option<PageQuery>,
+    estimate_awaiting: Option<u64>,
+    count_awaiting: Option<u64>,
+}
+
+/// What the console knows about the number of matching rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Count {
+    /// Not known yet ("counting…").
+    #[default]
+    Unknown,
+    /// The planner's estimate ("≈N"), while the count runs.
+    Estimate(u64),
+    /// Counted: exact up to [`TOTAL_CAP`], `TOTAL_CAP + 1` = "more than 100,000".
+    Exact(u64),
+}
+
+impl Count {
+    /// "12,345", "≈980,000", "more than 100,000" or "counting…".
+    pub fn label(self) -> String {
+        match self {
+            Count::Unknown => "counting…".into(),
+            Count::Estimate(n) => format!("≈{}", thousands(n)),
+            Count::Exact(n) if n > TOTAL_CAP => format!("more than {}", thousands(TOTAL_CAP)),
+            Count::Exact(n) => thousands(n),
+        }
+    }
+
+    /// An exact row count (not capped), when known.
+    pub fn exact(self) -> Option<u64> {
+        match self {
+            Count::Exact(n) if n <= TOTAL_CAP => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Best guess of the row count (exact, capped or estimated).
+    pub fn approx(self) -> Option<u64> {
+        match self {
+            Count::Unknown => None,
+            Count::Estimate(n) | Count::Exact(n) => Some(n),
+        }
+    }
 }
 
 impl TableView {
@@ -103,6 +155,12 @@ impl TableView {
             search_idle_ticks: None,
             last_error: None,
             offset: std::cell::Cell::new(0),
+            from_end: None,
+            shown: (1, Position::Offset, None),
+            count: Count::Unknown,
+            counted_for: None,
+            estimate_awaiting: None,
+            count_awaiting: None,
         }
     }
 
@@ -110,38 +168,125 @@ impl TableView {
         self.awaiting.is_some()
     }
 
-    /// Starts loading the current query; returns the request for the loop to run.
+    /// Starts loading the current query (rows only: the page never waits for a count);
+    /// returns the request for the loop to run.
     pub fn request(&mut self, id: u64) -> Request {
         self.awaiting = Some(id);
         Request::Page {
             id,
             list: self.list.clone(),
-            query: self.query.clone(),
+            query: self.query.clone().wanting(Want::Rows),
         }
     }
 
-    /// Takes a page result. Returns false when it is stale (not the awaited request).
+    /// The count requests for the current query, once per change of search, filters or sort:
+    /// the planner's estimate (fast, shown as "≈N") and the capped count. Empty when the
+    /// count of this query is known or already asked for.
+    pub fn count_requests(&mut self, estimate_id: u64, count_id: u64) -> Vec<Request> {
+        if self
+            .counted_for
+            .as_ref()
+            .is_some_and(|q| q.same_rows_as(&self.query))
+        {
+            return Vec::new();
+        }
+        self.counted_for = Some(self.query.clone());
+        self.count = Count::Unknown;
+        self.estimate_awaiting = Some(estimate_id);
+        self.count_awaiting = Some(count_id);
+        let base = self.query.clone().at(Position::Offset);
+        let mut base = base;
+        base.page = 1;
+        vec![
+            Request::Page {
+                id: estimate_id,
+                list: self.list.clone(),
+                query: base.clone().wanting(Want::Estimate),
+            },
+            Request::Page {
+                id: count_id,
+                list: self.list.clone(),
+                query: base.wanting(Want::CappedCount),
+            },
+        ]
+    }
+
+    /// Forgets the count (after a change to the rows, e.g. a create or delete).
+    pub fn invalidate_count(&mut self) {
+        self.counted_for = None;
+    }
+
+    /// Takes a page result (or a count). Returns false when it is stale.
     pub fn accept(&mut self, id: u64, page: Page<Row>) -> bool {
+        if self.estimate_awaiting == Some(id) {
+            self.estimate_awaiting = None;
+            if !matches!(self.count, Count::Exact(_)) {
+                self.count = Count::Estimate(page.total);
+            }
+            return true;
+        }
+        if self.count_awaiting == Some(id) {
+            self.count_awaiting = None;
+            self.count = Count::Exact(page.total);
+            return true;
+        }
         if self.awaiting != Some(id) {
             return false;
         }
         self.awaiting = None;
         self.last_error = None;
+        // A source that counted with the page (tests, small lists) gives its total.
+        if page.total > 0 && self.count_awaiting.is_none() {
+            self.count = Count::Exact(page.total);
+        }
+        if page.items.is_empty() && !matches!(self.query.position, Position::Offset) {
+            // The rows after/before the cursor are gone (deleted meanwhile): stay where we were
+            // if there is a page on screen, else fall back to page 1 on the next load.
+            if self.page.is_some() {
+                self.restore_shown();
+                if let Some(p) = self.page.as_mut() {
+                    if matches!(self.query.position, Position::After(_) | Position::Last) {
+                        p.nav.at_end = true;
+                    } else {
+                        p.nav.at_start = true;
+                    }
+                }
+                return true;
+            }
+        }
         self.selected = self.selected.min(page.items.len().saturating_sub(1));
+        self.shown = (self.query.page, self.query.position.clone(), self.from_end);
         self.page = Some(page);
         true
     }
 
+    fn restore_shown(&mut self) {
+        let (page, position, from_end) = self.shown.clone();
+        self.query.page = page;
+        self.query.position = position;
+        self.from_end = from_end;
+    }
+
     /// A failed load: keep the previous page. Returns false when stale.
     pub fn fail(&mut self, id: u64, error: &str) -> bool {
+        if self.estimate_awaiting == Some(id) {
+            self.estimate_awaiting = None;
+            return true;
+        }
+        if self.count_awaiting == Some(id) {
+            // The count is a nicety: keep the estimate, allow a retry on the next query change.
+            self.count_awaiting = None;
+            self.counted_for = None;
+            return true;
+        }
         if self.awaiting != Some(id) {
             return false;
         }
         self.awaiting = None;
         self.last_error = Some(error.to_string());
         // The query that failed is rolled back to what the visible page shows.
-        if let Some(p) = &self.page {
-            self.query.page = p.page;
+        if self.page.is_some() {
+            self.restore_shown();
         }
         true
     }
@@ -157,8 +302,18 @@ impl TableView {
         self.rows().get(self.selected)
     }
 
-    pub fn total_pages(&self) -> u32 {
-        self.page.as_ref().map(Page::total_pages).unwrap_or(1)
+    /// Pages in the list, when the count is known (estimated or exact).
+    pub fn total_pages(&self) -> Option<u32> {
+        let n = self.count.approx()?;
+        let size = u64::from(self.query.page_size.max(1));
+        Some(u32::try_from(n.div_ceil(size)).unwrap_or(u32::MAX).max(1))
+    }
+
+    fn nav(&self) -> PageNav {
+        self.page
+            .as_ref()
+            .map(|p| p.nav.clone())
+            .unwrap_or_default()
     }
 
     pub fn up(&mut self) {
@@ -171,36 +326,83 @@ impl TableView {
         }
     }
 
-    /// Moves to another page; true when the query changed (the caller requests it).
+    /// Jumps to page `page` counted from the start (OFFSET; an explicit jump).
     pub fn goto_page(&mut self, page: u32) -> bool {
-        let page = page.clamp(1, self.total_pages());
-        if page == self.query.page {
+        let page = page.max(1);
+        if page == self.query.page
+            && self.from_end.is_none()
+            && matches!(self.query.position, Position::Offset)
+        {
             return false;
         }
         self.query.page = page;
+        self.query.position = Position::Offset;
+        self.from_end = None;
         self.selected = 0;
         true
     }
 
+    /// PgDn: the rows after the last one shown (keyset), unless this is the end.
     pub fn next_page(&mut self) -> bool {
-        self.goto_page(self.query.page.saturating_add(1))
+        let nav = self.nav();
+        let Some(last) = nav.last.filter(|_| !nav.at_end) else {
+            return false;
+        };
+        self.query.position = Position::After(last);
+        match self.from_end {
+            Some(k) if k > 1 => self.from_end = Some(k - 1),
+            Some(_) => self.from_end = None,
+            None => self.query.page = self.query.page.saturating_add(1),
+        }
+        self.selected = 0;
+        true
     }
 
+    /// PgUp: the rows before the first one shown (keyset backwards), unless this is the start.
     pub fn prev_page(&mut self) -> bool {
-        self.goto_page(self.query.page.saturating_sub(1).max(1))
+        let nav = self.nav();
+        let Some(first) = nav.first.filter(|_| !nav.at_start) else {
+            return false;
+        };
+        self.query.position = Position::Before(first);
+        match self.from_end {
+            Some(k) => self.from_end = Some(k.saturating_add(1)),
+            None => self.query.page = self.query.page.saturating_sub(1).max(1),
+        }
+        self.selected = 0;
+        true
     }
 
+    /// Home: page 1.
     pub fn first_page(&mut self) -> bool {
         self.selected = 0;
-        self.goto_page(1)
+        if self.nav().at_start && self.from_end.is_none() && self.query.page == 1 {
+            return false;
+        }
+        self.query.page = 1;
+        self.query.position = Position::Offset;
+        self.from_end = None;
+        true
     }
 
+    /// End: the true last rows of the whole list (the sort order scanned backwards).
     pub fn last_page(&mut self) -> bool {
-        let changed = self.goto_page(self.total_pages());
-        if !changed {
+        if self.nav().at_end && self.page.is_some() {
             self.selected = self.rows().len().saturating_sub(1);
+            return false;
         }
-        changed
+        self.query.position = Position::Last;
+        self.from_end = Some(1);
+        self.selected = usize::MAX;
+        true
+    }
+
+    /// Back to page 1 of a changed query (search, sort, filters).
+    fn restart(&mut self) {
+        self.query.page = 1;
+        self.query.position = Position::Offset;
+        self.from_end = None;
+        self.selected = 0;
     }
 
     /// `s`: none → first sortable asc → desc → next column asc → … → none (default order).
@@ -226,8 +428,7 @@ impl TableView {
         if let Some((c, d)) = next {
             self.query = std::mem::take(&mut self.query).sort(c, d);
         }
-        self.query.page = 1;
-        self.selected = 0;
+        self.restart();
     }
 
     /// Sets (or clears, with no values) a filter and goes back to page 1.
@@ -239,8 +440,7 @@ impl TableView {
                 values,
             });
         }
-        self.query.page = 1;
-        self.selected = 0;
+        self.restart();
     }
 
     pub fn filter_values_of(&self, column: &str) -> Vec<String> {
@@ -266,8 +466,7 @@ impl TableView {
             return false;
         }
         self.query.search = new;
-        self.query.page = 1;
-        self.selected = 0;
+        self.restart();
         true
     }
 
@@ -282,12 +481,64 @@ impl TableView {
         false
     }
 
-    /// "rows 51–100 of 12,345" (or "loading…" before the first page).
+    /// "rows 51–100 of 12,345", "rows 1–50 of ≈980,000", "rows 1–50 of counting…", "last 50
+    /// rows of more than 100,000" (or "no rows yet" before the first page).
     pub fn range_label(&self) -> String {
-        match &self.page {
-            Some(p) => p.range_label(),
-            None => "no rows yet".into(),
+        let Some(p) = &self.page else {
+            return "no rows yet".into();
+        };
+        if p.items.is_empty() {
+            return format!("no rows of {}", self.count.label());
         }
+        let len = p.items.len() as u64;
+        let size = u64::from(p.page_size.max(1));
+        match self.from_end {
+            None => {
+                let first = u64::from(p.page.max(1) - 1) * size + 1;
+                format!(
+                    "rows {}–{} of {}",
+                    thousands(first),
+                    thousands(first + len - 1),
+                    self.count.label()
+                )
+            }
+            Some(k) => match self.count.exact() {
+                Some(total) => {
+                    let last = total.saturating_sub(u64::from(k - 1) * size);
+                    let first = last.saturating_sub(len - 1).max(1);
+                    format!(
+                        "rows {}–{} of {}",
+                        thousands(first),
+                        thousands(last),
+                        thousands(total)
+                    )
+                }
+                None if k == 1 => format!("last {len} rows of {}", self.count.label()),
+                None => format!(
+                    "rows {}–{} from the end of {}",
+                    thousands(u64::from(k - 1) * size + 1),
+                    thousands(u64::from(k - 1) * size + len),
+                    self.count.label()
+                ),
+            },
+        }
+    }
+
+    /// "page 3/19,602" ("page 3" while uncounted; from the end: "page 19,602/19,602").
+    pub fn page_label(&self) -> Option<String> {
+        let p = self.page.as_ref()?;
+        let pages = self.total_pages();
+        Some(match (self.from_end, pages) {
+            (None, Some(n)) => format!("page {}/{}", thousands(p.page.into()), thousands(n.into())),
+            (None, None) => format!("page {}", thousands(p.page.into())),
+            (Some(k), Some(n)) if self.count.exact().is_some() => format!(
+                "page {}/{}",
+                thousands(n.saturating_sub(k - 1).into()),
+                thousands(n.into())
+            ),
+            (Some(1), _) => "last page".into(),
+            (Some(k), _) => format!("page {} from the end", thousands(k.into())),
+        })
     }
 
     fn header_cell(&self, c: &Column, theme: &Theme) -> Cell<'static> {
@@ -332,11 +583,8 @@ impl TableView {
             format!(" {} ", self.range_label()),
             theme.muted,
         )];
-        if let Some(p) = &self.page {
-            status.push(Span::styled(
-                format!("page {}/{} ", p.page, p.total_pages()),
-                theme.muted,
-            ));
+        if let Some(label) = self.page_label() {
+            status.push(Span::styled(format!("{label} "), theme.muted));
         }
         if self.loading() {
             status.push(Span::styled(
@@ -444,7 +692,14 @@ impl TableView {
             items,
             page: 1,
             page_size: crate::domain::page::DEFAULT_PAGE_SIZE,
+            next_cursor: None,
+            nav: PageNav {
+                at_start: true,
+                at_end: true,
+                ..PageNav::default()
+            },
         });
+        self.count = Count::Exact(self.rows().len() as u64);
     }
 
     /// Label: value lines of the selected row (the detail pane).
