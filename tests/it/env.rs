@@ -374,3 +374,81 @@ async fn the_console_top_bar_shows_the_selected_environment() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+/// `:env NAME` in the console connects to the other environment and signs the operator in
+/// again there; an unknown name is refused with the known ones and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_switches_environments_with_env_and_signs_in_again() {
+    use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, services};
+    let alpha = pg::fresh_db().await;
+    let beta = pg::fresh_db().await;
+    for (db, mandate) in [(&alpha, "Alpha Only Mandate"), (&beta, "Beta Only Mandate")] {
+        let s = services(db).await;
+        seed_identity(
+            &s,
+            OPERATOR_EMAIL,
+            Some(OPERATOR_PASSWORD),
+            Some(hubdeck::domain::RoleRef::Admin),
+        )
+        .await;
+        sqlx::query("INSERT INTO mandate (name, label) VALUES ($1, 'x')")
+            .bind(mandate)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let config = format!(
+        "[env.alpha]\ndatabase = {{ url = \"{}\" }}\n[env.beta]\ndatabase = {{ url = \"{}\" }}\n",
+        alpha.url, beta.url
+    );
+    let sign_in = |t: &Tmux| {
+        t.wait_for(&["Sign in"]);
+        t.text(OPERATOR_EMAIL);
+        t.keys(&["Tab"]);
+        t.text(OPERATOR_PASSWORD);
+        t.keys(&["Enter"]);
+    };
+    let t = Tmux::start_with_config(&["--env", "alpha"], &[], &[("config.toml", &config)]);
+    sign_in(&t);
+    let screen = t.wait_for(&["Alpha Only Mandate", OPERATOR_EMAIL]);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(" alpha "),
+        "{screen}"
+    );
+
+    // Unknown: an error naming the known ones; still signed in on alpha.
+    t.keys(&[":"]);
+    t.text("env gamma");
+    t.keys(&["Enter"]);
+    t.wait_for(&["unknown environment", "alpha, beta"]);
+    t.keys(&["Escape"]);
+    let screen = t.wait_for(&["Alpha Only Mandate"]);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(" alpha "),
+        "{screen}"
+    );
+
+    // Switch: the sign-in screen of beta, then beta's data only.
+    t.keys(&[":"]);
+    t.text("env beta");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["Sign in", " beta "]);
+    assert!(!screen.contains("Alpha Only Mandate"), "{screen}");
+    sign_in(&t);
+    let screen = t.wait_for(&["Beta Only Mandate", OPERATOR_EMAIL]);
+    assert!(!screen.contains("Alpha Only Mandate"), "{screen}");
+    assert!(
+        screen.lines().next().unwrap_or_default().contains(" beta "),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
