@@ -9,6 +9,7 @@ pub mod mandates;
 pub mod members;
 pub mod registration;
 pub mod role_forms;
+pub mod roles;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;

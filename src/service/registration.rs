@@ -942,8 +942,10 @@ impl Services {
         Ok(registrations::list_stuck(&self.db, 500).await?)
     }
 
-    /// One page of the stuck registrations (the repair screen), through the query builder.
-    pub async fn list_stuck_registrations(
+    /// One page of the registrations that need an operator (search, filters, sort and paging
+    /// through the query builder, in SQL). Reading never writes: `pending` rows are reconciled
+    /// only by [`Services::reconcile_pending`], which the operator asks for.
+    pub async fn list_stuck_page(
         &self,
         actor: &Actor,
         q: &crate::domain::PageQuery,
