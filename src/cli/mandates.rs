@@ -258,7 +258,7 @@ async fn resolve_roles(
     Ok(out)
 }
 
-fn mandate_rows(items: &[crate::store::mandates::Mandate]) -> Vec<Vec<String>> {
+fn mandate_rows(items: &[crate::service::mandates::Mandate]) -> Vec<Vec<String>> {
     items
         .iter()
         .map(|m| {

@@ -8,7 +8,7 @@ use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef, SortDir};
 use crate::service::registration::RegisterRequest;
 use crate::service::seed_users::SeedOutcome;
 use crate::service::{Actor, Services};
-use crate::store::registrations::{Registration, RegistrationState};
+use crate::service::registration::{Registration, RegistrationState};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
