@@ -298,7 +298,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
             let page = trusts.list(&actor, &q).await?;
             match ctx.output {
                 Output::Json => super::print_json(&page)?,
-                Output::Table => print_trusts(&page.items, &page.range_label()),
+                Output::Table => print_trusts(&page.items, &page.range_label())?,
             }
             Ok(0)
         }
@@ -419,50 +419,47 @@ pub async fn run_kit_slots(ctx: &Context, cmd: KitSlotsCmd) -> anyhow::Result<i3
             let page = trusts.list_kit_slots(&actor, &q).await?;
             match ctx.output {
                 Output::Json => super::print_json(&page)?,
-                Output::Table => print_slots(&page.items, &page.range_label()),
+                Output::Table => print_slots(&page.items, &page.range_label())?,
             }
             Ok(0)
         }
     }
 }
 
-fn cell(s: Option<&str>) -> String {
-    s.map(|s| DisplayText::new(s).into_string())
-        .unwrap_or_else(|| "-".into())
+/// Trusts as a table (sanitized cells, aligned by display width); the range on stderr.
+fn print_trusts(items: &[Trust], label: &str) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.code.to_string(),
+                t.region.clone().unwrap_or_else(|| "-".into()),
+                t.name.clone(),
+                t.slot_name.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    super::output::print_table(&["ID", "CODE", "REGION", "NAME", "SLOT"], &rows)?;
+    eprintln!("{label}");
+    Ok(())
 }
 
-fn print_trusts(items: &[Trust], label: &str) {
-    println!(
-        "{:<36}  {:<16}  {:<24}  {:<32}  {:<12}",
-        "ID", "CODE", "REGION", "NAME", "SLOT"
-    );
-    for t in items {
-        println!(
-            "{:<36}  {:<16}  {:<24}  {:<32}  {:<12}",
-            t.id,
-            t.code,
-            cell(t.region.as_deref()),
-            DisplayText::with_max(&t.name, 32).into_string(),
-            cell(t.slot_name.as_deref())
-        );
-    }
+/// Kit slots as a table (sanitized cells, aligned by display width); the range on stderr.
+fn print_slots(items: &[KitSlot], label: &str) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|s| {
+            vec![
+                s.slot_name.clone(),
+                s.slot_number.to_string(),
+                if s.is_free() { "free" } else { "used" }.to_string(),
+                s.trust_name.clone().unwrap_or_else(|| "-".into()),
+                s.trust_code.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    super::output::print_table(&["SLOT", "NUMBER", "STATE", "TRUST", "CODE"], &rows)?;
     eprintln!("{label}");
-}
-
-fn print_slots(items: &[KitSlot], label: &str) {
-    println!(
-        "{:<20}  {:>6}  {:<6}  {:<32}  {:<16}",
-        "SLOT", "NUMBER", "STATE", "TRUST", "CODE"
-    );
-    for s in items {
-        println!(
-            "{:<20}  {:>6}  {:<6}  {:<32}  {:<16}",
-            DisplayText::with_max(&s.slot_name, 20).into_string(),
-            s.slot_number,
-            if s.is_free() { "free" } else { "used" },
-            cell(s.trust_name.as_deref()),
-            cell(s.trust_code.as_deref())
-        );
-    }
-    eprintln!("{label}");
+    Ok(())
 }
