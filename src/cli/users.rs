@@ -322,12 +322,12 @@ async fn register(
     if ctx.output == Output::Json {
         print_json(&out)?;
     } else {
-        outln!("{}", out.message)?;
+        outln!("{}", show(&out.message))?;
     }
     if out.state == RegistrationState::Complete {
         Ok(0)
     } else {
-        eprintln!("hubdeck: {}", out.message);
+        eprintln!("hubdeck: {}", show(&out.message));
         Ok(1)
     }
 }
@@ -432,7 +432,7 @@ async fn repair(
         if ctx.output == Output::Json {
             print_json(&out)?;
         } else {
-            outln!("{}", out.message)?;
+            outln!("{}", show(&out.message))?;
         }
         return Ok(if out.state == RegistrationState::Complete {
             0
