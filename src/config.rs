@@ -720,6 +720,10 @@ impl Settings {
         let mut settings: Settings = value
             .try_into()
             .map_err(|e: toml::de::Error| ConfigError::Invalid(e.to_string()))?;
+        // The top bar names the selected environment, whatever ui.environment says.
+        if let Some(name) = &selected {
+            settings.ui.environment = name.clone();
+        }
         settings.env = selected;
         settings.check()?;
         Ok(settings)

@@ -426,6 +426,7 @@ async fn console(p: &PreparedDemo) -> anyhow::Result<i32> {
         crate::tui::AppOptions {
             operator: Some(operator),
             demo_credentials: Some((DEMO_ADMIN_EMAIL.into(), DEMO_ADMIN_PASSWORD.into())),
+            env_switch: Some(crate::tui::EnvSwitch::default()),
         },
     )
     .await?;

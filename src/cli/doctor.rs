@@ -13,6 +13,9 @@ pub async fn run(cli: &Cli, loaded: Result<Settings, ConfigError>) -> i32 {
         Some(p) => Some(p.clone()),
         None => crate::config::default_config_path().filter(|p| p.exists()),
     };
+    // An unknown --env / HUBDECK_ENV is a usage error (exit 2), as for every command; the
+    // report still shows it as the failing config line.
+    let usage_error = matches!(loaded, Err(ConfigError::UnknownEnv { .. }));
     let config = ConfigFacts {
         file,
         settings: loaded.map_err(|e| e.to_string()),
@@ -29,7 +32,13 @@ pub async fn run(cli: &Cli, loaded: Result<Settings, ConfigError>) -> i32 {
         super::report_error(&e);
         return 1;
     }
-    if report.ok { 0 } else { 1 }
+    if usage_error {
+        2
+    } else if report.ok {
+        0
+    } else {
+        1
+    }
 }
 
 /// One line per check (`PASS  id  detail`), the remedy indented under a non-pass.

@@ -112,6 +112,8 @@ pub struct Context {
     pub output: Output,
     /// `--config PATH`, if given.
     pub config_path: Option<PathBuf>,
+    /// `--read-only` was given (kept when the console switches environments).
+    pub read_only_flag: bool,
 }
 
 impl Context {
@@ -166,6 +168,7 @@ pub async fn run(cli: Cli) -> i32 {
         settings,
         output: cli.output,
         config_path: cli.config.clone(),
+        read_only_flag: cli.read_only,
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => crate::tui::run_console(&ctx).await,

@@ -363,6 +363,11 @@ pub enum Request {
         op: Op,
     },
     Health,
+    /// `:env NAME`: connect to another environment (the loop swaps the services).
+    SwitchEnv {
+        id: u64,
+        name: String,
+    },
 }
 
 /// What comes back into the loop.
@@ -410,5 +415,10 @@ pub enum Msg {
         db: bool,
         directory: bool,
         latency: Duration,
+    },
+    /// The loop now talks to the new environment (its settings for the top bar), or why not.
+    EnvSwitched {
+        id: u64,
+        result: Result<super::app::AppConfig, ErrorReport>,
     },
 }

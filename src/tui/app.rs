@@ -152,6 +152,8 @@ pub struct App {
     filter_awaiting: Option<(u64, String)>,
     /// Which tabs have loaded their first page.
     loaded: Vec<Tab>,
+    /// The `:env` switch in progress (its request id).
+    env_switch: Option<u64>,
 }
 
 impl App {
@@ -200,6 +202,7 @@ impl App {
             effects: Vec::new(),
             filter_awaiting: None,
             loaded: Vec::new(),
+            env_switch: None,
         };
         if let Some(op) = operator {
             app.signed_in(op);
@@ -234,6 +237,15 @@ impl App {
     /// screen with the reason. Replies still in flight are handled (keys are still shown).
     fn sign_out(&mut self, reason: &ErrorReport) {
         tracing::warn!("operator signed out: authority revoked");
+        self.clear_session();
+        self.signin.error = Some(format!(
+            "You were signed out: {}. Ask another operator to restore your access.",
+            reason.joined()
+        ));
+    }
+
+    /// Forgets the operator and every screen's data: back to an empty sign-in screen.
+    fn clear_session(&mut self) {
         self.operator = None;
         self.mandates = MandatesScreen::new();
         self.members = None;
@@ -255,10 +267,57 @@ impl App {
             job.form = false;
         }
         self.signin = SignInScreen::new();
-        self.signin.error = Some(format!(
-            "You were signed out: {}. Ask another operator to restore your access.",
-            reason.joined()
-        ));
+    }
+
+    /// `:env NAME`: asks the loop to connect to another environment. Refused while changes
+    /// are in flight (their replies belong to this environment's operator).
+    fn switch_env(&mut self, name: &str) {
+        if name.is_empty() {
+            self.toasts.push(Toast::ok(format!(
+                "environment {}; :env NAME switches (and signs you in again)",
+                DisplayText::with_max(&self.config.environment, 24)
+            )));
+            return;
+        }
+        if !self.inflight.is_empty() {
+            self.toasts.push(Toast::warn(format!(
+                "wait for {} running change(s) before switching environments",
+                self.inflight.len()
+            )));
+            return;
+        }
+        let id = self.id();
+        self.env_switch = Some(id);
+        self.toasts.push(Toast::ok(format!(
+            "connecting to {}…",
+            DisplayText::with_max(name, 24)
+        )));
+        self.outbox.push(Request::SwitchEnv {
+            id,
+            name: name.to_string(),
+        });
+    }
+
+    /// The loop connected to the new environment (and swapped the services), or could not.
+    fn env_switched(&mut self, id: u64, result: Result<AppConfig, ErrorReport>) {
+        if self.env_switch != Some(id) {
+            return;
+        }
+        self.env_switch = None;
+        match result {
+            Ok(config) => {
+                tracing::info!(environment = %config.environment, "switched environment");
+                self.config = config;
+                self.clear_session();
+                self.health = Health::default();
+                self.outbox.push(Request::Health);
+                self.toasts.push(Toast::ok(format!(
+                    "environment {}: sign in",
+                    DisplayText::with_max(&self.config.environment, 24)
+                )));
+            }
+            Err(e) => self.report_error("Could not switch the environment", e),
+        }
     }
 
     /// The terminal is below the minimum size (only resize and quit act).
@@ -358,11 +417,13 @@ impl App {
         self.open_dialog(Dialog::QuitWhenDone { running });
     }
 
+    /// Quits once every reply is in and was seen: keys acknowledged, failures closed.
     fn maybe_finish_quit(&mut self) {
         if self.quit_pending
             && self.inflight.is_empty()
             && self.reveal.is_none()
             && self.reveal_queue.is_empty()
+            && self.dialog.is_none()
         {
             self.quit = true;
         }
@@ -602,6 +663,7 @@ impl App {
                     directory: Some(directory),
                 };
             }
+            Msg::EnvSwitched { id, result } => self.env_switched(id, result),
         }
     }
 
@@ -647,6 +709,8 @@ impl App {
                     self.show_keys(keys);
                 }
                 if self.operator.is_some() {
+                    // The change may have added or removed rows: count them again.
+                    self.active().table_mut().invalidate_count();
                     self.reload_active();
                 }
             }
@@ -853,9 +917,11 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));
         let ctrl_d = ctrl && matches!(key.code, KeyCode::Char('d' | 'D'));
-        // Behind a blocking notice only quit acts (the reveal panel, which can open while
-        // quitting waits for replies, keeps its own keys).
-        if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
+        // Behind a blocking notice only quit acts (the reveal panel and error dialogs, which
+        // replies can open while quitting waits, keep their own keys).
+        let reply_on_screen =
+            self.reveal.is_some() || matches!(self.dialog, Some(Dialog::Error { .. }));
+        if self.too_small() || (self.quit_pending && !reply_on_screen) {
             if ctrl_c || (self.keymap.is(&key, Action::Quit) && !ctrl_d) {
                 self.request_quit();
             }
@@ -897,7 +963,10 @@ impl App {
             }
             match d.handle_key(&key) {
                 DialogOutcome::Stay => {}
-                DialogOutcome::Close => self.close_dialog(),
+                DialogOutcome::Close => {
+                    self.close_dialog();
+                    self.maybe_finish_quit();
+                }
                 DialogOutcome::Run(op) => {
                     let from_form = self.dialog_from_form && self.form.is_some();
                     self.close_dialog();
@@ -1070,7 +1139,8 @@ impl App {
         }
     }
 
-    /// Runs a palette command (`mandate NAME`, `user EMAIL`, `trust CODE`, `registrations`, `quit`).
+    /// Runs a palette command (`mandate NAME`, `user EMAIL`, `trust CODE`, `registrations`,
+    /// `env NAME`, `quit`).
     pub fn run_command(&mut self, line: &str) {
         let line = line.trim().trim_start_matches(':');
         let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
@@ -1115,8 +1185,9 @@ impl App {
             }
             "quit" | "q" => self.request_quit(),
             "help" => self.help = true,
+            "env" => self.switch_env(arg),
             other => self.toasts.push(Toast::warn(format!(
-                "unknown command :{} (try :mandate, :user, :trust, :registrations, :since, :until, :quit)",
+                "unknown command :{} (try :mandate, :user, :trust, :registrations, :since, :until, :env, :quit)",
                 DisplayText::with_max(other, 20)
             ))),
         }
@@ -1227,7 +1298,10 @@ impl App {
                     )));
                 }
             }
-            Action::Refresh => self.reload_active(),
+            Action::Refresh => {
+                self.active().table_mut().invalidate_count();
+                self.reload_active();
+            }
             Action::Back => {
                 if self.tab == Tab::Mandates && self.members.is_some() {
                     self.members = None;
@@ -1360,7 +1434,14 @@ impl App {
         }
         Toast::render_stack(&self.toasts, body, buf, theme);
         if let Some(notice) = self.blocking_notice() {
-            let r = super::widgets::centered(body, body.width.saturating_sub(4).min(72), 3);
+            // At the top of the body, so a failure dialog below it stays readable.
+            let w = body.width.saturating_sub(4).min(72);
+            let r = Rect {
+                x: body.x + (body.width.saturating_sub(w)) / 2,
+                y: body.y,
+                width: w,
+                height: 3.min(body.height),
+            };
             ratatui::widgets::Clear.render(r, buf);
             Paragraph::new(Span::styled(notice, theme.warning))
                 .block(

@@ -460,6 +460,13 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             };
             Msg::OpDone { id, result }
         }
+        // The loop connects environments itself (it owns the services); never sent here.
+        Request::SwitchEnv { id, .. } => Msg::EnvSwitched {
+            id,
+            result: Err(ErrorReport::msg(
+                "environment switches are handled by the console loop",
+            )),
+        },
         Request::Health => {
             let started = Instant::now();
             let db = tokio::time::timeout(Duration::from_secs(3), crate::store::ping(&services.db))

@@ -44,7 +44,7 @@ macro_rules! actions {
 actions! {
     Quit = "quit", false, "quit hubdeck";
     Help = "help", false, "show this help";
-    Palette = "palette", false, "command palette (:mandate NAME, :user EMAIL, :trust CODE, :registrations, :since DATE, :until DATE, :quit)";
+    Palette = "palette", false, "command palette (:mandate NAME, :user EMAIL, :trust CODE, :registrations, :since DATE, :until DATE, :env NAME, :quit)";
     NextTab = "next_tab", false, "next tab";
     PrevTab = "prev_tab", false, "previous tab";
     TabMandates = "tab_mandates", false, "Mandates tab";

@@ -1,6 +1,8 @@
 //! The interactive console: event loop, screens, widgets. Never awaits I/O in key handling or
 //! drawing: `App::update` queues requests, the loop runs each as a task, and the results come
-//! back as messages tagged with the request id (stale ones are dropped).
+//! back as messages tagged with the request id (stale pages are dropped; every mutation's reply
+//! is handled — see `App::inflight`). Bracketed paste is on while the console runs and off again
+//! on every exit path ([`TerminalModes`]).
 //!
 //! Test hook: `HUBDECK_TEST_PANIC=1` panics right after the first frame, to prove the panic
 //! hook restores the terminal (used by the end-to-end tests; harmless otherwise).
@@ -11,6 +13,7 @@ pub mod backend;
 pub mod clock;
 pub mod event;
 pub mod keymap;
+pub mod reveal_once;
 pub mod screens;
 pub mod theme;
 pub mod widgets;
@@ -33,13 +36,48 @@ pub struct AppOptions {
     pub operator: Option<Operator>,
     /// Shown on the help screen (demo).
     pub demo_credentials: Option<(String, String)>,
+    /// How `:env NAME` loads another environment (None: the console cannot switch).
+    pub env_switch: Option<EnvSwitch>,
+}
+
+/// What `:env NAME` needs to resolve another environment's settings.
+#[derive(Clone, Debug, Default)]
+pub struct EnvSwitch {
+    /// `--config PATH`, if given (else the default config file).
+    pub config_path: Option<std::path::PathBuf>,
+    /// `--read-only` was given: every environment switched to stays read-only. (`--read-write`
+    /// is never carried over: it lifted one environment's default, not the next one's.)
+    pub read_only: bool,
+}
+
+/// Connects to the environment `name`: its settings, database pool and directory.
+async fn connect_env(sw: Option<EnvSwitch>, name: &str) -> anyhow::Result<Services> {
+    let sw = sw.context("switching environments is not available in this console")?;
+    let mut settings = crate::config::Settings::load(sw.config_path.as_deref(), Some(name))?;
+    if sw.read_only {
+        settings.ui.read_only = true;
+    }
+    let db = crate::store::connect(&settings.database)
+        .await
+        .with_context(|| format!("cannot reach the database of {name}"))?;
+    let directory = crate::directory::connect(&settings, &db)
+        .await
+        .with_context(|| format!("cannot set up the directory of {name}"))?;
+    Ok(Services::new(db, directory, std::sync::Arc::new(settings)))
 }
 
 /// `hubdeck` / `hubdeck tui`: connect, sign in, run the console.
 pub async fn run_console(ctx: &Context) -> anyhow::Result<i32> {
     init_file_logging(&ctx.settings);
     let services = ctx.services().await.context("cannot start the console")?;
-    run_app(services, AppOptions::default()).await?;
+    let opts = AppOptions {
+        env_switch: Some(EnvSwitch {
+            config_path: ctx.config_path.clone(),
+            read_only: ctx.read_only_flag,
+        }),
+        ..AppOptions::default()
+    };
+    run_app(services, opts).await?;
     Ok(0)
 }
 
@@ -93,7 +131,7 @@ pub async fn run_app(services: Services, opts: AppOptions) -> anyhow::Result<()>
     if let Ok(size) = terminal.terminal.size() {
         app.update(action::Msg::Resize(size.width, size.height));
     }
-    let result = run_loop(&mut terminal.terminal, &mut app, services).await;
+    let result = run_loop(&mut terminal.terminal, &mut app, services, opts.env_switch).await;
     drop(terminal);
     result
 }
@@ -147,9 +185,11 @@ impl Drop for TerminalModes {
 async fn run_loop(
     terminal: &mut ratatui::DefaultTerminal,
     app: &mut App,
-    services: Services,
+    mut services: Services,
+    env_switch: Option<EnvSwitch>,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let (env_tx, mut env_rx) = mpsc::unbounded_channel::<(u64, anyhow::Result<Services>)>();
     let events = event::spawn(tx.clone());
     let test_panic = std::env::var_os("HUBDECK_TEST_PANIC").is_some_and(|v| v == "1");
     let result: anyhow::Result<()> = async {
@@ -159,6 +199,14 @@ async fn run_loop(
                 injected_panic();
             }
             for req in app.take_requests() {
+                if let action::Request::SwitchEnv { id, name } = req {
+                    let tx = env_tx.clone();
+                    let sw = env_switch.clone();
+                    tokio::spawn(async move {
+                        let _ = tx.send((id, connect_env(sw, &name).await));
+                    });
+                    continue;
+                }
                 let s = services.clone();
                 let op = app.operator.clone();
                 let tx = tx.clone();
@@ -180,8 +228,32 @@ async fn run_loop(
             if app.quit {
                 return Ok(());
             }
-            let Some(msg) = rx.recv().await else {
-                return Ok(());
+            let msg = tokio::select! {
+                m = rx.recv() => match m {
+                    Some(m) => m,
+                    None => return Ok(()),
+                },
+                Some((id, connected)) = env_rx.recv() => match connected {
+                    Ok(new) => {
+                        // From here on every request goes to the new environment.
+                        let mut config = AppConfig::from_settings(&new.settings);
+                        config.directory_kind = new.directory.kind().to_string();
+                        match Theme::load(
+                            config_file("theme.toml").as_deref(),
+                            Theme::no_color_requested(),
+                            &new.settings.ui.environment_color,
+                        ) {
+                            Ok(t) => app.theme = t,
+                            Err(e) => tracing::warn!("theme for the new environment: {e}"),
+                        }
+                        services = new;
+                        action::Msg::EnvSwitched { id, result: Ok(config) }
+                    }
+                    Err(e) => action::Msg::EnvSwitched {
+                        id,
+                        result: Err(action::ErrorReport::from_anyhow(&e)),
+                    },
+                },
             };
             app.update(msg);
             // Take everything already waiting before drawing again.

@@ -365,3 +365,53 @@ async fn doctor_pool_requiring_mfa_and_a_broken_config_fail_their_lines() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn doctor_with_an_unknown_environment_is_a_usage_error() {
+    let home = tempfile::tempdir().unwrap();
+    let cfg = home.path().join("c.toml");
+    std::fs::write(&cfg, "[env.prod]\n[env.test]\n").unwrap();
+    let out = crate::env::hubdeck_in(
+        home.path(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--env",
+            "staging",
+            "doctor",
+        ],
+        &[],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("FAIL  config")
+            && l.contains("unknown environment \"staging\"; known environments: prod, test")),
+        "{stdout}"
+    );
+}
+
+/// In a real terminal (tmux) the terminal lines are checked, not skipped.
+#[tokio::test]
+async fn doctor_in_tmux_checks_the_terminal() {
+    let s = good_setup().await;
+    let vars = s.vars();
+    let env: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let t = crate::tui_e2e::Tmux::start(&["doctor"], &env);
+    let screen = t.wait_for(&["__EXIT:0", "all needed checks pass"]);
+    for line in [
+        "PASS  terminal.size ",
+        "PASS  terminal.colours ",
+        "PASS  terminal.paste ",
+    ] {
+        assert!(screen.contains(line), "{line}:\n{screen}");
+    }
+    // tmux's own default (set-clipboard external) lets OSC 52 through.
+    assert!(
+        screen
+            .lines()
+            .any(|l| l.starts_with("PASS  terminal.clipboard") && l.contains("tmux set-clipboard")),
+        "{screen}"
+    );
+    assert!(!screen.contains("SKIP  terminal "), "{screen}");
+}

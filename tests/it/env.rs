@@ -319,3 +319,136 @@ async fn env_demo_reaches_the_demo_data_with_no_other_setting() {
         std::panic::resume_unwind(p);
     }
 }
+
+#[test]
+fn config_example_offers_a_read_only_production_environment() {
+    let path = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"));
+    let data = tempfile::tempdir().unwrap();
+    let env = vec![(
+        "HUBDECK_DATA_DIR".to_string(),
+        data.path().display().to_string(),
+    )];
+    let load = |name: Option<&str>| {
+        hubdeck::config::Settings::load_env(Some(path), None, &env, name).unwrap()
+    };
+    let prod = load(Some("production"));
+    assert!(prod.ui.read_only);
+    assert_eq!(prod.ui.environment, "production");
+    let staging = load(Some("staging"));
+    assert!(!staging.ui.read_only);
+    assert_ne!(prod.database.url.expose(), staging.database.url.expose());
+    assert_eq!(load(None).env, None);
+}
+
+/// The console's top bar shows the environment selected with --env (real binary in tmux).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_top_bar_shows_the_selected_environment() {
+    use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, services};
+    let db = pg::fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(hubdeck::domain::RoleRef::Admin),
+    )
+    .await;
+    let config = format!(
+        "[env.staging-eu]\ndatabase = {{ url = \"{}\" }}\nui = {{ environment_color = \"yellow\" }}\n\
+         [env.production]\ndatabase = {{ url = \"postgres://nobody@127.0.0.1:1/none\" }}\n",
+        db.url
+    );
+    let t = Tmux::start_with_config(&["--env", "staging-eu"], &[], &[("config.toml", &config)]);
+    t.wait_for(&["Sign in"]);
+    t.text(OPERATOR_EMAIL);
+    t.keys(&["Tab"]);
+    t.text(OPERATOR_PASSWORD);
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["1 Mandates", OPERATOR_EMAIL]);
+    let top = screen.lines().next().unwrap_or_default();
+    assert!(top.contains(" staging-eu "), "top bar: {top}");
+    assert!(
+        !top.contains(" e2e "),
+        "the selected name wins over ui.environment: {top}"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+/// `:env NAME` in the console connects to the other environment and signs the operator in
+/// again there; an unknown name is refused with the known ones and changes nothing.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_switches_environments_with_env_and_signs_in_again() {
+    use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, services};
+    let alpha = pg::fresh_db().await;
+    let beta = pg::fresh_db().await;
+    for (db, mandate) in [(&alpha, "Alpha Only Mandate"), (&beta, "Beta Only Mandate")] {
+        let s = services(db).await;
+        seed_identity(
+            &s,
+            OPERATOR_EMAIL,
+            Some(OPERATOR_PASSWORD),
+            Some(hubdeck::domain::RoleRef::Admin),
+        )
+        .await;
+        sqlx::query("INSERT INTO mandate (name, label) VALUES ($1, 'x')")
+            .bind(mandate)
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let config = format!(
+        "[env.alpha]\ndatabase = {{ url = \"{}\" }}\n[env.beta]\ndatabase = {{ url = \"{}\" }}\n",
+        alpha.url, beta.url
+    );
+    let sign_in = |t: &Tmux| {
+        t.wait_for(&["Sign in"]);
+        t.text(OPERATOR_EMAIL);
+        t.keys(&["Tab"]);
+        t.text(OPERATOR_PASSWORD);
+        t.keys(&["Enter"]);
+    };
+    let t = Tmux::start_with_config(&["--env", "alpha"], &[], &[("config.toml", &config)]);
+    sign_in(&t);
+    let screen = t.wait_for(&["Alpha Only Mandate", OPERATOR_EMAIL]);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(" alpha "),
+        "{screen}"
+    );
+
+    // Unknown: an error naming the known ones; still signed in on alpha.
+    t.keys(&[":"]);
+    t.text("env gamma");
+    t.keys(&["Enter"]);
+    t.wait_for(&["unknown environment", "alpha, beta"]);
+    t.keys(&["Escape"]);
+    let screen = t.wait_for(&["Alpha Only Mandate"]);
+    assert!(
+        screen
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .contains(" alpha "),
+        "{screen}"
+    );
+
+    // Switch: the sign-in screen of beta, then beta's data only.
+    t.keys(&[":"]);
+    t.text("env beta");
+    t.keys(&["Enter"]);
+    let screen = t.wait_for(&["Sign in", " beta "]);
+    assert!(!screen.contains("Alpha Only Mandate"), "{screen}");
+    sign_in(&t);
+    let screen = t.wait_for(&["Beta Only Mandate", OPERATOR_EMAIL]);
+    assert!(!screen.contains("Alpha Only Mandate"), "{screen}");
+    assert!(
+        screen.lines().next().unwrap_or_default().contains(" beta "),
+        "{screen}"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

@@ -17,6 +17,7 @@ mod members;
 mod query;
 mod registration;
 mod registration_faults;
+mod setup;
 mod sync;
 mod trusts;
 mod tui_e2e;
