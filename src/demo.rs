@@ -37,6 +37,28 @@ pub struct DemoOptions {
     pub keep_running: bool,
     /// Prepare and start the cluster, print its URL, leave it running; no console.
     pub no_console: bool,
+    /// Like `no_console`, but print `export` lines (for `eval`) instead of the URL.
+    pub print_env: bool,
+}
+
+/// The name the demo registers itself under (`hubdeck --env demo ...`).
+pub const DEMO_ENV: &str = "demo";
+
+/// The overlay of the `demo` environment: its database and the local directory.
+pub fn env_overlay(database_url: &str) -> String {
+    let url = toml::Value::String(database_url.to_string());
+    format!(
+        "# Written by `hubdeck demo` each time it starts the demo cluster: the environment\n\
+         # `demo` (hubdeck --env demo ...). Replaced on the next start; do not edit.\n\
+         [database]\nurl = {url}\n\n[directory]\nkind = \"local\"\n\n\
+         [ui]\nenvironment_color = \"green\"\nread_only = false\n"
+    )
+}
+
+/// Registers the running demo cluster as the environment `demo` under `data_dir`.
+pub fn register(data_dir: &Path, database_url: &str) -> anyhow::Result<PathBuf> {
+    crate::config::register_env(data_dir, DEMO_ENV, &env_overlay(database_url))
+        .with_context(|| format!("registering the environment {DEMO_ENV:?}"))
 }
 
 /// The cluster root for a data dir, and a note when the fallback location is used.
@@ -234,7 +256,8 @@ pub async fn prepare(
         let mut settings = base.clone();
         settings.database.url = DatabaseUrl::new(cluster.url(DEMO_DATABASE));
         settings.directory.kind = DirectoryKind::Local;
-        settings.ui.environment = "demo".into();
+        settings.ui.environment = DEMO_ENV.into();
+        settings.env = Some(DEMO_ENV.into());
         settings.ui.environment_color = "green".into();
         let db = crate::store::connect(&settings.database).await?;
         crate::store::migrate(&db).await?;
@@ -286,7 +309,8 @@ fn hash_password(password: &str) -> anyhow::Result<String> {
 
 /// `hubdeck demo`. Returns the exit code.
 pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
-    let data_dir = crate::config::data_dir();
+    let data_dir = crate::files::ensure_data_dir()
+        .with_context(|| format!("creating {}", crate::config::data_dir().display()))?;
     if opts.stop {
         let was = stop(&data_dir)?;
         eprintln!(
@@ -333,9 +357,33 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
             t0.elapsed().as_millis()
         ),
     }
-    if opts.no_console {
-        println!("{}", prepared.cluster.url(DEMO_DATABASE));
+    let url = prepared.cluster.url(DEMO_DATABASE);
+    let registered = register(&data_dir, &url)?;
+    if opts.print_env {
+        // For `eval "$(hubdeck demo --print-env)"`: the environment name is enough (the
+        // registered file holds the URL), so a later --env still switches cleanly.
+        println!("export HUBDECK_ENV={DEMO_ENV}");
+        if std::env::var_os("HUBDECK_DATA_DIR").is_some() {
+            println!(
+                "export HUBDECK_DATA_DIR={}",
+                shell_quote(&data_dir.display().to_string())
+            );
+        }
         eprintln!("hubdeck demo: the cluster keeps running; stop it with `hubdeck demo --stop`");
+        return Ok(0);
+    }
+    if opts.no_console {
+        println!("{url}");
+        eprintln!(
+            "hubdeck demo: the cluster keeps running, registered as the environment \"{DEMO_ENV}\" \
+             ({}). Use it with:\n\
+             \x20 hubdeck --env {DEMO_ENV} users list\n\
+             \x20 hubdeck --env {DEMO_ENV} mandates list\n\
+             \x20 hubdeck --env {DEMO_ENV}                 # the console (sign in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n\
+             \x20 eval \"$(hubdeck demo --print-env)\"    # then plain `hubdeck users list`\n\
+             \x20 hubdeck demo --stop                    # stop the cluster",
+            registered.display()
+        );
         return Ok(0);
     }
     eprintln!(
@@ -354,6 +402,11 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
         );
     }
     code
+}
+
+/// Single-quotes a value for a POSIX shell.
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// Opens the console on the prepared demo, signed in as the demo admin.

@@ -9,6 +9,7 @@ pub mod config;
 pub mod demo;
 pub mod directory;
 pub mod domain;
+pub mod files;
 pub mod localpg;
 pub mod service;
 pub mod store;

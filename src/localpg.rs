@@ -26,8 +26,6 @@ pub enum LocalPgError {
         "running as root, but the unprivileged account {0:?} that PostgreSQL must run as does not exist (create it, or set HUBDECK_PG_USER)"
     )]
     NoUnprivilegedUser(String),
-    #[error("port {0} is already taken; choose another port or stop whatever listens there")]
-    PortTaken(u16),
     #[error("{step} failed: {message}")]
     Command { step: &'static str, message: String },
     #[error("PostgreSQL did not accept connections within {0:?}; see its log at {1}")]
@@ -246,8 +244,9 @@ impl LocalCluster {
             .args([
                 "-U",
                 "postgres",
-                "-A",
-                "trust",
+                // Local (socket) connections only; the socket dir's 0700 is the lock.
+                "--auth-local=trust",
+                "--auth-host=reject",
                 "-E",
                 "UTF8",
                 "--locale=C",
@@ -274,8 +273,11 @@ impl LocalCluster {
             self.port.to_string().into(),
             "-k".into(),
             self.socket_dir.clone().into_os_string(),
+            // No TCP at all: the only way in is the unix socket in `socket_dir` (0700), so
+            // only this account (and root) can connect on a shared machine. The port only
+            // names the socket file (`.s.PGSQL.<port>`).
             "-c".into(),
-            "listen_addresses=127.0.0.1".into(),
+            "listen_addresses=".into(),
             "-c".into(),
             "max_connections=200".into(),
             "-c".into(),
@@ -298,16 +300,9 @@ impl LocalCluster {
         o
     }
 
-    fn check_port(&self) -> Result<(), LocalPgError> {
-        TcpListener::bind(("127.0.0.1", self.port))
-            .map(drop)
-            .map_err(|_| LocalPgError::PortTaken(self.port))
-    }
-
     /// Starts the server as a daemon (`pg_ctl start -w`); it outlives this process.
     pub fn start_daemon(&self) -> Result<(), LocalPgError> {
         self.prepare_dirs()?;
-        self.check_port()?;
         let opts: Vec<String> = self
             .server_options()
             .iter()
@@ -354,7 +349,6 @@ impl LocalCluster {
     /// gets SIGQUIT when that thread ends (test harness: no orphaned servers).
     pub fn spawn_attached(&self, die_with_parent: bool) -> Result<Child, LocalPgError> {
         self.prepare_dirs()?;
-        self.check_port()?;
         let mut c = self.command("postgres");
         c.arg("-D").arg(&self.data_dir).args(self.server_options());
         let log = std::fs::OpenOptions::new()
@@ -426,13 +420,15 @@ impl LocalCluster {
         pid.lines().nth(3)?.trim().parse().ok()
     }
 
-    /// A connection URL over the private unix socket.
+    /// A connection URL over the private unix socket, in the form both sqlx and libpq
+    /// (`psql`) accept: `postgres:///DB?host=/socket/dir&port=N&user=postgres`. (sqlx refuses
+    /// `postgres://user@/DB`: "empty host".)
     pub fn url(&self, database: &str) -> String {
         format!(
-            "postgres://postgres@localhost:{}/{}?host={}",
-            self.port,
+            "postgres:///{}?host={}&port={}&user=postgres",
             database,
-            self.socket_dir.display()
+            encode_query_value(&self.socket_dir.to_string_lossy()),
+            self.port,
         )
     }
 
@@ -453,7 +449,21 @@ impl LocalCluster {
     }
 }
 
-/// A TCP port on 127.0.0.1 that was free a moment ago.
+/// Percent-encodes what a query value may not hold raw (`/` stays readable).
+fn encode_query_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for b in v.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'/' | b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (the cluster uses it only to name its
+/// socket file; a free TCP port keeps clusters started side by side apart).
 pub fn free_port() -> Result<u16, LocalPgError> {
     let l = TcpListener::bind(("127.0.0.1", 0)).map_err(io(Path::new("127.0.0.1:0")))?;
     let port = l.local_addr().map_err(io(Path::new("127.0.0.1:0")))?.port();

@@ -132,7 +132,7 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                     print_table(
                         &["TIME", "SOURCE", "ACTION", "ACTOR", "SUBJECT", "TARGET"],
                         &rows,
-                    );
+                    )?;
                     print_range(&page);
                 }
             }
@@ -154,7 +154,8 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
             };
             let n = match out {
                 Some(path) => {
-                    let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
+                    // 0600: the audit trail names users and what was done to them.
+                    let mut f = std::io::BufWriter::new(crate::files::create_private(&path)?);
                     svc.export_audit(&actor, &q, range, format, &mut f).await?
                 }
                 None => {

@@ -10,7 +10,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub fresh: bool,
     /// Stop the demo cluster and exit.
-    #[arg(long, conflicts_with_all = ["fresh", "keep_running", "no_console"])]
+    #[arg(long, conflicts_with_all = ["fresh", "keep_running", "no_console", "print_env"])]
     pub stop: bool,
     /// Leave the cluster running when the console exits.
     #[arg(long)]
@@ -19,6 +19,10 @@ pub struct DemoArgs {
     /// without opening the console (use it with `--database-url`; stop with `--stop`).
     #[arg(long)]
     pub no_console: bool,
+    /// Like --no-console, but print `export` lines for `eval "$(hubdeck demo --print-env)"`
+    /// (selecting the registered environment `demo`).
+    #[arg(long, conflicts_with = "no_console")]
+    pub print_env: bool,
 }
 
 pub async fn run(ctx: &Context, a: DemoArgs) -> anyhow::Result<i32> {
@@ -29,6 +33,7 @@ pub async fn run(ctx: &Context, a: DemoArgs) -> anyhow::Result<i32> {
             stop: a.stop,
             keep_running: a.keep_running,
             no_console: a.no_console,
+            print_env: a.print_env,
         },
     )
     .await

@@ -1,6 +1,7 @@
 //! `hubdeck mandates list|show|create|update|delete|restore`, `hubdeck mandates members
 //! list|add|remove|set-roles|enable|disable`, `hubdeck purge-mandates [--dry-run]`.
 
+use crate::cli::output::outln;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
@@ -178,38 +179,8 @@ pub struct PurgeArgs {
 }
 
 /// Prints a table; every cell is untrusted text and goes through [`DisplayText`].
-pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            r.iter()
-                .map(|c| DisplayText::with_max(c, 60).into_string())
-                .collect()
-        })
-        .collect();
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for r in &cells {
-        for (i, c) in r.iter().enumerate() {
-            if let Some(w) = widths.get_mut(i) {
-                *w = (*w).max(c.chars().count());
-            }
-        }
-    }
-    let line = |vals: Vec<&str>| {
-        let mut out = String::new();
-        for (i, v) in vals.iter().enumerate() {
-            let w = widths.get(i).copied().unwrap_or(0);
-            out.push_str(v);
-            if i + 1 < vals.len() {
-                out.push_str(&" ".repeat(w.saturating_sub(v.chars().count()) + 2));
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    line(headers.to_vec());
-    for r in &cells {
-        line(r.iter().map(String::as_str).collect());
-    }
+pub(crate) fn print_table(headers: &[&str], rows: &[Vec<String>]) -> std::io::Result<()> {
+    super::output::print_table(headers, rows)
 }
 
 pub(crate) fn print_range<T>(page: &Page<T>) {
@@ -322,7 +293,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             match ctx.output {
                 Output::Json => print_json(&page)?,
                 Output::Table => {
-                    print_table(&MANDATE_HEADERS, &mandate_rows(&page.items));
+                    print_table(&MANDATE_HEADERS, &mandate_rows(&page.items))?;
                     print_range(&page);
                 }
             }
@@ -336,7 +307,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
                     print_table(
                         &MANDATE_HEADERS,
                         &mandate_rows(std::slice::from_ref(&d.mandate)),
-                    );
+                    )?;
                     if let Some(s) = &d.subscription {
                         print_table(
                             &["PLAN", "STATUS", "MAX MEMBERS", "TRIAL ENDS"],
@@ -346,7 +317,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
                                 s.max_members.to_string(),
                                 s.trial_ends_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
                             ]],
-                        );
+                        )?;
                     }
                 }
             }
@@ -368,7 +339,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
                 Output::Table => print_table(
                     &MANDATE_HEADERS,
                     &mandate_rows(std::slice::from_ref(&d.mandate)),
-                ),
+                )?,
             }
         }
         MandatesCmd::Update {
@@ -390,7 +361,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             let m = svc.update_mandate(&actor, id, &input).await?;
             match ctx.output {
                 Output::Json => print_json(&m)?,
-                Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m])),
+                Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m]))?,
             }
         }
         MandatesCmd::Delete {
@@ -408,7 +379,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             let mode = if hard { "hard-deleted" } else { "soft-deleted" };
             match ctx.output {
                 Output::Json => print_json(&json!({"id": id, "deleted": mode}))?,
-                Output::Table => println!("mandate {id} {mode}"),
+                Output::Table => outln!("mandate {id} {mode}")?,
             }
         }
         MandatesCmd::Restore { mandate } => {
@@ -416,7 +387,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             let m = svc.restore_mandate(&actor, id).await?;
             match ctx.output {
                 Output::Json => print_json(&m)?,
-                Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m])),
+                Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m]))?,
             }
         }
         MandatesCmd::Members(cmd) => return members(ctx, &svc, &actor, cmd).await,
@@ -434,7 +405,7 @@ async fn members(
         match ctx.output {
             Output::Json => print_json(&json!({"mandate": mandate, "user": user, "done": what})),
             Output::Table => {
-                println!("{what}: {} in mandate {mandate}", DisplayText::new(user));
+                outln!("{what}: {} in mandate {mandate}", DisplayText::new(user))?;
                 Ok(())
             }
         }
@@ -463,7 +434,7 @@ async fn members(
                     print_table(
                         &["SUB", "USERNAME", "EMAIL", "FULL NAME", "ROLES", "ENABLED"],
                         &rows,
-                    );
+                    )?;
                     print_range(&page);
                 }
             }
@@ -519,7 +490,7 @@ pub async fn purge(ctx: &Context, a: PurgeArgs) -> anyhow::Result<i32> {
     match ctx.output {
         Output::Json => print_json(&report)?,
         Output::Table => {
-            print_table(&MANDATE_HEADERS, &mandate_rows(&report.mandates));
+            print_table(&MANDATE_HEADERS, &mandate_rows(&report.mandates))?;
             let verb = if report.dry_run {
                 "would purge"
             } else {

@@ -1,10 +1,14 @@
 //! clap subcommands calling the same services as the TUI. One file per subcommand group.
 
 pub mod audit;
+pub mod completions;
 pub mod demo;
 pub mod directory;
+pub mod doctor;
+pub mod env;
 pub mod mandates;
 pub mod migrate;
+pub mod output;
 pub mod trusts;
 pub mod users;
 
@@ -21,9 +25,10 @@ Exit codes:
   1  failure (directory or database unavailable, unexpected error)
   2  usage error or invalid input
   3  conflict / already exists
-  4  not found / permission denied
+  4  not found / permission denied / the operator's authority was revoked
 
 Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
+the selected environment ([env.NAME], chosen by --env / HUBDECK_ENV / default_env) <
 HUBDECK_<SECTION>__<KEY> environment variables (e.g. HUBDECK_DATABASE__URL) < flags.";
 
 #[derive(Debug, Parser)]
@@ -32,12 +37,19 @@ pub struct Cli {
     /// Read settings from this TOML file instead of config.toml in the config dir.
     #[arg(long, global = true, value_name = "PATH")]
     pub config: Option<PathBuf>,
+    /// Use the environment NAME ([env.NAME] in the config file, or one registered by
+    /// `hubdeck demo`); `hubdeck env list` shows them.
+    #[arg(long = "env", global = true, value_name = "NAME", env = "HUBDECK_ENV")]
+    pub env: Option<String>,
     /// Output format of list and result commands.
     #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
     pub output: Output,
     /// Refuse every mutation (also `ui.read_only`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, conflicts_with = "read_write")]
     pub read_only: bool,
+    /// Allow mutations in an environment that is read-only by default (`ui.read_only`).
+    #[arg(long, global = true)]
+    pub read_write: bool,
     /// PostgreSQL URL (overrides `database.url`).
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
@@ -83,12 +95,23 @@ pub enum Command {
     /// The identity directory (Cognito or local).
     #[command(subcommand)]
     Directory(directory::DirectoryCmd),
+    /// The configured environments (hubs): list them, show the current one.
+    #[command(subcommand)]
+    Env(env::EnvCmd),
+    /// Check everything the console needs, each with a remedy (exit 0 only when all pass).
+    Doctor,
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell) on stdout.
+    Completions(completions::CompletionsArgs),
+    /// Print the man page (roff) on stdout, or write hubdeck.1 with --out DIR.
+    Man(completions::ManArgs),
 }
 
 /// What a command needs: settings, output format, and (on demand) the services.
 pub struct Context {
     pub settings: Arc<Settings>,
     pub output: Output,
+    /// `--config PATH`, if given.
+    pub config_path: Option<PathBuf>,
 }
 
 impl Context {
@@ -101,10 +124,13 @@ impl Context {
 }
 
 /// Loads settings with the flags applied on top.
-pub fn settings_for(cli: &Cli) -> anyhow::Result<Settings> {
-    let mut s = Settings::load(cli.config.as_deref())?;
+pub fn settings_for(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
+    let mut s = Settings::load(cli.config.as_deref(), cli.env.as_deref())?;
     if cli.read_only {
         s.ui.read_only = true;
+    }
+    if cli.read_write {
+        s.ui.read_only = false;
     }
     if let Some(url) = &cli.database_url {
         s.database.url = crate::config::DatabaseUrl::new(url.clone());
@@ -114,20 +140,32 @@ pub fn settings_for(cli: &Cli) -> anyhow::Result<Settings> {
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
-    let settings = match settings_for(&cli) {
+    // Commands that need no settings.
+    match &cli.command {
+        Some(Command::Completions(a)) => return completions::completions(a),
+        Some(Command::Man(a)) => return completions::man(a),
+        _ => {}
+    }
+    let loaded = settings_for(&cli);
+    if matches!(cli.command, Some(Command::Doctor)) {
+        // The doctor reports a broken configuration as its first failing line.
+        return doctor::run(&cli, loaded).await;
+    }
+    let settings = match loaded {
         Ok(s) => Arc::new(s),
         Err(e) => {
             // The deploy Makefile parses stdout of register-trust: it always gets a JSON array.
             if matches!(cli.command, Some(Command::RegisterTrust(_))) {
                 println!("[]");
             }
-            eprintln!("hubdeck: {e:#}");
+            report_error(&anyhow::Error::from(e));
             return 2;
         }
     };
     let ctx = Context {
         settings,
         output: cli.output,
+        config_path: cli.config.clone(),
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => crate::tui::run_console(&ctx).await,
@@ -142,14 +180,27 @@ pub async fn run(cli: Cli) -> i32 {
         Command::PurgeMandates(a) => mandates::purge(&ctx, a).await,
         Command::Audit(c) => audit::run(&ctx, c).await,
         Command::Directory(c) => directory::run(&ctx, c).await,
+        Command::Env(c) => env::run(&ctx, c),
+        Command::Doctor | Command::Completions(_) | Command::Man(_) => Ok(0),
     };
     match result {
         Ok(code) => code,
+        // The reader of stdout went away (`| head`): nothing more to say, not a failure.
+        Err(e) if output::is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("hubdeck: {e:#}");
+            report_error(&e);
             exit_code_of(&e)
         }
     }
+}
+
+/// Prints an error with its cause chain on stderr, on one line, through the sanitizer: a
+/// cause may quote untrusted text (a name, a directory message).
+pub fn report_error(e: &anyhow::Error) {
+    eprintln!(
+        "hubdeck: {}",
+        crate::domain::DisplayText::with_max(&format!("{e:#}"), 4000)
+    );
 }
 
 /// Exit code for an error (service errors carry their own; anything else is 1).
@@ -168,17 +219,31 @@ pub fn exit_code_of(e: &anyhow::Error) -> i32 {
 
 /// Logs for CLI commands go to stderr (stdout carries results); the TUI logs to a file.
 pub fn init_stderr_logging(settings: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+        .with_env_filter(log_filter(&settings.log.level))
         .with_writer(std::io::stderr)
         .with_target(false)
+        // Colours only for a person: a piped or redirected stderr is a log, not a terminal.
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }
 
-/// Prints a value as pretty JSON on stdout.
+/// The configured level; the AWS SDK's own chatter (credential-chain attempts, profile-file
+/// notes) only at `error` unless the level names an `aws` target itself — a failure is
+/// reported once, as one line, by the command.
+pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
+    let level = if level.contains("aws") {
+        level.to_string()
+    } else {
+        format!("{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error")
+    };
+    tracing_subscriber::EnvFilter::try_new(&level)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+}
+
+/// Prints a value as pretty JSON on stdout (invisible characters escaped, see
+/// [`output::to_json`]).
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
-    Ok(())
+    output::print_json(v)
 }

@@ -1,5 +1,6 @@
 //! `hubdeck users ...`, `hubdeck seed-users`
 
+use crate::cli::output::{outln, print_table};
 use clap::{Args, Subcommand};
 
 use super::{Context, Output, print_json};
@@ -12,6 +13,7 @@ use crate::store::registrations::{Registration, RegistrationState};
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {
     /// Register a user: directory identity, then roles, profile and audit (a journaled saga).
+    /// Exit 3 when the email already exists or already has an open registration.
     Register(RegisterArgs),
     /// List users (from the directory cache joined with profiles and grants).
     List(ListArgs),
@@ -29,7 +31,8 @@ pub enum UsersCmd {
     EditProfile(EditProfileArgs),
     /// Send the invitation again.
     ResendInvite(UserArg),
-    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile.
+    /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile. One
+    /// operation per registration at a time: a second operator gets exit 3 ("being repaired").
     Repair(RepairArgs),
     /// Drift: identities without grants, grants without identity, disabled users with grants.
     Drift,
@@ -113,13 +116,14 @@ pub struct RepairArgs {
     /// Retry role assignment of a registration (idempotent).
     #[arg(long, value_name = "ID")]
     pub retry: Option<RegistrationId>,
-    /// Roll a registration back (deletes only the identity it created).
+    /// Roll a registration back (deletes only the identity it provably created).
     #[arg(long, value_name = "ID")]
     pub rollback: Option<RegistrationId>,
-    /// Mark a registration resolved (with --note).
+    /// Mark a registration resolved (with --note): the operator's decision, also for `conflict`.
     #[arg(long, value_name = "ID", requires = "note")]
     pub resolve: Option<RegistrationId>,
-    /// Reconcile `pending` registrations older than a minute by looking their email up.
+    /// Reconcile `pending` registrations older than a minute: a consistent read by email plus
+    /// proof of authorship (never adopts a stranger; unprovable → `conflict`).
     #[arg(long)]
     pub reconcile: bool,
     #[arg(long, value_name = "TEXT")]
@@ -150,35 +154,35 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
             if ctx.output == Output::Json {
                 print_json(&d)?;
             } else {
-                println!("sub           {}", d.sub);
+                outln!("sub           {}", d.sub)?;
                 if let Some(i) = &d.identity {
-                    println!("email         {}", show(&i.email));
-                    println!(
+                    outln!("email         {}", show(&i.email))?;
+                    outln!(
                         "status        {} (enabled: {})",
                         show(i.status.as_str()),
                         i.enabled
-                    );
+                    )?;
                 } else {
-                    println!("identity      (not in the directory)");
+                    outln!("identity      (not in the directory)")?;
                 }
                 if let Some(p) = &d.profile {
-                    println!("name          {}", show(&p.name));
-                    println!("organisation  {}", show(&p.organisation));
+                    outln!("name          {}", show(&p.name))?;
+                    outln!("organisation  {}", show(&p.organisation))?;
                 }
-                println!("roles         {}", d.roles.join(", "));
+                outln!("roles         {}", d.roles.join(", "))?;
                 for m in &d.mandates {
-                    println!(
+                    outln!(
                         "mandate       {} [{}]{}",
                         show(&m.mandate_name),
                         m.roles.join(", "),
                         if m.enabled { "" } else { " (disabled)" }
-                    );
+                    )?;
                 }
                 for r in &d.registrations {
-                    println!("registration  {} {} {}", r.id, r.state, r.created_at);
+                    outln!("registration  {} {} {}", r.id, r.state, r.created_at)?;
                 }
                 for a in &d.audit {
-                    println!(
+                    outln!(
                         "audit         {} {} via {}{}",
                         a.timestamp,
                         show(&a.action),
@@ -187,7 +191,7 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
                             .as_deref()
                             .map(|u| format!(" ({})", show(u)))
                             .unwrap_or_default()
-                    );
+                    )?;
                 }
             }
             Ok(0)
@@ -241,26 +245,26 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
             if ctx.output == Output::Json {
                 print_json(&d)?;
             } else {
-                println!(
+                outln!(
                     "identities without grants: {}",
                     d.identities_without_grants.total
-                );
+                )?;
                 for u in &d.identities_without_grants.items {
-                    println!("  {} {}", u.sub, show(&u.email));
+                    outln!("  {} {}", u.sub, show(&u.email))?;
                 }
-                println!(
+                outln!(
                     "grants without identity: {}",
                     d.grants_without_identity.len()
-                );
+                )?;
                 for s in &d.grants_without_identity {
-                    println!("  {s}");
+                    outln!("  {s}")?;
                 }
-                println!(
+                outln!(
                     "disabled users with grants: {}",
                     d.disabled_with_grants.total
-                );
+                )?;
                 for u in &d.disabled_with_grants.items {
-                    println!("  {} {} [{}]", u.sub, show(&u.email), u.roles.join(", "));
+                    outln!("  {} {} [{}]", u.sub, show(&u.email), u.roles.join(", "))?;
                 }
             }
             Ok(0)
@@ -272,7 +276,7 @@ fn result<T: serde::Serialize>(ctx: &Context, v: &T, text: &str) -> anyhow::Resu
     if ctx.output == Output::Json {
         print_json(v)?;
     } else {
-        println!("{text}");
+        outln!("{text}")?;
     }
     Ok(0)
 }
@@ -318,7 +322,7 @@ async fn register(
     if ctx.output == Output::Json {
         print_json(&out)?;
     } else {
-        println!("{}", out.message);
+        outln!("{}", out.message)?;
     }
     if out.state == RegistrationState::Complete {
         Ok(0)
@@ -356,46 +360,65 @@ async fn list(ctx: &Context, svc: &Services, actor: &Actor, a: ListArgs) -> anyh
         print_json(&page)?;
         return Ok(0);
     }
-    println!(
-        "{:<36}  {:<32}  {:<20}  {:<20}  {:<8}  {:<21}  ROLES",
-        "SUB", "EMAIL", "NAME", "ORGANISATION", "ENABLED", "STATUS"
-    );
-    for u in &page.items {
-        println!(
-            "{:<36}  {:<32}  {:<20}  {:<20}  {:<8}  {:<21}  {}",
-            u.sub,
-            DisplayText::with_max(&u.email, 32),
-            DisplayText::with_max(u.name.as_deref().unwrap_or("-"), 20),
-            DisplayText::with_max(u.organisation.as_deref().unwrap_or("-"), 20),
-            u.enabled,
-            DisplayText::with_max(&u.status, 21),
-            u.roles.join(", ")
-        );
-    }
+    let rows: Vec<Vec<String>> = page
+        .items
+        .iter()
+        .map(|u| {
+            vec![
+                u.sub.to_string(),
+                u.email.clone(),
+                u.name.clone().unwrap_or_else(|| "-".into()),
+                u.organisation.clone().unwrap_or_else(|| "-".into()),
+                u.enabled.to_string(),
+                u.status.clone(),
+                u.roles.join(", "),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "SUB",
+            "EMAIL",
+            "NAME",
+            "ORGANISATION",
+            "ENABLED",
+            "STATUS",
+            "ROLES",
+        ],
+        &rows,
+    )?;
     eprintln!("{}", page.range_label());
     Ok(0)
 }
 
-fn print_registrations(rows: &[Registration]) {
-    println!(
-        "{:<36}  {:<16}  {:<32}  {:<36}  {:<25}  LAST ERROR",
-        "ID", "STATE", "EMAIL", "SUB", "CREATED"
-    );
-    for r in rows {
-        println!(
-            "{:<36}  {:<16}  {:<32}  {:<36}  {:<25}  {}{}",
-            r.id,
-            r.state,
-            DisplayText::with_max(&r.email, 32),
-            r.sub.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-            r.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
-            DisplayText::with_max(r.last_error.as_deref().unwrap_or(""), 200),
-            r.rollback_error
-                .as_deref()
-                .map(|e| format!(" | rollback: {}", DisplayText::with_max(e, 200)))
-                .unwrap_or_default()
-        );
-    }
+fn print_registrations(rows: &[Registration]) -> std::io::Result<()> {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut err = r.last_error.clone().unwrap_or_default();
+            if let Some(rb) = &r.rollback_error {
+                err.push_str(" | rollback: ");
+                err.push_str(rb);
+            }
+            if let Some(ev) = &r.evidence {
+                // What the saga saw when it refused to adopt or delete (for the operator's decision).
+                err.push_str(" | evidence: ");
+                err.push_str(&ev.to_string());
+            }
+            vec![
+                r.id.to_string(),
+                r.state.to_string(),
+                r.email.clone(),
+                r.sub.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
+                r.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+                err,
+            ]
+        })
+        .collect();
+    print_table(
+        &["ID", "STATE", "EMAIL", "SUB", "CREATED", "LAST ERROR"],
+        &cells,
+    )
 }
 
 async fn repair(
@@ -409,7 +432,7 @@ async fn repair(
         if ctx.output == Output::Json {
             print_json(&out)?;
         } else {
-            println!("{}", out.message);
+            outln!("{}", out.message)?;
         }
         return Ok(if out.state == RegistrationState::Complete {
             0
@@ -436,7 +459,7 @@ async fn repair(
             )?;
         } else {
             for (id, s) in &out {
-                println!("{id}  {s}");
+                outln!("{id}  {s}")?;
             }
             eprintln!("{} pending registration(s) reconciled", out.len());
         }
@@ -446,7 +469,7 @@ async fn repair(
     if ctx.output == Output::Json {
         print_json(&rows)?;
     } else {
-        print_registrations(&rows);
+        print_registrations(&rows)?;
         eprintln!("{} stuck registration(s)", rows.len());
     }
     Ok(0)
@@ -467,9 +490,9 @@ pub async fn seed(ctx: &Context) -> anyhow::Result<i32> {
                 SeedOutcome::Missing => "missing in the directory (skipped)".to_string(),
                 SeedOutcome::Skipped(why) => format!("skipped: {}", show(why)),
             };
-            println!("{:<40}  {}", l.email, what);
+            outln!("{:<40}  {}", l.email, what)?;
         }
-        println!("{}", summary.totals());
+        outln!("{}", summary.totals())?;
     }
     match &summary.stopped {
         Some(why) => {

@@ -18,7 +18,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{
     AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
-    IdentityStatus, Invite, NewIdentity, NewPasswordChallenge, UserKey,
+    IdentityStatus, Invite, NewIdentity, NewPasswordChallenge, REGISTRATION_ATTRIBUTE, UserKey,
 };
 use crate::config::DirectorySettings;
 use crate::domain::{Email, Secret, UserSub};
@@ -26,6 +26,12 @@ use crate::domain::{Email, Secret, UserSub};
 /// Builds the SDK client once (clone it freely): explicit HTTP client on rustls+ring, explicit
 /// connect/attempt/operation timeouts, bounded retries, optional endpoint override (emulator).
 pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
+    cip::Client::new(&sdk_config(settings).await)
+}
+
+/// The shared SDK configuration behind [`sdk_client`] (also used by the doctor to resolve
+/// credentials on their own).
+pub async fn sdk_config(settings: &DirectorySettings) -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
         .build_https();
@@ -49,8 +55,7 @@ pub async fn sdk_client(settings: &DirectorySettings) -> cip::Client {
     if !settings.endpoint_url.is_empty() {
         loader = loader.endpoint_url(settings.endpoint_url.clone());
     }
-    let conf = loader.load().await;
-    cip::Client::new(&conf)
+    loader.load().await
 }
 
 /// Cognito quota categories hubdeck paces itself against.
@@ -108,6 +113,19 @@ pub struct CognitoDirectory {
     create: Pacer,
     update: Pacer,
     read: Pacer,
+    /// Whether the pool's schema has `custom:hubdeck_reg` (DescribeUserPool, once).
+    marker: tokio::sync::OnceCell<bool>,
+}
+
+/// The full name of the marker attribute in Cognito.
+pub fn marker_attribute() -> String {
+    format!("custom:{REGISTRATION_ATTRIBUTE}")
+}
+
+/// Per-operation override for calls that are not idempotent (see the table in
+/// `directory/mod.rs`): exactly one attempt, whatever `max_attempts` says.
+fn single_attempt() -> cip::config::Builder {
+    cip::config::Builder::default().retry_config(RetryConfig::disabled())
 }
 
 /// Refuses values that could break out of a ListUsers filter string (`attr = "value"`) — or
@@ -179,6 +197,9 @@ where
         SdkError::TimeoutError(_) => {
             DirectoryError::Unavailable("timed out waiting for the directory".into())
         }
+        SdkError::DispatchFailure(_) if credentials_error(err).is_some() => {
+            DirectoryError::Rejected(no_credentials_message(credentials_error(err)))
+        }
         SdkError::DispatchFailure(df) => {
             let detail = DisplayErrorContext(err).to_string();
             if df.is_io() || df.is_timeout() {
@@ -193,6 +214,48 @@ where
         )),
         _ => DirectoryError::Rejected(format!("directory error: {}", DisplayErrorContext(err))),
     }
+}
+
+/// The credential-chain failure behind an SDK error, if that is what it is.
+fn credentials_error<'a>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a aws_credential_types::provider::error::CredentialsError> {
+    let mut cur = Some(err);
+    while let Some(e) = cur {
+        if let Some(ce) =
+            e.downcast_ref::<aws_credential_types::provider::error::CredentialsError>()
+        {
+            return Some(ce);
+        }
+        cur = e.source();
+    }
+    None
+}
+
+/// ONE line: what is missing and how to fix it (never the SDK's multi-line chain dump).
+fn no_credentials_message(
+    ce: Option<&aws_credential_types::provider::error::CredentialsError>,
+) -> String {
+    use aws_credential_types::provider::error::CredentialsError as C;
+    let why = match ce {
+        Some(C::CredentialsNotLoaded(_)) | None => "no AWS credentials found".to_string(),
+        Some(other) => {
+            // The provider's own reason (e.g. a profile that does not exist), first line only.
+            let detail = std::error::Error::source(other)
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| other.to_string());
+            let first = detail.lines().next().unwrap_or_default().trim().to_string();
+            format!(
+                "cannot load AWS credentials ({})",
+                crate::domain::DisplayText::with_max(&first, 160)
+            )
+        }
+    };
+    format!(
+        "{why}; set AWS_PROFILE (a profile in ~/.aws/config) or AWS_ACCESS_KEY_ID and \
+         AWS_SECRET_ACCESS_KEY, or run with an instance role; for the embedded directory set \
+         directory.kind = \"local\""
+    )
 }
 
 fn attr<'a>(attrs: &'a [AttributeType], name: &str) -> Option<&'a str> {
@@ -224,6 +287,7 @@ fn to_identity(
         created_at: created.and_then(|d| {
             chrono::DateTime::<chrono::Utc>::from_timestamp(d.secs(), d.subsec_nanos())
         }),
+        registration_marker: attr(attrs, &marker_attribute()).map(str::to_string),
     })
 }
 
@@ -256,7 +320,44 @@ impl CognitoDirectory {
             create: Pacer::new(settings.user_creation_rps),
             update: Pacer::new(settings.user_update_rps),
             read: Pacer::new(settings.user_read_rps),
+            marker: tokio::sync::OnceCell::new(),
         })
+    }
+
+    async fn create(&self, new: &NewIdentity, marker: Option<&str>) -> DirectoryResult<Identity> {
+        let email = new.email.as_str();
+        check_value("email", email)?;
+        let mut req = self
+            .client
+            .admin_create_user()
+            .user_pool_id(&self.user_pool_id)
+            .username(email)
+            .user_attributes(build_attr("email", email)?)
+            .user_attributes(build_attr(
+                "email_verified",
+                if new.email_verified { "true" } else { "false" },
+            )?);
+        if let Some(m) = marker {
+            req = req.user_attributes(build_attr(&marker_attribute(), m)?);
+        }
+        req = match new.invite {
+            Invite::Email => req.desired_delivery_mediums(DeliveryMediumType::Email),
+            Invite::Suppress => req.message_action(MessageActionType::Suppress),
+        };
+        if let Some(pw) = &new.temporary_password {
+            req = req.temporary_password(pw.expose());
+        }
+        self.pace(Quota::Create).await;
+        let out = req
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let user = out
+            .user()
+            .ok_or_else(|| DirectoryError::Rejected("AdminCreateUser returned no user".into()))?;
+        from_user(user)
     }
 
     async fn pace(&self, q: Quota) {
@@ -296,31 +397,52 @@ impl Directory for CognitoDirectory {
     }
 
     async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity> {
-        let email = new.email.as_str();
-        check_value("email", email)?;
-        let mut req = self
-            .client
-            .admin_create_user()
-            .user_pool_id(&self.user_pool_id)
-            .username(email)
-            .user_attributes(build_attr("email", email)?)
-            .user_attributes(build_attr(
-                "email_verified",
-                if new.email_verified { "true" } else { "false" },
-            )?);
-        req = match new.invite {
-            Invite::Email => req.desired_delivery_mediums(DeliveryMediumType::Email),
-            Invite::Suppress => req.message_action(MessageActionType::Suppress),
+        self.create(new, None).await
+    }
+
+    async fn create_registered_user(
+        &self,
+        new: &NewIdentity,
+        registration: &str,
+    ) -> DirectoryResult<Identity> {
+        let marked = match self.supports_registration_marker().await {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!("DescribeUserPool failed ({e}); creating without the marker");
+                false
+            }
         };
-        if let Some(pw) = &new.temporary_password {
-            req = req.temporary_password(pw.expose());
+        self.create(new, marked.then_some(registration)).await
+    }
+
+    async fn supports_registration_marker(&self) -> DirectoryResult<bool> {
+        if let Some(known) = self.marker.get() {
+            return Ok(*known);
         }
-        self.pace(Quota::Create).await;
-        let out = req.send().await.map_err(|e| classify(&e))?;
-        let user = out
-            .user()
-            .ok_or_else(|| DirectoryError::Rejected("AdminCreateUser returned no user".into()))?;
-        from_user(user)
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let name = marker_attribute();
+        let has = out.user_pool().is_some_and(|p| {
+            p.schema_attributes()
+                .iter()
+                .any(|a| a.name() == Some(name.as_str()))
+        });
+        if !has {
+            tracing::warn!(
+                "user pool {} has no {name} attribute: registrations cannot mark the identities \
+                 they create, so an identity found after a lost answer is never adopted (see \
+                 README, \"Proof of authorship\")",
+                self.user_pool_id
+            );
+        }
+        let _ = self.marker.set(has);
+        Ok(has)
     }
 
     async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity> {
@@ -419,9 +541,17 @@ impl Directory for CognitoDirectory {
             .username(username)
             .message_action(MessageActionType::Resend)
             .desired_delivery_mediums(DeliveryMediumType::Email)
+            .customize()
+            .config_override(single_attempt())
             .send()
             .await
-            .map_err(|e| classify(&e))?;
+            .map_err(|e| match classify(&e) {
+                DirectoryError::Unavailable(m) => DirectoryError::Unavailable(format!(
+                    "{m}; the invitation may or may not have been sent (not retried: each \
+                     attempt sends an email) — check with the user before resending"
+                )),
+                other => other,
+            })?;
         Ok(())
     }
 
@@ -511,6 +641,20 @@ impl Directory for CognitoDirectory {
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
+    }
+
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        Ok(out
+            .user_pool()
+            .and_then(|p| u64::try_from(p.estimated_number_of_users()).ok()))
     }
 
     async fn health(&self) -> DirectoryResult<()> {

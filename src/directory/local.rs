@@ -51,6 +51,7 @@ fn identity(r: LocalIdentityRow) -> Identity {
         enabled: r.enabled,
         status: IdentityStatus::parse(&r.status),
         created_at: Some(r.created_at),
+        registration_marker: r.registration_marker,
     }
 }
 
@@ -125,6 +126,36 @@ fn cursor_decode(c: &str) -> DirectoryResult<(DateTime<Utc>, UserSub)> {
 }
 
 impl LocalDirectory {
+    async fn create(&self, new: &NewIdentity, marker: Option<&str>) -> DirectoryResult<Identity> {
+        let password = new
+            .temporary_password
+            .clone()
+            .unwrap_or_else(temporary_password);
+        let hash = hash_blocking(password).await?;
+        let email = new.email.as_str();
+        let row = store::insert(
+            &self.db,
+            &NewLocalIdentity {
+                sub: UserSub::new_v4(),
+                username: email,
+                email,
+                email_verified: new.email_verified,
+                status: IdentityStatus::ForceChangePassword.as_str(),
+                password_hash: &hash,
+                invite: new.invite == super::Invite::Email,
+                registration_marker: marker,
+            },
+        )
+        .await
+        .map_err(|e| match e {
+            StoreError::Unique { .. } => {
+                DirectoryError::AlreadyExists(format!("User with email {email} already exists"))
+            }
+            other => store_err(other),
+        })?;
+        Ok(identity(row))
+    }
+
     async fn by_username(&self, username: &str) -> DirectoryResult<LocalIdentityRow> {
         store::find_by_username_or_email(&self.db, username)
             .await
@@ -143,32 +174,19 @@ impl Directory for LocalDirectory {
     }
 
     async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity> {
-        let password = new
-            .temporary_password
-            .clone()
-            .unwrap_or_else(temporary_password);
-        let hash = hash_blocking(password).await?;
-        let email = new.email.as_str();
-        let row = store::insert(
-            &self.db,
-            &NewLocalIdentity {
-                sub: UserSub::new_v4(),
-                username: email,
-                email,
-                email_verified: new.email_verified,
-                status: IdentityStatus::ForceChangePassword.as_str(),
-                password_hash: &hash,
-                invite: new.invite == super::Invite::Email,
-            },
-        )
-        .await
-        .map_err(|e| match e {
-            StoreError::Unique { .. } => {
-                DirectoryError::AlreadyExists(format!("User with email {email} already exists"))
-            }
-            other => store_err(other),
-        })?;
-        Ok(identity(row))
+        self.create(new, None).await
+    }
+
+    async fn create_registered_user(
+        &self,
+        new: &NewIdentity,
+        registration: &str,
+    ) -> DirectoryResult<Identity> {
+        self.create(new, Some(registration)).await
+    }
+
+    async fn supports_registration_marker(&self) -> DirectoryResult<bool> {
+        Ok(true)
     }
 
     async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity> {
@@ -184,7 +202,6 @@ impl Directory for LocalDirectory {
                 DirectoryError::NotFound(crate::domain::DisplayText::new(k).into_string())
             })
     }
-
     async fn find_by_sub(&self, sub: UserSub) -> DirectoryResult<Identity> {
         store::find_by_sub(&self.db, sub)
             .await
@@ -353,6 +370,11 @@ impl Directory for LocalDirectory {
 
     async fn health(&self) -> DirectoryResult<()> {
         store::ping(&self.db).await.map_err(store_err)
+    }
+
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        let n = store::count(&self.db).await.map_err(store_err)?;
+        Ok(u64::try_from(n).ok())
     }
 }
 

@@ -3,8 +3,36 @@
 //!
 //! Implementations: [`cognito::CognitoDirectory`] (AWS Cognito through the SDK) and
 //! [`local::LocalDirectory`] (embedded, on PostgreSQL, for demo and development).
+//!
+//! # Mutations: idempotency and unknown outcomes (THE table)
+//!
+//! A call whose answer was lost (timeout, connection reset after the request was sent, 5xx —
+//! all reported as [`DirectoryError::Unavailable`]) may or may not have taken effect. Each
+//! mutation is handled as this table says; the SDK's own retries are configured per operation
+//! in [`cognito`] to match (`max_attempts` applies only where the table says "SDK retries").
+//!
+//! | mutation (Cognito operation) | idempotent? | SDK attempts | unknown outcome resolved by |
+//! |---|---|---|---|
+//! | create user (`AdminCreateUser`) | **no** — a repeat answers `UsernameExistsException` for the identity the first attempt made | exactly 1 | the saga (`service::registration`): strongly consistent read by username (`AdminGetUser`) + proof of authorship (the `custom:hubdeck_reg` marker = registration id, or the sub recorded on the journal). Ours → continue as `identity_created`; absent → the create is tried once more; someone else's → `conflict`, nothing deleted |
+//! | resend invite (`AdminCreateUser`, `MessageAction=RESEND`) | **no** — each attempt sends an email | exactly 1 | not resolvable by a read (an email leaves no state): reported as "may or may not have been sent"; the operator decides whether to resend |
+//! | delete user (`AdminDeleteUser`) | yes in effect — a repeat answers `UserNotFoundException` | SDK retries | `service::Services::delete_verified`: a not-found or unknown answer is believed only after `AdminGetUser` shows the username gone (or owned by another sub, which is never touched) |
+//! | disable / enable (`AdminDisableUser` / `AdminEnableUser`) | yes — same end state | SDK retries | repeating the call is safe; the caller reports the error and the operator repeats it (the end state is checked with `AdminGetUser` → `enabled`) |
+//! | set password (`AdminSetUserPassword`) | yes — same password, same status | SDK retries | repeating the call is safe |
+//! | update attributes (`AdminUpdateUserAttributes`) | yes — same values | — | not called by hubdeck (profiles live in PostgreSQL; the marker is immutable and set only at creation) |
+//! | sign-in (`AdminInitiateAuth`, `AdminRespondToAuthChallenge`) | n/a (no directory state hubdeck relies on) | SDK retries | the operator signs in again |
+//!
+//! Reads (`AdminGetUser`, `ListUsers`, `DescribeUserPool`) are always safe to retry.
+//!
+//! # Proof of authorship
+//!
+//! [`Directory::create_registered_user`] marks the identity with the registration id where the
+//! directory can hold it: LocalDirectory always; Cognito when the pool's schema has the custom
+//! attribute [`REGISTRATION_ATTRIBUTE`] (checked once with `DescribeUserPool`, see
+//! [`Directory::supports_registration_marker`]). Without it the only proof is the sub from a
+//! create answer that arrived, and an identity found after a lost answer can never be adopted.
 
 pub mod cognito;
+pub mod diagnose;
 pub mod local;
 pub mod sync;
 
@@ -58,7 +86,14 @@ pub struct Identity {
     pub enabled: bool,
     pub status: IdentityStatus,
     pub created_at: Option<DateTime<Utc>>,
+    /// The registration id this identity was created for (the proof-of-authorship marker),
+    /// when the directory holds one.
+    #[serde(default)]
+    pub registration_marker: Option<String>,
 }
+
+/// The Cognito custom attribute holding the registration id (as `custom:hubdeck_reg`).
+pub const REGISTRATION_ATTRIBUTE: &str = "hubdeck_reg";
 
 /// How a new identity is told about its account.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -146,6 +181,23 @@ pub trait Directory: Send + Sync + 'static {
     /// Creates an identity with username = email.
     async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity>;
 
+    /// Creates an identity for the registration `registration` and marks it with that id where
+    /// the directory can hold the marker (see the module docs). Exactly one attempt on the wire.
+    async fn create_registered_user(
+        &self,
+        new: &NewIdentity,
+        registration: &str,
+    ) -> DirectoryResult<Identity> {
+        let _ = registration;
+        self.create_user(new).await
+    }
+
+    /// Whether [`Self::create_registered_user`] can mark identities (for Cognito: the pool's
+    /// schema has `custom:hubdeck_reg`; checked once and remembered).
+    async fn supports_registration_marker(&self) -> DirectoryResult<bool> {
+        Ok(false)
+    }
+
     /// Strongly consistent read by username or email.
     async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity>;
 
@@ -181,6 +233,12 @@ pub trait Directory: Send + Sync + 'static {
 
     /// A cheap call proving the directory answers (TUI health indicator).
     async fn health(&self) -> DirectoryResult<()>;
+
+    /// The directory's own estimate of how many identities it holds (Cognito's
+    /// `EstimatedNumberOfUsers`), for progress bars; `None` when it gives none.
+    async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
+        Ok(None)
+    }
 }
 
 /// Builds the directory named by `directory.kind`.

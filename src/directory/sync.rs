@@ -1,8 +1,10 @@
 //! Directory → `directory_user` cache synchronisation (`hubdeck directory sync`).
 //!
-//! Pages through the whole directory (the adapter paces itself per quota category and caps a
-//! page at 60), upserts each page in one transaction, then marks every cached identity that
-//! was not seen in this run as gone. Transactions never span a directory call.
+//! Asks the directory for its estimated size first (Cognito's `EstimatedNumberOfUsers`, for the
+//! progress bar), then pages through the whole directory (the adapter paces itself per quota
+//! category and caps a page at 60), upserts each page in one transaction, then marks every
+//! cached identity that was not seen in this run as gone. Transactions never span a directory
+//! call.
 
 use serde::Serialize;
 use sqlx::PgPool;
@@ -16,6 +18,11 @@ use crate::store::directory_cache;
 pub struct SyncProgress {
     pub pages: u64,
     pub seen: u64,
+    /// The directory's estimate of its size, read before the first page (None when it gives
+    /// none or the estimate could not be read — the sync does not depend on it).
+    pub estimated: Option<u64>,
+    /// Whether this was the last page.
+    pub done: bool,
 }
 
 /// What one sync did.
@@ -35,6 +42,19 @@ pub async fn sync_all(
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<SyncReport, ServiceError> {
     let started = directory_cache::db_now(db).await?;
+    let estimated = match directory.estimated_count().await {
+        Ok(n) => n,
+        Err(e) => {
+            tracing::warn!("directory sync: no size estimate ({e}); progress without a total");
+            None
+        }
+    };
+    progress(SyncProgress {
+        pages: 0,
+        seen: 0,
+        estimated,
+        done: false,
+    });
     let mut report = SyncReport::default();
     let mut cursor: Option<String> = None;
     loop {
@@ -49,6 +69,8 @@ pub async fn sync_all(
         progress(SyncProgress {
             pages: report.pages,
             seen: report.seen,
+            estimated,
+            done: page.next.is_none(),
         });
         match page.next {
             Some(next) => cursor = Some(next),

@@ -26,6 +26,13 @@ impl Email {
         if s.chars().any(|c| c.is_control() || c.is_whitespace()) {
             return Err(err("contains whitespace or control characters"));
         }
+        if s.chars()
+            .any(|c| super::text::is_invisible(c) || super::text::is_bidi_control(c))
+        {
+            return Err(err(
+                "contains an invisible or bidirectional control character",
+            ));
+        }
         if s.contains('"') || s.contains('\\') {
             return Err(err("contains a quote or backslash"));
         }

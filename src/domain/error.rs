@@ -14,8 +14,13 @@ pub enum ValidationError {
         max: usize,
         len: usize,
     },
-    #[error("{field} must not contain control characters")]
-    ControlCharacters { field: &'static str },
+    /// A control, bidi or invisible character; names the code point (U+200B) and what it is.
+    #[error("{field} must not contain {what} ({code_point}); retype the text without it")]
+    ForbiddenCharacter {
+        field: &'static str,
+        code_point: String,
+        what: &'static str,
+    },
     #[error("unknown role {0:?} (expected admin, researcher or viewer)")]
     UnknownRole(String),
     #[error("{field}: {message}")]
@@ -25,8 +30,9 @@ pub enum ValidationError {
     },
 }
 
-/// Validates untrusted free text (names, organisations): trimmed, 1..=max chars, no control
-/// characters. Returns the trimmed value.
+/// Validates untrusted free text (names, labels, organisations): trimmed, 1..=max chars, no
+/// control, bidi or invisible characters (see [`crate::domain::text::forbidden_char`]): two
+/// names must never look alike yet differ. Returns the trimmed value.
 pub fn bounded_text(
     field: &'static str,
     value: &str,
@@ -37,10 +43,58 @@ pub fn bounded_text(
     if len == 0 || len > max {
         return Err(ValidationError::Length { field, max, len });
     }
-    if v.chars()
-        .any(|c| c.is_control() || crate::domain::text::is_bidi_control(c))
-    {
-        return Err(ValidationError::ControlCharacters { field });
-    }
+    check_visible(field, v)?;
     Ok(v.to_string())
+}
+
+/// Refuses the first control, bidi or invisible character in `value`, naming its code point.
+pub fn check_visible(field: &'static str, value: &str) -> Result<(), ValidationError> {
+    use crate::domain::text::{code_point, forbidden_char};
+    match value
+        .chars()
+        .find_map(|c| forbidden_char(c).map(|what| (c, what)))
+    {
+        Some((c, what)) => Err(ValidationError::ForbiddenCharacter {
+            field,
+            code_point: code_point(c),
+            what,
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_invisible_characters_naming_the_code_point() {
+        let e = bounded_text("mandate name", "Acme\u{200b}", 100).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "mandate name must not contain an invisible character (U+200B); retype the text without it"
+        );
+        for c in [
+            '\u{ad}',
+            '\u{2060}',
+            '\u{feff}',
+            '\u{e0041}',
+            '\u{fe0f}',
+            '\u{3164}',
+            '\u{115f}',
+            '\u{202e}',
+            '\u{9b}',
+        ] {
+            let v = format!("Ac{c}me");
+            let e = bounded_text("name", &v, 100).unwrap_err();
+            assert!(
+                e.to_string().contains(&crate::domain::text::code_point(c)),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            bounded_text("name", "  Zoë 東京 Müller ", 100).unwrap(),
+            "Zoë 東京 Müller"
+        );
+    }
 }

@@ -4,6 +4,7 @@ pub mod email;
 pub mod error;
 pub mod ids;
 pub mod page;
+pub mod registration;
 pub mod roles;
 pub mod secret;
 pub mod text;
@@ -15,6 +16,7 @@ pub use ids::*;
 pub use page::{
     ColumnKind, ColumnSpec, ListSpec, Page, PageQuery, PageQueryError, SortDir, SortKey,
 };
+pub use registration::RegistrationState;
 pub use roles::{PermissionRef, RoleRef};
 pub use secret::Secret;
 pub use text::DisplayText;

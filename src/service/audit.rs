@@ -6,7 +6,7 @@ use std::io::Write;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::page::MAX_PAGE_SIZE;
 use crate::domain::{Page, PageQuery};
-use crate::store::audit::{self as store, AuditEvent, TimeRange};
+use crate::store::audit::{self as store, AuditEvent, ExportCursor, TimeRange};
 
 /// Export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,8 +100,10 @@ impl Services {
         Ok(store::filter_values(&self.db, column, q, range, 200).await?)
     }
 
-    /// Writes every row matching `q` (its page and page size are ignored) to `out`, page by
-    /// page — never more than one page in memory. Returns the number of rows written.
+    /// Writes every row matching `q` (search and filters; its sort, page and page size are
+    /// ignored) to `out`, newest first, keyset-paged over `(occurred_at, id)` — never more
+    /// than one page in memory, and rows written during the export neither repeat nor vanish.
+    /// Returns the number of rows written.
     pub async fn export_audit(
         &self,
         actor: &Actor,
@@ -112,17 +114,15 @@ impl Services {
     ) -> ServiceResult<u64> {
         self.require_audit_reader(actor)?;
         let io = |e: std::io::Error| ServiceError::Internal(format!("export write failed: {e}"));
-        let mut page_q = q.clone();
-        page_q.page_size = MAX_PAGE_SIZE;
-        page_q.page = 1;
         let mut written = 0u64;
+        let mut after: Option<ExportCursor> = None;
         match format {
             ExportFormat::Csv => writeln!(out, "{}", CSV_HEADER.join(",")).map_err(io)?,
             ExportFormat::Json => write!(out, "[").map_err(io)?,
         }
         loop {
-            let page = store::list(&self.db, &page_q, range).await?;
-            for e in &page.items {
+            let rows = store::export_page(&self.db, q, range, after, MAX_PAGE_SIZE).await?;
+            for e in &rows {
                 match format {
                     ExportFormat::Csv => writeln!(out, "{}", csv_row(e)).map_err(io)?,
                     ExportFormat::Json => {
@@ -134,10 +134,12 @@ impl Services {
                 }
                 written += 1;
             }
-            if page.items.len() < page_q.page_size as usize || written >= page.total {
-                break;
+            match rows.last() {
+                Some(last) if rows.len() == MAX_PAGE_SIZE as usize => {
+                    after = Some(ExportCursor::of(last));
+                }
+                _ => break,
             }
-            page_q.page += 1;
         }
         if format == ExportFormat::Json {
             writeln!(out, "\n]").map_err(io)?;

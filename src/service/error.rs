@@ -14,6 +14,11 @@ pub enum ServiceError {
     Query(#[from] PageQueryError),
     #[error("permission denied: {0}")]
     Denied(String),
+    /// The acting operator's authority is gone since they signed in: their grant was removed,
+    /// their account disabled or deleted (re-checked inside every mutation's transaction).
+    /// The console signs the operator out on it.
+    #[error("{0}")]
+    OperatorRevoked(String),
     #[error("read-only mode: {0} refused")]
     ReadOnly(&'static str),
     #[error("{0}")]
@@ -50,7 +55,8 @@ impl From<sqlx::Error> for ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
-    /// Stable CLI exit codes (SPEC §7): 1 failure, 2 usage, 3 conflict/exists, 4 not found/denied.
+    /// Stable CLI exit codes (SPEC §7): 1 failure, 2 usage, 3 conflict/exists, 4 not found/denied
+    /// (including an operator whose authority was revoked).
     pub fn exit_code(&self) -> i32 {
         match self {
             ServiceError::Invalid(_) | ServiceError::Query(_) => 2,
@@ -59,6 +65,7 @@ impl ServiceError {
             | ServiceError::Directory(DirectoryError::AlreadyExists(_)) => 3,
             ServiceError::NotFound(_)
             | ServiceError::Denied(_)
+            | ServiceError::OperatorRevoked(_)
             | ServiceError::ReadOnly(_)
             | ServiceError::Directory(DirectoryError::NotFound(_)) => 4,
             _ => 1,

@@ -6,9 +6,10 @@ use serde::Serialize;
 use serde_json::json;
 use std::future::Future;
 
+use super::actor::authorize;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::error::bounded_text;
-use crate::domain::{DisplayText, MandateId, Page, PageQuery, ValidationError};
+use crate::domain::{DisplayText, MandateId, Page, PageQuery, PermissionRef, ValidationError};
 use crate::store::StoreError;
 use crate::store::audit::{AuditActor, insert_mandate_audit};
 use crate::store::mandates::{self as store, Mandate, MandateScope, Subscription};
@@ -81,6 +82,28 @@ pub struct PurgeReport {
     pub dry_run: bool,
     pub retention_days: u32,
     pub mandates: Vec<Mandate>,
+}
+
+impl Services {
+    /// Maps a violation of the live-name index to a conflict naming the live mandate that holds
+    /// the name (looked up after the failed transaction); any other error passes through.
+    async fn name_taken(&self, e: StoreError, name: &str, doing: &str) -> ServiceError {
+        if e.unique_constraint() != Some(store::NAME_LIVE_KEY) {
+            return e.into();
+        }
+        let holder = match store::live_by_name(&self.db, name).await {
+            Ok(Some(m)) => format!(
+                "the live mandate {} ({}) already has that name",
+                DisplayText::new(&m.name),
+                m.id
+            ),
+            _ => "a live mandate already has that name".to_string(),
+        };
+        ServiceError::Conflict(format!(
+            "cannot {doing} {}: {holder} — mandate names are unique regardless of case",
+            DisplayText::new(name)
+        ))
+    }
 }
 
 fn not_found(id: MandateId) -> ServiceError {
@@ -202,7 +225,20 @@ impl Services {
             .unwrap_or(&self.settings.mandates.default_plan)
             .to_string();
         let mut tx = self.db.begin().await?;
-        let mandate = store::insert(&mut tx, &name, label.as_deref(), input.enabled).await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "creating a mandate",
+        )
+        .await?;
+        let mandate = match store::insert(&mut tx, &name, label.as_deref(), input.enabled).await {
+            Ok(m) => m,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &name, "create mandate").await);
+            }
+        };
         store::insert_billing_settings(&mut tx, mandate.id).await?;
         let Some(subscription) = store::insert_subscription(&mut tx, mandate.id, &plan).await?
         else {
@@ -242,6 +278,13 @@ impl Services {
         self.ensure_writable("update mandate")?;
         let (name, label) = input.validate()?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "updating a mandate",
+        )
+        .await?;
         let before = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -251,7 +294,13 @@ impl Services {
                 DisplayText::new(&before.name)
             )));
         }
-        let after = store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await?;
+        let after = match store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await {
+            Ok(m) => m,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &name, "rename the mandate to").await);
+            }
+        };
         insert_mandate_audit(
             &mut tx,
             &audit_actor(actor),
@@ -267,11 +316,19 @@ impl Services {
         Ok(after)
     }
 
-    /// Soft delete: disabled + `deleted_at`; hidden from lists; purged after the retention.
+    /// Soft delete: disabled + `deleted_at` (the enabled state is remembered for restore);
+    /// hidden from lists; purged after the retention.
     pub async fn soft_delete_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<()> {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("delete mandate")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "deleting a mandate",
+        )
+        .await?;
         let m = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -296,11 +353,19 @@ impl Services {
         Ok(())
     }
 
-    /// Brings back a soft-deleted mandate within the retention window.
+    /// Brings back a soft-deleted mandate within the retention window, enabled or disabled as
+    /// it was when deleted. Refused (naming it) when a live mandate has taken the name.
     pub async fn restore_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<Mandate> {
         self.require_sysadmin(actor, "restoring a mandate")?;
         self.ensure_writable("restore mandate")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "restoring a mandate",
+        )
+        .await?;
         let m = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -311,12 +376,19 @@ impl Services {
             )));
         }
         let days = self.settings.mandates.retention_days;
-        if !store::restore(&mut tx, id, days).await? {
+        let restored = match store::restore(&mut tx, id, days).await {
+            Ok(r) => r,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &m.name, "restore mandate").await);
+            }
+        };
+        let Some(enabled) = restored else {
             return Err(ServiceError::Conflict(format!(
                 "mandate {} was deleted more than {days} days ago and can no longer be restored",
                 DisplayText::new(&m.name)
             )));
-        }
+        };
         insert_mandate_audit(
             &mut tx,
             &audit_actor(actor),
@@ -324,10 +396,11 @@ impl Services {
             &m.name,
             "MANDATE_RESTORED",
             None,
-            json!({"deleted_at": m.deleted_at}),
+            json!({"deleted_at": m.deleted_at, "enabled": enabled}),
         )
         .await?;
         tx.commit().await?;
+        // The state it had when it was deleted (recorded by the soft delete).
         store::get(&self.db, id).await?.ok_or_else(|| not_found(id))
     }
 
@@ -341,6 +414,13 @@ impl Services {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("hard-delete mandate")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "hard-deleting a mandate",
+        )
+        .await?;
         let m = store::lock(&mut tx, id)
             .await?
             .ok_or_else(|| not_found(id))?;
@@ -387,6 +467,13 @@ impl Services {
         let who = audit_actor(actor);
         let mandates = retrying(|| async {
             let mut tx = self.db.begin().await?;
+            authorize(
+                &mut tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "purging mandates",
+            )
+            .await?;
             let mandates = store::purgeable(&mut tx, days, true).await?;
             for m in &mandates {
                 store::hard_delete(&mut tx, m.id).await?;

@@ -5,10 +5,13 @@
 use serde_json::json;
 use sqlx::PgConnection;
 
+use super::actor::{Authority, fresh_authority, lacks};
 use super::mandates::{audit_actor, retrying};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::UserKey;
-use crate::domain::{DisplayText, Email, MandateId, MandateRoleId, Page, PageQuery, UserSub};
+use crate::domain::{
+    DisplayText, Email, MandateId, MandateRoleId, Page, PageQuery, PermissionRef, UserSub,
+};
 use crate::store::audit::{NotificationText, insert_mandate_audit, insert_notification};
 use crate::store::mandates::{self as mandates_store, Mandate};
 use crate::store::members::{self as store, MandateRole, Member, Membership};
@@ -110,6 +113,36 @@ fn mandate_gone(id: MandateId) -> ServiceError {
 
 fn not_member(user: UserSub) -> ServiceError {
     ServiceError::NotFound(format!("user {user} is not a member of this mandate"))
+}
+
+/// Whether the actor may manage the members of `mandate`, against the state the caller's
+/// transaction sees (call after the mandate's locks): SysAdmin by fresh authority `now`, or an
+/// enabled admin membership of the mandate. A SysAdmin at sign-in who lost it is refused with
+/// [`ServiceError::OperatorRevoked`].
+async fn authorize_member_manager(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    now: &Authority,
+    mandate: MandateId,
+) -> ServiceResult<()> {
+    if now.is_sysadmin() {
+        return Ok(());
+    }
+    if let Some(sub) = actor.audit_sub()
+        && store::is_admin(conn, mandate, sub).await?
+    {
+        return Ok(());
+    }
+    if actor.is_sysadmin() {
+        return Err(lacks(
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "member management",
+        ));
+    }
+    Err(ServiceError::Denied(
+        "member management requires a SysAdmin or that mandate's admin".into(),
+    ))
 }
 
 impl Services {
@@ -220,7 +253,9 @@ impl Services {
         let who_audit = audit_actor(actor);
         retrying(|| async {
             let mut tx = self.db.begin().await?;
+            let now = fresh_authority(&mut tx, actor).await?;
             let m = Self::lock_live(&mut tx, mandate).await?;
+            authorize_member_manager(&mut tx, actor, &now, mandate).await?;
             if store::find(&mut tx, mandate, user).await?.is_some() {
                 return Err(ServiceError::Conflict(format!(
                     "{} is already a member of {}",
@@ -280,7 +315,8 @@ impl Services {
     /// mandate row, then its admin memberships in id order (every membership change takes the
     /// locks in this order, so they queue instead of deadlocking); refuse if the change would
     /// leave a mandate that has an admin without one; check the actor's right to manage members
-    /// against the locked state; then write the change, its audit row and its notification.
+    /// (fresh authority) against the locked state; then write the change, its audit row and its
+    /// notification.
     /// Nothing is written before these checks. Serialization failures and deadlocks are retried.
     async fn change_membership(
         &self,
@@ -294,6 +330,7 @@ impl Services {
         let who = audit_actor(actor);
         retrying(|| async {
             let mut tx = self.db.begin().await?;
+            let now = fresh_authority(&mut tx, actor).await?;
             let m = Self::lock_live(&mut tx, mandate).await?;
             let admins = store::lock_admins(&mut tx, mandate).await?;
             let target = store::find(&mut tx, mandate, user).await?;
@@ -316,16 +353,7 @@ impl Services {
                     return Err(ServiceError::Conflict(last_admin_message(&m)));
                 }
             }
-            let allowed = actor.is_sysadmin()
-                || match actor.audit_sub() {
-                    Some(sub) => store::is_admin(&mut tx, mandate, sub).await?,
-                    None => false,
-                };
-            if !allowed {
-                return Err(ServiceError::Denied(
-                    "member management requires a SysAdmin or that mandate's admin".into(),
-                ));
-            }
+            authorize_member_manager(&mut tx, actor, &now, mandate).await?;
             let ms = target.ok_or_else(|| not_member(user))?;
             let details = match change {
                 AccessChange::Removed => {

@@ -4,9 +4,11 @@
 pub mod actor;
 pub mod audit;
 pub mod error;
+pub mod health;
 pub mod mandates;
 pub mod members;
 pub mod registration;
+pub mod role_forms;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;

@@ -1,17 +1,36 @@
 //! Register a user (SPEC §5.1): a saga with a durable journal (`registration`) and rollback,
 //! plus the on-call repair of stuck registrations.
 //!
-//! Order: validate → journal `pending` → create the identity → journal `identity_created` with
-//! the sub → confirm with a strongly consistent read → ONE transaction for grants + profile +
-//! audit + state `complete`. Failures are classified once ([`classify`]): transient → keep the
-//! identity, `roles_pending`; definitive → roll back only what this saga created,
-//! `rolled_back` (or `needs_cleanup` when the rollback fails, with both causes).
+//! Order: validate → journal `pending` (refused by the database when the email already has an
+//! open registration — before any directory call) → create the identity (ONE attempt on the
+//! wire, marked with the registration id where the directory can hold it) → journal
+//! `identity_created` with the sub → confirm with a strongly consistent read → ONE transaction
+//! for grants + profile + audit + state `complete`.
+//!
+//! A create whose answer was lost is *indeterminate*: it is resolved by a strongly consistent
+//! read by username plus proof of authorship ([`proven`]: the marker equals this registration's
+//! id, or the sub is the one recorded on the journal). Ours → continue; absent → create once
+//! more; someone else's (or unprovable) → `conflict` with the evidence, nothing deleted or
+//! adopted. Reconcile of `pending` rows uses the same proof — never timestamps.
+//!
+//! Every state change is an edge of `domain::registration::TRANSITIONS`, written
+//! compare-and-set. Every operation on one registration (the saga itself, retry, rollback,
+//! resolve, reconcile) holds that registration's lock (`store::registrations::try_lock`) for the
+//! whole directory call + database write; a second operator is told the registration is being
+//! repaired by another operator (a conflict, exit 3).
+//!
+//! Failure classification ([`classify`]): transient → keep the identity, `roles_pending`;
+//! definitive → roll back only what this saga provably created, `rolled_back` (or
+//! `needs_cleanup` when the rollback fails, with both causes).
 //!
 //! Test-only failpoint: with `HUBDECK_FAILPOINT=after_identity_created` the process aborts
 //! right after the directory created the identity (before the journal records the sub);
 //! with `HUBDECK_FAILPOINT=before_roles_written` it aborts after the journal records
 //! `identity_created` and before roles are written. Used by the crash-safety tests.
 
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -19,7 +38,10 @@ use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, Invite, NewIdentity, UserKey};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, PermissionRef, RegistrationId, RoleRef, UserSub};
-use crate::store::registrations::{self, NewRegistration, Registration, RegistrationState};
+use crate::store::registrations::{
+    self, Change, NewRegistration, ONE_OPEN_PER_EMAIL, Registration, RegistrationLock,
+    RegistrationState, TransitionError,
+};
 use crate::store::{directory_cache, grants, users as ustore};
 
 /// Profile fields are 1–255 characters.
@@ -76,16 +98,21 @@ pub fn classify(err: &DirectoryError, step: Step) -> FailureClass {
     }
 }
 
-/// Whether `identity` can have been created by the saga of `journal`: the directory reports a
-/// creation time no earlier than the journal row (compared at whole seconds, as directories
-/// report them). Unknown creation time → not provably ours → never treated as ours.
-fn created_by(identity: &Identity, journal: &Registration) -> bool {
-    use chrono::DurationRound;
-    let journal_second = journal
-        .created_at
-        .duration_trunc(chrono::TimeDelta::seconds(1))
-        .unwrap_or(journal.created_at);
-    identity.created_at.is_some_and(|c| c >= journal_second)
+/// Proof of authorship: `identity` was created by the saga of `journal` — it carries the
+/// journal's id as its marker, or it is the sub the journal recorded from a create answer.
+/// Nothing else (no timestamps, no email match) counts.
+pub fn proven(identity: &Identity, journal: &Registration) -> bool {
+    let id = journal.id.to_string();
+    identity.registration_marker.as_deref() == Some(id.as_str())
+        || journal.sub == Some(identity.sub)
+}
+
+/// What a strongly consistent read by username says about a registration's identity.
+enum Found {
+    Ours(Identity),
+    Stranger(Identity),
+    Absent,
+    Unknown(DirectoryError),
 }
 
 fn failpoint(name: &str) {
@@ -130,6 +157,57 @@ fn show(s: &str) -> String {
     DisplayText::new(s).into_string()
 }
 
+/// "42 s", "5 min", "3 h", "2 d".
+fn age(since: DateTime<Utc>) -> String {
+    let secs = (Utc::now() - since).num_seconds().max(0);
+    match secs {
+        s if s < 120 => format!("{s} s"),
+        s if s < 7200 => format!("{} min", s / 60),
+        s if s < 172_800 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+/// The refusal a second operator gets while one operation holds the registration's lock.
+pub fn being_repaired(id: RegistrationId) -> ServiceError {
+    ServiceError::Conflict(format!(
+        "registration {id} is being repaired by another operator; nothing was changed — look \
+         again (`hubdeck users repair`) when that has finished"
+    ))
+}
+
+impl From<TransitionError> for ServiceError {
+    fn from(e: TransitionError) -> Self {
+        match e {
+            TransitionError::Store(s) => s.into(),
+            other => ServiceError::Conflict(other.to_string()),
+        }
+    }
+}
+
+fn evidence(
+    journal: &Registration,
+    found: &Identity,
+    reason: &str,
+    cause: Option<&str>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "reason": reason,
+        "registration_id": journal.id,
+        "email": journal.email,
+        "recorded_sub": journal.sub,
+        "found_sub": found.sub,
+        "found_username": found.username,
+        "found_status": found.status.as_str(),
+        "found_enabled": found.enabled,
+        "found_created_at": found.created_at,
+        "found_marker": found.registration_marker,
+        "call_started_at": journal.call_started_at,
+        "call_finished_at": journal.call_finished_at,
+        "cause": cause,
+    })
+}
+
 impl Services {
     /// Registers a user: identity in the directory, then roles + profile + audit (SPEC §5.1).
     /// `Ok` when the identity exists afterwards (`complete`, or `roles_pending` after a
@@ -149,8 +227,13 @@ impl Services {
             }
         }
         let ids = role_ids(&v.roles);
-        let journal = registrations::insert_pending(
-            &self.db,
+        // The lock is taken before the row exists, on the connection that inserts it: nobody
+        // can act on the new registration until this saga has finished with it.
+        let id = RegistrationId::new_v4();
+        let mut lock = self.lock_registration(id).await?;
+        let inserted = registrations::insert_pending_with_id(
+            lock.conn(),
+            id,
             &NewRegistration {
                 email: v.email.as_str(),
                 name: &v.name,
@@ -162,95 +245,291 @@ impl Services {
                 os_user: actor.os_user(),
             },
         )
-        .await?;
-        let id = journal.id;
-
-        // Phase 1: create the identity.
-        let created = self
-            .directory
-            .create_user(&NewIdentity {
-                email: v.email.clone(),
-                email_verified: true,
-                invite: if req.suppress_invite {
-                    Invite::Suppress
-                } else {
-                    Invite::Email
-                },
-                temporary_password: None,
-            })
-            .await;
-        let identity = match created {
-            Ok(i) => i,
-            Err(e) => return self.create_failed(id, &v.email, e).await,
+        .await;
+        let journal = match inserted {
+            Ok(j) => j,
+            Err(e) => {
+                lock.release().await;
+                if e.unique_constraint() == Some(ONE_OPEN_PER_EMAIL) {
+                    return Err(self.open_registration_exists(&v.email).await);
+                }
+                return Err(e.into());
+            }
         };
-        failpoint("after_identity_created");
-        registrations::mark_identity_created(&self.db, id, identity.sub).await?;
-        self.cache_identity(&identity).await;
-        failpoint("before_roles_written");
-
-        // Phase 2: confirm and assign roles.
-        let journal = registrations::get(&self.db, id)
-            .await?
-            .ok_or_else(|| ServiceError::Internal(format!("registration {id} vanished")))?;
-        self.complete_registration(actor, &journal, identity.sub)
-            .await
+        let out = self.create_phase(actor, &journal, &v.email).await;
+        lock.release().await;
+        out
     }
 
-    async fn create_failed(
+    async fn lock_registration(&self, id: RegistrationId) -> ServiceResult<RegistrationLock> {
+        registrations::try_lock(&self.db, id)
+            .await?
+            .ok_or_else(|| being_repaired(id))
+    }
+
+    /// The refusal of a second open registration of one email (nothing reached the directory).
+    async fn open_registration_exists(&self, email: &Email) -> ServiceError {
+        let e = show(email.as_str());
+        match registrations::open_for_email(&self.db, email.as_str()).await {
+            Ok(Some(open)) => ServiceError::Conflict(format!(
+                "{e} already has an open registration: {id} ({state}, started {age} ago); \
+                 nothing was sent to the directory. Finish it with `hubdeck users repair --retry \
+                 {id}`, roll it back with `hubdeck users repair --rollback {id}`, or resolve it \
+                 with `hubdeck users repair --resolve {id} --note TEXT`",
+                id = open.id,
+                state = open.state,
+                age = age(open.created_at),
+            )),
+            _ => ServiceError::Conflict(format!(
+                "{e} had an open registration a moment ago; nothing was sent to the directory. \
+                 Look at `hubdeck users repair` and try again"
+            )),
+        }
+    }
+
+    /// Phase 1: create the identity. At most two creates, the second only after a strongly
+    /// consistent read showed the first left nothing behind (or it was throttled, which means
+    /// it was refused before taking effect).
+    async fn create_phase(
         &self,
-        id: RegistrationId,
+        actor: &Actor,
+        journal: &Registration,
         email: &Email,
-        e: DirectoryError,
     ) -> ServiceResult<RegisterOutcome> {
-        let mut conn = self.db.acquire().await?;
-        match (&e, classify(&e, Step::Create)) {
-            (DirectoryError::AlreadyExists(_), _) => {
-                let msg = format!(
-                    "a user with email {} already exists; nothing was changed",
-                    show(email.as_str())
-                );
-                registrations::set_state(
-                    &mut conn,
-                    id,
-                    RegistrationState::RolledBack,
-                    Some(&msg),
-                    None,
-                )
-                .await?;
-                Err(ServiceError::Conflict(msg))
+        let id = journal.id;
+        let new = NewIdentity {
+            email: email.clone(),
+            email_verified: true,
+            invite: if journal.suppress_invite {
+                Invite::Suppress
+            } else {
+                Invite::Email
+            },
+            temporary_password: None,
+        };
+        let marker = id.to_string();
+        // Some earlier attempt may have taken effect (its answer was lost).
+        let mut uncertain = false;
+        let mut last: Option<DirectoryError> = None;
+        for attempt in 1..=2 {
+            registrations::call_started(&self.db, id).await?;
+            let created = self.directory.create_registered_user(&new, &marker).await;
+            if let Err(e) = registrations::call_finished(&self.db, id).await {
+                tracing::warn!("registration {id}: recording the call window failed: {e}");
             }
-            (_, FailureClass::Transient) => {
-                // The directory may or may not have created the identity: stay `pending`; repair
-                // reconciles it by looking the email up.
-                let msg = format!("creating the identity failed transiently: {e}");
-                registrations::set_state(
-                    &mut conn,
-                    id,
-                    RegistrationState::Pending,
-                    Some(&msg),
-                    None,
-                )
-                .await?;
-                Err(ServiceError::Directory(DirectoryError::Unavailable(
-                    format!(
-                        "{e}. Registration {id} is kept as pending; the identity may or may not exist. \
-                     Run `hubdeck users repair` in a minute to reconcile it."
-                    ),
-                )))
+            let e = match created {
+                Ok(identity) => return self.identity_proven(actor, id, identity).await,
+                Err(e) => e,
+            };
+            match &e {
+                DirectoryError::AlreadyExists(_) if !uncertain => {
+                    let msg = format!(
+                        "a user with email {} already exists; nothing was changed",
+                        show(email.as_str())
+                    );
+                    self.end_pending(id, RegistrationState::RolledBack, &msg)
+                        .await?;
+                    return Err(ServiceError::Conflict(msg));
+                }
+                DirectoryError::Throttled(_) if !uncertain && attempt == 1 => {
+                    // Refused before it took effect: one more try after the backoff.
+                    tokio::time::sleep(Duration::from_millis(
+                        self.settings.directory.initial_backoff_ms,
+                    ))
+                    .await;
+                    last = Some(e);
+                    continue;
+                }
+                DirectoryError::Unavailable(_) => uncertain = true,
+                _ if uncertain => {}
+                _ => {
+                    let msg = format!("creating the identity failed: {e}");
+                    self.end_pending(id, RegistrationState::RolledBack, &msg)
+                        .await?;
+                    return Err(ServiceError::Directory(e));
+                }
             }
-            (_, FailureClass::Definitive) => {
-                let msg = format!("creating the identity failed: {e}");
-                registrations::set_state(
-                    &mut conn,
-                    id,
-                    RegistrationState::RolledBack,
-                    Some(&msg),
-                    None,
-                )
-                .await?;
-                Err(ServiceError::Directory(e))
+            // Indeterminate: settle it with a strongly consistent read + proof.
+            let journal = self.journal(id).await?;
+            match self.find_proven(&journal).await {
+                Found::Ours(identity) => return self.identity_proven(actor, id, identity).await,
+                Found::Stranger(found) => {
+                    return Err(self
+                        .conflict_pending(&journal, &found, &format!("creating it: {e}"))
+                        .await);
+                }
+                Found::Absent if attempt == 1 => {
+                    last = Some(e);
+                    continue;
+                }
+                Found::Absent => {
+                    last = Some(e);
+                    break;
+                }
+                Found::Unknown(read) => {
+                    return Err(self.kept_pending(id, &e, Some(&read)).await);
+                }
             }
         }
+        let e = last.unwrap_or_else(|| DirectoryError::Unavailable("no answer".into()));
+        if uncertain {
+            // Two creates without an answer and no identity yet: an attempt may still land.
+            // Stay pending; reconcile settles it with the same proof.
+            Err(self.kept_pending(id, &e, None).await)
+        } else {
+            let msg = format!("creating the identity failed: {e}; nothing was created");
+            self.end_pending(id, RegistrationState::RolledBack, &msg)
+                .await?;
+            Err(ServiceError::Directory(e))
+        }
+    }
+
+    async fn journal(&self, id: RegistrationId) -> ServiceResult<Registration> {
+        registrations::get(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no registration {id}")))
+    }
+
+    /// `pending` → `to` (rolled_back: nothing was created) with the message.
+    async fn end_pending(
+        &self,
+        id: RegistrationId,
+        to: RegistrationState,
+        msg: &str,
+    ) -> ServiceResult<()> {
+        let mut conn = self.db.acquire().await?;
+        registrations::transition(
+            &mut conn,
+            id,
+            RegistrationState::Pending,
+            to,
+            &Change {
+                last_error: Some(msg),
+                ..Default::default()
+            },
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The create's outcome is still unknown: the row stays `pending` with the cause.
+    async fn kept_pending(
+        &self,
+        id: RegistrationId,
+        e: &DirectoryError,
+        read: Option<&DirectoryError>,
+    ) -> ServiceError {
+        let msg = format!(
+            "creating the identity got no answer ({e}){}",
+            read.map(|r| format!(" and the read that would settle it failed ({r})"))
+                .unwrap_or_else(|| " and the identity is not there yet".into())
+        );
+        if let Ok(mut conn) = self.db.acquire().await {
+            let _ = registrations::record(
+                &mut conn,
+                id,
+                RegistrationState::Pending,
+                &Change {
+                    last_error: Some(&msg),
+                    ..Default::default()
+                },
+            )
+            .await;
+        }
+        ServiceError::Directory(DirectoryError::Unavailable(format!(
+            "{msg}. Registration {id} is kept as pending; the identity may or may not exist. \
+             Run `hubdeck users repair --retry {id}` (or `--reconcile` after a minute): it is \
+             settled by a consistent read and proof of authorship, never by guessing."
+        )))
+    }
+
+    /// A strongly consistent read by username, judged by [`proven`].
+    async fn find_proven(&self, journal: &Registration) -> Found {
+        match self
+            .directory
+            .get_user(&UserKey::Username(journal.email.clone()))
+            .await
+        {
+            Ok(i) if proven(&i, journal) => Found::Ours(i),
+            Ok(i) => Found::Stranger(i),
+            Err(DirectoryError::NotFound(_)) => Found::Absent,
+            Err(e) => Found::Unknown(e),
+        }
+    }
+
+    /// `pending` → `conflict`: an identity exists that this registration cannot prove it
+    /// created. It is neither adopted nor deleted; the evidence is kept for an operator.
+    async fn conflict_pending(
+        &self,
+        journal: &Registration,
+        found: &Identity,
+        cause: &str,
+    ) -> ServiceError {
+        let id = journal.id;
+        let msg = format!(
+            "registration {id}: the directory holds an identity for {} (sub {}) that this \
+             registration cannot prove it created; it was neither adopted nor deleted. The \
+             registration is now `conflict` with the evidence — decide, then record the decision \
+             with `hubdeck users repair --resolve {id} --note TEXT`",
+            show(&journal.email),
+            found.sub
+        );
+        let ev = evidence(
+            journal,
+            found,
+            "an identity with this email exists without proof that this registration created it",
+            Some(cause),
+        );
+        let written = async {
+            let mut conn = self.db.acquire().await?;
+            registrations::transition(
+                &mut conn,
+                id,
+                RegistrationState::Pending,
+                RegistrationState::Conflict,
+                &Change {
+                    last_error: Some(&msg),
+                    evidence: Some(&ev),
+                    ..Default::default()
+                },
+            )
+            .await?;
+            Ok::<(), ServiceError>(())
+        }
+        .await;
+        match written {
+            Ok(()) => ServiceError::Conflict(msg),
+            Err(e) => ServiceError::Conflict(format!("{msg} (recording it failed: {e})")),
+        }
+    }
+
+    /// The create answered (or the read proved the identity ours): record the sub
+    /// (`identity_created`), then phase 2.
+    async fn identity_proven(
+        &self,
+        actor: &Actor,
+        id: RegistrationId,
+        identity: Identity,
+    ) -> ServiceResult<RegisterOutcome> {
+        failpoint("after_identity_created");
+        let mut conn = self.db.acquire().await?;
+        registrations::transition(
+            &mut conn,
+            id,
+            RegistrationState::Pending,
+            RegistrationState::IdentityCreated,
+            &Change {
+                sub: Some(identity.sub),
+                ..Default::default()
+            },
+        )
+        .await?;
+        drop(conn);
+        self.cache_identity(&identity).await;
+        failpoint("before_roles_written");
+        let journal = self.journal(id).await?;
+        self.complete_registration(actor, &journal, identity.sub)
+            .await
     }
 
     /// Phase 2 (also the repair's retry): confirm the identity with a strongly consistent read,
@@ -262,6 +541,7 @@ impl Services {
         sub: UserSub,
     ) -> ServiceResult<RegisterOutcome> {
         let id = journal.id;
+        let from = journal.state();
         let roles = roles_from_ids(&journal.requested_roles);
         let outcome = |state, message: String| RegisterOutcome {
             registration_id: id,
@@ -278,24 +558,35 @@ impl Services {
         let confirm_err = match confirmed {
             Ok(i) if i.sub == sub => None,
             Ok(i) => {
-                // The username now belongs to another identity: never touch it.
+                // The username now belongs to another identity (ours is gone): never touch it.
                 let msg = format!(
-                    "the directory now reports sub {} for {}, not the created {sub}",
+                    "registration {id}: the directory now reports sub {} for {}, not the created \
+                     {sub}; that identity was neither adopted nor deleted. The registration is \
+                     now `conflict` — decide, then `hubdeck users repair --resolve {id} --note \
+                     TEXT`",
                     i.sub,
                     show(&journal.email)
                 );
+                let ev = evidence(
+                    journal,
+                    &i,
+                    "the username now belongs to an identity other than the one created",
+                    None,
+                );
                 let mut conn = self.db.acquire().await?;
-                registrations::set_state(
+                registrations::transition(
                     &mut conn,
                     id,
-                    RegistrationState::NeedsCleanup,
-                    Some(&msg),
-                    None,
+                    from,
+                    RegistrationState::Conflict,
+                    &Change {
+                        last_error: Some(&msg),
+                        evidence: Some(&ev),
+                        ..Default::default()
+                    },
                 )
                 .await?;
-                return Err(ServiceError::Conflict(format!(
-                    "registration {id} needs manual cleanup: {msg}"
-                )));
+                return Err(ServiceError::Conflict(msg));
             }
             Err(e) => Some(e),
         };
@@ -304,14 +595,22 @@ impl Services {
                 FailureClass::Transient => {
                     let msg = format!("confirming the identity failed transiently: {e}");
                     let mut conn = self.db.acquire().await?;
-                    registrations::set_state(
-                        &mut conn,
-                        id,
-                        RegistrationState::RolesPending,
-                        Some(&msg),
-                        None,
-                    )
-                    .await?;
+                    let change = Change {
+                        last_error: Some(&msg),
+                        ..Default::default()
+                    };
+                    if from == RegistrationState::RolesPending {
+                        registrations::record(&mut conn, id, from, &change).await?;
+                    } else {
+                        registrations::transition(
+                            &mut conn,
+                            id,
+                            from,
+                            RegistrationState::RolesPending,
+                            &change,
+                        )
+                        .await?;
+                    }
                     Ok(outcome(
                         RegistrationState::RolesPending,
                         format!(
@@ -361,6 +660,10 @@ impl Services {
                         ),
                     )));
                 }
+                if let ServiceError::Conflict(_) = &e {
+                    // Another actor moved the row: nothing of ours to undo.
+                    return Err(e);
+                }
                 let cause = format!("writing roles and profile failed: {e}");
                 Err(self.roll_back_created(actor, journal, sub, &cause).await)
             }
@@ -374,12 +677,19 @@ impl Services {
         sub: UserSub,
     ) -> Result<u64, WriteError> {
         let mut tx = self.db.begin().await.map_err(ServiceError::from)?;
-        let locked = registrations::lock(&mut tx, journal.id)
+        let locked = registrations::lock_row(&mut tx, journal.id)
             .await
             .map_err(ServiceError::from)?
             .ok_or_else(|| ServiceError::NotFound(format!("registration {}", journal.id)))?;
-        if locked.state() == RegistrationState::Complete {
+        let from = locked.state();
+        if from == RegistrationState::Complete {
             return Err(WriteError::AlreadyComplete);
+        }
+        if locked.sub != Some(sub) {
+            return Err(WriteError::Service(ServiceError::Conflict(format!(
+                "registration {} records sub {:?}, not {sub}; nothing was written",
+                journal.id, locked.sub
+            ))));
         }
         grants::lock_user(&mut tx, sub)
             .await
@@ -408,16 +718,22 @@ impl Services {
         )
         .await
         .map_err(ServiceError::from)?;
-        registrations::set_state(&mut tx, journal.id, RegistrationState::Complete, None, None)
-            .await
-            .map_err(ServiceError::from)?;
+        registrations::transition(
+            &mut tx,
+            journal.id,
+            from,
+            RegistrationState::Complete,
+            &Change::default(),
+        )
+        .await
+        .map_err(ServiceError::from)?;
         tx.commit().await.map_err(ServiceError::from)?;
         Ok(added)
     }
 
-    /// Deletes the identity THIS saga created (by username, after checking the username still
-    /// maps to the recorded sub), removes any rows for that sub, audits, `rolled_back`; on a
-    /// failed delete → `needs_cleanup` with both causes. Returns the error to report.
+    /// Deletes the identity THIS saga created (proof: the recorded sub), removes any rows for
+    /// that sub, audits, `rolled_back`; on a failed delete → `needs_cleanup` with both causes.
+    /// Returns the error to report.
     async fn roll_back_created(
         &self,
         actor: &Actor,
@@ -426,9 +742,16 @@ impl Services {
         cause: &str,
     ) -> ServiceError {
         let id = journal.id;
+        let from = match registrations::get(&self.db, id).await {
+            Ok(Some(j)) => j.state(),
+            _ => journal.state(),
+        };
         let deleted = self.delete_own_identity(&journal.email, sub).await;
         match deleted {
-            Ok(()) => match self.finish_rollback(actor, journal, sub, cause, None).await {
+            Ok(()) => match self
+                .finish_rollback(actor, journal, from, sub, cause, None)
+                .await
+            {
                 Ok(()) => ServiceError::Internal(format!(
                     "registration {id} of {} failed and was rolled back (the identity it created \
                      was deleted; no grants or profile kept): {cause}",
@@ -447,24 +770,43 @@ impl Services {
                      (`hubdeck users repair --rollback {id}`).",
                     show(&journal.email)
                 );
-                let mut conn = match self.db.acquire().await {
-                    Ok(c) => c,
-                    Err(e) => return ServiceError::Internal(format!("{both} (journal: {e})")),
-                };
-                if let Err(e) = registrations::set_state(
-                    &mut conn,
-                    id,
-                    RegistrationState::NeedsCleanup,
-                    Some(cause),
-                    Some(&rb_msg),
-                )
-                .await
+                if let Err(e) = self
+                    .mark_needs_cleanup(id, from, Some(cause), &rb_msg)
+                    .await
                 {
                     return ServiceError::Internal(format!("{both} (journal: {e})"));
                 }
                 ServiceError::Internal(both)
             }
         }
+    }
+
+    async fn mark_needs_cleanup(
+        &self,
+        id: RegistrationId,
+        from: RegistrationState,
+        cause: Option<&str>,
+        rb_msg: &str,
+    ) -> ServiceResult<()> {
+        let mut conn = self.db.acquire().await?;
+        let change = Change {
+            last_error: cause,
+            rollback_error: Some(rb_msg),
+            ..Default::default()
+        };
+        if from == RegistrationState::NeedsCleanup {
+            registrations::record(&mut conn, id, from, &change).await?;
+        } else {
+            registrations::transition(
+                &mut conn,
+                id,
+                from,
+                RegistrationState::NeedsCleanup,
+                &change,
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Deletes `username` only if it still is the identity `sub`; gone already counts as done.
@@ -497,7 +839,6 @@ impl Services {
         }
         Ok(())
     }
-
     /// Deletes `username` (the identity `sub`). A not-found answer is only believed after a
     /// strongly consistent read confirms the identity is gone (a 404 can be a lie: a proxy,
     /// lag). Returns whether this call deleted it.
@@ -535,10 +876,12 @@ impl Services {
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn finish_rollback(
         &self,
         actor: &Actor,
         journal: &Registration,
+        from: RegistrationState,
         sub: UserSub,
         cause: &str,
         note: Option<&str>,
@@ -566,12 +909,15 @@ impl Services {
             },
         )
         .await?;
-        registrations::set_state(
+        registrations::transition(
             &mut tx,
             journal.id,
+            from,
             RegistrationState::RolledBack,
-            Some(cause),
-            None,
+            &Change {
+                last_error: Some(cause),
+                ..Default::default()
+            },
         )
         .await?;
         tx.commit().await?;
@@ -590,7 +936,7 @@ impl Services {
     // Repair (on-call)
     // -----------------------------------------------------------------------------------------
 
-    /// Stuck registrations: pending, identity_created, roles_pending, needs_cleanup.
+    /// Stuck registrations: pending, identity_created, roles_pending, needs_cleanup, conflict.
     pub async fn stuck_registrations(&self, actor: &Actor) -> ServiceResult<Vec<Registration>> {
         actor.require(PermissionRef::CanManageUsers, "listing stuck registrations")?;
         Ok(registrations::list_stuck(&self.db, 500).await?)
@@ -612,13 +958,11 @@ impl Services {
         id: RegistrationId,
     ) -> ServiceResult<Registration> {
         actor.require(PermissionRef::CanManageUsers, "reading a registration")?;
-        registrations::get(&self.db, id)
-            .await?
-            .ok_or_else(|| ServiceError::NotFound(format!("no registration {id}")))
+        self.journal(id).await
     }
 
     /// Retries role assignment (idempotent: a second run grants nothing twice). A `pending` row
-    /// without a sub is first reconciled by looking the email up.
+    /// is first reconciled (consistent read + proof). Holds the registration's lock.
     pub async fn retry_registration(
         &self,
         actor: &Actor,
@@ -626,7 +970,18 @@ impl Services {
     ) -> ServiceResult<RegisterOutcome> {
         actor.require(PermissionRef::CanManageUsers, "retrying a registration")?;
         self.ensure_writable("retry registration")?;
-        let mut journal = self.registration(actor, id).await?;
+        let lock = self.lock_registration(id).await?;
+        let out = self.retry_locked(actor, id).await;
+        lock.release().await;
+        out
+    }
+
+    async fn retry_locked(
+        &self,
+        actor: &Actor,
+        id: RegistrationId,
+    ) -> ServiceResult<RegisterOutcome> {
+        let mut journal = self.journal(id).await?;
         match journal.state() {
             RegistrationState::Complete => {
                 return Ok(RegisterOutcome {
@@ -644,6 +999,14 @@ impl Services {
                     journal.state
                 )));
             }
+            RegistrationState::Conflict => {
+                return Err(ServiceError::Conflict(format!(
+                    "registration {id} is a conflict awaiting an operator's decision (the \
+                     directory holds an identity it cannot prove it created); nothing was \
+                     changed. Record the decision with `hubdeck users repair --resolve {id} \
+                     --note TEXT`"
+                )));
+            }
             RegistrationState::NeedsCleanup => {
                 return Err(ServiceError::Conflict(format!(
                     "registration {id} needs cleanup; roll it back (--rollback) or resolve it"
@@ -651,9 +1014,15 @@ impl Services {
             }
             _ => {}
         }
+        // Retrying grants the requested roles: the operator must be allowed to grant them.
+        for r in roles_from_ids(&journal.requested_roles) {
+            for p in r.permissions() {
+                actor.require(*p, &format!("granting the {r} role"))?;
+            }
+        }
         let sub = match journal.sub {
             Some(s) => s,
-            None => match self.reconcile_one(actor, &journal).await? {
+            None => match self.reconcile_one(&journal).await? {
                 Some(s) => s,
                 None => {
                     return Err(ServiceError::NotFound(format!(
@@ -665,62 +1034,53 @@ impl Services {
             },
         };
         if journal.sub.is_none() {
-            journal = self.registration(actor, id).await?;
+            journal = self.journal(id).await?;
         }
         self.complete_registration(actor, &journal, sub).await
     }
 
-    /// Looks a sub-less `pending` row's email up: found → `identity_created` with the sub;
-    /// not found → `rolled_back` (nothing was created). Transient errors propagate.
-    async fn reconcile_one(
-        &self,
-        _actor: &Actor,
-        journal: &Registration,
-    ) -> ServiceResult<Option<UserSub>> {
-        let email = Email::parse(&journal.email)?;
-        match self.directory.get_user(&UserKey::Email(email)).await {
-            Ok(i) => {
-                if !created_by(&i, journal) {
-                    // The identity predates this registration: it is not ours.
-                    let msg = format!(
-                        "an identity with email {} existed before this registration; it was \
-                         not created by it and is left untouched",
-                        show(&journal.email)
-                    );
-                    let mut conn = self.db.acquire().await?;
-                    registrations::set_state(
-                        &mut conn,
-                        journal.id,
-                        RegistrationState::RolledBack,
-                        Some(&msg),
-                        None,
-                    )
-                    .await?;
-                    return Err(ServiceError::Conflict(msg));
-                }
-                registrations::mark_identity_created(&self.db, journal.id, i.sub).await?;
+    /// Settles a sub-less `pending` row (caller holds its lock) with a strongly consistent read
+    /// by username + proof: ours → `identity_created` with the sub; absent → `rolled_back`
+    /// (nothing was created); someone else's → `conflict` with the evidence (Err). Transient
+    /// errors propagate and leave the row pending.
+    async fn reconcile_one(&self, journal: &Registration) -> ServiceResult<Option<UserSub>> {
+        match self.find_proven(journal).await {
+            Found::Ours(i) => {
+                let mut conn = self.db.acquire().await?;
+                registrations::transition(
+                    &mut conn,
+                    journal.id,
+                    RegistrationState::Pending,
+                    RegistrationState::IdentityCreated,
+                    &Change {
+                        sub: Some(i.sub),
+                        ..Default::default()
+                    },
+                )
+                .await?;
+                drop(conn);
                 self.cache_identity(&i).await;
                 Ok(Some(i.sub))
             }
-            Err(DirectoryError::NotFound(_)) => {
-                let mut conn = self.db.acquire().await?;
-                registrations::set_state(
-                    &mut conn,
+            Found::Stranger(i) => Err(self
+                .conflict_pending(journal, &i, "reconciling a pending registration")
+                .await),
+            Found::Absent => {
+                self.end_pending(
                     journal.id,
                     RegistrationState::RolledBack,
-                    Some("reconciled: the directory has no identity for this email"),
-                    None,
+                    "reconciled: the directory has no identity for this email",
                 )
                 .await?;
                 Ok(None)
             }
-            Err(e) => Err(e.into()),
+            Found::Unknown(e) => Err(e.into()),
         }
     }
 
-    /// Reconciles `pending` rows older than `older_than_secs` (normally 60) by looking each
-    /// email up. Returns (registration, resulting state) pairs; transient failures leave the
-    /// row pending.
+    /// Reconciles `pending` rows older than `older_than_secs` (normally 60), each under its
+    /// lock. Returns (registration, result) pairs; rows being worked on by another operation
+    /// and transient failures are left pending.
     pub async fn reconcile_pending(
         &self,
         actor: &Actor,
@@ -731,31 +1091,59 @@ impl Services {
         let rows = registrations::pending_older_than(&self.db, older_than_secs).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let res = match self.reconcile_one(actor, &r).await {
-                Ok(Some(_)) => {
-                    let mut conn = self.db.acquire().await?;
-                    registrations::set_state(
-                        &mut conn,
-                        r.id,
-                        RegistrationState::RolesPending,
-                        Some("reconciled: the identity exists; roles not assigned yet"),
-                        None,
-                    )
-                    .await?;
-                    RegistrationState::RolesPending.to_string()
-                }
-                Ok(None) => RegistrationState::RolledBack.to_string(),
-                // Not ours: recorded as rolled_back, the identity left untouched.
-                Err(ServiceError::Conflict(msg)) => format!("rolled_back: {msg}"),
-                Err(e) => format!("unchanged: {e}"),
+            let Some(lock) = registrations::try_lock(&self.db, r.id).await? else {
+                out.push((
+                    r.id,
+                    "unchanged: being repaired by another operator".to_string(),
+                ));
+                continue;
             };
+            let res = self.reconcile_locked(r.id).await;
+            lock.release().await;
             out.push((r.id, res));
         }
         Ok(out)
     }
 
-    /// Rolls a stuck registration back: deletes the identity it created (never one it did not
-    /// create), removes its rows, audits, `rolled_back`.
+    async fn reconcile_locked(&self, id: RegistrationId) -> String {
+        let journal = match self.journal(id).await {
+            Ok(j) if j.state() == RegistrationState::Pending => j,
+            Ok(j) => return format!("unchanged: now {}", j.state),
+            Err(e) => return format!("unchanged: {e}"),
+        };
+        match self.reconcile_one(&journal).await {
+            Ok(Some(_)) => {
+                let moved = async {
+                    let mut conn = self.db.acquire().await?;
+                    registrations::transition(
+                        &mut conn,
+                        id,
+                        RegistrationState::IdentityCreated,
+                        RegistrationState::RolesPending,
+                        &Change {
+                            last_error: Some(
+                                "reconciled: the identity is ours (proof); roles not assigned yet",
+                            ),
+                            ..Default::default()
+                        },
+                    )
+                    .await?;
+                    Ok::<(), ServiceError>(())
+                }
+                .await;
+                match moved {
+                    Ok(()) => RegistrationState::RolesPending.to_string(),
+                    Err(e) => format!("identity_created: {e}"),
+                }
+            }
+            Ok(None) => RegistrationState::RolledBack.to_string(),
+            Err(ServiceError::Conflict(msg)) => format!("conflict: {msg}"),
+            Err(e) => format!("unchanged: {e}"),
+        }
+    }
+
+    /// Rolls an open registration back: deletes the identity it provably created (never one
+    /// it did not create), removes its rows, audits, `rolled_back`. Holds the lock.
     pub async fn rollback_registration(
         &self,
         actor: &Actor,
@@ -763,20 +1151,35 @@ impl Services {
     ) -> ServiceResult<Registration> {
         actor.require(PermissionRef::CanManageUsers, "rolling back a registration")?;
         self.ensure_writable("roll back registration")?;
-        let journal = self.registration(actor, id).await?;
-        if !journal.state().is_stuck() {
+        let lock = self.lock_registration(id).await?;
+        let out = self.rollback_locked(actor, id).await;
+        lock.release().await;
+        out
+    }
+
+    async fn rollback_locked(
+        &self,
+        actor: &Actor,
+        id: RegistrationId,
+    ) -> ServiceResult<Registration> {
+        let mut journal = self.journal(id).await?;
+        if !journal.state().is_open() {
             return Err(ServiceError::Conflict(format!(
-                "registration {id} is {}; only stuck registrations can be rolled back",
+                "registration {id} is {}; only open registrations (pending, identity_created, \
+                 roles_pending, needs_cleanup) can be rolled back",
                 journal.state
             )));
         }
         let sub = match journal.sub {
             Some(s) => s,
             None => {
-                // Pending without a sub: only an identity we can prove is ours would be deleted.
-                match self.reconcile_one(actor, &journal).await? {
-                    None => return self.registration(actor, id).await,
-                    Some(s) => s,
+                // Pending without a sub: only an identity proven ours would be deleted.
+                match self.reconcile_one(&journal).await? {
+                    None => return self.journal(id).await,
+                    Some(s) => {
+                        journal = self.journal(id).await?;
+                        s
+                    }
                 }
             }
         };
@@ -791,27 +1194,21 @@ impl Services {
         );
         match self.delete_own_identity(&journal.email, sub).await {
             Ok(()) => {
-                self.finish_rollback(actor, &journal, sub, &cause, None)
+                self.finish_rollback(actor, &journal, journal.state(), sub, &cause, None)
                     .await?;
-                self.registration(actor, id).await
+                self.journal(id).await
             }
             Err(e) => {
-                let mut conn = self.db.acquire().await?;
                 let rb = format!("deleting the identity failed: {e}");
-                registrations::set_state(
-                    &mut conn,
-                    id,
-                    RegistrationState::NeedsCleanup,
-                    None,
-                    Some(&rb),
-                )
-                .await?;
+                self.mark_needs_cleanup(id, journal.state(), None, &rb)
+                    .await?;
                 Err(ServiceError::Directory(e))
             }
         }
     }
 
     /// Marks a registration resolved with an operator's note (audited when it has a sub).
+    /// Holds the lock; only states whose table allows `resolved` can be resolved.
     pub async fn resolve_registration(
         &self,
         actor: &Actor,
@@ -821,12 +1218,34 @@ impl Services {
         actor.require(PermissionRef::CanManageUsers, "resolving a registration")?;
         self.ensure_writable("resolve registration")?;
         let note = bounded_text("note", note, 1000)?;
+        let lock = self.lock_registration(id).await?;
+        let out = self.resolve_locked(actor, id, &note).await;
+        lock.release().await;
+        out
+    }
+
+    async fn resolve_locked(
+        &self,
+        actor: &Actor,
+        id: RegistrationId,
+        note: &str,
+    ) -> ServiceResult<Registration> {
         let mut tx = self.db.begin().await?;
-        let journal = registrations::lock(&mut tx, id)
+        let journal = registrations::lock_row(&mut tx, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no registration {id}")))?;
         let note = format!("{} (by {})", note, actor.describe());
-        registrations::resolve(&mut tx, id, &note).await?;
+        registrations::transition(
+            &mut tx,
+            id,
+            journal.state(),
+            RegistrationState::Resolved,
+            &Change {
+                note: Some(&note),
+                ..Default::default()
+            },
+        )
+        .await?;
         if let Some(sub) = journal.sub {
             ustore::insert_audit(
                 &mut tx,
@@ -840,13 +1259,14 @@ impl Services {
                         "registration_id": id,
                         "previous_state": journal.state,
                         "note": note,
+                        "evidence": journal.evidence,
                     }),
                 },
             )
             .await?;
         }
         tx.commit().await?;
-        self.registration(actor, id).await
+        self.journal(id).await
     }
 }
 

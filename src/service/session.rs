@@ -25,6 +25,7 @@ impl Services {
         match self.directory.authenticate(&email, password).await {
             Ok(AuthOutcome::Authenticated { sub }) => {
                 tracing::info!(%sub, "operator authenticated");
+                crate::store::users::mark_authenticated(&self.db, sub).await?;
                 let op = load_operator(&self.db, sub, email.as_str()).await?;
                 Ok(SignInOutcome::SignedIn(op))
             }
@@ -57,6 +58,7 @@ impl Services {
             .respond_new_password(challenge, new_password)
             .await?;
         tracing::info!(%sub, "operator set a new password");
+        crate::store::users::mark_authenticated(&self.db, sub).await?;
         let email = match self.directory.find_by_sub(sub).await {
             Ok(identity) => identity.email,
             Err(_) => challenge.username.clone(),

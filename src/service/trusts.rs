@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use super::actor::authorize;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::config::Settings;
 use crate::domain::trust::{
@@ -135,6 +136,13 @@ impl Trusts {
         configured: &[(String, i32)],
     ) -> ServiceResult<(Trust, store::ClaimedSlot)> {
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "registering a trust",
+        )
+        .await?;
         let id = TrustId::new_v4();
         let region = new.region.map(|r| r.as_str());
         let (created_at, updated_at) = store::insert_trust(
@@ -218,6 +226,13 @@ impl Trusts {
         };
         let hash = trust::api_key_hash(&api_key);
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "rotating a trust's keys",
+        )
+        .await?;
         let Some(name) = store::replace_api_key_hash(&mut tx, id, &hash).await? else {
             return Err(ServiceError::NotFound(format!("no trust with id {id}")));
         };
@@ -245,6 +260,13 @@ impl Trusts {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
         self.ensure_writable("trust deletion")?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "deleting a trust",
+        )
+        .await?;
         let Some((name, code, freed_slot)) = store::delete_trust(&mut tx, id).await? else {
             return Err(ServiceError::NotFound(format!("no trust with id {id}")));
         };

@@ -4,10 +4,18 @@
 use serde::Serialize;
 use uuid::Uuid;
 
+use sqlx::PgConnection;
+
+use super::actor::{authorize, lacks};
+use super::mandates::{audit_actor, retrying};
+use super::members::AccessChange;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, UserKey};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, Page, PageQuery, PermissionRef, RoleRef, UserSub};
+use crate::store::audit::{insert_mandate_audit, insert_notification};
+use crate::store::mandates::Mandate;
+use crate::store::members as members_store;
 use crate::store::registrations::{self, Registration};
 use crate::store::users::{self as ustore, AuditEntry, AuditRow, MandateMembership, UserRow};
 use crate::store::{StoreError, directory_cache, grants};
@@ -155,7 +163,8 @@ impl Services {
 
     /// Full replace of a user's global grants, in ONE transaction with its audit row. Concurrent
     /// calls for one user are serialised by an advisory lock on the sub: the final grants equal
-    /// exactly one of the requests.
+    /// exactly one of the requests. The actor's authority is re-read inside the transaction, and
+    /// the last active holder of the global ADMIN role cannot lose it.
     pub async fn set_roles(
         &self,
         actor: &Actor,
@@ -178,26 +187,50 @@ impl Services {
             e => e.into(),
         })?;
         let ids: Vec<Uuid> = roles.iter().map(|r| r.id()).collect();
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.replace_roles_tx(actor, &identity, &ids).await {
-                Err(ServiceError::Store(e)) if e.is_retryable() && attempt < 5 => continue,
-                Err(ServiceError::Store(StoreError::Unique { .. })) if attempt < 5 => continue,
-                r => return r.map(|()| roles),
-            }
-        }
+        retrying(|| self.replace_roles_tx(actor, &identity, &roles, &ids)).await?;
+        Ok(roles)
     }
 
     async fn replace_roles_tx(
         &self,
         actor: &Actor,
         identity: &Identity,
+        roles: &[RoleRef],
         ids: &[Uuid],
     ) -> ServiceResult<()> {
         let sub = identity.sub;
         let mut tx = self.db.begin().await?;
+        let now = authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanManageUsers,
+            "changing roles",
+        )
+        .await?;
+        for r in roles {
+            for p in r.permissions() {
+                if !now.has(*p) {
+                    return Err(lacks(actor, *p, &format!("granting the {r} role")));
+                }
+            }
+        }
+        let drops_admin = !roles.contains(&RoleRef::Admin);
+        if drops_admin {
+            // Lock order: the global ADMIN set, then the user.
+            grants::lock_global_admins(&mut tx).await?;
+        }
         grants::lock_user(&mut tx, sub).await?;
+        if drops_admin {
+            Self::refuse_last_global_admin(
+                &mut tx,
+                sub,
+                &format!(
+                    "Cannot remove the global ADMIN role from {}",
+                    show(&identity.email)
+                ),
+            )
+            .await?;
+        }
         let before = grants::roles_of_conn(&mut tx, sub).await?;
         grants::replace(&mut tx, sub, ids).await?;
         let name = |v: &[Uuid]| {
@@ -220,22 +253,88 @@ impl Services {
         Ok(())
     }
 
-    /// Enables or disables sign-in in the directory, then updates the cache and audits (one
-    /// transaction). If the audit fails after the directory changed, the error says so.
+    /// Refuses (inside the caller's transaction, after [`grants::lock_global_admins`]) a change
+    /// that would take the global ADMIN role from its last active holder `sub`.
+    async fn refuse_last_global_admin(
+        conn: &mut PgConnection,
+        sub: UserSub,
+        refusal: &str,
+    ) -> ServiceResult<()> {
+        let admin = RoleRef::Admin.id();
+        if !grants::holds(conn, sub, admin).await? {
+            return Ok(());
+        }
+        let standing = grants::standing(conn, sub).await?;
+        let active = standing.enabled != Some(false) && standing.gone != Some(true);
+        if active && grants::other_active_holders(conn, admin, sub).await? == 0 {
+            return Err(ServiceError::Conflict(format!(
+                "{refusal}: they are the last active holder of the global ADMIN role. Grant ADMIN \
+                 to another user first."
+            )));
+        }
+        Ok(())
+    }
+
+    /// The locks and refusals of a user disable or delete, inside the caller's transaction
+    /// (after [`grants::lock_global_admins`]): locks every mandate the user belongs to in id
+    /// order, then each one's admin memberships in id order — the order of every membership
+    /// change — and refuses when the user is the last enabled admin of any live mandate (the
+    /// refusal names them all) or the last active global ADMIN. Returns the locked mandates.
+    async fn lock_for_account_change(
+        conn: &mut PgConnection,
+        identity_email: &str,
+        sub: UserSub,
+        verb: &str,
+    ) -> ServiceResult<Vec<Mandate>> {
+        let mandates = members_store::lock_mandates_of_user(conn, sub).await?;
+        let memberships = members_store::memberships_of_user(conn, sub).await?;
+        // A membership added after the mandate locks were taken: start again with it locked.
+        if memberships
+            .iter()
+            .any(|ms| !mandates.iter().any(|m| m.id == ms.mandate_id))
+        {
+            return Err(ServiceError::Store(StoreError::Conflict));
+        }
+        let mut last_of = Vec::new();
+        for m in &mandates {
+            let admins = members_store::lock_admins(conn, m.id).await?;
+            let Some(ms) = memberships.iter().find(|ms| ms.mandate_id == m.id) else {
+                continue;
+            };
+            if m.deleted_at.is_none() && admins.len() == 1 && admins[0] == ms.id {
+                last_of.push(format!("«{}»", DisplayText::new(&m.name)));
+            }
+        }
+        last_of.sort();
+        let refusal = format!("Cannot {verb} {}", show(identity_email));
+        if !last_of.is_empty() {
+            return Err(ServiceError::Conflict(format!(
+                "{refusal}: they are the last admin of {}. Assign another admin first.",
+                last_of.join(", ")
+            )));
+        }
+        Self::refuse_last_global_admin(conn, sub, &refusal).await?;
+        Ok(mandates)
+    }
+
+    /// Enables or disables sign-in. In ONE transaction: re-read the actor's authority; for a
+    /// disable, lock and refuse when the user is the last enabled admin of a mandate or the last
+    /// active global ADMIN; change the directory; update the cache and audit. The transaction
+    /// stays open across the directory call so the checked state cannot change under it; if the
+    /// directory refuses, nothing is written. If the audit fails after the directory changed,
+    /// the error says so.
     pub async fn set_enabled(
         &self,
         actor: &Actor,
         sub: UserSub,
         enabled: bool,
     ) -> ServiceResult<()> {
-        actor.require(
-            PermissionRef::CanManageUsers,
-            if enabled {
-                "enabling a user"
-            } else {
-                "disabling a user"
-            },
-        )?;
+        let what = if enabled {
+            "enabling a user"
+        } else {
+            "disabling a user"
+        };
+        actor.require(PermissionRef::CanManageUsers, what)?;
         self.ensure_writable(if enabled {
             "enable user"
         } else {
@@ -245,40 +344,48 @@ impl Services {
             DirectoryError::NotFound(_) => ServiceError::NotFound(format!("no user {sub}")),
             e => e.into(),
         })?;
-        self.directory
-            .set_enabled(&identity.username, enabled)
-            .await?;
         let action = if enabled {
             "Enabled user"
         } else {
             "Disabled user"
         };
-        let written: ServiceResult<()> = async {
+        retrying(|| async {
             let mut tx = self.db.begin().await?;
-            let mut cached = identity.clone();
-            cached.enabled = enabled;
-            directory_cache::upsert(&mut *tx, &cached).await?;
-            ustore::insert_audit(
-                &mut tx,
-                &audit(
-                    actor,
-                    action,
-                    sub,
-                    serde_json::json!({ "email": identity.email }),
-                ),
-            )
-            .await?;
-            tx.commit().await?;
-            Ok(())
-        }
-        .await;
-        written.map_err(|e| {
-            ServiceError::Internal(format!(
-                "{action} in the directory succeeded, but the audit write failed ({e}); the user \
-                 is {} — please verify",
-                if enabled { "enabled" } else { "disabled" }
-            ))
+            authorize(&mut tx, actor, PermissionRef::CanManageUsers, what).await?;
+            if !enabled {
+                grants::lock_global_admins(&mut tx).await?;
+                Self::lock_for_account_change(&mut tx, &identity.email, sub, "disable").await?;
+            }
+            self.directory
+                .set_enabled(&identity.username, enabled)
+                .await?;
+            let written: ServiceResult<()> = async {
+                let mut cached = identity.clone();
+                cached.enabled = enabled;
+                directory_cache::upsert(&mut *tx, &cached).await?;
+                ustore::insert_audit(
+                    &mut tx,
+                    &audit(
+                        actor,
+                        action,
+                        sub,
+                        serde_json::json!({ "email": identity.email }),
+                    ),
+                )
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+            .await;
+            written.map_err(|e| {
+                ServiceError::Internal(format!(
+                    "{action} in the directory succeeded, but the audit write failed ({e}); the \
+                     user is {} — please verify",
+                    if enabled { "enabled" } else { "disabled" }
+                ))
+            })
         })
+        .await
     }
 
     /// Edits the profile (1–255 characters each, no control characters), audited.
@@ -298,6 +405,13 @@ impl Services {
             super::registration::PROFILE_MAX,
         )?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanManageUsers,
+            "editing a profile",
+        )
+        .await?;
         grants::lock_user(&mut tx, sub).await?;
         let before = ustore::profile(&mut tx, sub).await?;
         if before.is_none() && ustore::cached(&self.db, sub).await?.is_none() {
@@ -321,7 +435,8 @@ impl Services {
         Ok(())
     }
 
-    /// Sends the invitation again (directory), audited.
+    /// Sends the invitation again (directory), audited; the actor's authority is re-read in the
+    /// audit transaction before the directory is asked.
     pub async fn resend_invite(&self, actor: &Actor, sub: UserSub) -> ServiceResult<()> {
         actor.require(PermissionRef::CanManageUsers, "resending an invitation")?;
         self.ensure_writable("resend invite")?;
@@ -329,8 +444,15 @@ impl Services {
             DirectoryError::NotFound(_) => ServiceError::NotFound(format!("no user {sub}")),
             e => e.into(),
         })?;
-        self.directory.resend_invite(&identity.username).await?;
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanManageUsers,
+            "resending an invitation",
+        )
+        .await?;
+        self.directory.resend_invite(&identity.username).await?;
         ustore::insert_audit(
             &mut tx,
             &audit(
@@ -345,7 +467,11 @@ impl Services {
         Ok(())
     }
 
-    /// Deletes a user: grants (and profile) first, audited, then the directory identity.
+    /// Deletes a user. First ONE transaction: re-read the actor's authority; lock the global
+    /// ADMIN set, the user, the user's mandates (id order) and their admin memberships; refuse
+    /// when the user is the last enabled admin of a live mandate or the last active global
+    /// ADMIN; remove grants, memberships (one `mandate_audit` row and one notification per
+    /// mandate), profile; mark the cached identity gone; audit. Then the directory identity.
     /// Idempotent. A partial failure says exactly what state remains.
     pub async fn delete_user(&self, actor: &Actor, sub: UserSub) -> ServiceResult<DeleteOutcome> {
         actor.require(PermissionRef::CanManageUsers, "deleting a user")?;
@@ -355,37 +481,80 @@ impl Services {
             Err(DirectoryError::NotFound(_)) => None,
             Err(e) => return Err(e.into()),
         };
-        let mut tx = self.db.begin().await?;
-        grants::lock_user(&mut tx, sub).await?;
-        let removed = grants::revoke_all(&mut tx, sub).await?;
-        let profile = ustore::profile(&mut tx, sub).await?;
-        let profile_removed = ustore::delete_profile(&mut tx, sub).await? > 0;
-        if removed > 0 || profile_removed || identity.is_some() {
-            ustore::insert_audit(
-                &mut tx,
-                &audit(
-                    actor,
-                    "Deleted user",
-                    sub,
-                    serde_json::json!({
-                        "email": identity.as_ref().map(|i| i.email.clone()),
-                        "grants_removed": removed,
-                        "profile": profile.map(|p| serde_json::json!({"name": p.name, "organisation": p.organisation})),
-                    }),
-                ),
-            )
-            .await?;
-        }
-        tx.commit().await?;
+        let shown_email = match &identity {
+            Some(i) => i.email.clone(),
+            None => ustore::cached(&self.db, sub)
+                .await?
+                .map(|c| c.email)
+                .unwrap_or_else(|| sub.to_string()),
+        };
+        let who = audit_actor(actor);
+        let (removed, memberships_removed, profile_removed) = retrying(|| async {
+            let mut tx = self.db.begin().await?;
+            authorize(&mut tx, actor, PermissionRef::CanManageUsers, "deleting a user").await?;
+            grants::lock_global_admins(&mut tx).await?;
+            grants::lock_user(&mut tx, sub).await?;
+            let mandates =
+                Self::lock_for_account_change(&mut tx, &shown_email, sub, "delete").await?;
+            let memberships = members_store::memberships_of_user(&mut tx, sub).await?;
+            for ms in &memberships {
+                let Some(m) = mandates.iter().find(|m| m.id == ms.mandate_id) else {
+                    return Err(ServiceError::Store(StoreError::Conflict));
+                };
+                members_store::delete(&mut tx, ms.id).await?;
+                let change = AccessChange::Removed;
+                insert_mandate_audit(
+                    &mut tx,
+                    &who,
+                    m.id,
+                    &m.name,
+                    change.action(),
+                    Some(sub),
+                    serde_json::json!({"roles": ms.role_ids, "reason": "user deleted"}),
+                )
+                .await?;
+                insert_notification(&mut tx, sub, Some(m.id), &change.notification(m)).await?;
+            }
+            let removed = grants::revoke_all(&mut tx, sub).await?;
+            let profile = ustore::profile(&mut tx, sub).await?;
+            let profile_removed = ustore::delete_profile(&mut tx, sub).await? > 0;
+            if removed > 0 || profile_removed || !memberships.is_empty() || identity.is_some() {
+                ustore::insert_audit(
+                    &mut tx,
+                    &audit(
+                        actor,
+                        "Deleted user",
+                        sub,
+                        serde_json::json!({
+                            "email": identity.as_ref().map(|i| i.email.clone()),
+                            "grants_removed": removed,
+                            "memberships_removed": memberships.iter().map(|m| m.mandate_id).collect::<Vec<_>>(),
+                            "profile": profile.map(|p| serde_json::json!({"name": p.name, "organisation": p.organisation})),
+                        }),
+                    ),
+                )
+                .await?;
+            }
+            // The operator being deleted is refused from now on (fresh authority reads this).
+            directory_cache::mark_gone(&mut *tx, sub).await?;
+            tx.commit().await?;
+            Ok((removed, memberships.len(), profile_removed))
+        })
+        .await?;
         let mut identity_deleted = false;
         if let Some(i) = &identity {
             match self.delete_verified(&i.username, sub).await {
                 Ok(deleted) => identity_deleted = deleted,
                 Err(e) => {
+                    // The identity is still there: list it again (it holds no authority).
+                    if let Err(c) = directory_cache::upsert(&self.db, i).await {
+                        tracing::warn!("delete user: could not un-mark the cached identity: {c}");
+                    }
                     return Err(ServiceError::Internal(format!(
-                        "grants ({removed}) and profile of {} were removed and audited, but \
-                         deleting the directory identity failed: {e}. The user can still sign in \
-                         with no authority; run the delete again to finish.",
+                        "grants ({removed}), memberships ({memberships_removed}) and profile of \
+                         {} were removed and audited, but deleting the directory identity failed: \
+                         {e}. The user can still sign in with no authority; run the delete again \
+                         to finish.",
                         show(&i.email)
                     )));
                 }
@@ -394,13 +563,17 @@ impl Services {
         let mut conn = self.db.acquire().await?;
         directory_cache::mark_gone(&mut *conn, sub).await?;
         let message = match (identity_deleted, removed) {
-            (true, n) => format!("Deleted user {sub}: {n} grant(s) removed, identity deleted."),
-            (false, 0) if !profile_removed => {
+            (true, n) => format!(
+                "Deleted user {sub}: {n} grant(s) and {memberships_removed} membership(s) removed, \
+                 identity deleted."
+            ),
+            (false, 0) if !profile_removed && memberships_removed == 0 => {
                 format!("User {sub} was already deleted; nothing to do.")
             }
-            (false, n) => {
-                format!("Removed {n} grant(s) of {sub}; the directory identity was already gone.")
-            }
+            (false, n) => format!(
+                "Removed {n} grant(s) and {memberships_removed} membership(s) of {sub}; the \
+                 directory identity was already gone."
+            ),
         };
         Ok(DeleteOutcome {
             sub,

@@ -152,3 +152,54 @@ pub async fn filter_values(
     let scope = move |qb: &mut QueryBuilder<Postgres>| range.push(qb, "e.occurred_at");
     super::query::filter_values(db, &AUDIT_LIST, column, q, Some(&scope), limit).await
 }
+
+/// Where an export stands: the last row written, in export order (newest first).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ExportCursor {
+    pub occurred_at: DateTime<Utc>,
+    pub id: Uuid,
+}
+
+impl ExportCursor {
+    pub fn of(e: &AuditEvent) -> Self {
+        Self {
+            occurred_at: e.occurred_at,
+            id: e.id,
+        }
+    }
+}
+
+/// The next `limit` rows of an export after `after`, keyset-paged over `(occurred_at DESC,
+/// id ASC)` — the order of the `*_time_idx` indexes — so rows written meanwhile neither shift
+/// the pages (no repeats, no gaps, as OFFSET would) nor join this export (they are newer than
+/// its first row). Search and filters of `q` apply; its sort and page are ignored.
+pub async fn export_page(
+    db: &PgPool,
+    q: &PageQuery,
+    range: TimeRange,
+    after: Option<ExportCursor>,
+    limit: u32,
+) -> StoreResult<Vec<AuditEvent>> {
+    q.validate(&AUDIT_SPEC)?;
+    let scope = move |qb: &mut QueryBuilder<Postgres>| {
+        range.push(qb, "e.occurred_at");
+        if let Some(c) = after {
+            // `occurred_at <= $t` is an index condition; the OR only filters the ties.
+            qb.push(" AND e.occurred_at <= ")
+                .push_bind(c.occurred_at)
+                .push(" AND (e.occurred_at < ")
+                .push_bind(c.occurred_at)
+                .push(" OR e.id > ")
+                .push_bind(c.id)
+                .push(")");
+        }
+    };
+    let mut qb = QueryBuilder::new("SELECT ");
+    qb.push(AUDIT_LIST.select)
+        .push(" FROM ")
+        .push(AUDIT_LIST.from);
+    AUDIT_LIST.push_where(&mut qb, q, Some(&scope), None)?;
+    qb.push(" ORDER BY e.occurred_at DESC, e.id ASC LIMIT ")
+        .push_bind(i64::from(limit));
+    Ok(qb.build_query_as::<AuditEvent>().fetch_all(db).await?)
+}

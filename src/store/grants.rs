@@ -88,3 +88,76 @@ pub async fn revoke_all(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreRes
         .await?;
     Ok(r.rows_affected())
 }
+
+/// An operator's standing as PostgreSQL knows it right now: the permissions of their global
+/// grants and the enabled / gone marks of their directory-cache row (None: not cached).
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Standing {
+    pub enabled: Option<bool>,
+    pub gone: Option<bool>,
+    pub permissions: Vec<Uuid>,
+}
+
+/// Reads [`Standing`] in ONE statement inside the caller's transaction.
+pub async fn standing(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResult<Standing> {
+    Ok(sqlx::query_as(
+        "SELECT d.enabled, d.gone_at IS NOT NULL AS gone, \
+         ARRAY(SELECT DISTINCT rp.permission_id FROM user_role ur \
+               JOIN role_permission rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1) AS permissions \
+         FROM (SELECT 1) AS one LEFT JOIN directory_user d ON d.sub = $1",
+    )
+    .bind(sub)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Serialises every change that could lower the number of global ADMIN holders (demote,
+/// disable, delete) for the rest of the transaction. Taken FIRST, before any per-user lock.
+pub async fn lock_global_admins(conn: &mut sqlx::PgConnection) -> StoreResult<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('global-admin-set', 0))")
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// SQL condition: the identity `$col` is not known to be disabled or gone (an uncached
+/// identity counts as active — the cache is written by every disable/delete through hubdeck).
+macro_rules! active_identity {
+    ($col:literal) => {
+        concat!(
+            "NOT EXISTS (SELECT 1 FROM directory_user dx WHERE dx.sub = ",
+            $col,
+            " AND (NOT dx.enabled OR dx.gone_at IS NOT NULL))"
+        )
+    };
+}
+pub(crate) use active_identity;
+
+/// Active holders of the global role `role` other than `except` (call [`lock_global_admins`]
+/// first when the answer guards a change).
+pub async fn other_active_holders(
+    conn: &mut sqlx::PgConnection,
+    role: Uuid,
+    except: UserSub,
+) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(concat!(
+        "SELECT count(DISTINCT ur.user_id) FROM user_role ur WHERE ur.role_id = $1 \
+         AND ur.user_id <> $2 AND ",
+        active_identity!("ur.user_id")
+    ))
+    .bind(role)
+    .bind(except)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Whether `sub` holds the global role `role` (inside the caller's transaction).
+pub async fn holds(conn: &mut sqlx::PgConnection, sub: UserSub, role: Uuid) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM user_role WHERE user_id = $1 AND role_id = $2)",
+    )
+    .bind(sub)
+    .bind(role)
+    .fetch_one(conn)
+    .await?)
+}

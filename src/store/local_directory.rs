@@ -15,9 +15,12 @@ pub struct LocalIdentityRow {
     pub status: String,
     pub password_hash: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The registration id the identity was created for (set only at creation).
+    pub registration_marker: Option<String>,
 }
 
-const COLUMNS: &str = "sub, username, email, enabled, status, password_hash, created_at";
+const COLUMNS: &str =
+    "sub, username, email, enabled, status, password_hash, created_at, registration_marker";
 
 pub struct NewLocalIdentity<'a> {
     pub sub: UserSub,
@@ -28,6 +31,7 @@ pub struct NewLocalIdentity<'a> {
     pub password_hash: &'a str,
     /// Record an INVITE row in the same transaction.
     pub invite: bool,
+    pub registration_marker: Option<&'a str>,
 }
 
 /// Inserts an identity (and its invitation) in one transaction. A duplicate email or username
@@ -35,9 +39,9 @@ pub struct NewLocalIdentity<'a> {
 pub async fn insert(db: &PgPool, new: &NewLocalIdentity<'_>) -> StoreResult<LocalIdentityRow> {
     let mut tx = db.begin().await?;
     let row: LocalIdentityRow = sqlx::query_as(
-        "INSERT INTO local_identity (sub, username, email, email_verified, status, password_hash) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         RETURNING sub, username, email, enabled, status, password_hash, created_at",
+        "INSERT INTO local_identity (sub, username, email, email_verified, status, password_hash, \
+         registration_marker) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         RETURNING sub, username, email, enabled, status, password_hash, created_at, registration_marker",
     )
     .bind(new.sub)
     .bind(new.username)
@@ -45,6 +49,7 @@ pub async fn insert(db: &PgPool, new: &NewLocalIdentity<'_>) -> StoreResult<Loca
     .bind(new.email_verified)
     .bind(new.status)
     .bind(new.password_hash)
+    .bind(new.registration_marker)
     .fetch_one(&mut *tx)
     .await?;
     if new.invite {
@@ -63,13 +68,13 @@ pub async fn find_by_username_or_email(
     db: &PgPool,
     key: &str,
 ) -> StoreResult<Option<LocalIdentityRow>> {
-    let sql = "SELECT sub, username, email, enabled, status, password_hash, created_at FROM local_identity \
+    let sql = "SELECT sub, username, email, enabled, status, password_hash, created_at, registration_marker FROM local_identity \
                WHERE username = $1 OR lower(email) = lower($1) ORDER BY (username = $1) DESC LIMIT 1";
     Ok(sqlx::query_as(sql).bind(key).fetch_optional(db).await?)
 }
 
 pub async fn find_by_sub(db: &PgPool, sub: UserSub) -> StoreResult<Option<LocalIdentityRow>> {
-    let sql = "SELECT sub, username, email, enabled, status, password_hash, created_at FROM local_identity WHERE sub = $1";
+    let sql = "SELECT sub, username, email, enabled, status, password_hash, created_at, registration_marker FROM local_identity WHERE sub = $1";
     Ok(sqlx::query_as(sql).bind(sub).fetch_optional(db).await?)
 }
 
@@ -83,7 +88,7 @@ pub async fn list_after(
     let rows = match after {
         None => {
             sqlx::query_as(
-                "SELECT sub, username, email, enabled, status, password_hash, created_at FROM local_identity \
+                "SELECT sub, username, email, enabled, status, password_hash, created_at, registration_marker FROM local_identity \
                  ORDER BY created_at, sub LIMIT $1",
             )
             .bind(limit)
@@ -92,7 +97,7 @@ pub async fn list_after(
         }
         Some((at, sub)) => {
             sqlx::query_as(
-                "SELECT sub, username, email, enabled, status, password_hash, created_at FROM local_identity \
+                "SELECT sub, username, email, enabled, status, password_hash, created_at, registration_marker FROM local_identity \
                  WHERE (created_at, sub) > ($1, $2) ORDER BY created_at, sub LIMIT $3",
             )
             .bind(at)
@@ -204,6 +209,13 @@ pub async fn take_challenge(db: &PgPool, session_hash: &str) -> StoreResult<Opti
     .await?
     .flatten();
     Ok(sub)
+}
+
+/// How many identities the local directory holds.
+pub async fn count(db: &PgPool) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar("SELECT count(*) FROM local_identity")
+        .fetch_one(db)
+        .await?)
 }
 
 pub async fn ping(db: &PgPool) -> StoreResult<()> {

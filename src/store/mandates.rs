@@ -280,9 +280,11 @@ pub async fn update(
     .await?)
 }
 
+/// Soft delete: disabled and `deleted_at`, remembering the enabled state for [`restore`].
 pub async fn soft_delete(conn: &mut PgConnection, id: MandateId) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE mandate SET enabled = false, deleted_at = now(), updated_at = now() WHERE id = $1",
+        "UPDATE mandate SET enabled_before_delete = enabled, enabled = false, deleted_at = now(), \
+         updated_at = now() WHERE id = $1",
     )
     .bind(id)
     .execute(conn)
@@ -290,23 +292,39 @@ pub async fn soft_delete(conn: &mut PgConnection, id: MandateId) -> StoreResult<
     Ok(())
 }
 
-/// Restores a soft-deleted mandate still inside the retention window; false otherwise.
+/// Restores a soft-deleted mandate still inside the retention window, with the enabled state
+/// it had when it was deleted (disabled when unknown), and returns that state; None when
+/// outside the window. A live mandate holding the name (any case) makes this fail on
+/// `mandate_name_live_key`.
 pub async fn restore(
     conn: &mut PgConnection,
     id: MandateId,
     retention_days: u32,
-) -> StoreResult<bool> {
-    let n = sqlx::query(
-        "UPDATE mandate SET enabled = true, deleted_at = NULL, updated_at = now() \
+) -> StoreResult<Option<bool>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE mandate SET enabled = COALESCE(enabled_before_delete, false), \
+         enabled_before_delete = NULL, deleted_at = NULL, updated_at = now() \
          WHERE id = $1 AND deleted_at IS NOT NULL \
-         AND deleted_at >= now() - make_interval(days => $2)",
+         AND deleted_at >= now() - make_interval(days => $2) RETURNING enabled",
     )
     .bind(id)
     .bind(i32::try_from(retention_days).unwrap_or(i32::MAX))
-    .execute(conn)
-    .await?
-    .rows_affected();
-    Ok(n == 1)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// The unique index that keeps live mandate names unique case-insensitively (0700).
+pub const NAME_LIVE_KEY: &str = "mandate_name_live_key";
+
+/// The live mandate holding `name` (case-insensitive; index `mandate_name_live_key`).
+pub async fn live_by_name(db: &PgPool, name: &str) -> StoreResult<Option<Mandate>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at FROM mandate \
+         WHERE lower(name) = lower($1) AND deleted_at IS NULL",
+    )
+    .bind(name)
+    .fetch_optional(db)
+    .await?)
 }
 
 /// Deletes the mandate and everything hanging off it (billing, subscriptions, mandate roles,

@@ -148,15 +148,20 @@ pub struct Membership {
     pub enabled: bool,
 }
 
-/// Locks the mandate's admin memberships in id order (after the mandate row lock), so
-/// concurrent demotions/removals/disables of admins queue behind each other.
+/// SQL condition: the member `um` is not a disabled or deleted user. The last-admin invariant
+/// counts only admins who can still act: a disabled user's admin membership is no admin.
+const ACTIVE_MEMBER: &str = super::grants::active_identity!("um.user_id");
+
+/// Locks the mandate's enabled admin memberships of active users in id order (after the
+/// mandate row lock), so concurrent demotions/removals/disables of admins queue behind each
+/// other.
 pub async fn lock_admins(
     conn: &mut PgConnection,
     mandate: MandateId,
 ) -> StoreResult<Vec<MembershipId>> {
     let q = format!(
         "SELECT um.id FROM user_mandate um WHERE um.mandate_id = $1 AND um.enabled \
-         AND {HOLDS_ADMIN_ROLE} ORDER BY um.id FOR UPDATE OF um"
+         AND {HOLDS_ADMIN_ROLE} AND {ACTIVE_MEMBER} ORDER BY um.id FOR UPDATE OF um"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
         .bind(mandate)
@@ -164,11 +169,11 @@ pub async fn lock_admins(
         .await?)
 }
 
-/// Number of enabled admins of the mandate (inside the caller's transaction).
+/// Number of enabled admins (active users) of the mandate (inside the caller's transaction).
 pub async fn count_admins(conn: &mut PgConnection, mandate: MandateId) -> StoreResult<i64> {
     let q = format!(
         "SELECT count(*) FROM user_mandate um WHERE um.mandate_id = $1 AND um.enabled \
-         AND {HOLDS_ADMIN_ROLE}"
+         AND {HOLDS_ADMIN_ROLE} AND {ACTIVE_MEMBER}"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
         .bind(mandate)
@@ -362,4 +367,68 @@ pub async fn is_admin(
         .bind(mandate)
         .fetch_one(conn)
         .await?)
+}
+
+/// Locks every mandate `user` is a member of (live or soft-deleted) in id order and returns
+/// them: the first locks of a user disable or delete, taken in the same order as every
+/// membership change (mandate row, then its admin memberships).
+pub async fn lock_mandates_of_user(
+    conn: &mut PgConnection,
+    user: UserSub,
+) -> StoreResult<Vec<super::mandates::Mandate>> {
+    Ok(sqlx::query_as(
+        "SELECT m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at \
+         FROM mandate m WHERE m.id IN (SELECT um.mandate_id FROM user_mandate um \
+         WHERE um.user_id = $1) ORDER BY m.id FOR UPDATE OF m",
+    )
+    .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// One membership of a user with its mandate-level roles.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct UserMembership {
+    pub id: MembershipId,
+    pub mandate_id: MandateId,
+    pub enabled: bool,
+    pub role_ids: Vec<Uuid>,
+}
+
+/// The user's memberships (ordered by mandate id), locked.
+pub async fn memberships_of_user(
+    conn: &mut PgConnection,
+    user: UserSub,
+) -> StoreResult<Vec<UserMembership>> {
+    Ok(sqlx::query_as(concat!(
+        "SELECT um.id, um.mandate_id, um.enabled, \
+         COALESCE((SELECT array_agg(DISTINCT r.id ORDER BY r.id) ",
+        roles_of_um!(),
+        "), '{}') AS role_ids FROM user_mandate um WHERE um.user_id = $1 \
+         ORDER BY um.mandate_id FOR UPDATE OF um"
+    ))
+    .bind(user)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// The mandate-level roles (no feature instance) `user` holds in `mandate` — whatever mandate
+/// they belong to, so a form can show every role it would otherwise drop. Empty when `user` is
+/// not a member.
+pub async fn held_roles(
+    db: &PgPool,
+    mandate: MandateId,
+    user: UserSub,
+) -> StoreResult<Vec<MandateRole>> {
+    Ok(sqlx::query_as(
+        "SELECT r.id, r.label, r.description, r.mandate_id, r.feature_instance_id \
+         FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
+         JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE um.mandate_id = $1 AND um.user_id = $2 AND r.feature_instance_id IS NULL \
+         ORDER BY r.mandate_id NULLS FIRST, r.label, r.id",
+    )
+    .bind(mandate)
+    .bind(user)
+    .fetch_all(db)
+    .await?)
 }

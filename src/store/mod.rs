@@ -4,6 +4,7 @@ pub mod audit;
 pub mod dataset;
 pub mod directory_cache;
 pub mod grants;
+pub mod health;
 pub mod local_directory;
 pub mod mandates;
 pub mod members;
@@ -82,10 +83,21 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Opens a pool without touching the schema.
 pub async fn connect(settings: &DatabaseSettings) -> StoreResult<PgPool> {
+    settings
+        .url
+        .check_password_params()
+        .map_err(StoreError::Unavailable)?;
     let opts = PgConnectOptions::from_str(settings.url.expose()).map_err(|e| {
-        // Never echo the URL (it may hold a password).
+        // Never echo the URL (it may hold a password), nor the driver's message whole: it may
+        // quote a piece of it.
+        let mut msg = e.to_string();
+        if let Some(pw) = settings.url.password_fragment()
+            && !pw.is_empty()
+        {
+            msg = msg.replace(pw, "***");
+        }
         StoreError::Unavailable(format!(
-            "invalid database.url ({}): {e}",
+            "invalid database.url ({}): {msg}",
             settings.url.redacted()
         ))
     })?;

@@ -106,7 +106,7 @@ impl ListSql {
     }
 
     /// Pushes ` WHERE ...` for base, scope, search and filters (skipping `skip_filter`).
-    fn push_where(
+    pub(crate) fn push_where(
         &self,
         qb: &mut QueryBuilder<Postgres>,
         q: &PageQuery,

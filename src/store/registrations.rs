@@ -1,80 +1,33 @@
 //! The registration saga journal (`registration`, SPEC §5.1): one row per attempt to register a
 //! user, written BEFORE the directory is called, so a crash at any point leaves a visible,
 //! resumable record.
+//!
+//! State changes go only through [`transition`] (an edge of
+//! [`crate::domain::registration::TRANSITIONS`], compare-and-set on the expected state) and
+//! [`record`] (error/evidence columns of a row that must still be in the expected state).
+//! One operation at a time per registration: [`try_lock`] takes a session advisory lock on a
+//! dedicated connection for the whole directory call + database write.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+use sqlx::pool::PoolConnection;
+use sqlx::{PgConnection, PgPool, Postgres};
+use thiserror::Error;
 use uuid::Uuid;
 
-use super::StoreResult;
 use super::query::{ListSql, SqlColumn, fetch_page};
+use super::{StoreError, StoreResult};
 use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
 use crate::domain::{Page, PageQuery, RegistrationId, UserSub};
 
-/// The saga's states (the `registration.state` CHECK constraint).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RegistrationState {
-    /// Journal written; the directory has not (knowingly) created the identity yet.
-    Pending,
-    /// The identity exists and its `sub` is recorded; roles not written yet.
-    IdentityCreated,
-    /// A transient failure after creation: the identity is kept, roles can be completed later.
-    RolesPending,
-    Complete,
-    /// A definitive failure: what this saga created was removed.
-    RolledBack,
-    /// The rollback itself failed: manual cleanup needed (both causes recorded).
-    NeedsCleanup,
-    /// An operator marked the row resolved with a note.
-    Resolved,
-}
+pub use crate::domain::registration::RegistrationState;
 
-impl RegistrationState {
-    pub const STUCK: [RegistrationState; 4] = [
-        Self::Pending,
-        Self::IdentityCreated,
-        Self::RolesPending,
-        Self::NeedsCleanup,
-    ];
+/// The partial unique index allowing one open registration per normalised email.
+pub const ONE_OPEN_PER_EMAIL: &str = "registration_one_open_per_email";
 
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::IdentityCreated => "identity_created",
-            Self::RolesPending => "roles_pending",
-            Self::Complete => "complete",
-            Self::RolledBack => "rolled_back",
-            Self::NeedsCleanup => "needs_cleanup",
-            Self::Resolved => "resolved",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            Self::Pending,
-            Self::IdentityCreated,
-            Self::RolesPending,
-            Self::Complete,
-            Self::RolledBack,
-            Self::NeedsCleanup,
-            Self::Resolved,
-        ]
-        .into_iter()
-        .find(|st| st.as_str() == s)
-    }
-
-    pub fn is_stuck(self) -> bool {
-        Self::STUCK.contains(&self)
-    }
-}
-
-impl std::fmt::Display for RegistrationState {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+const COLUMNS: &str = "id, email, name, organisation, requested_roles, suppress_invite, state, \
+     sub, identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, \
+     call_started_at, call_finished_at, evidence, created_at, updated_at";
 
 /// One journal row.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -94,6 +47,11 @@ pub struct Registration {
     pub actor_user_id: Option<UserSub>,
     pub via: String,
     pub os_user: Option<String>,
+    /// The directory create call window, from the database clock (evidence, not proof).
+    pub call_started_at: Option<DateTime<Utc>>,
+    pub call_finished_at: Option<DateTime<Utc>>,
+    /// What the saga saw when it refused to adopt or delete an identity.
+    pub evidence: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -103,6 +61,45 @@ impl Registration {
     pub fn state(&self) -> RegistrationState {
         RegistrationState::parse(&self.state).unwrap_or(RegistrationState::NeedsCleanup)
     }
+}
+
+/// A refused state change.
+#[derive(Debug, Error)]
+pub enum TransitionError {
+    /// Not an edge of the transition table (never sent to the database).
+    #[error("registration {id}: {from} → {to} is not an allowed transition")]
+    Forbidden {
+        id: RegistrationId,
+        from: RegistrationState,
+        to: RegistrationState,
+    },
+    /// The row is no longer in the expected state (another actor moved it), or the recorded
+    /// sub differs from the one given.
+    #[error("registration {id} is no longer {expected} (it is {}); nothing was changed", .actual.map(|s| s.as_str()).unwrap_or("gone"))]
+    Stale {
+        id: RegistrationId,
+        expected: RegistrationState,
+        actual: Option<RegistrationState>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for TransitionError {
+    fn from(e: sqlx::Error) -> Self {
+        TransitionError::Store(e.into())
+    }
+}
+
+/// Columns a transition or a record may set (None = keep).
+#[derive(Clone, Debug, Default)]
+pub struct Change<'a> {
+    /// Recorded once; a different sub than the recorded one makes the change stale.
+    pub sub: Option<UserSub>,
+    pub last_error: Option<&'a str>,
+    pub rollback_error: Option<&'a str>,
+    pub evidence: Option<&'a serde_json::Value>,
+    pub note: Option<&'a str>,
 }
 
 /// What the saga journals before calling the directory.
@@ -118,109 +115,168 @@ pub struct NewRegistration<'a> {
     pub os_user: Option<&'a str>,
 }
 
-pub async fn insert_pending(db: &PgPool, r: &NewRegistration<'_>) -> StoreResult<Registration> {
-    let row = sqlx::query_as::<_, Registration>(
-        "INSERT INTO registration (email, name, organisation, requested_roles, suppress_invite, \
-         state, actor_user_id, via, os_user) VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8) \
-         RETURNING id, email, name, organisation, requested_roles, suppress_invite, state, sub, \
-         identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, \
-         created_at, updated_at",
-    )
-    .bind(r.email)
-    .bind(r.name)
-    .bind(r.organisation)
-    .bind(r.requested_roles)
-    .bind(r.suppress_invite)
-    .bind(r.actor)
-    .bind(r.via)
-    .bind(r.os_user)
-    .fetch_one(db)
-    .await?;
+/// Inserts a `pending` row with a fresh id. A second open registration of the same email is
+/// refused by the database: `StoreError::Unique { constraint: ONE_OPEN_PER_EMAIL }`.
+pub async fn insert_pending(
+    conn: &mut PgConnection,
+    r: &NewRegistration<'_>,
+) -> StoreResult<Registration> {
+    insert_pending_with_id(conn, RegistrationId::new_v4(), r).await
+}
+
+pub async fn insert_pending_with_id(
+    conn: &mut PgConnection,
+    id: RegistrationId,
+    r: &NewRegistration<'_>,
+) -> StoreResult<Registration> {
+    let sql = format!(
+        "INSERT INTO registration (id, email, name, organisation, requested_roles, \
+         suppress_invite, state, actor_user_id, via, os_user) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8, $9) RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .bind(r.email)
+        .bind(r.name)
+        .bind(r.organisation)
+        .bind(r.requested_roles)
+        .bind(r.suppress_invite)
+        .bind(r.actor)
+        .bind(r.via)
+        .bind(r.os_user)
+        .fetch_one(conn)
+        .await?;
     Ok(row)
 }
 
 pub async fn get(db: &PgPool, id: RegistrationId) -> StoreResult<Option<Registration>> {
-    let sql = "SELECT id, email, name, organisation, requested_roles, suppress_invite, state, sub, \
-     identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, created_at, \
-     updated_at FROM registration WHERE id = $1";
-    Ok(sqlx::query_as::<_, Registration>(sql)
+    let sql = format!("SELECT {COLUMNS} FROM registration WHERE id = $1");
+    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(db)
         .await?)
 }
 
-/// Locks the row for the rest of the transaction (one repair at a time per registration).
-pub async fn lock(
+/// The open registration of `email` (normalised), if any.
+pub async fn open_for_email(db: &PgPool, email: &str) -> StoreResult<Option<Registration>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM registration WHERE lower(email) = lower($1) \
+         AND state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup')"
+    );
+    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
+        .bind(email)
+        .fetch_optional(db)
+        .await?)
+}
+
+/// Locks the row for the rest of the transaction.
+pub async fn lock_row(
     conn: &mut PgConnection,
     id: RegistrationId,
 ) -> StoreResult<Option<Registration>> {
-    let sql = "SELECT id, email, name, organisation, requested_roles, suppress_invite, state, sub, \
-     identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, created_at, \
-     updated_at FROM registration WHERE id = $1 FOR UPDATE";
-    Ok(sqlx::query_as::<_, Registration>(sql)
+    let sql = format!("SELECT {COLUMNS} FROM registration WHERE id = $1 FOR UPDATE");
+    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(id)
         .fetch_optional(conn)
         .await?)
 }
 
-/// Records the identity's sub (state `identity_created`).
-pub async fn mark_identity_created(
-    db: &PgPool,
+/// Moves the row `from → to` if and only if that edge is in the transition table AND the row is
+/// still in `from` (compare-and-set). Zero rows → [`TransitionError::Stale`].
+pub async fn transition(
+    conn: &mut PgConnection,
     id: RegistrationId,
-    sub: UserSub,
-) -> StoreResult<()> {
+    from: RegistrationState,
+    to: RegistrationState,
+    change: &Change<'_>,
+) -> Result<(), TransitionError> {
+    if !from.can_move_to(to) {
+        return Err(TransitionError::Forbidden { id, from, to });
+    }
+    update(conn, id, from, to, change).await
+}
+
+/// Updates the error/evidence/note columns of a row that must still be in `state`
+/// (compare-and-set; the state itself does not change).
+pub async fn record(
+    conn: &mut PgConnection,
+    id: RegistrationId,
+    state: RegistrationState,
+    change: &Change<'_>,
+) -> Result<(), TransitionError> {
+    update(conn, id, state, state, change).await
+}
+
+async fn update(
+    conn: &mut PgConnection,
+    id: RegistrationId,
+    from: RegistrationState,
+    to: RegistrationState,
+    c: &Change<'_>,
+) -> Result<(), TransitionError> {
+    let r = sqlx::query(
+        "UPDATE registration SET state = $3, sub = COALESCE(sub, $4), \
+         identity_created = identity_created OR $4 IS NOT NULL, \
+         last_error = COALESCE($5, last_error), rollback_error = COALESCE($6, rollback_error), \
+         evidence = COALESCE($7, evidence), note = COALESCE($8, note), updated_at = now() \
+         WHERE id = $1 AND state = $2 AND ($4::uuid IS NULL OR sub IS NULL OR sub = $4)",
+    )
+    .bind(id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(c.sub)
+    .bind(c.last_error)
+    .bind(c.rollback_error)
+    .bind(c.evidence)
+    .bind(c.note)
+    .execute(&mut *conn)
+    .await?;
+    if r.rows_affected() == 1 {
+        return Ok(());
+    }
+    let actual: Option<String> = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Err(TransitionError::Stale {
+        id,
+        expected: from,
+        actual: actual.as_deref().and_then(RegistrationState::parse),
+    })
+}
+
+/// Marks the start of a directory create call (database clock; the first start is kept).
+pub async fn call_started(db: &PgPool, id: RegistrationId) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE registration SET state = 'identity_created', sub = $2, identity_created = true, \
+        "UPDATE registration SET call_started_at = COALESCE(call_started_at, clock_timestamp()), \
          updated_at = now() WHERE id = $1",
     )
     .bind(id)
-    .bind(sub)
     .execute(db)
     .await?;
     Ok(())
 }
 
-/// Sets the state and (when given) the error columns.
-pub async fn set_state(
-    conn: &mut PgConnection,
-    id: RegistrationId,
-    state: RegistrationState,
-    last_error: Option<&str>,
-    rollback_error: Option<&str>,
-) -> StoreResult<()> {
+/// Marks the end of a directory create call (database clock; the last end is kept).
+pub async fn call_finished(db: &PgPool, id: RegistrationId) -> StoreResult<()> {
     sqlx::query(
-        "UPDATE registration SET state = $2, last_error = COALESCE($3, last_error), \
-         rollback_error = COALESCE($4, rollback_error), updated_at = now() WHERE id = $1",
+        "UPDATE registration SET call_finished_at = clock_timestamp(), updated_at = now() \
+         WHERE id = $1",
     )
     .bind(id)
-    .bind(state.as_str())
-    .bind(last_error)
-    .bind(rollback_error)
-    .execute(conn)
+    .execute(db)
     .await?;
     Ok(())
 }
 
-/// Marks the row resolved with an operator's note.
-pub async fn resolve(conn: &mut PgConnection, id: RegistrationId, note: &str) -> StoreResult<()> {
-    sqlx::query(
-        "UPDATE registration SET state = 'resolved', note = $2, updated_at = now() WHERE id = $1",
-    )
-    .bind(id)
-    .bind(note)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Stuck registrations (pending, identity_created, roles_pending, needs_cleanup), oldest first.
+/// On-call list (open rows and conflicts), oldest first.
 pub async fn list_stuck(db: &PgPool, limit: i64) -> StoreResult<Vec<Registration>> {
-    let sql = "SELECT id, email, name, organisation, requested_roles, suppress_invite, state, sub, \
-     identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, created_at, \
-     updated_at FROM registration \
-     WHERE state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup') \
-     ORDER BY created_at, id LIMIT $1";
-    Ok(sqlx::query_as::<_, Registration>(sql)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM registration \
+         WHERE state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup', 'conflict') \
+         ORDER BY created_at, id LIMIT $1"
+    );
+    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(limit)
         .fetch_all(db)
         .await?)
@@ -242,9 +298,11 @@ pub static REGISTRATIONS_SPEC: ListSpec = ListSpec {
 /// `registration_state_created_idx`, migration 0900).
 pub static STUCK_REGISTRATIONS: ListSql = ListSql {
     spec: &REGISTRATIONS_SPEC,
-    select: "r.id, r.email, r.name, r.organisation, r.requested_roles, r.suppress_invite, r.state,              r.sub, r.identity_created, r.last_error, r.rollback_error, r.note, r.actor_user_id,              r.via, r.os_user, r.created_at, r.updated_at",
+    select: "r.id, r.email, r.name, r.organisation, r.requested_roles, r.suppress_invite, r.state,              r.sub, r.identity_created, r.last_error, r.rollback_error, r.note, r.actor_user_id,              r.via, r.os_user, r.call_started_at, r.call_finished_at, r.evidence, r.created_at, \
+             r.updated_at",
     from: "registration r",
-    base_where: "r.state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup')",
+    base_where: "r.state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup', \
+                 'conflict')",
     columns: &[
         SqlColumn::sorted_by("email", "r.email", "lower(r.email)"),
         SqlColumn::new("state", "r.state"),
@@ -266,12 +324,12 @@ pub async fn pending_older_than(
     db: &PgPool,
     older_than_secs: i64,
 ) -> StoreResult<Vec<Registration>> {
-    let sql = "SELECT id, email, name, organisation, requested_roles, suppress_invite, state, sub, \
-     identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, created_at, \
-     updated_at FROM registration \
-     WHERE state = 'pending' AND created_at < now() - make_interval(secs => $1) \
-     ORDER BY created_at, id";
-    Ok(sqlx::query_as::<_, Registration>(sql)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM registration \
+         WHERE state = 'pending' AND created_at < now() - make_interval(secs => $1) \
+         ORDER BY created_at, id"
+    );
+    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(older_than_secs as f64)
         .fetch_all(db)
         .await?)
@@ -279,13 +337,74 @@ pub async fn pending_older_than(
 
 /// The registrations that produced (or tried to produce) this user, newest first.
 pub async fn for_user(db: &PgPool, sub: UserSub, email: &str) -> StoreResult<Vec<Registration>> {
-    let sql = "SELECT id, email, name, organisation, requested_roles, suppress_invite, state, sub, \
-     identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, created_at, \
-     updated_at FROM registration WHERE sub = $1 OR lower(email) = lower($2) \
-     ORDER BY created_at DESC, id LIMIT 20";
-    Ok(sqlx::query_as::<_, Registration>(sql)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM registration WHERE sub = $1 OR lower(email) = lower($2) \
+         ORDER BY created_at DESC, id LIMIT 20"
+    );
+    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(sub)
         .bind(email)
         .fetch_all(db)
         .await?)
+}
+
+/// One registration's operation lock: a session-level advisory lock held by a dedicated
+/// connection for the whole directory call + database write (no transaction stays open).
+/// Released by [`RegistrationLock::release`]; if dropped instead (panic, cancelled future), the
+/// connection is closed, which releases the lock in the server.
+pub struct RegistrationLock {
+    conn: Option<PoolConnection<Postgres>>,
+    id: RegistrationId,
+}
+
+fn lock_key_sql() -> &'static str {
+    "hashtextextended('hubdeck.registration:' || $1::text, 0)"
+}
+
+/// Takes the lock of `id` without waiting: `None` when another operation holds it.
+pub async fn try_lock(db: &PgPool, id: RegistrationId) -> StoreResult<Option<RegistrationLock>> {
+    let mut conn = db.acquire().await?;
+    let sql = format!("SELECT pg_try_advisory_lock({})", lock_key_sql());
+    let got: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+        .bind(id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(got.then_some(RegistrationLock {
+        conn: Some(conn),
+        id,
+    }))
+}
+
+impl RegistrationLock {
+    pub fn id(&self) -> RegistrationId {
+        self.id
+    }
+
+    /// The lock's own connection (e.g. to insert the row the lock protects).
+    pub fn conn(&mut self) -> &mut PgConnection {
+        self.conn
+            .as_mut()
+            .expect("lock connection present until release")
+    }
+
+    pub async fn release(mut self) {
+        if let Some(mut conn) = self.conn.take() {
+            let sql = format!("SELECT pg_advisory_unlock({})", lock_key_sql());
+            let unlocked: Result<bool, _> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .bind(self.id)
+                .fetch_one(&mut *conn)
+                .await;
+            if !matches!(unlocked, Ok(true)) {
+                conn.close_on_drop();
+            }
+        }
+    }
+}
+
+impl Drop for RegistrationLock {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.as_mut() {
+            conn.close_on_drop();
+        }
+    }
 }

@@ -135,6 +135,20 @@ pub async fn audit_history(db: &PgPool, sub: UserSub, limit: i64) -> StoreResult
 // Directory cache reads (writes: `store::directory_cache`)
 // ---------------------------------------------------------------------------------------------
 
+/// Records a successful sign-in on the cached row: the directory has just authenticated `sub`,
+/// so the identity exists and is enabled — a stale disabled/gone mark is cleared (fresh
+/// authority reads these marks; see `service::actor::fresh_authority`). No row: nothing.
+pub async fn mark_authenticated(db: &PgPool, sub: UserSub) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE directory_user SET enabled = true, gone_at = NULL, updated_at = now() \
+         WHERE sub = $1 AND (NOT enabled OR gone_at IS NOT NULL)",
+    )
+    .bind(sub)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The cached sub of an email (for deleting an identity the directory no longer has).
 pub async fn cached_sub_by_email(db: &PgPool, email: &str) -> StoreResult<Option<UserSub>> {
     Ok(sqlx::query_scalar(

@@ -58,9 +58,12 @@ impl ListKey {
 }
 
 /// A failure as the operator sees it: the top message and the whole cause chain (`{:#}`).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ErrorReport {
     pub chain: Vec<String>,
+    /// The service refused because the operator's own authority was revoked (disabled,
+    /// deleted, grant removed): the console signs them out.
+    pub revoked: bool,
 }
 
 impl ErrorReport {
@@ -71,12 +74,27 @@ impl ErrorReport {
                 .chain()
                 .map(|c| DisplayText::with_max(&c.to_string(), 1000).into_string())
                 .collect(),
+            revoked: e.chain().any(|c| {
+                matches!(
+                    c.downcast_ref::<crate::service::ServiceError>(),
+                    Some(crate::service::ServiceError::OperatorRevoked(_))
+                )
+            }),
         }
     }
 
     pub fn msg(s: impl Into<String>) -> Self {
         Self {
             chain: vec![DisplayText::with_max(&s.into(), 1000).into_string()],
+            revoked: false,
+        }
+    }
+
+    /// The operator's authority is gone (see [`ErrorReport::revoked`]).
+    pub fn revoked(s: impl Into<String>) -> Self {
+        Self {
+            revoked: true,
+            ..Self::msg(s)
         }
     }
 
@@ -212,6 +230,65 @@ impl Op {
             Op::ExportAudit { .. } => "export audit",
         }
     }
+
+    /// The record the mutation changes (for refusing a second change to it while the first is
+    /// in flight); `None` for creations and exports.
+    pub fn subject(&self) -> Option<String> {
+        match self {
+            Op::UpdateMandate { id, .. }
+            | Op::SoftDeleteMandate { id, .. }
+            | Op::HardDeleteMandate { id, .. }
+            | Op::RotateTrustKey { id }
+            | Op::DeleteTrust { id, .. }
+            | Op::RetryRegistration { id }
+            | Op::RollbackRegistration { id }
+            | Op::ResolveRegistration { id, .. } => Some(id.clone()),
+            Op::RemoveMember {
+                mandate_id,
+                user_sub,
+            }
+            | Op::SetMemberRoles {
+                mandate_id,
+                user_sub,
+                ..
+            }
+            | Op::SetMemberEnabled {
+                mandate_id,
+                user_sub,
+                ..
+            } => Some(format!("{mandate_id}/{user_sub}")),
+            Op::SetUserRoles { sub, .. }
+            | Op::SetUserEnabled { sub, .. }
+            | Op::ResendInvite { sub, .. }
+            | Op::EditProfile { sub, .. }
+            | Op::DeleteUser { sub } => Some(sub.clone()),
+            Op::CreateMandate { .. }
+            | Op::AddMember { .. }
+            | Op::RegisterUser { .. }
+            | Op::RegisterTrust { .. }
+            | Op::ExportAudit { .. } => None,
+        }
+    }
+}
+
+/// Whose roles a Roles form edits.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RoleTarget {
+    /// A user's global grants.
+    User { sub: String },
+    /// A mandate membership (`user_sub` None: a new member, nothing held yet).
+    Member {
+        mandate_id: String,
+        user_sub: Option<String>,
+    },
+}
+
+/// What a Roles form offers, read through the service: every choice as (value, label) and
+/// the values currently held (ticked when the form opens).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleChoices {
+    pub options: Vec<(String, String)>,
+    pub held: Vec<String>,
 }
 
 /// Keys minted by trust registration or rotation, held only as [`Secret`]s.
@@ -266,6 +343,11 @@ pub enum Request {
     KitSummary {
         id: u64,
     },
+    /// The role choices and current roles of a Roles form.
+    RoleChoices {
+        id: u64,
+        target: RoleTarget,
+    },
     SignIn {
         id: u64,
         email: String,
@@ -311,6 +393,10 @@ pub enum Msg {
     KitSummary {
         id: u64,
         result: Result<(u64, u64), ErrorReport>,
+    },
+    RoleChoices {
+        id: u64,
+        result: Result<RoleChoices, ErrorReport>,
     },
     SignIn {
         id: u64,

@@ -2,6 +2,9 @@
 //! [`Request`]s; the loop in `tui/mod.rs` runs them as tasks and feeds the results back as
 //! [`Msg`]s. Nothing here awaits I/O, so every path is unit-testable.
 
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
@@ -11,7 +14,10 @@ use ratatui::widgets::{Paragraph, Widget};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::action::{ListKey, Msg, Op, Request, SignInReply};
+use super::action::{
+    ErrorReport, ListKey, Msg, Op, OpOutcome, Request, RevealKeys, RoleChoices, SignInReply,
+};
+use super::clock::Clock;
 use super::keymap::{Action, Keymap};
 use super::screens::audit::AuditScreen;
 use super::screens::kit_slots::KitSlotsScreen;
@@ -23,8 +29,8 @@ use super::screens::users::UsersScreen;
 use super::screens::{Cmd, Screen, Tab};
 use super::theme::Theme;
 use super::widgets::dialog::{Dialog, DialogOutcome, PickPurpose, Picker};
-use super::widgets::form::{Form, FormOutcome, Submission};
-use super::widgets::reveal::{Reveal, RevealOutcome};
+use super::widgets::form::{Form, FormKind, FormOutcome, RoleChange, Submission};
+use super::widgets::reveal::{GUARD, Reveal, RevealOutcome};
 use super::widgets::table::{SPINNER, TableView};
 use super::widgets::toast::Toast;
 use crate::domain::{DisplayText, Secret};
@@ -35,6 +41,18 @@ pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 24;
 /// Health pings every this many ticks.
 const HEALTH_EVERY: u64 = 50;
+/// The longest paste taken (characters, after stripping newlines and controls).
+pub const MAX_PASTE: usize = 4096;
+
+/// One mutation in flight, until its reply arrives.
+#[derive(Clone, Debug)]
+pub struct InFlight {
+    pub what: &'static str,
+    /// The record it changes (a second change to it waits for this one).
+    pub subject: Option<String>,
+    /// Submitted from the open form (the form stays open and cannot close until the reply).
+    pub form: bool,
+}
 
 /// Side effects on the terminal itself (the loop performs them).
 #[derive(Debug)]
@@ -109,11 +127,28 @@ pub struct App {
     pub health: Health,
     pub tick: u64,
     pub quit: bool,
+    /// Quit was asked for while mutations were in flight: quit once every reply is in and
+    /// every key set was acknowledged.
+    pub quit_pending: bool,
+    /// The console's clock (manual in tests).
+    pub clock: Clock,
+    /// The terminal's size, from resize events (None until the first one).
+    pub screen_size: Option<(u16, u16)>,
+    /// Every mutation in flight, by request id.
+    pub inflight: BTreeMap<u64, InFlight>,
+    /// Key sets that arrived while the reveal panel was showing another.
+    pub reveal_queue: VecDeque<RevealKeys>,
+    /// Results reported while the reveal panel was up (shown when it closes).
+    deferred_toasts: Vec<Toast>,
+    /// Error dialogs that arrived while another dialog was open.
+    dialog_queue: VecDeque<Dialog>,
+    /// When the current dialog opened (confirmations ignore keys for [`GUARD`]).
+    dialog_opened: Duration,
+    /// The open confirmation belongs to the open form's submission.
+    dialog_from_form: bool,
     next_id: u64,
     outbox: Vec<Request>,
     effects: Vec<Effect>,
-    /// The mutation in flight (id) and whether it came from a form.
-    op_awaiting: Option<(u64, bool)>,
     filter_awaiting: Option<(u64, String)>,
     /// Which tabs have loaded their first page.
     loaded: Vec<Tab>,
@@ -151,10 +186,18 @@ impl App {
             health: Health::default(),
             tick: 0,
             quit: false,
+            quit_pending: false,
+            clock: Clock::system(),
+            screen_size: None,
+            inflight: BTreeMap::new(),
+            reveal_queue: VecDeque::new(),
+            deferred_toasts: Vec::new(),
+            dialog_queue: VecDeque::new(),
+            dialog_opened: Duration::ZERO,
+            dialog_from_form: false,
             next_id: 0,
             outbox: Vec::new(),
             effects: Vec::new(),
-            op_awaiting: None,
             filter_awaiting: None,
             loaded: Vec::new(),
         };
@@ -181,9 +224,148 @@ impl App {
 
     fn signed_in(&mut self, op: Operator) {
         tracing::info!(operator = %op.sub, "operator signed in");
+        self.users.me = Some(op.sub.to_string());
         self.operator = Some(op);
         self.signin = SignInScreen::new();
         self.switch_tab(Tab::Mandates);
+    }
+
+    /// The service refused because the operator's own authority is gone: back to the sign-in
+    /// screen with the reason. Replies still in flight are handled (keys are still shown).
+    fn sign_out(&mut self, reason: &ErrorReport) {
+        tracing::warn!("operator signed out: authority revoked");
+        self.operator = None;
+        self.mandates = MandatesScreen::new();
+        self.members = None;
+        self.users = UsersScreen::new();
+        self.registrations = RegistrationsScreen::new();
+        self.trusts = TrustsScreen::new();
+        self.kit_slots = KitSlotsScreen::new();
+        self.audit = AuditScreen::new();
+        self.loaded.clear();
+        self.tab = Tab::Mandates;
+        self.form = None;
+        self.dialog = None;
+        self.dialog_queue.clear();
+        self.dialog_from_form = false;
+        self.palette = None;
+        self.help = false;
+        self.filter_awaiting = None;
+        for job in self.inflight.values_mut() {
+            job.form = false;
+        }
+        self.signin = SignInScreen::new();
+        self.signin.error = Some(format!(
+            "You were signed out: {}. Ask another operator to restore your access.",
+            reason.joined()
+        ));
+    }
+
+    /// The terminal is below the minimum size (only resize and quit act).
+    pub fn too_small(&self) -> bool {
+        self.screen_size
+            .is_some_and(|(w, h)| w < MIN_WIDTH || h < MIN_HEIGHT)
+    }
+
+    /// A notice that blocks every key but quit (and the reveal panel's own keys while quitting).
+    pub fn blocking_notice(&self) -> Option<String> {
+        if let Some((w, h)) = self.screen_size.filter(|_| self.too_small()) {
+            return Some(format!(
+                "terminal too small: need {MIN_WIDTH}×{MIN_HEIGHT}, have {w}×{h}"
+            ));
+        }
+        if self.quit_pending {
+            return Some(format!(
+                "quitting: waiting for {} repl{} ({})",
+                self.inflight.len(),
+                if self.inflight.len() == 1 { "y" } else { "ies" },
+                self.inflight
+                    .values()
+                    .map(|j| j.what)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        None
+    }
+
+    /// Opens an operator-initiated dialog (replacing any open one).
+    fn open_dialog(&mut self, d: Dialog) {
+        self.dialog = Some(d);
+        self.dialog_opened = self.clock.now();
+        self.dialog_from_form = false;
+    }
+
+    /// Shows a failure; queued behind an open dialog so neither is lost.
+    fn report_error(&mut self, title: impl Into<String>, e: ErrorReport) {
+        let d = Dialog::error(title, e);
+        if self.dialog.is_some() {
+            self.dialog_queue.push_back(d);
+        } else {
+            self.open_dialog(d);
+        }
+    }
+
+    fn close_dialog(&mut self) {
+        self.dialog_from_form = false;
+        self.dialog = None;
+        if let Some(d) = self.dialog_queue.pop_front() {
+            self.open_dialog(d);
+        }
+    }
+
+    /// A result for the operator; held back while the reveal panel covers the screen.
+    fn report(&mut self, t: Toast) {
+        if self.reveal.is_some() {
+            self.deferred_toasts.push(t);
+        } else {
+            self.toasts.push(t);
+        }
+    }
+
+    /// Keys from a reply: shown now, or queued behind the panel already showing.
+    fn show_keys(&mut self, keys: RevealKeys) {
+        match self.reveal.as_mut() {
+            Some(r) => {
+                self.reveal_queue.push_back(keys);
+                r.queued_after = self.reveal_queue.len();
+            }
+            None => self.reveal = Some(Reveal::new(keys)),
+        }
+    }
+
+    /// Quit now, or (mutations in flight) ask and wait for their replies first.
+    fn request_quit(&mut self) {
+        if self.reveal.is_some() {
+            self.toasts.push(Toast::warn(
+                "acknowledge the keys on the panel first: they are shown only once",
+            ));
+            return;
+        }
+        if self.inflight.is_empty() {
+            self.quit = true;
+            return;
+        }
+        if self.quit_pending {
+            return;
+        }
+        if self.too_small() {
+            // The question could not be seen: wait for the replies (the notice says so).
+            self.quit_pending = true;
+            return;
+        }
+        let running = self.inflight.values().map(|j| j.what).collect();
+        self.open_dialog(Dialog::QuitWhenDone { running });
+    }
+
+    fn maybe_finish_quit(&mut self) {
+        if self.quit_pending
+            && self.inflight.is_empty()
+            && self.reveal.is_none()
+            && self.reveal_queue.is_empty()
+        {
+            self.quit = true;
+        }
     }
 
     fn debounce_ticks(&self) -> u32 {
@@ -317,13 +499,8 @@ impl App {
         match msg {
             Msg::Tick => self.on_tick(),
             Msg::Key(k) => self.on_key(k),
-            Msg::Paste(s) => {
-                // Paste goes to whatever text field has focus, one char at a time.
-                for c in s.chars().filter(|c| !c.is_control()) {
-                    self.on_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
-                }
-            }
-            Msg::Resize(..) => {}
+            Msg::Paste(s) => self.on_paste(&s),
+            Msg::Resize(w, h) => self.screen_size = Some((w, h)),
             Msg::Page { id, list, result } => {
                 let Some(table) = self.table_for(&list) else {
                     tracing::debug!(list = list.name(), "page for a closed screen dropped");
@@ -337,8 +514,11 @@ impl App {
                     }
                     Err(e) => {
                         if table.fail(id, &e.joined()) {
-                            self.dialog =
-                                Some(Dialog::error(format!("Could not load {}", list.name()), e));
+                            if e.revoked {
+                                self.sign_out(&e);
+                            } else {
+                                self.report_error(format!("Could not load {}", list.name()), e);
+                            }
                         }
                     }
                 }
@@ -363,9 +543,9 @@ impl App {
                         );
                         let current = self.active().table().filter_values_of(&column);
                         p.chosen = p.values.iter().map(|v| current.contains(v)).collect();
-                        self.dialog = Some(Dialog::Picker(p));
+                        self.open_dialog(Dialog::Picker(p));
                     }
-                    Err(e) => self.dialog = Some(Dialog::error("Could not load filter values", e)),
+                    Err(e) => self.report_error("Could not load filter values", e),
                 }
             }
             Msg::PickUsers { id, result } => {
@@ -388,9 +568,7 @@ impl App {
                                 .map(|(k, v)| (k, v.into_string()))
                                 .collect()
                         }
-                        Err(e) => {
-                            self.dialog = Some(Dialog::error("Could not load the user", e));
-                        }
+                        Err(e) => self.report_error("Could not load the user", e),
                     }
                 }
             }
@@ -399,9 +577,7 @@ impl App {
                     self.kit_slots.awaiting = None;
                     match result {
                         Ok(u) => self.kit_slots.usage = Some(u),
-                        Err(e) => {
-                            self.dialog = Some(Dialog::error("Could not load kit slot usage", e))
-                        }
+                        Err(e) => self.report_error("Could not load kit slot usage", e),
                     }
                 }
             }
@@ -418,38 +594,8 @@ impl App {
                     Err(e) => self.signin.failed(e.joined()),
                 }
             }
-            Msg::OpDone { id, result } => {
-                let Some((want, from_form)) = self.op_awaiting else {
-                    return;
-                };
-                if want != id {
-                    return;
-                }
-                self.op_awaiting = None;
-                match result {
-                    Ok(outcome) => {
-                        if from_form {
-                            self.form = None;
-                        }
-                        if !outcome.toast.is_empty() {
-                            self.toasts.push(Toast::ok(outcome.toast));
-                        }
-                        if let Some(keys) = outcome.reveal {
-                            self.reveal = Some(Reveal::new(keys));
-                        }
-                        // The rows changed: count again.
-                        self.active().table_mut().invalidate_count();
-                        self.reload_active();
-                    }
-                    Err(e) => {
-                        if let Some(f) = self.form.as_mut() {
-                            f.busy = false;
-                            f.note = Some(e.chain.first().cloned().unwrap_or_default());
-                        }
-                        self.dialog = Some(Dialog::error("The action failed", e));
-                    }
-                }
-            }
+            Msg::OpDone { id, result } => self.op_done(id, result),
+            Msg::RoleChoices { id, result } => self.role_choices(id, result),
             Msg::Health { db, directory, .. } => {
                 self.health = Health {
                     db: Some(db),
@@ -476,51 +622,297 @@ impl App {
         }
     }
 
+    /// Every reply is handled: its own id says what it belongs to, keys always reach the
+    /// reveal panel, and a failure is shown even when something else is on screen.
+    fn op_done(&mut self, id: u64, result: Result<OpOutcome, ErrorReport>) {
+        let job = self.inflight.remove(&id);
+        if job.is_none() {
+            tracing::warn!(id, "reply to a mutation that was not tracked");
+        }
+        let from_form = job.as_ref().is_some_and(|j| j.form);
+        let what = job.as_ref().map_or("the action", |j| j.what);
+        let mut title = what.to_string();
+        if let Some(first) = title.get_mut(0..1) {
+            first.make_ascii_uppercase();
+        }
+        match result {
+            Ok(outcome) => {
+                if from_form {
+                    self.form = None;
+                }
+                if !outcome.toast.is_empty() {
+                    self.report(Toast::ok(outcome.toast));
+                }
+                if let Some(keys) = outcome.reveal {
+                    self.show_keys(keys);
+                }
+                if self.operator.is_some() {
+                    // The rows changed: count again.
+                    self.active().table_mut().invalidate_count();
+                    self.reload_active();
+                }
+            }
+            Err(e) if e.revoked => self.sign_out(&e),
+            Err(e) => {
+                if from_form && let Some(f) = self.form.as_mut() {
+                    f.busy = false;
+                    f.note = Some(e.chain.first().cloned().unwrap_or_default());
+                }
+                self.report_error(format!("{title} failed"), e);
+            }
+        }
+        self.maybe_finish_quit();
+    }
+
+    fn role_choices(&mut self, id: u64, result: Result<RoleChoices, ErrorReport>) {
+        let Some(f) = self.form.as_mut().filter(|f| f.loading == Some(id)) else {
+            return;
+        };
+        match result {
+            Ok(c) => {
+                let default: &[&str] = if matches!(f.kind, FormKind::AddMember { .. }) {
+                    &["member"]
+                } else {
+                    &[]
+                };
+                f.set_choices(id, &c.options, &c.held, default);
+            }
+            Err(e) if e.revoked => self.sign_out(&e),
+            Err(e) => {
+                self.form = None;
+                self.report_error("Could not load the roles", e);
+            }
+        }
+    }
+
     fn run_op(&mut self, op: Op, from_form: bool) {
         if self.config.read_only {
             self.toasts
                 .push(Toast::warn("read-only mode: changes are disabled"));
             return;
         }
+        let subject = op.subject();
+        if let Some(sub) = &subject
+            && let Some(job) = self
+                .inflight
+                .values()
+                .find(|j| j.subject.as_ref() == Some(sub))
+        {
+            self.toasts.push(Toast::warn(format!(
+                "{} on this record is still running: wait for its reply",
+                job.what
+            )));
+            return;
+        }
         let id = self.id();
         tracing::info!(op = op.describe(), "starting");
-        self.op_awaiting = Some((id, from_form));
+        self.inflight.insert(
+            id,
+            InFlight {
+                what: op.describe(),
+                subject,
+                form: from_form,
+            },
+        );
+        if from_form && let Some(f) = self.form.as_mut() {
+            f.busy = true;
+            f.note = None;
+        }
         self.outbox.push(Request::Op { id, op });
     }
 
+    /// A Roles form was saved: confirm what will be added and removed first (typed, when the
+    /// operator removes their own admin role).
+    fn confirm_role_change(&mut self, op: Op, change: RoleChange) {
+        if change.added.is_empty() && change.removed.is_empty() {
+            self.form = None;
+            self.toasts.push(Toast::ok("roles unchanged"));
+            return;
+        }
+        let list = |v: &[String]| {
+            if v.is_empty() {
+                "nothing".to_string()
+            } else {
+                v.join(", ")
+            }
+        };
+        let message = format!(
+            "Add: {}. Remove: {}.",
+            list(&change.added),
+            list(&change.removed)
+        );
+        let own_admin = match (&op, &self.operator) {
+            (Op::SetUserRoles { sub, .. }, Some(me)) => {
+                *sub == me.sub.to_string() && change.removed.iter().any(|r| r == "admin")
+            }
+            _ => false,
+        };
+        let dialog = if own_admin {
+            let email = self
+                .operator
+                .as_ref()
+                .map(|o| o.email.clone())
+                .unwrap_or_default();
+            Dialog::type_name(
+                "Remove your own admin role",
+                format!(
+                    "This is you: {message} You lose the admin permissions at once. Type your \
+                     email to confirm."
+                ),
+                email,
+                op,
+            )
+        } else {
+            Dialog::Confirm {
+                title: "Save roles".into(),
+                message,
+                op,
+            }
+        };
+        self.open_dialog(dialog);
+        self.dialog_from_form = true;
+    }
+
+    /// Bracketed paste: text for the focused text input only (search box, form field, palette,
+    /// type-the-name confirmation), newlines and controls stripped; it never submits and is
+    /// never replayed as keys. With no text input focused it is ignored, with a toast.
+    fn on_paste(&mut self, raw: &str) {
+        let text: String = raw
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(MAX_PASTE)
+            .collect();
+        if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
+            return;
+        }
+        let ignored = |app: &mut App, why: &str| {
+            app.toasts
+                .push(Toast::warn(format!("paste ignored: {why}")));
+        };
+        if self.reveal.is_some() {
+            return ignored(self, "the key panel takes no paste");
+        }
+        if let Some(d) = self.dialog.as_mut() {
+            if !d.paste(&text) {
+                ignored(self, "this dialog takes no text");
+            }
+            return;
+        }
+        if self.operator.is_none() {
+            if self.signin.form.paste(&text).is_none() {
+                ignored(self, "no text field has focus");
+            }
+            return;
+        }
+        if let Some(f) = self.form.as_mut() {
+            match f.paste(&text) {
+                None => ignored(self, "the focused field takes no text"),
+                Some(FormOutcome::SearchUsers(search)) => self.pick_users(search),
+                Some(_) => {}
+            }
+            return;
+        }
+        if let Some(p) = self.palette.as_mut() {
+            for c in text.chars() {
+                p.input.handle(tui_input::InputRequest::InsertChar(c));
+            }
+            return;
+        }
+        if self.help {
+            return ignored(self, "no text field has focus");
+        }
+        let t = self.active().table_mut();
+        if t.search_active {
+            for c in text.chars() {
+                t.search.handle(tui_input::InputRequest::InsertChar(c));
+            }
+            t.search_edited();
+            return;
+        }
+        ignored(self, "no text field has focus (press / to search)");
+    }
+
+    fn pick_users(&mut self, search: String) {
+        let id = self.id();
+        if let Some(f) = self.form.as_mut() {
+            f.picker_awaiting(id);
+        }
+        self.outbox.push(Request::PickUsers { id, search });
+    }
+
+    /// Anything on top of the screen (reveal panel, dialog, form, palette, help, sign-in).
+    fn overlay_open(&self) -> bool {
+        self.reveal.is_some()
+            || self.dialog.is_some()
+            || self.form.is_some()
+            || self.palette.is_some()
+            || self.help
+            || self.operator.is_none()
+    }
+
     fn on_key(&mut self, key: KeyEvent) {
-        // Ctrl-C always quits (except over the reveal panel, which needs the acknowledgement).
-        if key.modifiers.contains(KeyModifiers::CONTROL)
-            && key.code == KeyCode::Char('c')
-            && self.reveal.is_none()
-        {
-            self.quit = true;
+        let now = self.clock.now();
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));
+        let ctrl_d = ctrl && matches!(key.code, KeyCode::Char('d' | 'D'));
+        // Behind a blocking notice only quit acts (the reveal panel, which can open while
+        // quitting waits for replies, keeps its own keys).
+        if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
+            if ctrl_c || (self.keymap.is(&key, Action::Quit) && !ctrl_d) {
+                self.request_quit();
+            }
+            return;
+        }
+        // Ctrl-C is quit and nothing else; in an overlay Ctrl-D is nothing at all.
+        if ctrl_c {
+            self.request_quit();
+            return;
+        }
+        if ctrl_d && self.overlay_open() {
             return;
         }
         if let Some(r) = self.reveal.as_mut() {
-            match r.handle_key(&key) {
+            match r.handle_key(&key, now) {
                 RevealOutcome::Stay => {}
                 RevealOutcome::Copy(s) => self.effects.push(Effect::Copy(s)),
                 RevealOutcome::Close => {
                     // Dropping the panel zeroizes both keys; nothing can reopen it.
-                    self.reveal = None;
+                    self.reveal = self.reveal_queue.pop_front().map(Reveal::new);
+                    if let Some(r) = self.reveal.as_mut() {
+                        r.queued_after = self.reveal_queue.len();
+                    }
                     self.toasts
                         .push(Toast::ok("keys acknowledged; they are gone from memory"));
+                    if self.reveal.is_none() {
+                        let held = std::mem::take(&mut self.deferred_toasts);
+                        self.toasts.extend(held);
+                    }
+                    self.maybe_finish_quit();
                 }
             }
             return;
         }
         if let Some(d) = self.dialog.as_mut() {
+            if d.is_confirmation() && now.saturating_sub(self.dialog_opened) < GUARD {
+                // A pasted burst, key repeat or reflexive double key: not an answer.
+                return;
+            }
             match d.handle_key(&key) {
                 DialogOutcome::Stay => {}
-                DialogOutcome::Close => self.dialog = None,
+                DialogOutcome::Close => self.close_dialog(),
                 DialogOutcome::Run(op) => {
-                    self.dialog = None;
-                    self.run_op(op, false);
+                    let from_form = self.dialog_from_form && self.form.is_some();
+                    self.close_dialog();
+                    self.run_op(op, from_form);
                 }
                 DialogOutcome::Picked { purpose, values } => {
-                    self.dialog = None;
+                    self.close_dialog();
                     self.picked(purpose, values);
+                }
+                DialogOutcome::QuitWhenDone => {
+                    self.close_dialog();
+                    self.quit_pending = true;
+                    self.maybe_finish_quit();
                 }
             }
             return;
@@ -533,20 +925,15 @@ impl App {
             match f.handle_key(&key) {
                 FormOutcome::Stay => {}
                 FormOutcome::Cancel => self.form = None,
-                FormOutcome::SearchUsers(text) => {
-                    let id = self.id();
-                    if let Some(f) = self.form.as_mut() {
-                        f.picker_awaiting(id);
+                FormOutcome::Refused(why) => self.toasts.push(Toast::warn(why)),
+                FormOutcome::SearchUsers(text) => self.pick_users(text),
+                FormOutcome::Submit(Submission::Op(op)) => {
+                    match self.form.as_ref().and_then(Form::role_change) {
+                        Some(change) => self.confirm_role_change(op, change),
+                        None => self.run_op(op, true),
                     }
-                    self.outbox.push(Request::PickUsers { id, search: text });
                 }
-                FormOutcome::Submit(Submission::Op(op)) => self.run_op(op, true),
                 FormOutcome::Submit(_) => {}
-            }
-            if self.config.read_only
-                && let Some(f) = self.form.as_mut()
-            {
-                f.busy = false;
             }
             return;
         }
@@ -584,11 +971,12 @@ impl App {
 
     fn signin_key(&mut self, key: KeyEvent) {
         if key.code == KeyCode::Esc && !self.signin.form.busy {
-            self.quit = true;
+            self.request_quit();
             return;
         }
         match self.signin.form.handle_key(&key) {
             FormOutcome::Submit(Submission::SignIn { email, password }) => {
+                self.signin.form.busy = true;
                 let id = self.id();
                 self.signin.awaiting = Some(id);
                 self.signin.error = None;
@@ -600,6 +988,7 @@ impl App {
             }
             FormOutcome::Submit(Submission::NewPassword { password }) => {
                 if let Some(ch) = self.signin.challenge.clone() {
+                    self.signin.form.busy = true;
                     let id = self.id();
                     self.signin.awaiting = Some(id);
                     self.outbox.push(Request::NewPassword {
@@ -609,7 +998,7 @@ impl App {
                     });
                 }
             }
-            FormOutcome::Cancel => self.quit = true,
+            FormOutcome::Cancel => self.request_quit(),
             _ => {}
         }
     }
@@ -726,7 +1115,7 @@ impl App {
                 self.audit.table.set_filter(cmd, values);
                 self.reload_active();
             }
-            "quit" | "q" => self.quit = true,
+            "quit" | "q" => self.request_quit(),
             "help" => self.help = true,
             other => self.toasts.push(Toast::warn(format!(
                 "unknown command :{} (try :mandate, :user, :trust, :registrations, :since, :until, :quit)",
@@ -770,7 +1159,7 @@ impl App {
             return false;
         }
         match action {
-            Action::Quit => self.quit = true,
+            Action::Quit => self.request_quit(),
             Action::Help => self.help = true,
             Action::Palette => self.palette = Some(Palette::default()),
             Action::NextTab | Action::PrevTab => {
@@ -832,7 +1221,7 @@ impl App {
                 if cols.is_empty() {
                     self.toasts.push(Toast::warn("this list has no filters"));
                 } else {
-                    self.dialog = Some(Dialog::Picker(Picker::new(
+                    self.open_dialog(Dialog::Picker(Picker::new(
                         "Filter by column",
                         PickPurpose::FilterColumn,
                         cols,
@@ -866,7 +1255,12 @@ impl App {
     fn screen_cmd(&mut self, cmd: Cmd) {
         match cmd {
             Cmd::OpenForm(f) => self.form = Some(f),
-            Cmd::Dialog(d) => self.dialog = Some(d),
+            Cmd::OpenRoles { form, target } => {
+                let id = self.id();
+                self.form = Some(form.awaiting_choices(id));
+                self.outbox.push(Request::RoleChoices { id, target });
+            }
+            Cmd::Dialog(d) => self.open_dialog(d),
             Cmd::Run(op) => self.run_op(op, false),
             Cmd::OpenMembers { id, name } => self.open_members(id, name),
             Cmd::OpenDetail { row_id } => {
@@ -930,6 +1324,11 @@ impl App {
             if let Some(d) = &self.dialog {
                 d.render(area, buf, theme);
             }
+            Toast::render_stack(&self.toasts, body, buf, theme);
+            // Keys from replies that arrived after a sign-out are still shown (once).
+            if let Some(r) = &self.reveal {
+                r.render(body, buf, theme);
+            }
             return;
         }
         self.render_tabs(tabs, buf);
@@ -965,6 +1364,17 @@ impl App {
             d.render(body, buf, theme);
         }
         Toast::render_stack(&self.toasts, body, buf, theme);
+        if let Some(notice) = self.blocking_notice() {
+            let r = super::widgets::centered(body, body.width.saturating_sub(4).min(72), 3);
+            ratatui::widgets::Clear.render(r, buf);
+            Paragraph::new(Span::styled(notice, theme.warning))
+                .block(
+                    ratatui::widgets::Block::default()
+                        .borders(ratatui::widgets::Borders::ALL)
+                        .border_style(theme.warning),
+                )
+                .render(r, buf);
+        }
         // The reveal panel is on top of everything.
         if let Some(r) = &self.reveal {
             r.render(body, buf, theme);
@@ -1006,12 +1416,20 @@ impl App {
             t.muted,
         ));
         spans.push(Span::styled(dir, dirs));
-        if self.op_awaiting.is_some() {
+        if !self.inflight.is_empty() {
+            let n = self.inflight.len();
             spans.push(Span::styled(
-                format!(
-                    "  {} working",
-                    SPINNER[(self.tick as usize) % SPINNER.len()]
-                ),
+                if n == 1 {
+                    format!(
+                        "  {} working",
+                        SPINNER[(self.tick as usize) % SPINNER.len()]
+                    )
+                } else {
+                    format!(
+                        "  {} {n} changes running",
+                        SPINNER[(self.tick as usize) % SPINNER.len()]
+                    )
+                },
                 t.warning,
             ));
         }

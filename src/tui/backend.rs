@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 
 use super::action::{
-    ErrorReport, ListKey, Msg, Op, OpOutcome, Request, RevealKeys, Row, SignInReply,
+    ErrorReport, ListKey, Msg, Op, OpOutcome, Request, RevealKeys, RoleChoices, RoleTarget, Row,
+    SignInReply,
 };
 use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::session::SignInOutcome;
@@ -412,6 +413,13 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             };
             Msg::Detail { id, result }
         }
+        Request::RoleChoices { id, target } => {
+            let result = match need_actor() {
+                Ok(a) => role_choices(&services, &a, target).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::RoleChoices { id, result }
+        }
         Request::KitSummary { id } => {
             let result = match need_actor() {
                 Ok(a) => kit_usage(&services, &a).await.map_err(err),
@@ -497,29 +505,56 @@ fn reveal_keys(
     }
 }
 
-/// Mandate role labels → ids (global templates and the mandate's own).
-async fn mandate_role_ids(
+/// Mandate role ids as the member forms send them (the service checks they are assignable).
+fn mandate_role_ids(values: &[String]) -> anyhow::Result<Vec<crate::domain::MandateRoleId>> {
+    values.iter().map(|v| parse_id(v)).collect()
+}
+
+/// The choices of a Roles form, read through the service.
+async fn role_choices(
     services: &Services,
     actor: &Actor,
-    mandate: crate::domain::MandateId,
-    labels: &[String],
-) -> anyhow::Result<Vec<crate::domain::MandateRoleId>> {
-    let roles = services.mandate_roles(actor, mandate).await?;
-    labels
-        .iter()
-        .map(|l| {
-            roles
-                .iter()
-                .find(|r| r.label.eq_ignore_ascii_case(l))
-                .map(|r| r.id)
-                .ok_or_else(|| {
-                    anyhow::anyhow!(
-                        "role {} is not assignable in this mandate",
-                        DisplayText::new(l)
-                    )
-                })
-        })
-        .collect()
+    target: RoleTarget,
+) -> anyhow::Result<RoleChoices> {
+    match target {
+        RoleTarget::User { sub } => {
+            let held = services.user_roles(actor, parse_id(&sub)?).await?;
+            Ok(RoleChoices {
+                options: crate::domain::RoleRef::ALL
+                    .iter()
+                    .map(|r| (r.key().to_string(), r.key().to_string()))
+                    .collect(),
+                held: held.iter().map(|r| r.key().to_string()).collect(),
+            })
+        }
+        RoleTarget::Member {
+            mandate_id,
+            user_sub,
+        } => {
+            let mandate: crate::domain::MandateId = parse_id(&mandate_id)?;
+            let user = match user_sub {
+                Some(u) => Some(parse_id(&u)?),
+                None => None,
+            };
+            let c = services.member_role_choices(actor, mandate, user).await?;
+            let label = |r: &crate::store::members::MandateRole| {
+                let l = DisplayText::with_max(&r.label, 40).into_string();
+                match r.mandate_id {
+                    None => l,
+                    Some(m) if m == mandate => format!("{l} (this mandate)"),
+                    Some(_) => format!("{l} (another mandate)"),
+                }
+            };
+            Ok(RoleChoices {
+                options: c
+                    .offered
+                    .iter()
+                    .map(|r| (r.id.to_string(), label(r)))
+                    .collect(),
+                held: c.held.iter().map(|r| r.id.to_string()).collect(),
+            })
+        }
+    }
 }
 
 fn roles_of(names: &[String]) -> anyhow::Result<Vec<crate::domain::RoleRef>> {
@@ -747,7 +782,7 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
             roles,
         } => {
             let mandate = parse_id(&mandate_id)?;
-            let role_ids = mandate_role_ids(services, actor, mandate, &roles).await?;
+            let role_ids = mandate_role_ids(&roles)?;
             let who = crate::service::members::MemberRef::parse(&user_sub)?;
             services.add_member(actor, mandate, &who, &role_ids).await?;
             Ok(toast("member added".into()))
@@ -784,7 +819,7 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
             roles,
         } => {
             let mandate = parse_id(&mandate_id)?;
-            let role_ids = mandate_role_ids(services, actor, mandate, &roles).await?;
+            let role_ids = mandate_role_ids(&roles)?;
             services
                 .set_member_roles(actor, mandate, parse_id(&user_sub)?, &role_ids)
                 .await?;
@@ -792,14 +827,13 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
         }
         Op::ExportAudit { json, query } => {
             use crate::service::audit::ExportFormat;
-            let dir = crate::config::data_dir();
-            std::fs::create_dir_all(&dir)?;
+            let dir = crate::files::ensure_data_dir()?;
             let ext = if json { "json" } else { "csv" };
             let path = dir.join(format!(
                 "audit-export-{}.{ext}",
                 chrono::Utc::now().format("%Y%m%d-%H%M%S")
             ));
-            let mut file = std::io::BufWriter::new(std::fs::File::create(&path)?);
+            let mut file = std::io::BufWriter::new(crate::files::create_private(&path)?);
             let format = if json {
                 ExportFormat::Json
             } else {

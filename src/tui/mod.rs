@@ -8,6 +8,7 @@
 pub mod action;
 pub mod app;
 pub mod backend;
+pub mod clock;
 pub mod event;
 pub mod keymap;
 pub mod screens;
@@ -45,18 +46,18 @@ pub async fn run_console(ctx: &Context) -> anyhow::Result<i32> {
 /// Logs go to a file under the data dir (or `log.file`), never to the screen.
 pub fn init_file_logging(settings: &crate::config::Settings) {
     let path = if settings.log.file.is_empty() {
-        crate::config::data_dir().join("hubdeck.log")
+        let Ok(dir) = crate::files::ensure_data_dir() else {
+            return;
+        };
+        dir.join("hubdeck.log")
     } else {
         std::path::PathBuf::from(&settings.log.file)
     };
     if let Some(dir) = path.parent() {
-        let _ = std::fs::create_dir_all(dir);
+        let _ = crate::files::create_private_dir(dir);
     }
-    let Ok(file) = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-    else {
+    // 0600: a log may name users and mandates.
+    let Ok(file) = crate::files::append_private(&path) else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
@@ -87,23 +88,60 @@ pub async fn run_app(services: Services, opts: AppOptions) -> anyhow::Result<()>
     config.directory_kind = services.directory.kind().to_string();
     let mut app = App::new(config, keymap, theme, opts.operator.clone());
 
-    // Log panics (the message only) before ratatui's hook restores the terminal.
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        tracing::error!("panic: {info}");
-        previous(info);
-    }));
-    let mut terminal = ratatui::try_init().context("cannot initialise the terminal")?;
     let mouse = settings.ui.mouse;
-    if mouse {
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+    let mut terminal = TerminalModes::enter(mouse)?;
+    if let Ok(size) = terminal.terminal.size() {
+        app.update(action::Msg::Resize(size.width, size.height));
     }
-    let result = run_loop(&mut terminal, &mut app, services).await;
+    let result = run_loop(&mut terminal.terminal, &mut app, services).await;
+    drop(terminal);
+    result
+}
+
+/// The console's terminal: raw mode and the alternate screen (ratatui), bracketed paste on,
+/// mouse capture when configured. Every exit path turns them off again: dropping this (normal
+/// exit and errors) and the panic hook (panics).
+pub struct TerminalModes {
+    pub terminal: ratatui::DefaultTerminal,
+    mouse: bool,
+}
+
+/// Undoes what [`TerminalModes::enter`] turned on (idempotent: the sequences are harmless
+/// when repeated).
+fn leave_modes(mouse: bool) {
+    use crossterm::event::{DisableBracketedPaste, DisableMouseCapture};
+    let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
     if mouse {
-        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     }
     ratatui::restore();
-    result
+}
+
+impl TerminalModes {
+    pub fn enter(mouse: bool) -> anyhow::Result<Self> {
+        // Log panics (the message only) and leave the terminal modes, then let ratatui's hook
+        // restore the screen and the default hook print the message.
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            tracing::error!("panic: {info}");
+            leave_modes(mouse);
+            previous(info);
+        }));
+        let terminal = ratatui::try_init().context("cannot initialise the terminal")?;
+        let modes = Self { terminal, mouse };
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)
+            .context("cannot enable bracketed paste")?;
+        if mouse {
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
+        }
+        Ok(modes)
+    }
+}
+
+impl Drop for TerminalModes {
+    fn drop(&mut self) {
+        leave_modes(self.mouse);
+    }
 }
 
 async fn run_loop(

@@ -18,7 +18,7 @@ use crate::support::pg;
 async fn one_listing_over_all_audit_tables_with_filters_and_time_range() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let actor = Uuid::new_v4();
     let subject_user = Uuid::new_v4();
     let trust = Uuid::new_v4();
@@ -183,7 +183,7 @@ async fn one_listing_over_all_audit_tables_with_filters_and_time_range() {
 async fn export_csv_quotes_and_defuses_formulas_and_json_round_trips() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let evil = "=HYPERLINK(\"http://x\",\"click\"), \"quoted\"";
     let m = create(&svc, evil).await;
     create(&svc, "@SUM(A1)").await;
@@ -458,4 +458,108 @@ async fn cli_mandates_members_purge_and_audit() {
     );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 2, "{out}");
+}
+
+/// 150,000 audit rows (more than the capped total of 100,001, many sharing a timestamp across
+/// page boundaries) exported while another connection keeps adding rows: every row that
+/// existed when the export began is written exactly once.
+#[tokio::test]
+async fn export_writes_every_row_once_while_rows_are_added() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin(&db.pool).await;
+    // Timestamps shared by 3 (users), 7 (trusts) and 2 (mandates) rows, all in the past.
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id, \"timestamp\") \
+         SELECT 'BULK', gen_random_uuid(), now() - interval '1 day' - (g / 3) * interval '1 second' \
+         FROM generate_series(1, 100000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trusts_audit (trust_id, trust_name, action, audit_date) \
+         SELECT gen_random_uuid(), 'T', 'KEY_ROTATED', now() - interval '1 day' - (g / 7) * interval '1 second' \
+         FROM generate_series(1, 30000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO mandate_audit (action, mandate_id, created_at) \
+         SELECT 'BULK', gen_random_uuid(), now() - interval '1 day' - (g / 2) * interval '1 second' \
+         FROM generate_series(1, 20000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let before: std::collections::HashSet<Uuid> = sqlx::query_scalar("SELECT id FROM audit_event")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    assert_eq!(before.len(), 150_000);
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let pool = db.pool.clone();
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut added = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                sqlx::query(
+                    "WITH a AS (INSERT INTO users_audit (action, user_id) \
+                       SELECT 'LIVE', gen_random_uuid() FROM generate_series(1, 20)), \
+                     b AS (INSERT INTO mandate_audit (action, mandate_id) VALUES ('LIVE', gen_random_uuid())) \
+                     INSERT INTO trusts_audit (trust_id, trust_name, action) \
+                     VALUES (gen_random_uuid(), 'LIVE', 'KEY_ROTATED')",
+                )
+                .execute(&pool)
+                .await
+                .unwrap();
+                added += 22;
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+            added
+        })
+    };
+
+    let mut csv = Vec::new();
+    let n = svc
+        .export_audit(
+            &root,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Csv,
+            &mut csv,
+        )
+        .await
+        .unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let added = writer.await.unwrap();
+    assert!(added > 0, "the writer must have run during the export");
+
+    let csv = String::from_utf8(csv).unwrap();
+    let mut ids = Vec::new();
+    let mut live = 0u64;
+    for line in csv.lines().skip(1) {
+        // No field of these rows holds a comma: action is field 3, subject_name 8, id last.
+        let fields: Vec<&str> = line.split(',').collect();
+        if fields[2] == "LIVE" || fields[7] == "LIVE" {
+            live += 1;
+        } else {
+            ids.push(fields.last().unwrap().parse::<Uuid>().unwrap());
+        }
+    }
+    let distinct: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+    assert_eq!(n, ids.len() as u64 + live);
+    assert_eq!(distinct.len(), ids.len(), "a row was written twice");
+    assert_eq!(ids.len(), 150_000, "every row that existed is written once");
+    assert_eq!(distinct, before);
+    // Rows committed after the export's first page are newer than it and not part of it.
+    assert!(
+        live < added,
+        "live rows {live} of {added}: the export must not chase the writer"
+    );
 }

@@ -156,6 +156,59 @@ fn cluster_root_of(data_dir: &Path) -> PathBuf {
     hubdeck::demo::cluster_root(data_dir, run_as).0
 }
 
+/// The printed URL works (hubdeck and psql), goes over the private socket, and nothing
+/// listens on TCP: no other local user can reach the trust-authenticated cluster.
+async fn assert_socket_only(root: &Path, url: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let sock = root.join("sock");
+    assert!(url.contains(&format!("host={}", sock.display())), "{url}");
+    assert_eq!(
+        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
+        0o700
+    );
+    let port: u16 = url
+        .split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("port="))
+        .expect("port in the URL")
+        .parse()
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the demo cluster must not listen on TCP 127.0.0.1:{port}"
+    );
+    let show: String = {
+        let pool = sqlx::PgPool::connect(url).await.unwrap();
+        let v = sqlx::query_scalar("SHOW listen_addresses")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        v
+    };
+    assert_eq!(show, "");
+    // The URL works for hubdeck itself and for psql.
+    let out = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args([
+            "mandates",
+            "list",
+            "--page-size",
+            "1",
+            "--database-url",
+            url,
+        ])
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let psql = hubdeck::localpg::PgBinaries::locate().unwrap().bin("psql");
+    let out = Command::new(psql)
+        .args([url, "-Atc", "SELECT count(*) > 0 FROM mandate"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t");
+}
+
 #[tokio::test]
 async fn demo_reuses_its_data_regenerates_with_fresh_and_stop_leaves_no_server() {
     let dir = open_data_dir();
@@ -171,6 +224,7 @@ async fn demo_reuses_its_data_regenerates_with_fresh_and_stop_leaves_no_server()
     );
     let url = String::from_utf8_lossy(&first.stdout).trim().to_string();
     assert!(url.starts_with("postgres://"), "{url}");
+    assert_socket_only(&root, &url).await;
 
     // The database is populated and carries the marker of the small spec.
     let pool = sqlx::PgPool::connect(&url).await.unwrap();

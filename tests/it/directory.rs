@@ -579,8 +579,16 @@ async fn sync_caches_1000_moto_users_and_marks_deleted_ones_gone() {
     assert_eq!(report.upserted, 1000);
     assert_eq!(report.marked_gone, 0);
     assert_eq!(report.pages, 17, "1000 users at 60 per page");
-    assert_eq!(progress.len(), 17);
+    // One report before the first page (with the pool's estimate), then one per page.
+    assert_eq!(progress.len(), 1 + 17);
+    assert_eq!(progress[0].seen, 0);
+    assert!(
+        progress.iter().all(|p| p.estimated == Some(1000)),
+        "{progress:?}"
+    );
     assert_eq!(progress.last().unwrap().seen, 1000);
+    assert!(progress.last().unwrap().done);
+    assert_eq!(progress.iter().filter(|p| p.done).count(), 1);
     assert_eq!(cached_live(&db.pool).await, before);
 
     // Delete 10 in moto; sync again → exactly those are marked gone.

@@ -1,7 +1,9 @@
 //! Foundation: migrations, database-enforced constraints, append-only audit, reference data,
 //! the sanitizer, PageQuery, and an emulator smoke test through the AWS SDK.
 
+use hubdeck::domain::error::bounded_text;
 use hubdeck::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
+use hubdeck::domain::text;
 use hubdeck::domain::{DisplayText, PageQuery, PageQueryError, PermissionRef, RoleRef};
 use proptest::prelude::*;
 use uuid::Uuid;
@@ -151,7 +153,7 @@ async fn database_enforces_constraints() {
 }
 
 #[tokio::test]
-async fn audit_tables_refuse_update_and_delete() {
+async fn audit_tables_refuse_update_delete_and_truncate() {
     let db = pg::fresh_db().await;
     let p = &db.pool;
     let u = Uuid::new_v4();
@@ -176,6 +178,8 @@ async fn audit_tables_refuse_update_and_delete() {
         for sql in [
             format!("UPDATE {table} SET created_at = now()"),
             format!("DELETE FROM {table}"),
+            format!("TRUNCATE {table}"),
+            format!("TRUNCATE {table} CASCADE"),
         ] {
             let err = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
                 .execute(p)
@@ -264,10 +268,73 @@ proptest! {
 
     #[test]
     fn display_text_passes_printable_text_unchanged(s in "[\\p{L}\\p{N}\\p{P}\\p{S} ]{0,200}") {
-        prop_assume!(!s.chars().any(|c| forbidden(c) || hubdeck::domain::text::is_bidi_control(c) || c == '\u{feff}'));
+        prop_assume!(!s.chars().any(|c| forbidden(c) || text::is_bidi_control(c) || text::is_invisible(c) || c == '\\'));
         let out = DisplayText::with_max(&s, 10_000);
         prop_assert_eq!(out.as_str(), s.as_str());
     }
+
+    /// Nothing invisible survives the sanitizer, and a backslash only ever starts an escape
+    /// the sanitizer wrote: unescaping the output gives back the input exactly.
+    #[test]
+    fn display_text_is_visible_and_unambiguous(s in any::<String>()) {
+        let out = DisplayText::with_max(&s, 100_000);
+        prop_assert!(!out.as_str().chars().any(|c| text::is_invisible(c) || forbidden(c)), "{:?}", out);
+        prop_assert_eq!(unescape(out.as_str()), s);
+    }
+
+    /// Validation refuses every string holding a control, bidi or invisible character, and
+    /// names that character's code point; everything else within bounds is accepted trimmed.
+    #[test]
+    fn validation_refuses_invisible_characters_naming_them(
+        a in "[\\p{L}\\p{N} ]{0,20}",
+        bad in prop::sample::select(vec![
+            '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}', '\u{180e}',
+            '\u{fe0f}', '\u{e0001}', '\u{e0041}', '\u{e0100}', '\u{3164}', '\u{115f}', '\u{1160}',
+            '\u{ffa0}', '\u{34f}', '\u{202e}', '\u{2066}', '\u{9b}', '\u{1b}', '\u{2028}',
+        ]),
+        b in "[\\p{L}\\p{N} ]{0,20}",
+    ) {
+        let value = format!("x{a}{bad}{b}x");
+        let first_bad = value.chars().find(|c| text::forbidden_char(*c).is_some()).unwrap();
+        let err = bounded_text("mandate name", &value, 255).unwrap_err();
+        prop_assert!(err.to_string().contains(&text::code_point(first_bad)), "{}", err);
+        prop_assert!(err.to_string().starts_with("mandate name must not contain"), "{}", err);
+    }
+
+    #[test]
+    fn validation_accepts_visible_text(v in "[\\p{L}\\p{M}\\p{N}\\p{P}\\p{S}]{1,50}") {
+        prop_assume!(!v.chars().any(|c| text::forbidden_char(c).is_some()));
+        prop_assert_eq!(bounded_text("name", &format!(" {v} "), 255).unwrap(), v);
+    }
+}
+
+/// Reverses [`DisplayText`]'s escapes (test oracle).
+fn unescape(s: &str) -> String {
+    let mut out = String::new();
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('\\') => out.push('\\'),
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('x') => {
+                let h: String = it.by_ref().take(2).collect();
+                out.push(char::from_u32(u32::from_str_radix(&h, 16).unwrap()).unwrap());
+            }
+            Some('u') => {
+                assert_eq!(it.next(), Some('{'));
+                let h: String = it.by_ref().take_while(|c| *c != '}').collect();
+                out.push(char::from_u32(u32::from_str_radix(&h, 16).unwrap()).unwrap());
+            }
+            other => panic!("dangling backslash before {other:?} in {s:?}"),
+        }
+    }
+    out
 }
 
 static SPEC: ListSpec = ListSpec {

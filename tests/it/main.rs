@@ -4,8 +4,12 @@
 mod support;
 
 mod audit;
+mod cli_output;
+mod completions;
 mod demo;
 mod directory;
+mod doctor;
+mod env;
 mod foundation;
 mod local_directory;
 mod mandates;
@@ -13,8 +17,11 @@ mod members;
 mod query;
 mod registration;
 mod registration_faults;
+mod sync;
 mod trusts;
 mod tui_e2e;
+mod tui_safety;
+mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
 mod users;

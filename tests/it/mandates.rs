@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use hubdeck::domain::page::SortDir;
 use hubdeck::domain::roles::mandate_roles;
-use hubdeck::domain::{MandateId, PageQuery, PageQueryError, PermissionRef, UserSub};
+use hubdeck::domain::{MandateId, PageQuery, PageQueryError, PermissionRef, RoleRef, UserSub};
 use hubdeck::service::mandates::MandateInput;
 use hubdeck::service::{Actor, Operator, ServiceError, Services};
 use hubdeck::store::mandates::{self as mstore, MandateScope};
@@ -33,13 +33,26 @@ pub(crate) fn services(db: &TestDb) -> Services {
     services_on(db, db.pool.clone())
 }
 
-/// A signed-in SysAdmin (holds every global permission).
-pub(crate) fn sysadmin() -> Actor {
-    Actor::Operator(Operator {
-        sub: UserSub::new_v4(),
-        email: "root@example.org".into(),
-        permissions: PermissionRef::ALL.into_iter().collect(),
-    })
+/// A signed-in SysAdmin: a user granted the global ADMIN role (every global permission),
+/// signed in by loading their permissions from the grants (fresh authority re-reads them).
+pub(crate) async fn sysadmin(pool: &PgPool) -> Actor {
+    let sub = UserSub::new_v4();
+    grant(pool, sub, RoleRef::Admin).await;
+    let op = hubdeck::service::actor::load_operator(pool, sub, "root@example.org")
+        .await
+        .unwrap();
+    assert_eq!(op.permissions.len(), PermissionRef::ALL.len());
+    Actor::Operator(op)
+}
+
+/// Grants the global role `role` to `sub` (fixture; `set_roles` is tested in users).
+pub(crate) async fn grant(pool: &PgPool, sub: UserSub, role: RoleRef) {
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(sub)
+        .bind(role.id())
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 /// A signed-in operator without global permissions (a mandate admin is one of these).
@@ -158,7 +171,7 @@ async fn create_writes_mandate_billing_and_trialing_subscription_together() {
     let svc = services(&db);
     let d = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "  Acme Clinic ".into(),
                 label: Some("Acme".into()),
@@ -200,7 +213,7 @@ async fn create_writes_mandate_billing_and_trialing_subscription_together() {
     // A paid plan without trial starts active.
     let d = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "Paid".into(),
                 label: None,
@@ -237,7 +250,7 @@ async fn create_failure_leaves_no_partial_rows() {
     // settings were inserted in the same transaction — so this failure exercises the rollback.
     let err = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "Doomed".into(),
                 label: None,
@@ -254,7 +267,7 @@ async fn create_failure_leaves_no_partial_rows() {
     // A blank name is refused before anything is written.
     let err = svc
         .create_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             &MandateInput {
                 name: "   ".into(),
                 label: None,
@@ -277,7 +290,8 @@ async fn create_failure_leaves_no_partial_rows() {
         enabled: true,
     };
     assert!(matches!(
-        ro.create_mandate(&sysadmin(), &input, None).await,
+        ro.create_mandate(&sysadmin(&db.pool).await, &input, None)
+            .await,
         Err(ServiceError::ReadOnly(_))
     ));
     assert!(matches!(
@@ -299,7 +313,7 @@ async fn update_writes_one_audit_row() {
     let id = create(&svc, "Before").await;
     let m = svc
         .update_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             id,
             &MandateInput {
                 name: "After".into(),
@@ -319,7 +333,7 @@ async fn update_writes_one_audit_row() {
     );
     let err = svc
         .update_mandate(
-            &sysadmin(),
+            &sysadmin(&db.pool).await,
             MandateId::new_v4(),
             &MandateInput {
                 name: "x".into(),
@@ -336,7 +350,7 @@ async fn update_writes_one_audit_row() {
 async fn soft_delete_hides_restore_brings_back_purge_removes_only_expired() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let admin = sysadmin();
+    let admin = sysadmin(&db.pool).await;
     let keep = create(&svc, "keep").await;
     let recent = create(&svc, "recent").await;
     let old = create(&svc, "old").await;
@@ -432,7 +446,7 @@ async fn soft_delete_hides_restore_brings_back_purge_removes_only_expired() {
 async fn hard_delete_needs_exact_name_and_removes_every_dependent_row() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let admin = sysadmin();
+    let admin = sysadmin(&db.pool).await;
     let id = create(&svc, "Exact Name").await;
     let other = create(&svc, "Other").await;
     // Dependents: a mandate-specific role, members with roles, notifications.
@@ -501,7 +515,7 @@ async fn hard_delete_needs_exact_name_and_removes_every_dependent_row() {
 async fn mandate_admin_sees_only_their_enabled_mandates_and_plain_user_is_refused() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let mine = create(&svc, "mine").await;
     let also_mine_disabled = create(&svc, "mine but disabled").await;
     let member_only = create(&svc, "member only").await;
@@ -636,7 +650,7 @@ async fn mandate_admin_sees_only_their_enabled_mandates_and_plain_user_is_refuse
 async fn list_search_filter_sort_totals_and_filter_values() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     for (name, label, enabled) in [
         ("alpha", "north", true),
         ("beta", "north", false),
@@ -830,4 +844,316 @@ async fn mandates_page_queries_use_indexes() {
         p.contains("mandate_enabled_name_idx") || p.contains("mandate_name_idx"),
         "{p}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unique live names (case-insensitive) and restore keeping the enabled state (issue 17 item 7)
+// ---------------------------------------------------------------------------------------------
+
+fn named(name: &str, enabled: bool) -> MandateInput {
+    MandateInput {
+        name: name.into(),
+        label: None,
+        enabled,
+    }
+}
+
+async fn live_named(pool: &PgPool, name: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM mandate WHERE lower(name) = lower($1) AND deleted_at IS NULL",
+    )
+    .bind(name)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn duplicate_live_names_in_any_case_are_refused_naming_the_existing_mandate() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin(&db.pool).await;
+    let acme = svc
+        .create_mandate(&root, &named("Acme Clinic", true), None)
+        .await
+        .unwrap()
+        .mandate;
+    for dup in ["Acme Clinic", "ACME CLINIC", "acme clinic"] {
+        let e = svc
+            .create_mandate(&root, &named(dup, true), None)
+            .await
+            .unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "cannot create mandate {dup}: the live mandate Acme Clinic ({}) already has that \
+                 name — mandate names are unique regardless of case",
+                acme.id
+            )
+        );
+    }
+    assert_eq!(live_named(&db.pool, "acme clinic").await, 1);
+    // No orphaned billing settings or subscriptions from the refused creates.
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate_billing_settings WHERE mandate_id <> $1",
+            acme.id
+        )
+        .await,
+        0
+    );
+    // Rename onto a taken name: refused; a case-only rename of itself is fine.
+    let other = svc
+        .create_mandate(&root, &named("Other Unit", true), None)
+        .await
+        .unwrap()
+        .mandate;
+    let e = svc
+        .update_mandate(&root, other.id, &named("acme CLINIC", true))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains(&acme.id.to_string()), "{e}");
+    assert_eq!(
+        mstore::get(&db.pool, other.id).await.unwrap().unwrap().name,
+        "Other Unit"
+    );
+    svc.update_mandate(&root, other.id, &named("OTHER unit", true))
+        .await
+        .unwrap();
+    // A soft-deleted mandate does not hold its name; restoring it while a live one has the
+    // name is refused, naming the live one, and leaves it deleted.
+    svc.soft_delete_mandate(&root, acme.id).await.unwrap();
+    let again = svc
+        .create_mandate(&root, &named("ACME Clinic", true), None)
+        .await
+        .unwrap()
+        .mandate;
+    let e = svc.restore_mandate(&root, acme.id).await.unwrap_err();
+    assert_eq!(e.exit_code(), 3);
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "cannot restore mandate Acme Clinic: the live mandate ACME Clinic ({}) already has \
+             that name — mandate names are unique regardless of case",
+            again.id
+        )
+    );
+    assert!(
+        mstore::get(&db.pool, acme.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .deleted_at
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_creates_of_one_name_in_different_cases_leave_exactly_one() {
+    let db = pg::fresh_db().await;
+    let pool = db.pool_with(16).await;
+    let svc = services_on(&db, pool.clone());
+    let root = sysadmin(&pool).await;
+    for round in 0..20 {
+        let base = format!("Race Clinic {round}");
+        let variants: Vec<String> = (0..8)
+            .map(|i| match i % 3 {
+                0 => base.clone(),
+                1 => base.to_uppercase(),
+                _ => base.to_lowercase(),
+            })
+            .collect();
+        let barrier = Arc::new(tokio::sync::Barrier::new(variants.len()));
+        let tasks: Vec<_> = variants
+            .into_iter()
+            .map(|name| {
+                let (svc, root, barrier) = (svc.clone(), root.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    svc.create_mandate(&root, &named(&name, true), None).await
+                })
+            })
+            .collect();
+        let mut won = Vec::new();
+        let mut refused = Vec::new();
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(d) => won.push(d.mandate),
+                Err(e) => refused.push(e),
+            }
+        }
+        assert_eq!(won.len(), 1, "round {round}: {refused:?}");
+        assert_eq!(refused.len(), 7);
+        for e in &refused {
+            assert!(
+                matches!(e, ServiceError::Conflict(m) if m.contains(&won[0].id.to_string())),
+                "round {round}: {e:?}"
+            );
+        }
+        assert_eq!(live_named(&pool, &base).await, 1, "round {round}");
+    }
+    // Every refused create rolled back whole: one billing row and one subscription per mandate.
+    let (mandates, billing, subs): (i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM mandate), (SELECT count(*) FROM mandate_billing_settings), \
+         (SELECT count(*) FROM mandate_subscription)",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!((mandates, billing, subs), (20, 20, 20));
+}
+
+#[tokio::test]
+async fn restore_brings_back_the_enabled_state_the_mandate_had_before_deletion() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin(&db.pool).await;
+    let off = svc
+        .create_mandate(&root, &named("Paused Registry", false), None)
+        .await
+        .unwrap()
+        .mandate
+        .id;
+    let on = svc
+        .create_mandate(&root, &named("Live Registry", true), None)
+        .await
+        .unwrap()
+        .mandate
+        .id;
+    for id in [off, on] {
+        svc.soft_delete_mandate(&root, id).await.unwrap();
+        assert!(!mstore::get(&db.pool, id).await.unwrap().unwrap().enabled);
+    }
+    let restored = svc.restore_mandate(&root, off).await.unwrap();
+    assert!(!restored.enabled, "a disabled mandate comes back disabled");
+    assert!(restored.deleted_at.is_none());
+    assert!(svc.restore_mandate(&root, on).await.unwrap().enabled);
+    // Disabled after creation, then deleted and restored: still disabled.
+    svc.update_mandate(&root, on, &named("Live Registry", false))
+        .await
+        .unwrap();
+    svc.soft_delete_mandate(&root, on).await.unwrap();
+    assert!(!svc.restore_mandate(&root, on).await.unwrap().enabled);
+    let details: serde_json::Value = sqlx::query_scalar(
+        "SELECT details FROM mandate_audit WHERE mandate_id = $1 AND action = 'MANDATE_RESTORED' \
+         ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(on)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(details["enabled"], serde_json::json!(false));
+}
+
+/// Migration 0700 on data that already holds live duplicates: the oldest of each group keeps
+/// its name, the others get " (duplicate <id>)" with an audit row; soft-deleted duplicates are
+/// left alone; mandates soft-deleted before the migration get their enabled state from the
+/// audit trail (disabled when none is recorded).
+#[tokio::test]
+async fn migration_0700_renames_existing_duplicates_deterministically() {
+    let db = pg::empty_db().await;
+    let (before, after): (Vec<_>, Vec<_>) = hubdeck::MIGRATOR
+        .iter()
+        .filter(|m| m.migration_type.is_up_migration())
+        .partition(|m| m.version < 700);
+    for m in &before {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql.as_str().to_string()))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let insert = |name: &'static str, age_days: i32, deleted: bool, enabled: bool| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Uuid>(
+                "INSERT INTO mandate (name, enabled, created_at, deleted_at) \
+                 VALUES ($1, $4, now() - make_interval(days => $2), \
+                         CASE WHEN $3 THEN now() END) RETURNING id",
+            )
+            .bind(name)
+            .bind(age_days)
+            .bind(deleted)
+            .bind(enabled)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let oldest = insert("Acme", 30, false, true).await;
+    let newer = insert("ACME", 20, false, true).await;
+    let newest = insert("acme", 10, false, true).await;
+    let deleted_dup = insert("Acme", 5, true, false).await;
+    let unique = insert("Beta", 5, false, true).await;
+    // Soft-deleted before 0700 with an audit trail saying it was enabled.
+    sqlx::query(
+        "INSERT INTO mandate_audit (mandate_id, mandate_name, action, details, created_at) \
+         VALUES ($1, 'Acme', 'MANDATE_CREATED', '{\"enabled\": true}', now() - interval '6 days')",
+    )
+    .bind(deleted_dup)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let untraced = insert("Gamma", 5, true, false).await;
+    for m in &after {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(m.sql.as_str().to_string()))
+            .execute(&db.pool)
+            .await
+            .unwrap();
+    }
+    let name_of = |id: Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("SELECT name FROM mandate WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(name_of(oldest).await, "Acme");
+    assert_eq!(name_of(newer).await, format!("ACME (duplicate {newer})"));
+    assert_eq!(name_of(newest).await, format!("acme (duplicate {newest})"));
+    assert_eq!(name_of(deleted_dup).await, "Acme");
+    assert_eq!(name_of(unique).await, "Beta");
+    let renames: Vec<(Uuid, serde_json::Value)> = sqlx::query_as(
+        "SELECT mandate_id, details FROM mandate_audit WHERE action = 'MANDATE_RENAMED_DUPLICATE' \
+         AND via = 'system' ORDER BY mandate_name",
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(renames.len(), 2);
+    assert!(
+        renames
+            .iter()
+            .any(|(id, d)| *id == newer && d["before"] == "ACME")
+    );
+    assert!(
+        renames
+            .iter()
+            .any(|(id, d)| *id == newest && d["before"] == "acme")
+    );
+    // The rule now holds in the database itself.
+    let e = sqlx::query("INSERT INTO mandate (name) VALUES ('aCmE')")
+        .execute(&db.pool)
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("mandate_name_live_key"), "{e}");
+    let remembered = |id: Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<bool>>(
+                "SELECT enabled_before_delete FROM mandate WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    assert_eq!(remembered(deleted_dup).await, Some(true));
+    assert_eq!(remembered(untraced).await, Some(false));
+    assert_eq!(remembered(unique).await, None);
 }

@@ -31,7 +31,7 @@ fn member_role() -> Vec<MandateRoleId> {
     vec![mandate_roles::MEMBER.into()]
 }
 
-async fn admins(pool: &PgPool, mandate: MandateId) -> i64 {
+pub(crate) async fn admins(pool: &PgPool, mandate: MandateId) -> i64 {
     let mut conn = pool.acquire().await.unwrap();
     mstore::count_admins(&mut conn, mandate).await.unwrap()
 }
@@ -112,11 +112,61 @@ async fn race_admins_disable_each_other() {
     race(Race::Disable).await;
 }
 
+/// The user paths meet the member paths: admin A of a mandate is deleted (the whole user) while
+/// admin B demotes themself in that mandate, at the same moment, ROUNDS times. Exactly one wins;
+/// the other is refused naming the mandate; the mandate never ends without an admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_delete_admin_a_while_admin_b_demotes_themself() {
+    let db = pg::fresh_db().await;
+    let pool = db.pool_with(8).await;
+    let svc = services_on(&db, pool.clone());
+    for round in 0..ROUNDS {
+        let name = format!("race-delete-{round}");
+        let m = create(&svc, &name).await;
+        // Cached identities without a directory account: the delete's database half is what
+        // races (the directory is only called after it commits).
+        let a = cached_user(&pool, &format!("a{round}@example.org"), "A").await;
+        let b = cached_user(&pool, &format!("b{round}@example.org"), "B").await;
+        raw_member(&pool, m, a, &[mandate_roles::ADMIN]).await;
+        raw_member(&pool, m, b, &[mandate_roles::ADMIN, mandate_roles::MEMBER]).await;
+        let barrier = Arc::new(Barrier::new(2));
+        let (s1, s2, b1, b2) = (svc.clone(), svc.clone(), barrier.clone(), barrier.clone());
+        let delete = tokio::spawn(async move {
+            b1.wait().await;
+            s1.delete_user(&Actor::cli(), a).await.map(|_| ())
+        });
+        let demote = tokio::spawn(async move {
+            b2.wait().await;
+            s2.set_member_roles(&operator(b), m, b, &member_role())
+                .await
+        });
+        let results = [delete.await.unwrap(), demote.await.unwrap()];
+        assert_eq!(admins(&pool, m).await, 1, "round {round}: {results:?}");
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        let delete_refusal = format!(
+            "Cannot delete a{round}@example.org: they are the last admin of «{name}». Assign \
+             another admin first."
+        );
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    is_last_admin(e, &name) || e.to_string() == delete_refusal,
+                    "round {round}: {e:?}"
+                );
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn last_admin_cannot_be_removed_demoted_or_disabled() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Solo").await;
     let a = cached_user(&db.pool, "a@example.org", "A").await;
     let b = cached_user(&db.pool, "b@example.org", "B").await;
@@ -227,7 +277,7 @@ async fn mandate_on_plan(svc: &Services, name: &str, plan: &str) -> MandateId {
 async fn add_member_needs_directory_identity_refuses_duplicates_and_foreign_roles() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Clinic").await;
     let other = create(&svc, "Other").await;
     let alice = identity(&svc, &db.pool, "alice@example.org").await;
@@ -301,7 +351,7 @@ async fn add_member_needs_directory_identity_refuses_duplicates_and_foreign_role
 async fn capacity_accepts_n_members_and_refuses_the_next() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     tiny_plan(&db.pool, "TINY3", 3).await;
     let m = mandate_on_plan(&svc, "Tiny", "TINY3").await;
     for i in 0..3 {
@@ -331,7 +381,7 @@ async fn capacity_holds_when_two_adds_race_for_the_last_place() {
     let db = pg::fresh_db().await;
     let pool = db.pool_with(8).await;
     let svc = services_on(&db, pool.clone());
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     tiny_plan(&pool, "TINY2", 2).await;
     for round in 0..40 {
         let m = mandate_on_plan(&svc, &format!("cap-{round}"), "TINY2").await;
@@ -383,7 +433,7 @@ async fn capacity_holds_when_two_adds_race_for_the_last_place() {
 async fn every_membership_change_writes_one_audit_and_one_bilingual_notification() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Bilingual").await; // label "Bilingual label"
     let boss = identity(&svc, &db.pool, "boss@example.org").await;
     let bob = identity(&svc, &db.pool, "bob@example.org").await;
@@ -571,7 +621,7 @@ async fn populate(pool: &PgPool, m: MandateId, n: i32) {
 async fn members_page_is_one_statement_whatever_the_page_size() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Big").await;
     populate(&db.pool, m, 600).await;
 
@@ -632,7 +682,7 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
 async fn members_labels_totals_with_search_filter_sort_and_filter_values() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let root = sysadmin();
+    let root = sysadmin(&db.pool).await;
     let m = create(&svc, "Labels").await;
     let other = create(&svc, "Noise").await;
     populate(&db.pool, m, 60).await;

@@ -9,7 +9,7 @@ use hubdeck::directory::{Directory, Invite, NewIdentity, UserKey};
 use hubdeck::domain::{Email, PermissionRef, RegistrationId, RoleRef, UserSub};
 use hubdeck::service::registration::RegisterRequest;
 use hubdeck::service::{Actor, Operator, ServiceError, Services};
-use hubdeck::store::registrations::{self, NewRegistration, RegistrationState};
+use hubdeck::store::registrations::{self, Change, NewRegistration, RegistrationState};
 use sqlx::PgPool;
 
 use crate::support::pg::{TestDb, fresh_db};
@@ -102,6 +102,26 @@ async fn create_identity(svc: &Services, email: &str) -> hubdeck::directory::Ide
             invite: Invite::Suppress,
             temporary_password: None,
         })
+        .await
+        .unwrap()
+}
+
+/// An identity created for registration `id` (carrying its marker), as the saga creates it.
+pub async fn create_marked(
+    svc: &Services,
+    email: &str,
+    id: RegistrationId,
+) -> hubdeck::directory::Identity {
+    svc.directory
+        .create_registered_user(
+            &NewIdentity {
+                email: Email::parse(email).unwrap(),
+                email_verified: true,
+                invite: Invite::Suppress,
+                temporary_password: None,
+            },
+            &id.to_string(),
+        )
         .await
         .unwrap()
 }
@@ -235,14 +255,15 @@ async fn pre_existing_identity_is_never_deleted_and_nothing_changes() {
 
 /// Simulates a crash after the identity was created: journal `identity_created`, identity in
 /// the directory, no roles.
-async fn stuck_after_create(
+pub async fn stuck_after_create(
     svc: &Services,
     email: &str,
     roles: &[RoleRef],
 ) -> (RegistrationId, UserSub) {
     let ids: Vec<uuid::Uuid> = roles.iter().map(|r| r.id()).collect();
+    let mut conn = svc.db.acquire().await.unwrap();
     let j = registrations::insert_pending(
-        &svc.db,
+        &mut conn,
         &NewRegistration {
             email,
             name: "Grace Hopper",
@@ -256,10 +277,19 @@ async fn stuck_after_create(
     )
     .await
     .unwrap();
-    let i = create_identity(svc, email).await;
-    registrations::mark_identity_created(&svc.db, j.id, i.sub)
-        .await
-        .unwrap();
+    let i = create_marked(svc, email, j.id).await;
+    registrations::transition(
+        &mut conn,
+        j.id,
+        RegistrationState::Pending,
+        RegistrationState::IdentityCreated,
+        &Change {
+            sub: Some(i.sub),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     (j.id, i.sub)
 }
 
@@ -277,8 +307,22 @@ async fn retry_is_idempotent_even_when_run_twice_concurrently() {
         svc.retry_registration(&actor, id),
         svc.retry_registration(&actor, id)
     );
-    assert_eq!(a.unwrap().state, RegistrationState::Complete);
-    assert_eq!(b.unwrap().state, RegistrationState::Complete);
+    // One holds the registration's lock; the other either ran after it (already complete) or
+    // was told the registration is being repaired by another operator.
+    let mut completed = 0;
+    for r in [a, b] {
+        match r {
+            Ok(o) => {
+                assert_eq!(o.state, RegistrationState::Complete);
+                completed += 1;
+            }
+            Err(e) => {
+                assert_eq!(e.exit_code(), 3, "{e}");
+                assert!(e.to_string().contains("being repaired"), "{e}");
+            }
+        }
+    }
+    assert!(completed >= 1);
     let again = svc.retry_registration(&cli(), id).await.unwrap();
     assert_eq!(again.state, RegistrationState::Complete);
     assert_eq!(
@@ -351,8 +395,11 @@ async fn resolve_records_the_note_and_leaves_the_stuck_list() {
     assert!(svc.stuck_registrations(&cli()).await.unwrap().is_empty());
 }
 
+/// Reconcile adopts only on proof (the marker = registration id): an identity with the email
+/// but without the marker — however its timestamps look — is neither adopted nor deleted; the
+/// row ends `conflict` with the evidence. No identity → rolled_back.
 #[tokio::test]
-async fn pending_rows_are_reconciled_by_email() {
+async fn pending_rows_are_reconciled_by_proof_only() {
     let t = fresh_db().await;
     let svc = local_services(&t).await;
     let mk = |email: &'static str| NewRegistration {
@@ -365,55 +412,65 @@ async fn pending_rows_are_reconciled_by_email() {
         via: "cli",
         os_user: None,
     };
-    let with_identity = registrations::insert_pending(&svc.db, &mk("found@example.org"))
+    let mut conn = t.pool.acquire().await.unwrap();
+    let ours = registrations::insert_pending(&mut conn, &mk("found@example.org"))
         .await
         .unwrap();
-    let created = create_identity(&svc, "found@example.org").await;
-    let without = registrations::insert_pending(&svc.db, &mk("never@example.org"))
+    let created = create_marked(&svc, "found@example.org", ours.id).await;
+    let without = registrations::insert_pending(&mut conn, &mk("never@example.org"))
         .await
         .unwrap();
-    // An identity that existed BEFORE its registration row is never claimed.
-    let older = create_identity(&svc, "older@example.org").await;
-    sqlx::query("UPDATE local_identity SET created_at = now() - interval '1 hour' WHERE sub = $1")
-        .bind(older.sub)
-        .execute(&t.pool)
+    // Created AFTER the registration row, but without its marker: a stranger.
+    let stranger_row = registrations::insert_pending(&mut conn, &mk("later@example.org"))
         .await
         .unwrap();
-    let not_ours = registrations::insert_pending(&svc.db, &mk("older@example.org"))
-        .await
-        .unwrap();
+    let stranger = create_identity(&svc, "later@example.org").await;
     // Fresh rows are left alone (the saga may still be running).
     assert!(svc.reconcile_pending(&cli(), 60).await.unwrap().is_empty());
     sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
         .execute(&t.pool)
         .await
         .unwrap();
-    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes' WHERE email = 'older@example.org'")
-        .execute(&t.pool)
-        .await
-        .unwrap();
     let out = svc.reconcile_pending(&cli(), 60).await.unwrap();
-    assert_eq!(out.len(), 3);
-    let c = svc.registration(&cli(), not_ours.id).await.unwrap();
-    assert_eq!(c.state(), RegistrationState::RolledBack);
-    assert_eq!(c.sub, None);
+    assert_eq!(out.len(), 3, "{out:?}");
+    let c = svc.registration(&cli(), stranger_row.id).await.unwrap();
+    assert_eq!(c.state(), RegistrationState::Conflict);
+    assert_eq!(c.sub, None, "a stranger's sub is never recorded as ours");
+    let ev = c.evidence.expect("evidence recorded");
+    assert_eq!(ev["found_sub"], stranger.sub.to_string());
     assert_eq!(
         svc.directory
-            .get_user(&UserKey::Username("older@example.org".into()))
+            .get_user(&UserKey::Username("later@example.org".into()))
             .await
             .unwrap()
             .sub,
-        older.sub
+        stranger.sub
     );
-    assert_eq!(rows_of(&t.pool, older.sub).await.grants, 0);
-    let a = svc.registration(&cli(), with_identity.id).await.unwrap();
+    assert_eq!(rows_of(&t.pool, stranger.sub).await.grants, 0);
+    // Neither retry nor rollback acts on a conflict.
+    let err = svc.retry_registration(&cli(), c.id).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    let err = svc.rollback_registration(&cli(), c.id).await.unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(
+        svc.directory
+            .get_user(&UserKey::Username("later@example.org".into()))
+            .await
+            .is_ok()
+    );
+    let a = svc.registration(&cli(), ours.id).await.unwrap();
     assert_eq!(a.state(), RegistrationState::RolesPending);
     assert_eq!(a.sub, Some(created.sub));
     let b = svc.registration(&cli(), without.id).await.unwrap();
     assert_eq!(b.state(), RegistrationState::RolledBack);
-    // And the reconciled one can be completed.
+    // The reconciled one can be completed; the conflict can be resolved by an operator.
     let done = svc.retry_registration(&cli(), a.id).await.unwrap();
     assert_eq!(done.state, RegistrationState::Complete);
+    let r = svc
+        .resolve_registration(&cli(), c.id, "later@ is a colleague's own account")
+        .await
+        .unwrap();
+    assert_eq!(r.state(), RegistrationState::Resolved);
 }
 
 /// Crash safety with the real binary: killed (failpoint abort) after the identity is created
@@ -625,6 +682,21 @@ async fn cli_users_commands_and_exit_codes() {
     let table = String::from_utf8(out.stdout).unwrap();
     assert!(table.contains("cli@example.org"), "{table}");
 
+    // The only holder of the global ADMIN role cannot be disabled (issue 17) ...
+    let out = run(&["users", "disable", "--user", &sub]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("last active holder of the global ADMIN"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // ... until another user holds it.
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(UserSub::new_v4())
+        .bind(RoleRef::Admin.id())
+        .execute(&t.pool)
+        .await
+        .unwrap();
     let out = run(&["users", "disable", "--user", &sub]);
     assert_eq!(out.status.code(), Some(0));
     let out = run(&["--output", "json", "users", "list", "--enabled", "false"]);
@@ -657,4 +729,165 @@ async fn cli_users_commands_and_exit_codes() {
     let out = run(&["seed-users"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stdout).contains("granted 0"));
+}
+
+/// The store refuses every transition not in the table (typed `Forbidden`, row unchanged),
+/// performs every allowed one, and an allowed one from a stale state is refused (`Stale`).
+#[tokio::test]
+async fn store_refuses_every_forbidden_transition() {
+    use hubdeck::domain::registration::TRANSITIONS;
+    use hubdeck::store::registrations::TransitionError;
+    let t = fresh_db().await;
+    let mut conn = t.pool.acquire().await.unwrap();
+    let mut n = 0;
+    for from in RegistrationState::ALL {
+        for to in RegistrationState::ALL {
+            n += 1;
+            let email = format!("t{n}@example.org");
+            let j = registrations::insert_pending(
+                &mut conn,
+                &NewRegistration {
+                    email: &email,
+                    name: "N",
+                    organisation: "O",
+                    requested_roles: &[],
+                    suppress_invite: true,
+                    actor: None,
+                    via: "cli",
+                    os_user: None,
+                },
+            )
+            .await
+            .unwrap();
+            sqlx::query("UPDATE registration SET state = $2 WHERE id = $1")
+                .bind(j.id)
+                .bind(from.as_str())
+                .execute(&t.pool)
+                .await
+                .unwrap();
+            let r = registrations::transition(&mut conn, j.id, from, to, &Change::default()).await;
+            let now = registrations::get(&t.pool, j.id).await.unwrap().unwrap();
+            if TRANSITIONS.contains(&(from, to)) {
+                assert!(r.is_ok(), "{from} → {to}: {r:?}");
+                assert_eq!(now.state(), to);
+                // The same edge again: the row is no longer in `from` → Stale, unchanged.
+                let again =
+                    registrations::transition(&mut conn, j.id, from, to, &Change::default()).await;
+                assert!(
+                    matches!(again, Err(TransitionError::Stale { actual: Some(a), .. }) if a == to),
+                    "{from} → {to} twice: {again:?}"
+                );
+            } else {
+                assert!(
+                    matches!(r, Err(TransitionError::Forbidden { .. })),
+                    "{from} → {to} must be refused: {r:?}"
+                );
+                assert_eq!(now.state(), from, "{from} → {to}: the row did not move");
+            }
+        }
+    }
+    // A recorded sub is never replaced by another.
+    let j = registrations::insert_pending(
+        &mut conn,
+        &NewRegistration {
+            email: "sub@example.org",
+            name: "N",
+            organisation: "O",
+            requested_roles: &[],
+            suppress_invite: true,
+            actor: None,
+            via: "cli",
+            os_user: None,
+        },
+    )
+    .await
+    .unwrap();
+    let (a, b) = (UserSub::new_v4(), UserSub::new_v4());
+    registrations::transition(
+        &mut conn,
+        j.id,
+        RegistrationState::Pending,
+        RegistrationState::IdentityCreated,
+        &Change {
+            sub: Some(a),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let r = registrations::transition(
+        &mut conn,
+        j.id,
+        RegistrationState::IdentityCreated,
+        RegistrationState::Complete,
+        &Change {
+            sub: Some(b),
+            ..Default::default()
+        },
+    )
+    .await;
+    assert!(matches!(r, Err(TransitionError::Stale { .. })), "{r:?}");
+    let now = registrations::get(&t.pool, j.id).await.unwrap().unwrap();
+    assert_eq!(
+        (now.state(), now.sub),
+        (RegistrationState::IdentityCreated, Some(a))
+    );
+}
+
+/// One open registration per email, enforced by the database: a second registration while one
+/// is open is refused before any directory call, naming the open one and the repair command.
+#[tokio::test]
+async fn second_registration_while_one_is_open_is_refused_before_the_directory() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let (id, _sub) = stuck_after_create(&svc, "open@example.org", &[RoleRef::Viewer]).await;
+    let identities = count(&t.pool, "SELECT count(*) FROM local_identity", None).await;
+    let err = svc
+        .register_user(&cli(), &req("Open@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    let msg = err.to_string();
+    assert!(msg.contains(&id.to_string()), "{msg}");
+    assert!(msg.contains("identity_created"), "{msg}");
+    assert!(msg.contains(" s ago"), "age shown: {msg}");
+    assert!(msg.contains("hubdeck users repair --retry"), "{msg}");
+    assert!(msg.contains("nothing was sent to the directory"), "{msg}");
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM local_identity", None).await,
+        identities
+    );
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM registration", None).await,
+        1,
+        "no second journal row"
+    );
+    // Once it is closed, the email can be registered again (here: rolled back first).
+    svc.rollback_registration(&cli(), id).await.unwrap();
+    let out = svc
+        .register_user(&cli(), &req("open@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap();
+    assert_eq!(out.state, RegistrationState::Complete);
+    // The database itself refuses a second open row (not only the service).
+    let mut conn = t.pool.acquire().await.unwrap();
+    let mk = NewRegistration {
+        email: "race@example.org",
+        name: "N",
+        organisation: "O",
+        requested_roles: &[],
+        suppress_invite: true,
+        actor: None,
+        via: "cli",
+        os_user: None,
+    };
+    registrations::insert_pending(&mut conn, &mk).await.unwrap();
+    let e = registrations::insert_pending(&mut conn, &mk)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        e.unique_constraint(),
+        Some(registrations::ONE_OPEN_PER_EMAIL),
+        "{e}"
+    );
 }

@@ -1,371 +1,146 @@
-//! The registration fault matrix: CognitoDirectory against moto through a fault-injecting
-//! proxy. For each directory step (create, confirm-read, delete during rollback) × each failure
-//! class (503, throttled, timeout, connection dropped, 404, 400) the end state is asserted in
-//! BOTH systems: the identity present/absent in moto (read directly, around the proxy) and the
-//! grants/profile/audit/journal rows in PostgreSQL.
-//!
-//! Wiring: this module needs `directory::cognito::CognitoDirectory::new(&DirectorySettings)`
-//! (the `directory` branch's `CognitoDirectory:` commit). Once that is merged, add
-//! `mod registration_faults;` to tests/it/main.rs. (It passed 5/5 against the directory
-//! helper's work-in-progress CognitoDirectory.)
+//! The registration fault matrix: CognitoDirectory against moto through the fault-injecting
+//! proxy (tests/support/fault_proxy.rs). For each directory call the saga makes (DescribeUserPool,
+//! AdminCreateUser, the read that settles an indeterminate create, the confirm read, the
+//! rollback's read and delete) × each failure (503, throttled, timeout, refused connection, 404,
+//! 400, a LATE ANSWER — forwarded so it takes effect, the answer held past the attempt timeout —
+//! and a connection RESET after the request was sent), run with the default `max_attempts` AND
+//! with 1, the end state is asserted in BOTH systems: the identity present/absent in moto (read
+//! directly, around the proxy) and the grants/profile/audit/journal rows in PostgreSQL. Every
+//! cell also checks the invariant: no orphan identity — every registration ends `complete`
+//! with its sub, stuck with the sub recorded, or rolled back with the identity gone.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hubdeck::directory::Directory;
 use hubdeck::domain::{RoleRef, UserSub};
 use hubdeck::service::Services;
 use hubdeck::store::registrations::RegistrationState;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
 
 use crate::registration::{Rows, cli, req, rows_of};
+use crate::support::fault_proxy::{Fault, FaultProxy};
 use crate::support::moto;
-
-// ---------------------------------------------------------------------------------------------
-// A minimal HTTP/1.1 fault proxy in front of moto
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Clone, Debug)]
-pub enum Injection {
-    /// Answer with this status and JSON body (never forwarded).
-    Status(u16, String),
-    /// Hold the request without forwarding, then drop the connection (the client times out).
-    Hang(Duration),
-    /// Drop the connection without an answer (the client sees an I/O failure, as with a
-    /// refused connection).
-    Drop,
-}
-
-#[derive(Default)]
-struct Rules {
-    /// operation → (injection, remaining count)
-    inject: HashMap<String, (Injection, usize)>,
-    attempts: HashMap<String, usize>,
-    /// After this many responses the proxy stops listening: later connections are REFUSED.
-    refuse_after: Option<usize>,
-    responses: usize,
-    accept_task: Option<tokio::task::AbortHandle>,
-}
-
-#[derive(Clone)]
-pub struct FaultProxy {
-    pub endpoint: String,
-    addr: std::net::SocketAddr,
-    upstream: String,
-    rules: Arc<Mutex<Rules>>,
-}
-
-impl FaultProxy {
-    pub async fn start(upstream: &str) -> FaultProxy {
-        let upstream = upstream.trim_start_matches("http://").to_string();
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let p = FaultProxy {
-            endpoint: format!("http://{addr}"),
-            addr,
-            upstream,
-            rules: Arc::new(Mutex::new(Rules::default())),
-        };
-        p.listen(listener);
-        p
-    }
-
-    fn listen(&self, listener: TcpListener) {
-        let (r, up) = (self.rules.clone(), self.upstream.clone());
-        let task = tokio::spawn(async move {
-            while let Ok((sock, _)) = listener.accept().await {
-                let (r, up) = (r.clone(), up.clone());
-                tokio::spawn(async move {
-                    let _ = serve(sock, &up, r).await;
-                });
-            }
-        });
-        self.rules.lock().unwrap().accept_task = Some(task.abort_handle());
-    }
-
-    /// Connections are refused (ECONNREFUSED) once the proxy has answered `n` more requests;
-    /// the n-th answer carries `Connection: close` so the client must reconnect.
-    pub fn refuse_after(&self, n: usize) {
-        let mut r = self.rules.lock().unwrap();
-        r.responses = 0;
-        if n == 0 {
-            if let Some(t) = r.accept_task.take() {
-                t.abort();
-            }
-        } else {
-            r.refuse_after = Some(n);
-        }
-    }
-
-    /// Listens again on the same port.
-    pub async fn reopen(&self) {
-        let mut stopped = false;
-        {
-            let mut r = self.rules.lock().unwrap();
-            r.refuse_after = None;
-            if let Some(t) = r.accept_task.take() {
-                t.abort();
-                stopped = true;
-            }
-        }
-        if stopped {
-            tokio::task::yield_now().await;
-        }
-        let listener = TcpListener::bind(self.addr)
-            .await
-            .expect("rebind proxy port");
-        self.listen(listener);
-    }
-
-    /// Injects `what` into the next `n` requests of `operation` (e.g. "AdminCreateUser").
-    pub fn inject(&self, operation: &str, what: Injection, n: usize) {
-        self.rules
-            .lock()
-            .unwrap()
-            .inject
-            .insert(operation.to_string(), (what, n));
-    }
-
-    pub async fn clear(&self) {
-        self.rules.lock().unwrap().inject.clear();
-        self.reopen().await;
-    }
-
-    /// Requests of `operation` the proxy saw (injected or forwarded).
-    pub fn attempts(&self, operation: &str) -> usize {
-        *self
-            .rules
-            .lock()
-            .unwrap()
-            .attempts
-            .get(operation)
-            .unwrap_or(&0)
-    }
-
-    pub fn total_attempts(&self) -> usize {
-        self.rules.lock().unwrap().attempts.values().sum()
-    }
-}
-
-async fn read_head(sock: &mut TcpStream, buf: &mut Vec<u8>) -> Option<usize> {
-    loop {
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            return Some(i + 4);
-        }
-        let mut chunk = [0u8; 8192];
-        let n = sock.read(&mut chunk).await.ok()?;
-        if n == 0 {
-            return None;
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-fn header(head: &str, name: &str) -> Option<String> {
-    head.lines().find_map(|l| {
-        let (k, v) = l.split_once(':')?;
-        k.trim()
-            .eq_ignore_ascii_case(name)
-            .then(|| v.trim().to_string())
-    })
-}
-
-/// Counts one answer; true when it is the last before refusing (close the connection after it).
-fn answered(rules: &Mutex<Rules>) -> bool {
-    let mut r = rules.lock().unwrap();
-    r.responses += 1;
-    if r.refuse_after.is_some_and(|n| r.responses >= n) {
-        r.refuse_after = None;
-        if let Some(t) = r.accept_task.take() {
-            t.abort();
-        }
-        return true;
-    }
-    false
-}
-
-async fn serve(
-    mut sock: TcpStream,
-    upstream: &str,
-    rules: Arc<Mutex<Rules>>,
-) -> std::io::Result<()> {
-    let mut buf = Vec::new();
-    loop {
-        let Some(head_len) = read_head(&mut sock, &mut buf).await else {
-            return Ok(());
-        };
-        let head = String::from_utf8_lossy(&buf[..head_len]).to_string();
-        let body_len: usize = header(&head, "content-length")
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        while buf.len() < head_len + body_len {
-            let mut chunk = [0u8; 8192];
-            let n = sock.read(&mut chunk).await?;
-            if n == 0 {
-                return Ok(());
-            }
-            buf.extend_from_slice(&chunk[..n]);
-        }
-        let request: Vec<u8> = buf.drain(..head_len + body_len).collect();
-        let op = header(&head, "x-amz-target")
-            .map(|t| t.rsplit('.').next().unwrap_or("").to_string())
-            .unwrap_or_default();
-        let injection = {
-            let mut r = rules.lock().unwrap();
-            *r.attempts.entry(op.clone()).or_default() += 1;
-            match r.inject.get_mut(&op) {
-                Some((what, n)) if *n > 0 => {
-                    *n -= 1;
-                    Some(what.clone())
-                }
-                _ => None,
-            }
-        };
-        match injection {
-            Some(Injection::Status(code, body)) => {
-                let last = answered(&rules);
-                let resp = format!(
-                    "HTTP/1.1 {code} Injected\r\nContent-Type: application/x-amz-json-1.1\r\n\
-                     {}Content-Length: {}\r\n\r\n{body}",
-                    if last { "Connection: close\r\n" } else { "" },
-                    body.len()
-                );
-                sock.write_all(resp.as_bytes()).await?;
-                if last {
-                    return Ok(());
-                }
-            }
-            Some(Injection::Hang(d)) => {
-                tokio::time::sleep(d).await;
-                return Ok(());
-            }
-            Some(Injection::Drop) => return Ok(()),
-            None => {
-                // Forward on a fresh upstream connection with `Connection: close`, read to EOF.
-                let mut up = TcpStream::connect(upstream).await?;
-                let head_fixed: String = head
-                    .lines()
-                    .filter(|l| !l.to_ascii_lowercase().starts_with("connection:") && !l.is_empty())
-                    .map(|l| format!("{l}\r\n"))
-                    .collect();
-                up.write_all(head_fixed.as_bytes()).await?;
-                up.write_all(b"Connection: close\r\n\r\n").await?;
-                up.write_all(&request[head_len..]).await?;
-                let mut resp = Vec::new();
-                up.read_to_end(&mut resp).await?;
-                let resp_head_len = resp
-                    .windows(4)
-                    .position(|w| w == b"\r\n\r\n")
-                    .map(|i| i + 4)
-                    .unwrap_or(resp.len());
-                let resp_head = String::from_utf8_lossy(&resp[..resp_head_len]).to_string();
-                let last = answered(&rules);
-                let keep = header(&resp_head, "content-length").is_some() && !last;
-                if last {
-                    // Tell the client not to reuse this connection.
-                    let status_end = resp.windows(2).position(|w| w == b"\r\n").unwrap_or(0) + 2;
-                    sock.write_all(&resp[..status_end]).await?;
-                    sock.write_all(b"Connection: close\r\n").await?;
-                    sock.write_all(&resp[status_end..]).await?;
-                } else {
-                    sock.write_all(&resp).await?;
-                }
-                if !keep {
-                    return Ok(());
-                }
-            }
-        }
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The matrix
-// ---------------------------------------------------------------------------------------------
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum At {
+    /// DescribeUserPool (does the pool carry the marker attribute?).
+    Describe,
     /// AdminCreateUser.
     Create,
+    /// The AdminGetUser that settles an indeterminate create (the create gets a late answer).
+    ResolveRead,
     /// AdminGetUser right after creation (the existence check).
     ConfirmRead,
-    /// AdminDeleteUser during the rollback (AdminGetUser answers 400 once to force it).
+    /// AdminGetUser of the rollback (the confirm read answers 400 once to force the rollback).
+    RollbackRead,
+    /// AdminDeleteUser of the rollback.
     RollbackDelete,
 }
 
+const ATS: [At; 6] = [
+    At::Describe,
+    At::Create,
+    At::ResolveRead,
+    At::ConfirmRead,
+    At::RollbackRead,
+    At::RollbackDelete,
+];
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fault {
+enum Kind {
     S503,
     Throttled,
     Timeout,
     Refused,
     NotFound404,
     Bad400,
+    Late,
+    Reset,
 }
 
-const FAULTS: [Fault; 6] = [
-    Fault::S503,
-    Fault::Throttled,
-    Fault::Timeout,
-    Fault::Refused,
-    Fault::NotFound404,
-    Fault::Bad400,
+const KINDS: [Kind; 8] = [
+    Kind::S503,
+    Kind::Throttled,
+    Kind::Timeout,
+    Kind::Refused,
+    Kind::NotFound404,
+    Kind::Bad400,
+    Kind::Late,
+    Kind::Reset,
 ];
 
-/// Attempt timeout for the matrix; the Hang injection outlasts it.
+/// Attempt timeout for the matrix; Hang and Late outlast it.
 const ATTEMPT_TIMEOUT_MS: u64 = 400;
+/// The product's default (config.rs).
+const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
-fn injection(f: Fault) -> Injection {
-    let body = |code: &str, msg: &str| format!(r#"{{"__type":"{code}","message":"{msg}"}}"#);
-    match f {
-        Fault::S503 => Injection::Status(503, body("InternalErrorException", "injected 503")),
-        Fault::Throttled => {
-            Injection::Status(400, body("TooManyRequestsException", "Rate exceeded"))
-        }
-        Fault::Timeout => Injection::Hang(Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3)),
-        // Not an injection: see `arm` (the listener closes → ECONNREFUSED).
-        Fault::Refused => Injection::Drop,
-        Fault::NotFound404 => {
-            Injection::Status(404, body("UserNotFoundException", "User does not exist."))
-        }
-        Fault::Bad400 => Injection::Status(400, body("InvalidParameterException", "injected 400")),
+fn injection(k: Kind) -> Fault {
+    let hold = Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3);
+    match k {
+        Kind::S503 => Fault::aws_error("InternalErrorException", 503),
+        Kind::Throttled => Fault::aws_error("TooManyRequestsException", 400),
+        Kind::Timeout => Fault::hang(hold),
+        // Not an injection: see the cell set-up (the listener closes → ECONNREFUSED).
+        Kind::Refused => Fault::drop_connection(),
+        Kind::NotFound404 => Fault::aws_error("UserNotFoundException", 404),
+        Kind::Bad400 => Fault::aws_error("InvalidParameterException", 400),
+        Kind::Late => Fault::late(hold),
+        Kind::Reset => Fault::reset_after_forward(),
     }
 }
 
 #[derive(Debug, PartialEq, Eq)]
 struct End {
-    state: &'static str,
+    state: String,
     identity_in_moto: bool,
     rows: Rows,
 }
 
-fn expected(at: At, fault: Fault) -> End {
-    use Fault::*;
-    let end = |state, identity_in_moto, audits| End {
-        state,
-        identity_in_moto,
-        rows: Rows {
-            grants: 0,
-            profiles: 0,
-            audits,
+/// The expected end of one cell (right after `register_user`, before any repair).
+fn expected(at: At, k: Kind, attempts: u32) -> (&'static str, bool, i64) {
+    use Kind::*;
+    let retried = attempts > 1;
+    // The SDK retries reads; only a refused connection outlasts every attempt.
+    let read_survives = |k: Kind| retried && matches!(k, S503 | Throttled | Timeout | Late | Reset);
+    // (state, identity in moto, users_audit rows)
+    const DONE: (&str, bool, i64) = ("complete", true, 1);
+    match at {
+        // Without the marker check the create still works (its answer arrives: proof by sub).
+        At::Describe if k == Refused => ("pending", false, 0),
+        At::Describe => DONE,
+        // One attempt on the wire; an indeterminate or throttled create is settled by a read and
+        // tried once more only when nothing is there; a lost answer is adopted by proof.
+        At::Create => match k {
+            S503 | Throttled | Timeout | Late | Reset => DONE,
+            Refused => ("pending", false, 0),
+            NotFound404 | Bad400 => ("rolled_back", false, 0),
         },
-    };
-    match (at, fault) {
-        // Create: transient → the journal stays `pending` (reconciled by email later); nothing
-        // reached moto (the proxy answers or hangs without forwarding).
-        (At::Create, S503 | Throttled | Timeout | Refused) => end("pending", false, 0),
-        // Create: definitive → rolled back; nothing was created.
-        (At::Create, NotFound404 | Bad400) => end("rolled_back", false, 0),
-        // Confirm read: transient, including a 404 right after creation → keep the identity.
-        (At::ConfirmRead, S503 | Throttled | Timeout | Refused | NotFound404) => {
-            end("roles_pending", true, 0)
-        }
-        // Confirm read: definitive → the identity this saga created is deleted (+ rollback audit).
-        (At::ConfirmRead, Bad400) => end("rolled_back", false, 1),
-        // The rollback's delete fails → needs_cleanup, identity still there, no grants/profile.
-        // (A 404 from the delete is not believed: the re-read finds the identity.)
-        (At::RollbackDelete, _) => end("needs_cleanup", true, 0),
+        // The create's answer is lost; the settling read fails too.
+        At::ResolveRead => match k {
+            _ if read_survives(k) => DONE,
+            // A 404 is believed (strongly consistent read) → the create is tried once more and
+            // answers UsernameExists (the first took effect) → settled again by proof.
+            NotFound404 => DONE,
+            // Unknown: stays pending (the identity exists, marked; reconcile adopts it).
+            S503 | Throttled | Timeout | Late | Reset | Refused | Bad400 => ("pending", true, 0),
+        },
+        At::ConfirmRead => match k {
+            _ if read_survives(k) => DONE,
+            Bad400 => ("rolled_back", false, 1),
+            _ => ("roles_pending", true, 0),
+        },
+        At::RollbackRead => match k {
+            _ if read_survives(k) => ("rolled_back", false, 1),
+            // A not-found by username falls back to the sub; moto's ListUsers finds it.
+            NotFound404 => ("rolled_back", false, 1),
+            _ => ("needs_cleanup", true, 0),
+        },
+        At::RollbackDelete => match k {
+            // The delete took effect; the retry or the re-read proves the identity gone.
+            Late | Reset => ("rolled_back", false, 1),
+            S503 | Throttled | Timeout if retried => ("rolled_back", false, 1),
+            _ => ("needs_cleanup", true, 0),
+        },
     }
 }
 
@@ -378,17 +153,71 @@ struct Rig {
     t: crate::support::pg::TestDb,
 }
 
+/// A pool whose schema has the registration marker `custom:hubdeck_reg` (as README asks).
+pub async fn marker_pool(client: &aws_sdk_cognitoidentityprovider::Client) -> (String, String) {
+    use aws_sdk_cognitoidentityprovider::types::{
+        AttributeDataType, ExplicitAuthFlowsType, SchemaAttributeType,
+        StringAttributeConstraintsType,
+    };
+    let pool = client
+        .create_user_pool()
+        .pool_name(format!("hubdeck-marker-{}", uuid::Uuid::new_v4()))
+        .schema(
+            SchemaAttributeType::builder()
+                .name(hubdeck::directory::REGISTRATION_ATTRIBUTE)
+                .attribute_data_type(AttributeDataType::String)
+                .mutable(false)
+                .string_attribute_constraints(
+                    StringAttributeConstraintsType::builder()
+                        .min_length("36")
+                        .max_length("36")
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("create pool");
+    let pool_id = pool
+        .user_pool()
+        .and_then(|p| p.id())
+        .expect("pool id")
+        .to_string();
+    let app = client
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("hubdeck")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowAdminUserPasswordAuth)
+        .send()
+        .await
+        .expect("create app client");
+    let client_id = app
+        .user_pool_client()
+        .and_then(|c| c.client_id())
+        .expect("client id")
+        .to_string();
+    (pool_id, client_id)
+}
+
 async fn rig() -> Rig {
+    rig_with(1, true).await
+}
+
+/// `max_attempts` for the SDK; `marker`: the pool has `custom:hubdeck_reg`.
+async fn rig_with(max_attempts: u32, marker: bool) -> Rig {
     let m = moto::moto();
     let direct_settings = moto::directory_settings(&m.endpoint, "unused", "unused");
     let moto_client = hubdeck::directory::cognito::sdk_client(&direct_settings).await;
-    let (pool_id, client_id) = moto::fresh_pool(&moto_client).await;
+    let (pool_id, client_id) = if marker {
+        marker_pool(&moto_client).await
+    } else {
+        moto::fresh_pool(&moto_client).await
+    };
     let proxy = FaultProxy::start(&m.endpoint).await;
     let mut ds = moto::directory_settings(&proxy.endpoint, &pool_id, &client_id);
-    // One attempt: the saga, not the SDK, decides what a failure means.
-    ds.max_attempts = 1;
+    ds.max_attempts = max_attempts;
     ds.attempt_timeout_ms = ATTEMPT_TIMEOUT_MS;
-    ds.operation_timeout_ms = ATTEMPT_TIMEOUT_MS * 2;
+    ds.operation_timeout_ms = ATTEMPT_TIMEOUT_MS * (u64::from(max_attempts) + 1);
     ds.connect_timeout_ms = ATTEMPT_TIMEOUT_MS;
     let dir = hubdeck::directory::cognito::CognitoDirectory::new(&ds)
         .await
@@ -431,6 +260,19 @@ impl Rig {
         }
     }
 
+    async fn journal_of(
+        &self,
+        email: &str,
+    ) -> (String, Option<UserSub>, Option<String>, Option<String>) {
+        sqlx::query_as(
+            "SELECT state, sub, last_error, rollback_error FROM registration WHERE email = $1",
+        )
+        .bind(email)
+        .fetch_one(&self.t.pool)
+        .await
+        .unwrap()
+    }
+
     async fn journal(&self) -> (String, Option<UserSub>, Option<String>, Option<String>) {
         sqlx::query_as("SELECT state, sub, last_error, rollback_error FROM registration")
             .fetch_one(&self.t.pool)
@@ -439,32 +281,70 @@ impl Rig {
     }
 }
 
-#[tokio::test]
-async fn fault_matrix_end_states_in_moto_and_postgres() {
-    let mut failures = Vec::new();
-    for at in [At::Create, At::ConfirmRead, At::RollbackDelete] {
-        for fault in FAULTS {
-            let rig = rig().await;
-            let email = format!("cell-{:?}-{:?}@example.org", at, fault).to_lowercase();
-            match (at, fault) {
-                // A real refused connection: the proxy stops listening right before the step
-                // (answers so far: create → 0; confirm → 1 (create); delete → 3 (create, the
-                // injected 400 on the confirm read, the rollback's read by username)).
-                (At::Create, Fault::Refused) => rig.proxy.refuse_after(0),
-                (At::ConfirmRead, Fault::Refused) => rig.proxy.refuse_after(1),
-                (At::RollbackDelete, Fault::Refused) => {
-                    rig.proxy
-                        .inject("AdminGetUser", injection(Fault::Bad400), 1);
-                    rig.proxy.refuse_after(3);
-                }
-                (At::Create, _) => rig.proxy.inject("AdminCreateUser", injection(fault), 1),
-                (At::ConfirmRead, _) => rig.proxy.inject("AdminGetUser", injection(fault), 1),
-                (At::RollbackDelete, _) => {
-                    rig.proxy
-                        .inject("AdminGetUser", injection(Fault::Bad400), 1);
-                    rig.proxy.inject("AdminDeleteUser", injection(fault), 1);
-                }
+/// Sets up one cell's faults on the proxy.
+fn arm(rig: &Rig, at: At, k: Kind) {
+    let p = &rig.proxy;
+    let late = injection(Kind::Late);
+    let bad = injection(Kind::Bad400);
+    // A real refused connection: the proxy stops listening right before the step; the count
+    // is the answers before it (describe, create, confirm(400), rollback read).
+    let refused_after = match at {
+        At::Describe => 0,
+        At::Create => 1,
+        // describe, the create (forwarded; its answer is lost)
+        At::ResolveRead => 2,
+        At::ConfirmRead => 2,
+        At::RollbackRead => 3,
+        At::RollbackDelete => 4,
+    };
+    match at {
+        At::ResolveRead => p.inject("AdminCreateUser", late, 1),
+        At::RollbackRead | At::RollbackDelete => p.inject("AdminGetUser", bad, 1),
+        _ => {}
+    }
+    if k == Kind::Refused {
+        p.refuse_after(refused_after);
+        return;
+    }
+    let f = injection(k);
+    match at {
+        At::Describe => p.inject("DescribeUserPool", f, 1),
+        At::Create => p.inject("AdminCreateUser", f, 1),
+        At::ResolveRead | At::ConfirmRead | At::RollbackRead => p.inject("AdminGetUser", f, 1),
+        At::RollbackDelete => p.inject("AdminDeleteUser", f, 1),
+    }
+}
+
+/// No orphan identity: complete with its sub, stuck with the sub recorded, rolled back with
+/// the identity gone, or pending/conflict with nothing of ours lost (checked by the caller).
+fn invariant(state: &str, sub: Option<UserSub>, in_moto: Option<UserSub>) -> Result<(), String> {
+    match state {
+        "complete" | "identity_created" | "roles_pending" | "needs_cleanup" => {
+            if in_moto.is_some() && sub != in_moto {
+                return Err(format!(
+                    "{state} with sub {sub:?} but moto holds {in_moto:?}"
+                ));
             }
+            if state == "complete" && in_moto.is_none() {
+                return Err("complete without the identity".into());
+            }
+            Ok(())
+        }
+        "rolled_back" if in_moto.is_some() => Err("rolled back but the identity is left".into()),
+        "rolled_back" => Ok(()),
+        // Unknown outcome: the row names the email and reconcile settles it by proof.
+        "pending" => Ok(()),
+        other => Err(format!("unexpected state {other}")),
+    }
+}
+
+async fn run_matrix(attempts: u32) {
+    let mut failures = Vec::new();
+    for at in ATS {
+        for k in KINDS {
+            let rig = rig_with(attempts, true).await;
+            let email = format!("cell-{at:?}-{k:?}-{attempts}@example.org").to_lowercase();
+            arm(&rig, at, k);
             let result = rig
                 .svc
                 .register_user(&cli(), &req(&email, &[RoleRef::Researcher]))
@@ -479,33 +359,55 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
                     audits: 0,
                 },
             };
-            let got = End {
-                state: match state.as_str() {
-                    "pending" => "pending",
-                    "roles_pending" => "roles_pending",
-                    "rolled_back" => "rolled_back",
-                    "needs_cleanup" => "needs_cleanup",
-                    "complete" => "complete",
-                    other => panic!("{other}"),
-                },
-                identity_in_moto: in_moto.is_some(),
-                rows,
-            };
-            let want = expected(at, fault);
-            if got != want {
+            if let Err(why) = invariant(&state, sub, in_moto) {
                 failures.push(format!(
-                    "{at:?} × {fault:?}: got {got:?}, want {want:?}; result {result:?}; last_error {last_error:?}"
+                    "{at:?} × {k:?} (attempts {attempts}): ORPHAN: {why}"
                 ));
                 continue;
             }
-            // What the operator is told matches the end state.
-            match want.state {
+            let (want_state, want_identity, want_audits) = expected(at, k, attempts);
+            let want = End {
+                state: want_state.into(),
+                identity_in_moto: want_identity,
+                rows: Rows {
+                    grants: i64::from(want_state == "complete"),
+                    profiles: i64::from(want_state == "complete"),
+                    audits: want_audits,
+                },
+            };
+            let got = End {
+                state: state.clone(),
+                identity_in_moto: in_moto.is_some(),
+                rows,
+            };
+            if got != want {
+                failures.push(format!(
+                    "{at:?} × {k:?} (attempts {attempts}): got {got:?}, want {want:?}; result \
+                     {result:?}; last_error {last_error:?}"
+                ));
+                continue;
+            }
+            // Never a blind retry of the create: at most two, the second only after a read.
+            let creates = rig.proxy.attempts("AdminCreateUser");
+            assert!(creates <= 2, "{at:?} × {k:?}: {creates} creates");
+            if at == At::Create && matches!(k, Kind::Late | Kind::Reset) {
+                assert_eq!(
+                    creates, 1,
+                    "{at:?} × {k:?}: a lost answer is settled by a read"
+                );
+            }
+            // What the operator is told matches the end state; repair finishes the job.
+            match want_state {
+                "complete" => {
+                    let out = result.as_ref().expect("complete is Ok");
+                    assert_eq!(out.state, RegistrationState::Complete);
+                    assert_eq!(out.sub, in_moto);
+                }
                 "roles_pending" => {
                     let out = result.as_ref().expect("roles_pending is Ok with a message");
                     assert_eq!(out.state, RegistrationState::RolesPending);
                     assert!(out.message.contains("exists"), "{}", out.message);
                     assert!(out.message.contains("repair --retry"), "{}", out.message);
-                    // Repair completes it once the directory answers again.
                     rig.proxy.clear().await;
                     let done = rig
                         .svc
@@ -528,16 +430,19 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
                     assert!(err.contains("confirming the identity failed"), "{err}");
                     assert!(rollback_error.is_some(), "both causes recorded");
                     assert!(last_error.is_some());
-                    // Repair's rollback finishes the job once the directory answers.
                     rig.proxy.clear().await;
                     let id = rig.svc.stuck_registrations(&cli()).await.unwrap()[0].id;
-                    let r = rig.svc.rollback_registration(&cli(), id).await.unwrap();
+                    let r = rig
+                        .svc
+                        .rollback_registration(&cli(), id)
+                        .await
+                        .unwrap_or_else(|e| panic!("{at:?} × {k:?}: rollback: {e}"));
                     assert_eq!(r.state(), RegistrationState::RolledBack);
                     assert!(rig.in_moto(&email).await.is_none());
                 }
                 "pending" => {
                     assert!(result.is_err());
-                    // Reconcile (as after a minute) finds nothing was created.
+                    // Reconcile (as after a minute) settles it by proof.
                     rig.proxy.clear().await;
                     sqlx::query(
                         "UPDATE registration SET created_at = now() - interval '2 minutes'",
@@ -547,9 +452,15 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
                     .unwrap();
                     let out = rig.svc.reconcile_pending(&cli(), 60).await.unwrap();
                     assert_eq!(out.len(), 1);
-                    assert_eq!(rig.journal().await.0, "rolled_back");
+                    let (state, sub, _, _) = rig.journal().await;
+                    if let Some(s) = in_moto {
+                        assert_eq!(state, "roles_pending", "{at:?} × {k:?}: {out:?}");
+                        assert_eq!(sub, Some(s), "adopted by its marker");
+                    } else {
+                        assert_eq!(state, "rolled_back", "{at:?} × {k:?}: {out:?}");
+                    }
                 }
-                _ => assert!(result.is_err(), "{at:?} × {fault:?}"),
+                _ => assert!(result.is_err(), "{at:?} × {k:?}"),
             }
         }
     }
@@ -557,6 +468,24 @@ async fn fault_matrix_end_states_in_moto_and_postgres() {
         failures.is_empty(),
         "fault matrix cells failed:\n{}",
         failures.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn fault_matrix_with_default_max_attempts() {
+    run_matrix(DEFAULT_MAX_ATTEMPTS).await;
+}
+
+#[tokio::test]
+async fn fault_matrix_with_one_attempt() {
+    run_matrix(1).await;
+}
+
+#[test]
+fn matrix_default_matches_the_product_default() {
+    assert_eq!(
+        hubdeck::config::DirectorySettings::default().max_attempts,
+        DEFAULT_MAX_ATTEMPTS
     );
 }
 
@@ -673,7 +602,7 @@ async fn seed_users_against_cognito_with_faults() {
     let mut svc = rig.svc.clone();
     svc.settings = Arc::new(settings.clone());
     // The first lookup answers 503 (the SDK makes one attempt).
-    rig.proxy.inject("AdminGetUser", injection(Fault::S503), 1);
+    rig.proxy.inject("AdminGetUser", injection(Kind::S503), 1);
     let s = svc.seed_users(&cli()).await.unwrap();
     let got: Vec<(&str, &SeedOutcome)> = s
         .lines
@@ -711,16 +640,14 @@ async fn seed_users_against_cognito_with_faults() {
 
     // A definitive 4xx stops the seed: the rest is not attempted.
     rig.proxy.clear().await;
-    rig.proxy
-        .inject("AdminGetUser", injection(Fault::Bad400), 1);
+    rig.proxy.inject("AdminGetUser", injection(Kind::Bad400), 1);
     let s = svc.seed_users(&cli()).await.unwrap();
     assert!(s.stopped.is_some());
     assert!(s.lines.is_empty(), "{:?}", s.lines);
 
     // The real binary exits non-zero on it (config file pointing at the proxy).
     rig.proxy.clear().await;
-    rig.proxy
-        .inject("AdminGetUser", injection(Fault::Bad400), 1);
+    rig.proxy.inject("AdminGetUser", injection(Kind::Bad400), 1);
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("config.toml");
     let d = &settings.directory;
@@ -753,7 +680,7 @@ async fn seed_users_against_cognito_with_faults() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("stopped"));
     // A 503 only skips: exit 0.
     rig.proxy.clear().await;
-    rig.proxy.inject("AdminGetUser", injection(Fault::S503), 1);
+    rig.proxy.inject("AdminGetUser", injection(Kind::S503), 1);
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
         .arg("--config")
         .arg(&cfg)
@@ -786,7 +713,7 @@ async fn delete_partial_failure_reports_what_remains_and_rerun_finishes() {
         .unwrap();
     let sub = out.sub.unwrap();
     rig.proxy
-        .inject("AdminDeleteUser", injection(Fault::S503), 1);
+        .inject("AdminDeleteUser", injection(Kind::S503), 1);
     let err = rig
         .svc
         .delete_user(&cli(), sub)
@@ -804,4 +731,327 @@ async fn delete_partial_failure_reports_what_remains_and_rerun_finishes() {
     assert!(rig.in_moto("gone@example.org").await.is_none());
     let again = rig.svc.delete_user(&cli(), sub).await.unwrap();
     assert!(!again.identity_deleted);
+}
+
+/// A retry and a rollback of the same stuck registration at the same moment, 200 rounds, on
+/// Cognito (moto) with every read slowed a little so the two operations really overlap: the
+/// end is `complete` with the identity and its grants, or `rolled_back` with neither — never a
+/// mix — and the loser is told the registration is being repaired by another operator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_and_rollback_at_the_same_moment_never_mix() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, true).await;
+    rig.proxy.inject(
+        "AdminGetUser",
+        Fault::slow(Duration::from_millis(15)),
+        100_000,
+    );
+    let svc = Arc::new(rig.svc.clone());
+    let (mut completed, mut rolled_back, mut busy) = (0, 0, 0);
+    for round in 0..200 {
+        let email = format!("race-{round}@example.org");
+        let (id, sub) =
+            crate::registration::stuck_after_create(&svc, &email, &[RoleRef::Researcher]).await;
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (s1, b1) = (svc.clone(), barrier.clone());
+        let retry = tokio::spawn(async move {
+            b1.wait().await;
+            s1.retry_registration(&cli(), id).await
+        });
+        let (s2, b2) = (svc.clone(), barrier.clone());
+        let rollback = tokio::spawn(async move {
+            b2.wait().await;
+            s2.rollback_registration(&cli(), id).await
+        });
+        let (retry, rollback) = (retry.await.unwrap(), rollback.await.unwrap());
+        let j = svc.registration(&cli(), id).await.unwrap();
+        let in_moto = rig.in_moto(&email).await;
+        let rows = rows_of(&rig.t.pool, sub).await;
+        let actions: Vec<String> =
+            sqlx::query_scalar("SELECT action FROM users_audit WHERE user_id = $1")
+                .bind(sub)
+                .fetch_all(&rig.t.pool)
+                .await
+                .unwrap();
+        let loser = match j.state() {
+            RegistrationState::Complete => {
+                completed += 1;
+                assert_eq!(
+                    in_moto,
+                    Some(sub),
+                    "round {round}: complete without identity"
+                );
+                assert_eq!((rows.grants, rows.profiles), (1, 1), "round {round}");
+                assert_eq!(actions, vec!["Registered user"], "round {round}");
+                assert_eq!(retry.as_ref().unwrap().state, RegistrationState::Complete);
+                rollback.expect_err("the rollback lost")
+            }
+            RegistrationState::RolledBack => {
+                rolled_back += 1;
+                assert_eq!(in_moto, None, "round {round}: rolled back, identity left");
+                assert_eq!((rows.grants, rows.profiles), (0, 0), "round {round}");
+                assert_eq!(actions, vec!["Rolled back registration"], "round {round}");
+                assert_eq!(
+                    rollback.as_ref().unwrap().state(),
+                    RegistrationState::RolledBack
+                );
+                retry.expect_err("the retry lost")
+            }
+            other => panic!("round {round}: ended {other}: {retry:?} / {rollback:?}"),
+        };
+        assert_eq!(loser.exit_code(), 3, "round {round}: {loser}");
+        let msg = loser.to_string();
+        if msg.contains("being repaired by another operator") {
+            busy += 1;
+        } else {
+            // It ran after the winner had finished: refused by the state, nothing changed.
+            assert!(
+                msg.contains("rolled_back") || msg.contains("complete"),
+                "round {round}: {msg}"
+            );
+        }
+    }
+    eprintln!(
+        "200 rounds: {completed} complete, {rolled_back} rolled back, {busy} 'being repaired'"
+    );
+    assert_eq!(completed + rolled_back, 200);
+    assert!(
+        busy > 0,
+        "the operations never overlapped: the race was not exercised"
+    );
+}
+
+/// Two operators register the same email at the same moment through the real binary
+/// (`hubdeck users register` processes against Cognito through the proxy, the create slowed so
+/// the first registration is still open when the second arrives), 50 rounds: exactly one
+/// identity, exactly one `complete` registration, the other refused before any directory call.
+#[tokio::test]
+async fn two_operators_register_the_same_email_through_the_binary() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, true).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    let d = &rig.svc.settings.directory;
+    std::fs::write(
+        &cfg,
+        format!(
+            "[directory]\nkind = \"cognito\"\nregion = \"{}\"\nuser_pool_id = \"{}\"\n\
+             client_id = \"{}\"\nendpoint_url = \"{}\"\n",
+            d.region, d.user_pool_id, d.client_id, d.endpoint_url
+        ),
+    )
+    .unwrap();
+    let register = |email: String| {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--database-url")
+            .arg(&rig.t.url)
+            .args([
+                "users",
+                "register",
+                "--email",
+                &email,
+                "--name",
+                "Twin",
+                "--organisation",
+                "Org",
+                "--role",
+                "viewer",
+                "--suppress-invite",
+            ])
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("HOME", dir.path())
+            .env_remove("HUBDECK_FAILPOINT")
+            .output()
+    };
+    for round in 0..50 {
+        let email = format!("twin-{round}@example.org");
+        rig.proxy.reset_counts();
+        rig.proxy.inject(
+            "AdminCreateUser",
+            Fault::slow(Duration::from_millis(400)),
+            1,
+        );
+        let (a, b) = tokio::join!(register(email.clone()), register(email.clone()));
+        let (a, b) = (a.unwrap(), b.unwrap());
+        let mut codes = [a.status.code(), b.status.code()];
+        codes.sort();
+        assert_eq!(
+            codes,
+            [Some(0), Some(3)],
+            "round {round}:\n{}\n{}",
+            String::from_utf8_lossy(&a.stderr),
+            String::from_utf8_lossy(&b.stderr)
+        );
+        let loser = if a.status.code() == Some(3) { &a } else { &b };
+        let err = String::from_utf8_lossy(&loser.stderr);
+        assert!(err.contains("already has an open registration"), "{err}");
+        assert!(err.contains("nothing was sent to the directory"), "{err}");
+        assert!(err.contains("hubdeck users repair --retry"), "{err}");
+        // Before any directory call: the winner's describe + create are the only ones.
+        assert_eq!(rig.proxy.attempts("DescribeUserPool"), 1, "round {round}");
+        assert_eq!(rig.proxy.attempts("AdminCreateUser"), 1, "round {round}");
+        let states: Vec<String> =
+            sqlx::query_scalar("SELECT state FROM registration WHERE email = $1")
+                .bind(&email)
+                .fetch_all(&rig.t.pool)
+                .await
+                .unwrap();
+        assert_eq!(states, vec!["complete"], "round {round}");
+        assert!(rig.in_moto(&email).await.is_some(), "round {round}");
+    }
+    let users = rig
+        .moto
+        .list_users()
+        .user_pool_id(&rig.pool_id)
+        .limit(60)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(users.users().len(), 50, "exactly one identity per email");
+}
+
+/// A `pending` registration whose email was meanwhile registered outside hubdeck (directly in
+/// the pool, after the journal row — so no timestamp could tell them apart) is neither adopted
+/// nor deleted by reconcile: it ends `conflict` with the evidence for an operator.
+#[tokio::test]
+async fn reconcile_never_adopts_an_identity_created_outside_hubdeck() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, true).await;
+    let email = "bob@example.org";
+    // Operator A's registration crashed before the create (journal only).
+    let mut conn = rig.t.pool.acquire().await.unwrap();
+    let a = hubdeck::store::registrations::insert_pending(
+        &mut conn,
+        &hubdeck::store::registrations::NewRegistration {
+            email,
+            name: "Bob",
+            organisation: "Org",
+            requested_roles: &[RoleRef::Admin.id()],
+            suppress_invite: true,
+            actor: None,
+            via: "cli",
+            os_user: Some("a"),
+        },
+    )
+    .await
+    .unwrap();
+    drop(conn);
+    // Bob is then created directly in the pool.
+    let bob = create_in_moto(&rig, email).await;
+    sqlx::query("UPDATE registration SET created_at = now() - interval '2 minutes'")
+        .execute(&rig.t.pool)
+        .await
+        .unwrap();
+    let out = rig.svc.reconcile_pending(&cli(), 60).await.unwrap();
+    assert_eq!(out.len(), 1);
+    assert!(out[0].1.starts_with("conflict"), "{out:?}");
+    let j = rig.svc.registration(&cli(), a.id).await.unwrap();
+    assert_eq!(j.state(), RegistrationState::Conflict);
+    assert_eq!(j.sub, None, "Bob's sub is not recorded as A's");
+    let ev = j.evidence.clone().expect("evidence");
+    assert_eq!(ev["found_sub"], bob.to_string());
+    assert_eq!(ev["found_marker"], serde_json::Value::Null);
+    assert_eq!(ev["registration_id"], a.id.to_string());
+    // Nothing acts on it: no retry (which would grant ADMIN to Bob), no rollback (which would
+    // delete Bob), and the reconcile does not touch it again.
+    assert_eq!(
+        rig.svc
+            .retry_registration(&cli(), a.id)
+            .await
+            .unwrap_err()
+            .exit_code(),
+        3
+    );
+    assert_eq!(
+        rig.svc
+            .rollback_registration(&cli(), a.id)
+            .await
+            .unwrap_err()
+            .exit_code(),
+        3
+    );
+    assert!(
+        rig.svc
+            .reconcile_pending(&cli(), 60)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(rig.in_moto(email).await, Some(bob));
+    assert_eq!(rig.proxy.attempts("AdminDeleteUser"), 0);
+    assert_eq!(
+        rows_of(&rig.t.pool, bob).await,
+        Rows {
+            grants: 0,
+            profiles: 0,
+            audits: 0
+        }
+    );
+    // It is on the on-call list until an operator records a decision.
+    let stuck = rig.svc.stuck_registrations(&cli()).await.unwrap();
+    assert_eq!(stuck.len(), 1);
+    let r = rig
+        .svc
+        .resolve_registration(&cli(), a.id, "Bob registered himself; A's request dropped")
+        .await
+        .unwrap();
+    assert_eq!(r.state(), RegistrationState::Resolved);
+    assert!(
+        rig.svc
+            .stuck_registrations(&cli())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A pool WITHOUT the marker attribute (checked with DescribeUserPool): registrations still
+/// work, the attribute is not sent (real Cognito would refuse it), and a create whose answer
+/// was lost cannot be proven ours — the identity is neither adopted nor deleted; the
+/// registration ends `conflict` with the evidence (call window from the database clock).
+#[tokio::test]
+async fn pool_without_the_marker_falls_back_cleanly() {
+    let rig = rig_with(DEFAULT_MAX_ATTEMPTS, false).await;
+    let ok = rig
+        .svc
+        .register_user(&cli(), &req("plain@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap();
+    assert_eq!(ok.state, RegistrationState::Complete);
+    assert_eq!(rig.proxy.attempts("DescribeUserPool"), 1);
+    let bodies = rig.proxy.bodies("AdminCreateUser");
+    assert!(!bodies[0].contains("hubdeck_reg"), "{}", bodies[0]);
+
+    rig.proxy
+        .inject("AdminCreateUser", injection(Kind::Late), 1);
+    let err = rig
+        .svc
+        .register_user(&cli(), &req("lost@example.org", &[RoleRef::Viewer]))
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 3, "{err}");
+    assert!(err.to_string().contains("cannot prove"), "{err}");
+    assert_eq!(rig.proxy.attempts("DescribeUserPool"), 1, "checked once");
+    assert_eq!(
+        rig.proxy.attempts("AdminCreateUser"),
+        2,
+        "one per registration"
+    );
+    let found = rig
+        .in_moto("lost@example.org")
+        .await
+        .expect("left in place");
+    let (state, sub, _, _) = rig.journal_of("lost@example.org").await;
+    assert_eq!((state.as_str(), sub), ("conflict", None));
+    let ev: serde_json::Value =
+        sqlx::query_scalar("SELECT evidence FROM registration WHERE email = 'lost@example.org'")
+            .fetch_one(&rig.t.pool)
+            .await
+            .unwrap();
+    assert_eq!(ev["found_sub"], found.to_string());
+    assert!(
+        ev["call_started_at"].is_string() && ev["call_finished_at"].is_string(),
+        "{ev}"
+    );
+    assert_eq!(rig.proxy.attempts("AdminDeleteUser"), 0);
 }

@@ -443,6 +443,8 @@ async fn rotation_and_deletion_are_audited_and_free_the_slot() {
     let db = fresh_db().await;
     let trusts = trusts_with(&db, db.pool.clone(), slot_names(2));
     let operator_sub = UserSub::new_v4();
+    // Fresh authority re-reads the operator's grants inside every mutation.
+    crate::mandates::grant(&db.pool, operator_sub, hubdeck::domain::RoleRef::Admin).await;
     let op = Actor::Operator(Operator {
         sub: operator_sub,
         email: "admin@example.org".into(),
@@ -1061,8 +1063,11 @@ async fn services_entry_points_for_the_tui() {
         )),
         Arc::new(s),
     );
+    let admin_sub = UserSub::new_v4();
+    // Fresh authority re-reads the operator's grants inside every mutation.
+    crate::mandates::grant(&db.pool, admin_sub, hubdeck::domain::RoleRef::Admin).await;
     let admin = Actor::Operator(Operator {
-        sub: UserSub::new_v4(),
+        sub: admin_sub,
         email: "admin@example.org".into(),
         permissions: [hubdeck::domain::PermissionRef::CanAccessAdminPanel]
             .into_iter()

@@ -7,8 +7,11 @@ use std::collections::BTreeSet;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{DisplayText, Page, PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{ErrorReport, ListKey, Msg, OpOutcome, Request, RevealKeys, Row};
+use hubdeck::tui::action::{
+    ErrorReport, ListKey, Msg, OpOutcome, Request, RevealKeys, RoleChoices, RoleTarget, Row,
+};
 use hubdeck::tui::app::{App, AppConfig};
+use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
 use hubdeck::tui::screens::Tab;
 use hubdeck::tui::theme::Theme;
@@ -19,7 +22,7 @@ use ratatui::style::{Color, Modifier};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
-fn config(read_only: bool) -> AppConfig {
+pub fn config(read_only: bool) -> AppConfig {
     AppConfig {
         environment: "staging".into(),
         environment_color: "green".into(),
@@ -30,7 +33,7 @@ fn config(read_only: bool) -> AppConfig {
     }
 }
 
-fn operator() -> Operator {
+pub fn operator() -> Operator {
     Operator {
         sub: UserSub(uuid::Uuid::from_u128(0x1111)),
         email: "ops@hub.example".into(),
@@ -38,13 +41,15 @@ fn operator() -> Operator {
     }
 }
 
-fn app_with(read_only: bool, mono: bool) -> App {
+pub fn app_with(read_only: bool, mono: bool) -> App {
     let mut app = App::new(
         config(read_only),
         Keymap::defaults(),
         Theme::default_for(mono, "green"),
         Some(operator()),
     );
+    // A manual clock: confirmations ignore keys for 300 ms, and tests say when time passes.
+    app.clock = Clock::manual();
     app.update(Msg::Health {
         db: true,
         directory: true,
@@ -54,29 +59,34 @@ fn app_with(read_only: bool, mono: bool) -> App {
     app
 }
 
-fn app() -> App {
+pub fn app() -> App {
     app_with(false, false)
 }
 
-fn key(c: KeyCode) -> Msg {
+pub fn key(c: KeyCode) -> Msg {
     Msg::Key(KeyEvent::new(c, KeyModifiers::NONE))
 }
 
-fn ch(c: char) -> Msg {
+pub fn ch(c: char) -> Msg {
     key(KeyCode::Char(c))
 }
 
-fn type_str(app: &mut App, s: &str) {
+/// Lets the 300 ms confirmation guard pass (the operator read the dialog).
+pub fn wait(app: &App) {
+    app.clock.advance(std::time::Duration::from_millis(400));
+}
+
+pub fn type_str(app: &mut App, s: &str) {
     for c in s.chars() {
         app.update(ch(c));
     }
 }
 
-fn d(s: &str) -> DisplayText {
+pub fn d(s: &str) -> DisplayText {
     DisplayText::new(s)
 }
 
-fn rows_for(list: &ListKey) -> Vec<Row> {
+pub fn rows_for(list: &ListKey) -> Vec<Row> {
     match list {
         ListKey::Mandates => vec![
             Row::new(
@@ -203,10 +213,60 @@ fn rows_for(list: &ListKey) -> Vec<Row> {
     }
 }
 
+pub const ROLE_ADMIN: &str = "00000000-0000-0000-0000-0000000000f1";
+pub const ROLE_MEMBER: &str = "00000000-0000-0000-0000-0000000000f2";
+pub const ROLE_VIEWER: &str = "00000000-0000-0000-0000-0000000000f3";
+pub const ROLE_STEWARD: &str = "00000000-0000-0000-0000-0000000000f4";
+
+/// What the service answers for a Roles form: alice holds the global `admin` grant; in a
+/// mandate she holds `admin` and the mandate's own `data steward`.
+pub fn role_choices_for(target: &RoleTarget) -> RoleChoices {
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
+    };
+    match target {
+        RoleTarget::User { sub } => RoleChoices {
+            options: pairs(&[
+                ("admin", "admin"),
+                ("researcher", "researcher"),
+                ("viewer", "viewer"),
+            ]),
+            held: if sub.ends_with("a1") {
+                vec!["admin".into()]
+            } else {
+                vec!["viewer".into()]
+            },
+        },
+        RoleTarget::Member { user_sub, .. } => RoleChoices {
+            options: pairs(&[
+                (ROLE_ADMIN, "admin"),
+                (ROLE_MEMBER, "member"),
+                (ROLE_VIEWER, "viewer"),
+                (ROLE_STEWARD, "data steward (this mandate)"),
+            ]),
+            held: match user_sub.as_deref() {
+                Some(s) if s.ends_with("a1") => vec![ROLE_ADMIN.into(), ROLE_STEWARD.into()],
+                Some(_) => vec![ROLE_MEMBER.into()],
+                None => Vec::new(),
+            },
+        },
+    }
+}
+
 /// Answers every queued request with fixed data (pages, summaries, health).
-fn answer_all(app: &mut App) {
-    for req in app.take_requests() {
+pub fn answer_all(app: &mut App) {
+    let reqs = app.take_requests();
+    answer(app, reqs);
+}
+
+/// Answers `reqs` like [`answer_all`] and returns the mutations among them (unanswered).
+pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, hubdeck::tui::action::Op)> {
+    let mut ops = Vec::new();
+    for req in reqs {
         match req {
+            Request::Op { id, op } => ops.push((id, op)),
             Request::Page { id, list, query } => {
                 let items = rows_for(&list);
                 let page = Page {
@@ -255,6 +315,10 @@ fn answer_all(app: &mut App) {
                 id,
                 result: Ok(vec!["true".into(), "false".into()]),
             }),
+            Request::RoleChoices { id, target } => app.update(Msg::RoleChoices {
+                id,
+                result: Ok(role_choices_for(&target)),
+            }),
             Request::PickUsers { id, .. } => app.update(Msg::PickUsers {
                 id,
                 result: Ok(vec![Row::new(
@@ -265,9 +329,10 @@ fn answer_all(app: &mut App) {
             _ => {}
         }
     }
+    ops
 }
 
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
+pub fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut t = Terminal::new(TestBackend::new(w, h)).expect("terminal");
     t.draw(|f| app.draw(f)).expect("draw");
     t
@@ -280,7 +345,7 @@ fn snap(name: &str, app: &App) {
     }
 }
 
-fn text_of(buf: &Buffer) -> String {
+pub fn text_of(buf: &Buffer) -> String {
     let mut s = String::new();
     for y in 0..buf.area.height {
         for x in 0..buf.area.width {
@@ -292,7 +357,7 @@ fn text_of(buf: &Buffer) -> String {
 }
 
 /// Position of the first cell of `needle` on screen.
-fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
+pub fn find(buf: &Buffer, needle: &str) -> Option<(u16, u16)> {
     for y in 0..buf.area.height {
         let mut line = String::new();
         let mut xs = Vec::new();
@@ -418,6 +483,7 @@ fn forms() {
     snap("form_add_member", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('r'));
+    answer_all(&mut a);
     snap("form_member_roles", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('2'));
@@ -427,6 +493,7 @@ fn forms() {
     snap("form_register_user", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('r'));
+    answer_all(&mut a);
     snap("form_user_roles", &a);
     a.update(key(KeyCode::Esc));
     a.update(ch('4'));
@@ -449,10 +516,12 @@ fn forms() {
 fn dialogs() {
     let mut a = app();
     a.update(ch('d'));
+    wait(&a);
     snap("dialog_confirm_delete", &a);
     a.update(ch('n'));
     assert!(a.dialog.is_none());
     a.update(ch('D'));
+    wait(&a);
     type_str(&mut a, "wrong");
     a.update(key(KeyCode::Enter));
     snap("dialog_type_name_mismatch", &a);
@@ -495,6 +564,7 @@ fn dialogs() {
                 "mandate \"Acme\" already exists".into(),
                 "unique constraint mandate_name_key violated".into(),
             ],
+            ..Default::default()
         }),
     });
     snap("dialog_error", &a);
@@ -561,6 +631,7 @@ fn reveal_panel() {
     a.update(ch('q'));
     assert!(a.reveal.is_some() && !a.quit);
     a.update(ch('c'));
+    wait(&a);
     snap("reveal_copy_warning", &a);
     a.update(ch('y'));
     let effects = a.take_effects();
@@ -709,6 +780,7 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
         list: ListKey::Mandates,
         result: Err(ErrorReport {
             chain: vec!["database unavailable".into(), "connection refused".into()],
+            ..Default::default()
         }),
     });
     assert!(matches!(
@@ -1016,7 +1088,7 @@ fn the_op(app: &mut App) -> hubdeck::tui::action::Op {
     op
 }
 
-fn users_app(read_only: bool) -> App {
+pub fn users_app(read_only: bool) -> App {
     let mut a = app_with(read_only, false);
     a.update(ch('2'));
     answer_all(&mut a);
@@ -1032,6 +1104,7 @@ fn user_actions_emit_their_requests() {
 
     // Disable (alice is enabled): y/n dialog, y runs it.
     a.update(ch('a'));
+    wait(&a);
     snap80("dialog_disable_user", &a);
     assert!(a.take_requests().is_empty(), "nothing before confirming");
     a.update(ch('y'));
@@ -1051,6 +1124,7 @@ fn user_actions_emit_their_requests() {
     // Enable (carol is disabled).
     a.update(ch('j'));
     a.update(ch('a'));
+    wait(&a);
     snap80("dialog_enable_user", &a);
     a.update(ch('y'));
     assert!(matches!(
@@ -1060,6 +1134,7 @@ fn user_actions_emit_their_requests() {
 
     // Cancel leaves nothing queued.
     a.update(ch('a'));
+    wait(&a);
     a.update(ch('n'));
     assert!(a.dialog.is_none());
     assert!(
@@ -1070,6 +1145,7 @@ fn user_actions_emit_their_requests() {
 
     // Resend invite.
     a.update(ch('i'));
+    wait(&a);
     snap80("dialog_resend_invite", &a);
     a.update(ch('y'));
     assert!(matches!(the_op(&mut a), Op::ResendInvite { sub, .. } if sub == carol));
@@ -1106,6 +1182,7 @@ fn user_actions_emit_their_requests() {
 
     // Delete: type the email.
     a.update(ch('d'));
+    wait(&a);
     type_str(&mut a, "carol@nhs");
     a.update(key(KeyCode::Enter));
     snap80("dialog_delete_user_mismatch", &a);
@@ -1123,6 +1200,7 @@ fn user_actions_emit_their_requests() {
 fn user_delete_partial_failure_shows_the_message() {
     let mut a = users_app(false);
     a.update(ch('d'));
+    wait(&a);
     type_str(&mut a, "alice@acme.example");
     a.update(key(KeyCode::Enter));
     let id = a
@@ -1141,6 +1219,7 @@ fn user_delete_partial_failure_shows_the_message() {
                  deleting the directory identity failed: directory unavailable"
                     .into(),
             ],
+            ..Default::default()
         }),
     });
     snap80("dialog_delete_user_partial_failure", &a);
@@ -1174,6 +1253,7 @@ fn member_toggle_emits_its_request() {
     a.update(key(KeyCode::Enter));
     answer_all(&mut a);
     a.update(ch('a'));
+    wait(&a);
     snap80("dialog_disable_membership", &a);
     a.update(ch('y'));
     match the_op(&mut a) {
@@ -1190,6 +1270,7 @@ fn member_toggle_emits_its_request() {
     }
     // The service's last-admin refusal comes back as the error dialog.
     a.update(ch('a'));
+    wait(&a);
     a.update(ch('y'));
     let id = a
         .take_requests()
@@ -1203,6 +1284,7 @@ fn member_toggle_emits_its_request() {
         id,
         result: Err(ErrorReport {
             chain: vec!["conflict: alice@acme.example is the last admin of Acme Research".into()],
+            ..Default::default()
         }),
     });
     assert!(matches!(

@@ -293,6 +293,50 @@ use crate::registration::{cli, count, local_services, operator, req, rows_of};
 use hubdeck::domain::PermissionRef;
 use hubdeck::service::ServiceError;
 
+/// Another active holder of the global ADMIN role (cached identity, profile, grant), so the
+/// user under test is not the last one (the last is protected; see `last_global_admin_*`).
+async fn spare_admin(pool: &PgPool) -> UserSub {
+    let sub = crate::mandates::cached_user(pool, "spare-admin@example.org", "Spare Admin").await;
+    crate::mandates::grant(pool, sub, RoleRef::Admin).await;
+    sub
+}
+
+/// A signed-in operator whose grants give exactly `perms` (through a role made for the test),
+/// with a cached identity — what fresh authority re-reads on every mutation.
+pub(crate) async fn signed_in_with(
+    pool: &PgPool,
+    email: &str,
+    perms: &[PermissionRef],
+) -> hubdeck::service::Actor {
+    let sub = crate::mandates::cached_user(pool, email, "Operator").await;
+    let role = Uuid::new_v4();
+    sqlx::query("INSERT INTO roles (id, name, description) VALUES ($1, $2, 'test role')")
+        .bind(role)
+        .bind(format!("role-{role}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    for p in perms {
+        sqlx::query("INSERT INTO role_permission (role_id, permission_id) VALUES ($1, $2)")
+            .bind(role)
+            .bind(p.id())
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(sub)
+        .bind(role)
+        .execute(pool)
+        .await
+        .unwrap();
+    let op = hubdeck::service::actor::load_operator(pool, sub, email)
+        .await
+        .unwrap();
+    assert_eq!(op.permissions.len(), perms.len());
+    hubdeck::service::Actor::Operator(op)
+}
+
 async fn registered(svc: &hubdeck::service::Services, email: &str, roles: &[RoleRef]) -> UserSub {
     svc.register_user(&cli(), &req(email, roles))
         .await
@@ -308,6 +352,7 @@ async fn concurrent_set_roles_end_in_exactly_one_requested_state() {
     let mut svc = local_services(&t).await;
     svc.db = pool.clone();
     let sub = registered(&svc, "conc@example.org", &[RoleRef::Viewer]).await;
+    spare_admin(&pool).await;
     let a = vec![RoleRef::Admin, RoleRef::Researcher];
     let b = vec![RoleRef::Viewer];
     for round in 0..10 {
@@ -392,7 +437,12 @@ async fn operator_without_manage_users_is_refused_everything_and_nothing_reaches
         );
     }
     // A holder of CAN_MANAGE_USERS alone cannot grant Admin (it does not hold every permission).
-    let manager = operator(&[PermissionRef::CanManageUsers]);
+    let manager = signed_in_with(
+        &t.pool,
+        "manager@example.org",
+        &[PermissionRef::CanManageUsers],
+    )
+    .await;
     let err = svc
         .set_roles(&manager, sub, &[RoleRef::Admin])
         .await
@@ -537,6 +587,7 @@ async fn delete_removes_grants_then_identity_and_is_idempotent() {
     let t = crate::support::pg::fresh_db().await;
     let svc = local_services(&t).await;
     let sub = registered(&svc, "del@example.org", &[RoleRef::Admin, RoleRef::Viewer]).await;
+    spare_admin(&t.pool).await;
     let out = svc.delete_user(&cli(), sub).await.unwrap();
     assert_eq!(out.grants_removed, 2);
     assert!(out.identity_deleted);
@@ -550,7 +601,14 @@ async fn delete_removes_grants_then_identity_and_is_idempotent() {
         .list_users(&cli(), &PageQuery::new(1, 10))
         .await
         .unwrap();
-    assert_eq!(page.total, 0, "cache marks the user gone");
+    assert_eq!(
+        page.items
+            .iter()
+            .map(|u| u.email.as_str())
+            .collect::<Vec<_>>(),
+        ["spare-admin@example.org"],
+        "cache marks the user gone"
+    );
 
     let again = svc.delete_user(&cli(), sub).await.unwrap();
     assert_eq!(again.grants_removed, 0);
@@ -587,6 +645,7 @@ async fn seed_users_grants_only_users_without_grants_and_skips_missing() {
     let mut svc = local_services(&t).await;
     let fresh = registered(&svc, "fresh@example.org", &[]).await;
     let busy = registered(&svc, "busy@example.org", &[RoleRef::Viewer]).await;
+    spare_admin(&t.pool).await;
     let mut s = t.settings();
     s.seed.admin_emails = vec!["fresh@example.org".into(), "missing@example.org".into()];
     s.seed.researcher_emails = vec!["busy@example.org".into()];
@@ -634,3 +693,484 @@ async fn seed_users_grants_only_users_without_grants_and_skips_missing() {
     );
     assert_eq!(roles(fresh).await, vec![RoleRef::Viewer.id()]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Fresh authority (issue 17 item 5) and the last admin on every path (item 6)
+// ---------------------------------------------------------------------------------------------
+
+use hubdeck::domain::roles::mandate_roles;
+use hubdeck::domain::{MandateId, Secret};
+use hubdeck::service::mandates::MandateInput;
+use hubdeck::service::session::SignInOutcome;
+use hubdeck::service::{Actor, Services};
+use hubdeck::store::grants;
+
+const OPERATOR_PASSWORD: &str = "Operator-pass-1";
+
+/// A user registered with `roles` and signed in through the real sign-in path (LocalDirectory
+/// password check, permissions loaded from the grants).
+async fn signed_in(svc: &Services, email: &str, roles: &[RoleRef]) -> (UserSub, Actor) {
+    let sub = registered(svc, email, roles).await;
+    svc.directory
+        .set_password(email, &Secret::new(OPERATOR_PASSWORD), true)
+        .await
+        .unwrap();
+    match svc
+        .sign_in(email, &Secret::new(OPERATOR_PASSWORD))
+        .await
+        .unwrap()
+    {
+        SignInOutcome::SignedIn(op) => (sub, Actor::Operator(op)),
+        other => panic!("sign-in: {other:?}"),
+    }
+}
+
+fn input(name: &str) -> MandateInput {
+    MandateInput {
+        name: name.into(),
+        label: None,
+        enabled: true,
+    }
+}
+
+async fn mandates_named(pool: &PgPool, name: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM mandate WHERE name = $1")
+        .bind(name)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn revoked(r: Result<(), ServiceError>, needle: &str) {
+    match r {
+        Err(e @ ServiceError::OperatorRevoked(_)) => {
+            assert_eq!(e.exit_code(), 4);
+            assert!(e.to_string().contains(needle), "{e}");
+        }
+        other => panic!("expected OperatorRevoked ({needle}), got {other:?}"),
+    }
+}
+
+/// Every kind of mutation the revoked operator tries; none may write anything.
+async fn every_mutation_is_revoked(
+    svc: &Services,
+    op: &Actor,
+    victim: UserSub,
+    m: MandateId,
+    needle: &str,
+) {
+    let pool = &svc.db;
+    let before_users_audit = count(pool, "SELECT count(*) FROM users_audit", None).await;
+    let before_mandate_audit = count(pool, "SELECT count(*) FROM mandate_audit", None).await;
+    let before_trusts = count(pool, "SELECT count(*) FROM trust", None).await;
+    revoked(
+        svc.create_mandate(op, &input("After revocation"), None)
+            .await
+            .map(|_| ()),
+        needle,
+    );
+    revoked(
+        svc.update_mandate(op, m, &input("Renamed by revoked"))
+            .await
+            .map(|_| ()),
+        needle,
+    );
+    revoked(svc.soft_delete_mandate(op, m).await, needle);
+    revoked(
+        svc.set_roles(op, victim, &[RoleRef::Researcher])
+            .await
+            .map(|_| ()),
+        needle,
+    );
+    revoked(svc.set_enabled(op, victim, false).await, needle);
+    revoked(
+        svc.edit_profile(op, victim, "Changed", "Changed").await,
+        needle,
+    );
+    revoked(svc.delete_user(op, victim).await.map(|_| ()), needle);
+    revoked(
+        svc.add_member(
+            op,
+            m,
+            &hubdeck::service::members::MemberRef::Sub(victim),
+            &[],
+        )
+        .await
+        .map(|_| ()),
+        needle,
+    );
+    revoked(
+        svc.register_trust(op, "Revoked Trust", "RVK", None)
+            .await
+            .map(|_| ()),
+        needle,
+    );
+    assert_eq!(mandates_named(pool, "After revocation").await, 0);
+    assert_eq!(mandates_named(pool, "Renamed by revoked").await, 0);
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM users_audit", None).await,
+        before_users_audit
+    );
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM mandate_audit", None).await,
+        before_mandate_audit
+    );
+    assert_eq!(
+        count(pool, "SELECT count(*) FROM trust", None).await,
+        before_trusts
+    );
+    // The victim is untouched: still enabled in the directory, still a viewer.
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
+        .bind(victim)
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(enabled);
+    assert_eq!(rows_of(pool, victim).await.grants, 1);
+}
+
+#[tokio::test]
+async fn operator_whose_admin_grant_another_operator_removed_is_refused_on_the_next_mutation() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    spare_admin(&t.pool).await;
+    let (x, op) = signed_in(&svc, "x-admin@example.org", &[RoleRef::Admin]).await;
+    let (_, other) = signed_in(&svc, "y-admin@example.org", &[RoleRef::Admin]).await;
+    let victim = registered(&svc, "victim@example.org", &[RoleRef::Viewer]).await;
+    // Before: the operator acts.
+    let m = svc
+        .create_mandate(&op, &input("Before revocation"), None)
+        .await
+        .unwrap()
+        .mandate
+        .id;
+    // Another operator removes X's ADMIN grant; X's session still lists every permission.
+    svc.set_roles(&other, x, &[RoleRef::Viewer]).await.unwrap();
+    let Actor::Operator(o) = &op else {
+        unreachable!()
+    };
+    assert!(o.permissions.contains(&PermissionRef::CanManageUsers));
+    every_mutation_is_revoked(&svc, &op, victim, m, "no longer include").await;
+    // Signing in again gives the new (empty) authority: plain Denied, not revoked.
+    let again = match svc
+        .sign_in("x-admin@example.org", &Secret::new(OPERATOR_PASSWORD))
+        .await
+        .unwrap()
+    {
+        SignInOutcome::SignedIn(op) => Actor::Operator(op),
+        other => panic!("{other:?}"),
+    };
+    assert!(matches!(
+        svc.create_mandate(&again, &input("Denied"), None).await,
+        Err(ServiceError::Denied(_))
+    ));
+}
+
+#[tokio::test]
+async fn disabled_operator_is_refused_on_the_next_mutation_and_sign_in_clears_a_stale_mark() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    spare_admin(&t.pool).await;
+    let (x, op) = signed_in(&svc, "x-admin@example.org", &[RoleRef::Admin]).await;
+    let (_, other) = signed_in(&svc, "y-admin@example.org", &[RoleRef::Admin]).await;
+    let victim = registered(&svc, "victim@example.org", &[RoleRef::Viewer]).await;
+    let m = svc
+        .create_mandate(&op, &input("Before disable"), None)
+        .await
+        .unwrap()
+        .mandate
+        .id;
+    svc.set_enabled(&other, x, false).await.unwrap();
+    // X still holds ADMIN, but the account is disabled.
+    assert_eq!(rows_of(&t.pool, x).await.grants, 1);
+    every_mutation_is_revoked(&svc, &op, victim, m, "has been disabled").await;
+    // The directory refuses the disabled account's sign-in.
+    assert!(
+        svc.sign_in("x-admin@example.org", &Secret::new(OPERATOR_PASSWORD))
+            .await
+            .is_err()
+    );
+
+    // A stale "disabled" mark in the cache (an old sync) does not outlive a real sign-in: the
+    // directory authenticating the operator proves the account is enabled.
+    let (z, z_before) = signed_in(&svc, "z-admin@example.org", &[RoleRef::Admin]).await;
+    sqlx::query("UPDATE directory_user SET enabled = false WHERE sub = $1")
+        .bind(z)
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    // The mark is honoured for the session that predates it ...
+    revoked(
+        svc.create_mandate(&z_before, &input("Stale session"), None)
+            .await
+            .map(|_| ()),
+        "has been disabled",
+    );
+    // ... and cleared by the next successful sign-in.
+    let fresh = match svc
+        .sign_in("z-admin@example.org", &Secret::new(OPERATOR_PASSWORD))
+        .await
+        .unwrap()
+    {
+        SignInOutcome::SignedIn(op) => Actor::Operator(op),
+        other => panic!("{other:?}"),
+    };
+    svc.create_mandate(&fresh, &input("After a real sign-in"), None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn deleted_operator_is_refused_on_the_next_mutation() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    spare_admin(&t.pool).await;
+    let (x, op) = signed_in(&svc, "x-admin@example.org", &[RoleRef::Admin]).await;
+    let (_, other) = signed_in(&svc, "y-admin@example.org", &[RoleRef::Admin]).await;
+    let victim = registered(&svc, "victim@example.org", &[RoleRef::Viewer]).await;
+    let m = svc
+        .create_mandate(&op, &input("Before delete"), None)
+        .await
+        .unwrap()
+        .mandate
+        .id;
+    svc.delete_user(&other, x).await.unwrap();
+    every_mutation_is_revoked(&svc, &op, victim, m, "has been deleted").await;
+}
+
+/// A user (local identity) who is an admin of `mandates` (raw fixture memberships).
+async fn admin_of(svc: &Services, email: &str, mandates: &[MandateId]) -> UserSub {
+    let sub = registered(svc, email, &[RoleRef::Viewer]).await;
+    for m in mandates {
+        crate::mandates::raw_member(&svc.db, *m, sub, &[mandate_roles::ADMIN]).await;
+    }
+    sub
+}
+
+async fn create_mandate(svc: &Services, name: &str) -> MandateId {
+    crate::mandates::create(svc, name).await
+}
+
+async fn identity_enabled(pool: &PgPool, sub: UserSub) -> bool {
+    sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
+        .bind(sub)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn last_admin_of_a_mandate_cannot_be_deleted_or_disabled_and_the_message_names_the_mandates()
+{
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let alpha = create_mandate(&svc, "Alpha Clinic").await;
+    let beta = create_mandate(&svc, "Beta Registry").await;
+    let shared = create_mandate(&svc, "Shared Unit").await;
+    let gone = create_mandate(&svc, "Soft Deleted Unit").await;
+    let x = admin_of(&svc, "x@example.org", &[alpha, beta, shared, gone]).await;
+    let y = admin_of(&svc, "y@example.org", &[shared]).await;
+    svc.soft_delete_mandate(&cli(), gone).await.unwrap();
+    let memberships = |sub: UserSub| {
+        count(
+            &t.pool,
+            "SELECT count(*) FROM user_mandate WHERE user_id = $1",
+            Some(sub),
+        )
+    };
+    let audits = count(&t.pool, "SELECT count(*) FROM mandate_audit", None).await;
+
+    for (what, r) in [
+        ("delete", svc.delete_user(&cli(), x).await.map(|_| ())),
+        ("disable", svc.set_enabled(&cli(), x, false).await),
+    ] {
+        let e = r.unwrap_err();
+        assert_eq!(e.exit_code(), 3, "{what}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "Cannot {what} x@example.org: they are the last admin of «Alpha Clinic», «Beta \
+                 Registry». Assign another admin first."
+            )
+        );
+    }
+    // Nothing changed: memberships, grants, identity, audit.
+    assert_eq!(memberships(x).await, 4);
+    assert_eq!(rows_of(&t.pool, x).await.grants, 1);
+    assert!(identity_enabled(&t.pool, x).await);
+    assert_eq!(
+        count(&t.pool, "SELECT count(*) FROM mandate_audit", None).await,
+        audits
+    );
+
+    // A disabled admin is no admin: once y (the other admin of Shared) is disabled, x is the
+    // last admin of Shared as well.
+    svc.set_enabled(&cli(), y, false).await.unwrap();
+    let e = svc.delete_user(&cli(), x).await.unwrap_err();
+    assert!(e.to_string().contains("«Shared Unit»"), "{e}");
+    svc.set_enabled(&cli(), y, true).await.unwrap();
+
+    // With another admin on Alpha and Beta, the delete goes through and takes every membership
+    // with it — one MEMBER_REMOVED audit row and one notification per mandate, same transaction.
+    admin_of(&svc, "z@example.org", &[alpha, beta]).await;
+    let out = svc.delete_user(&cli(), x).await.unwrap();
+    assert!(out.identity_deleted);
+    assert_eq!(memberships(x).await, 0);
+    assert_eq!(rows_of(&t.pool, x).await.grants, 0);
+    let removed: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT mandate_id, details->>'reason' FROM mandate_audit \
+         WHERE action = 'MEMBER_REMOVED' AND target_user_id = $1 ORDER BY mandate_id",
+    )
+    .bind(x)
+    .fetch_all(&t.pool)
+    .await
+    .unwrap();
+    let mut expected: Vec<Uuid> = vec![alpha.0, beta.0, shared.0, gone.0];
+    expected.sort();
+    assert_eq!(
+        removed,
+        expected
+            .iter()
+            .map(|m| (*m, "user deleted".to_string()))
+            .collect::<Vec<_>>()
+    );
+    let notified: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT mandate_id FROM notification WHERE user_id = $1 AND message_en LIKE '%removed%' \
+         ORDER BY mandate_id",
+    )
+    .bind(x)
+    .fetch_all(&t.pool)
+    .await
+    .unwrap();
+    assert_eq!(notified, expected);
+    for m in [alpha, beta, shared] {
+        assert!(crate::members::admins(&t.pool, m).await >= 1);
+    }
+}
+
+async fn active_global_admins(pool: &PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(DISTINCT ur.user_id) FROM user_role ur WHERE ur.role_id = $1 \
+         AND NOT EXISTS (SELECT 1 FROM directory_user d WHERE d.sub = ur.user_id \
+         AND (NOT d.enabled OR d.gone_at IS NOT NULL))",
+    )
+    .bind(RoleRef::Admin.id())
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn last_global_admin_cannot_be_demoted_disabled_or_deleted() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let (x, op) = signed_in(&svc, "only-admin@example.org", &[RoleRef::Admin]).await;
+    let refusal = |what: &str| {
+        format!(
+            "{what} only-admin@example.org: they are the last active holder of the global ADMIN \
+             role. Grant ADMIN to another user first."
+        )
+    };
+    for actor in [cli(), op.clone()] {
+        let e = svc
+            .set_roles(&actor, x, &[RoleRef::Viewer])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            refusal("Cannot remove the global ADMIN role from")
+        );
+        assert_eq!(e.exit_code(), 3);
+        let e = svc.set_enabled(&actor, x, false).await.unwrap_err();
+        assert_eq!(e.to_string(), refusal("Cannot disable"));
+        let e = svc.delete_user(&actor, x).await.unwrap_err();
+        assert_eq!(e.to_string(), refusal("Cannot delete"));
+    }
+    assert_eq!(
+        grants::roles_of(&t.pool, x).await.unwrap(),
+        vec![RoleRef::Admin.id()]
+    );
+    assert!(identity_enabled(&t.pool, x).await);
+    assert_eq!(active_global_admins(&t.pool).await, 1);
+    // Adding roles to the last admin is fine (ADMIN is kept).
+    svc.set_roles(&cli(), x, &[RoleRef::Admin, RoleRef::Viewer])
+        .await
+        .unwrap();
+
+    // A disabled ADMIN does not count: with y disabled, x is still the last active one.
+    let y = registered(&svc, "second-admin@example.org", &[RoleRef::Admin]).await;
+    svc.set_enabled(&cli(), y, false).await.unwrap();
+    assert!(svc.set_roles(&cli(), x, &[RoleRef::Viewer]).await.is_err());
+    // Once y is enabled again, x may step down.
+    svc.set_enabled(&cli(), y, true).await.unwrap();
+    svc.set_roles(&op, x, &[RoleRef::Viewer]).await.unwrap();
+    assert_eq!(active_global_admins(&t.pool).await, 1);
+    // ... and now y is the last one.
+    assert!(svc.delete_user(&cli(), y).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_delete_of_global_admin_a_while_admin_b_demotes_themself_never_leaves_zero() {
+    let t = crate::support::pg::fresh_db().await;
+    let pool = t.pool_with(8).await;
+    let mut svc = local_services(&t).await;
+    svc.db = pool.clone();
+    let (b, b_op) = signed_in(&svc, "b-admin@example.org", &[RoleRef::Admin]).await;
+    // A is a cached identity without a directory account (delete skips the directory).
+    let a = crate::mandates::cached_user(&pool, "a-admin@example.org", "A").await;
+    for round in 0..ROUNDS_GLOBAL {
+        sqlx::query("UPDATE directory_user SET gone_at = NULL WHERE sub = $1")
+            .bind(a)
+            .execute(&pool)
+            .await
+            .unwrap();
+        for who in [a, b] {
+            sqlx::query(
+                "INSERT INTO user_role (user_id, role_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(who)
+            .bind(RoleRef::Admin.id())
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        assert_eq!(active_global_admins(&pool).await, 2);
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (s1, s2, b1, b2, op) = (
+            svc.clone(),
+            svc.clone(),
+            barrier.clone(),
+            barrier,
+            b_op.clone(),
+        );
+        let del = tokio::spawn(async move {
+            b1.wait().await;
+            s1.delete_user(&cli(), a).await.map(|_| ())
+        });
+        let demote = tokio::spawn(async move {
+            b2.wait().await;
+            s2.set_roles(&op, b, &[RoleRef::Viewer]).await.map(|_| ())
+        });
+        let results = [del.await.unwrap(), demote.await.unwrap()];
+        assert_eq!(
+            active_global_admins(&pool).await,
+            1,
+            "round {round}: {results:?}"
+        );
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    matches!(e, ServiceError::Conflict(m) if m.contains("last active holder of the global ADMIN role")),
+                    "round {round}: {e:?}"
+                );
+            }
+        }
+    }
+}
+
+const ROUNDS_GLOBAL: usize = 200;

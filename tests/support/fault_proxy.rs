@@ -1,7 +1,10 @@
 //! A fault-injecting HTTP/1.1 proxy between the SDK and moto. It matches the operation by the
-//! `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>` header, answers chosen operations with
-//! a status/body (optionally after a delay) for the next N requests, counts the attempts it saw
-//! per operation, records request bodies, and forwards everything else to the upstream.
+//! `X-Amz-Target: AWSCognitoIdentityProviderService.<Op>` header and, for the next N requests of
+//! a chosen operation, answers with a status/body, forwards slowly, hangs, drops the
+//! connection, forwards and then holds the answer past the client's timeout ("late answer": the
+//! request took effect, the answer never arrives), or forwards and then resets the connection.
+//! It counts the attempts it saw per operation, records request bodies, can stop listening so
+//! connections are refused, and forwards everything else to the upstream.
 //!
 //! Minimal by design: requests carry a Content-Length (the SDK always sends one); each
 //! forwarded request uses its own upstream connection (`Connection: close`); the client side
@@ -14,11 +17,29 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// One injected answer.
+/// What the proxy does with one request.
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// Answer with this status (never forwarded).
+    Answer(u16),
+    /// Forward (after `delay`) and relay the answer.
+    Forward,
+    /// Never forward; hold the connection for the duration, then close it (a timeout).
+    Hang(Duration),
+    /// Never forward; close the connection at once (an I/O failure, nothing took effect).
+    Drop,
+    /// Forward (the request takes effect), then hold the answer for the duration and close
+    /// the connection without it — the client's attempt timeout fires first.
+    Late(Duration),
+    /// Forward (the request takes effect), then reset the connection (RST) instead of
+    /// answering.
+    ResetAfterForward,
+}
+
+/// One injected fault.
 #[derive(Clone, Debug)]
 pub struct Fault {
-    /// `None`: forward to the upstream after `delay` (a slow response).
-    pub status: Option<u16>,
+    pub mode: Mode,
     pub content_type: &'static str,
     pub body: String,
     pub delay: Duration,
@@ -27,7 +48,7 @@ pub struct Fault {
 impl Fault {
     pub fn status(status: u16, body: &str) -> Self {
         Self {
-            status: Some(status),
+            mode: Mode::Answer(status),
             content_type: "application/x-amz-json-1.1",
             body: body.to_string(),
             delay: Duration::ZERO,
@@ -49,14 +70,41 @@ impl Fault {
         }
     }
 
+    fn mode(mode: Mode) -> Self {
+        Self {
+            mode,
+            content_type: "",
+            body: String::new(),
+            delay: Duration::ZERO,
+        }
+    }
+
     /// Forwards, but only after `delay`.
     pub fn slow(delay: Duration) -> Self {
         Self {
-            status: None,
-            content_type: "",
-            body: String::new(),
             delay,
+            ..Self::mode(Mode::Forward)
         }
+    }
+
+    /// Holds the request without forwarding, then drops the connection (client times out).
+    pub fn hang(d: Duration) -> Self {
+        Self::mode(Mode::Hang(d))
+    }
+
+    /// Drops the connection without forwarding or answering.
+    pub fn drop_connection() -> Self {
+        Self::mode(Mode::Drop)
+    }
+
+    /// Forwards (takes effect) and holds the answer for `hold`, then closes without it.
+    pub fn late(hold: Duration) -> Self {
+        Self::mode(Mode::Late(hold))
+    }
+
+    /// Forwards (takes effect), then resets the connection instead of answering.
+    pub fn reset_after_forward() -> Self {
+        Self::mode(Mode::ResetAfterForward)
     }
 }
 
@@ -65,17 +113,24 @@ struct State {
     faults: HashMap<String, VecDeque<Fault>>,
     attempts: HashMap<String, usize>,
     bodies: Vec<(String, String)>,
+    /// After this many more answers the proxy stops listening: later connections are REFUSED.
+    refuse_after: Option<usize>,
+    answers: usize,
+    accept_task: Option<tokio::task::AbortHandle>,
 }
 
 pub struct FaultProxy {
     pub endpoint: String,
+    addr: std::net::SocketAddr,
+    upstream: String,
     state: Arc<Mutex<State>>,
-    task: tokio::task::JoinHandle<()>,
 }
 
 impl Drop for FaultProxy {
     fn drop(&mut self) {
-        self.task.abort();
+        if let Some(t) = self.state.lock().expect("proxy state").accept_task.take() {
+            t.abort();
+        }
     }
 }
 
@@ -89,23 +144,64 @@ impl FaultProxy {
             .trim_end_matches('/')
             .to_string();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
-        let port = listener.local_addr().expect("proxy addr").port();
-        let state = Arc::new(Mutex::new(State::default()));
-        let st = state.clone();
+        let addr = listener.local_addr().expect("proxy addr");
+        let p = Self {
+            endpoint: format!("http://{addr}"),
+            addr,
+            upstream,
+            state: Arc::new(Mutex::new(State::default())),
+        };
+        p.listen(listener);
+        p
+    }
+
+    fn listen(&self, listener: TcpListener) {
+        let (st, upstream) = (self.state.clone(), self.upstream.clone());
         let task = tokio::spawn(async move {
             while let Ok((sock, _)) = listener.accept().await {
-                let st = st.clone();
-                let upstream = upstream.clone();
+                let (st, upstream) = (st.clone(), upstream.clone());
                 tokio::spawn(async move {
                     let _ = serve(sock, &upstream, st).await;
                 });
             }
         });
-        Self {
-            endpoint: format!("http://127.0.0.1:{port}"),
-            state,
-            task,
+        self.state.lock().expect("proxy state").accept_task = Some(task.abort_handle());
+    }
+
+    /// Connections are refused (ECONNREFUSED) once the proxy has answered `n` more requests
+    /// (0: at once); the n-th answer carries `Connection: close` so the client must reconnect.
+    pub fn refuse_after(&self, n: usize) {
+        let mut s = self.state.lock().expect("proxy state");
+        s.answers = 0;
+        if n == 0 {
+            if let Some(t) = s.accept_task.take() {
+                t.abort();
+            }
+        } else {
+            s.refuse_after = Some(n);
         }
+    }
+
+    /// Listens again on the same port (after `refuse_after`).
+    pub async fn reopen(&self) {
+        let stopped = {
+            let mut s = self.state.lock().expect("proxy state");
+            s.refuse_after = None;
+            s.accept_task.take().map(|t| t.abort()).is_some()
+        };
+        if stopped {
+            tokio::task::yield_now().await;
+        }
+        let listener = TcpListener::bind(self.addr)
+            .await
+            .expect("rebind proxy port");
+        self.listen(listener);
+    }
+
+    /// Forgets every pending fault and listens again.
+    pub async fn clear(&self) {
+        self.state.lock().expect("proxy state").faults.clear();
+        self.reopen().await;
     }
 
     /// Answers the next `times` requests for `op` (e.g. "ListUsers") with `fault`.
@@ -272,6 +368,29 @@ fn reframe(resp_head: &str, body: &[u8]) -> Vec<u8> {
     bytes
 }
 
+/// Counts one answer; true when it is the last before refusing (close the connection after it).
+fn answered(st: &Mutex<State>) -> bool {
+    let mut s = st.lock().expect("proxy state");
+    s.answers += 1;
+    if s.refuse_after.is_some_and(|n| s.answers >= n) {
+        s.refuse_after = None;
+        if let Some(t) = s.accept_task.take() {
+            t.abort();
+        }
+        return true;
+    }
+    false
+}
+
+fn with_close(mut response: Vec<u8>, close: bool) -> Vec<u8> {
+    if close && let Some(eol) = response.windows(2).position(|w| w == b"\r\n") {
+        let tail = response.split_off(eol + 2);
+        response.extend_from_slice(b"Connection: close\r\n");
+        response.extend_from_slice(&tail);
+    }
+    response
+}
+
 async fn serve(mut sock: TcpStream, upstream: &str, st: Arc<Mutex<State>>) -> std::io::Result<()> {
     let mut buf = Vec::new();
     while let Some(req) = read_request(&mut sock, &mut buf).await? {
@@ -286,10 +405,14 @@ async fn serve(mut sock: TcpStream, upstream: &str, st: Arc<Mutex<State>>) -> st
             s.faults.get_mut(&op).and_then(|q| q.pop_front())
         };
         let response = match fault {
+            None => {
+                let (h, b) = forward(upstream, &req).await?;
+                reframe(&h, &b)
+            }
             Some(f) => {
                 tokio::time::sleep(f.delay).await;
-                match f.status {
-                    Some(status) => {
+                match f.mode {
+                    Mode::Answer(status) => {
                         let mut head = format!("HTTP/1.1 {status} Injected\r\n");
                         if !f.body.is_empty() {
                             head.push_str(&format!("Content-Type: {}\r\n", f.content_type));
@@ -297,18 +420,36 @@ async fn serve(mut sock: TcpStream, upstream: &str, st: Arc<Mutex<State>>) -> st
                         head.push_str("x-amzn-requestid: injected\r\n\r\n");
                         reframe(&head, f.body.as_bytes())
                     }
-                    None => {
+                    Mode::Forward => {
                         let (h, b) = forward(upstream, &req).await?;
                         reframe(&h, &b)
                     }
+                    Mode::Hang(d) => {
+                        tokio::time::sleep(d).await;
+                        return Ok(());
+                    }
+                    Mode::Drop => return Ok(()),
+                    Mode::Late(hold) => {
+                        let _ = forward(upstream, &req).await?;
+                        answered(&st);
+                        tokio::time::sleep(hold).await;
+                        return Ok(());
+                    }
+                    Mode::ResetAfterForward => {
+                        let _ = forward(upstream, &req).await?;
+                        answered(&st);
+                        // SO_LINGER 0: closing sends RST instead of FIN.
+                        sock.set_zero_linger()?;
+                        return Ok(());
+                    }
                 }
             }
-            None => {
-                let (h, b) = forward(upstream, &req).await?;
-                reframe(&h, &b)
-            }
         };
-        sock.write_all(&response).await?;
+        let last = answered(&st);
+        sock.write_all(&with_close(response, last)).await?;
+        if last {
+            return Ok(());
+        }
     }
     Ok(())
 }

@@ -3,7 +3,7 @@
 use ratatui::layout::Constraint;
 
 use super::{Cmd, Screen, selected};
-use crate::tui::action::{ListKey, Op};
+use crate::tui::action::{ListKey, Op, RoleTarget};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, FormKind, v_optional_text, v_required_text};
@@ -11,8 +11,6 @@ use crate::tui::widgets::table::{Column, TableView};
 
 /// Plans of the catalogue (reference data).
 pub const PLANS: &[&str] = &["TRIAL_14D", "STARTER", "TEAM", "ENTERPRISE"];
-/// Global mandate role templates (reference data).
-pub const MANDATE_ROLES: &[&str] = &["admin", "member", "viewer"];
 
 pub struct MandatesScreen {
     pub table: TableView,
@@ -164,20 +162,23 @@ impl Screen for MembersScreen {
 
     fn on_action(&mut self, action: Action) -> Option<Cmd> {
         match action {
-            Action::New => Some(Cmd::OpenForm(Form::new(
-                FormKind::AddMember {
+            // The roles on offer (global templates and this mandate's own) come from the service.
+            Action::New => Some(Cmd::OpenRoles {
+                form: Form::new(
+                    FormKind::AddMember {
+                        mandate_id: self.mandate_id.clone(),
+                    },
+                    format!("Add member to {}", self.mandate_name),
+                    vec![
+                        Field::user_pick("User"),
+                        Field::multi("Roles", Vec::new(), &[]),
+                    ],
+                ),
+                target: RoleTarget::Member {
                     mandate_id: self.mandate_id.clone(),
+                    user_sub: None,
                 },
-                format!("Add member to {}", self.mandate_name),
-                vec![
-                    Field::user_pick("User"),
-                    Field::multi(
-                        "Roles",
-                        MANDATE_ROLES.iter().map(|s| s.to_string()).collect(),
-                        &["member"],
-                    ),
-                ],
-            ))),
+            }),
             Action::Delete => {
                 let (sub, email) = selected(&self.table)?;
                 Some(Cmd::Dialog(Dialog::Confirm {
@@ -208,20 +209,22 @@ impl Screen for MembersScreen {
                 }))
             }
             Action::Roles => {
+                // Opened with the roles the member holds now, read fresh (not from the row).
                 let row = self.table.selected_row()?;
-                let current: Vec<&str> = row.cell(2).split(',').map(str::trim).collect();
-                Some(Cmd::OpenForm(Form::new(
-                    FormKind::MemberRoles {
+                Some(Cmd::OpenRoles {
+                    form: Form::new(
+                        FormKind::MemberRoles {
+                            mandate_id: self.mandate_id.clone(),
+                            user_sub: row.id.clone(),
+                        },
+                        format!("Roles of {}", row.cell(0)),
+                        vec![Field::multi("Roles", Vec::new(), &[])],
+                    ),
+                    target: RoleTarget::Member {
                         mandate_id: self.mandate_id.clone(),
-                        user_sub: row.id.clone(),
+                        user_sub: Some(row.id.clone()),
                     },
-                    format!("Roles of {}", row.cell(0)),
-                    vec![Field::multi(
-                        "Roles",
-                        MANDATE_ROLES.iter().map(|s| s.to_string()).collect(),
-                        &current,
-                    )],
-                )))
+                })
             }
             _ => None,
         }

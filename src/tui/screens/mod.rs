@@ -14,7 +14,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use crate::tui::action::Op;
+use crate::tui::action::{Op, RoleTarget};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
@@ -25,10 +25,20 @@ use crate::tui::widgets::table::TableView;
 #[derive(Debug)]
 pub enum Cmd {
     OpenForm(Form),
+    /// Open a Roles form; its choices and the roles held now are read through the service.
+    OpenRoles {
+        form: Form,
+        target: RoleTarget,
+    },
     Dialog(Dialog),
     Run(Op),
-    OpenMembers { id: String, name: String },
-    OpenDetail { row_id: String },
+    OpenMembers {
+        id: String,
+        name: String,
+    },
+    OpenDetail {
+        row_id: String,
+    },
     Toast(String),
 }
 

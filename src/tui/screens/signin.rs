@@ -4,7 +4,7 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use crate::directory::NewPasswordChallenge;
 use crate::tui::theme::Theme;
@@ -68,7 +68,7 @@ impl SignInScreen {
         let r = centered(
             area,
             area.width.saturating_sub(4).min(70),
-            16.min(area.height),
+            18.min(area.height),
         );
         let [head, form, foot] = Layout::vertical([
             Constraint::Length(3),
@@ -99,6 +99,8 @@ impl SignInScreen {
             )));
         }
         lines.push(Line::from(Span::styled("Esc/ctrl-c quit", theme.muted)));
-        Paragraph::new(lines).render(foot, buf);
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(foot, buf);
     }
 }

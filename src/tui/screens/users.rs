@@ -5,7 +5,7 @@ use ratatui::layout::{Constraint, Rect};
 
 use super::{Cmd, Screen, render_detail, render_table_with_detail};
 use crate::domain::RoleRef;
-use crate::tui::action::{ListKey, Op};
+use crate::tui::action::{ListKey, Op, RoleTarget};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
@@ -16,6 +16,8 @@ pub struct UsersScreen {
     pub table: TableView,
     /// The open detail view: (sub, lines); None while closed.
     pub detail: Option<UserDetail>,
+    /// The signed-in operator's sub: acting on oneself needs a typed confirmation.
+    pub me: Option<String>,
 }
 
 #[derive(Debug, Default)]
@@ -52,7 +54,12 @@ impl UsersScreen {
                 ],
             ),
             detail: None,
+            me: None,
         }
+    }
+
+    fn is_me(&self, sub: &str) -> bool {
+        self.me.as_deref() == Some(sub)
     }
 }
 
@@ -124,28 +131,44 @@ impl Screen for UsersScreen {
                 ],
             ))),
             Action::Roles => {
-                let (sub, title, current) = match &self.detail {
-                    Some(d) => (d.sub.clone(), d.title.clone(), String::new()),
+                // From the list or the detail view alike: the grants held now, read fresh.
+                let (sub, title) = match &self.detail {
+                    Some(d) => (d.sub.clone(), d.title.clone()),
                     None => {
                         let row = self.table.selected_row()?;
-                        (
-                            row.id.clone(),
-                            row.cell(0).to_string(),
-                            row.cell(3).to_string(),
-                        )
+                        (row.id.clone(), row.cell(0).to_string())
                     }
                 };
-                let current: Vec<&str> = current.split(',').map(str::trim).collect();
-                Some(Cmd::OpenForm(Form::new(
-                    FormKind::UserRoles { sub },
-                    format!("Roles of {title}"),
-                    vec![Field::multi("Roles", role_names(), &current)],
-                )))
+                Some(Cmd::OpenRoles {
+                    form: Form::new(
+                        FormKind::UserRoles { sub: sub.clone() },
+                        format!("Roles of {title}"),
+                        vec![Field::multi("Roles", Vec::new(), &[])],
+                    ),
+                    target: RoleTarget::User { sub },
+                })
             }
             Action::ToggleEnabled => {
                 let t = self.target()?;
                 let enable = !t.enabled;
                 let verb = if enable { "Enable" } else { "Disable" };
+                if !enable && self.is_me(&t.sub) {
+                    return Some(Cmd::Dialog(Dialog::type_name(
+                        "Disable your own account",
+                        format!(
+                            "This is you: disabling {} signs you out and you will not be able \
+                             to sign in again until another operator enables you. Type your \
+                             email to confirm.",
+                            t.email
+                        ),
+                        t.email.clone(),
+                        Op::SetUserEnabled {
+                            sub: t.sub,
+                            email: t.email,
+                            enabled: false,
+                        },
+                    )));
+                }
                 Some(Cmd::Dialog(Dialog::Confirm {
                     title: format!("{verb} user"),
                     message: if enable {
@@ -187,10 +210,19 @@ impl Screen for UsersScreen {
             }
             Action::Delete => {
                 let t = self.target()?;
+                let you = if self.is_me(&t.sub) {
+                    "This is you: you will be signed out for good. "
+                } else {
+                    ""
+                };
                 Some(Cmd::Dialog(Dialog::type_name(
-                    "Delete user",
+                    if you.is_empty() {
+                        "Delete user"
+                    } else {
+                        "Delete your own account"
+                    },
                     format!(
-                        "Delete {}: their grants and profile are removed and the directory \
+                        "{you}Delete {}: their grants and profile are removed and the directory \
                          identity is deleted.",
                         t.email
                     ),

@@ -83,6 +83,10 @@ pub enum Dialog {
         report: ErrorReport,
     },
     Picker(Picker),
+    /// Quit was asked for while mutations are in flight: wait for their replies first.
+    QuitWhenDone {
+        running: Vec<&'static str>,
+    },
 }
 
 /// What a key did to the dialog.
@@ -91,6 +95,8 @@ pub enum DialogOutcome {
     Stay,
     Close,
     Run(Op),
+    /// Quit once every reply is in (and any keys were shown).
+    QuitWhenDone,
     Picked {
         purpose: PickPurpose,
         values: Vec<String>,
@@ -121,8 +127,46 @@ impl Dialog {
         }
     }
 
-    pub fn handle_key(&mut self, key: &KeyEvent) -> DialogOutcome {
+    /// Confirmations ignore keys for a moment after they open (a pasted burst, key repeat,
+    /// a reflexive double key).
+    pub fn is_confirmation(&self) -> bool {
+        matches!(
+            self,
+            Dialog::Confirm { .. } | Dialog::TypeName { .. } | Dialog::QuitWhenDone { .. }
+        )
+    }
+
+    /// A paste (newlines and controls already stripped) goes only into the type-the-name
+    /// input; false when this dialog takes no text.
+    pub fn paste(&mut self, text: &str) -> bool {
         match self {
+            Dialog::TypeName {
+                input, mismatch, ..
+            } => {
+                for c in text.chars() {
+                    input.handle(tui_input::InputRequest::InsertChar(c));
+                }
+                *mismatch = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: &KeyEvent) -> DialogOutcome {
+        // Ctrl-y is not y: a modified key never answers a question or picks a value.
+        let modified = key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER);
+        if modified && !matches!(self, Dialog::TypeName { .. }) {
+            return DialogOutcome::Stay;
+        }
+        match self {
+            Dialog::QuitWhenDone { .. } => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => DialogOutcome::QuitWhenDone,
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => DialogOutcome::Close,
+                _ => DialogOutcome::Stay,
+            },
             Dialog::Confirm { op, .. } => match key.code {
                 KeyCode::Char('y') | KeyCode::Char('Y') => DialogOutcome::Run(op.clone()),
                 KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => DialogOutcome::Close,
@@ -205,8 +249,43 @@ impl Dialog {
     pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
         let width = area.width.saturating_sub(4).min(72);
         match self {
+            Dialog::QuitWhenDone { running } => {
+                let r = centered(area, width, 9);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.warning)
+                    .title(Span::styled(
+                        " Quit while changes are running? ",
+                        theme.warning,
+                    ));
+                Paragraph::new(vec![
+                    Line::from(format!(
+                        "Still waiting for {} repl{}: {}.",
+                        running.len(),
+                        if running.len() == 1 { "y" } else { "ies" },
+                        running.join(", ")
+                    )),
+                    Line::from(
+                        "hubdeck waits for every reply and shows any new keys before it quits.",
+                    ),
+                    Line::from(""),
+                    Line::from(vec![
+                        Span::styled("y", theme.key),
+                        Span::raw(" quit when done   "),
+                        Span::styled("n/Esc", theme.key),
+                        Span::raw(" stay"),
+                    ]),
+                ])
+                .wrap(Wrap { trim: false })
+                .block(block)
+                .render(r, buf);
+            }
             Dialog::Confirm { title, message, .. } => {
-                let r = centered(area, width, 8);
+                let h = (message_lines(message, width) + 5)
+                    .max(8)
+                    .min(area.height.saturating_sub(2));
+                let r = centered(area, width, h);
                 Clear.render(r, buf);
                 let block = Block::default()
                     .borders(Borders::ALL)
@@ -234,7 +313,10 @@ impl Dialog {
                 mismatch,
                 ..
             } => {
-                let r = centered(area, width, 11);
+                let h = (message_lines(message, width) + 8)
+                    .max(11)
+                    .min(area.height.saturating_sub(2));
+                let r = centered(area, width, h);
                 Clear.render(r, buf);
                 let block = Block::default()
                     .borders(Borders::ALL)
@@ -353,4 +435,15 @@ impl Dialog {
             }
         }
     }
+}
+
+/// Rows a wrapped message needs inside a bordered box of `width` (a little generous: words
+/// wrap before the edge).
+fn message_lines(message: &str, width: u16) -> u16 {
+    let inner = usize::from(width.saturating_sub(2).max(1));
+    message
+        .split('\n')
+        .map(|l| (l.chars().count() * 5 / 4).div_ceil(inner).max(1))
+        .sum::<usize>()
+        .min(usize::from(u16::MAX)) as u16
 }

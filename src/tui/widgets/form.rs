@@ -30,8 +30,10 @@ pub enum FieldKind {
         options: Vec<String>,
         idx: usize,
     },
+    /// A multi-select: `options` are shown, `values` (same order) are what a choice returns.
     Multi {
         options: Vec<String>,
+        values: Vec<String>,
         chosen: Vec<bool>,
         cursor: usize,
     },
@@ -89,8 +91,23 @@ impl Field {
         Self {
             label,
             kind: FieldKind::Multi {
+                values: options.clone(),
                 options,
                 chosen: c,
+                cursor: 0,
+            },
+            error: None,
+        }
+    }
+
+    /// A multi-select over (value, label) pairs, with `chosen` values ticked.
+    pub fn choices(label: &'static str, options: &[(String, String)], chosen: &[String]) -> Self {
+        Self {
+            label,
+            kind: FieldKind::Multi {
+                options: options.iter().map(|(_, l)| l.clone()).collect(),
+                chosen: options.iter().map(|(v, _)| chosen.contains(v)).collect(),
+                values: options.iter().map(|(v, _)| v.clone()).collect(),
                 cursor: 0,
             },
             error: None,
@@ -118,7 +135,7 @@ impl Field {
 
     fn height(&self) -> u16 {
         match &self.kind {
-            FieldKind::Multi { options, .. } => options.len() as u16 + 1,
+            FieldKind::Multi { options, .. } => options.len().max(1) as u16 + 1,
             FieldKind::UserPick { .. } => 6,
             _ => 1,
         }
@@ -181,6 +198,8 @@ pub enum Submission {
 pub enum FormOutcome {
     Stay,
     Cancel,
+    /// The key was refused; say why (a submission in flight, roles still loading).
+    Refused(&'static str),
     Submit(Submission),
     /// The user-picker text changed: search the directory cache.
     SearchUsers(String),
@@ -192,9 +211,22 @@ pub struct Form {
     pub title: String,
     pub fields: Vec<Field>,
     pub focus: usize,
-    /// A submission is in flight (keys other than Esc are ignored).
+    /// A submission is in flight: every key is ignored and the form cannot be closed until
+    /// its reply arrives.
     pub busy: bool,
     pub note: Option<String>,
+    /// Waiting for the reply with this id before the form can be used (role choices).
+    pub loading: Option<u64>,
+    /// The values held when the form opened (Roles forms): what a save adds and removes is
+    /// measured against them.
+    pub held: Option<Vec<String>>,
+}
+
+/// What saving a Roles form changes (labels as shown).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RoleChange {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
 }
 
 impl Form {
@@ -206,6 +238,118 @@ impl Form {
             focus: 0,
             busy: false,
             note: None,
+            loading: None,
+            held: None,
+        }
+    }
+
+    /// A form whose multi-select (`field`) is filled by the reply `id` (see
+    /// [`Form::set_choices`]); until then it cannot be submitted.
+    pub fn awaiting_choices(mut self, id: u64) -> Self {
+        self.loading = Some(id);
+        self
+    }
+
+    /// Fills the (first) multi-select with the choices of reply `id`; `held` values are ticked
+    /// and remembered; with nothing held, `default` labels are ticked. False when the form is
+    /// not waiting for `id`.
+    pub fn set_choices(
+        &mut self,
+        id: u64,
+        options: &[(String, String)],
+        held: &[String],
+        default: &[&str],
+    ) -> bool {
+        if self.loading != Some(id) {
+            return false;
+        }
+        self.loading = None;
+        let chosen: Vec<String> = if held.is_empty() {
+            options
+                .iter()
+                .filter(|(_, l)| default.contains(&l.as_str()))
+                .map(|(v, _)| v.clone())
+                .collect()
+        } else {
+            held.to_vec()
+        };
+        if let Some(f) = self
+            .fields
+            .iter_mut()
+            .find(|f| matches!(f.kind, FieldKind::Multi { .. }))
+        {
+            let label = f.label;
+            *f = Field::choices(label, options, &chosen);
+        }
+        if matches!(
+            self.kind,
+            FormKind::UserRoles { .. } | FormKind::MemberRoles { .. }
+        ) {
+            self.held = Some(held.to_vec());
+        }
+        true
+    }
+
+    /// What saving would add and remove, against the roles held when the form opened.
+    pub fn role_change(&self) -> Option<RoleChange> {
+        let held = self.held.as_ref()?;
+        let f = self
+            .fields
+            .iter()
+            .find(|f| matches!(f.kind, FieldKind::Multi { .. }))?;
+        let FieldKind::Multi {
+            options,
+            values,
+            chosen,
+            ..
+        } = &f.kind
+        else {
+            return None;
+        };
+        let mut change = RoleChange::default();
+        for ((o, v), c) in options.iter().zip(values).zip(chosen) {
+            match (*c, held.contains(v)) {
+                (true, false) => change.added.push(o.clone()),
+                (false, true) => change.removed.push(o.clone()),
+                _ => {}
+            }
+        }
+        Some(change)
+    }
+
+    /// A paste (already stripped of newlines and controls) into the focused text field. It
+    /// never submits; `None` when the focused field takes no text.
+    pub fn paste(&mut self, text: &str) -> Option<FormOutcome> {
+        if self.busy {
+            return None;
+        }
+        let field = self.fields.get_mut(self.focus)?;
+        match &mut field.kind {
+            FieldKind::Text { input, validate } => {
+                for c in text.chars() {
+                    input.handle(tui_input::InputRequest::InsertChar(c));
+                }
+                field.error = validate(input.value()).err();
+                Some(FormOutcome::Stay)
+            }
+            FieldKind::Password { value } => {
+                for c in text.chars() {
+                    if value.chars().count() >= 256 {
+                        break;
+                    }
+                    value.push(c);
+                }
+                field.error = None;
+                Some(FormOutcome::Stay)
+            }
+            FieldKind::UserPick { input, .. } => {
+                for c in text.chars() {
+                    input.handle(tui_input::InputRequest::InsertChar(c));
+                }
+                field.error = None;
+                Some(FormOutcome::SearchUsers(input.value().to_string()))
+            }
+            _ => None,
         }
     }
 
@@ -241,9 +385,7 @@ impl Form {
 
     fn chosen(&self, i: usize) -> Vec<String> {
         match self.fields.get(i).map(|f| &f.kind) {
-            Some(FieldKind::Multi {
-                options, chosen, ..
-            }) => options
+            Some(FieldKind::Multi { values, chosen, .. }) => values
                 .iter()
                 .zip(chosen)
                 .filter(|(_, c)| **c)
@@ -366,11 +508,19 @@ impl Form {
     }
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> FormOutcome {
+        if self.busy {
+            // Closing now would lose the reply (and any keys it carries).
+            return if key.code == KeyCode::Esc {
+                FormOutcome::Refused("a submission is in flight: wait for its reply")
+            } else {
+                FormOutcome::Stay
+            };
+        }
         if key.code == KeyCode::Esc {
             return FormOutcome::Cancel;
         }
-        if self.busy {
-            return FormOutcome::Stay;
+        if self.loading.is_some() && key.code == KeyCode::Enter {
+            return FormOutcome::Refused("still loading the current roles");
         }
         let n = self.fields.len();
         match key.code {
@@ -385,7 +535,6 @@ impl Form {
             KeyCode::Enter => {
                 return match self.submission() {
                     Some(s) => {
-                        self.busy = true;
                         self.note = None;
                         FormOutcome::Submit(s)
                     }
@@ -444,6 +593,7 @@ impl Form {
                 options,
                 chosen,
                 cursor,
+                ..
             } => match key.code {
                 KeyCode::Up | KeyCode::Char('k') => {
                     if *cursor == 0 {
@@ -558,11 +708,18 @@ impl Form {
                     options,
                     chosen,
                     cursor,
+                    ..
                 } => {
                     lines.push(Line::from(vec![
                         label,
                         Span::styled("(space toggles)", theme.muted),
                     ]));
+                    if self.loading.is_some() {
+                        lines.push(Line::from(vec![
+                            Span::raw(" ".repeat(label_w + 2)),
+                            Span::styled("loading the current roles…", theme.muted),
+                        ]));
+                    }
                     for (j, o) in options.iter().enumerate() {
                         let cur = focused && j == *cursor;
                         lines.push(Line::from(vec![

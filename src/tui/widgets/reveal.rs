@@ -3,7 +3,9 @@
 //! the last four characters of the API key typed back. The panel owns the only copies of the
 //! keys (as `Secret`s); closing drops them (zeroized) and nothing can reopen it.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use std::time::Duration;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -37,7 +39,14 @@ pub struct Reveal {
     ack: Zeroizing<String>,
     pub ack_error: bool,
     pub copied: Option<&'static str>,
+    /// When the copy warning opened (it ignores keys for [`GUARD`] after that).
+    warned_at: Duration,
+    /// Further key sets waiting behind this panel (shown in the title).
+    pub queued_after: usize,
 }
+
+/// Confirmations ignore keys that arrive this soon after they open.
+pub const GUARD: Duration = Duration::from_millis(300);
 
 /// What a key did in the panel.
 #[derive(Debug)]
@@ -62,6 +71,8 @@ impl Reveal {
             ack: Zeroizing::new(String::new()),
             ack_error: false,
             copied: None,
+            warned_at: Duration::ZERO,
+            queued_after: 0,
         }
     }
 
@@ -87,7 +98,18 @@ impl Reveal {
         k.chars().skip(n.saturating_sub(4)).collect()
     }
 
-    pub fn handle_key(&mut self, key: &KeyEvent) -> RevealOutcome {
+    /// A key at time `now` (the console's clock). Keys with Ctrl or Alt never act here (Ctrl-C
+    /// is not `c`), and the copy warning ignores keys for [`GUARD`] after it opens.
+    pub fn handle_key(&mut self, key: &KeyEvent, now: Duration) -> RevealOutcome {
+        if key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SUPER)
+        {
+            return RevealOutcome::Stay;
+        }
+        if self.mode == RevealMode::CopyWarning && now.saturating_sub(self.warned_at) < GUARD {
+            return RevealOutcome::Stay;
+        }
         match self.mode {
             RevealMode::View => match key.code {
                 KeyCode::Tab
@@ -102,6 +124,7 @@ impl Reveal {
                 }
                 KeyCode::Char('c') => {
                     self.mode = RevealMode::CopyWarning;
+                    self.warned_at = now;
                     RevealOutcome::Stay
                 }
                 KeyCode::Enter => {
@@ -168,7 +191,14 @@ impl Reveal {
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(theme.warning)
-            .title(Span::styled(format!(" {} ", self.title), theme.warning));
+            .title(Span::styled(
+                if self.queued_after > 0 {
+                    format!(" {} — {} more after this ", self.title, self.queued_after)
+                } else {
+                    format!(" {} ", self.title)
+                },
+                theme.warning,
+            ));
         let mut lines = vec![Line::from(vec![
             Span::styled("Trust: ", theme.muted),
             Span::raw(self.trust.as_str().to_string()),
@@ -265,7 +295,44 @@ impl Reveal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crossterm::event::KeyModifiers;
+
+    impl Reveal {
+        /// A key well after the last warning opened.
+        fn handle_key_at(&mut self, key: &KeyEvent) -> RevealOutcome {
+            let now = self.warned_at + GUARD + Duration::from_secs(1);
+            self.handle_key(key, now)
+        }
+    }
+
+    #[test]
+    fn ctrl_c_and_a_fast_burst_do_not_copy() {
+        let mut r = Reveal::new(RevealKeys {
+            title: "t".into(),
+            trust: DisplayText::new("x"),
+            details: vec![],
+            api_key: Secret::new("hubk_abcdWXYZ"),
+            internal_key: None,
+        });
+        let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
+        assert!(matches!(
+            r.handle_key(&ctrl_c, Duration::ZERO),
+            RevealOutcome::Stay
+        ));
+        assert_eq!(r.mode, RevealMode::View, "ctrl-c is not the copy key");
+        // `c` then `y` 50 ms later: the warning ignores the second key.
+        let t0 = Duration::from_secs(1);
+        r.handle_key(&k(KeyCode::Char('c')), t0);
+        assert_eq!(r.mode, RevealMode::CopyWarning);
+        assert!(matches!(
+            r.handle_key(&k(KeyCode::Char('y')), t0 + Duration::from_millis(50)),
+            RevealOutcome::Stay
+        ));
+        assert_eq!(r.mode, RevealMode::CopyWarning);
+        assert!(matches!(
+            r.handle_key(&k(KeyCode::Char('y')), t0 + GUARD),
+            RevealOutcome::Copy(_)
+        ));
+    }
 
     fn k(c: KeyCode) -> KeyEvent {
         KeyEvent::new(c, KeyModifiers::NONE)
@@ -281,26 +348,26 @@ mod tests {
             internal_key: Some(Secret::new("hubi_1234")),
         });
         assert!(matches!(
-            r.handle_key(&k(KeyCode::Esc)),
+            r.handle_key_at(&k(KeyCode::Esc)),
             RevealOutcome::Stay
         ));
         assert!(matches!(
-            r.handle_key(&k(KeyCode::Enter)),
+            r.handle_key_at(&k(KeyCode::Enter)),
             RevealOutcome::Stay
         ));
         for c in "WXYA".chars() {
-            r.handle_key(&k(KeyCode::Char(c)));
+            r.handle_key_at(&k(KeyCode::Char(c)));
         }
         assert!(matches!(
-            r.handle_key(&k(KeyCode::Enter)),
+            r.handle_key_at(&k(KeyCode::Enter)),
             RevealOutcome::Stay
         ));
         assert!(r.ack_error);
         for c in "WXYZ".chars() {
-            r.handle_key(&k(KeyCode::Char(c)));
+            r.handle_key_at(&k(KeyCode::Char(c)));
         }
         assert!(matches!(
-            r.handle_key(&k(KeyCode::Enter)),
+            r.handle_key_at(&k(KeyCode::Enter)),
             RevealOutcome::Close
         ));
     }
@@ -315,15 +382,15 @@ mod tests {
             internal_key: Some(Secret::new("hubi_1234")),
         });
         assert!(matches!(
-            r.handle_key(&k(KeyCode::Char('c'))),
+            r.handle_key_at(&k(KeyCode::Char('c'))),
             RevealOutcome::Stay
         ));
         assert_eq!(r.mode, RevealMode::CopyWarning);
-        r.handle_key(&k(KeyCode::Tab)); // cancels
+        r.handle_key_at(&k(KeyCode::Tab)); // cancels
         assert_eq!(r.mode, RevealMode::View);
-        r.handle_key(&k(KeyCode::Tab));
-        r.handle_key(&k(KeyCode::Char('c')));
-        match r.handle_key(&k(KeyCode::Char('y'))) {
+        r.handle_key_at(&k(KeyCode::Tab));
+        r.handle_key_at(&k(KeyCode::Char('c')));
+        match r.handle_key_at(&k(KeyCode::Char('y'))) {
             RevealOutcome::Copy(s) => assert_eq!(s.expose(), "hubi_1234"),
             other => panic!("{other:?}"),
         }

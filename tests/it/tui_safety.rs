@@ -1,0 +1,638 @@
+//! Operator safety in the console, through `App::update` with a manual clock (issue 17): paste
+//! is text, confirmations ignore keys for 300 ms, nothing acts behind a blocking notice, every
+//! reply is handled (keys always reach the reveal panel), Roles forms show the truth, acting on
+//! oneself is typed, and a revoked operator is signed out.
+
+use std::collections::BTreeSet;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use hubdeck::domain::{PermissionRef, Secret, UserSub};
+use hubdeck::service::Operator;
+use hubdeck::tui::action::{ErrorReport, Msg, Op, OpOutcome, Request, RevealKeys, RoleTarget};
+use hubdeck::tui::app::App;
+use hubdeck::tui::clock::Clock;
+use hubdeck::tui::keymap::Keymap;
+use hubdeck::tui::theme::Theme;
+use hubdeck::tui::widgets::dialog::Dialog;
+use proptest::prelude::*;
+
+use crate::tui_snapshots::{
+    ROLE_ADMIN, ROLE_MEMBER, ROLE_STEWARD, answer, answer_all, app, ch, config, d, key, render,
+    text_of, type_str, wait,
+};
+
+const NEW_KEY: &str = "hubk_NEWKEY0123456789abcdefghijklmnopqrstuvwxyzABCD_c0ffee";
+
+fn ctrl(c: char) -> Msg {
+    Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL))
+}
+
+fn screen(a: &App) -> String {
+    text_of(render(a, 160, 48).backend().buffer())
+}
+
+/// The mutations queued since the last call (other requests are answered).
+fn ops(a: &mut App) -> Vec<(u64, Op)> {
+    let reqs = a.take_requests();
+    answer(a, reqs)
+}
+
+fn no_ops(a: &mut App) -> bool {
+    ops(a).is_empty()
+}
+
+fn rotated(key: &str) -> OpOutcome {
+    OpOutcome {
+        toast: "API key of Leeds Teaching rotated".into(),
+        reveal: Some(RevealKeys {
+            title: "API key rotated — the new key".into(),
+            trust: d("Leeds Teaching"),
+            details: Vec::new(),
+            api_key: Secret::new(key),
+            internal_key: None,
+        }),
+    }
+}
+
+fn toast_texts(a: &App) -> Vec<String> {
+    a.toasts.iter().map(|t| t.text.clone()).collect()
+}
+
+/// Closes the reveal panel the way an operator does: Enter, the last four, Enter.
+fn acknowledge(a: &mut App, key: &str) {
+    a.update(self::key(KeyCode::Enter));
+    let last4: String = key.chars().skip(key.chars().count() - 4).collect();
+    type_str(a, &last4);
+    a.update(self::key(KeyCode::Enter));
+}
+
+/// Starts a key rotation on Trusts and a mandate soft-delete on Mandates; returns both ids.
+fn rotate_then_delete(a: &mut App) -> (u64, u64) {
+    a.update(ch('4'));
+    answer_all(a);
+    a.update(ch('o'));
+    wait(a);
+    a.update(ch('y'));
+    let rot = ops(a);
+    assert!(
+        matches!(rot.as_slice(), [(_, Op::RotateTrustKey { .. })]),
+        "{rot:?}"
+    );
+    // A second mutation before the first reply.
+    a.update(ch('1'));
+    answer_all(a);
+    a.update(ch('d'));
+    wait(a);
+    a.update(ch('y'));
+    let del = ops(a);
+    assert!(
+        matches!(del.as_slice(), [(_, Op::SoftDeleteMandate { .. })]),
+        "{del:?}"
+    );
+    assert_eq!(a.inflight.len(), 2, "both are tracked");
+    (rot[0].0, del[0].0)
+}
+
+#[test]
+fn two_mutations_in_flight_replies_in_either_order() {
+    for rotation_first in [true, false] {
+        let mut a = app();
+        let (rot, del) = rotate_then_delete(&mut a);
+        let deleted = || Msg::OpDone {
+            id: del,
+            result: Ok(OpOutcome {
+                toast: "mandate Acme Research deleted (restorable until purged)".into(),
+                reveal: None,
+            }),
+        };
+        let rotation = || Msg::OpDone {
+            id: rot,
+            result: Ok(rotated(NEW_KEY)),
+        };
+        if rotation_first {
+            a.update(rotation());
+            a.update(deleted());
+        } else {
+            a.update(deleted());
+            a.update(rotation());
+        }
+        answer_all(&mut a);
+        assert!(a.inflight.is_empty());
+        assert!(a.reveal.is_some(), "the new key is on the reveal panel");
+        assert!(screen(&a).contains(NEW_KEY), "order {rotation_first}");
+        acknowledge(&mut a, NEW_KEY);
+        assert!(a.reveal.is_none());
+        assert!(
+            toast_texts(&a)
+                .iter()
+                .any(|t| t.contains("Acme Research deleted")),
+            "the second result is reported: {:?}",
+            toast_texts(&a)
+        );
+        assert!(!screen(&a).contains(NEW_KEY));
+    }
+}
+
+#[test]
+fn a_failure_next_to_a_rotation_is_shown_and_the_key_still_revealed() {
+    let mut a = app();
+    let (rot, del) = rotate_then_delete(&mut a);
+    a.update(Msg::OpDone {
+        id: del,
+        result: Err(ErrorReport::msg("mandate is locked by another operator")),
+    });
+    a.update(Msg::OpDone {
+        id: rot,
+        result: Ok(rotated(NEW_KEY)),
+    });
+    assert!(screen(&a).contains(NEW_KEY));
+    acknowledge(&mut a, NEW_KEY);
+    assert!(matches!(a.dialog, Some(Dialog::Error { .. })));
+    assert!(screen(&a).contains("mandate is locked by another operator"));
+}
+
+#[test]
+fn keys_arriving_while_a_panel_is_open_are_queued() {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    type_str(&mut a, "Leeds Teaching");
+    a.update(key(KeyCode::Tab));
+    type_str(&mut a, "leeds");
+    a.update(key(KeyCode::Enter));
+    let reg = ops(&mut a);
+    // The form is busy: Esc does not close it (its reply would be lost).
+    a.update(key(KeyCode::Esc));
+    assert!(a.form.as_ref().is_some_and(|f| f.busy), "form stays open");
+    assert!(toast_texts(&a).iter().any(|t| t.contains("in flight")));
+    // A rotation of the existing trust, started while the registration runs.
+    a.update(Msg::OpDone {
+        id: reg[0].0,
+        result: Ok(rotated(
+            "hubk_FIRSTKEY0123456789abcdefghijklmnopqrstuvwxyz_aaaa",
+        )),
+    });
+    assert!(a.form.is_none(), "the form closes on its reply");
+    a.update(Msg::OpDone {
+        id: 9999,
+        result: Ok(rotated(NEW_KEY)),
+    });
+    assert_eq!(a.reveal_queue.len(), 1, "the second key set waits its turn");
+    assert!(screen(&a).contains("1 more after this"));
+    acknowledge(
+        &mut a,
+        "hubk_FIRSTKEY0123456789abcdefghijklmnopqrstuvwxyz_aaaa",
+    );
+    assert!(screen(&a).contains(NEW_KEY), "then the next panel opens");
+    acknowledge(&mut a, NEW_KEY);
+    assert!(a.reveal.is_none());
+}
+
+#[test]
+fn a_second_change_to_the_same_record_waits() {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('o'));
+    wait(&a);
+    a.update(ch('y'));
+    assert_eq!(ops(&mut a).len(), 1);
+    a.update(ch('o'));
+    wait(&a);
+    a.update(ch('y'));
+    assert!(
+        no_ops(&mut a),
+        "no second rotation of the same trust while one runs"
+    );
+    assert!(toast_texts(&a).iter().any(|t| t.contains("still running")));
+}
+
+#[test]
+fn quitting_with_a_mutation_in_flight_asks_waits_and_shows_keys_first() {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('o'));
+    wait(&a);
+    a.update(ch('y'));
+    let (id, _) = ops(&mut a).remove(0);
+    a.update(ch('q'));
+    assert!(!a.quit);
+    assert!(matches!(a.dialog, Some(Dialog::QuitWhenDone { .. })));
+    a.update(ch('y'));
+    assert!(
+        !a.quit,
+        "the confirmation ignores a key in its first 300 ms"
+    );
+    wait(&a);
+    a.update(ch('y'));
+    assert!(a.quit_pending && !a.quit, "waits for the reply");
+    assert!(screen(&a).contains("waiting for 1 reply"));
+    // Behind the notice nothing else acts.
+    a.update(ch('n'));
+    assert!(a.form.is_none());
+    a.update(Msg::OpDone {
+        id,
+        result: Ok(rotated(NEW_KEY)),
+    });
+    assert!(!a.quit, "the keys are shown first");
+    assert!(screen(&a).contains(NEW_KEY));
+    a.update(ctrl('c'));
+    assert!(!a.quit, "ctrl-c does not skip the panel");
+    acknowledge(&mut a, NEW_KEY);
+    assert!(a.quit, "then it quits");
+}
+
+#[test]
+fn confirmations_ignore_keys_in_their_first_300_ms() {
+    let mut a = app();
+    a.update(ch('d'));
+    a.update(ch('y'));
+    assert!(no_ops(&mut a), "y right after opening is not an answer");
+    a.clock.advance(std::time::Duration::from_millis(299));
+    a.update(ch('y'));
+    assert!(no_ops(&mut a));
+    a.clock.advance(std::time::Duration::from_millis(1));
+    a.update(ch('y'));
+    assert!(matches!(
+        ops(&mut a).as_slice(),
+        [(_, Op::SoftDeleteMandate { .. })]
+    ));
+    // Type-the-name: a burst right after opening types nothing.
+    a.update(ch('D'));
+    type_str(&mut a, "Acme Research");
+    a.update(key(KeyCode::Enter));
+    assert!(no_ops(&mut a));
+    match &a.dialog {
+        Some(Dialog::TypeName { input, .. }) => assert_eq!(input.value(), ""),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn ctrl_c_and_ctrl_d_never_act_in_an_overlay() {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('o'));
+    wait(&a);
+    a.update(ctrl('d'));
+    assert!(
+        matches!(a.dialog, Some(Dialog::Confirm { .. })),
+        "ctrl-d is nothing"
+    );
+    assert!(no_ops(&mut a));
+    a.update(ctrl('y'));
+    assert!(no_ops(&mut a), "ctrl-y is not y");
+    a.update(key(KeyCode::Esc));
+    // On the reveal panel ctrl-c neither quits nor opens the copy prompt.
+    a.reveal = Some(hubdeck::tui::widgets::reveal::Reveal::new(
+        rotated(NEW_KEY).reveal.expect("keys"),
+    ));
+    a.update(ctrl('c'));
+    assert!(!a.quit);
+    let s = screen(&a);
+    assert!(!s.contains("Copy the"), "no copy prompt:\n{s}");
+    assert!(a.take_effects().is_empty());
+    // Outside the panel ctrl-c quits (nothing in flight).
+    acknowledge(&mut a, NEW_KEY);
+    a.update(ch('d'));
+    a.update(ctrl('c'));
+    assert!(a.quit);
+    assert!(no_ops(&mut a));
+}
+
+#[test]
+fn too_small_terminal_acts_only_on_resize_and_quit() {
+    let mut a = app();
+    a.update(Msg::Resize(60, 20));
+    for c in ['n', 'd', 'D', 'y', 'e', '/', ':', '4', 'o', 'y'] {
+        a.update(ch(c));
+    }
+    a.update(key(KeyCode::Enter));
+    a.update(Msg::Paste("today".into()));
+    assert!(a.dialog.is_none() && a.form.is_none() && a.palette.is_none());
+    assert!(a.members.is_none(), "Enter opened nothing");
+    assert_eq!(a.tab, hubdeck::tui::screens::Tab::Mandates);
+    assert!(no_ops(&mut a));
+    assert!(screen_at(&a, 60, 20).contains("terminal too small"));
+    a.update(Msg::Resize(120, 40));
+    a.update(ch('d'));
+    assert!(a.dialog.is_some(), "keys act again after the resize");
+    a.update(Msg::Resize(60, 20));
+    a.update(ch('q'));
+    assert!(a.quit);
+}
+
+fn screen_at(a: &App, w: u16, h: u16) -> String {
+    text_of(render(a, w, h).backend().buffer())
+}
+
+#[test]
+fn paste_goes_only_into_the_focused_text_input() {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    // On the list: ignored, with a toast, and nothing opens.
+    a.update(Msg::Paste("body".into()));
+    a.update(Msg::Paste("today\n".into()));
+    assert!(a.dialog.is_none() && a.form.is_none());
+    assert!(no_ops(&mut a));
+    assert!(toast_texts(&a).iter().any(|t| t.contains("paste ignored")));
+    // In the search box: it searches for the text.
+    a.update(ch('/'));
+    a.update(Msg::Paste("to\nday\r\n".into()));
+    assert_eq!(a.trusts.table.search.value(), "today");
+    for _ in 0..5 {
+        a.update(Msg::Tick);
+    }
+    let reqs = a.take_requests();
+    assert!(reqs.iter().any(|r| matches!(
+        r,
+        Request::Page { query, .. } if query.search.as_deref() == Some("today")
+    )));
+    a.update(key(KeyCode::Esc));
+    // In a form: one field filled, nothing submitted.
+    a.update(ch('n'));
+    a.update(Msg::Paste("Leeds Teaching\nLEEDS\n".into()));
+    assert!(no_ops(&mut a));
+    let f = a.form.as_ref().expect("form open");
+    assert_eq!(f.text(0), "Leeds TeachingLEEDS");
+    assert_eq!(f.text(1), "", "the second field is untouched");
+    assert!(!f.busy);
+    // Into the type-the-name confirmation: typed text, never a confirmation.
+    a.update(key(KeyCode::Esc));
+    a.update(ch('d'));
+    a.update(Msg::Paste("Leeds Teaching\n".into()));
+    assert!(no_ops(&mut a));
+    match &a.dialog {
+        Some(Dialog::TypeName { input, .. }) => assert_eq!(input.value(), "Leeds Teaching"),
+        other => panic!("{other:?}"),
+    }
+}
+
+/// An app on `tab` (0–5) with `overlay` (0–9) open.
+fn app_in(tab: usize, overlay: usize) -> App {
+    let mut a = app();
+    a.update(ch(char::from(b'1' + tab as u8)));
+    answer_all(&mut a);
+    match overlay {
+        0 => {}
+        1 => a.update(ch('/')),
+        2 => a.update(ch(':')),
+        3 => a.update(ch('?')),
+        4 => {
+            a.update(ch('n'));
+            answer_all(&mut a);
+        }
+        5 => a.update(ch('d')),
+        6 => a.update(ch('D')),
+        7 => {
+            a.update(ch('f'));
+        }
+        8 => {
+            a.reveal = Some(hubdeck::tui::widgets::reveal::Reveal::new(
+                rotated(NEW_KEY).reveal.expect("keys"),
+            ));
+        }
+        _ => {
+            a.update(ch('r'));
+            answer_all(&mut a);
+        }
+    }
+    a
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Any printable string (with line breaks) pasted on any screen and overlay queues no
+    /// mutation — not at once and not after the confirmation guard has passed.
+    #[test]
+    fn a_paste_never_queues_a_mutation(
+        tab in 0usize..6,
+        overlay in 0usize..10,
+        text in prop_oneof![
+            "[ -~\n]{0,40}",
+            "\\PC{0,40}",
+            Just("body".to_string()),
+            Just("today\n".to_string()),
+            Just("y\ny\n".to_string()),
+        ],
+    ) {
+        let mut a = app_in(tab, overlay);
+        let _ = ops(&mut a);
+        wait(&a);
+        a.update(Msg::Paste(text.clone()));
+        let queued = ops(&mut a);
+        prop_assert!(queued.is_empty(), "paste {text:?} queued {queued:?}");
+        prop_assert!(a.form.as_ref().is_none_or(|f| !f.busy));
+        prop_assert!(!a.quit);
+    }
+}
+
+// ---------- Roles forms ----------
+
+fn tick_labels(a: &App) -> Vec<String> {
+    screen(a)
+        .lines()
+        .filter_map(|l| {
+            let i = l.find("[x] ")?;
+            Some(
+                l[i + 4..]
+                    .trim_end_matches(|c: char| c == '│' || c.is_whitespace())
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
+    let mut a = app();
+    a.update(ch('2'));
+    answer_all(&mut a);
+    a.update(key(KeyCode::Enter)); // alice's detail
+    answer_all(&mut a);
+    a.update(ch('r'));
+    let reqs = a.take_requests();
+    assert!(reqs.iter().any(|r| matches!(
+        r,
+        Request::RoleChoices { target: RoleTarget::User { sub }, .. } if sub.ends_with("a1")
+    )));
+    // Until the reply, nothing can be saved.
+    a.update(key(KeyCode::Enter));
+    assert!(a.dialog.is_none());
+    answer(&mut a, reqs);
+    assert_eq!(tick_labels(&a), vec!["admin".to_string()]);
+    // Tick viewer: the confirmation lists what is added, and admin is kept.
+    a.update(ch('j'));
+    a.update(ch('j'));
+    a.update(ch(' '));
+    a.update(key(KeyCode::Enter));
+    let s = screen(&a);
+    assert!(s.contains("Add: viewer. Remove: nothing."), "{s}");
+    wait(&a);
+    a.update(ch('y'));
+    match ops(&mut a).as_slice() {
+        [(_, Op::SetUserRoles { roles, .. })] => {
+            assert_eq!(roles, &vec!["admin".to_string(), "viewer".to_string()])
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(a.form.as_ref().is_some_and(|f| f.busy));
+}
+
+#[test]
+fn member_roles_form_offers_and_keeps_the_mandates_own_role() {
+    let mut a = app();
+    a.update(key(KeyCode::Enter)); // members of Acme
+    answer_all(&mut a);
+    a.update(ch('r')); // alice: admin + data steward
+    answer_all(&mut a);
+    assert_eq!(
+        tick_labels(&a),
+        vec![
+            "admin".to_string(),
+            "data steward (this mandate)".to_string()
+        ]
+    );
+    // Untick admin, tick member.
+    a.update(ch(' '));
+    a.update(ch('j'));
+    a.update(ch(' '));
+    a.update(key(KeyCode::Enter));
+    let s = screen(&a);
+    assert!(s.contains("Add: member. Remove: admin."), "{s}");
+    wait(&a);
+    a.update(ch('y'));
+    match ops(&mut a).as_slice() {
+        [(_, Op::SetMemberRoles { roles, .. })] => {
+            let got: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
+            assert_eq!(got, BTreeSet::from([ROLE_MEMBER, ROLE_STEWARD]));
+            assert!(!got.contains(ROLE_ADMIN));
+        }
+        other => panic!("{other:?}"),
+    }
+    // The add-member form offers the mandate's own role as well.
+    let mut a = app();
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    answer_all(&mut a);
+    let s = screen(&a);
+    assert!(s.contains("[ ] data steward (this mandate)"), "{s}");
+    assert!(s.contains("[x] member"), "{s}");
+}
+
+#[test]
+fn saving_unchanged_roles_sends_nothing() {
+    let mut a = app();
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    a.update(ch('r'));
+    answer_all(&mut a);
+    a.update(key(KeyCode::Enter));
+    assert!(a.dialog.is_none() && a.form.is_none());
+    assert!(no_ops(&mut a));
+}
+
+// ---------- acting on oneself, revoked authority ----------
+
+/// Signed in as alice (the first Users row).
+fn alice_app() -> App {
+    let me = Operator {
+        sub: UserSub(
+            "00000000-0000-0000-0000-0000000000a1"
+                .parse()
+                .expect("uuid"),
+        ),
+        email: "alice@acme.example".into(),
+        permissions: PermissionRef::ALL.into_iter().collect(),
+    };
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        Some(me),
+    );
+    a.clock = Clock::manual();
+    answer_all(&mut a);
+    a.update(ch('2'));
+    answer_all(&mut a);
+    a
+}
+
+#[test]
+fn disabling_or_demoting_oneself_needs_a_typed_confirmation() {
+    let mut a = alice_app();
+    a.update(ch('a'));
+    assert!(matches!(a.dialog, Some(Dialog::TypeName { .. })));
+    assert!(screen(&a).contains("This is you"));
+    wait(&a);
+    a.update(ch('y'));
+    a.update(key(KeyCode::Enter));
+    assert!(no_ops(&mut a), "y is not the email");
+    a.update(key(KeyCode::Backspace));
+    type_str(&mut a, "alice@acme.example");
+    a.update(key(KeyCode::Enter));
+    assert!(matches!(
+        ops(&mut a).as_slice(),
+        [(_, Op::SetUserEnabled { enabled: false, .. })]
+    ));
+    // Removing one's own admin grant in the Roles form.
+    let mut a = alice_app();
+    a.update(ch('r'));
+    answer_all(&mut a);
+    a.update(ch(' ')); // untick admin
+    a.update(ch('j'));
+    a.update(ch('j'));
+    a.update(ch(' ')); // tick viewer
+    a.update(key(KeyCode::Enter));
+    assert!(matches!(a.dialog, Some(Dialog::TypeName { .. })));
+    let s = screen(&a);
+    assert!(
+        s.contains("This is you") && s.contains("Remove: admin"),
+        "{s}"
+    );
+    wait(&a);
+    type_str(&mut a, "alice@acme.example");
+    a.update(key(KeyCode::Enter));
+    assert!(matches!(
+        ops(&mut a).as_slice(),
+        [(_, Op::SetUserRoles { roles, .. })] if roles == &vec!["viewer".to_string()]
+    ));
+    // Deleting oneself says so too.
+    let mut a = alice_app();
+    a.update(ch('d'));
+    assert!(screen(&a).contains("This is you"));
+    // Another user's disable is a plain y/n.
+    let mut a = alice_app();
+    a.update(ch('j'));
+    a.update(ch('a'));
+    assert!(matches!(a.dialog, Some(Dialog::Confirm { .. })));
+}
+
+#[test]
+fn a_revoked_operator_is_signed_out_with_the_reason() {
+    let mut a = app();
+    a.update(ch('d'));
+    wait(&a);
+    a.update(ch('y'));
+    let (id, _) = ops(&mut a).remove(0);
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport::revoked(
+            "your access was revoked: ops@hub.example no longer holds the ADMIN role",
+        )),
+    });
+    assert!(a.operator.is_none(), "signed out");
+    let s = screen(&a);
+    assert!(s.contains("You were signed out"), "{s}");
+    assert!(s.contains("holds the ADMIN role"), "{s}");
+    assert!(
+        !s.contains("Acme Research"),
+        "the data is gone from the screen:\n{s}"
+    );
+}
