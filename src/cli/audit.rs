@@ -84,7 +84,8 @@ pub enum AuditCmd {
         #[command(flatten)]
         filter: AuditFilter,
     },
-    /// Export every matching row to stdout (or --out) as CSV or JSON.
+    /// Export every matching row, newest first, to stdout (or --out, created 0600) as CSV or
+    /// JSON. Rows written while the export runs neither repeat nor push others out.
     Export {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
@@ -159,9 +160,14 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                     svc.export_audit(&actor, &q, range, format, &mut f).await?
                 }
                 None => {
-                    let mut stdout = std::io::BufWriter::new(std::io::stdout());
-                    svc.export_audit(&actor, &q, range, format, &mut stdout)
-                        .await?
+                    let mut stdout =
+                        super::output::PipeWatch::new(std::io::BufWriter::new(std::io::stdout()));
+                    let result = svc
+                        .export_audit(&actor, &q, range, format, &mut stdout)
+                        .await;
+                    // `audit export | head`: the reader left; end quietly, not as a failure.
+                    stdout.check()?;
+                    result?
                 }
             };
             eprintln!("exported {n} audit row(s)");

@@ -112,6 +112,53 @@ pub fn print_json<T: serde::Serialize + ?Sized>(v: &T) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A writer that remembers a write to a closed pipe, for output handed to a layer that turns
+/// I/O errors into its own (the audit export): [`PipeWatch::check`] brings the broken pipe
+/// back so the command can end quietly.
+pub struct PipeWatch<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> PipeWatch<W> {
+    pub fn new(inner: W) -> Self {
+        Self {
+            inner,
+            closed: false,
+        }
+    }
+
+    /// `Err(BrokenPipe)` when any write met a closed pipe.
+    pub fn check(&self) -> io::Result<()> {
+        if self.closed {
+            Err(io::ErrorKind::BrokenPipe.into())
+        } else {
+            Ok(())
+        }
+    }
+
+    fn watch<T>(&mut self, r: io::Result<T>) -> io::Result<T> {
+        if let Err(e) = &r
+            && e.kind() == io::ErrorKind::BrokenPipe
+        {
+            self.closed = true;
+        }
+        r
+    }
+}
+
+impl<W: Write> Write for PipeWatch<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let r = self.inner.write(buf);
+        self.watch(r)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        let r = self.inner.flush();
+        self.watch(r)
+    }
+}
+
 /// True when `e` (or a cause) is a write to a closed pipe: the reader went away, which is not
 /// a failure of the command.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {

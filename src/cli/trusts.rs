@@ -3,7 +3,7 @@
 //! These commands need only the database (no identity directory): they run the trust use cases
 //! through [`crate::service::trusts::Trusts`] built from a pool.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
@@ -35,7 +35,8 @@ pub struct RegisterTrustArgs {
 pub enum TrustsCmd {
     /// List trusts (search name/code, filter region and slot, sort).
     List(ListTrustsArgs),
-    /// Mint a new API key (and optionally internal-service key); prints them once as JSON.
+    /// Mint a new API key (and optionally internal-service key); prints them once as JSON
+    /// (on a terminal: shows them in the one-time reveal panel, prints only the metadata).
     RotateKey(RotateArgs),
     /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
     Delete(DeleteArgs),
@@ -174,6 +175,51 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
         .register(&actor, &a.name, &a.code, a.region.as_deref())
         .await
     {
+        Ok(r) if std::io::stdout().is_terminal() => {
+            // Keys never go into a terminal's scrollback: the one-time panel shows them on the
+            // alternate screen, then only the metadata is printed.
+            let kit = KitJson {
+                trust_id: r.trust.id.to_string(),
+                trust_name: &r.trust.name,
+                trust_code: &r.trust.code,
+                region: r.trust.region.as_deref(),
+                fl_kit_slot: Some(&r.fl_kit_slot),
+                fl_kit_slot_number: Some(r.fl_kit_slot_number),
+                trust_api_key: None,
+                trust_internal_service_key: None,
+            };
+            let metadata = super::output::to_json(&[kit])?;
+            let details = vec![
+                (
+                    "Trust id".to_string(),
+                    DisplayText::new(&r.trust.id.to_string()),
+                ),
+                (
+                    "Kit slot".to_string(),
+                    DisplayText::new(&format!("{} (#{})", r.fl_kit_slot, r.fl_kit_slot_number)),
+                ),
+            ];
+            let trust = format!("{} ({})", r.trust.name, r.trust.code);
+            let slot = DisplayText::new(&r.fl_kit_slot).into_string();
+            crate::tui::reveal_once::show(
+                crate::tui::action::RevealKeys {
+                    title: "Trust registered — its keys".into(),
+                    trust: DisplayText::new(&trust),
+                    details,
+                    api_key: r.api_key,
+                    internal_key: Some(r.internal_service_key),
+                },
+                &ctx.settings,
+            )
+            .await?;
+            println!("{metadata}");
+            eprintln!(
+                "hubdeck: registered trust {} in FL kit slot {slot}; its keys were shown once on \
+                 the alternate screen and are not printed",
+                DisplayText::new(&trust)
+            );
+            Ok(0)
+        }
         Ok(r) => {
             let kit = KitJson {
                 trust_id: r.trust.id.to_string(),
@@ -252,13 +298,44 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
             let page = trusts.list(&actor, &q).await?;
             match ctx.output {
                 Output::Json => super::print_json(&page)?,
-                Output::Table => print_trusts(&page.items, &page.range_label()),
+                Output::Table => print_trusts(&page.items, &page.range_label())?,
             }
             Ok(0)
         }
         TrustsCmd::RotateKey(a) => {
             let t = trusts.resolve(&actor, &a.trust).await?;
             let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
+            if std::io::stdout().is_terminal() {
+                // Shown once on the alternate screen, never printed into the scrollback.
+                let metadata = super::output::to_json(&[serde_json::json!({
+                    "trust_id": r.trust_id.to_string(),
+                    "trust_name": r.trust_name,
+                })])?;
+                let name = DisplayText::new(&r.trust_name);
+                let crate::domain::trust::RotatedKeys {
+                    trust_name,
+                    api_key,
+                    internal_service_key,
+                    ..
+                } = r;
+                crate::tui::reveal_once::show(
+                    crate::tui::action::RevealKeys {
+                        title: "API key rotated — the new key".into(),
+                        trust: DisplayText::new(&trust_name),
+                        details: Vec::new(),
+                        api_key,
+                        internal_key: internal_service_key,
+                    },
+                    &ctx.settings,
+                )
+                .await?;
+                println!("{metadata}");
+                eprintln!(
+                    "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
+                     screen and are not printed"
+                );
+                return Ok(0);
+            }
             #[derive(Serialize)]
             struct Rotated<'a> {
                 trust_id: String,
@@ -342,50 +419,47 @@ pub async fn run_kit_slots(ctx: &Context, cmd: KitSlotsCmd) -> anyhow::Result<i3
             let page = trusts.list_kit_slots(&actor, &q).await?;
             match ctx.output {
                 Output::Json => super::print_json(&page)?,
-                Output::Table => print_slots(&page.items, &page.range_label()),
+                Output::Table => print_slots(&page.items, &page.range_label())?,
             }
             Ok(0)
         }
     }
 }
 
-fn cell(s: Option<&str>) -> String {
-    s.map(|s| DisplayText::new(s).into_string())
-        .unwrap_or_else(|| "-".into())
+/// Trusts as a table (sanitized cells, aligned by display width); the range on stderr.
+fn print_trusts(items: &[Trust], label: &str) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|t| {
+            vec![
+                t.id.to_string(),
+                t.code.to_string(),
+                t.region.clone().unwrap_or_else(|| "-".into()),
+                t.name.clone(),
+                t.slot_name.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    super::output::print_table(&["ID", "CODE", "REGION", "NAME", "SLOT"], &rows)?;
+    eprintln!("{label}");
+    Ok(())
 }
 
-fn print_trusts(items: &[Trust], label: &str) {
-    println!(
-        "{:<36}  {:<16}  {:<24}  {:<32}  {:<12}",
-        "ID", "CODE", "REGION", "NAME", "SLOT"
-    );
-    for t in items {
-        println!(
-            "{:<36}  {:<16}  {:<24}  {:<32}  {:<12}",
-            t.id,
-            t.code,
-            cell(t.region.as_deref()),
-            DisplayText::with_max(&t.name, 32).into_string(),
-            cell(t.slot_name.as_deref())
-        );
-    }
+/// Kit slots as a table (sanitized cells, aligned by display width); the range on stderr.
+fn print_slots(items: &[KitSlot], label: &str) -> std::io::Result<()> {
+    let rows: Vec<Vec<String>> = items
+        .iter()
+        .map(|s| {
+            vec![
+                s.slot_name.clone(),
+                s.slot_number.to_string(),
+                if s.is_free() { "free" } else { "used" }.to_string(),
+                s.trust_name.clone().unwrap_or_else(|| "-".into()),
+                s.trust_code.clone().unwrap_or_else(|| "-".into()),
+            ]
+        })
+        .collect();
+    super::output::print_table(&["SLOT", "NUMBER", "STATE", "TRUST", "CODE"], &rows)?;
     eprintln!("{label}");
-}
-
-fn print_slots(items: &[KitSlot], label: &str) {
-    println!(
-        "{:<20}  {:>6}  {:<6}  {:<32}  {:<16}",
-        "SLOT", "NUMBER", "STATE", "TRUST", "CODE"
-    );
-    for s in items {
-        println!(
-            "{:<20}  {:>6}  {:<6}  {:<32}  {:<16}",
-            DisplayText::with_max(&s.slot_name, 20).into_string(),
-            s.slot_number,
-            if s.is_free() { "free" } else { "used" },
-            cell(s.trust_name.as_deref()),
-            cell(s.trust_code.as_deref())
-        );
-    }
-    eprintln!("{label}");
+    Ok(())
 }

@@ -16,8 +16,8 @@
 //! | create user (`AdminCreateUser`) | **no** — a repeat answers `UsernameExistsException` for the identity the first attempt made | exactly 1 | the saga (`service::registration`): strongly consistent read by username (`AdminGetUser`) + proof of authorship (the `custom:hubdeck_reg` marker = registration id, or the sub recorded on the journal). Ours → continue as `identity_created`; absent → the create is tried once more; someone else's → `conflict`, nothing deleted |
 //! | resend invite (`AdminCreateUser`, `MessageAction=RESEND`) | **no** — each attempt sends an email | exactly 1 | not resolvable by a read (an email leaves no state): reported as "may or may not have been sent"; the operator decides whether to resend |
 //! | delete user (`AdminDeleteUser`) | yes in effect — a repeat answers `UserNotFoundException` | SDK retries | `service::Services::delete_verified`: a not-found or unknown answer is believed only after `AdminGetUser` shows the username gone (or owned by another sub, which is never touched) |
-//! | disable / enable (`AdminDisableUser` / `AdminEnableUser`) | yes — same end state | SDK retries | repeating the call is safe; the caller reports the error and the operator repeats it (the end state is checked with `AdminGetUser` → `enabled`) |
-//! | set password (`AdminSetUserPassword`) | yes — same password, same status | SDK retries | repeating the call is safe |
+//! | disable / enable (`AdminDisableUser` / `AdminEnableUser`) | yes — same end state | SDK retries | repeating is harmless: when every attempt fails the error is reported, hubdeck writes no audit row or cache change, and the operator repeats the action |
+//! | set password (`AdminSetUserPassword`) | yes — same password, same status | SDK retries | repeating is harmless; the error is reported and the operator repeats it |
 //! | update attributes (`AdminUpdateUserAttributes`) | yes — same values | — | not called by hubdeck (profiles live in PostgreSQL; the marker is immutable and set only at creation) |
 //! | sign-in (`AdminInitiateAuth`, `AdminRespondToAuthChallenge`) | n/a (no directory state hubdeck relies on) | SDK retries | the operator signs in again |
 //!

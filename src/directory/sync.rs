@@ -45,7 +45,7 @@ pub async fn sync_all(
     let estimated = match directory.estimated_count().await {
         Ok(n) => n,
         Err(e) => {
-            tracing::warn!("directory sync: no size estimate ({e}); progress without a total");
+            tracing::debug!("directory sync: no size estimate ({e}); progress without a total");
             None
         }
     };

@@ -72,8 +72,19 @@ pub fn is_invisible(c: char) -> bool {
     )
 }
 
+/// True for space characters other than U+0020 (no-break, en/em, thin, ideographic, Braille
+/// blank, …): they look exactly like a plain space, so `Acme\u{a0}Imaging` and `Acme Imaging`
+/// would be two names no reader can tell apart.
+pub fn is_lookalike_space(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}' | '\u{202F}' | '\u{205F}' | '\u{2800}' | '\u{3000}'
+    )
+}
+
 /// Why `c` may not appear in a name, code, label or organisation: `Some("a control
-/// character")`, `Some("an invisible character")`, or `None` when it is fine.
+/// character")`, `Some("an invisible character")`, …, or `None` when it is fine.
 pub fn forbidden_char(c: char) -> Option<&'static str> {
     if c.is_control() {
         Some("a control character")
@@ -81,6 +92,8 @@ pub fn forbidden_char(c: char) -> Option<&'static str> {
         Some("a bidirectional control character")
     } else if is_invisible(c) {
         Some("an invisible character")
+    } else if is_lookalike_space(c) {
+        Some("a space other than the plain space")
     } else {
         None
     }
@@ -92,7 +105,7 @@ pub fn code_point(c: char) -> String {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || is_bidi_control(c) || is_invisible(c)
+    c.is_control() || is_bidi_control(c) || is_invisible(c) || is_lookalike_space(c)
 }
 
 /// Columns `s` takes on a terminal: wide (CJK) characters count 2, combining marks 0.
@@ -209,6 +222,10 @@ mod tests {
             DisplayText::new("\u{3164}\u{fe0f}").as_str(),
             "\\u{3164}\\u{fe0f}"
         );
+        assert_eq!(
+            DisplayText::new("a\u{a0}b\u{3000}").as_str(),
+            "a\\xa0b\\u{3000}"
+        );
     }
 
     #[test]
@@ -229,6 +246,11 @@ mod tests {
             forbidden_char('\u{202e}'),
             Some("a bidirectional control character")
         );
+        assert_eq!(
+            forbidden_char('\u{a0}'),
+            Some("a space other than the plain space")
+        );
+        assert_eq!(forbidden_char(' '), None);
         assert_eq!(forbidden_char('é'), None);
         assert_eq!(forbidden_char('界'), None);
         assert_eq!(code_point('\u{200b}'), "U+200B");

@@ -1285,6 +1285,62 @@ impl From<ServiceError> for WriteError {
 mod tests {
     use super::*;
 
+    fn journal(sub: Option<UserSub>) -> Registration {
+        let now = Utc::now();
+        Registration {
+            id: RegistrationId::new_v4(),
+            email: "bob@example.org".into(),
+            name: "Bob".into(),
+            organisation: "Org".into(),
+            requested_roles: vec![],
+            suppress_invite: true,
+            state: "pending".into(),
+            sub,
+            identity_created: sub.is_some(),
+            last_error: None,
+            rollback_error: None,
+            note: None,
+            actor_user_id: None,
+            via: "cli".into(),
+            os_user: None,
+            call_started_at: Some(now),
+            call_finished_at: Some(now),
+            evidence: None,
+            created_at: now - chrono::TimeDelta::seconds(5),
+            updated_at: now,
+        }
+    }
+
+    fn identity(marker: Option<String>) -> Identity {
+        Identity {
+            sub: UserSub::new_v4(),
+            username: "bob@example.org".into(),
+            email: "bob@example.org".into(),
+            enabled: true,
+            status: crate::directory::IdentityStatus::ForceChangePassword,
+            // Created inside the call window: still no proof.
+            created_at: Some(Utc::now()),
+            registration_marker: marker,
+        }
+    }
+
+    #[test]
+    fn proof_is_the_marker_or_the_recorded_sub_never_timestamps_or_email() {
+        let j = journal(None);
+        assert!(proven(&identity(Some(j.id.to_string())), &j));
+        assert!(
+            !proven(&identity(None), &j),
+            "same email, fitting time: not proof"
+        );
+        assert!(!proven(
+            &identity(Some(RegistrationId::new_v4().to_string())),
+            &j
+        ));
+        let i = identity(None);
+        assert!(proven(&i, &journal(Some(i.sub))));
+        assert!(!proven(&i, &journal(Some(UserSub::new_v4()))));
+    }
+
     #[test]
     fn classification() {
         use DirectoryError::*;

@@ -108,6 +108,13 @@ impl Services {
             };
             let sub = identity.sub;
             let mut tx = self.db.begin().await?;
+            super::actor::authorize(
+                &mut tx,
+                actor,
+                crate::domain::PermissionRef::CanManageUsers,
+                "seeding users",
+            )
+            .await?;
             directory_cache::upsert(&mut *tx, &identity).await?;
             grants::lock_user(&mut tx, sub).await?;
             // Ensure a profile exists (never overwrite one an operator edited).

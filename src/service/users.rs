@@ -535,7 +535,11 @@ impl Services {
                 )
                 .await?;
             }
-            // The operator being deleted is refused from now on (fresh authority reads this).
+            // The operator being deleted is refused from now on (fresh authority reads this);
+            // an identity the cache did not know yet gets its row first.
+            if let Some(i) = &identity {
+                directory_cache::upsert(&mut *tx, i).await?;
+            }
             directory_cache::mark_gone(&mut *tx, sub).await?;
             tx.commit().await?;
             Ok((removed, memberships.len(), profile_removed))

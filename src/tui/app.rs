@@ -417,11 +417,13 @@ impl App {
         self.open_dialog(Dialog::QuitWhenDone { running });
     }
 
+    /// Quits once every reply is in and was seen: keys acknowledged, failures closed.
     fn maybe_finish_quit(&mut self) {
         if self.quit_pending
             && self.inflight.is_empty()
             && self.reveal.is_none()
             && self.reveal_queue.is_empty()
+            && self.dialog.is_none()
         {
             self.quit = true;
         }
@@ -707,6 +709,8 @@ impl App {
                     self.show_keys(keys);
                 }
                 if self.operator.is_some() {
+                    // The change may have added or removed rows: count them again.
+                    self.active().table_mut().invalidate_count();
                     self.reload_active();
                 }
             }
@@ -913,9 +917,11 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));
         let ctrl_d = ctrl && matches!(key.code, KeyCode::Char('d' | 'D'));
-        // Behind a blocking notice only quit acts (the reveal panel, which can open while
-        // quitting waits for replies, keeps its own keys).
-        if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
+        // Behind a blocking notice only quit acts (the reveal panel and error dialogs, which
+        // replies can open while quitting waits, keep their own keys).
+        let reply_on_screen =
+            self.reveal.is_some() || matches!(self.dialog, Some(Dialog::Error { .. }));
+        if self.too_small() || (self.quit_pending && !reply_on_screen) {
             if ctrl_c || (self.keymap.is(&key, Action::Quit) && !ctrl_d) {
                 self.request_quit();
             }
@@ -957,7 +963,10 @@ impl App {
             }
             match d.handle_key(&key) {
                 DialogOutcome::Stay => {}
-                DialogOutcome::Close => self.close_dialog(),
+                DialogOutcome::Close => {
+                    self.close_dialog();
+                    self.maybe_finish_quit();
+                }
                 DialogOutcome::Run(op) => {
                     let from_form = self.dialog_from_form && self.form.is_some();
                     self.close_dialog();
@@ -1289,7 +1298,10 @@ impl App {
                     )));
                 }
             }
-            Action::Refresh => self.reload_active(),
+            Action::Refresh => {
+                self.active().table_mut().invalidate_count();
+                self.reload_active();
+            }
             Action::Back => {
                 if self.tab == Tab::Mandates && self.members.is_some() {
                     self.members = None;
@@ -1422,7 +1434,14 @@ impl App {
         }
         Toast::render_stack(&self.toasts, body, buf, theme);
         if let Some(notice) = self.blocking_notice() {
-            let r = super::widgets::centered(body, body.width.saturating_sub(4).min(72), 3);
+            // At the top of the body, so a failure dialog below it stays readable.
+            let w = body.width.saturating_sub(4).min(72);
+            let r = Rect {
+                x: body.x + (body.width.saturating_sub(w)) / 2,
+                y: body.y,
+                width: w,
+                height: 3.min(body.height),
+            };
             ratatui::widgets::Clear.render(r, buf);
             Paragraph::new(Span::styled(notice, theme.warning))
                 .block(

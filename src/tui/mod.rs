@@ -1,6 +1,8 @@
 //! The interactive console: event loop, screens, widgets. Never awaits I/O in key handling or
 //! drawing: `App::update` queues requests, the loop runs each as a task, and the results come
-//! back as messages tagged with the request id (stale ones are dropped).
+//! back as messages tagged with the request id (stale pages are dropped; every mutation's reply
+//! is handled — see `App::inflight`). Bracketed paste is on while the console runs and off again
+//! on every exit path ([`TerminalModes`]).
 //!
 //! Test hook: `HUBDECK_TEST_PANIC=1` panics right after the first frame, to prove the panic
 //! hook restores the terminal (used by the end-to-end tests; harmless otherwise).
@@ -11,6 +13,7 @@ pub mod backend;
 pub mod clock;
 pub mod event;
 pub mod keymap;
+pub mod reveal_once;
 pub mod screens;
 pub mod theme;
 pub mod widgets;

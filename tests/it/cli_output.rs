@@ -54,18 +54,29 @@ async fn closed_stdout_ends_quietly() {
     let db = pg::fresh_db().await;
     // Well over a pipe's 64 KiB in either format, so the writer must meet the closed pipe.
     insert_mandates(&db.pool, 500, 200).await;
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id) \
+         SELECT 'BULK', gen_random_uuid() FROM generate_series(1, 3000)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
     let home = tempfile::tempdir().unwrap();
-    for format in ["table", "json"] {
+    for (format, command) in [
+        ("table", "mandates list --page-size 500 --output table"),
+        ("json", "mandates list --page-size 500 --output json"),
+        ("csv", "audit export --format csv"),
+    ] {
         let err_file = home.path().join(format!("stderr-{format}"));
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(
-                "set -o pipefail; \"$BIN\" mandates list --page-size 500 --output \"$FORMAT\" \
+                "set -o pipefail; \"$BIN\" $COMMAND \
                  --database-url \"$URL\" 2>\"$ERR\" | head -c 100 >/dev/null; \
                  echo \"rc=${PIPESTATUS[0]}\"",
             )
             .env("BIN", BIN)
-            .env("FORMAT", format)
+            .env("COMMAND", command)
             .env("URL", &db.url)
             .env("ERR", &err_file);
         // The same clean environment as the binary itself gets.
@@ -293,4 +304,45 @@ async fn exports_logs_and_the_data_dir_are_private() {
     t.wait_for(&["Sign in", "Email"]);
     let log = t.data_dir.join("hubdeck.log");
     assert_eq!(mode_of(&log), 0o600);
+}
+
+#[tokio::test]
+async fn names_with_invisible_characters_are_refused_naming_the_code_point() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let create = |name: &str| {
+        hubdeck(home.path())
+            .args([
+                "mandates",
+                "create",
+                "--name",
+                name,
+                "--database-url",
+                &db.url,
+            ])
+            .output()
+            .unwrap()
+    };
+    let ok = create("Acme Imaging");
+    assert!(ok.status.success(), "{}", text(&ok).1);
+    for (name, cp) in [
+        ("Acme\u{200b} Imaging", "U+200B"),
+        ("Acme Imaging\u{2060}", "U+2060"),
+        ("\u{feff}Acme Imaging", "U+FEFF"),
+        ("Acme Ima\u{ad}ging", "U+00AD"),
+        ("Acme Imaging\u{e0041}", "U+E0041"),
+        ("Acme\u{3164}Imaging", "U+3164"),
+    ] {
+        let out = create(name);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{name:?}: {stderr}");
+        assert!(stderr.contains(cp), "{name:?}: {stderr}");
+        assert!(stderr.contains("invisible character"), "{stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    }
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mandate")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "only the visible name was created");
 }

@@ -732,3 +732,146 @@ async fn cli_directory_sync_prints_counts_as_json() {
             .unwrap();
     assert_eq!(cached, 3);
 }
+
+/// The table in directory/mod.rs, on the wire with the DEFAULT max_attempts: the non-idempotent
+/// AdminCreateUser (create and resend invite) gets exactly one attempt — a 503 or a late answer
+/// is not retried by the SDK — while idempotent calls (delete, disable/enable, set password,
+/// reads) are retried.
+#[tokio::test]
+async fn non_idempotent_calls_get_exactly_one_attempt_idempotent_ones_are_retried() {
+    let (d, proxy) = behind_proxy(3).await;
+    proxy.inject(
+        "AdminCreateUser",
+        Fault::aws_error("InternalErrorException", 503),
+        1,
+    );
+    let e = d
+        .create_user(&new("one@example.org", None, Invite::Suppress))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DirectoryError::Unavailable(_)), "{e}");
+    assert_eq!(
+        proxy.attempts("AdminCreateUser"),
+        1,
+        "no SDK retry of a create"
+    );
+
+    // A late answer: the create took effect, the answer never arrived — still one attempt.
+    proxy.reset_counts();
+    proxy.inject(
+        "AdminCreateUser",
+        Fault::late(Duration::from_millis(900)),
+        1,
+    );
+    let e = d
+        .create_user(&new("late@example.org", None, Invite::Suppress))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, DirectoryError::Unavailable(_)), "{e}");
+    assert_eq!(proxy.attempts("AdminCreateUser"), 1);
+    assert!(
+        d.get_user(&UserKey::Username("late@example.org".into()))
+            .await
+            .is_ok()
+    );
+
+    // Resend invite: one attempt, and the message says the outcome is unknown.
+    proxy.reset_counts();
+    proxy.inject("AdminCreateUser", Fault::status(503, ""), 1);
+    let e = d.resend_invite("known@example.org").await.unwrap_err();
+    assert!(
+        e.to_string().contains("may or may not have been sent"),
+        "{e}"
+    );
+    assert_eq!(proxy.attempts("AdminCreateUser"), 1);
+
+    // Idempotent mutations are retried by the SDK.
+    for (op, call) in [
+        ("AdminDisableUser", 0),
+        ("AdminEnableUser", 1),
+        ("AdminSetUserPassword", 2),
+    ] {
+        proxy.reset_counts();
+        proxy.inject(op, Fault::status(503, ""), 1);
+        match call {
+            0 => d.set_enabled("known@example.org", false).await.unwrap(),
+            1 => d.set_enabled("known@example.org", true).await.unwrap(),
+            _ => d
+                .set_password("known@example.org", &Secret::new("Perm4nent!Pw"), true)
+                .await
+                .unwrap(),
+        }
+        assert_eq!(proxy.attempts(op), 2, "{op} retried once");
+    }
+    // Delete with a reset after the request was sent: the SDK retries, the retry answers
+    // not-found (the first attempt took effect) — the caller settles it with a read.
+    proxy.reset_counts();
+    proxy.inject("AdminDeleteUser", Fault::reset_after_forward(), 1);
+    let e = d.delete_user("late@example.org").await.unwrap_err();
+    assert!(matches!(e, DirectoryError::NotFound(_)), "{e}");
+    assert_eq!(proxy.attempts("AdminDeleteUser"), 2);
+    assert!(matches!(
+        d.get_user(&UserKey::Username("late@example.org".into()))
+            .await,
+        Err(DirectoryError::NotFound(_))
+    ));
+}
+
+/// The proof-of-authorship marker: detected with DescribeUserPool once; sent only to a pool
+/// whose schema has `custom:hubdeck_reg`; read back by AdminGetUser. LocalDirectory always.
+#[tokio::test]
+async fn registration_marker_is_detected_sent_and_read_back() {
+    // Pool without the attribute (moto::fresh_pool): never sent.
+    let (d, proxy) = behind_proxy(3).await;
+    assert!(!d.supports_registration_marker().await.unwrap());
+    assert!(!d.supports_registration_marker().await.unwrap());
+    assert_eq!(proxy.attempts("DescribeUserPool"), 1, "checked once");
+    let i = d
+        .create_registered_user(&new("plain@example.org", None, Invite::Suppress), "reg-1")
+        .await
+        .unwrap();
+    assert_eq!(i.registration_marker, None);
+    assert!(!proxy.bodies("AdminCreateUser")[0].contains("hubdeck_reg"));
+
+    // Pool with the attribute.
+    let admin = admin_client().await;
+    let (pool, client) = crate::registration_faults::marker_pool(&admin).await;
+    let s = moto::directory_settings(&moto::moto().endpoint, &pool, &client);
+    let d = CognitoDirectory::new(&s).await.unwrap();
+    assert!(d.supports_registration_marker().await.unwrap());
+    let id = uuid::Uuid::new_v4().to_string();
+    let i = d
+        .create_registered_user(&new("marked@example.org", None, Invite::Suppress), &id)
+        .await
+        .unwrap();
+    assert_eq!(i.registration_marker.as_deref(), Some(id.as_str()));
+    let read = d
+        .get_user(&UserKey::Username("marked@example.org".into()))
+        .await
+        .unwrap();
+    assert_eq!(read.registration_marker.as_deref(), Some(id.as_str()));
+    // A plain create carries no marker.
+    let plain = d
+        .create_user(&new("unmarked@example.org", None, Invite::Suppress))
+        .await
+        .unwrap();
+    assert_eq!(plain.registration_marker, None);
+
+    // LocalDirectory.
+    let t = pg::fresh_db().await;
+    let l = LocalDirectory::new(t.pool.clone());
+    assert!(l.supports_registration_marker().await.unwrap());
+    l.create_registered_user(&new("local@example.org", None, Invite::Suppress), &id)
+        .await
+        .unwrap();
+    let read = l
+        .get_user(&UserKey::Username("local@example.org".into()))
+        .await
+        .unwrap();
+    assert_eq!(read.registration_marker.as_deref(), Some(id.as_str()));
+    let plain = l
+        .create_user(&new("local2@example.org", None, Invite::Suppress))
+        .await
+        .unwrap();
+    assert_eq!(plain.registration_marker, None);
+}

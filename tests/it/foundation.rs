@@ -268,7 +268,7 @@ proptest! {
 
     #[test]
     fn display_text_passes_printable_text_unchanged(s in "[\\p{L}\\p{N}\\p{P}\\p{S} ]{0,200}") {
-        prop_assume!(!s.chars().any(|c| forbidden(c) || text::is_bidi_control(c) || text::is_invisible(c) || c == '\\'));
+        prop_assume!(!s.chars().any(|c| forbidden(c) || text::is_bidi_control(c) || text::is_invisible(c) || text::is_lookalike_space(c) || c == '\\'));
         let out = DisplayText::with_max(&s, 10_000);
         prop_assert_eq!(out.as_str(), s.as_str());
     }
@@ -291,6 +291,7 @@ proptest! {
             '\u{200b}', '\u{200c}', '\u{200d}', '\u{2060}', '\u{feff}', '\u{ad}', '\u{180e}',
             '\u{fe0f}', '\u{e0001}', '\u{e0041}', '\u{e0100}', '\u{3164}', '\u{115f}', '\u{1160}',
             '\u{ffa0}', '\u{34f}', '\u{202e}', '\u{2066}', '\u{9b}', '\u{1b}', '\u{2028}',
+            '\u{a0}', '\u{2009}', '\u{3000}', '\u{2800}',
         ]),
         b in "[\\p{L}\\p{N} ]{0,20}",
     ) {

@@ -1,7 +1,8 @@
 //! Members of a mandate (SPEC §5.5): the last-admin invariant under concurrency (demote, remove,
-//! disable — 200 rounds each), plan capacity including the race for the last place, the
-//! one-statement members page, labels/totals with search+filter+sort, filter values, add-member
-//! rules against the real (local) directory, and one audit + one notification row per change.
+//! disable — 200 rounds each — and a user delete or disable racing a self-demotion), plan
+//! capacity including the race for the last place, the one-statement members page,
+//! labels/totals with search+filter+sort, filter values, add-member rules against the real
+//! (local) directory, and one audit + one notification row per change.
 
 use std::sync::Arc;
 
@@ -112,54 +113,82 @@ async fn race_admins_disable_each_other() {
     race(Race::Disable).await;
 }
 
-/// The user paths meet the member paths: admin A of a mandate is deleted (the whole user) while
-/// admin B demotes themself in that mandate, at the same moment, ROUNDS times. Exactly one wins;
-/// the other is refused naming the mandate; the mandate never ends without an admin.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn race_delete_admin_a_while_admin_b_demotes_themself() {
+#[derive(Clone, Copy, Debug)]
+enum AccountChange {
+    Delete,
+    Disable,
+}
+
+/// The user paths meet the member paths: admin A of a mandate is deleted or disabled (the whole
+/// user account) while admin B demotes themself in that mandate, at the same moment, ROUNDS
+/// times. Exactly one wins; the other is refused naming the mandate; the mandate never ends
+/// without an enabled admin.
+async fn race_account_change_against_self_demotion(kind: AccountChange) {
     let db = pg::fresh_db().await;
     let pool = db.pool_with(8).await;
     let svc = services_on(&db, pool.clone());
+    let verb = match kind {
+        AccountChange::Delete => "delete",
+        AccountChange::Disable => "disable",
+    };
     for round in 0..ROUNDS {
-        let name = format!("race-delete-{round}");
+        let name = format!("race-{verb}-{round}");
         let m = create(&svc, &name).await;
-        // Cached identities without a directory account: the delete's database half is what
-        // races (the directory is only called after it commits).
-        let a = cached_user(&pool, &format!("a{round}@example.org"), "A").await;
+        let a_email = format!("a{round}@example.org");
+        let a = match kind {
+            // A cached identity without a directory account: the delete's database half is
+            // what races (the directory is only called after it commits).
+            AccountChange::Delete => cached_user(&pool, &a_email, "A").await,
+            // Disabling calls the directory inside the locked transaction: a real identity.
+            AccountChange::Disable => identity(&svc, &pool, &a_email).await,
+        };
         let b = cached_user(&pool, &format!("b{round}@example.org"), "B").await;
         raw_member(&pool, m, a, &[mandate_roles::ADMIN]).await;
         raw_member(&pool, m, b, &[mandate_roles::ADMIN, mandate_roles::MEMBER]).await;
         let barrier = Arc::new(Barrier::new(2));
         let (s1, s2, b1, b2) = (svc.clone(), svc.clone(), barrier.clone(), barrier.clone());
-        let delete = tokio::spawn(async move {
+        let account = tokio::spawn(async move {
             b1.wait().await;
-            s1.delete_user(&Actor::cli(), a).await.map(|_| ())
+            match kind {
+                AccountChange::Delete => s1.delete_user(&Actor::cli(), a).await.map(|_| ()),
+                AccountChange::Disable => s1.set_enabled(&Actor::cli(), a, false).await,
+            }
         });
         let demote = tokio::spawn(async move {
             b2.wait().await;
             s2.set_member_roles(&operator(b), m, b, &member_role())
                 .await
         });
-        let results = [delete.await.unwrap(), demote.await.unwrap()];
+        let results = [account.await.unwrap(), demote.await.unwrap()];
         assert_eq!(admins(&pool, m).await, 1, "round {round}: {results:?}");
         assert_eq!(
             results.iter().filter(|r| r.is_ok()).count(),
             1,
             "round {round}: {results:?}"
         );
-        let delete_refusal = format!(
-            "Cannot delete a{round}@example.org: they are the last admin of «{name}». Assign \
-             another admin first."
+        let account_refusal = format!(
+            "Cannot {verb} {a_email}: they are the last admin of «{name}». Assign another \
+             admin first."
         );
         for r in &results {
             if let Err(e) = r {
                 assert!(
-                    is_last_admin(e, &name) || e.to_string() == delete_refusal,
+                    is_last_admin(e, &name) || e.to_string() == account_refusal,
                     "round {round}: {e:?}"
                 );
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_delete_admin_a_while_admin_b_demotes_themself() {
+    race_account_change_against_self_demotion(AccountChange::Delete).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn race_disable_admin_a_while_admin_b_demotes_themself() {
+    race_account_change_against_self_demotion(AccountChange::Disable).await;
 }
 
 #[tokio::test]

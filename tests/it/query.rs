@@ -413,3 +413,46 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
     checked += 1;
     assert_eq!(checked, 11);
 }
+
+/// The operator's view: in the real console (tmux), End on a list larger than the display cap
+/// shows the last mandate of the whole list, PgUp the rows right before it, and the range label
+/// reads "rows …–100,005 of 100,005"-style numbers once counted, or "of more than 100,000"
+/// when the count is capped.
+#[tokio::test(flavor = "multi_thread")]
+async fn console_end_shows_the_last_mandate_beyond_the_cap() {
+    use crate::tui_e2e::{
+        OPERATOR_EMAIL, OPERATOR_PASSWORD, seed_identity, services, start_signed_in,
+    };
+    let db = pg::fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(hubdeck::domain::RoleRef::Admin),
+    )
+    .await;
+    let n = TOTAL_CAP + 5;
+    insert_mandates(&db.pool, n).await;
+    let t = start_signed_in(&db, &[]);
+    t.wait_for(&["Mandate 0000001", "rows 1–", "of more than 100,000"]);
+    t.keys(&["End"]);
+    let last = format!("Mandate {n:07}");
+    let screen = t.wait_for(&[last.as_str(), "last "]);
+    assert!(
+        screen.contains("rows of more than 100,000"),
+        "capped count, true last rows: {screen}"
+    );
+    assert!(
+        screen.contains(&format!("▶ {last}")),
+        "the last row is selected: {screen}"
+    );
+    t.keys(&["PageUp"]);
+    let before = format!("▶ Mandate {:07}", n - 99);
+    t.wait_for(&[before.as_str()]);
+    t.wait_gone(&[last.as_str()]);
+    t.keys(&["Home"]);
+    t.wait_for(&["Mandate 0000001", "rows 1–"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

@@ -891,3 +891,37 @@ async fn second_registration_while_one_is_open_is_refused_before_the_directory()
         "{e}"
     );
 }
+
+/// One operation per registration: the lock is exclusive, released by `release`, and released
+/// by the server when its holder vanishes without releasing (dropped: connection closed).
+#[tokio::test]
+async fn registration_lock_is_exclusive_and_dies_with_its_holder() {
+    let t = fresh_db().await;
+    let id = RegistrationId::new_v4();
+    let held = registrations::try_lock(&t.pool, id).await.unwrap().unwrap();
+    assert!(
+        registrations::try_lock(&t.pool, id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // Another registration's lock is independent.
+    let other = registrations::try_lock(&t.pool, RegistrationId::new_v4())
+        .await
+        .unwrap()
+        .unwrap();
+    other.release().await;
+    held.release().await;
+    let again = registrations::try_lock(&t.pool, id).await.unwrap().unwrap();
+    drop(again);
+    let mut freed = false;
+    for _ in 0..100 {
+        if let Some(l) = registrations::try_lock(&t.pool, id).await.unwrap() {
+            l.release().await;
+            freed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(freed, "a dropped lock is released with its connection");
+}

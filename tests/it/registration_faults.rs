@@ -70,12 +70,12 @@ const KINDS: [Kind; 8] = [
 ];
 
 /// Attempt timeout for the matrix; Hang and Late outlast it.
-const ATTEMPT_TIMEOUT_MS: u64 = 400;
+const ATTEMPT_TIMEOUT_MS: u64 = 1000;
 /// The product's default (config.rs).
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
 fn injection(k: Kind) -> Fault {
-    let hold = Duration::from_millis(ATTEMPT_TIMEOUT_MS * 3);
+    let hold = Duration::from_millis(ATTEMPT_TIMEOUT_MS + 500);
     match k {
         Kind::S503 => Fault::aws_error("InternalErrorException", 503),
         Kind::Throttled => Fault::aws_error("TooManyRequestsException", 400),

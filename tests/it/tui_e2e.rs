@@ -23,6 +23,11 @@ pub struct Tmux {
 }
 
 impl Tmux {
+    /// A tmux command on this server (for captures the helpers do not cover).
+    pub fn command(&self) -> Command {
+        self.tmux()
+    }
+
     fn tmux(&self) -> Command {
         let mut c = Command::new("tmux");
         c.arg("-S").arg(&self.socket).arg("-f").arg("/dev/null");

@@ -245,6 +245,27 @@ fn quitting_with_a_mutation_in_flight_asks_waits_and_shows_keys_first() {
 }
 
 #[test]
+fn a_failure_while_quitting_is_shown_before_quitting() {
+    let mut a = app();
+    a.update(ch('d'));
+    wait(&a);
+    a.update(ch('y'));
+    let (id, _) = ops(&mut a).remove(0);
+    a.update(ctrl('c'));
+    wait(&a);
+    a.update(ch('y'));
+    assert!(a.quit_pending);
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport::msg("mandate is locked by another operator")),
+    });
+    assert!(!a.quit, "the failure is on screen first");
+    assert!(screen(&a).contains("mandate is locked by another operator"));
+    a.update(key(KeyCode::Esc));
+    assert!(a.quit, "closing it lets the quit finish");
+}
+
+#[test]
 fn confirmations_ignore_keys_in_their_first_300_ms() {
     let mut a = app();
     a.update(ch('d'));
@@ -372,10 +393,32 @@ fn paste_goes_only_into_the_focused_text_input() {
     }
 }
 
-/// An app on `tab` (0–5) with `overlay` (0–9) open.
-fn app_in(tab: usize, overlay: usize) -> App {
+/// An app on screen `screen` (0–5 the tabs, 6 a mandate's members, 7 a user's detail, 8 the
+/// sign-in screen) with `overlay` (0–9) open.
+fn app_in(screen: usize, overlay: usize) -> App {
+    if screen == 8 {
+        let mut a = App::new(
+            config(false),
+            Keymap::defaults(),
+            Theme::default_for(false, "green"),
+            None,
+        );
+        a.clock = Clock::manual();
+        if overlay % 2 == 1 {
+            a.update(key(KeyCode::Tab)); // the password field
+        }
+        return a;
+    }
     let mut a = app();
-    a.update(ch(char::from(b'1' + tab as u8)));
+    match screen {
+        6 => a.update(key(KeyCode::Enter)),
+        7 => {
+            a.update(ch('2'));
+            answer_all(&mut a);
+            a.update(key(KeyCode::Enter));
+        }
+        tab => a.update(ch(char::from(b'1' + tab as u8))),
+    }
     answer_all(&mut a);
     match overlay {
         0 => {}
@@ -411,7 +454,7 @@ proptest! {
     /// mutation — not at once and not after the confirmation guard has passed.
     #[test]
     fn a_paste_never_queues_a_mutation(
-        tab in 0usize..6,
+        tab in 0usize..9,
         overlay in 0usize..10,
         text in prop_oneof![
             "[ -~\n]{0,40}",
@@ -425,7 +468,13 @@ proptest! {
         let _ = ops(&mut a);
         wait(&a);
         a.update(Msg::Paste(text.clone()));
-        let queued = ops(&mut a);
+        let reqs = a.take_requests();
+        prop_assert!(
+            reqs.iter()
+                .all(|r| !matches!(r, Request::SignIn { .. } | Request::NewPassword { .. })),
+            "a paste never submits the sign-in form"
+        );
+        let queued = answer(&mut a, reqs);
         prop_assert!(queued.is_empty(), "paste {text:?} queued {queued:?}");
         prop_assert!(a.form.as_ref().is_none_or(|f| !f.busy));
         prop_assert!(!a.quit);

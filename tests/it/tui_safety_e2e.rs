@@ -248,3 +248,238 @@ async fn an_operator_whose_grant_was_removed_is_signed_out_on_the_next_action() 
     t.keys(&["Escape"]);
     t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
 }
+
+/// Everything the pane ever showed, scrollback included.
+fn scrollback(t: &crate::tui_e2e::Tmux) -> String {
+    let out = t
+        .command()
+        .args(["capture-pane", "-p", "-J", "-S", "-", "-E", "-"])
+        .output()
+        .expect("capture-pane");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_keys_on_a_terminal_go_to_the_reveal_panel_not_the_scrollback() {
+    let db = fresh_db().await;
+    let t = crate::tui_e2e::Tmux::start(
+        &[
+            "--database-url",
+            &db.url,
+            "register-trust",
+            "--name",
+            "Leeds Teaching",
+            "--code",
+            "leeds",
+        ],
+        &[],
+    );
+    let cap = t.wait_for(&["shown once", "Trust API key", "Internal-service key"]);
+    assert!(t.alternate_on(), "the panel is on the alternate screen");
+    let key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key:\n{cap}"));
+    // Same acknowledgement as the console: ctrl-c and q do not close it.
+    t.keys(&["C-c"]);
+    t.keys(&["q"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["last four characters"]);
+    assert!(!t.capture().contains("__EXIT"));
+    let last4: String = key.chars().skip(key.chars().count() - 4).collect();
+    t.text(&last4);
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&["__EXIT:0", "__TTY:icanon", "\"trust_code\": \"LEEDS\""]);
+    assert!(!t.alternate_on());
+    assert!(cap.contains("not printed"), "{cap}");
+    let all = scrollback(&t);
+    assert!(
+        !all.contains(&key[..24]),
+        "the key is not in the scrollback:\n{all}"
+    );
+    assert!(!all.contains("trust_api_key"), "{all}");
+    let hash: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = 'LEEDS'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("trust");
+    assert_eq!(hash, sha256_hex(&key), "the panel showed the stored key");
+
+    // rotate-key the same way.
+    let t = crate::tui_e2e::Tmux::start(
+        &["--database-url", &db.url, "trusts", "rotate-key", "LEEDS"],
+        &[],
+    );
+    let cap = t.wait_for(&["shown once", "Trust API key"]);
+    let new_key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key:\n{cap}"));
+    assert_ne!(new_key, key);
+    t.keys(&["Enter"]);
+    t.wait_for(&["last four characters"]);
+    let last4: String = new_key.chars().skip(new_key.chars().count() - 4).collect();
+    t.text(&last4);
+    t.keys(&["Enter"]);
+    t.wait_for(&["__EXIT:0", "\"trust_name\": \"Leeds Teaching\""]);
+    let all = scrollback(&t);
+    assert!(!all.contains(&new_key[..24]), "{all}");
+    let hash: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = 'LEEDS'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("trust");
+    assert_eq!(hash, sha256_hex(&new_key));
+}
+
+/// After the console exits, a paste reaches the shell's tty as plain text: had bracketed paste
+/// been left on, tmux would wrap it in `ESC[200~ … ESC[201~`, which the cooked tty echoes.
+fn assert_bracketed_paste_off(t: &crate::tui_e2e::Tmux) {
+    t.paste("AFTERWARDS");
+    let cap = t.wait_for(&["AFTERWARDS"]);
+    assert!(
+        !cap.contains("200~") && !cap.contains("201~"),
+        "bracketed paste is still on:\n{cap}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bracketed_paste_is_off_after_quit_and_after_a_panic() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
+    assert_bracketed_paste_off(&t);
+    let t =
+        crate::tui_e2e::Tmux::start(&["--database-url", &db.url], &[("HUBDECK_TEST_PANIC", "1")]);
+    t.wait_for(&["injected test panic", "__EXIT:101", "__TTY:icanon"]);
+    assert_bracketed_paste_off(&t);
+}
+
+async fn member_role_labels(pool: &PgPool, mandate: uuid::Uuid, user: uuid::Uuid) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT r.label FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
+         JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE um.mandate_id = $1 AND um.user_id = $2 ORDER BY r.label",
+    )
+    .bind(mandate)
+    .bind(user)
+    .fetch_all(pool)
+    .await
+    .expect("member roles")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn member_roles_form_shows_and_keeps_the_mandates_own_role() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let carol = seed_identity(&s, "carol@site.example", None, None).await;
+    let mandate = seed_mandate(&db, "Acme Research", op).await;
+    let steward: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO mandate_role (label, mandate_id) VALUES ('data steward', $1) RETURNING id",
+    )
+    .bind(mandate)
+    .fetch_one(&db.pool)
+    .await
+    .expect("own role");
+    let um: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO user_mandate (user_id, mandate_id) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(carol)
+    .bind(mandate)
+    .fetch_one(&db.pool)
+    .await
+    .expect("membership");
+    sqlx::query(
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) \
+         VALUES ($1, '9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e02'), ($1, $2)",
+    )
+    .bind(um)
+    .bind(steward)
+    .execute(&db.pool)
+    .await
+    .expect("roles");
+    let t = start_signed_in(&db, &[]);
+    t.wait_for(&["Acme Research"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Members of Acme Research", "carol@site.example"]);
+    t.keys(&["/"]);
+    t.text("carol");
+    t.keys(&["Enter"]);
+    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
+    t.keys(&["r"]);
+    // Opened with what carol holds now, the mandate's own role included.
+    t.wait_for(&[
+        "Roles of carol@site.example",
+        "[ ] admin",
+        "[x] member",
+        "[ ] viewer",
+        "[x] data steward (this mandate)",
+    ]);
+    t.keys(&["j", "j", "Space"]);
+    t.wait_for(&["[x] viewer"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Save roles", "Add: viewer. Remove: nothing."]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_gone(&["Roles of carol"]);
+    t.wait_for(&["member roles updated"]);
+    assert_eq!(
+        member_role_labels(&db.pool, mandate, carol.0).await,
+        vec!["data steward", "member", "viewer"],
+        "the mandate's own role is kept"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let carol = seed_identity(&s, "carol@site.example", None, Some(RoleRef::Admin)).await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["2"]);
+    t.wait_for(&["carol@site.example"]);
+    t.keys(&["/"]);
+    t.text("carol");
+    t.keys(&["Enter"]);
+    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["User carol@site.example", "Grants"]);
+    t.keys(&["r"]);
+    t.wait_for(&["Roles of carol@site.example", "[x] admin", "[ ] viewer"]);
+    t.keys(&["j", "j", "Space"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["Add: viewer. Remove: nothing."]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["roles updated"]);
+    let mut roles: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
+            .bind(carol)
+            .fetch_all(&db.pool)
+            .await
+            .expect("roles");
+    roles.sort();
+    let mut want = vec![RoleRef::Admin.id(), RoleRef::Viewer.id()];
+    want.sort();
+    assert_eq!(roles, want, "ticking viewer kept admin");
+    t.keys(&["Escape"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

@@ -50,7 +50,7 @@ pub fn render(
     let entries = keymap.entries();
     let key_w = entries
         .iter()
-        .map(|(k, _)| k.chars().count())
+        .map(|(k, _)| crate::domain::text::display_width(k))
         .max()
         .unwrap_or(4)
         + 2;
@@ -61,7 +61,7 @@ pub fn render(
             theme.base
         };
         lines.push(Line::from(vec![
-            Span::styled(format!("{keys:<key_w$}"), theme.key),
+            Span::styled(crate::domain::text::pad_to_width(&keys, key_w), theme.key),
             Span::styled(action.description(), style),
         ]));
     }

@@ -35,7 +35,11 @@ impl Toast {
     pub fn render_stack(toasts: &[Toast], area: Rect, buf: &mut Buffer, theme: &Theme) {
         let mut y = area.y + area.height;
         for t in toasts.iter().rev().take(3) {
-            let w = (t.text.chars().count() as u16 + 4).min(area.width);
+            // Display width: a name with wide (CJK) characters needs two columns each.
+            let text_w = crate::domain::text::display_width(&t.text);
+            let w = u16::try_from(text_w.saturating_add(4))
+                .unwrap_or(u16::MAX)
+                .min(area.width);
             if y < area.y + 3 {
                 break;
             }
@@ -56,5 +60,28 @@ impl Toast {
                 .block(Block::default().borders(Borders::ALL).border_style(style))
                 .render(r, buf);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_toast_with_wide_characters_is_not_cut() {
+        let area = Rect::new(0, 0, 60, 10);
+        let mut buf = Buffer::empty(area);
+        let theme = Theme::default_for(true, "");
+        let text = "updated 東京医療センター";
+        Toast::render_stack(&[Toast::ok(text)], area, &mut buf, &theme);
+        // A wide character fills two cells: its symbol, then a filler cell to skip.
+        let mut row = String::new();
+        let mut x = 0;
+        while x < area.width {
+            let sym = buf[(x, area.height - 2)].symbol();
+            row.push_str(sym);
+            x += u16::try_from(crate::domain::text::display_width(sym).max(1)).unwrap_or(1);
+        }
+        assert!(row.contains(text), "{row:?}");
     }
 }
