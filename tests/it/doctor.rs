@@ -176,6 +176,7 @@ async fn doctor_is_green_on_a_good_setup() {
         "directory.pool",
         "directory.client",
         "directory.mfa",
+        "clock.directory",
     ] {
         assert!(
             st.iter().any(|(id, s)| id == want && s == "pass"),
@@ -183,7 +184,7 @@ async fn doctor_is_green_on_a_good_setup() {
             d.stdout
         );
     }
-    // Not measurable here (no terminal, no Cognito clock): skipped with the reason, never a pass.
+    // Not measurable here (no terminal): skipped with the reason, never a pass.
     for (id, status) in &st {
         assert!(
             status == "pass" || status == "skip",
