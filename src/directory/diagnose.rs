@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use cip::config::ProvideCredentials;
 
 use super::DirectoryError;
-use super::cognito::{check_value, classify, sdk_config};
+use super::cognito::{check_value, classify, marker_attribute, sdk_config};
 use crate::config::DirectorySettings;
 
 /// The pool as DescribeUserPool reports it.
@@ -25,6 +25,8 @@ pub struct PoolFacts {
     /// `OFF`, `ON` or `OPTIONAL`.
     pub mfa: String,
     pub estimated_users: u64,
+    /// The schema has `custom:hubdeck_reg`, the registration saga's proof-of-authorship marker.
+    pub registration_marker: bool,
     /// The directory's clock from the response's `Date` header (second precision), and this
     /// host's clock halfway through the request; None when the response had no usable date.
     pub clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
@@ -174,6 +176,10 @@ async fn describe_pool(client: &cip::Client, pool_id: &str) -> Result<PoolFacts,
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| "OFF".into()),
         estimated_users: u64::try_from(p.estimated_number_of_users()).unwrap_or(0),
+        registration_marker: p
+            .schema_attributes()
+            .iter()
+            .any(|a| a.name() == Some(marker_attribute().as_str())),
         clock,
     })
 }

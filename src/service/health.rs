@@ -492,6 +492,30 @@ pub fn cognito_checks(s: &Settings, facts: &CognitoFacts, checks: &mut Vec<Check
         _ => checks.push(Check::skip("directory.mfa", "needs the user pool")),
     }
     checks.push(match &facts.pool {
+        Some(Ok(p)) if p.registration_marker => Check::pass(
+            "directory.registration_marker",
+            format!(
+                "the pool's schema has {}: registrations can prove which identity they created",
+                crate::directory::cognito::marker_attribute()
+            ),
+        ),
+        Some(Ok(_)) => Check::warn(
+            "directory.registration_marker",
+            format!(
+                "the pool's schema has no {}: after a lost AdminCreateUser answer a registration \
+                 cannot prove the identity is its own and ends `conflict` for an operator",
+                crate::directory::cognito::marker_attribute()
+            ),
+            format!(
+                "aws cognito-idp add-custom-attributes --user-pool-id {} --custom-attributes \
+                 Name={},AttributeDataType=String,Mutable=false,StringAttributeConstraints={{MinLength=36,MaxLength=36}}",
+                d.user_pool_id,
+                crate::directory::REGISTRATION_ATTRIBUTE
+            ),
+        ),
+        _ => Check::skip("directory.registration_marker", "needs the user pool"),
+    });
+    checks.push(match &facts.pool {
         Some(Ok(PoolFacts {
             clock: Some((theirs, ours)),
             ..
@@ -718,6 +742,7 @@ mod tests {
                 name: "p".into(),
                 mfa: mfa.into(),
                 estimated_users: 3,
+                registration_marker: true,
                 clock: None,
             })),
             client: Some(Ok(ClientFacts {
