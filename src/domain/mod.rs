@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod email;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod page;
 pub mod registration;
