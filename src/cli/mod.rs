@@ -5,6 +5,7 @@ pub mod completions;
 pub mod demo;
 pub mod directory;
 pub mod doctor;
+pub mod drift;
 pub mod env;
 pub mod mandates;
 pub mod migrate;

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod dataset;
 pub mod directory_cache;
+pub mod drift;
 pub mod grants;
 pub mod health;
 pub mod local_directory;

@@ -9,6 +9,7 @@ mod completions;
 mod demo;
 mod directory;
 mod doctor;
+mod drift;
 mod env;
 mod foundation;
 mod local_directory;

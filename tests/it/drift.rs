@@ -1,0 +1,408 @@
+//! Drift (issue 14): every class is reported, each repair's preview says exactly what changes
+//! in PostgreSQL and in the directory, the apply re-checks the premise and audits; the CLI twin
+//! `hubdeck users drift --repair` with its exit codes, through the real binary.
+
+use std::process::Command;
+
+use hubdeck::domain::roles::mandate_roles;
+use hubdeck::domain::{MandateId, RoleRef, UserSub};
+use hubdeck::service::ServiceError;
+use hubdeck::service::drift::{DriftClass, DriftTarget};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::mandates::{cached_user, create, grant, raw_member};
+use crate::registration::{cli, local_services, req};
+use crate::support::pg;
+
+async fn mark_gone(pool: &PgPool, sub: UserSub) {
+    sqlx::query("UPDATE directory_user SET gone_at = now() WHERE sub = $1")
+        .bind(sub)
+        .execute(pool)
+        .await
+        .unwrap();
+}
+
+async fn scalar(pool: &PgPool, sql: &str, id: Uuid) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn mandate_audit(pool: &PgPool, m: MandateId, action: &str, user: UserSub) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = $2 \
+         AND target_user_id = $3",
+    )
+    .bind(m)
+    .bind(action)
+    .bind(user)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+async fn users_audit(pool: &PgPool, user: UserSub, action: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM users_audit WHERE user_id = $1 AND action = $2")
+        .bind(user)
+        .bind(action)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn registered(svc: &hubdeck::service::Services, email: &str, roles: &[RoleRef]) -> UserSub {
+    svc.register_user(&cli(), &req(email, roles))
+        .await
+        .unwrap()
+        .sub
+        .unwrap()
+}
+
+#[tokio::test]
+async fn memberships_of_gone_identities_list_mandates_without_admin_first_and_repair_as_previewed()
+{
+    let t = pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let alpha = create(&svc, "alpha").await;
+    let zeta = create(&svc, "zeta").await;
+    let working = cached_user(&t.pool, "working@example.org", "Working Admin").await;
+    let gone_admin = cached_user(&t.pool, "gone-admin@example.org", "Gone Admin").await;
+    let gone_member = cached_user(&t.pool, "gone-member@example.org", "Gone Member").await;
+    raw_member(&t.pool, alpha, working, &[mandate_roles::ADMIN]).await;
+    let alpha_ms = raw_member(&t.pool, alpha, gone_member, &[mandate_roles::MEMBER]).await;
+    let zeta_ms = raw_member(&t.pool, zeta, gone_admin, &[mandate_roles::ADMIN]).await;
+    mark_gone(&t.pool, gone_admin).await;
+    mark_gone(&t.pool, gone_member).await;
+
+    let report = svc.drift_report(&cli(), 100).await.unwrap();
+    let rows: Vec<(Uuid, i64)> = report
+        .memberships
+        .iter()
+        .map(|m| (m.membership_id.0, m.working_admins))
+        .collect();
+    // zeta has no working admin: it comes first even though alpha sorts before it.
+    assert_eq!(rows, vec![(zeta_ms, 0), (alpha_ms, 1)]);
+
+    let target = DriftTarget {
+        class: DriftClass::Memberships,
+        id: zeta_ms,
+    };
+    let preview = svc.drift_repair_preview(&cli(), target).await.unwrap();
+    assert_eq!(preview.database.len(), 2, "{preview:?}");
+    assert!(preview.database[0].contains("gone-admin@example.org"));
+    assert!(preview.database[0].contains("«zeta»"));
+    assert!(preview.directory.is_empty());
+    assert_eq!(preview.warnings.len(), 1);
+    assert!(preview.warnings[0].contains("no working admin"));
+
+    let out = svc.apply_drift_repair(&cli(), &preview).await.unwrap();
+    assert_eq!(out.preview, preview);
+    assert_eq!(
+        scalar(&t.pool, "SELECT count(*) FROM user_mandate WHERE id = $1", zeta_ms).await,
+        0
+    );
+    // Nothing else changed: the other membership of a gone identity and the admin remain.
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_mandate WHERE mandate_id = $1",
+            alpha.0
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        mandate_audit(&t.pool, zeta, "MEMBER_REMOVED", gone_admin).await,
+        1
+    );
+    // The directory was not asked to change: the identity was already gone.
+    let after = svc.drift_report(&cli(), 100).await.unwrap();
+    assert_eq!(after.memberships.len(), 1);
+    assert_eq!(after.memberships[0].membership_id.0, alpha_ms);
+
+    // The same preview applied again: its premise is gone, nothing is written.
+    let again = svc.apply_drift_repair(&cli(), &preview).await.unwrap_err();
+    assert!(matches!(again, ServiceError::Conflict(_)), "{again:?}");
+    assert_eq!(again.exit_code(), 3);
+    assert_eq!(
+        mandate_audit(&t.pool, zeta, "MEMBER_REMOVED", gone_admin).await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn grants_of_a_gone_identity_are_removed_as_previewed_and_a_changed_premise_is_refused() {
+    let t = pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let m = create(&svc, "beta").await;
+    let admin = cached_user(&t.pool, "beta-admin@example.org", "Beta Admin").await;
+    raw_member(&t.pool, m, admin, &[mandate_roles::ADMIN]).await;
+    let ghost = cached_user(&t.pool, "ghost@example.org", "Ghost").await;
+    grant(&t.pool, ghost, RoleRef::Viewer).await;
+    raw_member(&t.pool, m, ghost, &[mandate_roles::MEMBER]).await;
+    mark_gone(&t.pool, ghost).await;
+
+    let report = svc.drift_report(&cli(), 100).await.unwrap();
+    assert_eq!(
+        report
+            .orphan_grants
+            .iter()
+            .map(|u| (u.sub, u.roles.clone()))
+            .collect::<Vec<_>>(),
+        vec![(ghost, vec!["viewer".to_string()])]
+    );
+    let target = DriftTarget {
+        class: DriftClass::OrphanGrants,
+        id: ghost.0,
+    };
+    let preview = svc.drift_repair_preview(&cli(), target).await.unwrap();
+    assert_eq!(preview.database.len(), 4, "{preview:?}");
+    assert!(preview.database[0].contains("viewer"));
+    assert!(preview.database[1].contains("«beta»"));
+    assert!(preview.database[2].contains("profile"));
+    assert!(preview.directory.is_empty());
+
+    // The premise changes (another grant) between preview and apply: refused, nothing written.
+    grant(&t.pool, ghost, RoleRef::Researcher).await;
+    let err = svc.apply_drift_repair(&cli(), &preview).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    let q_roles = "SELECT count(*) FROM user_role WHERE user_id = $1";
+    assert_eq!(scalar(&t.pool, q_roles, ghost.0).await, 2);
+    assert_eq!(users_audit(&t.pool, ghost, "Deleted user").await, 0);
+
+    let preview = svc.drift_repair_preview(&cli(), target).await.unwrap();
+    assert!(preview.database[0].contains("researcher, viewer"));
+    svc.apply_drift_repair(&cli(), &preview).await.unwrap();
+    assert_eq!(scalar(&t.pool, q_roles, ghost.0).await, 0);
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_mandate WHERE user_id = $1",
+            ghost.0
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_profile WHERE user_id = $1",
+            ghost.0
+        )
+        .await,
+        0
+    );
+    assert_eq!(users_audit(&t.pool, ghost, "Deleted user").await, 1);
+    assert_eq!(mandate_audit(&t.pool, m, "MEMBER_REMOVED", ghost).await, 1);
+    // The mandate's working admin is untouched.
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_mandate WHERE user_id = $1",
+            admin.0
+        )
+        .await,
+        1
+    );
+    assert!(svc.drift_report(&cli(), 100).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn disabled_user_with_grants_loses_only_the_grants() {
+    let t = pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let spare = cached_user(&t.pool, "spare@example.org", "Spare").await;
+    grant(&t.pool, spare, RoleRef::Admin).await;
+    let sub = registered(&svc, "off@example.org", &[RoleRef::Researcher, RoleRef::Viewer]).await;
+    svc.set_enabled(&cli(), sub, false).await.unwrap();
+
+    let report = svc.drift_report(&cli(), 100).await.unwrap();
+    assert_eq!(
+        report
+            .disabled_with_grants
+            .iter()
+            .map(|u| u.sub)
+            .collect::<Vec<_>>(),
+        vec![sub]
+    );
+    let preview = svc
+        .drift_repair_preview(
+            &cli(),
+            DriftTarget {
+                class: DriftClass::DisabledWithGrants,
+                id: sub.0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(preview.database.len(), 1);
+    assert!(preview.database[0].contains("researcher, viewer"));
+    assert!(preview.directory.is_empty());
+    svc.apply_drift_repair(&cli(), &preview).await.unwrap();
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_role WHERE user_id = $1",
+            sub.0
+        )
+        .await,
+        0
+    );
+    // The directory did not change: the identity is still there and still disabled.
+    let i = svc.directory.find_by_sub(sub).await.unwrap();
+    assert!(!i.enabled);
+    assert_eq!(users_audit(&t.pool, sub, "Updated user roles").await, 1);
+    // Now it holds nothing: it is an identity without grants.
+    let after = svc.drift_report(&cli(), 100).await.unwrap();
+    assert!(after.disabled_with_grants.is_empty());
+    assert_eq!(
+        after.no_grants.iter().map(|u| u.sub).collect::<Vec<_>>(),
+        vec![sub]
+    );
+}
+
+#[tokio::test]
+async fn identity_without_grants_is_deleted_in_the_directory_as_previewed() {
+    let t = pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let bare = registered(&svc, "bare@example.org", &[]).await;
+    // A member with no global role is not "without grants".
+    let member = registered(&svc, "member@example.org", &[]).await;
+    let m = create(&svc, "gamma").await;
+    raw_member(&t.pool, m, member, &[mandate_roles::ADMIN]).await;
+
+    let report = svc.drift_report(&cli(), 100).await.unwrap();
+    assert_eq!(
+        report.no_grants.iter().map(|u| u.sub).collect::<Vec<_>>(),
+        vec![bare]
+    );
+    let preview = svc
+        .drift_repair_preview(
+            &cli(),
+            DriftTarget {
+                class: DriftClass::NoGrants,
+                id: bare.0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        preview.directory,
+        vec!["delete the identity bare@example.org".to_string()]
+    );
+    assert!(preview.database.iter().any(|l| l.contains("profile")));
+    // The member is refused as a target: not drift, exit 4.
+    let err = svc
+        .drift_repair_preview(
+            &cli(),
+            DriftTarget {
+                class: DriftClass::NoGrants,
+                id: member.0,
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.exit_code(), 4, "{err:?}");
+
+    svc.apply_drift_repair(&cli(), &preview).await.unwrap();
+    assert!(matches!(
+        svc.directory.find_by_sub(bare).await,
+        Err(hubdeck::directory::DirectoryError::NotFound(_))
+    ));
+    assert!(svc.directory.find_by_sub(member).await.is_ok());
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_profile WHERE user_id = $1",
+            bare.0
+        )
+        .await,
+        0
+    );
+    assert_eq!(users_audit(&t.pool, bare, "Deleted user").await, 1);
+    assert!(svc.drift_report(&cli(), 100).await.unwrap().is_empty());
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_hubdeck");
+
+fn hubdeck(home: &std::path::Path, url: &str, args: &[&str]) -> (i32, String, String) {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_") || k.starts_with("HUBDECK_") || k.starts_with("XDG_") {
+            c.env_remove(k);
+        }
+    }
+    let out = c
+        .env("HOME", home)
+        .env("HUBDECK_DATA_DIR", home.join("data"))
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .args(args)
+        .args(["--database-url", url])
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {
+    let t = pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let m = create(&svc, "delta").await;
+    let gone = cached_user(&t.pool, "gone@example.org", "Gone").await;
+    let ms = raw_member(&t.pool, m, gone, &[mandate_roles::ADMIN]).await;
+    mark_gone(&t.pool, gone).await;
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| hubdeck(home.path(), &t.url, args);
+
+    let (code, out, err) = run(&["users", "drift", "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["memberships"][0]["membership_id"], ms.to_string());
+    assert_eq!(v["memberships"][0]["working_admins"], 0);
+
+    let target = format!("memberships:{ms}");
+    let (code, out, err) = run(&[
+        "users", "drift", "--repair", &target, "--dry-run", "--output", "json",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["dry_run"], true);
+    assert_eq!(v["repairs"][0]["applied"], false);
+    assert!(
+        v["repairs"][0]["preview"]["database"][0]
+            .as_str()
+            .unwrap()
+            .contains("«delta»")
+    );
+    let q = "SELECT count(*) FROM user_mandate WHERE id = $1";
+    assert_eq!(scalar(&t.pool, q, ms).await, 1, "a dry run changes nothing");
+
+    let (code, out, err) = run(&["users", "drift", "--repair", &target, "--output", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["repairs"][0]["applied"], true);
+    assert_eq!(scalar(&t.pool, q, ms).await, 0);
+    assert_eq!(mandate_audit(&t.pool, m, "MEMBER_REMOVED", gone).await, 1);
+
+    // Again: that row is no longer drift — exit 4, reported in the JSON too.
+    let (code, out, _) = run(&["users", "drift", "--repair", &target, "--output", "json"]);
+    assert_eq!(code, 4);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["repairs"][0]["exit_code"], 4);
+    assert_eq!(v["repairs"][0]["applied"], false);
+
+    // A class that does not exist: usage error, exit 2.
+    let (code, _, err) = run(&["users", "drift", "--repair", "nonsense:1"]);
+    assert_eq!(code, 2, "{err}");
+    // `all` with nothing left: exit 0.
+    let (code, out, err) = run(&["users", "drift", "--repair", "all"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("no drift to repair"), "{out}");
+}
