@@ -1061,6 +1061,34 @@ ui = { environment_color = "yellow" }
         );
     }
 
+    proptest::proptest! {
+        /// Whatever the password holds (`@`, `/`, `?`, `#`, `:`, `%`, non-ASCII), raw or
+        /// percent-encoded, in the userinfo or as a parameter, it is never shown.
+        #[test]
+        fn redaction_never_shows_the_password(
+            body in "[a-zA-Z0-9@/?#:%&=+ é]{0,24}",
+            host in "[a-z]{1,10}(:[0-9]{1,5})?",
+            key in proptest::sample::select(vec!["password", "PASSWORD", "Password", "pass%77ord"]),
+        ) {
+            let pw = format!("Zq9{body}");
+            let encoded: String = pw
+                .bytes()
+                .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+                .collect();
+            for url in [
+                format!("postgres://bob:{pw}@{host}/hub"),
+                format!("postgres://bob:{encoded}@{host}/hub?sslmode=require"),
+                format!("postgres://bob@{host}/hub?sslmode=require&{key}={encoded}"),
+                format!("postgres://bob@{host}/hub?{key}={encoded}&sslmode=require"),
+            ] {
+                let shown = red(&url);
+                proptest::prop_assert!(!shown.contains(&pw), "{} -> {}", url, shown);
+                proptest::prop_assert!(!shown.contains(&encoded), "{} -> {}", url, shown);
+                proptest::prop_assert!(shown.contains("***"), "{} -> {}", url, shown);
+            }
+        }
+    }
+
     #[test]
     fn misspelt_password_parameter_is_refused_without_its_value() {
         let e = DatabaseUrl::new("postgres://u@h/db?PASSWORD=s3cret")

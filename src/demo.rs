@@ -8,7 +8,7 @@
 //! goes to `/var/tmp/hubdeck-demo-<uid>/<hash of the data dir>` instead and a note says so.
 
 use std::io::IsTerminal;
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -229,6 +229,10 @@ pub async fn prepare(
         }
     }
     std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    // The cluster root (data, socket, server log) is private; its parents stay traversable
+    // for the server account (the /var/tmp fallback when running as root).
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", root.display()))?;
     let running = cluster.is_running();
     let started = !running;
     if running {

@@ -224,7 +224,7 @@ impl LocalCluster {
             r.chown(&self.data_dir)?;
             r.chown(&self.socket_dir)?;
             if !self.log_file.exists() {
-                std::fs::write(&self.log_file, b"").map_err(io(&self.log_file))?;
+                crate::files::create_private(&self.log_file).map_err(io(&self.log_file))?;
             }
             r.chown(&self.log_file)?;
         }
@@ -351,11 +351,7 @@ impl LocalCluster {
         self.prepare_dirs()?;
         let mut c = self.command("postgres");
         c.arg("-D").arg(&self.data_dir).args(self.server_options());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log_file)
-            .map_err(io(&self.log_file))?;
+        let log = crate::files::append_private(&self.log_file).map_err(io(&self.log_file))?;
         let log2 = log.try_clone().map_err(io(&self.log_file))?;
         c.stdin(Stdio::null()).stdout(log).stderr(log2);
         if die_with_parent {

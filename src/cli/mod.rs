@@ -141,6 +141,23 @@ pub fn settings_for(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
     Ok(s)
 }
 
+/// Settings for `hubdeck demo` without any environment selected.
+fn demo_settings(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
+    let env: Vec<(String, String)> = std::env::vars()
+        .filter(|(k, _)| k != "HUBDECK_ENV")
+        .collect();
+    let mut s = Settings::load_env(
+        cli.config.as_deref(),
+        crate::config::default_config_path().as_deref(),
+        &env,
+        None,
+    )?;
+    if cli.read_only {
+        s.ui.read_only = true;
+    }
+    Ok(s)
+}
+
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> i32 {
     // Commands that need no settings.
@@ -149,7 +166,16 @@ pub async fn run(cli: Cli) -> i32 {
         Some(Command::Man(a)) => return completions::man(a),
         _ => {}
     }
-    let loaded = settings_for(&cli);
+    let loaded = match settings_for(&cli) {
+        // `HUBDECK_ENV=demo` (from `eval "$(hubdeck demo --print-env)"`) must not stop the
+        // command that registers the demo environment when its file is gone.
+        Err(crate::config::ConfigError::UnknownEnv { name, .. })
+            if name == crate::demo::DEMO_ENV && matches!(cli.command, Some(Command::Demo(_))) =>
+        {
+            demo_settings(&cli)
+        }
+        other => other,
+    };
     if matches!(cli.command, Some(Command::Doctor)) {
         // The doctor reports a broken configuration as its first failing line.
         return doctor::run(&cli, loaded).await;

@@ -191,6 +191,19 @@ mod tests {
         assert!(to_json(&"Zoë 東京").unwrap().contains("Zoë 東京"));
     }
 
+    proptest::proptest! {
+        /// Any text: the JSON holds no raw C1, DEL, bidi or invisible character, and parses
+        /// back to exactly the same text.
+        #[test]
+        fn json_escapes_every_hidden_character_and_round_trips(s in proptest::prelude::any::<String>()) {
+            let out = to_json(&serde_json::json!({ "name": s })).unwrap();
+            proptest::prop_assert!(!out.chars().any(|c| (c as u32) >= 0x7f
+                && (c.is_control() || is_bidi_control(c) || is_invisible(c))));
+            let back: serde_json::Value = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert_eq!(back["name"].as_str(), Some(s.as_str()));
+        }
+    }
+
     #[test]
     fn table_aligns_by_display_width_and_sanitizes() {
         let rows = vec![

@@ -113,22 +113,22 @@ pub struct EditProfileArgs {
 }
 
 #[derive(Debug, Args)]
-#[group(multiple = false)]
 pub struct RepairArgs {
     /// Retry role assignment of a registration (idempotent).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", group = "action")]
     pub retry: Option<RegistrationId>,
     /// Roll a registration back (deletes only the identity it provably created).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", group = "action")]
     pub rollback: Option<RegistrationId>,
     /// Mark a registration resolved (with --note): the operator's decision, also for `conflict`.
-    #[arg(long, value_name = "ID", requires = "note")]
+    #[arg(long, value_name = "ID", group = "action", requires = "note")]
     pub resolve: Option<RegistrationId>,
     /// Reconcile `pending` registrations older than a minute: a consistent read by email plus
     /// proof of authorship (never adopts a stranger; unprovable → `conflict`).
-    #[arg(long)]
+    #[arg(long, group = "action")]
     pub reconcile: bool,
-    #[arg(long, value_name = "TEXT")]
+    /// The operator's note for --resolve.
+    #[arg(long, value_name = "TEXT", requires = "resolve")]
     pub note: Option<String>,
 }
 
@@ -296,12 +296,12 @@ async fn register(
     if ctx.output == Output::Json {
         print_json(&out)?;
     } else {
-        outln!("{}", out.message)?;
+        outln!("{}", show(&out.message))?;
     }
     if out.state == RegistrationState::Complete {
         Ok(0)
     } else {
-        eprintln!("hubdeck: {}", out.message);
+        eprintln!("hubdeck: {}", show(&out.message));
         Ok(1)
     }
 }
@@ -406,7 +406,7 @@ async fn repair(
         if ctx.output == Output::Json {
             print_json(&out)?;
         } else {
-            outln!("{}", out.message)?;
+            outln!("{}", show(&out.message))?;
         }
         return Ok(if out.state == RegistrationState::Complete {
             0

@@ -2,13 +2,20 @@
 //! credentials resolve, the pool (MFA, estimated size), and whether the app client allows
 //! `ADMIN_USER_PASSWORD_AUTH`. SDK types stay in this module.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use aws_sdk_cognitoidentityprovider as cip;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeDeserializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use chrono::{DateTime, Utc};
 use cip::config::ProvideCredentials;
 
 use super::DirectoryError;
-use super::cognito::{check_value, classify, sdk_config};
+use super::cognito::{check_value, classify, marker_attribute, sdk_config};
 use crate::config::DirectorySettings;
 
 /// The pool as DescribeUserPool reports it.
@@ -18,6 +25,35 @@ pub struct PoolFacts {
     /// `OFF`, `ON` or `OPTIONAL`.
     pub mfa: String,
     pub estimated_users: u64,
+    /// The schema has `custom:hubdeck_reg`, the registration saga's proof-of-authorship marker.
+    pub registration_marker: bool,
+    /// The directory's clock from the response's `Date` header (second precision), and this
+    /// host's clock halfway through the request; None when the response had no usable date.
+    pub clock: Option<(DateTime<Utc>, DateTime<Utc>)>,
+}
+
+/// Keeps the `Date` header of the response it sees.
+#[derive(Clone, Debug, Default)]
+struct DateProbe(Arc<Mutex<Option<String>>>);
+
+impl Intercept for DateProbe {
+    fn name(&self) -> &'static str {
+        "hubdeck-doctor-date-probe"
+    }
+
+    fn read_after_transmit(
+        &self,
+        context: &BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(d) = context.response().headers().get("date")
+            && let Ok(mut slot) = self.0.lock()
+        {
+            *slot = Some(d.to_string());
+        }
+        Ok(())
+    }
 }
 
 /// The app client as DescribeUserPoolClient reports it.
@@ -115,12 +151,21 @@ fn short_cause(full: &str) -> String {
 
 async fn describe_pool(client: &cip::Client, pool_id: &str) -> Result<PoolFacts, DirectoryError> {
     check_value("user pool id", pool_id)?;
+    let probe = DateProbe::default();
+    let before = Utc::now();
     let out = client
         .describe_user_pool()
         .user_pool_id(pool_id)
+        .customize()
+        .interceptor(probe.clone())
         .send()
         .await
         .map_err(|e| classify(&e))?;
+    let after = Utc::now();
+    let date = probe.0.lock().ok().and_then(|d| d.clone());
+    let clock = date
+        .and_then(|d| DateTime::parse_from_rfc2822(&d).ok())
+        .map(|d| (d.with_timezone(&Utc), before + (after - before) / 2));
     let p = out
         .user_pool()
         .ok_or_else(|| DirectoryError::Rejected("DescribeUserPool returned no pool".into()))?;
@@ -131,6 +176,11 @@ async fn describe_pool(client: &cip::Client, pool_id: &str) -> Result<PoolFacts,
             .map(|m| m.as_str().to_string())
             .unwrap_or_else(|| "OFF".into()),
         estimated_users: u64::try_from(p.estimated_number_of_users()).unwrap_or(0),
+        registration_marker: p
+            .schema_attributes()
+            .iter()
+            .any(|a| a.name() == Some(marker_attribute().as_str())),
+        clock,
     })
 }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::config::{DirectoryKind, Settings};
 use crate::directory::DirectoryError;
-use crate::directory::diagnose::{CognitoFacts, cognito_facts};
+use crate::directory::diagnose::{CognitoFacts, PoolFacts, cognito_facts};
 use crate::store::health::{AppliedMigration, applied_migrations, clock, server_version};
 
 /// The oldest PostgreSQL hubdeck supports (SPEC §2).
@@ -491,11 +491,61 @@ pub fn cognito_checks(s: &Settings, facts: &CognitoFacts, checks: &mut Vec<Check
         }),
         _ => checks.push(Check::skip("directory.mfa", "needs the user pool")),
     }
-    checks.push(Check::skip(
-        "clock.directory",
-        "not measured (Cognito refuses SigV4 requests more than 5 minutes off; the database \
-         clock check covers this host's clock)",
-    ));
+    checks.push(match &facts.pool {
+        Some(Ok(p)) if p.registration_marker => Check::pass(
+            "directory.registration_marker",
+            format!(
+                "the pool's schema has {}: registrations can prove which identity they created",
+                crate::directory::cognito::marker_attribute()
+            ),
+        ),
+        Some(Ok(_)) => Check::warn(
+            "directory.registration_marker",
+            format!(
+                "the pool's schema has no {}: after a lost AdminCreateUser answer a registration \
+                 cannot prove the identity is its own and ends `conflict` for an operator",
+                crate::directory::cognito::marker_attribute()
+            ),
+            format!(
+                "aws cognito-idp add-custom-attributes --user-pool-id {} --custom-attributes \
+                 Name={},AttributeDataType=String,Mutable=false,StringAttributeConstraints={{MinLength=36,MaxLength=36}}",
+                d.user_pool_id,
+                crate::directory::REGISTRATION_ATTRIBUTE
+            ),
+        ),
+        _ => Check::skip("directory.registration_marker", "needs the user pool"),
+    });
+    checks.push(match &facts.pool {
+        Some(Ok(PoolFacts {
+            clock: Some((theirs, ours)),
+            ..
+        })) => directory_clock_check(*theirs, *ours),
+        Some(Ok(_)) => Check::skip(
+            "clock.directory",
+            "not measurable: the directory's response carried no Date header",
+        ),
+        _ => Check::skip("clock.directory", "needs the user pool"),
+    });
+}
+
+/// The directory's `Date` (whole seconds) against this host: SigV4 refuses requests more
+/// than 5 minutes off, so a minute is worth a warning and four fail.
+pub fn directory_clock_check(theirs: chrono::DateTime<Utc>, ours: chrono::DateTime<Utc>) -> Check {
+    let skew = (theirs - ours).abs();
+    let secs = skew.num_milliseconds() as f64 / 1000.0;
+    let detail = format!(
+        "directory clock {} host by about {secs:.0} s (HTTP Date, ±1 s)",
+        if theirs >= ours { "ahead of" } else { "behind" }
+    );
+    let remedy = "synchronise this host's clock (chrony/systemd-timesyncd): AWS refuses signed \
+                  requests more than 5 minutes off";
+    if secs >= 240.0 {
+        Check::fail("clock.directory", detail, remedy)
+    } else if secs >= 60.0 {
+        Check::warn("clock.directory", detail, remedy)
+    } else {
+        Check::pass("clock.directory", detail)
+    }
 }
 
 fn pool_remedy(e: &DirectoryError) -> String {
@@ -692,6 +742,8 @@ mod tests {
                 name: "p".into(),
                 mfa: mfa.into(),
                 estimated_users: 3,
+                registration_marker: true,
+                clock: None,
             })),
             client: Some(Ok(ClientFacts {
                 name: "c".into(),
@@ -713,5 +765,11 @@ mod tests {
             status(&facts("OPTIONAL", &[]), "directory.mfa"),
             Some(Status::Warn)
         );
+        assert_eq!(status(&good, "clock.directory"), Some(Status::Skip));
+        let now = Utc::now();
+        let skew = |s: i64| directory_clock_check(now + chrono::Duration::seconds(s), now).status;
+        assert_eq!(skew(1), Status::Pass);
+        assert_eq!(skew(-90), Status::Warn);
+        assert_eq!(skew(300), Status::Fail);
     }
 }

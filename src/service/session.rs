@@ -15,6 +15,23 @@ pub enum SignInOutcome {
 }
 
 impl Services {
+    /// After the directory authenticated `sub`: clear a stale disabled/gone mark on the cached
+    /// identity, or cache the identity when the cache does not know it yet, so that fresh
+    /// authority (`actor::fresh_authority`) can see a later disable or delete. Caching a missing
+    /// identity is best effort (one strongly consistent read; a failure is logged).
+    async fn record_sign_in(&self, sub: crate::domain::UserSub) -> ServiceResult<()> {
+        crate::store::users::mark_authenticated(&self.db, sub).await?;
+        if crate::store::users::cached(&self.db, sub).await?.is_none() {
+            match self.directory.find_by_sub(sub).await {
+                Ok(identity) => {
+                    crate::store::directory_cache::upsert(&self.db, &identity).await?;
+                }
+                Err(e) => tracing::warn!(%sub, "could not cache the signed-in identity: {e}"),
+            }
+        }
+        Ok(())
+    }
+
     /// Verifies an operator's email and password with the directory and loads their
     /// permissions. Wrong credentials and disabled accounts are refused by the directory.
     pub async fn sign_in(&self, email: &str, password: &Secret) -> ServiceResult<SignInOutcome> {
@@ -25,7 +42,7 @@ impl Services {
         match self.directory.authenticate(&email, password).await {
             Ok(AuthOutcome::Authenticated { sub }) => {
                 tracing::info!(%sub, "operator authenticated");
-                crate::store::users::mark_authenticated(&self.db, sub).await?;
+                self.record_sign_in(sub).await?;
                 let op = load_operator(&self.db, sub, email.as_str()).await?;
                 Ok(SignInOutcome::SignedIn(op))
             }
@@ -58,7 +75,7 @@ impl Services {
             .respond_new_password(challenge, new_password)
             .await?;
         tracing::info!(%sub, "operator set a new password");
-        crate::store::users::mark_authenticated(&self.db, sub).await?;
+        self.record_sign_in(sub).await?;
         let email = match self.directory.find_by_sub(sub).await {
             Ok(identity) => identity.email,
             Err(_) => challenge.username.clone(),

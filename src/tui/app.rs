@@ -815,7 +815,7 @@ impl App {
                 .as_ref()
                 .map(|o| o.email.clone())
                 .unwrap_or_default();
-            Dialog::type_name(
+            Dialog::type_to_confirm_self(
                 "Remove your own admin role",
                 format!(
                     "This is you: {message} You lose the admin permissions at once. Type your \

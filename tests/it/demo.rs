@@ -162,9 +162,13 @@ async fn assert_socket_only(root: &Path, url: &str) {
     use std::os::unix::fs::PermissionsExt;
     let sock = root.join("sock");
     assert!(url.contains(&format!("host={}", sock.display())), "{url}");
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&sock), 0o700);
+    assert_eq!(mode(root), 0o700, "the cluster root is private");
     assert_eq!(
-        std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777,
-        0o700
+        mode(&root.join("postgres.log")),
+        0o600,
+        "the server log is private"
     );
     let port: u16 = url
         .split(['?', '&'])

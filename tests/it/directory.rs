@@ -38,9 +38,11 @@ async fn cognito_pool(endpoint: Option<&str>) -> (cip::Client, DirectorySettings
     let (pool, client) = moto::fresh_pool(&admin).await;
     let mut s =
         moto::directory_settings(endpoint.unwrap_or(&moto::moto().endpoint), &pool, &client);
-    s.connect_timeout_ms = 300;
-    s.attempt_timeout_ms = 300;
-    s.operation_timeout_ms = 3_000;
+    // Short, but not so short that a loaded 2-core machine turns a normal answer into a
+    // timeout (the slow/late faults hold for longer than this).
+    s.connect_timeout_ms = 1_000;
+    s.attempt_timeout_ms = 1_000;
+    s.operation_timeout_ms = 5_000;
     s.initial_backoff_ms = 50;
     (admin, s)
 }
@@ -760,7 +762,7 @@ async fn non_idempotent_calls_get_exactly_one_attempt_idempotent_ones_are_retrie
     proxy.reset_counts();
     proxy.inject(
         "AdminCreateUser",
-        Fault::late(Duration::from_millis(900)),
+        Fault::late(Duration::from_millis(1_500)),
         1,
     );
     let e = d

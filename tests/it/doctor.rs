@@ -25,7 +25,22 @@ async fn admin() -> cip::Client {
 
 async fn good_setup() -> Setup {
     let db = pg::fresh_db().await;
-    let (pool, client) = moto::fresh_pool(&admin().await).await;
+    let admin = admin().await;
+    let (pool, client) = moto::fresh_pool(&admin).await;
+    // The saga's proof-of-authorship marker (README, "Proof of authorship").
+    admin
+        .add_custom_attributes()
+        .user_pool_id(&pool)
+        .custom_attributes(
+            cip::types::SchemaAttributeType::builder()
+                .name(hubdeck::directory::REGISTRATION_ATTRIBUTE)
+                .attribute_data_type(cip::types::AttributeDataType::String)
+                .mutable(false)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     Setup {
         db,
         pool,
@@ -176,6 +191,8 @@ async fn doctor_is_green_on_a_good_setup() {
         "directory.pool",
         "directory.client",
         "directory.mfa",
+        "clock.directory",
+        "directory.registration_marker",
     ] {
         assert!(
             st.iter().any(|(id, s)| id == want && s == "pass"),
@@ -183,7 +200,7 @@ async fn doctor_is_green_on_a_good_setup() {
             d.stdout
         );
     }
-    // Not measurable here (no terminal, no Cognito clock): skipped with the reason, never a pass.
+    // Not measurable here (no terminal): skipped with the reason, never a pass.
     for (id, status) in &st {
         assert!(
             status == "pass" || status == "skip",
@@ -414,4 +431,28 @@ async fn doctor_in_tmux_checks_the_terminal() {
         "{screen}"
     );
     assert!(!screen.contains("SKIP  terminal "), "{screen}");
+}
+
+#[tokio::test]
+async fn doctor_warns_about_a_pool_without_the_registration_marker() {
+    let db = pg::fresh_db().await;
+    let (pool, client) = moto::fresh_pool(&admin().await).await;
+    let s = Setup {
+        db,
+        pool,
+        client,
+        home: tempfile::tempdir().unwrap(),
+    };
+    let d = s.doctor(true, |_| {});
+    // A warning, not a failure: registrations still work, with less to recover from.
+    assert_eq!(d.code, Some(0), "{}", d.stdout);
+    let c = d.check("directory.registration_marker");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(
+        c["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("add-custom-attributes"),
+        "{c}"
+    );
 }

@@ -311,10 +311,23 @@ async fn env_demo_reaches_the_demo_data_with_no_other_setting() {
             text(&print.stdout)
         );
     };
-    // Stop the cluster whatever happened.
+    // Stop the cluster whatever happened. With HUBDECK_ENV=demo still exported and the
+    // registration gone, the demo command itself still works.
     let outcome = futures::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(result)).await;
-    let stop = hubdeck_in(home.path(), &["demo", "--stop"], &[]);
+    std::fs::remove_file(&registered).unwrap();
+    let stop = hubdeck_in(home.path(), &["demo", "--stop"], &[("HUBDECK_ENV", "demo")]);
     assert!(stop.status.success(), "{}", text(&stop.stderr));
+    assert!(
+        text(&stop.stderr).contains("stopped the demo cluster"),
+        "{}",
+        text(&stop.stderr)
+    );
+    let other = hubdeck_in(home.path(), &["users", "list"], &[("HUBDECK_ENV", "demo")]);
+    assert_eq!(
+        other.status.code(),
+        Some(2),
+        "other commands: a usage error"
+    );
     if let Err(p) = outcome {
         std::panic::resume_unwind(p);
     }

@@ -1157,3 +1157,50 @@ async fn migration_0700_renames_existing_duplicates_deterministically() {
     assert_eq!(remembered(untraced).await, Some(false));
     assert_eq!(remembered(unique).await, None);
 }
+
+/// The CLI: a duplicate name (any case) exits 3 naming the holder; restore keeps a disabled
+/// mandate disabled.
+#[tokio::test]
+async fn cli_duplicate_name_exits_3_and_restore_keeps_disabled() {
+    let db = pg::fresh_db().await;
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .args(args)
+            .args(["--database-url", &db.url])
+            .env("HUBDECK_DIRECTORY__KIND", "local")
+            .env("HUBDECK_DATA_DIR", std::env::temp_dir())
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = run(&[
+        "mandates",
+        "create",
+        "--name",
+        "Cli Clinic",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = created["mandate"]["id"].as_str().unwrap().to_string();
+    let (code, _, err) = run(&["mandates", "create", "--name", "CLI CLINIC"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("Cli Clinic") && err.contains(&id), "{err}");
+    let (code, _, err) = run(&["mandates", "update", &id, "--enabled", "false"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["mandates", "delete", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = run(&["mandates", "restore", &id]);
+    assert_eq!(code, Some(0), "{err}");
+    let m = mstore::get(&db.pool, id.parse::<Uuid>().unwrap().into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(m.deleted_at.is_none());
+    assert!(!m.enabled, "restored disabled, as it was when deleted");
+}

@@ -925,3 +925,62 @@ async fn registration_lock_is_exclusive_and_dies_with_its_holder() {
     }
     assert!(freed, "a dropped lock is released with its connection");
 }
+
+/// Through the real binary: while one operation holds a registration (its lock), `users repair`
+/// on it is refused with exit 3 and the "being repaired by another operator" message, and the
+/// row is unchanged; once released, the repair goes through.
+#[tokio::test]
+async fn cli_repair_of_a_registration_being_repaired_exits_3() {
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let (id, sub) = stuck_after_create(&svc, "busy@example.org", &[RoleRef::Viewer]).await;
+    let run = |args: Vec<String>| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .arg("--database-url")
+            .arg(&t.url)
+            .args(args)
+            .env("HUBDECK_DIRECTORY__KIND", "local")
+            .env("HOME", std::env::temp_dir())
+            .env_remove("HUBDECK_FAILPOINT")
+            .output()
+            .expect("run hubdeck")
+    };
+    let lock = registrations::try_lock(&t.pool, id).await.unwrap().unwrap();
+    for flag in ["--retry", "--rollback"] {
+        let out = run(vec![
+            "users".into(),
+            "repair".into(),
+            flag.into(),
+            id.to_string(),
+        ]);
+        assert_eq!(out.status.code(), Some(3), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("being repaired by another operator"), "{err}");
+    }
+    let out = run(vec![
+        "users".into(),
+        "repair".into(),
+        "--resolve".into(),
+        id.to_string(),
+        "--note".into(),
+        "x".into(),
+    ]);
+    assert_eq!(out.status.code(), Some(3));
+    let j = svc.registration(&cli(), id).await.unwrap();
+    assert_eq!(j.state(), RegistrationState::IdentityCreated, "unchanged");
+    assert_eq!(rows_of(&t.pool, sub).await.grants, 0);
+    lock.release().await;
+    let out = run(vec![
+        "users".into(),
+        "repair".into(),
+        "--retry".into(),
+        id.to_string(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(rows_of(&t.pool, sub).await.grants, 1);
+}

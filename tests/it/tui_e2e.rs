@@ -596,6 +596,36 @@ async fn hostile_names_render_as_visible_escapes() {
     t.wait_for(&["__EXIT:0"]);
 }
 
+/// Stored names the console must not let look alike: an invisible character shows as its
+/// escape, and a typed backslash is doubled so `\x1b` typed by someone is not an escaped ESC.
+#[tokio::test(flavor = "multi_thread")]
+async fn invisible_characters_and_typed_backslashes_are_told_apart() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let op: UserSub = sqlx::query_scalar("SELECT user_id FROM user_role LIMIT 1")
+        .fetch_one(&db.pool)
+        .await
+        .expect("op");
+    seed_mandate(&db, "Acme\u{200b}Lab", op).await;
+    seed_mandate(&db, "Real\u{1b}Esc", op).await;
+    seed_mandate(&db, "Typed\\x1bEsc", op).await;
+    let t = start_signed_in(&db, &[]);
+    let cap = t.wait_for(&["Acme\\u{200b}Lab", "Real\\x1bEsc", "Typed\\\\x1bEsc"]);
+    assert!(
+        !cap.contains('\u{200b}') && !cap.contains('\u{1b}'),
+        "{cap}"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn keymap_and_theme_are_overridable_from_the_config_dir() {
     let db = fresh_db().await;

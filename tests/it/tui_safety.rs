@@ -685,3 +685,37 @@ fn a_revoked_operator_is_signed_out_with_the_reason() {
         "the data is gone from the screen:\n{s}"
     );
 }
+
+fn snap80(name: &str, a: &App) {
+    insta::assert_snapshot!(name, render(a, 80, 24).backend());
+}
+
+#[test]
+fn safety_dialogs_at_80x24() {
+    // Quit with a change running.
+    let mut a = app();
+    a.update(ch('d'));
+    wait(&a);
+    a.update(ch('y'));
+    let _ = ops(&mut a);
+    a.update(ch('q'));
+    snap80("safety_quit_when_done_80x24", &a);
+    wait(&a);
+    a.update(ch('y'));
+    snap80("safety_quitting_notice_80x24", &a);
+    // The member Roles confirmation.
+    let mut a = app();
+    a.update(key(KeyCode::Enter));
+    answer_all(&mut a);
+    a.update(ch('r'));
+    answer_all(&mut a);
+    a.update(ch(' '));
+    a.update(ch('j'));
+    a.update(ch(' '));
+    a.update(key(KeyCode::Enter));
+    snap80("safety_save_member_roles_80x24", &a);
+    // Disabling oneself.
+    let mut a = alice_app();
+    a.update(ch('a'));
+    snap80("safety_disable_yourself_80x24", &a);
+}

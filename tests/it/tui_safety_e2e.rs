@@ -464,6 +464,7 @@ async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants()
     t.keys(&["r"]);
     t.wait_for(&["Roles of carol@site.example", "[x] admin", "[ ] viewer"]);
     t.keys(&["j", "j", "Space"]);
+    t.wait_for(&["[x] viewer"]);
     t.keys(&["Enter"]);
     t.wait_for(&["Add: viewer. Remove: nothing."]);
     t.settle();
@@ -479,7 +480,9 @@ async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants()
     let mut want = vec![RoleRef::Admin.id(), RoleRef::Viewer.id()];
     want.sort();
     assert_eq!(roles, want, "ticking viewer kept admin");
+    // Esc and the next key must not arrive in one read (that would be alt-q).
     t.keys(&["Escape"]);
+    t.wait_gone(&["User carol@site.example"]);
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }

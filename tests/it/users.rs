@@ -1174,3 +1174,24 @@ async fn concurrent_delete_of_global_admin_a_while_admin_b_demotes_themself_neve
 }
 
 const ROUNDS_GLOBAL: usize = 200;
+
+#[tokio::test]
+async fn sign_in_caches_an_identity_the_cache_did_not_know() {
+    let t = crate::support::pg::fresh_db().await;
+    let svc = local_services(&t).await;
+    let (sub, _) = signed_in(&svc, "uncached@example.org", &[RoleRef::Viewer]).await;
+    sqlx::query("DELETE FROM directory_user WHERE sub = $1")
+        .bind(sub)
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    svc.sign_in("uncached@example.org", &Secret::new(OPERATOR_PASSWORD))
+        .await
+        .unwrap();
+    let cached = ustore::cached(&t.pool, sub)
+        .await
+        .unwrap()
+        .expect("cached at sign-in");
+    assert!(cached.enabled);
+    assert_eq!(cached.email, "uncached@example.org");
+}

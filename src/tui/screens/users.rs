@@ -153,7 +153,7 @@ impl Screen for UsersScreen {
                 let enable = !t.enabled;
                 let verb = if enable { "Enable" } else { "Disable" };
                 if !enable && self.is_me(&t.sub) {
-                    return Some(Cmd::Dialog(Dialog::type_name(
+                    return Some(Cmd::Dialog(Dialog::type_to_confirm_self(
                         "Disable your own account",
                         format!(
                             "This is you: disabling {} signs you out and you will not be able \

@@ -77,6 +77,9 @@ pub enum Dialog {
         input: Input,
         op: Op,
         mismatch: bool,
+        /// The action can be undone (by another operator): typed because it acts on oneself,
+        /// not because it is irreversible.
+        undoable: bool,
     },
     Error {
         title: String,
@@ -124,7 +127,22 @@ impl Dialog {
             input: Input::default(),
             op,
             mismatch: false,
+            undoable: false,
         }
+    }
+
+    /// Type-to-confirm for a reversible action on oneself ("this is you").
+    pub fn type_to_confirm_self(
+        title: impl Into<String>,
+        message: impl Into<String>,
+        expected: String,
+        op: Op,
+    ) -> Self {
+        let mut d = Self::type_name(title, message, expected, op);
+        if let Dialog::TypeName { undoable, .. } = &mut d {
+            *undoable = true;
+        }
+        d
     }
 
     /// Confirmations ignore keys for a moment after they open (a pasted burst, key repeat,
@@ -311,6 +329,7 @@ impl Dialog {
                 expected,
                 input,
                 mismatch,
+                undoable,
                 ..
             } => {
                 let h = (message_lines(message, width) + 8)
@@ -328,7 +347,11 @@ impl Dialog {
                     Line::from(vec![
                         Span::raw("Type "),
                         Span::styled(expected.as_str(), theme.key),
-                        Span::raw(" to confirm (cannot be undone):"),
+                        Span::raw(if *undoable {
+                            " to confirm:"
+                        } else {
+                            " to confirm (cannot be undone):"
+                        }),
                     ]),
                     Line::from(vec![
                         Span::styled("> ", theme.key),
