@@ -68,7 +68,12 @@ fn parse_wanted(s: &str) -> Result<Wanted, ServiceError> {
     Ok(Wanted::Class(s.parse()?))
 }
 
-pub async fn run(ctx: &Context, svc: &Services, actor: &Actor, a: DriftArgs) -> anyhow::Result<i32> {
+pub async fn run(
+    ctx: &Context,
+    svc: &Services,
+    actor: &Actor,
+    a: DriftArgs,
+) -> anyhow::Result<i32> {
     if a.repair.is_empty() {
         return report(ctx, svc, actor, a.limit).await;
     }
@@ -174,7 +179,11 @@ async fn report(ctx: &Context, svc: &Services, actor: &Actor, limit: u32) -> any
         return Ok(0);
     }
     let opt = |e: &Option<String>| e.as_deref().map(show).unwrap_or_else(|| "(unknown)".into());
-    outln!("{}: {}", DriftClass::Memberships.title(), d.memberships.len())?;
+    outln!(
+        "{}: {}",
+        DriftClass::Memberships.title(),
+        d.memberships.len()
+    )?;
     for m in &d.memberships {
         outln!(
             "  {}:{}  {} ({}) in «{}»{}",

@@ -145,7 +145,10 @@ impl DriftReport {
             })
             .collect();
         all.extend(users(DriftClass::OrphanGrants, &self.orphan_grants));
-        all.extend(users(DriftClass::DisabledWithGrants, &self.disabled_with_grants));
+        all.extend(users(
+            DriftClass::DisabledWithGrants,
+            &self.disabled_with_grants,
+        ));
         all.extend(users(DriftClass::NoGrants, &self.no_grants));
         all.retain(|t| class.is_none_or(|c| t.class == c));
         all
@@ -219,7 +222,10 @@ impl Services {
     }
 
     /// Whether the directory (strongly consistent) has `sub`.
-    async fn directory_has(&self, sub: UserSub) -> ServiceResult<Option<crate::directory::Identity>> {
+    async fn directory_has(
+        &self,
+        sub: UserSub,
+    ) -> ServiceResult<Option<crate::directory::Identity>> {
         match self.directory.find_by_sub(sub).await {
             Ok(i) => Ok(Some(i)),
             Err(DirectoryError::NotFound(_)) => Ok(None),
@@ -272,13 +278,19 @@ impl Services {
                             if b.roles.is_empty() {
                                 "none".to_string()
                             } else {
-                                b.roles.iter().map(|r| show(r)).collect::<Vec<_>>().join(", ")
+                                b.roles
+                                    .iter()
+                                    .map(|r| show(r))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             }
                         ),
                         format!("queue a \"removed from {mandate}\" notification for {user}"),
                     ],
                     directory: Vec::new(),
-                    audit: vec![format!("mandate_audit MEMBER_REMOVED for {user} in {mandate}")],
+                    audit: vec![format!(
+                        "mandate_audit MEMBER_REMOVED for {user} in {mandate}"
+                    )],
                     warnings,
                 })
             }
@@ -424,7 +436,10 @@ impl Services {
 fn delete_lines(u: &str, roles: &[String], state: &store::SubState) -> Vec<String> {
     let mut lines = Vec::new();
     if !roles.is_empty() {
-        lines.push(format!("remove the global roles of {u} ({})", roles.join(", ")));
+        lines.push(format!(
+            "remove the global roles of {u} ({})",
+            roles.join(", ")
+        ));
     }
     for m in &state.memberships {
         lines.push(format!("remove the membership of {u} in «{}»", show(m)));

@@ -104,7 +104,8 @@ const BROKEN_SELECT: &str = concat!(
 /// a working admin first.
 pub async fn broken_memberships(db: &PgPool, limit: i64) -> StoreResult<Vec<BrokenMembership>> {
     let q = format!(
-        "{BROKEN_SELECT} ORDER BY working_admins = 0 DESC, m.name, bm.user_id, bm.id LIMIT $1"
+        "SELECT * FROM ({BROKEN_SELECT}) b \
+         ORDER BY b.working_admins = 0 DESC, b.mandate_name, b.user_id, b.membership_id LIMIT $1"
     );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(limit)

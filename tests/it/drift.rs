@@ -101,7 +101,12 @@ async fn memberships_of_gone_identities_list_mandates_without_admin_first_and_re
     let out = svc.apply_drift_repair(&cli(), &preview).await.unwrap();
     assert_eq!(out.preview, preview);
     assert_eq!(
-        scalar(&t.pool, "SELECT count(*) FROM user_mandate WHERE id = $1", zeta_ms).await,
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_mandate WHERE id = $1",
+            zeta_ms
+        )
+        .await,
         0
     );
     // Nothing else changed: the other membership of a gone identity and the admin remain.
@@ -152,7 +157,7 @@ async fn grants_of_a_gone_identity_are_removed_as_previewed_and_a_changed_premis
             .iter()
             .map(|u| (u.sub, u.roles.clone()))
             .collect::<Vec<_>>(),
-        vec![(ghost, vec!["viewer".to_string()])]
+        vec![(ghost, vec!["Viewer".to_string()])]
     );
     let target = DriftTarget {
         class: DriftClass::OrphanGrants,
@@ -160,7 +165,7 @@ async fn grants_of_a_gone_identity_are_removed_as_previewed_and_a_changed_premis
     };
     let preview = svc.drift_repair_preview(&cli(), target).await.unwrap();
     assert_eq!(preview.database.len(), 4, "{preview:?}");
-    assert!(preview.database[0].contains("viewer"));
+    assert!(preview.database[0].contains("Viewer"));
     assert!(preview.database[1].contains("«beta»"));
     assert!(preview.database[2].contains("profile"));
     assert!(preview.directory.is_empty());
@@ -174,7 +179,7 @@ async fn grants_of_a_gone_identity_are_removed_as_previewed_and_a_changed_premis
     assert_eq!(users_audit(&t.pool, ghost, "Deleted user").await, 0);
 
     let preview = svc.drift_repair_preview(&cli(), target).await.unwrap();
-    assert!(preview.database[0].contains("researcher, viewer"));
+    assert!(preview.database[0].contains("Researcher, Viewer"));
     svc.apply_drift_repair(&cli(), &preview).await.unwrap();
     assert_eq!(scalar(&t.pool, q_roles, ghost.0).await, 0);
     assert_eq!(
@@ -216,7 +221,12 @@ async fn disabled_user_with_grants_loses_only_the_grants() {
     let svc = local_services(&t).await;
     let spare = cached_user(&t.pool, "spare@example.org", "Spare").await;
     grant(&t.pool, spare, RoleRef::Admin).await;
-    let sub = registered(&svc, "off@example.org", &[RoleRef::Researcher, RoleRef::Viewer]).await;
+    let sub = registered(
+        &svc,
+        "off@example.org",
+        &[RoleRef::Researcher, RoleRef::Viewer],
+    )
+    .await;
     svc.set_enabled(&cli(), sub, false).await.unwrap();
 
     let report = svc.drift_report(&cli(), 100).await.unwrap();
@@ -239,7 +249,7 @@ async fn disabled_user_with_grants_loses_only_the_grants() {
         .await
         .unwrap();
     assert_eq!(preview.database.len(), 1);
-    assert!(preview.database[0].contains("researcher, viewer"));
+    assert!(preview.database[0].contains("Researcher, Viewer"));
     assert!(preview.directory.is_empty());
     svc.apply_drift_repair(&cli(), &preview).await.unwrap();
     assert_eq!(
@@ -369,7 +379,13 @@ async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {
 
     let target = format!("memberships:{ms}");
     let (code, out, err) = run(&[
-        "users", "drift", "--repair", &target, "--dry-run", "--output", "json",
+        "users",
+        "drift",
+        "--repair",
+        &target,
+        "--dry-run",
+        "--output",
+        "json",
     ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
