@@ -9,7 +9,11 @@ use crate::domain::DisplayText;
 use crate::service::drift::{DriftClass, DriftTarget, RepairPreview};
 use crate::service::{Actor, ServiceError, Services};
 
-/// Exit codes: 0 report printed, preview printed (`--dry-run`) or every repair applied;
+/// `--repair` without `--yes` only prints each repair's preview (what changes in PostgreSQL and
+/// in the directory, the audit rows) and changes nothing; `--yes` applies them, each one
+/// re-checked against a fresh preview and refused if its row changed.
+///
+/// Exit codes: 0 report printed, previews printed (no `--yes`) or every repair applied;
 /// 2 a CLASS[:ID] that does not parse; 3 a repair refused (the drift changed since its preview,
 /// or the change is refused, e.g. a last admin) — nothing of that repair was written;
 /// 4 the ID is not drift of that class; 1 any other failure. With several repairs each one is
@@ -17,13 +21,13 @@ use crate::service::{Actor, ServiceError, Services};
 #[derive(Debug, Args)]
 pub struct DriftArgs {
     /// Repair: CLASS:ID (one row), CLASS (every row of the class) or `all`. Classes:
-    /// memberships (membership id), orphan-grants, disabled-with-grants, no-grants (user sub).
-    /// Repeat for several.
+    /// memberships (membership id), orphan-grants, disabled-with-grants, no-grants,
+    /// expired-invitations (user sub). Repeat for several. Without `--yes`: preview only.
     #[arg(long = "repair", value_name = "CLASS[:ID]|all")]
     pub repair: Vec<String>,
-    /// Print what each repair would change in PostgreSQL and in the directory; change nothing.
+    /// Apply the repairs (without it `--repair` prints the previews and changes nothing).
     #[arg(long, requires = "repair")]
-    pub dry_run: bool,
+    pub yes: bool,
     /// Rows per class in the report (and in `--repair CLASS|all`).
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
@@ -115,7 +119,7 @@ pub async fn run(
         let result = async {
             let p = svc.drift_repair_preview(actor, t).await?;
             line.preview = Some(p.clone());
-            if !a.dry_run {
+            if a.yes {
                 let out = svc.apply_drift_repair(actor, &p).await?;
                 line.applied = true;
                 line.message = Some(out.message);
@@ -134,7 +138,7 @@ pub async fn run(
     }
     if ctx.output == Output::Json {
         print_json(&RepairReport {
-            dry_run: a.dry_run,
+            dry_run: !a.yes,
             repairs: lines,
         })?;
     } else {
@@ -161,10 +165,10 @@ pub async fn run(
                     outln!("  warning:    {w}")?;
                 }
             }
-            match (&l.error, &l.message, a.dry_run) {
+            match (&l.error, &l.message, !a.yes) {
                 (Some(e), _, _) => outln!("  FAILED: {e}")?,
                 (None, Some(m), _) => outln!("  repaired: {}", show(m))?,
-                (None, None, true) => outln!("  (dry run: nothing changed)")?,
+                (None, None, true) => outln!("  (preview: nothing changed; add --yes to apply)")?,
                 _ => {}
             }
         }
@@ -218,10 +222,25 @@ async fn report(ctx: &Context, svc: &Services, actor: &Actor, limit: u32) -> any
             )?;
         }
     }
+    outln!(
+        "{} ({} days): {}",
+        DriftClass::ExpiredInvitations.title(),
+        d.temporary_password_days,
+        d.expired_invitations.len()
+    )?;
+    for i in &d.expired_invitations {
+        outln!(
+            "  {}:{}  {}  invited {}",
+            DriftClass::ExpiredInvitations,
+            i.sub,
+            show(&i.email),
+            i.invited_at.format("%Y-%m-%d %H:%M UTC")
+        )?;
+    }
     if d.is_empty() {
         outln!("no drift")?;
     } else {
-        outln!("repair with: hubdeck users drift --repair CLASS:ID (add --dry-run to preview)")?;
+        outln!("preview a repair: hubdeck users drift --repair CLASS:ID (add --yes to apply)")?;
     }
     Ok(0)
 }

@@ -12,8 +12,9 @@ use serde::Serialize;
 
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::DirectoryError;
+use crate::directory::IdentityStatus;
 use crate::domain::{DisplayText, MembershipId, PermissionRef, UserSub};
-use crate::store::drift::{self as store, BrokenMembership, DriftUser};
+use crate::store::drift::{self as store, BrokenMembership, DriftUser, ExpiredInvitation};
 
 /// The drift classes, in the order a report lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -28,14 +29,18 @@ pub enum DriftClass {
     DisabledWithGrants,
     /// Identities holding no global role and no membership.
     NoGrants,
+    /// Invitations still in FORCE_CHANGE_PASSWORD after the pool's temporary-password
+    /// validity (the invited user can no longer sign in with it).
+    ExpiredInvitations,
 }
 
 impl DriftClass {
-    pub const ALL: [DriftClass; 4] = [
+    pub const ALL: [DriftClass; 5] = [
         Self::Memberships,
         Self::OrphanGrants,
         Self::DisabledWithGrants,
         Self::NoGrants,
+        Self::ExpiredInvitations,
     ];
 
     pub fn key(self) -> &'static str {
@@ -44,6 +49,7 @@ impl DriftClass {
             Self::OrphanGrants => "orphan-grants",
             Self::DisabledWithGrants => "disabled-with-grants",
             Self::NoGrants => "no-grants",
+            Self::ExpiredInvitations => "expired-invitations",
         }
     }
 
@@ -53,6 +59,7 @@ impl DriftClass {
             Self::OrphanGrants => "grants whose identity is gone",
             Self::DisabledWithGrants => "disabled users still holding grants",
             Self::NoGrants => "identities without grants",
+            Self::ExpiredInvitations => "invitations past the temporary-password validity",
         }
     }
 }
@@ -119,6 +126,9 @@ pub struct DriftReport {
     pub orphan_grants: Vec<DriftUser>,
     pub disabled_with_grants: Vec<DriftUser>,
     pub no_grants: Vec<DriftUser>,
+    pub expired_invitations: Vec<ExpiredInvitation>,
+    /// The pool's temporary-password validity the invitations were measured against.
+    pub temporary_password_days: u32,
     /// The per-class limit the report was read with.
     pub limit: u32,
 }
@@ -150,6 +160,10 @@ impl DriftReport {
             &self.disabled_with_grants,
         ));
         all.extend(users(DriftClass::NoGrants, &self.no_grants));
+        all.extend(self.expired_invitations.iter().map(|i| DriftTarget {
+            class: DriftClass::ExpiredInvitations,
+            id: i.sub.0,
+        }));
         all.retain(|t| class.is_none_or(|c| t.class == c));
         all
     }
@@ -159,6 +173,7 @@ impl DriftReport {
             && self.orphan_grants.is_empty()
             && self.disabled_with_grants.is_empty()
             && self.no_grants.is_empty()
+            && self.expired_invitations.is_empty()
     }
 }
 
@@ -212,11 +227,14 @@ impl Services {
     pub async fn drift_report(&self, actor: &Actor, limit: u32) -> ServiceResult<DriftReport> {
         actor.require(PermissionRef::CanManageUsers, "reading drift")?;
         let n = i64::from(limit);
+        let days = self.directory.temporary_password_validity_days().await?;
         Ok(DriftReport {
             memberships: store::broken_memberships(&self.db, n).await?,
             orphan_grants: store::grants_without_identity(&self.db, n).await?,
             disabled_with_grants: store::disabled_with_grants(&self.db, n).await?,
             no_grants: store::identities_without_grants(&self.db, n).await?,
+            expired_invitations: store::expired_invitations(&self.db, days, n).await?,
+            temporary_password_days: days,
             limit,
         })
     }
@@ -377,6 +395,51 @@ impl Services {
                     warnings: Vec::new(),
                 })
             }
+            DriftClass::ExpiredInvitations => {
+                let sub = UserSub(target.id);
+                let Some(i) = self.directory_has(sub).await? else {
+                    return Err(not_drift(target, "the directory has no such identity"));
+                };
+                if i.status != IdentityStatus::ForceChangePassword {
+                    return Err(not_drift(
+                        target,
+                        "the identity is no longer waiting for its first sign-in",
+                    ));
+                }
+                let days = self.directory.temporary_password_validity_days().await?;
+                let Some(invited) = store::invited_at(&self.db, sub).await? else {
+                    return Err(not_drift(target, "the cache does not list the identity"));
+                };
+                if invited >= chrono::Utc::now() - chrono::Duration::days(i64::from(days)) {
+                    return Err(not_drift(
+                        target,
+                        "the invitation is still within the temporary-password validity",
+                    ));
+                }
+                let u = who(Some(&i.email), sub);
+                Ok(RepairPreview {
+                    target,
+                    summary: format!(
+                        "{u} was invited {} and never signed in; the temporary password \
+                         expired after {days} days",
+                        invited.format("%Y-%m-%d %H:%M UTC")
+                    ),
+                    database: Vec::new(),
+                    directory: vec![format!(
+                        "send the invitation to {} again (a new temporary password, valid \
+                         {days} days)",
+                        show(&i.username)
+                    )],
+                    audit: vec![format!("users_audit \"Resent invitation\" for {u}")],
+                    warnings: if i.enabled {
+                        Vec::new()
+                    } else {
+                        vec![format!(
+                            "{u} is disabled: the invitation cannot be used until it is enabled"
+                        )]
+                    },
+                })
+            }
         }
     }
 
@@ -423,6 +486,10 @@ impl Services {
             DriftClass::DisabledWithGrants => {
                 self.set_roles(actor, UserSub(seen.target.id), &[]).await?;
                 format!("removed the global roles: {}", seen.summary)
+            }
+            DriftClass::ExpiredInvitations => {
+                self.resend_invite(actor, UserSub(seen.target.id)).await?;
+                format!("sent the invitation again: {}", seen.summary)
             }
         };
         Ok(RepairOutcome {

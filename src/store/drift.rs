@@ -163,3 +163,51 @@ pub async fn sub_state(db: &PgPool, sub: UserSub) -> StoreResult<SubState> {
     .fetch_one(db)
     .await?)
 }
+
+/// A cached identity still in FORCE_CHANGE_PASSWORD whose last invitation is older than the
+/// pool's temporary-password validity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct ExpiredInvitation {
+    pub sub: UserSub,
+    pub email: String,
+    pub username: String,
+    /// When the last invitation went out: the later of the identity's first sighting and the
+    /// last "Resent invitation" audit row.
+    pub invited_at: chrono::DateTime<chrono::Utc>,
+}
+
+const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
+     FROM users_audit a WHERE a.user_id = d.sub AND a.action = 'Resent invitation'), \
+     d.created_at))";
+
+/// Invitations whose temporary password has expired (`validity_days` after `invited_at`).
+pub async fn expired_invitations(
+    db: &PgPool,
+    validity_days: u32,
+    limit: i64,
+) -> StoreResult<Vec<ExpiredInvitation>> {
+    let q = format!(
+        "SELECT * FROM (SELECT d.sub, d.email, d.username, {INVITED_AT} AS invited_at \
+         FROM directory_user d WHERE d.gone_at IS NULL AND d.status = 'FORCE_CHANGE_PASSWORD') i \
+         WHERE i.invited_at < now() - make_interval(days => $1) \
+         ORDER BY i.invited_at, i.sub LIMIT $2"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
+        .bind(i32::try_from(validity_days).unwrap_or(i32::MAX))
+        .bind(limit)
+        .fetch_all(db)
+        .await?)
+}
+
+/// The last invitation time of one cached identity (None when the cache does not list it).
+pub async fn invited_at(
+    db: &PgPool,
+    sub: UserSub,
+) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
+    let q =
+        format!("SELECT {INVITED_AT} FROM directory_user d WHERE d.sub = $1 AND d.gone_at IS NULL");
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+        .bind(sub)
+        .fetch_optional(db)
+        .await?)
+}

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::mandates::{cached_user, create, grant, raw_member};
 use crate::registration::{cli, local_services, req};
-use crate::support::pg;
+use crate::support::{moto, pg};
 
 async fn mark_gone(pool: &PgPool, sub: UserSub) {
     sqlx::query("UPDATE directory_user SET gone_at = now() WHERE sub = $1")
@@ -378,15 +378,7 @@ async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {
     assert_eq!(v["memberships"][0]["working_admins"], 0);
 
     let target = format!("memberships:{ms}");
-    let (code, out, err) = run(&[
-        "users",
-        "drift",
-        "--repair",
-        &target,
-        "--dry-run",
-        "--output",
-        "json",
-    ]);
+    let (code, out, err) = run(&["users", "drift", "--repair", &target, "--output", "json"]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["dry_run"], true);
@@ -400,7 +392,9 @@ async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {
     let q = "SELECT count(*) FROM user_mandate WHERE id = $1";
     assert_eq!(scalar(&t.pool, q, ms).await, 1, "a dry run changes nothing");
 
-    let (code, out, err) = run(&["users", "drift", "--repair", &target, "--output", "json"]);
+    let (code, out, err) = run(&[
+        "users", "drift", "--repair", &target, "--yes", "--output", "json",
+    ]);
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["repairs"][0]["applied"], true);
@@ -408,7 +402,9 @@ async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {
     assert_eq!(mandate_audit(&t.pool, m, "MEMBER_REMOVED", gone).await, 1);
 
     // Again: that row is no longer drift — exit 4, reported in the JSON too.
-    let (code, out, _) = run(&["users", "drift", "--repair", &target, "--output", "json"]);
+    let (code, out, _) = run(&[
+        "users", "drift", "--repair", &target, "--yes", "--output", "json",
+    ]);
     assert_eq!(code, 4);
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["repairs"][0]["exit_code"], 4);
@@ -418,7 +414,154 @@ async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {
     let (code, _, err) = run(&["users", "drift", "--repair", "nonsense:1"]);
     assert_eq!(code, 2, "{err}");
     // `all` with nothing left: exit 0.
-    let (code, out, err) = run(&["users", "drift", "--repair", "all"]);
+    let (code, out, err) = run(&["users", "drift", "--repair", "all", "--yes"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("no drift to repair"), "{out}");
+}
+
+/// Services on a fresh moto pool whose temporary passwords are valid for `days`.
+async fn cognito_services(t: &pg::TestDb, days: i32) -> hubdeck::service::Services {
+    use aws_sdk_cognitoidentityprovider::types::{PasswordPolicyType, UserPoolPolicyType};
+    let admin = hubdeck::directory::cognito::sdk_client(&moto::directory_settings(
+        &moto::moto().endpoint,
+        "",
+        "",
+    ))
+    .await;
+    let (pool, client) = moto::fresh_pool(&admin).await;
+    admin
+        .update_user_pool()
+        .user_pool_id(&pool)
+        .policies(
+            UserPoolPolicyType::builder()
+                .password_policy(
+                    PasswordPolicyType::builder()
+                        .minimum_length(8)
+                        .temporary_password_validity_days(days)
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .expect("update pool policy");
+    let mut settings = t.settings();
+    settings.directory = moto::directory_settings(&moto::moto().endpoint, &pool, &client);
+    let dir = hubdeck::directory::cognito::CognitoDirectory::new(&settings.directory)
+        .await
+        .unwrap();
+    hubdeck::service::Services::new(
+        t.pool.clone(),
+        std::sync::Arc::new(dir),
+        std::sync::Arc::new(settings),
+    )
+}
+
+async fn backdate_invitation(pool: &PgPool, sub: UserSub, days: i32) {
+    sqlx::query(
+        "UPDATE directory_user SET created_at = now() - make_interval(days => $2) WHERE sub = $1",
+    )
+    .bind(sub)
+    .bind(days)
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn expired_invitations_on_cognito_are_resent_as_previewed_and_a_changed_premise_is_refused() {
+    let t = pg::fresh_db().await;
+    let svc = cognito_services(&t, 3).await;
+    let late = registered(&svc, "late@example.org", &[RoleRef::Viewer]).await;
+    let fresh = registered(&svc, "fresh@example.org", &[RoleRef::Viewer]).await;
+    let signed = registered(&svc, "signed@example.org", &[RoleRef::Viewer]).await;
+    backdate_invitation(&t.pool, late, 4).await;
+    backdate_invitation(&t.pool, fresh, 2).await;
+    backdate_invitation(&t.pool, signed, 5).await;
+
+    let report = svc.drift_report(&cli(), 100).await.unwrap();
+    assert_eq!(report.temporary_password_days, 3, "read from the pool");
+    let mut listed: Vec<UserSub> = report.expired_invitations.iter().map(|i| i.sub).collect();
+    listed.sort();
+    let mut want = vec![late, signed];
+    want.sort();
+    assert_eq!(listed, want, "2 days old is still valid");
+
+    let target = |sub: UserSub| DriftTarget {
+        class: DriftClass::ExpiredInvitations,
+        id: sub.0,
+    };
+    let preview = svc
+        .drift_repair_preview(&cli(), target(late))
+        .await
+        .unwrap();
+    assert!(preview.database.is_empty(), "{preview:?}");
+    assert_eq!(
+        preview.directory,
+        vec![
+            "send the invitation to late@example.org again (a new temporary password, valid 3 \
+             days)"
+                .to_string()
+        ]
+    );
+    assert_eq!(
+        preview.audit,
+        vec![format!(
+            "users_audit \"Resent invitation\" for late@example.org ({late})"
+        )]
+    );
+    let roles_before = scalar(
+        &t.pool,
+        "SELECT count(*) FROM user_role WHERE user_id = $1",
+        late.0,
+    )
+    .await;
+    svc.apply_drift_repair(&cli(), &preview).await.unwrap();
+    assert_eq!(users_audit(&t.pool, late, "Resent invitation").await, 1);
+    // Exactly as previewed: PostgreSQL changed only by the audit row, the identity still waits.
+    assert_eq!(
+        scalar(
+            &t.pool,
+            "SELECT count(*) FROM user_role WHERE user_id = $1",
+            late.0
+        )
+        .await,
+        roles_before
+    );
+    // (By username: moto's RESEND re-creates the user under a new sub; Cognito keeps it.)
+    let i = svc
+        .directory
+        .get_user(&hubdeck::directory::UserKey::Username(
+            "late@example.org".into(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        i.status,
+        hubdeck::directory::IdentityStatus::ForceChangePassword
+    );
+
+    // The other one signs in (sets a permanent password) after its preview: refused.
+    let preview = svc
+        .drift_repair_preview(&cli(), target(signed))
+        .await
+        .unwrap();
+    svc.directory
+        .set_password(
+            "signed@example.org",
+            &hubdeck::domain::Secret::new("Perm4nent!Pass"),
+            true,
+        )
+        .await
+        .unwrap();
+    let err = svc.apply_drift_repair(&cli(), &preview).await.unwrap_err();
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    assert_eq!(users_audit(&t.pool, signed, "Resent invitation").await, 0);
+
+    // The resent invitation is no longer drift.
+    let after = svc.drift_report(&cli(), 100).await.unwrap();
+    assert!(
+        after.expired_invitations.iter().all(|i| i.sub != late),
+        "{after:?}"
+    );
 }
