@@ -10,6 +10,7 @@ pub mod env;
 pub mod mandates;
 pub mod migrate;
 pub mod output;
+pub mod plans;
 pub mod trusts;
 pub mod users;
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod mandates;
 pub mod members;
+pub mod plans;
 pub mod registration;
 pub mod role_forms;
 pub mod seed_users;

@@ -9,6 +9,7 @@ pub mod health;
 pub mod local_directory;
 pub mod mandates;
 pub mod members;
+pub mod plans;
 pub mod query;
 pub mod registrations;
 pub mod trusts;

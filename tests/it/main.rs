@@ -15,6 +15,7 @@ mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod plans;
 mod query;
 mod registration;
 mod registration_faults;
