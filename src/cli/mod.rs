@@ -5,10 +5,12 @@ pub mod completions;
 pub mod demo;
 pub mod directory;
 pub mod doctor;
+pub mod drift;
 pub mod env;
 pub mod mandates;
 pub mod migrate;
 pub mod output;
+pub mod plans;
 pub mod trusts;
 pub mod users;
 

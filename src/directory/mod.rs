@@ -42,6 +42,9 @@ use crate::domain::{Email, Secret, UserSub};
 
 pub use crate::domain::identity::{Identity, IdentityStatus};
 
+/// Cognito's default temporary-password validity, in days.
+pub const DEFAULT_TEMPORARY_PASSWORD_DAYS: u32 = 7;
+
 /// The Cognito custom attribute holding the registration id (as `custom:hubdeck_reg`).
 pub const REGISTRATION_ATTRIBUTE: &str = "hubdeck_reg";
 
@@ -183,6 +186,12 @@ pub trait Directory: Send + Sync + 'static {
 
     /// A cheap call proving the directory answers (TUI health indicator).
     async fn health(&self) -> DirectoryResult<()>;
+
+    /// How many days a temporary password (an invitation) stays valid: Cognito's
+    /// `TemporaryPasswordValidityDays` (its default, 7, when the pool sets none).
+    async fn temporary_password_validity_days(&self) -> DirectoryResult<u32> {
+        Ok(DEFAULT_TEMPORARY_PASSWORD_DAYS)
+    }
 
     /// The directory's own estimate of how many identities it holds (Cognito's
     /// `EstimatedNumberOfUsers`), for progress bars; `None` when it gives none.

@@ -4,10 +4,12 @@
 pub mod actor;
 pub mod audit;
 pub mod directory_sync;
+pub mod drift;
 pub mod error;
 pub mod health;
 pub mod mandates;
 pub mod members;
+pub mod plans;
 pub mod registration;
 pub mod role_forms;
 pub mod roles;

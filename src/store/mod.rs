@@ -3,11 +3,13 @@
 pub mod audit;
 pub mod dataset;
 pub mod directory_cache;
+pub mod drift;
 pub mod grants;
 pub mod health;
 pub mod local_directory;
 pub mod mandates;
 pub mod members;
+pub mod plans;
 pub mod query;
 pub mod registrations;
 pub mod trusts;
