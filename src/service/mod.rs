@@ -7,6 +7,7 @@ pub mod error;
 pub mod health;
 pub mod mandates;
 pub mod members;
+pub mod mfa;
 pub mod registration;
 pub mod role_forms;
 pub mod seed_users;

@@ -6,6 +6,7 @@ pub mod directory_cache;
 pub mod grants;
 pub mod health;
 pub mod local_directory;
+pub mod local_totp;
 pub mod mandates;
 pub mod members;
 pub mod query;

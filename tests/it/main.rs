@@ -14,6 +14,7 @@ mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod mfa;
 mod query;
 mod registration;
 mod registration_faults;
