@@ -7,6 +7,7 @@ pub mod directory;
 pub mod doctor;
 pub mod env;
 pub mod mandates;
+pub mod members_bulk;
 pub mod migrate;
 pub mod output;
 pub mod trusts;

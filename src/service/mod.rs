@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod bulk;
 pub mod error;
 pub mod health;
 pub mod mandates;

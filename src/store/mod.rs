@@ -1,6 +1,7 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
 pub mod audit;
+pub mod bulk;
 pub mod dataset;
 pub mod directory_cache;
 pub mod grants;
