@@ -8,6 +8,7 @@ pub mod doctor;
 pub mod drift;
 pub mod env;
 pub mod mandates;
+pub mod members_bulk;
 pub mod migrate;
 pub mod output;
 pub mod plans;

@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod audit;
+mod bulk;
 mod cli_output;
 mod completions;
 mod demo;
@@ -16,6 +17,7 @@ mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod mfa;
 mod plans;
 mod query;
 mod registration;
