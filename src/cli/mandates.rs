@@ -38,15 +38,10 @@ pub struct ListArgs {
 
 impl ListArgs {
     pub fn to_query(&self) -> Result<PageQuery, ValidationError> {
-        let mut q = PageQuery::new(self.page, self.page_size);
-        if let Some(c) = &self.after {
-            let cursor =
-                crate::domain::page::Cursor::decode(c).map_err(|e| ValidationError::Invalid {
-                    field: "--after",
-                    message: e.to_string(),
-                })?;
-            q = q.at(crate::domain::page::Position::After(cursor));
-        }
+        let mut q = after(
+            PageQuery::new(self.page, self.page_size),
+            self.after.as_deref(),
+        )?;
         if let Some(s) = &self.search {
             q = q.search(s.clone());
         }
@@ -72,6 +67,22 @@ impl ListArgs {
             q = q.sort(col.trim(), dir);
         }
         Ok(q)
+    }
+}
+
+/// Applies `--after CURSOR` (the `next_cursor` of the previous page's JSON): the rows right after
+/// that row, in the same search/filter/sort (keyset paging). Shared by every list command.
+pub(crate) fn after(q: PageQuery, cursor: Option<&str>) -> Result<PageQuery, ValidationError> {
+    match cursor {
+        None => Ok(q),
+        Some(c) => {
+            let cursor =
+                crate::domain::page::Cursor::decode(c).map_err(|e| ValidationError::Invalid {
+                    field: "--after",
+                    message: e.to_string(),
+                })?;
+            Ok(q.at(crate::domain::page::Position::After(cursor)))
+        }
     }
 }
 

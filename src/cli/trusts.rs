@@ -56,8 +56,13 @@ pub struct ListTrustsArgs {
     /// Sort column: name, code, region, slot_number, created_at; prefix `-` for descending.
     #[arg(long, allow_hyphen_values = true)]
     pub sort: Option<String>,
+    /// Page number (1-based; a jump: OFFSET). To walk a whole list use --after.
     #[arg(long, default_value_t = 1)]
     pub page: u32,
+    /// Continue after this row: the `next_cursor` of the previous page's JSON (keyset paging,
+    /// stable while rows are added; absent on the last page). Same search/filter/sort required.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "page")]
+    pub after: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub page_size: u32,
 }
@@ -94,8 +99,13 @@ pub struct ListSlotsArgs {
     /// Substring of the slot name.
     #[arg(long)]
     pub search: Option<String>,
+    /// Page number (1-based; a jump: OFFSET). To walk a whole list use --after.
     #[arg(long, default_value_t = 1)]
     pub page: u32,
+    /// Continue after this row: the `next_cursor` of the previous page's JSON (keyset paging,
+    /// stable while rows are added; absent on the last page). Same search/filter/sort required.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "page")]
+    pub after: Option<String>,
     #[arg(long, default_value_t = 500)]
     pub page_size: u32,
 }
@@ -278,7 +288,8 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
     let actor = Actor::cli();
     match cmd {
         TrustsCmd::List(a) => {
-            let mut q = PageQuery::new(a.page, a.page_size);
+            let mut q =
+                super::mandates::after(PageQuery::new(a.page, a.page_size), a.after.as_deref())?;
             if let Some(s) = a.search {
                 q = q.search(s);
             }
@@ -409,7 +420,8 @@ pub async fn run_kit_slots(ctx: &Context, cmd: KitSlotsCmd) -> anyhow::Result<i3
     let actor = Actor::cli();
     match cmd {
         KitSlotsCmd::List(a) => {
-            let mut q = PageQuery::new(a.page, a.page_size);
+            let mut q =
+                super::mandates::after(PageQuery::new(a.page, a.page_size), a.after.as_deref())?;
             if let Some(s) = a.search {
                 q = q.search(s);
             }

@@ -76,8 +76,13 @@ pub struct ListArgs {
     /// email, name, organisation, status, enabled, sub, synced_at (prefix `-` for descending).
     #[arg(long, allow_hyphen_values = true)]
     pub sort: Option<String>,
+    /// Page number (1-based; a jump: OFFSET). To walk a whole list use --after.
     #[arg(long, default_value_t = 1)]
     pub page: u32,
+    /// Continue after this row: the `next_cursor` of the previous page's JSON (keyset paging,
+    /// stable while rows are added; absent on the last page). Same search/filter/sort required.
+    #[arg(long, value_name = "CURSOR", conflicts_with = "page")]
+    pub after: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub page_size: u32,
 }
@@ -307,7 +312,7 @@ async fn register(
 }
 
 async fn list(ctx: &Context, svc: &Services, actor: &Actor, a: ListArgs) -> anyhow::Result<i32> {
-    let mut q = PageQuery::new(a.page, a.page_size);
+    let mut q = super::mandates::after(PageQuery::new(a.page, a.page_size), a.after.as_deref())?;
     if let Some(s) = a.search {
         q = q.search(s);
     }
