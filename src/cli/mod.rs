@@ -9,6 +9,7 @@ pub mod env;
 pub mod mandates;
 pub mod migrate;
 pub mod output;
+pub mod page_args;
 pub mod trusts;
 pub mod users;
 
