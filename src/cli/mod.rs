@@ -5,11 +5,14 @@ pub mod completions;
 pub mod demo;
 pub mod directory;
 pub mod doctor;
+pub mod drift;
 pub mod env;
 pub mod mandates;
+pub mod members_bulk;
 pub mod migrate;
 pub mod output;
 pub mod page_args;
+pub mod plans;
 pub mod trusts;
 pub mod users;
 

@@ -10,6 +10,7 @@ pub mod registration;
 pub mod roles;
 pub mod secret;
 pub mod text;
+pub mod totp;
 pub mod trust;
 
 pub use email::Email;

@@ -124,12 +124,14 @@ async fn contract(d: &dyn Directory) {
         .await
         .unwrap_err();
     assert!(matches!(weak, DirectoryError::InvalidInput(_)), "{weak}");
-    assert_eq!(
-        d.respond_new_password(&challenge, &Secret::new("N3w-Password!"))
-            .await
-            .unwrap(),
-        ann.sub
-    );
+    match d
+        .respond_new_password(&challenge, &Secret::new("N3w-Password!"))
+        .await
+        .unwrap()
+    {
+        AuthOutcome::Authenticated { sub } => assert_eq!(sub, ann.sub),
+        other => panic!("expected signed in, got {other:?}"),
+    }
     assert_eq!(
         d.find_by_sub(ann.sub).await.unwrap().status,
         IdentityStatus::Confirmed
