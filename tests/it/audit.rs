@@ -458,6 +458,26 @@ async fn cli_mandates_members_purge_and_audit() {
     );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 2, "{out}");
+
+    // The CLI parses times as the console does (domain TimeRange): a bare date as --to takes
+    // in that whole day, so yesterday..today lists everything above; a bad time names the flag.
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let yesterday = (Utc::now() - Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "audit", "list", "--source", "mandates", "--from", &yesterday, "--to", &today,
+            "--output", "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["total"], 6, "{out}");
+    let (code, out, err) = hubdeck(&db, &["audit", "list", "--from", "last tuesday"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("--from"), "{err}");
 }
 
 /// 150,000 audit rows (more than the capped total of 100,001, many sharing a timestamp across
