@@ -8,6 +8,7 @@ pub mod registration;
 pub mod roles;
 pub mod secret;
 pub mod text;
+pub mod time_bound;
 pub mod trust;
 
 pub use email::Email;

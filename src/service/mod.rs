@@ -3,6 +3,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod audit_view;
 pub mod drift;
 pub mod error;
 pub mod health;

@@ -4,6 +4,7 @@
 mod support;
 
 mod audit;
+mod audit_view;
 mod cli_output;
 mod completions;
 mod demo;
