@@ -1,15 +1,13 @@
 //! `hubdeck audit list|export` — one listing over users_audit, trusts_audit and mandate_audit.
 
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::mandates::{ListArgs, print_range, print_table};
 use super::{Context, Output, print_json};
-use crate::domain::time_bound::{self, Side};
+use crate::domain::audit::TimeRange;
 use crate::domain::{PageQuery, ValidationError};
 use crate::service::Actor;
 use crate::service::audit::ExportFormat;
-use crate::store::audit::TimeRange;
 
 /// Filters shared by list and export.
 #[derive(Debug, Args, Clone)]
@@ -27,23 +25,13 @@ pub struct AuditFilter {
     /// users, trusts or mandates (repeatable).
     #[arg(long = "source")]
     pub sources: Vec<String>,
-    /// From this time, inclusive: YYYY-MM-DD, "YYYY-MM-DD HH:MM[:SS]" (UTC) or RFC 3339.
+    /// From this time, inclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (UTC).
     #[arg(long, visible_alias = "since")]
     pub from: Option<String>,
-    /// Until this time, including the whole day/minute/second named: `--until 2026-12-01`
-    /// includes that day. Same forms as --from.
+    /// Until this time, exclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (a bare date
+    /// or minute includes all of it: `--until 2026-12-01` includes that day).
     #[arg(long, visible_alias = "until")]
     pub to: Option<String>,
-}
-
-fn time(
-    field: &'static str,
-    v: &Option<String>,
-    side: Side,
-) -> Result<Option<DateTime<Utc>>, ValidationError> {
-    v.as_deref()
-        .map(|s| time_bound::parse(field, s, side))
-        .transpose()
 }
 
 impl AuditFilter {
@@ -63,10 +51,8 @@ impl AuditFilter {
         if !self.sources.is_empty() {
             q = q.filter("source", self.sources.clone());
         }
-        let range = TimeRange {
-            from: time("--from", &self.from, Side::From)?,
-            to: time("--until", &self.to, Side::Until)?,
-        };
+        let range =
+            TimeRange::parse_named(self.from.as_deref(), self.to.as_deref(), ["--from", "--to"])?;
         Ok((q, range))
     }
 }

@@ -183,6 +183,9 @@ pub enum MembersCmd {
     Enable { mandate: String, user: String },
     /// Disable a membership (never the last admin).
     Disable { mandate: String, user: String },
+    /// One action over many members (emails from a file or stdin, or a search/filter), with a
+    /// preview (--dry-run) and per-row refusals.
+    Bulk(super::members_bulk::BulkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -202,7 +205,11 @@ pub(crate) fn print_range<T>(page: &Page<T>) {
 }
 
 /// A mandate by id, or by exact name.
-async fn resolve_mandate(svc: &Services, actor: &Actor, s: &str) -> anyhow::Result<MandateId> {
+pub(super) async fn resolve_mandate(
+    svc: &Services,
+    actor: &Actor,
+    s: &str,
+) -> anyhow::Result<MandateId> {
     if let Ok(id) = s.parse::<MandateId>() {
         return Ok(id);
     }
@@ -235,7 +242,7 @@ async fn resolve_mandate(svc: &Services, actor: &Actor, s: &str) -> anyhow::Resu
 
 /// Role labels or ids → role ids assignable in the mandate (the mandate's own role wins over a
 /// global one with the same label).
-async fn resolve_roles(
+pub(super) async fn resolve_roles(
     svc: &Services,
     actor: &Actor,
     mandate: MandateId,
@@ -272,7 +279,7 @@ async fn resolve_roles(
     Ok(out)
 }
 
-fn mandate_rows(items: &[crate::store::mandates::Mandate]) -> Vec<Vec<String>> {
+fn mandate_rows(items: &[crate::service::mandates::Mandate]) -> Vec<Vec<String>> {
     items
         .iter()
         .map(|m| {
@@ -417,6 +424,7 @@ async fn members(
         }
     };
     match cmd {
+        MembersCmd::Bulk(a) => return super::members_bulk::run(ctx, svc, actor, a).await,
         MembersCmd::List { mandate, list } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
             let page = svc.list_members(actor, id, &list.to_query()?).await?;

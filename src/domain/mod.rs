@@ -1,14 +1,16 @@
 //! Plain types and rules. No I/O.
 
+pub mod audit;
 pub mod email;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod page;
 pub mod registration;
 pub mod roles;
 pub mod secret;
 pub mod text;
-pub mod time_bound;
+pub mod totp;
 pub mod trust;
 
 pub use email::Email;

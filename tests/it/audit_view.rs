@@ -305,6 +305,7 @@ async fn cli_ranges_accept_dates_and_date_times_and_a_bad_bound_applies_nothing(
         events(&["--since", "2026-11-21 18:40", "--until", "2026-11-21 18:40"]),
         ["USER_DELETED"]
     );
+    // RFC 3339: `--to` excludes the instant itself.
     assert_eq!(
         events(&[
             "--from",
@@ -312,7 +313,7 @@ async fn cli_ranges_accept_dates_and_date_times_and_a_bad_bound_applies_nothing(
             "--to",
             "2026-11-21T00:00:00Z"
         ]),
-        ["USER_DISABLED", "USER_ENABLED"]
+        ["USER_DISABLED"]
     );
     // The actor is the readable one in the table output too.
     let (code, out, err) = hubdeck(&db, &["audit", "list", "--event", "user_deleted"]);

@@ -3,8 +3,10 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod architecture;
 mod audit;
 mod audit_view;
+mod bulk;
 mod cli_output;
 mod completions;
 mod demo;
@@ -16,6 +18,7 @@ mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod mfa;
 mod plans;
 mod query;
 mod registration;
