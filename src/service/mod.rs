@@ -19,6 +19,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod audit_view;
 pub mod bulk;
 pub mod directory_sync;
 pub mod drift;
