@@ -14,6 +14,7 @@ pub mod role_forms;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::PgPool;

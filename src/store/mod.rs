@@ -13,6 +13,7 @@ pub mod members;
 pub mod query;
 pub mod registrations;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
