@@ -311,8 +311,18 @@ fn hash_password(password: &str) -> anyhow::Result<String> {
     Ok(crate::directory::local::hash_password(&secret)?)
 }
 
-/// `hubdeck demo`. Returns the exit code.
-pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
+/// What `hubdeck demo` leaves to its caller.
+pub enum DemoRun {
+    /// Done (stopped, printed the environment, or refused): exit with this code.
+    Exit(i32),
+    /// The cluster is ready: open the console on [`PreparedDemo::launch`] through the
+    /// composition root, then call [`PreparedDemo::finish`].
+    Console(Box<PreparedDemo>),
+}
+
+/// `hubdeck demo`: stops, or prepares the cluster and the dataset. It never opens the console
+/// itself: it hands the prepared environment back ([`DemoRun::Console`]).
+pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<DemoRun> {
     let data_dir = crate::files::ensure_data_dir()
         .with_context(|| format!("creating {}", crate::config::data_dir().display()))?;
     if opts.stop {
@@ -325,13 +335,13 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
                 "the demo cluster is not running"
             }
         );
-        return Ok(0);
+        return Ok(DemoRun::Exit(0));
     }
     let spec = match spec_from_env() {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hubdeck: {e:#}");
-            return Ok(2);
+            return Ok(DemoRun::Exit(2));
         }
     };
     let t0 = Instant::now();
@@ -374,7 +384,7 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
             );
         }
         eprintln!("hubdeck demo: the cluster keeps running; stop it with `hubdeck demo --stop`");
-        return Ok(0);
+        return Ok(DemoRun::Exit(0));
     }
     if opts.no_console {
         println!("{url}");
@@ -388,51 +398,44 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<i32> {
              \x20 hubdeck demo --stop                    # stop the cluster",
             registered.display()
         );
-        return Ok(0);
+        return Ok(DemoRun::Exit(0));
     }
     eprintln!(
         "hubdeck demo: sign in as {DEMO_ADMIN_EMAIL} with password {DEMO_ADMIN_PASSWORD} \
          (also shown on the help screen, `?`)"
     );
-    let code = console(&prepared).await;
-    if !opts.keep_running {
-        prepared.db.close().await;
-        prepared.cluster.stop()?;
-        eprintln!("hubdeck demo: stopped the demo cluster");
-    } else {
-        eprintln!(
-            "hubdeck demo: the cluster keeps running at {}; stop it with `hubdeck demo --stop`",
-            prepared.cluster.url(DEMO_DATABASE)
-        );
+    Ok(DemoRun::Console(Box::new(prepared)))
+}
+
+impl PreparedDemo {
+    /// The console on the demo database, signed in as the demo admin.
+    pub fn launch(&self) -> crate::app::ConsoleLaunch {
+        crate::app::ConsoleLaunch {
+            settings: Arc::new(self.settings.clone()),
+            db: Some(self.db.clone()),
+            signed_in_as: Some((dataset::DEMO_ADMIN_SUB.into(), DEMO_ADMIN_EMAIL.into())),
+            demo_credentials: Some((DEMO_ADMIN_EMAIL.into(), DEMO_ADMIN_PASSWORD.into())),
+            env_switch: crate::tui::EnvSwitch::default(),
+        }
     }
-    code
+
+    /// After the console: stops the cluster unless `keep_running`.
+    pub async fn finish(self, keep_running: bool) -> anyhow::Result<()> {
+        if !keep_running {
+            self.db.close().await;
+            self.cluster.stop()?;
+            eprintln!("hubdeck demo: stopped the demo cluster");
+        } else {
+            eprintln!(
+                "hubdeck demo: the cluster keeps running at {}; stop it with `hubdeck demo --stop`",
+                self.cluster.url(DEMO_DATABASE)
+            );
+        }
+        Ok(())
+    }
 }
 
 /// Single-quotes a value for a POSIX shell.
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
-}
-
-/// Opens the console on the prepared demo, signed in as the demo admin.
-async fn console(p: &PreparedDemo) -> anyhow::Result<i32> {
-    let settings = Arc::new(p.settings.clone());
-    crate::tui::init_file_logging(&settings);
-    let directory = crate::directory::connect(&settings, &p.db).await?;
-    let services = crate::service::Services::new(p.db.clone(), directory, settings);
-    let operator = crate::service::actor::load_operator(
-        &p.db,
-        dataset::DEMO_ADMIN_SUB.into(),
-        DEMO_ADMIN_EMAIL,
-    )
-    .await?;
-    crate::tui::run_app(
-        services,
-        crate::tui::AppOptions {
-            operator: Some(operator),
-            demo_credentials: Some((DEMO_ADMIN_EMAIL.into(), DEMO_ADMIN_PASSWORD.into())),
-            env_switch: Some(crate::tui::EnvSwitch::default()),
-        },
-    )
-    .await?;
-    Ok(0)
 }

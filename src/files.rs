@@ -44,6 +44,15 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     Ok(f)
 }
 
+/// Creates a new file readable by its owner only; fails if `path` exists (O_EXCL).
+pub fn create_new_private(path: &Path) -> io::Result<File> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)
+}
+
 /// Opens a file for appending (a log), creating it readable by its owner only.
 pub fn append_private(path: &Path) -> io::Result<File> {
     let f = OpenOptions::new()

@@ -25,8 +25,10 @@ pub struct DemoArgs {
     pub print_env: bool,
 }
 
+/// Prepares the demo and opens the console on it through the composition root.
 pub async fn run(ctx: &Context, a: DemoArgs) -> anyhow::Result<i32> {
-    crate::demo::run(
+    let keep_running = a.keep_running;
+    let run = crate::demo::run(
         &ctx.settings,
         crate::demo::DemoOptions {
             fresh: a.fresh,
@@ -36,5 +38,13 @@ pub async fn run(ctx: &Context, a: DemoArgs) -> anyhow::Result<i32> {
             print_env: a.print_env,
         },
     )
-    .await
+    .await?;
+    match run {
+        crate::demo::DemoRun::Exit(code) => Ok(code),
+        crate::demo::DemoRun::Console(prepared) => {
+            let code = crate::app::run_console(prepared.launch()).await;
+            prepared.finish(keep_running).await?;
+            code
+        }
+    }
 }

@@ -1,21 +1,23 @@
 //! `hubdeck migrate`
 
 use super::Context;
+use crate::service::schema;
 
 pub async fn run(ctx: &Context) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
-    let db = crate::store::connect(&ctx.settings.database).await?;
-    let before = crate::store::applied_migrations(&db).await.unwrap_or(0);
-    crate::store::migrate(&db).await?;
-    let after = crate::store::applied_migrations(&db).await?;
-    if after > before {
+    let db = schema::connect(&ctx.settings).await?;
+    let run = schema::migrate(&db).await?;
+    if run.after > run.before {
         eprintln!(
             "applied {} migration(s); schema at version {}",
-            after - before,
-            crate::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0)
+            run.after - run.before,
+            run.latest_version
         );
     } else {
-        eprintln!("schema up to date ({after} migrations applied); nothing to do");
+        eprintln!(
+            "schema up to date ({} migrations applied); nothing to do",
+            run.after
+        );
     }
     Ok(0)
 }

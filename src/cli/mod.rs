@@ -5,11 +5,13 @@ pub mod completions;
 pub mod demo;
 pub mod directory;
 pub mod doctor;
+pub mod drift;
 pub mod env;
 pub mod mandates;
 pub mod members_bulk;
 pub mod migrate;
 pub mod output;
+pub mod plans;
 pub mod trusts;
 pub mod users;
 
@@ -118,11 +120,18 @@ pub struct Context {
 }
 
 impl Context {
-    /// Connects to the database (no migration) and the configured directory.
+    /// Connects to the database (no migration) and the configured directory, through the
+    /// composition root.
     pub async fn services(&self) -> anyhow::Result<Services> {
-        let db = crate::store::connect(&self.settings.database).await?;
-        let directory = crate::directory::connect(&self.settings, &db).await?;
-        Ok(Services::new(db, directory, self.settings.clone()))
+        crate::app::services(self.settings.clone()).await
+    }
+
+    /// What `:env NAME` in the console needs from this command line.
+    pub fn env_switch(&self) -> crate::tui::EnvSwitch {
+        crate::tui::EnvSwitch {
+            config_path: self.config_path.clone(),
+            read_only: self.read_only_flag,
+        }
     }
 }
 
@@ -198,7 +207,11 @@ pub async fn run(cli: Cli) -> i32 {
         read_only_flag: cli.read_only,
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
-        Command::Tui => crate::tui::run_console(&ctx).await,
+        Command::Tui => {
+            let launch =
+                crate::app::ConsoleLaunch::from_settings(ctx.settings.clone(), ctx.env_switch());
+            crate::app::run_console(launch).await
+        }
         Command::Demo(a) => demo::run(&ctx, a).await,
         Command::Migrate => migrate::run(&ctx).await,
         Command::SeedUsers => users::seed(&ctx).await,
@@ -247,29 +260,10 @@ pub fn exit_code_of(e: &anyhow::Error) -> i32 {
     1
 }
 
-/// Logs for CLI commands go to stderr (stdout carries results); the TUI logs to a file.
+/// Logs for CLI commands go to stderr (stdout carries results); the console logs to a file.
+/// See [`crate::app::init_logging`].
 pub fn init_stderr_logging(settings: &Settings) {
-    use std::io::IsTerminal;
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(log_filter(&settings.log.level))
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        // Colours only for a person: a piped or redirected stderr is a log, not a terminal.
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
-}
-
-/// The configured level; the AWS SDK's own chatter (credential-chain attempts, profile-file
-/// notes) only at `error` unless the level names an `aws` target itself — a failure is
-/// reported once, as one line, by the command.
-pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
-    let level = if level.contains("aws") {
-        level.to_string()
-    } else {
-        format!("{level},aws_config=error,aws_smithy_runtime=error,aws_runtime=error")
-    };
-    tracing_subscriber::EnvFilter::try_new(&level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    crate::app::init_logging(settings, crate::app::LogTo::Stderr);
 }
 
 /// Prints a value as pretty JSON on stdout (invisible characters escaped, see

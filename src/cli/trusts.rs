@@ -144,7 +144,7 @@ fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 async fn trusts_for(ctx: &Context) -> anyhow::Result<Trusts> {
-    let db = crate::store::connect(&ctx.settings.database).await?;
+    let db = crate::service::schema::connect(&ctx.settings).await?;
     Ok(Trusts::new(db, ctx.settings.clone()))
 }
 

@@ -816,6 +816,25 @@ impl Directory for CognitoDirectory {
         Ok(())
     }
 
+    async fn temporary_password_validity_days(&self) -> DirectoryResult<u32> {
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let days = out
+            .user_pool()
+            .and_then(|p| p.policies())
+            .and_then(|p| p.password_policy())
+            .map(|p| p.temporary_password_validity_days())
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| *d > 0);
+        Ok(days.unwrap_or(super::DEFAULT_TEMPORARY_PASSWORD_DAYS))
+    }
+
     async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {
         self.pace(Quota::Read).await;
         let out = self

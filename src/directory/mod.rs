@@ -36,64 +36,17 @@
 pub mod cognito;
 pub mod diagnose;
 pub mod local;
-pub mod sync;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 use crate::domain::totp::{TotpCode, TotpSecret};
 use crate::domain::{Email, Secret, UserSub};
 
-/// Account status as the directory reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum IdentityStatus {
-    /// Created with a temporary password; must set a new one at first sign-in.
-    ForceChangePassword,
-    Confirmed,
-    ResetRequired,
-    Unconfirmed,
-    Other(String),
-}
+pub use crate::domain::identity::{Identity, IdentityStatus};
 
-impl IdentityStatus {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
-            Self::Confirmed => "CONFIRMED",
-            Self::ResetRequired => "RESET_REQUIRED",
-            Self::Unconfirmed => "UNCONFIRMED",
-            Self::Other(s) => s,
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "FORCE_CHANGE_PASSWORD" => Self::ForceChangePassword,
-            "CONFIRMED" => Self::Confirmed,
-            "RESET_REQUIRED" => Self::ResetRequired,
-            "UNCONFIRMED" => Self::Unconfirmed,
-            other => Self::Other(other.to_string()),
-        }
-    }
-}
-
-/// One identity in the directory.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    pub sub: UserSub,
-    /// The directory username (hubdeck uses the email as username).
-    pub username: String,
-    pub email: String,
-    pub enabled: bool,
-    pub status: IdentityStatus,
-    pub created_at: Option<DateTime<Utc>>,
-    /// The registration id this identity was created for (the proof-of-authorship marker),
-    /// when the directory holds one.
-    #[serde(default)]
-    pub registration_marker: Option<String>,
-}
+/// Cognito's default temporary-password validity, in days.
+pub const DEFAULT_TEMPORARY_PASSWORD_DAYS: u32 = 7;
 
 /// The Cognito custom attribute holding the registration id (as `custom:hubdeck_reg`).
 pub const REGISTRATION_ATTRIBUTE: &str = "hubdeck_reg";
@@ -305,6 +258,12 @@ pub trait Directory: Send + Sync + 'static {
 
     /// A cheap call proving the directory answers (TUI health indicator).
     async fn health(&self) -> DirectoryResult<()>;
+
+    /// How many days a temporary password (an invitation) stays valid: Cognito's
+    /// `TemporaryPasswordValidityDays` (its default, 7, when the pool sets none).
+    async fn temporary_password_validity_days(&self) -> DirectoryResult<u32> {
+        Ok(DEFAULT_TEMPORARY_PASSWORD_DAYS)
+    }
 
     /// The directory's own estimate of how many identities it holds (Cognito's
     /// `EstimatedNumberOfUsers`), for progress bars; `None` when it gives none.

@@ -1,7 +1,9 @@
 //! Plain types and rules. No I/O.
 
+pub mod audit;
 pub mod email;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod page;
 pub mod registration;

@@ -2,11 +2,14 @@
 //! (filters actor, subject, action, time range; sort; paging) and export to CSV or JSON.
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use super::{Actor, ServiceError, ServiceResult, Services};
+pub use crate::domain::audit::TimeRange;
 use crate::domain::page::MAX_PAGE_SIZE;
 use crate::domain::{Page, PageQuery};
-use crate::store::audit::{self as store, AuditEvent, ExportCursor, TimeRange};
+use crate::store::audit::{self as store, ExportCursor};
+pub use crate::store::audit::{AuditActor, AuditEvent};
 
 /// Export formats.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,7 +70,108 @@ fn csv_row(e: &AuditEvent) -> String {
         .join(",")
 }
 
+impl ExportFormat {
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Json => "json",
+        }
+    }
+}
+
+/// Where the console writes an export: `<data dir>/audit-export-<UTC time>.<ext>` (the data
+/// dir is created 0700).
+pub fn default_export_path(format: ExportFormat) -> std::io::Result<PathBuf> {
+    let dir = crate::files::ensure_data_dir()?;
+    Ok(dir.join(format!(
+        "audit-export-{}.{}",
+        chrono::Utc::now().format("%Y%m%d-%H%M%S"),
+        format.extension()
+    )))
+}
+
+/// The file being written: a hidden sibling of the target, created 0600 (O_EXCL), renamed over
+/// the target only when the export is complete. Dropped before [`Partial::finish`] — an error,
+/// or the task cancelled (Ctrl-C) — it removes itself, so a failed export never leaves an empty
+/// or truncated file behind and never clobbers an earlier export at the target path.
+struct Partial {
+    tmp: PathBuf,
+    target: PathBuf,
+    done: bool,
+}
+
+impl Partial {
+    fn create(target: &Path) -> std::io::Result<(Self, std::fs::File)> {
+        let name = target
+            .file_name()
+            .ok_or_else(|| std::io::Error::other("the export path names no file"))?
+            .to_string_lossy()
+            .into_owned();
+        let dir = match target.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let tmp = dir.join(format!(
+            ".{name}.partial-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
+        let file = crate::files::create_new_private(&tmp)?;
+        Ok((
+            Self {
+                tmp,
+                target: target.to_path_buf(),
+                done: false,
+            },
+            file,
+        ))
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        std::fs::rename(&self.tmp, &self.target)?;
+        self.done = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
 impl Services {
+    /// Exports every row matching `q` and `range` to the file at `path` (created 0600; an
+    /// existing file is replaced only once the export is complete). On any failure or
+    /// cancellation nothing is left at `path` that was not there before. Returns the number of
+    /// rows written. The CLI's `audit export --out` and the console's export both use it.
+    pub async fn export_to_file(
+        &self,
+        actor: &Actor,
+        q: &PageQuery,
+        range: TimeRange,
+        format: ExportFormat,
+        path: &Path,
+    ) -> ServiceResult<u64> {
+        self.require_audit_reader(actor)?;
+        let io = |e: std::io::Error| {
+            ServiceError::Internal(format!(
+                "cannot write the export to {}: {e}",
+                crate::domain::DisplayText::new(&path.display().to_string())
+            ))
+        };
+        let (partial, file) = Partial::create(path).map_err(io)?;
+        let mut out = std::io::BufWriter::new(file);
+        let n = self.export_audit(actor, q, range, format, &mut out).await?;
+        let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        partial.finish().map_err(io)?;
+        Ok(n)
+    }
+
     fn require_audit_reader(&self, actor: &Actor) -> ServiceResult<()> {
         if actor.is_sysadmin() {
             Ok(())

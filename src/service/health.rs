@@ -773,3 +773,30 @@ mod tests {
         assert_eq!(skew(300), Status::Fail);
     }
 }
+
+/// The console's liveness probe: can the database and the directory be reached (3 s each)?
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Probe {
+    pub db: bool,
+    pub directory: bool,
+    pub latency: Duration,
+}
+
+impl crate::service::Services {
+    /// Pings the database and the directory, each bounded by 3 s; never fails.
+    pub async fn probe(&self) -> Probe {
+        let started = std::time::Instant::now();
+        let limit = Duration::from_secs(3);
+        let db = tokio::time::timeout(limit, crate::store::ping(&self.db))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        let directory = tokio::time::timeout(limit, self.directory.health())
+            .await
+            .is_ok_and(|r| r.is_ok());
+        Probe {
+            db,
+            directory,
+            latency: started.elapsed(),
+        }
+    }
+}

@@ -63,9 +63,10 @@ impl AccessChange {
         }
     }
 
-    /// Texts in the seed's spirit; the mandate is shown by label (or name).
+    /// Texts in the seed's spirit; the mandate is named by its name (a label such as
+    /// "research" does not tell the member which mandate it is).
     pub fn notification(self, mandate: &Mandate) -> NotificationText {
-        let m = mandate.display_name();
+        let m = &mandate.name;
         let (title_en, message_en, title_de, message_de) = match self {
             Self::Added => (
                 "Mandate access".to_string(),

@@ -4,13 +4,18 @@
 pub mod actor;
 pub mod audit;
 pub mod bulk;
+pub mod directory_sync;
+pub mod drift;
 pub mod error;
 pub mod health;
 pub mod mandates;
 pub mod members;
 pub mod mfa;
+pub mod plans;
 pub mod registration;
 pub mod role_forms;
+pub mod roles;
+pub mod schema;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;
@@ -35,6 +40,19 @@ pub struct Services {
 }
 
 impl Services {
+    /// Settings → database pool (no migration) → the configured directory → services. The
+    /// composition root ([`crate::app`]) and the console's environment switch both use it.
+    pub async fn connect(settings: Arc<Settings>) -> ServiceResult<Self> {
+        let db = schema::connect(&settings).await?;
+        Self::on_pool(db, settings).await
+    }
+
+    /// Services over an open pool (the demo's freshly migrated database).
+    pub async fn on_pool(db: PgPool, settings: Arc<Settings>) -> ServiceResult<Self> {
+        let directory = crate::directory::connect(&settings, &db).await?;
+        Ok(Self::new(db, directory, settings))
+    }
+
     pub fn new(db: PgPool, directory: Arc<dyn Directory>, settings: Arc<Settings>) -> Self {
         Self {
             db,

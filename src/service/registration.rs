@@ -39,9 +39,9 @@ use crate::directory::{DirectoryError, Identity, Invite, NewIdentity, UserKey};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, PermissionRef, RegistrationId, RoleRef, UserSub};
 use crate::store::registrations::{
-    self, Change, NewRegistration, ONE_OPEN_PER_EMAIL, Registration, RegistrationLock,
-    RegistrationState, TransitionError,
+    self, Change, NewRegistration, ONE_OPEN_PER_EMAIL, RegistrationLock, TransitionError,
 };
+pub use crate::store::registrations::{Registration, RegistrationState};
 use crate::store::{directory_cache, grants, users as ustore};
 
 /// Profile fields are 1–255 characters.
@@ -942,8 +942,10 @@ impl Services {
         Ok(registrations::list_stuck(&self.db, 500).await?)
     }
 
-    /// One page of the stuck registrations (the repair screen), through the query builder.
-    pub async fn list_stuck_registrations(
+    /// One page of the registrations that need an operator (search, filters, sort and paging
+    /// through the query builder, in SQL). Reading never writes: `pending` rows are reconciled
+    /// only by [`Services::reconcile_pending`], which the operator asks for.
+    pub async fn list_stuck_page(
         &self,
         actor: &Actor,
         q: &crate::domain::PageQuery,

@@ -23,6 +23,13 @@ use crate::domain::{
 use crate::store::trusts as store;
 use crate::store::{StoreError, trusts::AuditActor};
 
+/// FL kit slot usage: `used` of `total` slots are assigned to a trust.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KitUsage {
+    pub used: u64,
+    pub total: u64,
+}
+
 /// How often a registration is retried after a deadlock / serialization failure.
 const MAX_ATTEMPTS: usize = 5;
 
@@ -316,6 +323,20 @@ impl Trusts {
         Ok(store::list_kit_slots(&self.db, q).await?)
     }
 
+    /// How many FL kit slots are used, of how many (the kit-slots screen's gauge).
+    pub async fn kit_usage(&self, actor: &Actor) -> ServiceResult<KitUsage> {
+        actor.require(
+            PermissionRef::CanAccessAdminPanel,
+            "reading FL kit slot usage",
+        )?;
+        let (free, used) = store::slot_counts(&self.db).await?;
+        let count = |n: i64| u64::try_from(n).unwrap_or(0);
+        Ok(KitUsage {
+            used: count(used),
+            total: count(free) + count(used),
+        })
+    }
+
     /// One trust by id.
     pub async fn get(&self, actor: &Actor, id: TrustId) -> ServiceResult<Trust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "viewing a trust")?;
@@ -419,6 +440,10 @@ impl Services {
         q: &PageQuery,
     ) -> ServiceResult<Page<KitSlot>> {
         self.trusts().list_kit_slots(actor, q).await
+    }
+
+    pub async fn kit_usage(&self, actor: &Actor) -> ServiceResult<KitUsage> {
+        self.trusts().kit_usage(actor).await
     }
 
     pub async fn get_trust(&self, actor: &Actor, id: TrustId) -> ServiceResult<Trust> {

@@ -137,7 +137,9 @@ pub use super::query::TimeRange;
 
 /// One page of the audit trail (one statement).
 pub async fn list(db: &PgPool, q: &PageQuery, range: TimeRange) -> StoreResult<Page<AuditEvent>> {
-    let scope = move |qb: &mut QueryBuilder<Postgres>| range.push(qb, "e.occurred_at");
+    let scope = move |qb: &mut QueryBuilder<Postgres>| {
+        super::query::push_time_range(qb, &range, "e.occurred_at")
+    };
     fetch_page(db, &AUDIT_LIST, q, Some(&scope)).await
 }
 
@@ -149,7 +151,9 @@ pub async fn filter_values(
     range: TimeRange,
     limit: u32,
 ) -> StoreResult<Vec<String>> {
-    let scope = move |qb: &mut QueryBuilder<Postgres>| range.push(qb, "e.occurred_at");
+    let scope = move |qb: &mut QueryBuilder<Postgres>| {
+        super::query::push_time_range(qb, &range, "e.occurred_at")
+    };
     super::query::filter_values(db, &AUDIT_LIST, column, q, Some(&scope), limit).await
 }
 
@@ -182,7 +186,7 @@ pub async fn export_page(
 ) -> StoreResult<Vec<AuditEvent>> {
     q.validate(&AUDIT_SPEC)?;
     let scope = move |qb: &mut QueryBuilder<Postgres>| {
-        range.push(qb, "e.occurred_at");
+        super::query::push_time_range(qb, &range, "e.occurred_at");
         if let Some(c) = after {
             // `occurred_at <= $t` is an index condition; the OR only filters the ties.
             qb.push(" AND e.occurred_at <= ")

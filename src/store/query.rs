@@ -5,7 +5,6 @@
 //! [`filter_values`]. Column names are looked up in the whitelist; user text only ever travels
 //! as bind parameters.
 
-use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
@@ -777,23 +776,16 @@ pub async fn filter_values(
     Ok(values)
 }
 
-/// A half-open time range `[from, to)`; either end may be open.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TimeRange {
-    pub from: Option<DateTime<Utc>>,
-    pub to: Option<DateTime<Utc>>,
-}
+pub use crate::domain::audit::TimeRange;
 
-impl TimeRange {
-    /// Pushes the range condition on `expr` (always a valid boolean expression).
-    /// Use it inside a [`Scope`] closure for time-range filters (audit, registrations, ...).
-    pub fn push(&self, qb: &mut QueryBuilder<Postgres>, expr: &'static str) {
-        qb.push("TRUE");
-        if let Some(from) = self.from {
-            qb.push(" AND ").push(expr).push(" >= ").push_bind(from);
-        }
-        if let Some(to) = self.to {
-            qb.push(" AND ").push(expr).push(" < ").push_bind(to);
-        }
+/// Pushes the condition "`expr` lies in `range`" (always a valid boolean expression).
+/// Use it inside a [`Scope`] closure for time-range filters (audit, registrations, ...).
+pub fn push_time_range(qb: &mut QueryBuilder<Postgres>, range: &TimeRange, expr: &'static str) {
+    qb.push("TRUE");
+    if let Some(from) = range.from {
+        qb.push(" AND ").push(expr).push(" >= ").push_bind(from);
+    }
+    if let Some(to) = range.to {
+        qb.push(" AND ").push(expr).push(" < ").push_bind(to);
     }
 }

@@ -2,8 +2,6 @@
 //! from `PageQuery` to `Page<Row>` of sanitized display strings — and each [`Request`] becomes
 //! one task whose result comes back as a [`Msg`] carrying the request id.
 
-use std::time::{Duration, Instant};
-
 use futures::future::BoxFuture;
 
 use super::action::{
@@ -55,35 +53,17 @@ fn role_keys(names: &[String]) -> DisplayText {
 }
 
 /// The audit screen's time range travels as two pseudo-filters (`since`, `until`) set from the
-/// command palette; they are taken out of the query here and passed as the service's range.
-fn audit_range(mut q: PageQuery) -> anyhow::Result<(PageQuery, crate::store::audit::TimeRange)> {
-    let parse = |v: &str| -> anyhow::Result<chrono::DateTime<chrono::Utc>> {
-        let v = v.trim();
-        if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-            return Ok(t.with_timezone(&chrono::Utc));
-        }
-        let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| {
-            anyhow::anyhow!(
-                "time {} is neither YYYY-MM-DD nor RFC 3339",
-                DisplayText::with_max(v, 40)
-            )
-        })?;
-        Ok(d.and_time(chrono::NaiveTime::MIN).and_utc())
+/// command palette; they are taken out of the query here and parsed by the one
+/// [`TimeRange::parse`](crate::domain::audit::TimeRange::parse).
+fn audit_range(mut q: PageQuery) -> anyhow::Result<(PageQuery, crate::domain::audit::TimeRange)> {
+    let value = |col: &str| {
+        q.filters
+            .iter()
+            .find(|f| f.column == col)
+            .and_then(|f| f.values.first().cloned())
     };
-    let mut range = crate::store::audit::TimeRange::default();
-    for f in q
-        .filters
-        .iter()
-        .filter(|f| f.column == "since" || f.column == "until")
-    {
-        let Some(v) = f.values.first() else { continue };
-        let t = parse(v)?;
-        if f.column == "since" {
-            range.from = Some(t);
-        } else {
-            range.to = Some(t);
-        }
-    }
+    let (since, until) = (value("since"), value("until"));
+    let range = crate::domain::audit::TimeRange::parse(since.as_deref(), until.as_deref())?;
     q.filters
         .retain(|f| f.column != "since" && f.column != "until");
     Ok((q, range))
@@ -123,7 +103,7 @@ pub fn source(services: &Services, actor: &Actor, list: &ListKey) -> Source {
                 {
                     tracing::warn!("reconciling pending registrations failed: {e}");
                 }
-                let page = s.list_stuck_registrations(&a, &q).await?;
+                let page = s.list_stuck_page(&a, &q).await?;
                 Ok(page.map(|r| {
                     let roles: Vec<String> = r
                         .requested_roles
@@ -468,32 +448,20 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             )),
         },
         Request::Health => {
-            let started = Instant::now();
-            let db = tokio::time::timeout(Duration::from_secs(3), crate::store::ping(&services.db))
-                .await
-                .is_ok_and(|r| r.is_ok());
-            let directory =
-                tokio::time::timeout(Duration::from_secs(3), services.directory.health())
-                    .await
-                    .is_ok_and(|r| r.is_ok());
+            let p = services.probe().await;
             Msg::Health {
-                db,
-                directory,
-                latency: started.elapsed(),
+                db: p.db,
+                directory: p.directory,
+                latency: p.latency,
             }
         }
     }
 }
 
-/// (used, total) kit slots: two one-row pages, their totals.
+/// (used, total) kit slots.
 async fn kit_usage(services: &Services, actor: &Actor) -> anyhow::Result<(u64, u64)> {
-    let all = services
-        .list_kit_slots(actor, &PageQuery::new(1, 1))
-        .await?;
-    let used = services
-        .list_kit_slots(actor, &PageQuery::new(1, 1).filter("free", ["false"]))
-        .await?;
-    Ok((used.total, all.total))
+    let u = services.kit_usage(actor).await?;
+    Ok((u.used, u.total))
 }
 
 fn reveal_keys(
@@ -510,11 +478,6 @@ fn reveal_keys(
         api_key,
         internal_key,
     }
-}
-
-/// Mandate role ids as the member forms send them (the service checks they are assignable).
-fn mandate_role_ids(values: &[String]) -> anyhow::Result<Vec<crate::domain::MandateRoleId>> {
-    values.iter().map(|v| parse_id(v)).collect()
 }
 
 /// The choices of a Roles form, read through the service.
@@ -544,7 +507,7 @@ async fn role_choices(
                 None => None,
             };
             let c = services.member_role_choices(actor, mandate, user).await?;
-            let label = |r: &crate::store::members::MandateRole| {
+            let label = |r: &crate::service::roles::MandateRole| {
                 let l = DisplayText::with_max(&r.label, 40).into_string();
                 match r.mandate_id {
                     None => l,
@@ -789,7 +752,9 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
             roles,
         } => {
             let mandate = parse_id(&mandate_id)?;
-            let role_ids = mandate_role_ids(&roles)?;
+            let role_ids = services
+                .resolve_member_roles(actor, mandate, &roles)
+                .await?;
             let who = crate::service::members::MemberRef::parse(&user_sub)?;
             services.add_member(actor, mandate, &who, &role_ids).await?;
             Ok(toast("member added".into()))
@@ -826,31 +791,26 @@ async fn run_op(services: &Services, actor: &Actor, op: Op) -> anyhow::Result<Op
             roles,
         } => {
             let mandate = parse_id(&mandate_id)?;
-            let role_ids = mandate_role_ids(&roles)?;
+            let role_ids = services
+                .resolve_member_roles(actor, mandate, &roles)
+                .await?;
             services
                 .set_member_roles(actor, mandate, parse_id(&user_sub)?, &role_ids)
                 .await?;
             Ok(toast("member roles updated".into()))
         }
         Op::ExportAudit { json, query } => {
-            use crate::service::audit::ExportFormat;
-            let dir = crate::files::ensure_data_dir()?;
-            let ext = if json { "json" } else { "csv" };
-            let path = dir.join(format!(
-                "audit-export-{}.{ext}",
-                chrono::Utc::now().format("%Y%m%d-%H%M%S")
-            ));
-            let mut file = std::io::BufWriter::new(crate::files::create_private(&path)?);
+            use crate::service::audit::{ExportFormat, default_export_path};
             let format = if json {
                 ExportFormat::Json
             } else {
                 ExportFormat::Csv
             };
+            let path = default_export_path(format)?;
             let (query, range) = audit_range(query)?;
             let n = services
-                .export_audit(actor, &query, range, format, &mut file)
+                .export_to_file(actor, &query, range, format, &path)
                 .await?;
-            std::io::Write::flush(&mut file)?;
             Ok(toast(format!(
                 "{n} audit rows exported to {}",
                 DisplayText::new(&path.display().to_string())

@@ -18,12 +18,9 @@ pub mod screens;
 pub mod theme;
 pub mod widgets;
 
-use std::sync::Mutex;
-
 use anyhow::Context as _;
 use tokio::sync::mpsc;
 
-use crate::cli::Context;
 use crate::service::{Operator, Services};
 use app::{App, AppConfig, Effect};
 use keymap::Keymap;
@@ -57,54 +54,9 @@ async fn connect_env(sw: Option<EnvSwitch>, name: &str) -> anyhow::Result<Servic
     if sw.read_only {
         settings.ui.read_only = true;
     }
-    let db = crate::store::connect(&settings.database)
+    Services::connect(std::sync::Arc::new(settings))
         .await
-        .with_context(|| format!("cannot reach the database of {name}"))?;
-    let directory = crate::directory::connect(&settings, &db)
-        .await
-        .with_context(|| format!("cannot set up the directory of {name}"))?;
-    Ok(Services::new(db, directory, std::sync::Arc::new(settings)))
-}
-
-/// `hubdeck` / `hubdeck tui`: connect, sign in, run the console.
-pub async fn run_console(ctx: &Context) -> anyhow::Result<i32> {
-    init_file_logging(&ctx.settings);
-    let services = ctx.services().await.context("cannot start the console")?;
-    let opts = AppOptions {
-        env_switch: Some(EnvSwitch {
-            config_path: ctx.config_path.clone(),
-            read_only: ctx.read_only_flag,
-        }),
-        ..AppOptions::default()
-    };
-    run_app(services, opts).await?;
-    Ok(0)
-}
-
-/// Logs go to a file under the data dir (or `log.file`), never to the screen.
-pub fn init_file_logging(settings: &crate::config::Settings) {
-    let path = if settings.log.file.is_empty() {
-        let Ok(dir) = crate::files::ensure_data_dir() else {
-            return;
-        };
-        dir.join("hubdeck.log")
-    } else {
-        std::path::PathBuf::from(&settings.log.file)
-    };
-    if let Some(dir) = path.parent() {
-        let _ = crate::files::create_private_dir(dir);
-    }
-    // 0600: a log may name users and mandates.
-    let Ok(file) = crate::files::append_private(&path) else {
-        return;
-    };
-    let filter = tracing_subscriber::EnvFilter::try_new(&settings.log.level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(Mutex::new(file))
-        .with_ansi(false)
-        .try_init();
+        .with_context(|| format!("cannot connect to the environment {name}"))
 }
 
 /// The config dir's override files (`keymap.toml`, `theme.toml`).

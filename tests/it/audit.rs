@@ -3,12 +3,12 @@
 //! quotes and defuses formulas; JSON export; and the CLI commands end to end.
 
 use chrono::{Duration, Utc};
+use hubdeck::domain::audit::TimeRange;
 use hubdeck::domain::page::SortDir;
 use hubdeck::domain::{PageQuery, PageQueryError, UserSub};
 use hubdeck::service::ServiceError;
 use hubdeck::service::audit::ExportFormat;
 use hubdeck::service::mandates::MandateInput;
-use hubdeck::store::audit::TimeRange;
 use uuid::Uuid;
 
 use crate::mandates::{create, operator, services, sysadmin};
@@ -562,4 +562,100 @@ async fn export_writes_every_row_once_while_rows_are_added() {
         live < added,
         "live rows {live} of {added}: the export must not chase the writer"
     );
+}
+
+fn dir_entries(dir: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `export_to_file` (CLI `audit export --out` and the console's export): the file is 0600 and
+/// complete; a failure — refused actor, bad query, cancelled task — leaves nothing behind and
+/// never clobbers an earlier export at the same path.
+#[tokio::test]
+async fn export_to_file_is_private_and_leaves_no_file_on_failure() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin(&db.pool).await;
+    create(&svc, "Exported").await;
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("audit.csv");
+
+    let n = svc
+        .export_to_file(
+            &root,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Csv,
+            &path,
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let meta = std::fs::metadata(&path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let first = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(first.lines().count(), 2, "{first}");
+    assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
+
+    // A bad query fails after the file was opened: no partial file, the old export intact.
+    let bad = PageQuery::default().filter("no_such_column", ["x"]);
+    let e = svc
+        .export_to_file(&root, &bad, TimeRange::default(), ExportFormat::Json, &path)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::Query(_)), "{e}");
+    assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), first);
+
+    // Refused before anything is written, at a fresh path: no file at all.
+    let fresh = t.path().join("denied.json");
+    let viewer = operator(UserSub::new_v4());
+    let e = svc
+        .export_to_file(
+            &viewer,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Json,
+            &fresh,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ServiceError::Denied(_)), "{e}");
+    assert!(!fresh.exists());
+
+    // A directory that does not exist: a clear error, nothing created.
+    let nowhere = t.path().join("missing/audit.csv");
+    let e = svc
+        .export_to_file(
+            &root,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Csv,
+            &nowhere,
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("cannot write the export"), "{e}");
+    assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
+
+    // Cancelled (the task dropped mid-export, as Ctrl-C does): no partial file either.
+    let cancelled = tokio::time::timeout(
+        std::time::Duration::ZERO,
+        svc.export_to_file(
+            &root,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Csv,
+            &t.path().join("cancelled.csv"),
+        ),
+    )
+    .await;
+    assert!(cancelled.is_err(), "the export must still be running");
+    assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
 }

@@ -8,11 +8,11 @@ use aws_sdk_cognitoidentityprovider as cip;
 use hubdeck::config::DirectorySettings;
 use hubdeck::directory::cognito::{CognitoDirectory, sdk_client};
 use hubdeck::directory::local::LocalDirectory;
-use hubdeck::directory::sync::{SyncProgress, sync_all};
 use hubdeck::directory::{
     AuthOutcome, Directory, DirectoryError, IdentityStatus, Invite, NewIdentity, UserKey,
 };
 use hubdeck::domain::{Email, Secret, UserSub};
+use hubdeck::service::directory_sync::{SyncProgress, sync_all};
 
 use crate::support::fault_proxy::{Fault, FaultProxy, refused_endpoint};
 use crate::support::{moto, pg};

@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod architecture;
 mod audit;
 mod bulk;
 mod cli_output;
@@ -10,12 +11,14 @@ mod completions;
 mod demo;
 mod directory;
 mod doctor;
+mod drift;
 mod env;
 mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
 mod mfa;
+mod plans;
 mod query;
 mod registration;
 mod registration_faults;

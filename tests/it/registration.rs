@@ -926,6 +926,61 @@ async fn registration_lock_is_exclusive_and_dies_with_its_holder() {
     assert!(freed, "a dropped lock is released with its connection");
 }
 
+/// Reading the stuck-registrations list never writes: an old `pending` row stays `pending`
+/// however often the list is read, and only the explicit `reconcile_pending` moves it. The list
+/// is paged, filtered and sorted in SQL (its total counts every matching row).
+#[tokio::test]
+async fn listing_stuck_registrations_never_reconciles() {
+    use hubdeck::domain::PageQuery;
+    let t = fresh_db().await;
+    let svc = local_services(&t).await;
+    let mut conn = t.pool.acquire().await.unwrap();
+    let mut ids = Vec::new();
+    for email in ["a@example.org", "b@example.org", "c@example.org"] {
+        let r = registrations::insert_pending(
+            &mut conn,
+            &NewRegistration {
+                email,
+                name: "N",
+                organisation: "O",
+                requested_roles: &[],
+                suppress_invite: true,
+                actor: None,
+                via: "cli",
+                os_user: None,
+            },
+        )
+        .await
+        .unwrap();
+        ids.push(r.id);
+    }
+    sqlx::query("UPDATE registration SET created_at = now() - interval '5 minutes'")
+        .execute(&t.pool)
+        .await
+        .unwrap();
+    let states = || async {
+        let rows: Vec<String> = sqlx::query_scalar("SELECT state FROM registration ORDER BY email")
+            .fetch_all(&t.pool)
+            .await
+            .unwrap();
+        rows
+    };
+    let q = PageQuery::new(1, 2).filter("state", ["pending"]);
+    for _ in 0..3 {
+        let page = svc.list_stuck_page(&cli(), &q).await.unwrap();
+        assert_eq!(page.total, 3);
+        assert_eq!(page.items.len(), 2, "paged in SQL");
+    }
+    assert_eq!(states().await, vec!["pending"; 3], "reading wrote nothing");
+    // The explicit action reconciles (no identity exists → rolled back).
+    let out = svc.reconcile_pending(&cli(), 60).await.unwrap();
+    assert_eq!(out.len(), 3, "{out:?}");
+    assert_eq!(states().await, vec!["rolled_back"; 3]);
+    // A reader without the permission is refused before anything is read.
+    let e = svc.list_stuck_page(&operator(&[]), &q).await.unwrap_err();
+    assert!(matches!(e, ServiceError::Denied(_)), "{e}");
+}
+
 /// Through the real binary: while one operation holds a registration (its lock), `users repair`
 /// on it is refused with exit 3 and the "being repaired by another operator" message, and the
 /// row is unchanged; once released, the repair goes through.

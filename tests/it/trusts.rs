@@ -620,6 +620,24 @@ async fn lists_search_filter_sort_and_use_indexes() {
         .expect("free");
     assert_eq!(free.total, 1);
     assert_eq!(free.items[0].slot_name, "Trust_002");
+    // The gauge's use case agrees with the list: 2 of 3 slots used; a viewer without the
+    // admin panel is refused.
+    let usage = trusts.kit_usage(&cli).await.expect("usage");
+    assert_eq!((usage.used, usage.total), (2, 3));
+    let used = trusts
+        .list_kit_slots(&cli, &PageQuery::default().filter("free", ["false"]))
+        .await
+        .expect("used");
+    assert_eq!(used.total, usage.used);
+    let nobody = Actor::Operator(Operator {
+        sub: UserSub::new_v4(),
+        email: "nobody@example.org".into(),
+        permissions: Default::default(),
+    });
+    assert!(matches!(
+        trusts.kit_usage(&nobody).await,
+        Err(ServiceError::Denied(_))
+    ));
 
     // EXPLAIN on a realistic dataset (50,000 trusts, statistics gathered, planner left
     // alone; VACUUM ANALYZE as autovacuum would): a selective search is answered from the trigram indexes, a filter on a rare region
