@@ -1,11 +1,11 @@
-//! `hubdeck audit list|export` — one listing over users_audit, trusts_audit and mandate_audit.
+//! `hubdeck audit list|export|undo` — one listing over users_audit, trusts_audit and mandate_audit, and undo of a grant change by its row.
 
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::mandates::{ListArgs, print_range, print_table};
 use super::{Context, Output, print_json};
 use crate::domain::audit::TimeRange;
-use crate::domain::{PageQuery, ValidationError};
+use crate::domain::{DisplayText, PageQuery, ValidationError};
 use crate::service::Actor;
 use crate::service::audit::ExportFormat;
 
