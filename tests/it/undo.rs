@@ -346,3 +346,54 @@ async fn cli_audit_undo_dry_run_yes_json_and_exit_codes() {
     );
     assert_eq!(code, 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_operators_undoing_one_change_at_once_undo_it_once() {
+    let db = pg::fresh_db().await;
+    let pool = db.pool_with(8).await;
+    let w = ward(&db).await;
+    let svc = crate::mandates::services_on(&db, pool.clone());
+    for round in 0..20 {
+        let to = if round % 2 == 0 {
+            mandate_roles::VIEWER
+        } else {
+            mandate_roles::ADMIN
+        };
+        let before = member_roles(&pool, w.m, w.nurse).await;
+        svc.set_member_roles(&w.root, w.m, w.nurse, &role(to))
+            .await
+            .unwrap();
+        let id = last_audit(&pool, w.m, w.nurse, "MEMBER_ROLES_SET").await;
+        let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(2));
+        let run = || {
+            let (svc, root, barrier) = (svc.clone(), w.root.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                svc.undo(&root, id).await
+            })
+        };
+        let (a, b) = tokio::join!(run(), run());
+        let results = [a.unwrap(), b.unwrap()];
+        assert_eq!(
+            results.iter().filter(|r| r.is_ok()).count(),
+            1,
+            "round {round}: {results:?}"
+        );
+        for r in &results {
+            if let Err(e) = r {
+                assert_eq!(e.exit_code(), 3, "round {round}: {e}");
+            }
+        }
+        let links: i64 = sqlx::query_scalar("SELECT count(*) FROM mandate_audit WHERE undoes = $1")
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert_eq!(links, 1, "round {round}");
+        assert_eq!(
+            member_roles(&pool, w.m, w.nurse).await,
+            before,
+            "round {round}"
+        );
+    }
+}
