@@ -37,6 +37,7 @@ pub mod schema;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::PgPool;

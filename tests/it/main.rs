@@ -31,4 +31,5 @@ mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
+mod undo;
 mod users;
