@@ -119,7 +119,9 @@ pub async fn run_console(launch: ConsoleLaunch) -> anyhow::Result<i32> {
     }
     .context("cannot start the console")?;
     let operator = match &launch.signed_in_as {
-        Some((sub, email)) => Some(crate::service::actor::load_operator(&services.db, *sub, email).await?),
+        Some((sub, email)) => {
+            Some(crate::service::actor::load_operator(&services.db, *sub, email).await?)
+        }
         None => None,
     };
     let opts = AppOptions {

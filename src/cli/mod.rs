@@ -205,7 +205,8 @@ pub async fn run(cli: Cli) -> i32 {
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => {
-            let launch = crate::app::ConsoleLaunch::from_settings(ctx.settings.clone(), ctx.env_switch());
+            let launch =
+                crate::app::ConsoleLaunch::from_settings(ctx.settings.clone(), ctx.env_switch());
             crate::app::run_console(launch).await
         }
         Command::Demo(a) => demo::run(&ctx, a).await,

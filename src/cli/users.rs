@@ -6,9 +6,9 @@ use clap::{Args, Subcommand};
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef, SortDir};
 use crate::service::registration::RegisterRequest;
+use crate::service::registration::{Registration, RegistrationState};
 use crate::service::seed_users::SeedOutcome;
 use crate::service::{Actor, Services};
-use crate::service::registration::{Registration, RegistrationState};
 
 #[derive(Debug, Subcommand)]
 pub enum UsersCmd {

@@ -12,8 +12,8 @@ use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, MandateId, Page, PageQuery, PermissionRef, ValidationError};
 use crate::store::StoreError;
 use crate::store::audit::{AuditActor, insert_mandate_audit};
-use crate::store::mandates::{self as store, MandateScope, Subscription};
 pub use crate::store::mandates::Mandate;
+use crate::store::mandates::{self as store, MandateScope, Subscription};
 
 pub const MAX_NAME_CHARS: usize = 255;
 /// How often a transaction hit by a serialization failure or deadlock is re-run.

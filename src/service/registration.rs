@@ -38,10 +38,10 @@ use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, Invite, NewIdentity, UserKey};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, PermissionRef, RegistrationId, RoleRef, UserSub};
-pub use crate::store::registrations::{Registration, RegistrationState};
 use crate::store::registrations::{
     self, Change, NewRegistration, ONE_OPEN_PER_EMAIL, RegistrationLock, TransitionError,
 };
+pub use crate::store::registrations::{Registration, RegistrationState};
 use crate::store::{directory_cache, grants, users as ustore};
 
 /// Profile fields are 1–255 characters.

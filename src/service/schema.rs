@@ -30,10 +30,6 @@ pub async fn migrate(db: &PgPool) -> ServiceResult<MigrationRun> {
     Ok(MigrationRun {
         before,
         after,
-        latest_version: crate::MIGRATOR
-            .iter()
-            .map(|m| m.version)
-            .max()
-            .unwrap_or(0),
+        latest_version: crate::MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0),
     })
 }
