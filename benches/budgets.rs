@@ -588,7 +588,7 @@ mod no_directory {
             &self,
             _: &NewPasswordChallenge,
             _: &Secret,
-        ) -> DirectoryResult<UserSub> {
+        ) -> DirectoryResult<AuthOutcome> {
             refused()
         }
         async fn set_password(&self, _: &str, _: &Secret, _: bool) -> DirectoryResult<()> {

@@ -250,6 +250,23 @@ pub struct DirectorySettings {
     pub user_creation_rps: u32,
     pub user_update_rps: u32,
     pub user_read_rps: u32,
+    /// Issuer shown by authenticator apps for the `otpauth://` enrolment (MFA_SETUP).
+    pub mfa_issuer: String,
+    /// The local directory's MFA policy (Cognito's comes from the pool).
+    pub local_mfa: LocalMfa,
+}
+
+/// MFA policy of the local directory, like a Cognito pool's `MfaConfiguration`.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LocalMfa {
+    /// No MFA challenge at all (an enrolled token is ignored).
+    Off,
+    /// An identity with a verified software token is asked for a code; no setup is forced.
+    #[default]
+    Optional,
+    /// As optional, and an identity without a token enrols one at sign-in (MFA_SETUP).
+    Required,
 }
 
 impl Default for DirectorySettings {
@@ -269,6 +286,8 @@ impl Default for DirectorySettings {
             user_creation_rps: 50,
             user_update_rps: 25,
             user_read_rps: 120,
+            mfa_issuer: "hubdeck".into(),
+            local_mfa: LocalMfa::Optional,
         }
     }
 }

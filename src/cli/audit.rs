@@ -1,14 +1,13 @@
 //! `hubdeck audit list|export` — one listing over users_audit, trusts_audit and mandate_audit.
 
-use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::mandates::{ListArgs, print_range, print_table};
 use super::{Context, Output, print_json};
-use crate::domain::{DisplayText, PageQuery, ValidationError};
+use crate::domain::audit::TimeRange;
+use crate::domain::{PageQuery, ValidationError};
 use crate::service::Actor;
 use crate::service::audit::ExportFormat;
-use crate::store::audit::TimeRange;
 
 /// Filters shared by list and export.
 #[derive(Debug, Args, Clone)]
@@ -25,25 +24,13 @@ pub struct AuditFilter {
     /// users, trusts or mandates (repeatable).
     #[arg(long = "source")]
     pub sources: Vec<String>,
-    /// From this time (RFC 3339, inclusive).
+    /// From this time, inclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (UTC).
     #[arg(long)]
     pub from: Option<String>,
-    /// Until this time (RFC 3339, exclusive).
+    /// Until this time, exclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (a bare date
+    /// or minute includes all of it).
     #[arg(long)]
     pub to: Option<String>,
-}
-
-fn time(field: &'static str, v: &Option<String>) -> Result<Option<DateTime<Utc>>, ValidationError> {
-    v.as_deref()
-        .map(|s| {
-            DateTime::parse_from_rfc3339(s.trim())
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|_| ValidationError::Invalid {
-                    field,
-                    message: format!("expected an RFC 3339 time, got {}", DisplayText::new(s)),
-                })
-        })
-        .transpose()
 }
 
 impl AuditFilter {
@@ -60,10 +47,8 @@ impl AuditFilter {
         if !self.sources.is_empty() {
             q = q.filter("source", self.sources.clone());
         }
-        let range = TimeRange {
-            from: time("--from", &self.from)?,
-            to: time("--to", &self.to)?,
-        };
+        let range =
+            TimeRange::parse_named(self.from.as_deref(), self.to.as_deref(), ["--from", "--to"])?;
         Ok((q, range))
     }
 }

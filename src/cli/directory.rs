@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use clap::Subcommand;
 
 use super::{Context, Output, print_json};
-use crate::directory::sync::{SyncProgress, sync_all};
 use crate::domain::page::thousands;
+use crate::service::directory_sync::{SyncProgress, sync_all};
 
 #[derive(Debug, Subcommand)]
 pub enum DirectoryCmd {

@@ -78,15 +78,29 @@ impl ListArgs {
 #[derive(Debug, Subcommand)]
 pub enum MandatesCmd {
     /// List mandates (SysAdmin: all; a mandate admin: theirs). Columns: name, label, enabled,
-    /// created_at, deleted_at.
+    /// created_at, deleted_at; filter also by plan (`--plan` or `--filter plan=TEAM`).
     List {
         #[command(flatten)]
         list: ListArgs,
         /// List soft-deleted mandates instead (restore candidates).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "plan")]
         deleted: bool,
+        /// Only mandates on this plan (repeatable), e.g. --plan TEAM.
+        #[arg(long = "plan", value_name = "PLAN")]
+        plan: Vec<String>,
     },
-    /// Show one mandate with its subscription.
+    /// The plan catalogue: key, name, trial days, member limit, price.
+    Plans,
+    /// Move a mandate to another plan (SysAdmin). Refused with exit 3 when the mandate has more
+    /// members than the plan allows or is already on it; 2 for an unknown plan; 4 not found.
+    Plan {
+        /// Mandate id or exact name.
+        mandate: String,
+        /// Plan key (see `mandates plans`), e.g. TEAM.
+        plan: String,
+    },
+    /// Show one mandate: plan, subscription status, trial end, members against the plan's
+    /// capacity, admins.
     Show {
         /// Mandate id or exact name.
         mandate: String,
@@ -169,6 +183,9 @@ pub enum MembersCmd {
     Enable { mandate: String, user: String },
     /// Disable a membership (never the last admin).
     Disable { mandate: String, user: String },
+    /// One action over many members (emails from a file or stdin, or a search/filter), with a
+    /// preview (--dry-run) and per-row refusals.
+    Bulk(super::members_bulk::BulkArgs),
 }
 
 #[derive(Debug, Args)]
@@ -188,7 +205,11 @@ pub(crate) fn print_range<T>(page: &Page<T>) {
 }
 
 /// A mandate by id, or by exact name.
-async fn resolve_mandate(svc: &Services, actor: &Actor, s: &str) -> anyhow::Result<MandateId> {
+pub(super) async fn resolve_mandate(
+    svc: &Services,
+    actor: &Actor,
+    s: &str,
+) -> anyhow::Result<MandateId> {
     if let Ok(id) = s.parse::<MandateId>() {
         return Ok(id);
     }
@@ -221,7 +242,7 @@ async fn resolve_mandate(svc: &Services, actor: &Actor, s: &str) -> anyhow::Resu
 
 /// Role labels or ids → role ids assignable in the mandate (the mandate's own role wins over a
 /// global one with the same label).
-async fn resolve_roles(
+pub(super) async fn resolve_roles(
     svc: &Services,
     actor: &Actor,
     mandate: MandateId,
@@ -283,8 +304,15 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
     let svc = ctx.services().await?;
     let actor = Actor::cli();
     match cmd {
-        MandatesCmd::List { list, deleted } => {
-            let q = list.to_query()?;
+        MandatesCmd::List {
+            list,
+            deleted,
+            plan,
+        } => {
+            let mut q = list.to_query()?;
+            if !plan.is_empty() {
+                q = q.filter("plan", plan.iter().map(|p| p.trim().to_ascii_uppercase()));
+            }
             let page = if deleted {
                 svc.list_deleted_mandates(&actor, &q).await?
             } else {
@@ -298,29 +326,14 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
                 }
             }
         }
+        MandatesCmd::Plans => return super::plans::catalogue(ctx, &svc, &actor).await,
+        MandatesCmd::Plan { mandate, plan } => {
+            let id = resolve_mandate(&svc, &actor, &mandate).await?;
+            return super::plans::change(ctx, &svc, &actor, id, &plan).await;
+        }
         MandatesCmd::Show { mandate } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
-            let d = svc.get_mandate(&actor, id).await?;
-            match ctx.output {
-                Output::Json => print_json(&d)?,
-                Output::Table => {
-                    print_table(
-                        &MANDATE_HEADERS,
-                        &mandate_rows(std::slice::from_ref(&d.mandate)),
-                    )?;
-                    if let Some(s) = &d.subscription {
-                        print_table(
-                            &["PLAN", "STATUS", "MAX MEMBERS", "TRIAL ENDS"],
-                            &[vec![
-                                s.plan_key.clone(),
-                                s.status.clone(),
-                                s.max_members.to_string(),
-                                s.trial_ends_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
-                            ]],
-                        )?;
-                    }
-                }
-            }
+            return super::plans::show(ctx, &svc, &actor, id).await;
         }
         MandatesCmd::Create {
             name,
@@ -411,6 +424,7 @@ async fn members(
         }
     };
     match cmd {
+        MembersCmd::Bulk(a) => return super::members_bulk::run(ctx, svc, actor, a).await,
         MembersCmd::List { mandate, list } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
             let page = svc.list_members(actor, id, &list.to_query()?).await?;

@@ -5,10 +5,13 @@ pub mod completions;
 pub mod demo;
 pub mod directory;
 pub mod doctor;
+pub mod drift;
 pub mod env;
 pub mod mandates;
+pub mod members_bulk;
 pub mod migrate;
 pub mod output;
+pub mod plans;
 pub mod trusts;
 pub mod users;
 

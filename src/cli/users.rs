@@ -34,8 +34,10 @@ pub enum UsersCmd {
     /// Stuck registrations: list them (no flag), retry, roll back, resolve, reconcile. One
     /// operation per registration at a time: a second operator gets exit 3 ("being repaired").
     Repair(RepairArgs),
-    /// Drift: identities without grants, grants without identity, disabled users with grants.
-    Drift,
+    /// Drift: memberships whose identity is gone or disabled (mandates without a working
+    /// admin first), grants whose identity is gone, disabled users still holding grants,
+    /// identities without grants. `--repair` previews (`--dry-run`) and applies repairs.
+    Drift(super::drift::DriftArgs),
 }
 
 #[derive(Debug, Args)]
@@ -240,35 +242,7 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
             )
         }
         UsersCmd::Repair(a) => repair(ctx, &svc, &actor, a).await,
-        UsersCmd::Drift => {
-            let d = svc.user_drift(&actor, 100).await?;
-            if ctx.output == Output::Json {
-                print_json(&d)?;
-            } else {
-                outln!(
-                    "identities without grants: {}",
-                    d.identities_without_grants.total
-                )?;
-                for u in &d.identities_without_grants.items {
-                    outln!("  {} {}", u.sub, show(&u.email))?;
-                }
-                outln!(
-                    "grants without identity: {}",
-                    d.grants_without_identity.len()
-                )?;
-                for s in &d.grants_without_identity {
-                    outln!("  {s}")?;
-                }
-                outln!(
-                    "disabled users with grants: {}",
-                    d.disabled_with_grants.total
-                )?;
-                for u in &d.disabled_with_grants.items {
-                    outln!("  {} {} [{}]", u.sub, show(&u.email), u.roles.join(", "))?;
-                }
-            }
-            Ok(0)
-        }
+        UsersCmd::Drift(a) => super::drift::run(ctx, &svc, &actor, a).await,
     }
 }
 

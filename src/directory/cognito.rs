@@ -12,15 +12,17 @@ use async_trait::async_trait;
 use aws_sdk_cognitoidentityprovider::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_cognitoidentityprovider::types::{
     AttributeType, AuthFlowType, ChallengeNameType, DeliveryMediumType, MessageActionType,
-    UserStatusType, UserType,
+    SoftwareTokenMfaSettingsType, UserStatusType, UserType, VerifySoftwareTokenResponseType,
 };
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 
 use super::{
     AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
-    IdentityStatus, Invite, NewIdentity, NewPasswordChallenge, REGISTRATION_ATTRIBUTE, UserKey,
+    IdentityStatus, Invite, MfaChallenge, MfaEnrolment, NewIdentity, NewPasswordChallenge,
+    REGISTRATION_ATTRIBUTE, UserKey, WRONG_CODE,
 };
 use crate::config::DirectorySettings;
+use crate::domain::totp::{TotpCode, TotpSecret};
 use crate::domain::{Email, Secret, UserSub};
 
 /// Builds the SDK client once (clone it freely): explicit HTTP client on rustls+ring, explicit
@@ -161,6 +163,12 @@ pub fn classify_status_code(
             return DirectoryError::InvalidInput(m);
         }
         Some("NotAuthorizedException") => return DirectoryError::NotAuthorized(m),
+        // A wrong or expired one-time code: the same words as the local directory.
+        Some(
+            "CodeMismatchException" | "ExpiredCodeException" | "EnableSoftwareTokenMFAException",
+        ) => {
+            return DirectoryError::NotAuthorized(WRONG_CODE.to_string());
+        }
         _ => {}
     }
     match status {
@@ -369,6 +377,65 @@ impl CognitoDirectory {
         }
     }
 
+    /// Maps a sign-in answer (no challenge = signed in) to hubdeck's outcome. Challenges other
+    /// than NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA and MFA_SETUP (with a software token on
+    /// offer) are refused with their name.
+    async fn outcome(
+        &self,
+        username: &str,
+        challenge: Option<&ChallengeNameType>,
+        session: Option<&str>,
+        params: Option<&std::collections::HashMap<String, String>>,
+    ) -> DirectoryResult<AuthOutcome> {
+        let Some(challenge) = challenge else {
+            let sub = self.get_by_username(username).await?.sub;
+            return Ok(AuthOutcome::Authenticated { sub });
+        };
+        let session = session.map(Secret::new).ok_or_else(|| {
+            DirectoryError::Rejected(format!("{} without a session", challenge.as_str()))
+        })?;
+        let sub = params
+            .and_then(|p| p.get("USER_ID_FOR_SRP"))
+            .and_then(|s| uuid::Uuid::parse_str(s).ok())
+            .map(UserSub);
+        let username = username.to_string();
+        match challenge {
+            ChallengeNameType::NewPasswordRequired => {
+                Ok(AuthOutcome::NewPasswordRequired(NewPasswordChallenge {
+                    username,
+                    sub,
+                    session,
+                }))
+            }
+            ChallengeNameType::SoftwareTokenMfa => Ok(AuthOutcome::MfaCodeRequired(MfaChallenge {
+                username,
+                sub,
+                session,
+            })),
+            ChallengeNameType::MfaSetup => {
+                let offered = params
+                    .and_then(|p| p.get("MFAS_CAN_SETUP"))
+                    .map(String::as_str)
+                    .unwrap_or("SOFTWARE_TOKEN_MFA");
+                if !offered.contains("SOFTWARE_TOKEN_MFA") {
+                    return Err(DirectoryError::Rejected(format!(
+                        "the pool asks to set up MFA but offers only {offered}; hubdeck enrols \
+                         software tokens (enable TOTP MFA on the pool)"
+                    )));
+                }
+                Ok(AuthOutcome::MfaSetupRequired(MfaChallenge {
+                    username,
+                    sub,
+                    session,
+                }))
+            }
+            other => Err(DirectoryError::Rejected(format!(
+                "unsupported sign-in challenge {}",
+                other.as_str()
+            ))),
+        }
+    }
+
     async fn get_by_username(&self, username: &str) -> DirectoryResult<Identity> {
         check_value("username", username)?;
         self.pace(Quota::Read).await;
@@ -569,38 +636,20 @@ impl Directory for CognitoDirectory {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        match out.challenge_name() {
-            None => {
-                let sub = self.get_by_username(username).await?.sub;
-                Ok(AuthOutcome::Authenticated { sub })
-            }
-            Some(ChallengeNameType::NewPasswordRequired) => {
-                let session = out.session().ok_or_else(|| {
-                    DirectoryError::Rejected("NEW_PASSWORD_REQUIRED without a session".into())
-                })?;
-                let sub = out
-                    .challenge_parameters()
-                    .and_then(|p| p.get("USER_ID_FOR_SRP"))
-                    .and_then(|s| uuid::Uuid::parse_str(s).ok())
-                    .map(UserSub);
-                Ok(AuthOutcome::NewPasswordRequired(NewPasswordChallenge {
-                    username: username.to_string(),
-                    sub,
-                    session: Secret::new(session),
-                }))
-            }
-            Some(other) => Err(DirectoryError::Rejected(format!(
-                "unsupported sign-in challenge {}",
-                other.as_str()
-            ))),
-        }
+        self.outcome(
+            username,
+            out.challenge_name(),
+            out.session(),
+            out.challenge_parameters(),
+        )
+        .await
     }
 
     async fn respond_new_password(
         &self,
         challenge: &NewPasswordChallenge,
         new_password: &Secret,
-    ) -> DirectoryResult<UserSub> {
+    ) -> DirectoryResult<AuthOutcome> {
         check_value("username", &challenge.username)?;
         let out = self
             .client
@@ -614,13 +663,137 @@ impl Directory for CognitoDirectory {
             .send()
             .await
             .map_err(|e| classify(&e))?;
-        if let Some(c) = out.challenge_name() {
-            return Err(DirectoryError::Rejected(format!(
-                "unexpected further challenge {}",
-                c.as_str()
-            )));
+        self.outcome(
+            &challenge.username,
+            out.challenge_name(),
+            out.session(),
+            out.challenge_parameters(),
+        )
+        .await
+    }
+
+    async fn respond_mfa_code(
+        &self,
+        challenge: &MfaChallenge,
+        code: &TotpCode,
+    ) -> DirectoryResult<AuthOutcome> {
+        check_value("username", &challenge.username)?;
+        let out = self
+            .client
+            .admin_respond_to_auth_challenge()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .challenge_name(ChallengeNameType::SoftwareTokenMfa)
+            .session(challenge.session.expose())
+            .challenge_responses("USERNAME", &challenge.username)
+            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code.expose())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        self.outcome(
+            &challenge.username,
+            out.challenge_name(),
+            out.session(),
+            out.challenge_parameters(),
+        )
+        .await
+    }
+
+    async fn associate_software_token(
+        &self,
+        challenge: &MfaChallenge,
+    ) -> DirectoryResult<MfaEnrolment> {
+        let out = self
+            .client
+            .associate_software_token()
+            .session(challenge.session.expose())
+            .customize()
+            .config_override(single_attempt())
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let secret = out.secret_code().ok_or_else(|| {
+            DirectoryError::Rejected("AssociateSoftwareToken returned no secret".into())
+        })?;
+        let secret = TotpSecret::from_base32(secret).map_err(|e| {
+            DirectoryError::Rejected(format!("AssociateSoftwareToken returned {e}"))
+        })?;
+        let session = out
+            .session()
+            .map(Secret::new)
+            .unwrap_or_else(|| challenge.session.clone());
+        Ok(MfaEnrolment {
+            username: challenge.username.clone(),
+            secret,
+            session,
+        })
+    }
+
+    async fn verify_software_token(
+        &self,
+        enrolment: &MfaEnrolment,
+        code: &TotpCode,
+    ) -> DirectoryResult<AuthOutcome> {
+        check_value("username", &enrolment.username)?;
+        let verified = self
+            .client
+            .verify_software_token()
+            .session(enrolment.session.expose())
+            .user_code(code.expose())
+            .friendly_device_name("hubdeck")
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        if verified.status() != Some(&VerifySoftwareTokenResponseType::Success) {
+            return Err(DirectoryError::NotAuthorized(WRONG_CODE.to_string()));
         }
-        Ok(self.get_by_username(&challenge.username).await?.sub)
+        let session = verified
+            .session()
+            .map(Secret::new)
+            .unwrap_or_else(|| enrolment.session.clone());
+        let out = self
+            .client
+            .admin_respond_to_auth_challenge()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .challenge_name(ChallengeNameType::MfaSetup)
+            .session(session.expose())
+            .challenge_responses("USERNAME", &enrolment.username)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let outcome = self
+            .outcome(
+                &enrolment.username,
+                out.challenge_name(),
+                out.session(),
+                out.challenge_parameters(),
+            )
+            .await?;
+        if matches!(outcome, AuthOutcome::Authenticated { .. }) {
+            // Make the verified token the preferred MFA, so every later sign-in asks for it.
+            self.pace(Quota::Update).await;
+            if let Err(e) = self
+                .client
+                .admin_set_user_mfa_preference()
+                .user_pool_id(&self.user_pool_id)
+                .username(&enrolment.username)
+                .software_token_mfa_settings(
+                    SoftwareTokenMfaSettingsType::builder()
+                        .enabled(true)
+                        .preferred_mfa(true)
+                        .build(),
+                )
+                .send()
+                .await
+            {
+                tracing::warn!(
+                    "could not make the software token the preferred MFA: {}",
+                    classify(&e)
+                );
+            }
+        }
+        Ok(outcome)
     }
 
     async fn set_password(
@@ -641,6 +814,25 @@ impl Directory for CognitoDirectory {
             .await
             .map_err(|e| classify(&e))?;
         Ok(())
+    }
+
+    async fn temporary_password_validity_days(&self) -> DirectoryResult<u32> {
+        self.pace(Quota::Read).await;
+        let out = self
+            .client
+            .describe_user_pool()
+            .user_pool_id(&self.user_pool_id)
+            .send()
+            .await
+            .map_err(|e| classify(&e))?;
+        let days = out
+            .user_pool()
+            .and_then(|p| p.policies())
+            .and_then(|p| p.password_policy())
+            .map(|p| p.temporary_password_validity_days())
+            .and_then(|d| u32::try_from(d).ok())
+            .filter(|d| *d > 0);
+        Ok(days.unwrap_or(super::DEFAULT_TEMPORARY_PASSWORD_DAYS))
     }
 
     async fn estimated_count(&self) -> DirectoryResult<Option<u64>> {

@@ -14,25 +14,56 @@ use sqlx::PgPool;
 
 use super::{
     AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
-    IdentityStatus, NewIdentity, NewPasswordChallenge, UserKey,
+    IdentityStatus, MfaChallenge, MfaEnrolment, NewIdentity, NewPasswordChallenge, UserKey,
+    WRONG_CODE,
 };
+use crate::config::LocalMfa;
+use crate::domain::totp::{TotpCode, TotpSecret};
 use crate::domain::{Email, Secret, UserSub};
 use crate::store::StoreError;
 use crate::store::local_directory::{self as store, LocalIdentityRow, NewLocalIdentity};
+use crate::store::local_totp;
 
 /// Page size of `list_page` (Cognito's maximum).
 pub const PAGE_SIZE: i64 = 60;
 /// How long a NEW_PASSWORD_REQUIRED session stays valid.
 pub const CHALLENGE_MINUTES: i64 = 10;
 
+/// Wrong codes one MFA session accepts before it ends (the operator signs in again).
+pub const MAX_CODE_ATTEMPTS: i32 = 5;
+/// TOTP steps accepted either side of now (phone/host clock drift).
+pub const TOTP_WINDOW: u64 = 1;
+
+const NEW_PASSWORD: &str = "NEW_PASSWORD_REQUIRED";
+const SOFTWARE_TOKEN_MFA: &str = "SOFTWARE_TOKEN_MFA";
+const MFA_SETUP: &str = "MFA_SETUP";
+
 pub struct LocalDirectory {
     db: PgPool,
+    mfa: LocalMfa,
 }
 
 impl LocalDirectory {
     pub fn new(db: PgPool) -> Self {
-        Self { db }
+        Self {
+            db,
+            mfa: LocalMfa::default(),
+        }
     }
+
+    /// The MFA policy (`directory.local_mfa`).
+    pub fn with_mfa(mut self, mfa: LocalMfa) -> Self {
+        self.mfa = mfa;
+        self
+    }
+}
+
+fn expired() -> DirectoryError {
+    DirectoryError::NotAuthorized("Invalid session for the user, session is expired.".into())
+}
+
+fn now_unix() -> u64 {
+    u64::try_from(Utc::now().timestamp()).unwrap_or(0)
 }
 
 fn store_err(e: StoreError) -> DirectoryError {
@@ -164,6 +195,125 @@ impl LocalDirectory {
             .ok_or_else(|| {
                 DirectoryError::NotFound(crate::domain::DisplayText::new(username).into_string())
             })
+    }
+}
+
+impl LocalDirectory {
+    /// After a verified password: the MFA challenge the policy and the identity's token call
+    /// for, or signed in.
+    async fn after_password(&self, sub: UserSub, username: String) -> DirectoryResult<AuthOutcome> {
+        if self.mfa == LocalMfa::Off {
+            return Ok(AuthOutcome::Authenticated { sub });
+        }
+        let enrolled = local_totp::has_verified(&self.db, sub)
+            .await
+            .map_err(store_err)?;
+        let kind = match (enrolled, self.mfa) {
+            (true, _) => SOFTWARE_TOKEN_MFA,
+            (false, LocalMfa::Required) => MFA_SETUP,
+            (false, _) => return Ok(AuthOutcome::Authenticated { sub }),
+        };
+        let mut bytes = [0u8; 32];
+        rand::rng().fill(&mut bytes);
+        let token = Secret::new(hex::encode(bytes));
+        bytes.fill(0);
+        let expires = Utc::now() + chrono::Duration::minutes(CHALLENGE_MINUTES);
+        local_totp::insert_challenge(&self.db, &session_hash(token.expose()), sub, kind, expires)
+            .await
+            .map_err(store_err)?;
+        let ch = MfaChallenge {
+            username,
+            sub: Some(sub),
+            session: token,
+        };
+        Ok(if kind == MFA_SETUP {
+            AuthOutcome::MfaSetupRequired(ch)
+        } else {
+            AuthOutcome::MfaCodeRequired(ch)
+        })
+    }
+
+    /// The challenged identity still exists under that username and may sign in.
+    async fn check_challenged(&self, sub: UserSub, username: &str) -> DirectoryResult<()> {
+        let row = store::find_by_sub(&self.db, sub)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(|| DirectoryError::NotFound(sub.to_string()))?;
+        if row.username != username {
+            return Err(DirectoryError::NotAuthorized(
+                "Invalid session for the user.".into(),
+            ));
+        }
+        if !row.enabled {
+            return Err(DirectoryError::NotAuthorized("User is disabled.".into()));
+        }
+        Ok(())
+    }
+
+    /// Checks `code` against the challenged identity's token (verified for SOFTWARE_TOKEN_MFA,
+    /// the enrolment in progress for MFA_SETUP) in one transaction: a match consumes the
+    /// session and the TOTP step (never accepted twice); a miss counts an attempt and ends the
+    /// session after [`MAX_CODE_ATTEMPTS`].
+    async fn check_code(
+        &self,
+        challenge: &MfaChallenge,
+        kind: &str,
+        code: &TotpCode,
+        want_verified: bool,
+    ) -> DirectoryResult<UserSub> {
+        let hash = session_hash(challenge.session.expose());
+        let db_err = |e: sqlx::Error| store_err(e.into());
+        let mut tx = self.db.begin().await.map_err(db_err)?;
+        let (sub, _) = local_totp::lock_challenge(&mut tx, &hash, kind)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(expired)?;
+        let token = local_totp::lock_totp(&mut tx, sub)
+            .await
+            .map_err(store_err)?
+            .filter(|t| t.verified == want_verified)
+            .ok_or_else(|| {
+                DirectoryError::Rejected(if want_verified {
+                    "no software token is enrolled for this account".into()
+                } else {
+                    "no software token enrolment is in progress: start the setup again".into()
+                })
+            })?;
+        let step = token
+            .secret
+            .verify(code, now_unix(), TOTP_WINDOW)
+            .and_then(|s| i64::try_from(s).ok())
+            .filter(|s| token.last_step.is_none_or(|last| *s > last));
+        match step {
+            Some(step) => {
+                local_totp::accept_step(&mut tx, sub, step)
+                    .await
+                    .map_err(store_err)?;
+                local_totp::take_challenge(&mut tx, &hash, kind)
+                    .await
+                    .map_err(store_err)?;
+                tx.commit().await.map_err(db_err)?;
+                self.check_challenged(sub, &challenge.username).await?;
+                Ok(sub)
+            }
+            None => {
+                let attempts = local_totp::count_attempt(&mut tx, &hash)
+                    .await
+                    .map_err(store_err)?;
+                let ended = attempts >= MAX_CODE_ATTEMPTS;
+                if ended {
+                    local_totp::take_challenge(&mut tx, &hash, kind)
+                        .await
+                        .map_err(store_err)?;
+                }
+                tx.commit().await.map_err(db_err)?;
+                Err(DirectoryError::NotAuthorized(if ended {
+                    format!("{WRONG_CODE}; too many wrong codes, sign in again")
+                } else {
+                    WRONG_CODE.to_string()
+                }))
+            }
+        }
     }
 }
 
@@ -302,23 +452,25 @@ impl Directory for LocalDirectory {
                 session: token,
             }));
         }
-        Ok(AuthOutcome::Authenticated { sub: row.sub })
+        self.after_password(row.sub, row.username).await
     }
 
     async fn respond_new_password(
         &self,
         challenge: &NewPasswordChallenge,
         new_password: &Secret,
-    ) -> DirectoryResult<UserSub> {
+    ) -> DirectoryResult<AuthOutcome> {
         check_policy(new_password)?;
-        let sub = store::take_challenge(&self.db, &session_hash(challenge.session.expose()))
-            .await
-            .map_err(store_err)?
-            .ok_or_else(|| {
-                DirectoryError::NotAuthorized(
-                    "Invalid session for the user, session is expired.".into(),
-                )
-            })?;
+        let mut conn = self.db.acquire().await.map_err(|e| store_err(e.into()))?;
+        let sub = local_totp::take_challenge(
+            &mut conn,
+            &session_hash(challenge.session.expose()),
+            NEW_PASSWORD,
+        )
+        .await
+        .map_err(store_err)?
+        .ok_or_else(expired)?;
+        drop(conn);
         let row = store::find_by_sub(&self.db, sub)
             .await
             .map_err(store_err)?
@@ -340,7 +492,60 @@ impl Directory for LocalDirectory {
         )
         .await
         .map_err(store_err)?;
-        Ok(sub)
+        self.after_password(sub, row.username).await
+    }
+
+    async fn respond_mfa_code(
+        &self,
+        challenge: &MfaChallenge,
+        code: &TotpCode,
+    ) -> DirectoryResult<AuthOutcome> {
+        let sub = self
+            .check_code(challenge, SOFTWARE_TOKEN_MFA, code, true)
+            .await?;
+        Ok(AuthOutcome::Authenticated { sub })
+    }
+
+    async fn associate_software_token(
+        &self,
+        challenge: &MfaChallenge,
+    ) -> DirectoryResult<MfaEnrolment> {
+        let hash = session_hash(challenge.session.expose());
+        let mut tx = self.db.begin().await.map_err(|e| store_err(e.into()))?;
+        let (sub, _) = local_totp::lock_challenge(&mut tx, &hash, MFA_SETUP)
+            .await
+            .map_err(store_err)?
+            .ok_or_else(expired)?;
+        tx.commit().await.map_err(|e| store_err(e.into()))?;
+        self.check_challenged(sub, &challenge.username).await?;
+        let secret = TotpSecret::generate();
+        if !local_totp::begin_enrolment(&self.db, sub, &secret)
+            .await
+            .map_err(store_err)?
+        {
+            return Err(DirectoryError::Rejected(
+                "a software token is already enrolled for this account".into(),
+            ));
+        }
+        Ok(MfaEnrolment {
+            username: challenge.username.clone(),
+            secret,
+            session: challenge.session.clone(),
+        })
+    }
+
+    async fn verify_software_token(
+        &self,
+        enrolment: &MfaEnrolment,
+        code: &TotpCode,
+    ) -> DirectoryResult<AuthOutcome> {
+        let challenge = MfaChallenge {
+            username: enrolment.username.clone(),
+            sub: None,
+            session: enrolment.session.clone(),
+        };
+        let sub = self.check_code(&challenge, MFA_SETUP, code, false).await?;
+        Ok(AuthOutcome::Authenticated { sub })
     }
 
     async fn set_password(

@@ -20,6 +20,8 @@
 //! | set password (`AdminSetUserPassword`) | yes — same password, same status | SDK retries | repeating is harmless; the error is reported and the operator repeats it |
 //! | update attributes (`AdminUpdateUserAttributes`) | yes — same values | — | not called by hubdeck (profiles live in PostgreSQL; the marker is immutable and set only at creation) |
 //! | sign-in (`AdminInitiateAuth`, `AdminRespondToAuthChallenge`) | n/a (no directory state hubdeck relies on) | SDK retries | the operator signs in again |
+//! | MFA enrolment (`AssociateSoftwareToken`, `VerifySoftwareToken`) | associate: no (each call mints a new secret); verify: yes | exactly 1 | the operator starts the sign-in again (a new secret is shown) |
+//! | MFA preference (`AdminSetUserMFAPreference`, after enrolment) | yes | SDK retries | best effort: logged; the pool's own MFA setting still asks for the code |
 //!
 //! Reads (`AdminGetUser`, `ListUsers`, `DescribeUserPool`) are always safe to retry.
 //!
@@ -34,63 +36,17 @@
 pub mod cognito;
 pub mod diagnose;
 pub mod local;
-pub mod sync;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use crate::domain::totp::{TotpCode, TotpSecret};
 use crate::domain::{Email, Secret, UserSub};
 
-/// Account status as the directory reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum IdentityStatus {
-    /// Created with a temporary password; must set a new one at first sign-in.
-    ForceChangePassword,
-    Confirmed,
-    ResetRequired,
-    Unconfirmed,
-    Other(String),
-}
+pub use crate::domain::identity::{Identity, IdentityStatus};
 
-impl IdentityStatus {
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::ForceChangePassword => "FORCE_CHANGE_PASSWORD",
-            Self::Confirmed => "CONFIRMED",
-            Self::ResetRequired => "RESET_REQUIRED",
-            Self::Unconfirmed => "UNCONFIRMED",
-            Self::Other(s) => s,
-        }
-    }
-
-    pub fn parse(s: &str) -> Self {
-        match s {
-            "FORCE_CHANGE_PASSWORD" => Self::ForceChangePassword,
-            "CONFIRMED" => Self::Confirmed,
-            "RESET_REQUIRED" => Self::ResetRequired,
-            "UNCONFIRMED" => Self::Unconfirmed,
-            other => Self::Other(other.to_string()),
-        }
-    }
-}
-
-/// One identity in the directory.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Identity {
-    pub sub: UserSub,
-    /// The directory username (hubdeck uses the email as username).
-    pub username: String,
-    pub email: String,
-    pub enabled: bool,
-    pub status: IdentityStatus,
-    pub created_at: Option<DateTime<Utc>>,
-    /// The registration id this identity was created for (the proof-of-authorship marker),
-    /// when the directory holds one.
-    #[serde(default)]
-    pub registration_marker: Option<String>,
-}
+/// Cognito's default temporary-password validity, in days.
+pub const DEFAULT_TEMPORARY_PASSWORD_DAYS: u32 = 7;
 
 /// The Cognito custom attribute holding the registration id (as `custom:hubdeck_reg`).
 pub const REGISTRATION_ATTRIBUTE: &str = "hubdeck_reg";
@@ -136,10 +92,38 @@ pub struct NewPasswordChallenge {
     pub session: Secret,
 }
 
+/// An MFA challenge (`SOFTWARE_TOKEN_MFA` or `MFA_SETUP`) to answer with
+/// [`Directory::respond_mfa_code`] or [`Directory::associate_software_token`].
+#[derive(Clone, Debug)]
+pub struct MfaChallenge {
+    pub username: String,
+    pub sub: Option<UserSub>,
+    /// Opaque session token from the directory.
+    pub session: Secret,
+}
+
+/// A software token being enrolled (MFA_SETUP): the new shared secret, and the session to
+/// verify it with ([`Directory::verify_software_token`]).
+#[derive(Clone, Debug)]
+pub struct MfaEnrolment {
+    pub username: String,
+    pub secret: TotpSecret,
+    pub session: Secret,
+}
+
+/// The refusal of a wrong or expired one-time code (both directories say exactly this).
+pub const WRONG_CODE: &str = "the authenticator code was not accepted: it is wrong or has expired; enter the code your app shows now";
+
 #[derive(Clone, Debug)]
 pub enum AuthOutcome {
-    Authenticated { sub: UserSub },
+    Authenticated {
+        sub: UserSub,
+    },
     NewPasswordRequired(NewPasswordChallenge),
+    /// `SOFTWARE_TOKEN_MFA`: the operator types the authenticator's current code.
+    MfaCodeRequired(MfaChallenge),
+    /// `MFA_SETUP`: the operator enrols a software token before continuing.
+    MfaSetupRequired(MfaChallenge),
 }
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
@@ -216,12 +200,53 @@ pub trait Directory: Send + Sync + 'static {
     /// Verifies an operator's email + password.
     async fn authenticate(&self, email: &Email, password: &Secret) -> DirectoryResult<AuthOutcome>;
 
-    /// Answers a NEW_PASSWORD_REQUIRED challenge; returns the operator's sub.
+    /// Answers a NEW_PASSWORD_REQUIRED challenge: authenticated, or a further MFA challenge.
     async fn respond_new_password(
         &self,
         challenge: &NewPasswordChallenge,
         new_password: &Secret,
-    ) -> DirectoryResult<UserSub>;
+    ) -> DirectoryResult<AuthOutcome>;
+
+    /// Answers a SOFTWARE_TOKEN_MFA challenge with the authenticator's code. A wrong code is
+    /// `NotAuthorized(WRONG_CODE)`; the challenge may be answered again until it expires.
+    async fn respond_mfa_code(
+        &self,
+        challenge: &MfaChallenge,
+        code: &TotpCode,
+    ) -> DirectoryResult<AuthOutcome> {
+        let _ = (challenge, code);
+        Err(DirectoryError::Rejected(format!(
+            "the {} directory cannot answer MFA challenges",
+            self.kind()
+        )))
+    }
+
+    /// MFA_SETUP, step 1: mints a software token secret for the challenged identity
+    /// (Cognito `AssociateSoftwareToken`).
+    async fn associate_software_token(
+        &self,
+        challenge: &MfaChallenge,
+    ) -> DirectoryResult<MfaEnrolment> {
+        let _ = challenge;
+        Err(DirectoryError::Rejected(format!(
+            "the {} directory cannot enrol software tokens",
+            self.kind()
+        )))
+    }
+
+    /// MFA_SETUP, step 2: verifies a code from the new token and completes the sign-in
+    /// (Cognito `VerifySoftwareToken`, then `AdminRespondToAuthChallenge` with `MFA_SETUP`).
+    async fn verify_software_token(
+        &self,
+        enrolment: &MfaEnrolment,
+        code: &TotpCode,
+    ) -> DirectoryResult<AuthOutcome> {
+        let _ = (enrolment, code);
+        Err(DirectoryError::Rejected(format!(
+            "the {} directory cannot enrol software tokens",
+            self.kind()
+        )))
+    }
 
     /// Sets a password (permanent = status CONFIRMED; otherwise FORCE_CHANGE_PASSWORD).
     async fn set_password(
@@ -233,6 +258,12 @@ pub trait Directory: Send + Sync + 'static {
 
     /// A cheap call proving the directory answers (TUI health indicator).
     async fn health(&self) -> DirectoryResult<()>;
+
+    /// How many days a temporary password (an invitation) stays valid: Cognito's
+    /// `TemporaryPasswordValidityDays` (its default, 7, when the pool sets none).
+    async fn temporary_password_validity_days(&self) -> DirectoryResult<u32> {
+        Ok(DEFAULT_TEMPORARY_PASSWORD_DAYS)
+    }
 
     /// The directory's own estimate of how many identities it holds (Cognito's
     /// `EstimatedNumberOfUsers`), for progress bars; `None` when it gives none.
@@ -247,9 +278,9 @@ pub async fn connect(
     db: &sqlx::PgPool,
 ) -> DirectoryResult<std::sync::Arc<dyn Directory>> {
     match settings.directory.kind {
-        crate::config::DirectoryKind::Local => {
-            Ok(std::sync::Arc::new(local::LocalDirectory::new(db.clone())))
-        }
+        crate::config::DirectoryKind::Local => Ok(std::sync::Arc::new(
+            local::LocalDirectory::new(db.clone()).with_mfa(settings.directory.local_mfa),
+        )),
         crate::config::DirectoryKind::Cognito => Ok(std::sync::Arc::new(
             cognito::CognitoDirectory::new(&settings.directory).await?,
         )),

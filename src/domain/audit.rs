@@ -26,20 +26,30 @@ impl TimeRange {
     /// that a bare date or a minute includes all of it (`until 2026-11-20` ends at
     /// 2026-11-21T00:00Z, `until 2026-11-20 12:30` at 12:31). Empty or blank ends stay open.
     pub fn parse(since: Option<&str>, until: Option<&str>) -> Result<Self, ValidationError> {
+        Self::parse_named(since, until, ["since", "until"])
+    }
+
+    /// [`TimeRange::parse`] with the names the caller's operator typed the ends under (the
+    /// CLI's `--from`/`--to`), so an error names the flag.
+    pub fn parse_named(
+        since: Option<&str>,
+        until: Option<&str>,
+        [since_name, until_name]: [&'static str; 2],
+    ) -> Result<Self, ValidationError> {
         let from = since
             .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_end(s, End::Since))
+            .map(|s| parse_end(s, End::Since, since_name))
             .transpose()?;
         let to = until
             .filter(|s| !s.trim().is_empty())
-            .map(|s| parse_end(s, End::Until))
+            .map(|s| parse_end(s, End::Until, until_name))
             .transpose()?;
         if let (Some(f), Some(t)) = (from, to)
             && f >= t
         {
             return Err(ValidationError::Invalid {
-                field: "until",
-                message: "the range is empty: until must be after since".into(),
+                field: until_name,
+                message: format!("the range is empty: {until_name} must be after {since_name}"),
             });
         }
         Ok(Self { from, to })
@@ -50,7 +60,7 @@ impl TimeRange {
     }
 }
 
-fn parse_end(raw: &str, end: End) -> Result<DateTime<Utc>, ValidationError> {
+fn parse_end(raw: &str, end: End, field: &'static str) -> Result<DateTime<Utc>, ValidationError> {
     let v = raw.trim();
     if let Ok(t) = DateTime::parse_from_rfc3339(v) {
         return Ok(t.with_timezone(&Utc));
@@ -65,10 +75,7 @@ fn parse_end(raw: &str, end: End) -> Result<DateTime<Utc>, ValidationError> {
     };
     let Some((start, span)) = minute.or_else(day) else {
         return Err(ValidationError::Invalid {
-            field: match end {
-                End::Since => "since",
-                End::Until => "until",
-            },
+            field,
             message: format!(
                 "time {} is none of YYYY-MM-DD, YYYY-MM-DD HH:MM or RFC 3339",
                 DisplayText::with_max(v, 40)
@@ -80,7 +87,7 @@ fn parse_end(raw: &str, end: End) -> Result<DateTime<Utc>, ValidationError> {
         End::Until => start
             .checked_add_signed(span)
             .ok_or_else(|| ValidationError::Invalid {
-                field: "until",
+                field,
                 message: "time out of range".into(),
             })?,
     };
@@ -160,6 +167,9 @@ mod tests {
         }
         let e = TimeRange::parse(Some("2026-11-21"), Some("2026-11-20")).unwrap_err();
         assert!(e.to_string().contains("empty"), "{e}");
+        // The CLI names its flags.
+        let e = TimeRange::parse_named(Some("soon"), None, ["--from", "--to"]).unwrap_err();
+        assert!(e.to_string().starts_with("--from:"), "{e}");
         // Untrusted text is sanitized in the message.
         let e = TimeRange::parse(Some("x\u{1b}[2J"), None).unwrap_err();
         assert!(!e.to_string().contains('\u{1b}'));

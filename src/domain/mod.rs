@@ -3,12 +3,14 @@
 pub mod audit;
 pub mod email;
 pub mod error;
+pub mod identity;
 pub mod ids;
 pub mod page;
 pub mod registration;
 pub mod roles;
 pub mod secret;
 pub mod text;
+pub mod totp;
 pub mod trust;
 
 pub use email::Email;

@@ -62,9 +62,10 @@ impl AccessChange {
         }
     }
 
-    /// Texts in the seed's spirit; the mandate is shown by label (or name).
+    /// Texts in the seed's spirit; the mandate is named by its name (a label such as
+    /// "research" does not tell the member which mandate it is).
     pub fn notification(self, mandate: &Mandate) -> NotificationText {
-        let m = mandate.display_name();
+        let m = &mandate.name;
         let (title_en, message_en, title_de, message_de) = match self {
             Self::Added => (
                 "Mandate access".to_string(),
@@ -119,7 +120,7 @@ fn not_member(user: UserSub) -> ServiceError {
 /// transaction sees (call after the mandate's locks): SysAdmin by fresh authority `now`, or an
 /// enabled admin membership of the mandate. A SysAdmin at sign-in who lost it is refused with
 /// [`ServiceError::OperatorRevoked`].
-async fn authorize_member_manager(
+pub(super) async fn authorize_member_manager(
     conn: &mut PgConnection,
     actor: &Actor,
     now: &Authority,
@@ -146,7 +147,11 @@ async fn authorize_member_manager(
 }
 
 impl Services {
-    async fn require_member_manager(&self, actor: &Actor, mandate: MandateId) -> ServiceResult<()> {
+    pub(super) async fn require_member_manager(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+    ) -> ServiceResult<()> {
         if self.can_manage_members(actor, mandate).await? {
             Ok(())
         } else {
@@ -201,7 +206,10 @@ impl Services {
     }
 
     /// Locks the live mandate (first lock of every membership change).
-    async fn lock_live(conn: &mut PgConnection, mandate: MandateId) -> ServiceResult<Mandate> {
+    pub(super) async fn lock_live(
+        conn: &mut PgConnection,
+        mandate: MandateId,
+    ) -> ServiceResult<Mandate> {
         let m = mandates_store::lock(conn, mandate)
             .await?
             .ok_or_else(|| mandate_gone(mandate))?;
@@ -211,7 +219,7 @@ impl Services {
         Ok(m)
     }
 
-    async fn check_roles(
+    pub(super) async fn check_roles(
         conn: &mut PgConnection,
         mandate: MandateId,
         roles: &[MandateRoleId],

@@ -3,10 +3,15 @@
 
 pub mod actor;
 pub mod audit;
+pub mod bulk;
+pub mod directory_sync;
+pub mod drift;
 pub mod error;
 pub mod health;
 pub mod mandates;
 pub mod members;
+pub mod mfa;
+pub mod plans;
 pub mod registration;
 pub mod role_forms;
 pub mod roles;

@@ -4,8 +4,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgExecutor;
 
 use super::StoreResult;
-use crate::directory::Identity;
 use crate::domain::UserSub;
+use crate::domain::identity::Identity;
 
 /// Inserts or refreshes one cached identity (clears a previous "gone" mark).
 pub async fn upsert<'e, E: PgExecutor<'e>>(exec: E, identity: &Identity) -> StoreResult<()> {

@@ -49,6 +49,7 @@ pub static MANDATES_SPEC: ListSpec = ListSpec {
         ColumnSpec::new("name", ColumnKind::Text),
         ColumnSpec::new("label", ColumnKind::Text),
         ColumnSpec::new("enabled", ColumnKind::Bool),
+        ColumnSpec::filter_only("plan", ColumnKind::Text),
         ColumnSpec::sort_only("created_at", ColumnKind::Timestamp),
         ColumnSpec::sort_only("deleted_at", ColumnKind::Timestamp),
     ],
@@ -59,6 +60,7 @@ const MANDATE_COLUMNS: &[SqlColumn] = &[
     SqlColumn::new("name", "m.name"),
     SqlColumn::new("label", "m.label"),
     SqlColumn::new("enabled", "m.enabled"),
+    SqlColumn::new("plan", "m.plan_key"),
     SqlColumn::new("created_at", "m.created_at"),
     SqlColumn::new("deleted_at", "m.deleted_at"),
 ];
@@ -69,6 +71,8 @@ const LIVE_MANDATE_COLUMNS: &[SqlColumn] = &[
     SqlColumn::new("name", "m.name").indexed(),
     SqlColumn::new("label", "m.label").indexed(),
     SqlColumn::new("enabled", "m.enabled").indexed(),
+    // The live subscription's plan, kept on the row by a trigger (migration 1100).
+    SqlColumn::new("plan", "m.plan_key").indexed(),
     SqlColumn::new("created_at", "m.created_at"),
     SqlColumn::new("deleted_at", "m.deleted_at"),
 ];

@@ -1,13 +1,17 @@
 //! PostgreSQL repositories. All SQL lives under this module and nowhere else.
 
 pub mod audit;
+pub mod bulk;
 pub mod dataset;
 pub mod directory_cache;
+pub mod drift;
 pub mod grants;
 pub mod health;
 pub mod local_directory;
+pub mod local_totp;
 pub mod mandates;
 pub mod members;
+pub mod plans;
 pub mod query;
 pub mod registrations;
 pub mod trusts;

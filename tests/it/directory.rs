@@ -8,11 +8,11 @@ use aws_sdk_cognitoidentityprovider as cip;
 use hubdeck::config::DirectorySettings;
 use hubdeck::directory::cognito::{CognitoDirectory, sdk_client};
 use hubdeck::directory::local::LocalDirectory;
-use hubdeck::directory::sync::{SyncProgress, sync_all};
 use hubdeck::directory::{
     AuthOutcome, Directory, DirectoryError, IdentityStatus, Invite, NewIdentity, UserKey,
 };
 use hubdeck::domain::{Email, Secret, UserSub};
+use hubdeck::service::directory_sync::{SyncProgress, sync_all};
 
 use crate::support::fault_proxy::{Fault, FaultProxy, refused_endpoint};
 use crate::support::{moto, pg};
@@ -124,12 +124,14 @@ async fn contract(d: &dyn Directory) {
         .await
         .unwrap_err();
     assert!(matches!(weak, DirectoryError::InvalidInput(_)), "{weak}");
-    assert_eq!(
-        d.respond_new_password(&challenge, &Secret::new("N3w-Password!"))
-            .await
-            .unwrap(),
-        ann.sub
-    );
+    match d
+        .respond_new_password(&challenge, &Secret::new("N3w-Password!"))
+        .await
+        .unwrap()
+    {
+        AuthOutcome::Authenticated { sub } => assert_eq!(sub, ann.sub),
+        other => panic!("expected signed in, got {other:?}"),
+    }
     assert_eq!(
         d.find_by_sub(ann.sub).await.unwrap().status,
         IdentityStatus::Confirmed

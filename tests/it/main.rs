@@ -3,17 +3,22 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod architecture;
 mod audit;
+mod bulk;
 mod cli_output;
 mod completions;
 mod demo;
 mod directory;
 mod doctor;
+mod drift;
 mod env;
 mod foundation;
 mod local_directory;
 mod mandates;
 mod members;
+mod mfa;
+mod plans;
 mod query;
 mod registration;
 mod registration_faults;

@@ -463,7 +463,7 @@ async fn every_membership_change_writes_one_audit_and_one_bilingual_notification
     let db = pg::fresh_db().await;
     let svc = services(&db);
     let root = sysadmin(&db.pool).await;
-    let m = create(&svc, "Bilingual").await; // label "Bilingual label"
+    let m = create(&svc, "Bilingual").await; // label "Bilingual label": notifications name the mandate, not the label
     let boss = identity(&svc, &db.pool, "boss@example.org").await;
     let bob = identity(&svc, &db.pool, "bob@example.org").await;
     svc.add_member(&root, m, &MemberRef::Sub(boss), &admin_role())
@@ -539,7 +539,7 @@ async fn every_membership_change_writes_one_audit_and_one_bilingual_notification
         assert_eq!(*mid, Some(m.0));
         assert!(!te.is_empty() && !td.is_empty());
         assert!(
-            me.contains("«Bilingual label»") && md.contains("«Bilingual label»"),
+            me.contains("«Bilingual»") && md.contains("«Bilingual»"),
             "{me} / {md}"
         );
         assert!(td.starts_with("Mandant"), "{td}");
@@ -555,11 +555,11 @@ async fn every_membership_change_writes_one_audit_and_one_bilingual_notification
     .unwrap();
     assert_eq!(
         notes[0],
-        "Sie wurden dem Mandanten «Bilingual label» hinzugefügt."
+        "Sie wurden dem Mandanten «Bilingual» hinzugefügt."
     );
     assert_eq!(
         notes[4],
-        "Sie wurden aus dem Mandanten «Bilingual label» entfernt."
+        "Sie wurden aus dem Mandanten «Bilingual» entfernt."
     );
     // A refused change writes neither.
     let audits = audit_rows(&db.pool, m).await;

@@ -51,6 +51,8 @@ pub fn moto() -> &'static Moto {
         let child = super::on_keeper(move || {
             let mut c = Command::new(&bin);
             c.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                // moto checks TOTP codes (SOFTWARE_TOKEN_MFA, VerifySoftwareToken) only with this.
+                .env("MOTO_COGNITO_IDP_USER_POOL_ENABLE_TOTP", "true")
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(Stdio::null());

@@ -1,4 +1,5 @@
-//! Directory → `directory_user` cache synchronisation (`hubdeck directory sync`).
+//! Directory → `directory_user` cache synchronisation: the use case behind
+//! `hubdeck directory sync` (and the console, which runs it as an abortable task).
 //!
 //! Asks the directory for its estimated size first (Cognito's `EstimatedNumberOfUsers`, for the
 //! progress bar), then pages through the whole directory (the adapter paces itself per quota
@@ -9,8 +10,8 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::Directory;
-use crate::service::ServiceError;
+use super::ServiceError;
+use crate::directory::Directory;
 use crate::store::directory_cache;
 
 /// Progress after each page.
@@ -36,6 +37,9 @@ pub struct SyncReport {
 
 /// Refreshes the whole cache. A failure part-way leaves the pages written so far (each is
 /// consistent) and marks nothing as gone, so a partial run never hides live users.
+///
+/// Safe to cancel (drop the future) at any await point: every page commits whole or not at
+/// all, and "gone" is only marked after the last page — a cancelled run is a partial run.
 pub async fn sync_all(
     directory: &dyn Directory,
     db: &PgPool,

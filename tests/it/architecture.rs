@@ -1,0 +1,436 @@
+//! The import rules of the house (README "Layout"), checked on the source text so they stay
+//! true: arrows point one way, `tui`/`cli` → `service` → `store`/`directory` → `domain`.
+//!
+//! The scanner reads every `.rs` file under `src/`, blanks out comments and string/char
+//! literals (a doc comment may name `crate::app`), and collects the first segment of every
+//! `crate::…` path, grouped `use crate::{a::…, b}` imports included. A rule names the folders
+//! it covers and the top-level modules they must not name. Limits: it does not resolve
+//! `super::super::…` chains or macro-generated paths — the house writes `crate::` paths.
+
+use std::path::{Path, PathBuf};
+
+/// One import rule: no file under any of `under` (folders of `src/`, or single files such as
+/// `app.rs`) names `crate::<forbidden>`.
+struct Rule {
+    under: &'static [&'static str],
+    forbidden: &'static str,
+    why: &'static str,
+}
+
+/// Every rule of issue #18's Must-show, plus the ones that make "no module imports `cli`
+/// except `main`" and "nothing below the front ends imports them" hold.
+const RULES: &[Rule] = &[
+    Rule {
+        under: &[
+            "tui",
+            "service",
+            "store",
+            "directory",
+            "domain",
+            "app.rs",
+            "demo.rs",
+            "config.rs",
+            "files.rs",
+            "localpg.rs",
+            "lib.rs",
+        ],
+        forbidden: "cli",
+        why: "no module imports `cli` except `main`",
+    },
+    Rule {
+        under: &["store", "directory", "domain"],
+        forbidden: "service",
+        why: "nothing below `service` imports `service`",
+    },
+    Rule {
+        under: &["tui", "cli"],
+        forbidden: "store",
+        why: "the front ends reach the database only through `service`",
+    },
+    Rule {
+        under: &["store"],
+        forbidden: "directory",
+        why: "`store` never imports `directory` (shared types live in `domain`)",
+    },
+    Rule {
+        under: &["service", "store", "directory", "domain"],
+        forbidden: "tui",
+        why: "nothing below the front ends imports the console",
+    },
+    Rule {
+        under: &["service", "store", "directory", "domain"],
+        forbidden: "app",
+        why: "the composition root sits on top",
+    },
+    Rule {
+        under: &["domain"],
+        forbidden: "store",
+        why: "`domain` is plain types and rules, no I/O",
+    },
+    Rule {
+        under: &["domain"],
+        forbidden: "directory",
+        why: "`domain` is plain types and rules, no I/O",
+    },
+];
+
+/// A `crate::<module>` use found in a file.
+#[derive(Debug, PartialEq, Eq)]
+struct CratePath {
+    line: usize,
+    module: String,
+}
+
+/// The source with comments and string/char literals replaced by spaces (newlines kept, so
+/// line numbers stay true).
+fn code_only(src: &str) -> String {
+    let c: Vec<char> = src.chars().collect();
+    let mut out = String::with_capacity(src.len());
+    let blank = |out: &mut String, ch: char| out.push(if ch == '\n' { '\n' } else { ' ' });
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let mut i = 0;
+    while i < c.len() {
+        let prev_ident = i > 0 && ident(c[i - 1]);
+        // Line comment (doc comments included).
+        if c[i] == '/' && c.get(i + 1) == Some(&'/') {
+            while i < c.len() && c[i] != '\n' {
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+            continue;
+        }
+        // Block comment, nested.
+        if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+            let mut depth = 0;
+            while i < c.len() {
+                if c[i] == '/' && c.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    out.push_str("  ");
+                    i += 2;
+                } else if c[i] == '*' && c.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    out.push_str("  ");
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    blank(&mut out, c[i]);
+                    i += 1;
+                }
+            }
+            continue;
+        }
+        // Raw string: r"…", r#"…"#, br#"…"# (the `b` is kept as an identifier char before).
+        if c[i] == 'r' && (!prev_ident || (i > 0 && c[i - 1] == 'b' && !(i > 1 && ident(c[i - 2]))))
+        {
+            let mut j = i + 1;
+            while c.get(j) == Some(&'#') {
+                j += 1;
+            }
+            if c.get(j) == Some(&'"') {
+                let hashes = j - i - 1;
+                let mut k = j + 1;
+                loop {
+                    if k >= c.len() {
+                        break;
+                    }
+                    if c[k] == '"' && (1..=hashes).all(|h| c.get(k + h) == Some(&'#')) {
+                        k += 1 + hashes;
+                        break;
+                    }
+                    k += 1;
+                }
+                for &ch in &c[i..k.min(c.len())] {
+                    blank(&mut out, ch);
+                }
+                i = k;
+                continue;
+            }
+        }
+        // String (and byte string: the `b` before stays as code, harmlessly).
+        if c[i] == '"' {
+            blank(&mut out, c[i]);
+            i += 1;
+            while i < c.len() && c[i] != '"' {
+                if c[i] == '\\' && i + 1 < c.len() {
+                    blank(&mut out, c[i]);
+                    i += 1;
+                }
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+            if i < c.len() {
+                blank(&mut out, c[i]);
+                i += 1;
+            }
+            continue;
+        }
+        // Char literal ('x', '\n', '\u{1b}', '"'); a lifetime ('a) is left as code.
+        if c[i] == '\'' {
+            let end = if c.get(i + 1) == Some(&'\\') {
+                (i + 2..c.len().min(i + 12)).find(|&k| c[k] == '\'')
+            } else if c.get(i + 2) == Some(&'\'') {
+                Some(i + 2)
+            } else {
+                None
+            };
+            if let Some(end) = end {
+                for &ch in &c[i..=end] {
+                    blank(&mut out, ch);
+                }
+                i = end + 1;
+                continue;
+            }
+        }
+        out.push(c[i]);
+        i += 1;
+    }
+    out
+}
+
+/// Every `crate::<module>` named in `src` (grouped imports expanded to their first segments).
+fn crate_paths(src: &str) -> Vec<CratePath> {
+    let code = code_only(src);
+    let c: Vec<char> = code.chars().collect();
+    let ident = |ch: char| ch.is_alphanumeric() || ch == '_';
+    let line_at = |i: usize| c[..i].iter().filter(|&&ch| ch == '\n').count() + 1;
+    let skip_ws = |mut i: usize| {
+        while i < c.len() && c[i].is_whitespace() {
+            i += 1;
+        }
+        i
+    };
+    let read_ident = |i: usize| {
+        let mut j = i;
+        while j < c.len() && ident(c[j]) {
+            j += 1;
+        }
+        (c[i..j].iter().collect::<String>(), j)
+    };
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 5 <= c.len() {
+        let at_word = c[i..i + 5].iter().collect::<String>() == "crate"
+            && (i == 0 || !(ident(c[i - 1]) || c[i - 1] == '$'))
+            && c.get(i + 5).is_none_or(|&ch| !ident(ch));
+        if !at_word {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let mut j = skip_ws(i + 5);
+        if !(c.get(j) == Some(&':') && c.get(j + 1) == Some(&':')) {
+            i += 5;
+            continue;
+        }
+        j = skip_ws(j + 2);
+        if c.get(j) == Some(&'{') {
+            // `crate::{a::b, c, d::{e, f}}`: the first segment of every top-level item.
+            let mut depth = 0;
+            let mut expect_item = true;
+            let mut k = j;
+            while k < c.len() {
+                match c[k] {
+                    '{' => {
+                        depth += 1;
+                        k += 1;
+                    }
+                    '}' => {
+                        depth -= 1;
+                        k += 1;
+                        if depth == 0 {
+                            break;
+                        }
+                    }
+                    ',' if depth == 1 => {
+                        expect_item = true;
+                        k += 1;
+                    }
+                    ch if depth == 1 && expect_item && ident(ch) => {
+                        let (name, end) = read_ident(k);
+                        if name != "self" {
+                            found.push(CratePath {
+                                line: line_at(k),
+                                module: name,
+                            });
+                        }
+                        expect_item = false;
+                        k = end;
+                    }
+                    _ => k += 1,
+                }
+            }
+            i = k;
+        } else {
+            let (name, end) = read_ident(j);
+            if !name.is_empty() {
+                found.push(CratePath {
+                    line: line_at(start),
+                    module: name,
+                });
+            }
+            i = end.max(start + 5);
+        }
+    }
+    found
+}
+
+/// Whether `rel` (a path relative to `src/`, with `/`) is covered by `under`.
+fn covered(rel: &str, under: &str) -> bool {
+    if under.ends_with(".rs") {
+        rel == under
+    } else {
+        rel.starts_with(&format!("{under}/"))
+    }
+}
+
+/// Every `.rs` file below `dir`, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let p = entry.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Every broken rule in the tree rooted at `src`, one line each.
+fn violations(src: &Path, rules: &[Rule]) -> Vec<String> {
+    let mut out = Vec::new();
+    for file in rust_files(src) {
+        let rel = file
+            .strip_prefix(src)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(&file).unwrap();
+        let paths = crate_paths(&text);
+        for rule in rules {
+            if !rule.under.iter().any(|u| covered(&rel, u)) {
+                continue;
+            }
+            for p in paths.iter().filter(|p| p.module == rule.forbidden) {
+                out.push(format!(
+                    "src/{rel}:{}: crate::{} — {}",
+                    p.line, p.module, rule.why
+                ));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_import_rules_hold() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let files = rust_files(&src);
+    assert!(
+        files.len() > 50,
+        "the scanner found only {} files under {}",
+        files.len(),
+        src.display()
+    );
+    // The scanner sees the arrows that are allowed, so an empty result is not a blind one.
+    let service_mod = std::fs::read_to_string(src.join("service/mod.rs")).unwrap();
+    assert!(
+        crate_paths(&service_mod)
+            .iter()
+            .any(|p| p.module == "directory"),
+        "the scanner missed service → directory"
+    );
+    let broken = violations(&src, RULES);
+    assert!(
+        broken.is_empty(),
+        "import rules broken:\n  {}",
+        broken.join("\n  ")
+    );
+}
+
+#[test]
+fn scanner_finds_plain_grouped_and_nested_crate_paths() {
+    let src = "use crate::service::Services;\n\
+               use crate::{cli::Context, domain::{Email, UserSub}, self};\n\
+               fn f() { let _ = crate :: store::connect; }\n\
+               pub(crate) fn g() {}\n\
+               use crate::{\n    directory::Identity,\n    tui,\n};\n";
+    let found: Vec<(usize, String)> = crate_paths(src)
+        .into_iter()
+        .map(|p| (p.line, p.module))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            (1, "service"),
+            (2, "cli"),
+            (2, "domain"),
+            (3, "store"),
+            (6, "directory"),
+            (7, "tui"),
+        ]
+        .map(|(l, m)| (l, m.to_string()))
+    );
+}
+
+#[test]
+fn scanner_ignores_comments_strings_and_chars() {
+    let src = "//! Called from [`crate::cli`].\n\
+               /* crate::store /* nested crate::cli */ still crate::tui */\n\
+               const A: &str = \"crate::store\";\n\
+               const B: &str = r#\"crate::cli \" crate::tui\"#;\n\
+               const C: char = '\"'; use crate::domain::Email; // crate::app\n\
+               fn h<'a>(x: &'a str) -> &'a str { x } const D: u8 = b'\\''; use crate::config;\n";
+    let modules: Vec<String> = crate_paths(src).into_iter().map(|p| p.module).collect();
+    assert_eq!(modules, ["domain", "config"]);
+}
+
+/// The rules catch a violation: a fake tree with one wrong arrow per rule fails, and naming
+/// the same modules in comments does not.
+#[test]
+fn the_rules_catch_a_violation_in_a_fake_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path();
+    let write = |rel: &str, text: &str| {
+        let p = src.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write("tui/mod.rs", "use crate::cli::Context;\n");
+    write(
+        "tui/screens/users.rs",
+        "use crate::{service::Services, store};\n",
+    );
+    write("cli/audit.rs", "use crate::store::audit::TimeRange;\n");
+    write("directory/sync.rs", "use crate::service::ServiceError;\n");
+    write(
+        "store/directory_cache.rs",
+        "use crate::directory::Identity;\n",
+    );
+    write("domain/x.rs", "fn f() -> crate::app::Launch { todo!() }\n");
+    write(
+        "service/ok.rs",
+        "//! not crate::cli\nuse crate::{store, directory};\n",
+    );
+    write("app.rs", "use crate::tui;\n");
+    let broken = violations(src, RULES);
+    let expect = [
+        "src/cli/audit.rs:1: crate::store",
+        "src/directory/sync.rs:1: crate::service",
+        "src/domain/x.rs:1: crate::app",
+        "src/store/directory_cache.rs:1: crate::directory",
+        "src/tui/mod.rs:1: crate::cli",
+        "src/tui/screens/users.rs:1: crate::store",
+    ];
+    assert_eq!(broken.len(), expect.len(), "{broken:#?}");
+    for (got, want) in broken.iter().zip(expect) {
+        assert!(got.starts_with(want), "{got} should start with {want}");
+    }
+}
