@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::mandates::{ListArgs, print_range, print_table};
+use super::mandates::{print_range, print_table};
+use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::audit::TimeRange;
 use crate::domain::{PageQuery, ValidationError};
@@ -65,7 +66,7 @@ pub enum AuditCmd {
     /// subject, subject_name, target, via.
     List {
         #[command(flatten)]
-        list: ListArgs,
+        list: PageArgs,
         #[command(flatten)]
         filter: AuditFilter,
     },

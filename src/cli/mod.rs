@@ -11,6 +11,7 @@ pub mod mandates;
 pub mod members_bulk;
 pub mod migrate;
 pub mod output;
+pub mod page_args;
 pub mod plans;
 pub mod trusts;
 pub mod users;

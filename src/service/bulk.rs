@@ -30,8 +30,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::actor::fresh_authority;
-use super::mandates::{audit_actor, retrying};
 use super::members::{AccessChange, authorize_member_manager, last_admin_message};
+use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::page::{Position, Want};
 use crate::domain::{
@@ -307,7 +307,7 @@ impl Services {
             v.dedup();
             v
         };
-        let who = audit_actor(actor);
+        let who = actor.audit();
         let bulk_id = Uuid::new_v4();
         retrying(|| async {
             let mut tx = self.db.begin().await?;

@@ -13,6 +13,7 @@ pub mod members;
 pub mod mfa;
 pub mod plans;
 pub mod registration;
+pub mod retry;
 pub mod role_forms;
 pub mod roles;
 pub mod schema;
@@ -62,9 +63,15 @@ impl Services {
 
     /// Refuses a mutation in read-only mode (`--read-only` / `ui.read_only`).
     pub fn ensure_writable(&self, what: &'static str) -> ServiceResult<()> {
-        if self.settings.ui.read_only {
-            return Err(ServiceError::ReadOnly(what));
-        }
-        Ok(())
+        ensure_writable(&self.settings, what)
     }
+}
+
+/// The one read-only check (`--read-only` / `ui.read_only`): every mutation calls it (through
+/// [`Services::ensure_writable`] or, for [`trusts::Trusts`], directly) before it writes.
+pub(crate) fn ensure_writable(settings: &Settings, what: &'static str) -> ServiceResult<()> {
+    if settings.ui.read_only {
+        return Err(ServiceError::ReadOnly(what));
+    }
+    Ok(())
 }

@@ -240,9 +240,7 @@ impl Services {
                 organisation: &v.organisation,
                 requested_roles: &ids,
                 suppress_invite: req.suppress_invite,
-                actor: actor.audit_sub(),
-                via: actor.via().as_str(),
-                os_user: actor.os_user(),
+                who: actor.audit(),
             },
         )
         .await;
@@ -705,9 +703,7 @@ impl Services {
             &ustore::AuditEntry {
                 action: "Registered user",
                 user_id: sub,
-                actor: actor.audit_sub(),
-                via: actor.via().as_str(),
-                os_user: actor.os_user(),
+                who: actor.audit(),
                 details: serde_json::json!({
                     "registration_id": journal.id,
                     "email": journal.email,
@@ -895,9 +891,7 @@ impl Services {
             &ustore::AuditEntry {
                 action: "Rolled back registration",
                 user_id: sub,
-                actor: actor.audit_sub(),
-                via: actor.via().as_str(),
-                os_user: actor.os_user(),
+                who: actor.audit(),
                 details: serde_json::json!({
                     "registration_id": journal.id,
                     "email": journal.email,
@@ -1254,9 +1248,7 @@ impl Services {
                 &ustore::AuditEntry {
                     action: "Resolved registration",
                     user_id: sub,
-                    actor: actor.audit_sub(),
-                    via: actor.via().as_str(),
-                    os_user: actor.os_user(),
+                    who: actor.audit(),
                     details: serde_json::json!({
                         "registration_id": id,
                         "previous_state": journal.state,

@@ -87,9 +87,7 @@ pub async fn delete_profile(conn: &mut PgConnection, sub: UserSub) -> StoreResul
 pub struct AuditEntry<'a> {
     pub action: &'a str,
     pub user_id: UserSub,
-    pub actor: Option<UserSub>,
-    pub via: &'a str,
-    pub os_user: Option<&'a str>,
+    pub who: super::audit::AuditActor<'a>,
     pub details: serde_json::Value,
 }
 
@@ -100,9 +98,9 @@ pub async fn insert_audit(conn: &mut PgConnection, a: &AuditEntry<'_>) -> StoreR
     )
     .bind(a.action)
     .bind(a.user_id)
-    .bind(a.actor)
-    .bind(a.via)
-    .bind(a.os_user)
+    .bind(a.who.sub)
+    .bind(a.who.via)
+    .bind(a.who.os_user)
     .bind(&a.details)
     .execute(conn)
     .await?;

@@ -736,3 +736,69 @@ fn safety_dialogs_at_80x24() {
     a.update(ch('a'));
     snap80("safety_disable_yourself_80x24", &a);
 }
+
+/// Long work that allows it runs as an abortable task: the footer names it, Esc cancels it
+/// (the loop aborts the task), and its late reply is dropped. A change that is not safe to
+/// abandon is never cancelled by Esc.
+#[test]
+fn an_export_can_be_cancelled_and_a_change_cannot() {
+    use hubdeck::tui::screens::audit::data::Export;
+    let mut a = app();
+    a.update(ch('6'));
+    answer_all(&mut a);
+    a.update(ch('x'));
+    let reqs = a.take_requests();
+    let id = reqs
+        .iter()
+        .find_map(|r| match r {
+            Request::Op { id, op } if op.is::<Export>() => Some(*id),
+            _ => None,
+        })
+        .expect("an export request");
+    assert_eq!(a.cancellable(), Some((id, "export audit")));
+    assert!(
+        screen(&a).contains("Esc cancel export audit"),
+        "{}",
+        screen(&a)
+    );
+    a.update(key(KeyCode::Esc));
+    let reqs = a.take_requests();
+    assert!(
+        reqs.iter()
+            .any(|r| matches!(r, Request::Cancel { id: c } if *c == id)),
+        "{reqs:?}"
+    );
+    assert!(a.inflight.is_empty());
+    assert!(screen(&a).contains("export audit cancelled"));
+    // The task finished anyway before the abort landed: its reply is dropped.
+    a.update(Msg::OpDone {
+        id,
+        result: Ok(OpOutcome {
+            toast: "7 audit rows exported to /tmp/x.csv".into(),
+            reveal: None,
+        }),
+    });
+    assert!(!screen(&a).contains("rows exported"));
+    assert!(
+        a.take_requests().is_empty(),
+        "no reload for a dropped reply"
+    );
+
+    // A soft delete in flight: Esc goes nowhere and the change keeps running.
+    let mut a = app();
+    a.update(ch('d'));
+    wait(&a);
+    a.update(ch('y'));
+    assert!(matches!(
+        one::<MandateOp>(&ops(&mut a)),
+        Some(MandateOp::SoftDelete { .. })
+    ));
+    assert_eq!(a.cancellable(), None);
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.inflight.len(), 1);
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Cancel { .. }))
+    );
+}

@@ -9,6 +9,7 @@ pub mod reveal;
 pub mod table;
 pub mod table_render;
 pub mod toast;
+pub mod typed_table;
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 
