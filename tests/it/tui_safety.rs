@@ -802,3 +802,33 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
             .all(|r| !matches!(r, Request::Cancel { .. }))
     );
 }
+
+/// Reading the registrations never writes: `pending` rows are settled only by `:reconcile`,
+/// which runs as a change of its own (refused in read-only mode like every change).
+#[test]
+fn reconcile_is_an_explicit_command() {
+    use hubdeck::tui::screens::registrations::data::RegistrationOp;
+    let mut a = app();
+    a.update(ch('3'));
+    let reqs = a.take_requests();
+    assert!(
+        reqs.iter().all(|r| !matches!(r, Request::Op { .. })),
+        "opening the list starts no change"
+    );
+    answer(&mut a, reqs);
+    a.update(ch(':'));
+    type_str(&mut a, "reconcile");
+    a.update(key(KeyCode::Enter));
+    assert!(matches!(
+        one::<RegistrationOp>(&ops(&mut a)),
+        Some(RegistrationOp::Reconcile)
+    ));
+    assert_eq!(a.tab, Tab::Registrations);
+
+    let mut a = crate::tui_snapshots::app_with(true, false);
+    a.update(ch(':'));
+    type_str(&mut a, "reconcile");
+    a.update(key(KeyCode::Enter));
+    assert!(no_ops(&mut a), "read-only: nothing runs");
+    assert!(screen(&a).contains("read-only mode"));
+}

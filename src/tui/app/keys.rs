@@ -295,8 +295,8 @@ impl App {
                     if !self.loaded.contains(&tab) {
                         self.loaded.push(tab);
                     }
-                    self.screens[tab.index()].command(other, arg);
-                    self.reload_active();
+                    let cmds = self.screens[tab.index()].command(other, arg);
+                    self.screen_cmds(tab, cmds);
                     return;
                 }
                 self.toasts.push(Toast::warn(format!(

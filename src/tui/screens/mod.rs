@@ -95,8 +95,10 @@ pub trait Screen {
         &[]
     }
 
-    /// Runs one of [`Screen::commands`].
-    fn command(&mut self, _cmd: &str, _arg: &str) {}
+    /// Runs one of [`Screen::commands`] (the router shows the screen and reloads it first).
+    fn command(&mut self, _cmd: &str, _arg: &str) -> Vec<Cmd> {
+        Vec::new()
+    }
 
     /// Back to the screen's main list (a palette search lands there).
     fn top(&mut self) {}

@@ -76,13 +76,14 @@ impl Screen for AuditScreen {
     }
 
     /// `:since` / `:until` set the time range (YYYY-MM-DD or RFC 3339; no argument clears).
-    fn command(&mut self, cmd: &str, arg: &str) {
+    fn command(&mut self, cmd: &str, arg: &str) -> Vec<Cmd> {
         let values = if arg.is_empty() {
             Vec::new()
         } else {
             vec![arg.to_string()]
         };
         self.table.view.set_filter(cmd, values);
+        vec![Cmd::Reload]
     }
 
     fn on_reply(

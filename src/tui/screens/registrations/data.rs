@@ -43,19 +43,14 @@ impl TableRow for RegistrationRow {
     }
 }
 
-/// The stuck registrations (SPEC §5.1: `pending` rows older than a minute are reconciled
-/// first, best effort, unless the console is read-only).
+/// The stuck registrations. Reading never writes: `pending` rows are reconciled only when the
+/// operator asks (`:reconcile`, [`RegistrationOp::Reconcile`]).
 #[derive(Debug)]
 pub struct Registrations;
 
 impl ListSource for Registrations {
     fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
         Box::pin(async move {
-            if !s.settings.ui.read_only
-                && let Err(e) = s.reconcile_pending(&a, 60).await
-            {
-                tracing::warn!("reconciling pending registrations failed: {e}");
-            }
             let page = s.list_stuck_page(&a, &q).await?;
             Ok(Box::new(page.map(|r| {
                 RegistrationRow {
@@ -93,9 +88,18 @@ impl ListSource for Registrations {
 /// What the registrations screen changes.
 #[derive(Clone, Debug)]
 pub enum RegistrationOp {
-    Retry { id: RegistrationId },
-    Rollback { id: RegistrationId },
-    Resolve { id: RegistrationId, note: String },
+    Retry {
+        id: RegistrationId,
+    },
+    Rollback {
+        id: RegistrationId,
+    },
+    Resolve {
+        id: RegistrationId,
+        note: String,
+    },
+    /// Settle every `pending` row older than a minute by proof (SPEC §5.1).
+    Reconcile,
 }
 
 impl Operation for RegistrationOp {
@@ -104,6 +108,7 @@ impl Operation for RegistrationOp {
             RegistrationOp::Retry { .. } => "retry registration",
             RegistrationOp::Rollback { .. } => "roll back registration",
             RegistrationOp::Resolve { .. } => "resolve registration",
+            RegistrationOp::Reconcile => "reconcile registrations",
         }
     }
 
@@ -112,6 +117,7 @@ impl Operation for RegistrationOp {
             RegistrationOp::Retry { id }
             | RegistrationOp::Rollback { id }
             | RegistrationOp::Resolve { id, .. } => Some(id.to_string()),
+            RegistrationOp::Reconcile => Some("pending registrations".into()),
         }
     }
 
@@ -129,6 +135,10 @@ impl Operation for RegistrationOp {
                 RegistrationOp::Resolve { id, note } => {
                     s.resolve_registration(&a, id, &note).await?;
                     OpOutcome::toast("registration marked resolved")
+                }
+                RegistrationOp::Reconcile => {
+                    let n = s.reconcile_pending(&a, 60).await?.len();
+                    OpOutcome::toast(format!("{n} pending registration(s) settled"))
                 }
             })
         })

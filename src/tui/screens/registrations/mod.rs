@@ -80,6 +80,15 @@ impl Screen for RegistrationsScreen {
         }
     }
 
+    fn commands(&self) -> &'static [&'static str] {
+        &["reconcile"]
+    }
+
+    /// `:reconcile`: settles `pending` rows older than a minute (by proof), on request only.
+    fn command(&mut self, _cmd: &str, _arg: &str) -> Vec<Cmd> {
+        vec![Cmd::Run(OpBox::new(RegistrationOp::Reconcile))]
+    }
+
     fn on_reply(
         &mut self,
         _slot: &'static str,
