@@ -465,18 +465,23 @@ async fn run() -> anyhow::Result<()> {
 /// Renders the console's Mandates screen with a real page, 200×60, clearing before each draw so
 /// every draw is a full redraw.
 async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats> {
-    use hubdeck::tui::action::{ListKey, Msg, Request, Row};
+    use hubdeck::tui::action::{ListSource, Msg, Request};
     use hubdeck::tui::app::{App, AppConfig};
     use hubdeck::tui::keymap::Keymap;
+    use hubdeck::tui::screens::mandates::data::{MandateRow, Mandates};
     use hubdeck::tui::theme::Theme;
+    use hubdeck::tui::widgets::table::TableRow;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
     // The console's own data source for the Mandates list (the same rows the TUI shows).
-    let source = hubdeck::tui::backend::source(services, &sysadmin(), &ListKey::Mandates);
-    let page = source(PageQuery::new(1, 50)).await?;
+    let page = Mandates
+        .page(services.clone(), sysadmin(), PageQuery::new(1, 50))
+        .await?
+        .downcast::<Page<MandateRow>>()
+        .map_err(|_| anyhow::anyhow!("mandate rows"))?;
     let total = page.total;
-    let rows: Vec<Row> = page.items;
+    let rows: Vec<MandateRow> = page.items;
     let Actor::Operator(op) = sysadmin() else {
         anyhow::bail!("operator")
     };
@@ -494,21 +499,22 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
         Some(op),
     );
     for req in app.take_requests() {
-        if let Request::Page { id, list, query } = req
-            && list == ListKey::Mandates
+        if let Request::Page {
+            id, list, query, ..
+        } = req
+            && list == "mandates"
         {
-            app.update(Msg::Page {
+            app.update(Msg::reply(
                 id,
-                list,
-                result: Ok(Page {
+                Page {
                     items: rows.clone(),
                     total,
                     page: query.page,
                     page_size: query.page_size,
                     next_cursor: None,
                     nav: Default::default(),
-                }),
-            });
+                },
+            ));
         }
     }
     let mut terminal = Terminal::new(TestBackend::new(200, 60))?;
@@ -524,7 +530,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
     let text = format!("{:?}", terminal.backend().buffer());
     anyhow::ensure!(
         rows.first()
-            .is_some_and(|r| text.contains(r.cells[0].as_str().split(' ').next().unwrap_or(""))),
+            .is_some_and(|r| text.contains(r.cells()[0].as_str().split(' ').next().unwrap_or(""))),
         "the rendered screen shows the first mandate"
     );
     Ok(stats(samples))
