@@ -41,7 +41,6 @@ use crate::domain::page::{Position, Want};
 use crate::domain::{
     DisplayText, Email, MandateId, MandateRoleId, MembershipId, PageQuery, UserSub, ValidationError,
 };
-use crate::store::audit::{insert_mandate_audit, insert_notification};
 use crate::store::bulk as store;
 use crate::store::members as members_store;
 
@@ -435,34 +434,43 @@ impl Services {
                 )));
             }
             let change = action.change();
-            for (b, before_v, after_v, enabled_after) in &writes {
-                let details = match change {
-                    AccessChange::Removed => {
-                        members_store::delete(&mut tx, b.id).await?;
-                        json!({"roles": before_v, "bulk": bulk_id})
+            let ids: Vec<MembershipId> = writes.iter().map(|w| w.0.id).collect();
+            let users: Vec<UserSub> = writes.iter().map(|w| w.0.user_id).collect();
+            if !ids.is_empty() {
+                // Set-based: one statement per kind whatever the number of rows.
+                match action {
+                    BulkAction::SetRoles(_) => {
+                        store::replace_roles_many(&mut tx, &ids, &wanted).await?
                     }
-                    AccessChange::RolesChanged => {
-                        let ids: Vec<MandateRoleId> =
-                            after_v.iter().copied().map(MandateRoleId).collect();
-                        members_store::replace_roles(&mut tx, b.id, &ids).await?;
-                        json!({"before": before_v, "after": after_v, "bulk": bulk_id})
+                    BulkAction::AddRole(_) => store::add_role_many(&mut tx, &ids, &wanted).await?,
+                    BulkAction::RemoveRole(_) => {
+                        store::remove_role_many(&mut tx, &ids, &wanted).await?
                     }
-                    _ => {
-                        members_store::set_enabled(&mut tx, b.id, *enabled_after).await?;
-                        json!({"before": b.enabled, "after": enabled_after, "bulk": bulk_id})
-                    }
-                };
-                insert_mandate_audit(
+                    BulkAction::Remove => store::delete_many(&mut tx, &ids).await?,
+                    BulkAction::Enable => store::set_enabled_many(&mut tx, &ids, true).await?,
+                    BulkAction::Disable => store::set_enabled_many(&mut tx, &ids, false).await?,
+                }
+                let details: Vec<serde_json::Value> = writes
+                    .iter()
+                    .map(|(b, before_v, after_v, enabled_after)| match change {
+                        AccessChange::Removed => json!({"roles": before_v, "bulk": bulk_id}),
+                        AccessChange::RolesChanged => {
+                            json!({"before": before_v, "after": after_v, "bulk": bulk_id})
+                        }
+                        _ => json!({"before": b.enabled, "after": enabled_after, "bulk": bulk_id}),
+                    })
+                    .collect();
+                store::insert_mandate_audits(
                     &mut tx,
                     &who,
                     mandate,
                     &m.name,
                     change.action(),
-                    Some(b.user_id),
-                    details,
+                    &users,
+                    &details,
                 )
                 .await?;
-                insert_notification(&mut tx, b.user_id, Some(mandate), &change.notification(&m))
+                store::insert_notifications(&mut tx, &users, mandate, &change.notification(&m))
                     .await?;
             }
             // Belt and braces: the locked count must agree.

@@ -270,6 +270,50 @@ impl Services {
         })
     }
 
+    /// The newest reversible change of a member's roles or enabled state (what the console's
+    /// `z` on a member row offers to undo), as its preview; None when there is none.
+    pub async fn member_undo_candidate(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        user: UserSub,
+    ) -> ServiceResult<Option<UndoPlan>> {
+        self.require_member_manager(actor, mandate).await?;
+        let id = store::latest_member_change(
+            &self.db,
+            mandate,
+            user,
+            &["MEMBER_ROLES_SET", "MEMBER_ENABLED", "MEMBER_DISABLED"],
+        )
+        .await?;
+        match id {
+            Some(id) => Ok(Some(self.undo_preview(actor, id).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The newest reversible change of a user's global roles or enabled state, as its preview.
+    pub async fn user_undo_candidate(
+        &self,
+        actor: &Actor,
+        user: UserSub,
+    ) -> ServiceResult<Option<UndoPlan>> {
+        actor.require(
+            crate::domain::PermissionRef::CanManageUsers,
+            "undoing a user change",
+        )?;
+        let id = store::latest_user_change(
+            &self.db,
+            user,
+            &["Updated user roles", "Enabled user", "Disabled user"],
+        )
+        .await?;
+        match id {
+            Some(id) => Ok(Some(self.undo_preview(actor, id).await?)),
+            None => Ok(None),
+        }
+    }
+
     /// What undoing audit row `audit_id` would restore, or why it cannot. Nothing is written.
     /// Needs the right to make the change itself (member management, or CAN_MANAGE_USERS).
     pub async fn undo_preview(&self, actor: &Actor, audit_id: Uuid) -> ServiceResult<UndoPlan> {

@@ -72,3 +72,138 @@ pub async fn admin_role_ids(conn: &mut PgConnection, mandate: MandateId) -> Stor
     .fetch_all(conn)
     .await?)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Set-based writes: one statement per kind for the whole bulk (the label triggers on
+// user_mandate_role are statement-level, so N rows cost one refresh, not N).
+// ---------------------------------------------------------------------------------------------
+
+fn uuids(ids: &[MembershipId]) -> Vec<Uuid> {
+    ids.iter().map(|i| i.0).collect()
+}
+
+/// Replaces the mandate-level roles of every membership in `ids` with `roles`.
+pub async fn replace_roles_many(
+    conn: &mut PgConnection,
+    ids: &[MembershipId],
+    roles: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM user_mandate_role umr USING mandate_role r \
+         WHERE umr.user_mandate_id = ANY($1) AND r.id = umr.mandate_role_id \
+         AND r.feature_instance_id IS NULL",
+    )
+    .bind(uuids(ids))
+    .execute(&mut *conn)
+    .await?;
+    add_role_many(conn, ids, roles).await
+}
+
+/// Adds `roles` to every membership in `ids` (existing grants kept).
+pub async fn add_role_many(
+    conn: &mut PgConnection,
+    ids: &[MembershipId],
+    roles: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) \
+         SELECT m, r FROM unnest($1::uuid[]) m CROSS JOIN unnest($2::uuid[]) r \
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(uuids(ids))
+    .bind(roles)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Removes `roles` from every membership in `ids`.
+pub async fn remove_role_many(
+    conn: &mut PgConnection,
+    ids: &[MembershipId],
+    roles: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query(
+        "DELETE FROM user_mandate_role WHERE user_mandate_id = ANY($1) AND mandate_role_id = ANY($2)",
+    )
+    .bind(uuids(ids))
+    .bind(roles)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_enabled_many(
+    conn: &mut PgConnection,
+    ids: &[MembershipId],
+    enabled: bool,
+) -> StoreResult<()> {
+    sqlx::query("UPDATE user_mandate SET enabled = $2, updated_at = now() WHERE id = ANY($1)")
+        .bind(uuids(ids))
+        .bind(enabled)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn delete_many(conn: &mut PgConnection, ids: &[MembershipId]) -> StoreResult<()> {
+    sqlx::query("DELETE FROM user_mandate WHERE id = ANY($1)")
+        .bind(uuids(ids))
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// One `mandate_audit` row per (target, details) pair, in one statement.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_mandate_audits(
+    conn: &mut PgConnection,
+    actor: &super::audit::AuditActor,
+    mandate: MandateId,
+    mandate_name: &str,
+    action: &str,
+    targets: &[UserSub],
+    details: &[serde_json::Value],
+) -> StoreResult<()> {
+    let targets: Vec<Uuid> = targets.iter().map(|t| t.0).collect();
+    sqlx::query(
+        "INSERT INTO mandate_audit (actor_user_id, via, os_user, mandate_id, mandate_name, action, \
+         target_user_id, details) \
+         SELECT $1, $2, $3, $4, $5, $6, t, d FROM unnest($7::uuid[], $8::jsonb[]) AS x(t, d)",
+    )
+    .bind(actor.sub)
+    .bind(actor.via)
+    .bind(actor.os_user.as_deref())
+    .bind(mandate)
+    .bind(mandate_name)
+    .bind(action)
+    .bind(targets)
+    .bind(details)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The same notification to every user in `users`, in one statement.
+pub async fn insert_notifications(
+    conn: &mut PgConnection,
+    users: &[UserSub],
+    mandate: MandateId,
+    text: &super::audit::NotificationText,
+) -> StoreResult<()> {
+    let users: Vec<Uuid> = users.iter().map(|t| t.0).collect();
+    sqlx::query(
+        "INSERT INTO notification (user_id, mandate_id, kind, title_en, message_en, title_de, \
+         message_de) SELECT u, $2, $3, $4, $5, $6, $7 FROM unnest($1::uuid[]) u",
+    )
+    .bind(users)
+    .bind(mandate)
+    .bind(text.kind)
+    .bind(&text.title_en)
+    .bind(&text.message_en)
+    .bind(&text.title_de)
+    .bind(&text.message_de)
+    .execute(conn)
+    .await?;
+    Ok(())
+}

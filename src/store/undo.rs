@@ -129,3 +129,39 @@ pub async fn undone_by(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<
     .fetch_optional(conn)
     .await?)
 }
+
+/// The newest audit row among `actions` for a member of a mandate (the console's `z` on a row).
+pub async fn latest_member_change(
+    db: &PgPool,
+    mandate: MandateId,
+    user: UserSub,
+    actions: &[&str],
+) -> StoreResult<Option<Uuid>> {
+    let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM mandate_audit WHERE mandate_id = $1 AND target_user_id = $2 \
+         AND action = ANY($3) ORDER BY created_at DESC, id LIMIT 1",
+    )
+    .bind(mandate)
+    .bind(user)
+    .bind(actions)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// The newest audit row among `actions` for a user's global grants or account.
+pub async fn latest_user_change(
+    db: &PgPool,
+    user: UserSub,
+    actions: &[&str],
+) -> StoreResult<Option<Uuid>> {
+    let actions: Vec<String> = actions.iter().map(|a| a.to_string()).collect();
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM users_audit WHERE user_id = $1 AND action = ANY($2) \
+         ORDER BY \"timestamp\" DESC, id LIMIT 1",
+    )
+    .bind(user)
+    .bind(actions)
+    .fetch_optional(db)
+    .await?)
+}

@@ -436,3 +436,77 @@ async fn cli_bulk_dry_run_json_then_apply_with_exit_codes() {
     assert!(out.contains("dave@other.example"), "{out}");
     assert!(out.contains("will change"), "{out}");
 }
+
+#[tokio::test]
+async fn add_role_remove_role_disable_and_enable_apply_exactly_the_previewed_rows() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin(&db.pool).await;
+    let c = clinic(&svc, &db.pool).await;
+    let everyone = BulkTarget::Memberships(
+        [c.alice.1, c.bob.1, c.carol.1, c.dave.1]
+            .into_iter()
+            .map(MembershipId)
+            .collect(),
+    );
+    let viewer: MandateRoleId = mandate_roles::VIEWER.into();
+    let r = svc
+        .bulk_apply(&root, c.m, &everyone, &BulkAction::AddRole(viewer), None)
+        .await
+        .unwrap();
+    assert_eq!((r.changes, r.unchanged, r.refused), (4, 0, 0));
+    assert_eq!(roles_of(&db.pool, c.alice.1).await, {
+        let mut v = vec![mandate_roles::ADMIN, mandate_roles::VIEWER];
+        v.sort();
+        v
+    });
+    assert_eq!(
+        roles_of(&db.pool, c.carol.1).await,
+        vec![mandate_roles::VIEWER]
+    );
+    // Removing the member role touches only bob (the others do not hold it).
+    let r = svc
+        .bulk_apply(
+            &root,
+            c.m,
+            &everyone,
+            &BulkAction::RemoveRole(member()),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.changes, r.unchanged), (1, 3));
+    assert_eq!(
+        roles_of(&db.pool, c.bob.1).await,
+        vec![mandate_roles::VIEWER]
+    );
+    // Disable all: alice (the last admin) is refused, the other three are disabled.
+    let r = svc
+        .bulk_apply(&root, c.m, &everyone, &BulkAction::Disable, None)
+        .await
+        .unwrap();
+    assert_eq!((r.changes, r.refused), (3, 1));
+    let enabled: Vec<(Uuid, bool)> =
+        sqlx::query_as("SELECT id, enabled FROM user_mandate WHERE mandate_id = $1 ORDER BY id")
+            .bind(c.m)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    for (id, e) in &enabled {
+        assert_eq!(*e, *id == c.alice.1, "{id}");
+    }
+    let r = svc
+        .bulk_apply(&root, c.m, &everyone, &BulkAction::Enable, None)
+        .await
+        .unwrap();
+    assert_eq!((r.changes, r.unchanged), (3, 1));
+    let audits: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND details ? 'bulk'",
+    )
+    .bind(c.m)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(audits, 4 + 1 + 3 + 3, "one audit row per changed row");
+    assert_eq!(admins(&db.pool, c.m).await, 1);
+}

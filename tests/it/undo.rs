@@ -76,6 +76,21 @@ async fn undo_of_a_member_role_change_restores_links_and_happens_once() {
         .await
         .unwrap();
     let id = last_audit(&db.pool, w.m, w.nurse, "MEMBER_ROLES_SET").await;
+    // The console's `z` on the nurse's row finds that change.
+    let candidate = w
+        .svc
+        .member_undo_candidate(&w.root, w.m, w.nurse)
+        .await
+        .unwrap()
+        .expect("a candidate");
+    assert_eq!(candidate.audit_id, id);
+    assert!(
+        w.svc
+            .member_undo_candidate(&w.root, w.m, w.admin)
+            .await
+            .unwrap()
+            .is_none()
+    );
 
     let plan = w.svc.undo_preview(&w.root, id).await.unwrap();
     assert_eq!(plan.refusal, None);
@@ -223,6 +238,14 @@ async fn undo_of_user_roles_and_member_and_user_disable() {
     .fetch_one(&db.pool)
     .await
     .unwrap();
+    assert_eq!(
+        w.svc
+            .user_undo_candidate(&w.root, ada)
+            .await
+            .unwrap()
+            .map(|p| p.audit_id),
+        Some(id)
+    );
     let plan = w.svc.undo(&w.root, id).await.unwrap();
     assert_eq!(plan.restore, serde_json::json!(["viewer"]));
     assert_eq!(
