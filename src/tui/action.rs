@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use crate::directory::NewPasswordChallenge;
+use crate::directory::{MfaChallenge, NewPasswordChallenge};
 use crate::domain::{DisplayText, PageQuery, Secret};
+use crate::service::mfa::MfaSetup;
 use crate::service::{Actor, Operator, Services};
 
 /// A display row of sanitized cells and the id a choice returns (the user picker's results).
@@ -215,6 +216,11 @@ impl OpOutcome {
 pub enum SignInReply {
     SignedIn(Operator),
     NewPasswordRequired(NewPasswordChallenge),
+    /// SOFTWARE_TOKEN_MFA: ask for the authenticator app's code.
+    MfaCodeRequired(MfaChallenge),
+    /// MFA_SETUP: a software token is being enrolled (secret, URI and QR code, all
+    /// zeroize-on-drop); ask for a code from the newly set-up app.
+    MfaSetup(Arc<MfaSetup>),
 }
 
 /// Work for a background task.
@@ -248,6 +254,18 @@ pub enum Request {
         id: u64,
         challenge: NewPasswordChallenge,
         password: Secret,
+    },
+    /// The authenticator code for a SOFTWARE_TOKEN_MFA challenge.
+    MfaCode {
+        id: u64,
+        challenge: MfaChallenge,
+        code: Secret,
+    },
+    /// A code from the app just set up (MFA_SETUP).
+    MfaSetupCode {
+        id: u64,
+        setup: Arc<MfaSetup>,
+        code: Secret,
     },
     Op {
         id: u64,

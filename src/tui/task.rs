@@ -3,11 +3,30 @@
 //! (written in each screen's `data.rs`, over the service functions).
 
 use super::action::{ErrorReport, Msg, Request, SignInReply};
-use crate::service::session::SignInOutcome;
+use crate::service::mfa::SignInStep;
 use crate::service::{Actor, Operator, Services};
 
 fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
     ErrorReport::from_anyhow(&e.into())
+}
+
+/// A sign-in step as the sign-in screen's reply; an MFA_SETUP challenge starts the software
+/// token's enrolment at once (the screen then shows its secret and QR code).
+async fn step(
+    services: &Services,
+    r: crate::service::ServiceResult<SignInStep>,
+) -> Result<SignInReply, ErrorReport> {
+    match r {
+        Ok(SignInStep::SignedIn(op)) => Ok(SignInReply::SignedIn(op)),
+        Ok(SignInStep::NewPasswordRequired(ch)) => Ok(SignInReply::NewPasswordRequired(ch)),
+        Ok(SignInStep::MfaCodeRequired(ch)) => Ok(SignInReply::MfaCodeRequired(ch)),
+        Ok(SignInStep::MfaSetupRequired(ch)) => services
+            .start_mfa_setup(&ch)
+            .await
+            .map(|s| SignInReply::MfaSetup(std::sync::Arc::new(s)))
+            .map_err(err),
+        Err(e) => Err(err(e)),
+    }
 }
 
 /// Runs one request to completion and returns its message.
@@ -64,13 +83,7 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             email,
             password,
         } => {
-            let result = match services.sign_in(&email, &password).await {
-                Ok(SignInOutcome::SignedIn(op)) => Ok(SignInReply::SignedIn(op)),
-                Ok(SignInOutcome::NewPasswordRequired(ch)) => {
-                    Ok(SignInReply::NewPasswordRequired(ch))
-                }
-                Err(e) => Err(err(e)),
-            };
+            let result = step(&services, services.begin_sign_in(&email, &password).await).await;
             Msg::SignIn { id, result }
         }
         Request::NewPassword {
@@ -78,12 +91,29 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             challenge,
             password,
         } => {
-            let result = services
-                .complete_new_password(&challenge, &password)
-                .await
-                .map(SignInReply::SignedIn)
-                .map_err(err);
-            Msg::SignIn { id, result }
+            let r = services.answer_new_password(&challenge, &password).await;
+            Msg::SignIn {
+                id,
+                result: step(&services, r).await,
+            }
+        }
+        Request::MfaCode {
+            id,
+            challenge,
+            code,
+        } => {
+            let r = services.answer_mfa_code(&challenge, code.expose()).await;
+            Msg::SignIn {
+                id,
+                result: step(&services, r).await,
+            }
+        }
+        Request::MfaSetupCode { id, setup, code } => {
+            let r = services.finish_mfa_setup(&setup, code.expose()).await;
+            Msg::SignIn {
+                id,
+                result: step(&services, r).await,
+            }
         }
         // The loop connects environments and aborts tasks itself; never sent here.
         Request::SwitchEnv { id, .. } => Msg::EnvSwitched {

@@ -26,6 +26,7 @@ mod registration_faults;
 mod setup;
 mod sync;
 mod trusts;
+mod tui_bulk_undo;
 mod tui_e2e;
 mod tui_layout;
 mod tui_rows;

@@ -180,6 +180,24 @@ impl App {
                     });
                 }
             }
+            FormOutcome::Submit(Submission::MfaCode { code }) => {
+                let id = self.id();
+                let req = if let Some(setup) = self.signin.setup.clone() {
+                    Request::MfaSetupCode { id, setup, code }
+                } else if let Some(challenge) = self.signin.mfa.clone() {
+                    Request::MfaCode {
+                        id,
+                        challenge,
+                        code,
+                    }
+                } else {
+                    return;
+                };
+                self.signin.form.busy = true;
+                self.signin.awaiting = Some(id);
+                self.signin.error = None;
+                self.outbox.push(req);
+            }
             FormOutcome::Cancel => self.request_quit(),
             _ => {}
         }

@@ -99,6 +99,8 @@ impl App {
                     Ok(SignInReply::NewPasswordRequired(ch)) => {
                         self.signin.require_new_password(ch)
                     }
+                    Ok(SignInReply::MfaCodeRequired(ch)) => self.signin.require_mfa_code(ch),
+                    Ok(SignInReply::MfaSetup(setup)) => self.signin.require_mfa_setup(setup),
                     Err(e) => self.signin.failed(e.joined()),
                 }
             }

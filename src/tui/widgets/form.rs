@@ -19,8 +19,17 @@ pub type OnSubmit = Arc<dyn Fn(&mut Form) -> Option<Submission> + Send + Sync>;
 #[derive(Debug)]
 pub enum Submission {
     Op(OpBox),
-    SignIn { email: String, password: Secret },
-    NewPassword { password: Secret },
+    SignIn {
+        email: String,
+        password: Secret,
+    },
+    NewPassword {
+        password: Secret,
+    },
+    /// A one-time authenticator code (MFA sign-in).
+    MfaCode {
+        code: Secret,
+    },
 }
 
 #[derive(Debug)]
