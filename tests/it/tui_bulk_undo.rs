@@ -4,11 +4,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hubdeck::domain::RoleRef;
+use hubdeck::domain::{RoleRef, UserSub};
 use hubdeck::domain::totp::{STEP_SECONDS, TotpSecret};
 
 use crate::support::pg::fresh_db;
-use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, services};
+use crate::tui_e2e::{
+    OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, seed_mandate, services, start_signed_in,
+};
 
 fn unix_now() -> u64 {
     SystemTime::now()
@@ -151,6 +153,157 @@ async fn mfa_setup_shows_the_qr_code_and_secret_then_signs_in() {
         secret.expose(),
         "the shown secret is the enrolled one"
     );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+const MEMBER_ROLE: &str = "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e02";
+const VIEWER_ROLE: &str = "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e03";
+
+async fn add_member(db: &crate::support::pg::TestDb, mandate: uuid::Uuid, user: UserSub, role: &str) {
+    let um: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO user_mandate (user_id, mandate_id) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(user)
+    .bind(mandate)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) VALUES ($1, $2::uuid)",
+    )
+    .bind(um)
+    .bind(role)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+}
+
+async fn roles_of(db: &crate::support::pg::TestDb, mandate: uuid::Uuid, user: UserSub) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT r.label FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
+         JOIN mandate_role r ON r.id = umr.mandate_role_id \
+         WHERE um.mandate_id = $1 AND um.user_id = $2 ORDER BY r.label",
+    )
+    .bind(mandate)
+    .bind(user)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// Opens the members of `mandate` and narrows them to `search`.
+fn open_members(t: &Tmux, mandate: &str, search: &str, rows: &str) {
+    t.wait_for(&[mandate]);
+    t.keys(&["Enter"]);
+    t.wait_for(&[&format!("Members of {mandate}"), OPERATOR_EMAIL]);
+    t.keys(&["/"]);
+    t.text(search);
+    t.keys(&["Enter"]);
+    t.wait_for(&[rows]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let alice = seed_identity(&s, "alice@hub.example", None, None).await;
+    let bob = seed_identity(&s, "bob@hub.example", None, None).await;
+    let zed = seed_identity(&s, "zed@other.example", None, None).await;
+    let m = seed_mandate(&db, "Acme Research", op).await;
+    for u in [alice, bob, zed] {
+        add_member(&db, m, u, MEMBER_ROLE).await;
+    }
+    let t = start_signed_in(&db, &[]);
+    open_members(&t, "Acme Research", "hub.example", "rows 1–3 of 3");
+    // All matching the search: the operator (the only admin), alice and bob — not zed.
+    t.keys(&["*"]);
+    t.wait_for(&["marked: all", "● alice@hub.example", "● bob@hub.example"]);
+    t.keys(&["B"]);
+    t.wait_for(&["Bulk action on all matching members", "Action", "viewer"]);
+    // Action "set roles" (the first); roles: viewer only.
+    t.keys(&["Tab"]);
+    let cap = t.capture();
+    let order: Vec<&str> = ["admin", "member", "viewer"]
+        .into_iter()
+        .filter(|l| cap.contains(l))
+        .collect();
+    assert_eq!(order.len(), 3, "{cap}");
+    // The choices are listed admin, member, viewer: move to viewer and tick it.
+    t.keys(&["Down"]);
+    t.keys(&["Down"]);
+    t.keys(&["Space"]);
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&["Bulk set-roles: preview", "1 refused", "REFUSED"]);
+    assert!(cap.contains("2 change"), "{cap}");
+    assert!(cap.contains("alice@hub.example: [member] → [viewer]"), "{cap}");
+    assert!(cap.contains("bob@hub.example: [member] → [viewer]"), "{cap}");
+    let refused = cap
+        .lines()
+        .find(|l| l.contains("✗") && l.contains(OPERATOR_EMAIL))
+        .unwrap_or_else(|| panic!("the operator's row is refused:\n{cap}"));
+    assert!(refused.contains("last admin"), "{refused}");
+    assert!(!cap.contains("zed@other.example"), "{cap}");
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["2 changed, 0 unchanged, 1 refused"]);
+    assert_eq!(roles_of(&db, m, op).await, ["admin"], "nothing applied to the refused row");
+    assert_eq!(roles_of(&db, m, alice).await, ["viewer"]);
+    assert_eq!(roles_of(&db, m, bob).await, ["viewer"]);
+    assert_eq!(roles_of(&db, m, zed).await, ["member"]);
+
+    // Undo alice's change: the preview names the roles now and the ones restored.
+    t.keys(&["/"]);
+    t.keys(&["C-u"]);
+    t.text("alice");
+    t.keys(&["Enter"]);
+    t.wait_for(&["rows 1–1 of 1", "alice@hub.example"]);
+    t.keys(&["z"]);
+    t.wait_for(&["Undo grant change", "now: viewer", "restores: member"]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["undone: MEMBER_ROLES_SET"]);
+    assert_eq!(roles_of(&db, m, alice).await, ["member"]);
+
+    // Bob: the preview is open when another operator changes his roles again: refused.
+    t.keys(&["/"]);
+    t.keys(&["C-u"]);
+    t.text("bob");
+    t.keys(&["Enter"]);
+    t.wait_for(&["rows 1–1 of 1", "bob@hub.example"]);
+    t.keys(&["z"]);
+    t.wait_for(&["Undo grant change", "now: viewer", "restores: member"]);
+    let actor = match s
+        .sign_in(OPERATOR_EMAIL, &hubdeck::domain::Secret::new(OPERATOR_PASSWORD))
+        .await
+        .unwrap()
+    {
+        hubdeck::service::session::SignInOutcome::SignedIn(o) => hubdeck::service::Actor::Operator(o),
+        other => panic!("{other:?}"),
+    };
+    let admin_role: hubdeck::domain::MandateRoleId =
+        "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e01".parse().unwrap();
+    let viewer: hubdeck::domain::MandateRoleId = VIEWER_ROLE.parse().unwrap();
+    s.set_member_roles(&actor, hubdeck::domain::MandateId(m), bob, &[admin_role, viewer])
+        .await
+        .unwrap();
+    t.settle();
+    t.keys(&["y"]);
+    let cap = t.wait_for(&["failed", "cannot undo"]);
+    assert!(cap.contains("changed"), "the reason is given:\n{cap}");
+    assert_eq!(roles_of(&db, m, bob).await, ["admin", "viewer"], "nothing undone");
+    t.keys(&["Escape"]);
+    // Offered again now, it is the newer change that z proposes (viewer+admin → viewer).
+    t.keys(&["z"]);
+    t.wait_for(&["Undo grant change", "restores: viewer"]);
+    t.keys(&["n"]);
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }

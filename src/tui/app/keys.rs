@@ -115,6 +115,11 @@ impl App {
                         None => self.run_op(op, true),
                     }
                 }
+                FormOutcome::Submit(Submission::Load(job)) => {
+                self.close_form();
+                let tab = self.tab;
+                self.screen_cmd(tab, crate::tui::screens::Cmd::Load { slot: "form", job });
+            }
                 FormOutcome::Submit(_) => {}
             }
             return;

@@ -208,6 +208,9 @@ impl App {
             return;
         }
         let mut spans = Vec::new();
+        if let Some(status) = self.active_ref().status() {
+            spans.push(Span::styled(format!("{status}  "), t.warning));
+        }
         let mut hint = |a: Action, label: &str| {
             let k = self.keymap.first_key(a);
             if k.is_empty() {
@@ -270,6 +273,11 @@ fn short_label(a: Action) -> &'static str {
         Action::Export => "export",
         Action::ToggleEnabled => "on/off",
         Action::ResendInvite => "invite",
+        Action::Mark => "mark",
+        Action::MarkRange => "range",
+        Action::MarkAll => "all",
+        Action::Bulk => "bulk",
+        Action::Undo => "undo",
         _ => "",
     }
 }

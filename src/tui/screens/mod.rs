@@ -113,6 +113,11 @@ pub trait Screen {
         None
     }
 
+    /// A short state line for the footer (how many rows are marked), if any.
+    fn status(&self) -> Option<String> {
+        None
+    }
+
     /// Renders the screen's body (table + detail pane by default).
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
         render_table_with_detail(self.table(), area, buf, theme, tick);

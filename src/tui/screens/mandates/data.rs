@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, MandateId, PageQuery, UserSub};
+use crate::domain::{DisplayText, MandateId, MembershipId, PageQuery, UserSub};
 use crate::service::mandates::MandateInput;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, Services};
@@ -35,6 +35,7 @@ impl TableRow for MandateRow {
 /// One membership of the open mandate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemberRow {
+    pub membership_id: MembershipId,
     pub user_id: UserSub,
     /// Email, else username, from the directory cache (None: not cached yet).
     pub who: Option<String>,
@@ -100,6 +101,7 @@ impl ListSource for Members {
         Box::pin(async move {
             let page = s.list_members(&a, mandate, &q).await?;
             Ok(Box::new(page.map(|m| MemberRow {
+                membership_id: m.membership_id,
                 user_id: m.user_id,
                 who: m.email.or(m.username),
                 full_name: m.full_name,
@@ -307,6 +309,7 @@ mod tests {
         };
         assert_eq!(m.texts(), ["Acme Research", "", "no", "2026-11-01 09:00"]);
         let member = MemberRow {
+            membership_id: MembershipId(uuid::Uuid::from_u128(2)),
             user_id: UserSub(uuid::Uuid::from_u128(1)),
             who: None,
             full_name: Some("Alice".into()),

@@ -1,17 +1,22 @@
-//! The members of one mandate: add (user picker + roles), remove, roles, enable/disable.
+//! The members of one mandate: add (user picker + roles), remove, roles, enable/disable;
+//! marking rows for a bulk action with its preview ([`super::bulk_data`]), and `z` to undo
+//! the newest grant change of a member.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use ratatui::layout::Constraint;
 
+use super::bulk_data::{BulkApply, BulkPlan, BulkPreviewJob, MemberUndoJob, UndoOp, UndoView};
 use super::data::{MandateOp, MemberRow, Members};
-use crate::domain::MandateId;
-use crate::tui::action::OpBox;
+use crate::domain::{DisplayText, MandateId, MandateRoleId, MembershipId};
+use crate::service::bulk::{BulkAction, BulkTarget, RowOutcome};
+use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::screens::roles::RoleTarget;
 use crate::tui::screens::{Cmd, shown};
 use crate::tui::widgets::dialog::Dialog;
-use crate::tui::widgets::form::{Field, Form};
+use crate::tui::widgets::form::{Field, Form, Submission};
 use crate::tui::widgets::table::{Column, TableView, Typed};
 
 pub const ACTIONS: &[Action] = &[
@@ -20,7 +25,25 @@ pub const ACTIONS: &[Action] = &[
     Action::Delete,
     Action::Roles,
     Action::ToggleEnabled,
+    Action::Mark,
+    Action::MarkRange,
+    Action::MarkAll,
+    Action::Bulk,
+    Action::Undo,
 ];
+
+/// The bulk actions offered, as the form's select shows them.
+const BULK_ACTIONS: &[&str] = &[
+    "set roles",
+    "add role",
+    "remove role",
+    "remove",
+    "enable",
+    "disable",
+];
+
+/// Rows listed in a bulk preview before "… and N more".
+const PREVIEW_ROWS: usize = 14;
 
 /// Members of one mandate.
 pub struct MembersView {
@@ -28,6 +51,12 @@ pub struct MembersView {
     /// Sanitized, for titles and messages.
     pub mandate_name: String,
     pub table: Typed<MemberRow>,
+    /// Marked memberships (kept across pages and searches), with who they are.
+    pub marked: BTreeMap<MembershipId, String>,
+    /// The row on this page a range mark starts from (the last one marked).
+    pub anchor: Option<usize>,
+    /// "All matching the current search and filters" is marked.
+    pub all_matching: bool,
 }
 
 impl MembersView {
@@ -48,12 +77,303 @@ impl MembersView {
             )),
             mandate_id,
             mandate_name,
+            marked: BTreeMap::new(),
+            anchor: None,
+            all_matching: false,
+        }
+    }
+
+    /// The footer's marked count.
+    pub fn status(&self) -> Option<String> {
+        if self.all_matching {
+            let n = self.table.view.count.exact().map_or(String::new(), |n| format!("{n} "));
+            Some(format!("marked: all {n}matching"))
+        } else if self.marked.is_empty() {
+            None
+        } else {
+            Some(format!("marked: {}", self.marked.len()))
+        }
+    }
+
+    /// Shows the marks in the list: a marked row's first cell starts with "● ".
+    pub fn show_marks(&mut self) {
+        let marked: Vec<bool> = self
+            .table
+            .items()
+            .iter()
+            .map(|m| self.all_matching || self.marked.contains_key(&m.membership_id))
+            .collect();
+        let cells: Vec<DisplayText> = self
+            .table
+            .items()
+            .iter()
+            .map(|m| DisplayText::new(m.who()))
+            .collect();
+        if let Some(page) = self.table.view.page.as_mut() {
+            for ((row, on), who) in page.items.iter_mut().zip(marked).zip(cells) {
+                if let Some(c) = row.cells.first_mut() {
+                    *c = if on {
+                        DisplayText::new(&format!("● {}", who.as_str()))
+                    } else {
+                        who
+                    };
+                }
+            }
+        }
+    }
+
+    fn toggle(&mut self, i: usize, on: Option<bool>) {
+        let Some(m) = self.table.items().get(i) else {
+            return;
+        };
+        let (id, who) = (m.membership_id, shown(m.who()));
+        let now = on.unwrap_or(!self.marked.contains_key(&id));
+        if now {
+            self.marked.insert(id, who);
+        } else {
+            self.marked.remove(&id);
+        }
+    }
+
+    fn target(&self) -> BulkTarget {
+        if self.all_matching {
+            BulkTarget::Matching(self.table.view.query.clone())
+        } else {
+            BulkTarget::Memberships(self.marked.keys().copied().collect())
+        }
+    }
+
+    fn bulk_form(&self) -> Cmd {
+        let mandate_id = self.mandate_id;
+        let target = self.target();
+        let what = match &target {
+            BulkTarget::Matching(_) => "all matching members".to_string(),
+            _ => format!("{} marked members", self.marked.len()),
+        };
+        Cmd::OpenRoles {
+            form: Form::new(
+                format!("Bulk action on {what} of {}", self.mandate_name),
+                vec![
+                    Field::select(
+                        "Action",
+                        BULK_ACTIONS.iter().map(|s| s.to_string()).collect(),
+                        0,
+                    ),
+                    Field::multi("Roles", Vec::new(), &[]),
+                ],
+                move |f| {
+                    let roles: Result<Vec<MandateRoleId>, _> =
+                        f.chosen(1).iter().map(|r| r.parse()).collect();
+                    let Ok(roles) = roles else {
+                        f.fields[1].error = Some("unknown role".into());
+                        return None;
+                    };
+                    let one = |f: &mut Form| match roles.as_slice() {
+                        [r] => Some(*r),
+                        _ => {
+                            f.fields[1].error = Some("choose exactly one role".into());
+                            None
+                        }
+                    };
+                    let action = match f.text(0).as_str() {
+                        "set roles" => BulkAction::SetRoles(roles.clone()),
+                        "add role" => BulkAction::AddRole(one(f)?),
+                        "remove role" => BulkAction::RemoveRole(one(f)?),
+                        "remove" => BulkAction::Remove,
+                        "enable" => BulkAction::Enable,
+                        _ => BulkAction::Disable,
+                    };
+                    Some(Submission::Load(Box::new(BulkPreviewJob {
+                        mandate_id,
+                        target: target.clone(),
+                        action,
+                    })))
+                },
+            )
+            .with_choices(&[]),
+            target: RoleTarget::Member {
+                mandate_id,
+                user_sub: None,
+            },
+        }
+    }
+
+    /// The preview as a confirmation: each membership and what changes, refusals per row.
+    fn preview_dialog(&mut self, plan: BulkPlan) -> Cmd {
+        let p = &plan.preview;
+        let mut lines = vec![format!(
+            "{} on {} membership(s) of {}: {} change, {} unchanged, {} refused.",
+            p.action,
+            p.rows.len(),
+            self.mandate_name,
+            p.changes,
+            p.unchanged,
+            p.refused
+        )];
+        for r in p.rows.iter().take(PREVIEW_ROWS) {
+            let who = shown(
+                r.email
+                    .as_deref()
+                    .or(r.input.as_deref())
+                    .unwrap_or("(not in directory cache)"),
+            );
+            let change = match r.outcome {
+                RowOutcome::Refused => format!(
+                    "REFUSED: {}",
+                    shown(r.reason.as_deref().unwrap_or("refused"))
+                ),
+                RowOutcome::Unchanged => "unchanged".into(),
+                RowOutcome::Change if r.removed => "removed".into(),
+                RowOutcome::Change => match (r.enabled_before, r.enabled_after) {
+                    (Some(a), Some(b)) if a != b => {
+                        format!("{} → {}", on_off(a), on_off(b))
+                    }
+                    _ => format!(
+                        "[{}] → [{}]",
+                        shown(&r.roles_before.join(", ")),
+                        shown(&r.roles_after.join(", "))
+                    ),
+                },
+            };
+            lines.push(format!("{} {who}: {change}", mark(r.outcome)));
+        }
+        if p.rows.len() > PREVIEW_ROWS {
+            lines.push(format!("… and {} more", p.rows.len() - PREVIEW_ROWS));
+        }
+        if p.changes == 0 {
+            return Cmd::Error {
+                title: "Nothing to change".into(),
+                report: ErrorReport::msg(lines.join(" ")),
+            };
+        }
+        lines.push("Refused rows are left as they are. Apply in one transaction?".into());
+        let op = BulkApply {
+            mandate_id: self.mandate_id,
+            target: plan.target,
+            action: plan.action,
+            fingerprint: p.fingerprint.clone(),
+        };
+        Cmd::Dialog(Dialog::Confirm {
+            title: format!("Bulk {}: preview", p.action),
+            message: lines.join("\n"),
+            op: OpBox::new(op),
+        })
+    }
+
+    fn undo_dialog(&self, v: UndoView) -> Cmd {
+        let Some(plan) = &v.plan else {
+            return Cmd::Toast("no grant change of this member to undo".into());
+        };
+        let what = DisplayText::with_max(&plan.action, 40);
+        if let Some(why) = &plan.refusal {
+            return Cmd::Error {
+                title: "Cannot undo".into(),
+                report: ErrorReport::msg(format!("cannot undo {what}: {}", shown(why))),
+            };
+        }
+        let who = self
+            .table
+            .selected()
+            .map(|m| shown(m.who()))
+            .unwrap_or_default();
+        Cmd::Dialog(Dialog::Confirm {
+            title: "Undo grant change".into(),
+            message: format!(
+                "Undo {what} of {who} in {}?\nnow: {}\nrestores: {}",
+                self.mandate_name,
+                v.state(&plan.current),
+                v.state(&plan.restore)
+            ),
+            op: OpBox::new(UndoOp {
+                audit_id: plan.audit_id,
+                subject: format!(
+                    "{}/{}",
+                    self.mandate_id,
+                    plan.user_id.map(|u| u.to_string()).unwrap_or_default()
+                ),
+            }),
+        })
+    }
+
+    /// Replies to this view's own reads (preview, undo candidate).
+    pub fn on_reply(&mut self, slot: &'static str, result: Result<Reply, ErrorReport>) -> Cmd {
+        let title = match slot {
+            "form" => "Bulk preview failed",
+            _ => "Undo failed",
+        };
+        let r = match result {
+            Ok(r) => r,
+            Err(report) => {
+                return Cmd::Error {
+                    title: title.into(),
+                    report,
+                };
+            }
+        };
+        let r = match r.downcast::<BulkPlan>() {
+            Ok(plan) => {
+                // The marks become this plan; the list shows the result once it is applied.
+                self.marked.clear();
+                self.all_matching = false;
+                self.anchor = None;
+                self.show_marks();
+                return self.preview_dialog(*plan);
+            }
+            Err(r) => r,
+        };
+        match r.downcast::<UndoView>() {
+            Ok(v) => self.undo_dialog(*v),
+            Err(_) => Cmd::Done,
         }
     }
 
     pub fn on_action(&mut self, action: Action) -> Option<Cmd> {
         let mandate_id = self.mandate_id;
         match action {
+            Action::Mark => {
+                let i = self.table.view.selected;
+                self.all_matching = false;
+                self.toggle(i, None);
+                self.anchor = Some(i);
+                self.table.view.down();
+                self.show_marks();
+                Some(Cmd::Done)
+            }
+            Action::MarkRange => {
+                let i = self.table.view.selected;
+                let a = self.anchor.unwrap_or(i);
+                self.all_matching = false;
+                for j in a.min(i)..=a.max(i) {
+                    self.toggle(j, Some(true));
+                }
+                self.anchor = Some(i);
+                self.show_marks();
+                Some(Cmd::Done)
+            }
+            Action::MarkAll => {
+                self.all_matching = !self.all_matching;
+                self.marked.clear();
+                self.show_marks();
+                Some(Cmd::Done)
+            }
+            Action::Bulk => {
+                if !self.all_matching && self.marked.is_empty() {
+                    return Some(Cmd::Toast(
+                        "mark members first (space, V for a range, * for all matching)".into(),
+                    ));
+                }
+                Some(self.bulk_form())
+            }
+            Action::Undo => {
+                let m = self.table.selected()?;
+                Some(Cmd::Load {
+                    slot: "undo",
+                    job: Box::new(MemberUndoJob {
+                        mandate_id,
+                        user_sub: m.user_id,
+                    }),
+                })
+            }
             // The roles on offer (global templates and this mandate's own) come from the service.
             Action::New => Some(Cmd::OpenRoles {
                 form: Form::op(
@@ -130,5 +450,17 @@ impl MembersView {
             }
             _ => None,
         }
+    }
+}
+
+fn on_off(b: bool) -> &'static str {
+    if b { "enabled" } else { "disabled" }
+}
+
+fn mark(o: RowOutcome) -> &'static str {
+    match o {
+        RowOutcome::Change => "✓",
+        RowOutcome::Unchanged => "·",
+        RowOutcome::Refused => "✗",
     }
 }

@@ -1,5 +1,6 @@
 //! Mandates (tenants) and, below one, its members ([`members`]).
 
+pub mod bulk_data;
 pub mod data;
 pub mod members;
 
@@ -176,14 +177,23 @@ impl Screen for MandatesScreen {
 
     fn on_reply(
         &mut self,
-        _slot: &'static str,
+        slot: &'static str,
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
         match self.members.as_mut() {
-            Some(m) if m.table.view.expects(id) => page_reply(&mut m.table, id, result),
+            Some(m) if m.table.view.expects(id) => {
+                let cmds = page_reply(&mut m.table, id, result);
+                m.show_marks();
+                cmds
+            }
+            Some(m) if matches!(slot, "form" | "undo") => vec![m.on_reply(slot, result)],
             _ => page_reply(&mut self.table, id, result),
         }
+    }
+
+    fn status(&self) -> Option<String> {
+        self.members.as_ref().and_then(MembersView::status)
     }
 
     fn top(&mut self) {
