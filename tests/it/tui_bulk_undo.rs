@@ -4,8 +4,8 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use hubdeck::domain::{RoleRef, UserSub};
 use hubdeck::domain::totp::{STEP_SECONDS, TotpSecret};
+use hubdeck::domain::{RoleRef, UserSub};
 
 use crate::support::pg::fresh_db;
 use crate::tui_e2e::{
@@ -160,7 +160,12 @@ async fn mfa_setup_shows_the_qr_code_and_secret_then_signs_in() {
 const MEMBER_ROLE: &str = "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e02";
 const VIEWER_ROLE: &str = "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e03";
 
-async fn add_member(db: &crate::support::pg::TestDb, mandate: uuid::Uuid, user: UserSub, role: &str) {
+async fn add_member(
+    db: &crate::support::pg::TestDb,
+    mandate: uuid::Uuid,
+    user: UserSub,
+    role: &str,
+) {
     let um: uuid::Uuid = sqlx::query_scalar(
         "INSERT INTO user_mandate (user_id, mandate_id) VALUES ($1, $2) RETURNING id",
     )
@@ -179,7 +184,11 @@ async fn add_member(db: &crate::support::pg::TestDb, mandate: uuid::Uuid, user: 
     .unwrap();
 }
 
-async fn roles_of(db: &crate::support::pg::TestDb, mandate: uuid::Uuid, user: UserSub) -> Vec<String> {
+async fn roles_of(
+    db: &crate::support::pg::TestDb,
+    mandate: uuid::Uuid,
+    user: UserSub,
+) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT r.label FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
          JOIN mandate_role r ON r.id = umr.mandate_role_id \
@@ -243,8 +252,14 @@ async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
     t.keys(&["Enter"]);
     let cap = t.wait_for(&["Bulk set-roles: preview", "1 refused", "REFUSED"]);
     assert!(cap.contains("2 change"), "{cap}");
-    assert!(cap.contains("alice@hub.example: [member] → [viewer]"), "{cap}");
-    assert!(cap.contains("bob@hub.example: [member] → [viewer]"), "{cap}");
+    assert!(
+        cap.contains("alice@hub.example: [member] → [viewer]"),
+        "{cap}"
+    );
+    assert!(
+        cap.contains("bob@hub.example: [member] → [viewer]"),
+        "{cap}"
+    );
     let refused = cap
         .lines()
         .find(|l| l.contains("✗") && l.contains(OPERATOR_EMAIL))
@@ -254,7 +269,11 @@ async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
     t.settle();
     t.keys(&["y"]);
     t.wait_for(&["2 changed, 0 unchanged, 1 refused"]);
-    assert_eq!(roles_of(&db, m, op).await, ["admin"], "nothing applied to the refused row");
+    assert_eq!(
+        roles_of(&db, m, op).await,
+        ["admin"],
+        "nothing applied to the refused row"
+    );
     assert_eq!(roles_of(&db, m, alice).await, ["viewer"]);
     assert_eq!(roles_of(&db, m, bob).await, ["viewer"]);
     assert_eq!(roles_of(&db, m, zed).await, ["member"]);
@@ -281,29 +300,47 @@ async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
     t.keys(&["z"]);
     t.wait_for(&["Undo grant change", "now: viewer", "restores: member"]);
     let actor = match s
-        .sign_in(OPERATOR_EMAIL, &hubdeck::domain::Secret::new(OPERATOR_PASSWORD))
+        .sign_in(
+            OPERATOR_EMAIL,
+            &hubdeck::domain::Secret::new(OPERATOR_PASSWORD),
+        )
         .await
         .unwrap()
     {
-        hubdeck::service::session::SignInOutcome::SignedIn(o) => hubdeck::service::Actor::Operator(o),
+        hubdeck::service::session::SignInOutcome::SignedIn(o) => {
+            hubdeck::service::Actor::Operator(o)
+        }
         other => panic!("{other:?}"),
     };
     let admin_role: hubdeck::domain::MandateRoleId =
         "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e01".parse().unwrap();
     let viewer: hubdeck::domain::MandateRoleId = VIEWER_ROLE.parse().unwrap();
-    s.set_member_roles(&actor, hubdeck::domain::MandateId(m), bob, &[admin_role, viewer])
-        .await
-        .unwrap();
+    s.set_member_roles(
+        &actor,
+        hubdeck::domain::MandateId(m),
+        bob,
+        &[admin_role, viewer],
+    )
+    .await
+    .unwrap();
     t.settle();
     t.keys(&["y"]);
     let cap = t.wait_for(&["failed", "cannot undo"]);
     assert!(cap.contains("changed"), "the reason is given:\n{cap}");
-    assert_eq!(roles_of(&db, m, bob).await, ["admin", "viewer"], "nothing undone");
+    assert_eq!(
+        roles_of(&db, m, bob).await,
+        ["admin", "viewer"],
+        "nothing undone"
+    );
+    // Esc and the next key must not arrive in one read (that would be alt-z).
     t.keys(&["Escape"]);
+    t.wait_gone(&["cannot undo"]);
     // Offered again now, it is the newer change that z proposes (viewer+admin → viewer).
     t.keys(&["z"]);
     t.wait_for(&["Undo grant change", "restores: viewer"]);
+    t.settle();
     t.keys(&["n"]);
+    t.wait_gone(&["Undo grant change"]);
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }

@@ -182,7 +182,9 @@ pub fn rows_for(
         "members" => page(
             vec![
                 MemberRow {
-                    membership_id: hubdeck::domain::MembershipId(uuid("00000000-0000-0000-0000-0000000000b1")),
+                    membership_id: hubdeck::domain::MembershipId(uuid(
+                        "00000000-0000-0000-0000-0000000000b1",
+                    )),
                     user_id: sub("00000000-0000-0000-0000-0000000000a1"),
                     who: some("alice@acme.example"),
                     full_name: some("Alice Admin"),
@@ -191,7 +193,9 @@ pub fn rows_for(
                     enabled: true,
                 },
                 MemberRow {
-                    membership_id: hubdeck::domain::MembershipId(uuid("00000000-0000-0000-0000-0000000000b2")),
+                    membership_id: hubdeck::domain::MembershipId(uuid(
+                        "00000000-0000-0000-0000-0000000000b2",
+                    )),
                     user_id: sub("00000000-0000-0000-0000-0000000000a2"),
                     who: some("bob@acme.example"),
                     full_name: some("Bob Member"),

@@ -116,10 +116,10 @@ impl App {
                     }
                 }
                 FormOutcome::Submit(Submission::Load(job)) => {
-                self.close_form();
-                let tab = self.tab;
-                self.screen_cmd(tab, crate::tui::screens::Cmd::Load { slot: "form", job });
-            }
+                    self.close_form();
+                    let tab = self.tab;
+                    self.screen_cmd(tab, crate::tui::screens::Cmd::Load { slot: "form", job });
+                }
                 FormOutcome::Submit(_) => {}
             }
             return;

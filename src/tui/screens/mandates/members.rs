@@ -86,7 +86,12 @@ impl MembersView {
     /// The footer's marked count.
     pub fn status(&self) -> Option<String> {
         if self.all_matching {
-            let n = self.table.view.count.exact().map_or(String::new(), |n| format!("{n} "));
+            let n = self
+                .table
+                .view
+                .count
+                .exact()
+                .map_or(String::new(), |n| format!("{n} "));
             Some(format!("marked: all {n}matching"))
         } else if self.marked.is_empty() {
             None
