@@ -77,11 +77,11 @@ actions! {
     ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
     ResendInvite = "resend_invite", true, "resend the selected user's invitation";
     Export = "export", false, "export the audit rows (CSV; JSON with a second press)";
-    Mark = "mark", false, "mark / unmark the selected member (bulk actions)";
-    MarkRange = "mark_range", false, "mark every member from the last marked row to the selected one";
-    MarkAll = "mark_all", false, "mark all members matching the search and filters (again: unmark all)";
-    Bulk = "bulk", true, "act on the marked members (set/add/remove role, remove, enable, disable) with a preview";
-    Undo = "undo", true, "undo the newest grant change of the selected member or user (with a preview)";
+    Mark = "mark", false, "mark / unmark the selected member";
+    MarkRange = "mark_range", false, "mark from the last marked member to this one";
+    MarkAll = "mark_all", false, "mark all members matching the search/filters";
+    Bulk = "bulk", true, "act on the marked members, with a preview";
+    Undo = "undo", true, "undo the newest grant change (preview first)";
 }
 
 /// One key with its modifiers (SHIFT is folded into the character).
