@@ -344,3 +344,56 @@ async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn undo_a_user_disable_from_the_users_screen() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let carol = seed_identity(&s, "carol@site.example", None, None).await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["2"]);
+    t.wait_for(&["carol@site.example", "z undo"]);
+    t.keys(&["/"]);
+    t.text("carol");
+    t.keys(&["Enter"]);
+    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
+    // Nothing to undo yet.
+    t.keys(&["z"]);
+    t.wait_for(&["no grant change of carol@site.example to undo"]);
+    t.keys(&["a"]);
+    t.wait_for(&["Disable user", "Disable carol@site.example?"]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["user carol@site.example disabled"]);
+    t.keys(&["z"]);
+    t.wait_for(&["Undo grant change", "now: disabled", "restores: enabled"]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["undone: Disabled user"]);
+    let enabled: bool = sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
+        .bind(carol)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(enabled, "the undo enabled carol again");
+    let undoes: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM users_audit WHERE user_id = $1 AND undoes IS NOT NULL",
+    )
+    .bind(carol)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        undoes, 1,
+        "the undo's own audit row links to the one it undoes"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

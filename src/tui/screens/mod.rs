@@ -10,6 +10,7 @@ pub mod registrations;
 pub mod roles;
 pub mod signin;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use ratatui::buffer::Buffer;

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use ratatui::layout::Constraint;
 
-use super::bulk_data::{BulkApply, BulkPlan, BulkPreviewJob, MemberUndoJob, UndoOp, UndoView};
+use super::bulk_data::{BulkApply, BulkPlan, BulkPreviewJob};
 use super::data::{MandateOp, MemberRow, Members};
 use crate::domain::{DisplayText, MandateId, MandateRoleId, MembershipId};
 use crate::service::bulk::{BulkAction, BulkTarget, RowOutcome};
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::screens::roles::RoleTarget;
+use crate::tui::screens::undo::{MemberUndoJob, UndoView, undo_dialog};
 use crate::tui::screens::{Cmd, shown};
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, Submission};
@@ -266,38 +267,12 @@ impl MembersView {
     }
 
     fn undo_dialog(&self, v: UndoView) -> Cmd {
-        let Some(plan) = &v.plan else {
-            return Cmd::Toast("no grant change of this member to undo".into());
-        };
-        let what = DisplayText::with_max(&plan.action, 40);
-        if let Some(why) = &plan.refusal {
-            return Cmd::Error {
-                title: "Cannot undo".into(),
-                report: ErrorReport::msg(format!("cannot undo {what}: {}", shown(why))),
-            };
-        }
         let who = self
             .table
             .selected()
             .map(|m| shown(m.who()))
             .unwrap_or_default();
-        Cmd::Dialog(Dialog::Confirm {
-            title: "Undo grant change".into(),
-            message: format!(
-                "Undo {what} of {who} in {}?\nnow: {}\nrestores: {}",
-                self.mandate_name,
-                v.state(&plan.current),
-                v.state(&plan.restore)
-            ),
-            op: OpBox::new(UndoOp {
-                audit_id: plan.audit_id,
-                subject: format!(
-                    "{}/{}",
-                    self.mandate_id,
-                    plan.user_id.map(|u| u.to_string()).unwrap_or_default()
-                ),
-            }),
-        })
+        undo_dialog(&v, &who, &format!(" in {}", self.mandate_name))
     }
 
     /// Replies to this view's own reads (preview, undo candidate).

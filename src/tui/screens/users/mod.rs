@@ -8,6 +8,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 
 use super::roles::RoleTarget;
+use super::undo::{UndoView, UserUndoJob, undo_dialog};
 use super::{Cmd, Ctx, Screen, page_reply, render_detail, render_table_with_detail, shown};
 use crate::domain::{RoleRef, UserSub};
 use crate::tui::action::{ErrorReport, OpBox, Reply};
@@ -107,6 +108,7 @@ impl Screen for UsersScreen {
             Action::ResendInvite,
             Action::Edit,
             Action::Delete,
+            Action::Undo,
         ]
     }
 
@@ -128,6 +130,13 @@ impl Screen for UsersScreen {
                 })
             }
             Action::New => Some(Cmd::OpenForm(register_form())),
+            Action::Undo => {
+                let u = self.table.selected()?;
+                Some(Cmd::Load {
+                    slot: "undo",
+                    job: Box::new(UserUndoJob(u.sub)),
+                })
+            }
             Action::Roles => {
                 // From the list or the detail view alike: the grants held now, read fresh.
                 let (sub, title) = match &self.detail {
@@ -253,6 +262,21 @@ impl Screen for UsersScreen {
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
+        if slot == "undo" {
+            let who = self
+                .table
+                .selected()
+                .map(|u| shown(&u.email))
+                .unwrap_or_default();
+            return vec![match result.map(|r| r.downcast::<UndoView>()) {
+                Ok(Ok(v)) => undo_dialog(&v, &who, ""),
+                Ok(Err(_)) => Cmd::Done,
+                Err(report) => Cmd::Error {
+                    title: "Undo failed".into(),
+                    report,
+                },
+            }];
+        }
         if slot != "detail" {
             return page_reply(&mut self.table, id, result);
         }
