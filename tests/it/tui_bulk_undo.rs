@@ -397,3 +397,39 @@ async fn undo_a_user_disable_from_the_users_screen() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mfa_session_ended_by_wrong_codes_goes_back_to_the_password() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let sub = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let secret = TotpSecret::generate();
+    hubdeck::store::local_totp::set_verified(&db.pool, sub, &secret)
+        .await
+        .unwrap();
+    let t = Tmux::start(&["--database-url", &db.url], &[]);
+    sign_in_password(&t);
+    t.wait_for(&["Authenticator code"]);
+    let bad = wrong_code(&secret);
+    for _ in 0..5 {
+        t.text(&bad);
+        t.wait_for(&["••••••▏"]);
+        t.keys(&["Enter"]);
+        // A refused code is cleared from the field (the reply is in).
+        t.wait_gone(&["••••••"]);
+        t.wait_for(&["the authenticator code was not accepted"]);
+    }
+    // The directory ended the session after five wrong codes: the sixth starts over.
+    t.text(&bad);
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&["sign in again", "Email", "Password"]);
+    assert!(!cap.contains("Authenticator code"), "{cap}");
+    t.keys(&["Escape"]);
+    t.wait_for(&["__EXIT:0"]);
+}

@@ -112,6 +112,13 @@ impl SignInScreen {
 
     /// A failed attempt: show why and let the operator try again.
     pub fn failed(&mut self, message: String) {
+        // An MFA step whose session ended (too many wrong codes, expired): start over.
+        let mfa_step = self.mfa.is_some() || self.setup.is_some();
+        if mfa_step && !message.contains(crate::directory::WRONG_CODE) {
+            *self = Self::new();
+            self.error = Some(format!("{message} — sign in again"));
+            return;
+        }
         self.form.busy = false;
         self.error = Some(message);
         // Never keep a rejected password around.
