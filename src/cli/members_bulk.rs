@@ -208,6 +208,7 @@ pub async fn run(ctx: &Context, svc: &Services, actor: &Actor, a: BulkArgs) -> a
     };
     let target = if a.search.is_some() || !a.filters.is_empty() {
         let list = PageArgs {
+            page: 1,
             search: a.search.clone(),
             filters: a.filters.clone(),
             ..PageArgs::default()

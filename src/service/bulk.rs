@@ -21,6 +21,10 @@
 //! (`max_members`) cannot be exceeded by these actions (none adds a member). Each written row
 //! gets one `mandate_audit` row — the same action and `before`/`after` details as the single
 //! change (so [`Services::undo`] can undo it), plus `"bulk": <id>` — and one notification.
+//!
+//! Cancelling (dropping the apply's future, the console's cancel key) is safe at any await
+//! point: the one transaction is rolled back when it is dropped uncommitted, so a cancelled
+//! bulk action wrote nothing; once `commit` has returned the whole action stands.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -23,6 +23,13 @@
 //! definitive → roll back only what this saga provably created, `rolled_back` (or
 //! `needs_cleanup` when the rollback fails, with both causes).
 //!
+//! Cancelling (the console drops the task): safe before the directory call starts (only a
+//! `pending` journal row may be left, which `reconcile` settles with the same proof of
+//! authorship); once the create is on the wire a drop is a lost answer — the journal says
+//! `pending` or `identity_created` and the repair path (`retry`, `reconcile`) finishes it. The
+//! console therefore offers no cancel key for a running registration; it is never needed for
+//! correctness, only for patience.
+//!
 //! Test-only failpoint: with `HUBDECK_FAILPOINT=after_identity_created` the process aborts
 //! right after the directory created the identity (before the journal records the sub);
 //! with `HUBDECK_FAILPOINT=before_roles_written` it aborts after the journal records
