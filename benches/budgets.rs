@@ -707,15 +707,33 @@ fn reference(
         FORCE_WALK
     };
     let forward = (dir == SortDir::Asc) != backwards;
-    if let Some(c) = cursor {
-        binds.push(c.keys[0].clone().unwrap_or_default());
-        binds.push(c.id.clone());
-        let n = binds.len();
-        sql.push_str(&format!(
-            " AND ({key}, {tie}) {} (${}::{key_type}, ${n}::uuid)",
-            if forward { ">" } else { "<" },
-            n - 1
-        ));
+    match cursor.map(|c| (c.keys[0].clone(), c)) {
+        Some((Some(k), c)) => {
+            binds.push(k);
+            binds.push(c.id.clone());
+            let n = binds.len();
+            // A NULL key sorts after every value ascending (first descending).
+            let nulls = if forward {
+                format!(" OR {key} IS NULL")
+            } else {
+                String::new()
+            };
+            sql.push_str(&format!(
+                " AND (({key}, {tie}) {} (${}::{key_type}, ${n}::uuid){nulls})",
+                if forward { ">" } else { "<" },
+                n - 1
+            ));
+        }
+        Some((None, c)) => {
+            binds.push(c.id.clone());
+            let n = binds.len();
+            sql.push_str(&if forward {
+                format!(" AND {key} IS NULL AND {tie} > ${n}::uuid")
+            } else {
+                format!(" AND (({key} IS NULL AND {tie} < ${n}::uuid) OR {key} IS NOT NULL)")
+            });
+        }
+        None => {}
     }
     let d = if forward { "ASC" } else { "DESC" };
     sql.push_str(&format!(" ORDER BY {key} {d}, {tie} {d} LIMIT 51"));
@@ -767,7 +785,7 @@ async fn console_pages(
     const MEMS: &str = "um.member_search ILIKE $S";
     // (label, target at page 1, reference select, key, key type, tie, dir, search, seed)
     type Family<'a> = (
-        &'a str,
+        String,
         Target,
         &'a str,
         &'a str,
@@ -779,7 +797,7 @@ async fn console_pages(
     );
     let fams: Vec<Family> = vec![
         (
-            "mandates, sort name",
+            "mandates, sort name".to_string(),
             Target::Mandates(rows.clone()),
             MANDATE_SELECT,
             "m.name",
@@ -790,7 +808,7 @@ async fn console_pages(
             seed_mandates.p50,
         ),
         (
-            "mandates, sort created ▼",
+            "mandates, sort created ▼".to_string(),
             Target::Mandates(rows.clone().sort("created_at", SortDir::Desc)),
             MANDATE_SELECT,
             "m.created_at",
@@ -801,7 +819,7 @@ async fn console_pages(
             seed_mandates.p50,
         ),
         (
-            "mandates, `/leeds` (≈15,000 hits), sort name",
+            "mandates, `/leeds` (≈15,000 hits), sort name".to_string(),
             Target::Mandates(rows.clone().search("leeds")),
             MANDATE_SELECT,
             "m.name",
@@ -812,7 +830,7 @@ async fn console_pages(
             seed_leeds.p50,
         ),
         (
-            "mandates, `/leeds cardiology`, sort name",
+            "mandates, `/leeds cardiology`, sort name".to_string(),
             Target::Mandates(rows.clone().search("leeds cardiology")),
             MANDATE_SELECT,
             "m.name",
@@ -823,7 +841,7 @@ async fn console_pages(
             seed_leeds.p50,
         ),
         (
-            "members of the 100,000-member mandate, default order",
+            "members of the 100,000-member mandate, default order".to_string(),
             Target::Members(rows.clone()),
             MEMBER_SELECT,
             "um.created_at",
@@ -834,7 +852,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "members, sort email ▲",
+            "members, sort email ▲".to_string(),
             Target::Members(rows.clone().sort("email", SortDir::Asc)),
             MEMBER_SELECT,
             "lower(um.member_email)",
@@ -845,7 +863,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "members, sort email ▼",
+            "members, sort email ▼".to_string(),
             Target::Members(rows.clone().sort("email", SortDir::Desc)),
             MEMBER_SELECT,
             "lower(um.member_email)",
@@ -856,7 +874,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "members, `/khan`",
+            "members, `/khan`".to_string(),
             Target::Members(rows.clone().search("khan")),
             MEMBER_SELECT,
             "um.created_at",
@@ -867,7 +885,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "users (200,000), sort email",
+            "users (200,000), sort email".to_string(),
             Target::Users(rows.clone()),
             USER_SELECT,
             "lower(d.email)",
@@ -878,7 +896,7 @@ async fn console_pages(
             seed_users.p50,
         ),
         (
-            "users, `/turing`",
+            "users, `/turing`".to_string(),
             Target::Users(rows.clone().search("turing")),
             USER_SELECT,
             "lower(d.email)",
@@ -889,7 +907,7 @@ async fn console_pages(
             seed_users.p50,
         ),
         (
-            "users, `/khan`",
+            "users, `/khan`".to_string(),
             Target::Users(rows.clone().search("khan")),
             USER_SELECT,
             "lower(d.email)",
@@ -900,9 +918,114 @@ async fn console_pages(
             seed_users.p50,
         ),
     ];
+    // The other sorts the screens offer (`s` cycles every sortable column, ▲ then ▼).
+    let mut fams = fams;
+    let mut extra: Vec<Family> = Vec::new();
+    for (col, key, ty, dirs) in [
+        ("name", "m.name", "text", &[SortDir::Desc][..]),
+        (
+            "label",
+            "m.label",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "enabled",
+            "m.enabled",
+            "boolean",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "created_at",
+            "m.created_at",
+            "timestamptz",
+            &[SortDir::Asc][..],
+        ),
+    ] {
+        for d in dirs {
+            extra.push((
+                sort_label("mandates", col, *d),
+                Target::Mandates(rows.clone().sort(col, *d)),
+                MANDATE_SELECT,
+                key,
+                ty,
+                "m.id",
+                *d,
+                None,
+                seed_mandates.p50,
+            ));
+        }
+    }
+    for (col, key, ty) in [
+        ("full_name", "lower(um.member_name)", "text"),
+        ("roles", "um.role_labels", "text"),
+        ("admin", "um.member_admin", "boolean"),
+        ("enabled", "um.enabled", "boolean"),
+    ] {
+        for d in [SortDir::Asc, SortDir::Desc] {
+            extra.push((
+                sort_label("members", col, d),
+                Target::Members(rows.clone().sort(col, d)),
+                MEMBER_SELECT,
+                key,
+                ty,
+                "um.id",
+                d,
+                None,
+                seed_members,
+            ));
+        }
+    }
+    for (col, key, ty, dirs) in [
+        ("email", "lower(d.email)", "text", &[SortDir::Desc][..]),
+        (
+            "name",
+            "lower(d.profile_name)",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "organisation",
+            "lower(d.profile_organisation)",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "enabled",
+            "d.enabled",
+            "boolean",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "status",
+            "d.status",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+    ] {
+        for d in dirs {
+            extra.push((
+                sort_label("users", col, *d),
+                Target::Users(rows.clone().sort(col, *d)),
+                USER_SELECT,
+                key,
+                ty,
+                "d.sub",
+                *d,
+                None,
+                seed_users.p50,
+            ));
+        }
+    }
+    fams.extend(extra);
     let mut misses = 0;
     let mut total_rows = 0;
+    // `HUBDECK_BENCH_ONLY=members` re-measures only the cases whose label contains it.
+    let only = std::env::var("HUBDECK_BENCH_ONLY").unwrap_or_default();
     for (label, first, select, key, key_type, tie, dir, search, seed) in fams {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
         let base_binds: Vec<String> = match first {
             Target::Members(_) => vec![big.to_string()],
             _ => Vec::new(),
@@ -1124,6 +1247,12 @@ async fn console_pages(
         ));
     }
     Ok(())
+}
+
+/// "mandates, sort label ▼"
+fn sort_label(list: &str, col: &str, d: SortDir) -> String {
+    let arrow = if d == SortDir::Asc { "▲" } else { "▼" };
+    format!("{list}, sort {col} {arrow}")
 }
 
 trait OrDefaultCursor {

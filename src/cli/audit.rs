@@ -1,4 +1,4 @@
-//! `hubdeck audit list|export` — one listing over users_audit, trusts_audit and mandate_audit.
+//! `hubdeck audit list|export|undo` — one listing over users_audit, trusts_audit and mandate_audit, and undo of a grant change by its row.
 
 use clap::{Args, Subcommand, ValueEnum};
 
@@ -6,7 +6,7 @@ use super::mandates::{print_range, print_table};
 use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::audit::TimeRange;
-use crate::domain::{PageQuery, ValidationError};
+use crate::domain::{DisplayText, PageQuery, ValidationError};
 use crate::service::Actor;
 use crate::service::audit::ExportFormat;
 
@@ -19,18 +19,19 @@ pub struct AuditFilter {
     /// Subject id (user sub, trust id or mandate id).
     #[arg(long)]
     pub subject: Option<String>,
-    /// Action, e.g. MEMBER_ADDED (repeatable).
-    #[arg(long = "action")]
+    /// Event code, one vocabulary over the three tables, e.g. MEMBER_ADDED, USER_DISABLED,
+    /// TRUST_KEY_ROTATED (repeatable; the `event` column of the list).
+    #[arg(long = "action", visible_alias = "event")]
     pub actions: Vec<String>,
     /// users, trusts or mandates (repeatable).
     #[arg(long = "source")]
     pub sources: Vec<String>,
     /// From this time, inclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (UTC).
-    #[arg(long)]
+    #[arg(long, visible_alias = "since")]
     pub from: Option<String>,
     /// Until this time, exclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (a bare date
-    /// or minute includes all of it).
-    #[arg(long)]
+    /// or minute includes all of it: `--until 2026-12-01` includes that day).
+    #[arg(long, visible_alias = "until")]
     pub to: Option<String>,
 }
 
@@ -43,7 +44,10 @@ impl AuditFilter {
             q = q.filter("subject", [s.clone()]);
         }
         if !self.actions.is_empty() {
-            q = q.filter("action", self.actions.clone());
+            q = q.filter(
+                "event",
+                self.actions.iter().map(|a| a.trim().to_ascii_uppercase()),
+            );
         }
         if !self.sources.is_empty() {
             q = q.filter("source", self.sources.clone());
@@ -62,8 +66,9 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// List audit rows, newest first. Sort/filter columns: occurred_at, source, action, actor,
-    /// subject, subject_name, target, via.
+    /// List audit rows, newest first, actor and subject as email or name. Sort/filter columns:
+    /// occurred_at, source, action (as stored), event (filter), actor, subject, subject_name,
+    /// target, via.
     List {
         #[command(flatten)]
         list: PageArgs,
@@ -71,7 +76,8 @@ pub enum AuditCmd {
         filter: AuditFilter,
     },
     /// Export every matching row, newest first, to stdout (or --out, created 0600) as CSV or
-    /// JSON. Rows written while the export runs neither repeat nor push others out.
+    /// JSON, with actor and subject resolved to email or name. Rows written while the export
+    /// runs neither repeat nor push others out; with --out a failure leaves no file behind.
     Export {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
@@ -84,7 +90,30 @@ pub enum AuditCmd {
         #[command(flatten)]
         filter: AuditFilter,
     },
+    /// Undo a reversible grant change (member roles, member enable/disable, user roles, user
+    /// enable/disable) by its audit row id: restores the state the row recorded before the
+    /// change, refused when the grant changed since. Its own audit row links the undone one.
+    #[command(after_help = UNDO_HELP)]
+    Undo {
+        /// The audit row's id (`audit list` shows it with --output json).
+        id: String,
+        /// Print what would be restored (or why it cannot); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
+
+pub const UNDO_HELP: &str = "\
+Exit codes (undo):
+  0  undone (with --dry-run: can be undone)
+  1  declined at the confirmation prompt, or a failure
+  2  invalid id, or no --yes without a terminal to confirm on
+  3  refused: changed since (current state differs, or a later change), already undone, not a
+     reversible change, or the last-admin rule
+  4  audit row not found / permission denied";
 
 pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
@@ -93,31 +122,26 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
     match cmd {
         AuditCmd::List { list, filter } => {
             let (q, range) = filter.apply(list.to_query()?)?;
-            let page = svc.list_audit(&actor, &q, range).await?;
+            let page = svc.list_audit_readable(&actor, &q, range).await?;
             match ctx.output {
                 Output::Json => print_json(&page)?,
                 Output::Table => {
-                    let opt = |u: Option<uuid::Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
                     let rows: Vec<Vec<String>> = page
                         .items
                         .iter()
                         .map(|e| {
                             vec![
-                                e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                                e.source.clone(),
-                                e.action.clone(),
-                                match (&e.actor_user_id, &e.os_user) {
-                                    (Some(a), _) => a.to_string(),
-                                    (None, Some(os)) => format!("{}:{os}", e.via),
-                                    (None, None) => e.via.clone(),
-                                },
-                                e.subject_name.clone().unwrap_or_else(|| opt(e.subject_id)),
-                                opt(e.target_user_id),
+                                e.raw.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                e.raw.source.clone(),
+                                e.raw.event.clone(),
+                                e.actor.clone(),
+                                e.subject.clone(),
+                                e.target.clone().unwrap_or_default(),
                             ]
                         })
                         .collect();
                     print_table(
-                        &["TIME", "SOURCE", "ACTION", "ACTOR", "SUBJECT", "TARGET"],
+                        &["TIME", "SOURCE", "EVENT", "ACTOR", "SUBJECT", "TARGET"],
                         &rows,
                     )?;
                     print_range(&page);
@@ -141,9 +165,10 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
             };
             let n = match out {
                 Some(path) => {
-                    // 0600: the audit trail names users and what was done to them.
-                    let mut f = std::io::BufWriter::new(crate::files::create_private(&path)?);
-                    svc.export_audit(&actor, &q, range, format, &mut f).await?
+                    // 0600 (the audit trail names users and what was done to them), written
+                    // to a temporary file renamed into place: a failure leaves no file.
+                    svc.export_audit_to_file(&actor, &q, range, format, &path)
+                        .await?
                 }
                 None => {
                     let mut stdout =
@@ -158,6 +183,100 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
             };
             eprintln!("exported {n} audit row(s)");
         }
+        AuditCmd::Undo { id, dry_run, yes } => {
+            return undo(ctx, &svc, &actor, &id, dry_run, yes).await;
+        }
     }
+    Ok(0)
+}
+
+fn print_undo(ctx: &Context, plan: &crate::service::undo::UndoPlan) -> anyhow::Result<()> {
+    match ctx.output {
+        Output::Json => print_json(plan),
+        Output::Table => {
+            let who = plan.user_id.map(|u| u.to_string()).unwrap_or_default();
+            let state = if plan.applied {
+                "undone".to_string()
+            } else if let Some(why) = &plan.refusal {
+                format!("REFUSED: {why}")
+            } else {
+                "can be undone".to_string()
+            };
+            print_table(
+                &[
+                    "AUDIT ROW",
+                    "ACTION",
+                    "USER",
+                    "MANDATE",
+                    "NOW",
+                    "RESTORE",
+                    "STATE",
+                ],
+                &[vec![
+                    plan.audit_id.to_string(),
+                    plan.action.clone(),
+                    who,
+                    plan.mandate_name.clone().unwrap_or_default(),
+                    plan.current.to_string(),
+                    plan.restore.to_string(),
+                    state,
+                ]],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+async fn undo(
+    ctx: &Context,
+    svc: &crate::service::Services,
+    actor: &Actor,
+    id: &str,
+    dry_run: bool,
+    yes: bool,
+) -> anyhow::Result<i32> {
+    use std::io::IsTerminal;
+    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| {
+        crate::service::ServiceError::from(ValidationError::InvalidId {
+            kind: "audit row id",
+            value: DisplayText::new(id).into_string(),
+        })
+    })?;
+    let plan = svc.undo_preview(actor, id).await?;
+    if dry_run || plan.refusal.is_some() {
+        print_undo(ctx, &plan)?;
+        if let Some(why) = &plan.refusal {
+            eprintln!("cannot undo: {}", DisplayText::new(why));
+            return Ok(3);
+        }
+        eprintln!("preview (--dry-run): nothing changed");
+        return Ok(0);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                crate::service::ServiceError::from(ValidationError::Invalid {
+                    field: "--yes",
+                    message: "undo changes grants: pass --yes (or run on a terminal to confirm)"
+                        .into(),
+                })
+                .into(),
+            );
+        }
+        print_undo(ctx, &plan)?;
+        eprint!(
+            "Restore {} for this grant? Type yes to undo: ",
+            plan.restore
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            eprintln!("not undone");
+            return Ok(1);
+        }
+    }
+    let done = svc.undo(actor, id).await?;
+    print_undo(ctx, &done)?;
+    eprintln!("undone: audit row {id}");
     Ok(0)
 }

@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::audit_view::{Names, ReadableAuditEvent};
 use super::{Actor, ServiceError, ServiceResult, Services};
 pub use crate::domain::audit::TimeRange;
 use crate::domain::page::MAX_PAGE_SIZE;
@@ -18,7 +19,7 @@ pub enum ExportFormat {
     Json,
 }
 
-const CSV_HEADER: [&str; 11] = [
+const CSV_HEADER: [&str; 16] = [
     "occurred_at",
     "source",
     "action",
@@ -29,6 +30,11 @@ const CSV_HEADER: [&str; 11] = [
     "subject_name",
     "target_user_id",
     "details",
+    "event",
+    "event_label",
+    "actor",
+    "subject",
+    "target",
     "id",
 ];
 
@@ -48,7 +54,8 @@ pub fn csv_field(raw: &str) -> String {
     }
 }
 
-fn csv_row(e: &AuditEvent) -> String {
+fn csv_row(r: &ReadableAuditEvent) -> String {
+    let e = &r.raw;
     let opt = |u: Option<uuid::Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
     let fields = [
         e.occurred_at.to_rfc3339(),
@@ -61,6 +68,11 @@ fn csv_row(e: &AuditEvent) -> String {
         e.subject_name.clone().unwrap_or_default(),
         opt(e.target_user_id),
         e.details.to_string(),
+        e.event.clone(),
+        r.event_label.clone(),
+        r.actor.clone(),
+        r.subject.clone(),
+        r.target.clone().unwrap_or_default(),
         e.id.to_string(),
     ];
     fields
@@ -259,7 +271,13 @@ impl Services {
         }
         loop {
             let rows = store::export_page(&self.db, q, range, after, MAX_PAGE_SIZE).await?;
-            for e in &rows {
+            let names = Names::of(&self.db, &rows).await?;
+            let next = match rows.last() {
+                Some(last) if rows.len() == MAX_PAGE_SIZE as usize => Some(ExportCursor::of(last)),
+                _ => None,
+            };
+            for e in rows.into_iter().map(|e| names.readable(e)) {
+                let e = &e;
                 match format {
                     ExportFormat::Csv => writeln!(out, "{}", csv_row(e)).map_err(io)?,
                     ExportFormat::Json => {
@@ -272,11 +290,9 @@ impl Services {
                 written += 1;
             }
             progress(written);
-            match rows.last() {
-                Some(last) if rows.len() == MAX_PAGE_SIZE as usize => {
-                    after = Some(ExportCursor::of(last));
-                }
-                _ => break,
+            match next {
+                Some(c) => after = Some(c),
+                None => break,
             }
         }
         if format == ExportFormat::Json {

@@ -19,6 +19,7 @@
 
 pub mod actor;
 pub mod audit;
+pub mod audit_view;
 pub mod bulk;
 pub mod directory_sync;
 pub mod drift;
@@ -36,6 +37,7 @@ pub mod schema;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::PgPool;

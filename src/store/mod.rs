@@ -22,6 +22,7 @@ pub mod plans;
 pub mod query;
 pub mod registrations;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

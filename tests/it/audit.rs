@@ -282,7 +282,7 @@ fn split_csv(line: &str) -> Vec<String> {
 // CLI end to end
 // ---------------------------------------------------------------------------------------------
 
-fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
+pub(crate) fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
         .args(args)
         .args(["--database-url", &db.url])

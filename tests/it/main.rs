@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod audit;
+mod audit_view;
 mod bulk;
 mod cli_output;
 mod completions;
@@ -32,4 +33,5 @@ mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
+mod undo;
 mod users;
