@@ -1,36 +1,23 @@
 //! Runs one [`Request`] as a task and turns its result into the [`Msg`] that goes back into
 //! the loop. Nothing here knows a feature: pages, loads and operations carry their own job
-//! (written in each screen's `data.rs`, over the service functions).
+//! (written in each screen's `data.rs`, over the service functions); sign-in is the sign-in
+//! screen's (`screens/signin/data.rs`).
 
-use super::action::{ErrorReport, Msg, Request, SignInReply};
-use crate::service::mfa::SignInStep;
+use super::action::{ErrorReport, Msg, Progress, Request};
+use super::screens::signin::data as signin;
 use crate::service::{Actor, Operator, Services};
 
 fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
     ErrorReport::from_anyhow(&e.into())
 }
 
-/// A sign-in step as the sign-in screen's reply; an MFA_SETUP challenge starts the software
-/// token's enrolment at once (the screen then shows its secret and QR code).
-async fn step(
-    services: &Services,
-    r: crate::service::ServiceResult<SignInStep>,
-) -> Result<SignInReply, ErrorReport> {
-    match r {
-        Ok(SignInStep::SignedIn(op)) => Ok(SignInReply::SignedIn(op)),
-        Ok(SignInStep::NewPasswordRequired(ch)) => Ok(SignInReply::NewPasswordRequired(ch)),
-        Ok(SignInStep::MfaCodeRequired(ch)) => Ok(SignInReply::MfaCodeRequired(ch)),
-        Ok(SignInStep::MfaSetupRequired(ch)) => services
-            .start_mfa_setup(&ch)
-            .await
-            .map(|s| SignInReply::MfaSetup(std::sync::Arc::new(s)))
-            .map_err(err),
-        Err(e) => Err(err(e)),
-    }
-}
-
 /// Runs one request to completion and returns its message.
-pub async fn execute(services: Services, operator: Option<Operator>, req: Request) -> Msg {
+pub async fn execute(
+    services: Services,
+    operator: Option<Operator>,
+    req: Request,
+    progress_to: Option<tokio::sync::mpsc::UnboundedSender<Msg>>,
+) -> Msg {
     let actor = operator.map(Actor::Operator);
     let need_actor = || {
         actor
@@ -72,8 +59,12 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             Msg::Reply { id, result }
         }
         Request::Op { id, op } => {
+            let progress = match progress_to {
+                Some(tx) => Progress::to(id, tx),
+                None => Progress::none(),
+            };
             let result = match need_actor() {
-                Ok(a) => op.0.run(services, a).await.map_err(err),
+                Ok(a) => op.0.run(services, a, progress).await.map_err(err),
                 Err(e) => Err(e),
             };
             Msg::OpDone { id, result }
@@ -83,7 +74,7 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             email,
             password,
         } => {
-            let result = step(&services, services.begin_sign_in(&email, &password).await).await;
+            let result = signin::sign_in(&services, &email, &password).await;
             Msg::SignIn { id, result }
         }
         Request::NewPassword {
@@ -91,29 +82,20 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             challenge,
             password,
         } => {
-            let r = services.answer_new_password(&challenge, &password).await;
-            Msg::SignIn {
-                id,
-                result: step(&services, r).await,
-            }
+            let result = signin::new_password(&services, &challenge, &password).await;
+            Msg::SignIn { id, result }
         }
         Request::MfaCode {
             id,
             challenge,
             code,
         } => {
-            let r = services.answer_mfa_code(&challenge, code.expose()).await;
-            Msg::SignIn {
-                id,
-                result: step(&services, r).await,
-            }
+            let result = signin::mfa_code(&services, &challenge, &code).await;
+            Msg::SignIn { id, result }
         }
         Request::MfaSetupCode { id, setup, code } => {
-            let r = services.finish_mfa_setup(&setup, code.expose()).await;
-            Msg::SignIn {
-                id,
-                result: step(&services, r).await,
-            }
+            let result = signin::mfa_setup_code(&services, &setup, &code).await;
+            Msg::SignIn { id, result }
         }
         // The loop connects environments and aborts tasks itself; never sent here.
         Request::SwitchEnv { id, .. } => Msg::EnvSwitched {

@@ -9,7 +9,9 @@ use super::Cmd;
 use crate::domain::{DisplayText, MandateId, UserSub};
 use crate::service::undo::UndoPlan;
 use crate::service::{Actor, Services};
-use crate::tui::action::{ErrorReport, Job, JobFuture, OpBox, OpOutcome, Operation, Reply};
+use crate::tui::action::{
+    ErrorReport, Job, JobFuture, OpBox, OpOutcome, Operation, Progress, Reply,
+};
 use crate::tui::widgets::dialog::Dialog;
 
 /// The newest reversible change of a user's global grants (roles, enabled).
@@ -101,7 +103,7 @@ impl Operation for UndoOp {
     fn subject(&self) -> Option<String> {
         Some(self.subject.clone())
     }
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             let p = s.undo(&a, self.audit_id).await?;
             Ok(OpOutcome::toast(format!(

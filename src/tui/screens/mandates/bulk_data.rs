@@ -4,7 +4,7 @@
 use crate::domain::{DisplayText, MandateId};
 use crate::service::bulk::{BulkAction, BulkPreview, BulkTarget};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, OpOutcome, Operation, Progress, Reply};
 
 /// Reads the preview of a bulk action (nothing is written).
 #[derive(Debug)]
@@ -53,7 +53,7 @@ impl Operation for BulkApply {
     fn subject(&self) -> Option<String> {
         Some(format!("members:{}", self.mandate_id))
     }
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             let r = s
                 .bulk_apply(

@@ -3,6 +3,8 @@
 //! SOFTWARE_TOKEN_MFA, or the first-time setup of a software token for MFA_SETUP (its secret
 //! and QR code drawn here, on the console's alternate screen only, then a code to verify).
 
+pub mod data;
+
 use ratatui::buffer::Buffer;
 use std::sync::Arc;
 
