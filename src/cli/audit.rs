@@ -2,7 +2,8 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::mandates::{ListArgs, print_range, print_table};
+use super::mandates::{print_range, print_table};
+use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::audit::TimeRange;
 use crate::domain::{DisplayText, PageQuery, ValidationError};
@@ -18,18 +19,19 @@ pub struct AuditFilter {
     /// Subject id (user sub, trust id or mandate id).
     #[arg(long)]
     pub subject: Option<String>,
-    /// Action, e.g. MEMBER_ADDED (repeatable).
-    #[arg(long = "action")]
+    /// Event code, one vocabulary over the three tables, e.g. MEMBER_ADDED, USER_DISABLED,
+    /// TRUST_KEY_ROTATED (repeatable; the `event` column of the list).
+    #[arg(long = "action", visible_alias = "event")]
     pub actions: Vec<String>,
     /// users, trusts or mandates (repeatable).
     #[arg(long = "source")]
     pub sources: Vec<String>,
     /// From this time, inclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (UTC).
-    #[arg(long)]
+    #[arg(long, visible_alias = "since")]
     pub from: Option<String>,
     /// Until this time, exclusive: RFC 3339, `YYYY-MM-DD HH:MM` or `YYYY-MM-DD` (a bare date
-    /// or minute includes all of it).
-    #[arg(long)]
+    /// or minute includes all of it: `--until 2026-12-01` includes that day).
+    #[arg(long, visible_alias = "until")]
     pub to: Option<String>,
 }
 
@@ -42,7 +44,10 @@ impl AuditFilter {
             q = q.filter("subject", [s.clone()]);
         }
         if !self.actions.is_empty() {
-            q = q.filter("action", self.actions.clone());
+            q = q.filter(
+                "event",
+                self.actions.iter().map(|a| a.trim().to_ascii_uppercase()),
+            );
         }
         if !self.sources.is_empty() {
             q = q.filter("source", self.sources.clone());
@@ -61,16 +66,18 @@ pub enum Format {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCmd {
-    /// List audit rows, newest first. Sort/filter columns: occurred_at, source, action, actor,
-    /// subject, subject_name, target, via.
+    /// List audit rows, newest first, actor and subject as email or name. Sort/filter columns:
+    /// occurred_at, source, action (as stored), event (filter), actor, subject, subject_name,
+    /// target, via.
     List {
         #[command(flatten)]
-        list: ListArgs,
+        list: PageArgs,
         #[command(flatten)]
         filter: AuditFilter,
     },
     /// Export every matching row, newest first, to stdout (or --out, created 0600) as CSV or
-    /// JSON. Rows written while the export runs neither repeat nor push others out.
+    /// JSON, with actor and subject resolved to email or name. Rows written while the export
+    /// runs neither repeat nor push others out; with --out a failure leaves no file behind.
     Export {
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
@@ -115,31 +122,26 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
     match cmd {
         AuditCmd::List { list, filter } => {
             let (q, range) = filter.apply(list.to_query()?)?;
-            let page = svc.list_audit(&actor, &q, range).await?;
+            let page = svc.list_audit_readable(&actor, &q, range).await?;
             match ctx.output {
                 Output::Json => print_json(&page)?,
                 Output::Table => {
-                    let opt = |u: Option<uuid::Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
                     let rows: Vec<Vec<String>> = page
                         .items
                         .iter()
                         .map(|e| {
                             vec![
-                                e.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
-                                e.source.clone(),
-                                e.action.clone(),
-                                match (&e.actor_user_id, &e.os_user) {
-                                    (Some(a), _) => a.to_string(),
-                                    (None, Some(os)) => format!("{}:{os}", e.via),
-                                    (None, None) => e.via.clone(),
-                                },
-                                e.subject_name.clone().unwrap_or_else(|| opt(e.subject_id)),
-                                opt(e.target_user_id),
+                                e.raw.occurred_at.format("%Y-%m-%d %H:%M:%S").to_string(),
+                                e.raw.source.clone(),
+                                e.raw.event.clone(),
+                                e.actor.clone(),
+                                e.subject.clone(),
+                                e.target.clone().unwrap_or_default(),
                             ]
                         })
                         .collect();
                     print_table(
-                        &["TIME", "SOURCE", "ACTION", "ACTOR", "SUBJECT", "TARGET"],
+                        &["TIME", "SOURCE", "EVENT", "ACTOR", "SUBJECT", "TARGET"],
                         &rows,
                     )?;
                     print_range(&page);
@@ -163,9 +165,10 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
             };
             let n = match out {
                 Some(path) => {
-                    // 0600: the audit trail names users and what was done to them.
-                    let mut f = std::io::BufWriter::new(crate::files::create_private(&path)?);
-                    svc.export_audit(&actor, &q, range, format, &mut f).await?
+                    // 0600 (the audit trail names users and what was done to them), written
+                    // to a temporary file renamed into place: a failure leaves no file.
+                    svc.export_audit_to_file(&actor, &q, range, format, &path)
+                        .await?
                 }
                 None => {
                     let mut stdout =

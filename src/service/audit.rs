@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use super::audit_view::{Names, ReadableAuditEvent};
 use super::{Actor, ServiceError, ServiceResult, Services};
 pub use crate::domain::audit::TimeRange;
 use crate::domain::page::MAX_PAGE_SIZE;
@@ -18,7 +19,7 @@ pub enum ExportFormat {
     Json,
 }
 
-const CSV_HEADER: [&str; 11] = [
+const CSV_HEADER: [&str; 16] = [
     "occurred_at",
     "source",
     "action",
@@ -29,6 +30,11 @@ const CSV_HEADER: [&str; 11] = [
     "subject_name",
     "target_user_id",
     "details",
+    "event",
+    "event_label",
+    "actor",
+    "subject",
+    "target",
     "id",
 ];
 
@@ -48,7 +54,8 @@ pub fn csv_field(raw: &str) -> String {
     }
 }
 
-fn csv_row(e: &AuditEvent) -> String {
+fn csv_row(r: &ReadableAuditEvent) -> String {
+    let e = &r.raw;
     let opt = |u: Option<uuid::Uuid>| u.map(|u| u.to_string()).unwrap_or_default();
     let fields = [
         e.occurred_at.to_rfc3339(),
@@ -61,6 +68,11 @@ fn csv_row(e: &AuditEvent) -> String {
         e.subject_name.clone().unwrap_or_default(),
         opt(e.target_user_id),
         e.details.to_string(),
+        e.event.clone(),
+        r.event_label.clone(),
+        r.actor.clone(),
+        r.subject.clone(),
+        r.target.clone().unwrap_or_default(),
         e.id.to_string(),
     ];
     fields
@@ -155,6 +167,22 @@ impl Services {
         format: ExportFormat,
         path: &Path,
     ) -> ServiceResult<u64> {
+        self.export_to_file_with(actor, q, range, format, path, &mut |_| {})
+            .await
+    }
+
+    /// [`Services::export_to_file`] reporting the rows written so far after every page, for
+    /// a footer that shows a running export. Safe to cancel (drop the future) at any await
+    /// point: the partial file is removed and an earlier file at `path` stays as it was.
+    pub async fn export_to_file_with(
+        &self,
+        actor: &Actor,
+        q: &PageQuery,
+        range: TimeRange,
+        format: ExportFormat,
+        path: &Path,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> ServiceResult<u64> {
         self.require_audit_reader(actor)?;
         let io = |e: std::io::Error| {
             ServiceError::Internal(format!(
@@ -164,7 +192,9 @@ impl Services {
         };
         let (partial, file) = Partial::create(path).map_err(io)?;
         let mut out = std::io::BufWriter::new(file);
-        let n = self.export_audit(actor, q, range, format, &mut out).await?;
+        let n = self
+            .export_audit_with(actor, q, range, format, &mut out, progress)
+            .await?;
         let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         drop(file);
@@ -216,6 +246,21 @@ impl Services {
         format: ExportFormat,
         out: &mut (dyn Write + Send),
     ) -> ServiceResult<u64> {
+        self.export_audit_with(actor, q, range, format, out, &mut |_| {})
+            .await
+    }
+
+    /// [`Services::export_audit`] calling `progress` with the rows written so far after every
+    /// page (a page is at most 500 rows).
+    pub async fn export_audit_with(
+        &self,
+        actor: &Actor,
+        q: &PageQuery,
+        range: TimeRange,
+        format: ExportFormat,
+        out: &mut (dyn Write + Send),
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> ServiceResult<u64> {
         self.require_audit_reader(actor)?;
         let io = |e: std::io::Error| ServiceError::Internal(format!("export write failed: {e}"));
         let mut written = 0u64;
@@ -226,7 +271,13 @@ impl Services {
         }
         loop {
             let rows = store::export_page(&self.db, q, range, after, MAX_PAGE_SIZE).await?;
-            for e in &rows {
+            let names = Names::of(&self.db, &rows).await?;
+            let next = match rows.last() {
+                Some(last) if rows.len() == MAX_PAGE_SIZE as usize => Some(ExportCursor::of(last)),
+                _ => None,
+            };
+            for e in rows.into_iter().map(|e| names.readable(e)) {
+                let e = &e;
                 match format {
                     ExportFormat::Csv => writeln!(out, "{}", csv_row(e)).map_err(io)?,
                     ExportFormat::Json => {
@@ -238,11 +289,10 @@ impl Services {
                 }
                 written += 1;
             }
-            match rows.last() {
-                Some(last) if rows.len() == MAX_PAGE_SIZE as usize => {
-                    after = Some(ExportCursor::of(last));
-                }
-                _ => break,
+            progress(written);
+            match next {
+                Some(c) => after = Some(c),
+                None => break,
             }
         }
         if format == ExportFormat::Json {

@@ -6,7 +6,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::actor::{Authority, fresh_authority, lacks};
-use super::mandates::{audit_actor, retrying};
+use super::retry::retrying;
 use super::undo::{GrantState, UndoGuard};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::UserKey;
@@ -259,7 +259,7 @@ impl Services {
             }
         };
         let user = identity.sub;
-        let who_audit = audit_actor(actor);
+        let who_audit = actor.audit();
         retrying(|| async {
             let mut tx = self.db.begin().await?;
             let now = fresh_authority(&mut tx, actor).await?;
@@ -351,7 +351,7 @@ impl Services {
         undo: Option<&UndoGuard>,
     ) -> ServiceResult<()> {
         self.ensure_writable(change.action())?;
-        let who = audit_actor(actor);
+        let who = actor.audit();
         retrying(|| async {
             let mut tx = self.db.begin().await?;
             let now = fresh_authority(&mut tx, actor).await?;

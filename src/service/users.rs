@@ -7,8 +7,8 @@ use uuid::Uuid;
 use sqlx::PgConnection;
 
 use super::actor::{authorize, lacks};
-use super::mandates::{audit_actor, retrying};
 use super::members::AccessChange;
+use super::retry::retrying;
 use super::undo::{GrantState, UndoGuard};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, UserKey};
@@ -68,9 +68,7 @@ fn audit<'a>(
     AuditEntry {
         action,
         user_id: sub,
-        actor: actor.audit_sub(),
-        via: actor.via().as_str(),
-        os_user: actor.os_user(),
+        who: actor.audit(),
         details,
     }
 }
@@ -530,7 +528,7 @@ impl Services {
                 .map(|c| c.email)
                 .unwrap_or_else(|| sub.to_string()),
         };
-        let who = audit_actor(actor);
+        let who = actor.audit();
         let (removed, memberships_removed, profile_removed) = retrying(|| async {
             let mut tx = self.db.begin().await?;
             authorize(&mut tx, actor, PermissionRef::CanManageUsers, "deleting a user").await?;

@@ -11,19 +11,20 @@ use super::query::{ListSql, SqlColumn, fetch_page};
 use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
 use crate::domain::{MandateId, Page, PageQuery, UserSub};
 
-/// Who did it (the audit columns every table shares).
-#[derive(Clone, Debug)]
-pub struct AuditActor {
+/// Who did it: the actor columns every audit table shares (`users_audit`, `trusts_audit`,
+/// `mandate_audit`). The service builds it once, with `Actor::audit`.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditActor<'a> {
     /// NULL for the CLI.
     pub sub: Option<UserSub>,
     pub via: &'static str,
-    pub os_user: Option<String>,
+    pub os_user: Option<&'a str>,
 }
 
 /// Appends one `mandate_audit` row (append-only; no FK, so it keeps the name after a hard delete).
 pub async fn insert_mandate_audit(
     conn: &mut PgConnection,
-    actor: &AuditActor,
+    actor: &AuditActor<'_>,
     mandate: MandateId,
     mandate_name: &str,
     action: &str,
@@ -36,7 +37,7 @@ pub async fn insert_mandate_audit(
     )
     .bind(actor.sub)
     .bind(actor.via)
-    .bind(actor.os_user.as_deref())
+    .bind(actor.os_user)
     .bind(mandate)
     .bind(mandate_name)
     .bind(action)
@@ -94,6 +95,9 @@ pub struct AuditEvent {
     pub subject_name: Option<String>,
     pub target_user_id: Option<Uuid>,
     pub details: serde_json::Value,
+    /// The canonical event code over all three tables (`audit_event_code`, migration 1110);
+    /// `action` stays as the row was written.
+    pub event: String,
 }
 
 pub static AUDIT_SPEC: ListSpec = ListSpec {
@@ -107,6 +111,7 @@ pub static AUDIT_SPEC: ListSpec = ListSpec {
         ColumnSpec::new("subject_name", ColumnKind::Text),
         ColumnSpec::new("target", ColumnKind::Uuid),
         ColumnSpec::new("via", ColumnKind::Text),
+        ColumnSpec::filter_only("event", ColumnKind::Text),
     ],
     default_sort: &[("occurred_at", SortDir::Desc)],
 };
@@ -114,7 +119,7 @@ pub static AUDIT_SPEC: ListSpec = ListSpec {
 pub static AUDIT_LIST: ListSql = ListSql {
     spec: &AUDIT_SPEC,
     select: "e.source, e.id, e.occurred_at, e.actor_user_id, e.via, e.os_user, e.action, \
-             e.subject_id, e.subject_name, e.target_user_id, e.details",
+             e.subject_id, e.subject_name, e.target_user_id, e.details, e.event",
     from: "audit_event e",
     base_where: "",
     columns: &[
@@ -126,6 +131,7 @@ pub static AUDIT_LIST: ListSql = ListSql {
         SqlColumn::new("subject_name", "e.subject_name"),
         SqlColumn::new("target", "e.target_user_id"),
         SqlColumn::new("via", "e.via"),
+        SqlColumn::new("event", "e.event"),
     ],
     search: &["e.action", "e.subject_name", "e.os_user"],
     search_with: None,
@@ -206,4 +212,41 @@ pub async fn export_page(
     qb.push(" ORDER BY e.occurred_at DESC, e.id ASC LIMIT ")
         .push_bind(i64::from(limit));
     Ok(qb.build_query_as::<AuditEvent>().fetch_all(db).await?)
+}
+
+/// A user as the audit shows them: email (from the directory cache, kept after deletion) and
+/// profile name.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct KnownUser {
+    pub sub: Uuid,
+    pub email: Option<String>,
+    pub name: Option<String>,
+}
+
+/// Emails and names of `subs` (one statement; unknown subs are simply absent).
+pub async fn known_users(db: &PgPool, subs: &[Uuid]) -> StoreResult<Vec<KnownUser>> {
+    if subs.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(sqlx::query_as(
+        "SELECT s.sub, d.email, p.name FROM unnest($1::uuid[]) AS s(sub) \
+         LEFT JOIN directory_user d ON d.sub = s.sub \
+         LEFT JOIN user_profile p ON p.user_id = s.sub \
+         WHERE d.sub IS NOT NULL OR p.user_id IS NOT NULL",
+    )
+    .bind(subs)
+    .fetch_all(db)
+    .await?)
+}
+
+/// One audit row by id (any of the three tables).
+pub async fn get(db: &PgPool, id: Uuid) -> StoreResult<Option<AuditEvent>> {
+    let q = format!(
+        "SELECT {} FROM {} WHERE e.id = $1",
+        AUDIT_LIST.select, AUDIT_LIST.from
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
+        .bind(id)
+        .fetch_optional(db)
+        .await?)
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod audit;
+mod audit_view;
 mod bulk;
 mod cli_output;
 mod completions;
@@ -26,6 +27,7 @@ mod setup;
 mod sync;
 mod trusts;
 mod tui_e2e;
+mod tui_layout;
 mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
