@@ -158,7 +158,7 @@ pub async fn delete_many(conn: &mut PgConnection, ids: &[MembershipId]) -> Store
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_mandate_audits(
     conn: &mut PgConnection,
-    actor: &super::audit::AuditActor,
+    actor: &super::audit::AuditActor<'_>,
     mandate: MandateId,
     mandate_name: &str,
     action: &str,
