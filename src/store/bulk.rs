@@ -173,7 +173,7 @@ pub async fn insert_mandate_audits(
     )
     .bind(actor.sub)
     .bind(actor.via)
-    .bind(actor.os_user.as_deref())
+    .bind(actor.os_user)
     .bind(mandate)
     .bind(mandate_name)
     .bind(action)
