@@ -199,18 +199,6 @@ pub async fn insert_challenge(
     Ok(())
 }
 
-/// Consumes a challenge (one use): the sub it was issued to, if it exists and has not expired.
-pub async fn take_challenge(db: &PgPool, session_hash: &str) -> StoreResult<Option<UserSub>> {
-    let sub: Option<UserSub> = sqlx::query_scalar(
-        "DELETE FROM local_auth_challenge WHERE session_hash = $1 RETURNING CASE WHEN expires_at > now() THEN sub END",
-    )
-    .bind(session_hash)
-    .fetch_optional(db)
-    .await?
-    .flatten();
-    Ok(sub)
-}
-
 /// How many identities the local directory holds.
 pub async fn count(db: &PgPool) -> StoreResult<i64> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM local_identity")

@@ -226,6 +226,20 @@ async fn local_directory_requires_setup_then_codes_with_replay_and_attempt_limit
         SignInStep::MfaCodeRequired(ch) => ch,
         other => panic!("expected SOFTWARE_TOKEN_MFA, got {other:?}"),
     };
+    // An MFA session is no new-password session (challenge kinds are not interchangeable).
+    let misuse = s
+        .directory
+        .respond_new_password(
+            &hubdeck::directory::NewPasswordChallenge {
+                username: ch.username.clone(),
+                sub: ch.sub,
+                session: ch.session.clone(),
+            },
+            &Secret::new("An0ther-password"),
+        )
+        .await
+        .unwrap_err();
+    assert!(misuse.to_string().contains("expired"), "{misuse}");
     assert_wrong_code(s.answer_mfa_code(&ch, &code).await);
     // The next step's code (an app a little ahead of the host) is accepted.
     let next = secret
