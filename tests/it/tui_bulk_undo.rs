@@ -433,3 +433,68 @@ async fn mfa_session_ended_by_wrong_codes_goes_back_to_the_password() {
     t.keys(&["Escape"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn space_and_range_marks_feed_the_bulk_preview() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let mut subs = Vec::new();
+    for e in [
+        "a1@site.example",
+        "a2@site.example",
+        "a3@site.example",
+        "a4@site.example",
+    ] {
+        subs.push(seed_identity(&s, e, None, None).await);
+    }
+    let m = seed_mandate(&db, "Acme Research", op).await;
+    for u in &subs {
+        add_member(&db, m, *u, MEMBER_ROLE).await;
+    }
+    let t = start_signed_in(&db, &[]);
+    open_members(&t, "Acme Research", "site.example", "rows 1–4 of 4");
+    // Sorted by email: a1, a2, a3, a4. space marks a1 (and moves down); on a3, V marks a1..a3.
+    t.keys(&["Space"]);
+    t.wait_for(&["marked: 1", "● a1@site.example"]);
+    t.keys(&["Down"]);
+    t.keys(&["V"]);
+    t.wait_for(&["marked: 3", "● a2@site.example", "● a3@site.example"]);
+    // space on a3 again unmarks it.
+    t.keys(&["Space"]);
+    let cap = t.wait_for(&["marked: 2"]);
+    assert!(!cap.contains("● a3@site.example"), "{cap}");
+    assert!(!cap.contains("● a4@site.example"), "{cap}");
+    t.keys(&["B"]);
+    t.wait_for(&["Bulk action on 2 marked members", "viewer"]);
+    // Action: disable (the sixth option).
+    for _ in 0..5 {
+        t.keys(&["Right"]);
+    }
+    t.wait_for(&["disable"]);
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&["Bulk disable: preview", "2 change"]);
+    assert!(cap.contains("a1@site.example: enabled → disabled"), "{cap}");
+    assert!(cap.contains("a2@site.example: enabled → disabled"), "{cap}");
+    assert!(!cap.contains("a3@site.example:"), "{cap}");
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["2 changed, 0 unchanged, 0 refused"]);
+    let enabled: Vec<bool> = sqlx::query_scalar(
+        "SELECT um.enabled FROM user_mandate um JOIN directory_user d ON d.sub = um.user_id \
+         WHERE um.mandate_id = $1 AND d.email LIKE 'a%@site.example' ORDER BY d.email",
+    )
+    .bind(m)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(enabled, [false, false, true, true]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

@@ -46,6 +46,8 @@ pub struct Field {
     pub label: &'static str,
     pub kind: FieldKind,
     pub error: Option<String>,
+    /// A multi-select that may be left empty.
+    pub optional: bool,
 }
 
 impl Field {
@@ -57,6 +59,7 @@ impl Field {
                 validate,
             },
             error: None,
+            optional: false,
         }
     }
     pub fn password(label: &'static str) -> Self {
@@ -66,6 +69,7 @@ impl Field {
                 value: Zeroizing::new(String::new()),
             },
             error: None,
+            optional: false,
         }
     }
     pub fn select(label: &'static str, options: Vec<String>, idx: usize) -> Self {
@@ -73,6 +77,7 @@ impl Field {
             label,
             kind: FieldKind::Select { options, idx },
             error: None,
+            optional: false,
         }
     }
     pub fn multi(label: &'static str, options: Vec<String>, chosen: &[&str]) -> Self {
@@ -89,6 +94,7 @@ impl Field {
                 cursor: 0,
             },
             error: None,
+            optional: false,
         }
     }
 
@@ -103,6 +109,7 @@ impl Field {
                 cursor: 0,
             },
             error: None,
+            optional: false,
         }
     }
     pub fn check(label: &'static str, value: bool) -> Self {
@@ -110,6 +117,7 @@ impl Field {
             label,
             kind: FieldKind::Check { value },
             error: None,
+            optional: false,
         }
     }
     pub fn user_pick(label: &'static str) -> Self {
@@ -122,6 +130,7 @@ impl Field {
                 awaiting: false,
             },
             error: None,
+            optional: false,
         }
     }
 
@@ -133,12 +142,18 @@ impl Field {
         }
     }
 
+    /// The field may be left empty (a multi-select whose use depends on another field).
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
     /// Validates this field; sets and returns its inline error.
     pub fn validate(&mut self) -> bool {
         self.error = match &self.kind {
             FieldKind::Text { input, validate } => validate(input.value()).err(),
             FieldKind::Password { value } if value.is_empty() => Some("required".into()),
-            FieldKind::Multi { chosen, .. } if !chosen.iter().any(|c| *c) => {
+            FieldKind::Multi { chosen, .. } if !self.optional && !chosen.iter().any(|c| *c) => {
                 Some("choose at least one".into())
             }
             FieldKind::UserPick { results, .. } if results.is_empty() => {

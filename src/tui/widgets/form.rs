@@ -154,8 +154,9 @@ impl Form {
             .iter_mut()
             .find(|f| matches!(f.kind, FieldKind::Multi { .. }))
         {
-            let label = f.label;
+            let (label, optional) = (f.label, f.optional);
             *f = Field::choices(label, options, &chosen);
+            f.optional = optional;
         }
         if self.edits_roles {
             self.held = Some(held.to_vec());

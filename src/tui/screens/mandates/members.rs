@@ -44,7 +44,7 @@ const BULK_ACTIONS: &[&str] = &[
 ];
 
 /// Rows listed in a bulk preview before "… and N more".
-const PREVIEW_ROWS: usize = 14;
+const PREVIEW_ROWS: usize = 8;
 
 /// Members of one mandate.
 pub struct MembersView {
@@ -165,7 +165,7 @@ impl MembersView {
                         BULK_ACTIONS.iter().map(|s| s.to_string()).collect(),
                         0,
                     ),
-                    Field::multi("Roles", Vec::new(), &[]),
+                    Field::multi("Roles", Vec::new(), &[]).optional(),
                 ],
                 move |f| {
                     let roles: Result<Vec<MandateRoleId>, _> =
@@ -182,6 +182,10 @@ impl MembersView {
                         }
                     };
                     let action = match f.text(0).as_str() {
+                        "set roles" if roles.is_empty() => {
+                            f.fields[1].error = Some("choose at least one".into());
+                            return None;
+                        }
                         "set roles" => BulkAction::SetRoles(roles.clone()),
                         "add role" => BulkAction::AddRole(one(f)?),
                         "remove role" => BulkAction::RemoveRole(one(f)?),
@@ -244,7 +248,15 @@ impl MembersView {
             lines.push(format!("{} {who}: {change}", mark(r.outcome)));
         }
         if p.rows.len() > PREVIEW_ROWS {
-            lines.push(format!("… and {} more", p.rows.len() - PREVIEW_ROWS));
+            let more = &p.rows[PREVIEW_ROWS..];
+            let refused = more
+                .iter()
+                .filter(|r| r.outcome == RowOutcome::Refused)
+                .count();
+            lines.push(format!(
+                "… and {} more ({refused} of them refused; `mandates members bulk --dry-run` lists every row)",
+                more.len()
+            ));
         }
         if p.changes == 0 {
             return Cmd::Error {
