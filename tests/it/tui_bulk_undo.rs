@@ -359,7 +359,7 @@ async fn undo_a_user_disable_from_the_users_screen() {
     let carol = seed_identity(&s, "carol@site.example", None, None).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["2"]);
-    t.wait_for(&["carol@site.example", "z undo"]);
+    t.wait_for(&["carol@site.example", "a on/off"]);
     t.keys(&["/"]);
     t.text("carol");
     t.keys(&["Enter"]);

@@ -27,10 +27,9 @@ pub const ACTIONS: &[Action] = &[
     Action::Roles,
     Action::ToggleEnabled,
     Action::Mark,
-    Action::MarkRange,
-    Action::MarkAll,
     Action::Bulk,
-    Action::Undo,
+    // V (range), * (all matching) and z (undo) act here too; the footer, full at 120 columns,
+    // leaves them to `?`.
 ];
 
 /// The bulk actions offered, as the form's select shows them.

@@ -108,7 +108,8 @@ impl Screen for UsersScreen {
             Action::ResendInvite,
             Action::Edit,
             Action::Delete,
-            Action::Undo,
+            // `z` undo works here too (see on_action); it is left out of the footer, which is
+            // full at 120 columns, and listed by `?`.
         ]
     }
 
