@@ -12,6 +12,7 @@ pub mod members_bulk;
 pub mod migrate;
 pub mod output;
 pub mod plans;
+pub mod registration_show;
 pub mod trusts;
 pub mod users;
 

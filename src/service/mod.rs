@@ -14,6 +14,7 @@ pub mod members;
 pub mod mfa;
 pub mod plans;
 pub mod registration;
+pub mod registration_detail;
 pub mod role_forms;
 pub mod roles;
 pub mod schema;
