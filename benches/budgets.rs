@@ -465,18 +465,23 @@ async fn run() -> anyhow::Result<()> {
 /// Renders the console's Mandates screen with a real page, 200×60, clearing before each draw so
 /// every draw is a full redraw.
 async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats> {
-    use hubdeck::tui::action::{ListKey, Msg, Request, Row};
+    use hubdeck::tui::action::{ListSource, Msg, Request};
     use hubdeck::tui::app::{App, AppConfig};
     use hubdeck::tui::keymap::Keymap;
+    use hubdeck::tui::screens::mandates::data::{MandateRow, Mandates};
     use hubdeck::tui::theme::Theme;
+    use hubdeck::tui::widgets::table::TableRow;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
 
     // The console's own data source for the Mandates list (the same rows the TUI shows).
-    let source = hubdeck::tui::backend::source(services, &sysadmin(), &ListKey::Mandates);
-    let page = source(PageQuery::new(1, 50)).await?;
+    let page = Mandates
+        .page(services.clone(), sysadmin(), PageQuery::new(1, 50))
+        .await?
+        .downcast::<Page<MandateRow>>()
+        .map_err(|_| anyhow::anyhow!("mandate rows"))?;
     let total = page.total;
-    let rows: Vec<Row> = page.items;
+    let rows: Vec<MandateRow> = page.items;
     let Actor::Operator(op) = sysadmin() else {
         anyhow::bail!("operator")
     };
@@ -494,21 +499,22 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
         Some(op),
     );
     for req in app.take_requests() {
-        if let Request::Page { id, list, query } = req
-            && list == ListKey::Mandates
+        if let Request::Page {
+            id, list, query, ..
+        } = req
+            && list == "mandates"
         {
-            app.update(Msg::Page {
+            app.update(Msg::reply(
                 id,
-                list,
-                result: Ok(Page {
+                Page {
                     items: rows.clone(),
                     total,
                     page: query.page,
                     page_size: query.page_size,
                     next_cursor: None,
                     nav: Default::default(),
-                }),
-            });
+                },
+            ));
         }
     }
     let mut terminal = Terminal::new(TestBackend::new(200, 60))?;
@@ -524,7 +530,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
     let text = format!("{:?}", terminal.backend().buffer());
     anyhow::ensure!(
         rows.first()
-            .is_some_and(|r| text.contains(r.cells[0].as_str().split(' ').next().unwrap_or(""))),
+            .is_some_and(|r| text.contains(r.cells()[0].as_str().split(' ').next().unwrap_or(""))),
         "the rendered screen shows the first mandate"
     );
     Ok(stats(samples))
@@ -701,15 +707,33 @@ fn reference(
         FORCE_WALK
     };
     let forward = (dir == SortDir::Asc) != backwards;
-    if let Some(c) = cursor {
-        binds.push(c.keys[0].clone().unwrap_or_default());
-        binds.push(c.id.clone());
-        let n = binds.len();
-        sql.push_str(&format!(
-            " AND ({key}, {tie}) {} (${}::{key_type}, ${n}::uuid)",
-            if forward { ">" } else { "<" },
-            n - 1
-        ));
+    match cursor.map(|c| (c.keys[0].clone(), c)) {
+        Some((Some(k), c)) => {
+            binds.push(k);
+            binds.push(c.id.clone());
+            let n = binds.len();
+            // A NULL key sorts after every value ascending (first descending).
+            let nulls = if forward {
+                format!(" OR {key} IS NULL")
+            } else {
+                String::new()
+            };
+            sql.push_str(&format!(
+                " AND (({key}, {tie}) {} (${}::{key_type}, ${n}::uuid){nulls})",
+                if forward { ">" } else { "<" },
+                n - 1
+            ));
+        }
+        Some((None, c)) => {
+            binds.push(c.id.clone());
+            let n = binds.len();
+            sql.push_str(&if forward {
+                format!(" AND {key} IS NULL AND {tie} > ${n}::uuid")
+            } else {
+                format!(" AND (({key} IS NULL AND {tie} < ${n}::uuid) OR {key} IS NOT NULL)")
+            });
+        }
+        None => {}
     }
     let d = if forward { "ASC" } else { "DESC" };
     sql.push_str(&format!(" ORDER BY {key} {d}, {tie} {d} LIMIT 51"));
@@ -761,7 +785,7 @@ async fn console_pages(
     const MEMS: &str = "um.member_search ILIKE $S";
     // (label, target at page 1, reference select, key, key type, tie, dir, search, seed)
     type Family<'a> = (
-        &'a str,
+        String,
         Target,
         &'a str,
         &'a str,
@@ -773,7 +797,7 @@ async fn console_pages(
     );
     let fams: Vec<Family> = vec![
         (
-            "mandates, sort name",
+            "mandates, sort name".to_string(),
             Target::Mandates(rows.clone()),
             MANDATE_SELECT,
             "m.name",
@@ -784,7 +808,7 @@ async fn console_pages(
             seed_mandates.p50,
         ),
         (
-            "mandates, sort created ▼",
+            "mandates, sort created ▼".to_string(),
             Target::Mandates(rows.clone().sort("created_at", SortDir::Desc)),
             MANDATE_SELECT,
             "m.created_at",
@@ -795,7 +819,7 @@ async fn console_pages(
             seed_mandates.p50,
         ),
         (
-            "mandates, `/leeds` (≈15,000 hits), sort name",
+            "mandates, `/leeds` (≈15,000 hits), sort name".to_string(),
             Target::Mandates(rows.clone().search("leeds")),
             MANDATE_SELECT,
             "m.name",
@@ -806,7 +830,7 @@ async fn console_pages(
             seed_leeds.p50,
         ),
         (
-            "mandates, `/leeds cardiology`, sort name",
+            "mandates, `/leeds cardiology`, sort name".to_string(),
             Target::Mandates(rows.clone().search("leeds cardiology")),
             MANDATE_SELECT,
             "m.name",
@@ -817,7 +841,7 @@ async fn console_pages(
             seed_leeds.p50,
         ),
         (
-            "members of the 100,000-member mandate, default order",
+            "members of the 100,000-member mandate, default order".to_string(),
             Target::Members(rows.clone()),
             MEMBER_SELECT,
             "um.created_at",
@@ -828,7 +852,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "members, sort email ▲",
+            "members, sort email ▲".to_string(),
             Target::Members(rows.clone().sort("email", SortDir::Asc)),
             MEMBER_SELECT,
             "lower(um.member_email)",
@@ -839,7 +863,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "members, sort email ▼",
+            "members, sort email ▼".to_string(),
             Target::Members(rows.clone().sort("email", SortDir::Desc)),
             MEMBER_SELECT,
             "lower(um.member_email)",
@@ -850,7 +874,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "members, `/khan`",
+            "members, `/khan`".to_string(),
             Target::Members(rows.clone().search("khan")),
             MEMBER_SELECT,
             "um.created_at",
@@ -861,7 +885,7 @@ async fn console_pages(
             seed_members,
         ),
         (
-            "users (200,000), sort email",
+            "users (200,000), sort email".to_string(),
             Target::Users(rows.clone()),
             USER_SELECT,
             "lower(d.email)",
@@ -872,7 +896,7 @@ async fn console_pages(
             seed_users.p50,
         ),
         (
-            "users, `/turing`",
+            "users, `/turing`".to_string(),
             Target::Users(rows.clone().search("turing")),
             USER_SELECT,
             "lower(d.email)",
@@ -883,7 +907,7 @@ async fn console_pages(
             seed_users.p50,
         ),
         (
-            "users, `/khan`",
+            "users, `/khan`".to_string(),
             Target::Users(rows.clone().search("khan")),
             USER_SELECT,
             "lower(d.email)",
@@ -894,9 +918,114 @@ async fn console_pages(
             seed_users.p50,
         ),
     ];
+    // The other sorts the screens offer (`s` cycles every sortable column, ▲ then ▼).
+    let mut fams = fams;
+    let mut extra: Vec<Family> = Vec::new();
+    for (col, key, ty, dirs) in [
+        ("name", "m.name", "text", &[SortDir::Desc][..]),
+        (
+            "label",
+            "m.label",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "enabled",
+            "m.enabled",
+            "boolean",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "created_at",
+            "m.created_at",
+            "timestamptz",
+            &[SortDir::Asc][..],
+        ),
+    ] {
+        for d in dirs {
+            extra.push((
+                sort_label("mandates", col, *d),
+                Target::Mandates(rows.clone().sort(col, *d)),
+                MANDATE_SELECT,
+                key,
+                ty,
+                "m.id",
+                *d,
+                None,
+                seed_mandates.p50,
+            ));
+        }
+    }
+    for (col, key, ty) in [
+        ("full_name", "lower(um.member_name)", "text"),
+        ("roles", "um.role_labels", "text"),
+        ("admin", "um.member_admin", "boolean"),
+        ("enabled", "um.enabled", "boolean"),
+    ] {
+        for d in [SortDir::Asc, SortDir::Desc] {
+            extra.push((
+                sort_label("members", col, d),
+                Target::Members(rows.clone().sort(col, d)),
+                MEMBER_SELECT,
+                key,
+                ty,
+                "um.id",
+                d,
+                None,
+                seed_members,
+            ));
+        }
+    }
+    for (col, key, ty, dirs) in [
+        ("email", "lower(d.email)", "text", &[SortDir::Desc][..]),
+        (
+            "name",
+            "lower(d.profile_name)",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "organisation",
+            "lower(d.profile_organisation)",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "enabled",
+            "d.enabled",
+            "boolean",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+        (
+            "status",
+            "d.status",
+            "text",
+            &[SortDir::Asc, SortDir::Desc][..],
+        ),
+    ] {
+        for d in dirs {
+            extra.push((
+                sort_label("users", col, *d),
+                Target::Users(rows.clone().sort(col, *d)),
+                USER_SELECT,
+                key,
+                ty,
+                "d.sub",
+                *d,
+                None,
+                seed_users.p50,
+            ));
+        }
+    }
+    fams.extend(extra);
     let mut misses = 0;
     let mut total_rows = 0;
+    // `HUBDECK_BENCH_ONLY=members` re-measures only the cases whose label contains it.
+    let only = std::env::var("HUBDECK_BENCH_ONLY").unwrap_or_default();
     for (label, first, select, key, key_type, tie, dir, search, seed) in fams {
+        if !label.contains(only.as_str()) {
+            continue;
+        }
         let base_binds: Vec<String> = match first {
             Target::Members(_) => vec![big.to_string()],
             _ => Vec::new(),
@@ -1118,6 +1247,12 @@ async fn console_pages(
         ));
     }
     Ok(())
+}
+
+/// "mandates, sort label ▼"
+fn sort_label(list: &str, col: &str, d: SortDir) -> String {
+    let arrow = if d == SortDir::Asc { "▲" } else { "▼" };
+    format!("{list}, sort {col} {arrow}")
 }
 
 trait OrDefaultCursor {

@@ -1,11 +1,12 @@
-//! `hubdeck audit list|export` — one listing over users_audit, trusts_audit and mandate_audit.
+//! `hubdeck audit list|export|undo` — one listing over users_audit, trusts_audit and mandate_audit, and undo of a grant change by its row.
 
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::mandates::{ListArgs, print_range, print_table};
+use super::mandates::{print_range, print_table};
+use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::audit::TimeRange;
-use crate::domain::{PageQuery, ValidationError};
+use crate::domain::{DisplayText, PageQuery, ValidationError};
 use crate::service::Actor;
 use crate::service::audit::ExportFormat;
 
@@ -70,7 +71,7 @@ pub enum AuditCmd {
     /// target, via.
     List {
         #[command(flatten)]
-        list: ListArgs,
+        list: PageArgs,
         #[command(flatten)]
         filter: AuditFilter,
     },
@@ -89,7 +90,30 @@ pub enum AuditCmd {
         #[command(flatten)]
         filter: AuditFilter,
     },
+    /// Undo a reversible grant change (member roles, member enable/disable, user roles, user
+    /// enable/disable) by its audit row id: restores the state the row recorded before the
+    /// change, refused when the grant changed since. Its own audit row links the undone one.
+    #[command(after_help = UNDO_HELP)]
+    Undo {
+        /// The audit row's id (`audit list` shows it with --output json).
+        id: String,
+        /// Print what would be restored (or why it cannot); change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Apply without asking (required when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+    },
 }
+
+pub const UNDO_HELP: &str = "\
+Exit codes (undo):
+  0  undone (with --dry-run: can be undone)
+  1  declined at the confirmation prompt, or a failure
+  2  invalid id, or no --yes without a terminal to confirm on
+  3  refused: changed since (current state differs, or a later change), already undone, not a
+     reversible change, or the last-admin rule
+  4  audit row not found / permission denied";
 
 pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
@@ -159,6 +183,100 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
             };
             eprintln!("exported {n} audit row(s)");
         }
+        AuditCmd::Undo { id, dry_run, yes } => {
+            return undo(ctx, &svc, &actor, &id, dry_run, yes).await;
+        }
     }
+    Ok(0)
+}
+
+fn print_undo(ctx: &Context, plan: &crate::service::undo::UndoPlan) -> anyhow::Result<()> {
+    match ctx.output {
+        Output::Json => print_json(plan),
+        Output::Table => {
+            let who = plan.user_id.map(|u| u.to_string()).unwrap_or_default();
+            let state = if plan.applied {
+                "undone".to_string()
+            } else if let Some(why) = &plan.refusal {
+                format!("REFUSED: {why}")
+            } else {
+                "can be undone".to_string()
+            };
+            print_table(
+                &[
+                    "AUDIT ROW",
+                    "ACTION",
+                    "USER",
+                    "MANDATE",
+                    "NOW",
+                    "RESTORE",
+                    "STATE",
+                ],
+                &[vec![
+                    plan.audit_id.to_string(),
+                    plan.action.clone(),
+                    who,
+                    plan.mandate_name.clone().unwrap_or_default(),
+                    plan.current.to_string(),
+                    plan.restore.to_string(),
+                    state,
+                ]],
+            )?;
+            Ok(())
+        }
+    }
+}
+
+async fn undo(
+    ctx: &Context,
+    svc: &crate::service::Services,
+    actor: &Actor,
+    id: &str,
+    dry_run: bool,
+    yes: bool,
+) -> anyhow::Result<i32> {
+    use std::io::IsTerminal;
+    let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| {
+        crate::service::ServiceError::from(ValidationError::InvalidId {
+            kind: "audit row id",
+            value: DisplayText::new(id).into_string(),
+        })
+    })?;
+    let plan = svc.undo_preview(actor, id).await?;
+    if dry_run || plan.refusal.is_some() {
+        print_undo(ctx, &plan)?;
+        if let Some(why) = &plan.refusal {
+            eprintln!("cannot undo: {}", DisplayText::new(why));
+            return Ok(3);
+        }
+        eprintln!("preview (--dry-run): nothing changed");
+        return Ok(0);
+    }
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            return Err(
+                crate::service::ServiceError::from(ValidationError::Invalid {
+                    field: "--yes",
+                    message: "undo changes grants: pass --yes (or run on a terminal to confirm)"
+                        .into(),
+                })
+                .into(),
+            );
+        }
+        print_undo(ctx, &plan)?;
+        eprint!(
+            "Restore {} for this grant? Type yes to undo: ",
+            plan.restore
+        );
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if answer.trim() != "yes" {
+            eprintln!("not undone");
+            return Ok(1);
+        }
+    }
+    let done = svc.undo(actor, id).await?;
+    print_undo(ctx, &done)?;
+    eprintln!("undone: audit row {id}");
     Ok(0)
 }

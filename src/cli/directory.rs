@@ -8,7 +8,8 @@ use clap::Subcommand;
 
 use super::{Context, Output, print_json};
 use crate::domain::page::thousands;
-use crate::service::directory_sync::{SyncProgress, sync_all};
+use crate::service::Actor;
+use crate::service::directory_sync::SyncProgress;
 
 #[derive(Debug, Subcommand)]
 pub enum DirectoryCmd {
@@ -144,7 +145,7 @@ async fn sync(ctx: &Context) -> anyhow::Result<i32> {
     let svc = ctx.services().await?;
     let mut meter = SyncMeter::new(svc.directory.kind());
     let mut on_progress = |p: SyncProgress| meter.update(p);
-    let result = sync_all(svc.directory.as_ref(), &svc.db, &mut on_progress).await;
+    let result = svc.sync_directory(&Actor::cli(), &mut on_progress).await;
     meter.finish();
     let report = result?;
     if ctx.output == Output::Json {

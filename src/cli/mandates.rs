@@ -5,75 +5,12 @@ use crate::cli::output::outln;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
+use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
-use crate::domain::page::{DEFAULT_PAGE_SIZE, SortDir};
-use crate::domain::{DisplayText, MandateId, MandateRoleId, Page, PageQuery, ValidationError};
+use crate::domain::{DisplayText, MandateId, Page, PageQuery};
 use crate::service::mandates::MandateInput;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, ServiceError, Services};
-
-/// Paging, search, filters and sort shared by every list command.
-#[derive(Debug, Args, Clone)]
-pub struct ListArgs {
-    /// Page number (1-based; a jump: OFFSET). To walk a whole list use --after.
-    #[arg(long, default_value_t = 1)]
-    pub page: u32,
-    /// Continue after this row: the `next_cursor` of the previous page's JSON (keyset paging,
-    /// stable while rows are added; absent on the last page). Same search/filter/sort required.
-    #[arg(long, value_name = "CURSOR", conflicts_with = "page")]
-    pub after: Option<String>,
-    /// Rows per page (1–500).
-    #[arg(long, default_value_t = DEFAULT_PAGE_SIZE)]
-    pub page_size: u32,
-    /// Substring search.
-    #[arg(long)]
-    pub search: Option<String>,
-    /// Filter as COLUMN=VALUE[,VALUE...] (repeatable).
-    #[arg(long = "filter", value_name = "COLUMN=VALUES")]
-    pub filters: Vec<String>,
-    /// Sort as COLUMN or COLUMN:desc (repeatable; first is primary).
-    #[arg(long = "sort", value_name = "COLUMN[:asc|desc]")]
-    pub sorts: Vec<String>,
-}
-
-impl ListArgs {
-    pub fn to_query(&self) -> Result<PageQuery, ValidationError> {
-        let mut q = PageQuery::new(self.page, self.page_size);
-        if let Some(c) = &self.after {
-            let cursor =
-                crate::domain::page::Cursor::decode(c).map_err(|e| ValidationError::Invalid {
-                    field: "--after",
-                    message: e.to_string(),
-                })?;
-            q = q.at(crate::domain::page::Position::After(cursor));
-        }
-        if let Some(s) = &self.search {
-            q = q.search(s.clone());
-        }
-        for f in &self.filters {
-            let (col, vals) = f.split_once('=').ok_or_else(|| ValidationError::Invalid {
-                field: "--filter",
-                message: format!("expected COLUMN=VALUE, got {}", DisplayText::new(f)),
-            })?;
-            q = q.filter(col.trim(), vals.split(',').map(|v| v.trim().to_string()));
-        }
-        for s in &self.sorts {
-            let (col, dir) = match s.split_once(':') {
-                None => (s.as_str(), SortDir::Asc),
-                Some((c, d)) if d.eq_ignore_ascii_case("asc") => (c, SortDir::Asc),
-                Some((c, d)) if d.eq_ignore_ascii_case("desc") => (c, SortDir::Desc),
-                Some(_) => {
-                    return Err(ValidationError::Invalid {
-                        field: "--sort",
-                        message: format!("expected COLUMN[:asc|desc], got {}", DisplayText::new(s)),
-                    });
-                }
-            };
-            q = q.sort(col.trim(), dir);
-        }
-        Ok(q)
-    }
-}
 
 #[derive(Debug, Subcommand)]
 pub enum MandatesCmd {
@@ -81,7 +18,7 @@ pub enum MandatesCmd {
     /// created_at, deleted_at; filter also by plan (`--plan` or `--filter plan=TEAM`).
     List {
         #[command(flatten)]
-        list: ListArgs,
+        list: PageArgs,
         /// List soft-deleted mandates instead (restore candidates).
         #[arg(long, conflicts_with = "plan")]
         deleted: bool,
@@ -159,7 +96,7 @@ pub enum MembersCmd {
         /// Mandate id or exact name.
         mandate: String,
         #[command(flatten)]
-        list: ListArgs,
+        list: PageArgs,
     },
     /// Add an identity from the directory (email or sub) with roles.
     Add {
@@ -238,45 +175,6 @@ pub(super) async fn resolve_mandate(
         ))
         .into()),
     }
-}
-
-/// Role labels or ids → role ids assignable in the mandate (the mandate's own role wins over a
-/// global one with the same label).
-pub(super) async fn resolve_roles(
-    svc: &Services,
-    actor: &Actor,
-    mandate: MandateId,
-    roles: &[String],
-) -> anyhow::Result<Vec<MandateRoleId>> {
-    let known = svc.mandate_roles(actor, mandate).await?;
-    let mut out = Vec::new();
-    for r in roles {
-        if let Ok(id) = r.parse::<MandateRoleId>() {
-            out.push(id);
-            continue;
-        }
-        let mut matching: Vec<_> = known.iter().filter(|k| k.label == r.trim()).collect();
-        matching.sort_by_key(|k| k.mandate_id.is_none());
-        match matching.first() {
-            Some(k) => out.push(k.id),
-            None => {
-                return Err(ServiceError::from(ValidationError::Invalid {
-                    field: "--role",
-                    message: format!(
-                        "unknown role {} (known: {})",
-                        DisplayText::new(r),
-                        known
-                            .iter()
-                            .map(|k| DisplayText::new(&k.label).into_string())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
-                })
-                .into());
-            }
-        }
-    }
-    Ok(out)
 }
 
 fn mandate_rows(items: &[crate::service::mandates::Mandate]) -> Vec<Vec<String>> {
@@ -459,7 +357,7 @@ async fn members(
             roles,
         } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
-            let roles = resolve_roles(svc, actor, id, &roles).await?;
+            let roles = svc.resolve_member_roles(actor, id, &roles).await?;
             let who = MemberRef::parse(&user)?;
             let ms = svc.add_member(actor, id, &who, &roles).await?;
             done("added", id, &ms.user_id.to_string())?;
@@ -476,7 +374,7 @@ async fn members(
             roles,
         } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
-            let roles = resolve_roles(svc, actor, id, &roles).await?;
+            let roles = svc.resolve_member_roles(actor, id, &roles).await?;
             let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
             svc.set_member_roles(actor, id, sub, &roles).await?;
             done("roles set", id, &sub.to_string())?;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
-use super::mandates::{ListArgs, print_table, resolve_mandate, resolve_roles};
+use super::mandates::{print_table, resolve_mandate};
+use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, ValidationError};
 use crate::service::bulk::{BulkAction, BulkPreview, BulkTarget, RowOutcome};
@@ -167,7 +168,7 @@ fn print_preview(ctx: &Context, p: &BulkPreview, dry_run: bool) -> anyhow::Resul
 
 pub async fn run(ctx: &Context, svc: &Services, actor: &Actor, a: BulkArgs) -> anyhow::Result<i32> {
     let mandate = resolve_mandate(svc, actor, &a.mandate).await?;
-    let roles = resolve_roles(svc, actor, mandate, &a.roles).await?;
+    let roles = svc.resolve_member_roles(actor, mandate, &a.roles).await?;
     let one_role = || match roles.as_slice() {
         [one] => Ok(*one),
         _ => Err(invalid(format!(
@@ -206,13 +207,11 @@ pub async fn run(ctx: &Context, svc: &Services, actor: &Actor, a: BulkArgs) -> a
         }
     };
     let target = if a.search.is_some() || !a.filters.is_empty() {
-        let list = ListArgs {
+        let list = PageArgs {
             page: 1,
-            after: None,
-            page_size: 50,
             search: a.search.clone(),
             filters: a.filters.clone(),
-            sorts: Vec::new(),
+            ..PageArgs::default()
         };
         BulkTarget::Matching(list.to_query()?)
     } else {

@@ -1,4 +1,9 @@
-//! clap subcommands calling the same services as the TUI. One file per subcommand group.
+//! clap subcommands calling the same services as the console. One file per subcommand group
+//! (`hubdeck users …` → `users.rs`); every list flattens [`page_args::PageArgs`]. A command
+//! parses its flags into domain types, calls one `Services` use case and prints the result
+//! (through [`output`], the sanitizer on every cell). It never reaches the database or the
+//! directory itself: the services come from the composition root ([`crate::app`]) through
+//! [`Context::services`], and `cli` imports no `store` (`tests/it/architecture.rs`).
 
 pub mod audit;
 pub mod completions;
@@ -11,6 +16,7 @@ pub mod mandates;
 pub mod members_bulk;
 pub mod migrate;
 pub mod output;
+pub mod page_args;
 pub mod plans;
 pub mod registration_show;
 pub mod trusts;

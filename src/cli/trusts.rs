@@ -9,9 +9,10 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
+use super::page_args::PageArgs;
 use super::{Context, Output};
+use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
-use crate::domain::{DisplayText, PageQuery, SortDir};
 use crate::service::trusts::Trusts;
 use crate::service::{Actor, ServiceError};
 
@@ -42,24 +43,18 @@ pub enum TrustsCmd {
     Delete(DeleteArgs),
 }
 
+/// `trusts list`: the shared paging flags plus the trust filters. Search: name, code. Sort:
+/// name, code, region, slot_number, created_at.
 #[derive(Debug, Args)]
 pub struct ListTrustsArgs {
-    /// Substring of the name or code.
-    #[arg(long)]
-    pub search: Option<String>,
+    #[command(flatten)]
+    pub list: PageArgs,
     /// Only trusts in this region.
     #[arg(long)]
     pub region: Option<String>,
     /// Only trusts with (true) or without (false) a kit slot.
     #[arg(long)]
     pub has_slot: Option<bool>,
-    /// Sort column: name, code, region, slot_number, created_at; prefix `-` for descending.
-    #[arg(long, allow_hyphen_values = true)]
-    pub sort: Option<String>,
-    #[arg(long, default_value_t = 1)]
-    pub page: u32,
-    #[arg(long, default_value_t = 50)]
-    pub page_size: u32,
 }
 
 #[derive(Debug, Args)]
@@ -88,16 +83,11 @@ pub enum KitSlotsCmd {
 
 #[derive(Debug, Args)]
 pub struct ListSlotsArgs {
+    #[command(flatten)]
+    pub list: PageArgs,
     /// Only free (true) or only used (false) slots.
     #[arg(long)]
     pub free: Option<bool>,
-    /// Substring of the slot name.
-    #[arg(long)]
-    pub search: Option<String>,
-    #[arg(long, default_value_t = 1)]
-    pub page: u32,
-    #[arg(long, default_value_t = 500)]
-    pub page_size: u32,
 }
 
 /// One element of `register-trust`'s JSON output. The key fields are absent for an existing
@@ -278,22 +268,12 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
     let actor = Actor::cli();
     match cmd {
         TrustsCmd::List(a) => {
-            let mut q = PageQuery::new(a.page, a.page_size);
-            if let Some(s) = a.search {
-                q = q.search(s);
-            }
+            let mut q = a.list.to_query()?;
             if let Some(r) = a.region {
                 q = q.filter("region", [r]);
             }
             if let Some(h) = a.has_slot {
                 q = q.filter("has_slot", [h.to_string()]);
-            }
-            if let Some(s) = a.sort {
-                let (col, dir) = match s.strip_prefix('-') {
-                    Some(c) => (c.to_string(), SortDir::Desc),
-                    None => (s, SortDir::Asc),
-                };
-                q = q.sort(col, dir);
             }
             let page = trusts.list(&actor, &q).await?;
             match ctx.output {
@@ -409,10 +389,7 @@ pub async fn run_kit_slots(ctx: &Context, cmd: KitSlotsCmd) -> anyhow::Result<i3
     let actor = Actor::cli();
     match cmd {
         KitSlotsCmd::List(a) => {
-            let mut q = PageQuery::new(a.page, a.page_size);
-            if let Some(s) = a.search {
-                q = q.search(s);
-            }
+            let mut q = a.list.to_query_sized(500)?;
             if let Some(f) = a.free {
                 q = q.filter("free", [f.to_string()]);
             }

@@ -3,8 +3,9 @@
 use crate::cli::output::{outln, print_table};
 use clap::{Args, Subcommand};
 
+use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
-use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef, SortDir};
+use crate::domain::{DisplayText, RegistrationId, RoleRef};
 use crate::service::registration::RegisterRequest;
 use crate::service::registration::{Registration, RegistrationState};
 use crate::service::seed_users::SeedOutcome;
@@ -56,11 +57,12 @@ pub struct RegisterArgs {
     pub suppress_invite: bool,
 }
 
+/// `users list`: the shared paging flags plus the user filters. Search: email, name,
+/// organisation, sub. Sort: email, name, organisation, status, enabled, sub, synced_at.
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    /// Substring of email, name, organisation or sub.
-    #[arg(long)]
-    pub search: Option<String>,
+    #[command(flatten)]
+    pub list: PageArgs,
     /// Only users holding this role (repeat for any of several).
     #[arg(long = "role", value_name = "ROLE")]
     pub roles: Vec<RoleRef>,
@@ -73,13 +75,6 @@ pub struct ListArgs {
     /// Directory status, e.g. CONFIRMED, FORCE_CHANGE_PASSWORD.
     #[arg(long)]
     pub status: Option<String>,
-    /// email, name, organisation, status, enabled, sub, synced_at (prefix `-` for descending).
-    #[arg(long, allow_hyphen_values = true)]
-    pub sort: Option<String>,
-    #[arg(long, default_value_t = 1)]
-    pub page: u32,
-    #[arg(long, default_value_t = 50)]
-    pub page_size: u32,
 }
 
 #[derive(Debug, Args)]
@@ -311,10 +306,7 @@ async fn register(
 }
 
 async fn list(ctx: &Context, svc: &Services, actor: &Actor, a: ListArgs) -> anyhow::Result<i32> {
-    let mut q = PageQuery::new(a.page, a.page_size);
-    if let Some(s) = a.search {
-        q = q.search(s);
-    }
+    let mut q = a.list.to_query()?;
     if !a.roles.is_empty() {
         q = q.filter("role", a.roles.iter().map(|r| r.key()));
     }
@@ -326,12 +318,6 @@ async fn list(ctx: &Context, svc: &Services, actor: &Actor, a: ListArgs) -> anyh
     }
     if let Some(s) = a.status {
         q = q.filter("status", [s]);
-    }
-    if let Some(s) = a.sort {
-        q = match s.strip_prefix('-') {
-            Some(c) => q.sort(c, SortDir::Desc),
-            None => q.sort(s, SortDir::Asc),
-        };
     }
     let page = svc.list_users(actor, &q).await?;
     if ctx.output == Output::Json {

@@ -6,6 +6,7 @@ use sqlx::{PgConnection, PgPool};
 
 use super::{ServiceError, ServiceResult};
 use crate::domain::{PermissionRef, UserSub};
+use crate::store::audit::AuditActor;
 
 /// The `via` column of audit rows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +68,15 @@ impl Actor {
         match self {
             Actor::Operator(_) => Via::Tui,
             Actor::Cli { .. } => Via::Cli,
+        }
+    }
+
+    /// The actor columns of an audit row — the one place they are derived.
+    pub fn audit(&self) -> AuditActor<'_> {
+        AuditActor {
+            sub: self.audit_sub(),
+            via: self.via().as_str(),
+            os_user: self.os_user(),
         }
     }
 

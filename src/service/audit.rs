@@ -167,6 +167,22 @@ impl Services {
         format: ExportFormat,
         path: &Path,
     ) -> ServiceResult<u64> {
+        self.export_to_file_with(actor, q, range, format, path, &mut |_| {})
+            .await
+    }
+
+    /// [`Services::export_to_file`] reporting the rows written so far after every page, for
+    /// a footer that shows a running export. Safe to cancel (drop the future) at any await
+    /// point: the partial file is removed and an earlier file at `path` stays as it was.
+    pub async fn export_to_file_with(
+        &self,
+        actor: &Actor,
+        q: &PageQuery,
+        range: TimeRange,
+        format: ExportFormat,
+        path: &Path,
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> ServiceResult<u64> {
         self.require_audit_reader(actor)?;
         let io = |e: std::io::Error| {
             ServiceError::Internal(format!(
@@ -176,7 +192,9 @@ impl Services {
         };
         let (partial, file) = Partial::create(path).map_err(io)?;
         let mut out = std::io::BufWriter::new(file);
-        let n = self.export_audit(actor, q, range, format, &mut out).await?;
+        let n = self
+            .export_audit_with(actor, q, range, format, &mut out, progress)
+            .await?;
         let file = out.into_inner().map_err(|e| io(e.into_error()))?;
         file.sync_all().map_err(io)?;
         drop(file);
@@ -228,6 +246,21 @@ impl Services {
         format: ExportFormat,
         out: &mut (dyn Write + Send),
     ) -> ServiceResult<u64> {
+        self.export_audit_with(actor, q, range, format, out, &mut |_| {})
+            .await
+    }
+
+    /// [`Services::export_audit`] calling `progress` with the rows written so far after every
+    /// page (a page is at most 500 rows).
+    pub async fn export_audit_with(
+        &self,
+        actor: &Actor,
+        q: &PageQuery,
+        range: TimeRange,
+        format: ExportFormat,
+        out: &mut (dyn Write + Send),
+        progress: &mut (dyn FnMut(u64) + Send),
+    ) -> ServiceResult<u64> {
         self.require_audit_reader(actor)?;
         let io = |e: std::io::Error| ServiceError::Internal(format!("export write failed: {e}"));
         let mut written = 0u64;
@@ -256,6 +289,7 @@ impl Services {
                 }
                 written += 1;
             }
+            progress(written);
             match next {
                 Some(c) => after = Some(c),
                 None => break,

@@ -21,6 +21,10 @@
 //! (`max_members`) cannot be exceeded by these actions (none adds a member). Each written row
 //! gets one `mandate_audit` row — the same action and `before`/`after` details as the single
 //! change (so [`Services::undo`] can undo it), plus `"bulk": <id>` — and one notification.
+//!
+//! Cancelling (dropping the apply's future, the console's cancel key) is safe at any await
+//! point: the one transaction is rolled back when it is dropped uncommitted, so a cancelled
+//! bulk action wrote nothing; once `commit` has returned the whole action stands.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,8 +34,8 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::actor::fresh_authority;
-use super::mandates::{audit_actor, retrying};
 use super::members::{AccessChange, authorize_member_manager, last_admin_message};
+use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::page::{Position, Want};
 use crate::domain::{
@@ -307,7 +311,7 @@ impl Services {
             v.dedup();
             v
         };
-        let who = audit_actor(actor);
+        let who = actor.audit();
         let bulk_id = Uuid::new_v4();
         retrying(|| async {
             let mut tx = self.db.begin().await?;

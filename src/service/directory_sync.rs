@@ -84,3 +84,20 @@ pub async fn sync_all(
     report.marked_gone = directory_cache::mark_unseen_gone(db, started).await?;
     Ok(report)
 }
+
+impl super::Services {
+    /// `hubdeck directory sync` and the console's sync: refreshes the `directory_user` cache
+    /// from the configured directory for an actor who manages users, reporting progress after
+    /// every page. Cancel-safe as [`sync_all`] is.
+    pub async fn sync_directory(
+        &self,
+        actor: &super::Actor,
+        progress: &mut (dyn FnMut(SyncProgress) + Send),
+    ) -> Result<SyncReport, ServiceError> {
+        actor.require(
+            crate::domain::PermissionRef::CanManageUsers,
+            "syncing the directory cache",
+        )?;
+        sync_all(self.directory.as_ref(), &self.db, progress).await
+    }
+}

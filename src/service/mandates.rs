@@ -4,53 +4,18 @@
 
 use serde::Serialize;
 use serde_json::json;
-use std::future::Future;
 
 use super::actor::authorize;
+use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, MandateId, Page, PageQuery, PermissionRef, ValidationError};
 use crate::store::StoreError;
-use crate::store::audit::{AuditActor, insert_mandate_audit};
+use crate::store::audit::insert_mandate_audit;
 pub use crate::store::mandates::Mandate;
 use crate::store::mandates::{self as store, MandateScope, Subscription};
 
 pub const MAX_NAME_CHARS: usize = 255;
-/// How often a transaction hit by a serialization failure or deadlock is re-run.
-const MAX_ATTEMPTS: u32 = 20;
-
-/// Runs `f` again when the database reports a serialization failure or a deadlock; such
-/// conflicts never reach the caller as errors unless they persist for [`MAX_ATTEMPTS`] runs.
-pub(crate) async fn retrying<T, F, Fut>(mut f: F) -> ServiceResult<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = ServiceResult<T>>,
-{
-    let mut attempt = 1;
-    loop {
-        match f().await {
-            Err(ServiceError::Store(StoreError::Conflict)) if attempt < MAX_ATTEMPTS => {
-                attempt += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(u64::from(attempt) * 3)).await;
-            }
-            Err(ServiceError::Store(StoreError::Conflict)) => {
-                return Err(ServiceError::Conflict(
-                    "the database kept reporting concurrent changes; try again".into(),
-                ));
-            }
-            other => return other,
-        }
-    }
-}
-
-pub(crate) fn audit_actor(actor: &Actor) -> AuditActor {
-    AuditActor {
-        sub: actor.audit_sub(),
-        via: actor.via().as_str(),
-        os_user: actor.os_user().map(str::to_string),
-    }
-}
-
 /// Input of create and update.
 #[derive(Clone, Debug, Default)]
 pub struct MandateInput {
@@ -252,7 +217,7 @@ impl Services {
         };
         insert_mandate_audit(
             &mut tx,
-            &audit_actor(actor),
+            &actor.audit(),
             mandate.id,
             &mandate.name,
             "MANDATE_CREATED",
@@ -304,7 +269,7 @@ impl Services {
         };
         insert_mandate_audit(
             &mut tx,
-            &audit_actor(actor),
+            &actor.audit(),
             id,
             &after.name,
             "MANDATE_UPDATED",
@@ -342,7 +307,7 @@ impl Services {
         store::soft_delete(&mut tx, id).await?;
         insert_mandate_audit(
             &mut tx,
-            &audit_actor(actor),
+            &actor.audit(),
             id,
             &m.name,
             "MANDATE_SOFT_DELETED",
@@ -392,7 +357,7 @@ impl Services {
         };
         insert_mandate_audit(
             &mut tx,
-            &audit_actor(actor),
+            &actor.audit(),
             id,
             &m.name,
             "MANDATE_RESTORED",
@@ -438,7 +403,7 @@ impl Services {
         store::hard_delete(&mut tx, id).await?;
         insert_mandate_audit(
             &mut tx,
-            &audit_actor(actor),
+            &actor.audit(),
             id,
             &m.name,
             "MANDATE_HARD_DELETED",
@@ -465,7 +430,7 @@ impl Services {
             });
         }
         self.ensure_writable("purge mandates")?;
-        let who = audit_actor(actor);
+        let who = actor.audit();
         let mandates = retrying(|| async {
             let mut tx = self.db.begin().await?;
             authorize(

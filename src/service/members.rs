@@ -6,7 +6,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::actor::{Authority, fresh_authority, lacks};
-use super::mandates::{audit_actor, retrying};
+use super::retry::retrying;
+use super::undo::{GrantState, UndoGuard};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::UserKey;
 use crate::domain::{
@@ -258,7 +259,7 @@ impl Services {
             }
         };
         let user = identity.sub;
-        let who_audit = audit_actor(actor);
+        let who_audit = actor.audit();
         retrying(|| async {
             let mut tx = self.db.begin().await?;
             let now = fresh_authority(&mut tx, actor).await?;
@@ -334,8 +335,23 @@ impl Services {
         change: AccessChange,
         roles: &[MandateRoleId],
     ) -> ServiceResult<()> {
+        self.change_membership_guarded(actor, mandate, user, change, roles, None)
+            .await
+    }
+
+    /// [`Self::change_membership`] for an undo: `undo` re-checks, under the same locks, that the
+    /// membership is still in the state the undone audit row left, and links the audit row.
+    pub(super) async fn change_membership_guarded(
+        &self,
+        actor: &Actor,
+        mandate: MandateId,
+        user: UserSub,
+        change: AccessChange,
+        roles: &[MandateRoleId],
+        undo: Option<&UndoGuard>,
+    ) -> ServiceResult<()> {
         self.ensure_writable(change.action())?;
-        let who = audit_actor(actor);
+        let who = actor.audit();
         retrying(|| async {
             let mut tx = self.db.begin().await?;
             let now = fresh_authority(&mut tx, actor).await?;
@@ -363,6 +379,15 @@ impl Services {
             }
             authorize_member_manager(&mut tx, actor, &now, mandate).await?;
             let ms = target.ok_or_else(|| not_member(user))?;
+            if let Some(g) = undo {
+                let current = match change {
+                    AccessChange::RolesChanged => {
+                        UndoGuard::roles_state(&store::role_ids(&mut tx, ms.id).await?)
+                    }
+                    _ => GrantState::Enabled(ms.enabled),
+                };
+                g.check(&mut tx, &current).await?;
+            }
             let details = match change {
                 AccessChange::Removed => {
                     let had = store::role_ids(&mut tx, ms.id).await?;
@@ -389,6 +414,10 @@ impl Services {
             if !admins.is_empty() && store::count_admins(&mut tx, mandate).await? == 0 {
                 return Err(ServiceError::Conflict(last_admin_message(&m)));
             }
+            let details = match undo {
+                Some(g) => g.link(details),
+                None => details,
+            };
             insert_mandate_audit(
                 &mut tx,
                 &who,

@@ -1,5 +1,21 @@
 //! Every use case, every authorization check, every transaction boundary. One file per
-//! capability; each public fn on [`Services`] is one use case. The TUI and the CLI call these.
+//! capability (`hubdeck mandates …` and the Mandates screen → `mandates.rs`); each public fn
+//! on [`Services`] is one use case, written once and called by both the CLI and the console.
+//!
+//! The house rules a use case follows, each in one place:
+//! - who acts: [`Actor`] (`require`, fresh authority in [`actor`]); the audit columns of every
+//!   audit row come from [`Actor::audit`];
+//! - mutations check [`Services::ensure_writable`] (read-only mode) before writing, and write
+//!   the change and its audit row in one transaction;
+//! - a transaction hit by a serialization failure or deadlock runs again through
+//!   `retry::retrying` — the one retry policy;
+//! - long-running work (audit export, directory sync, registration, bulk actions) is a plain
+//!   async fn that is safe to drop at any await point, so the console runs it as an abortable
+//!   task; where the operator waits on it, it takes a progress callback
+//!   ([`Services::export_to_file_with`], [`Services::sync_directory`]).
+//!
+//! Below it: `store` (SQL) and `directory` (the identity provider port); above it: `cli`,
+//! `tui` and the composition root `app`. Nothing here imports those.
 
 pub mod actor;
 pub mod audit;
@@ -15,12 +31,14 @@ pub mod mfa;
 pub mod plans;
 pub mod registration;
 pub mod registration_detail;
+pub mod retry;
 pub mod role_forms;
 pub mod roles;
 pub mod schema;
 pub mod seed_users;
 pub mod session;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::PgPool;
@@ -64,9 +82,15 @@ impl Services {
 
     /// Refuses a mutation in read-only mode (`--read-only` / `ui.read_only`).
     pub fn ensure_writable(&self, what: &'static str) -> ServiceResult<()> {
-        if self.settings.ui.read_only {
-            return Err(ServiceError::ReadOnly(what));
-        }
-        Ok(())
+        ensure_writable(&self.settings, what)
     }
+}
+
+/// The one read-only check (`--read-only` / `ui.read_only`): every mutation calls it (through
+/// [`Services::ensure_writable`] or, for [`trusts::Trusts`], directly) before it writes.
+pub(crate) fn ensure_writable(settings: &Settings, what: &'static str) -> ServiceResult<()> {
+    if settings.ui.read_only {
+        return Err(ServiceError::ReadOnly(what));
+    }
+    Ok(())
 }

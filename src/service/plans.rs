@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::actor::authorize;
-use super::mandates::{audit_actor, retrying};
+use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::{DisplayText, MandateId, PermissionRef, ValidationError};
 use crate::store::audit::insert_mandate_audit;
@@ -118,7 +118,7 @@ impl Services {
             }
             .into());
         }
-        let who = audit_actor(actor);
+        let who = actor.audit();
         retrying(|| async {
             let mut tx = self.db.begin().await?;
             authorize(

@@ -23,6 +23,13 @@
 //! definitive → roll back only what this saga provably created, `rolled_back` (or
 //! `needs_cleanup` when the rollback fails, with both causes).
 //!
+//! Cancelling (the console drops the task): safe before the directory call starts (only a
+//! `pending` journal row may be left, which `reconcile` settles with the same proof of
+//! authorship); once the create is on the wire a drop is a lost answer — the journal says
+//! `pending` or `identity_created` and the repair path (`retry`, `reconcile`) finishes it. The
+//! console therefore offers no cancel key for a running registration; it is never needed for
+//! correctness, only for patience.
+//!
 //! Test-only failpoint: with `HUBDECK_FAILPOINT=after_identity_created` the process aborts
 //! right after the directory created the identity (before the journal records the sub);
 //! with `HUBDECK_FAILPOINT=before_roles_written` it aborts after the journal records
@@ -240,9 +247,7 @@ impl Services {
                 organisation: &v.organisation,
                 requested_roles: &ids,
                 suppress_invite: req.suppress_invite,
-                actor: actor.audit_sub(),
-                via: actor.via().as_str(),
-                os_user: actor.os_user(),
+                who: actor.audit(),
             },
         )
         .await;
@@ -705,9 +710,7 @@ impl Services {
             &ustore::AuditEntry {
                 action: "Registered user",
                 user_id: sub,
-                actor: actor.audit_sub(),
-                via: actor.via().as_str(),
-                os_user: actor.os_user(),
+                who: actor.audit(),
                 details: serde_json::json!({
                     "registration_id": journal.id,
                     "email": journal.email,
@@ -895,9 +898,7 @@ impl Services {
             &ustore::AuditEntry {
                 action: "Rolled back registration",
                 user_id: sub,
-                actor: actor.audit_sub(),
-                via: actor.via().as_str(),
-                os_user: actor.os_user(),
+                who: actor.audit(),
                 details: serde_json::json!({
                     "registration_id": journal.id,
                     "email": journal.email,
@@ -1254,9 +1255,7 @@ impl Services {
                 &ustore::AuditEntry {
                     action: "Resolved registration",
                     user_id: sub,
-                    actor: actor.audit_sub(),
-                    via: actor.via().as_str(),
-                    os_user: actor.os_user(),
+                    who: actor.audit(),
                     details: serde_json::json!({
                         "registration_id": id,
                         "previous_state": journal.state,

@@ -137,9 +137,7 @@ impl Services {
                     &ustore::AuditEntry {
                         action: "Seeded user",
                         user_id: sub,
-                        actor: actor.audit_sub(),
-                        via: actor.via().as_str(),
-                        os_user: actor.os_user(),
+                        who: actor.audit(),
                         details: serde_json::json!({
                             "email": identity.email,
                             "role_granted": (outcome == SeedOutcome::Granted).then_some(role),

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 
 use super::actor::authorize;
+use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::config::Settings;
 use crate::domain::trust::{
@@ -20,8 +21,8 @@ use crate::domain::trust::{
 use crate::domain::{
     DisplayText, Page, PageQuery, PermissionRef, Secret, TrustId, ValidationError,
 };
+use crate::store::StoreError;
 use crate::store::trusts as store;
-use crate::store::{StoreError, trusts::AuditActor};
 
 /// FL kit slot usage: `used` of `total` slots are assigned to a trust.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -29,9 +30,6 @@ pub struct KitUsage {
     pub used: u64,
     pub total: u64,
 }
-
-/// How often a registration is retried after a deadlock / serialization failure.
-const MAX_ATTEMPTS: usize = 5;
 
 /// Maps a trust refusal into the service error: duplicates and an exhausted pool are
 /// conflicts (exit 3), everything else is invalid input (exit 2). Messages are kept.
@@ -55,24 +53,9 @@ pub struct Trusts {
     pub settings: Arc<Settings>,
 }
 
-fn audit_actor(actor: &Actor) -> AuditActor<'_> {
-    AuditActor {
-        sub: actor.audit_sub(),
-        via: actor.via().as_str(),
-        os_user: actor.os_user(),
-    }
-}
-
 impl Trusts {
     pub fn new(db: PgPool, settings: Arc<Settings>) -> Self {
         Self { db, settings }
-    }
-
-    fn ensure_writable(&self, what: &'static str) -> ServiceResult<()> {
-        if self.settings.ui.read_only {
-            return Err(ServiceError::ReadOnly(what));
-        }
-        Ok(())
     }
 
     /// Mints one key with the configured prefix from the OS CSPRNG.
@@ -101,23 +84,14 @@ impl Trusts {
         region: Option<&str>,
     ) -> ServiceResult<RegisteredTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "registering a trust")?;
-        self.ensure_writable("trust registration")?;
+        super::ensure_writable(&self.settings, "trust registration")?;
         let new = NewTrust::parse(name, code, region)?;
         let api_key = self.mint()?;
         let internal_service_key = self.mint()?;
         let hash = trust::api_key_hash(&api_key);
         let slots = trust::configured_slots(&self.settings.trusts.kit_slot_names);
 
-        let mut attempt = 0;
-        let (trust, slot) = loop {
-            attempt += 1;
-            match self.register_tx(actor, &new, &hash, &slots).await {
-                Err(ServiceError::Store(e)) if e.is_retryable() && attempt < MAX_ATTEMPTS => {
-                    tracing::debug!(attempt, "trust registration conflict; retrying");
-                }
-                other => break other?,
-            }
-        };
+        let (trust, slot) = retrying(|| self.register_tx(actor, &new, &hash, &slots)).await?;
         tracing::info!(
             trust_id = %trust.id,
             name = %DisplayText::new(&trust.name),
@@ -189,7 +163,7 @@ impl Trusts {
             id,
             new.name.as_str(),
             "REGISTERED",
-            &audit_actor(actor),
+            &actor.audit(),
             serde_json::json!({
                 "code": new.code.as_str(),
                 "region": region,
@@ -224,7 +198,7 @@ impl Trusts {
             PermissionRef::CanAccessAdminPanel,
             "rotating a trust's keys",
         )?;
-        self.ensure_writable("trust key rotation")?;
+        super::ensure_writable(&self.settings, "trust key rotation")?;
         let api_key = self.mint()?;
         let internal_service_key = if rotate_internal {
             Some(self.mint()?)
@@ -248,7 +222,7 @@ impl Trusts {
             id,
             &name,
             "KEY_ROTATED",
-            &audit_actor(actor),
+            &actor.audit(),
             serde_json::json!({ "internal_service_key_rotated": rotate_internal }),
         )
         .await?;
@@ -265,7 +239,7 @@ impl Trusts {
     /// Deletes a trust: its kit slot is freed, the DELETED audit row keeps its name.
     pub async fn delete(&self, actor: &Actor, id: TrustId) -> ServiceResult<DeletedTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
-        self.ensure_writable("trust deletion")?;
+        super::ensure_writable(&self.settings, "trust deletion")?;
         let mut tx = self.db.begin().await?;
         authorize(
             &mut tx,
@@ -282,7 +256,7 @@ impl Trusts {
             id,
             &name,
             "DELETED",
-            &audit_actor(actor),
+            &actor.audit(),
             serde_json::json!({ "code": code, "freed_slot": freed_slot }),
         )
         .await?;

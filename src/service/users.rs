@@ -7,8 +7,9 @@ use uuid::Uuid;
 use sqlx::PgConnection;
 
 use super::actor::{authorize, lacks};
-use super::mandates::{audit_actor, retrying};
 use super::members::AccessChange;
+use super::retry::retrying;
+use super::undo::{GrantState, UndoGuard};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, UserKey};
 use crate::domain::error::bounded_text;
@@ -67,9 +68,7 @@ fn audit<'a>(
     AuditEntry {
         action,
         user_id: sub,
-        actor: actor.audit_sub(),
-        via: actor.via().as_str(),
-        os_user: actor.os_user(),
+        who: actor.audit(),
         details,
     }
 }
@@ -171,6 +170,18 @@ impl Services {
         sub: UserSub,
         roles: &[RoleRef],
     ) -> ServiceResult<Vec<RoleRef>> {
+        self.set_roles_guarded(actor, sub, roles, None).await
+    }
+
+    /// [`Self::set_roles`] for an undo (`undo` re-checks the grants under the user's lock and
+    /// links the audit row).
+    pub(super) async fn set_roles_guarded(
+        &self,
+        actor: &Actor,
+        sub: UserSub,
+        roles: &[RoleRef],
+        undo: Option<&UndoGuard>,
+    ) -> ServiceResult<Vec<RoleRef>> {
         actor.require(PermissionRef::CanManageUsers, "changing roles")?;
         self.ensure_writable("set roles")?;
         let mut roles = roles.to_vec();
@@ -187,7 +198,7 @@ impl Services {
             e => e.into(),
         })?;
         let ids: Vec<Uuid> = roles.iter().map(|r| r.id()).collect();
-        retrying(|| self.replace_roles_tx(actor, &identity, &roles, &ids)).await?;
+        retrying(|| self.replace_roles_tx(actor, &identity, &roles, &ids, undo)).await?;
         Ok(roles)
     }
 
@@ -197,6 +208,7 @@ impl Services {
         identity: &Identity,
         roles: &[RoleRef],
         ids: &[Uuid],
+        undo: Option<&UndoGuard>,
     ) -> ServiceResult<()> {
         let sub = identity.sub;
         let mut tx = self.db.begin().await?;
@@ -232,6 +244,10 @@ impl Services {
             .await?;
         }
         let before = grants::roles_of_conn(&mut tx, sub).await?;
+        if let Some(g) = undo {
+            g.check(&mut tx, &UndoGuard::user_roles_state(&before))
+                .await?;
+        }
         grants::replace(&mut tx, sub, ids).await?;
         let name = |v: &[Uuid]| {
             v.iter()
@@ -245,7 +261,13 @@ impl Services {
                 actor,
                 "Updated user roles",
                 sub,
-                serde_json::json!({ "before": name(&before), "after": name(ids), "email": identity.email }),
+                {
+                    let d = serde_json::json!({ "before": name(&before), "after": name(ids), "email": identity.email });
+                    match undo {
+                        Some(g) => g.link(d),
+                        None => d,
+                    }
+                },
             ),
         )
         .await?;
@@ -329,6 +351,18 @@ impl Services {
         sub: UserSub,
         enabled: bool,
     ) -> ServiceResult<()> {
+        self.set_enabled_guarded(actor, sub, enabled, None).await
+    }
+
+    /// [`Self::set_enabled`] for an undo (`undo` re-checks the state under the user's lock,
+    /// before the directory is asked, and links the audit row).
+    pub(super) async fn set_enabled_guarded(
+        &self,
+        actor: &Actor,
+        sub: UserSub,
+        enabled: bool,
+        undo: Option<&UndoGuard>,
+    ) -> ServiceResult<()> {
         let what = if enabled {
             "enabling a user"
         } else {
@@ -356,6 +390,11 @@ impl Services {
                 grants::lock_global_admins(&mut tx).await?;
                 Self::lock_for_account_change(&mut tx, &identity.email, sub, "disable").await?;
             }
+            if let Some(g) = undo {
+                grants::lock_user(&mut tx, sub).await?;
+                g.check(&mut tx, &GrantState::Enabled(identity.enabled))
+                    .await?;
+            }
             self.directory
                 .set_enabled(&identity.username, enabled)
                 .await?;
@@ -365,12 +404,13 @@ impl Services {
                 directory_cache::upsert(&mut *tx, &cached).await?;
                 ustore::insert_audit(
                     &mut tx,
-                    &audit(
-                        actor,
-                        action,
-                        sub,
-                        serde_json::json!({ "email": identity.email }),
-                    ),
+                    &audit(actor, action, sub, {
+                        let d = serde_json::json!({ "email": identity.email });
+                        match undo {
+                            Some(g) => g.link(d),
+                            None => d,
+                        }
+                    }),
                 )
                 .await?;
                 tx.commit().await?;
@@ -488,7 +528,7 @@ impl Services {
                 .map(|c| c.email)
                 .unwrap_or_else(|| sub.to_string()),
         };
-        let who = audit_actor(actor);
+        let who = actor.audit();
         let (removed, memberships_removed, profile_removed) = retrying(|| async {
             let mut tx = self.db.begin().await?;
             authorize(&mut tx, actor, PermissionRef::CanManageUsers, "deleting a user").await?;

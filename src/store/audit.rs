@@ -11,19 +11,20 @@ use super::query::{ListSql, SqlColumn, fetch_page};
 use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
 use crate::domain::{MandateId, Page, PageQuery, UserSub};
 
-/// Who did it (the audit columns every table shares).
-#[derive(Clone, Debug)]
-pub struct AuditActor {
+/// Who did it: the actor columns every audit table shares (`users_audit`, `trusts_audit`,
+/// `mandate_audit`). The service builds it once, with `Actor::audit`.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditActor<'a> {
     /// NULL for the CLI.
     pub sub: Option<UserSub>,
     pub via: &'static str,
-    pub os_user: Option<String>,
+    pub os_user: Option<&'a str>,
 }
 
 /// Appends one `mandate_audit` row (append-only; no FK, so it keeps the name after a hard delete).
 pub async fn insert_mandate_audit(
     conn: &mut PgConnection,
-    actor: &AuditActor,
+    actor: &AuditActor<'_>,
     mandate: MandateId,
     mandate_name: &str,
     action: &str,
@@ -36,7 +37,7 @@ pub async fn insert_mandate_audit(
     )
     .bind(actor.sub)
     .bind(actor.via)
-    .bind(actor.os_user.as_deref())
+    .bind(actor.os_user)
     .bind(mandate)
     .bind(mandate_name)
     .bind(action)

@@ -89,14 +89,8 @@ pub static MEMBERS: ListSql = ListSql {
         SqlColumn::sorted_by("full_name", "um.member_name", "lower(um.member_name)"),
         SqlColumn::new("roles", "um.role_labels"),
         SqlColumn::new("enabled", "um.enabled"),
-        SqlColumn::new(
-            "admin",
-            concat!(
-                "COALESCE((SELECT bool_or(r.label = 'admin' AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) ",
-                roles_of_um!(),
-                "), false)"
-            ),
-        ),
+        // The admin flag kept by 0910 next to the labels (the same rule as `is_admin`).
+        SqlColumn::new("admin", "um.member_admin"),
         SqlColumn::new("status", "du.status"),
         SqlColumn::new("created_at", "um.created_at"),
     ],

@@ -1,4 +1,11 @@
-//! PostgreSQL repositories. All SQL lives under this module and nowhere else.
+//! PostgreSQL repositories. All SQL lives under this module and nowhere else: one file per
+//! aggregate (`mandates.rs`, `members.rs`, `trusts.rs`, `users.rs`, `registrations.rs`,
+//! `audit.rs`, …), the one list query builder over whitelisted columns (`query.rs`), the
+//! directory cache (`directory_cache.rs`) and the local directory's tables
+//! (`local_directory.rs`). Functions take an executor or a connection and never open a
+//! transaction of their own choosing: the service decides where a transaction begins and
+//! commits. The store sees only `domain` types — never `service` or `directory`
+//! (`tests/it/architecture.rs`).
 
 pub mod audit;
 pub mod bulk;
@@ -15,6 +22,7 @@ pub mod plans;
 pub mod query;
 pub mod registrations;
 pub mod trusts;
+pub mod undo;
 pub mod users;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

@@ -110,9 +110,7 @@ pub struct NewRegistration<'a> {
     pub organisation: &'a str,
     pub requested_roles: &'a [Uuid],
     pub suppress_invite: bool,
-    pub actor: Option<UserSub>,
-    pub via: &'a str,
-    pub os_user: Option<&'a str>,
+    pub who: super::audit::AuditActor<'a>,
 }
 
 /// Inserts a `pending` row with a fresh id. A second open registration of the same email is
@@ -141,9 +139,9 @@ pub async fn insert_pending_with_id(
         .bind(r.organisation)
         .bind(r.requested_roles)
         .bind(r.suppress_invite)
-        .bind(r.actor)
-        .bind(r.via)
-        .bind(r.os_user)
+        .bind(r.who.sub)
+        .bind(r.who.via)
+        .bind(r.who.os_user)
         .fetch_one(conn)
         .await?;
     Ok(row)

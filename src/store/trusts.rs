@@ -7,7 +7,7 @@ use super::StoreResult;
 use super::query::{ListSql, SqlColumn, fetch_page, filter_values};
 use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
 use crate::domain::trust::{KitSlot, Trust};
-use crate::domain::{Page, PageQuery, TrustId, UserSub};
+use crate::domain::{Page, PageQuery, TrustId};
 
 /// Unique index on `lower(trust.name)`.
 pub const NAME_CONSTRAINT: &str = "trust_name_lower_key";
@@ -21,13 +21,7 @@ pub struct ClaimedSlot {
     pub slot_number: i32,
 }
 
-/// What a `trusts_audit` row records (the actor part).
-#[derive(Clone, Debug)]
-pub struct AuditActor<'a> {
-    pub sub: Option<UserSub>,
-    pub via: &'static str,
-    pub os_user: Option<&'a str>,
-}
+pub use super::audit::AuditActor;
 
 /// Inserts a trust; returns (created_at, updated_at). A unique violation surfaces as
 /// `StoreError::Unique` naming [`NAME_CONSTRAINT`] or [`CODE_CONSTRAINT`].

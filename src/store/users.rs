@@ -87,9 +87,7 @@ pub async fn delete_profile(conn: &mut PgConnection, sub: UserSub) -> StoreResul
 pub struct AuditEntry<'a> {
     pub action: &'a str,
     pub user_id: UserSub,
-    pub actor: Option<UserSub>,
-    pub via: &'a str,
-    pub os_user: Option<&'a str>,
+    pub who: super::audit::AuditActor<'a>,
     pub details: serde_json::Value,
 }
 
@@ -100,9 +98,9 @@ pub async fn insert_audit(conn: &mut PgConnection, a: &AuditEntry<'_>) -> StoreR
     )
     .bind(a.action)
     .bind(a.user_id)
-    .bind(a.actor)
-    .bind(a.via)
-    .bind(a.os_user)
+    .bind(a.who.sub)
+    .bind(a.who.via)
+    .bind(a.who.os_user)
     .bind(&a.details)
     .execute(conn)
     .await?;
@@ -192,8 +190,14 @@ static USERS_SQL: ListSql = ListSql {
     base_where: "d.gone_at IS NULL",
     columns: &[
         SqlColumn::sorted_by("email", "d.email", "lower(d.email)"),
-        SqlColumn::sorted_by("name", "p.name", "lower(p.name)"),
-        SqlColumn::sorted_by("organisation", "p.organisation", "lower(p.organisation)"),
+        // Sorted on the profile fields kept on the directory row (0910): an index walk on
+        // `directory_user`, not a sort of every user joined to its profile.
+        SqlColumn::sorted_by("name", "p.name", "lower(d.profile_name)"),
+        SqlColumn::sorted_by(
+            "organisation",
+            "p.organisation",
+            "lower(d.profile_organisation)",
+        ),
         SqlColumn::new("status", "d.status"),
         SqlColumn::new("enabled", "d.enabled"),
         SqlColumn::new("sub", "d.sub"),

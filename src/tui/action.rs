@@ -1,15 +1,19 @@
-//! The messages of the event loop: what the UI asks for ([`Request`]), what comes back
-//! ([`Msg`]), and the mutations an operator can start ([`Op`]). Requests carry an id; a result
-//! whose id is no longer awaited is stale and dropped.
+//! The messages of the event loop: what the UI asks for ([`Request`]) and what comes back
+//! ([`Msg`]). No use case is named here: a screen hands the loop its own job (a page
+//! [`ListSource`], a [`Job`] or an [`Operation`]), and the reply goes back to the screen that
+//! asked (see `App::pending`, the one place where stale replies are dropped).
 
+use std::any::Any;
+use std::sync::Arc;
 use std::time::Duration;
 
-use crate::directory::NewPasswordChallenge;
-use crate::domain::{DisplayText, Page, PageQuery, Secret};
-use crate::service::Operator;
+use futures::future::BoxFuture;
 
-/// One table row: the id the backend uses for actions, and display cells that went through
-/// the one sanitizer.
+use crate::directory::NewPasswordChallenge;
+use crate::domain::{DisplayText, PageQuery, Secret};
+use crate::service::{Actor, Operator, Services};
+
+/// A display row of sanitized cells and the id a choice returns (the user picker's results).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
     pub id: String,
@@ -27,33 +31,6 @@ impl Row {
     /// Cell `i` as text (empty when absent).
     pub fn cell(&self, i: usize) -> &str {
         self.cells.get(i).map(DisplayText::as_str).unwrap_or("")
-    }
-}
-
-/// Which list a page belongs to.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum ListKey {
-    Mandates,
-    /// Members of one mandate (its id).
-    Members(String),
-    Users,
-    Registrations,
-    Trusts,
-    KitSlots,
-    Audit,
-}
-
-impl ListKey {
-    pub fn name(&self) -> &'static str {
-        match self {
-            ListKey::Mandates => "mandates",
-            ListKey::Members(_) => "members",
-            ListKey::Users => "users",
-            ListKey::Registrations => "registrations",
-            ListKey::Trusts => "trusts",
-            ListKey::KitSlots => "kit slots",
-            ListKey::Audit => "audit",
-        }
     }
 }
 
@@ -104,191 +81,97 @@ impl ErrorReport {
     }
 }
 
-/// Mutations (each runs as a background task; results come back as [`Msg::OpDone`]).
-#[derive(Clone, Debug)]
-pub enum Op {
-    CreateMandate {
-        name: String,
-        label: String,
-        enabled: bool,
-        plan: String,
-    },
-    UpdateMandate {
-        id: String,
-        name: String,
-        label: String,
-        enabled: bool,
-    },
-    SoftDeleteMandate {
-        id: String,
-        name: String,
-    },
-    HardDeleteMandate {
-        id: String,
-        name: String,
-    },
-    AddMember {
-        mandate_id: String,
-        user_sub: String,
-        roles: Vec<String>,
-    },
-    RemoveMember {
-        mandate_id: String,
-        user_sub: String,
-    },
-    SetMemberRoles {
-        mandate_id: String,
-        user_sub: String,
-        roles: Vec<String>,
-    },
-    RegisterUser {
-        email: String,
-        name: String,
-        organisation: String,
-        roles: Vec<String>,
-    },
-    SetUserRoles {
-        sub: String,
-        roles: Vec<String>,
-    },
-    SetUserEnabled {
-        sub: String,
-        email: String,
-        enabled: bool,
-    },
-    ResendInvite {
-        sub: String,
-        email: String,
-    },
-    EditProfile {
-        sub: String,
-        name: String,
-        organisation: String,
-    },
-    DeleteUser {
-        sub: String,
-    },
-    SetMemberEnabled {
-        mandate_id: String,
-        user_sub: String,
-        enabled: bool,
-    },
-    RegisterTrust {
-        name: String,
-        code: String,
-        region: Option<String>,
-    },
-    RotateTrustKey {
-        id: String,
-    },
-    DeleteTrust {
-        id: String,
-        name: String,
-    },
-    RetryRegistration {
-        id: String,
-    },
-    RollbackRegistration {
-        id: String,
-    },
-    ResolveRegistration {
-        id: String,
-        note: String,
-    },
-    ExportAudit {
-        json: bool,
+/// A typed reply for the screen that asked (a `Page<T>` of its rows, its detail, …); the
+/// screen downcasts it to the type its own request produces.
+pub type Reply = Box<dyn Any + Send>;
+
+/// The future of one job.
+pub type JobFuture<T> = BoxFuture<'static, anyhow::Result<T>>;
+
+/// A list's data source: one page of typed rows (as a [`Reply`] holding `Page<T>`) and the
+/// values of a column's filter menu. Each screen's `data.rs` implements it over its service
+/// calls.
+pub trait ListSource: Send + Sync + std::fmt::Debug {
+    fn page(&self, services: Services, actor: Actor, query: PageQuery) -> JobFuture<Reply>;
+    fn filter_values(
+        &self,
+        services: Services,
+        actor: Actor,
+        column: String,
         query: PageQuery,
-    },
+    ) -> JobFuture<Vec<String>>;
 }
 
-impl Op {
+/// A read a screen (or its form) asks for besides its pages: a detail, a usage summary, the
+/// choices of a roles form. Tests inspect it with [`Job::as_any`].
+pub trait Job: Send + std::fmt::Debug + Any {
+    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<Reply>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+/// A mutation a screen starts (each runs as a background task; its reply comes back as
+/// [`Msg::OpDone`] and is always handled).
+pub trait Operation: Send + Sync + std::fmt::Debug + Any + OperationClone {
     /// Short description for logs and the spinner (no secrets, no untrusted text).
-    pub fn describe(&self) -> &'static str {
-        match self {
-            Op::CreateMandate { .. } => "create mandate",
-            Op::UpdateMandate { .. } => "update mandate",
-            Op::SoftDeleteMandate { .. } => "delete mandate",
-            Op::HardDeleteMandate { .. } => "hard-delete mandate",
-            Op::AddMember { .. } => "add member",
-            Op::RemoveMember { .. } => "remove member",
-            Op::SetMemberRoles { .. } => "set member roles",
-            Op::RegisterUser { .. } => "register user",
-            Op::SetUserRoles { .. } => "set user roles",
-            Op::SetUserEnabled { enabled: true, .. } => "enable user",
-            Op::SetUserEnabled { enabled: false, .. } => "disable user",
-            Op::ResendInvite { .. } => "resend invite",
-            Op::EditProfile { .. } => "edit profile",
-            Op::DeleteUser { .. } => "delete user",
-            Op::SetMemberEnabled { enabled: true, .. } => "enable membership",
-            Op::SetMemberEnabled { enabled: false, .. } => "disable membership",
-            Op::RegisterTrust { .. } => "register trust",
-            Op::RotateTrustKey { .. } => "rotate trust key",
-            Op::DeleteTrust { .. } => "delete trust",
-            Op::RetryRegistration { .. } => "retry registration",
-            Op::RollbackRegistration { .. } => "roll back registration",
-            Op::ResolveRegistration { .. } => "resolve registration",
-            Op::ExportAudit { .. } => "export audit",
-        }
+    fn describe(&self) -> &'static str;
+    /// The record the mutation changes (a second change to it waits for this one); `None`
+    /// for creations and exports.
+    fn subject(&self) -> Option<String> {
+        None
     }
+    /// The user whose global roles this sets (a save that removes the operator's own admin
+    /// role asks for a typed confirmation).
+    fn sets_roles_of(&self) -> Option<&crate::domain::UserSub> {
+        None
+    }
+    /// Long work that may be abandoned half way without leaving anything inconsistent (the
+    /// footer offers a key to cancel it).
+    fn cancellable(&self) -> bool {
+        false
+    }
+    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<OpOutcome>;
+    fn as_any(&self) -> &dyn Any;
+}
 
-    /// The record the mutation changes (for refusing a second change to it while the first is
-    /// in flight); `None` for creations and exports.
-    pub fn subject(&self) -> Option<String> {
-        match self {
-            Op::UpdateMandate { id, .. }
-            | Op::SoftDeleteMandate { id, .. }
-            | Op::HardDeleteMandate { id, .. }
-            | Op::RotateTrustKey { id }
-            | Op::DeleteTrust { id, .. }
-            | Op::RetryRegistration { id }
-            | Op::RollbackRegistration { id }
-            | Op::ResolveRegistration { id, .. } => Some(id.clone()),
-            Op::RemoveMember {
-                mandate_id,
-                user_sub,
-            }
-            | Op::SetMemberRoles {
-                mandate_id,
-                user_sub,
-                ..
-            }
-            | Op::SetMemberEnabled {
-                mandate_id,
-                user_sub,
-                ..
-            } => Some(format!("{mandate_id}/{user_sub}")),
-            Op::SetUserRoles { sub, .. }
-            | Op::SetUserEnabled { sub, .. }
-            | Op::ResendInvite { sub, .. }
-            | Op::EditProfile { sub, .. }
-            | Op::DeleteUser { sub } => Some(sub.clone()),
-            Op::CreateMandate { .. }
-            | Op::AddMember { .. }
-            | Op::RegisterUser { .. }
-            | Op::RegisterTrust { .. }
-            | Op::ExportAudit { .. } => None,
-        }
+/// Cloning a boxed [`Operation`] (dialogs hand a copy to the loop).
+pub trait OperationClone {
+    fn clone_box(&self) -> Box<dyn Operation>;
+}
+
+impl<T: Operation + Clone> OperationClone for T {
+    fn clone_box(&self) -> Box<dyn Operation> {
+        Box::new(self.clone())
     }
 }
 
-/// Whose roles a Roles form edits.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RoleTarget {
-    /// A user's global grants.
-    User { sub: String },
-    /// A mandate membership (`user_sub` None: a new member, nothing held yet).
-    Member {
-        mandate_id: String,
-        user_sub: Option<String>,
-    },
+/// A boxed [`Operation`].
+#[derive(Debug)]
+pub struct OpBox(pub Box<dyn Operation>);
+
+impl OpBox {
+    pub fn new(op: impl Operation) -> Self {
+        Self(Box::new(op))
+    }
+    /// The operation as its concrete type (tests; the roles confirmation).
+    pub fn downcast_ref<T: Operation>(&self) -> Option<&T> {
+        self.0.as_any().downcast_ref::<T>()
+    }
+    pub fn is<T: Operation>(&self) -> bool {
+        self.downcast_ref::<T>().is_some()
+    }
 }
 
-/// What a Roles form offers, read through the service: every choice as (value, label) and
-/// the values currently held (ticked when the form opens).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RoleChoices {
-    pub options: Vec<(String, String)>,
-    pub held: Vec<String>,
+impl Clone for OpBox {
+    fn clone(&self) -> Self {
+        Self(self.0.clone_box())
+    }
+}
+
+impl std::ops::Deref for OpBox {
+    type Target = dyn Operation;
+    fn deref(&self) -> &Self::Target {
+        self.0.as_ref()
+    }
 }
 
 /// Keys minted by trust registration or rotation, held only as [`Secret`]s.
@@ -308,6 +191,15 @@ pub struct OpOutcome {
     pub reveal: Option<RevealKeys>,
 }
 
+impl OpOutcome {
+    pub fn toast(s: impl Into<String>) -> Self {
+        Self {
+            toast: s.into(),
+            reveal: None,
+        }
+    }
+}
+
 /// Results of the sign-in request.
 #[derive(Debug)]
 pub enum SignInReply {
@@ -318,35 +210,24 @@ pub enum SignInReply {
 /// Work for a background task.
 #[derive(Debug)]
 pub enum Request {
+    /// One page of a list (`query.want` says rows, an estimate or the capped count).
     Page {
         id: u64,
-        list: ListKey,
+        list: &'static str,
         query: PageQuery,
+        source: Arc<dyn ListSource>,
     },
     FilterValues {
         id: u64,
-        list: ListKey,
+        list: &'static str,
         column: String,
         query: PageQuery,
+        source: Arc<dyn ListSource>,
     },
-    /// Users matching a search, for the member picker (directory cache).
-    PickUsers {
+    /// Any other read a screen or form asks for.
+    Load {
         id: u64,
-        search: String,
-    },
-    /// Detail lines for one row (user detail, trust detail).
-    Detail {
-        id: u64,
-        list: ListKey,
-        row_id: String,
-    },
-    KitSummary {
-        id: u64,
-    },
-    /// The role choices and current roles of a Roles form.
-    RoleChoices {
-        id: u64,
-        target: RoleTarget,
+        job: Box<dyn Job>,
     },
     SignIn {
         id: u64,
@@ -360,7 +241,7 @@ pub enum Request {
     },
     Op {
         id: u64,
-        op: Op,
+        op: OpBox,
     },
     Health,
     /// `:env NAME`: connect to another environment (the loop swaps the services).
@@ -368,6 +249,20 @@ pub enum Request {
         id: u64,
         name: String,
     },
+    /// Abort the task of request `id` (a cancellable operation).
+    Cancel {
+        id: u64,
+    },
+}
+
+impl Request {
+    /// The job of a [`Request::Load`] as its concrete type (tests answer by type).
+    pub fn job<T: Job>(&self) -> Option<&T> {
+        match self {
+            Request::Load { job, .. } => job.as_any().downcast_ref::<T>(),
+            _ => None,
+        }
+    }
 }
 
 /// What comes back into the loop.
@@ -378,30 +273,11 @@ pub enum Msg {
     Key(crossterm::event::KeyEvent),
     Paste(String),
     Resize(u16, u16),
-    Page {
+    /// The answer to a [`Request::Page`], [`Request::FilterValues`] or [`Request::Load`],
+    /// routed to whoever asked.
+    Reply {
         id: u64,
-        list: ListKey,
-        result: Result<Page<Row>, ErrorReport>,
-    },
-    FilterValues {
-        id: u64,
-        result: Result<Vec<String>, ErrorReport>,
-    },
-    PickUsers {
-        id: u64,
-        result: Result<Vec<Row>, ErrorReport>,
-    },
-    Detail {
-        id: u64,
-        result: Result<Vec<(String, DisplayText)>, ErrorReport>,
-    },
-    KitSummary {
-        id: u64,
-        result: Result<(u64, u64), ErrorReport>,
-    },
-    RoleChoices {
-        id: u64,
-        result: Result<RoleChoices, ErrorReport>,
+        result: Result<Reply, ErrorReport>,
     },
     SignIn {
         id: u64,
@@ -421,4 +297,21 @@ pub enum Msg {
         id: u64,
         result: Result<super::app::AppConfig, ErrorReport>,
     },
+}
+
+impl Msg {
+    /// A successful reply carrying `value` (tests, and the tasks).
+    pub fn reply<T: Any + Send>(id: u64, value: T) -> Self {
+        Msg::Reply {
+            id,
+            result: Ok(Box::new(value)),
+        }
+    }
+}
+
+/// Parses an id a screen holds as text (kept for ids chosen in the user picker).
+pub fn parse_id<T: std::str::FromStr<Err = crate::domain::ValidationError>>(
+    s: &str,
+) -> anyhow::Result<T> {
+    Ok(s.parse::<T>()?)
 }

@@ -1,4 +1,5 @@
-//! The interactive console: event loop, screens, widgets. Never awaits I/O in key handling or
+//! The interactive console: event loop, router (`app/`), screens (one folder per feature),
+//! widgets. Never awaits I/O in key handling or
 //! drawing: `App::update` queues requests, the loop runs each as a task, and the results come
 //! back as messages tagged with the request id (stale pages are dropped; every mutation's reply
 //! is handled — see `App::inflight`). Bracketed paste is on while the console runs and off again
@@ -9,12 +10,12 @@
 
 pub mod action;
 pub mod app;
-pub mod backend;
 pub mod clock;
 pub mod event;
 pub mod keymap;
 pub mod reveal_once;
 pub mod screens;
+pub mod task;
 pub mod theme;
 pub mod widgets;
 
@@ -143,6 +144,9 @@ async fn run_loop(
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (env_tx, mut env_rx) = mpsc::unbounded_channel::<(u64, anyhow::Result<Services>)>();
     let events = event::spawn(tx.clone());
+    // The tasks of mutations in flight, so a cancellable one can be aborted.
+    let mut running: std::collections::HashMap<u64, tokio::task::AbortHandle> =
+        std::collections::HashMap::new();
     let test_panic = std::env::var_os("HUBDECK_TEST_PANIC").is_some_and(|v| v == "1");
     let result: anyhow::Result<()> = async {
         loop {
@@ -159,14 +163,28 @@ async fn run_loop(
                     });
                     continue;
                 }
+                if let action::Request::Cancel { id } = req {
+                    if let Some(h) = running.remove(&id) {
+                        h.abort();
+                    }
+                    continue;
+                }
+                let op_id = match &req {
+                    action::Request::Op { id, .. } => Some(*id),
+                    _ => None,
+                };
                 let s = services.clone();
                 let op = app.operator.clone();
                 let tx = tx.clone();
-                tokio::spawn(async move {
-                    let msg = backend::execute(s, op, req).await;
+                let handle = tokio::spawn(async move {
+                    let msg = task::execute(s, op, req).await;
                     let _ = tx.send(msg);
                 });
+                if let Some(id) = op_id {
+                    running.insert(id, handle.abort_handle());
+                }
             }
+            running.retain(|_, h| !h.is_finished());
             for eff in app.take_effects() {
                 match eff {
                     Effect::Copy(secret) => {

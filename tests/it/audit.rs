@@ -458,6 +458,26 @@ async fn cli_mandates_members_purge_and_audit() {
     );
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 2, "{out}");
+
+    // The CLI parses times as the console does (domain TimeRange): a bare date as --to takes
+    // in that whole day, so yesterday..today lists everything above; a bad time names the flag.
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let yesterday = (Utc::now() - Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "audit", "list", "--source", "mandates", "--from", &yesterday, "--to", &today,
+            "--output", "json",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["total"], 6, "{out}");
+    let (code, out, err) = hubdeck(&db, &["audit", "list", "--from", "last tuesday"]);
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("--from"), "{err}");
 }
 
 /// 150,000 audit rows (more than the capped total of 100,001, many sharing a timestamp across
@@ -658,4 +678,71 @@ async fn export_to_file_is_private_and_leaves_no_file_on_failure() {
     .await;
     assert!(cancelled.is_err(), "the export must still be running");
     assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
+}
+
+/// The console runs an export as an abortable task and shows its progress: the rows written so
+/// far come after every page, and cancelling after the first page (the file already holds 500
+/// rows) removes the partial file and leaves an earlier export at the same path as it was.
+#[tokio::test]
+async fn an_export_cancelled_mid_way_leaves_the_earlier_file_intact() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let root = sysadmin(&db.pool).await;
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id) SELECT 'BULK', gen_random_uuid() \
+         FROM generate_series(1, 1200)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let t = tempfile::tempdir().unwrap();
+    let path = t.path().join("audit.csv");
+    std::fs::write(&path, "the earlier export\n").unwrap();
+
+    // Progress: one report per page, the running total.
+    let mut seen = Vec::new();
+    let n = svc
+        .export_to_file_with(
+            &root,
+            &PageQuery::default(),
+            TimeRange::default(),
+            ExportFormat::Csv,
+            &t.path().join("full.csv"),
+            &mut |rows| seen.push(rows),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 1200);
+    assert_eq!(seen, [500, 1000, 1200]);
+    std::fs::remove_file(t.path().join("full.csv")).unwrap();
+
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let mut cancel = Some(cancel);
+    let mut reported = Vec::new();
+    let mut on_progress = |rows: u64| {
+        reported.push(rows);
+        if let Some(c) = cancel.take() {
+            let _ = c.send(());
+        }
+    };
+    let everything = PageQuery::default();
+    let export = svc.export_to_file_with(
+        &root,
+        &everything,
+        TimeRange::default(),
+        ExportFormat::Csv,
+        &path,
+        &mut on_progress,
+    );
+    tokio::select! {
+        biased;
+        _ = cancelled => {}
+        r = export => panic!("the export was not cancelled: {r:?}"),
+    }
+    assert_eq!(reported, [500], "cancelled after the first page");
+    assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        "the earlier export\n"
+    );
 }

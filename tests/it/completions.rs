@@ -144,3 +144,38 @@ fn man_page_is_lint_clean_and_renders() {
         assert!(rendered.contains(want), "{want} missing:\n{rendered}");
     }
 }
+
+/// Every CLI list takes the same paging flags (one flattened `PageArgs`) with one sort syntax,
+/// and its help says so; the completion script offers them too.
+#[test]
+fn every_list_has_the_same_paging_flags_and_one_sort_syntax() {
+    let lists: [&[&str]; 6] = [
+        &["mandates", "list"],
+        &["mandates", "members", "list"],
+        &["users", "list"],
+        &["trusts", "list"],
+        &["kit-slots", "list"],
+        &["audit", "list"],
+    ];
+    for cmd in lists {
+        let mut args = cmd.to_vec();
+        args.push("--help");
+        let help = String::from_utf8_lossy(&hubdeck(&args).stdout).to_string();
+        for flag in [
+            "--page <PAGE>",
+            "--after <CURSOR>",
+            "--page-size <PAGE_SIZE>",
+            "--search <SEARCH>",
+            "--filter <COLUMN=VALUES>",
+            "--sort <COLUMN[:asc|desc]>",
+        ] {
+            assert!(help.contains(flag), "{cmd:?} --help lacks {flag}:\n{help}");
+        }
+        assert!(
+            !help.contains("prefix `-`"),
+            "{cmd:?} --help still offers the `-COLUMN` sort:\n{help}"
+        );
+    }
+    let bash = String::from_utf8_lossy(&hubdeck(&["completions", "bash"]).stdout).to_string();
+    assert!(bash.contains("--sort") && bash.contains("--page-size"));
+}

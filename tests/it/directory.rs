@@ -673,6 +673,62 @@ async fn sync_against_the_local_directory() {
     assert_eq!((report.seen, report.marked_gone), (128, 2));
 }
 
+/// The console runs a sync as an abortable task: dropping it after its first page (as the
+/// cancel key does) keeps the pages written so far, each whole, and marks nothing as gone —
+/// a cancelled run never hides live users. The next full run marks the deleted ones.
+#[tokio::test]
+async fn a_cancelled_sync_marks_nothing_gone() {
+    let db = pg::fresh_db().await;
+    let d = LocalDirectory::new(db.pool.clone());
+    sqlx::query(
+        "INSERT INTO local_identity (sub, username, email, status, enabled) \
+         SELECT gen_random_uuid(), 'u' || g || '@example.org', 'u' || g || '@example.org', \
+                'CONFIRMED', true FROM generate_series(1, 130) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let first = sync_all(&d, &db.pool, &mut |_| {}).await.unwrap();
+    assert_eq!((first.seen, first.pages), (130, 3));
+    sqlx::query(
+        "DELETE FROM local_identity WHERE username IN ('u1@example.org', 'u2@example.org')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let (cancel, cancelled) = tokio::sync::oneshot::channel::<()>();
+    let mut cancel = Some(cancel);
+    let mut pages_seen = Vec::new();
+    let mut on_progress = |p: SyncProgress| {
+        pages_seen.push(p.pages);
+        if p.pages == 1
+            && let Some(c) = cancel.take()
+        {
+            let _ = c.send(());
+        }
+    };
+    tokio::select! {
+        biased;
+        _ = cancelled => {}
+        r = sync_all(&d, &db.pool, &mut on_progress) => panic!("the sync was not cancelled: {r:?}"),
+    }
+    assert!(
+        !pages_seen.is_empty() && !pages_seen.contains(&3),
+        "{pages_seen:?}"
+    );
+    let gone: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM directory_user WHERE gone_at IS NOT NULL")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(gone, 0, "a cancelled sync marked identities gone");
+    assert_eq!(cached_live(&db.pool).await.len(), 130);
+
+    let full = sync_all(&d, &db.pool, &mut |_| {}).await.unwrap();
+    assert_eq!((full.seen, full.marked_gone), (128, 2));
+}
+
 fn hubdeck_cli(db: &pg::TestDb, s: &DirectorySettings, args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
         .args(args)

@@ -321,6 +321,11 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
         rows.clone().sort("created_at", SortDir::Asc),
         rows.clone().filter("enabled", ["true"]),
         rows.clone().at(Position::Last),
+        rows.clone().sort("label", SortDir::Asc),
+        rows.clone().sort("enabled", SortDir::Desc),
+        rows.clone()
+            .sort("enabled", SortDir::Asc)
+            .at(Position::Last),
     ] {
         let plan = mandates::explain_page(pool, &q, MandateScope::All)
             .await
@@ -359,6 +364,10 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
         rows.clone().sort("email", SortDir::Asc),
         rows.clone().sort("email", SortDir::Desc),
         rows.clone().sort("full_name", SortDir::Asc),
+        rows.clone().sort("roles", SortDir::Desc),
+        rows.clone().sort("admin", SortDir::Desc),
+        rows.clone().sort("admin", SortDir::Asc).at(Position::Last),
+        rows.clone().sort("enabled", SortDir::Asc),
         rows.clone(),
     ] {
         let plan = mstore::explain_page(pool, big, &q).await.unwrap();
@@ -398,6 +407,27 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
     assert!(text.contains("directory_user_email_idx"), "{text}");
     assert!(max_rows(&plan) <= 51 * 3, "{text}");
     checked += 1;
+    // Every other sort of the Users screen: an index on the directory row (the profile's name
+    // and organisation are kept there), both ways, first and last page.
+    for (col, index) in [
+        ("name", "directory_user_name_sort_idx"),
+        ("organisation", "directory_user_org_sort_idx"),
+        ("status", "directory_user_status_sort_idx"),
+        ("enabled", "directory_user_enabled_sort_idx"),
+    ] {
+        for q in [
+            rows.clone().sort(col, SortDir::Asc),
+            rows.clone().sort(col, SortDir::Desc),
+            rows.clone().sort(col, SortDir::Asc).at(Position::Last),
+        ] {
+            let plan = ustore::explain_page(pool, &q, &[]).await.unwrap();
+            let text = plan.join("\n");
+            assert!(text.contains(index), "{q:?}\n{text}");
+            assert!(!text.contains("Seq Scan on directory_user"), "{text}");
+            assert!(max_rows(&plan) <= 51 * 3, "{q:?}\n{text}");
+            checked += 1;
+        }
+    }
     // Users searched: the matching set is collected first and only the matches sorted (at
     // 6,000 users a sequential scan for the set is the planner's legitimate choice).
     let plan = ustore::explain_page(pool, &rows.clone().search("khan"), &[])
@@ -411,7 +441,7 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
         "{text}"
     );
     checked += 1;
-    assert_eq!(checked, 11);
+    assert_eq!(checked, 11 + 3 + 4 + 12);
 }
 
 /// The operator's view: in the real console (tmux), End on a list larger than the display cap
@@ -455,4 +485,323 @@ async fn console_end_shows_the_last_mandate_beyond_the_cap() {
     t.wait_for(&["Mandate 0000001", "rows 1–"]);
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
+}
+
+fn cli(db: &pg::TestDb, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(args)
+        .args(["--output", "json", "--database-url", &db.url])
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .env("HUBDECK_DATA_DIR", std::env::temp_dir())
+        .env("USER", "ci-operator")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Walks a CLI list with `--after <next_cursor>` until a page has no `next_cursor`; returns the
+/// `field` of every row and the `total` of every page. `between` runs after the first page.
+fn cli_walk(
+    db: &pg::TestDb,
+    args: &[&str],
+    field: &str,
+    mut between: impl FnMut(),
+) -> (Vec<String>, Vec<u64>) {
+    let mut seen = Vec::new();
+    let mut totals = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut a: Vec<&str> = args.to_vec();
+        if let Some(c) = &cursor {
+            a.extend(["--after", c.as_str()]);
+        }
+        let v = cli(db, &a);
+        for row in v["items"].as_array().unwrap() {
+            seen.push(row[field].as_str().unwrap().to_string());
+        }
+        totals.push(v["total"].as_u64().unwrap());
+        match v["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => break,
+        }
+        if totals.len() == 1 {
+            between();
+        }
+        assert!(totals.len() < 100, "walk does not end");
+    }
+    (seen, totals)
+}
+
+/// The CLI's scripts walk: `--after` visits every row exactly once in sort order while rows are
+/// inserted before the cursor, on the mandates, users and trusts lists; each page's JSON keeps
+/// the exact `total`. A bad cursor is a usage error, not garbage.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_after_walks_every_list_exactly_once_with_an_exact_total() {
+    let db = pg::fresh_db().await;
+    insert_mandates(&db.pool, 230).await;
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, synced_at, created_at, updated_at) \
+         SELECT md5('u' || g)::uuid, 'user' || g, 'user' || lpad(g::text, 4, '0') || '@example.org', \
+                true, 'CONFIRMED', now(), now(), now() FROM generate_series(1, 130) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO trust (name, code, region, api_key_hash) \
+         SELECT 'Trust ' || lpad(g::text, 3, '0'), 'T' || g, 'north', repeat('a', 64) \
+         FROM generate_series(1, 45) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    let pool = db.pool.clone();
+    let (names, totals) = cli_walk(
+        &db,
+        &["mandates", "list", "--sort", "name", "--page-size", "50"],
+        "name",
+        || {
+            // Rows that sort before the cursor: a keyset walk neither repeats nor skips.
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    sqlx::query(
+                        "INSERT INTO mandate (name, enabled) SELECT 'Mandate 0000000-' || g, true \
+                         FROM generate_series(1, 7) g",
+                    )
+                    .execute(&pool)
+                    .await
+                    .unwrap();
+                })
+            })
+        },
+    );
+    let expected: Vec<String> = (1..=230).map(|i| format!("Mandate {i:07}")).collect();
+    assert_eq!(names, expected);
+    assert_eq!(totals.first(), Some(&230));
+    assert!(totals[1..].iter().all(|t| *t == 237), "{totals:?}");
+
+    let (emails, totals) = cli_walk(
+        &db,
+        &["users", "list", "--sort", "email", "--page-size", "40"],
+        "email",
+        || {},
+    );
+    let expected: Vec<String> = (1..=130)
+        .map(|i| format!("user{i:04}@example.org"))
+        .collect();
+    let ours: Vec<String> = emails
+        .into_iter()
+        .filter(|e| e.starts_with("user"))
+        .collect();
+    assert_eq!(ours, expected);
+    assert!(
+        totals.iter().all(|t| *t == totals[0] && *t >= 130),
+        "{totals:?}"
+    );
+
+    let (trusts, totals) = cli_walk(
+        &db,
+        &["trusts", "list", "--sort", "name", "--page-size", "20"],
+        "name",
+        || {},
+    );
+    let expected: Vec<String> = (1..=45).map(|i| format!("Trust {i:03}")).collect();
+    assert_eq!(trusts, expected);
+    assert_eq!(totals, vec![45, 45, 45]);
+
+    // A cursor that is not one: exit 2 with a clear message.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        .args(["users", "list", "--after", "zz", "--database-url", &db.url])
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .env("HUBDECK_DATA_DIR", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--after"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The sort keys 0910 keeps on the rows (a user's profile name and organisation on the
+/// directory row, a member's admin flag on the membership) follow every change in the same
+/// statement's transaction: a profile renamed, removed or added after the user; an admin role
+/// granted, revoked, or moved to another mandate.
+#[tokio::test]
+async fn sort_keys_kept_on_the_rows_follow_profile_and_role_changes() {
+    use hubdeck::domain::roles::mandate_roles;
+    let db = pg::fresh_db().await;
+    let pool = &db.pool;
+    let sub = |i: u32| format!("00000000-0000-0000-0000-{i:012}");
+    for i in 1..=3 {
+        sqlx::query(
+            "INSERT INTO directory_user (sub, username, email, enabled, status) \
+             VALUES ($1::uuid, $2, $2 || '@example.org', true, 'CONFIRMED')",
+        )
+        .bind(sub(i))
+        .bind(format!("u{i}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    for (i, name) in [(1, "Carol"), (2, "Alice"), (3, "Bob")] {
+        sqlx::query(
+            "INSERT INTO user_profile (user_id, name, organisation) VALUES ($1::uuid, $2, $3)",
+        )
+        .bind(sub(i))
+        .bind(name)
+        .bind(format!("Org {name}"))
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    // A profile created before its directory row (the sync inserts the row later).
+    sqlx::query(
+        "INSERT INTO user_profile (user_id, name, organisation) VALUES ($1::uuid, 'Aaron', 'Zeta')",
+    )
+    .bind(sub(4))
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status) \
+         VALUES ($1::uuid, 'u4', 'u4@example.org', true, 'CONFIRMED')",
+    )
+    .bind(sub(4))
+    .execute(pool)
+    .await
+    .unwrap();
+    let by = |col: &'static str, dir: SortDir| async move {
+        ustore::list_page(pool, &PageQuery::new(1, 50).sort(col, dir), &[])
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|u| u.name.unwrap_or_else(|| "-".into()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        by("name", SortDir::Asc).await,
+        ["Aaron", "Alice", "Bob", "Carol"]
+    );
+    assert_eq!(
+        by("organisation", SortDir::Desc).await,
+        ["Aaron", "Carol", "Bob", "Alice"]
+    );
+    sqlx::query("UPDATE user_profile SET name = 'Zoe' WHERE user_id = $1::uuid")
+        .bind(sub(2))
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM user_profile WHERE user_id = $1::uuid")
+        .bind(sub(3))
+        .execute(pool)
+        .await
+        .unwrap();
+    // Without a profile the name sorts last ascending (NULLS LAST), first descending.
+    assert_eq!(
+        by("name", SortDir::Asc).await,
+        ["Aaron", "Carol", "Zoe", "-"]
+    );
+    assert_eq!(
+        by("name", SortDir::Desc).await,
+        ["-", "Zoe", "Carol", "Aaron"]
+    );
+
+    // Members sorted and filtered by the admin flag.
+    let mandate: hubdeck::domain::MandateId =
+        sqlx::query_scalar("INSERT INTO mandate (name) VALUES ('Flags') RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    let other: uuid::Uuid =
+        sqlx::query_scalar("INSERT INTO mandate (name) VALUES ('Other') RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    for i in 1..=3 {
+        sqlx::query("INSERT INTO user_mandate (user_id, mandate_id) VALUES ($1::uuid, $2)")
+            .bind(sub(i))
+            .bind(mandate)
+            .execute(pool)
+            .await
+            .unwrap();
+    }
+    let grant = |i: u32, role: uuid::Uuid| async move {
+        sqlx::query(
+            "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id) \
+             SELECT id, $2 FROM user_mandate WHERE user_id = $1::uuid",
+        )
+        .bind(sub(i))
+        .bind(role)
+        .execute(pool)
+        .await
+        .unwrap();
+    };
+    grant(1, mandate_roles::MEMBER).await;
+    grant(2, mandate_roles::ADMIN).await;
+    grant(3, mandate_roles::MEMBER).await;
+    // A role labelled admin belonging to another mandate does not make an admin here.
+    let foreign: uuid::Uuid = sqlx::query_scalar(
+        "INSERT INTO mandate_role (label, mandate_id) VALUES ('admin', $1) RETURNING id",
+    )
+    .bind(other)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    grant(3, foreign).await;
+    let admins = |dir: SortDir| async move {
+        let page = mstore::list(pool, mandate, &PageQuery::new(1, 50).sort("admin", dir))
+            .await
+            .unwrap();
+        let flagged = mstore::list(
+            pool,
+            mandate,
+            &PageQuery::new(1, 50).filter("admin", ["true"]),
+        )
+        .await
+        .unwrap();
+        (
+            page.items
+                .iter()
+                .map(|m| (m.username.clone().unwrap_or_default(), m.is_admin))
+                .collect::<Vec<_>>(),
+            flagged
+                .items
+                .iter()
+                .map(|m| m.username.clone().unwrap_or_default())
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (desc, flagged) = admins(SortDir::Desc).await;
+    assert_eq!(desc[0], ("u2".to_string(), true));
+    assert!(desc[1..].iter().all(|(_, a)| !a), "{desc:?}");
+    assert_eq!(flagged, ["u2"]);
+    // The foreign role moves to this mandate: u3 becomes an admin; u2's admin role revoked.
+    sqlx::query("UPDATE mandate_role SET mandate_id = $1 WHERE id = $2")
+        .bind(mandate)
+        .bind(foreign)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "DELETE FROM user_mandate_role WHERE mandate_role_id = $1 AND user_mandate_id IN \
+         (SELECT id FROM user_mandate WHERE user_id = $2::uuid)",
+    )
+    .bind(mandate_roles::ADMIN)
+    .bind(sub(2))
+    .execute(pool)
+    .await
+    .unwrap();
+    let (asc, flagged) = admins(SortDir::Asc).await;
+    assert_eq!(asc.last().unwrap(), &("u3".to_string(), true));
+    assert!(asc[..2].iter().all(|(_, a)| !a), "{asc:?}");
+    assert_eq!(flagged, ["u3"]);
 }

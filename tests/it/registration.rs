@@ -270,9 +270,11 @@ pub async fn stuck_after_create(
             organisation: "Navy",
             requested_roles: &ids,
             suppress_invite: true,
-            actor: None,
-            via: "cli",
-            os_user: Some("oncall"),
+            who: hubdeck::store::audit::AuditActor {
+                sub: None,
+                via: "cli",
+                os_user: Some("oncall"),
+            },
         },
     )
     .await
@@ -408,9 +410,11 @@ async fn pending_rows_are_reconciled_by_proof_only() {
         organisation: "O",
         requested_roles: &[],
         suppress_invite: true,
-        actor: None,
-        via: "cli",
-        os_user: None,
+        who: hubdeck::store::audit::AuditActor {
+            sub: None,
+            via: "cli",
+            os_user: None,
+        },
     };
     let mut conn = t.pool.acquire().await.unwrap();
     let ours = registrations::insert_pending(&mut conn, &mk("found@example.org"))
@@ -752,9 +756,11 @@ async fn store_refuses_every_forbidden_transition() {
                     organisation: "O",
                     requested_roles: &[],
                     suppress_invite: true,
-                    actor: None,
-                    via: "cli",
-                    os_user: None,
+                    who: hubdeck::store::audit::AuditActor {
+                        sub: None,
+                        via: "cli",
+                        os_user: None,
+                    },
                 },
             )
             .await
@@ -795,9 +801,11 @@ async fn store_refuses_every_forbidden_transition() {
             organisation: "O",
             requested_roles: &[],
             suppress_invite: true,
-            actor: None,
-            via: "cli",
-            os_user: None,
+            who: hubdeck::store::audit::AuditActor {
+                sub: None,
+                via: "cli",
+                os_user: None,
+            },
         },
     )
     .await
@@ -877,9 +885,11 @@ async fn second_registration_while_one_is_open_is_refused_before_the_directory()
         organisation: "O",
         requested_roles: &[],
         suppress_invite: true,
-        actor: None,
-        via: "cli",
-        os_user: None,
+        who: hubdeck::store::audit::AuditActor {
+            sub: None,
+            via: "cli",
+            os_user: None,
+        },
     };
     registrations::insert_pending(&mut conn, &mk).await.unwrap();
     let e = registrations::insert_pending(&mut conn, &mk)
@@ -945,9 +955,11 @@ async fn listing_stuck_registrations_never_reconciles() {
                 organisation: "O",
                 requested_roles: &[],
                 suppress_invite: true,
-                actor: None,
-                via: "cli",
-                os_user: None,
+                who: hubdeck::store::audit::AuditActor {
+                    sub: None,
+                    via: "cli",
+                    os_user: None,
+                },
             },
         )
         .await

@@ -928,9 +928,11 @@ async fn reconcile_never_adopts_an_identity_created_outside_hubdeck() {
             organisation: "Org",
             requested_roles: &[RoleRef::Admin.id()],
             suppress_invite: true,
-            actor: None,
-            via: "cli",
-            os_user: Some("a"),
+            who: hubdeck::store::audit::AuditActor {
+                sub: None,
+                via: "cli",
+                os_user: Some("a"),
+            },
         },
     )
     .await

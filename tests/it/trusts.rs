@@ -1066,6 +1066,37 @@ async fn trusts_and_kit_slots_commands() {
             .await
             .expect("audit");
     assert_eq!(audit, ["REGISTERED", "KEY_ROTATED", "DELETED"]);
+    for (name, code) in [("York", "YRK"), ("Zennor", "ZNR")] {
+        let r = run(vec!["register-trust", "--name", name, "--code", code])
+            .await
+            .expect("join");
+        assert_eq!(r.code, 0, "{}", r.stderr);
+    }
+    // One sort syntax for every list: COLUMN[:asc|desc]; the old `-COLUMN` is refused with
+    // the spelling to use, and nothing is listed.
+    let desc = run(vec![
+        "--output",
+        "json",
+        "trusts",
+        "list",
+        "--sort",
+        "name:desc",
+    ])
+    .await
+    .expect("join");
+    assert_eq!(desc.code, 0, "{}", desc.stderr);
+    let names: Vec<String> = json(&desc)["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|t| t["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names, ["Zennor", "York"]);
+    let old = run(vec!["trusts", "list", "--sort", "-name"])
+        .await
+        .expect("join");
+    assert_eq!((old.code, old.stdout.as_str()), (2, ""), "{}", old.stderr);
+    assert!(old.stderr.contains("name:desc"), "{}", old.stderr);
 }
 
 /// The TUI's entry points on `Services` (with the real LocalDirectory) run the same use cases.

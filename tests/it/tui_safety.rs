@@ -8,10 +8,15 @@ use std::collections::BTreeSet;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{ErrorReport, Msg, Op, OpOutcome, Request, RevealKeys, RoleTarget};
+use hubdeck::tui::action::{ErrorReport, Msg, OpBox, OpOutcome, Operation, Request, RevealKeys};
 use hubdeck::tui::app::App;
 use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
+use hubdeck::tui::screens::Tab;
+use hubdeck::tui::screens::mandates::data::MandateOp;
+use hubdeck::tui::screens::roles::{LoadRoleChoices, RoleTarget};
+use hubdeck::tui::screens::trusts::data::TrustOp;
+use hubdeck::tui::screens::users::data::UserOp;
 use hubdeck::tui::theme::Theme;
 use hubdeck::tui::widgets::dialog::Dialog;
 use proptest::prelude::*;
@@ -32,9 +37,17 @@ fn screen(a: &App) -> String {
 }
 
 /// The mutations queued since the last call (other requests are answered).
-fn ops(a: &mut App) -> Vec<(u64, Op)> {
+fn ops(a: &mut App) -> Vec<(u64, OpBox)> {
     let reqs = a.take_requests();
     answer(a, reqs)
+}
+
+/// The one operation queued, as its type (None: none, several, or another type).
+fn one<T: Operation + Clone>(ops: &[(u64, OpBox)]) -> Option<T> {
+    match ops {
+        [(_, op)] => op.downcast_ref::<T>().cloned(),
+        _ => None,
+    }
 }
 
 fn no_ops(a: &mut App) -> bool {
@@ -75,7 +88,7 @@ fn rotate_then_delete(a: &mut App) -> (u64, u64) {
     a.update(ch('y'));
     let rot = ops(a);
     assert!(
-        matches!(rot.as_slice(), [(_, Op::RotateTrustKey { .. })]),
+        matches!(one::<TrustOp>(&rot), Some(TrustOp::RotateKey { .. })),
         "{rot:?}"
     );
     // A second mutation before the first reply.
@@ -86,7 +99,7 @@ fn rotate_then_delete(a: &mut App) -> (u64, u64) {
     a.update(ch('y'));
     let del = ops(a);
     assert!(
-        matches!(del.as_slice(), [(_, Op::SoftDeleteMandate { .. })]),
+        matches!(one::<MandateOp>(&del), Some(MandateOp::SoftDelete { .. })),
         "{del:?}"
     );
     assert_eq!(a.inflight.len(), 2, "both are tracked");
@@ -277,8 +290,8 @@ fn confirmations_ignore_keys_in_their_first_300_ms() {
     a.clock.advance(std::time::Duration::from_millis(1));
     a.update(ch('y'));
     assert!(matches!(
-        ops(&mut a).as_slice(),
-        [(_, Op::SoftDeleteMandate { .. })]
+        one::<MandateOp>(&ops(&mut a)),
+        Some(MandateOp::SoftDelete { .. })
     ));
     // Type-the-name: a burst right after opening types nothing.
     a.update(ch('D'));
@@ -334,7 +347,11 @@ fn too_small_terminal_acts_only_on_resize_and_quit() {
     a.update(key(KeyCode::Enter));
     a.update(Msg::Paste("today".into()));
     assert!(a.dialog.is_none() && a.form.is_none() && a.palette.is_none());
-    assert!(a.members.is_none(), "Enter opened nothing");
+    assert_eq!(
+        a.screen(Tab::Mandates).table().list,
+        "mandates",
+        "Enter opened nothing"
+    );
     assert_eq!(a.tab, hubdeck::tui::screens::Tab::Mandates);
     assert!(no_ops(&mut a));
     assert!(screen_at(&a, 60, 20).contains("terminal too small"));
@@ -364,7 +381,7 @@ fn paste_goes_only_into_the_focused_text_input() {
     // In the search box: it searches for the text.
     a.update(ch('/'));
     a.update(Msg::Paste("to\nday\r\n".into()));
-    assert_eq!(a.trusts.table.search.value(), "today");
+    assert_eq!(a.screen(Tab::Trusts).table().search.value(), "today");
     for _ in 0..5 {
         a.update(Msg::Tick);
     }
@@ -508,7 +525,7 @@ fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
     let reqs = a.take_requests();
     assert!(reqs.iter().any(|r| matches!(
         r,
-        Request::RoleChoices { target: RoleTarget::User { sub }, .. } if sub.ends_with("a1")
+        r if matches!(r.job::<LoadRoleChoices>(), Some(LoadRoleChoices(RoleTarget::User { sub })) if sub.to_string().ends_with("a1"))
     )));
     // Until the reply, nothing can be saved.
     a.update(key(KeyCode::Enter));
@@ -524,9 +541,9 @@ fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
     assert!(s.contains("Add: viewer. Remove: nothing."), "{s}");
     wait(&a);
     a.update(ch('y'));
-    match ops(&mut a).as_slice() {
-        [(_, Op::SetUserRoles { roles, .. })] => {
-            assert_eq!(roles, &vec!["admin".to_string(), "viewer".to_string()])
+    match one::<UserOp>(&ops(&mut a)) {
+        Some(UserOp::SetRoles { roles, .. }) => {
+            assert_eq!(roles, vec!["admin".to_string(), "viewer".to_string()])
         }
         other => panic!("{other:?}"),
     }
@@ -556,8 +573,8 @@ fn member_roles_form_offers_and_keeps_the_mandates_own_role() {
     assert!(s.contains("Add: member. Remove: admin."), "{s}");
     wait(&a);
     a.update(ch('y'));
-    match ops(&mut a).as_slice() {
-        [(_, Op::SetMemberRoles { roles, .. })] => {
+    match one::<MandateOp>(&ops(&mut a)) {
+        Some(MandateOp::SetMemberRoles { roles, .. }) => {
             let got: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
             assert_eq!(got, BTreeSet::from([ROLE_MEMBER, ROLE_STEWARD]));
             assert!(!got.contains(ROLE_ADMIN));
@@ -627,8 +644,8 @@ fn disabling_or_demoting_oneself_needs_a_typed_confirmation() {
     type_str(&mut a, "alice@acme.example");
     a.update(key(KeyCode::Enter));
     assert!(matches!(
-        ops(&mut a).as_slice(),
-        [(_, Op::SetUserEnabled { enabled: false, .. })]
+        one::<UserOp>(&ops(&mut a)),
+        Some(UserOp::SetEnabled { enabled: false, .. })
     ));
     // Removing one's own admin grant in the Roles form.
     let mut a = alice_app();
@@ -649,8 +666,8 @@ fn disabling_or_demoting_oneself_needs_a_typed_confirmation() {
     type_str(&mut a, "alice@acme.example");
     a.update(key(KeyCode::Enter));
     assert!(matches!(
-        ops(&mut a).as_slice(),
-        [(_, Op::SetUserRoles { roles, .. })] if roles == &vec!["viewer".to_string()]
+        one::<UserOp>(&ops(&mut a)),
+        Some(UserOp::SetRoles { roles, .. }) if roles == vec!["viewer".to_string()]
     ));
     // Deleting oneself says so too.
     let mut a = alice_app();
@@ -718,4 +735,100 @@ fn safety_dialogs_at_80x24() {
     let mut a = alice_app();
     a.update(ch('a'));
     snap80("safety_disable_yourself_80x24", &a);
+}
+
+/// Long work that allows it runs as an abortable task: the footer names it, Esc cancels it
+/// (the loop aborts the task), and its late reply is dropped. A change that is not safe to
+/// abandon is never cancelled by Esc.
+#[test]
+fn an_export_can_be_cancelled_and_a_change_cannot() {
+    use hubdeck::tui::screens::audit::data::Export;
+    let mut a = app();
+    a.update(ch('6'));
+    answer_all(&mut a);
+    a.update(ch('x'));
+    let reqs = a.take_requests();
+    let id = reqs
+        .iter()
+        .find_map(|r| match r {
+            Request::Op { id, op } if op.is::<Export>() => Some(*id),
+            _ => None,
+        })
+        .expect("an export request");
+    assert_eq!(a.cancellable(), Some((id, "export audit")));
+    assert!(
+        screen(&a).contains("Esc cancel export audit"),
+        "{}",
+        screen(&a)
+    );
+    a.update(key(KeyCode::Esc));
+    let reqs = a.take_requests();
+    assert!(
+        reqs.iter()
+            .any(|r| matches!(r, Request::Cancel { id: c } if *c == id)),
+        "{reqs:?}"
+    );
+    assert!(a.inflight.is_empty());
+    assert!(screen(&a).contains("export audit cancelled"));
+    // The task finished anyway before the abort landed: its reply is dropped.
+    a.update(Msg::OpDone {
+        id,
+        result: Ok(OpOutcome {
+            toast: "7 audit rows exported to /tmp/x.csv".into(),
+            reveal: None,
+        }),
+    });
+    assert!(!screen(&a).contains("rows exported"));
+    assert!(
+        a.take_requests().is_empty(),
+        "no reload for a dropped reply"
+    );
+
+    // A soft delete in flight: Esc goes nowhere and the change keeps running.
+    let mut a = app();
+    a.update(ch('d'));
+    wait(&a);
+    a.update(ch('y'));
+    assert!(matches!(
+        one::<MandateOp>(&ops(&mut a)),
+        Some(MandateOp::SoftDelete { .. })
+    ));
+    assert_eq!(a.cancellable(), None);
+    a.update(key(KeyCode::Esc));
+    assert_eq!(a.inflight.len(), 1);
+    assert!(
+        a.take_requests()
+            .iter()
+            .all(|r| !matches!(r, Request::Cancel { .. }))
+    );
+}
+
+/// Reading the registrations never writes: `pending` rows are settled only by `:reconcile`,
+/// which runs as a change of its own (refused in read-only mode like every change).
+#[test]
+fn reconcile_is_an_explicit_command() {
+    use hubdeck::tui::screens::registrations::data::RegistrationOp;
+    let mut a = app();
+    a.update(ch('3'));
+    let reqs = a.take_requests();
+    assert!(
+        reqs.iter().all(|r| !matches!(r, Request::Op { .. })),
+        "opening the list starts no change"
+    );
+    answer(&mut a, reqs);
+    a.update(ch(':'));
+    type_str(&mut a, "reconcile");
+    a.update(key(KeyCode::Enter));
+    assert!(matches!(
+        one::<RegistrationOp>(&ops(&mut a)),
+        Some(RegistrationOp::Reconcile)
+    ));
+    assert_eq!(a.tab, Tab::Registrations);
+
+    let mut a = crate::tui_snapshots::app_with(true, false);
+    a.update(ch(':'));
+    type_str(&mut a, "reconcile");
+    a.update(key(KeyCode::Enter));
+    assert!(no_ops(&mut a), "read-only: nothing runs");
+    assert!(screen(&a).contains("read-only mode"));
 }

@@ -6,14 +6,20 @@ use std::collections::BTreeSet;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{DisplayText, Page, PermissionRef, Secret, UserSub};
+use hubdeck::domain::{MandateId, RegistrationId, TrustId};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{
-    ErrorReport, ListKey, Msg, OpOutcome, Request, RevealKeys, RoleChoices, RoleTarget, Row,
-};
+use hubdeck::tui::action::{ErrorReport, Msg, OpBox, OpOutcome, Request, RevealKeys, Row};
 use hubdeck::tui::app::{App, AppConfig};
 use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
 use hubdeck::tui::screens::Tab;
+use hubdeck::tui::screens::audit::data::AuditRow;
+use hubdeck::tui::screens::kit_slots::data::{KitSlotRow, LoadUsage, Usage};
+use hubdeck::tui::screens::mandates::data::{MandateRow, MemberRow};
+use hubdeck::tui::screens::registrations::data::RegistrationRow;
+use hubdeck::tui::screens::roles::{LoadRoleChoices, PickUsers, RoleChoices, RoleTarget};
+use hubdeck::tui::screens::trusts::data::{TrustOp, TrustRow};
+use hubdeck::tui::screens::users::data::{LoadDetail, UserRow};
 use hubdeck::tui::theme::Theme;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -86,130 +92,196 @@ pub fn d(s: &str) -> DisplayText {
     DisplayText::new(s)
 }
 
-pub fn rows_for(list: &ListKey) -> Vec<Row> {
+pub fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
+    chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M")
+        .expect("a test time")
+        .and_utc()
+}
+
+pub fn uuid(s: &str) -> uuid::Uuid {
+    uuid::Uuid::parse_str(s).expect("a test uuid")
+}
+
+pub fn sub(s: &str) -> UserSub {
+    UserSub(uuid(s))
+}
+
+pub fn some(s: &str) -> Option<String> {
+    Some(s.to_string())
+}
+
+/// The typed page of `list` the screens are shown (each screen's own row type).
+pub fn rows_for(
+    list: &str,
+    query: &hubdeck::domain::PageQuery,
+) -> (u64, Box<dyn std::any::Any + Send>) {
+    fn page<T: Send + 'static>(
+        items: Vec<T>,
+        total: Option<u64>,
+        q: &hubdeck::domain::PageQuery,
+    ) -> (u64, Box<dyn std::any::Any + Send>) {
+        let total = total.unwrap_or(items.len() as u64);
+        (
+            total,
+            Box::new(Page {
+                total,
+                items,
+                page: q.page,
+                page_size: q.page_size,
+                next_cursor: None,
+                nav: hubdeck::domain::page::PageNav {
+                    first: Some(hubdeck::domain::page::Cursor {
+                        keys: vec![Some("a".into())],
+                        id: "1".into(),
+                    }),
+                    last: Some(hubdeck::domain::page::Cursor {
+                        keys: vec![Some("z".into())],
+                        id: "2".into(),
+                    }),
+                    at_start: q.page == 1,
+                    at_end: false,
+                },
+            }),
+        )
+    }
+    let mandate = |id: &str, name: &str, label: &str, enabled: bool, created: &str| MandateRow {
+        id: MandateId(uuid(id)),
+        name: name.into(),
+        label: some(label),
+        enabled,
+        created_at: at(created),
+    };
     match list {
-        ListKey::Mandates => vec![
-            Row::new(
-                "00000000-0000-0000-0000-00000000000a",
-                [
-                    d("Acme Research"),
-                    d("acme"),
-                    d("yes"),
-                    d("2026-11-01 09:00"),
-                ],
-            ),
-            Row::new(
-                "00000000-0000-0000-0000-00000000000b",
-                [
-                    d("Beta Hospital"),
-                    d("beta"),
-                    d("yes"),
-                    d("2026-11-02 10:30"),
-                ],
-            ),
-            Row::new(
-                "00000000-0000-0000-0000-00000000000c",
-                [
-                    d("Evil\u{1b}[31mRed\u{202e}txt"),
-                    d("evil"),
-                    d("no"),
-                    d("2026-11-03 11:45"),
-                ],
-            ),
-        ],
-        ListKey::Members(_) => vec![
-            Row::new(
-                "00000000-0000-0000-0000-0000000000a1",
-                [
-                    d("alice@acme.example"),
-                    d("Alice Admin"),
-                    d("admin"),
-                    d("yes"),
-                    d("yes"),
-                ],
-            ),
-            Row::new(
-                "00000000-0000-0000-0000-0000000000a2",
-                [
-                    d("bob@acme.example"),
-                    d("Bob Member"),
-                    d("member"),
-                    d("no"),
-                    d("yes"),
-                ],
-            ),
-        ],
-        ListKey::Users => vec![
-            Row::new(
-                "00000000-0000-0000-0000-0000000000a1",
-                [
-                    d("alice@acme.example"),
-                    d("Alice Admin"),
-                    d("Acme"),
-                    d("admin"),
-                    d("yes"),
-                    d("CONFIRMED"),
-                ],
-            ),
-            Row::new(
-                "00000000-0000-0000-0000-0000000000a3",
-                [
-                    d("carol@nhs.example"),
-                    d("Carol Viewer"),
-                    d("NHS"),
-                    d("viewer"),
-                    d("no"),
-                    d("FORCE_CHANGE…"),
-                ],
-            ),
-        ],
-        ListKey::Registrations => vec![Row::new(
-            "00000000-0000-0000-0000-0000000000r1",
-            [
-                d("dave@site.example"),
-                d("roles_pending"),
-                d("researcher"),
-                d("directory unavailable (transient): 503"),
-                d("2026-11-20 08:00"),
+        "mandates" => page(
+            vec![
+                mandate(
+                    "00000000-0000-0000-0000-00000000000a",
+                    "Acme Research",
+                    "acme",
+                    true,
+                    "2026-11-01 09:00",
+                ),
+                mandate(
+                    "00000000-0000-0000-0000-00000000000b",
+                    "Beta Hospital",
+                    "beta",
+                    true,
+                    "2026-11-02 10:30",
+                ),
+                mandate(
+                    "00000000-0000-0000-0000-00000000000c",
+                    "Evil\u{1b}[31mRed\u{202e}txt",
+                    "evil",
+                    false,
+                    "2026-11-03 11:45",
+                ),
             ],
-        )],
-        ListKey::Trusts => vec![Row::new(
-            "00000000-0000-0000-0000-0000000000t1",
-            [
-                d("Leeds Teaching"),
-                d("LEEDS"),
-                d("North East and Yorkshire"),
-                d("Trust_001"),
-                d("2026-11-05 12:00"),
+            Some(12_345),
+            query,
+        ),
+        "members" => page(
+            vec![
+                MemberRow {
+                    user_id: sub("00000000-0000-0000-0000-0000000000a1"),
+                    who: some("alice@acme.example"),
+                    full_name: some("Alice Admin"),
+                    role_labels: vec!["admin".into()],
+                    is_admin: true,
+                    enabled: true,
+                },
+                MemberRow {
+                    user_id: sub("00000000-0000-0000-0000-0000000000a2"),
+                    who: some("bob@acme.example"),
+                    full_name: some("Bob Member"),
+                    role_labels: vec!["member".into()],
+                    is_admin: false,
+                    enabled: true,
+                },
             ],
-        )],
-        ListKey::KitSlots => vec![
-            Row::new(
-                "Trust_001",
-                [
-                    d("Trust_001"),
-                    d("1"),
-                    d("used"),
-                    d("Leeds Teaching"),
-                    d("2026-11-05 12:00"),
-                ],
-            ),
-            Row::new(
-                "Trust_002",
-                [d("Trust_002"), d("2"), d("free"), d(""), d("")],
-            ),
-        ],
-        ListKey::Audit => vec![Row::new(
-            "1",
-            [
-                d("2026-11-05 12:00"),
-                d("trusts"),
-                d("REGISTERED"),
-                d("ops@hub.example"),
-                d("Leeds Teaching"),
-                d("tui"),
+            None,
+            query,
+        ),
+        "users" => page(
+            vec![
+                UserRow {
+                    sub: sub("00000000-0000-0000-0000-0000000000a1"),
+                    email: "alice@acme.example".into(),
+                    name: some("Alice Admin"),
+                    organisation: some("Acme"),
+                    roles: vec!["admin".into()],
+                    enabled: true,
+                    status: "CONFIRMED".into(),
+                },
+                UserRow {
+                    sub: sub("00000000-0000-0000-0000-0000000000a3"),
+                    email: "carol@nhs.example".into(),
+                    name: some("Carol Viewer"),
+                    organisation: some("NHS"),
+                    roles: vec!["viewer".into()],
+                    enabled: false,
+                    status: "FORCE_CHANGE…".into(),
+                },
             ],
-        )],
+            None,
+            query,
+        ),
+        "registrations" => page(
+            vec![RegistrationRow {
+                id: RegistrationId(uuid("00000000-0000-0000-0000-0000000000e1")),
+                email: "dave@site.example".into(),
+                state: "roles_pending".into(),
+                roles: vec!["researcher".into()],
+                last_error: some("directory unavailable (transient): 503"),
+                created_at: at("2026-11-20 08:00"),
+            }],
+            None,
+            query,
+        ),
+        "trusts" => page(
+            vec![TrustRow {
+                id: TrustId(uuid("00000000-0000-0000-0000-0000000000f1")),
+                name: "Leeds Teaching".into(),
+                code: "LEEDS".into(),
+                region: some("North East and Yorkshire"),
+                slot_name: some("Trust_001"),
+                created_at: at("2026-11-05 12:00"),
+            }],
+            None,
+            query,
+        ),
+        "kit slots" => page(
+            vec![
+                KitSlotRow {
+                    slot_name: "Trust_001".into(),
+                    slot_number: 1,
+                    free: false,
+                    trust: "Leeds Teaching".into(),
+                    assigned_at: Some(at("2026-11-05 12:00")),
+                },
+                KitSlotRow {
+                    slot_name: "Trust_002".into(),
+                    slot_number: 2,
+                    free: true,
+                    trust: String::new(),
+                    assigned_at: None,
+                },
+            ],
+            None,
+            query,
+        ),
+        "audit" => page(
+            vec![AuditRow {
+                occurred_at: at("2026-11-05 12:00"),
+                source: "trusts".into(),
+                action: "REGISTERED".into(),
+                actor: "ops@hub.example".into(),
+                subject: "Leeds Teaching".into(),
+                via: "tui".into(),
+            }],
+            None,
+            query,
+        ),
+        other => panic!("no test rows for {other}"),
     }
 }
 
@@ -233,7 +305,7 @@ pub fn role_choices_for(target: &RoleTarget) -> RoleChoices {
                 ("researcher", "researcher"),
                 ("viewer", "viewer"),
             ]),
-            held: if sub.ends_with("a1") {
+            held: if sub.to_string().ends_with("a1") {
                 vec!["admin".into()]
             } else {
                 vec!["viewer".into()]
@@ -246,7 +318,7 @@ pub fn role_choices_for(target: &RoleTarget) -> RoleChoices {
                 (ROLE_VIEWER, "viewer"),
                 (ROLE_STEWARD, "data steward (this mandate)"),
             ]),
-            held: match user_sub.as_deref() {
+            held: match user_sub.map(|s| s.to_string()) {
                 Some(s) if s.ends_with("a1") => vec![ROLE_ADMIN.into(), ROLE_STEWARD.into()],
                 Some(_) => vec![ROLE_MEMBER.into()],
                 None => Vec::new(),
@@ -262,70 +334,67 @@ pub fn answer_all(app: &mut App) {
 }
 
 /// Answers `reqs` like [`answer_all`] and returns the mutations among them (unanswered).
-pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, hubdeck::tui::action::Op)> {
+pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, OpBox)> {
     let mut ops = Vec::new();
     for req in reqs {
-        match req {
-            Request::Op { id, op } => ops.push((id, op)),
-            Request::Page { id, list, query } => {
-                let items = rows_for(&list);
-                let page = Page {
-                    total: if list == ListKey::Mandates {
-                        12_345
-                    } else {
-                        items.len() as u64
-                    },
-                    items,
-                    page: query.page,
-                    page_size: query.page_size,
-                    next_cursor: None,
-                    nav: hubdeck::domain::page::PageNav {
-                        first: Some(hubdeck::domain::page::Cursor {
-                            keys: vec![Some("a".into())],
-                            id: "1".into(),
-                        }),
-                        last: Some(hubdeck::domain::page::Cursor {
-                            keys: vec![Some("z".into())],
-                            id: "2".into(),
-                        }),
-                        at_start: query.page == 1,
-                        at_end: false,
-                    },
-                };
-                app.update(Msg::Page {
-                    id,
-                    list,
-                    result: Ok(page),
-                });
-            }
-            Request::KitSummary { id } => app.update(Msg::KitSummary {
+        if let Some(LoadUsage) = req.job::<LoadUsage>() {
+            let Request::Load { id, .. } = req else {
+                continue;
+            };
+            app.update(Msg::reply(id, Usage { used: 1, total: 2 }));
+            continue;
+        }
+        if req.job::<LoadDetail>().is_some() {
+            let Request::Load { id, .. } = req else {
+                continue;
+            };
+            app.update(Msg::reply(
                 id,
-                result: Ok((1, 2)),
-            }),
-            Request::Detail { id, .. } => app.update(Msg::Detail {
-                id,
-                result: Ok(vec![
-                    ("Email".into(), d("alice@acme.example")),
+                vec![
+                    ("Email".to_string(), d("alice@acme.example")),
                     ("Grants".into(), d("admin")),
                     ("Mandates".into(), d("Acme Research (admin)")),
                     ("Registration".into(), d("complete")),
-                ]),
-            }),
-            Request::FilterValues { id, .. } => app.update(Msg::FilterValues {
+                ],
+            ));
+            continue;
+        }
+        if let Some(LoadRoleChoices(target)) = req.job::<LoadRoleChoices>() {
+            let choices = role_choices_for(target);
+            let Request::Load { id, .. } = req else {
+                continue;
+            };
+            app.update(Msg::reply(id, choices));
+            continue;
+        }
+        if req.job::<PickUsers>().is_some() {
+            let Request::Load { id, .. } = req else {
+                continue;
+            };
+            app.update(Msg::reply(
                 id,
-                result: Ok(vec!["true".into(), "false".into()]),
-            }),
-            Request::RoleChoices { id, target } => app.update(Msg::RoleChoices {
-                id,
-                result: Ok(role_choices_for(&target)),
-            }),
-            Request::PickUsers { id, .. } => app.update(Msg::PickUsers {
-                id,
-                result: Ok(vec![Row::new(
+                vec![Row::new(
                     "00000000-0000-0000-0000-0000000000a3",
                     [d("carol@nhs.example"), d("Carol Viewer")],
-                )]),
-            }),
+                )],
+            ));
+            continue;
+        }
+        match req {
+            Request::Op { id, op } => ops.push((id, op)),
+            Request::Page {
+                id, list, query, ..
+            } => {
+                let (_, page) = rows_for(list, &query);
+                app.update(Msg::Reply {
+                    id,
+                    result: Ok(page),
+                });
+            }
+            Request::FilterValues { id, .. } => app.update(Msg::reply(
+                id,
+                vec!["true".to_string(), "false".to_string()],
+            )),
             _ => {}
         }
     }
@@ -594,7 +663,7 @@ fn reveal_app() -> App {
         .into_iter()
         .find_map(|r| match r {
             Request::Op { id, op } => {
-                assert!(matches!(op, hubdeck::tui::action::Op::RegisterTrust { ref code, .. } if code == "LEEDS"));
+                assert!(matches!(op.downcast_ref(), Some(TrustOp::Register { code, .. }) if code == "LEEDS"));
                 Some(id)
             }
             _ => None,
@@ -724,33 +793,32 @@ fn stale_page_is_dropped() {
         .filter_map(|r| match r {
             Request::Page {
                 id,
-                list: ListKey::Mandates,
+                list: "mandates",
                 query,
+                ..
             } if query.want == hubdeck::domain::page::Want::Rows => Some(*id),
             _ => None,
         })
         .collect();
     assert_eq!(ids.len(), 2);
     let page = |name: &str| Page {
-        items: vec![Row::new("x", [d(name)])],
+        items: vec![MandateRow {
+            id: MandateId(uuid::Uuid::from_u128(1)),
+            name: name.into(),
+            label: None,
+            enabled: true,
+            created_at: at("2026-11-01 09:00"),
+        }],
         total: 1,
         page: 1,
         page_size: 50,
         next_cursor: None,
         nav: Default::default(),
     };
-    a.update(Msg::Page {
-        id: ids[1],
-        list: ListKey::Mandates,
-        result: Ok(page("fresh")),
-    });
-    a.update(Msg::Page {
-        id: ids[0],
-        list: ListKey::Mandates,
-        result: Ok(page("stale")),
-    });
-    assert_eq!(a.mandates.table.rows()[0].cell(0), "fresh");
-    assert!(!a.mandates.table.loading());
+    a.update(Msg::reply(ids[1], page("fresh")));
+    a.update(Msg::reply(ids[0], page("stale")));
+    assert_eq!(a.screen(Tab::Mandates).table().rows()[0].cell(0), "fresh");
+    assert!(!a.screen(Tab::Mandates).table().loading());
     // Sort indicator on the name column after two presses: descending.
     let text = text_of(render(&a, 80, 24).backend().buffer());
     assert!(text.contains("Name ▼"), "{text}");
@@ -759,7 +827,7 @@ fn stale_page_is_dropped() {
 #[test]
 fn failed_page_opens_error_dialog_and_keeps_previous_page() {
     let mut a = app();
-    let before = a.mandates.table.rows().to_vec();
+    let before = a.screen(Tab::Mandates).table().rows().to_vec();
     a.update(key(KeyCode::PageDown));
     let id = a
         .take_requests()
@@ -775,9 +843,8 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
         text.contains("Acme Research") && text.contains("loading"),
         "{text}"
     );
-    a.update(Msg::Page {
+    a.update(Msg::Reply {
         id,
-        list: ListKey::Mandates,
         result: Err(ErrorReport {
             chain: vec!["database unavailable".into(), "connection refused".into()],
             ..Default::default()
@@ -787,9 +854,10 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
         a.dialog,
         Some(hubdeck::tui::widgets::dialog::Dialog::Error { .. })
     ));
-    assert_eq!(a.mandates.table.rows(), before.as_slice());
+    assert_eq!(a.screen(Tab::Mandates).table().rows(), before.as_slice());
     assert_eq!(
-        a.mandates.table.query.page, 1,
+        a.screen(Tab::Mandates).table().query.page,
+        1,
         "query rolled back to the visible page"
     );
     let text = text_of(render(&a, 80, 24).backend().buffer());
@@ -829,7 +897,10 @@ fn debounced_search_and_palette() {
     type_str(&mut a, "user bob@x.example");
     a.update(key(KeyCode::Enter));
     assert_eq!(a.tab, Tab::Users);
-    assert_eq!(a.users.table.query.search.as_deref(), Some("bob@x.example"));
+    assert_eq!(
+        a.screen(Tab::Users).table().query.search.as_deref(),
+        Some("bob@x.example")
+    );
     a.update(ch(':'));
     a.update(key(KeyCode::Up));
     assert_eq!(
@@ -851,7 +922,7 @@ fn debounced_search_and_palette() {
         .rev()
         .find_map(|r| match r {
             Request::Page {
-                list: ListKey::Audit,
+                list: "audit",
                 query,
                 ..
             } => Some(query),
@@ -870,17 +941,19 @@ fn debounced_search_and_palette() {
 #[test]
 fn redraw_200x60_is_measured() {
     let mut a = app();
-    a.mandates.table.reload_for_test_page((0..50).map(|i| {
-        Row::new(
-            format!("{i}"),
-            [
-                d(&format!("Mandate {i:05} with a longer name")),
-                d("label"),
-                d("yes"),
-                d("2026-11-01 09:00"),
-            ],
-        )
-    }));
+    a.screen_mut(Tab::Mandates)
+        .table_mut()
+        .reload_for_test_page((0..50).map(|i| {
+            Row::new(
+                format!("{i}"),
+                [
+                    d(&format!("Mandate {i:05} with a longer name")),
+                    d("label"),
+                    d("yes"),
+                    d("2026-11-01 09:00"),
+                ],
+            )
+        }));
     let mut t = Terminal::new(TestBackend::new(200, 60)).expect("terminal");
     let mut times = Vec::new();
     for _ in 0..200 {
@@ -962,7 +1035,7 @@ fn new_password_challenge() {
     assert!(a.take_requests().iter().any(|r| matches!(
         r,
         Request::Page {
-            list: ListKey::Mandates,
+            list: "mandates",
             ..
         }
     )));
@@ -1037,12 +1110,14 @@ fn permissions_grey_out_what_the_operator_may_not_do() {
 #[test]
 fn scrolling_keeps_its_place() {
     let mut a = app();
-    a.mandates.table.reload_for_test_page((0..50).map(|i| {
-        Row::new(
-            format!("{i}"),
-            [d(&format!("Mandate {i:05}")), d("l"), d("yes"), d("x")],
-        )
-    }));
+    a.screen_mut(Tab::Mandates)
+        .table_mut()
+        .reload_for_test_page((0..50).map(|i| {
+            Row::new(
+                format!("{i}"),
+                [d(&format!("Mandate {i:05}")), d("l"), d("yes"), d("x")],
+            )
+        }));
     let mut t = Terminal::new(TestBackend::new(80, 24)).expect("terminal");
     for _ in 0..30 {
         a.update(key(KeyCode::Down));
@@ -1071,7 +1146,7 @@ fn snap80(name: &str, app: &App) {
 }
 
 /// The one Op request queued (panics if none); answers it with success and the refresh.
-fn the_op(app: &mut App) -> hubdeck::tui::action::Op {
+fn the_op<T: hubdeck::tui::action::Operation + Clone>(app: &mut App) -> T {
     let (id, op) = app
         .take_requests()
         .into_iter()
@@ -1085,7 +1160,9 @@ fn the_op(app: &mut App) -> hubdeck::tui::action::Op {
         result: Ok(OpOutcome::default()),
     });
     answer_all(app);
-    op
+    op.downcast_ref::<T>()
+        .cloned()
+        .unwrap_or_else(|| panic!("unexpected op {op:?}"))
 }
 
 pub fn users_app(read_only: bool) -> App {
@@ -1097,7 +1174,7 @@ pub fn users_app(read_only: bool) -> App {
 
 #[test]
 fn user_actions_emit_their_requests() {
-    use hubdeck::tui::action::Op;
+    use hubdeck::tui::screens::users::data::UserOp as Op;
     let alice = "00000000-0000-0000-0000-0000000000a1";
     let carol = "00000000-0000-0000-0000-0000000000a3";
     let mut a = users_app(false);
@@ -1108,13 +1185,13 @@ fn user_actions_emit_their_requests() {
     snap80("dialog_disable_user", &a);
     assert!(a.take_requests().is_empty(), "nothing before confirming");
     a.update(ch('y'));
-    match the_op(&mut a) {
-        Op::SetUserEnabled {
+    match the_op::<Op>(&mut a) {
+        Op::SetEnabled {
             sub,
             email,
             enabled,
         } => {
-            assert_eq!(sub, alice);
+            assert_eq!(sub.to_string(), alice);
             assert_eq!(email, "alice@acme.example");
             assert!(!enabled);
         }
@@ -1128,8 +1205,8 @@ fn user_actions_emit_their_requests() {
     snap80("dialog_enable_user", &a);
     a.update(ch('y'));
     assert!(matches!(
-        the_op(&mut a),
-        Op::SetUserEnabled { sub, enabled: true, .. } if sub == carol
+        the_op::<Op>(&mut a),
+        Op::SetEnabled { sub, enabled: true, .. } if sub.to_string() == carol
     ));
 
     // Cancel leaves nothing queued.
@@ -1148,7 +1225,9 @@ fn user_actions_emit_their_requests() {
     wait(&a);
     snap80("dialog_resend_invite", &a);
     a.update(ch('y'));
-    assert!(matches!(the_op(&mut a), Op::ResendInvite { sub, .. } if sub == carol));
+    assert!(
+        matches!(the_op::<Op>(&mut a), Op::ResendInvite { sub, .. } if sub.to_string() == carol)
+    );
 
     // Edit profile: prefilled, inline validation, then the request.
     a.update(ch('e'));
@@ -1166,13 +1245,13 @@ fn user_actions_emit_their_requests() {
     );
     type_str(&mut a, "Carol V");
     a.update(key(KeyCode::Enter));
-    match the_op(&mut a) {
+    match the_op::<Op>(&mut a) {
         Op::EditProfile {
             sub,
             name,
             organisation,
         } => {
-            assert_eq!(sub, carol);
+            assert_eq!(sub.to_string(), carol);
             assert_eq!(name, "Carol V");
             assert_eq!(organisation, "NHS");
         }
@@ -1193,7 +1272,7 @@ fn user_actions_emit_their_requests() {
     );
     type_str(&mut a, ".example");
     a.update(key(KeyCode::Enter));
-    assert!(matches!(the_op(&mut a), Op::DeleteUser { sub } if sub == carol));
+    assert!(matches!(the_op::<Op>(&mut a), Op::Delete { sub } if sub.to_string() == carol));
 }
 
 #[test]
@@ -1248,7 +1327,7 @@ fn user_actions_do_nothing_in_read_only_mode() {
 
 #[test]
 fn member_toggle_emits_its_request() {
-    use hubdeck::tui::action::Op;
+    use hubdeck::tui::screens::mandates::data::MandateOp as Op;
     let mut a = app();
     a.update(key(KeyCode::Enter));
     answer_all(&mut a);
@@ -1256,14 +1335,17 @@ fn member_toggle_emits_its_request() {
     wait(&a);
     snap80("dialog_disable_membership", &a);
     a.update(ch('y'));
-    match the_op(&mut a) {
+    match the_op::<Op>(&mut a) {
         Op::SetMemberEnabled {
             mandate_id,
             user_sub,
             enabled,
         } => {
-            assert_eq!(mandate_id, "00000000-0000-0000-0000-00000000000a");
-            assert_eq!(user_sub, "00000000-0000-0000-0000-0000000000a1");
+            assert_eq!(
+                mandate_id.to_string(),
+                "00000000-0000-0000-0000-00000000000a"
+            );
+            assert_eq!(user_sub.to_string(), "00000000-0000-0000-0000-0000000000a1");
             assert!(!enabled);
         }
         other => panic!("unexpected op {other:?}"),

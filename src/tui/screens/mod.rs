@@ -1,10 +1,13 @@
-//! One state struct per screen, each with its own key handling and rendering. Every tab is a
-//! [`Screen`] over the one table widget; what differs (columns, actions) lives in its file.
+//! One folder per screen, each owning its feature: `mod.rs` (state, key handling, rendering),
+//! `data.rs` (its typed rows with their `cells()`, the list source and the operations it
+//! runs, over service functions), and its forms and strings. The router (`tui/app`) knows
+//! only the [`Screen`] trait and the tab order below.
 
 pub mod audit;
 pub mod kit_slots;
 pub mod mandates;
 pub mod registrations;
+pub mod roles;
 pub mod signin;
 pub mod trusts;
 pub mod users;
@@ -14,14 +17,17 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use crate::tui::action::{Op, RoleTarget};
+use crate::domain::{DisplayText, PermissionRef};
+use crate::service::Operator;
+use crate::tui::action::{ErrorReport, Job, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::Form;
-use crate::tui::widgets::table::TableView;
+use crate::tui::widgets::table::{TableRow, TableView, Typed};
+use roles::RoleTarget;
 
-/// What a screen asks the app to do after a key.
+/// What a screen asks the router to do (after a key or a reply).
 #[derive(Debug)]
 pub enum Cmd {
     OpenForm(Form),
@@ -31,18 +37,89 @@ pub enum Cmd {
         target: RoleTarget,
     },
     Dialog(Dialog),
-    Run(Op),
-    OpenMembers {
-        id: String,
-        name: String,
+    Run(OpBox),
+    /// A read for this screen; its reply comes back to [`Screen::on_reply`] with `slot`
+    /// (a newer load of the same slot supersedes an older one).
+    Load {
+        slot: &'static str,
+        job: Box<dyn Job>,
     },
-    OpenDetail {
-        row_id: String,
-    },
+    /// Load the shown table again (e.g. a sub-list just opened).
+    Reload,
     Toast(String),
+    /// A failure for the operator (a revoked authority signs them out).
+    Error {
+        title: String,
+        report: ErrorReport,
+    },
+    /// Handled; nothing else to do.
+    Done,
 }
 
-/// The tabs, in order.
+/// What a screen may know about the session.
+pub struct Ctx<'a> {
+    pub operator: Option<&'a Operator>,
+}
+
+impl Ctx<'_> {
+    /// The signed-in operator's sub (acting on oneself needs a typed confirmation).
+    pub fn is_me(&self, sub: &crate::domain::UserSub) -> bool {
+        self.operator.is_some_and(|o| o.sub == *sub)
+    }
+}
+
+/// A screen: the router routes keys, replies and drawing through this and nothing else.
+pub trait Screen {
+    /// The table shown now (navigation, search, sort and filters are the router's).
+    fn table(&self) -> &TableView;
+    fn table_mut(&mut self) -> &mut TableView;
+
+    /// Screen-specific actions (the router handles navigation, search, sort, filter,
+    /// refresh). `None` = not handled here.
+    fn on_action(&mut self, action: Action, ctx: &Ctx) -> Option<Cmd>;
+
+    /// The screen's own actions, for the footer and `?`.
+    fn actions(&self) -> &'static [Action];
+
+    /// A reply to one of this screen's requests (`slot`: which one; pages arrive as
+    /// `"page"`). Stale replies never get here.
+    fn on_reply(
+        &mut self,
+        slot: &'static str,
+        id: u64,
+        result: Result<Reply, ErrorReport>,
+    ) -> Vec<Cmd>;
+
+    /// Palette commands this screen answers (`:since` on the audit screen).
+    fn commands(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Runs one of [`Screen::commands`] (the router shows the screen and reloads it first).
+    fn command(&mut self, _cmd: &str, _arg: &str) -> Vec<Cmd> {
+        Vec::new()
+    }
+
+    /// Back to the screen's main list (a palette search lands there).
+    fn top(&mut self) {}
+
+    /// Reads that go with every reload of the table (the kit-slot usage gauge).
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        Vec::new()
+    }
+
+    /// Why a change is not allowed here beyond the tab's own permission (None: allowed).
+    fn write_denied(&self, _has: &dyn Fn(PermissionRef) -> bool) -> Option<&'static str> {
+        None
+    }
+
+    /// Renders the screen's body (table + detail pane by default).
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
+        render_table_with_detail(self.table(), area, buf, theme, tick);
+    }
+}
+
+/// The tabs, in order (adding a screen adds one line here and its keymap entry).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tab {
     Mandates,
@@ -77,24 +154,77 @@ impl Tab {
     pub fn index(self) -> usize {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
+
+    /// The permission reading this tab needs, and how the console says so.
+    pub fn requires(self) -> Option<(PermissionRef, &'static str)> {
+        match self {
+            Tab::Users | Tab::Registrations => {
+                Some((PermissionRef::CanManageUsers, "requires CAN_MANAGE_USERS"))
+            }
+            Tab::Trusts | Tab::KitSlots | Tab::Audit => Some((
+                PermissionRef::CanAccessAdminPanel,
+                "requires a SysAdmin (CAN_ACCESS_ADMIN_PANEL)",
+            )),
+            Tab::Mandates => None,
+        }
+    }
+
+    /// A fresh screen for this tab.
+    pub fn screen(self) -> Box<dyn Screen> {
+        match self {
+            Tab::Mandates => Box::new(mandates::MandatesScreen::new()),
+            Tab::Users => Box::new(users::UsersScreen::new()),
+            Tab::Registrations => Box::new(registrations::RegistrationsScreen::new()),
+            Tab::Trusts => Box::new(trusts::TrustsScreen::new()),
+            Tab::KitSlots => Box::new(kit_slots::KitSlotsScreen::new()),
+            Tab::Audit => Box::new(audit::AuditScreen::new()),
+        }
+    }
 }
 
-/// A list screen: the table plus its own actions.
-pub trait Screen {
-    fn table(&self) -> &TableView;
-    fn table_mut(&mut self) -> &mut TableView;
-
-    /// Screen-specific actions (the app handles navigation, search, sort, filter, refresh).
-    /// `None` = not handled here.
-    fn on_action(&mut self, action: Action) -> Option<Cmd>;
-
-    /// The screen's own actions, for the footer hints.
-    fn actions(&self) -> &'static [Action];
-
-    /// Renders the screen's body (table + detail pane by default).
-    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
-        render_table_with_detail(self.table(), area, buf, theme, tick);
+/// A page reply for a typed table: accepted, or (a failure) reported once.
+pub fn page_reply<T: TableRow>(
+    table: &mut Typed<T>,
+    id: u64,
+    result: Result<Reply, ErrorReport>,
+) -> Vec<Cmd> {
+    match result {
+        Ok(page) => {
+            if !table.accept(id, page) {
+                tracing::debug!(list = table.view.list, id, "stale page dropped");
+            }
+            Vec::new()
+        }
+        Err(e) => {
+            if table.view.fail(id, &e.joined()) {
+                vec![Cmd::Error {
+                    title: format!("Could not load {}", table.view.list),
+                    report: e,
+                }]
+            } else {
+                Vec::new()
+            }
+        }
     }
+}
+
+// ---- cells: how typed values are shown (through the one sanitizer) ----
+
+pub fn when(t: &chrono::DateTime<chrono::Utc>) -> DisplayText {
+    DisplayText::new(&t.format("%Y-%m-%d %H:%M").to_string())
+}
+
+pub fn yes_no(b: bool) -> DisplayText {
+    DisplayText::new(if b { "yes" } else { "no" })
+}
+
+pub fn opt(s: &Option<String>) -> DisplayText {
+    DisplayText::new(s.as_deref().unwrap_or(""))
+}
+
+/// Untrusted text for a message or a form (sanitized).
+pub fn shown(s: &str) -> String {
+    DisplayText::new(s).into_string()
 }
 
 /// The table, with a detail pane of the selected row on the right when there is room.
@@ -144,11 +274,4 @@ pub fn render_detail(
         .wrap(Wrap { trim: false })
         .block(block)
         .render(area, buf);
-}
-
-/// The selected row's id and first cell (its display name), if any.
-pub fn selected(table: &TableView) -> Option<(String, String)> {
-    table
-        .selected_row()
-        .map(|r| (r.id.clone(), r.cell(0).to_string()))
 }

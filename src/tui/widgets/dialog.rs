@@ -10,7 +10,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::centered;
-use crate::tui::action::{ErrorReport, Op};
+use crate::tui::action::{ErrorReport, OpBox};
 use crate::tui::theme::Theme;
 
 /// What a picker's choice is for.
@@ -67,7 +67,7 @@ pub enum Dialog {
     Confirm {
         title: String,
         message: String,
-        op: Op,
+        op: OpBox,
     },
     /// Type the exact name to confirm (irreversible actions).
     TypeName {
@@ -75,7 +75,7 @@ pub enum Dialog {
         message: String,
         expected: String,
         input: Input,
-        op: Op,
+        op: OpBox,
         mismatch: bool,
         /// The action can be undone (by another operator): typed because it acts on oneself,
         /// not because it is irreversible.
@@ -97,7 +97,7 @@ pub enum Dialog {
 pub enum DialogOutcome {
     Stay,
     Close,
-    Run(Op),
+    Run(OpBox),
     /// Quit once every reply is in (and any keys were shown).
     QuitWhenDone,
     Picked {
@@ -118,7 +118,7 @@ impl Dialog {
         title: impl Into<String>,
         message: impl Into<String>,
         expected: String,
-        op: Op,
+        op: OpBox,
     ) -> Self {
         Dialog::TypeName {
             title: title.into(),
@@ -136,7 +136,7 @@ impl Dialog {
         title: impl Into<String>,
         message: impl Into<String>,
         expected: String,
-        op: Op,
+        op: OpBox,
     ) -> Self {
         let mut d = Self::type_name(title, message, expected, op);
         if let Dialog::TypeName { undoable, .. } = &mut d {

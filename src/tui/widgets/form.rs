@@ -1,195 +1,24 @@
-//! Forms on tui-input with inline validation: text fields, password fields (zeroized),
-//! selects, multi-selects, checkboxes and a user picker that searches the directory cache.
+//! Forms on tui-input with inline validation, built by each screen from generic
+//! [fields](super::fields); a screen turns the submission into its own service call (the
+//! form's `on_submit`). The form knows no feature.
+
+use std::sync::Arc;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
-use ratatui::buffer::Buffer;
-use ratatui::layout::Rect;
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
-use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
-use zeroize::Zeroizing;
 
-use super::centered;
-use crate::domain::{DisplayText, Secret};
-use crate::tui::action::{Op, Row};
-use crate::tui::theme::Theme;
+pub use super::fields::{
+    Field, FieldKind, Validator, v_any, v_email, v_optional_text, v_required_text, v_trust_code,
+};
+use crate::domain::Secret;
+use crate::tui::action::{OpBox, Row};
 
-pub type Validator = fn(&str) -> Result<(), String>;
-
-#[derive(Debug)]
-pub enum FieldKind {
-    Text {
-        input: Input,
-        validate: Validator,
-    },
-    Password {
-        value: Zeroizing<String>,
-    },
-    Select {
-        options: Vec<String>,
-        idx: usize,
-    },
-    /// A multi-select: `options` are shown, `values` (same order) are what a choice returns.
-    Multi {
-        options: Vec<String>,
-        values: Vec<String>,
-        chosen: Vec<bool>,
-        cursor: usize,
-    },
-    Check {
-        value: bool,
-    },
-    /// Search the directory cache; the highlighted result is the choice.
-    UserPick {
-        input: Input,
-        results: Vec<Row>,
-        cursor: usize,
-        awaiting: Option<u64>,
-    },
-}
-
-#[derive(Debug)]
-pub struct Field {
-    pub label: &'static str,
-    pub kind: FieldKind,
-    pub error: Option<String>,
-}
-
-impl Field {
-    pub fn text(label: &'static str, value: &str, validate: Validator) -> Self {
-        Self {
-            label,
-            kind: FieldKind::Text {
-                input: Input::new(value.to_string()),
-                validate,
-            },
-            error: None,
-        }
-    }
-    pub fn password(label: &'static str) -> Self {
-        Self {
-            label,
-            kind: FieldKind::Password {
-                value: Zeroizing::new(String::new()),
-            },
-            error: None,
-        }
-    }
-    pub fn select(label: &'static str, options: Vec<String>, idx: usize) -> Self {
-        Self {
-            label,
-            kind: FieldKind::Select { options, idx },
-            error: None,
-        }
-    }
-    pub fn multi(label: &'static str, options: Vec<String>, chosen: &[&str]) -> Self {
-        let c = options
-            .iter()
-            .map(|o| chosen.contains(&o.as_str()))
-            .collect();
-        Self {
-            label,
-            kind: FieldKind::Multi {
-                values: options.clone(),
-                options,
-                chosen: c,
-                cursor: 0,
-            },
-            error: None,
-        }
-    }
-
-    /// A multi-select over (value, label) pairs, with `chosen` values ticked.
-    pub fn choices(label: &'static str, options: &[(String, String)], chosen: &[String]) -> Self {
-        Self {
-            label,
-            kind: FieldKind::Multi {
-                options: options.iter().map(|(_, l)| l.clone()).collect(),
-                chosen: options.iter().map(|(v, _)| chosen.contains(v)).collect(),
-                values: options.iter().map(|(v, _)| v.clone()).collect(),
-                cursor: 0,
-            },
-            error: None,
-        }
-    }
-    pub fn check(label: &'static str, value: bool) -> Self {
-        Self {
-            label,
-            kind: FieldKind::Check { value },
-            error: None,
-        }
-    }
-    pub fn user_pick(label: &'static str) -> Self {
-        Self {
-            label,
-            kind: FieldKind::UserPick {
-                input: Input::default(),
-                results: Vec::new(),
-                cursor: 0,
-                awaiting: None,
-            },
-            error: None,
-        }
-    }
-
-    fn height(&self) -> u16 {
-        match &self.kind {
-            FieldKind::Multi { options, .. } => options.len().max(1) as u16 + 1,
-            FieldKind::UserPick { .. } => 6,
-            _ => 1,
-        }
-    }
-
-    /// Validates this field; sets and returns its inline error.
-    pub fn validate(&mut self) -> bool {
-        self.error = match &self.kind {
-            FieldKind::Text { input, validate } => validate(input.value()).err(),
-            FieldKind::Password { value } if value.is_empty() => Some("required".into()),
-            FieldKind::Multi { chosen, .. } if !chosen.iter().any(|c| *c) => {
-                Some("choose at least one".into())
-            }
-            FieldKind::UserPick { results, .. } if results.is_empty() => {
-                Some("search and choose a user".into())
-            }
-            _ => None,
-        };
-        self.error.is_none()
-    }
-}
-
-/// What the form is for (decides the submission).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum FormKind {
-    SignIn,
-    NewPassword,
-    CreateMandate,
-    EditMandate {
-        id: String,
-    },
-    AddMember {
-        mandate_id: String,
-    },
-    MemberRoles {
-        mandate_id: String,
-        user_sub: String,
-    },
-    RegisterUser,
-    UserRoles {
-        sub: String,
-    },
-    EditProfile {
-        sub: String,
-    },
-    RegisterTrust,
-    ResolveRegistration {
-        id: String,
-    },
-}
+/// Turns a validated form into its submission (`None`: refused, with field errors set).
+pub type OnSubmit = Arc<dyn Fn(&mut Form) -> Option<Submission> + Send + Sync>;
 
 #[derive(Debug)]
 pub enum Submission {
-    Op(Op),
+    Op(OpBox),
     SignIn { email: String, password: Secret },
     NewPassword { password: Secret },
 }
@@ -205,9 +34,7 @@ pub enum FormOutcome {
     SearchUsers(String),
 }
 
-#[derive(Debug)]
 pub struct Form {
-    pub kind: FormKind,
     pub title: String,
     pub fields: Vec<Field>,
     pub focus: usize,
@@ -215,11 +42,28 @@ pub struct Form {
     /// its reply arrives.
     pub busy: bool,
     pub note: Option<String>,
-    /// Waiting for the reply with this id before the form can be used (role choices).
-    pub loading: Option<u64>,
+    /// Waiting for the role choices before the form can be used.
+    pub loading: bool,
     /// The values held when the form opened (Roles forms): what a save adds and removes is
     /// measured against them.
     pub held: Option<Vec<String>>,
+    /// A Roles form: a save is confirmed with what it adds and removes.
+    pub edits_roles: bool,
+    /// Labels ticked when the choices arrive and nothing is held yet (a new member).
+    pub default_choices: &'static [&'static str],
+    on_submit: OnSubmit,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field("title", &self.title)
+            .field("fields", &self.fields)
+            .field("focus", &self.focus)
+            .field("busy", &self.busy)
+            .field("loading", &self.loading)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What saving a Roles form changes (labels as shown).
@@ -230,40 +74,60 @@ pub struct RoleChange {
 }
 
 impl Form {
-    pub fn new(kind: FormKind, title: impl Into<String>, fields: Vec<Field>) -> Self {
+    /// A form of `fields`; `on_submit` turns the validated values into the submission.
+    pub fn new(
+        title: impl Into<String>,
+        fields: Vec<Field>,
+        on_submit: impl Fn(&mut Form) -> Option<Submission> + Send + Sync + 'static,
+    ) -> Self {
         Self {
-            kind,
             title: title.into(),
             fields,
             focus: 0,
             busy: false,
             note: None,
-            loading: None,
+            loading: false,
             held: None,
+            edits_roles: false,
+            default_choices: &[],
+            on_submit: Arc::new(on_submit),
         }
     }
 
-    /// A form whose multi-select (`field`) is filled by the reply `id` (see
+    /// A form that submits an operation built from its values.
+    pub fn op(
+        title: impl Into<String>,
+        fields: Vec<Field>,
+        op: impl Fn(&Form) -> OpBox + Send + Sync + 'static,
+    ) -> Self {
+        Self::new(title, fields, move |f| Some(Submission::Op(op(f))))
+    }
+
+    /// A Roles form: its multi-select is filled when the choices arrive (see
     /// [`Form::set_choices`]); until then it cannot be submitted.
-    pub fn awaiting_choices(mut self, id: u64) -> Self {
-        self.loading = Some(id);
+    pub fn roles(mut self) -> Self {
+        self.edits_roles = true;
+        self.loading = true;
+        self
+    }
+
+    /// A form whose multi-select is filled when the choices arrive, ticking `default`
+    /// labels (adding a member).
+    pub fn with_choices(mut self, default: &'static [&'static str]) -> Self {
+        self.loading = true;
+        self.default_choices = default;
         self
     }
 
     /// Fills the (first) multi-select with the choices of reply `id`; `held` values are ticked
     /// and remembered; with nothing held, `default` labels are ticked. False when the form is
     /// not waiting for `id`.
-    pub fn set_choices(
-        &mut self,
-        id: u64,
-        options: &[(String, String)],
-        held: &[String],
-        default: &[&str],
-    ) -> bool {
-        if self.loading != Some(id) {
+    pub fn set_choices(&mut self, options: &[(String, String)], held: &[String]) -> bool {
+        if !self.loading {
             return false;
         }
-        self.loading = None;
+        self.loading = false;
+        let default = self.default_choices;
         let chosen: Vec<String> = if held.is_empty() {
             options
                 .iter()
@@ -281,10 +145,7 @@ impl Form {
             let label = f.label;
             *f = Field::choices(label, options, &chosen);
         }
-        if matches!(
-            self.kind,
-            FormKind::UserRoles { .. } | FormKind::MemberRoles { .. }
-        ) {
+        if self.edits_roles {
             self.held = Some(held.to_vec());
         }
         true
@@ -369,21 +230,21 @@ impl Form {
         }
     }
 
-    fn secret(&self, i: usize) -> Secret {
+    pub fn secret(&self, i: usize) -> Secret {
         match self.fields.get(i).map(|f| &f.kind) {
             Some(FieldKind::Password { value }) => Secret::new(value.as_str()),
             _ => Secret::default(),
         }
     }
 
-    fn flag(&self, i: usize) -> bool {
+    pub fn flag(&self, i: usize) -> bool {
         matches!(
             self.fields.get(i).map(|f| &f.kind),
             Some(FieldKind::Check { value: true })
         )
     }
 
-    fn chosen(&self, i: usize) -> Vec<String> {
+    pub fn chosen(&self, i: usize) -> Vec<String> {
         match self.fields.get(i).map(|f| &f.kind) {
             Some(FieldKind::Multi { values, chosen, .. }) => values
                 .iter()
@@ -395,8 +256,8 @@ impl Form {
         }
     }
 
-    /// The user-picker field waiting for results with this id, if any.
-    pub fn picker_results(&mut self, id: u64, rows: Vec<Row>) {
+    /// The user picker's search results arrived (the router drops superseded searches).
+    pub fn picker_results(&mut self, rows: Vec<Row>) {
         for f in &mut self.fields {
             if let FieldKind::UserPick {
                 results,
@@ -404,9 +265,9 @@ impl Form {
                 awaiting,
                 ..
             } = &mut f.kind
-                && *awaiting == Some(id)
+                && *awaiting
             {
-                *awaiting = None;
+                *awaiting = false;
                 *results = rows;
                 *cursor = 0;
                 return;
@@ -414,11 +275,11 @@ impl Form {
         }
     }
 
-    /// Marks the picker as waiting for `id`.
-    pub fn picker_awaiting(&mut self, id: u64) {
+    /// Marks the picker as searching.
+    pub fn picker_awaiting(&mut self) {
         for f in &mut self.fields {
             if let FieldKind::UserPick { awaiting, .. } = &mut f.kind {
-                *awaiting = Some(id);
+                *awaiting = true;
             }
         }
     }
@@ -428,83 +289,16 @@ impl Form {
         for f in &mut self.fields {
             ok &= f.validate();
         }
-        if self.kind == FormKind::NewPassword {
-            let (a, b) = (self.secret(0), self.secret(1));
-            if a.expose() != b.expose() {
-                self.fields[1].error = Some("the passwords differ".into());
-                ok = false;
-            } else if a.expose().chars().count() < 8 {
-                self.fields[0].error = Some("at least 8 characters".into());
-                ok = false;
-            }
+        let submit = self.on_submit.clone();
+        // Run even when a field is invalid: a form's own checks (passwords that differ) set
+        // their errors too.
+        let out = submit(self).filter(|_| ok);
+        if out.is_none()
+            && let Some(i) = self.fields.iter().position(|f| f.error.is_some())
+        {
+            self.focus = i;
         }
-        if !ok {
-            if let Some(i) = self.fields.iter().position(|f| f.error.is_some()) {
-                self.focus = i;
-            }
-            return None;
-        }
-        Some(match self.kind.clone() {
-            FormKind::SignIn => Submission::SignIn {
-                email: self.text(0),
-                password: self.secret(1),
-            },
-            FormKind::NewPassword => Submission::NewPassword {
-                password: self.secret(0),
-            },
-            FormKind::CreateMandate => Submission::Op(Op::CreateMandate {
-                name: self.text(0),
-                label: self.text(1),
-                plan: self.text(2),
-                enabled: self.flag(3),
-            }),
-            FormKind::EditMandate { id } => Submission::Op(Op::UpdateMandate {
-                id,
-                name: self.text(0),
-                label: self.text(1),
-                enabled: self.flag(2),
-            }),
-            FormKind::AddMember { mandate_id } => Submission::Op(Op::AddMember {
-                mandate_id,
-                user_sub: self.text(0),
-                roles: self.chosen(1),
-            }),
-            FormKind::MemberRoles {
-                mandate_id,
-                user_sub,
-            } => Submission::Op(Op::SetMemberRoles {
-                mandate_id,
-                user_sub,
-                roles: self.chosen(0),
-            }),
-            FormKind::RegisterUser => Submission::Op(Op::RegisterUser {
-                email: self.text(0),
-                name: self.text(1),
-                organisation: self.text(2),
-                roles: self.chosen(3),
-            }),
-            FormKind::UserRoles { sub } => Submission::Op(Op::SetUserRoles {
-                sub,
-                roles: self.chosen(0),
-            }),
-            FormKind::EditProfile { sub } => Submission::Op(Op::EditProfile {
-                sub,
-                name: self.text(0),
-                organisation: self.text(1),
-            }),
-            FormKind::RegisterTrust => {
-                let region = self.text(2);
-                Submission::Op(Op::RegisterTrust {
-                    name: self.text(0),
-                    code: self.text(1).to_ascii_uppercase(),
-                    region: (region != NO_REGION).then_some(region),
-                })
-            }
-            FormKind::ResolveRegistration { id } => Submission::Op(Op::ResolveRegistration {
-                id,
-                note: self.text(0),
-            }),
-        })
+        out
     }
 
     pub fn handle_key(&mut self, key: &KeyEvent) -> FormOutcome {
@@ -519,7 +313,7 @@ impl Form {
         if key.code == KeyCode::Esc {
             return FormOutcome::Cancel;
         }
-        if self.loading.is_some() && key.code == KeyCode::Enter {
+        if self.loading && key.code == KeyCode::Enter {
             return FormOutcome::Refused("still loading the current roles");
         }
         let n = self.fields.len();
@@ -648,200 +442,5 @@ impl Form {
 
     pub fn height(&self) -> u16 {
         self.fields.iter().map(|f| f.height() + 1).sum::<u16>() + 4
-    }
-
-    pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, modal: bool) {
-        let r = if modal {
-            let r = centered(area, area.width.saturating_sub(4).min(76), self.height());
-            Clear.render(r, buf);
-            r
-        } else {
-            area
-        };
-        let block = Block::default()
-            .borders(Borders::ALL)
-            .border_style(theme.border_focus)
-            .title(Span::styled(format!(" {} ", self.title), theme.title))
-            .title_bottom(
-                Line::from(Span::styled(
-                    " Tab next field · Enter submit · Esc cancel ",
-                    theme.muted,
-                ))
-                .right_aligned(),
-            );
-        let mut lines: Vec<Line> = Vec::new();
-        let label_w = self.fields.iter().map(|f| f.label.len()).max().unwrap_or(8) + 2;
-        for (i, f) in self.fields.iter().enumerate() {
-            let focused = i == self.focus;
-            let label_style = if focused { theme.title } else { theme.muted };
-            let marker = if focused { "▶ " } else { "  " };
-            let label = Span::styled(format!("{marker}{:<label_w$}", f.label), label_style);
-            match &f.kind {
-                FieldKind::Text { input, .. } => {
-                    let mut v = input.value().to_string();
-                    if focused {
-                        v.push('▏');
-                    }
-                    lines.push(Line::from(vec![label, Span::styled(v, theme.input)]));
-                }
-                FieldKind::Password { value } => {
-                    let mut v = "•".repeat(value.chars().count());
-                    if focused {
-                        v.push('▏');
-                    }
-                    lines.push(Line::from(vec![label, Span::styled(v, theme.input)]));
-                }
-                FieldKind::Select { options, idx } => {
-                    let v = options.get(*idx).cloned().unwrap_or_default();
-                    lines.push(Line::from(vec![
-                        label,
-                        Span::styled(format!("◀ {v} ▶"), theme.input),
-                    ]));
-                }
-                FieldKind::Check { value } => {
-                    lines.push(Line::from(vec![
-                        label,
-                        Span::styled(if *value { "[x]" } else { "[ ]" }, theme.input),
-                    ]));
-                }
-                FieldKind::Multi {
-                    options,
-                    chosen,
-                    cursor,
-                    ..
-                } => {
-                    lines.push(Line::from(vec![
-                        label,
-                        Span::styled("(space toggles)", theme.muted),
-                    ]));
-                    if self.loading.is_some() {
-                        lines.push(Line::from(vec![
-                            Span::raw(" ".repeat(label_w + 2)),
-                            Span::styled("loading the current roles…", theme.muted),
-                        ]));
-                    }
-                    for (j, o) in options.iter().enumerate() {
-                        let cur = focused && j == *cursor;
-                        lines.push(Line::from(vec![
-                            Span::raw(" ".repeat(label_w + 2)),
-                            Span::styled(
-                                format!("{} {o}", if chosen[j] { "[x]" } else { "[ ]" }),
-                                if cur { theme.selected } else { theme.base },
-                            ),
-                        ]));
-                    }
-                }
-                FieldKind::UserPick {
-                    input,
-                    results,
-                    cursor,
-                    awaiting,
-                } => {
-                    let mut v = input.value().to_string();
-                    if focused {
-                        v.push('▏');
-                    }
-                    let mut spans = vec![label, Span::styled(v, theme.input)];
-                    if awaiting.is_some() {
-                        spans.push(Span::styled("  searching…", theme.muted));
-                    }
-                    lines.push(Line::from(spans));
-                    for (j, r) in results.iter().enumerate().take(5) {
-                        let text: Vec<&str> = r.cells.iter().map(DisplayText::as_str).collect();
-                        lines.push(Line::from(vec![
-                            Span::raw(" ".repeat(label_w + 2)),
-                            Span::styled(
-                                format!(
-                                    "{} {}",
-                                    if j == *cursor { "▶" } else { " " },
-                                    text.join("  ")
-                                ),
-                                if j == *cursor {
-                                    theme.selected
-                                } else {
-                                    theme.base
-                                },
-                            ),
-                        ]));
-                    }
-                    for _ in results.len().min(5)..5 {
-                        lines.push(Line::from(""));
-                    }
-                }
-            }
-            match &f.error {
-                Some(e) => lines.push(Line::from(vec![
-                    Span::raw(" ".repeat(label_w + 2)),
-                    Span::styled(format!("✗ {e}"), theme.error),
-                ])),
-                None => lines.push(Line::from("")),
-            }
-        }
-        if self.busy {
-            lines.push(Line::from(Span::styled("working…", theme.warning)));
-        } else if let Some(n) = &self.note {
-            lines.push(Line::from(Span::styled(format!("✗ {n}"), theme.error)));
-        }
-        Paragraph::new(lines).block(block).render(r, buf);
-    }
-}
-
-/// The "no region" choice of the region select.
-pub const NO_REGION: &str = "(none)";
-
-// ---- validators (the domain's rules, applied inline before submit) ----
-
-pub fn v_email(s: &str) -> Result<(), String> {
-    crate::domain::Email::parse(s)
-        .map(|_| ())
-        .map_err(|e| e.to_string())
-}
-
-pub fn v_required_text(s: &str) -> Result<(), String> {
-    crate::domain::error::bounded_text("value", s, 255)
-        .map(|_| ())
-        .map_err(|e| e.to_string().replacen("value ", "", 1))
-}
-
-pub fn v_optional_text(s: &str) -> Result<(), String> {
-    if s.trim().is_empty() {
-        Ok(())
-    } else {
-        v_required_text(s)
-    }
-}
-
-pub fn v_trust_code(s: &str) -> Result<(), String> {
-    let c = s.trim().to_ascii_uppercase();
-    if c.is_empty() {
-        return Err("trust code is required".into());
-    }
-    if !(2..=16).contains(&c.len())
-        || !c
-            .chars()
-            .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_' || ch == '-')
-    {
-        return Err("2–16 characters: A–Z, 0–9, _ or -".into());
-    }
-    Ok(())
-}
-
-pub fn v_any(_: &str) -> Result<(), String> {
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn validators() {
-        assert!(v_email("a@b.org").is_ok());
-        assert!(v_email("nope").is_err());
-        assert!(v_trust_code("ab_1").is_ok());
-        assert!(v_trust_code("a").is_err());
-        assert!(v_trust_code("a b").is_err());
-        assert!(v_required_text("  ").is_err());
-        assert!(v_required_text("x\u{1b}").is_err());
     }
 }

@@ -1,11 +1,15 @@
 //! Widgets shared by every screen (table, form, dialog, reveal, toast, help).
 
 pub mod dialog;
+pub mod fields;
 pub mod form;
+pub mod form_render;
 pub mod help;
 pub mod reveal;
 pub mod table;
+pub mod table_render;
 pub mod toast;
+pub mod typed_table;
 
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 

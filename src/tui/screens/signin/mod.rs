@@ -9,7 +9,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use crate::directory::NewPasswordChallenge;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::centered;
-use crate::tui::widgets::form::{Field, Form, FormKind, v_email};
+use crate::tui::widgets::form::{Field, Form, Submission, v_email};
 
 pub struct SignInScreen {
     pub form: Form,
@@ -28,12 +28,17 @@ impl SignInScreen {
     pub fn new() -> Self {
         Self {
             form: Form::new(
-                FormKind::SignIn,
                 "Sign in",
                 vec![
                     Field::text("Email", "", v_email),
                     Field::password("Password"),
                 ],
+                |f| {
+                    Some(Submission::SignIn {
+                        email: f.text(0),
+                        password: f.secret(1),
+                    })
+                },
             ),
             challenge: None,
             awaiting: None,
@@ -45,9 +50,20 @@ impl SignInScreen {
     pub fn require_new_password(&mut self, challenge: NewPasswordChallenge) {
         self.challenge = Some(challenge);
         self.form = Form::new(
-            FormKind::NewPassword,
             "Choose a new password",
             vec![Field::password("New password"), Field::password("Repeat")],
+            |f| {
+                let (a, b) = (f.secret(0), f.secret(1));
+                if a.expose() != b.expose() {
+                    f.fields[1].error = Some("the passwords differ".into());
+                    None
+                } else if a.expose().chars().count() < 8 {
+                    f.fields[0].error = Some("at least 8 characters".into());
+                    None
+                } else {
+                    Some(Submission::NewPassword { password: a })
+                }
+            },
         );
         self.error = None;
     }

@@ -1,21 +1,25 @@
 //! The FL kit slot pool: free/used with a usage gauge.
 
+pub mod data;
+
+use std::sync::Arc;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Gauge, Widget};
 
-use super::{Cmd, Screen, render_table_with_detail};
-use crate::tui::action::ListKey;
+use super::{Cmd, Ctx, Screen, page_reply, render_table_with_detail};
+use crate::tui::action::{ErrorReport, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::table::{Column, TableView};
+use crate::tui::widgets::table::{Column, TableView, Typed};
+use data::{KitSlotRow, LoadUsage, Usage};
 
 pub struct KitSlotsScreen {
-    pub table: TableView,
-    /// (used, total) from the last summary.
-    pub usage: Option<(u64, u64)>,
-    pub awaiting: Option<u64>,
+    pub table: Typed<KitSlotRow>,
+    /// From the last summary.
+    pub usage: Option<Usage>,
 }
 
 impl Default for KitSlotsScreen {
@@ -27,8 +31,9 @@ impl Default for KitSlotsScreen {
 impl KitSlotsScreen {
     pub fn new() -> Self {
         Self {
-            table: TableView::new(
-                ListKey::KitSlots,
+            table: Typed::new(TableView::new(
+                "kit slots",
+                Arc::new(data::KitSlots),
                 "Kit slots",
                 vec![
                     Column::new("Slot", "slot_name", Constraint::Length(14)),
@@ -37,31 +42,59 @@ impl KitSlotsScreen {
                     Column::plain("Trust", Constraint::Fill(3)),
                     Column::new("Assigned", "assigned_at", Constraint::Length(16)),
                 ],
-            ),
+            )),
             usage: None,
-            awaiting: None,
         }
     }
 }
 
 impl Screen for KitSlotsScreen {
     fn table(&self) -> &TableView {
-        &self.table
+        &self.table.view
     }
     fn table_mut(&mut self) -> &mut TableView {
-        &mut self.table
+        &mut self.table.view
     }
     fn actions(&self) -> &'static [Action] {
         &[]
     }
-    fn on_action(&mut self, _action: Action) -> Option<Cmd> {
+    fn on_action(&mut self, _action: Action, _ctx: &Ctx) -> Option<Cmd> {
         None
+    }
+
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        vec![Cmd::Load {
+            slot: "usage",
+            job: Box::new(LoadUsage),
+        }]
+    }
+
+    fn on_reply(
+        &mut self,
+        slot: &'static str,
+        id: u64,
+        result: Result<Reply, ErrorReport>,
+    ) -> Vec<Cmd> {
+        if slot != "usage" {
+            return page_reply(&mut self.table, id, result);
+        }
+        match result.map(|r| r.downcast::<Usage>()) {
+            Ok(Ok(u)) => {
+                self.usage = Some(*u);
+                Vec::new()
+            }
+            Ok(Err(_)) => Vec::new(),
+            Err(report) => vec![Cmd::Error {
+                title: "Could not load kit slot usage".into(),
+                report,
+            }],
+        }
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
         let [g, t] = Layout::vertical([Constraint::Length(3), Constraint::Fill(1)]).areas(area);
         let (label, ratio) = match self.usage {
-            Some((used, total)) if total > 0 => (
+            Some(Usage { used, total }) if total > 0 => (
                 format!("{used} of {total} slots used · {} free", total - used),
                 used as f64 / total as f64,
             ),
@@ -79,6 +112,6 @@ impl Screen for KitSlotsScreen {
             .ratio(ratio.clamp(0.0, 1.0))
             .label(label)
             .render(g, buf);
-        render_table_with_detail(&self.table, t, buf, theme, tick);
+        render_table_with_detail(&self.table.view, t, buf, theme, tick);
     }
 }

@@ -1,0 +1,262 @@
+//! Drawing: the top bar (environment, operator, health, what runs), the tab bar, the active
+//! screen, the footer of its actions, and the overlays on top.
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget};
+
+use super::{App, MIN_HEIGHT, MIN_WIDTH};
+use crate::domain::DisplayText;
+use crate::tui::keymap::Action;
+use crate::tui::screens::Tab;
+use crate::tui::widgets::table::SPINNER;
+use crate::tui::widgets::toast::Toast;
+
+impl App {
+    // ---------- drawing ----------
+
+    pub fn draw(&self, frame: &mut Frame) {
+        let area = frame.area();
+        self.render(area, frame.buffer_mut());
+    }
+
+    pub fn render(&self, area: Rect, buf: &mut Buffer) {
+        let theme = &self.theme;
+        if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+            Paragraph::new(vec![
+                Line::from(Span::styled("terminal too small", theme.error)),
+                Line::from(format!(
+                    "need {MIN_WIDTH}×{MIN_HEIGHT}, have {}×{}",
+                    area.width, area.height
+                )),
+            ])
+            .render(area, buf);
+            return;
+        }
+        let [top, tabs, body, footer] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Fill(1),
+            Constraint::Length(1),
+        ])
+        .areas(area);
+        self.render_top(top, buf);
+        if self.operator.is_none() {
+            self.signin.render(
+                &self.config.environment,
+                Rect {
+                    y: tabs.y,
+                    height: tabs.height + body.height,
+                    ..body
+                },
+                buf,
+                theme,
+            );
+            if let Some(d) = &self.dialog {
+                d.render(area, buf, theme);
+            }
+            Toast::render_stack(&self.toasts, body, buf, theme);
+            // Keys from replies that arrived after a sign-out are still shown (once).
+            if let Some(r) = &self.reveal {
+                r.render(body, buf, theme);
+            }
+            return;
+        }
+        self.render_tabs(tabs, buf);
+        let body = if self.health.db == Some(false) {
+            let [banner, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+            Paragraph::new(Span::styled(
+                "✗ database unreachable — showing the last data; retrying in the background",
+                theme.error,
+            ))
+            .render(banner, buf);
+            rest
+        } else {
+            body
+        };
+        self.active_ref().render(body, buf, theme, self.tick);
+        self.render_footer(footer, buf);
+        if let Some(f) = &self.form {
+            f.render(body, buf, theme, true);
+        }
+        if self.help {
+            crate::tui::widgets::help::render(
+                &self.keymap,
+                self.config.read_only,
+                self.config.demo_credentials.as_ref(),
+                self.help_scroll,
+                body,
+                buf,
+                theme,
+            );
+        }
+        if let Some(d) = &self.dialog {
+            d.render(body, buf, theme);
+        }
+        Toast::render_stack(&self.toasts, body, buf, theme);
+        if let Some(notice) = self.blocking_notice() {
+            // At the top of the body, so a failure dialog below it stays readable.
+            let w = body.width.saturating_sub(4).min(72);
+            let r = Rect {
+                x: body.x + (body.width.saturating_sub(w)) / 2,
+                y: body.y,
+                width: w,
+                height: 3.min(body.height),
+            };
+            ratatui::widgets::Clear.render(r, buf);
+            Paragraph::new(Span::styled(notice, theme.warning))
+                .block(
+                    ratatui::widgets::Block::default()
+                        .borders(ratatui::widgets::Borders::ALL)
+                        .border_style(theme.warning),
+                )
+                .render(r, buf);
+        }
+        // The reveal panel is on top of everything.
+        if let Some(r) = &self.reveal {
+            r.render(body, buf, theme);
+        }
+    }
+
+    fn render_top(&self, area: Rect, buf: &mut Buffer) {
+        let t = &self.theme;
+        let dot = |h: Option<bool>| match h {
+            Some(true) => ("●", t.ok),
+            Some(false) => ("✗", t.error),
+            None => ("…", t.muted),
+        };
+        let mut spans = vec![
+            Span::styled(" hubdeck ", t.title),
+            Span::styled(
+                format!(" {} ", DisplayText::with_max(&self.config.environment, 24)),
+                t.environment,
+            ),
+            Span::raw(" "),
+        ];
+        if self.config.read_only {
+            spans.push(Span::styled(" READ-ONLY ", t.badge));
+            spans.push(Span::raw(" "));
+        }
+        if let Some(op) = &self.operator {
+            spans.push(Span::styled(
+                DisplayText::with_max(&op.email, 40).into_string(),
+                t.base,
+            ));
+            spans.push(Span::raw(" "));
+        }
+        let (db, dbs) = dot(self.health.db);
+        let (dir, dirs) = dot(self.health.directory);
+        spans.push(Span::styled("DB ", t.muted));
+        spans.push(Span::styled(db, dbs));
+        spans.push(Span::styled(
+            format!(" directory({}) ", self.config.directory_kind),
+            t.muted,
+        ));
+        spans.push(Span::styled(dir, dirs));
+        if !self.inflight.is_empty() {
+            let n = self.inflight.len();
+            spans.push(Span::styled(
+                if n == 1 {
+                    format!(
+                        "  {} working",
+                        SPINNER[(self.tick as usize) % SPINNER.len()]
+                    )
+                } else {
+                    format!(
+                        "  {} {n} changes running",
+                        SPINNER[(self.tick as usize) % SPINNER.len()]
+                    )
+                },
+                t.warning,
+            ));
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+
+    fn render_tabs(&self, area: Rect, buf: &mut Buffer) {
+        let t = &self.theme;
+        let mut spans = Vec::new();
+        for (i, tab) in Tab::ALL.iter().enumerate() {
+            let active = *tab == self.tab;
+            let label = format!(" {} {} ", i + 1, tab.title());
+            let style = match (active, self.tab_denied(*tab).is_some()) {
+                (true, _) => t.tab_active,
+                (false, true) => t.disabled,
+                (false, false) => t.tab,
+            };
+            spans.push(Span::styled(label, style));
+            spans.push(Span::raw("│"));
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+
+    fn render_footer(&self, area: Rect, buf: &mut Buffer) {
+        let t = &self.theme;
+        if let Some(p) = &self.palette {
+            let width = area.width.saturating_sub(2) as usize;
+            let scroll = p.input.visual_scroll(width);
+            let v: String = p.input.value().chars().skip(scroll).collect();
+            Paragraph::new(Line::from(vec![
+                Span::styled(":", t.key),
+                Span::styled(v, t.input),
+                Span::styled("▏", t.key),
+            ]))
+            .render(area, buf);
+            return;
+        }
+        let mut spans = Vec::new();
+        let mut hint = |a: Action, label: &str| {
+            let k = self.keymap.first_key(a);
+            if k.is_empty() {
+                return;
+            }
+            let disabled = self.action_denied(a).is_some();
+            spans.push(Span::styled(k, if disabled { t.disabled } else { t.key }));
+            spans.push(Span::styled(
+                format!(" {label}  "),
+                if disabled { t.disabled } else { t.muted },
+            ));
+        };
+        for a in self.active_ref().actions() {
+            hint(*a, short_label(*a));
+        }
+        for (a, l) in [
+            (Action::Search, "search"),
+            (Action::Filter, "filter"),
+            (Action::Sort, "sort"),
+            (Action::Palette, "cmd"),
+            (Action::Help, "help"),
+            (Action::Quit, "quit"),
+        ] {
+            hint(a, l);
+        }
+        if let Some((_, what)) = self.cancellable() {
+            spans.push(Span::styled("Esc", t.key));
+            spans.push(Span::styled(format!(" cancel {what}  "), t.warning));
+        }
+        Paragraph::new(Line::from(spans)).render(area, buf);
+    }
+}
+
+fn short_label(a: Action) -> &'static str {
+    match a {
+        Action::Open => "open",
+        Action::Back => "back",
+        Action::New => "new",
+        Action::Edit => "edit",
+        Action::Delete => "delete",
+        Action::HardDelete => "hard-del",
+        Action::Roles => "roles",
+        Action::Retry => "retry",
+        Action::Rollback => "rollback",
+        Action::Resolve => "resolve",
+        Action::Rotate => "rotate",
+        Action::Export => "export",
+        Action::ToggleEnabled => "on/off",
+        Action::ResendInvite => "invite",
+        _ => "",
+    }
+}

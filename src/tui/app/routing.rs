@@ -1,0 +1,230 @@
+//! Routing: loading the active screen's table, carrying out what screens ask for, and
+//! giving each reply to whoever asked (screen, form or filter menu).
+
+use super::{App, HEALTH_EVERY, Health, Owner};
+use crate::tui::action::{ErrorReport, Msg, Reply, Request, Row, SignInReply};
+use crate::tui::screens::roles::{LoadRoleChoices, RoleChoices};
+use crate::tui::screens::{Cmd, Tab};
+use crate::tui::widgets::dialog::{Dialog, PickPurpose, Picker};
+use crate::tui::widgets::toast::Toast;
+
+impl App {
+    // ---------- screens ----------
+
+    /// Requests the active table's current query (and whatever the screen reads with it).
+    pub fn reload_active(&mut self) {
+        let tab = self.tab;
+        let (id, estimate_id, count_id) = (self.id(), self.id(), self.id());
+        let table = self.active().table_mut();
+        let list = table.list;
+        let req = table.request(id);
+        let counts = table.count_requests(estimate_id, count_id);
+        self.expect(id, Owner::Tab(tab), "page", list);
+        if !counts.is_empty() {
+            self.expect(estimate_id, Owner::Tab(tab), "estimate", list);
+            self.expect(count_id, Owner::Tab(tab), "count", list);
+        }
+        self.outbox.push(req);
+        self.outbox.extend(counts);
+        let cmds = self.active().on_reload();
+        self.screen_cmds(tab, cmds);
+    }
+
+    pub fn switch_tab(&mut self, tab: Tab) {
+        self.tab = tab;
+        if let Some(why) = self.tab_denied(tab) {
+            self.active().table_mut().last_error = Some(format!("not permitted: {why}"));
+            return;
+        }
+        if !self.loaded.contains(&tab) {
+            self.loaded.push(tab);
+            self.reload_active();
+        }
+    }
+
+    /// Carries out what a screen asked for.
+    pub(super) fn screen_cmds(&mut self, tab: Tab, cmds: Vec<Cmd>) {
+        for cmd in cmds {
+            self.screen_cmd(tab, cmd);
+        }
+    }
+
+    pub(super) fn screen_cmd(&mut self, tab: Tab, cmd: Cmd) {
+        match cmd {
+            Cmd::OpenForm(f) => self.open_form(f),
+            Cmd::OpenRoles { form, target } => {
+                self.open_form(form);
+                let id = self.id();
+                self.expect(id, Owner::Form, "choices", "");
+                self.outbox.push(Request::Load {
+                    id,
+                    job: Box::new(LoadRoleChoices(target)),
+                });
+            }
+            Cmd::Dialog(d) => self.open_dialog(d),
+            Cmd::Run(op) => self.run_op(op, false),
+            Cmd::Load { slot, job } => {
+                let id = self.id();
+                self.expect(id, Owner::Tab(tab), slot, "");
+                self.outbox.push(Request::Load { id, job });
+            }
+            Cmd::Reload => self.reload_active(),
+            Cmd::Toast(t) => {
+                if !t.is_empty() {
+                    self.toasts.push(Toast::ok(t));
+                }
+            }
+            Cmd::Error { report, .. } if report.revoked => self.sign_out(&report),
+            Cmd::Error { title, report } => self.report_error(title, report),
+            Cmd::Done => {}
+        }
+    }
+
+    // ---------- update ----------
+
+    pub fn update(&mut self, msg: Msg) {
+        match msg {
+            Msg::Tick => self.on_tick(),
+            Msg::Key(k) => self.on_key(k),
+            Msg::Paste(s) => self.on_paste(&s),
+            Msg::Resize(w, h) => self.screen_size = Some((w, h)),
+            Msg::Reply { id, result } => self.on_reply(id, result),
+            Msg::SignIn { id, result } => {
+                if self.signin.awaiting != Some(id) {
+                    return;
+                }
+                self.signin.awaiting = None;
+                match result {
+                    Ok(SignInReply::SignedIn(op)) => self.signed_in(op),
+                    Ok(SignInReply::NewPasswordRequired(ch)) => {
+                        self.signin.require_new_password(ch)
+                    }
+                    Err(e) => self.signin.failed(e.joined()),
+                }
+            }
+            Msg::OpDone { id, result } => self.op_done(id, result),
+            Msg::Health { db, directory, .. } => {
+                self.health = Health {
+                    db: Some(db),
+                    directory: Some(directory),
+                };
+            }
+            Msg::EnvSwitched { id, result } => self.env_switched(id, result),
+        }
+    }
+
+    /// Routes a reply to whoever asked; replies no longer wanted are dropped here.
+    pub(super) fn on_reply(&mut self, id: u64, result: Result<Reply, ErrorReport>) {
+        let Some(p) = self.pending.remove(&id) else {
+            tracing::debug!(id, "stale reply dropped");
+            return;
+        };
+        match p.owner {
+            Owner::Tab(tab) => {
+                let cmds = self.screens[tab.index()].on_reply(p.slot, id, result);
+                self.screen_cmds(tab, cmds);
+            }
+            Owner::Form => self.form_reply(p.slot, result),
+            Owner::Filter(column) => self.filter_values(column, result),
+        }
+    }
+
+    /// The open form's role choices or user-picker results.
+    fn form_reply(&mut self, slot: &'static str, result: Result<Reply, ErrorReport>) {
+        let Some(f) = self.form.as_mut() else {
+            return;
+        };
+        match (slot, result) {
+            ("choices", Ok(r)) => {
+                if let Ok(c) = r.downcast::<RoleChoices>() {
+                    f.set_choices(&c.options, &c.held);
+                }
+            }
+            ("choices", Err(e)) if e.revoked => self.sign_out(&e),
+            ("choices", Err(e)) => {
+                self.close_form();
+                self.report_error("Could not load the roles", e);
+            }
+            (_, Ok(r)) => {
+                if let Ok(rows) = r.downcast::<Vec<Row>>() {
+                    f.picker_results(*rows);
+                }
+            }
+            (_, Err(e)) => f.note = Some(e.joined()),
+        }
+    }
+
+    fn filter_values(&mut self, column: String, result: Result<Reply, ErrorReport>) {
+        match result.map(|r| r.downcast::<Vec<String>>()) {
+            Ok(Ok(values)) => {
+                let mut p = Picker::new(
+                    format!("Filter {column}"),
+                    PickPurpose::FilterValues {
+                        column: column.clone(),
+                    },
+                    *values,
+                    true,
+                );
+                let current = self.active_ref().table().filter_values_of(&column);
+                p.chosen = p.values.iter().map(|v| current.contains(v)).collect();
+                self.open_dialog(Dialog::Picker(p));
+            }
+            Ok(Err(_)) => {}
+            Err(e) => self.report_error("Could not load filter values", e),
+        }
+    }
+
+    pub(super) fn on_tick(&mut self) {
+        self.tick += 1;
+        for t in &mut self.toasts {
+            t.ttl = t.ttl.saturating_sub(1);
+        }
+        self.toasts.retain(|t| t.ttl > 0);
+        if self.tick.is_multiple_of(HEALTH_EVERY) {
+            self.outbox.push(Request::Health);
+        }
+        if self.operator.is_some() {
+            let d = self.debounce_ticks();
+            if self.active().table_mut().tick(d) {
+                self.reload_active();
+            }
+        }
+    }
+
+    pub(super) fn picked(&mut self, purpose: PickPurpose, values: Vec<String>) {
+        match purpose {
+            PickPurpose::FilterColumn => {
+                let Some(column) = values.into_iter().next() else {
+                    return;
+                };
+                let id = self.id();
+                let t = self.active_ref().table();
+                let (list, query, source) = (t.list, t.query.clone(), t.source.clone());
+                self.expect(id, Owner::Filter(column.clone()), "filter", list);
+                self.outbox.push(Request::FilterValues {
+                    id,
+                    list,
+                    column,
+                    query,
+                    source,
+                });
+            }
+            PickPurpose::FilterValues { column } => {
+                self.active().table_mut().set_filter(&column, values);
+                self.reload_active();
+            }
+        }
+    }
+
+    pub(super) fn pick_users(&mut self, search: String) {
+        let id = self.id();
+        if let Some(f) = self.form.as_mut() {
+            f.picker_awaiting();
+        }
+        self.expect(id, Owner::Form, "pick", "");
+        self.outbox.push(Request::Load {
+            id,
+            job: Box::new(crate::tui::screens::roles::PickUsers(search)),
+        });
+    }
+}

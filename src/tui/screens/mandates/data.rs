@@ -1,0 +1,341 @@
+//! The mandates screen's data: typed rows of mandates and members, their list sources and
+//! the operations the screen runs, all over service functions.
+
+use std::any::Any;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{DisplayText, MandateId, PageQuery, UserSub};
+use crate::service::mandates::MandateInput;
+use crate::service::members::MemberRef;
+use crate::service::{Actor, Services};
+use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::screens::{opt, when, yes_no};
+use crate::tui::widgets::table::TableRow;
+
+/// One mandate as the list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MandateRow {
+    pub id: MandateId,
+    pub name: String,
+    pub label: Option<String>,
+    pub enabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TableRow for MandateRow {
+    fn cells(&self) -> Vec<DisplayText> {
+        vec![
+            DisplayText::new(&self.name),
+            opt(&self.label),
+            yes_no(self.enabled),
+            when(&self.created_at),
+        ]
+    }
+}
+
+/// One membership of the open mandate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MemberRow {
+    pub user_id: UserSub,
+    /// Email, else username, from the directory cache (None: not cached yet).
+    pub who: Option<String>,
+    pub full_name: Option<String>,
+    pub role_labels: Vec<String>,
+    pub is_admin: bool,
+    pub enabled: bool,
+}
+
+impl MemberRow {
+    pub fn who(&self) -> &str {
+        self.who.as_deref().unwrap_or("(not in directory cache)")
+    }
+}
+
+impl TableRow for MemberRow {
+    fn cells(&self) -> Vec<DisplayText> {
+        vec![
+            DisplayText::new(self.who()),
+            opt(&self.full_name),
+            DisplayText::new(&self.role_labels.join(", ")),
+            yes_no(self.is_admin),
+            yes_no(self.enabled),
+        ]
+    }
+}
+
+/// The mandates list.
+#[derive(Debug)]
+pub struct Mandates;
+
+impl ListSource for Mandates {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+        Box::pin(async move {
+            let page = s.list_mandates(&a, &q).await?;
+            Ok(Box::new(page.map(|m| MandateRow {
+                id: m.id,
+                name: m.name,
+                label: m.label,
+                enabled: m.enabled,
+                created_at: m.created_at,
+            })) as Reply)
+        })
+    }
+    fn filter_values(
+        &self,
+        s: Services,
+        a: Actor,
+        column: String,
+        q: PageQuery,
+    ) -> JobFuture<Vec<String>> {
+        Box::pin(async move { Ok(s.mandate_filter_values(&a, &column, &q).await?) })
+    }
+}
+
+/// The members of one mandate.
+#[derive(Debug)]
+pub struct Members(pub MandateId);
+
+impl ListSource for Members {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+        let mandate = self.0;
+        Box::pin(async move {
+            let page = s.list_members(&a, mandate, &q).await?;
+            Ok(Box::new(page.map(|m| MemberRow {
+                user_id: m.user_id,
+                who: m.email.or(m.username),
+                full_name: m.full_name,
+                role_labels: m.role_labels,
+                is_admin: m.is_admin,
+                enabled: m.enabled,
+            })) as Reply)
+        })
+    }
+    fn filter_values(
+        &self,
+        s: Services,
+        a: Actor,
+        column: String,
+        q: PageQuery,
+    ) -> JobFuture<Vec<String>> {
+        let mandate = self.0;
+        Box::pin(async move { Ok(s.member_filter_values(&a, mandate, &column, &q).await?) })
+    }
+}
+
+/// What the mandates screen changes.
+#[derive(Clone, Debug)]
+pub enum MandateOp {
+    Create {
+        name: String,
+        label: String,
+        enabled: bool,
+        plan: String,
+    },
+    Update {
+        id: MandateId,
+        name: String,
+        label: String,
+        enabled: bool,
+    },
+    SoftDelete {
+        id: MandateId,
+        name: String,
+    },
+    HardDelete {
+        id: MandateId,
+        name: String,
+    },
+    AddMember {
+        mandate_id: MandateId,
+        /// The picked user (a sub, or an email the service resolves).
+        user: String,
+        roles: Vec<String>,
+    },
+    RemoveMember {
+        mandate_id: MandateId,
+        user_sub: UserSub,
+    },
+    SetMemberRoles {
+        mandate_id: MandateId,
+        user_sub: UserSub,
+        roles: Vec<String>,
+    },
+    SetMemberEnabled {
+        mandate_id: MandateId,
+        user_sub: UserSub,
+        enabled: bool,
+    },
+}
+
+fn named(what: &str, name: &str, rest: &str) -> OpOutcome {
+    OpOutcome::toast(format!("{what} {} {rest}", DisplayText::with_max(name, 60)))
+}
+
+impl Operation for MandateOp {
+    fn describe(&self) -> &'static str {
+        match self {
+            MandateOp::Create { .. } => "create mandate",
+            MandateOp::Update { .. } => "update mandate",
+            MandateOp::SoftDelete { .. } => "delete mandate",
+            MandateOp::HardDelete { .. } => "hard-delete mandate",
+            MandateOp::AddMember { .. } => "add member",
+            MandateOp::RemoveMember { .. } => "remove member",
+            MandateOp::SetMemberRoles { .. } => "set member roles",
+            MandateOp::SetMemberEnabled { enabled: true, .. } => "enable membership",
+            MandateOp::SetMemberEnabled { enabled: false, .. } => "disable membership",
+        }
+    }
+
+    fn subject(&self) -> Option<String> {
+        match self {
+            MandateOp::Update { id, .. }
+            | MandateOp::SoftDelete { id, .. }
+            | MandateOp::HardDelete { id, .. } => Some(id.to_string()),
+            MandateOp::RemoveMember {
+                mandate_id,
+                user_sub,
+            }
+            | MandateOp::SetMemberRoles {
+                mandate_id,
+                user_sub,
+                ..
+            }
+            | MandateOp::SetMemberEnabled {
+                mandate_id,
+                user_sub,
+                ..
+            } => Some(format!("{mandate_id}/{user_sub}")),
+            MandateOp::Create { .. } | MandateOp::AddMember { .. } => None,
+        }
+    }
+
+    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+        Box::pin(async move {
+            Ok(match *self {
+                MandateOp::Create {
+                    name,
+                    label,
+                    enabled,
+                    plan,
+                } => {
+                    let input = MandateInput {
+                        name,
+                        label: Some(label),
+                        enabled,
+                    };
+                    let d = s.create_mandate(&a, &input, Some(&plan)).await?;
+                    named("mandate", &d.mandate.name, "created")
+                }
+                MandateOp::Update {
+                    id,
+                    name,
+                    label,
+                    enabled,
+                } => {
+                    let input = MandateInput {
+                        name,
+                        label: Some(label),
+                        enabled,
+                    };
+                    let m = s.update_mandate(&a, id, &input).await?;
+                    named("mandate", &m.name, "updated")
+                }
+                MandateOp::SoftDelete { id, name } => {
+                    s.soft_delete_mandate(&a, id).await?;
+                    named("mandate", &name, "deleted (restorable until purged)")
+                }
+                MandateOp::HardDelete { id, name } => {
+                    s.hard_delete_mandate(&a, id, &name).await?;
+                    named("mandate", &name, "permanently deleted")
+                }
+                MandateOp::AddMember {
+                    mandate_id,
+                    user,
+                    roles,
+                } => {
+                    let role_ids = s.resolve_member_roles(&a, mandate_id, &roles).await?;
+                    let who = MemberRef::parse(&user)?;
+                    s.add_member(&a, mandate_id, &who, &role_ids).await?;
+                    OpOutcome::toast("member added")
+                }
+                MandateOp::RemoveMember {
+                    mandate_id,
+                    user_sub,
+                } => {
+                    s.remove_member(&a, mandate_id, user_sub).await?;
+                    OpOutcome::toast("member removed")
+                }
+                MandateOp::SetMemberRoles {
+                    mandate_id,
+                    user_sub,
+                    roles,
+                } => {
+                    let role_ids = s.resolve_member_roles(&a, mandate_id, &roles).await?;
+                    s.set_member_roles(&a, mandate_id, user_sub, &role_ids)
+                        .await?;
+                    OpOutcome::toast("member roles updated")
+                }
+                MandateOp::SetMemberEnabled {
+                    mandate_id,
+                    user_sub,
+                    enabled,
+                } => {
+                    s.set_member_enabled(&a, mandate_id, user_sub, enabled)
+                        .await?;
+                    OpOutcome::toast(if enabled {
+                        "membership enabled"
+                    } else {
+                        "membership disabled"
+                    })
+                }
+            })
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(cells: Vec<DisplayText>) -> Vec<String> {
+        cells.into_iter().map(DisplayText::into_string).collect()
+    }
+
+    #[test]
+    fn typed_rows_render_the_cells_the_list_showed() {
+        let m = MandateRow {
+            id: MandateId(uuid::Uuid::from_u128(10)),
+            name: "Acme Research".into(),
+            label: None,
+            enabled: false,
+            created_at: "2026-11-01T09:00:00Z".parse().unwrap(),
+        };
+        assert_eq!(
+            texts(m.cells()),
+            ["Acme Research", "", "no", "2026-11-01 09:00"]
+        );
+        let member = MemberRow {
+            user_id: UserSub(uuid::Uuid::from_u128(1)),
+            who: None,
+            full_name: Some("Alice".into()),
+            role_labels: vec!["admin".into(), "member".into()],
+            is_admin: true,
+            enabled: true,
+        };
+        assert_eq!(
+            texts(member.cells()),
+            [
+                "(not in directory cache)",
+                "Alice",
+                "admin, member",
+                "yes",
+                "yes"
+            ]
+        );
+    }
+}

@@ -1,0 +1,213 @@
+//! The trusts screen's data: typed trust rows, the list source and the operations (register
+//! with its one-time keys, rotate the key, delete), over service functions.
+
+use std::any::Any;
+
+use chrono::{DateTime, Utc};
+
+use crate::domain::{DisplayText, PageQuery, TrustId};
+use crate::service::{Actor, Services};
+use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply, RevealKeys};
+use crate::tui::screens::{opt, when};
+use crate::tui::widgets::table::TableRow;
+
+/// One trust as the list shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrustRow {
+    pub id: TrustId,
+    pub name: String,
+    pub code: String,
+    pub region: Option<String>,
+    pub slot_name: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl TableRow for TrustRow {
+    fn cells(&self) -> Vec<DisplayText> {
+        vec![
+            DisplayText::new(&self.name),
+            DisplayText::new(&self.code),
+            opt(&self.region),
+            opt(&self.slot_name),
+            when(&self.created_at),
+        ]
+    }
+}
+
+/// The trusts list.
+#[derive(Debug)]
+pub struct Trusts;
+
+impl ListSource for Trusts {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+        Box::pin(async move {
+            let page = s.list_trusts(&a, &q).await?;
+            Ok(Box::new(page.map(|t| TrustRow {
+                id: t.id,
+                name: t.name,
+                code: t.code,
+                region: t.region,
+                slot_name: t.slot_name,
+                created_at: t.created_at,
+            })) as Reply)
+        })
+    }
+    fn filter_values(
+        &self,
+        s: Services,
+        a: Actor,
+        column: String,
+        q: PageQuery,
+    ) -> JobFuture<Vec<String>> {
+        Box::pin(async move { Ok(s.trust_filter_values(&a, &column, &q).await?) })
+    }
+}
+
+/// What the trusts screen changes.
+#[derive(Clone, Debug)]
+pub enum TrustOp {
+    Register {
+        name: String,
+        code: String,
+        region: Option<String>,
+    },
+    RotateKey {
+        id: TrustId,
+    },
+    Delete {
+        id: TrustId,
+        name: String,
+    },
+}
+
+impl Operation for TrustOp {
+    fn describe(&self) -> &'static str {
+        match self {
+            TrustOp::Register { .. } => "register trust",
+            TrustOp::RotateKey { .. } => "rotate trust key",
+            TrustOp::Delete { .. } => "delete trust",
+        }
+    }
+
+    fn subject(&self) -> Option<String> {
+        match self {
+            TrustOp::Register { .. } => None,
+            TrustOp::RotateKey { id } | TrustOp::Delete { id, .. } => Some(id.to_string()),
+        }
+    }
+
+    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+        Box::pin(async move {
+            Ok(match *self {
+                TrustOp::Register { name, code, region } => {
+                    let r = s
+                        .register_trust(&a, &name, &code, region.as_deref())
+                        .await?;
+                    let label = format!("{} ({})", r.trust.name, r.trust.code);
+                    let toast = format!(
+                        "trust {} registered",
+                        DisplayText::with_max(&r.trust.name, 60)
+                    );
+                    let details = vec![
+                        (
+                            "Trust id".to_string(),
+                            DisplayText::new(&r.trust.id.to_string()),
+                        ),
+                        (
+                            "Kit slot".to_string(),
+                            DisplayText::new(&format!(
+                                "{} (#{})",
+                                r.fl_kit_slot, r.fl_kit_slot_number
+                            )),
+                        ),
+                        ("Region".to_string(), opt(&r.trust.region)),
+                    ];
+                    let crate::domain::trust::RegisteredTrust {
+                        api_key,
+                        internal_service_key,
+                        ..
+                    } = r;
+                    OpOutcome {
+                        toast,
+                        reveal: Some(RevealKeys {
+                            title: "Trust registered — its keys".into(),
+                            trust: DisplayText::new(&label),
+                            details,
+                            api_key,
+                            internal_key: Some(internal_service_key),
+                        }),
+                    }
+                }
+                TrustOp::RotateKey { id } => {
+                    let r = s.rotate_trust_keys(&a, id, false).await?;
+                    let toast = format!(
+                        "API key of {} rotated",
+                        DisplayText::with_max(&r.trust_name, 60)
+                    );
+                    let crate::domain::trust::RotatedKeys {
+                        trust_name,
+                        api_key,
+                        internal_service_key,
+                        ..
+                    } = r;
+                    OpOutcome {
+                        toast,
+                        reveal: Some(RevealKeys {
+                            title: "API key rotated — the new key".into(),
+                            trust: DisplayText::new(&trust_name),
+                            details: Vec::new(),
+                            api_key,
+                            internal_key: internal_service_key,
+                        }),
+                    }
+                }
+                TrustOp::Delete { id, .. } => {
+                    let d = s.delete_trust(&a, id).await?;
+                    OpOutcome::toast(format!(
+                        "trust {} deleted{}",
+                        DisplayText::with_max(&d.trust_name, 60),
+                        d.freed_slot
+                            .map(|s| format!("; slot {} freed", DisplayText::new(&s)))
+                            .unwrap_or_default()
+                    ))
+                }
+            })
+        })
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn typed_rows_render_the_cells_the_list_showed() {
+        let t = TrustRow {
+            id: TrustId(uuid::Uuid::from_u128(1)),
+            name: "Leeds Teaching".into(),
+            code: "LEEDS".into(),
+            region: None,
+            slot_name: Some("Trust_001".into()),
+            created_at: "2026-11-05T12:00:00Z".parse().unwrap(),
+        };
+        let cells: Vec<String> = t
+            .cells()
+            .into_iter()
+            .map(DisplayText::into_string)
+            .collect();
+        assert_eq!(
+            cells,
+            [
+                "Leeds Teaching",
+                "LEEDS",
+                "",
+                "Trust_001",
+                "2026-11-05 12:00"
+            ]
+        );
+    }
+}

@@ -1,0 +1,118 @@
+//! Trusts: register (then the one-time reveal panel), rotate the key, delete (type the name).
+
+pub mod data;
+
+use std::sync::Arc;
+
+use ratatui::layout::Constraint;
+
+use super::{Cmd, Ctx, Screen, page_reply, shown};
+use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::keymap::Action;
+use crate::tui::widgets::dialog::Dialog;
+use crate::tui::widgets::form::{Field, Form, v_required_text, v_trust_code};
+use crate::tui::widgets::table::{Column, TableView, Typed};
+use data::{TrustOp, TrustRow};
+
+pub use crate::domain::trust::NHS_REGIONS as REGIONS;
+
+/// The "no region" choice of the region select.
+pub const NO_REGION: &str = "(none)";
+
+pub struct TrustsScreen {
+    pub table: Typed<TrustRow>,
+}
+
+impl Default for TrustsScreen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub fn register_form() -> Form {
+    let mut regions = vec![NO_REGION.to_string()];
+    regions.extend(REGIONS.iter().map(|r| r.to_string()));
+    Form::op(
+        "Register trust",
+        vec![
+            Field::text("Name", "", v_required_text),
+            Field::text("Code", "", v_trust_code),
+            Field::select("Region", regions, 0),
+        ],
+        |f| {
+            let region = f.text(2);
+            OpBox::new(TrustOp::Register {
+                name: f.text(0),
+                code: f.text(1).to_ascii_uppercase(),
+                region: (region != NO_REGION).then_some(region),
+            })
+        },
+    )
+}
+
+impl TrustsScreen {
+    pub fn new() -> Self {
+        Self {
+            table: Typed::new(TableView::new(
+                "trusts",
+                Arc::new(data::Trusts),
+                "Trusts",
+                vec![
+                    Column::new("Name", "name", Constraint::Fill(3)),
+                    Column::new("Code", "code", Constraint::Length(16)),
+                    Column::new("Region", "region", Constraint::Fill(2)).filterable(),
+                    Column::new("Kit slot", "slot_number", Constraint::Length(10)),
+                    Column::new("Created", "created_at", Constraint::Length(16)),
+                ],
+            )),
+        }
+    }
+}
+
+impl Screen for TrustsScreen {
+    fn table(&self) -> &TableView {
+        &self.table.view
+    }
+    fn table_mut(&mut self) -> &mut TableView {
+        &mut self.table.view
+    }
+    fn actions(&self) -> &'static [Action] {
+        &[Action::New, Action::Rotate, Action::Delete]
+    }
+
+    fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
+        if action == Action::New {
+            return Some(Cmd::OpenForm(register_form()));
+        }
+        let t = self.table.selected()?;
+        let (id, name) = (t.id, shown(&t.name));
+        match action {
+            Action::Rotate => Some(Cmd::Dialog(Dialog::Confirm {
+                title: "Rotate API key".into(),
+                message: format!(
+                    "Mint a new API key for {name}? The current key stops working at once; the new one is shown once."
+                ),
+                op: OpBox::new(TrustOp::RotateKey { id }),
+            })),
+            Action::Delete => Some(Cmd::Dialog(Dialog::type_name(
+                "Delete trust",
+                format!("Delete trust {name}? Its kit slot is freed; the audit keeps its name."),
+                name,
+                OpBox::new(TrustOp::Delete {
+                    id,
+                    name: t.name.clone(),
+                }),
+            ))),
+            _ => None,
+        }
+    }
+
+    fn on_reply(
+        &mut self,
+        _slot: &'static str,
+        id: u64,
+        result: Result<Reply, ErrorReport>,
+    ) -> Vec<Cmd> {
+        page_reply(&mut self.table, id, result)
+    }
+}

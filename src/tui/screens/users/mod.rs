@@ -1,0 +1,297 @@
+//! Users (from the directory cache with profiles and grants) and one user's detail.
+
+pub mod data;
+
+use std::sync::Arc;
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+
+use super::roles::RoleTarget;
+use super::{Cmd, Ctx, Screen, page_reply, render_detail, render_table_with_detail, shown};
+use crate::domain::{RoleRef, UserSub};
+use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::dialog::Dialog;
+use crate::tui::widgets::form::{Field, Form, v_email, v_required_text};
+use crate::tui::widgets::table::{Column, TableView, Typed};
+use data::{DetailLines, LoadDetail, UserOp, UserRow};
+
+pub struct UsersScreen {
+    pub table: Typed<UserRow>,
+    /// The open detail view; None while closed.
+    pub detail: Option<UserDetail>,
+}
+
+#[derive(Debug)]
+pub struct UserDetail {
+    pub sub: UserSub,
+    pub title: String,
+    pub lines: Vec<(String, String)>,
+    pub loading: bool,
+}
+
+impl Default for UsersScreen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn role_names() -> Vec<String> {
+    RoleRef::ALL.iter().map(|r| r.key().to_string()).collect()
+}
+
+impl UsersScreen {
+    pub fn new() -> Self {
+        Self {
+            table: Typed::new(TableView::new(
+                "users",
+                Arc::new(data::Users),
+                "Users",
+                vec![
+                    Column::new("Email", "email", Constraint::Fill(3)),
+                    Column::new("Name", "name", Constraint::Fill(2)),
+                    Column::new("Organisation", "organisation", Constraint::Fill(2)),
+                    Column::filter_only("Roles", "role", Constraint::Length(18)),
+                    Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
+                    Column::new("Status", "status", Constraint::Length(12)).filterable(),
+                ],
+            )),
+            detail: None,
+        }
+    }
+
+    /// The user an action applies to: the open detail's user, else the selected row.
+    fn target(&self) -> Option<&UserRow> {
+        match &self.detail {
+            Some(d) => self.table.items().iter().find(|u| u.sub == d.sub),
+            None => self.table.selected(),
+        }
+    }
+}
+
+pub fn register_form() -> Form {
+    Form::op(
+        "Register user",
+        vec![
+            Field::text("Email", "", v_email),
+            Field::text("Name", "", v_required_text),
+            Field::text("Organisation", "", v_required_text),
+            Field::multi("Roles", role_names(), &["viewer"]),
+        ],
+        |f| {
+            OpBox::new(UserOp::Register {
+                email: f.text(0),
+                name: f.text(1),
+                organisation: f.text(2),
+                roles: f.chosen(3),
+            })
+        },
+    )
+}
+
+impl Screen for UsersScreen {
+    fn table(&self) -> &TableView {
+        &self.table.view
+    }
+    fn table_mut(&mut self) -> &mut TableView {
+        &mut self.table.view
+    }
+    fn actions(&self) -> &'static [Action] {
+        &[
+            Action::Open,
+            Action::New,
+            Action::Roles,
+            Action::ToggleEnabled,
+            Action::ResendInvite,
+            Action::Edit,
+            Action::Delete,
+        ]
+    }
+
+    fn on_action(&mut self, action: Action, ctx: &Ctx) -> Option<Cmd> {
+        match action {
+            Action::Back => self.detail.take().map(|_| Cmd::Done),
+            Action::Open => {
+                let u = self.table.selected()?;
+                let sub = u.sub;
+                self.detail = Some(UserDetail {
+                    sub,
+                    title: shown(&u.email),
+                    lines: Vec::new(),
+                    loading: true,
+                });
+                Some(Cmd::Load {
+                    slot: "detail",
+                    job: Box::new(LoadDetail(sub)),
+                })
+            }
+            Action::New => Some(Cmd::OpenForm(register_form())),
+            Action::Roles => {
+                // From the list or the detail view alike: the grants held now, read fresh.
+                let (sub, title) = match &self.detail {
+                    Some(d) => (d.sub, d.title.clone()),
+                    None => {
+                        let u = self.table.selected()?;
+                        (u.sub, shown(&u.email))
+                    }
+                };
+                Some(Cmd::OpenRoles {
+                    form: Form::op(
+                        format!("Roles of {title}"),
+                        vec![Field::multi("Roles", Vec::new(), &[])],
+                        move |f| {
+                            OpBox::new(UserOp::SetRoles {
+                                sub,
+                                roles: f.chosen(0),
+                            })
+                        },
+                    )
+                    .roles(),
+                    target: RoleTarget::User { sub },
+                })
+            }
+            Action::ToggleEnabled => {
+                let u = self.target()?;
+                let (sub, email) = (u.sub, shown(&u.email));
+                let enable = !u.enabled;
+                let verb = if enable { "Enable" } else { "Disable" };
+                let op = OpBox::new(UserOp::SetEnabled {
+                    sub,
+                    email: u.email.clone(),
+                    enabled: enable,
+                });
+                if !enable && ctx.is_me(&sub) {
+                    return Some(Cmd::Dialog(Dialog::type_to_confirm_self(
+                        "Disable your own account",
+                        format!(
+                            "This is you: disabling {email} signs you out and you will not be \
+                             able to sign in again until another operator enables you. Type \
+                             your email to confirm."
+                        ),
+                        email,
+                        op,
+                    )));
+                }
+                Some(Cmd::Dialog(Dialog::Confirm {
+                    title: format!("{verb} user"),
+                    message: if enable {
+                        format!("Enable {email}? They will be able to sign in again.")
+                    } else {
+                        format!("Disable {email}? They will no longer be able to sign in.")
+                    },
+                    op,
+                }))
+            }
+            Action::ResendInvite => {
+                let u = self.target()?;
+                Some(Cmd::Dialog(Dialog::Confirm {
+                    title: "Resend invitation".into(),
+                    message: format!("Send the invitation to {} again?", shown(&u.email)),
+                    op: OpBox::new(UserOp::ResendInvite {
+                        sub: u.sub,
+                        email: u.email.clone(),
+                    }),
+                }))
+            }
+            Action::Edit => {
+                let u = self.target()?;
+                let sub = u.sub;
+                Some(Cmd::OpenForm(Form::op(
+                    format!("Profile of {}", shown(&u.email)),
+                    vec![
+                        Field::text(
+                            "Name",
+                            &shown(u.name.as_deref().unwrap_or("")),
+                            v_required_text,
+                        ),
+                        Field::text(
+                            "Organisation",
+                            &shown(u.organisation.as_deref().unwrap_or("")),
+                            v_required_text,
+                        ),
+                    ],
+                    move |f| {
+                        OpBox::new(UserOp::EditProfile {
+                            sub,
+                            name: f.text(0),
+                            organisation: f.text(1),
+                        })
+                    },
+                )))
+            }
+            Action::Delete => {
+                let u = self.target()?;
+                let email = shown(&u.email);
+                let you = if ctx.is_me(&u.sub) {
+                    "This is you: you will be signed out for good. "
+                } else {
+                    ""
+                };
+                Some(Cmd::Dialog(Dialog::type_name(
+                    if you.is_empty() {
+                        "Delete user"
+                    } else {
+                        "Delete your own account"
+                    },
+                    format!(
+                        "{you}Delete {email}: their grants and profile are removed and the \
+                         directory identity is deleted."
+                    ),
+                    email,
+                    OpBox::new(UserOp::Delete { sub: u.sub }),
+                )))
+            }
+            _ => None,
+        }
+    }
+
+    fn on_reply(
+        &mut self,
+        slot: &'static str,
+        id: u64,
+        result: Result<Reply, ErrorReport>,
+    ) -> Vec<Cmd> {
+        if slot != "detail" {
+            return page_reply(&mut self.table, id, result);
+        }
+        let Some(d) = self.detail.as_mut() else {
+            return Vec::new();
+        };
+        d.loading = false;
+        match result.map(|r| r.downcast::<DetailLines>()) {
+            Ok(Ok(lines)) => {
+                d.lines = lines
+                    .into_iter()
+                    .map(|(k, v)| (k, v.into_string()))
+                    .collect();
+                Vec::new()
+            }
+            Ok(Err(_)) => Vec::new(),
+            Err(report) => vec![Cmd::Error {
+                title: "Could not load the user".into(),
+                report,
+            }],
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
+        match &self.detail {
+            Some(d) => {
+                let mut lines = d.lines.clone();
+                if d.loading {
+                    lines.push(("".into(), "loading…".into()));
+                }
+                render_detail(
+                    &lines,
+                    &format!("User {} (Esc back)", d.title),
+                    area,
+                    buf,
+                    theme,
+                );
+            }
+            None => render_table_with_detail(&self.table.view, area, buf, theme, tick),
+        }
+    }
+}

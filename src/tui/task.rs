@@ -1,0 +1,108 @@
+//! Runs one [`Request`] as a task and turns its result into the [`Msg`] that goes back into
+//! the loop. Nothing here knows a feature: pages, loads and operations carry their own job
+//! (written in each screen's `data.rs`, over the service functions).
+
+use super::action::{ErrorReport, Msg, Request, SignInReply};
+use crate::service::session::SignInOutcome;
+use crate::service::{Actor, Operator, Services};
+
+fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
+    ErrorReport::from_anyhow(&e.into())
+}
+
+/// Runs one request to completion and returns its message.
+pub async fn execute(services: Services, operator: Option<Operator>, req: Request) -> Msg {
+    let actor = operator.map(Actor::Operator);
+    let need_actor = || {
+        actor
+            .clone()
+            .ok_or_else(|| ErrorReport::msg("not signed in"))
+    };
+    match req {
+        Request::Page {
+            id, query, source, ..
+        } => {
+            let result = match need_actor() {
+                Ok(a) => source.page(services, a, query).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::Reply { id, result }
+        }
+        Request::FilterValues {
+            id,
+            column,
+            query,
+            source,
+            ..
+        } => {
+            let result = match need_actor() {
+                Ok(a) => source
+                    .filter_values(services, a, column, query)
+                    .await
+                    .map(|v| Box::new(v) as super::action::Reply)
+                    .map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::Reply { id, result }
+        }
+        Request::Load { id, job } => {
+            let result = match need_actor() {
+                Ok(a) => job.run(services, a).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::Reply { id, result }
+        }
+        Request::Op { id, op } => {
+            let result = match need_actor() {
+                Ok(a) => op.0.run(services, a).await.map_err(err),
+                Err(e) => Err(e),
+            };
+            Msg::OpDone { id, result }
+        }
+        Request::SignIn {
+            id,
+            email,
+            password,
+        } => {
+            let result = match services.sign_in(&email, &password).await {
+                Ok(SignInOutcome::SignedIn(op)) => Ok(SignInReply::SignedIn(op)),
+                Ok(SignInOutcome::NewPasswordRequired(ch)) => {
+                    Ok(SignInReply::NewPasswordRequired(ch))
+                }
+                Err(e) => Err(err(e)),
+            };
+            Msg::SignIn { id, result }
+        }
+        Request::NewPassword {
+            id,
+            challenge,
+            password,
+        } => {
+            let result = services
+                .complete_new_password(&challenge, &password)
+                .await
+                .map(SignInReply::SignedIn)
+                .map_err(err);
+            Msg::SignIn { id, result }
+        }
+        // The loop connects environments and aborts tasks itself; never sent here.
+        Request::SwitchEnv { id, .. } => Msg::EnvSwitched {
+            id,
+            result: Err(ErrorReport::msg(
+                "environment switches are handled by the console loop",
+            )),
+        },
+        Request::Cancel { id } => Msg::OpDone {
+            id,
+            result: Err(ErrorReport::msg("cancelled")),
+        },
+        Request::Health => {
+            let p = services.probe().await;
+            Msg::Health {
+                db: p.db,
+                directory: p.directory,
+                latency: p.latency,
+            }
+        }
+    }
+}

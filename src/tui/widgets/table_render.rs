@@ -1,0 +1,253 @@
+//! Drawing of [`TableView`]: the header with sort and filter marks, the rows, the
+//! "rows 51–100 of 12,345" line and the detail pane's label/value lines.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{
+    Block, Borders, Cell, Paragraph, Row as TRow, StatefulWidget, Table, TableState, Widget,
+};
+
+use super::table::{Column, Count, SPINNER, TableView};
+use crate::domain::page::{PageNav, thousands};
+use crate::domain::{Page, SortDir};
+use crate::tui::action::Row;
+use crate::tui::theme::Theme;
+
+impl TableView {
+    /// "rows 51–100 of 12,345", "rows 1–50 of ≈980,000", "rows 1–50 of counting…", "last 50
+    /// rows of more than 100,000" (or "no rows yet" before the first page).
+    pub fn range_label(&self) -> String {
+        let Some(p) = &self.page else {
+            return "no rows yet".into();
+        };
+        if p.items.is_empty() {
+            return format!("no rows of {}", self.count.label());
+        }
+        let len = p.items.len() as u64;
+        let size = u64::from(p.page_size.max(1));
+        match self.from_end {
+            None => {
+                let first = u64::from(p.page.max(1) - 1) * size + 1;
+                format!(
+                    "rows {}–{} of {}",
+                    thousands(first),
+                    thousands(first + len - 1),
+                    self.count.label()
+                )
+            }
+            Some(k) => match self.count.exact() {
+                Some(total) => {
+                    let last = total.saturating_sub(u64::from(k - 1) * size);
+                    let first = last.saturating_sub(len - 1).max(1);
+                    format!(
+                        "rows {}–{} of {}",
+                        thousands(first),
+                        thousands(last),
+                        thousands(total)
+                    )
+                }
+                None if k == 1 => format!("last {len} rows of {}", self.count.label()),
+                None => format!(
+                    "rows {}–{} from the end of {}",
+                    thousands(u64::from(k - 1) * size + 1),
+                    thousands(u64::from(k - 1) * size + len),
+                    self.count.label()
+                ),
+            },
+        }
+    }
+
+    /// "page 3/19,602" ("page 3" while uncounted; from the end: "page 19,602/19,602").
+    pub fn page_label(&self) -> Option<String> {
+        let p = self.page.as_ref()?;
+        let pages = self.total_pages();
+        Some(match (self.from_end, pages) {
+            (None, Some(n)) => format!("page {}/{}", thousands(p.page.into()), thousands(n.into())),
+            (None, None) => format!("page {}", thousands(p.page.into())),
+            (Some(k), Some(n)) if self.count.exact().is_some() => format!(
+                "page {}/{}",
+                thousands(n.saturating_sub(k - 1).into()),
+                thousands(n.into())
+            ),
+            (Some(1), _) => "last page".into(),
+            (Some(k), _) => format!("page {} from the end", thousands(k.into())),
+        })
+    }
+
+    fn header_cell(&self, c: &Column, theme: &Theme) -> Cell<'static> {
+        let mut s = c.title.to_string();
+        if let Some(k) = c.key
+            && let Some(sk) = self.query.sort.iter().find(|s| s.column == k)
+        {
+            s.push(' ');
+            s.push_str(match sk.dir {
+                SortDir::Asc => "▲",
+                SortDir::Desc => "▼",
+            });
+        }
+        if let Some(k) = c.key
+            && self.query.filters.iter().any(|f| f.column == k)
+        {
+            s.push_str(" ⧩");
+        }
+        Cell::from(s).style(theme.header)
+    }
+
+    /// Renders the table into `area` with its frame, title, filters and range label.
+    pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, focused: bool, tick: u64) {
+        let mut title_spans = vec![Span::styled(format!(" {} ", self.title), theme.title)];
+        if let Some(s) = &self.query.search {
+            title_spans.push(Span::styled(
+                format!("/{} ", crate::domain::DisplayText::with_max(s, 30)),
+                theme.key,
+            ));
+        }
+        for f in &self.query.filters {
+            title_spans.push(Span::styled(
+                format!(
+                    "[{}={}] ",
+                    f.column,
+                    crate::domain::DisplayText::with_max(&f.values.join("|"), 24)
+                ),
+                theme.warning,
+            ));
+        }
+        let mut status = vec![Span::styled(
+            format!(" {} ", self.range_label()),
+            theme.muted,
+        )];
+        if let Some(label) = self.page_label() {
+            status.push(Span::styled(format!("{label} "), theme.muted));
+        }
+        if self.loading() {
+            status.push(Span::styled(
+                format!("{} loading ", SPINNER[(tick as usize) % SPINNER.len()]),
+                theme.warning,
+            ));
+        }
+        if let Some(e) = &self.last_error {
+            status.push(Span::styled(
+                format!("✗ {} ", crate::domain::DisplayText::with_max(e, 40)),
+                theme.error,
+            ));
+        }
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(if focused {
+                theme.border_focus
+            } else {
+                theme.border
+            })
+            .title(Line::from(title_spans))
+            .title_bottom(Line::from(status).right_aligned());
+        let inner = block.inner(area);
+        block.render(area, buf);
+
+        let (table_area, search_area) = if self.search_active {
+            (
+                Rect {
+                    height: inner.height.saturating_sub(1),
+                    ..inner
+                },
+                Some(Rect {
+                    y: inner.y + inner.height.saturating_sub(1),
+                    height: 1,
+                    ..inner
+                }),
+            )
+        } else {
+            (inner, None)
+        };
+
+        if self.page.is_none() {
+            let (msg, style) = if self.loading() {
+                (
+                    format!("{} loading…", SPINNER[(tick as usize) % SPINNER.len()]),
+                    theme.muted,
+                )
+            } else if let Some(e) = &self.last_error {
+                (format!("✗ {e}"), theme.error)
+            } else {
+                ("nothing loaded".into(), theme.muted)
+            };
+            Paragraph::new(msg)
+                .style(style)
+                .wrap(ratatui::widgets::Wrap { trim: false })
+                .render(table_area, buf);
+        } else if self.rows().is_empty() {
+            Paragraph::new("no matching rows")
+                .style(theme.muted)
+                .render(table_area, buf);
+        } else {
+            let header = TRow::new(self.columns.iter().map(|c| self.header_cell(c, theme)));
+            let rows = self.rows().iter().map(|r| {
+                TRow::new((0..self.columns.len()).map(|i| Cell::from(r.cell(i).to_string())))
+                    .style(theme.base)
+            });
+            let widths: Vec<Constraint> = self.columns.iter().map(|c| c.width).collect();
+            let table = Table::new(rows, widths)
+                .header(header)
+                .row_highlight_style(theme.selected)
+                .highlight_symbol("▶ ")
+                .column_spacing(1);
+            let mut state = TableState::default()
+                .with_offset(self.offset.get().min(self.selected))
+                .with_selected(Some(self.selected));
+            StatefulWidget::render(table, table_area, buf, &mut state);
+            self.offset.set(state.offset());
+        }
+
+        if let Some(sa) = search_area {
+            let width = sa.width.saturating_sub(2) as usize;
+            let scroll = self.search.visual_scroll(width);
+            let value: String = self.search.value().chars().skip(scroll).collect();
+            Paragraph::new(Line::from(vec![
+                Span::styled("/", theme.key),
+                Span::styled(value, theme.input),
+            ]))
+            .render(sa, buf);
+            // Cursor cell shown in reverse video (the frame's real cursor is set by the app).
+            let cx = sa.x + 1 + (self.search.visual_cursor().saturating_sub(scroll)) as u16;
+            if cx < sa.x + sa.width {
+                let cell = &mut buf[(cx, sa.y)];
+                cell.set_style(Style::default().add_modifier(Modifier::REVERSED));
+            }
+        }
+    }
+
+    /// Installs a page directly (tests and benchmarks; the app always goes through
+    /// [`TableView::request`] / [`TableView::accept`]).
+    pub fn reload_for_test_page(&mut self, rows: impl IntoIterator<Item = Row>) {
+        let items: Vec<Row> = rows.into_iter().collect();
+        self.awaiting = None;
+        self.page = Some(Page {
+            total: items.len() as u64,
+            items,
+            page: 1,
+            page_size: crate::domain::page::DEFAULT_PAGE_SIZE,
+            next_cursor: None,
+            nav: PageNav {
+                at_start: true,
+                at_end: true,
+                ..PageNav::default()
+            },
+        });
+        self.count = Count::Exact(self.rows().len() as u64);
+        self.page_gen += 1;
+    }
+
+    /// Label: value lines of the selected row (the detail pane).
+    pub fn detail_lines(&self) -> Vec<(String, String)> {
+        match self.selected_row() {
+            Some(r) => self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.title.to_string(), r.cell(i).to_string()))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+}
