@@ -35,3 +35,4 @@ mod tui_session;
 mod tui_snapshots;
 mod undo;
 mod users;
+mod users_search;
