@@ -26,6 +26,7 @@ mod registration_detail;
 mod registration_faults;
 mod setup;
 mod sync;
+mod trust_keys;
 mod trusts;
 mod tui_e2e;
 mod tui_layout;
