@@ -30,6 +30,7 @@ mod trust_keys;
 mod trusts;
 mod tui_e2e;
 mod tui_layout;
+mod tui_rows;
 mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;

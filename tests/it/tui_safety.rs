@@ -794,6 +794,9 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
         Some(MandateOp::SoftDelete { .. })
     ));
     assert_eq!(a.cancellable(), None);
+    let wide = crate::tui_snapshots::render(&a, 200, 30);
+    let footer = crate::tui_snapshots::text_of(wide.backend().buffer());
+    assert!(footer.contains("running: delete mandate"), "{footer}");
     a.update(key(KeyCode::Esc));
     assert_eq!(a.inflight.len(), 1);
     assert!(
@@ -831,4 +834,29 @@ fn reconcile_is_an_explicit_command() {
     a.update(key(KeyCode::Enter));
     assert!(no_ops(&mut a), "read-only: nothing runs");
     assert!(screen(&a).contains("read-only mode"));
+}
+
+/// The create-mandate form offers the plan catalogue once it has been read (the reference
+/// plans before).
+#[test]
+fn the_create_form_offers_the_catalogue_plans() {
+    use hubdeck::tui::screens::mandates::data::{LoadPlans, PlanKeys};
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        Some(crate::tui_snapshots::operator()),
+    );
+    let reqs = a.take_requests();
+    let id = reqs
+        .iter()
+        .find_map(|r| match r {
+            Request::Load { id, .. } if r.job::<LoadPlans>().is_some() => Some(*id),
+            _ => None,
+        })
+        .expect("the catalogue is read with the first page");
+    answer(&mut a, reqs);
+    a.update(Msg::reply(id, PlanKeys(vec!["GOLD".into(), "TEAM".into()])));
+    a.update(ch('n'));
+    assert!(screen(&a).contains("◀ GOLD ▶"), "{}", screen(&a));
 }

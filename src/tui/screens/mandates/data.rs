@@ -1,15 +1,13 @@
 //! The mandates screen's data: typed rows of mandates and members, their list sources and
 //! the operations the screen runs, all over service functions.
 
-use std::any::Any;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, MandateId, PageQuery, UserSub};
 use crate::service::mandates::MandateInput;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Reply};
 use crate::tui::screens::{opt, when, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -61,6 +59,23 @@ impl TableRow for MemberRow {
             yes_no(self.is_admin),
             yes_no(self.enabled),
         ]
+    }
+}
+
+/// The plan keys of the catalogue (the create form offers them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanKeys(pub Vec<String>);
+
+/// Reads the plan catalogue.
+#[derive(Debug)]
+pub struct LoadPlans;
+
+impl Job for LoadPlans {
+    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+        Box::pin(async move {
+            let plans = s.plan_catalogue(&a).await?;
+            Ok(Box::new(PlanKeys(plans.into_iter().map(|p| p.key).collect())) as Reply)
+        })
     }
 }
 
@@ -292,19 +307,11 @@ impl Operation for MandateOp {
             })
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn texts(cells: Vec<DisplayText>) -> Vec<String> {
-        cells.into_iter().map(DisplayText::into_string).collect()
-    }
 
     #[test]
     fn typed_rows_render_the_cells_the_list_showed() {
@@ -315,10 +322,7 @@ mod tests {
             enabled: false,
             created_at: "2026-11-01T09:00:00Z".parse().unwrap(),
         };
-        assert_eq!(
-            texts(m.cells()),
-            ["Acme Research", "", "no", "2026-11-01 09:00"]
-        );
+        assert_eq!(m.texts(), ["Acme Research", "", "no", "2026-11-01 09:00"]);
         let member = MemberRow {
             user_id: UserSub(uuid::Uuid::from_u128(1)),
             who: None,
@@ -328,7 +332,7 @@ mod tests {
             enabled: true,
         };
         assert_eq!(
-            texts(member.cells()),
+            member.texts(),
             [
                 "(not in directory cache)",
                 "Alice",
