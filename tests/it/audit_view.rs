@@ -221,7 +221,7 @@ async fn a_failed_export_leaves_no_file_and_an_existing_file_untouched() {
     // Fails after the header went out (the filter is refused by the first page's query).
     let bad = PageQuery::default().filter("details", ["x"]);
     let err = svc
-        .export_audit_to_file(&root, &bad, TimeRange::default(), ExportFormat::Csv, &path)
+        .export_to_file(&root, &bad, TimeRange::default(), ExportFormat::Csv, &path)
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
@@ -230,7 +230,7 @@ async fn a_failed_export_leaves_no_file_and_an_existing_file_untouched() {
     // Refused for authority: nothing either, and an existing file keeps its content.
     std::fs::write(&path, "previous export\n").unwrap();
     let nobody = operator(UserSub::new_v4());
-    svc.export_audit_to_file(
+    svc.export_to_file(
         &nobody,
         &PageQuery::default(),
         TimeRange::default(),
@@ -243,7 +243,7 @@ async fn a_failed_export_leaves_no_file_and_an_existing_file_untouched() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     // Success replaces it whole, 0600.
     let n = svc
-        .export_audit_to_file(
+        .export_to_file(
             &root,
             &PageQuery::default(),
             TimeRange::default(),
