@@ -350,3 +350,40 @@ async fn cli_ranges_accept_dates_and_date_times_and_a_bad_bound_applies_nothing(
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
 }
+
+/// The event filter walks the expression indexes of migration 1110 in time order and stops
+/// after the page — no scan of every audit row through the mapping function.
+#[tokio::test]
+async fn the_event_filter_uses_the_expression_indexes() {
+    let db = pg::fresh_db().await;
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id, \"timestamp\") \
+         SELECT CASE WHEN g % 50 = 0 THEN 'Disabled user' ELSE 'Updated user roles' END, \
+                gen_random_uuid(), now() - make_interval(secs => g) \
+         FROM generate_series(1, 40000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("VACUUM (ANALYZE)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let q = PageQuery::new(1, 50)
+        .wanting(hubdeck::domain::page::Want::Rows)
+        .filter("event", ["USER_DISABLED"]);
+    let scope = |qb: &mut sqlx::QueryBuilder<sqlx::Postgres>| {
+        qb.push("TRUE");
+    };
+    let plan = hubdeck::store::query::explain_page(
+        &db.pool,
+        &hubdeck::store::audit::AUDIT_LIST,
+        &q,
+        Some(&scope),
+    )
+    .await
+    .unwrap()
+    .join("\n");
+    assert!(plan.contains("users_audit_event_idx"), "{plan}");
+    assert!(!plan.contains("Seq Scan on users_audit"), "{plan}");
+}
