@@ -3,7 +3,7 @@
 //! (written in each screen's `data.rs`, over the service functions); sign-in is the sign-in
 //! screen's (`screens/signin/data.rs`).
 
-use super::action::{ErrorReport, Msg, Request};
+use super::action::{ErrorReport, Msg, Progress, Request};
 use super::screens::signin::data as signin;
 use crate::service::{Actor, Operator, Services};
 
@@ -12,7 +12,12 @@ fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
 }
 
 /// Runs one request to completion and returns its message.
-pub async fn execute(services: Services, operator: Option<Operator>, req: Request) -> Msg {
+pub async fn execute(
+    services: Services,
+    operator: Option<Operator>,
+    req: Request,
+    progress_to: Option<tokio::sync::mpsc::UnboundedSender<Msg>>,
+) -> Msg {
     let actor = operator.map(Actor::Operator);
     let need_actor = || {
         actor
@@ -54,8 +59,12 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             Msg::Reply { id, result }
         }
         Request::Op { id, op } => {
+            let progress = match progress_to {
+                Some(tx) => Progress::to(id, tx),
+                None => Progress::none(),
+            };
             let result = match need_actor() {
-                Ok(a) => op.0.run(services, a).await.map_err(err),
+                Ok(a) => op.0.run(services, a, progress).await.map_err(err),
                 Err(e) => Err(e),
             };
             Msg::OpDone { id, result }

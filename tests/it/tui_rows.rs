@@ -4,7 +4,7 @@
 
 use hubdeck::domain::{Page, PageQuery};
 use hubdeck::service::Actor;
-use hubdeck::tui::action::{Job, ListSource, OpBox, Reply};
+use hubdeck::tui::action::{Job, ListSource, OpBox, Progress, Reply};
 use hubdeck::tui::screens::audit::data::{Audit, AuditRow};
 use hubdeck::tui::screens::kit_slots::data::{KitSlotRow, KitSlots};
 use hubdeck::tui::screens::mandates::data::{MandateOp, MandateRow, Mandates};
@@ -32,7 +32,7 @@ async fn run(
 ) -> String {
     OpBox::new(op)
         .0
-        .run(s.clone(), a.clone())
+        .run(s.clone(), a.clone(), Progress::none())
         .await
         .expect("the operation runs")
         .toast
@@ -81,7 +81,7 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
         region: None,
     })
     .0
-    .run(s.clone(), a.clone())
+    .run(s.clone(), a.clone(), Progress::none())
     .await
     .expect("register");
     let keys = out.reveal.expect("the one-time keys");

@@ -761,6 +761,13 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
         "{}",
         screen(&a)
     );
+    // It reports how far it got; the footer says so.
+    a.update(Msg::Progress { id, done: 1234 });
+    assert!(
+        screen(&a).contains("Esc cancel export audit (1,234 rows)"),
+        "{}",
+        screen(&a)
+    );
     a.update(key(KeyCode::Esc));
     let reqs = a.take_requests();
     assert!(

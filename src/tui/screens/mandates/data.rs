@@ -7,7 +7,7 @@ use crate::domain::{DisplayText, MandateId, PageQuery, UserSub};
 use crate::service::mandates::MandateInput;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, when, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -225,7 +225,7 @@ impl Operation for MandateOp {
         }
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
                 MandateOp::Create {
