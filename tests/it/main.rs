@@ -28,6 +28,7 @@ mod sync;
 mod trusts;
 mod tui_e2e;
 mod tui_layout;
+mod tui_rows;
 mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
