@@ -33,5 +33,6 @@ mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
+mod tui_workflows_mandates;
 mod undo;
 mod users;

@@ -1,0 +1,264 @@
+//! Issue 14, console half (K1): the Drift tab and the mandate lifecycle, tried as the operator
+//! meets them — the real binary in tmux, a real PostgreSQL database and the LocalDirectory.
+
+use hubdeck::domain::roles::mandate_roles;
+use hubdeck::domain::{MandateId, RoleRef};
+use hubdeck::service::Actor;
+use hubdeck::service::drift::{DriftClass, DriftTarget};
+
+use crate::mandates::{cached_user, raw_member};
+use crate::support::pg::fresh_db;
+use crate::tui_e2e::{
+    OPERATOR_EMAIL, OPERATOR_PASSWORD, seed_identity, seed_mandate, services, start_signed_in,
+};
+
+async fn count(pool: &sqlx::PgPool, sql: &str, id: uuid::Uuid) -> i64 {
+    sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("count")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_row_is_repaired_from_the_console_exactly_as_previewed() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    // An identity with no global role and no membership: drift of class no-grants, whose
+    // repair deletes the identity in the directory and marks its cache row gone.
+    let idle = seed_identity(&s, "idle@site.example", None, None).await;
+    let target = DriftTarget {
+        class: DriftClass::NoGrants,
+        id: idle.0,
+    };
+    let preview = s
+        .drift_repair_preview(&Actor::cli(), target)
+        .await
+        .expect("preview");
+    assert_eq!(preview.directory.len(), 1, "{preview:?}");
+    assert!(preview.directory[0].starts_with("delete the identity"));
+    // PostgreSQL: only the cache row (the identity holds no role, membership or profile).
+    assert_eq!(preview.database.len(), 1, "{preview:?}");
+    assert!(
+        preview.database[0].starts_with("mark the cached identity"),
+        "{preview:?}"
+    );
+
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["7"]);
+    t.wait_for(&["Drift", "no-grants", "idle@site.example", "rows 1–1 of 1"]);
+    t.keys(&["p"]);
+    // The preview on screen is the service's: both sections, the audit row, typed confirm.
+    t.wait_for(&[
+        "Repair drift: identities without grants",
+        "PostgreSQL:",
+        "mark the cached identity of",
+        "Directory:",
+        "delete the identity",
+        "Audit:",
+        "users_audit \"Deleted user\"",
+        "repair",
+    ]);
+    // Nothing changed before the confirmation.
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM directory_user WHERE sub = $1 AND gone_at IS NULL",
+            idle.0
+        )
+        .await,
+        1
+    );
+    t.settle();
+    t.text("repair");
+    t.keys(&["Enter"]);
+    t.wait_gone(&["Repair drift", "idle@site.example"]);
+    t.wait_for(&["Drift", "no rows of 0"]);
+
+    // PostgreSQL: the cache row is gone, as previewed; the audit row is there.
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM directory_user WHERE sub = $1 AND gone_at IS NOT NULL",
+            idle.0
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM users_audit WHERE user_id = $1 AND action = 'Deleted user'",
+            idle.0
+        )
+        .await,
+        1
+    );
+    // The directory: the identity is deleted, as previewed; the operator is untouched.
+    assert!(s.directory.find_by_sub(idle).await.is_err());
+    assert!(s.directory.find_by_sub(op).await.is_ok());
+    // No other drift row was touched: the preview for the same target is now refused.
+    assert!(s.drift_repair_preview(&Actor::cli(), target).await.is_err());
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn soft_deleted_mandate_is_found_and_restored_from_the_console() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let acme = seed_mandate(&db, "Acme Research", op).await;
+    seed_mandate(&db, "Beta Hospital", op).await;
+    s.soft_delete_mandate(&Actor::cli(), MandateId(acme))
+        .await
+        .expect("soft delete");
+
+    let t = start_signed_in(&db, &[]);
+    let cap = t.wait_for(&["Beta Hospital", "rows 1–1 of 1"]);
+    assert!(!cap.contains("Acme Research"), "{cap}");
+    t.keys(&[":"]);
+    t.text("deleted");
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&["Acme Research", "rows 1–1 of 1", "R restore"]);
+    assert!(!cap.contains("Beta Hospital"), "{cap}");
+    t.keys(&["R"]);
+    t.wait_for(&["Restore mandate", "Restore mandate Acme Research?"]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&["mandate Acme Research restored"]);
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate WHERE id = $1 AND deleted_at IS NULL",
+            acme
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action LIKE '%RESTORED%'",
+            acme
+        )
+        .await,
+        1
+    );
+    // Esc back to the live list: both mandates.
+    t.keys(&["Escape"]);
+    t.wait_for(&["Acme Research", "Beta Hospital", "rows 1–2 of 2"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn plan_change_below_the_member_count_is_refused_and_changes_nothing() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let acme = seed_mandate(&db, "Acme Research", op).await;
+    sqlx::query("UPDATE mandate_subscription SET plan_key = 'TEAM', status = 'active', trial_ends_at = NULL WHERE mandate_id = $1")
+        .bind(acme)
+        .execute(&db.pool)
+        .await
+        .expect("on TEAM");
+    // 30 members with the operator: more than the 14-day trial's 25.
+    for i in 0..29 {
+        let u = cached_user(&db.pool, &format!("m{i:02}@site.example"), "Member").await;
+        raw_member(&db.pool, MandateId(acme), u, &[mandate_roles::MEMBER]).await;
+    }
+    let subs_before = count(
+        &db.pool,
+        "SELECT count(*) FROM mandate_subscription WHERE mandate_id = $1",
+        acme,
+    )
+    .await;
+
+    let t = start_signed_in(&db, &[]);
+    // The detail pane: plan, status, members against capacity, the admins.
+    t.wait_for(&[
+        "Acme Research",
+        "Team (TEAM)",
+        "active",
+        "30 of 500",
+        "Admins (1 working)",
+        OPERATOR_EMAIL,
+    ]);
+    t.keys(&["P"]);
+    t.wait_for(&[
+        "Change plan of Acme Research (now TEAM)",
+        "Team (TEAM) — up to 500 members, no trial",
+    ]);
+    t.keys(&["Left", "Left"]);
+    t.wait_for(&["14-day trial (TRIAL_14D) — up to 25 members, 14-day trial"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&[
+        "Change plan failed",
+        "to plan TRIAL_14D: it has 30 members",
+        "allows 25",
+    ]);
+    // Nothing changed: same subscription rows, still TEAM, no audit row.
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate_subscription WHERE mandate_id = $1",
+            acme
+        )
+        .await,
+        subs_before
+    );
+    let plan: Option<String> = sqlx::query_scalar("SELECT plan_key FROM mandate WHERE id = $1")
+        .bind(acme)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(plan.as_deref(), Some("TEAM"));
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = 'MANDATE_PLAN_CHANGED'",
+            acme
+        )
+        .await,
+        0
+    );
+    // A plan that fits goes through (STARTER, 50), audited once.
+    t.keys(&["Escape"]);
+    t.wait_gone(&["Change plan failed"]);
+    t.keys(&["Right"]);
+    t.wait_for(&["Starter (STARTER) — up to 50 members, no trial"]);
+    t.keys(&["Enter"]);
+    t.wait_for(&["moved to plan STARTER"]);
+    t.wait_for(&["30 of 50", "Starter (STARTER)"]);
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = 'MANDATE_PLAN_CHANGED'",
+            acme
+        )
+        .await,
+        1
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
