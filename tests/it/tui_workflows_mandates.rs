@@ -262,3 +262,91 @@ async fn plan_change_below_the_member_count_is_refused_and_changes_nothing() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_lists_mandates_without_a_working_admin_first_and_removes_a_gone_member() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let gone_admin = cached_user(&db.pool, "gone-admin@site.example", "Gone Admin").await;
+    let gone_member = cached_user(&db.pool, "gone-member@site.example", "Gone Member").await;
+    seed_mandate(&db, "Zeta Clinic", gone_admin).await;
+    let alpha = seed_mandate(&db, "Alpha Lab", op).await;
+    let ms = raw_member(
+        &db.pool,
+        MandateId(alpha),
+        gone_member,
+        &[mandate_roles::MEMBER],
+    )
+    .await;
+    sqlx::query("UPDATE directory_user SET gone_at = now() WHERE sub = ANY($1)")
+        .bind(vec![gone_admin.0, gone_member.0])
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let t = start_signed_in(&db, &[]);
+    t.keys(&[":"]);
+    t.text("drift");
+    t.keys(&["Enter"]);
+    // The mandate left without a working admin comes first, flagged (the detail pane has
+    // the whole line).
+    let cap = t.wait_for(&["gone-admin@site", "gone-member@site", "NO WORKING ADMIN"]);
+    let first = cap.find("Zeta Clinic").unwrap();
+    let second = cap.find("Alpha Lab").unwrap();
+    assert!(first < second, "{cap}");
+    t.keys(&["Down"]);
+    t.keys(&["p"]);
+    // A member of a mandate that keeps its admin: a y/n confirmation.
+    t.wait_for(&[
+        "Repair drift: memberships whose identity is gone or disabled",
+        "remove the membership",
+        "Alpha Lab",
+        "mandate_audit MEMBER_REMOVED",
+        "y confirm",
+    ]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_gone(&["gone-member@site", "Alpha Lab"]);
+    let cap = t.wait_for(&["gone-admin@site", "rows 1–1 of 1"]);
+    assert!(
+        cap.contains("▶ memberships"),
+        "cursor kept on the list: {cap}"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM user_mandate WHERE id = $1",
+            ms
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = 'MEMBER_REMOVED'",
+            alpha
+        )
+        .await,
+        1
+    );
+    // The other row was not touched.
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM user_mandate WHERE user_id = $1",
+            gone_admin.0
+        )
+        .await,
+        1
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}

@@ -37,10 +37,10 @@ impl DriftScreen {
                 Arc::new(data::Drift),
                 "Drift",
                 vec![
-                    Column::filter_only("Class", "class", Constraint::Length(22)),
+                    Column::filter_only("Class", "class", Constraint::Length(20)),
                     Column::plain("Who", Constraint::Fill(3)),
                     Column::plain("Mandate", Constraint::Fill(2)),
-                    Column::plain("Why", Constraint::Fill(4)),
+                    Column::plain("Why", Constraint::Fill(3)),
                 ],
             )),
         }
