@@ -6,7 +6,7 @@ use crate::domain::page::PageNav;
 use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::drift::{DriftReport, DriftTarget, RepairPreview};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::widgets::table::TableRow;
 
 /// How many rows of each class the screen reads.
@@ -186,7 +186,7 @@ impl Operation for RepairOp {
     fn subject(&self) -> Option<String> {
         Some(self.0.target.to_string())
     }
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             let out = s.apply_drift_repair(&a, &self.0).await?;
             Ok(OpOutcome::toast(

@@ -25,9 +25,9 @@ impl Job for LoadOverview {
 
 /// Reads the plan catalogue (for the plan picker).
 #[derive(Debug)]
-pub struct LoadPlans;
+pub struct LoadCatalogue;
 
-impl Job for LoadPlans {
+impl Job for LoadCatalogue {
     fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
         Box::pin(async move { Ok(Box::new(s.plan_catalogue(&a).await?) as Reply) })
     }

@@ -19,10 +19,10 @@ use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_optional_text, v_required_text};
 use crate::tui::widgets::table::{Column, TableView, Typed};
 use data::{DELETED, MandateOp, MandateRow};
-use detail::{LoadOverview, LoadPlans, overview_lines, plan_form};
+use detail::{LoadCatalogue, LoadOverview, overview_lines, plan_form};
 use members::MembersView;
 
-/// Plans of the catalogue (reference data).
+/// The plans offered until the catalogue has been read (its reference data, migration 0002).
 pub const PLANS: &[&str] = &["TRIAL_14D", "STARTER", "TEAM", "ENTERPRISE"];
 
 pub struct MandatesScreen {
@@ -35,6 +35,9 @@ pub struct MandatesScreen {
     pub overview_for: Option<MandateId>,
     /// The mandate (id, name) whose plan picker waits for the catalogue.
     pub plan_for: Option<(MandateId, String)>,
+    /// The plan catalogue's keys, once read (asked for with the first page).
+    pub plans: Option<Vec<String>>,
+    plans_asked: bool,
 }
 
 impl Default for MandatesScreen {
@@ -63,6 +66,8 @@ impl MandatesScreen {
             overview: None,
             overview_for: None,
             plan_for: None,
+            plans: None,
+            plans_asked: false,
         }
     }
 
@@ -137,7 +142,7 @@ impl MandatesScreen {
 
     fn on_mandate_action(&mut self, action: Action) -> Option<Cmd> {
         match action {
-            Action::New => Some(Cmd::OpenForm(create_form())),
+            Action::New => Some(Cmd::OpenForm(create_form(self.plans.as_deref()))),
             Action::Open => {
                 let m = self.table.selected()?;
                 self.members = Some(MembersView::new(m.id, shown(&m.name)));
@@ -210,8 +215,8 @@ impl MandatesScreen {
                 }
                 self.plan_for = Some((m.id, m.name.clone()));
                 Some(Cmd::Load {
-                    slot: "plans",
-                    job: Box::new(LoadPlans),
+                    slot: "plan_picker",
+                    job: Box::new(LoadCatalogue),
                 })
             }
             Action::HardDelete => {
@@ -234,13 +239,18 @@ impl MandatesScreen {
     }
 }
 
-pub fn create_form() -> Form {
+/// The create form, offering the catalogue's plans (or [`PLANS`] before it was read).
+pub fn create_form(plans: Option<&[String]>) -> Form {
+    let plans = match plans {
+        Some(p) if !p.is_empty() => p.to_vec(),
+        _ => PLANS.iter().map(|s| s.to_string()).collect(),
+    };
     Form::op(
         "Create mandate",
         vec![
             Field::text("Name", "", v_required_text),
             Field::text("Label", "", v_optional_text),
-            Field::select("Plan", PLANS.iter().map(|s| s.to_string()).collect(), 0),
+            Field::select("Plan", plans, 0),
             Field::check("Enabled", true),
         ],
         |f| {
@@ -297,6 +307,16 @@ impl Screen for MandatesScreen {
         }
     }
 
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        if std::mem::replace(&mut self.plans_asked, true) {
+            return Vec::new();
+        }
+        vec![Cmd::Load {
+            slot: "plans",
+            job: Box::new(data::LoadPlans),
+        }]
+    }
+
     fn on_reply(
         &mut self,
         slot: &'static str,
@@ -305,8 +325,17 @@ impl Screen for MandatesScreen {
     ) -> Vec<Cmd> {
         match slot {
             "overview" => return self.overview_reply(result),
-            "plans" => return self.plans_reply(result),
+            "plan_picker" => return self.plans_reply(result),
             _ => {}
+        }
+        if slot == "plans" {
+            // Best effort: without the catalogue the form offers the reference plans.
+            match result.map(|r| r.downcast::<data::PlanKeys>()) {
+                Ok(Ok(p)) => self.plans = Some(p.0),
+                Ok(Err(_)) => {}
+                Err(e) => tracing::warn!("plan catalogue: {}", e.joined()),
+            }
+            return Vec::new();
         }
         match self.members.as_mut() {
             Some(m) if m.table.view.expects(id) => page_reply(&mut m.table, id, result),

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef};
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -119,7 +119,7 @@ impl Operation for RegistrationOp {
         }
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
                 RegistrationOp::Retry { id } => {
