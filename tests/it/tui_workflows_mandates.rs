@@ -161,6 +161,14 @@ async fn soft_deleted_mandate_is_found_and_restored_from_the_console() {
     // Esc back to the live list: both mandates.
     t.keys(&["Escape"]);
     t.wait_for(&["Acme Research", "Beta Hospital", "rows 1–2 of 2"]);
+    // The create form's plan picker describes each plan (limits and trial).
+    t.keys(&["n"]);
+    t.wait_for(&[
+        "Create mandate",
+        "14-day trial (TRIAL_14D) — up to 25 members, 14-day trial",
+    ]);
+    t.keys(&["Escape"]);
+    t.wait_gone(&["Create mandate"]);
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }

@@ -119,3 +119,33 @@ pub fn plan_form(id: MandateId, name: &str, plans: &[Plan], current: Option<&str
         },
     )
 }
+
+/// The create form with the plan select describing each plan (limits and trial).
+pub fn create_form_described(plans: &[Plan]) -> Form {
+    use crate::tui::widgets::form::{v_optional_text, v_required_text};
+    let options: Vec<String> = plans.iter().map(Plan::describe).collect();
+    let keys: Vec<String> = plans.iter().map(|p| p.key.clone()).collect();
+    Form::op(
+        "Create mandate",
+        vec![
+            Field::text("Name", "", v_required_text),
+            Field::text("Label", "", v_optional_text),
+            Field::select("Plan", options.clone(), 0),
+            Field::check("Enabled", true),
+        ],
+        move |f| {
+            let chosen = f.text(2);
+            let plan = options
+                .iter()
+                .position(|o| *o == chosen)
+                .and_then(|i| keys.get(i).cloned())
+                .unwrap_or_default();
+            OpBox::new(MandateOp::Create {
+                name: f.text(0),
+                label: f.text(1),
+                plan,
+                enabled: f.flag(3),
+            })
+        },
+    )
+}

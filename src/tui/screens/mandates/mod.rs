@@ -19,7 +19,7 @@ use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_optional_text, v_required_text};
 use crate::tui::widgets::table::{Column, TableView, Typed};
 use data::{DELETED, MandateOp, MandateRow};
-use detail::{LoadCatalogue, LoadOverview, overview_lines, plan_form};
+use detail::{LoadCatalogue, LoadOverview, create_form_described, overview_lines, plan_form};
 use members::MembersView;
 
 /// The plans offered until the catalogue has been read (its reference data, migration 0002).
@@ -35,6 +35,8 @@ pub struct MandatesScreen {
     pub overview_for: Option<MandateId>,
     /// The mandate (id, name) whose plan picker waits for the catalogue.
     pub plan_for: Option<(MandateId, String)>,
+    /// The plan catalogue with each plan's limits (the create form describes them).
+    pub catalogue: Option<Vec<Plan>>,
     /// The plan catalogue's keys, once read (asked for with the first page).
     pub plans: Option<Vec<String>>,
     plans_asked: bool,
@@ -66,6 +68,7 @@ impl MandatesScreen {
             overview: None,
             overview_for: None,
             plan_for: None,
+            catalogue: None,
             plans: None,
             plans_asked: false,
         }
@@ -119,6 +122,7 @@ impl MandatesScreen {
         };
         match result.map(|r| r.downcast::<Vec<Plan>>()) {
             Ok(Ok(plans)) => {
+                self.catalogue = Some((*plans).clone());
                 let current = match &self.overview {
                     Some((oid, Ok(o))) if *oid == id => {
                         o.subscription.as_ref().map(|s| s.plan_key.clone())
@@ -142,7 +146,10 @@ impl MandatesScreen {
 
     fn on_mandate_action(&mut self, action: Action) -> Option<Cmd> {
         match action {
-            Action::New => Some(Cmd::OpenForm(create_form(self.plans.as_deref()))),
+            Action::New => Some(Cmd::OpenForm(match &self.catalogue {
+                Some(c) if !c.is_empty() => create_form_described(c),
+                _ => create_form(self.plans.as_deref()),
+            })),
             Action::Open => {
                 let m = self.table.selected()?;
                 self.members = Some(MembersView::new(m.id, shown(&m.name)));
@@ -311,10 +318,16 @@ impl Screen for MandatesScreen {
         if std::mem::replace(&mut self.plans_asked, true) {
             return Vec::new();
         }
-        vec![Cmd::Load {
-            slot: "plans",
-            job: Box::new(data::LoadPlans),
-        }]
+        vec![
+            Cmd::Load {
+                slot: "plans",
+                job: Box::new(data::LoadPlans),
+            },
+            Cmd::Load {
+                slot: "catalogue",
+                job: Box::new(LoadCatalogue),
+            },
+        ]
     }
 
     fn on_reply(
@@ -326,6 +339,13 @@ impl Screen for MandatesScreen {
         match slot {
             "overview" => return self.overview_reply(result),
             "plan_picker" => return self.plans_reply(result),
+            "catalogue" => {
+                // Best effort: without it the create form offers the bare plan keys.
+                if let Ok(Ok(c)) = result.map(|r| r.downcast::<Vec<Plan>>()) {
+                    self.catalogue = Some(*c);
+                }
+                return Vec::new();
+            }
             _ => {}
         }
         if slot == "plans" {
