@@ -358,3 +358,112 @@ async fn drift_lists_mandates_without_a_working_admin_first_and_removes_a_gone_m
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+/// The confirmation is proportional: y/n for a reversible repair, the word typed when it
+/// deletes a user or an identity or leaves a mandate without an admin; the message is the
+/// service's preview, section by section.
+#[test]
+fn drift_confirmation_is_in_proportion_to_the_repair() {
+    use hubdeck::service::drift::RepairPreview;
+    use hubdeck::tui::screens::drift::DriftScreen;
+    use hubdeck::tui::widgets::dialog::Dialog;
+    let preview = |class, warnings: Vec<String>| RepairPreview {
+        target: DriftTarget {
+            class,
+            id: uuid::Uuid::from_u128(7),
+        },
+        summary: "x@site.example is drift".into(),
+        database: vec!["remove the global roles of x (ADMIN)".into()],
+        directory: Vec::new(),
+        audit: vec!["users_audit \"Updated user roles\" for x".into()],
+        warnings,
+    };
+    let typed = |d: &Dialog| matches!(d, Dialog::TypeName { .. });
+    assert!(!typed(&DriftScreen::confirm(preview(
+        DriftClass::DisabledWithGrants,
+        vec![]
+    ))));
+    assert!(typed(&DriftScreen::confirm(preview(
+        DriftClass::NoGrants,
+        vec![]
+    ))));
+    assert!(typed(&DriftScreen::confirm(preview(
+        DriftClass::OrphanGrants,
+        vec![]
+    ))));
+    assert!(!typed(&DriftScreen::confirm(preview(
+        DriftClass::Memberships,
+        vec![]
+    ))));
+    assert!(typed(&DriftScreen::confirm(preview(
+        DriftClass::Memberships,
+        vec!["«zeta» has no working admin".into()]
+    ))));
+    let Dialog::Confirm { message, .. } =
+        DriftScreen::confirm(preview(DriftClass::DisabledWithGrants, vec![]))
+    else {
+        panic!("y/n expected");
+    };
+    assert_eq!(
+        message,
+        "x@site.example is drift\n\nPostgreSQL:\n  • remove the global roles of x (ADMIN)\n\n\
+         Directory:\n  no change\n\nAudit:\n  • users_audit \"Updated user roles\" for x\n\nRepair it?"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn drift_repair_refused_when_the_row_changed_after_the_preview() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let idle = seed_identity(&s, "idle@site.example", None, None).await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["7"]);
+    t.wait_for(&["no-grants", "idle@site.example"]);
+    t.keys(&["p"]);
+    t.wait_for(&[
+        "Repair drift: identities without grants",
+        "delete the identity",
+    ]);
+    // Meanwhile someone grants the identity a role: it is no longer drift.
+    sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
+        .bind(idle)
+        .bind(RoleRef::Admin.id())
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    t.settle();
+    t.text("repair");
+    t.keys(&["Enter"]);
+    t.wait_for(&["Repair drift failed", "changed since the preview"]);
+    // Nothing was changed: the identity and its cache row are still there, no audit row.
+    assert!(s.directory.find_by_sub(idle).await.is_ok());
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM directory_user WHERE sub = $1 AND gone_at IS NULL",
+            idle.0
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM users_audit WHERE user_id = $1",
+            idle.0
+        )
+        .await,
+        0
+    );
+    t.keys(&["Escape"]);
+    t.wait_gone(&["Repair drift failed"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
