@@ -467,3 +467,79 @@ async fn drift_repair_refused_when_the_row_changed_after_the_preview() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+/// The mandates list source: the plan filter, and the `deleted` pseudo-filter switching to
+/// the soft-deleted mandates (what `f` offers and `:deleted` sets).
+#[tokio::test(flavor = "multi_thread")]
+async fn mandates_filter_by_plan_and_by_deleted() {
+    use hubdeck::domain::page::Filter;
+    use hubdeck::domain::{Page, PageQuery};
+    use hubdeck::tui::action::ListSource;
+    use hubdeck::tui::screens::mandates::data::{MandateRow, Mandates};
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op = seed_identity(&s, OPERATOR_EMAIL, None, Some(RoleRef::Admin)).await;
+    let acme = seed_mandate(&db, "Acme Research", op).await;
+    seed_mandate(&db, "Beta Hospital", op).await;
+    let gone = seed_mandate(&db, "Gamma Unit", op).await;
+    sqlx::query("UPDATE mandate_subscription SET plan_key = 'TEAM' WHERE mandate_id = $1")
+        .bind(acme)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    s.soft_delete_mandate(&Actor::cli(), MandateId(gone))
+        .await
+        .unwrap();
+    let names = |q: PageQuery| {
+        let (s, a) = (s.clone(), Actor::cli());
+        async move {
+            let page = Mandates.page(s, a, q).await.expect("page");
+            let page = page.downcast::<Page<MandateRow>>().expect("mandate rows");
+            page.items
+                .into_iter()
+                .map(|m| (m.name, m.plan, m.deleted_at.is_some()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let with = |column: &str, value: &str| PageQuery {
+        filters: vec![Filter {
+            column: column.into(),
+            values: vec![value.into()],
+        }],
+        ..PageQuery::default()
+    };
+    assert_eq!(
+        names(with("plan", "TEAM")).await,
+        [("Acme Research".to_string(), Some("TEAM".to_string()), false)]
+    );
+    assert_eq!(
+        names(PageQuery::default()).await,
+        [
+            ("Acme Research".to_string(), Some("TEAM".to_string()), false),
+            (
+                "Beta Hospital".to_string(),
+                Some("TRIAL_14D".to_string()),
+                false
+            ),
+        ]
+    );
+    let deleted = names(with("deleted", "yes")).await;
+    assert_eq!(deleted.len(), 1, "{deleted:?}");
+    assert_eq!(deleted[0].0, "Gamma Unit");
+    assert!(deleted[0].2);
+    let values = Mandates
+        .filter_values(s.clone(), Actor::cli(), "plan".into(), PageQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(values, ["TEAM", "TRIAL_14D"]);
+    let values = Mandates
+        .filter_values(
+            s.clone(),
+            Actor::cli(),
+            "deleted".into(),
+            PageQuery::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(values, ["no", "yes"]);
+}
