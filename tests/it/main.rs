@@ -35,6 +35,7 @@ mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
+mod tui_workflows_mandates;
 mod undo;
 mod users;
 mod users_search;

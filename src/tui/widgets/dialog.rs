@@ -309,8 +309,8 @@ impl Dialog {
                     .borders(Borders::ALL)
                     .border_style(theme.warning)
                     .title(Span::styled(format!(" {title} "), theme.warning));
-                Paragraph::new(vec![
-                    Line::from(message.as_str()),
+                let mut lines: Vec<Line> = message.split('\n').map(Line::from).collect();
+                lines.extend([
                     Line::from(""),
                     Line::from(vec![
                         Span::styled("y", theme.key),
@@ -318,10 +318,11 @@ impl Dialog {
                         Span::styled("n/Esc", theme.key),
                         Span::raw(" cancel"),
                     ]),
-                ])
-                .wrap(Wrap { trim: false })
-                .block(block)
-                .render(r, buf);
+                ]);
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(block)
+                    .render(r, buf);
             }
             Dialog::TypeName {
                 title,
@@ -341,8 +342,8 @@ impl Dialog {
                     .borders(Borders::ALL)
                     .border_style(theme.error)
                     .title(Span::styled(format!(" ⚠ {title} "), theme.error));
-                let mut lines = vec![
-                    Line::from(message.as_str()),
+                let mut lines: Vec<Line> = message.split('\n').map(Line::from).collect();
+                lines.extend([
                     Line::from(""),
                     Line::from(vec![
                         Span::raw("Type "),
@@ -358,7 +359,7 @@ impl Dialog {
                         Span::styled(input.value().to_string(), theme.input),
                         Span::styled("▏", theme.key),
                     ]),
-                ];
+                ]);
                 if *mismatch {
                     lines.push(Line::from(Span::styled(
                         "✗ the name does not match",
