@@ -374,9 +374,15 @@ impl LocalCluster {
 
     /// Stops a daemon started by [`Self::start_daemon`] (fast shutdown). No-op when not running.
     pub fn stop(&self) -> Result<(), LocalPgError> {
-        if !self.data_dir.join("postmaster.pid").exists() {
+        let pid_file = self.data_dir.join("postmaster.pid");
+        if !pid_file.exists() {
             return Ok(());
         }
+        // The postmaster's pid, so "stopped" means its process is gone, not only its pid file
+        // (pg_ctl returns once the file is removed, a moment before the process exits).
+        let postmaster: Option<u32> = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|t| t.lines().next().and_then(|l| l.trim().parse().ok()));
         let out = self
             .command("pg_ctl")
             .arg("-D")
@@ -393,6 +399,19 @@ impl LocalCluster {
                 step: "pg_ctl stop",
                 message: String::from_utf8_lossy(&out.stderr).trim().to_string(),
             });
+        }
+        if let Some(pid) = postmaster {
+            // A zombie (exited, not yet reaped by its parent) counts as gone.
+            let alive = || {
+                std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|st| {
+                    st.rsplit_once(')')
+                        .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
+                })
+            };
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while alive() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
         }
         Ok(())
     }

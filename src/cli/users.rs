@@ -16,7 +16,9 @@ pub enum UsersCmd {
     /// Register a user: directory identity, then roles, profile and audit (a journaled saga).
     /// Exit 3 when the email already exists or already has an open registration.
     Register(RegisterArgs),
-    /// List users (from the directory cache joined with profiles and grants).
+    /// List users (from the directory cache joined with profiles and grants). `--search`
+    /// matches email, username, name and organisation; the sub only when the term looks like
+    /// the start of an id (hex digits and dashes, at least 8, with a digit or dash).
     List(ListArgs),
     /// Show one user: profile, grants, mandates, registrations, audit history.
     Show(UserArg),
@@ -109,6 +111,10 @@ pub struct EditProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct RepairArgs {
+    /// Show one registration: id, email, sub, state with its meaning and the next step, both
+    /// causes (the failure and the rollback's own error), age, who started it.
+    #[arg(long, value_name = "ID", group = "action")]
+    pub show: Option<RegistrationId>,
     /// Retry role assignment of a registration (idempotent).
     #[arg(long, value_name = "ID", group = "action")]
     pub retry: Option<RegistrationId>,
@@ -387,6 +393,9 @@ async fn repair(
     actor: &Actor,
     a: RepairArgs,
 ) -> anyhow::Result<i32> {
+    if let Some(id) = a.show {
+        return super::registration_show::run(ctx, svc, actor, id).await;
+    }
     if let Some(id) = a.retry {
         let out = svc.retry_registration(actor, id).await?;
         if ctx.output == Output::Json {

@@ -377,6 +377,37 @@ impl CognitoDirectory {
         }
     }
 
+    /// Answers a sign-in challenge (`AdminRespondToAuthChallenge` with `USERNAME` plus
+    /// `responses`) and maps the reply to hubdeck's outcome, whatever challenge comes next.
+    async fn respond(
+        &self,
+        name: ChallengeNameType,
+        username: &str,
+        session: &Secret,
+        responses: &[(&str, &str)],
+    ) -> DirectoryResult<AuthOutcome> {
+        check_value("username", username)?;
+        let mut call = self
+            .client
+            .admin_respond_to_auth_challenge()
+            .user_pool_id(&self.user_pool_id)
+            .client_id(&self.client_id)
+            .challenge_name(name)
+            .session(session.expose())
+            .challenge_responses("USERNAME", username);
+        for (k, v) in responses {
+            call = call.challenge_responses(*k, *v);
+        }
+        let out = call.send().await.map_err(|e| classify(&e))?;
+        self.outcome(
+            username,
+            out.challenge_name(),
+            out.session(),
+            out.challenge_parameters(),
+        )
+        .await
+    }
+
     /// Maps a sign-in answer (no challenge = signed in) to hubdeck's outcome. Challenges other
     /// than NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA and MFA_SETUP (with a software token on
     /// offer) are refused with their name.
@@ -650,24 +681,11 @@ impl Directory for CognitoDirectory {
         challenge: &NewPasswordChallenge,
         new_password: &Secret,
     ) -> DirectoryResult<AuthOutcome> {
-        check_value("username", &challenge.username)?;
-        let out = self
-            .client
-            .admin_respond_to_auth_challenge()
-            .user_pool_id(&self.user_pool_id)
-            .client_id(&self.client_id)
-            .challenge_name(ChallengeNameType::NewPasswordRequired)
-            .session(challenge.session.expose())
-            .challenge_responses("USERNAME", &challenge.username)
-            .challenge_responses("NEW_PASSWORD", new_password.expose())
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        self.outcome(
+        self.respond(
+            ChallengeNameType::NewPasswordRequired,
             &challenge.username,
-            out.challenge_name(),
-            out.session(),
-            out.challenge_parameters(),
+            &challenge.session,
+            &[("NEW_PASSWORD", new_password.expose())],
         )
         .await
     }
@@ -677,24 +695,11 @@ impl Directory for CognitoDirectory {
         challenge: &MfaChallenge,
         code: &TotpCode,
     ) -> DirectoryResult<AuthOutcome> {
-        check_value("username", &challenge.username)?;
-        let out = self
-            .client
-            .admin_respond_to_auth_challenge()
-            .user_pool_id(&self.user_pool_id)
-            .client_id(&self.client_id)
-            .challenge_name(ChallengeNameType::SoftwareTokenMfa)
-            .session(challenge.session.expose())
-            .challenge_responses("USERNAME", &challenge.username)
-            .challenge_responses("SOFTWARE_TOKEN_MFA_CODE", code.expose())
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
-        self.outcome(
+        self.respond(
+            ChallengeNameType::SoftwareTokenMfa,
             &challenge.username,
-            out.challenge_name(),
-            out.session(),
-            out.challenge_parameters(),
+            &challenge.session,
+            &[("SOFTWARE_TOKEN_MFA_CODE", code.expose())],
         )
         .await
     }
@@ -751,23 +756,12 @@ impl Directory for CognitoDirectory {
             .session()
             .map(Secret::new)
             .unwrap_or_else(|| enrolment.session.clone());
-        let out = self
-            .client
-            .admin_respond_to_auth_challenge()
-            .user_pool_id(&self.user_pool_id)
-            .client_id(&self.client_id)
-            .challenge_name(ChallengeNameType::MfaSetup)
-            .session(session.expose())
-            .challenge_responses("USERNAME", &enrolment.username)
-            .send()
-            .await
-            .map_err(|e| classify(&e))?;
         let outcome = self
-            .outcome(
+            .respond(
+                ChallengeNameType::MfaSetup,
                 &enrolment.username,
-                out.challenge_name(),
-                out.session(),
-                out.challenge_parameters(),
+                &session,
+                &[],
             )
             .await?;
         if matches!(outcome, AuthOutcome::Authenticated { .. }) {

@@ -14,7 +14,9 @@ use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::DirectoryError;
 use crate::directory::IdentityStatus;
 use crate::domain::{DisplayText, MembershipId, PermissionRef, UserSub};
-use crate::store::drift::{self as store, BrokenMembership, DriftUser, ExpiredInvitation};
+use crate::store::drift as store;
+/// The report's row types (the console's drift screen shows them).
+pub use crate::store::drift::{BrokenMembership, DriftUser, ExpiredInvitation};
 
 /// The drift classes, in the order a report lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -12,7 +12,9 @@ use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::{DisplayText, MandateId, PermissionRef, ValidationError};
 use crate::store::audit::insert_mandate_audit;
 use crate::store::mandates::{self as mandates_store, Mandate, Subscription};
-use crate::store::plans::{self as store, MandateAdmin, Plan};
+use crate::store::plans as store;
+/// The catalogue and admin rows (the console's plan picker and mandate detail show them).
+pub use crate::store::plans::{MandateAdmin, Plan};
 
 /// Everything the mandate detail shows.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

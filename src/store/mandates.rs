@@ -19,6 +19,11 @@ pub struct Mandate {
     pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The live subscription's plan (kept on the row by a trigger, migration 1100); read by
+    /// the paged lists only (None elsewhere, and for a mandate without a live subscription).
+    #[sqlx(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub plan_key: Option<String>,
 }
 
 impl Mandate {
@@ -78,7 +83,7 @@ const LIVE_MANDATE_COLUMNS: &[SqlColumn] = &[
 ];
 
 const MANDATE_SELECT: &str =
-    "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at";
+    "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.plan_key";
 
 /// Live (not soft-deleted) mandates.
 pub static MANDATES: ListSql = ListSql {

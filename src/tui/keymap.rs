@@ -44,7 +44,7 @@ macro_rules! actions {
 actions! {
     Quit = "quit", false, "quit hubdeck";
     Help = "help", false, "show this help";
-    Palette = "palette", false, "command palette (:mandate NAME, :user EMAIL, :trust CODE, :registrations, :since DATE, :until DATE, :env NAME, :quit)";
+    Palette = "palette", false, "command palette (:mandate NAME, :user EMAIL, :trust CODE, :registrations, :drift, :deleted, :since DATE, :until DATE, :env NAME, :quit)";
     NextTab = "next_tab", false, "next tab";
     PrevTab = "prev_tab", false, "previous tab";
     TabMandates = "tab_mandates", false, "Mandates tab";
@@ -53,6 +53,7 @@ actions! {
     TabTrusts = "tab_trusts", false, "Trusts tab";
     TabKitSlots = "tab_kit_slots", false, "Kit slots tab";
     TabAudit = "tab_audit", false, "Audit tab";
+    TabDrift = "tab_drift", false, "Drift tab (also :drift)";
     Up = "up", false, "move up";
     Down = "down", false, "move down";
     PageUp = "page_up", false, "previous page";
@@ -76,6 +77,9 @@ actions! {
     Rotate = "rotate", true, "rotate the selected trust's API key";
     ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
     ResendInvite = "resend_invite", true, "resend the selected user's invitation";
+    Repair = "repair", true, "preview and repair the selected drift row";
+    Restore = "restore", true, "restore the selected soft-deleted mandate (:deleted lists them)";
+    ChangePlan = "change_plan", true, "change the selected mandate's plan";
     Export = "export", false, "export the audit rows (CSV; JSON with a second press)";
     Mark = "mark", false, "mark / unmark the selected member";
     MarkRange = "mark_range", false, "mark from the last marked member to this one";

@@ -69,7 +69,9 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
         [
             "Acme Research".to_string(),
             String::new(),
+            "TEAM".into(),
             "no".into(),
+            String::new(),
             minute(&m.created_at)
         ]
     );

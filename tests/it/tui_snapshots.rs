@@ -150,6 +150,8 @@ pub fn rows_for(
         label: some(label),
         enabled,
         created_at: at(created),
+        plan: Some("TRIAL_14D".into()),
+        deleted_at: None,
     };
     match list {
         "mandates" => page(
@@ -814,6 +816,8 @@ fn stale_page_is_dropped() {
             label: None,
             enabled: true,
             created_at: at("2026-11-01 09:00"),
+            plan: None,
+            deleted_at: None,
         }],
         total: 1,
         page: 1,

@@ -323,7 +323,7 @@ impl App {
                     return;
                 }
                 self.toasts.push(Toast::warn(format!(
-                "unknown command :{} (try :mandate, :user, :trust, :registrations, :since, :until, :env, :quit)",
+                "unknown command :{} (try :mandate, :user, :trust, :registrations, :drift, :deleted, :since, :until, :env, :quit)",
                 DisplayText::with_max(other, 20)
             )));
             }
@@ -359,8 +359,18 @@ impl App {
             Action::TabTrusts => self.switch_tab(Tab::Trusts),
             Action::TabKitSlots => self.switch_tab(Tab::KitSlots),
             Action::TabAudit => self.switch_tab(Tab::Audit),
-            Action::Up => self.active().table_mut().up(),
-            Action::Down => self.active().table_mut().down(),
+            Action::TabDrift => self.switch_tab(Tab::Drift),
+            Action::Up | Action::Down => {
+                let t = self.active().table_mut();
+                if action == Action::Up {
+                    t.up();
+                } else {
+                    t.down();
+                }
+                let tab = self.tab;
+                let cmds = self.active().on_select();
+                self.screen_cmds(tab, cmds);
+            }
             Action::PageUp => {
                 if self.active().table_mut().prev_page() {
                     self.reload_active();

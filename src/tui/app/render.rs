@@ -179,9 +179,20 @@ impl App {
     fn render_tabs(&self, area: Rect, buf: &mut Buffer) {
         let t = &self.theme;
         let mut spans = Vec::new();
+        // Padded labels when they all fit, else compact ones (every tab stays readable).
+        let padded: usize = Tab::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, t)| format!(" {} {} │", i + 1, t.title()).chars().count())
+            .sum();
+        let pad = if padded <= usize::from(area.width) {
+            " "
+        } else {
+            ""
+        };
         for (i, tab) in Tab::ALL.iter().enumerate() {
             let active = *tab == self.tab;
-            let label = format!(" {} {} ", i + 1, tab.title());
+            let label = format!("{pad}{} {}{pad}", i + 1, tab.title());
             let style = match (active, self.tab_denied(*tab).is_some()) {
                 (true, _) => t.tab_active,
                 (false, true) => t.disabled,
@@ -288,6 +299,9 @@ fn short_label(a: Action) -> &'static str {
         Action::MarkAll => "all",
         Action::Bulk => "bulk",
         Action::Undo => "undo",
+        Action::Repair => "repair",
+        Action::Restore => "restore",
+        Action::ChangePlan => "plan",
         _ => "",
     }
 }

@@ -4,6 +4,7 @@
 //! only the [`Screen`] trait and the tab order below.
 
 pub mod audit;
+pub mod drift;
 pub mod kit_slots;
 pub mod mandates;
 pub mod registrations;
@@ -104,6 +105,11 @@ pub trait Screen {
     /// Back to the screen's main list (a palette search lands there).
     fn top(&mut self) {}
 
+    /// The selection moved within the shown page (a detail read for the selected row).
+    fn on_select(&mut self) -> Vec<Cmd> {
+        Vec::new()
+    }
+
     /// Reads that go with every reload of the table (the kit-slot usage gauge).
     fn on_reload(&mut self) -> Vec<Cmd> {
         Vec::new()
@@ -134,16 +140,18 @@ pub enum Tab {
     Trusts,
     KitSlots,
     Audit,
+    Drift,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 6] = [
+    pub const ALL: [Tab; 7] = [
         Tab::Mandates,
         Tab::Users,
         Tab::Registrations,
         Tab::Trusts,
         Tab::KitSlots,
         Tab::Audit,
+        Tab::Drift,
     ];
 
     pub fn title(self) -> &'static str {
@@ -154,6 +162,7 @@ impl Tab {
             Tab::Trusts => "Trusts",
             Tab::KitSlots => "Kit slots",
             Tab::Audit => "Audit",
+            Tab::Drift => "Drift",
         }
     }
 
@@ -164,7 +173,7 @@ impl Tab {
     /// The permission reading this tab needs, and how the console says so.
     pub fn requires(self) -> Option<(PermissionRef, &'static str)> {
         match self {
-            Tab::Users | Tab::Registrations => {
+            Tab::Users | Tab::Registrations | Tab::Drift => {
                 Some((PermissionRef::CanManageUsers, "requires CAN_MANAGE_USERS"))
             }
             Tab::Trusts | Tab::KitSlots | Tab::Audit => Some((
@@ -184,6 +193,7 @@ impl Tab {
             Tab::Trusts => Box::new(trusts::TrustsScreen::new()),
             Tab::KitSlots => Box::new(kit_slots::KitSlotsScreen::new()),
             Tab::Audit => Box::new(audit::AuditScreen::new()),
+            Tab::Drift => Box::new(drift::DriftScreen::new()),
         }
     }
 }

@@ -342,8 +342,8 @@ impl Dialog {
                     .borders(Borders::ALL)
                     .border_style(theme.error)
                     .title(Span::styled(format!(" ⚠ {title} "), theme.error));
-                let mut lines = vec![
-                    Line::from(message.as_str()),
+                let mut lines: Vec<Line> = message.split('\n').map(Line::from).collect();
+                lines.extend([
                     Line::from(""),
                     Line::from(vec![
                         Span::raw("Type "),
@@ -359,7 +359,7 @@ impl Dialog {
                         Span::styled(input.value().to_string(), theme.input),
                         Span::styled("▏", theme.key),
                     ]),
-                ];
+                ]);
                 if *mismatch {
                     lines.push(Line::from(Span::styled(
                         "✗ the name does not match",

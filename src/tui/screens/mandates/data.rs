@@ -19,6 +19,10 @@ pub struct MandateRow {
     pub label: Option<String>,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The live subscription's plan.
+    pub plan: Option<String>,
+    /// Set for a soft-deleted mandate (the deleted view).
+    pub deleted_at: Option<DateTime<Utc>>,
 }
 
 impl TableRow for MandateRow {
@@ -26,7 +30,14 @@ impl TableRow for MandateRow {
         vec![
             DisplayText::new(&self.name),
             opt(&self.label),
+            opt(&self.plan),
             yes_no(self.enabled),
+            DisplayText::new(
+                &self
+                    .deleted_at
+                    .map(|d| d.format("%Y-%m-%d").to_string())
+                    .unwrap_or_default(),
+            ),
             when(&self.created_at),
         ]
     }
@@ -80,20 +91,41 @@ impl Job for LoadPlans {
     }
 }
 
-/// The mandates list.
+/// The pseudo-column of the mandates list that switches to the soft-deleted mandates.
+pub const DELETED: &str = "deleted";
+
+/// The mandates list: the live ones, or with the filter `deleted = yes` the soft-deleted ones
+/// (restore candidates).
 #[derive(Debug)]
 pub struct Mandates;
+
+/// Whether `q` asks for the deleted view, and the query without that pseudo-filter.
+pub fn split_deleted(mut q: PageQuery) -> (bool, PageQuery) {
+    let deleted = q
+        .filters
+        .iter()
+        .any(|f| f.column == DELETED && f.values.iter().any(|v| v == "yes"));
+    q.filters.retain(|f| f.column != DELETED);
+    (deleted, q)
+}
 
 impl ListSource for Mandates {
     fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
         Box::pin(async move {
-            let page = s.list_mandates(&a, &q).await?;
+            let (deleted, q) = split_deleted(q);
+            let page = if deleted {
+                s.list_deleted_mandates(&a, &q).await?
+            } else {
+                s.list_mandates(&a, &q).await?
+            };
             Ok(Box::new(page.map(|m| MandateRow {
                 id: m.id,
                 name: m.name,
                 label: m.label,
                 enabled: m.enabled,
                 created_at: m.created_at,
+                plan: m.plan_key,
+                deleted_at: m.deleted_at,
             })) as Reply)
         })
     }
@@ -104,7 +136,13 @@ impl ListSource for Mandates {
         column: String,
         q: PageQuery,
     ) -> JobFuture<Vec<String>> {
-        Box::pin(async move { Ok(s.mandate_filter_values(&a, &column, &q).await?) })
+        Box::pin(async move {
+            if column == DELETED {
+                return Ok(vec!["no".to_string(), "yes".to_string()]);
+            }
+            let (_, q) = split_deleted(q);
+            Ok(s.mandate_filter_values(&a, &column, &q).await?)
+        })
     }
 }
 
@@ -163,6 +201,14 @@ pub enum MandateOp {
         id: MandateId,
         name: String,
     },
+    Restore {
+        id: MandateId,
+        name: String,
+    },
+    ChangePlan {
+        id: MandateId,
+        plan: String,
+    },
     AddMember {
         mandate_id: MandateId,
         /// The picked user (a sub, or an email the service resolves).
@@ -196,6 +242,8 @@ impl Operation for MandateOp {
             MandateOp::Update { .. } => "update mandate",
             MandateOp::SoftDelete { .. } => "delete mandate",
             MandateOp::HardDelete { .. } => "hard-delete mandate",
+            MandateOp::Restore { .. } => "restore mandate",
+            MandateOp::ChangePlan { .. } => "change plan",
             MandateOp::AddMember { .. } => "add member",
             MandateOp::RemoveMember { .. } => "remove member",
             MandateOp::SetMemberRoles { .. } => "set member roles",
@@ -208,7 +256,9 @@ impl Operation for MandateOp {
         match self {
             MandateOp::Update { id, .. }
             | MandateOp::SoftDelete { id, .. }
-            | MandateOp::HardDelete { id, .. } => Some(id.to_string()),
+            | MandateOp::HardDelete { id, .. }
+            | MandateOp::Restore { id, .. }
+            | MandateOp::ChangePlan { id, .. } => Some(id.to_string()),
             MandateOp::RemoveMember {
                 mandate_id,
                 user_sub,
@@ -265,6 +315,20 @@ impl Operation for MandateOp {
                 MandateOp::HardDelete { id, name } => {
                     s.hard_delete_mandate(&a, id, &name).await?;
                     named("mandate", &name, "permanently deleted")
+                }
+                MandateOp::Restore { id, name } => {
+                    s.restore_mandate(&a, id).await?;
+                    named("mandate", &name, "restored")
+                }
+                MandateOp::ChangePlan { id, plan } => {
+                    let c = s.change_plan(&a, id, &plan).await?;
+                    OpOutcome::toast(format!(
+                        "mandate {} moved to plan {} ({}; {} members)",
+                        DisplayText::with_max(&c.mandate.name, 60),
+                        DisplayText::new(&c.after.plan_key),
+                        DisplayText::new(&c.after.status),
+                        c.members
+                    ))
                 }
                 MandateOp::AddMember {
                     mandate_id,
@@ -323,8 +387,13 @@ mod tests {
             label: None,
             enabled: false,
             created_at: "2026-11-01T09:00:00Z".parse().unwrap(),
+            plan: Some("TEAM".into()),
+            deleted_at: None,
         };
-        assert_eq!(m.texts(), ["Acme Research", "", "no", "2026-11-01 09:00"]);
+        assert_eq!(
+            m.texts(),
+            ["Acme Research", "", "TEAM", "no", "", "2026-11-01 09:00"]
+        );
         let member = MemberRow {
             membership_id: MembershipId(uuid::Uuid::from_u128(2)),
             user_id: UserSub(uuid::Uuid::from_u128(1)),

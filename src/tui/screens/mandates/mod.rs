@@ -2,22 +2,25 @@
 
 pub mod bulk_data;
 pub mod data;
+pub mod detail;
 pub mod members;
 
 use std::sync::Arc;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::{Cmd, Ctx, Screen, page_reply, shown};
-use crate::domain::PermissionRef;
+use crate::domain::{MandateId, PermissionRef};
+use crate::service::plans::{MandateOverview, Plan};
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_optional_text, v_required_text};
 use crate::tui::widgets::table::{Column, TableView, Typed};
-use data::{MandateOp, MandateRow};
+use data::{DELETED, MandateOp, MandateRow};
+use detail::{LoadCatalogue, LoadOverview, create_form_described, overview_lines, plan_form};
 use members::MembersView;
 
 /// The plans offered until the catalogue has been read (its reference data, migration 0002).
@@ -27,6 +30,14 @@ pub struct MandatesScreen {
     pub table: Typed<MandateRow>,
     /// The members of the mandate opened with Enter (Esc goes back).
     pub members: Option<MembersView>,
+    /// The detail of the mandate last asked for, or why it could not be read.
+    pub overview: Option<(MandateId, Result<MandateOverview, String>)>,
+    /// The mandate whose detail was asked for last (a reply for another is stale).
+    pub overview_for: Option<MandateId>,
+    /// The mandate (id, name) whose plan picker waits for the catalogue.
+    pub plan_for: Option<(MandateId, String)>,
+    /// The plan catalogue with each plan's limits (the create form describes them).
+    pub catalogue: Option<Vec<Plan>>,
     /// The plan catalogue's keys, once read (asked for with the first page).
     pub plans: Option<Vec<String>>,
     plans_asked: bool,
@@ -47,20 +58,99 @@ impl MandatesScreen {
                 "Mandates",
                 vec![
                     Column::new("Name", "name", Constraint::Fill(3)),
-                    Column::new("Label", "label", Constraint::Fill(3)),
-                    Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
+                    Column::new("Label", "label", Constraint::Fill(2)),
+                    Column::filter_only("Plan", "plan", Constraint::Length(10)),
+                    Column::new("Enabled", "enabled", Constraint::Length(7)).filterable(),
+                    Column::filter_only("Deleted", DELETED, Constraint::Length(10)),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
             )),
             members: None,
+            overview: None,
+            overview_for: None,
+            plan_for: None,
+            catalogue: None,
             plans: None,
             plans_asked: false,
         }
     }
 
+    /// Whether the list shows the soft-deleted mandates.
+    pub fn deleted_view(&self) -> bool {
+        self.table.view.filter_values_of(DELETED) == ["yes"]
+    }
+
+    /// Asks for the selected mandate's detail when it is not the one shown.
+    fn want_overview(&mut self) -> Vec<Cmd> {
+        if self.members.is_some() {
+            return Vec::new();
+        }
+        let Some(id) = self.table.selected().map(|m| m.id) else {
+            return Vec::new();
+        };
+        if self.overview_for == Some(id) {
+            return Vec::new();
+        }
+        self.overview_for = Some(id);
+        vec![Cmd::Load {
+            slot: "overview",
+            job: Box::new(LoadOverview(id)),
+        }]
+    }
+
+    fn overview_reply(&mut self, result: Result<Reply, ErrorReport>) -> Vec<Cmd> {
+        let Some(id) = self.overview_for else {
+            return Vec::new();
+        };
+        let got = match result.map(|r| r.downcast::<MandateOverview>()) {
+            Ok(Ok(o)) if o.mandate.id == id => Ok(*o),
+            Ok(_) => return Vec::new(),
+            Err(e) if e.revoked => {
+                return vec![Cmd::Error {
+                    title: "Could not load the mandate".into(),
+                    report: e,
+                }];
+            }
+            Err(e) => Err(e.joined()),
+        };
+        self.overview = Some((id, got));
+        Vec::new()
+    }
+
+    fn plans_reply(&mut self, result: Result<Reply, ErrorReport>) -> Vec<Cmd> {
+        let Some((id, name)) = self.plan_for.take() else {
+            return Vec::new();
+        };
+        match result.map(|r| r.downcast::<Vec<Plan>>()) {
+            Ok(Ok(plans)) => {
+                self.catalogue = Some((*plans).clone());
+                let current = match &self.overview {
+                    Some((oid, Ok(o))) if *oid == id => {
+                        o.subscription.as_ref().map(|s| s.plan_key.clone())
+                    }
+                    _ => None,
+                };
+                vec![Cmd::OpenForm(plan_form(
+                    id,
+                    &name,
+                    &plans,
+                    current.as_deref(),
+                ))]
+            }
+            Ok(Err(_)) => Vec::new(),
+            Err(report) => vec![Cmd::Error {
+                title: "Could not load the plans".into(),
+                report,
+            }],
+        }
+    }
+
     fn on_mandate_action(&mut self, action: Action) -> Option<Cmd> {
         match action {
-            Action::New => Some(Cmd::OpenForm(create_form(self.plans.as_deref()))),
+            Action::New => Some(Cmd::OpenForm(match &self.catalogue {
+                Some(c) if !c.is_empty() => create_form_described(c),
+                _ => create_form(self.plans.as_deref()),
+            })),
             Action::Open => {
                 let m = self.table.selected()?;
                 self.members = Some(MembersView::new(m.id, shown(&m.name)));
@@ -103,6 +193,39 @@ impl MandatesScreen {
                         name: m.name.clone(),
                     }),
                 }))
+            }
+            Action::Restore => {
+                let m = self.table.selected()?;
+                let name = shown(&m.name);
+                if m.deleted_at.is_none() {
+                    return Some(Cmd::Toast(format!(
+                        "{name} is not deleted (:deleted lists the deleted mandates)"
+                    )));
+                }
+                Some(Cmd::Dialog(Dialog::Confirm {
+                    title: "Restore mandate".into(),
+                    message: format!(
+                        "Restore mandate {name}? It comes back with the enabled state it had when it was deleted, with its members."
+                    ),
+                    op: OpBox::new(MandateOp::Restore {
+                        id: m.id,
+                        name: m.name.clone(),
+                    }),
+                }))
+            }
+            Action::ChangePlan => {
+                let m = self.table.selected()?;
+                if m.deleted_at.is_some() {
+                    return Some(Cmd::Toast(format!(
+                        "{} is deleted: restore it (R) before changing its plan",
+                        shown(&m.name)
+                    )));
+                }
+                self.plan_for = Some((m.id, m.name.clone()));
+                Some(Cmd::Load {
+                    slot: "plan_picker",
+                    job: Box::new(LoadCatalogue),
+                })
             }
             Action::HardDelete => {
                 let m = self.table.selected()?;
@@ -165,18 +288,25 @@ impl Screen for MandatesScreen {
     fn actions(&self) -> &'static [Action] {
         match &self.members {
             Some(_) => members::ACTIONS,
+            None if self.deleted_view() => &[Action::Restore, Action::HardDelete, Action::Back],
             None => &[
                 Action::Open,
                 Action::New,
                 Action::Edit,
                 Action::Delete,
                 Action::HardDelete,
+                Action::ChangePlan,
             ],
         }
     }
 
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
         if action == Action::Back {
+            if self.members.is_none() && self.deleted_view() {
+                // Esc leaves the deleted view for the live list.
+                self.table.view.set_filter(DELETED, Vec::new());
+                return Some(Cmd::Reload);
+            }
             return self.members.take().map(|_| Cmd::Done);
         }
         match self.members.as_mut() {
@@ -189,10 +319,16 @@ impl Screen for MandatesScreen {
         if std::mem::replace(&mut self.plans_asked, true) {
             return Vec::new();
         }
-        vec![Cmd::Load {
-            slot: "plans",
-            job: Box::new(data::LoadPlans),
-        }]
+        vec![
+            Cmd::Load {
+                slot: "plans",
+                job: Box::new(data::LoadPlans),
+            },
+            Cmd::Load {
+                slot: "catalogue",
+                job: Box::new(LoadCatalogue),
+            },
+        ]
     }
 
     fn on_reply(
@@ -201,6 +337,18 @@ impl Screen for MandatesScreen {
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
+        match slot {
+            "overview" => return self.overview_reply(result),
+            "plan_picker" => return self.plans_reply(result),
+            "catalogue" => {
+                // Best effort: without it the create form offers the bare plan keys.
+                if let Ok(Ok(c)) = result.map(|r| r.downcast::<Vec<Plan>>()) {
+                    self.catalogue = Some(*c);
+                }
+                return Vec::new();
+            }
+            _ => {}
+        }
         if slot == "plans" {
             // Best effort: without the catalogue the form offers the reference plans.
             match result.map(|r| r.downcast::<data::PlanKeys>()) {
@@ -217,12 +365,40 @@ impl Screen for MandatesScreen {
                 cmds
             }
             Some(m) if matches!(slot, "form" | "undo") => vec![m.on_reply(slot, result)],
-            _ => page_reply(&mut self.table, id, result),
+            _ => {
+                let mut cmds = page_reply(&mut self.table, id, result);
+                if slot == "page" {
+                    // A reload (after a change too) reads the selected mandate's detail again.
+                    self.overview_for = None;
+                    cmds.extend(self.want_overview());
+                }
+                cmds
+            }
         }
     }
 
     fn status(&self) -> Option<String> {
         self.members.as_ref().and_then(MembersView::status)
+    }
+
+    fn on_select(&mut self) -> Vec<Cmd> {
+        self.want_overview()
+    }
+
+    fn commands(&self) -> &'static [&'static str] {
+        &["deleted", "live"]
+    }
+
+    /// `:deleted` shows the soft-deleted mandates (restore with R), `:live` the live ones.
+    fn command(&mut self, cmd: &str, _arg: &str) -> Vec<Cmd> {
+        self.members = None;
+        let values = if cmd == "deleted" {
+            vec!["yes".to_string()]
+        } else {
+            Vec::new()
+        };
+        self.table.view.set_filter(DELETED, values);
+        vec![Cmd::Reload]
     }
 
     fn top(&mut self) {
@@ -237,6 +413,20 @@ impl Screen for MandatesScreen {
     }
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
-        super::render_table_with_detail(self.table(), area, buf, theme, tick);
+        let selected = self.table.selected().map(|m| m.id);
+        match (&self.members, &self.overview) {
+            (None, Some((id, o))) if area.width >= 120 && Some(*id) == selected => {
+                let [t, d] =
+                    Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
+                        .areas(area);
+                self.table.view.render(t, buf, theme, true, tick);
+                let lines = match o {
+                    Ok(o) => overview_lines(o),
+                    Err(e) => vec![("Detail unavailable".to_string(), e.clone())],
+                };
+                super::render_detail(&lines, "Mandate", d, buf, theme);
+            }
+            _ => super::render_table_with_detail(self.table(), area, buf, theme, tick),
+        }
     }
 }
