@@ -18,6 +18,7 @@ pub mod migrate;
 pub mod output;
 pub mod page_args;
 pub mod plans;
+pub mod registration_show;
 pub mod trusts;
 pub mod users;
 

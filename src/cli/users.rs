@@ -109,6 +109,10 @@ pub struct EditProfileArgs {
 
 #[derive(Debug, Args)]
 pub struct RepairArgs {
+    /// Show one registration: id, email, sub, state with its meaning and the next step, both
+    /// causes (the failure and the rollback's own error), age, who started it.
+    #[arg(long, value_name = "ID", group = "action")]
+    pub show: Option<RegistrationId>,
     /// Retry role assignment of a registration (idempotent).
     #[arg(long, value_name = "ID", group = "action")]
     pub retry: Option<RegistrationId>,
@@ -387,6 +391,9 @@ async fn repair(
     actor: &Actor,
     a: RepairArgs,
 ) -> anyhow::Result<i32> {
+    if let Some(id) = a.show {
+        return super::registration_show::run(ctx, svc, actor, id).await;
+    }
     if let Some(id) = a.retry {
         let out = svc.retry_registration(actor, id).await?;
         if ctx.output == Output::Json {

@@ -30,6 +30,7 @@ pub mod members;
 pub mod mfa;
 pub mod plans;
 pub mod registration;
+pub mod registration_detail;
 pub mod retry;
 pub mod role_forms;
 pub mod roles;

@@ -102,16 +102,26 @@ pub trait ListSource: Send + Sync + std::fmt::Debug {
     ) -> JobFuture<Vec<String>>;
 }
 
-/// A read a screen (or its form) asks for besides its pages: a detail, a usage summary, the
-/// choices of a roles form. Tests inspect it with [`Job::as_any`].
-pub trait Job: Send + std::fmt::Debug + Any {
-    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<Reply>;
+/// The concrete value behind a trait object (tests inspect jobs and operations by type).
+pub trait AsAny: Any {
     fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Any> AsAny for T {
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A read a screen (or its form) asks for besides its pages: a detail, a usage summary, the
+/// choices of a roles form. Tests inspect it with [`Request::job`].
+pub trait Job: Send + std::fmt::Debug + AsAny {
+    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<Reply>;
 }
 
 /// A mutation a screen starts (each runs as a background task; its reply comes back as
 /// [`Msg::OpDone`] and is always handled).
-pub trait Operation: Send + Sync + std::fmt::Debug + Any + OperationClone {
+pub trait Operation: Send + Sync + std::fmt::Debug + AsAny + OperationClone {
     /// Short description for logs and the spinner (no secrets, no untrusted text).
     fn describe(&self) -> &'static str;
     /// The record the mutation changes (a second change to it waits for this one); `None`
@@ -130,7 +140,6 @@ pub trait Operation: Send + Sync + std::fmt::Debug + Any + OperationClone {
         false
     }
     fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<OpOutcome>;
-    fn as_any(&self) -> &dyn Any;
 }
 
 /// Cloning a boxed [`Operation`] (dialogs hand a copy to the loop).
@@ -154,7 +163,8 @@ impl OpBox {
     }
     /// The operation as its concrete type (tests; the roles confirmation).
     pub fn downcast_ref<T: Operation>(&self) -> Option<&T> {
-        self.0.as_any().downcast_ref::<T>()
+        // The boxed value, not the box (a `Box<dyn Operation>` is itself `Any`).
+        AsAny::as_any(&*self.0).downcast_ref::<T>()
     }
     pub fn is<T: Operation>(&self) -> bool {
         self.downcast_ref::<T>().is_some()
@@ -259,7 +269,8 @@ impl Request {
     /// The job of a [`Request::Load`] as its concrete type (tests answer by type).
     pub fn job<T: Job>(&self) -> Option<&T> {
         match self {
-            Request::Load { job, .. } => job.as_any().downcast_ref::<T>(),
+            // The boxed value, not the box (a `Box<dyn Job>` is itself `Any`).
+            Request::Load { job, .. } => AsAny::as_any(&**job).downcast_ref::<T>(),
             _ => None,
         }
     }

@@ -794,6 +794,9 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
         Some(MandateOp::SoftDelete { .. })
     ));
     assert_eq!(a.cancellable(), None);
+    let wide = crate::tui_snapshots::render(&a, 200, 30);
+    let footer = crate::tui_snapshots::text_of(wide.backend().buffer());
+    assert!(footer.contains("running: delete mandate"), "{footer}");
     a.update(key(KeyCode::Esc));
     assert_eq!(a.inflight.len(), 1);
     assert!(

@@ -233,9 +233,22 @@ impl App {
         ] {
             hint(a, l);
         }
+        // What runs: the task Esc cancels first, then the changes that run to their reply.
         if let Some((_, what)) = self.cancellable() {
             spans.push(Span::styled("Esc", t.key));
             spans.push(Span::styled(format!(" cancel {what}  "), t.warning));
+        }
+        let running: Vec<&str> = self
+            .inflight
+            .values()
+            .filter(|j| !j.cancellable)
+            .map(|j| j.what)
+            .collect();
+        if !running.is_empty() {
+            spans.push(Span::styled(
+                format!("running: {}", running.join(", ")),
+                t.warning,
+            ));
         }
         Paragraph::new(Line::from(spans)).render(area, buf);
     }

@@ -1,8 +1,6 @@
 //! The reads behind forms shared by the users and members screens: the choices of a Roles
 //! form, and the user picker's search of the directory cache.
 
-use std::any::Any;
-
 use crate::domain::{DisplayText, MandateId, PageQuery, RoleRef, UserSub};
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, Reply, Row};
@@ -34,9 +32,6 @@ pub struct LoadRoleChoices(pub RoleTarget);
 impl Job for LoadRoleChoices {
     fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
         Box::pin(async move { Ok(Box::new(role_choices(&s, &a, self.0).await?) as Reply) })
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -98,8 +93,5 @@ impl Job for PickUsers {
                 .collect();
             Ok(Box::new(rows) as Reply)
         })
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }

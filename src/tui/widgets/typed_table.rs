@@ -9,6 +9,14 @@ use crate::tui::action::Row;
 /// sanitizer). The screen keeps the typed rows and reads their fields; the table draws cells.
 pub trait TableRow: Send + 'static {
     fn cells(&self) -> Vec<crate::domain::DisplayText>;
+
+    /// The cells as plain strings (tests).
+    fn texts(&self) -> Vec<String> {
+        self.cells()
+            .into_iter()
+            .map(crate::domain::DisplayText::into_string)
+            .collect()
+    }
 }
 
 /// The table over a screen's typed rows: the generic [`TableView`] (query, paging, counts,

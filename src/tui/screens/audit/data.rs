@@ -1,8 +1,6 @@
 //! The audit screen's data: typed audit rows over the users, trusts and mandates audit, the
 //! list source, and the export (a cancellable task), over service functions.
 
-use std::any::Any;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::audit::TimeRange;
@@ -132,10 +130,6 @@ impl Operation for Export {
             )))
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
@@ -166,13 +160,8 @@ mod tests {
             subject: "Leeds Teaching".into(),
             via: "cli".into(),
         };
-        let cells: Vec<String> = e
-            .cells()
-            .into_iter()
-            .map(DisplayText::into_string)
-            .collect();
         assert_eq!(
-            cells,
+            e.texts(),
             [
                 "2026-11-05 12:00",
                 "trusts",

@@ -1,8 +1,6 @@
 //! The kit-slot screen's data: typed slot rows, the list source and the usage summary, over
 //! service functions.
 
-use std::any::Any;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery};
@@ -92,9 +90,6 @@ impl Job for LoadUsage {
             }) as Reply)
         })
     }
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
@@ -110,13 +105,8 @@ mod tests {
             trust: "Leeds Teaching (LEEDS)".into(),
             assigned_at: Some("2026-11-05T12:00:00Z".parse().unwrap()),
         };
-        let cells: Vec<String> = k
-            .cells()
-            .into_iter()
-            .map(DisplayText::into_string)
-            .collect();
         assert_eq!(
-            cells,
+            k.texts(),
             [
                 "Trust_001",
                 "1",

@@ -1,8 +1,6 @@
 //! The mandates screen's data: typed rows of mandates and members, their list sources and
 //! the operations the screen runs, all over service functions.
 
-use std::any::Any;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, MandateId, PageQuery, UserSub};
@@ -292,19 +290,11 @@ impl Operation for MandateOp {
             })
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn texts(cells: Vec<DisplayText>) -> Vec<String> {
-        cells.into_iter().map(DisplayText::into_string).collect()
-    }
 
     #[test]
     fn typed_rows_render_the_cells_the_list_showed() {
@@ -315,10 +305,7 @@ mod tests {
             enabled: false,
             created_at: "2026-11-01T09:00:00Z".parse().unwrap(),
         };
-        assert_eq!(
-            texts(m.cells()),
-            ["Acme Research", "", "no", "2026-11-01 09:00"]
-        );
+        assert_eq!(m.texts(), ["Acme Research", "", "no", "2026-11-01 09:00"]);
         let member = MemberRow {
             user_id: UserSub(uuid::Uuid::from_u128(1)),
             who: None,
@@ -328,7 +315,7 @@ mod tests {
             enabled: true,
         };
         assert_eq!(
-            texts(member.cells()),
+            member.texts(),
             [
                 "(not in directory cache)",
                 "Alice",

@@ -1,8 +1,6 @@
 //! The registrations screen's data: typed rows of stuck registrations, the list source and
 //! the recovery operations (retry, roll back, resolve), over service functions.
 
-use std::any::Any;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef};
@@ -143,10 +141,6 @@ impl Operation for RegistrationOp {
             })
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
@@ -163,13 +157,8 @@ mod tests {
             last_error: None,
             created_at: "2026-11-20T08:00:00Z".parse().unwrap(),
         };
-        let cells: Vec<String> = r
-            .cells()
-            .into_iter()
-            .map(DisplayText::into_string)
-            .collect();
         assert_eq!(
-            cells,
+            r.texts(),
             [
                 "dave@site.example",
                 "roles_pending",

@@ -1,8 +1,6 @@
 //! The trusts screen's data: typed trust rows, the list source and the operations (register
 //! with its one-time keys, rotate the key, delete), over service functions.
 
-use std::any::Any;
-
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery, TrustId};
@@ -174,10 +172,6 @@ impl Operation for TrustOp {
             })
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
@@ -194,13 +188,8 @@ mod tests {
             slot_name: Some("Trust_001".into()),
             created_at: "2026-11-05T12:00:00Z".parse().unwrap(),
         };
-        let cells: Vec<String> = t
-            .cells()
-            .into_iter()
-            .map(DisplayText::into_string)
-            .collect();
         assert_eq!(
-            cells,
+            t.texts(),
             [
                 "Leeds Teaching",
                 "LEEDS",

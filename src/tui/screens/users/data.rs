@@ -1,8 +1,6 @@
 //! The users screen's data: typed user rows, the list source, one user's detail and the
 //! operations on users, over service functions.
 
-use std::any::Any;
-
 use crate::domain::{DisplayText, PageQuery, RoleRef, UserSub};
 use crate::service::registration::RegisterRequest;
 use crate::service::{Actor, Services};
@@ -88,9 +86,6 @@ pub struct LoadDetail(pub UserSub);
 impl Job for LoadDetail {
     fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
         Box::pin(async move { Ok(Box::new(detail(&s, &a, self.0).await?) as Reply) })
-    }
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 }
 
@@ -263,10 +258,6 @@ impl Operation for UserOp {
             })
         })
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 #[cfg(test)]
@@ -284,13 +275,8 @@ mod tests {
             enabled: false,
             status: "CONFIRMED".into(),
         };
-        let cells: Vec<String> = u
-            .cells()
-            .into_iter()
-            .map(DisplayText::into_string)
-            .collect();
         assert_eq!(
-            cells,
+            u.texts(),
             [
                 "alice@acme.example",
                 "Alice Admin",
