@@ -271,12 +271,19 @@ pub fn rows_for(
         ),
         "audit" => page(
             vec![AuditRow {
+                id: uuid::Uuid::from_u128(0xa1),
                 occurred_at: at("2026-11-05 12:00"),
                 source: "trusts".into(),
-                action: "REGISTERED".into(),
+                event: "TRUST_REGISTERED".into(),
+                action: "Trust registered".into(),
                 actor: "ops@hub.example".into(),
                 subject: "Leeds Teaching".into(),
+                target: None,
                 via: "tui".into(),
+                changes: hubdeck::service::audit_view::audit_diff(&serde_json::json!({
+                    "before": null,
+                    "after": {"name": "Leeds Teaching", "code": "LEEDS"}
+                })),
             }],
             None,
             query,
