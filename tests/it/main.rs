@@ -34,5 +34,6 @@ mod tui_safety;
 mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
+mod tui_workflows_oncall;
 mod undo;
 mod users;

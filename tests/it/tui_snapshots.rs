@@ -233,6 +233,8 @@ pub fn rows_for(
                 roles: vec!["researcher".into()],
                 last_error: some("directory unavailable (transient): 503"),
                 created_at: at("2026-11-20 08:00"),
+                sub: Some(UserSub(uuid("00000000-0000-0000-0000-0000000000b2"))),
+                rollback_error: None,
             }],
             None,
             query,

@@ -1,0 +1,200 @@
+//! Issue 14, console half (audit, registrations): end-to-end through the real binary in tmux
+//! on real PostgreSQL and the LocalDirectory, plus `App::update`-level checks of the audit
+//! palette (a time that does not parse applies nothing).
+
+use hubdeck::domain::{RoleRef, Secret};
+use hubdeck::service::Actor;
+use hubdeck::service::session::SignInOutcome;
+
+use crate::support::pg::fresh_db;
+use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, seed_identity, services, start_signed_in};
+
+async fn operator(s: &hubdeck::service::Services) -> Actor {
+    match s
+        .sign_in(OPERATOR_EMAIL, &Secret::new(OPERATOR_PASSWORD))
+        .await
+        .expect("sign in")
+    {
+        SignInOutcome::SignedIn(op) => Actor::Operator(op),
+        _ => panic!("the operator signs in without a challenge"),
+    }
+}
+
+/// The audit row of a profile edit shows the operator's email (not their sub) as the actor,
+/// the user's email as the subject, the action in words, and the before/after as a diff.
+#[tokio::test(flavor = "multi_thread")]
+async fn audit_row_shows_the_actors_email_and_a_before_after_diff() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op_sub = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let dave = seed_identity(&s, "dave@site.example", None, None).await;
+    let a = operator(&s).await;
+    s.edit_profile(&a, dave, "Dave", "Site One")
+        .await
+        .expect("first profile");
+    s.edit_profile(&a, dave, "Dave Jones", "Site One")
+        .await
+        .expect("renamed");
+
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["6"]);
+    let cap = t.wait_for(&[
+        "User profile updated",
+        "Before → after",
+        "- name: Dave",
+        "+ name: Dave Jones",
+    ]);
+    // The actor is the operator's email in the table and the detail, never their raw id.
+    assert!(
+        cap.matches(OPERATOR_EMAIL).count() >= 2,
+        "header and detail name the operator:\n{cap}"
+    );
+    assert!(
+        cap.contains("User profile updated ops@hub"),
+        "the table's actor column shows the email:\n{cap}"
+    );
+    assert!(cap.contains("dave@site.example"), "{cap}");
+    assert!(!cap.contains(&op_sub.to_string()), "{cap}");
+    // The organisation did not change: it is not in the diff.
+    assert!(!cap.contains("organisation: Site One"), "{cap}");
+
+    // A time that does not parse is shown in full and applies nothing.
+    t.keys(&[":"]);
+    t.text("since 2026-13-45");
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&[":since not applied", "2026-13-45"]);
+    assert!(cap.contains("since"), "{cap}");
+    t.keys(&["Escape"]);
+    t.wait_for(&["User profile updated", "+ name: Dave Jones"]);
+    // A date-time with a space is accepted; the rows of that range stay listed.
+    t.keys(&[":"]);
+    t.text("since 2000-01-01 00:00");
+    t.keys(&["Enter"]);
+    t.wait_for(&["User profile updated", "+ name: Dave Jones"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
+
+/// On-call retries a stuck registration from its detail: the detail shows the id, the sub,
+/// the state's meaning and next step, the cause and who started it; `t` asks first; after `y`
+/// the registration is complete (the detail, read again, says so) and the list keeps its cursor.
+#[tokio::test(flavor = "multi_thread")]
+async fn retrying_a_stuck_registration_from_its_detail() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let op_sub = seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for (email, age) in [
+        ("anna@site.example", 3i32),
+        ("dave@site.example", 2),
+        ("zoe@site.example", 1),
+    ] {
+        let sub = seed_identity(&s, email, None, None).await;
+        let id: uuid::Uuid = sqlx::query_scalar(
+            "INSERT INTO registration (email, name, organisation, requested_roles, state, sub, \
+             identity_created, last_error, actor_user_id, via, created_at, updated_at) \
+             VALUES ($1, 'N', 'Site', $2, 'roles_pending', $3, true, \
+             'directory unavailable (transient): 503', $4, 'tui', now() - make_interval(hours => $5), now()) RETURNING id",
+        )
+        .bind(email)
+        .bind(vec![RoleRef::Researcher.id()])
+        .bind(sub)
+        .bind(op_sub)
+        .bind(age)
+        .fetch_one(&db.pool)
+        .await
+        .expect("journal row");
+        ids.push((id, sub));
+    }
+    let (dave_id, dave_sub) = ids[1];
+
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["3"]);
+    let cap = t.wait_for(&["│▶ anna@", "│  dave@", "│  zoe@"]);
+    // The order the list shows them in (whatever its default sort).
+    let mut order = ["anna", "dave", "zoe"];
+    order.sort_by_key(|n| cap.find(&format!(" {n}@")));
+    let dave_pos = order.iter().position(|n| *n == "dave").unwrap();
+    for _ in 0..dave_pos {
+        t.keys(&["Down"]);
+    }
+    t.wait_for(&["▶ dave@"]);
+    t.keys(&["Enter"]);
+    let cap = t.wait_for(&[
+        "Registration of dave@site.example (Esc back)",
+        &dave_id.to_string(),
+        &dave_sub.to_string(),
+        "roles_pending",
+        "assigning its roles failed",
+        "Retry to finish the roles",
+        "directory unavailable (transient): 503",
+        "2 h",
+    ]);
+    assert!(cap.contains(OPERATOR_EMAIL), "started by: {cap}");
+    assert!(!cap.contains("--rollback"), "{cap}");
+
+    // `t` asks first; `n` changes nothing.
+    t.keys(&["t"]);
+    t.wait_for(&[
+        "Retry registration",
+        "Retry the registration of dave@site.example?",
+    ]);
+    t.settle();
+    t.keys(&["n"]);
+    t.wait_gone(&["Retry the registration of dave@site.example?"]);
+    let state: String = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
+        .bind(dave_id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("state");
+    assert_eq!(state, "roles_pending");
+
+    t.keys(&["t"]);
+    t.wait_for(&["Retry the registration of dave@site.example?"]);
+    t.settle();
+    t.keys(&["y"]);
+    t.wait_for(&[
+        "registration of dave@site.example is now complete",
+        "Done: identity, roles, profile and audit are written.",
+    ]);
+    let state: String = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
+        .bind(dave_id)
+        .fetch_one(&db.pool)
+        .await
+        .expect("state");
+    assert_eq!(state, "complete");
+    let roles: Vec<uuid::Uuid> =
+        sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
+            .bind(dave_sub)
+            .fetch_all(&db.pool)
+            .await
+            .expect("roles");
+    assert_eq!(roles, vec![RoleRef::Researcher.id()]);
+
+    // Back in the list: dave has left it (complete), the cursor stays at his place — on the
+    // row that followed him — not back at the top.
+    t.keys(&["Escape"]);
+    let cap = t.wait_gone(&["dave@"]);
+    let next = order
+        .get(dave_pos + 1)
+        .copied()
+        .unwrap_or(order[dave_pos - 1]);
+    assert!(
+        cap.contains(&format!("▶ {next}@")),
+        "the cursor stays at the retried row's place:\n{cap}"
+    );
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
