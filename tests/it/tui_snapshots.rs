@@ -247,6 +247,8 @@ pub fn rows_for(
                 region: some("North East and Yorkshire"),
                 slot_name: some("Trust_001"),
                 created_at: at("2026-11-05 12:00"),
+                last_heartbeat: Some(at("2026-11-20 09:15")),
+                key_set_at: at("2026-11-05 12:00"),
             }],
             None,
             query,

@@ -198,3 +198,58 @@ async fn retrying_a_stuck_registration_from_its_detail() {
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+const OLD_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000001";
+
+/// The trusts list shows the last heartbeat; `O` rotates both keys after a y/n, the reveal
+/// panel shows the new keys once, the stored API-key hash changes and the audit row says the
+/// internal-service key was rotated too.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotating_a_trusts_internal_service_key_from_the_console() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_identity(
+        &s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await;
+    sqlx::query(
+        "INSERT INTO trust (name, code, api_key_hash, last_heartbeat) \
+         VALUES ('Leeds Teaching', 'LEEDS', $1, '2026-11-20T09:15:00Z')",
+    )
+    .bind(OLD_HASH)
+    .execute(&db.pool)
+    .await
+    .expect("trust");
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["4"]);
+    t.wait_for(&[
+        "Leeds Teaching",
+        "Heartbeat",
+        "2026-11-20 09:15",
+        "Keys set",
+    ]);
+    t.keys(&["O"]);
+    t.wait_for(&["Rotate API and internal-service keys", "Both current keys"]);
+    t.settle();
+    t.keys(&["y"]);
+    let cap = t.wait_for(&["Keys rotated", "internal-service key"]);
+    assert!(!cap.contains(OLD_HASH), "{cap}");
+    let hash: String = sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = 'LEEDS'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("hash");
+    assert_ne!(hash, OLD_HASH);
+    let details: serde_json::Value = sqlx::query_scalar(
+        "SELECT details FROM trusts_audit WHERE action = 'KEY_ROTATED'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("audit row");
+    assert_eq!(
+        details["internal_service_key_rotated"],
+        serde_json::json!(true)
+    );
+}
