@@ -242,12 +242,11 @@ async fn rotating_a_trusts_internal_service_key_from_the_console() {
         .await
         .expect("hash");
     assert_ne!(hash, OLD_HASH);
-    let details: serde_json::Value = sqlx::query_scalar(
-        "SELECT details FROM trusts_audit WHERE action = 'KEY_ROTATED'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("audit row");
+    let details: serde_json::Value =
+        sqlx::query_scalar("SELECT details FROM trusts_audit WHERE action = 'KEY_ROTATED'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("audit row");
     assert_eq!(
         details["internal_service_key_rotated"],
         serde_json::json!(true)

@@ -79,6 +79,7 @@ pub fn register_form() -> Form {
             Field::text("Name", "", v_required_text),
             Field::text("Organisation", "", v_required_text),
             Field::multi("Roles", role_names(), &["viewer"]),
+            Field::check("Suppress the invitation email", false),
         ],
         |f| {
             OpBox::new(UserOp::Register {
@@ -86,6 +87,7 @@ pub fn register_form() -> Form {
                 name: f.text(1),
                 organisation: f.text(2),
                 roles: f.chosen(3),
+                suppress_invite: f.flag(4),
             })
         },
     )
