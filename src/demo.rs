@@ -263,8 +263,8 @@ pub async fn prepare(
         settings.ui.environment = DEMO_ENV.into();
         settings.env = Some(DEMO_ENV.into());
         settings.ui.environment_color = "green".into();
-        let db = crate::store::connect(&settings.database).await?;
-        crate::store::migrate(&db).await?;
+        let db = crate::service::schema::connect(&settings).await?;
+        crate::service::schema::migrate(&db).await?;
         let outcome = match dataset::current_hash(&db).await? {
             Some(h) if h == spec.hash() => Outcome::Reused,
             Some(_) => anyhow::bail!(

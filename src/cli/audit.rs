@@ -167,8 +167,7 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                 Some(path) => {
                     // 0600 (the audit trail names users and what was done to them), written
                     // to a temporary file renamed into place: a failure leaves no file.
-                    svc.export_audit_to_file(&actor, &q, range, format, &path)
-                        .await?
+                    svc.export_to_file(&actor, &q, range, format, &path).await?
                 }
                 None => {
                     let mut stdout =

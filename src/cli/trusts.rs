@@ -39,6 +39,12 @@ pub enum TrustsCmd {
     /// Mint a new API key (and optionally internal-service key); prints them once as JSON
     /// (on a terminal: shows them in the one-time reveal panel, prints only the metadata).
     RotateKey(RotateArgs),
+    /// Mint a new internal-service key only (the API key stays); prints it once as JSON on
+    /// stdout, which must not be a terminal (redirect it into your secret store). Exit 2 on a
+    /// terminal (nothing rotated), 4 unknown trust.
+    RotateInternalKey(ShowTrustArgs),
+    /// Show one trust: code, region, kit slot, last heartbeat, the age of each key.
+    Show(ShowTrustArgs),
     /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
     Delete(DeleteArgs),
 }
@@ -55,6 +61,12 @@ pub struct ListTrustsArgs {
     /// Only trusts with (true) or without (false) a kit slot.
     #[arg(long)]
     pub has_slot: Option<bool>,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowTrustArgs {
+    /// The trust: its id, code or name.
+    pub trust: String,
 }
 
 #[derive(Debug, Args)]
@@ -122,7 +134,7 @@ impl<'a> KitJson<'a> {
 }
 
 /// Writes JSON to stdout through a zeroize-on-drop buffer (it may hold keys).
-fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     // Pre-sized so the buffer is not reallocated (which would leave copies behind).
     let mut text = Zeroizing::new(Vec::with_capacity(16 * 1024));
     serde_json::to_writer_pretty(&mut *text, v)?;
@@ -282,6 +294,10 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
+        TrustsCmd::RotateInternalKey(a) => {
+            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust).await
+        }
+        TrustsCmd::Show(a) => super::trust_keys::show(ctx, &trusts, &actor, &a.trust).await,
         TrustsCmd::RotateKey(a) => {
             let t = trusts.resolve(&actor, &a.trust).await?;
             let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;

@@ -16,7 +16,9 @@ pub enum UsersCmd {
     /// Register a user: directory identity, then roles, profile and audit (a journaled saga).
     /// Exit 3 when the email already exists or already has an open registration.
     Register(RegisterArgs),
-    /// List users (from the directory cache joined with profiles and grants).
+    /// List users (from the directory cache joined with profiles and grants). `--search`
+    /// matches email, username, name and organisation; the sub only when the term looks like
+    /// the start of an id (hex digits and dashes, at least 8, with a digit or dash).
     List(ListArgs),
     /// Show one user: profile, grants, mandates, registrations, audit history.
     Show(UserArg),

@@ -1,16 +1,13 @@
 //! A readable audit (issue 14): actor and subject resolved to email or name (falling back to
 //! the id), one event vocabulary over the three audit tables with a label per code, the
-//! before/after of a row as a list of changed fields, and an export to a file that never
-//! leaves an empty or partial file behind.
+//! before/after of a row as a list of changed fields.
 
 use std::collections::HashMap;
-use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::audit::ExportFormat;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::{Page, PageQuery};
 use crate::store::audit::{self as store, AuditEvent, KnownUser, TimeRange};
@@ -228,49 +225,6 @@ impl Services {
             event: names.readable(e),
             changes,
         })
-    }
-
-    /// Exports to `path` (created 0600) through a temporary file in the same directory that is
-    /// renamed over `path` only when every row is written: a failure leaves no file — neither
-    /// an empty nor a partial one — and an existing `path` untouched.
-    pub async fn export_audit_to_file(
-        &self,
-        actor: &Actor,
-        q: &PageQuery,
-        range: TimeRange,
-        format: ExportFormat,
-        path: &Path,
-    ) -> ServiceResult<u64> {
-        let io = |what: &str, e: std::io::Error| {
-            ServiceError::Internal(format!("{what} {}: {e}", path.display()))
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => std::path::PathBuf::from("."),
-        };
-        let file_name = path
-            .file_name()
-            .ok_or_else(|| ServiceError::Internal(format!("{} is not a file", path.display())))?;
-        let tmp = dir.join(format!(
-            ".{}.{}.partial",
-            file_name.to_string_lossy(),
-            Uuid::new_v4().simple()
-        ));
-        let file = crate::files::create_private(&tmp).map_err(|e| io("cannot create", e))?;
-        let mut w = std::io::BufWriter::new(file);
-        let result = self.export_audit(actor, q, range, format, &mut w).await;
-        let finished = result.and_then(|n| {
-            let f = w
-                .into_inner()
-                .map_err(|e| io("cannot write", e.into_error()))?;
-            f.sync_all().map_err(|e| io("cannot write", e))?;
-            std::fs::rename(&tmp, path).map_err(|e| io("cannot create", e))?;
-            Ok(n)
-        });
-        if finished.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        finished
     }
 }
 

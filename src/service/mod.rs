@@ -37,6 +37,7 @@ pub mod roles;
 pub mod schema;
 pub mod seed_users;
 pub mod session;
+pub mod trust_keys;
 pub mod trusts;
 pub mod undo;
 pub mod users;

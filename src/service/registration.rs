@@ -937,10 +937,12 @@ impl Services {
     // Repair (on-call)
     // -----------------------------------------------------------------------------------------
 
-    /// Stuck registrations: pending, identity_created, roles_pending, needs_cleanup, conflict.
+    /// Stuck registrations (pending, identity_created, roles_pending, needs_cleanup, conflict),
+    /// oldest first, at most 500: the first page of [`Services::list_stuck_page`] — one query
+    /// for `hubdeck users repair` and the console's Registrations screen.
     pub async fn stuck_registrations(&self, actor: &Actor) -> ServiceResult<Vec<Registration>> {
-        actor.require(PermissionRef::CanManageUsers, "listing stuck registrations")?;
-        Ok(registrations::list_stuck(&self.db, 500).await?)
+        let q = crate::domain::PageQuery::new(1, crate::domain::page::MAX_PAGE_SIZE);
+        Ok(self.list_stuck_page(actor, &q).await?.items)
     }
 
     /// One page of the registrations that need an operator (search, filters, sort and paging

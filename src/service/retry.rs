@@ -2,7 +2,7 @@
 //! serialization failure or a deadlock (`StoreError::Conflict`) is run again, whole, up to
 //! [`MAX_ATTEMPTS`] times with a short growing pause. Every use case whose transaction can
 //! meet a concurrent one (members, roles, mandates, trust registration) goes through
-//! [`retrying`]; nothing else in the crate loops on conflicts.
+//! `retrying`; nothing else in the crate loops on conflicts.
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! The database connection and the schema: connecting without touching the schema, and
-//! `hubdeck migrate` (the embedded migrations). The CLI and the demo call these; neither sees
-//! `store`.
+//! `hubdeck migrate` (the embedded migrations). The CLI, the composition root and the demo
+//! call these (the demo reaches `store` only for its generated dataset, `store::dataset`).
 
 use sqlx::PgPool;
 

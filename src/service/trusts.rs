@@ -59,7 +59,7 @@ impl Trusts {
     }
 
     /// Mints one key with the configured prefix from the OS CSPRNG.
-    fn mint(&self) -> ServiceResult<Secret> {
+    pub(super) fn mint(&self) -> ServiceResult<Secret> {
         let prefix = self.settings.trusts.key_prefix.as_str();
         if !trust::valid_key_prefix(prefix) {
             return Err(ServiceError::Invalid(ValidationError::Invalid {
@@ -217,6 +217,7 @@ impl Trusts {
         let Some(name) = store::replace_api_key_hash(&mut tx, id, &hash).await? else {
             return Err(ServiceError::NotFound(format!("no trust with id {id}")));
         };
+        store::mark_rotated(&mut tx, id, true, rotate_internal).await?;
         store::insert_audit(
             &mut tx,
             id,

@@ -267,19 +267,6 @@ pub async fn call_finished(db: &PgPool, id: RegistrationId) -> StoreResult<()> {
     Ok(())
 }
 
-/// On-call list (open rows and conflicts), oldest first.
-pub async fn list_stuck(db: &PgPool, limit: i64) -> StoreResult<Vec<Registration>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM registration \
-         WHERE state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup', 'conflict') \
-         ORDER BY created_at, id LIMIT $1"
-    );
-    Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
-        .bind(limit)
-        .fetch_all(db)
-        .await?)
-}
-
 /// Whitelist of the registrations list (the repair screen: stuck rows).
 pub static REGISTRATIONS_SPEC: ListSpec = ListSpec {
     name: "registrations",

@@ -301,3 +301,41 @@ pub async fn slot_counts(pool: &PgPool) -> StoreResult<(i64, i64)> {
     .fetch_one(pool)
     .await?)
 }
+
+/// When each key of a trust was last minted (registration or rotation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
+pub struct KeyTimes {
+    pub api_key_rotated_at: chrono::DateTime<chrono::Utc>,
+    pub internal_key_rotated_at: chrono::DateTime<chrono::Utc>,
+}
+
+pub async fn key_times(db: &PgPool, id: TrustId) -> StoreResult<Option<KeyTimes>> {
+    Ok(sqlx::query_as(
+        "SELECT api_key_rotated_at, internal_key_rotated_at FROM trust WHERE id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?)
+}
+
+/// Records a rotation (inside the rotation's transaction); returns the trust's name, or None
+/// when it does not exist (the row is locked until commit).
+pub async fn mark_rotated(
+    conn: &mut PgConnection,
+    id: TrustId,
+    api_key: bool,
+    internal_key: bool,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE trust SET \
+           api_key_rotated_at = CASE WHEN $2 THEN now() ELSE api_key_rotated_at END, \
+           internal_key_rotated_at = CASE WHEN $3 THEN now() ELSE internal_key_rotated_at END, \
+           updated_at = now() \
+         WHERE id = $1 RETURNING name",
+    )
+    .bind(id)
+    .bind(api_key)
+    .bind(internal_key)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -253,7 +253,7 @@ pub async fn filter_values(
 }
 
 /// The page statement's SQL text (same builder as [`list_page`]), for EXPLAIN tests.
-/// Binds, in order: the search pattern five times (when searching), the role ids (when
+/// Binds, in order: the search pattern four times (five when the term looks like an id prefix), the role ids (when
 /// filtering by role), then the other filters, LIMIT and OFFSET.
 /// EXPLAIN of the users page statement with its real binds (for index-use tests).
 pub async fn explain_page(
@@ -297,18 +297,58 @@ fn users_scope(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<(PageQuery, Scop
     Ok((q, Box::new(scope)))
 }
 
+/// The search over email, username, name and organisation; the sub is matched only when the
+/// term looks like the start of an id (see [`sub_prefix`]) — and then as a prefix, so a word
+/// such as "cafe" never finds users whose id happens to contain it.
 fn push_search(qb: &mut QueryBuilder<Postgres>, pattern: &str) {
     qb.push(" AND d.sub IN (SELECT s.sub FROM directory_user s WHERE s.email ILIKE ")
         .push_bind(pattern.to_string())
         .push(" OR s.username ILIKE ")
-        .push_bind(pattern.to_string())
-        .push(" OR (s.sub::text) ILIKE ")
-        .push_bind(pattern.to_string())
-        .push(" UNION SELECT pp.user_id FROM user_profile pp WHERE pp.name ILIKE ")
+        .push_bind(pattern.to_string());
+    if let Some(prefix) = sub_prefix(pattern) {
+        qb.push(" OR (s.sub::text) LIKE ")
+            .push_bind(format!("{prefix}%"));
+    }
+    qb.push(" UNION SELECT pp.user_id FROM user_profile pp WHERE pp.name ILIKE ")
         .push_bind(pattern.to_string())
         .push(" OR pp.organisation ILIKE ")
         .push_bind(pattern.to_string())
         .push(")");
+}
+
+/// Fewest characters of an id prefix the search matches against subs.
+pub const SUB_PREFIX_MIN: usize = 8;
+
+/// The lower-cased id prefix when the search term (the builder's `%term%`, LIKE-escaped) is
+/// only hex digits and dashes, at least [`SUB_PREFIX_MIN`] long and holding a digit or a
+/// dash — `deadbeef-12`, `5f0c9a1e`; never a word such as `cafe` or `facade`.
+pub fn sub_prefix(pattern: &str) -> Option<String> {
+    let term = pattern.strip_prefix('%')?.strip_suffix('%')?.trim();
+    let looks_like_id = term.len() >= SUB_PREFIX_MIN
+        && term.chars().all(|c| c.is_ascii_hexdigit() || c == '-')
+        && term.chars().any(|c| c.is_ascii_digit() || c == '-');
+    looks_like_id.then(|| term.to_ascii_lowercase())
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::sub_prefix;
+
+    #[test]
+    fn only_id_like_terms_match_subs() {
+        assert_eq!(sub_prefix("%5F0C9A1E%").as_deref(), Some("5f0c9a1e"));
+        assert_eq!(sub_prefix("%deadbeef-12%").as_deref(), Some("deadbeef-12"));
+        for word in [
+            "%cafe%",
+            "%facade%",
+            "%5f0c9a1%",
+            "%acceded%",
+            "%bob@x%",
+            "%dead\\_beef1%",
+        ] {
+            assert_eq!(sub_prefix(word), None, "{word}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -139,7 +139,36 @@ pub trait Operation: Send + Sync + std::fmt::Debug + AsAny + OperationClone {
     fn cancellable(&self) -> bool {
         false
     }
-    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<OpOutcome>;
+    /// Runs the change; long work reports how far it got through `progress`.
+    fn run(
+        self: Box<Self>,
+        services: Services,
+        actor: Actor,
+        progress: Progress,
+    ) -> JobFuture<OpOutcome>;
+}
+
+/// How a running operation tells the console how far it got (rows written so far); the
+/// footer shows it next to the task.
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    to: Option<(u64, tokio::sync::mpsc::UnboundedSender<Msg>)>,
+}
+
+impl Progress {
+    /// Reports for the operation of request `id` into the loop.
+    pub fn to(id: u64, tx: tokio::sync::mpsc::UnboundedSender<Msg>) -> Self {
+        Self { to: Some((id, tx)) }
+    }
+    /// Reports nowhere (tests, the CLI).
+    pub fn none() -> Self {
+        Self::default()
+    }
+    pub fn report(&self, done: u64) {
+        if let Some((id, tx)) = &self.to {
+            let _ = tx.send(Msg::Progress { id: *id, done });
+        }
+    }
 }
 
 /// Cloning a boxed [`Operation`] (dialogs hand a copy to the loop).
@@ -297,6 +326,11 @@ pub enum Msg {
     OpDone {
         id: u64,
         result: Result<OpOutcome, ErrorReport>,
+    },
+    /// How far a running operation got (rows so far).
+    Progress {
+        id: u64,
+        done: u64,
     },
     Health {
         db: bool,

@@ -176,8 +176,9 @@ async fn run_loop(
                 let s = services.clone();
                 let op = app.operator.clone();
                 let tx = tx.clone();
+                let progress_to = Some(tx.clone());
                 let handle = tokio::spawn(async move {
-                    let msg = task::execute(s, op, req).await;
+                    let msg = task::execute(s, op, req, progress_to).await;
                     let _ = tx.send(msg);
                 });
                 if let Some(id) = op_id {

@@ -1,9 +1,10 @@
 //! Runs one [`Request`] as a task and turns its result into the [`Msg`] that goes back into
 //! the loop. Nothing here knows a feature: pages, loads and operations carry their own job
-//! (written in each screen's `data.rs`, over the service functions).
+//! (written in each screen's `data.rs`, over the service functions); sign-in is the sign-in
+//! screen's (`screens/signin/data.rs`).
 
-use super::action::{ErrorReport, Msg, Request, SignInReply};
-use crate::service::session::SignInOutcome;
+use super::action::{ErrorReport, Msg, Progress, Request};
+use super::screens::signin::data as signin;
 use crate::service::{Actor, Operator, Services};
 
 fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
@@ -11,7 +12,12 @@ fn err(e: impl Into<anyhow::Error>) -> ErrorReport {
 }
 
 /// Runs one request to completion and returns its message.
-pub async fn execute(services: Services, operator: Option<Operator>, req: Request) -> Msg {
+pub async fn execute(
+    services: Services,
+    operator: Option<Operator>,
+    req: Request,
+    progress_to: Option<tokio::sync::mpsc::UnboundedSender<Msg>>,
+) -> Msg {
     let actor = operator.map(Actor::Operator);
     let need_actor = || {
         actor
@@ -53,8 +59,12 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             Msg::Reply { id, result }
         }
         Request::Op { id, op } => {
+            let progress = match progress_to {
+                Some(tx) => Progress::to(id, tx),
+                None => Progress::none(),
+            };
             let result = match need_actor() {
-                Ok(a) => op.0.run(services, a).await.map_err(err),
+                Ok(a) => op.0.run(services, a, progress).await.map_err(err),
                 Err(e) => Err(e),
             };
             Msg::OpDone { id, result }
@@ -64,13 +74,7 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             email,
             password,
         } => {
-            let result = match services.sign_in(&email, &password).await {
-                Ok(SignInOutcome::SignedIn(op)) => Ok(SignInReply::SignedIn(op)),
-                Ok(SignInOutcome::NewPasswordRequired(ch)) => {
-                    Ok(SignInReply::NewPasswordRequired(ch))
-                }
-                Err(e) => Err(err(e)),
-            };
+            let result = signin::sign_in(&services, &email, &password).await;
             Msg::SignIn { id, result }
         }
         Request::NewPassword {
@@ -78,11 +82,7 @@ pub async fn execute(services: Services, operator: Option<Operator>, req: Reques
             challenge,
             password,
         } => {
-            let result = services
-                .complete_new_password(&challenge, &password)
-                .await
-                .map(SignInReply::SignedIn)
-                .map_err(err);
+            let result = signin::new_password(&services, &challenge, &password).await;
             Msg::SignIn { id, result }
         }
         // The loop connects environments and aborts tasks itself; never sent here.

@@ -166,10 +166,11 @@ fn code_only(src: &str) -> String {
             }
             continue;
         }
-        // Char literal ('x', '\n', '\u{1b}', '"'); a lifetime ('a) is left as code.
+        // Char literal ('x', '\n', '\'', '\u{1b}', '"'); a lifetime ('a) is left as code. After
+        // a backslash the escaped character is skipped before looking for the closing quote.
         if c[i] == '\'' {
             let end = if c.get(i + 1) == Some(&'\\') {
-                (i + 2..c.len().min(i + 12)).find(|&k| c[k] == '\'')
+                (i + 3..c.len().min(i + 12)).find(|&k| c[k] == '\'')
             } else if c.get(i + 2) == Some(&'\'') {
                 Some(i + 2)
             } else {
@@ -387,9 +388,10 @@ fn scanner_ignores_comments_strings_and_chars() {
                const A: &str = \"crate::store\";\n\
                const B: &str = r#\"crate::cli \" crate::tui\"#;\n\
                const C: char = '\"'; use crate::domain::Email; // crate::app\n\
-               fn h<'a>(x: &'a str) -> &'a str { x } const D: u8 = b'\\''; use crate::config;\n";
+               fn h<'a>(x: &'a str) -> &'a str { x } const D: u8 = b'\\''; use crate::config;\n\
+               const E: char = '\\''; const F: &str = \"'\"; use crate::files; // '\n";
     let modules: Vec<String> = crate_paths(src).into_iter().map(|p| p.module).collect();
-    assert_eq!(modules, ["domain", "config"]);
+    assert_eq!(modules, ["domain", "config", "files"]);
 }
 
 /// The rules catch a violation: a fake tree with one wrong arrow per rule fails, and naming

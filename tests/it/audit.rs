@@ -664,20 +664,8 @@ async fn export_to_file_is_private_and_leaves_no_file_on_failure() {
     assert!(e.to_string().contains("cannot write the export"), "{e}");
     assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
 
-    // Cancelled (the task dropped mid-export, as Ctrl-C does): no partial file either.
-    let cancelled = tokio::time::timeout(
-        std::time::Duration::ZERO,
-        svc.export_to_file(
-            &root,
-            &PageQuery::default(),
-            TimeRange::default(),
-            ExportFormat::Csv,
-            &t.path().join("cancelled.csv"),
-        ),
-    )
-    .await;
-    assert!(cancelled.is_err(), "the export must still be running");
-    assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
+    // Cancelling mid-way is proven by `an_export_cancelled_mid_way_leaves_the_earlier_file_intact`
+    // (it cancels after a known page; a zero timeout raced the first page on a loaded machine).
 }
 
 /// The console runs an export as an abortable task and shows its progress: the rows written so

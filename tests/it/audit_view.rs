@@ -221,7 +221,7 @@ async fn a_failed_export_leaves_no_file_and_an_existing_file_untouched() {
     // Fails after the header went out (the filter is refused by the first page's query).
     let bad = PageQuery::default().filter("details", ["x"]);
     let err = svc
-        .export_audit_to_file(&root, &bad, TimeRange::default(), ExportFormat::Csv, &path)
+        .export_to_file(&root, &bad, TimeRange::default(), ExportFormat::Csv, &path)
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 2, "{err}");
@@ -230,7 +230,7 @@ async fn a_failed_export_leaves_no_file_and_an_existing_file_untouched() {
     // Refused for authority: nothing either, and an existing file keeps its content.
     std::fs::write(&path, "previous export\n").unwrap();
     let nobody = operator(UserSub::new_v4());
-    svc.export_audit_to_file(
+    svc.export_to_file(
         &nobody,
         &PageQuery::default(),
         TimeRange::default(),
@@ -243,7 +243,7 @@ async fn a_failed_export_leaves_no_file_and_an_existing_file_untouched() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     // Success replaces it whole, 0600.
     let n = svc
-        .export_audit_to_file(
+        .export_to_file(
             &root,
             &PageQuery::default(),
             TimeRange::default(),
@@ -349,4 +349,41 @@ async fn cli_ranges_accept_dates_and_date_times_and_a_bad_bound_applies_nothing(
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2);
+}
+
+/// The event filter walks the expression indexes of migration 1110 in time order and stops
+/// after the page — no scan of every audit row through the mapping function.
+#[tokio::test]
+async fn the_event_filter_uses_the_expression_indexes() {
+    let db = pg::fresh_db().await;
+    sqlx::query(
+        "INSERT INTO users_audit (action, user_id, \"timestamp\") \
+         SELECT CASE WHEN g % 50 = 0 THEN 'Disabled user' ELSE 'Updated user roles' END, \
+                gen_random_uuid(), now() - make_interval(secs => g) \
+         FROM generate_series(1, 40000) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("VACUUM (ANALYZE)")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let q = PageQuery::new(1, 50)
+        .wanting(hubdeck::domain::page::Want::Rows)
+        .filter("event", ["USER_DISABLED"]);
+    let scope = |qb: &mut sqlx::QueryBuilder<sqlx::Postgres>| {
+        qb.push("TRUE");
+    };
+    let plan = hubdeck::store::query::explain_page(
+        &db.pool,
+        &hubdeck::store::audit::AUDIT_LIST,
+        &q,
+        Some(&scope),
+    )
+    .await
+    .unwrap()
+    .join("\n");
+    assert!(plan.contains("users_audit_event_idx"), "{plan}");
+    assert!(!plan.contains("Seq Scan on users_audit"), "{plan}");
 }

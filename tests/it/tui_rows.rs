@@ -4,7 +4,7 @@
 
 use hubdeck::domain::{Page, PageQuery};
 use hubdeck::service::Actor;
-use hubdeck::tui::action::{ListSource, OpBox, Reply};
+use hubdeck::tui::action::{Job, ListSource, OpBox, Progress, Reply};
 use hubdeck::tui::screens::audit::data::{Audit, AuditRow};
 use hubdeck::tui::screens::kit_slots::data::{KitSlotRow, KitSlots};
 use hubdeck::tui::screens::mandates::data::{MandateOp, MandateRow, Mandates};
@@ -32,7 +32,7 @@ async fn run(
 ) -> String {
     OpBox::new(op)
         .0
-        .run(s.clone(), a.clone())
+        .run(s.clone(), a.clone(), Progress::none())
         .await
         .expect("the operation runs")
         .toast
@@ -81,7 +81,7 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
         region: None,
     })
     .0
-    .run(s.clone(), a.clone())
+    .run(s.clone(), a.clone(), Progress::none())
     .await
     .expect("register");
     let keys = out.reveal.expect("the one-time keys");
@@ -122,6 +122,15 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
     assert_eq!(e.actor, op.sub.to_string());
     assert_eq!(e.texts()[0], minute(&e.occurred_at));
     assert_eq!(e.texts()[5], e.via);
+
+    // The create form's plans come from the catalogue.
+    let plans = Box::new(hubdeck::tui::screens::mandates::data::LoadPlans)
+        .run(s.clone(), a.clone())
+        .await
+        .unwrap()
+        .downcast::<hubdeck::tui::screens::mandates::data::PlanKeys>()
+        .expect("plan keys");
+    assert!(plans.0.iter().any(|p| p == "TEAM"), "{plans:?}");
 
     // Filter values come from the same source.
     let values = Mandates

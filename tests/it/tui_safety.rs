@@ -764,6 +764,13 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
         "{}",
         screen(&a)
     );
+    // It reports how far it got; the footer says so.
+    a.update(Msg::Progress { id, done: 1234 });
+    assert!(
+        screen(&a).contains("Esc cancel export audit (1,234 rows)"),
+        "{}",
+        screen(&a)
+    );
     a.update(key(KeyCode::Esc));
     let reqs = a.take_requests();
     assert!(
@@ -837,4 +844,29 @@ fn reconcile_is_an_explicit_command() {
     a.update(key(KeyCode::Enter));
     assert!(no_ops(&mut a), "read-only: nothing runs");
     assert!(screen(&a).contains("read-only mode"));
+}
+
+/// The create-mandate form offers the plan catalogue once it has been read (the reference
+/// plans before).
+#[test]
+fn the_create_form_offers_the_catalogue_plans() {
+    use hubdeck::tui::screens::mandates::data::{LoadPlans, PlanKeys};
+    let mut a = App::new(
+        config(false),
+        Keymap::defaults(),
+        Theme::default_for(false, "green"),
+        Some(crate::tui_snapshots::operator()),
+    );
+    let reqs = a.take_requests();
+    let id = reqs
+        .iter()
+        .find_map(|r| match r {
+            Request::Load { id, .. } if r.job::<LoadPlans>().is_some() => Some(*id),
+            _ => None,
+        })
+        .expect("the catalogue is read with the first page");
+    answer(&mut a, reqs);
+    a.update(Msg::reply(id, PlanKeys(vec!["GOLD".into(), "TEAM".into()])));
+    a.update(ch('n'));
+    assert!(screen(&a).contains("◀ GOLD ▶"), "{}", screen(&a));
 }

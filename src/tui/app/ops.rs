@@ -19,6 +19,8 @@ pub struct InFlight {
     pub form: bool,
     /// Long work that may be abandoned (Esc cancels it).
     pub cancellable: bool,
+    /// How far it got (rows so far), when it reports.
+    pub done: Option<u64>,
 }
 
 impl App {
@@ -99,6 +101,13 @@ impl App {
             .iter()
             .find(|(_, j)| j.cancellable)
             .map(|(id, j)| (*id, j.what))
+    }
+
+    /// A running operation reported how far it got.
+    pub(super) fn progress(&mut self, id: u64, done: u64) {
+        if let Some(j) = self.inflight.get_mut(&id) {
+            j.done = Some(done);
+        }
     }
 
     /// Cancels a cancellable task: the loop aborts it and a late reply is dropped.
@@ -188,6 +197,7 @@ impl App {
                 subject,
                 form: from_form,
                 cancellable: op.cancellable(),
+                done: None,
             },
         );
         if from_form && let Some(f) = self.form.as_mut() {

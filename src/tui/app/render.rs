@@ -234,9 +234,19 @@ impl App {
             hint(a, l);
         }
         // What runs: the task Esc cancels first, then the changes that run to their reply.
-        if let Some((_, what)) = self.cancellable() {
+        if let Some((id, what)) = self.cancellable() {
+            let done = self.inflight.get(&id).and_then(|j| j.done);
             spans.push(Span::styled("Esc", t.key));
-            spans.push(Span::styled(format!(" cancel {what}  "), t.warning));
+            spans.push(Span::styled(
+                match done {
+                    Some(n) => format!(
+                        " cancel {what} ({} rows)  ",
+                        crate::domain::page::thousands(n)
+                    ),
+                    None => format!(" cancel {what}  "),
+                },
+                t.warning,
+            ));
         }
         let running: Vec<&str> = self
             .inflight

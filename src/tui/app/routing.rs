@@ -103,6 +103,7 @@ impl App {
                 }
             }
             Msg::OpDone { id, result } => self.op_done(id, result),
+            Msg::Progress { id, done } => self.progress(id, done),
             Msg::Health { db, directory, .. } => {
                 self.health = Health {
                     db: Some(db),

@@ -7,7 +7,7 @@ use crate::domain::audit::TimeRange;
 use crate::domain::{DisplayText, PageQuery};
 use crate::service::audit_view::{FieldChange, audit_diff};
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{shown, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -164,7 +164,7 @@ impl Operation for Export {
         true
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             use crate::service::audit::{ExportFormat, default_export_path};
             let format = if self.json {
@@ -174,7 +174,10 @@ impl Operation for Export {
             };
             let path = default_export_path(format)?;
             let (query, range) = audit_range(self.query)?;
-            let n = s.export_to_file(&a, &query, range, format, &path).await?;
+            let mut report = |done: u64| progress.report(done);
+            let n = s
+                .export_to_file_with(&a, &query, range, format, &path, &mut report)
+                .await?;
             Ok(OpOutcome::toast(format!(
                 "{n} audit rows exported to {}",
                 DisplayText::new(&path.display().to_string())

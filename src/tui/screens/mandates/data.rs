@@ -7,7 +7,7 @@ use crate::domain::{DisplayText, MandateId, PageQuery, UserSub};
 use crate::service::mandates::MandateInput;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, when, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -59,6 +59,23 @@ impl TableRow for MemberRow {
             yes_no(self.is_admin),
             yes_no(self.enabled),
         ]
+    }
+}
+
+/// The plan keys of the catalogue (the create form offers them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanKeys(pub Vec<String>);
+
+/// Reads the plan catalogue.
+#[derive(Debug)]
+pub struct LoadPlans;
+
+impl Job for LoadPlans {
+    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+        Box::pin(async move {
+            let plans = s.plan_catalogue(&a).await?;
+            Ok(Box::new(PlanKeys(plans.into_iter().map(|p| p.key).collect())) as Reply)
+        })
     }
 }
 
@@ -208,7 +225,7 @@ impl Operation for MandateOp {
         }
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
                 MandateOp::Create {

@@ -19,13 +19,16 @@ use crate::tui::widgets::table::{Column, TableView, Typed};
 use data::{MandateOp, MandateRow};
 use members::MembersView;
 
-/// Plans of the catalogue (reference data).
+/// The plans offered until the catalogue has been read (its reference data, migration 0002).
 pub const PLANS: &[&str] = &["TRIAL_14D", "STARTER", "TEAM", "ENTERPRISE"];
 
 pub struct MandatesScreen {
     pub table: Typed<MandateRow>,
     /// The members of the mandate opened with Enter (Esc goes back).
     pub members: Option<MembersView>,
+    /// The plan catalogue's keys, once read (asked for with the first page).
+    pub plans: Option<Vec<String>>,
+    plans_asked: bool,
 }
 
 impl Default for MandatesScreen {
@@ -49,12 +52,14 @@ impl MandatesScreen {
                 ],
             )),
             members: None,
+            plans: None,
+            plans_asked: false,
         }
     }
 
     fn on_mandate_action(&mut self, action: Action) -> Option<Cmd> {
         match action {
-            Action::New => Some(Cmd::OpenForm(create_form())),
+            Action::New => Some(Cmd::OpenForm(create_form(self.plans.as_deref()))),
             Action::Open => {
                 let m = self.table.selected()?;
                 self.members = Some(MembersView::new(m.id, shown(&m.name)));
@@ -118,13 +123,18 @@ impl MandatesScreen {
     }
 }
 
-pub fn create_form() -> Form {
+/// The create form, offering the catalogue's plans (or [`PLANS`] before it was read).
+pub fn create_form(plans: Option<&[String]>) -> Form {
+    let plans = match plans {
+        Some(p) if !p.is_empty() => p.to_vec(),
+        _ => PLANS.iter().map(|s| s.to_string()).collect(),
+    };
     Form::op(
         "Create mandate",
         vec![
             Field::text("Name", "", v_required_text),
             Field::text("Label", "", v_optional_text),
-            Field::select("Plan", PLANS.iter().map(|s| s.to_string()).collect(), 0),
+            Field::select("Plan", plans, 0),
             Field::check("Enabled", true),
         ],
         |f| {
@@ -174,12 +184,31 @@ impl Screen for MandatesScreen {
         }
     }
 
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        if std::mem::replace(&mut self.plans_asked, true) {
+            return Vec::new();
+        }
+        vec![Cmd::Load {
+            slot: "plans",
+            job: Box::new(data::LoadPlans),
+        }]
+    }
+
     fn on_reply(
         &mut self,
-        _slot: &'static str,
+        slot: &'static str,
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
+        if slot == "plans" {
+            // Best effort: without the catalogue the form offers the reference plans.
+            match result.map(|r| r.downcast::<data::PlanKeys>()) {
+                Ok(Ok(p)) => self.plans = Some(p.0),
+                Ok(Err(_)) => {}
+                Err(e) => tracing::warn!("plan catalogue: {}", e.joined()),
+            }
+            return Vec::new();
+        }
         match self.members.as_mut() {
             Some(m) if m.table.view.expects(id) => page_reply(&mut m.table, id, result),
             _ => page_reply(&mut self.table, id, result),

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{DisplayText, PageQuery, RegistrationId, RegistrationState, RoleRef, UserSub};
 use crate::service::registration_detail::{RegistrationDetail, explain};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, shown, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -221,7 +221,7 @@ impl Operation for RegistrationOp {
         }
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
                 RegistrationOp::Retry { id } => {

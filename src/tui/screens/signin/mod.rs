@@ -1,6 +1,8 @@
 //! Operator sign-in: email + password verified by the directory, then (when the directory
 //! asks) a new password for a NEW_PASSWORD_REQUIRED challenge.
 
+pub mod data;
+
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery, TrustId};
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Reply, RevealKeys};
+use crate::tui::action::{
+    JobFuture, ListSource, OpOutcome, Operation, Progress, Reply, RevealKeys,
+};
 use crate::tui::screens::{opt, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -106,7 +108,7 @@ impl Operation for TrustOp {
         }
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
                 TrustOp::Register { name, code, region } => {

@@ -4,7 +4,7 @@
 use crate::domain::{DisplayText, PageQuery, RoleRef, UserSub};
 use crate::service::registration::RegisterRequest;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -203,7 +203,7 @@ impl Operation for UserOp {
         }
     }
 
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<OpOutcome> {
+    fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
                 UserOp::Register {

@@ -79,7 +79,7 @@ pub fn register_form() -> Form {
             Field::text("Name", "", v_required_text),
             Field::text("Organisation", "", v_required_text),
             Field::multi("Roles", role_names(), &["viewer"]),
-            Field::check("Suppress the invitation email", false),
+            Field::check("Skip invite", false),
         ],
         |f| {
             OpBox::new(UserOp::Register {

@@ -1,0 +1,127 @@
+//! Trust keys (issue 14): rotating the internal-service key on its own (the API key stays),
+//! and the trust detail with its last heartbeat and each key's age.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::actor::authorize;
+use super::trusts::Trusts;
+use super::{Actor, ServiceError, ServiceResult};
+use crate::domain::trust::Trust;
+use crate::domain::{PermissionRef, Secret, TrustId};
+use crate::store::trusts as store;
+
+/// A freshly minted internal-service key, returned once (zeroized on drop, never stored: the
+/// hub keeps no copy of it, so it is shown exactly once).
+#[derive(Debug)]
+pub struct RotatedInternalKey {
+    pub trust_id: TrustId,
+    pub trust_name: String,
+    pub internal_service_key: Secret,
+}
+
+/// The trust detail.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct TrustDetail {
+    pub trust: Trust,
+    /// The last heartbeat the trust's FL kit sent (None: never).
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub api_key_rotated_at: DateTime<Utc>,
+    pub internal_key_rotated_at: DateTime<Utc>,
+    /// Whole days since each key was minted.
+    pub api_key_age_days: i64,
+    pub internal_key_age_days: i64,
+}
+
+impl TrustDetail {
+    /// "3 min ago", "5 h ago", "12 d ago" or "never".
+    pub fn heartbeat_label(&self, now: DateTime<Utc>) -> String {
+        match self.last_heartbeat {
+            None => "never".into(),
+            Some(t) => {
+                let s = (now - t).num_seconds().max(0);
+                match s {
+                    0..60 => "just now".into(),
+                    60..3600 => format!("{} min ago", s / 60),
+                    3600..86_400 => format!("{} h ago", s / 3600),
+                    _ => format!("{} d ago", s / 86_400),
+                }
+            }
+        }
+    }
+}
+
+impl Trusts {
+    /// Mints a new internal-service key and records the rotation (INTERNAL_KEY_ROTATED) — one
+    /// transaction, authority re-read inside it. The API key is untouched.
+    pub async fn rotate_internal_key(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+    ) -> ServiceResult<RotatedInternalKey> {
+        actor.require(
+            PermissionRef::CanAccessAdminPanel,
+            "rotating a trust's internal-service key",
+        )?;
+        super::ensure_writable(&self.settings, "trust internal-service key rotation")?;
+        let key = self.mint()?;
+        let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanAccessAdminPanel,
+            "rotating a trust's internal-service key",
+        )
+        .await?;
+        let Some(name) = store::mark_rotated(&mut tx, id, false, true).await? else {
+            return Err(ServiceError::NotFound(format!("no trust with id {id}")));
+        };
+        store::insert_audit(
+            &mut tx,
+            id,
+            &name,
+            "INTERNAL_KEY_ROTATED",
+            &actor.audit(),
+            serde_json::json!({ "api_key_rotated": false }),
+        )
+        .await?;
+        tx.commit().await?;
+        tracing::info!(trust_id = %id, "trust internal-service key rotated");
+        Ok(RotatedInternalKey {
+            trust_id: id,
+            trust_name: name,
+            internal_service_key: key,
+        })
+    }
+
+    /// One trust with its last heartbeat and key ages.
+    pub async fn detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
+        let trust = self.get(actor, id).await?;
+        let times = store::key_times(&self.db, id)
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(format!("no trust with id {id}")))?;
+        let now = Utc::now();
+        Ok(TrustDetail {
+            last_heartbeat: trust.last_heartbeat,
+            api_key_rotated_at: times.api_key_rotated_at,
+            internal_key_rotated_at: times.internal_key_rotated_at,
+            api_key_age_days: (now - times.api_key_rotated_at).num_days(),
+            internal_key_age_days: (now - times.internal_key_rotated_at).num_days(),
+            trust,
+        })
+    }
+}
+
+impl super::Services {
+    pub async fn rotate_trust_internal_key(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+    ) -> ServiceResult<RotatedInternalKey> {
+        self.trusts().rotate_internal_key(actor, id).await
+    }
+
+    pub async fn trust_detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
+        self.trusts().detail(actor, id).await
+    }
+}
