@@ -252,3 +252,101 @@ async fn rotating_a_trusts_internal_service_key_from_the_console() {
         serde_json::json!(true)
     );
 }
+
+mod app_level {
+    use crossterm::event::KeyCode;
+    use hubdeck::tui::action::{Msg, OpOutcome, Request};
+    use hubdeck::tui::app::App;
+    use hubdeck::tui::screens::users::SEARCH_HELP;
+    use hubdeck::tui::screens::users::data::UserOp;
+
+    use crate::tui_snapshots::{answer_all, app, ch, key, render, text_of, type_str, users_app};
+
+    fn screen(a: &App) -> String {
+        text_of(render(a, 160, 48).backend().buffer())
+    }
+
+    fn pages(reqs: &[Request]) -> usize {
+        reqs.iter()
+            .filter(|r| matches!(r, Request::Page { .. }))
+            .count()
+    }
+
+    /// `:since` with a time that does not parse: the error is shown in full and nothing is
+    /// applied (no reload, no filter in the title); a date-time with a space applies.
+    #[test]
+    fn a_bad_audit_time_applies_nothing_and_says_why() {
+        let mut a = app();
+        a.update(ch('6'));
+        answer_all(&mut a);
+        a.update(ch(':'));
+        type_str(&mut a, "since 2026-12-01 25:99");
+        a.update(key(KeyCode::Enter));
+        let reqs = a.take_requests();
+        assert_eq!(pages(&reqs), 0, "nothing reloaded: {reqs:?}");
+        let s = screen(&a);
+        assert!(s.contains(":since not applied"), "{s}");
+        assert!(
+            s.contains("2026-12-01 25:99"),
+            "the typed text is quoted in full: {s}"
+        );
+        a.update(key(KeyCode::Esc));
+        a.update(ch(':'));
+        type_str(&mut a, "since 2026-12-01 18:40");
+        a.update(key(KeyCode::Enter));
+        let reqs = a.take_requests();
+        assert!(pages(&reqs) >= 1, "the range applies: {reqs:?}");
+        assert!(!screen(&a).contains("not applied"));
+    }
+
+    /// The users search says what it matches while the operator types.
+    #[test]
+    fn the_users_search_says_what_it_searches() {
+        let mut a = users_app(false);
+        assert!(!screen(&a).contains(SEARCH_HELP));
+        a.update(ch('/'));
+        let s = screen(&a);
+        assert!(s.contains(SEARCH_HELP), "{s}");
+        assert!(s.contains("UUID-like prefix"), "{s}");
+    }
+
+    /// The registration form carries the operator's choice to skip the invitation email.
+    #[test]
+    fn the_registration_form_can_skip_the_invite() {
+        let mut a = users_app(false);
+        a.update(ch('n'));
+        type_str(&mut a, "erin@site.example");
+        a.update(key(KeyCode::Tab));
+        type_str(&mut a, "Erin");
+        a.update(key(KeyCode::Tab));
+        type_str(&mut a, "Site");
+        a.update(key(KeyCode::Tab));
+        a.update(key(KeyCode::Tab));
+        a.update(ch(' '));
+        assert!(screen(&a).contains("Skip invite   [x]"), "{}", screen(&a));
+        a.update(key(KeyCode::Enter));
+        let op = a
+            .take_requests()
+            .into_iter()
+            .find_map(|r| match r {
+                Request::Op { id, op } => Some((id, op)),
+                _ => None,
+            })
+            .expect("the registration runs");
+        match op.1.downcast_ref::<UserOp>() {
+            Some(UserOp::Register {
+                email,
+                suppress_invite,
+                ..
+            }) => {
+                assert_eq!(email, "erin@site.example");
+                assert!(*suppress_invite);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        a.update(Msg::OpDone {
+            id: op.0,
+            result: Ok(OpOutcome::default()),
+        });
+    }
+}

@@ -71,6 +71,10 @@ impl UsersScreen {
     }
 }
 
+/// What the users search matches (shown while typing a search; the store matches the sub
+/// only for a term that looks like the start of an id, never a word such as "cafe").
+pub const SEARCH_HELP: &str = "searches email, username, name, org; sub: UUID-like prefix only";
+
 pub fn register_form() -> Form {
     Form::op(
         "Register user",
@@ -293,7 +297,25 @@ impl Screen for UsersScreen {
                     theme,
                 );
             }
-            None => render_table_with_detail(&self.table.view, area, buf, theme, tick),
+            None => {
+                render_table_with_detail(&self.table.view, area, buf, theme, tick);
+                if self.table.view.search_active {
+                    // What `/` matches, on the table's bottom border while typing.
+                    let w = if area.width >= 120 {
+                        area.width * 68 / 100
+                    } else {
+                        area.width
+                    };
+                    let room = w.saturating_sub(40) as usize;
+                    let hint: String = format!(" {SEARCH_HELP} ").chars().take(room).collect();
+                    buf.set_string(
+                        area.x + 2,
+                        area.y + area.height.saturating_sub(1),
+                        hint,
+                        theme.muted,
+                    );
+                }
+            }
         }
     }
 }
