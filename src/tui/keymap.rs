@@ -75,6 +75,7 @@ actions! {
     Rollback = "rollback", true, "roll back a stuck registration";
     Resolve = "resolve", true, "mark a stuck registration resolved";
     Rotate = "rotate", true, "rotate the selected trust's API key";
+    RotateInternal = "rotate_internal", true, "rotate the selected trust's API key and internal-service key";
     ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
     ResendInvite = "resend_invite", true, "resend the selected user's invitation";
     Repair = "repair", true, "preview and repair the selected drift row";

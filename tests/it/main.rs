@@ -37,6 +37,7 @@ mod tui_safety_e2e;
 mod tui_session;
 mod tui_snapshots;
 mod tui_workflows_mandates;
+mod tui_workflows_oncall;
 mod undo;
 mod users;
 mod users_search;

@@ -383,6 +383,9 @@ async fn stuck_registration_is_listed_and_retry_completes_it() {
     t.keys(&["3"]);
     t.wait_for(&["dave@site.example", "roles_pending", "researcher"]);
     t.keys(&["t"]);
+    t.wait_for(&["Retry the registration of dave@site.example?"]);
+    t.settle();
+    t.keys(&["y"]);
     t.wait_for(&["no matching rows"]);
     let state: String = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
         .bind(reg_id)

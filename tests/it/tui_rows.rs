@@ -98,7 +98,8 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
             "LEEDS".into(),
             String::new(),
             slot.clone(),
-            minute(&t.created_at)
+            "never".into(),
+            minute(&t.key_set_at)
         ]
     );
     let ks: Vec<KitSlotRow> = rows(KitSlots.page(s.clone(), a.clone(), q()).await.unwrap());

@@ -747,6 +747,9 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
     a.update(ch('6'));
     answer_all(&mut a);
     a.update(ch('x'));
+    // The format is asked once (CSV first), then the export runs.
+    assert!(screen(&a).contains("CSV"), "{}", screen(&a));
+    a.update(key(KeyCode::Enter));
     let reqs = a.take_requests();
     let id = reqs
         .iter()

@@ -241,6 +241,8 @@ pub fn rows_for(
                 roles: vec!["researcher".into()],
                 last_error: some("directory unavailable (transient): 503"),
                 created_at: at("2026-11-20 08:00"),
+                sub: Some(UserSub(uuid("00000000-0000-0000-0000-0000000000b2"))),
+                rollback_error: None,
             }],
             None,
             query,
@@ -253,6 +255,8 @@ pub fn rows_for(
                 region: some("North East and Yorkshire"),
                 slot_name: some("Trust_001"),
                 created_at: at("2026-11-05 12:00"),
+                last_heartbeat: Some(at("2026-11-20 09:15")),
+                key_set_at: at("2026-11-05 12:00"),
             }],
             None,
             query,
@@ -279,12 +283,19 @@ pub fn rows_for(
         ),
         "audit" => page(
             vec![AuditRow {
+                id: uuid::Uuid::from_u128(0xa1),
                 occurred_at: at("2026-11-05 12:00"),
                 source: "trusts".into(),
-                action: "REGISTERED".into(),
+                event: "TRUST_REGISTERED".into(),
+                action: "Trust registered".into(),
                 actor: "ops@hub.example".into(),
                 subject: "Leeds Teaching".into(),
+                target: None,
                 via: "tui".into(),
+                changes: hubdeck::service::audit_view::audit_diff(&serde_json::json!({
+                    "before": null,
+                    "after": {"name": "Leeds Teaching", "code": "LEEDS"}
+                })),
             }],
             None,
             query,

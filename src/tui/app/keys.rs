@@ -112,7 +112,15 @@ impl App {
                 FormOutcome::Submit(Submission::Op(op)) => {
                     match self.form.as_ref().and_then(Form::role_change) {
                         Some(change) => self.confirm_role_change(op, change),
-                        None => self.run_op(op, true),
+                        None => {
+                            // A cancellable task (an export) is watched from the footer,
+                            // where Esc cancels it, not from a busy form.
+                            let watched_in_form = !op.cancellable();
+                            if !watched_in_form {
+                                self.close_form();
+                            }
+                            self.run_op(op, watched_in_form);
+                        }
                     }
                 }
                 FormOutcome::Submit(Submission::Load(job)) => {

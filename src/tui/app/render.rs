@@ -291,6 +291,7 @@ fn short_label(a: Action) -> &'static str {
         Action::Rollback => "rollback",
         Action::Resolve => "resolve",
         Action::Rotate => "rotate",
+        Action::RotateInternal => "rot+int",
         Action::Export => "export",
         Action::ToggleEnabled => "on/off",
         Action::ResendInvite => "invite",

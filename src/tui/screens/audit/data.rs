@@ -5,22 +5,32 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::audit::TimeRange;
 use crate::domain::{DisplayText, PageQuery};
+use crate::service::audit_view::{FieldChange, audit_diff};
 use crate::service::{Actor, Services};
 use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
-use crate::tui::screens::when;
+use crate::tui::screens::{shown, when};
 use crate::tui::widgets::table::TableRow;
 
-/// One audit event as the list shows it.
+/// One audit event as the list shows it: actor and subject resolved to email or name (the id
+/// when unknown), the action in the one vocabulary, and the row's before/after as changes.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AuditRow {
+    pub id: uuid::Uuid,
     pub occurred_at: DateTime<Utc>,
     /// `users`, `trusts` or `mandates`.
     pub source: String,
+    /// The canonical event code (one vocabulary over the three tables).
+    pub event: String,
+    /// Its label, e.g. "User disabled".
     pub action: String,
-    /// The acting user's id, else `via:os-user`, else the channel.
+    /// The acting user's email or name, else `cli (os user)`, else the channel.
     pub actor: String,
     pub subject: String,
+    /// The affected user when it is not the subject.
+    pub target: Option<String>,
     pub via: String,
+    /// The fields that differ between before and after.
+    pub changes: Vec<FieldChange>,
 }
 
 impl TableRow for AuditRow {
@@ -33,6 +43,53 @@ impl TableRow for AuditRow {
             DisplayText::new(&self.subject),
             DisplayText::new(&self.via),
         ]
+    }
+}
+
+/// A JSON value as the detail pane shows it (strings bare; absent as `(none)`).
+pub fn value_text(v: &Option<serde_json::Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(serde_json::Value::String(s)) => DisplayText::new(s).into_string(),
+        Some(other) => DisplayText::new(&other.to_string()).into_string(),
+    }
+}
+
+impl AuditRow {
+    /// Label/value lines of the detail pane (the changes are drawn after them as a diff).
+    pub fn detail_lines(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("When".into(), when(&self.occurred_at).into_string()),
+            ("Area".into(), shown(&self.source)),
+            (
+                "Action".into(),
+                format!("{} ({})", shown(&self.action), shown(&self.event)),
+            ),
+            ("Actor".into(), shown(&self.actor)),
+            ("Subject".into(), shown(&self.subject)),
+        ];
+        if let Some(t) = &self.target {
+            v.push(("User".into(), shown(t)));
+        }
+        v.push(("Via".into(), shown(&self.via)));
+        v.push(("Id".into(), self.id.to_string()));
+        v
+    }
+
+    /// The before/after diff: `- field: before` / `+ field: after` per changed field (a
+    /// field that did not exist before has only its `+` line, a removed one only its `-`).
+    pub fn diff_lines(&self) -> Vec<(bool, String)> {
+        let mut out = Vec::new();
+        for c in &self.changes {
+            let f = shown(&c.field);
+            if c.before.is_some() {
+                out.push((false, format!("- {f}: {}", value_text(&c.before))));
+            }
+            if c.after.is_some() {
+                out.push((true, format!("+ {f}: {}", value_text(&c.after))));
+            }
+        }
+        out
     }
 }
 
@@ -61,24 +118,18 @@ impl ListSource for Audit {
     fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
         Box::pin(async move {
             let (q, range) = audit_range(q)?;
-            let page = s.list_audit(&a, &q, range).await?;
-            Ok(Box::new(page.map(|e| {
-                AuditRow {
-                    actor: match (&e.actor_user_id, &e.os_user) {
-                        (Some(u), _) => u.to_string(),
-                        (None, Some(os)) => format!("{}:{os}", e.via),
-                        (None, None) => e.via.clone(),
-                    },
-                    subject: e
-                        .subject_name
-                        .clone()
-                        .or(e.subject_id.map(|u| u.to_string()))
-                        .unwrap_or_default(),
-                    occurred_at: e.occurred_at,
-                    source: e.source,
-                    action: e.action,
-                    via: e.via,
-                }
+            let page = s.list_audit_readable(&a, &q, range).await?;
+            Ok(Box::new(page.map(|e| AuditRow {
+                id: e.raw.id,
+                occurred_at: e.raw.occurred_at,
+                changes: audit_diff(&e.raw.details),
+                source: e.raw.source,
+                event: e.raw.event,
+                action: e.event_label,
+                actor: e.actor,
+                subject: e.subject,
+                target: e.target,
+                via: e.raw.via,
             })) as Reply)
         })
     }
@@ -156,20 +207,35 @@ mod tests {
     #[test]
     fn typed_rows_render_the_cells_the_list_showed() {
         let e = AuditRow {
+            id: uuid::Uuid::from_u128(7),
             occurred_at: "2026-11-05T12:00:00Z".parse().unwrap(),
             source: "trusts".into(),
-            action: "REGISTERED".into(),
-            actor: "cli:ops".into(),
+            event: "TRUST_REGISTERED".into(),
+            action: "Trust registered".into(),
+            actor: "cli (ops)".into(),
             subject: "Leeds Teaching".into(),
+            target: None,
             via: "cli".into(),
+            changes: audit_diff(&serde_json::json!({
+                "before": {"name": "Leeds", "enabled": true},
+                "after": {"name": "Leeds Teaching", "enabled": true, "code": "LEEDS"}
+            })),
         };
+        assert_eq!(
+            e.diff_lines(),
+            [
+                (true, "+ code: LEEDS".to_string()),
+                (false, "- name: Leeds".to_string()),
+                (true, "+ name: Leeds Teaching".to_string())
+            ]
+        );
         assert_eq!(
             e.texts(),
             [
                 "2026-11-05 12:00",
                 "trusts",
-                "REGISTERED",
-                "cli:ops",
+                "Trust registered",
+                "cli (ops)",
                 "Leeds Teaching",
                 "cli"
             ]

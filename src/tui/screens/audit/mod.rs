@@ -1,22 +1,31 @@
-//! One audit screen over users, trusts and mandate audit rows: filters, a time range
-//! (`:since`, `:until`) and export.
+//! One audit screen over users, trusts and mandate audit rows: actor and subject by email or
+//! name, the action in one vocabulary, the before/after as a diff in the detail pane, filters,
+//! a time range (`:since`, `:until`) and export (CSV or JSON, asked once).
 
 pub mod data;
 
 use std::sync::Arc;
 
-use ratatui::layout::Constraint;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use super::{Cmd, Ctx, Screen, page_reply};
+use super::{Cmd, Ctx, Screen, page_reply, shown};
+use crate::domain::audit::TimeRange;
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
+use crate::tui::widgets::fields::Field;
+use crate::tui::widgets::form::Form;
 use crate::tui::widgets::table::{Column, TableView, Typed};
 use data::{AuditRow, Export};
 
+/// The export formats the form offers.
+pub const EXPORT_FORMATS: [&str; 2] = ["CSV", "JSON"];
+
 pub struct AuditScreen {
     pub table: Typed<AuditRow>,
-    /// The next export writes JSON (toggled by pressing export twice).
-    pub export_json: bool,
 }
 
 impl Default for AuditScreen {
@@ -35,14 +44,34 @@ impl AuditScreen {
                 vec![
                     Column::new("When", "occurred_at", Constraint::Length(16)),
                     Column::new("Area", "source", Constraint::Length(8)).filterable(),
-                    Column::new("Action", "action", Constraint::Length(16)).filterable(),
+                    Column::filter_only("Action", "event", Constraint::Length(20)),
                     Column::new("Actor", "actor", Constraint::Fill(2)).filterable(),
                     Column::new("Subject", "subject_name", Constraint::Fill(3)).filterable(),
                     Column::new("Via", "via", Constraint::Length(4)).filterable(),
                 ],
             )),
-            export_json: false,
         }
+    }
+
+    /// The range the shown query holds, with `end` (`since`/`until`) set to `arg`.
+    fn range_with(&self, end: &str, arg: &str) -> Result<TimeRange, String> {
+        let current = |col: &str| {
+            self.table
+                .view
+                .query
+                .filters
+                .iter()
+                .find(|f| f.column == col)
+                .and_then(|f| f.values.first().cloned())
+        };
+        let (mut since, mut until) = (current("since"), current("until"));
+        let slot = if end == "since" {
+            &mut since
+        } else {
+            &mut until
+        };
+        *slot = (!arg.is_empty()).then(|| arg.to_string());
+        TimeRange::parse(since.as_deref(), until.as_deref()).map_err(|e| e.to_string())
     }
 }
 
@@ -57,15 +86,26 @@ impl Screen for AuditScreen {
         &[Action::Export]
     }
 
+    /// Export asks for the format once (a form), then writes the rows the screen's query
+    /// matches.
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
         match action {
             Action::Export => {
-                let json = self.export_json;
-                self.export_json = !self.export_json;
-                Some(Cmd::Run(OpBox::new(Export {
-                    json,
-                    query: self.table.view.query.clone(),
-                })))
+                let query = self.table.view.query.clone();
+                Some(Cmd::OpenForm(Form::op(
+                    "Export the audit rows shown",
+                    vec![Field::select(
+                        "Format",
+                        EXPORT_FORMATS.iter().map(|s| s.to_string()).collect(),
+                        0,
+                    )],
+                    move |f| {
+                        OpBox::new(Export {
+                            json: f.text(0) == "JSON",
+                            query: query.clone(),
+                        })
+                    },
+                )))
             }
             _ => None,
         }
@@ -75,8 +115,17 @@ impl Screen for AuditScreen {
         &["since", "until"]
     }
 
-    /// `:since` / `:until` set the time range (YYYY-MM-DD or RFC 3339; no argument clears).
+    /// `:since` / `:until` set the time range (`YYYY-MM-DD`, `YYYY-MM-DD HH:MM` or RFC 3339;
+    /// `:until DATE` includes that day; no argument clears). A time that does not parse is
+    /// shown in full and nothing is applied.
     fn command(&mut self, cmd: &str, arg: &str) -> Vec<Cmd> {
+        let arg = arg.trim();
+        if let Err(e) = self.range_with(cmd, arg) {
+            return vec![Cmd::Error {
+                title: format!(":{cmd} not applied"),
+                report: ErrorReport::msg(format!("{}: {e}", shown(arg))),
+            }];
+        }
         let values = if arg.is_empty() {
             Vec::new()
         } else {
@@ -93,5 +142,49 @@ impl Screen for AuditScreen {
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
         page_reply(&mut self.table, id, result)
+    }
+
+    /// The table, and the selected row's detail with its before/after diff.
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
+        if area.width < 120 {
+            self.table.view.render(area, buf, theme, true, tick);
+            return;
+        }
+        let [t, d] = Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
+            .areas(area);
+        self.table.view.render(t, buf, theme, true, tick);
+        let block = Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.border)
+            .title(Span::styled(" Detail ", theme.title));
+        let Some(row) = self.table.selected() else {
+            Paragraph::new(Line::from(Span::styled("nothing selected", theme.muted)))
+                .block(block)
+                .render(d, buf);
+            return;
+        };
+        let mut text: Vec<Line> = row
+            .detail_lines()
+            .into_iter()
+            .flat_map(|(k, v)| {
+                [
+                    Line::from(Span::styled(k, theme.muted)),
+                    Line::from(Span::styled(format!("  {v}"), theme.base)),
+                ]
+            })
+            .collect();
+        text.push(Line::from(Span::styled("Before → after", theme.muted)));
+        let diff = row.diff_lines();
+        if diff.is_empty() {
+            text.push(Line::from(Span::styled("  (no before/after)", theme.muted)));
+        }
+        for (added, l) in diff {
+            let style = if added { theme.ok } else { theme.error };
+            text.push(Line::from(Span::styled(format!("  {l}"), style)));
+        }
+        Paragraph::new(text)
+            .wrap(Wrap { trim: false })
+            .block(block)
+            .render(d, buf);
     }
 }

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, PageQuery, RegistrationId, RoleRef};
+use crate::domain::{DisplayText, PageQuery, RegistrationId, RegistrationState, RoleRef, UserSub};
+use crate::service::registration_detail::{RegistrationDetail, explain};
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
-use crate::tui::screens::{opt, when};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::screens::{opt, shown, when};
 use crate::tui::widgets::table::TableRow;
 
 /// The states an operator can filter by.
@@ -27,6 +28,105 @@ pub struct RegistrationRow {
     pub roles: Vec<String>,
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The identity's sub once known.
+    pub sub: Option<UserSub>,
+    /// For `needs_cleanup`: why the rollback itself failed.
+    pub rollback_error: Option<String>,
+}
+
+impl RegistrationRow {
+    /// The state as the domain knows it (None for a state this build does not know).
+    pub fn state(&self) -> Option<RegistrationState> {
+        RegistrationState::parse(&self.state)
+    }
+
+    /// The detail pane of the selected row: id, email, sub, state with its meaning and the
+    /// next step, both causes and when it started (Enter opens the full detail with its age
+    /// and who started it).
+    pub fn pane_lines(&self) -> Vec<(String, String)> {
+        let mut v = vec![
+            ("Registration id".to_string(), self.id.to_string()),
+            ("Email".into(), shown(&self.email)),
+            (
+                "Sub".into(),
+                self.sub.map_or("(not known yet)".into(), |s| s.to_string()),
+            ),
+            ("State".into(), shown(&self.state)),
+        ];
+        if let Some(st) = self.state() {
+            let (meaning, next) = explain(st);
+            v.push(("Meaning".into(), meaning.into()));
+            v.push(("Next step".into(), next.into()));
+        }
+        v.push((
+            "Cause".into(),
+            self.last_error
+                .as_deref()
+                .map_or("(none recorded)".into(), shown),
+        ));
+        if let Some(r) = &self.rollback_error {
+            v.push(("Rollback failed because".into(), shown(r)));
+        }
+        v.push(("Started".into(), when(&self.created_at).into_string()));
+        v
+    }
+}
+
+/// The full on-call detail of one registration, as label/value lines.
+pub fn detail_lines(d: &RegistrationDetail) -> Vec<(String, String)> {
+    let mut v = vec![
+        ("Registration id".to_string(), d.id.to_string()),
+        ("Email".into(), shown(&d.email)),
+        (
+            "Sub".into(),
+            d.sub.map_or("(not known yet)".into(), |s| s.to_string()),
+        ),
+        ("State".into(), d.state.as_str().to_string()),
+        ("Meaning".into(), d.meaning.into()),
+        ("Next step".into(), d.next_step.into()),
+        (
+            "Cause".into(),
+            d.cause.as_deref().map_or("(none recorded)".into(), shown),
+        ),
+    ];
+    if let Some(r) = &d.rollback_cause {
+        v.push(("Rollback failed because".into(), shown(r)));
+    }
+    if let Some(n) = &d.note {
+        v.push(("Note".into(), shown(n)));
+    }
+    v.push((
+        "Requested roles".into(),
+        shown(&d.requested_roles.join(", ")),
+    ));
+    v.push((
+        "Age".into(),
+        format!("{} (since {})", shown(&d.age), when(&d.created_at)),
+    ));
+    v.push(("Started by".into(), shown(&d.started_by)));
+    v.push((
+        "Repairs".into(),
+        if d.repairs.is_empty() {
+            "none: nothing to do".into()
+        } else {
+            d.repairs
+                .iter()
+                .map(|r| r.label())
+                .collect::<Vec<_>>()
+                .join(" · ")
+        },
+    ));
+    v
+}
+
+/// Reads one registration's on-call detail.
+#[derive(Debug)]
+pub struct LoadRegistration(pub RegistrationId);
+
+impl Job for LoadRegistration {
+    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+        Box::pin(async move { Ok(Box::new(s.registration_detail(&a, self.0).await?) as Reply) })
+    }
 }
 
 impl TableRow for RegistrationRow {
@@ -63,6 +163,8 @@ impl ListSource for Registrations {
                         .collect(),
                     last_error: r.last_error,
                     created_at: r.created_at,
+                    sub: r.sub,
+                    rollback_error: r.rollback_error,
                 }
             })) as Reply)
         })
@@ -124,11 +226,19 @@ impl Operation for RegistrationOp {
             Ok(match *self {
                 RegistrationOp::Retry { id } => {
                     let out = s.retry_registration(&a, id).await?;
-                    OpOutcome::toast(DisplayText::with_max(&out.message, 120).into_string())
+                    OpOutcome::toast(format!(
+                        "registration of {} is now {}",
+                        DisplayText::with_max(&out.email, 60),
+                        out.state.as_str()
+                    ))
                 }
                 RegistrationOp::Rollback { id } => {
                     let r = s.rollback_registration(&a, id).await?;
-                    OpOutcome::toast(format!("registration now {}", DisplayText::new(&r.state)))
+                    OpOutcome::toast(format!(
+                        "registration of {} is now {}",
+                        DisplayText::with_max(&r.email, 60),
+                        DisplayText::new(&r.state)
+                    ))
                 }
                 RegistrationOp::Resolve { id, note } => {
                     s.resolve_registration(&a, id, &note).await?;
@@ -156,7 +266,18 @@ mod tests {
             roles: vec!["researcher".into(), "viewer".into()],
             last_error: None,
             created_at: "2026-11-20T08:00:00Z".parse().unwrap(),
+            sub: None,
+            rollback_error: Some("directory unavailable".into()),
         };
+        let pane = r.pane_lines();
+        let get = |k: &str| pane.iter().find(|(l, _)| l == k).map(|(_, v)| v.clone());
+        assert_eq!(get("Started").unwrap(), "2026-11-20 08:00");
+        assert_eq!(
+            get("Rollback failed because").unwrap(),
+            "directory unavailable"
+        );
+        assert!(get("Next step").unwrap().starts_with("Retry"));
+        assert!(pane.iter().all(|(_, v)| !v.contains("--")));
         assert_eq!(
             r.texts(),
             [

@@ -1,21 +1,39 @@
-//! Stuck user registrations (pending, roles_pending, needs_cleanup): retry, roll back, resolve.
+//! Stuck user registrations (pending, roles_pending, needs_cleanup, conflict) for on-call:
+//! the detail (id, email, sub, state with its meaning and next step, both causes, age, who
+//! started it), and retry, roll back and resolve — each confirmed, each keeping the cursor on
+//! the registration it acted on.
 
 pub mod data;
 
 use std::sync::Arc;
 
-use ratatui::layout::Constraint;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
 
-use super::{Cmd, Ctx, Screen, page_reply, shown};
+use super::{Cmd, Ctx, Screen, page_reply, render_detail, shown};
+use crate::domain::{RegistrationId, RegistrationState};
+use crate::service::registration_detail::{RegistrationDetail, RegistrationRepair, repairs};
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
+use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_required_text};
 use crate::tui::widgets::table::{Column, TableView, Typed};
-use data::{RegistrationOp, RegistrationRow};
+use data::{LoadRegistration, RegistrationOp, RegistrationRow};
 
 pub struct RegistrationsScreen {
     pub table: Typed<RegistrationRow>,
+    /// The open detail view (Enter; Esc closes it).
+    pub detail: Option<OpenDetail>,
+    /// The registration the last repair acted on: the cursor stays on it after the reload.
+    pub focus: Option<RegistrationId>,
+}
+
+#[derive(Debug)]
+pub struct OpenDetail {
+    pub id: RegistrationId,
+    pub email: String,
+    pub detail: Option<RegistrationDetail>,
 }
 
 impl Default for RegistrationsScreen {
@@ -32,13 +50,44 @@ impl RegistrationsScreen {
                 Arc::new(data::Registrations),
                 "Stuck registrations",
                 vec![
-                    Column::new("Email", "email", Constraint::Fill(3)),
+                    Column::new("Email", "email", Constraint::Fill(4)),
                     Column::filter_only("State", "state", Constraint::Length(14)),
                     Column::plain("Roles", Constraint::Length(18)),
-                    Column::plain("Last error", Constraint::Fill(3)),
+                    Column::plain("Last error", Constraint::Fill(2)),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
             )),
+            detail: None,
+            focus: None,
+        }
+    }
+
+    /// What a repair applies to: the open detail's registration, else the selected row
+    /// (id, email, state).
+    fn target(&self) -> Option<(RegistrationId, String, Option<RegistrationState>)> {
+        match &self.detail {
+            Some(d) => Some((
+                d.id,
+                d.email.clone(),
+                d.detail.as_ref().map(|x| x.state).or_else(|| {
+                    self.table
+                        .items()
+                        .iter()
+                        .find(|r| r.id == d.id)
+                        .and_then(RegistrationRow::state)
+                }),
+            )),
+            None => self
+                .table
+                .selected()
+                .map(|r| (r.id, r.email.clone(), r.state())),
+        }
+    }
+
+    fn load(id: RegistrationId) -> Cmd {
+        Cmd::Load {
+            slot: "detail",
+            job: Box::new(LoadRegistration(id)),
         }
     }
 }
@@ -51,23 +100,70 @@ impl Screen for RegistrationsScreen {
         &mut self.table.view
     }
     fn actions(&self) -> &'static [Action] {
-        &[Action::Retry, Action::Rollback, Action::Resolve]
+        &[
+            Action::Open,
+            Action::Retry,
+            Action::Rollback,
+            Action::Resolve,
+        ]
     }
 
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
-        let r = self.table.selected()?;
-        let (id, email) = (r.id, shown(&r.email));
         match action {
-            Action::Retry => Some(Cmd::Run(OpBox::new(RegistrationOp::Retry { id }))),
-            Action::Rollback => Some(Cmd::Dialog(Dialog::Confirm {
+            Action::Back => return self.detail.take().map(|_| Cmd::Done),
+            Action::Open => {
+                let r = self.table.selected()?;
+                let id = r.id;
+                self.detail = Some(OpenDetail {
+                    id,
+                    email: r.email.clone(),
+                    detail: None,
+                });
+                return Some(Self::load(id));
+            }
+            _ => {}
+        }
+        let (id, email, state) = self.target()?;
+        let email = shown(&email);
+        let wanted = match action {
+            Action::Retry => RegistrationRepair::Retry,
+            Action::Rollback => RegistrationRepair::RollBack,
+            Action::Resolve => RegistrationRepair::Resolve,
+            _ => return None,
+        };
+        if let Some(st) = state
+            && !repairs(st).contains(&wanted)
+        {
+            return Some(Cmd::Toast(format!(
+                "the registration of {email} is {}: {} is not possible now",
+                st.as_str(),
+                match wanted {
+                    RegistrationRepair::Retry => "retry",
+                    RegistrationRepair::RollBack => "roll back",
+                    RegistrationRepair::Resolve => "resolve",
+                }
+            )));
+        }
+        self.focus = Some(id);
+        Some(match wanted {
+            RegistrationRepair::Retry => Cmd::Dialog(Dialog::Confirm {
+                title: "Retry registration".into(),
+                message: format!(
+                    "Retry the registration of {email}? Its requested roles are assigned now; \
+                     retrying twice does no harm."
+                ),
+                op: OpBox::new(RegistrationOp::Retry { id }),
+            }),
+            RegistrationRepair::RollBack => Cmd::Dialog(Dialog::Confirm {
                 title: "Roll back registration".into(),
                 message: format!(
-                    "Roll back the registration of {email}? The identity this registration created is deleted."
+                    "Roll back the registration of {email}? The identity this registration \
+                     created is deleted."
                 ),
                 op: OpBox::new(RegistrationOp::Rollback { id }),
-            })),
-            Action::Resolve => Some(Cmd::OpenForm(Form::op(
-                format!("Mark {email} resolved"),
+            }),
+            RegistrationRepair::Resolve => Cmd::OpenForm(Form::op(
+                format!("Mark {email} resolved (say what you decided)"),
                 vec![Field::text("Note", "", v_required_text)],
                 move |f| {
                     OpBox::new(RegistrationOp::Resolve {
@@ -75,9 +171,8 @@ impl Screen for RegistrationsScreen {
                         note: f.text(0),
                     })
                 },
-            ))),
-            _ => None,
-        }
+            )),
+        })
     }
 
     fn commands(&self) -> &'static [&'static str] {
@@ -89,12 +184,69 @@ impl Screen for RegistrationsScreen {
         vec![Cmd::Run(OpBox::new(RegistrationOp::Reconcile))]
     }
 
+    /// An open detail is read again with every reload (after a repair it shows the new state).
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        match &self.detail {
+            Some(d) => vec![Self::load(d.id)],
+            None => Vec::new(),
+        }
+    }
+
     fn on_reply(
         &mut self,
-        _slot: &'static str,
+        slot: &'static str,
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
-        page_reply(&mut self.table, id, result)
+        if slot != "detail" {
+            let cmds = page_reply(&mut self.table, id, result);
+            // Keep the cursor on the registration just repaired while it is still listed
+            // (a completed one leaves the list; the cursor then stays where it was).
+            if let Some(f) = self.focus
+                && let Some(i) = self.table.items().iter().position(|r| r.id == f)
+            {
+                self.table.view.selected = i;
+            }
+            return cmds;
+        }
+        let Some(d) = self.detail.as_mut() else {
+            return Vec::new();
+        };
+        match result.map(|r| r.downcast::<RegistrationDetail>()) {
+            Ok(Ok(detail)) if detail.id == d.id => {
+                d.detail = Some(*detail);
+                Vec::new()
+            }
+            Ok(_) => Vec::new(),
+            Err(report) => vec![Cmd::Error {
+                title: "Could not load the registration".into(),
+                report,
+            }],
+        }
+    }
+
+    fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
+        if let Some(d) = &self.detail {
+            let lines = match &d.detail {
+                Some(x) => data::detail_lines(x),
+                None => vec![("".into(), "loading…".into())],
+            };
+            let title = format!("Registration of {} (Esc back)", shown(&d.email));
+            render_detail(&lines, &title, area, buf, theme);
+            return;
+        }
+        if area.width < 120 {
+            self.table.view.render(area, buf, theme, true, tick);
+            return;
+        }
+        let [t, p] = Layout::horizontal([Constraint::Percentage(64), Constraint::Percentage(36)])
+            .areas(area);
+        self.table.view.render(t, buf, theme, true, tick);
+        let lines = self
+            .table
+            .selected()
+            .map(RegistrationRow::pane_lines)
+            .unwrap_or_default();
+        render_detail(&lines, "Detail (Enter: full)", p, buf, theme);
     }
 }

@@ -20,6 +20,10 @@ pub struct TrustRow {
     pub region: Option<String>,
     pub slot_name: Option<String>,
     pub created_at: DateTime<Utc>,
+    /// The last heartbeat the trust's node sent (None: never).
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    /// When the current keys were set (registration or the last rotation).
+    pub key_set_at: DateTime<Utc>,
 }
 
 impl TableRow for TrustRow {
@@ -29,7 +33,10 @@ impl TableRow for TrustRow {
             DisplayText::new(&self.code),
             opt(&self.region),
             opt(&self.slot_name),
-            when(&self.created_at),
+            self.last_heartbeat
+                .as_ref()
+                .map_or_else(|| DisplayText::new("never"), when),
+            when(&self.key_set_at),
         ]
     }
 }
@@ -49,6 +56,9 @@ impl ListSource for Trusts {
                 region: t.region,
                 slot_name: t.slot_name,
                 created_at: t.created_at,
+                last_heartbeat: t.last_heartbeat,
+                // The trust row changes only when its keys are set (register, rotate).
+                key_set_at: t.updated_at,
             })) as Reply)
         })
     }
@@ -73,6 +83,8 @@ pub enum TrustOp {
     },
     RotateKey {
         id: TrustId,
+        /// Rotate the internal-service key too.
+        internal: bool,
     },
     Delete {
         id: TrustId,
@@ -92,7 +104,7 @@ impl Operation for TrustOp {
     fn subject(&self) -> Option<String> {
         match self {
             TrustOp::Register { .. } => None,
-            TrustOp::RotateKey { id } | TrustOp::Delete { id, .. } => Some(id.to_string()),
+            TrustOp::RotateKey { id, .. } | TrustOp::Delete { id, .. } => Some(id.to_string()),
         }
     }
 
@@ -138,10 +150,15 @@ impl Operation for TrustOp {
                         }),
                     }
                 }
-                TrustOp::RotateKey { id } => {
-                    let r = s.rotate_trust_keys(&a, id, false).await?;
+                TrustOp::RotateKey { id, internal } => {
+                    let r = s.rotate_trust_keys(&a, id, internal).await?;
                     let toast = format!(
-                        "API key of {} rotated",
+                        "{} of {} rotated",
+                        if internal {
+                            "API key and internal-service key"
+                        } else {
+                            "API key"
+                        },
                         DisplayText::with_max(&r.trust_name, 60)
                     );
                     let crate::domain::trust::RotatedKeys {
@@ -153,7 +170,11 @@ impl Operation for TrustOp {
                     OpOutcome {
                         toast,
                         reveal: Some(RevealKeys {
-                            title: "API key rotated — the new key".into(),
+                            title: if internal {
+                                "Keys rotated — the new keys".into()
+                            } else {
+                                "API key rotated — the new key".into()
+                            },
                             trust: DisplayText::new(&trust_name),
                             details: Vec::new(),
                             api_key,
@@ -189,6 +210,8 @@ mod tests {
             region: None,
             slot_name: Some("Trust_001".into()),
             created_at: "2026-11-05T12:00:00Z".parse().unwrap(),
+            last_heartbeat: None,
+            key_set_at: "2026-11-20T09:30:00Z".parse().unwrap(),
         };
         assert_eq!(
             t.texts(),
@@ -197,7 +220,8 @@ mod tests {
                 "LEEDS",
                 "",
                 "Trust_001",
-                "2026-11-05 12:00"
+                "never",
+                "2026-11-20 09:30"
             ]
         );
     }

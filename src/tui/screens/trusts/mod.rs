@@ -1,4 +1,6 @@
-//! Trusts: register (then the one-time reveal panel), rotate the key, delete (type the name).
+//! Trusts: register (then the one-time reveal panel), rotate the API key or both keys (the
+//! internal-service key too; same reveal panel), delete (type the name); the last heartbeat
+//! and when the keys were set.
 
 pub mod data;
 
@@ -58,11 +60,13 @@ impl TrustsScreen {
                 Arc::new(data::Trusts),
                 "Trusts",
                 vec![
-                    Column::new("Name", "name", Constraint::Fill(3)),
-                    Column::new("Code", "code", Constraint::Length(16)),
-                    Column::new("Region", "region", Constraint::Fill(2)).filterable(),
-                    Column::new("Kit slot", "slot_number", Constraint::Length(10)),
-                    Column::new("Created", "created_at", Constraint::Length(16)),
+                    // The name is the key column: it keeps its room on a narrow terminal.
+                    Column::new("Name", "name", Constraint::Fill(4)),
+                    Column::new("Code", "code", Constraint::Length(10)),
+                    Column::new("Region", "region", Constraint::Fill(1)).filterable(),
+                    Column::new("Kit slot", "slot_number", Constraint::Length(9)),
+                    Column::plain("Heartbeat", Constraint::Length(16)),
+                    Column::plain("Keys set", Constraint::Length(16)),
                 ],
             )),
         }
@@ -77,7 +81,12 @@ impl Screen for TrustsScreen {
         &mut self.table.view
     }
     fn actions(&self) -> &'static [Action] {
-        &[Action::New, Action::Rotate, Action::Delete]
+        &[
+            Action::New,
+            Action::Rotate,
+            Action::RotateInternal,
+            Action::Delete,
+        ]
     }
 
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
@@ -92,7 +101,17 @@ impl Screen for TrustsScreen {
                 message: format!(
                     "Mint a new API key for {name}? The current key stops working at once; the new one is shown once."
                 ),
-                op: OpBox::new(TrustOp::RotateKey { id }),
+                op: OpBox::new(TrustOp::RotateKey {
+                    id,
+                    internal: false,
+                }),
+            })),
+            Action::RotateInternal => Some(Cmd::Dialog(Dialog::Confirm {
+                title: "Rotate API and internal-service keys".into(),
+                message: format!(
+                    "Mint a new API key and a new internal-service key for {name}? Both current keys stop working at once; the new ones are shown once."
+                ),
+                op: OpBox::new(TrustOp::RotateKey { id, internal: true }),
             })),
             Action::Delete => Some(Cmd::Dialog(Dialog::type_name(
                 "Delete trust",

@@ -139,6 +139,8 @@ pub enum UserOp {
         name: String,
         organisation: String,
         roles: Vec<String>,
+        /// Create the identity without the directory's invitation email.
+        suppress_invite: bool,
     },
     SetRoles {
         sub: UserSub,
@@ -209,13 +211,14 @@ impl Operation for UserOp {
                     name,
                     organisation,
                     roles,
+                    suppress_invite,
                 } => {
                     let req = RegisterRequest {
                         email,
                         name,
                         organisation,
                         roles: roles_of(&roles)?,
-                        suppress_invite: false,
+                        suppress_invite,
                     };
                     let out = s.register_user(&a, &req).await?;
                     OpOutcome::toast(DisplayText::with_max(&out.message, 120).into_string())

@@ -16,7 +16,7 @@ use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_email, v_required_text};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, TableRow, TableView, Typed};
 use data::{DetailLines, LoadDetail, UserOp, UserRow};
 
 pub struct UsersScreen {
@@ -72,6 +72,36 @@ impl UsersScreen {
     }
 }
 
+/// Column widths from the page's content: the email (the key column) takes at least its
+/// longest value and wins on a narrow terminal; the others take what their values need, up
+/// to a cap, and give way first.
+pub fn fit_columns(table: &mut Typed<UserRow>) {
+    let texts: Vec<Vec<String>> = table.items().iter().map(|r| r.texts()).collect();
+    if texts.is_empty() {
+        return;
+    }
+    const CAPS: [u16; 6] = [60, 28, 24, 18, 7, 12];
+    for (i, c) in table.view.columns.iter_mut().enumerate() {
+        let longest = texts
+            .iter()
+            .filter_map(|t| t.get(i))
+            .map(|s| unicode_width::UnicodeWidthStr::width(s.as_str()))
+            .max()
+            .unwrap_or(0)
+            .max(c.title.len()) as u16;
+        let cap = CAPS.get(i).copied().unwrap_or(20);
+        c.width = if i == 0 {
+            Constraint::Min(longest.min(cap))
+        } else {
+            Constraint::Length(longest.min(cap))
+        };
+    }
+}
+
+/// What the users search matches (shown while typing a search; the store matches the sub
+/// only for a term that looks like the start of an id, never a word such as "cafe").
+pub const SEARCH_HELP: &str = "searches email, username, name, org; sub: UUID-like prefix only";
+
 pub fn register_form() -> Form {
     Form::op(
         "Register user",
@@ -80,6 +110,7 @@ pub fn register_form() -> Form {
             Field::text("Name", "", v_required_text),
             Field::text("Organisation", "", v_required_text),
             Field::multi("Roles", role_names(), &["viewer"]),
+            Field::check("Skip invite", false),
         ],
         |f| {
             OpBox::new(UserOp::Register {
@@ -87,6 +118,7 @@ pub fn register_form() -> Form {
                 name: f.text(1),
                 organisation: f.text(2),
                 roles: f.chosen(3),
+                suppress_invite: f.flag(4),
             })
         },
     )
@@ -279,7 +311,9 @@ impl Screen for UsersScreen {
             }];
         }
         if slot != "detail" {
-            return page_reply(&mut self.table, id, result);
+            let cmds = page_reply(&mut self.table, id, result);
+            fit_columns(&mut self.table);
+            return cmds;
         }
         let Some(d) = self.detail.as_mut() else {
             return Vec::new();
@@ -316,7 +350,25 @@ impl Screen for UsersScreen {
                     theme,
                 );
             }
-            None => render_table_with_detail(&self.table.view, area, buf, theme, tick),
+            None => {
+                render_table_with_detail(&self.table.view, area, buf, theme, tick);
+                if self.table.view.search_active {
+                    // What `/` matches, on the table's bottom border while typing.
+                    let w = if area.width >= 120 {
+                        area.width * 68 / 100
+                    } else {
+                        area.width
+                    };
+                    let room = w.saturating_sub(40) as usize;
+                    let hint: String = format!(" {SEARCH_HELP} ").chars().take(room).collect();
+                    buf.set_string(
+                        area.x + 2,
+                        area.y + area.height.saturating_sub(1),
+                        hint,
+                        theme.muted,
+                    );
+                }
+            }
         }
     }
 }
