@@ -14,7 +14,8 @@ demo data dir):
     python3 benches/console_latency.py            # ROUNDS=5 by default
 
 Environment: HUBDECK_BIN (default target/release/hubdeck), HUBDECK_DATA_DIR (default
-target/bench-data), ROUNDS.
+target/bench-data), HUBDECK_DEMO_SCALE (default bench; `demo` tries the script on a small
+dataset), ROUNDS.
 """
 
 import os
@@ -88,7 +89,7 @@ def main():
         raise SystemExit("tmux not installed")
     env = {
         "HUBDECK_DATA_DIR": DATA,
-        "HUBDECK_DEMO_SCALE": "bench",
+        "HUBDECK_DEMO_SCALE": os.environ.get("HUBDECK_DEMO_SCALE", "bench"),
         "TERM": "xterm-256color",
         "NO_COLOR": "",
     }
