@@ -81,7 +81,7 @@ actions! {
     Repair = "repair", true, "preview and repair the selected drift row";
     Restore = "restore", true, "restore the selected soft-deleted mandate (:deleted lists them)";
     ChangePlan = "change_plan", true, "change the selected mandate's plan";
-    Export = "export", false, "export the audit rows (CSV; JSON with a second press)";
+    Export = "export", false, "export the audit rows (asks CSV or JSON)";
     Mark = "mark", false, "mark / unmark the selected member";
     MarkRange = "mark_range", false, "mark from the last marked member to this one";
     MarkAll = "mark_all", false, "mark all members matching the search/filters";

@@ -193,6 +193,37 @@ impl Tmux {
         assert!(st.success());
     }
 
+    /// Waits until the program has read every byte sent to its terminal (FIONREAD on the
+    /// pane's tty is 0), so a later resize cannot overtake keys still queued in the tty.
+    pub fn wait_input_read(&self) {
+        use std::os::fd::AsRawFd;
+        let out = self
+            .tmux()
+            .args(["display-message", "-p", "#{pane_tty}"])
+            .output()
+            .expect("pane_tty");
+        let tty = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&tty)
+            .expect("open the pane's tty");
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let mut pending: libc::c_int = 0;
+            // SAFETY: FIONREAD writes one c_int through the pointer, which outlives the call.
+            let rc = unsafe { libc::ioctl(f.as_raw_fd(), libc::FIONREAD, &mut pending) };
+            assert_eq!(rc, 0, "FIONREAD on {tty}");
+            if pending == 0 {
+                // Read; give the program a moment to handle what it read before the next event.
+                std::thread::sleep(Duration::from_millis(100));
+                return;
+            }
+            assert!(Instant::now() < deadline, "{pending} bytes never read");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// `#{alternate_on}` of the pane: 1 while a program holds the alternate screen.
     pub fn alternate_on(&self) -> bool {
         let out = self

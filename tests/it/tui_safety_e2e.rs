@@ -189,6 +189,8 @@ async fn keys_behind_terminal_too_small_change_nothing() {
     for k in ["y", "Enter"] {
         t.keys(&[k]);
     }
+    // Every key is read (and handled behind the notice) before the terminal grows again.
+    t.wait_input_read();
     t.resize(120, 40);
     let cap = t.wait_for(&["1 Mandates", "Acme Research"]);
     for dialog in [

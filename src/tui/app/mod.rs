@@ -10,6 +10,7 @@
 
 mod keys;
 mod ops;
+mod palette;
 mod render;
 mod routing;
 
