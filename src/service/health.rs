@@ -474,19 +474,20 @@ pub fn cognito_checks(s: &Settings, facts: &CognitoFacts, checks: &mut Vec<Check
     match &facts.pool {
         Some(Ok(p)) => checks.push(match p.mfa.as_str() {
             "OFF" => Check::pass("directory.mfa", "MFA off"),
-            "OPTIONAL" => Check::warn(
+            "OPTIONAL" => Check::pass(
                 "directory.mfa",
-                "MFA optional: operators who enrolled a factor get a challenge the console \
-                 cannot answer yet",
-                "operators of hubdeck should not enrol MFA in this pool, or use a pool \
-                 without MFA for operators",
+                "MFA optional: operators who enrolled an authenticator app are asked for its \
+                 code at sign-in (SMS and email codes are not answered)",
             ),
-            other => Check::fail(
+            "ON" => Check::pass(
                 "directory.mfa",
-                format!(
-                    "MFA {other}: every sign-in gets an MFA challenge the console cannot answer yet"
-                ),
-                "use a pool (or an operators' pool) with MFA OFF or OPTIONAL for hubdeck sign-in",
+                "MFA required: sign-in asks for an authenticator-app code and sets one up on \
+                 the first sign-in (SMS and email codes are not answered)",
+            ),
+            other => Check::warn(
+                "directory.mfa",
+                format!("MFA configuration {other} is not one hubdeck knows"),
+                "use MFA OFF, OPTIONAL or ON with software-token (authenticator app) MFA",
             ),
         }),
         _ => checks.push(Check::skip("directory.mfa", "needs the user pool")),
@@ -760,9 +761,13 @@ mod tests {
         assert_eq!(status(&good, "directory.mfa"), Some(Status::Pass));
         let bad = facts("ON", &["ALLOW_REFRESH_TOKEN_AUTH"]);
         assert_eq!(status(&bad, "directory.client"), Some(Status::Fail));
-        assert_eq!(status(&bad, "directory.mfa"), Some(Status::Fail));
+        assert_eq!(status(&bad, "directory.mfa"), Some(Status::Pass));
         assert_eq!(
             status(&facts("OPTIONAL", &[]), "directory.mfa"),
+            Some(Status::Pass)
+        );
+        assert_eq!(
+            status(&facts("SOMETHING_NEW", &[]), "directory.mfa"),
             Some(Status::Warn)
         );
         assert_eq!(status(&good, "clock.directory"), Some(Status::Skip));
