@@ -15,7 +15,9 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         // Never into the scrollback: checked before anything is rotated.
         eprintln!(
             "hubdeck: the new internal-service key is printed once as JSON; redirect stdout \
-             (e.g. `> key.json` or a pipe into your secret store) — nothing was rotated"
+             (e.g. `> key.json` or a pipe into your secret store) — nothing was rotated; \
+             `hubdeck trusts rotate-key TRUST --internal` rotates both keys and shows them once \
+             on the alternate screen"
         );
         return Ok(2);
     }
