@@ -727,7 +727,10 @@ async fn an_export_cancelled_mid_way_leaves_the_earlier_file_intact() {
         _ = cancelled => {}
         r = export => panic!("the export was not cancelled: {r:?}"),
     }
-    assert_eq!(reported, [500], "cancelled after the first page");
+    // Cancelled once the first page was written: the export stops at its next await (a page
+    // already in flight may still be reported), never reaching the last page.
+    assert_eq!(reported.first(), Some(&500), "{reported:?}");
+    assert!(!reported.contains(&1200), "ran to the end: {reported:?}");
     assert_eq!(dir_entries(t.path()), vec!["audit.csv".to_string()]);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
