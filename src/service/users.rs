@@ -47,14 +47,6 @@ pub struct DeleteOutcome {
     pub message: String,
 }
 
-/// Drift between the directory cache and the grants (SPEC §5.3).
-#[derive(Clone, Debug, Serialize)]
-pub struct Drift {
-    pub identities_without_grants: Page<UserRow>,
-    pub grants_without_identity: Vec<UserSub>,
-    pub disabled_with_grants: Page<UserRow>,
-}
-
 fn show(s: &str) -> String {
     DisplayText::new(s).into_string()
 }
@@ -625,24 +617,6 @@ impl Services {
             profile_removed,
             identity_deleted,
             message,
-        })
-    }
-
-    /// Drift between the directory cache and the grants (SPEC §5.3).
-    pub async fn user_drift(&self, actor: &Actor, page_size: u32) -> ServiceResult<Drift> {
-        actor.require(PermissionRef::CanManageUsers, "reading drift")?;
-        let no_grants = PageQuery::new(1, page_size).filter("has_roles", ["false"]);
-        let disabled = PageQuery::new(1, page_size)
-            .filter("has_roles", ["true"])
-            .filter("enabled", ["false"]);
-        Ok(Drift {
-            identities_without_grants: self.list_users(actor, &no_grants).await?,
-            grants_without_identity: ustore::grants_without_identity(
-                &self.db,
-                i64::from(page_size),
-            )
-            .await?,
-            disabled_with_grants: self.list_users(actor, &disabled).await?,
         })
     }
 }

@@ -400,19 +400,3 @@ pub async fn cached(db: &PgPool, sub: UserSub) -> StoreResult<Option<UserRow>> {
     .fetch_optional(db)
     .await?)
 }
-
-// ---------------------------------------------------------------------------------------------
-// Drift (SPEC §5.3)
-// ---------------------------------------------------------------------------------------------
-
-/// Subs holding grants that the directory cache does not know (or knows as gone).
-pub async fn grants_without_identity(db: &PgPool, limit: i64) -> StoreResult<Vec<UserSub>> {
-    Ok(sqlx::query_scalar(
-        "SELECT DISTINCT ur.user_id FROM user_role ur WHERE NOT EXISTS \
-         (SELECT 1 FROM directory_user d WHERE d.sub = ur.user_id AND d.gone_at IS NULL) \
-         ORDER BY ur.user_id LIMIT $1",
-    )
-    .bind(limit)
-    .fetch_all(db)
-    .await?)
-}

@@ -632,8 +632,9 @@ async fn delete_removes_grants_then_identity_and_is_idempotent() {
         .execute(&t.pool)
         .await
         .unwrap();
-    let d = svc.user_drift(&cli(), 10).await.unwrap();
-    assert_eq!(d.grants_without_identity, vec![ghost]);
+    let d = svc.drift_report(&cli(), 10).await.unwrap();
+    let orphans: Vec<UserSub> = d.orphan_grants.iter().map(|u| u.sub).collect();
+    assert_eq!(orphans, vec![ghost]);
     let out = svc.delete_user(&cli(), ghost).await.unwrap();
     assert_eq!(out.grants_removed, 1);
     assert!(!out.identity_deleted);
