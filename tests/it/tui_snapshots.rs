@@ -1341,9 +1341,24 @@ fn user_actions_do_nothing_in_read_only_mode() {
             "{c} sends nothing in read-only mode"
         );
     }
-    let buf = render(&a, 80, 24).backend().buffer().clone();
+    // At 120 columns every hint of the users footer fits (at 80 the screen's own hints give way
+    // to `? help  q quit`, see footer_keeps_help_and_quit_in_sight).
+    let buf = render(&a, 120, 24).backend().buffer().clone();
     let (x, y) = find(&buf, "a on/off").expect("hint");
     assert!(buf[(x, y)].modifier.contains(Modifier::CROSSED_OUT));
+}
+
+#[test]
+fn footer_keeps_help_and_quit_in_sight() {
+    let a = users_app(false);
+    for w in [80u16, 100, 120, 200] {
+        let buf = render(&a, w, 24).backend().buffer().clone();
+        let footer = text_of(&buf).lines().last().unwrap_or_default().to_string();
+        assert!(footer.contains("? help  q quit"), "{w} columns: {footer:?}");
+        if w >= 120 {
+            assert!(footer.contains("a on/off"), "{w} columns: {footer:?}");
+        }
+    }
 }
 
 #[test]

@@ -218,40 +218,52 @@ impl App {
             .render(area, buf);
             return;
         }
-        let mut spans = Vec::new();
+        // Three parts: the screen's status, its key hints, the global hints (`? help` and
+        // `q quit` last) and what runs. On a narrow terminal the screen's hints give way first
+        // (from the end), then search/filter/sort/cmd: help, quit and what runs stay in sight.
+        let mut lead = Vec::new();
         if let Some(status) = self.active_ref().status() {
-            spans.push(Span::styled(format!("{status}  "), t.warning));
+            lead.push(Span::styled(format!("{status}  "), t.warning));
         }
-        let mut hint = |a: Action, label: &str| {
+        let hint = |a: Action, label: &str| -> Option<[Span<'static>; 2]> {
             let k = self.keymap.first_key(a);
             if k.is_empty() {
-                return;
+                return None;
             }
             let disabled = self.action_denied(a).is_some();
-            spans.push(Span::styled(k, if disabled { t.disabled } else { t.key }));
-            spans.push(Span::styled(
-                format!(" {label}  "),
-                if disabled { t.disabled } else { t.muted },
-            ));
+            Some([
+                Span::styled(k, if disabled { t.disabled } else { t.key }),
+                Span::styled(
+                    format!(" {label}  "),
+                    if disabled { t.disabled } else { t.muted },
+                ),
+            ])
         };
-        for a in self.active_ref().actions() {
-            hint(*a, short_label(*a));
-        }
-        for (a, l) in [
+        let mut screen: Vec<[Span; 2]> = self
+            .active_ref()
+            .actions()
+            .iter()
+            .filter_map(|a| hint(*a, short_label(*a)))
+            .collect();
+        let mut global: Vec<[Span; 2]> = [
             (Action::Search, "search"),
             (Action::Filter, "filter"),
             (Action::Sort, "sort"),
             (Action::Palette, "cmd"),
-            (Action::Help, "help"),
-            (Action::Quit, "quit"),
-        ] {
-            hint(a, l);
-        }
+        ]
+        .into_iter()
+        .filter_map(|(a, l)| hint(a, l))
+        .collect();
+        let always: Vec<[Span; 2]> = [(Action::Help, "help"), (Action::Quit, "quit")]
+            .into_iter()
+            .filter_map(|(a, l)| hint(a, l))
+            .collect();
         // What runs: the task Esc cancels first, then the changes that run to their reply.
+        let mut tail = Vec::new();
         if let Some((id, what)) = self.cancellable() {
             let done = self.inflight.get(&id).and_then(|j| j.done);
-            spans.push(Span::styled("Esc", t.key));
-            spans.push(Span::styled(
+            tail.push(Span::styled("Esc", t.key));
+            tail.push(Span::styled(
                 match done {
                     Some(n) => format!(
                         " cancel {what} ({} rows)  ",
@@ -269,11 +281,23 @@ impl App {
             .map(|j| j.what)
             .collect();
         if !running.is_empty() {
-            spans.push(Span::styled(
+            tail.push(Span::styled(
                 format!("running: {}", running.join(", ")),
                 t.warning,
             ));
         }
+        let width = |v: &[[Span; 2]]| v.iter().flatten().map(Span::width).sum::<usize>();
+        let fixed = lead.iter().chain(&tail).map(Span::width).sum::<usize>() + width(&always);
+        let room = usize::from(area.width);
+        while !screen.is_empty() && fixed + width(&screen) + width(&global) > room {
+            screen.pop();
+        }
+        while !global.is_empty() && fixed + width(&global) > room {
+            global.pop();
+        }
+        let mut spans = lead;
+        spans.extend(screen.into_iter().chain(global).chain(always).flatten());
+        spans.extend(tail);
         Paragraph::new(Line::from(spans)).render(area, buf);
     }
 }
