@@ -1,6 +1,7 @@
 //! The audit trail (SPEC §5.6): one listing over users_audit, trusts_audit and mandate_audit
 //! (filters actor, subject, action, time range; sort; paging) and export to CSV or JSON.
 
+use crate::service::access::Area;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -203,13 +204,7 @@ impl Services {
     }
 
     fn require_audit_reader(&self, actor: &Actor) -> ServiceResult<()> {
-        if actor.is_sysadmin() {
-            Ok(())
-        } else {
-            Err(ServiceError::Denied(
-                "the audit trail requires a SysAdmin".into(),
-            ))
-        }
+        Area::Audit.require_read(actor, "the audit trail")
     }
 
     /// One page of the combined audit trail.

@@ -5,6 +5,7 @@
 //! differs (the premise no longer holds). Every repair goes through the ordinary use case
 //! (delete user, set roles, remove member), which writes its audit row in its transaction.
 
+use crate::service::access::Area;
 use std::fmt;
 use std::str::FromStr;
 
@@ -227,7 +228,7 @@ fn not_drift(target: DriftTarget, why: &str) -> ServiceError {
 impl Services {
     /// Every drift class, up to `limit` rows each.
     pub async fn drift_report(&self, actor: &Actor, limit: u32) -> ServiceResult<DriftReport> {
-        actor.require(PermissionRef::CanManageUsers, "reading drift")?;
+        Area::Drift.require_read(actor, "reading drift")?;
         let n = i64::from(limit);
         let days = self.directory.temporary_password_validity_days().await?;
         Ok(DriftReport {

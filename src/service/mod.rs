@@ -17,6 +17,7 @@
 //! Below it: `store` (SQL) and `directory` (the identity provider port); above it: `cli`,
 //! `tui` and the composition root `app`. Nothing here imports those.
 
+pub mod access;
 pub mod actor;
 pub mod audit;
 pub mod audit_view;

@@ -35,6 +35,7 @@
 //! with `HUBDECK_FAILPOINT=before_roles_written` it aborts after the journal records
 //! `identity_created` and before roles are written. Used by the crash-safety tests.
 
+use crate::service::access::Area;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -953,7 +954,7 @@ impl Services {
         actor: &Actor,
         q: &crate::domain::PageQuery,
     ) -> ServiceResult<crate::domain::Page<Registration>> {
-        actor.require(PermissionRef::CanManageUsers, "listing stuck registrations")?;
+        Area::Registrations.require_read(actor, "listing stuck registrations")?;
         Ok(registrations::list_page(&self.db, q).await?)
     }
 
@@ -962,7 +963,7 @@ impl Services {
         actor: &Actor,
         id: RegistrationId,
     ) -> ServiceResult<Registration> {
-        actor.require(PermissionRef::CanManageUsers, "reading a registration")?;
+        Area::Registrations.require_read(actor, "reading a registration")?;
         self.journal(id).await
     }
 

@@ -3,12 +3,13 @@
 //! rollback's own error), age and who started it, and which repairs the state allows.
 //! The texts are plain language for the console; the CLI keeps its own remedies (flags).
 
+use crate::service::access::Area;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::{Actor, ServiceResult, Services};
 use crate::domain::registration::RegistrationState as S;
-use crate::domain::{PermissionRef, RegistrationId, RegistrationState, RoleRef, UserSub};
+use crate::domain::{RegistrationId, RegistrationState, RoleRef, UserSub};
 use crate::store::audit as audit_store;
 
 /// A repair an operator can ask for.
@@ -130,7 +131,7 @@ impl Services {
         actor: &Actor,
         id: RegistrationId,
     ) -> ServiceResult<RegistrationDetail> {
-        actor.require(PermissionRef::CanManageUsers, "reading a registration")?;
+        Area::Registrations.require_read(actor, "reading a registration")?;
         let r = self.registration(actor, id).await?;
         let state = r.state();
         let (meaning, next_step) = explain(state);

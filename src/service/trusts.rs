@@ -6,6 +6,7 @@
 //! the TUI by delegating to it. The CLI's trust commands build a [`Trusts`] from a database
 //! pool alone, so `hubdeck register-trust` works in a deploy pipeline with no directory.
 
+use crate::service::access::Area;
 use std::sync::Arc;
 
 use sqlx::PgPool;
@@ -273,7 +274,7 @@ impl Trusts {
 
     /// One page of trusts: search (name, code), filters (region, has_slot), sort.
     pub async fn list(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<Trust>> {
-        actor.require(PermissionRef::CanAccessAdminPanel, "listing trusts")?;
+        Area::Trusts.require_read(actor, "listing trusts")?;
         Ok(store::list_trusts(&self.db, q).await?)
     }
 
@@ -284,7 +285,7 @@ impl Trusts {
         column: &str,
         q: &PageQuery,
     ) -> ServiceResult<Vec<String>> {
-        actor.require(PermissionRef::CanAccessAdminPanel, "listing trusts")?;
+        Area::Trusts.require_read(actor, "listing trusts")?;
         Ok(store::trust_filter_values(&self.db, column, q, 200).await?)
     }
 
@@ -294,7 +295,7 @@ impl Trusts {
         actor: &Actor,
         q: &PageQuery,
     ) -> ServiceResult<Page<KitSlot>> {
-        actor.require(PermissionRef::CanAccessAdminPanel, "listing FL kit slots")?;
+        Area::KitSlots.require_read(actor, "listing FL kit slots")?;
         Ok(store::list_kit_slots(&self.db, q).await?)
     }
 
@@ -314,7 +315,7 @@ impl Trusts {
 
     /// One trust by id.
     pub async fn get(&self, actor: &Actor, id: TrustId) -> ServiceResult<Trust> {
-        actor.require(PermissionRef::CanAccessAdminPanel, "viewing a trust")?;
+        Area::Trusts.require_read(actor, "viewing a trust")?;
         store::get(&self.db, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no trust with id {id}")))
@@ -322,13 +323,13 @@ impl Trusts {
 
     /// The trust with this name (case-insensitive), if any.
     pub async fn find_by_name(&self, actor: &Actor, name: &str) -> ServiceResult<Option<Trust>> {
-        actor.require(PermissionRef::CanAccessAdminPanel, "viewing a trust")?;
+        Area::Trusts.require_read(actor, "viewing a trust")?;
         Ok(store::find_by_name(&self.db, name.trim()).await?)
     }
 
     /// Resolves an operator's reference to a trust: its id, its code, or its name.
     pub async fn resolve(&self, actor: &Actor, reference: &str) -> ServiceResult<Trust> {
-        actor.require(PermissionRef::CanAccessAdminPanel, "viewing a trust")?;
+        Area::Trusts.require_read(actor, "viewing a trust")?;
         let r = reference.trim();
         if let Ok(id) = r.parse::<TrustId>()
             && let Some(t) = store::get(&self.db, id).await?

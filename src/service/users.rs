@@ -1,6 +1,7 @@
 //! Users (SPEC §5.3): the users list and detail, set roles, enable/disable, edit profile,
 //! resend invite, delete. Every change writes `users_audit` in the transaction of the change.
 
+use crate::service::access::Area;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -97,7 +98,7 @@ impl Services {
     /// One page of users: ONE statement over the directory cache, profiles and grants.
     /// A `role` filter takes role keys (admin, researcher, viewer).
     pub async fn list_users(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<UserRow>> {
-        actor.require(PermissionRef::CanManageUsers, "listing users")?;
+        Area::Users.require_read(actor, "listing users")?;
         let role_ids = role_filter(q)?;
         Ok(ustore::list_page(&self.db, q, &role_ids).await?)
     }
@@ -109,7 +110,7 @@ impl Services {
         column: &str,
         q: &PageQuery,
     ) -> ServiceResult<Vec<String>> {
-        actor.require(PermissionRef::CanManageUsers, "listing users")?;
+        Area::Users.require_read(actor, "listing users")?;
         if column == "role" {
             return Ok(RoleRef::ALL.iter().map(|r| r.key().to_string()).collect());
         }
@@ -118,7 +119,7 @@ impl Services {
     }
 
     pub async fn user_detail(&self, actor: &Actor, sub: UserSub) -> ServiceResult<UserDetail> {
-        actor.require(PermissionRef::CanManageUsers, "reading a user")?;
+        Area::Users.require_read(actor, "reading a user")?;
         let identity = match self.directory.find_by_sub(sub).await {
             Ok(i) => Some(i),
             Err(DirectoryError::NotFound(_)) => None,

@@ -14,6 +14,7 @@ pub mod trusts;
 pub mod undo;
 pub mod users;
 
+use crate::service::access::Area;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -170,18 +171,23 @@ impl Tab {
         Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
     }
 
+    /// The area of the hub this tab reads (the service decides what reading it needs).
+    pub fn area(self) -> Area {
+        match self {
+            Tab::Mandates => Area::Mandates,
+            Tab::Users => Area::Users,
+            Tab::Registrations => Area::Registrations,
+            Tab::Drift => Area::Drift,
+            Tab::Trusts => Area::Trusts,
+            Tab::KitSlots => Area::KitSlots,
+            Tab::Audit => Area::Audit,
+        }
+    }
+
     /// The permission reading this tab needs, and how the console says so.
     pub fn requires(self) -> Option<(PermissionRef, &'static str)> {
-        match self {
-            Tab::Users | Tab::Registrations | Tab::Drift => {
-                Some((PermissionRef::CanManageUsers, "requires CAN_MANAGE_USERS"))
-            }
-            Tab::Trusts | Tab::KitSlots | Tab::Audit => Some((
-                PermissionRef::CanAccessAdminPanel,
-                "requires a SysAdmin (CAN_ACCESS_ADMIN_PANEL)",
-            )),
-            Tab::Mandates => None,
-        }
+        let area = self.area();
+        area.read_permission().map(|p| (p, area.needs()))
     }
 
     /// A fresh screen for this tab.
