@@ -8,6 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, Row as TRow, StatefulWidget, Table, TableState, Widget,
 };
+use unicode_width::UnicodeWidthStr;
 
 use super::table::{Column, Count, SPINNER, TableView};
 use crate::domain::page::{PageNav, thousands};
@@ -77,6 +78,11 @@ impl TableView {
     }
 
     fn header_cell(&self, c: &Column, theme: &Theme) -> Cell<'static> {
+        Cell::from(self.header_text(c)).style(theme.header)
+    }
+
+    /// A column's title with " ▲"/" ▼" when the list is sorted by it and " ⧩" when filtered.
+    fn header_text(&self, c: &Column) -> String {
         let mut s = c.title.to_string();
         if let Some(k) = c.key
             && let Some(sk) = self.query.sort.iter().find(|s| s.column == k)
@@ -92,7 +98,68 @@ impl TableView {
         {
             s.push_str(" ⧩");
         }
-        Cell::from(s).style(theme.header)
+        s
+    }
+
+    /// Column widths from what the page shows: each column takes the width of its longest
+    /// value (or its title with the sort and filter marks), up to a cap. When they do not fit in
+    /// `room` columns, the widest of the other columns gives way first, one cell at a time (down
+    /// to a few cells, or to its declared length for a fixed-length column such as a date); the
+    /// first column (the key: name, email, code) gives way last. Room left
+    /// over stays at the right end. Before a page arrives, the declared widths.
+    fn fitted_widths(&self, room: u16) -> Vec<Constraint> {
+        const KEY_CAP: usize = 60;
+        const CAP: usize = 28;
+        const FLOOR: usize = 3;
+        if self.rows().is_empty() {
+            return self.columns.iter().map(|c| c.width).collect();
+        }
+        let mut w: Vec<usize> = self
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let title = self.header_text(c).width();
+                let longest = self
+                    .rows()
+                    .iter()
+                    .map(|r| r.cell(i).width())
+                    .max()
+                    .unwrap_or(0)
+                    .max(title);
+                longest.min(if i == 0 { KEY_CAP } else { CAP })
+            })
+            .collect();
+        // A column declared with a fixed length (dates, flags) keeps up to that length; the
+        // others (declared to fill) give way down to a few cells.
+        let floor: Vec<usize> = self
+            .columns
+            .iter()
+            .zip(&w)
+            .map(|(c, &n)| match c.width {
+                Constraint::Length(l) => n.min(usize::from(l)),
+                _ => n.min(FLOOR),
+            })
+            .collect();
+        // The highlight symbol ("▶ ") and one space before each column after the first and
+        // before the filler.
+        let room = usize::from(room).saturating_sub(2 + w.len());
+        while w.iter().sum::<usize>() > room {
+            let widest_other = (1..w.len())
+                .filter(|&i| w[i] > floor[i])
+                .max_by_key(|&i| w[i]);
+            match widest_other {
+                Some(i) => w[i] -= 1,
+                None if w.first().zip(floor.first()).is_some_and(|(k, f)| k > f) => w[0] -= 1,
+                None => break,
+            }
+        }
+        let mut widths: Vec<Constraint> = w
+            .into_iter()
+            .map(|n| Constraint::Length(n as u16))
+            .collect();
+        widths.push(Constraint::Fill(1));
+        widths
     }
 
     /// Renders the table into `area` with its frame, title, filters and range label.
@@ -186,8 +253,7 @@ impl TableView {
                 TRow::new((0..self.columns.len()).map(|i| Cell::from(r.cell(i).to_string())))
                     .style(theme.base)
             });
-            let widths: Vec<Constraint> = self.columns.iter().map(|c| c.width).collect();
-            let table = Table::new(rows, widths)
+            let table = Table::new(rows, self.fitted_widths(table_area.width))
                 .header(header)
                 .row_highlight_style(theme.selected)
                 .highlight_symbol("▶ ")

@@ -16,7 +16,7 @@ use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_email, v_required_text};
-use crate::tui::widgets::table::{Column, TableRow, TableView, Typed};
+use crate::tui::widgets::table::{Column, TableView, Typed};
 use data::{DetailLines, LoadDetail, UserOp, UserRow};
 
 pub struct UsersScreen {
@@ -69,32 +69,6 @@ impl UsersScreen {
             Some(d) => self.table.items().iter().find(|u| u.sub == d.sub),
             None => self.table.selected(),
         }
-    }
-}
-
-/// Column widths from the page's content: the email (the key column) takes at least its
-/// longest value and wins on a narrow terminal; the others take what their values need, up
-/// to a cap, and give way first.
-pub fn fit_columns(table: &mut Typed<UserRow>) {
-    let texts: Vec<Vec<String>> = table.items().iter().map(|r| r.texts()).collect();
-    if texts.is_empty() {
-        return;
-    }
-    const CAPS: [u16; 6] = [60, 28, 24, 18, 7, 12];
-    for (i, c) in table.view.columns.iter_mut().enumerate() {
-        let longest = texts
-            .iter()
-            .filter_map(|t| t.get(i))
-            .map(|s| unicode_width::UnicodeWidthStr::width(s.as_str()))
-            .max()
-            .unwrap_or(0)
-            .max(c.title.len()) as u16;
-        let cap = CAPS.get(i).copied().unwrap_or(20);
-        c.width = if i == 0 {
-            Constraint::Min(longest.min(cap))
-        } else {
-            Constraint::Length(longest.min(cap))
-        };
     }
 }
 
@@ -311,9 +285,7 @@ impl Screen for UsersScreen {
             }];
         }
         if slot != "detail" {
-            let cmds = page_reply(&mut self.table, id, result);
-            fit_columns(&mut self.table);
-            return cmds;
+            return page_reply(&mut self.table, id, result);
         }
         let Some(d) = self.detail.as_mut() else {
             return Vec::new();
