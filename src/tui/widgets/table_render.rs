@@ -103,14 +103,17 @@ impl TableView {
 
     /// Column widths from what the page shows: each column takes the width of its longest
     /// value (or its title with the sort and filter marks), up to a cap. When they do not fit in
-    /// `room` columns, the widest of the other columns gives way first, one cell at a time (down
-    /// to a few cells, or to its declared length for a fixed-length column such as a date); the
-    /// first column (the key: name, email, code) gives way last. Room left
-    /// over stays at the right end. Before a page arrives, the declared widths.
+    /// `room` cells, the widest column gives one cell at a time, in turns: the other columns down
+    /// to a readable width, then the first column (the key: name, email, code) down to its own,
+    /// then the others down to a few cells, then the key. A column declared with a fixed length
+    /// (a date, a flag) keeps that length. Room left over stays at the right end. Before a page
+    /// arrives, the declared widths.
     fn fitted_widths(&self, room: u16) -> Vec<Constraint> {
         const KEY_CAP: usize = 60;
         const CAP: usize = 28;
         const FLOOR: usize = 3;
+        const READABLE: usize = 8;
+        const KEY_READABLE: usize = 24;
         if self.rows().is_empty() {
             return self.columns.iter().map(|c| c.width).collect();
         }
@@ -130,28 +133,36 @@ impl TableView {
                 longest.min(if i == 0 { KEY_CAP } else { CAP })
             })
             .collect();
-        // A column declared with a fixed length (dates, flags) keeps up to that length; the
-        // others (declared to fill) give way down to a few cells.
-        let floor: Vec<usize> = self
+        let fixed: Vec<Option<usize>> = self
             .columns
             .iter()
-            .zip(&w)
-            .map(|(c, &n)| match c.width {
-                Constraint::Length(l) => n.min(usize::from(l)),
-                _ => n.min(FLOOR),
+            .map(|c| match c.width {
+                Constraint::Length(l) => Some(usize::from(l)),
+                _ => None,
             })
             .collect();
         // The highlight symbol ("▶ ") and one space before each column after the first and
         // before the filler.
         let room = usize::from(room).saturating_sub(2 + w.len());
-        while w.iter().sum::<usize>() > room {
-            let widest_other = (1..w.len())
-                .filter(|&i| w[i] > floor[i])
-                .max_by_key(|&i| w[i]);
-            match widest_other {
-                Some(i) => w[i] -= 1,
-                None if w.first().zip(floor.first()).is_some_and(|(k, f)| k > f) => w[0] -= 1,
-                None => break,
+        let others: Vec<usize> = (1..w.len()).collect();
+        for (cols, soft) in [
+            (&others[..], READABLE),
+            (&[0][..], KEY_READABLE),
+            (&others[..], FLOOR),
+            (&[0][..], FLOOR),
+        ] {
+            while w.iter().sum::<usize>() > room {
+                // The widest of these columns that is still above its floor gives one cell.
+                let floor = |i: usize| fixed[i].unwrap_or(soft);
+                let Some(i) = cols
+                    .iter()
+                    .copied()
+                    .filter(|&i| w[i] > floor(i))
+                    .max_by_key(|&i| w[i])
+                else {
+                    break;
+                };
+                w[i] -= 1;
             }
         }
         let mut widths: Vec<Constraint> = w
@@ -315,5 +326,72 @@ impl TableView {
                 .collect(),
             None => Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use ratatui::layout::Constraint::{self, Fill, Length};
+
+    use super::*;
+    use crate::domain::DisplayText;
+    use crate::tui::screens::users::data::Users;
+    use crate::tui::widgets::table::Column;
+
+    fn view(rows: &[[&str; 3]]) -> TableView {
+        let mut v = TableView::new(
+            "users",
+            Arc::new(Users),
+            "Users",
+            vec![
+                Column::new("Email", "email", Fill(3)),
+                Column::new("Name", "name", Fill(2)),
+                Column::new("Created", "created_at", Length(16)),
+            ],
+        );
+        v.reload_for_test_page(
+            rows.iter()
+                .enumerate()
+                .map(|(i, r)| Row::new(i.to_string(), r.iter().map(|c| DisplayText::new(c)))),
+        );
+        v
+    }
+
+    fn lengths(w: &[Constraint]) -> Vec<u16> {
+        w.iter()
+            .filter_map(|c| match c {
+                Length(n) => Some(*n),
+                _ => None,
+            })
+            .collect()
+    }
+
+    const LONG: [&str; 3] = [
+        "adebayo.harrison@bristol-uni.example",
+        "Adebayo Harrison-Whitfield",
+        "2026-11-05 12:00",
+    ];
+
+    #[test]
+    fn columns_take_their_content_and_leave_the_rest_at_the_right() {
+        let v = view(&[LONG, ["a@b.example", "A", "2026-11-05 12:00"]]);
+        let w = v.fitted_widths(200);
+        assert_eq!(lengths(&w), [36, 26, 16]);
+        assert_eq!(w.last(), Some(&Fill(1)));
+    }
+
+    #[test]
+    fn on_a_narrow_table_the_others_give_way_before_the_key_and_dates_keep_their_length() {
+        let v = view(&[LONG]);
+        // The highlight symbol and 3 gaps take 5 cells: at 80, 75 are left and the name gives 3.
+        assert_eq!(lengths(&v.fitted_widths(80)), [36, 23, 16]);
+        // Tighter: the name down to 8, then the email down to 24, then the name again.
+        assert_eq!(lengths(&v.fitted_widths(65)), [36, 8, 16]);
+        assert_eq!(lengths(&v.fitted_widths(55)), [26, 8, 16]);
+        assert_eq!(lengths(&v.fitted_widths(50)), [24, 5, 16]);
+        // The date keeps its declared length to the end.
+        assert_eq!(lengths(&v.fitted_widths(30))[2], 16);
     }
 }
