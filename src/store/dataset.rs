@@ -905,29 +905,25 @@ async fn memberships(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult<(
     .bind(i64::from(spec.users))
     .execute(&mut *tx)
     .await?;
+    // The roles of each generated membership, then (from them) the labels and the admin flag
+    // that migrations 0410/0910 keep on the membership: written with the row itself, so no
+    // index of user_mandate (13 of them, two of them trigram GINs) is touched twice. The
+    // statement trigger that would recompute them after the role insert is off for that one
+    // insert, in this transaction (an UPDATE of every membership wrote hundreds of GB at the
+    // bench scale).
     sqlx::query(
-        "INSERT INTO user_mandate (id, user_id, mandate_id, enabled, created_at, updated_at)
-         SELECT id, user_id, mandate_id, enabled, created, created FROM gen_member
-         ON CONFLICT DO NOTHING",
-    )
-    .execute(&mut *tx)
-    .await?;
-    // Fresh statistics before the role insert: its statement trigger (migration 0410) joins the
-    // new rows back to user_mandate, which should be planned for its real size.
-    sqlx::query("ANALYZE user_mandate")
-        .execute(&mut *tx)
-        .await?;
-    sqlx::query(
-        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id, created_at)
-         SELECT g.id, CASE WHEN g.is_admin THEN $2::uuid WHEN g.r < 20 THEN $4::uuid ELSE $3::uuid END, g.created
-         FROM gen_member g JOIN user_mandate um ON um.id = g.id
+        "CREATE TEMP TABLE gen_member_role ON COMMIT DROP AS
+         SELECT g.id AS user_mandate_id,
+                CASE WHEN g.is_admin THEN $2::uuid WHEN g.r < 20 THEN $4::uuid ELSE $3::uuid END AS mandate_role_id,
+                g.created
+         FROM gen_member g
          UNION ALL
          SELECT g.id, md5($1::bigint || ':mr:' || g.n)::uuid, g.created
-         FROM gen_member g JOIN user_mandate um ON um.id = g.id
+         FROM gen_member g
          WHERE g.n > 0 AND g.n % 50 = 0 AND g.j IN (0, 2)
          UNION ALL
          SELECT g.id, md5($1::bigint || ':fr:' || g.n)::uuid, g.created
-         FROM gen_member g JOIN user_mandate um ON um.id = g.id
+         FROM gen_member g
          WHERE g.n > 0 AND g.n % 97 = 0 AND g.j = 0",
     )
     .bind(spec.seed)
@@ -936,6 +932,38 @@ async fn memberships(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult<(
     .bind(mandate_roles::VIEWER)
     .execute(&mut *tx)
     .await?;
+    sqlx::query(
+        "INSERT INTO user_mandate (id, user_id, mandate_id, enabled, created_at, updated_at,
+                                   role_labels, member_admin)
+         SELECT g.id, g.user_id, g.mandate_id, g.enabled, g.created, g.created,
+                COALESCE(l.labels, ''), COALESCE(l.admin, false)
+         FROM gen_member g
+         LEFT JOIN (SELECT gr.user_mandate_id AS id,
+                           string_agg(DISTINCT r.label, ' ' ORDER BY r.label) AS labels,
+                           bool_or(r.label = 'admin'
+                                   AND (r.mandate_id IS NULL OR r.mandate_id = gm.mandate_id)) AS admin
+                      FROM gen_member_role gr
+                      JOIN gen_member gm ON gm.id = gr.user_mandate_id
+                      JOIN mandate_role r ON r.id = gr.mandate_role_id
+                                         AND r.feature_instance_id IS NULL
+                     GROUP BY gr.user_mandate_id) l ON l.id = g.id
+         ON CONFLICT DO NOTHING",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("ALTER TABLE user_mandate_role DISABLE TRIGGER user_mandate_role_labels_insert")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id, created_at)
+         SELECT gr.user_mandate_id, gr.mandate_role_id, gr.created
+         FROM gen_member_role gr JOIN user_mandate um ON um.id = gr.user_mandate_id",
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("ALTER TABLE user_mandate_role ENABLE TRIGGER user_mandate_role_labels_insert")
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -57,6 +57,28 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
     .unwrap();
     assert_eq!(bad, 0);
 
+    // The labels and admin flag written with each membership are what the product's own
+    // set-based refresh (migrations 0410/0910) computes: recomputing them changes no row.
+    let before: Vec<(uuid::Uuid, String, bool)> =
+        sqlx::query_as("SELECT id, role_labels, member_admin FROM user_mandate ORDER BY id")
+            .fetch_all(&a.pool)
+            .await
+            .unwrap();
+    assert!(before.iter().any(|r| r.2) && before.iter().any(|r| r.1.contains(' ')));
+    sqlx::query("SELECT hubdeck_refresh_member_labels(ARRAY(SELECT id FROM user_mandate))")
+        .execute(&a.pool)
+        .await
+        .unwrap();
+    let after: Vec<(uuid::Uuid, String, bool)> =
+        sqlx::query_as("SELECT id, role_labels, member_admin FROM user_mandate ORDER BY id")
+            .fetch_all(&a.pool)
+            .await
+            .unwrap();
+    assert!(
+        before == after,
+        "the generator's labels differ from the refresh's"
+    );
+
     // The same first page of the Mandates list (the product's own query) in both databases.
     let first = |pool: sqlx::PgPool| async move {
         hubdeck::store::mandates::list(
