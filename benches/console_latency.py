@@ -6,6 +6,9 @@ Drives `hubdeck demo` (release build) on the bench dataset in a private tmux ser
 the first `capture-pane` that shows the new rows with no "loading" spinner. A cursor move (no
 I/O) is timed the same way in the same run: the difference is what the action costs beyond a
 redraw. The polling resolution is one `tmux capture-pane` (a process start, 1-3 ms).
+It also prints launch -> first frame and launch -> Mandates rows on screen (`hubdeck demo` with
+the cluster stopped, so both include starting it), and the console's peak resident memory
+(VmHWM) after all the actions.
 
 Run (after `cargo bench --bench budgets` has generated the dataset, or with any bench-scale
 demo data dir):
@@ -84,6 +87,26 @@ def search(term):
     return timed(["Enter"])
 
 
+def peak_rss_kb():
+    """VmHWM of the `hubdeck` process in the pane (a child of the pane's shell), in kB."""
+    pane = tmux("display-message", "-p", "#{pane_pid}", out=True).strip()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+            if ppid != pane:
+                continue
+            with open(f"/proc/{pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return None
+
+
 def main():
     if not shutil.which("tmux"):
         raise SystemExit("tmux not installed")
@@ -96,15 +119,20 @@ def main():
     args = ["new-session", "-d", "-x", "200", "-y", "60"]
     for k, v in env.items():
         args += ["-e", f"{k}={v}"]
+    t_launch = time.perf_counter()
     tmux(*args, "sh", "-c", f'"{BIN}" demo; exec sleep 600')
     tmux("set-option", "-g", "escape-time", "0")
     results = {}
+    startup = {}
 
     def rec(name, dt):
         results.setdefault(name, []).append(dt * 1000.0)
 
     try:
+        wait(lambda s: "Mandates" in s)
+        startup["launch → first frame"] = (time.perf_counter() - t_launch) * 1000.0
         wait_text("Mandates", "rows 1–50 of")
+        startup["launch → Mandates rows on screen"] = (time.perf_counter() - t_launch) * 1000.0
         time.sleep(1.0)  # let the count arrive
         for _ in range(ROUNDS):
             for _ in range(3):
@@ -147,6 +175,9 @@ def main():
             rec("users: /turing Enter", search("turing")[0])
             search("")
             time.sleep(0.3)
+        rss = peak_rss_kb()
+        if rss:
+            startup["peak resident memory (VmHWM) of the console after the run"] = rss
     finally:
         try:
             tmux("send-keys", "q")
@@ -155,6 +186,12 @@ def main():
             subprocess.run(["tmux", "-S", SOCK, "kill-server"], check=False)
             shutil.rmtree(TMP, ignore_errors=True)
 
+    for name, v in startup.items():
+        if "memory" in name:
+            print(f"{name}: {v / 1024.0:.1f} MB")
+        else:
+            print(f"{name}: {v:.0f} ms")
+    print()
     cursor = statistics.median(results["cursor move (Down)"])
     print(f"rounds: {ROUNDS}; cursor move median {cursor:.1f} ms\n")
     print("| action | median | max | median − cursor move | within 50 ms of the cursor move |")
