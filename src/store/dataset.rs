@@ -825,9 +825,10 @@ async fn mandates(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult<()> 
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO mandate (id, name, label, enabled, deleted_at, created_at, updated_at)
+        "INSERT INTO mandate (id, name, label, enabled, deleted_at, created_at, updated_at, plan_key)
          SELECT id, name, label, enabled, deleted_at, created,
-                greatest(created, coalesce(deleted_at, created))
+                greatest(created, coalesce(deleted_at, created)),
+                CASE WHEN deleted_at IS NULL THEN plan_key END
          FROM gen_mandate ORDER BY n",
     )
     .execute(&mut *tx)
@@ -858,6 +859,13 @@ async fn subscriptions(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult
     )
     .execute(&mut *tx)
     .await?;
+    // The live subscription's plan is already on each mandate row (written with it, see
+    // `mandates`): the row trigger of migration 1100 that keeps it there would update every
+    // mandate once more (all its indexes, trigram ones included), so it is off for this one
+    // insert, in this transaction.
+    sqlx::query("ALTER TABLE mandate_subscription DISABLE TRIGGER mandate_subscription_plan_key")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO mandate_subscription (id, mandate_id, plan_key, status, recurring, started_at,
                                            current_period_start, current_period_end, trial_ends_at,
@@ -879,6 +887,9 @@ async fn subscriptions(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult
     .bind(BASE_TIME)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("ALTER TABLE mandate_subscription ENABLE TRIGGER mandate_subscription_plan_key")
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -78,6 +78,23 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
         before == after,
         "the generator's labels differ from the refresh's"
     );
+    // The plan on each mandate row is its live subscription's, as migration 1100's trigger
+    // keeps it (none for a soft-deleted mandate, whose subscription is canceled).
+    let wrong_plan: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mandate m WHERE m.plan_key IS DISTINCT FROM
+           (SELECT s.plan_key FROM mandate_subscription s WHERE s.mandate_id = m.id
+               AND s.status IN ('trialing', 'active', 'past_due'))",
+    )
+    .fetch_one(&a.pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong_plan, 0);
+    let with_plan: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mandate WHERE plan_key IS NOT NULL")
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    assert!(with_plan > 0);
 
     // The same first page of the Mandates list (the product's own query) in both databases.
     let first = |pool: sqlx::PgPool| async move {
