@@ -64,11 +64,22 @@ pub async fn insert_notification(
     mandate: Option<MandateId>,
     text: &NotificationText,
 ) -> StoreResult<()> {
+    insert_notifications(conn, &[user], mandate, text).await
+}
+
+/// The same notification to every user in `users`, in one statement.
+pub async fn insert_notifications(
+    conn: &mut PgConnection,
+    users: &[UserSub],
+    mandate: Option<MandateId>,
+    text: &NotificationText,
+) -> StoreResult<()> {
+    let users: Vec<uuid::Uuid> = users.iter().map(|u| u.0).collect();
     sqlx::query(
         "INSERT INTO notification (user_id, mandate_id, kind, title_en, message_en, title_de, \
-         message_de) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+         message_de) SELECT u, $2, $3, $4, $5, $6, $7 FROM unnest($1::uuid[]) u",
     )
-    .bind(user)
+    .bind(users)
     .bind(mandate)
     .bind(text.kind)
     .bind(&text.title_en)

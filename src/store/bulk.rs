@@ -191,19 +191,5 @@ pub async fn insert_notifications(
     mandate: MandateId,
     text: &super::audit::NotificationText,
 ) -> StoreResult<()> {
-    let users: Vec<Uuid> = users.iter().map(|t| t.0).collect();
-    sqlx::query(
-        "INSERT INTO notification (user_id, mandate_id, kind, title_en, message_en, title_de, \
-         message_de) SELECT u, $2, $3, $4, $5, $6, $7 FROM unnest($1::uuid[]) u",
-    )
-    .bind(users)
-    .bind(mandate)
-    .bind(text.kind)
-    .bind(&text.title_en)
-    .bind(&text.message_en)
-    .bind(&text.title_de)
-    .bind(&text.message_de)
-    .execute(conn)
-    .await?;
-    Ok(())
+    super::audit::insert_notifications(conn, users, Some(mandate), text).await
 }

@@ -246,6 +246,12 @@ pub async fn generate(
         });
     };
 
+    // Bulk load: the non-unique indexes (sort keys, trigram GINs) are dropped for the load and
+    // built again at the end, in this transaction — one sorted build each instead of millions
+    // of index inserts (a GIN fed row by row wrote over 100 GB of WAL at the bench scale).
+    // Unique indexes stay: they back the primary keys, ON CONFLICT and the foreign keys.
+    let deferred = defer_indexes(&mut tx).await?;
+
     report("users and profiles");
     users(&mut tx, spec).await?;
     report("global role grants");
@@ -266,6 +272,12 @@ pub async fn generate(
     report("audit history");
     audit(&mut tx, spec).await?;
     report("statistics");
+    for (_, def) in deferred {
+        // The catalogue's own definition of an index this function dropped.
+        sqlx::query(sqlx::AssertSqlSafe(def))
+            .execute(&mut *tx)
+            .await?;
+    }
     let spec_json = serde_json::to_value(spec).unwrap_or_default();
     sqlx::query("INSERT INTO demo_dataset (spec_hash, spec) VALUES ($1, $2)")
         .bind(spec.hash())
@@ -278,6 +290,30 @@ pub async fn generate(
     // a production database reaches under autovacuum.
     sqlx::query("VACUUM (ANALYZE)").execute(pool).await?;
     Ok(())
+}
+
+/// Drops every non-unique index of the schema's tables (the database is empty: checked above)
+/// and returns their names and definitions, to be built again after the load.
+async fn defer_indexes(tx: &mut PgConnection) -> StoreResult<Vec<(String, String)>> {
+    let defs: Vec<(String, String)> = sqlx::query_as(
+        "SELECT format('%I.%I', n.nspname, ic.relname), pg_get_indexdef(i.indexrelid)
+           FROM pg_index i
+           JOIN pg_class ic ON ic.oid = i.indexrelid
+           JOIN pg_class t ON t.oid = i.indrelid
+           JOIN pg_namespace n ON n.oid = t.relnamespace
+          WHERE n.nspname = current_schema() AND NOT i.indisunique AND NOT i.indisprimary
+            AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)
+          ORDER BY 1",
+    )
+    .fetch_all(&mut *tx)
+    .await?;
+    for (name, _) in &defs {
+        // `name` is quoted by format('%I.%I') from the catalogue.
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP INDEX {name}")))
+            .execute(&mut *tx)
+            .await?;
+    }
+    Ok(defs)
 }
 
 // Every value below is a function of (seed, row number): h(n, salt) = hashint8extended(n, seed + salt).
@@ -825,9 +861,10 @@ async fn mandates(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult<()> 
     .execute(&mut *tx)
     .await?;
     sqlx::query(
-        "INSERT INTO mandate (id, name, label, enabled, deleted_at, created_at, updated_at)
+        "INSERT INTO mandate (id, name, label, enabled, deleted_at, created_at, updated_at, plan_key)
          SELECT id, name, label, enabled, deleted_at, created,
-                greatest(created, coalesce(deleted_at, created))
+                greatest(created, coalesce(deleted_at, created)),
+                CASE WHEN deleted_at IS NULL THEN plan_key END
          FROM gen_mandate ORDER BY n",
     )
     .execute(&mut *tx)
@@ -858,6 +895,13 @@ async fn subscriptions(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult
     )
     .execute(&mut *tx)
     .await?;
+    // The live subscription's plan is already on each mandate row (written with it, see
+    // `mandates`): the row trigger of migration 1100 that keeps it there would update every
+    // mandate once more (all its indexes, trigram ones included), so it is off for this one
+    // insert, in this transaction.
+    sqlx::query("ALTER TABLE mandate_subscription DISABLE TRIGGER mandate_subscription_plan_key")
+        .execute(&mut *tx)
+        .await?;
     sqlx::query(
         "INSERT INTO mandate_subscription (id, mandate_id, plan_key, status, recurring, started_at,
                                            current_period_start, current_period_end, trial_ends_at,
@@ -879,6 +923,9 @@ async fn subscriptions(tx: &mut PgConnection, spec: &DatasetSpec) -> StoreResult
     .bind(BASE_TIME)
     .execute(&mut *tx)
     .await?;
+    sqlx::query("ALTER TABLE mandate_subscription ENABLE TRIGGER mandate_subscription_plan_key")
+        .execute(&mut *tx)
+        .await?;
     Ok(())
 }
 

@@ -78,6 +78,37 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
         before == after,
         "the generator's labels differ from the refresh's"
     );
+    // The indexes dropped for the load are all back, exactly as the migrations define them.
+    let fresh = pg::fresh_db().await;
+    let index_defs = |pool: sqlx::PgPool| async move {
+        sqlx::query_scalar::<_, String>(
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let migrated = index_defs(fresh.pool.clone()).await;
+    assert!(migrated.iter().any(|d| d.contains("gin_trgm_ops")));
+    assert_eq!(index_defs(a.pool.clone()).await, migrated);
+
+    // The plan on each mandate row is its live subscription's, as migration 1100's trigger
+    // keeps it (none for a soft-deleted mandate, whose subscription is canceled).
+    let wrong_plan: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM mandate m WHERE m.plan_key IS DISTINCT FROM
+           (SELECT s.plan_key FROM mandate_subscription s WHERE s.mandate_id = m.id
+               AND s.status IN ('trialing', 'active', 'past_due'))",
+    )
+    .fetch_one(&a.pool)
+    .await
+    .unwrap();
+    assert_eq!(wrong_plan, 0);
+    let with_plan: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM mandate WHERE plan_key IS NOT NULL")
+            .fetch_one(&a.pool)
+            .await
+            .unwrap();
+    assert!(with_plan > 0);
 
     // The same first page of the Mandates list (the product's own query) in both databases.
     let first = |pool: sqlx::PgPool| async move {

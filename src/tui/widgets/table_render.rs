@@ -336,14 +336,34 @@ mod tests {
     use ratatui::layout::Constraint::{self, Fill, Length};
 
     use super::*;
-    use crate::domain::DisplayText;
-    use crate::tui::screens::users::data::Users;
+    use crate::domain::{DisplayText, PageQuery};
+    use crate::service::{Actor, Services};
+    use crate::tui::action::{JobFuture, ListSource, Reply};
     use crate::tui::widgets::table::Column;
+
+    /// The widths are computed from rows already on the page: nothing is ever loaded.
+    #[derive(Debug)]
+    struct NoSource;
+
+    impl ListSource for NoSource {
+        fn page(&self, _: Services, _: Actor, _: PageQuery) -> JobFuture<Reply> {
+            Box::pin(async { anyhow::bail!("not loaded in this test") })
+        }
+        fn filter_values(
+            &self,
+            _: Services,
+            _: Actor,
+            _: String,
+            _: PageQuery,
+        ) -> JobFuture<Vec<String>> {
+            Box::pin(async { anyhow::bail!("not loaded in this test") })
+        }
+    }
 
     fn view(rows: &[[&str; 3]]) -> TableView {
         let mut v = TableView::new(
             "users",
-            Arc::new(Users),
+            Arc::new(NoSource),
             "Users",
             vec![
                 Column::new("Email", "email", Fill(3)),
