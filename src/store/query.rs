@@ -521,28 +521,6 @@ fn page_statement_with(
         }
         qb.push(" FROM ").push(list.from);
         list.push_where(&mut qb, q, scope, None)?;
-        // Only the matches on the page's side of the cursor: the planner can then combine the
-        // trigram bitmap with the sort index's range (a page near either end of a broad
-        // search reads a few heap pages, not every match).
-        if let Some(c) = cursor {
-            let raw: Vec<&str> = keys.iter().map(|k| k.expr).collect();
-            qb.push(" AND (FALSE");
-            for (prefix, tail) in segments(&dirs, c) {
-                qb.push(" OR (TRUE");
-                push_segment_cond(
-                    &mut qb,
-                    &raw,
-                    &keys,
-                    &dirs,
-                    (list.tiebreak, list.tiebreak_type, tie_dir),
-                    c,
-                    prefix,
-                    tail,
-                );
-                qb.push(")");
-            }
-            qb.push(")");
-        }
         qb.push(") ");
     }
     qb.push("SELECT hubdeck_r.*");
