@@ -384,8 +384,7 @@ async fn the_console_top_bar_shows_the_selected_environment() {
         !top.contains(" e2e "),
         "the selected name wins over ui.environment: {top}"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 /// `:env NAME` in the console connects to the other environment and signs the operator in
@@ -464,6 +463,5 @@ async fn the_console_switches_environments_with_env_and_signs_in_again() {
         screen.lines().next().unwrap_or_default().contains(" beta "),
         "{screen}"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }

@@ -487,8 +487,7 @@ async fn console_end_shows_the_last_mandate_beyond_the_cap() {
     t.wait_gone(&[last.as_str()]);
     t.keys(&["Home"]);
     t.wait_for(&["Mandate 0000001", "rows 1–"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 fn cli(db: &pg::TestDb, args: &[&str]) -> serde_json::Value {

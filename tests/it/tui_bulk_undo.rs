@@ -4,12 +4,13 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use hubdeck::domain::UserSub;
 use hubdeck::domain::totp::{STEP_SECONDS, TotpSecret};
-use hubdeck::domain::{RoleRef, UserSub};
 
 use crate::support::pg::fresh_db;
 use crate::tui_e2e::{
-    OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, seed_mandate, services, start_signed_in,
+    OPERATOR_EMAIL, OPERATOR_PASSWORD, Tmux, seed_identity, seed_mandate, seed_operator, services,
+    start_signed_in,
 };
 
 fn unix_now() -> u64 {
@@ -59,13 +60,7 @@ fn sign_in_password(t: &Tmux) {
 async fn mfa_code_sign_in_refuses_a_wrong_code_then_accepts_the_right_one() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let sub = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let sub = seed_operator(&s).await;
     // An enrolled software token (local_mfa = "optional", the default, then asks for it).
     let secret = TotpSecret::generate();
     hubdeck::store::local_totp::set_verified(&db.pool, sub, &secret)
@@ -88,21 +83,14 @@ async fn mfa_code_sign_in_refuses_a_wrong_code_then_accepts_the_right_one() {
     t.text(&good);
     t.keys(&["Enter"]);
     t.wait_for(&["1 Mandates", OPERATOR_EMAIL, "rows"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mfa_setup_shows_the_qr_code_and_secret_then_signs_in() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let sub = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let sub = seed_operator(&s).await;
     let t = Tmux::start(
         &["--database-url", &db.url],
         &[("HUBDECK_DIRECTORY__LOCAL_MFA", "required")],
@@ -153,8 +141,7 @@ async fn mfa_setup_shows_the_qr_code_and_secret_then_signs_in() {
         secret.expose(),
         "the shown secret is the enrolled one"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 const MEMBER_ROLE: &str = "9e0c1a52-5d1f-4f7e-9a55-0a4a1c2d3e02";
@@ -206,9 +193,7 @@ fn open_members(t: &Tmux, mandate: &str, search: &str, rows: &str) {
     t.wait_for(&[mandate]);
     t.keys(&["Enter"]);
     t.wait_for(&[&format!("Members of {mandate}"), OPERATOR_EMAIL]);
-    t.keys(&["/"]);
-    t.text(search);
-    t.keys(&["Enter"]);
+    t.search(search);
     t.wait_for(&[rows]);
 }
 
@@ -216,13 +201,7 @@ fn open_members(t: &Tmux, mandate: &str, search: &str, rows: &str) {
 async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let alice = seed_identity(&s, "alice@hub.example", None, None).await;
     let bob = seed_identity(&s, "bob@hub.example", None, None).await;
     let zed = seed_identity(&s, "zed@other.example", None, None).await;
@@ -341,28 +320,19 @@ async fn bulk_role_change_over_a_search_refuses_the_last_admin_then_undo() {
     t.settle();
     t.keys(&["n"]);
     t.wait_gone(&["Undo grant change"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn undo_a_user_disable_from_the_users_screen() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let carol = seed_identity(&s, "carol@site.example", None, None).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["2"]);
     t.wait_for(&["carol@site.example", "a on/off"]);
-    t.keys(&["/"]);
-    t.text("carol");
-    t.keys(&["Enter"]);
+    t.search("carol");
     t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
     // Nothing to undo yet.
     t.keys(&["z"]);
@@ -394,21 +364,14 @@ async fn undo_a_user_disable_from_the_users_screen() {
         undoes, 1,
         "the undo's own audit row links to the one it undoes"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mfa_session_ended_by_wrong_codes_goes_back_to_the_password() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let sub = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let sub = seed_operator(&s).await;
     let secret = TotpSecret::generate();
     hubdeck::store::local_totp::set_verified(&db.pool, sub, &secret)
         .await
@@ -438,13 +401,7 @@ async fn mfa_session_ended_by_wrong_codes_goes_back_to_the_password() {
 async fn space_and_range_marks_feed_the_bulk_preview() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let mut subs = Vec::new();
     for e in [
         "a1@site.example",
@@ -495,6 +452,5 @@ async fn space_and_range_marks_feed_the_bulk_preview() {
     .await
     .unwrap();
     assert_eq!(enabled, [false, false, true, true]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }

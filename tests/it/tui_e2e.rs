@@ -139,6 +139,19 @@ impl Tmux {
         }
     }
 
+    /// `/`, the term, Enter: the list's search as an operator types it.
+    pub fn search(&self, term: &str) {
+        self.keys(&["/"]);
+        self.text(term);
+        self.keys(&["Enter"]);
+    }
+
+    /// `q` on a console with nothing in flight, and the program exits 0.
+    pub fn quit(&self) {
+        self.keys(&["q"]);
+        self.wait_for(&["__EXIT:0"]);
+    }
+
     pub fn keys(&self, keys: &[&str]) {
         let st = self
             .tmux()
@@ -299,6 +312,17 @@ pub async fn seed_identity(
     ident.sub
 }
 
+/// The operator every console test signs in as: an identity with a password and global ADMIN.
+pub async fn seed_operator(s: &hubdeck::service::Services) -> UserSub {
+    seed_identity(
+        s,
+        OPERATOR_EMAIL,
+        Some(OPERATOR_PASSWORD),
+        Some(RoleRef::Admin),
+    )
+    .await
+}
+
 /// Starts the console on `db` and signs the operator in.
 pub fn start_signed_in(db: &TestDb, env: &[(&str, &str)]) -> Tmux {
     let t = Tmux::start(&["--database-url", &db.url], env);
@@ -315,13 +339,7 @@ pub fn start_signed_in(db: &TestDb, env: &[(&str, &str)]) -> Tmux {
 async fn quit_restores_the_terminal_with_exit_0() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let t = start_signed_in(&db, &[]);
     assert!(t.alternate_on(), "the console runs on the alternate screen");
     // Resize re-lays out: too small, then back.
@@ -342,13 +360,7 @@ async fn quit_restores_the_terminal_with_exit_0() {
 async fn wrong_password_is_refused_and_the_password_never_shows() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let started = Instant::now();
     let t = Tmux::start(&["--database-url", &db.url], &[]);
     t.wait_for(&["Sign in"]);
@@ -372,13 +384,7 @@ async fn wrong_password_is_refused_and_the_password_never_shows() {
 async fn injected_panic_restores_the_terminal() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let t = Tmux::start(&["--database-url", &db.url], &[("HUBDECK_TEST_PANIC", "1")]);
     let cap = t.wait_for(&["injected test panic", "__EXIT:101", "__TTY:icanon"]);
     assert!(
@@ -393,13 +399,7 @@ async fn injected_panic_restores_the_terminal() {
 async fn stuck_registration_is_listed_and_retry_completes_it() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let sub = seed_identity(&s, "dave@site.example", None, None).await;
     let reg_id: uuid::Uuid = sqlx::query_scalar(
         "INSERT INTO registration (email, name, organisation, requested_roles, state, sub, identity_created, last_error) \
@@ -431,8 +431,7 @@ async fn stuck_registration_is_listed_and_retry_completes_it() {
             .await
             .expect("roles");
     assert_eq!(roles, vec![RoleRef::Researcher.id()]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 /// The key as shown on the reveal panel (the line starting with the configured prefix).
@@ -450,13 +449,7 @@ pub fn sha256_hex(s: &str) -> String {
 async fn register_trust_reveals_the_key_once() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["4"]);
     t.wait_for(&["Trusts", "rows"]);
@@ -550,21 +543,13 @@ pub async fn seed_mandate(db: &TestDb, name: &str, admin: UserSub) -> uuid::Uuid
 async fn members_add_and_last_admin_refusal() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     seed_identity(&s, "carol@site.example", None, None).await;
     seed_mandate(&db, "Acme Research", op).await;
     seed_mandate(&db, "Beta Hospital", op).await;
     let t = start_signed_in(&db, &[]);
     t.wait_for(&["Acme Research", "Beta Hospital"]);
-    t.keys(&["/"]);
-    t.text("acme");
-    t.keys(&["Enter"]);
+    t.search("acme");
     let cap = t.wait_for(&["Acme Research", "rows 1–1 of 1"]);
     assert!(!cap.contains("Beta Hospital"), "{cap}");
     t.keys(&["Enter"]);
@@ -577,9 +562,7 @@ async fn members_add_and_last_admin_refusal() {
     t.wait_gone(&["Add member to"]);
     t.wait_for(&["carol@site.example", OPERATOR_EMAIL, "rows 1–2 of 2"]);
     // The operator is the only admin: removing them is refused.
-    t.keys(&["/"]);
-    t.text("ops@");
-    t.keys(&["Enter"]);
+    t.search("ops@");
     t.wait_for(&["rows 1–1 of 1", OPERATOR_EMAIL]);
     t.keys(&["d"]);
     t.wait_for(&["Remove member"]);
@@ -593,21 +576,14 @@ async fn members_add_and_last_admin_refusal() {
     // Esc and the next key must not arrive in one read (that would be alt-q).
     t.keys(&["Escape"]);
     t.wait_gone(&["Assign another admin"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn hostile_names_render_as_visible_escapes() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let op: UserSub = sqlx::query_scalar("SELECT user_id FROM user_role LIMIT 1")
         .fetch_one(&db.pool)
         .await
@@ -626,8 +602,7 @@ async fn hostile_names_render_as_visible_escapes() {
         "a style change leaked into the name:\n{raw:?}"
     );
     assert!(!raw.contains("Evil\u{1b}[31m"), "raw ESC emitted");
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 /// Stored names the console must not let look alike: an invisible character shows as its
@@ -636,13 +611,7 @@ async fn hostile_names_render_as_visible_escapes() {
 async fn invisible_characters_and_typed_backslashes_are_told_apart() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let op: UserSub = sqlx::query_scalar("SELECT user_id FROM user_role LIMIT 1")
         .fetch_one(&db.pool)
         .await
@@ -656,21 +625,14 @@ async fn invisible_characters_and_typed_backslashes_are_told_apart() {
         !cap.contains('\u{200b}') && !cap.contains('\u{1b}'),
         "{cap}"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn keymap_and_theme_are_overridable_from_the_config_dir() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     seed_mandate(&db, "Acme Research", op).await;
     let t = Tmux::start_with_config(
         &["--database-url", &db.url],
@@ -716,13 +678,7 @@ async fn keymap_and_theme_are_overridable_from_the_config_dir() {
 async fn read_only_mode_refuses_mutations() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let t = Tmux::start(&["--database-url", &db.url, "--read-only"], &[]);
     t.wait_for(&["Sign in"]);
     t.text(OPERATOR_EMAIL);
@@ -735,28 +691,19 @@ async fn read_only_mode_refuses_mutations() {
     t.keys(&["n"]);
     let cap = t.wait_for(&["read-only mode: changes are disabled"]);
     assert!(!cap.contains("Register trust"), "no form opens:\n{cap}");
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn disable_a_user_from_the_users_screen() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let carol = seed_identity(&s, "carol@site.example", None, None).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["2"]);
     t.wait_for(&["carol@site.example", "a on/off"]);
-    t.keys(&["/"]);
-    t.text("carol");
-    t.keys(&["Enter"]);
+    t.search("carol");
     t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
     t.keys(&["a"]);
     t.wait_for(&["Disable user", "Disable carol@site.example?"]);
@@ -793,6 +740,5 @@ async fn disable_a_user_from_the_users_screen() {
         assert!(Instant::now() < deadline, "row not refreshed:\n{cap}");
         std::thread::sleep(Duration::from_millis(25));
     }
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }

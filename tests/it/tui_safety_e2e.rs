@@ -9,8 +9,8 @@ use sqlx::PgPool;
 
 use crate::support::pg::fresh_db;
 use crate::tui_e2e::{
-    OPERATOR_EMAIL, OPERATOR_PASSWORD, key_on_screen, seed_identity, seed_mandate, services,
-    sha256_hex, start_signed_in,
+    key_on_screen, seed_identity, seed_mandate, seed_operator, services, sha256_hex,
+    start_signed_in,
 };
 
 /// Everything a stray key could change: trusts (with key hashes and slots), mandates, members,
@@ -61,13 +61,7 @@ async fn seed_trust(pool: &PgPool, name: &str, code: &str) {
 async fn a_bracketed_paste_is_text_never_keystrokes() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     seed_mandate(&db, "Acme Research", op).await;
     seed_trust(&db.pool, "Leeds Teaching", "LEEDS").await;
     seed_trust(&db.pool, "Everybody Health", "EVERY").await;
@@ -122,13 +116,7 @@ async fn a_bracketed_paste_is_text_never_keystrokes() {
 async fn ctrl_c_on_the_reveal_panel_does_not_open_the_copy_prompt() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["4"]);
     t.wait_for(&["Trusts", "rows"]);
@@ -167,13 +155,7 @@ async fn ctrl_c_on_the_reveal_panel_does_not_open_the_copy_prompt() {
 async fn keys_behind_terminal_too_small_change_nothing() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     seed_mandate(&db, "Acme Research", op).await;
     seed_trust(&db.pool, "Leeds Teaching", "LEEDS").await;
     let before = state(&db.pool).await;
@@ -221,13 +203,7 @@ async fn keys_behind_terminal_too_small_change_nothing() {
 async fn an_operator_whose_grant_was_removed_is_signed_out_on_the_next_action() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     seed_trust(&db.pool, "Leeds Teaching", "LEEDS").await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["4"]);
@@ -341,13 +317,7 @@ fn assert_bracketed_paste_off(t: &crate::tui_e2e::Tmux) {
 async fn bracketed_paste_is_off_after_quit_and_after_a_panic() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0", "__TTY:icanon"]);
@@ -375,13 +345,7 @@ async fn member_role_labels(pool: &PgPool, mandate: uuid::Uuid, user: uuid::Uuid
 async fn member_roles_form_shows_and_keeps_the_mandates_own_role() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let carol = seed_identity(&s, "carol@site.example", None, None).await;
     let mandate = seed_mandate(&db, "Acme Research", op).await;
     let steward: uuid::Uuid = sqlx::query_scalar(
@@ -412,9 +376,7 @@ async fn member_roles_form_shows_and_keeps_the_mandates_own_role() {
     t.wait_for(&["Acme Research"]);
     t.keys(&["Enter"]);
     t.wait_for(&["Members of Acme Research", "carol@site.example"]);
-    t.keys(&["/"]);
-    t.text("carol");
-    t.keys(&["Enter"]);
+    t.search("carol");
     t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
     t.keys(&["r"]);
     // Opened with what carol holds now, the mandate's own role included.
@@ -438,28 +400,19 @@ async fn member_roles_form_shows_and_keeps_the_mandates_own_role() {
         vec!["data steward", "member", "viewer"],
         "the mandate's own role is kept"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let carol = seed_identity(&s, "carol@site.example", None, Some(RoleRef::Admin)).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["2"]);
     t.wait_for(&["carol@site.example"]);
-    t.keys(&["/"]);
-    t.text("carol");
-    t.keys(&["Enter"]);
+    t.search("carol");
     t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
     t.keys(&["Enter"]);
     t.wait_for(&["User carol@site.example", "Grants"]);
@@ -485,6 +438,5 @@ async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants()
     // Esc and the next key must not arrive in one read (that would be alt-q).
     t.keys(&["Escape"]);
     t.wait_gone(&["User carol@site.example"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }

@@ -9,7 +9,7 @@ use hubdeck::service::drift::{DriftClass, DriftTarget};
 use crate::mandates::{cached_user, raw_member};
 use crate::support::pg::fresh_db;
 use crate::tui_e2e::{
-    OPERATOR_EMAIL, OPERATOR_PASSWORD, seed_identity, seed_mandate, services, start_signed_in,
+    OPERATOR_EMAIL, seed_identity, seed_mandate, seed_operator, services, start_signed_in,
 };
 
 async fn count(pool: &sqlx::PgPool, sql: &str, id: uuid::Uuid) -> i64 {
@@ -24,13 +24,7 @@ async fn count(pool: &sqlx::PgPool, sql: &str, id: uuid::Uuid) -> i64 {
 async fn drift_row_is_repaired_from_the_console_exactly_as_previewed() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     // An identity with no global role and no membership: drift of class no-grants, whose
     // repair deletes the identity in the directory and marks its cache row gone.
     let idle = seed_identity(&s, "idle@site.example", None, None).await;
@@ -106,21 +100,14 @@ async fn drift_row_is_repaired_from_the_console_exactly_as_previewed() {
     assert!(s.directory.find_by_sub(op).await.is_ok());
     // No other drift row was touched: the preview for the same target is now refused.
     assert!(s.drift_repair_preview(&Actor::cli(), target).await.is_err());
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn soft_deleted_mandate_is_found_and_restored_from_the_console() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let acme = seed_mandate(&db, "Acme Research", op).await;
     seed_mandate(&db, "Beta Hospital", op).await;
     s.soft_delete_mandate(&Actor::cli(), MandateId(acme))
@@ -169,21 +156,14 @@ async fn soft_deleted_mandate_is_found_and_restored_from_the_console() {
     ]);
     t.keys(&["Escape"]);
     t.wait_gone(&["Create mandate"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn plan_change_below_the_member_count_is_refused_and_changes_nothing() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let acme = seed_mandate(&db, "Acme Research", op).await;
     sqlx::query("UPDATE mandate_subscription SET plan_key = 'TEAM', status = 'active', trial_ends_at = NULL WHERE mandate_id = $1")
         .bind(acme)
@@ -267,21 +247,14 @@ async fn plan_change_below_the_member_count_is_refused_and_changes_nothing() {
         .await,
         1
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn drift_lists_mandates_without_a_working_admin_first_and_removes_a_gone_member() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op = seed_operator(&s).await;
     let gone_admin = cached_user(&db.pool, "gone-admin@site.example", "Gone Admin").await;
     let gone_member = cached_user(&db.pool, "gone-member@site.example", "Gone Member").await;
     seed_mandate(&db, "Zeta Clinic", gone_admin).await;
@@ -355,8 +328,7 @@ async fn drift_lists_mandates_without_a_working_admin_first_and_removes_a_gone_m
         .await,
         1
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 /// The confirmation is proportional: y/n for a reversible repair, the word typed when it
@@ -415,13 +387,7 @@ fn drift_confirmation_is_in_proportion_to_the_repair() {
 async fn drift_repair_refused_when_the_row_changed_after_the_preview() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     let idle = seed_identity(&s, "idle@site.example", None, None).await;
     let t = start_signed_in(&db, &[]);
     t.keys(&["7"]);
@@ -464,8 +430,7 @@ async fn drift_repair_refused_when_the_row_changed_after_the_preview() {
     );
     t.keys(&["Escape"]);
     t.wait_gone(&["Repair drift failed"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 /// The mandates list source: the plan filter, and the `deleted` pseudo-filter switching to

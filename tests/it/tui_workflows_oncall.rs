@@ -7,7 +7,9 @@ use hubdeck::service::Actor;
 use hubdeck::service::session::SignInOutcome;
 
 use crate::support::pg::fresh_db;
-use crate::tui_e2e::{OPERATOR_EMAIL, OPERATOR_PASSWORD, seed_identity, services, start_signed_in};
+use crate::tui_e2e::{
+    OPERATOR_EMAIL, OPERATOR_PASSWORD, seed_identity, seed_operator, services, start_signed_in,
+};
 
 async fn operator(s: &hubdeck::service::Services) -> Actor {
     match s
@@ -26,13 +28,7 @@ async fn operator(s: &hubdeck::service::Services) -> Actor {
 async fn audit_row_shows_the_actors_email_and_a_before_after_diff() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op_sub = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op_sub = seed_operator(&s).await;
     let dave = seed_identity(&s, "dave@site.example", None, None).await;
     let a = operator(&s).await;
     s.edit_profile(&a, dave, "Dave", "Site One")
@@ -77,8 +73,7 @@ async fn audit_row_shows_the_actors_email_and_a_before_after_diff() {
     t.text("since 2000-01-01 00:00");
     t.keys(&["Enter"]);
     t.wait_for(&["User profile updated", "+ name: Dave Jones"]);
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 /// On-call retries a stuck registration from its detail: the detail shows the id, the sub,
@@ -88,13 +83,7 @@ async fn audit_row_shows_the_actors_email_and_a_before_after_diff() {
 async fn retrying_a_stuck_registration_from_its_detail() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    let op_sub = seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    let op_sub = seed_operator(&s).await;
     let mut ids = Vec::new();
     for (email, age) in [
         ("anna@site.example", 3i32),
@@ -195,8 +184,7 @@ async fn retrying_a_stuck_registration_from_its_detail() {
         cap.contains(&format!("▶ {next}@")),
         "the cursor stays at the retried row's place:\n{cap}"
     );
-    t.keys(&["q"]);
-    t.wait_for(&["__EXIT:0"]);
+    t.quit();
 }
 
 const OLD_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000001";
@@ -208,13 +196,7 @@ const OLD_HASH: &str = "00000000000000000000000000000000000000000000000000000000
 async fn rotating_a_trusts_internal_service_key_from_the_console() {
     let db = fresh_db().await;
     let s = services(&db).await;
-    seed_identity(
-        &s,
-        OPERATOR_EMAIL,
-        Some(OPERATOR_PASSWORD),
-        Some(RoleRef::Admin),
-    )
-    .await;
+    seed_operator(&s).await;
     sqlx::query(
         "INSERT INTO trust (name, code, api_key_hash, last_heartbeat) \
          VALUES ('Leeds Teaching', 'LEEDS', $1, '2026-11-20T09:15:00Z')",
