@@ -282,6 +282,8 @@ fn split_csv(line: &str) -> Vec<String> {
 // CLI end to end
 // ---------------------------------------------------------------------------------------------
 
+/// `hubdeck ARGS --database-url URL` with the local directory, no stdin: (exit code, stdout,
+/// stderr).
 pub(crate) fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
         .args(args)
@@ -289,6 +291,7 @@ pub(crate) fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
         .env("HUBDECK_DIRECTORY__KIND", "local")
         .env("HUBDECK_DATA_DIR", std::env::temp_dir())
         .env("USER", "ci-operator")
+        .stdin(std::process::Stdio::null())
         .output()
         .unwrap();
     (

@@ -2,8 +2,6 @@
 //! in PostgreSQL and in the directory, the apply re-checks the premise and audits; the CLI twin
 //! `hubdeck users drift --repair` with its exit codes, through the real binary.
 
-use std::process::Command;
-
 use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{MandateId, RoleRef, UserSub};
 use hubdeck::service::ServiceError;
@@ -336,29 +334,7 @@ async fn identity_without_grants_is_deleted_in_the_directory_as_previewed() {
     assert!(svc.drift_report(&cli(), 100).await.unwrap().is_empty());
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_hubdeck");
-
-fn hubdeck(home: &std::path::Path, url: &str, args: &[&str]) -> (i32, String, String) {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("HUBDECK_") || k.starts_with("XDG_") {
-            c.env_remove(k);
-        }
-    }
-    let out = c
-        .env("HOME", home)
-        .env("HUBDECK_DATA_DIR", home.join("data"))
-        .env("HUBDECK_DIRECTORY__KIND", "local")
-        .args(args)
-        .args(["--database-url", url])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::env::cli_local as hubdeck;
 
 #[tokio::test]
 async fn cli_drift_repair_previews_applies_and_reports_exit_codes_in_json() {

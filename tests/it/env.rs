@@ -21,6 +21,19 @@ pub fn hubdeck_in(home: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
     c.output().expect("run hubdeck")
 }
 
+/// `hubdeck ARGS --database-url URL` with the embedded (local) directory, in an empty
+/// environment under `home`: (exit code, stdout, stderr).
+pub fn cli_local(home: &Path, url: &str, args: &[&str]) -> (i32, String, String) {
+    let mut all = args.to_vec();
+    all.extend(["--database-url", url]);
+    let out = hubdeck_in(home, &all, &[("HUBDECK_DIRECTORY__KIND", "local")]);
+    (
+        out.status.code().unwrap_or(-1),
+        text(&out.stdout),
+        text(&out.stderr),
+    )
+}
+
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }

@@ -3,8 +3,6 @@
 //! audited, one transaction — raced against member adds), the plan filter, and the CLI twins
 //! `mandates plans|plan|show|list --plan|--deleted|restore` with their exit codes.
 
-use std::process::Command;
-
 use hubdeck::directory::{Invite, NewIdentity};
 use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{Email, MandateId, MandateRoleId, PageQuery, UserSub};
@@ -281,29 +279,7 @@ async fn plan_change_and_member_add_race_never_exceed_the_capacity() {
     assert_eq!(add_won + change_won, 8);
 }
 
-const BIN: &str = env!("CARGO_BIN_EXE_hubdeck");
-
-fn hubdeck(home: &std::path::Path, url: &str, args: &[&str]) -> (i32, String, String) {
-    let mut c = Command::new(BIN);
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AWS_") || k.starts_with("HUBDECK_") || k.starts_with("XDG_") {
-            c.env_remove(k);
-        }
-    }
-    let out = c
-        .env("HOME", home)
-        .env("HUBDECK_DATA_DIR", home.join("data"))
-        .env("HUBDECK_DIRECTORY__KIND", "local")
-        .args(args)
-        .args(["--database-url", url])
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use crate::env::cli_local as hubdeck;
 
 #[tokio::test]
 async fn cli_plan_change_restore_and_lists_in_json_with_exit_codes() {

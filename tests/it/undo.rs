@@ -3,6 +3,7 @@
 //! when the grant changed since, linked to the undone row, at most once — and the CLI twin
 //! `audit undo ID [--dry-run] [--yes] [--output json]` with its exit codes.
 
+use crate::audit::hubdeck;
 use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{MandateId, MandateRoleId, RoleRef, UserSub};
 use hubdeck::service::{Actor, ServiceError, Services};
@@ -291,23 +292,6 @@ async fn undo_of_user_roles_and_member_and_user_disable() {
     .await
     .unwrap();
     assert!(enabled);
-}
-
-fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
-        .args(args)
-        .args(["--database-url", &db.url])
-        .env("HUBDECK_DIRECTORY__KIND", "local")
-        .env("HUBDECK_DATA_DIR", std::env::temp_dir())
-        .env("USER", "ci-operator")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test]
