@@ -159,3 +159,42 @@ async fn cli_rotates_the_internal_key_once_into_a_pipe_and_shows_the_detail() {
     let out = run(&["trusts", "rotate-internal-key", "NOPE"]);
     assert_eq!(out.status.code(), Some(4));
 }
+
+/// With stdout on a terminal the internal key is never printed into the scrollback: nothing is
+/// rotated, and the message names the command that shows keys once on the alternate screen.
+#[tokio::test(flavor = "multi_thread")]
+async fn rotate_internal_key_on_a_terminal_rotates_nothing_and_names_the_way() {
+    let db = pg::fresh_db().await;
+    let svc = services(&db);
+    let reg = svc
+        .register_trust(&Actor::cli(), "York District", "YRK", None)
+        .await
+        .unwrap();
+    let rotated_at = || async {
+        sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
+            "SELECT internal_key_rotated_at FROM trust WHERE id = $1",
+        )
+        .bind(reg.trust.id.0)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+    };
+    let before = rotated_at().await;
+    let t = crate::tui_e2e::Tmux::start(
+        &[
+            "trusts",
+            "rotate-internal-key",
+            "YRK",
+            "--database-url",
+            &db.url,
+        ],
+        &[],
+    );
+    t.wait_for(&[
+        "nothing was rotated",
+        "hubdeck trusts rotate-key TRUST --internal",
+        "__EXIT:2",
+    ]);
+    assert_eq!(rotated_at().await, before);
+    assert_eq!(audits(&db, reg.trust.id.0, "INTERNAL_KEY_ROTATED").await, 0);
+}
