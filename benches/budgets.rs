@@ -780,8 +780,8 @@ async fn console_pages(
 
     let rows = PageQuery::new(1, 50).wanting(Want::Rows);
     const MS: &str = "m.name ILIKE $S OR m.label ILIKE $S";
-    const US: &str = "d.sub IN (SELECT s.sub FROM directory_user s WHERE s.email ILIKE $S OR s.username ILIKE $S \
-                      OR (s.sub::text) ILIKE $S UNION SELECT pp.user_id FROM user_profile pp WHERE pp.name ILIKE $S OR pp.organisation ILIKE $S)";
+    const US: &str = "(d.email ILIKE $S OR d.username ILIKE $S OR d.profile_name ILIKE $S \
+                      OR d.profile_organisation ILIKE $S)";
     const MEMS: &str = "um.member_search ILIKE $S";
     // (label, target at page 1, reference select, key, key type, tie, dir, search, seed)
     type Family<'a> = (

@@ -298,8 +298,16 @@ const ALWAYS_MATERIALIZE_BELOW: f64 = 20_000.0;
 /// times fewer rows than the bitmap would visit.
 const WALK_MARGIN: f64 = 20.0;
 
+/// A walk from a cursor reads at most the rows between the cursor and the end of the list in
+/// the scan direction, however the matches cluster. It is chosen when that bound is below this
+/// many times the matches the bitmap would visit: even if it read all of them, a walk's row
+/// costs about what a bitmap's does, and it usually stops after the page (the previous page of a
+/// broad search: only a page of matches lies before the cursor, and so does little of the list).
+const BOUNDED_WALK_RATIO: f64 = 2.0;
+
 /// Decides [`Plan`] from the planner's own row estimates: with a search term, the walk reads
-/// about `page × total / matches` rows, the bitmap about `matches`.
+/// about `page × total / matches` rows, the bitmap about `matches`; from a cursor, the walk
+/// reads no more than the rows on the cursor's far side.
 pub async fn choose_plan(
     pool: &PgPool,
     list: &ListSql,
@@ -309,16 +317,46 @@ pub async fn choose_plan(
     if !list.has_search(q) {
         return Ok(Plan::Walk);
     }
-    let matches = estimate_rows(pool, list, q, scope, true).await?;
+    let matches = estimate_rows(pool, list, q, scope, Estimate::Matches).await?;
+    if matches_cursor_range(list, q)? {
+        let range = estimate_rows(pool, list, q, scope, Estimate::CursorRange).await?;
+        if range < BOUNDED_WALK_RATIO * matches {
+            return Ok(Plan::Walk);
+        }
+    }
     if matches < ALWAYS_MATERIALIZE_BELOW {
         return Ok(Plan::Materialize);
     }
-    let total = estimate_rows(pool, list, q, scope, false).await?.max(1.0);
+    let total = estimate_rows(pool, list, q, scope, Estimate::All)
+        .await?
+        .max(1.0);
     let walk = f64::from(q.page_size + 1) * total / matches.max(1.0);
     Ok(if walk * WALK_MARGIN < matches {
         Plan::Walk
     } else {
         Plan::Materialize
+    })
+}
+
+/// Which rows [`estimate_rows`] asks the planner about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Estimate {
+    /// Everything the query matches (search included).
+    Matches,
+    /// The list under its filters, without the search.
+    All,
+    /// Without the search, the rows on the cursor's far side by the first sort key (a superset
+    /// of what a walk from the cursor can read).
+    CursorRange,
+}
+
+/// Whether the query pages from a cursor whose first key bounds a range ([`Estimate::CursorRange`]).
+fn matches_cursor_range(list: &ListSql, q: &PageQuery) -> StoreResult<bool> {
+    Ok(match &q.position {
+        Position::After(c) | Position::Before(c) => {
+            !list.sort_keys(q)?.is_empty() && c.keys.first().is_some_and(Option::is_some)
+        }
+        Position::Offset | Position::Last => false,
     })
 }
 
@@ -328,11 +366,14 @@ async fn estimate_rows(
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
-    with_search: bool,
+    what: Estimate,
 ) -> StoreResult<f64> {
     let mut qb = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
     qb.push(list.from);
-    list.push_where_with(&mut qb, q, scope, None, with_search)?;
+    list.push_where_with(&mut qb, q, scope, None, what == Estimate::Matches)?;
+    if what == Estimate::CursorRange {
+        push_cursor_range(&mut qb, list, q)?;
+    }
     let plan: serde_json::Value = qb.build_query_scalar().fetch_one(pool).await?;
     Ok(plan
         .get(0)
@@ -340,6 +381,36 @@ async fn estimate_rows(
         .and_then(|p| p.get("Plan Rows"))
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(0.0))
+}
+
+/// ` AND` the first sort key on the cursor's far side in scan direction (values after it, and
+/// the nulls where they follow: ascending scans put them last).
+fn push_cursor_range(
+    qb: &mut QueryBuilder<Postgres>,
+    list: &ListSql,
+    q: &PageQuery,
+) -> StoreResult<()> {
+    let (cursor, backwards) = match &q.position {
+        Position::After(c) => (c, false),
+        Position::Before(c) => (c, true),
+        Position::Offset | Position::Last => return Ok(()),
+    };
+    let keys = list.sort_keys(q)?;
+    let (Some(key), Some(Some(value))) = (keys.first(), cursor.keys.first()) else {
+        return Ok(());
+    };
+    let dir = if backwards { flip(key.dir) } else { key.dir };
+    qb.push(" AND (").push(key.expr);
+    qb.push(match dir {
+        SortDir::Asc => " >= ",
+        SortDir::Desc => " <= ",
+    });
+    qb.push_bind(value.clone()).push("::").push(key.sql_type);
+    if dir == SortDir::Asc {
+        qb.push(" OR ").push(key.expr).push(" IS NULL");
+    }
+    qb.push(")");
+    Ok(())
 }
 
 /// The planner's estimate of the matching rows (the console's "of ≈N").
@@ -350,7 +421,7 @@ pub async fn estimate(
     scope: Option<Scope<'_>>,
 ) -> StoreResult<u64> {
     q.validate(list.spec)?;
-    let rows = estimate_rows(pool, list, q, scope, true).await?;
+    let rows = estimate_rows(pool, list, q, scope, Estimate::Matches).await?;
     Ok(rows.max(0.0).round() as u64)
 }
 

@@ -229,8 +229,8 @@ pub struct UserRow {
 }
 
 /// One page of users in ONE statement. The search text (email, username, name, organisation,
-/// sub) is matched through a subquery over each table's trigram indexes (an OR across a join
-/// could not use them); role filters become an EXISTS over `user_role`.
+/// an id prefix) is matched on the directory row's own trigram indexes; role filters become an
+/// EXISTS over `user_role`.
 pub async fn list_page(
     db: &PgPool,
     q: &PageQuery,
@@ -301,20 +301,32 @@ fn users_scope(q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<(PageQuery, Scop
 /// term looks like the start of an id (see [`sub_prefix`]) — and then as a prefix, so a word
 /// such as "cafe" never finds users whose id happens to contain it.
 fn push_search(qb: &mut QueryBuilder<Postgres>, pattern: &str) {
-    qb.push(" AND d.sub IN (SELECT s.sub FROM directory_user s WHERE s.email ILIKE ")
-        .push_bind(pattern.to_string())
-        .push(" OR s.username ILIKE ")
-        .push_bind(pattern.to_string());
+    // One table (migration 1300): the profile's fields are kept on the directory row, so the
+    // matches come from one BitmapOr over `directory_user`'s trigram indexes and carry their
+    // sort keys — no union, no join back for the key.
+    qb.push(" AND (");
+    for (i, column) in SEARCHED.iter().enumerate() {
+        if i > 0 {
+            qb.push(" OR ");
+        }
+        qb.push(*column)
+            .push(" ILIKE ")
+            .push_bind(pattern.to_string());
+    }
     if let Some(prefix) = sub_prefix(pattern) {
-        qb.push(" OR (s.sub::text) LIKE ")
+        qb.push(" OR (d.sub::text) LIKE ")
             .push_bind(format!("{prefix}%"));
     }
-    qb.push(" UNION SELECT pp.user_id FROM user_profile pp WHERE pp.name ILIKE ")
-        .push_bind(pattern.to_string())
-        .push(" OR pp.organisation ILIKE ")
-        .push_bind(pattern.to_string())
-        .push(")");
+    qb.push(")");
 }
+
+/// What the users search matches (each has a trigram index on `directory_user`).
+const SEARCHED: [&str; 4] = [
+    "d.email",
+    "d.username",
+    "d.profile_name",
+    "d.profile_organisation",
+];
 
 /// Fewest characters of an id prefix the search matches against subs.
 pub const SUB_PREFIX_MIN: usize = 8;

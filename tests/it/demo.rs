@@ -549,7 +549,10 @@ async fn list_page_queries_use_indexes_on_a_generated_dataset() {
     )
     .await
     .join("\n");
-    for index in ["directory_user_email_trgm", "user_profile_name_trgm"] {
+    for index in [
+        "directory_user_email_trgm",
+        "directory_user_profile_name_trgm",
+    ] {
         assert!(
             plan.contains(index),
             "users search without {index}:\n{plan}"

@@ -267,7 +267,7 @@ async fn users_substring_search_uses_trigram_indexes() {
         "email search must use the trigram index:\n{plan}"
     );
     assert!(
-        plan.contains("user_profile_name_trgm"),
+        plan.contains("directory_user_profile_name_trgm"),
         "name search must use the trigram index:\n{plan}"
     );
     // And the service returns the one match.
