@@ -870,3 +870,49 @@ fn the_create_form_offers_the_catalogue_plans() {
     a.update(ch('n'));
     assert!(screen(&a).contains("◀ GOLD ▶"), "{}", screen(&a));
 }
+
+/// A new search asks for its rows and the planner's estimate at once, and for the capped count
+/// only when the rows have arrived: on a two-core bastion a broad search's count (a second pass
+/// over the same matches) competed with its own page (issue 13: `/leeds` in tmux).
+#[test]
+fn the_count_of_a_new_search_waits_for_its_page() {
+    use hubdeck::domain::page::Want;
+    let wants = |reqs: &[Request]| -> Vec<Want> {
+        reqs.iter()
+            .filter_map(|r| match r {
+                Request::Page { query, .. } => Some(query.want),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut a = app();
+    for _ in 0..3 {
+        answer_all(&mut a);
+    }
+    a.update(ch('/'));
+    type_str(&mut a, "leeds");
+    a.update(key(KeyCode::Enter));
+    let reqs = a.take_requests();
+    assert_eq!(wants(&reqs), vec![Want::Rows, Want::Estimate], "{reqs:?}");
+    assert!(reqs.iter().all(|r| match r {
+        Request::Page { query, .. } => query.search.as_deref() == Some("leeds"),
+        _ => true,
+    }));
+    // Nothing more while the page is out, whatever else arrives (here: the estimate).
+    let (page, others): (Vec<_>, Vec<_>) = reqs
+        .into_iter()
+        .partition(|r| matches!(r, Request::Page { query, .. } if query.want == Want::Rows));
+    answer(&mut a, others);
+    assert!(wants(&a.take_requests()).is_empty());
+    // The page arrives: now the count.
+    answer(&mut a, page);
+    let reqs = a.take_requests();
+    assert_eq!(wants(&reqs), vec![Want::CappedCount], "{reqs:?}");
+    answer(&mut a, reqs);
+    // Paging within the same search asks for no count again.
+    a.update(key(KeyCode::PageDown));
+    let reqs = a.take_requests();
+    assert_eq!(wants(&reqs), vec![Want::Rows], "{reqs:?}");
+    answer(&mut a, reqs);
+    assert!(wants(&a.take_requests()).is_empty());
+}

@@ -348,8 +348,14 @@ pub fn role_choices_for(target: &RoleTarget) -> RoleChoices {
 
 /// Answers every queued request with fixed data (pages, summaries, health).
 pub fn answer_all(app: &mut App) {
-    let reqs = app.take_requests();
-    answer(app, reqs);
+    // A page's reply releases its held-back count (`TableView::deferred_count`): answer that too.
+    for _ in 0..3 {
+        let reqs = app.take_requests();
+        if reqs.is_empty() {
+            break;
+        }
+        answer(app, reqs);
+    }
 }
 
 /// Answers `reqs` like [`answer_all`] and returns the mutations among them (unanswered).

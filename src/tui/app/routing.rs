@@ -22,7 +22,6 @@ impl App {
         self.expect(id, Owner::Tab(tab), "page", list);
         if !counts.is_empty() {
             self.expect(estimate_id, Owner::Tab(tab), "estimate", list);
-            self.expect(count_id, Owner::Tab(tab), "count", list);
         }
         self.outbox.push(req);
         self.outbox.extend(counts);
@@ -126,9 +125,20 @@ impl App {
             Owner::Tab(tab) => {
                 let cmds = self.screens[tab.index()].on_reply(p.slot, id, result);
                 self.screen_cmds(tab, cmds);
+                self.send_deferred_count(tab);
             }
             Owner::Form => self.form_reply(p.slot, result),
             Owner::Filter(column) => self.filter_values(column, result),
+        }
+    }
+
+    /// The tab's capped count, once its page is on screen (see `TableView::deferred_count`).
+    fn send_deferred_count(&mut self, tab: Tab) {
+        let table = self.screens[tab.index()].table_mut();
+        let list = table.list;
+        if let Some((id, req)) = table.deferred_count() {
+            self.expect(id, Owner::Tab(tab), "count", list);
+            self.outbox.push(req);
         }
     }
 

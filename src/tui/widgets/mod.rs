@@ -7,6 +7,7 @@ pub mod form_render;
 pub mod help;
 pub mod reveal;
 pub mod table;
+pub mod table_count;
 pub mod table_render;
 pub mod toast;
 pub mod typed_table;

@@ -8,10 +8,11 @@ use std::sync::Arc;
 use ratatui::layout::Constraint;
 use tui_input::Input;
 
-use crate::domain::page::{Filter, PageNav, Position, TOTAL_CAP, Want, thousands};
+use crate::domain::page::{Filter, PageNav, Position, Want};
 use crate::domain::{Page, PageQuery, SortDir};
 use crate::tui::action::{ListSource, Request, Row};
 
+pub use super::table_count::Count;
 pub use super::typed_table::{TableRow, Typed};
 
 pub const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
@@ -94,51 +95,13 @@ pub struct TableView {
     /// never awaited by a page.
     pub count: Count,
     /// The query the count belongs to (a new search, filter or sort asks again).
-    counted_for: Option<PageQuery>,
-    estimate_awaiting: Option<u64>,
-    count_awaiting: Option<u64>,
+    pub(super) counted_for: Option<PageQuery>,
+    pub(super) estimate_awaiting: Option<u64>,
+    pub(super) count_awaiting: Option<u64>,
+    /// The capped count, sent once the page it counts has arrived (see [`TableView::deferred_count`]).
+    pub(super) count_deferred: Option<Request>,
     /// Bumped whenever a new page replaces the shown one (the typed rows follow it).
     pub page_gen: u64,
-}
-
-/// What the console knows about the number of matching rows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Count {
-    /// Not known yet ("counting…").
-    #[default]
-    Unknown,
-    /// The planner's estimate ("≈N"), while the count runs.
-    Estimate(u64),
-    /// Counted: exact up to [`TOTAL_CAP`], `TOTAL_CAP + 1` = "more than 100,000".
-    Exact(u64),
-}
-
-impl Count {
-    /// "12,345", "≈980,000", "more than 100,000" or "counting…".
-    pub fn label(self) -> String {
-        match self {
-            Count::Unknown => "counting…".into(),
-            Count::Estimate(n) => format!("≈{}", thousands(n)),
-            Count::Exact(n) if n > TOTAL_CAP => format!("more than {}", thousands(TOTAL_CAP)),
-            Count::Exact(n) => thousands(n),
-        }
-    }
-
-    /// An exact row count (not capped), when known.
-    pub fn exact(self) -> Option<u64> {
-        match self {
-            Count::Exact(n) if n <= TOTAL_CAP => Some(n),
-            _ => None,
-        }
-    }
-
-    /// Best guess of the row count (exact, capped or estimated).
-    pub fn approx(self) -> Option<u64> {
-        match self {
-            Count::Unknown => None,
-            Count::Estimate(n) | Count::Exact(n) => Some(n),
-        }
-    }
 }
 
 impl TableView {
@@ -168,6 +131,7 @@ impl TableView {
             counted_for: None,
             estimate_awaiting: None,
             count_awaiting: None,
+            count_deferred: None,
             page_gen: 0,
         }
     }
@@ -191,45 +155,6 @@ impl TableView {
             query: self.query.clone().wanting(Want::Rows),
             source: self.source.clone(),
         }
-    }
-
-    /// The count requests for the current query, once per change of search, filters or sort:
-    /// the planner's estimate (fast, shown as "≈N") and the capped count. Empty when the
-    /// count of this query is known or already asked for.
-    pub fn count_requests(&mut self, estimate_id: u64, count_id: u64) -> Vec<Request> {
-        if self
-            .counted_for
-            .as_ref()
-            .is_some_and(|q| q.same_rows_as(&self.query))
-        {
-            return Vec::new();
-        }
-        self.counted_for = Some(self.query.clone());
-        self.count = Count::Unknown;
-        self.estimate_awaiting = Some(estimate_id);
-        self.count_awaiting = Some(count_id);
-        let base = self.query.clone().at(Position::Offset);
-        let mut base = base;
-        base.page = 1;
-        vec![
-            Request::Page {
-                id: estimate_id,
-                list: self.list,
-                query: base.clone().wanting(Want::Estimate),
-                source: self.source.clone(),
-            },
-            Request::Page {
-                id: count_id,
-                list: self.list,
-                query: base.wanting(Want::CappedCount),
-                source: self.source.clone(),
-            },
-        ]
-    }
-
-    /// Forgets the count (after a change to the rows, e.g. a create or delete).
-    pub fn invalidate_count(&mut self) {
-        self.counted_for = None;
     }
 
     /// Takes a page result (or a count). Returns false when it is stale.

@@ -1,0 +1,99 @@
+//! What a table knows about its row count, and the requests that find it out: the planner's
+//! estimate with the page, the capped count once the page has arrived (never awaited by a page).
+
+use crate::domain::page::{Position, TOTAL_CAP, Want, thousands};
+use crate::tui::action::Request;
+
+use super::table::TableView;
+
+/// What the console knows about the number of matching rows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Count {
+    /// Not known yet ("counting…").
+    #[default]
+    Unknown,
+    /// The planner's estimate ("≈N"), while the count runs.
+    Estimate(u64),
+    /// Counted: exact up to [`TOTAL_CAP`], `TOTAL_CAP + 1` = "more than 100,000".
+    Exact(u64),
+}
+
+impl Count {
+    /// "12,345", "≈980,000", "more than 100,000" or "counting…".
+    pub fn label(self) -> String {
+        match self {
+            Count::Unknown => "counting…".into(),
+            Count::Estimate(n) => format!("≈{}", thousands(n)),
+            Count::Exact(n) if n > TOTAL_CAP => format!("more than {}", thousands(TOTAL_CAP)),
+            Count::Exact(n) => thousands(n),
+        }
+    }
+
+    /// An exact row count (not capped), when known.
+    pub fn exact(self) -> Option<u64> {
+        match self {
+            Count::Exact(n) if n <= TOTAL_CAP => Some(n),
+            _ => None,
+        }
+    }
+
+    /// Best guess of the row count (exact, capped or estimated).
+    pub fn approx(self) -> Option<u64> {
+        match self {
+            Count::Unknown => None,
+            Count::Estimate(n) | Count::Exact(n) => Some(n),
+        }
+    }
+}
+
+impl TableView {
+    /// The count requests for the current query, once per change of search, filters or sort:
+    /// the planner's estimate (fast, shown as "≈N"), returned to go with the page, and the
+    /// capped count, held back until the page has arrived ([`TableView::deferred_count`]): on a
+    /// small machine a broad search's count would otherwise compete with its own page. Empty
+    /// when the count of this query is known or already asked for.
+    pub fn count_requests(&mut self, estimate_id: u64, count_id: u64) -> Vec<Request> {
+        if self
+            .counted_for
+            .as_ref()
+            .is_some_and(|q| q.same_rows_as(&self.query))
+        {
+            return Vec::new();
+        }
+        self.counted_for = Some(self.query.clone());
+        self.count = Count::Unknown;
+        self.estimate_awaiting = Some(estimate_id);
+        self.count_awaiting = Some(count_id);
+        let mut base = self.query.clone().at(Position::Offset);
+        base.page = 1;
+        self.count_deferred = Some(Request::Page {
+            id: count_id,
+            list: self.list,
+            query: base.clone().wanting(Want::CappedCount),
+            source: self.source.clone(),
+        });
+        vec![Request::Page {
+            id: estimate_id,
+            list: self.list,
+            query: base.wanting(Want::Estimate),
+            source: self.source.clone(),
+        }]
+    }
+
+    /// The held-back count request, once no page is loading: its id and the request.
+    pub fn deferred_count(&mut self) -> Option<(u64, Request)> {
+        if self.awaiting.is_some() {
+            return None;
+        }
+        let req = self.count_deferred.take()?;
+        match &req {
+            Request::Page { id, .. } if self.count_awaiting == Some(*id) => Some((*id, req)),
+            _ => None,
+        }
+    }
+
+    /// Forgets the count (after a change to the rows, e.g. a create or delete).
+    pub fn invalidate_count(&mut self) {
+        self.counted_for = None;
+    }
+}
