@@ -132,20 +132,8 @@ impl ListSql {
             scope(qb);
             qb.push(")");
         }
-        if let Some(text) = q.search_text().filter(|_| with_search) {
-            let pattern = format!("%{}%", escape_like(text));
-            if let Some(push) = self.search_with {
-                push(qb, &pattern);
-            } else if !self.search.is_empty() {
-                qb.push(" AND (");
-                for (i, expr) in self.search.iter().enumerate() {
-                    if i > 0 {
-                        qb.push(" OR ");
-                    }
-                    qb.push(*expr).push(" ILIKE ").push_bind(pattern.clone());
-                }
-                qb.push(")");
-            }
+        if with_search {
+            self.push_search(qb, q);
         }
         for f in &q.filters {
             if Some(f.column.as_str()) == skip_filter {
@@ -163,6 +151,26 @@ impl ListSql {
             push_filter(qb, col.expr, spec.kind, &f.values);
         }
         Ok(())
+    }
+
+    /// Pushes ` AND (...)` for the search text, when there is one.
+    fn push_search(&self, qb: &mut QueryBuilder<Postgres>, q: &PageQuery) {
+        let Some(text) = q.search_text() else {
+            return;
+        };
+        let pattern = format!("%{}%", escape_like(text));
+        if let Some(push) = self.search_with {
+            push(qb, &pattern);
+        } else if !self.search.is_empty() {
+            qb.push(" AND (");
+            for (i, expr) in self.search.iter().enumerate() {
+                if i > 0 {
+                    qb.push(" OR ");
+                }
+                qb.push(*expr).push(" ILIKE ").push_bind(pattern.clone());
+            }
+            qb.push(")");
+        }
     }
 
     /// The sort keys of the query (default sort when none), without the tie-breaker.
@@ -288,7 +296,17 @@ pub enum Plan {
     /// Collect the matching set first (a MATERIALIZED CTE: with a search term, the trigram
     /// bitmap), then sort only the matches.
     Materialize,
+    /// Walk at most [`PROBE_ROWS`] rows of the sort order, keeping the matches: the page when
+    /// they fill it (or the list ends inside the walk), else [`Plan::Materialize`] after all —
+    /// a walk whose worst case is bounded, for searches whose matches are dense enough that a
+    /// walk should find a page quickly (or sit right at the cursor, as when paging inside a
+    /// cluster of matches).
+    Probe,
 }
+
+/// How many rows a [`Plan::Probe`] walks before it gives up (the page is then collected
+/// through the bitmap). A probe that gives up costs about this many index rows.
+pub const PROBE_ROWS: i64 = 5_000;
 
 /// A term whose matches are below this many rows is always collected first: the walk's cost
 /// depends on where the matches sit in the sort order (clustered matches make it read most
@@ -324,13 +342,18 @@ pub async fn choose_plan(
             return Ok(Plan::Walk);
         }
     }
-    if matches < ALWAYS_MATERIALIZE_BELOW {
-        return Ok(Plan::Materialize);
-    }
+    let jump = matches!(q.position, Position::Offset) && q.page > 1;
     let total = estimate_rows(pool, list, q, scope, Estimate::All)
         .await?
         .max(1.0);
+    // Rows a walk reads for a page if the matches were spread evenly through the sort order.
     let walk = f64::from(q.page_size + 1) * total / matches.max(1.0);
+    if !jump && walk <= PROBE_ROWS as f64 {
+        return Ok(Plan::Probe);
+    }
+    if matches < ALWAYS_MATERIALIZE_BELOW {
+        return Ok(Plan::Materialize);
+    }
     Ok(if walk * WALK_MARGIN < matches {
         Plan::Walk
     } else {
@@ -445,10 +468,56 @@ pub async fn explain_page(
     q: &PageQuery,
     scope: Option<Scope<'_>>,
 ) -> StoreResult<Vec<String>> {
-    let plan = choose_plan(pool, list, q, scope).await?;
+    let mut plan = choose_plan(pool, list, q, scope).await?;
+    if plan == Plan::Probe
+        && probe_page(fetch_rows(pool, list, q, scope, plan).await?, q)?.is_none()
+    {
+        plan = Plan::Materialize;
+    }
     let mut qb = page_statement_with(list, q, scope, plan, "EXPLAIN (ANALYZE, TIMING OFF) ")?;
     let lines: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
     Ok(lines)
+}
+
+async fn fetch_rows(
+    pool: &PgPool,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+    plan: Plan,
+) -> StoreResult<Vec<PgRow>> {
+    let mut qb = page_statement(list, q, scope, plan)?;
+    Ok(qb.build().fetch_all(pool).await?)
+}
+
+/// The page a [`Plan::Probe`] found, or None when its walk ended before it could tell (the
+/// rows are then collected through the bitmap). Its rows come segment by segment in scan
+/// order; a segment's matches count only while every segment before it was walked to its end.
+fn probe_page(rows: Vec<PgRow>, q: &PageQuery) -> StoreResult<Option<Vec<PgRow>>> {
+    let limit = q.page_size as usize + 1;
+    let mut page = Vec::with_capacity(limit);
+    let mut seg: Option<i32> = None;
+    let mut cut = false;
+    for row in rows {
+        let this: i32 = row.try_get("hubdeck_seg")?;
+        if seg != Some(this) {
+            if cut {
+                // The segment before this one stopped at PROBE_ROWS with room left on the page.
+                return Ok(None);
+            }
+            seg = Some(this);
+        }
+        if row.try_get::<i64, _>("hubdeck_n")? >= PROBE_ROWS {
+            cut = true;
+        }
+        if row.try_get::<bool, _>("hubdeck_hit")? {
+            page.push(row);
+            if page.len() == limit {
+                return Ok(Some(page));
+            }
+        }
+    }
+    Ok(if cut { None } else { Some(page) })
 }
 
 /// Segment of the keyset: rows whose first `prefix` keys equal the cursor's, then `tail`.
@@ -580,6 +649,7 @@ fn page_statement_with(
         list.tiebreak
     };
 
+    let probe = plan == Plan::Probe;
     let mut qb = QueryBuilder::new(head);
     if materialize {
         // The matching set once (the planner picks the trigram bitmap for it: no ORDER BY or
@@ -594,11 +664,18 @@ fn page_statement_with(
         list.push_where(&mut qb, q, scope, None)?;
         qb.push(") ");
     }
-    qb.push("SELECT hubdeck_r.*");
-    for (i, col) in key_cols.iter().enumerate() {
-        qb.push(format!(", hubdeck_p.{col}::text AS hubdeck_c{i}"));
+    let select_page = |qb: &mut QueryBuilder<Postgres>| {
+        qb.push("SELECT hubdeck_r.*");
+        for (i, col) in key_cols.iter().enumerate() {
+            qb.push(format!(", hubdeck_p.{col}::text AS hubdeck_c{i}"));
+        }
+        qb.push(", hubdeck_p.hubdeck_id::text AS hubdeck_cid");
+    };
+    select_page(&mut qb);
+    if probe {
+        qb.push(", hubdeck_p.hubdeck_seg, hubdeck_p.hubdeck_hit, hubdeck_p.hubdeck_n");
     }
-    qb.push(", hubdeck_p.hubdeck_id::text AS hubdeck_cid FROM (SELECT * FROM (");
+    qb.push(" FROM (SELECT * FROM (");
     let segs = match cursor {
         Some(c) => segments(&dirs, c),
         None => vec![(0, Tail::Tie)],
@@ -607,16 +684,30 @@ fn page_statement_with(
         if si > 0 {
             qb.push(" UNION ALL ");
         }
+        if probe {
+            // Each segment walks at most PROBE_ROWS rows in scan order (the search is not a
+            // condition of the walk: an index walk that stops), numbered as they come; kept are
+            // the matches, up to a page and one, and the PROBE_ROWS-th row if the walk got
+            // that far (then the segment may hold matches beyond it).
+            qb.push("(SELECT * FROM (SELECT hubdeck_x.*, row_number() OVER () AS hubdeck_n FROM ");
+        }
         qb.push(format!("(SELECT {si} AS hubdeck_seg"));
         for (e, col) in exprs.iter().zip(&key_cols) {
             qb.push(", ").push(*e).push(" AS ").push(col);
         }
-        qb.push(", ").push(tie_expr).push(" AS hubdeck_id FROM ");
+        qb.push(", ").push(tie_expr).push(" AS hubdeck_id");
+        if probe {
+            // (A NULL column makes the OR NULL, not false.)
+            qb.push(", COALESCE((TRUE");
+            list.push_search(&mut qb, q);
+            qb.push("), FALSE) AS hubdeck_hit");
+        }
+        qb.push(" FROM ");
         if materialize {
             qb.push("hubdeck_m WHERE TRUE");
         } else {
             qb.push(list.from);
-            list.push_where(&mut qb, q, scope, None)?;
+            list.push_where_with(&mut qb, q, scope, None, !probe)?;
         }
         if let Some(c) = cursor {
             push_segment_cond(
@@ -635,12 +726,20 @@ fn page_statement_with(
             qb.push(*e).push(dir_sql(*d)).push(", ");
         }
         qb.push(tie_expr).push(dir_sql(tie_dir));
-        qb.push(" LIMIT ").push_bind(limit);
+        qb.push(" LIMIT ")
+            .push_bind(if probe { PROBE_ROWS } else { limit });
         if matches!(q.position, Position::Offset) && q.page > 1 {
             qb.push(" OFFSET ")
                 .push_bind(i64::try_from(q.offset()).unwrap_or(i64::MAX));
         }
         qb.push(")");
+        if probe {
+            qb.push(" hubdeck_x) hubdeck_y WHERE hubdeck_hit OR hubdeck_n = ")
+                .push_bind(PROBE_ROWS)
+                .push(" LIMIT ")
+                .push_bind(limit + 1)
+                .push(")");
+        }
     }
     // Segments are disjoint and in scan order: at most (segments × page) key tuples are sorted
     // here, never the list.
@@ -654,17 +753,32 @@ fn page_statement_with(
     };
     qb.push(") hubdeck_u ORDER BY ");
     order(&mut qb, "hubdeck_u");
-    qb.push(" LIMIT ").push_bind(limit);
+    if !probe {
+        qb.push(" LIMIT ").push_bind(limit);
+    }
     // The page's rows are fetched one by one by their unique key (LIMIT 1 keeps the lateral
     // subquery a parameterised index probe: the select list — joins, role subqueries — is
-    // evaluated for the page only, whatever the planner thinks of the list's size).
-    qb.push(") hubdeck_p CROSS JOIN LATERAL (SELECT ")
-        .push(list.select)
-        .push(" FROM ")
-        .push(list.from)
-        .push(" WHERE ")
-        .push(list.tiebreak)
-        .push(" = hubdeck_p.hubdeck_id LIMIT 1) hubdeck_r ORDER BY ");
+    // evaluated for the page only, whatever the planner thinks of the list's size). A probe's
+    // end-of-walk rows that do not match keep their place with nothing joined.
+    qb.push(if probe {
+        ") hubdeck_p LEFT JOIN LATERAL (SELECT "
+    } else {
+        ") hubdeck_p CROSS JOIN LATERAL (SELECT "
+    })
+    .push(list.select)
+    .push(" FROM ")
+    .push(list.from)
+    .push(" WHERE ")
+    .push(list.tiebreak)
+    .push(" = hubdeck_p.hubdeck_id");
+    if probe {
+        qb.push(" AND hubdeck_p.hubdeck_hit");
+    }
+    qb.push(" LIMIT 1) hubdeck_r");
+    if probe {
+        qb.push(" ON TRUE");
+    }
+    qb.push(" ORDER BY ");
     order(&mut qb, "hubdeck_p");
     Ok(qb)
 }
@@ -708,8 +822,13 @@ where
     }
     let plan = choose_plan(pool, list, q, scope).await?;
     let keys = list.sort_keys(q)?.len();
-    let mut qb = page_statement(list, q, scope, plan)?;
-    let rows = qb.build().fetch_all(pool).await?;
+    let mut rows = fetch_rows(pool, list, q, scope, plan).await?;
+    if plan == Plan::Probe {
+        rows = match probe_page(rows, q)? {
+            Some(page) => page,
+            None => fetch_rows(pool, list, q, scope, Plan::Materialize).await?,
+        };
+    }
     let more = rows.len() > q.page_size as usize;
     let mut items = Vec::with_capacity(rows.len());
     let mut cursors = Vec::with_capacity(rows.len());

@@ -7,6 +7,7 @@ use hubdeck::domain::PageQuery;
 use hubdeck::domain::page::{Position, SortDir, TOTAL_CAP, Want};
 use hubdeck::store::mandates::{self, MandateScope};
 use hubdeck::store::members as mstore;
+use hubdeck::store::query::PROBE_ROWS;
 use hubdeck::store::users as ustore;
 use sqlx::PgPool;
 
@@ -390,8 +391,14 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
     .await
     .unwrap();
     let text = plan.join("\n");
-    assert!(text.contains("user_mandate_search_trgm"), "{text}");
-    assert!(max_rows(&plan) <= 400, "{text}");
+    // One match in 40 members: a probe walks the email index inside the mandate and stops
+    // once it has a page (about 2,000 rows), far below its bound.
+    assert!(
+        text.contains("Index Scan using user_mandate_email_sort_idx"),
+        "{text}"
+    );
+    assert!(!text.contains("Seq Scan on user_mandate "), "{text}");
+    assert!(max_rows(&plan) < PROBE_ROWS as u64, "{text}");
     let page = mstore::list(pool, big, &rows.clone().search("khan"))
         .await
         .unwrap();
@@ -428,9 +435,19 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
             checked += 1;
         }
     }
-    // Users searched: the matching set is collected first and only the matches sorted (at
+    // Users searched, one in 40 matching: a probe walks the email index and stops after the
+    // page; a term with few matches has them collected first and only they are sorted (at
     // 6,000 users a sequential scan for the set is the planner's legitimate choice).
     let plan = ustore::explain_page(pool, &rows.clone().search("khan"), &[])
+        .await
+        .unwrap();
+    let text = plan.join("\n");
+    assert!(
+        text.contains("Index Scan using directory_user_email_idx"),
+        "{text}"
+    );
+    assert!(max_rows(&plan) < PROBE_ROWS as u64, "{text}");
+    let plan = ustore::explain_page(pool, &rows.clone().search("user0004"), &[])
         .await
         .unwrap();
     let text = plan.join("\n");
@@ -934,4 +951,70 @@ async fn previous_page_of_a_broad_search_walks_back_from_the_cursor() {
     );
     let again = ustore::list_page(pool, &back, &[]).await.unwrap();
     assert_eq!(subs(&again), subs(&first), "previous page = page 1");
+}
+
+/// A probe (a bounded walk of the sort index keeping the matches) that gives up hands the page
+/// to the collected set, and pages stitched from both are the full order of the matches: here
+/// `00011` matches 111 of the first 12,000 mandates in three clusters by name (0000011,
+/// 0000110–19, 0001100–99) and 300 "Zeta" mandates sorted after them all, so the walk on from
+/// the third cluster finds nothing in 5,000 rows and gives up, and inside a cluster a page is
+/// found within a few rows.
+#[tokio::test]
+async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
+    let db = pg::fresh_db().await;
+    let pool = &db.pool;
+    insert_mandates(pool, 12_000).await;
+    sqlx::query(
+        "INSERT INTO mandate (name, label, enabled) \
+         SELECT 'Zeta 00011 ' || lpad(g::text, 3, '0'), NULL, true FROM generate_series(1, 300) g",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("VACUUM (ANALYZE) mandate")
+        .execute(pool)
+        .await
+        .unwrap();
+    let expected: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM mandate WHERE deleted_at IS NULL \
+         AND (name ILIKE '%00011%' OR label ILIKE '%00011%') ORDER BY name, id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(expected.len(), 111 + 300);
+    let q = PageQuery::new(1, 50).wanting(Want::Rows).search("00011");
+    let (fwd, back) = walk(pool, q.clone()).await;
+    assert_eq!(fwd, expected, "forward");
+    assert_eq!(back, expected, "backward");
+
+    // Page by page: inside the third cluster the probe's walk is the page, the step over the
+    // gap collects the matches, and near the end of the list a walk bounded by the rows left
+    // is chosen outright.
+    let mut page = mandates::list(pool, &q, MandateScope::All).await.unwrap();
+    let mut plans = Vec::new();
+    while !page.nav.at_end {
+        let next = q
+            .clone()
+            .at(Position::After(page.nav.last.clone().unwrap()));
+        plans.push(
+            mandates::explain_page(pool, &next, MandateScope::All)
+                .await
+                .unwrap(),
+        );
+        page = mandates::list(pool, &next, MandateScope::All)
+            .await
+            .unwrap();
+    }
+    let text = |p: &[String]| p.join("\n");
+    assert!(
+        plans.iter().any(|p| text(p).contains("CTE hubdeck_m")),
+        "no step gave up"
+    );
+    let inside = &plans[0];
+    assert!(text(inside).contains("hubdeck_n"), "{}", text(inside));
+    assert!(!text(inside).contains("CTE hubdeck_m"), "{}", text(inside));
+    assert!(max_rows(inside) < 200, "{}", text(inside));
+    let end = plans.last().unwrap();
+    assert!(!text(end).contains("CTE hubdeck_m"), "{}", text(end));
 }
