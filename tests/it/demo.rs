@@ -541,10 +541,31 @@ async fn list_page_queries_use_indexes_on_a_generated_dataset() {
     // The users search at 20,000 users: the planner legitimately scans the ~800-page tables
     // sequentially; that the trigram index paths exist is checked with seq scans off (the
     // benchmark measures the search at 200,000 users).
+    // A dense term (`khan`, about one user in 30) is a walk of the email index bounded by
+    // `PROBE_ROWS`; a rarer one (`khan1`) collects its matches through the trigram indexes.
     let p = "'%khan%'";
-    let plan = explain_users(
+    let dense = explain_users(
         &noseq,
         &PageQuery::new(1, 50).search("khan"),
+        &[p, p, p, p, p, "50", "0"],
+    )
+    .await;
+    assert!(
+        dense
+            .join("\n")
+            .contains("Index Scan using directory_user_email_idx"),
+        "{}",
+        dense.join("\n")
+    );
+    assert!(
+        dense.iter().all(|l| !l.contains("actual rows=5000 ")),
+        "the probe found its page before its bound:\n{}",
+        dense.join("\n")
+    );
+    let p = "'%khan1%'";
+    let plan = explain_users(
+        &noseq,
+        &PageQuery::new(1, 50).search("khan1"),
         &[p, p, p, p, p, "50", "0"],
     )
     .await

@@ -1013,6 +1013,12 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
     );
     let inside = &plans[0];
     assert!(text(inside).contains("hubdeck_n"), "{}", text(inside));
+    // The sort index carries what the search reads (1310): the walk never visits the heap.
+    assert!(
+        text(inside).contains("Index Only Scan using mandate_name_idx"),
+        "{}",
+        text(inside)
+    );
     assert!(!text(inside).contains("CTE hubdeck_m"), "{}", text(inside));
     assert!(max_rows(inside) < 200, "{}", text(inside));
     let end = plans.last().unwrap();
