@@ -31,6 +31,24 @@ async fn insert_mandates(pool: &PgPool, n: u64) {
         .unwrap();
 }
 
+/// Makes the 6,000 users `md5('u' || g)` members of "Mandate 0000007"; returns its id.
+async fn users_join_mandate_7(pool: &PgPool) -> hubdeck::domain::MandateId {
+    let big: hubdeck::domain::MandateId =
+        sqlx::query_scalar("SELECT id FROM mandate WHERE name = 'Mandate 0000007'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    sqlx::query(
+        "INSERT INTO user_mandate (user_id, mandate_id) \
+         SELECT md5('u' || g)::uuid, $1 FROM generate_series(1, 6000) g",
+    )
+    .bind(big)
+    .execute(pool)
+    .await
+    .unwrap();
+    big
+}
+
 fn names(p: &hubdeck::domain::Page<mandates::Mandate>) -> Vec<String> {
     p.items.iter().map(|m| m.name.clone()).collect()
 }
@@ -278,19 +296,7 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
     .execute(pool)
     .await
     .unwrap();
-    let big: hubdeck::domain::MandateId =
-        sqlx::query_scalar("SELECT id FROM mandate WHERE name = 'Mandate 0000007'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    sqlx::query(
-        "INSERT INTO user_mandate (user_id, mandate_id) \
-         SELECT md5('u' || g)::uuid, $1 FROM generate_series(1, 6000) g",
-    )
-    .bind(big)
-    .execute(pool)
-    .await
-    .unwrap();
+    let big = users_join_mandate_7(pool).await;
     // Small mandates around it, so the big one is a slice of the table.
     sqlx::query(
         "INSERT INTO user_mandate (user_id, mandate_id) \
@@ -846,19 +852,7 @@ async fn previous_page_of_a_broad_search_walks_back_from_the_cursor() {
     .execute(pool)
     .await
     .unwrap();
-    let big: hubdeck::domain::MandateId =
-        sqlx::query_scalar("SELECT id FROM mandate WHERE name = 'Mandate 0000007'")
-            .fetch_one(pool)
-            .await
-            .unwrap();
-    sqlx::query(
-        "INSERT INTO user_mandate (user_id, mandate_id) \
-         SELECT md5('u' || g)::uuid, $1 FROM generate_series(1, 6000) g",
-    )
-    .bind(big)
-    .execute(pool)
-    .await
-    .unwrap();
+    let big = users_join_mandate_7(pool).await;
     for table in ["directory_user", "user_mandate"] {
         sqlx::raw_sql(sqlx::AssertSqlSafe(format!("VACUUM ANALYZE {table}")))
             .execute(pool)
