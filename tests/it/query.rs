@@ -832,6 +832,22 @@ async fn sort_keys_kept_on_the_rows_follow_profile_and_role_changes() {
     assert_eq!(flagged, ["u3"]);
 }
 
+/// Page 1 of `q` over users, and the query for the page before page 2 (page 1 again).
+async fn users_page_1_and_back_from_2(
+    pool: &PgPool,
+    q: &PageQuery,
+) -> (hubdeck::domain::Page<ustore::UserRow>, PageQuery) {
+    let first = ustore::list_page(pool, q, &[]).await.unwrap();
+    let next = q
+        .clone()
+        .at(Position::After(first.nav.last.clone().unwrap()));
+    let second = ustore::list_page(pool, &next, &[]).await.unwrap();
+    let back = q
+        .clone()
+        .at(Position::Before(second.nav.first.clone().unwrap()));
+    (first, back)
+}
+
 /// The previous page of a search that matches most of the list (here every user and member
 /// matches `example`): only a page of rows lies before the cursor, so the page statement walks
 /// the sort index back from the cursor instead of collecting all the matches first (at the
@@ -865,18 +881,7 @@ async fn previous_page_of_a_broad_search_walks_back_from_the_cursor() {
         .sort("email", SortDir::Asc);
 
     // Users: page 1, page 2, then back.
-    let first = ustore::list_page(pool, &q, &[]).await.unwrap();
-    let second = ustore::list_page(
-        pool,
-        &q.clone()
-            .at(Position::After(first.nav.last.clone().unwrap())),
-        &[],
-    )
-    .await
-    .unwrap();
-    let back = q
-        .clone()
-        .at(Position::Before(second.nav.first.clone().unwrap()));
+    let (first, back) = users_page_1_and_back_from_2(pool, &q).await;
     let plan = ustore::explain_page(pool, &back, &[]).await.unwrap();
     let text = plan.join("\n");
     assert!(!text.contains("CTE hubdeck_m"), "{text}");
@@ -922,19 +927,7 @@ async fn previous_page_of_a_broad_search_walks_back_from_the_cursor() {
     // walk would read the 5,900 rows before them (its bound is the whole list before the
     // cursor), so the matches are collected first.
     let late = q.clone().search("user059");
-    let first = ustore::list_page(pool, &late, &[]).await.unwrap();
-    let second = ustore::list_page(
-        pool,
-        &late
-            .clone()
-            .at(Position::After(first.nav.last.clone().unwrap())),
-        &[],
-    )
-    .await
-    .unwrap();
-    let back = late
-        .clone()
-        .at(Position::Before(second.nav.first.clone().unwrap()));
+    let (first, back) = users_page_1_and_back_from_2(pool, &late).await;
     let plan = ustore::explain_page(pool, &back, &[]).await.unwrap();
     let text = plan.join("\n");
     // (At 6,000 users a sequential scan for the set is the planner's legitimate choice.)
