@@ -460,13 +460,14 @@ impl Services {
                         _ => json!({"before": b.enabled, "after": enabled_after, "bulk": bulk_id}),
                     })
                     .collect();
-                store::insert_mandate_audits(
+                let targets: Vec<Option<UserSub>> = users.iter().copied().map(Some).collect();
+                crate::store::audit::insert_mandate_audits(
                     &mut tx,
                     &who,
                     mandate,
                     &m.name,
                     change.action(),
-                    &users,
+                    &targets,
                     &details,
                 )
                 .await?;

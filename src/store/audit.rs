@@ -31,9 +31,34 @@ pub async fn insert_mandate_audit(
     target: Option<UserSub>,
     details: serde_json::Value,
 ) -> StoreResult<()> {
+    insert_mandate_audits(
+        conn,
+        actor,
+        mandate,
+        mandate_name,
+        action,
+        &[target],
+        &[details],
+    )
+    .await
+}
+
+/// One `mandate_audit` row per (target, details) pair, in one statement.
+#[allow(clippy::too_many_arguments)]
+pub async fn insert_mandate_audits(
+    conn: &mut PgConnection,
+    actor: &AuditActor<'_>,
+    mandate: MandateId,
+    mandate_name: &str,
+    action: &str,
+    targets: &[Option<UserSub>],
+    details: &[serde_json::Value],
+) -> StoreResult<()> {
+    let targets: Vec<Option<Uuid>> = targets.iter().map(|t| t.map(|t| t.0)).collect();
     sqlx::query(
         "INSERT INTO mandate_audit (actor_user_id, via, os_user, mandate_id, mandate_name, action, \
-         target_user_id, details) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         target_user_id, details) \
+         SELECT $1, $2, $3, $4, $5, $6, t, d FROM unnest($7::uuid[], $8::jsonb[]) AS x(t, d)",
     )
     .bind(actor.sub)
     .bind(actor.via)
@@ -41,7 +66,7 @@ pub async fn insert_mandate_audit(
     .bind(mandate)
     .bind(mandate_name)
     .bind(action)
-    .bind(target)
+    .bind(targets)
     .bind(details)
     .execute(conn)
     .await?;

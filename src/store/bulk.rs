@@ -154,36 +154,6 @@ pub async fn delete_many(conn: &mut PgConnection, ids: &[MembershipId]) -> Store
     Ok(())
 }
 
-/// One `mandate_audit` row per (target, details) pair, in one statement.
-#[allow(clippy::too_many_arguments)]
-pub async fn insert_mandate_audits(
-    conn: &mut PgConnection,
-    actor: &super::audit::AuditActor<'_>,
-    mandate: MandateId,
-    mandate_name: &str,
-    action: &str,
-    targets: &[UserSub],
-    details: &[serde_json::Value],
-) -> StoreResult<()> {
-    let targets: Vec<Uuid> = targets.iter().map(|t| t.0).collect();
-    sqlx::query(
-        "INSERT INTO mandate_audit (actor_user_id, via, os_user, mandate_id, mandate_name, action, \
-         target_user_id, details) \
-         SELECT $1, $2, $3, $4, $5, $6, t, d FROM unnest($7::uuid[], $8::jsonb[]) AS x(t, d)",
-    )
-    .bind(actor.sub)
-    .bind(actor.via)
-    .bind(actor.os_user)
-    .bind(mandate)
-    .bind(mandate_name)
-    .bind(action)
-    .bind(targets)
-    .bind(details)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// The same notification to every user in `users`, in one statement.
 pub async fn insert_notifications(
     conn: &mut PgConnection,

@@ -626,13 +626,7 @@ async fn seed_users_against_cognito_with_faults() {
     assert!(s.stopped.is_none());
     let roles = |sub: UserSub| {
         let pool = rig.t.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, uuid::Uuid>("SELECT role_id FROM user_role WHERE user_id = $1")
-                .bind(sub)
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-        }
+        async move { crate::support::readback::global_role_ids(&pool, sub).await }
     };
     assert_eq!(roles(a).await, vec![RoleRef::Admin.id()]);
     assert_eq!(roles(b).await, vec![RoleRef::Viewer.id()]);

@@ -115,14 +115,19 @@ async fn the_internal_key_rotates_alone_and_the_detail_shows_heartbeat_and_key_a
     assert_eq!(audits(&db, id.0, "INTERNAL_KEY_ROTATED").await, 1);
 }
 
-#[tokio::test]
-async fn cli_rotates_the_internal_key_once_into_a_pipe_and_shows_the_detail() {
+/// A fresh database with one registered trust, York District (YRK).
+async fn york() -> (pg::TestDb, hubdeck::domain::trust::RegisteredTrust) {
     let db = pg::fresh_db().await;
-    let svc = services(&db);
-    let reg = svc
+    let reg = services(&db)
         .register_trust(&Actor::cli(), "York District", "YRK", None)
         .await
         .unwrap();
+    (db, reg)
+}
+
+#[tokio::test]
+async fn cli_rotates_the_internal_key_once_into_a_pipe_and_shows_the_detail() {
+    let (db, reg) = york().await;
     let run = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
             .args(args)
@@ -164,12 +169,7 @@ async fn cli_rotates_the_internal_key_once_into_a_pipe_and_shows_the_detail() {
 /// rotated, and the message names the command that shows keys once on the alternate screen.
 #[tokio::test(flavor = "multi_thread")]
 async fn rotate_internal_key_on_a_terminal_rotates_nothing_and_names_the_way() {
-    let db = pg::fresh_db().await;
-    let svc = services(&db);
-    let reg = svc
-        .register_trust(&Actor::cli(), "York District", "YRK", None)
-        .await
-        .unwrap();
+    let (db, reg) = york().await;
     let rotated_at = || async {
         sqlx::query_scalar::<_, chrono::DateTime<chrono::Utc>>(
             "SELECT internal_key_rotated_at FROM trust WHERE id = $1",

@@ -56,18 +56,25 @@ fn sign_in_password(t: &Tmux) {
     t.keys(&["Enter"]);
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn mfa_code_sign_in_refuses_a_wrong_code_then_accepts_the_right_one() {
+/// An operator with an enrolled software token (local_mfa = "optional", the default, then asks
+/// for it), the console started and the password step done.
+async fn enrolled_operator_past_the_password() -> (crate::support::pg::TestDb, TotpSecret, Tmux) {
     let db = fresh_db().await;
     let s = services(&db).await;
     let sub = seed_operator(&s).await;
-    // An enrolled software token (local_mfa = "optional", the default, then asks for it).
     let secret = TotpSecret::generate();
     hubdeck::store::local_totp::set_verified(&db.pool, sub, &secret)
         .await
         .unwrap();
     let t = Tmux::start(&["--database-url", &db.url], &[]);
     sign_in_password(&t);
+    (db, secret, t)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mfa_code_sign_in_refuses_a_wrong_code_then_accepts_the_right_one() {
+    // (`_db` keeps the database alive for the test.)
+    let (_db, secret, t) = enrolled_operator_past_the_password().await;
     t.wait_for(&["Authenticator code", "6-digit code"]);
     let bad = wrong_code(&secret);
     t.text(&bad);
@@ -369,15 +376,8 @@ async fn undo_a_user_disable_from_the_users_screen() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mfa_session_ended_by_wrong_codes_goes_back_to_the_password() {
-    let db = fresh_db().await;
-    let s = services(&db).await;
-    let sub = seed_operator(&s).await;
-    let secret = TotpSecret::generate();
-    hubdeck::store::local_totp::set_verified(&db.pool, sub, &secret)
-        .await
-        .unwrap();
-    let t = Tmux::start(&["--database-url", &db.url], &[]);
-    sign_in_password(&t);
+    // (`_db` keeps the database alive for the test.)
+    let (_db, secret, t) = enrolled_operator_past_the_password().await;
     t.wait_for(&["Authenticator code"]);
     let bad = wrong_code(&secret);
     for _ in 0..5 {

@@ -3,6 +3,7 @@
 //! poll `capture-pane` until ALL expected strings are on ONE capture, and the program wrapped
 //! in `sh -c` so its exit status (and the terminal mode afterwards) is printed on the pane.
 
+use crate::support::readback::{global_role_ids, registration_state};
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -418,18 +419,9 @@ async fn stuck_registration_is_listed_and_retry_completes_it() {
     t.settle();
     t.keys(&["y"]);
     t.wait_for(&["no matching rows"]);
-    let state: String = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
-        .bind(reg_id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("state");
+    let state = registration_state(&db.pool, reg_id).await;
     assert_eq!(state, "complete");
-    let roles: Vec<uuid::Uuid> =
-        sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
-            .bind(sub)
-            .fetch_all(&db.pool)
-            .await
-            .expect("roles");
+    let roles = global_role_ids(&db.pool, sub).await;
     assert_eq!(roles, vec![RoleRef::Researcher.id()]);
     t.quit();
 }

@@ -4,6 +4,7 @@
 //! submits nothing; ctrl-c on the reveal panel does not open the copy prompt; keys pressed
 //! behind "terminal too small" change nothing. Database state is compared before and after.
 
+use crate::support::readback::global_role_ids;
 use hubdeck::domain::RoleRef;
 use sqlx::PgPool;
 
@@ -425,13 +426,7 @@ async fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants()
     t.settle();
     t.keys(&["y"]);
     t.wait_for(&["roles updated"]);
-    let mut roles: Vec<uuid::Uuid> =
-        sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
-            .bind(carol)
-            .fetch_all(&db.pool)
-            .await
-            .expect("roles");
-    roles.sort();
+    let roles = global_role_ids(&db.pool, carol).await;
     let mut want = vec![RoleRef::Admin.id(), RoleRef::Viewer.id()];
     want.sort();
     assert_eq!(roles, want, "ticking viewer kept admin");

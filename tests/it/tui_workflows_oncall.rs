@@ -2,6 +2,7 @@
 //! on real PostgreSQL and the LocalDirectory, plus `App::update`-level checks of the audit
 //! palette (a time that does not parse applies nothing).
 
+use crate::support::readback::{global_role_ids, registration_state};
 use hubdeck::domain::{RoleRef, Secret};
 use hubdeck::service::Actor;
 use hubdeck::service::session::SignInOutcome;
@@ -143,11 +144,7 @@ async fn retrying_a_stuck_registration_from_its_detail() {
     t.settle();
     t.keys(&["n"]);
     t.wait_gone(&["Retry the registration of dave@site.example?"]);
-    let state: String = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
-        .bind(dave_id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("state");
+    let state = registration_state(&db.pool, dave_id).await;
     assert_eq!(state, "roles_pending");
 
     t.keys(&["t"]);
@@ -158,18 +155,9 @@ async fn retrying_a_stuck_registration_from_its_detail() {
         "registration of dave@site.example is now complete",
         "Done: identity, roles, profile and audit are written.",
     ]);
-    let state: String = sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
-        .bind(dave_id)
-        .fetch_one(&db.pool)
-        .await
-        .expect("state");
+    let state = registration_state(&db.pool, dave_id).await;
     assert_eq!(state, "complete");
-    let roles: Vec<uuid::Uuid> =
-        sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
-            .bind(dave_sub)
-            .fetch_all(&db.pool)
-            .await
-            .expect("roles");
+    let roles = global_role_ids(&db.pool, dave_sub).await;
     assert_eq!(roles, vec![RoleRef::Researcher.id()]);
 
     // Back in the list: dave has left it (complete), the cursor stays at his place — on the

@@ -363,13 +363,7 @@ async fn concurrent_set_roles_end_in_exactly_one_requested_state() {
         );
         ra.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
         rb.unwrap_or_else(|e| panic!("round {round}: {e:?}"));
-        let mut held: Vec<Uuid> =
-            sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1")
-                .bind(sub)
-                .fetch_all(&pool)
-                .await
-                .unwrap();
-        held.sort();
+        let held = crate::support::readback::global_role_ids(&pool, sub).await;
         let ids = |v: &[RoleRef]| {
             let mut x: Vec<Uuid> = v.iter().map(|r| r.id()).collect();
             x.sort();
@@ -673,13 +667,7 @@ async fn seed_users_grants_only_users_without_grants_and_skips_missing() {
     );
     let roles = |sub: UserSub| {
         let pool = t.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, Uuid>("SELECT role_id FROM user_role WHERE user_id = $1")
-                .bind(sub)
-                .fetch_all(&pool)
-                .await
-                .unwrap()
-        }
+        async move { crate::support::readback::global_role_ids(&pool, sub).await }
     };
     assert_eq!(roles(fresh).await, vec![RoleRef::Admin.id()]);
     assert_eq!(roles(busy).await, vec![RoleRef::Viewer.id()]);
