@@ -1159,6 +1159,11 @@ async fn console_pages(
         ];
         for (pos, target, refr) in cases {
             let s = measure(3, iters, |_| async {
+                // The first page of a query is planned from nothing remembered; the pages after
+                // it re-use its estimates, as they do in the console (store::estimates).
+                if pos == "first" {
+                    hubdeck::store::estimates::forget();
+                }
                 run_target(services, actor, big, &target)
                     .await
                     .map(|n| n.at_end)
@@ -1231,6 +1236,8 @@ async fn console_pages(
         for want in [Want::Estimate, Want::CappedCount, Want::RowsAndTotal] {
             let t = t.with(t.query().clone().wanting(want));
             let s = measure(1, iters.min(10), |_| async {
+                // Asked once per query change: nothing remembered yet.
+                hubdeck::store::estimates::forget();
                 run_target(services, actor, big, &t).await.map(|n| n.at_end)
             })
             .await;

@@ -12,6 +12,7 @@ pub mod bulk;
 pub mod dataset;
 pub mod directory_cache;
 pub mod drift;
+pub mod estimates;
 pub mod grants;
 pub mod health;
 pub mod local_directory;

@@ -553,7 +553,7 @@ async fn list_page_queries_use_indexes_on_a_generated_dataset() {
     assert!(
         dense
             .join("\n")
-            .contains("Index Scan using directory_user_email_idx"),
+            .contains("Scan using directory_user_email_idx"),
         "{}",
         dense.join("\n")
     );
