@@ -1058,8 +1058,9 @@ async fn console_pages(
             Target::Members(_) => vec![big.to_string()],
             _ => Vec::new(),
         };
-        // The positions: first, next (after page 1), previous (before page 3's first row =
-        // page 2 → back to 1 is the same shape), last, PgUp from the end.
+        // The positions: first, next (after page 1), previous (before page 3's first row:
+        // page 2), PgUp from page 2 (the console asks for page 1 itself, the first page's
+        // statement again), last, PgUp from the end.
         let nav1 = run_target(services, actor, big, &first).await?;
         let next = first.with(
             first.query().clone().at(Position::After(
@@ -1069,8 +1070,16 @@ async fn console_pages(
             )),
         );
         let nav2 = run_target(services, actor, big, &next).await?;
+        let third = first.with(
+            first.query().clone().at(Position::After(
+                nav2.last
+                    .clone()
+                    .unwrap_or_else(|| nav2.first.clone().unwrap_or_default_cursor()),
+            )),
+        );
+        let nav3 = run_target(services, actor, big, &third).await?;
         let prev = first.with(first.query().clone().at(Position::Before(
-            nav2.first.clone().unwrap_or_default_cursor(),
+            nav3.first.clone().unwrap_or_default_cursor(),
         )));
         let last = first.with(first.query().clone().at(Position::Last));
         let navl = run_target(services, actor, big, &last).await?;
@@ -1078,7 +1087,7 @@ async fn console_pages(
             navl.first.clone().unwrap_or_default_cursor(),
         )));
         let c2 = nav1.last.clone();
-        let cp = nav2.first.clone();
+        let cp = nav3.first.clone();
         let cl = navl.first.clone();
         let cases: Vec<(&str, Target, Reference)> = vec![
             (
@@ -1127,6 +1136,21 @@ async fn console_pages(
                 ),
             ),
             (
+                "PgUp back to page 1",
+                first.clone(),
+                reference(
+                    select,
+                    base_binds.clone(),
+                    key,
+                    key_type,
+                    tie,
+                    dir,
+                    false,
+                    None,
+                    search,
+                ),
+            ),
+            (
                 "last (End)",
                 last,
                 reference(
@@ -1162,7 +1186,7 @@ async fn console_pages(
                 // The first page of a query is planned from nothing remembered; the pages after
                 // it re-use its estimates, as they do in the console (store::estimates).
                 if pos == "first" {
-                    hubdeck::store::estimates::forget();
+                    hubdeck::store::estimates::forget(pool);
                 }
                 run_target(services, actor, big, &target)
                     .await
@@ -1237,7 +1261,7 @@ async fn console_pages(
             let t = t.with(t.query().clone().wanting(want));
             let s = measure(1, iters.min(10), |_| async {
                 // Asked once per query change: nothing remembered yet.
-                hubdeck::store::estimates::forget();
+                hubdeck::store::estimates::forget(pool);
                 run_target(services, actor, big, &t).await.map(|n| n.at_end)
             })
             .await;

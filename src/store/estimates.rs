@@ -2,14 +2,17 @@
 //! while per statement and bind values: the next, previous and last pages of a query ask the
 //! same questions as its first page (only the cursor's range is new), and each EXPLAIN costs a
 //! round trip and a planning pass. An estimate only steers which plan finds the rows (every
-//! plan returns the same rows), so a stale one can cost time, never a row.
+//! plan returns the same rows), so a stale one can cost time, never a row. The same holds for
+//! the other fact remembered here: that a probe of a given page statement gave up (the page was
+//! then collected through the bitmap), so the same page asked again — the console's page 1 after
+//! PgUp from page 2 — goes straight to the collected set.
 
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::PgPool;
-use sqlx::{Execute, Postgres, QueryBuilder};
+use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::{Execute, Postgres, QueryBuilder, SqlStr};
 
 use super::StoreResult;
 
@@ -23,8 +26,72 @@ const CAPACITY: usize = 512;
 struct Remembered {
     /// Statement key → when it was asked and what the planner said.
     rows: HashMap<String, (Instant, f64)>,
+    /// Page statement key → when its probe gave up.
+    gave_up: HashMap<String, Instant>,
     /// EXPLAINs sent, per database.
     asked: HashMap<String, u64>,
+    /// Probes sent, per database.
+    probes: HashMap<String, u64>,
+}
+
+/// A built statement with its key (database, SQL text, bind values).
+pub(super) struct Keyed {
+    key: String,
+    sql: SqlStr,
+    args: Option<PgArguments>,
+}
+
+impl Keyed {
+    pub(super) fn new(pool: &PgPool, mut qb: QueryBuilder<Postgres>) -> StoreResult<Self> {
+        let sql = qb.sql();
+        let args = qb.build().take_arguments().map_err(sqlx::Error::Encode)?;
+        let key = format!("{}\n{}\n{args:?}", database(pool), sql.as_str());
+        Ok(Self { key, sql, args })
+    }
+
+    pub(super) async fn fetch_all(&self, pool: &PgPool) -> StoreResult<Vec<PgRow>> {
+        let sql = self.sql.clone();
+        Ok(match self.args.clone() {
+            Some(args) => sqlx::query_with(sql, args).fetch_all(pool).await?,
+            None => sqlx::query(sql).fetch_all(pool).await?,
+        })
+    }
+}
+
+/// Whether a probe of this page statement gave up within [`KEEP`]; if not, it is counted as
+/// sent (see [`probes`]).
+pub(super) fn probe_gave_up(pool: &PgPool, statement: &Keyed) -> bool {
+    let mut r = remembered();
+    if r.gave_up
+        .get(&statement.key)
+        .is_some_and(|at| at.elapsed() < KEEP)
+    {
+        return true;
+    }
+    *r.probes.entry(database(pool)).or_default() += 1;
+    false
+}
+
+/// How many probes have been sent to `pool`'s database (tests: which pages probe).
+pub fn probes(pool: &PgPool) -> u64 {
+    remembered()
+        .probes
+        .get(&database(pool))
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Remembers that a probe of this page statement gave up.
+pub(super) fn remember_probe_gave_up(statement: &Keyed) {
+    let mut r = remembered();
+    let now = Instant::now();
+    if r.gave_up.len() >= CAPACITY {
+        r.gave_up.retain(|_, at| now.duration_since(*at) < KEEP);
+        if r.gave_up.len() >= CAPACITY {
+            r.gave_up.clear();
+        }
+    }
+    r.gave_up.insert(statement.key.clone(), now);
 }
 
 static REMEMBERED: LazyLock<Mutex<Remembered>> = LazyLock::new(Mutex::default);
@@ -36,10 +103,13 @@ fn remembered() -> std::sync::MutexGuard<'static, Remembered> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-/// Forgets every remembered estimate (benchmarks measure a query's first page as an operator
-/// meets it: nothing remembered).
-pub fn forget() {
-    remembered().rows.clear();
+/// Forgets what is remembered about `pool`'s database (benchmarks measure a query's first page
+/// as an operator meets it: nothing remembered).
+pub fn forget(pool: &PgPool) {
+    let prefix = format!("{}\n", database(pool));
+    let mut r = remembered();
+    r.rows.retain(|k, _| !k.starts_with(&prefix));
+    r.gave_up.retain(|k, _| !k.starts_with(&prefix));
 }
 
 /// How many EXPLAINs for estimates have been sent to `pool`'s database (tests: which pages ask).
@@ -65,16 +135,13 @@ fn database(pool: &PgPool) -> String {
 
 /// `Plan Rows` of the top node of `EXPLAIN (FORMAT JSON) <statement>` (built by the caller into
 /// `qb`, starting with the EXPLAIN), remembered per database, statement and bind values.
-pub(super) async fn plan_rows(pool: &PgPool, mut qb: QueryBuilder<Postgres>) -> StoreResult<f64> {
-    let sql = qb.sql();
-    let args = qb.build().take_arguments().map_err(sqlx::Error::Encode)?;
-    let db = database(pool);
-    let key = format!("{db}\n{}\n{args:?}", sql.as_str());
+pub(super) async fn plan_rows(pool: &PgPool, qb: QueryBuilder<Postgres>) -> StoreResult<f64> {
+    let Keyed { key, sql, args } = Keyed::new(pool, qb)?;
     let now = Instant::now();
-    if let Some((at, rows)) = remembered().rows.get(&key) {
-        if now.duration_since(*at) < KEEP {
-            return Ok(*rows);
-        }
+    if let Some((at, rows)) = remembered().rows.get(&key)
+        && now.duration_since(*at) < KEEP
+    {
+        return Ok(*rows);
     }
     let plan: serde_json::Value = match args {
         Some(args) => sqlx::query_scalar_with(sql, args).fetch_one(pool).await?,
@@ -87,7 +154,7 @@ pub(super) async fn plan_rows(pool: &PgPool, mut qb: QueryBuilder<Postgres>) -> 
         .and_then(serde_json::Value::as_f64)
         .unwrap_or(0.0);
     let mut r = remembered();
-    *r.asked.entry(db).or_default() += 1;
+    *r.asked.entry(database(pool)).or_default() += 1;
     if r.rows.len() >= CAPACITY {
         r.rows.retain(|_, (at, _)| now.duration_since(*at) < KEEP);
         if r.rows.len() >= CAPACITY {

@@ -8,6 +8,7 @@
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{FromRow, Postgres, QueryBuilder, Row};
 
+use super::estimates::{self, Keyed};
 use super::{StoreError, StoreResult};
 use crate::domain::page::{
     ColumnKind, Cursor, ListSpec, PageNav, PageQuery, Position, SortDir, TOTAL_CAP, Want,
@@ -823,13 +824,25 @@ where
     }
     let plan = choose_plan(pool, list, q, scope).await?;
     let keys = list.sort_keys(q)?.len();
-    let mut rows = fetch_rows(pool, list, q, scope, plan).await?;
-    if plan == Plan::Probe {
-        rows = match probe_page(rows, q)? {
+    let rows = if plan == Plan::Probe {
+        // The same page asked again after its probe gave up goes straight to the collected set.
+        let probe = Keyed::new(pool, page_statement(list, q, scope, plan)?)?;
+        let found = if estimates::probe_gave_up(pool, &probe) {
+            None
+        } else {
+            let page = probe_page(probe.fetch_all(pool).await?, q)?;
+            if page.is_none() {
+                estimates::remember_probe_gave_up(&probe);
+            }
+            page
+        };
+        match found {
             Some(page) => page,
             None => fetch_rows(pool, list, q, scope, Plan::Materialize).await?,
-        };
-    }
+        }
+    } else {
+        fetch_rows(pool, list, q, scope, plan).await?
+    };
     let more = rows.len() > q.page_size as usize;
     let mut items = Vec::with_capacity(rows.len());
     let mut cursors = Vec::with_capacity(rows.len());

@@ -469,7 +469,10 @@ async fn page_statements_use_an_index_and_stop_after_the_page() {
     let text = plan.join("\n");
     assert!(text.contains("CTE hubdeck_m"), "{text}");
     assert!(text.contains("CTE Scan on hubdeck_m  (cost=0.00"), "{text}");
-    assert!(!text.contains("Scan using directory_user_email_idx"), "{text}");
+    assert!(
+        !text.contains("Scan using directory_user_email_idx"),
+        "{text}"
+    );
     checked += 1;
     assert_eq!(checked, 11 + 3 + 4 + 12);
 }
@@ -984,6 +987,7 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
     // is chosen outright.
     let mut page = mandates::list(pool, &q, MandateScope::All).await.unwrap();
     let mut plans = Vec::new();
+    let mut steps = Vec::new();
     while !page.nav.at_end {
         let next = q
             .clone()
@@ -996,6 +1000,7 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
         page = mandates::list(pool, &next, MandateScope::All)
             .await
             .unwrap();
+        steps.push((next, names(&page)));
     }
     let text = |p: &[String]| p.join("\n");
     assert!(
@@ -1014,6 +1019,43 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
     assert!(max_rows(inside) < 200, "{}", text(inside));
     let end = plans.last().unwrap();
     assert!(!text(end).contains("CTE hubdeck_m"), "{}", text(end));
+
+    // The step whose probe gave up, asked again (within store::estimates' 30 s): no second
+    // probe, the same rows; a step whose probe found its page still probes.
+    use hubdeck::store::estimates;
+    let gave_up = plans
+        .iter()
+        .position(|p| text(p).contains("CTE hubdeck_m"))
+        .unwrap();
+    estimates::forget(pool);
+    let n = estimates::probes(pool);
+    let once = mandates::list(pool, &steps[gave_up].0, MandateScope::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        estimates::probes(pool),
+        n + 1,
+        "a probe was sent and gave up"
+    );
+    let again = mandates::list(pool, &steps[gave_up].0, MandateScope::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        estimates::probes(pool),
+        n + 1,
+        "the probe that gave up is not sent again"
+    );
+    assert_eq!(names(&once), steps[gave_up].1);
+    assert_eq!(names(&again), steps[gave_up].1);
+    let again = mandates::list(pool, &steps[0].0, MandateScope::All)
+        .await
+        .unwrap();
+    assert_eq!(
+        estimates::probes(pool),
+        n + 2,
+        "a probe that found its page"
+    );
+    assert_eq!(names(&again), steps[0].1);
 }
 
 /// The pages after a query's first page are planned from the estimates the first page asked
@@ -1027,14 +1069,17 @@ async fn pages_after_the_first_reuse_its_estimates() {
     let pool = &db.pool;
     insert_mandates(pool, 3_000).await;
     let q = PageQuery::new(1, 50).wanting(Want::Rows).search("00");
-    let list = |q: PageQuery| async move {
-        mandates::list(pool, &q, MandateScope::All).await.unwrap()
-    };
+    let list =
+        |q: PageQuery| async move { mandates::list(pool, &q, MandateScope::All).await.unwrap() };
     let asked = || estimates::asked(pool);
 
     let n = asked();
     let first = list(q.clone()).await;
-    assert!(asked() - n >= 2, "matches and list asked once: {}", asked() - n);
+    assert!(
+        asked() - n >= 2,
+        "matches and list asked once: {}",
+        asked() - n
+    );
 
     let n = asked();
     let next = q
@@ -1056,7 +1101,7 @@ async fn pages_after_the_first_reuse_its_estimates() {
     list(q.clone().at(Position::Last)).await;
     assert_eq!(asked() - n, 0, "End re-uses the first page's estimates");
 
-    estimates::forget();
+    estimates::forget(pool);
     let n = asked();
     list(q.clone().at(Position::Last)).await;
     assert!(asked() - n >= 2, "forgotten: asked again");

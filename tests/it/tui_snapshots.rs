@@ -1426,3 +1426,68 @@ fn member_toggle_emits_its_request() {
             .all(|r| !matches!(r, Request::Op { .. }))
     );
 }
+
+/// PgUp back to page 1 asks for page 1 itself (the start of the list as it is now, and the same
+/// statement as the query's first page, whose plan the store remembers); PgUp to any other page
+/// is the keyset walk back from the first row shown.
+#[test]
+fn pgup_back_to_page_1_asks_for_page_1() {
+    use hubdeck::domain::page::{Cursor, PageNav, Position, Want};
+    let mut a = app();
+    a.take_requests();
+    let cursor = |n: u128| Cursor {
+        keys: vec![Some(format!("Mandate {n}"))],
+        id: uuid::Uuid::from_u128(n).to_string(),
+    };
+    let page = |first: u128, at_start: bool| Page {
+        items: (first..first + 2)
+            .map(|n| MandateRow {
+                id: MandateId(uuid::Uuid::from_u128(n)),
+                name: format!("Mandate {n}"),
+                label: None,
+                enabled: true,
+                created_at: at("2026-11-01 09:00"),
+                plan: None,
+                deleted_at: None,
+            })
+            .collect(),
+        total: 0,
+        page: 1,
+        page_size: 2,
+        next_cursor: None,
+        nav: PageNav {
+            first: Some(cursor(first)),
+            last: Some(cursor(first + 1)),
+            at_start,
+            at_end: false,
+        },
+    };
+    // The rows request the key just sent, answered with `answer`; returns its query.
+    let step = |a: &mut App, code: KeyCode, answer: Page<MandateRow>| {
+        a.update(key(code));
+        let (id, query) = a
+            .take_requests()
+            .into_iter()
+            .find_map(|r| match r {
+                Request::Page {
+                    id,
+                    list: "mandates",
+                    query,
+                    ..
+                } if query.want == Want::Rows => Some((id, query)),
+                _ => None,
+            })
+            .expect("a page request");
+        a.update(Msg::reply(id, answer));
+        query
+    };
+    step(&mut a, KeyCode::Char('s'), page(1, true)); // a new sort: page 1
+    let q = step(&mut a, KeyCode::PageDown, page(3, false));
+    assert_eq!(q.position, Position::After(cursor(2)));
+    let q = step(&mut a, KeyCode::PageDown, page(5, false));
+    assert_eq!((q.page, q.position), (3, Position::After(cursor(4))));
+    let q = step(&mut a, KeyCode::PageUp, page(3, false));
+    assert_eq!((q.page, q.position), (2, Position::Before(cursor(5))));
+    let q = step(&mut a, KeyCode::PageUp, page(1, true));
+    assert_eq!((q.page, q.position), (1, Position::Offset));
+}

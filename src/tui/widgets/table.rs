@@ -301,6 +301,8 @@ impl TableView {
     }
 
     /// PgUp: the rows before the first one shown (keyset backwards), unless this is the start.
+    /// Back to page 1 it asks for page 1 itself: the start of the list as it is now, and the
+    /// same statement as the query's first page, whose plan the store remembers.
     pub fn prev_page(&mut self) -> bool {
         let nav = self.nav();
         let Some(first) = nav.first.filter(|_| !nav.at_start) else {
@@ -309,7 +311,12 @@ impl TableView {
         self.query.position = Position::Before(first);
         match self.from_end {
             Some(k) => self.from_end = Some(k.saturating_add(1)),
-            None => self.query.page = self.query.page.saturating_sub(1).max(1),
+            None => {
+                self.query.page = self.query.page.saturating_sub(1).max(1);
+                if self.query.page == 1 {
+                    self.query.position = Position::Offset;
+                }
+            }
         }
         self.selected = 0;
         true
