@@ -194,13 +194,21 @@ def main():
     print()
     cursor = statistics.median(results["cursor move (Down)"])
     print(f"rounds: {ROUNDS}; cursor move median {cursor:.1f} ms\n")
-    print("| action | median | max | median − cursor move | within 50 ms of the cursor move |")
-    print("|---|---|---|---|---|")
+    # The first round of each action runs on a cold cache (the cluster has just started); it is
+    # shown on its own, and the verdict reads the slowest of the later rounds.
+    print(
+        "| action | median | first round (cold) | max of the later rounds | median − cursor move "
+        "| within 50 ms of the cursor move (median / later rounds' max) |"
+    )
+    print("|---|---|---|---|---|---|")
     for name, v in results.items():
         med = statistics.median(v)
+        later = v[1:] if len(v) > 1 else v
+        ok_med = "yes" if med - cursor <= 50 else "**no**"
+        ok_max = "yes" if max(later) - cursor <= 50 else "**no**"
         print(
-            f"| {name} | {med:.1f} ms | {max(v):.1f} ms | {med - cursor:+.1f} ms | "
-            f"{'yes' if max(v) - cursor <= 50 else '**no**'} |"
+            f"| {name} | {med:.1f} ms | {v[0]:.1f} ms | {max(later):.1f} ms | "
+            f"{med - cursor:+.1f} ms | {ok_med} / {ok_max} |"
         )
 
 
