@@ -1106,3 +1106,75 @@ async fn pages_after_the_first_reuse_its_estimates() {
     list(q.clone().at(Position::Last)).await;
     assert!(asked() - n >= 2, "forgotten: asked again");
 }
+
+/// Filter values under a search, for a column with few values: read value by value (a bounded
+/// walk of each value's rows for a match, the matches consulted only for a value whose walk ran
+/// dry) and equal to the distinct values of the matches. Here the label `sparse` has 6,000 rows
+/// and one match, last in its index order (the largest id), so its walk of 5,000 rows finds
+/// nothing and the value comes from the matches; `enabled` has two values.
+#[tokio::test]
+async fn filter_values_under_a_search_are_the_values_of_the_matches() {
+    let db = pg::fresh_db().await;
+    let pool = &db.pool;
+    insert_mandates(pool, 3_000).await;
+    sqlx::query(
+        "INSERT INTO mandate (id, name, label, enabled) \
+         SELECT md5('s' || g)::uuid, 'Sparse ' || lpad(g::text, 5, '0'), 'sparse', g % 2 = 0 \
+         FROM generate_series(1, 6000) g \
+         UNION ALL SELECT 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'Sparse needle', 'sparse', true",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("VACUUM (ANALYZE) mandate")
+        .execute(pool)
+        .await
+        .unwrap();
+    let truth = |column: &'static str, term: &'static str, enabled: Option<bool>| async move {
+        let v: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+            "SELECT DISTINCT {column}::text FROM mandate WHERE deleted_at IS NULL \
+             AND (name ILIKE $1 OR label ILIKE $1) AND ($2::bool IS NULL OR enabled = $2) \
+             AND {column} IS NOT NULL ORDER BY 1"
+        )))
+        .bind(format!("%{term}%"))
+        .bind(enabled)
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        v
+    };
+    for (column, term, enabled) in [
+        ("label", "needle", None),
+        ("label", "mandate 0001", None),
+        ("label", "sparse", Some(true)),
+        ("label", "0", Some(false)),
+        ("label", "nothing like it", None),
+        ("enabled", "needle", None),
+        ("enabled", "000", None),
+    ] {
+        let mut q = PageQuery::new(1, 50).search(term);
+        if let Some(e) = enabled {
+            q = q.filter("enabled", [e.to_string()]);
+        }
+        let got = mandates::filter_values(pool, column, &q, MandateScope::All, 100)
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            truth(column, term, enabled).await,
+            "{column} /{term} {enabled:?}"
+        );
+    }
+    assert_eq!(
+        mandates::filter_values(
+            pool,
+            "label",
+            &PageQuery::new(1, 50).search("needle"),
+            MandateScope::All,
+            100
+        )
+        .await
+        .unwrap(),
+        ["sparse"]
+    );
+}
