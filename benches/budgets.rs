@@ -1061,23 +1061,20 @@ async fn console_pages(
         // The positions: first, next (after page 1), previous (before page 3's first row:
         // page 2), PgUp from page 2 (the console asks for page 1 itself, the first page's
         // statement again), last, PgUp from the end.
+        // The page after the one `nav` describes.
+        let after = |nav: &hubdeck::domain::page::PageNav| {
+            first.with(
+                first.query().clone().at(Position::After(
+                    nav.last
+                        .clone()
+                        .unwrap_or_else(|| nav.first.clone().unwrap_or_default_cursor()),
+                )),
+            )
+        };
         let nav1 = run_target(services, actor, big, &first).await?;
-        let next = first.with(
-            first.query().clone().at(Position::After(
-                nav1.last
-                    .clone()
-                    .unwrap_or_else(|| nav1.first.clone().unwrap_or_default_cursor()),
-            )),
-        );
+        let next = after(&nav1);
         let nav2 = run_target(services, actor, big, &next).await?;
-        let third = first.with(
-            first.query().clone().at(Position::After(
-                nav2.last
-                    .clone()
-                    .unwrap_or_else(|| nav2.first.clone().unwrap_or_default_cursor()),
-            )),
-        );
-        let nav3 = run_target(services, actor, big, &third).await?;
+        let nav3 = run_target(services, actor, big, &after(&nav2)).await?;
         let prev = first.with(first.query().clone().at(Position::Before(
             nav3.first.clone().unwrap_or_default_cursor(),
         )));

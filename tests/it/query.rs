@@ -25,10 +25,14 @@ async fn insert_mandates(pool: &PgPool, n: u64) {
     .execute(pool)
     .await
     .unwrap();
-    sqlx::query("VACUUM (ANALYZE) mandate")
-        .execute(pool)
-        .await
-        .unwrap();
+    exec(pool, &["VACUUM (ANALYZE) mandate"]).await;
+}
+
+/// Runs statements without binds, one after the other.
+async fn exec(pool: &PgPool, statements: &[&'static str]) {
+    for statement in statements {
+        sqlx::raw_sql(*statement).execute(pool).await.unwrap();
+    }
 }
 
 /// 6,000 directory users `md5('u' || g)`, emailed `userNNNNN` followed by `domain` (an SQL
@@ -965,10 +969,7 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
     .execute(pool)
     .await
     .unwrap();
-    sqlx::query("VACUUM (ANALYZE) mandate")
-        .execute(pool)
-        .await
-        .unwrap();
+    exec(pool, &["VACUUM (ANALYZE) mandate"]).await;
     let expected: Vec<String> = sqlx::query_scalar(
         "SELECT name FROM mandate WHERE deleted_at IS NULL \
          AND (name ILIKE '%00011%' OR label ILIKE '%00011%') ORDER BY name, id",
@@ -1117,19 +1118,17 @@ async fn filter_values_under_a_search_are_the_values_of_the_matches() {
     let db = pg::fresh_db().await;
     let pool = &db.pool;
     insert_mandates(pool, 3_000).await;
-    sqlx::query(
-        "INSERT INTO mandate (id, name, label, enabled) \
-         SELECT md5('s' || g)::uuid, 'Sparse ' || lpad(g::text, 5, '0'), 'sparse', g % 2 = 0 \
-         FROM generate_series(1, 6000) g \
-         UNION ALL SELECT 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'Sparse needle', 'sparse', true",
+    exec(
+        pool,
+        &[
+            "INSERT INTO mandate (id, name, label, enabled) \
+             SELECT md5('s' || g)::uuid, 'Sparse ' || lpad(g::text, 5, '0'), 'sparse', g % 2 = 0 \
+             FROM generate_series(1, 6000) g \
+             UNION ALL SELECT 'ffffffff-ffff-ffff-ffff-ffffffffffff', 'Sparse needle', 'sparse', true",
+            "VACUUM (ANALYZE) mandate",
+        ],
     )
-    .execute(pool)
-    .await
-    .unwrap();
-    sqlx::query("VACUUM (ANALYZE) mandate")
-        .execute(pool)
-        .await
-        .unwrap();
+    .await;
     let truth = |column: &'static str, term: &'static str, enabled: Option<bool>| async move {
         let v: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT DISTINCT {column}::text FROM mandate WHERE deleted_at IS NULL \
