@@ -1086,97 +1086,27 @@ async fn console_pages(
         let c2 = nav1.last.clone();
         let cp = nav3.first.clone();
         let cl = navl.first.clone();
+        // The reference for the rows after (or, backwards, before) `cursor`.
+        let refr = |backwards: bool, cursor: Option<&hubdeck::domain::page::Cursor>| {
+            reference(
+                select,
+                base_binds.clone(),
+                key,
+                key_type,
+                tie,
+                dir,
+                backwards,
+                cursor,
+                search,
+            )
+        };
         let cases: Vec<(&str, Target, Reference)> = vec![
-            (
-                "first",
-                first.clone(),
-                reference(
-                    select,
-                    base_binds.clone(),
-                    key,
-                    key_type,
-                    tie,
-                    dir,
-                    false,
-                    None,
-                    search,
-                ),
-            ),
-            (
-                "next",
-                next,
-                reference(
-                    select,
-                    base_binds.clone(),
-                    key,
-                    key_type,
-                    tie,
-                    dir,
-                    false,
-                    c2.as_ref(),
-                    search,
-                ),
-            ),
-            (
-                "previous",
-                prev,
-                reference(
-                    select,
-                    base_binds.clone(),
-                    key,
-                    key_type,
-                    tie,
-                    dir,
-                    true,
-                    cp.as_ref(),
-                    search,
-                ),
-            ),
-            (
-                "PgUp back to page 1",
-                first.clone(),
-                reference(
-                    select,
-                    base_binds.clone(),
-                    key,
-                    key_type,
-                    tie,
-                    dir,
-                    false,
-                    None,
-                    search,
-                ),
-            ),
-            (
-                "last (End)",
-                last,
-                reference(
-                    select,
-                    base_binds.clone(),
-                    key,
-                    key_type,
-                    tie,
-                    dir,
-                    true,
-                    None,
-                    search,
-                ),
-            ),
-            (
-                "PgUp from the end",
-                up,
-                reference(
-                    select,
-                    base_binds.clone(),
-                    key,
-                    key_type,
-                    tie,
-                    dir,
-                    true,
-                    cl.as_ref(),
-                    search,
-                ),
-            ),
+            ("first", first.clone(), refr(false, None)),
+            ("next", next, refr(false, c2.as_ref())),
+            ("previous", prev, refr(true, cp.as_ref())),
+            ("PgUp back to page 1", first.clone(), refr(false, None)),
+            ("last (End)", last, refr(true, None)),
+            ("PgUp from the end", up, refr(true, cl.as_ref())),
         ];
         for (pos, target, refr) in cases {
             let s = measure(3, iters, |_| async {
