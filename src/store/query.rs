@@ -955,18 +955,8 @@ pub async fn filter_values(
     }
     let others_active = q.search_text().is_some() || q.filters.iter().any(|f| f.column != column);
     if col.indexed && !others_active {
-        // Loose index scan: each step asks the index for the next larger value.
-        let mut qb = QueryBuilder::new("WITH RECURSIVE hubdeck_v(v) AS ((SELECT ");
-        qb.push(col.expr).push(" FROM ").push(list.from);
-        list.push_where(&mut qb, q, scope, Some(column))?;
-        qb.push(" AND (")
-            .push(col.expr)
-            .push(") IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT ");
-        qb.push(col.expr).push(" FROM ").push(list.from);
-        list.push_where(&mut qb, q, scope, Some(column))?;
-        qb.push(" AND (").push(col.expr).push(
-            ") > hubdeck_v.v ORDER BY 1 LIMIT 1) FROM hubdeck_v WHERE hubdeck_v.v IS NOT NULL) ",
-        );
+        let mut qb = QueryBuilder::new("");
+        push_distinct_values(&mut qb, list, col, q, scope)?;
         qb.push("SELECT v::text FROM hubdeck_v WHERE v IS NOT NULL LIMIT ")
             .push_bind(i64::from(limit));
         let values: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
@@ -981,6 +971,32 @@ pub async fn filter_values(
         .push_bind(i64::from(limit));
     let values: Vec<String> = qb.build_query_scalar().fetch_all(pool).await?;
     Ok(values)
+}
+
+/// Pushes `WITH RECURSIVE hubdeck_v(v) AS (...) `: the distinct non-null values of `col` under
+/// the query's other filters (its own filter and the search left out), ascending, by a loose
+/// index scan — each step asks the index for the next larger value.
+fn push_distinct_values(
+    qb: &mut QueryBuilder<Postgres>,
+    list: &ListSql,
+    col: &SqlColumn,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+) -> StoreResult<()> {
+    qb.push("WITH RECURSIVE hubdeck_v(v) AS ((SELECT ")
+        .push(col.expr);
+    qb.push(" FROM ").push(list.from);
+    list.push_where_with(qb, q, scope, Some(col.name), false)?;
+    qb.push(" AND (")
+        .push(col.expr)
+        .push(") IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT ")
+        .push(col.expr);
+    qb.push(" FROM ").push(list.from);
+    list.push_where_with(qb, q, scope, Some(col.name), false)?;
+    qb.push(" AND (")
+        .push(col.expr)
+        .push(") > hubdeck_v.v ORDER BY 1 LIMIT 1) FROM hubdeck_v WHERE hubdeck_v.v IS NOT NULL) ");
+    Ok(())
 }
 
 /// Below this many distinct values (the planner's estimate) a searched column's values are
@@ -1019,17 +1035,8 @@ async fn searched_values(
         qb.push(" FROM ").push(list.from);
         list.push_where_with(qb, q, scope, Some(col.name), false)
     };
-    let mut qb = QueryBuilder::new("WITH RECURSIVE hubdeck_v(v) AS ((SELECT ");
-    qb.push(col.expr);
-    unsearched(&mut qb)?;
-    qb.push(" AND (")
-        .push(col.expr)
-        .push(") IS NOT NULL ORDER BY 1 LIMIT 1) UNION ALL SELECT (SELECT ");
-    qb.push(col.expr);
-    unsearched(&mut qb)?;
-    qb.push(" AND (")
-        .push(col.expr)
-        .push(") > hubdeck_v.v ORDER BY 1 LIMIT 1) FROM hubdeck_v WHERE hubdeck_v.v IS NOT NULL) ");
+    let mut qb = QueryBuilder::new("");
+    push_distinct_values(&mut qb, list, col, q, scope)?;
     // Per value: its rows in index order, numbered, kept when they match or at the bound.
     qb.push(
         "SELECT hubdeck_v.v::text FROM hubdeck_v LEFT JOIN LATERAL (SELECT hubdeck_hit, hubdeck_n \
