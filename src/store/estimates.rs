@@ -25,7 +25,7 @@ const CAPACITY: usize = 512;
 #[derive(Default)]
 struct Remembered {
     /// Statement key → when it was asked and what the planner said.
-    rows: HashMap<String, (Instant, f64)>,
+    rows: HashMap<String, (Instant, Vec<f64>)>,
     /// Page statement key → when its probe gave up.
     gave_up: HashMap<String, Instant>,
     /// EXPLAINs sent, per database.
@@ -136,23 +136,35 @@ fn database(pool: &PgPool) -> String {
 /// `Plan Rows` of the top node of `EXPLAIN (FORMAT JSON) <statement>` (built by the caller into
 /// `qb`, starting with the EXPLAIN), remembered per database, statement and bind values.
 pub(super) async fn plan_rows(pool: &PgPool, qb: QueryBuilder<Postgres>) -> StoreResult<f64> {
+    Ok(plan_rows_of(pool, qb, 1)
+        .await?
+        .first()
+        .copied()
+        .unwrap_or(0.0))
+}
+
+/// The planner's row estimates of the `parts` branches of a `UNION ALL` in one EXPLAIN (one
+/// round trip and one planning pass for several questions): `Plan Rows` of each child of the
+/// top Append node — or of the top node itself for one part. When the plan does not have that
+/// shape (a branch the planner proved empty drops out of the Append), the top node's estimate is
+/// given for every part: it bounds each of them. Remembered as [`plan_rows`] is.
+pub(super) async fn plan_rows_of(
+    pool: &PgPool,
+    qb: QueryBuilder<Postgres>,
+    parts: usize,
+) -> StoreResult<Vec<f64>> {
     let Keyed { key, sql, args } = Keyed::new(pool, qb)?;
     let now = Instant::now();
     if let Some((at, rows)) = remembered().rows.get(&key)
         && now.duration_since(*at) < KEEP
     {
-        return Ok(*rows);
+        return Ok(rows.clone());
     }
     let plan: serde_json::Value = match args {
         Some(args) => sqlx::query_scalar_with(sql, args).fetch_one(pool).await?,
         None => sqlx::query_scalar(sql).fetch_one(pool).await?,
     };
-    let rows = plan
-        .get(0)
-        .and_then(|p| p.get("Plan"))
-        .and_then(|p| p.get("Plan Rows"))
-        .and_then(serde_json::Value::as_f64)
-        .unwrap_or(0.0);
+    let rows = branch_rows(&plan, parts);
     let mut r = remembered();
     *r.asked.entry(database(pool)).or_default() += 1;
     if r.rows.len() >= CAPACITY {
@@ -161,6 +173,46 @@ pub(super) async fn plan_rows(pool: &PgPool, qb: QueryBuilder<Postgres>) -> Stor
             r.rows.clear();
         }
     }
-    r.rows.insert(key, (now, rows));
+    r.rows.insert(key, (now, rows.clone()));
     Ok(rows)
+}
+
+/// See [`plan_rows_of`].
+fn branch_rows(plan: &serde_json::Value, parts: usize) -> Vec<f64> {
+    let rows = |node: &serde_json::Value| {
+        node.get("Plan Rows")
+            .and_then(serde_json::Value::as_f64)
+            .unwrap_or(0.0)
+    };
+    let top = plan.get(0).and_then(|p| p.get("Plan"));
+    let children = top
+        .filter(|t| t.get("Node Type").and_then(serde_json::Value::as_str) == Some("Append"))
+        .and_then(|t| t.get("Plans"))
+        .and_then(serde_json::Value::as_array)
+        .filter(|c| parts > 1 && c.len() == parts);
+    match (children, top) {
+        (Some(c), _) => c.iter().map(rows).collect(),
+        (None, Some(t)) => vec![rows(t); parts],
+        (None, None) => vec![0.0; parts],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::branch_rows;
+    use serde_json::json;
+
+    #[test]
+    fn branch_rows_reads_each_child_of_the_append() {
+        let plan = json!([{"Plan": {"Node Type": "Append", "Plan Rows": 30.0, "Plans": [
+            {"Node Type": "Bitmap Heap Scan", "Plan Rows": 10.0},
+            {"Node Type": "Seq Scan", "Plan Rows": 20.0}
+        ]}}]);
+        assert_eq!(branch_rows(&plan, 2), vec![10.0, 20.0]);
+        assert_eq!(branch_rows(&plan, 1), vec![30.0]);
+        // A branch dropped out: the top node bounds both.
+        let plan = json!([{"Plan": {"Node Type": "Seq Scan", "Plan Rows": 20.0}}]);
+        assert_eq!(branch_rows(&plan, 2), vec![20.0, 20.0]);
+        assert_eq!(branch_rows(&json!([]), 2), vec![0.0, 0.0]);
+    }
 }
