@@ -1059,6 +1059,88 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
     assert_eq!(names(&again), steps[0].1);
 }
 
+/// A sparse search whose matches cluster in the sort order (here 300 `Leeds Cardiology Working
+/// Group` mandates among 200,000, consecutive by name; at the bench scale 639 of 980,076): the
+/// planner expects a page only every ~500,000 rows, so its first page and End collect the
+/// matches through the trigram bitmap — but from a cursor inside the cluster the next,
+/// previous and PgUp-from-the-end pages are the rows next to the cursor, found by a walk of a
+/// few pages of the sort index (issue 13: `/leeds cardiology` PgUp from the end at 1.86× a forced
+/// walk). At the cluster's edge that walk gives up and the page is still right.
+#[tokio::test]
+async fn a_sparse_search_pages_inside_its_cluster_by_walking_from_the_cursor() {
+    let db = pg::fresh_db().await;
+    let pool = &db.pool;
+    insert_mandates(pool, 200_000).await;
+    sqlx::query(
+        "INSERT INTO mandate (name, label, enabled) \
+         SELECT 'Mandate 0100000 Leeds Cardiology Working Group ' || lpad(g::text, 3, '0'), \
+                NULL, true FROM generate_series(1, 300) g",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    exec(pool, &["VACUUM (ANALYZE) mandate"]).await;
+    let expected: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM mandate WHERE deleted_at IS NULL \
+         AND (name ILIKE '%leeds cardiology%' OR label ILIKE '%leeds cardiology%') \
+         ORDER BY name, id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(expected.len(), 300);
+    let q = PageQuery::new(1, 50)
+        .wanting(Want::Rows)
+        .search("leeds cardiology");
+    let (fwd, back) = walk(pool, q.clone()).await;
+    assert_eq!(fwd, expected, "forward");
+    assert_eq!(back, expected, "backward");
+
+    let list =
+        |q: PageQuery| async move { mandates::list(pool, &q, MandateScope::All).await.unwrap() };
+    let explain = |q: PageQuery| async move {
+        mandates::explain_page(pool, &q, MandateScope::All)
+            .await
+            .unwrap()
+            .join("\n")
+    };
+    let first = list(q.clone()).await;
+    assert!(
+        explain(q.clone()).await.contains("CTE hubdeck_m"),
+        "page 1 is collected"
+    );
+    let next = q
+        .clone()
+        .at(Position::After(first.nav.last.clone().unwrap()));
+    let second = list(next.clone()).await;
+    let third = list(
+        q.clone()
+            .at(Position::After(second.nav.last.clone().unwrap())),
+    )
+    .await;
+    let last = list(q.clone().at(Position::Last)).await;
+    for (what, page) in [
+        ("next", next),
+        (
+            "previous",
+            q.clone()
+                .at(Position::Before(third.nav.first.clone().unwrap())),
+        ),
+        (
+            "PgUp from the end",
+            q.clone()
+                .at(Position::Before(last.nav.first.clone().unwrap())),
+        ),
+    ] {
+        let plan = explain(page).await;
+        assert!(!plan.contains("CTE hubdeck_m"), "{what}: {plan}");
+        assert!(plan.contains("Index Only Scan"), "{what}: {plan}");
+        let lines: Vec<String> = plan.lines().map(str::to_owned).collect();
+        assert!(max_rows(&lines) <= 4 * 51, "{what}: {plan}");
+    }
+    assert_eq!(names(&second), expected[50..100]);
+}
+
 /// The pages after a query's first page are planned from the estimates the first page asked
 /// for (`store::estimates`): the first page asks the planner once (the matches and the list
 /// without the search in one EXPLAIN), the console's "of ≈N" after it asks nothing, the next
