@@ -362,9 +362,9 @@ const BOUNDED_WALK_RATIO: f64 = 2.0;
 
 /// Decides [`Plan`] from the planner's own row estimates: with a search term, the walk reads
 /// about `page × total / matches` rows, the bitmap about `matches`; from a cursor, the walk
-/// reads no more than the rows on the cursor's far side. A probe is bounded by itself, so when
-/// one is chosen nothing is asked about the cursor's range (each EXPLAIN is a round trip and a
-/// planning pass: 1–2.5 ms at 100,000 members).
+/// reads no more than the rows on the cursor's far side. A probe and a near walk are bounded by
+/// themselves, so when one is chosen nothing is asked about the cursor's range (each EXPLAIN is
+/// a round trip and a planning pass: 1–2.5 ms at 100,000 members).
 pub async fn choose_plan(
     pool: &PgPool,
     list: &ListSql,

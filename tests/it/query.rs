@@ -951,6 +951,39 @@ async fn previous_page_of_a_broad_search_walks_back_from_the_cursor() {
     assert_eq!(subs(&again), subs(&first), "previous page = page 1");
 }
 
+/// Adds `n` mandates named `prefix` + 001…, then pages through the matches of `term` both ways
+/// and checks each direction is the full ORDER BY of the matches; returns them and the query.
+async fn add_named_and_walk(
+    pool: &PgPool,
+    prefix: &str,
+    n: i64,
+    term: &str,
+) -> (Vec<String>, PageQuery) {
+    sqlx::query(
+        "INSERT INTO mandate (name, label, enabled) \
+         SELECT $1 || lpad(g::text, 3, '0'), NULL, true FROM generate_series(1, $2) g",
+    )
+    .bind(prefix)
+    .bind(n)
+    .execute(pool)
+    .await
+    .unwrap();
+    exec(pool, &["VACUUM (ANALYZE) mandate"]).await;
+    let expected: Vec<String> = sqlx::query_scalar(
+        "SELECT name FROM mandate WHERE deleted_at IS NULL \
+         AND (name ILIKE $1 OR label ILIKE $1) ORDER BY name, id",
+    )
+    .bind(format!("%{term}%"))
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let q = PageQuery::new(1, 50).wanting(Want::Rows).search(term);
+    let (fwd, back) = walk(pool, q.clone()).await;
+    assert_eq!(fwd, expected, "forward");
+    assert_eq!(back, expected, "backward");
+    (expected, q)
+}
+
 /// A probe (a bounded walk of the sort index keeping the matches) that gives up hands the page
 /// to the collected set, and pages stitched from both are the full order of the matches: here
 /// `00011` matches 111 of the first 12,000 mandates in three clusters by name (0000011,
@@ -962,26 +995,8 @@ async fn probe_pages_that_give_up_fall_back_without_losing_a_row() {
     let db = pg::fresh_db().await;
     let pool = &db.pool;
     insert_mandates(pool, 12_000).await;
-    sqlx::query(
-        "INSERT INTO mandate (name, label, enabled) \
-         SELECT 'Zeta 00011 ' || lpad(g::text, 3, '0'), NULL, true FROM generate_series(1, 300) g",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    exec(pool, &["VACUUM (ANALYZE) mandate"]).await;
-    let expected: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM mandate WHERE deleted_at IS NULL \
-         AND (name ILIKE '%00011%' OR label ILIKE '%00011%') ORDER BY name, id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    let (expected, q) = add_named_and_walk(pool, "Zeta 00011 ", 300, "00011").await;
     assert_eq!(expected.len(), 111 + 300);
-    let q = PageQuery::new(1, 50).wanting(Want::Rows).search("00011");
-    let (fwd, back) = walk(pool, q.clone()).await;
-    assert_eq!(fwd, expected, "forward");
-    assert_eq!(back, expected, "backward");
 
     // Page by page: inside the third cluster the probe's walk is the page, the step over the
     // gap collects the matches, and near the end of the list a walk bounded by the rows left
@@ -1071,30 +1086,14 @@ async fn a_sparse_search_pages_inside_its_cluster_by_walking_from_the_cursor() {
     let db = pg::fresh_db().await;
     let pool = &db.pool;
     insert_mandates(pool, 200_000).await;
-    sqlx::query(
-        "INSERT INTO mandate (name, label, enabled) \
-         SELECT 'Mandate 0100000 Leeds Cardiology Working Group ' || lpad(g::text, 3, '0'), \
-                NULL, true FROM generate_series(1, 300) g",
+    let (expected, q) = add_named_and_walk(
+        pool,
+        "Mandate 0100000 Leeds Cardiology Working Group ",
+        300,
+        "leeds cardiology",
     )
-    .execute(pool)
-    .await
-    .unwrap();
-    exec(pool, &["VACUUM (ANALYZE) mandate"]).await;
-    let expected: Vec<String> = sqlx::query_scalar(
-        "SELECT name FROM mandate WHERE deleted_at IS NULL \
-         AND (name ILIKE '%leeds cardiology%' OR label ILIKE '%leeds cardiology%') \
-         ORDER BY name, id",
-    )
-    .fetch_all(pool)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(expected.len(), 300);
-    let q = PageQuery::new(1, 50)
-        .wanting(Want::Rows)
-        .search("leeds cardiology");
-    let (fwd, back) = walk(pool, q.clone()).await;
-    assert_eq!(fwd, expected, "forward");
-    assert_eq!(back, expected, "backward");
 
     let list =
         |q: PageQuery| async move { mandates::list(pool, &q, MandateScope::All).await.unwrap() };
