@@ -429,15 +429,14 @@ async fn matches_and_all(
     q: &PageQuery,
     scope: Option<Scope<'_>>,
 ) -> StoreResult<(f64, f64)> {
-    let mut qb = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
-    qb.push(list.from);
-    list.push_where_with(&mut qb, q, scope, None, true)?;
+    let mut qb = QueryBuilder::new("EXPLAIN (FORMAT JSON) ");
+    push_rows_of(&mut qb, list, q, scope, true)?;
     if !list.has_search(q) {
         let rows = estimates::plan_rows(pool, qb).await?;
         return Ok((rows, rows));
     }
-    qb.push(" UNION ALL SELECT 1 FROM ").push(list.from);
-    list.push_where_with(&mut qb, q, scope, None, false)?;
+    qb.push(" UNION ALL ");
+    push_rows_of(&mut qb, list, q, scope, false)?;
     let rows = estimates::plan_rows_of(pool, qb, 2).await?;
     Ok((rows[0], rows[1]))
 }
@@ -450,11 +449,23 @@ async fn cursor_range(
     q: &PageQuery,
     scope: Option<Scope<'_>>,
 ) -> StoreResult<f64> {
-    let mut qb = QueryBuilder::new("EXPLAIN (FORMAT JSON) SELECT 1 FROM ");
-    qb.push(list.from);
-    list.push_where_with(&mut qb, q, scope, None, false)?;
+    let mut qb = QueryBuilder::new("EXPLAIN (FORMAT JSON) ");
+    push_rows_of(&mut qb, list, q, scope, false)?;
     push_cursor_range(&mut qb, list, q)?;
     estimates::plan_rows(pool, qb).await
+}
+
+/// `SELECT 1 FROM <list> WHERE <base, scope, filters[, search]>`: the rows an estimate is
+/// asked about.
+fn push_rows_of(
+    qb: &mut QueryBuilder<Postgres>,
+    list: &ListSql,
+    q: &PageQuery,
+    scope: Option<Scope<'_>>,
+    with_search: bool,
+) -> StoreResult<()> {
+    qb.push("SELECT 1 FROM ").push(list.from);
+    list.push_where_with(qb, q, scope, None, with_search)
 }
 
 /// ` AND` the first sort key on the cursor's far side in scan direction (values after it, and
