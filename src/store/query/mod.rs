@@ -1142,3 +1142,6 @@ pub fn push_time_range(qb: &mut QueryBuilder<Postgres>, range: &TimeRange, expr:
         qb.push(" AND ").push(expr).push(" < ").push_bind(to);
     }
 }
+
+#[cfg(test)]
+mod golden_tests;
