@@ -37,14 +37,22 @@ fn cases() -> Vec<(&'static str, PageQuery, Plan)> {
             two_keys().at(Position::Before(cursor(&[Some("audit"), Some("York")]))),
             Plan::Walk,
         ),
-        ("walk_last", PageQuery::new(1, 50).at(Position::Last), Plan::Walk),
+        (
+            "walk_last",
+            PageQuery::new(1, 50).at(Position::Last),
+            Plan::Walk,
+        ),
         (
             "walk_filtered",
             PageQuery::new(1, 50).filter("enabled", ["false"]),
             Plan::Walk,
         ),
         ("materialize_first", searched(), Plan::Materialize),
-        ("materialize_after", searched().at(after.clone()), Plan::Materialize),
+        (
+            "materialize_after",
+            searched().at(after.clone()),
+            Plan::Materialize,
+        ),
         ("probe_first", searched(), Plan::Probe),
         ("probe_last", searched().at(Position::Last), Plan::Probe),
         ("near_after", searched().at(after), Plan::Near),
@@ -72,5 +80,9 @@ fn golden_page_statements() {
             differ.push(format!("{name}:\n  golden: {want}\n  now:    {sql}"));
         }
     }
-    assert!(differ.is_empty(), "page statements changed:\n{}", differ.join("\n"));
+    assert!(
+        differ.is_empty(),
+        "page statements changed:\n{}",
+        differ.join("\n")
+    );
 }
