@@ -376,6 +376,15 @@ impl Default for LogSettings {
     }
 }
 
+/// The sealed audit trail (`hubdeck audit seal` / `audit verify`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Hex Ed25519 public key of whoever seals the audit trail; `audit verify` trusts only
+    /// seals signed by it. Empty: verification needs `--public-key`.
+    pub seal_public_key: String,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -386,6 +395,7 @@ pub struct Settings {
     pub mandates: MandateSettings,
     pub ui: UiSettings,
     pub log: LogSettings,
+    pub audit: AuditSettings,
     /// The selected environment (`--env` / `HUBDECK_ENV` / `default_env`), if any.
     #[serde(skip)]
     pub env: Option<String>,

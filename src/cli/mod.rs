@@ -6,6 +6,7 @@
 //! [`Context::services`], and `cli` imports no `store` (`tests/it/architecture.rs`).
 
 pub mod audit;
+pub mod audit_seal;
 pub mod completions;
 pub mod demo;
 pub mod directory;

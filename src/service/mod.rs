@@ -36,6 +36,7 @@ pub mod retry;
 pub mod role_forms;
 pub mod roles;
 pub mod schema;
+pub mod seal;
 pub mod seed_users;
 pub mod session;
 pub mod trust_keys;

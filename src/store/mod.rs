@@ -22,6 +22,7 @@ pub mod members;
 pub mod plans;
 pub mod query;
 pub mod registrations;
+pub mod seal;
 pub mod trusts;
 pub mod undo;
 pub mod users;

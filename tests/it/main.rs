@@ -5,6 +5,7 @@ mod support;
 
 mod architecture;
 mod audit;
+mod audit_seal;
 mod audit_view;
 mod bulk;
 mod cli_output;
