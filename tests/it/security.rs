@@ -224,3 +224,162 @@ async fn every_cli_print_site_escapes_hostile_text() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains(HOSTILE));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Secrets: not in logs, errors, or the process list; config files holding them are private
+// ---------------------------------------------------------------------------------------------
+
+/// `url` with one more query parameter.
+fn with_param(url: &str, kv: &str) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}{kv}")
+}
+
+#[tokio::test]
+async fn an_sslpassword_in_the_url_is_refused_without_reaching_the_log() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let url = with_param(&db.url, "sslpassword=TOPSECRET-SSL");
+    let out = hubdeck(home.path())
+        .args(["mandates", "list"])
+        .env("HUBDECK_DATABASE__URL", &url)
+        .env("HUBDECK_LOG__LEVEL", "debug")
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(
+        !stdout.contains("TOPSECRET") && !stderr.contains("TOPSECRET"),
+        "{stderr}"
+    );
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("sslpassword"), "{stderr}");
+}
+
+fn write_private(dir: &std::path::Path, name: &str, text: &str) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    p
+}
+
+#[test]
+fn a_toml_syntax_error_on_the_url_line_never_echoes_the_password() {
+    let home = tempfile::tempdir().unwrap();
+    // The closing quote is missing: a parse error on the very line holding the password.
+    let config = write_private(
+        home.path(),
+        "config.toml",
+        "[ui]\nread_only = false\n[database]\nurl = \"postgres://app:TOPSECRET-TOML@db.example/hub\nmax_connections = 5\n",
+    );
+    for args in [
+        &["mandates", "list"][..],
+        &["doctor"][..],
+        &["register-trust", "--name", "A", "--code", "AA"][..],
+    ] {
+        let out = hubdeck(home.path())
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_ne!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stdout.contains("TOPSECRET") && !stderr.contains("TOPSECRET"),
+            "{args:?}:\n{stdout}\n{stderr}"
+        );
+        // Still says where the mistake is.
+        assert!(
+            format!("{stdout}{stderr}").contains("line 4"),
+            "{args:?}:\n{stdout}\n{stderr}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn database_url_file_keeps_the_password_out_of_the_process_list() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    // The test cluster trusts local connections: the password is carried, never checked.
+    let url = with_param(&db.url, "password=TOPSECRET-ARGV");
+
+    let file = write_private(home.path(), "db-url", &format!("{url}\n"));
+    let out = hubdeck(home.path())
+        .args(["mandates", "list", "--database-url-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+
+    // On the command line it still works, with a warning that names the safer ways.
+    let out = hubdeck(home.path())
+        .args(["mandates", "list", "--database-url", &url])
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("process list"), "{stderr}");
+    assert!(stderr.contains("--database-url-file"), "{stderr}");
+    assert!(!stderr.contains("TOPSECRET"), "{stderr}");
+
+    // A URL file others can read is used, with a warning.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = hubdeck(home.path())
+        .args(["mandates", "list", "--database-url-file"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("readable by group or others"), "{stderr}");
+
+    // A missing file is an error naming the file, not a silent fallback.
+    let out = hubdeck(home.path())
+        .args(["mandates", "list", "--database-url-file"])
+        .arg(home.path().join("nope"))
+        .output()
+        .unwrap();
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nope"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_config_file_holding_a_password_warns_when_others_can_read_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let url = with_param(&db.url, "password=TOPSECRET-CONF");
+    let config = write_private(
+        home.path(),
+        "config.toml",
+        &format!("[database]\nurl = {}\n", toml::Value::String(url)),
+    );
+    let run = || {
+        hubdeck(home.path())
+            .arg("--config")
+            .arg(&config)
+            .args(["mandates", "list"])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        !stderr.contains("readable by"),
+        "0600: no warning\n{stderr}"
+    );
+
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let out = run();
+    let (_, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("readable by group or others"), "{stderr}");
+    assert!(stderr.contains("chmod 600"), "{stderr}");
+    assert!(!stderr.contains("TOPSECRET"), "{stderr}");
+}
