@@ -383,3 +383,259 @@ async fn a_config_file_holding_a_password_warns_when_others_can_read_it() {
     assert!(stderr.contains("chmod 600"), "{stderr}");
     assert!(!stderr.contains("TOPSECRET"), "{stderr}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Read-only honoured by every mutating command; directory sync audited, authorised, race-safe
+// ---------------------------------------------------------------------------------------------
+
+async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
+    sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
+}
+
+/// A new, empty database on the test cluster (nothing migrated yet).
+async fn empty_database(db: &pg::TestDb) -> String {
+    let name = format!("{}_empty", db.name);
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    db.url
+        .replacen(&format!("/{}", db.name), &format!("/{name}"), 1)
+}
+
+#[tokio::test]
+async fn migrate_and_directory_sync_refuse_in_read_only_mode() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let empty = empty_database(&db).await;
+    assert_ne!(empty, db.url);
+    sqlx::query(
+        "INSERT INTO local_identity (sub, username, email, status, enabled) \
+         VALUES (gen_random_uuid(), 'a@example.org', 'a@example.org', 'CONFIRMED', true)",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+
+    for (args, env, url) in [
+        (&["--read-only", "migrate"][..], None, &empty),
+        (
+            &["migrate"][..],
+            Some(("HUBDECK_UI__READ_ONLY", "true")),
+            &empty,
+        ),
+        (&["--read-only", "directory", "sync"][..], None, &db.url),
+        (
+            &["directory", "sync"][..],
+            Some(("HUBDECK_UI__READ_ONLY", "true")),
+            &db.url,
+        ),
+    ] {
+        let mut c = hubdeck(home.path());
+        c.args(args).args(["--database-url", url]);
+        if let Some((k, v)) = env {
+            c.env(k, v);
+        }
+        let out = c.output().unwrap();
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(4), "{args:?} {env:?}: {stderr}");
+        assert!(stderr.contains("read-only"), "{stderr}");
+    }
+    // Nothing was written: no schema in the empty database, nothing cached.
+    let pool = sqlx::PgPool::connect(&empty).await.unwrap();
+    assert_eq!(
+        count(
+            &pool,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+        )
+        .await,
+        0
+    );
+    pool.close().await;
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM directory_user").await,
+        0
+    );
+
+    // Writable: both work.
+    let out = hubdeck(home.path())
+        .args(["directory", "sync", "--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(
+        count(&db.pool, "SELECT count(*) FROM directory_user").await,
+        1
+    );
+}
+
+#[tokio::test]
+async fn directory_sync_audits_what_it_marks_gone_or_disabled() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    sqlx::query(
+        "INSERT INTO local_identity (sub, username, email, status, enabled) \
+         SELECT gen_random_uuid(), 'u' || g || '@example.org', 'u' || g || '@example.org', \
+                'CONFIRMED', true FROM generate_series(1, 5) g",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let sync = || {
+        let out = hubdeck(home.path())
+            .args(["directory", "sync", "--database-url", &db.url])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", text(&out).1);
+    };
+    sync();
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM users_audit").await, 0);
+    let sub_of = |email: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, uuid::Uuid>("SELECT sub FROM local_identity WHERE email = $1")
+                .bind(email)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let deleted = sub_of("u1@example.org").await;
+    let disabled = sub_of("u2@example.org").await;
+    sqlx::query("DELETE FROM local_identity WHERE sub = $1")
+        .bind(deleted)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE local_identity SET enabled = false WHERE sub = $1")
+        .bind(disabled)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sync();
+    let rows: Vec<(String, uuid::Uuid, String)> =
+        sqlx::query_as("SELECT action, user_id, via FROM users_audit ORDER BY action")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "DIRECTORY_DISABLED".to_string(),
+                disabled,
+                "cli".to_string()
+            ),
+            ("DIRECTORY_GONE".to_string(), deleted, "cli".to_string()),
+        ]
+    );
+    // A sync that changes nothing writes nothing.
+    sync();
+    assert_eq!(count(&db.pool, "SELECT count(*) FROM users_audit").await, 2);
+}
+
+/// An operator whose grant was removed after sign-in is refused by the sync itself (fresh
+/// authority in its transaction), and nothing is marked.
+#[tokio::test]
+async fn directory_sync_rechecks_the_operators_authority() {
+    use hubdeck::domain::PermissionRef;
+    let db = pg::fresh_db().await;
+    let actor = crate::users::signed_in_with(
+        &db.pool,
+        "syncer@example.org",
+        &[PermissionRef::CanManageUsers],
+    )
+    .await;
+    let sub = match &actor {
+        hubdeck::service::Actor::Operator(op) => op.sub,
+        _ => unreachable!(),
+    };
+    // A cached identity the directory no longer has: a sync would mark it gone.
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, synced_at) \
+         VALUES (gen_random_uuid(), 'old@example.org', 'old@example.org', true, 'CONFIRMED', now() - interval '1 day')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM user_role WHERE user_id = $1")
+        .bind(sub)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let svc = hubdeck::service::Services::new(
+        db.pool.clone(),
+        std::sync::Arc::new(hubdeck::directory::local::LocalDirectory::new(
+            db.pool.clone(),
+        )),
+        std::sync::Arc::new(hubdeck::config::Settings::default()),
+    );
+    let e = svc.sync_directory(&actor, &mut |_| {}).await.unwrap_err();
+    assert!(
+        matches!(e, hubdeck::service::ServiceError::OperatorRevoked(_)),
+        "{e:?}"
+    );
+    assert_eq!(
+        count(
+            &db.pool,
+            "SELECT count(*) FROM directory_user WHERE gone_at IS NOT NULL"
+        )
+        .await,
+        0
+    );
+}
+
+/// A write that lands while a sync runs (here: a sign-in clears a stale "gone" mark, proving
+/// the identity live) is newer than the sync's view: the sync must not mark it gone again.
+#[tokio::test]
+async fn a_sync_racing_a_write_never_marks_a_live_identity_gone() {
+    let db = pg::fresh_db().await;
+    let live = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, gone_at, synced_at) \
+         VALUES ($1, 'back@example.org', 'back@example.org', true, 'CONFIRMED', now() - interval '1 hour', now() - interval '1 day')",
+    )
+    .bind(live)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let svc = hubdeck::service::Services::new(
+        db.pool.clone(),
+        std::sync::Arc::new(hubdeck::directory::local::LocalDirectory::new(
+            db.pool.clone(),
+        )),
+        std::sync::Arc::new(hubdeck::config::Settings::default()),
+    );
+    let psql = hubdeck::localpg::PgBinaries::locate().unwrap().bin("psql");
+    let url = db.url.clone();
+    // After the sync has read the whole directory and before it marks anything: another
+    // session (another operator's hubdeck) records the sign-in.
+    let mut on_progress = |p: hubdeck::service::directory_sync::SyncProgress| {
+        if p.done {
+            let out = std::process::Command::new(&psql)
+                .arg(&url)
+                .args(["-Atc", &format!(
+                    "UPDATE directory_user SET enabled = true, gone_at = NULL, updated_at = now() WHERE sub = '{live}'"
+                )])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    let report = svc
+        .sync_directory(&hubdeck::service::Actor::cli(), &mut on_progress)
+        .await
+        .unwrap();
+    assert_eq!(report.marked_gone, 0, "{report:?}");
+    let gone: Option<chrono::DateTime<chrono::Utc>> =
+        sqlx::query_scalar("SELECT gone_at FROM directory_user WHERE sub = $1")
+            .bind(live)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(gone, None);
+}
