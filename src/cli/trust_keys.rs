@@ -21,7 +21,7 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         );
         return Ok(2);
     }
-    let t = trusts.resolve(actor, which).await?;
+    let t = trusts.resolve_unambiguous(actor, which).await?;
     let r = trusts.rotate_internal_key(actor, t.id).await?;
     #[derive(Serialize)]
     struct Rotated<'a> {

@@ -71,7 +71,8 @@ pub struct ShowTrustArgs {
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// The trust: its id, code or name.
+    /// The trust: its id, code or name (refused when it matches several trusts; say which
+    /// with id:…, code:… or name:…).
     pub trust: String,
     /// Rotate the internal-service key too.
     #[arg(long)]
@@ -80,7 +81,8 @@ pub struct RotateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// The trust: its id, code or name.
+    /// The trust: its id, code or name (refused when it matches several trusts; say which
+    /// with id:…, code:… or name:…).
     pub trust: String,
     /// Confirm the deletion (required).
     #[arg(long)]
@@ -303,7 +305,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
         }
         TrustsCmd::Show(a) => super::trust_keys::show(ctx, &trusts, &actor, &a.trust).await,
         TrustsCmd::RotateKey(a) => {
-            let t = trusts.resolve(&actor, &a.trust).await?;
+            let t = trusts.resolve_unambiguous(&actor, &a.trust).await?;
             let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
             if std::io::stdout().is_terminal() {
                 // Shown once on the alternate screen, never printed into the scrollback.
@@ -361,7 +363,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 eprintln!("hubdeck: deleting a trust frees its FL kit slot; add --yes to confirm");
                 return Ok(2);
             }
-            let t = match trusts.resolve(&actor, &a.trust).await {
+            let t = match trusts.resolve_unambiguous(&actor, &a.trust).await {
                 Ok(t) => t,
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
                 Err(e) => return Err(e.into()),

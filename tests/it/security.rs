@@ -639,3 +639,125 @@ async fn a_sync_racing_a_write_never_marks_a_live_identity_gone() {
             .unwrap();
     assert_eq!(gone, None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Destructive commands refuse an ambiguous reference
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn trusts_delete_refuses_a_reference_matching_one_trusts_code_and_anothers_name() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let insert = |name: &'static str, code: &'static str| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, uuid::Uuid>(
+                "INSERT INTO trust (name, code, api_key_hash) VALUES ($1, $2, repeat('c', 64)) RETURNING id",
+            )
+            .bind(name)
+            .bind(code)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let by_code = insert("NHS Alpha", "NHS-A").await;
+    let by_name = insert("nhs-a", "NHSB").await;
+    let run = |args: &[&str]| {
+        hubdeck(home.path())
+            .args(args)
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap()
+    };
+    let exists = |id: uuid::Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>("SELECT EXISTS (SELECT 1 FROM trust WHERE id = $1)")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+
+    for args in [
+        &["trusts", "delete", "nhs-a", "--yes"][..],
+        &["trusts", "rotate-key", "nhs-a"][..],
+        &["trusts", "rotate-internal-key", "nhs-a"][..],
+    ] {
+        let out = run(args);
+        let (_, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        for needle in ["code matches", "NHS Alpha", "name matches", "name:"] {
+            assert!(stderr.contains(needle), "{args:?}: {needle} in {stderr}");
+        }
+    }
+    assert!(
+        exists(by_code).await && exists(by_name).await,
+        "nothing deleted"
+    );
+    let audits = count(&db.pool, "SELECT count(*) FROM trusts_audit").await;
+    assert_eq!(audits, 0, "nothing rotated");
+
+    // The explicit form picks the one meant.
+    let out = run(&["trusts", "delete", "name:nhs-a", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(exists(by_code).await && !exists(by_name).await);
+    // Now only one trust matches: the plain reference works again.
+    let out = run(&["trusts", "delete", "nhs-a", "--yes"]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(!exists(by_code).await);
+}
+
+#[tokio::test]
+async fn mandates_delete_refuses_a_reference_that_is_one_mandates_id_and_anothers_name() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let first: uuid::Uuid =
+        sqlx::query_scalar("INSERT INTO mandate (name) VALUES ('First') RETURNING id")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let second: uuid::Uuid =
+        sqlx::query_scalar("INSERT INTO mandate (name) VALUES ($1) RETURNING id")
+            .bind(first.to_string())
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    let run = |args: &[&str]| {
+        hubdeck(home.path())
+            .args(args)
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap()
+    };
+    let deleted = |id: uuid::Uuid| {
+        let pool = db.pool.clone();
+        async move {
+            sqlx::query_scalar::<_, bool>(
+                "SELECT deleted_at IS NOT NULL FROM mandate WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let reference = first.to_string();
+    let out = run(&["mandates", "delete", &reference]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("id matches") && stderr.contains("name matches"),
+        "{stderr}"
+    );
+    assert!(!deleted(first).await && !deleted(second).await);
+
+    let out = run(&["mandates", "delete", &format!("name:{reference}")]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(!deleted(first).await && deleted(second).await);
+    let out = run(&["mandates", "delete", &format!("id:{reference}")]);
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert!(deleted(first).await);
+}
