@@ -70,7 +70,7 @@ pub async fn show(
         vec![
             "last heartbeat".into(),
             match d.last_heartbeat {
-                Some(h) => format!("{} ({})", d.heartbeat_label(chrono::Utc::now()), ts(h)),
+                Some(h) => format!("{} ({})", d.heartbeat_label(d.as_of), ts(h)),
                 None => "never".into(),
             },
         ],

@@ -761,3 +761,109 @@ async fn mandates_delete_refuses_a_reference_that_is_one_mandates_id_and_another
     assert!(out.status.success(), "{}", text(&out).1);
     assert!(deleted(first).await);
 }
+
+// ---------------------------------------------------------------------------------------------
+// One clock: the database decides times, whatever the client's clock says
+// ---------------------------------------------------------------------------------------------
+
+/// The binary with its clock `offset` off (libfaketime, e.g. "-30d"): a bastion whose clock
+/// drifted. Timers (the monotonic clock) stay real.
+fn skewed(home: &std::path::Path, offset: &str) -> Command {
+    let plain = hubdeck(home);
+    let mut c = Command::new("faketime");
+    c.args(["-f", offset, BIN]);
+    for (k, v) in plain.get_envs() {
+        match v {
+            Some(v) => c.env(k, v),
+            None => c.env_remove(k),
+        };
+    }
+    c.env("FAKETIME_DONT_FAKE_MONOTONIC", "1");
+    c
+}
+
+#[tokio::test]
+async fn key_ages_and_heartbeats_come_from_the_database_clock() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    sqlx::query(
+        "INSERT INTO trust (name, code, api_key_hash, last_heartbeat) \
+         VALUES ('Old Keys', 'OLD', repeat('d', 64), now() - interval '3 hours')",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // The API key minted 400 days ago; the internal key stamped 3 days in the database's
+    // future (a clock stepped back since): an age is never negative.
+    sqlx::query(
+        "UPDATE trust SET api_key_rotated_at = now() - interval '400 days', \
+           internal_key_rotated_at = now() + interval '3 days' WHERE code = 'OLD'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    for offset in ["-30d", "+30d"] {
+        let out = skewed(home.path(), offset)
+            .args(["trusts", "show", "OLD", "--output", "json"])
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{offset}: {stderr}");
+        let d: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(d["api_key_age_days"], 400, "{offset}: {stdout}");
+        assert_eq!(d["internal_key_age_days"], 0, "{offset}: {stdout}");
+
+        let out = skewed(home.path(), offset)
+            .args(["trusts", "show", "OLD", "--database-url", &db.url])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{offset}: {stderr}");
+        assert!(stdout.contains("3 h ago"), "{offset}: {stdout}");
+        assert!(stdout.contains("400"), "{offset}: {stdout}");
+        // Times shown say their zone.
+        assert!(stdout.contains("UTC"), "{offset}: {stdout}");
+    }
+}
+
+#[tokio::test]
+async fn a_plan_change_stamps_both_subscriptions_with_the_database_clock() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let out = hubdeck(home.path())
+        .args([
+            "mandates", "create", "--name", "Clocked", "--plan", "STARTER",
+        ])
+        .args(["--database-url", &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let out = skewed(home.path(), "-30d")
+        .args([
+            "mandates",
+            "plan",
+            "Clocked",
+            "TEAM",
+            "--database-url",
+            &db.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out).1);
+    let (ended, started, db_now): (
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+        chrono::DateTime<chrono::Utc>,
+    ) = sqlx::query_as(
+        "SELECT old.current_period_end, new.started_at, now() FROM mandate_subscription old \
+           JOIN mandate_subscription new ON new.mandate_id = old.mandate_id \
+          WHERE old.status = 'canceled' AND new.status <> 'canceled'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    // One transaction, one clock: the old period ends when the new one starts.
+    assert_eq!(ended, started);
+    assert!(ended <= db_now);
+}
