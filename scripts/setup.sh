@@ -14,6 +14,7 @@
 #   tmux    end-to-end tests of the real binary (apt: tmux)
 #   zsh     the zsh completion test, `zsh -n` (apt: zsh)
 #   mandoc  the man page lint test, `mandoc -T lint` (apt: mandoc)
+#   faketime  the clock-skew tests: the real binary with its clock moved (apt: faketime)
 #   moto    the Cognito emulator: a virtualenv at .venv with moto[server,cognitoidp]==5.2.5
 #           (apt: python3 python3-venv when python3 cannot create one); skipped when
 #           HUBDECK_MOTO_SERVER is set
@@ -160,9 +161,10 @@ setup_main() {
       tmux) setup_tool tmux tmux; rc=$? ;;
       zsh) setup_tool zsh zsh; rc=$? ;;
       mandoc) setup_tool mandoc mandoc; rc=$? ;;
+      faketime) setup_tool faketime faketime; rc=$? ;;
       moto) setup_moto; rc=$? ;;
       cargo) setup_cargo; rc=$? ;;
-      *) setup_say "unknown component '$c' (pg, tmux, zsh, mandoc, moto, cargo)"; return 2 ;;
+      *) setup_say "unknown component '$c' (pg, tmux, zsh, mandoc, faketime, moto, cargo)"; return 2 ;;
     esac
     # A component the user must install wins over a dry run's "would install".
     if [ $rc -eq 1 ] || { [ $rc -ne 0 ] && [ $worst -eq 0 ]; }; then worst=$rc; fi

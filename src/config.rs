@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use zeroize::Zeroize;
 
+mod secrets;
+pub use secrets::{read_url_file, warn_password_on_command_line};
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -92,8 +95,18 @@ impl DatabaseUrl {
                     crate::domain::DisplayText::with_max(&decoded, 40)
                 ));
             }
+            secrets::refuse_unknown_password_param(&decoded)?;
         }
         Ok(())
+    }
+
+    /// Whether the URL carries a password (in its userinfo or as a query parameter).
+    pub fn holds_password(&self) -> bool {
+        self.password_fragment().is_some_and(|p| !p.is_empty())
+            || self.0.split_once('?').is_some_and(|(_, q)| {
+                q.split('&')
+                    .any(|pair| is_password_key(pair.split_once('=').map_or(pair, |(k, _)| k)))
+            })
     }
 }
 
@@ -614,10 +627,12 @@ fn read_toml(path: &Path) -> Result<toml::Value, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+    let value = toml::from_str(&text).map_err(|e| ConfigError::Parse {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })
+        message: secrets::toml_error_without_values(&text, &e),
+    })?;
+    secrets::warn_if_exposed(path, &value);
+    Ok(value)
 }
 
 /// Where hubdeck keeps its files.

@@ -6,9 +6,10 @@
 //! data dir). PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
 //! account; when that account cannot reach the data dir (e.g. `/root` is mode 700) the cluster
 //! goes to `/var/tmp/hubdeck-demo-<uid>/<hash of the data dir>` instead and a note says so.
+//! A cluster directory is only used when this account created it (see [`claim`]).
 
 use std::io::IsTerminal;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +22,8 @@ use crate::config::{DatabaseUrl, DirectoryKind, Settings};
 use crate::domain::page::thousands;
 use crate::localpg::{LocalCluster, PgBinaries, RunAs, free_port};
 use crate::store::dataset::{self, DatasetSpec, DemoAdmin, Outcome};
+
+mod claim;
 
 /// The demo operator's credentials (printed before the console starts and shown in its help).
 pub const DEMO_ADMIN_EMAIL: &str = "admin@hubdeck.example";
@@ -189,6 +192,12 @@ pub fn cluster_for(data_dir: &Path) -> anyhow::Result<(LocalCluster, Option<Stri
 /// Stops the demo cluster of `data_dir`. Returns whether one was running.
 pub fn stop(data_dir: &Path) -> anyhow::Result<bool> {
     let (cluster, _) = cluster_for(data_dir)?;
+    if let Some(root) = cluster.data_dir.parent() {
+        if std::fs::symlink_metadata(root).is_err() {
+            return Ok(false);
+        }
+        claim::check(root, cluster.run_as)?;
+    }
     if !cluster.is_running() {
         return Ok(false);
     }
@@ -214,25 +223,19 @@ pub async fn prepare(
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default();
-    if opts.fresh {
-        if cluster.is_running() {
+    if opts.fresh && std::fs::symlink_metadata(&root).is_ok() {
+        // Stopping runs the server tools on the directory: only on one this account made.
+        if claim::check(&root, cluster.run_as).is_ok() && cluster.is_running() {
             report.line("hubdeck demo: --fresh: stopping the running demo cluster");
             cluster.stop()?;
         }
-        if root.exists() {
-            report.line(&format!(
-                "hubdeck demo: --fresh: removing {}",
-                root.display()
-            ));
-            std::fs::remove_dir_all(&root)
-                .with_context(|| format!("removing {}", root.display()))?;
-        }
+        report.line(&format!(
+            "hubdeck demo: --fresh: removing {}",
+            root.display()
+        ));
+        claim::remove(&root)?;
     }
-    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
-    // The cluster root (data, socket, server log) is private; its parents stay traversable
-    // for the server account (the /var/tmp fallback when running as root).
-    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))
-        .with_context(|| format!("making {} private", root.display()))?;
+    claim::claim(&root, cluster.run_as)?;
     let running = cluster.is_running();
     let started = !running;
     if running {

@@ -13,6 +13,12 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use thiserror::Error;
 
+mod nofollow;
+mod run_as;
+pub use nofollow::open_log;
+use nofollow::{open_dir_nofollow, private_dir};
+pub use run_as::RunAs;
+
 /// The Debian/Ubuntu package that provides the server binaries.
 pub const SERVER_PACKAGE_HINT: &str = "install the PostgreSQL server package (Debian/Ubuntu: `apt-get install postgresql`; Fedora: `dnf install postgresql-server`; macOS: `brew install postgresql`)";
 
@@ -30,6 +36,10 @@ pub enum LocalPgError {
     Command { step: &'static str, message: String },
     #[error("PostgreSQL did not accept connections within {0:?}; see its log at {1}")]
     NotReady(Duration, PathBuf),
+    #[error(
+        "{0} is a symbolic link or not a plain file or directory; refusing to follow it (remove it if you did not create it)"
+    )]
+    NotPlain(PathBuf),
     #[error("I/O error at {path}: {source}")]
     Io {
         path: PathBuf,
@@ -37,7 +47,7 @@ pub enum LocalPgError {
     },
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalPgError + '_ {
+pub(crate) fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LocalPgError + '_ {
     move |source| LocalPgError::Io {
         path: path.to_path_buf(),
         source,
@@ -135,40 +145,6 @@ pub fn default_candidates() -> Vec<PathBuf> {
     out
 }
 
-/// The account the server runs as: ourselves, or `postgres` when we are root.
-#[derive(Clone, Copy, Debug)]
-pub struct RunAs {
-    pub uid: u32,
-    pub gid: u32,
-}
-
-impl RunAs {
-    pub fn resolve() -> Result<Option<Self>, LocalPgError> {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Ok(None);
-        }
-        let name = std::env::var("HUBDECK_PG_USER").unwrap_or_else(|_| "postgres".into());
-        let cname = std::ffi::CString::new(name.clone())
-            .map_err(|_| LocalPgError::NoUnprivilegedUser(name.clone()))?;
-        // SAFETY: getpwnam returns a pointer into static storage or NULL; we copy out at once.
-        let pw = unsafe { libc::getpwnam(cname.as_ptr()) };
-        if pw.is_null() {
-            return Err(LocalPgError::NoUnprivilegedUser(name));
-        }
-        // SAFETY: pw is non-null and points to a valid passwd struct.
-        let (uid, gid) = unsafe { ((*pw).pw_uid, (*pw).pw_gid) };
-        if uid == 0 {
-            return Err(LocalPgError::NoUnprivilegedUser(name));
-        }
-        Ok(Some(Self { uid, gid }))
-    }
-
-    fn chown(&self, p: &Path) -> Result<(), LocalPgError> {
-        std::os::unix::fs::chown(p, Some(self.uid), Some(self.gid)).map_err(io(p))
-    }
-}
-
 /// A cluster directory plus how to run it.
 #[derive(Clone, Debug)]
 pub struct LocalCluster {
@@ -211,22 +187,21 @@ impl LocalCluster {
         c
     }
 
+    /// Creates or checks the cluster's directories and log. Nothing here follows a symlink:
+    /// as root these are chowned to the server account, and a link planted in a directory
+    /// another account could write would otherwise hand that account any file on the host.
     fn prepare_dirs(&self) -> Result<(), LocalPgError> {
-        for d in [&self.data_dir, &self.socket_dir] {
-            std::fs::create_dir_all(d).map_err(io(d))?;
-            std::fs::set_permissions(d, std::fs::Permissions::from_mode(0o700)).map_err(io(d))?;
-        }
+        let data = private_dir(&self.data_dir)?;
+        let sock = private_dir(&self.socket_dir)?;
+        let log = open_log(&self.log_file)?;
         if let Some(r) = self.run_as {
             // The server account must reach its files: the cluster root is handed to it.
             if let Some(root) = self.data_dir.parent() {
-                r.chown(root)?;
+                r.fchown(&open_dir_nofollow(root)?, root)?;
             }
-            r.chown(&self.data_dir)?;
-            r.chown(&self.socket_dir)?;
-            if !self.log_file.exists() {
-                crate::files::create_private(&self.log_file).map_err(io(&self.log_file))?;
-            }
-            r.chown(&self.log_file)?;
+            r.fchown(&data, &self.data_dir)?;
+            r.fchown(&sock, &self.socket_dir)?;
+            r.fchown(&log, &self.log_file)?;
         }
         Ok(())
     }
@@ -351,7 +326,7 @@ impl LocalCluster {
         self.prepare_dirs()?;
         let mut c = self.command("postgres");
         c.arg("-D").arg(&self.data_dir).args(self.server_options());
-        let log = crate::files::append_private(&self.log_file).map_err(io(&self.log_file))?;
+        let log = open_log(&self.log_file)?;
         let log2 = log.try_clone().map_err(io(&self.log_file))?;
         c.stdin(Stdio::null()).stdout(log).stderr(log2);
         if die_with_parent {

@@ -1,8 +1,11 @@
 //! `hubdeck audit list|export|undo` (seal, verify and seal-key: [`super::audit_seal`]) — one listing over users_audit, trusts_audit and mandate_audit, and undo of a grant change by its row.
 
+use std::io::IsTerminal as _;
+
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::mandates::{print_range, print_table};
+use super::output::{EscapeAs, Escaping};
 use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::audit::TimeRange;
@@ -196,8 +199,17 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                     svc.export_to_file(&actor, &q, range, format, &path).await?
                 }
                 None => {
-                    let mut stdout =
-                        super::output::PipeWatch::new(std::io::BufWriter::new(std::io::stdout()));
+                    // JSON always escapes hidden characters (same meaning, safe to view);
+                    // CSV is data and stays exact unless a terminal would interpret it.
+                    let how = match format {
+                        ExportFormat::Json => EscapeAs::Json,
+                        ExportFormat::Csv if std::io::stdout().is_terminal() => EscapeAs::Display,
+                        ExportFormat::Csv => EscapeAs::Exact,
+                    };
+                    let mut stdout = super::output::PipeWatch::new(Escaping::new(
+                        std::io::BufWriter::new(std::io::stdout()),
+                        how,
+                    ));
                     let result = svc
                         .export_audit(&actor, &q, range, format, &mut stdout)
                         .await;

@@ -69,7 +69,8 @@ pub enum MandatesCmd {
     },
     /// Soft delete (restorable within the retention), or with --hard delete everything.
     Delete {
-        /// Mandate id or exact name.
+        /// Mandate id or exact name (refused when it is one mandate's id and another's name;
+        /// say which with id:… or name:…).
         mandate: String,
         /// Irreversible: removes the mandate and every dependent row.
         #[arg(long, requires = "confirm_name")]
@@ -280,7 +281,7 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             hard,
             confirm_name,
         } => {
-            let id = resolve_mandate(&svc, &actor, &mandate).await?;
+            let id = svc.resolve_mandate_unambiguous(&actor, &mandate).await?;
             if hard {
                 let confirm = confirm_name.unwrap_or_default();
                 svc.hard_delete_mandate(&actor, id, &confirm).await?;

@@ -5,6 +5,8 @@ use crate::service::schema;
 
 pub async fn run(ctx: &Context) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
+    // Changing the schema is the largest write of all: refused like every other mutation.
+    crate::service::ensure_writable(&ctx.settings, "applying migrations")?;
     let db = schema::connect(&ctx.settings).await?;
     let run = schema::migrate(&db).await?;
     if run.after > run.before {

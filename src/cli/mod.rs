@@ -62,9 +62,18 @@ pub struct Cli {
     /// Allow mutations in an environment that is read-only by default (`ui.read_only`).
     #[arg(long, global = true)]
     pub read_write: bool,
-    /// PostgreSQL URL (overrides `database.url`).
+    /// PostgreSQL URL (overrides `database.url`). Other local accounts can read it in the
+    /// process list: for a URL with a password prefer --database-url-file.
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
+    /// Read the PostgreSQL URL from the first line of this file (keep it mode 0600).
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "database_url"
+    )]
+    pub database_url_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -155,6 +164,10 @@ pub fn settings_for(cli: &Cli) -> Result<Settings, crate::config::ConfigError> {
     }
     if let Some(url) = &cli.database_url {
         s.database.url = crate::config::DatabaseUrl::new(url.clone());
+        crate::config::warn_password_on_command_line(&s.database.url);
+    }
+    if let Some(path) = &cli.database_url_file {
+        s.database.url = crate::config::read_url_file(path)?;
     }
     Ok(s)
 }

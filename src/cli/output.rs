@@ -87,6 +87,12 @@ pub fn to_json<T: serde::Serialize + ?Sized>(v: &T) -> serde_json::Result<String
 /// output is inside a string, where a `\u` escape means the same character.
 fn escape_invisibles(json: &str) -> String {
     let mut out = String::with_capacity(json.len());
+    escape_invisibles_into(json, &mut out);
+    out
+}
+
+/// [`escape_invisibles`] appending to `out` (a caller holding keys passes a buffer it wipes).
+pub fn escape_invisibles_into(json: &str, out: &mut String) {
     for c in json.chars() {
         let hidden =
             (c as u32) >= 0x7f && (c.is_control() || is_bidi_control(c) || is_invisible(c));
@@ -99,7 +105,6 @@ fn escape_invisibles(json: &str) -> String {
             out.push(c);
         }
     }
-    out
 }
 
 /// Writes [`to_json`] and a newline on stdout.
@@ -159,6 +164,73 @@ impl<W: Write> Write for PipeWatch<W> {
     }
 }
 
+/// How [`Escaping`] rewrites text on its way to stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EscapeAs {
+    /// As is: data for a file or another program (a CSV export piped to a file).
+    Exact,
+    /// JSON text: hidden characters as `\u` escapes, which mean the same characters.
+    Json,
+    /// Text for a terminal: every line through [`DisplayText`] (newlines kept).
+    Display,
+}
+
+/// A writer that escapes what it passes on, for output produced by a layer that writes raw
+/// text (the audit export): whole UTF-8 characters at a time, since writes may split them.
+pub struct Escaping<W: Write> {
+    inner: W,
+    how: EscapeAs,
+    pending: Vec<u8>,
+}
+
+impl<W: Write> Escaping<W> {
+    pub fn new(inner: W, how: EscapeAs) -> Self {
+        Self {
+            inner,
+            how,
+            pending: Vec::new(),
+        }
+    }
+
+    fn emit(&mut self) -> io::Result<()> {
+        let complete = match std::str::from_utf8(&self.pending) {
+            Ok(s) => s.len(),
+            // A character cut by the write: keep its start for the next write.
+            Err(e) if e.error_len().is_none() => e.valid_up_to(),
+            // Not UTF-8 at all: shown as replacement characters.
+            Err(_) => self.pending.len(),
+        };
+        if complete == 0 {
+            return Ok(());
+        }
+        let chunk: Vec<u8> = self.pending.drain(..complete).collect();
+        let text = String::from_utf8_lossy(&chunk);
+        let out = match self.how {
+            EscapeAs::Exact => text.into_owned(),
+            EscapeAs::Json => escape_invisibles(&text),
+            EscapeAs::Display => text
+                .split('\n')
+                .map(|l| DisplayText::with_max(l, usize::MAX / 8).into_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        };
+        self.inner.write_all(out.as_bytes())
+    }
+}
+
+impl<W: Write> Write for Escaping<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.pending.extend_from_slice(buf);
+        self.emit()?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.emit()?;
+        self.inner.flush()
+    }
+}
+
 /// True when `e` (or a cause) is a write to a closed pipe: the reader went away, which is not
 /// a failure of the command.
 pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
@@ -202,6 +274,29 @@ mod tests {
             let back: serde_json::Value = serde_json::from_str(&out).unwrap();
             proptest::prop_assert_eq!(back["name"].as_str(), Some(s.as_str()));
         }
+    }
+
+    #[test]
+    fn escaping_writer_handles_split_characters() {
+        let mut out = Vec::new();
+        {
+            let mut w = Escaping::new(&mut out, EscapeAs::Display);
+            let text = "a\u{1b}[31m\u{9b}\u{202e}z\nnext\n".as_bytes();
+            // One byte at a time: every multi-byte character arrives split.
+            for b in text {
+                w.write_all(std::slice::from_ref(b)).unwrap();
+            }
+            w.flush().unwrap();
+        }
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "a\\x1b[31m\\x9b\\u{202e}z\nnext\n"
+        );
+        let mut out = Vec::new();
+        Escaping::new(&mut out, EscapeAs::Json)
+            .write_all("[\"\u{9b}\u{202e}\"]".as_bytes())
+            .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), r#"["\u009b\u202e"]"#);
     }
 
     #[test]

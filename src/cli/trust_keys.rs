@@ -21,7 +21,7 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         );
         return Ok(2);
     }
-    let t = trusts.resolve(actor, which).await?;
+    let t = trusts.resolve_unambiguous(actor, which).await?;
     let r = trusts.rotate_internal_key(actor, t.id).await?;
     #[derive(Serialize)]
     struct Rotated<'a> {
@@ -70,7 +70,7 @@ pub async fn show(
         vec![
             "last heartbeat".into(),
             match d.last_heartbeat {
-                Some(h) => format!("{} ({})", d.heartbeat_label(chrono::Utc::now()), ts(h)),
+                Some(h) => format!("{} ({})", d.heartbeat_label(d.as_of), ts(h)),
                 None => "never".into(),
             },
         ],

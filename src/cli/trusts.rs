@@ -71,7 +71,8 @@ pub struct ShowTrustArgs {
 
 #[derive(Debug, Args)]
 pub struct RotateArgs {
-    /// The trust: its id, code or name.
+    /// The trust: its id, code or name (refused when it matches several trusts; say which
+    /// with id:…, code:… or name:…).
     pub trust: String,
     /// Rotate the internal-service key too.
     #[arg(long)]
@@ -80,7 +81,8 @@ pub struct RotateArgs {
 
 #[derive(Debug, Args)]
 pub struct DeleteArgs {
-    /// The trust: its id, code or name.
+    /// The trust: its id, code or name (refused when it matches several trusts; say which
+    /// with id:…, code:… or name:…).
     pub trust: String,
     /// Confirm the deletion (required).
     #[arg(long)]
@@ -133,14 +135,17 @@ impl<'a> KitJson<'a> {
     }
 }
 
-/// Writes JSON to stdout through a zeroize-on-drop buffer (it may hold keys).
+/// Writes JSON to stdout through zeroize-on-drop buffers (it may hold keys), hidden
+/// characters escaped like every other JSON output (stored names may hold them).
 pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    // Pre-sized so the buffer is not reallocated (which would leave copies behind).
-    let mut text = Zeroizing::new(Vec::with_capacity(16 * 1024));
-    serde_json::to_writer_pretty(&mut *text, v)?;
-    text.push(b'\n');
+    // Pre-sized so the buffers are not reallocated (which would leave copies behind).
+    let mut raw = Zeroizing::new(Vec::with_capacity(16 * 1024));
+    serde_json::to_writer_pretty(&mut *raw, v)?;
+    let mut text = Zeroizing::new(String::with_capacity(raw.len() * 6 + 1));
+    super::output::escape_invisibles_into(std::str::from_utf8(&raw)?, &mut text);
+    text.push('\n');
     let mut out = std::io::stdout().lock();
-    out.write_all(&text)?;
+    out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }
@@ -158,8 +163,9 @@ pub async fn register(ctx: &Context, a: RegisterTrustArgs) -> anyhow::Result<i32
         Ok(code) => Ok(code),
         Err(e) => {
             println!("[]");
-            eprintln!("hubdeck: register-trust failed: {e:#}");
-            Ok(super::exit_code_of(&e))
+            let code = super::exit_code_of(&e);
+            super::report_error(&e.context("register-trust failed"));
+            Ok(code)
         }
     }
 }
@@ -262,7 +268,7 @@ fn report_existing(existing: &Trust, a: &RegisterTrustArgs) -> i32 {
     eprintln!(
         "hubdeck: a trust named {} already exists (code {}); no keys were minted",
         DisplayText::new(&existing.name),
-        existing.code
+        DisplayText::new(&existing.code)
     );
     if !existing.code.eq_ignore_ascii_case(a.code.trim()) {
         tracing::warn!(
@@ -299,7 +305,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
         }
         TrustsCmd::Show(a) => super::trust_keys::show(ctx, &trusts, &actor, &a.trust).await,
         TrustsCmd::RotateKey(a) => {
-            let t = trusts.resolve(&actor, &a.trust).await?;
+            let t = trusts.resolve_unambiguous(&actor, &a.trust).await?;
             let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
             if std::io::stdout().is_terminal() {
                 // Shown once on the alternate screen, never printed into the scrollback.
@@ -357,7 +363,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 eprintln!("hubdeck: deleting a trust frees its FL kit slot; add --yes to confirm");
                 return Ok(2);
             }
-            let t = match trusts.resolve(&actor, &a.trust).await {
+            let t = match trusts.resolve_unambiguous(&actor, &a.trust).await {
                 Ok(t) => t,
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
                 Err(e) => return Err(e.into()),
@@ -395,7 +401,7 @@ fn not_found(ctx: &Context, e: &ServiceError) -> i32 {
     if ctx.output == Output::Json {
         let _ = super::print_json(&serde_json::json!({ "result": "not_found" }));
     }
-    eprintln!("hubdeck: {e}");
+    eprintln!("hubdeck: {}", DisplayText::new(&e.to_string()));
     e.exit_code()
 }
 

@@ -172,24 +172,29 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
                     outln!("name          {}", show(&p.name))?;
                     outln!("organisation  {}", show(&p.organisation))?;
                 }
-                outln!("roles         {}", d.roles.join(", "))?;
+                outln!("roles         {}", show(&d.roles.join(", ")))?;
                 for m in &d.mandates {
                     outln!(
                         "mandate       {} [{}]{}",
                         show(&m.mandate_name),
-                        m.roles.join(", "),
+                        show(&m.roles.join(", ")),
                         if m.enabled { "" } else { " (disabled)" }
                     )?;
                 }
                 for r in &d.registrations {
-                    outln!("registration  {} {} {}", r.id, r.state, r.created_at)?;
+                    outln!(
+                        "registration  {} {} {}",
+                        r.id,
+                        show(&r.state.to_string()),
+                        r.created_at
+                    )?;
                 }
                 for a in &d.audit {
                     outln!(
                         "audit         {} {} via {}{}",
                         a.timestamp,
                         show(&a.action),
-                        a.via,
+                        show(&a.via),
                         a.os_user
                             .as_deref()
                             .map(|u| format!(" ({})", show(u)))
@@ -454,12 +459,12 @@ pub async fn seed(ctx: &Context) -> anyhow::Result<i32> {
     } else {
         for l in &summary.lines {
             let what = match &l.outcome {
-                SeedOutcome::Granted => format!("granted {}", l.role),
+                SeedOutcome::Granted => format!("granted {}", show(&l.role.to_string())),
                 SeedOutcome::AlreadyHadRoles => "already had roles".to_string(),
                 SeedOutcome::Missing => "missing in the directory (skipped)".to_string(),
                 SeedOutcome::Skipped(why) => format!("skipped: {}", show(why)),
             };
-            outln!("{:<40}  {}", l.email, what)?;
+            outln!("{:<40}  {}", show(&l.email), what)?;
         }
         outln!("{}", summary.totals())?;
     }

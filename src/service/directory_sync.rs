@@ -10,9 +10,13 @@
 use serde::Serialize;
 use sqlx::PgPool;
 
-use super::ServiceError;
+use super::actor::authorize;
+use super::{Actor, ServiceError};
 use crate::directory::Directory;
+use crate::domain::PermissionRef;
 use crate::store::directory_cache;
+
+const WHAT: &str = "syncing the directory cache";
 
 /// Progress after each page.
 #[derive(Clone, Copy, Debug, Default, Serialize, PartialEq, Eq)]
@@ -35,14 +39,28 @@ pub struct SyncReport {
     pub marked_gone: u64,
 }
 
-/// Refreshes the whole cache. A failure part-way leaves the pages written so far (each is
-/// consistent) and marks nothing as gone, so a partial run never hides live users.
-///
-/// Safe to cancel (drop the future) at any await point: every page commits whole or not at
-/// all, and "gone" is only marked after the last page — a cancelled run is a partial run.
+/// [`sync_all_as`] as the CLI (infrastructure) actor.
 pub async fn sync_all(
     directory: &dyn Directory,
     db: &PgPool,
+    progress: &mut (dyn FnMut(SyncProgress) + Send),
+) -> Result<SyncReport, ServiceError> {
+    sync_all_as(directory, db, &Actor::cli(), progress).await
+}
+
+/// Refreshes the whole cache. A failure part-way leaves the pages written so far (each is
+/// consistent) and marks nothing as gone, so a partial run never hides live users.
+///
+/// Marking identities gone or disabled changes what they may do (fresh authority reads these
+/// marks), so every transaction re-reads the actor's authority first and audits each
+/// identity it marks, in the same transaction.
+///
+/// Safe to cancel (drop the future) at any await point: every page commits whole or not at
+/// all, and "gone" is only marked after the last page — a cancelled run is a partial run.
+pub async fn sync_all_as(
+    directory: &dyn Directory,
+    db: &PgPool,
+    actor: &Actor,
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<SyncReport, ServiceError> {
     let started = directory_cache::db_now(db).await?;
@@ -67,6 +85,16 @@ pub async fn sync_all(
         report.seen += page.identities.len() as u64;
         if !page.identities.is_empty() {
             let mut tx = db.begin().await?;
+            authorize(&mut tx, actor, PermissionRef::CanManageUsers, WHAT).await?;
+            let disabled: Vec<uuid::Uuid> = page
+                .identities
+                .iter()
+                .filter(|i| !i.enabled)
+                .map(|i| i.sub.0)
+                .collect();
+            if !disabled.is_empty() {
+                directory_cache::audit_disabled_by_sync(&mut tx, &disabled, actor.audit()).await?;
+            }
             report.upserted += directory_cache::upsert_many(&mut *tx, &page.identities).await?;
             tx.commit().await?;
         }
@@ -81,7 +109,11 @@ pub async fn sync_all(
             None => break,
         }
     }
-    report.marked_gone = directory_cache::mark_unseen_gone(db, started).await?;
+    let mut tx = db.begin().await?;
+    authorize(&mut tx, actor, PermissionRef::CanManageUsers, WHAT).await?;
+    report.marked_gone =
+        directory_cache::mark_unseen_gone_audited(&mut tx, started, actor.audit()).await?;
+    tx.commit().await?;
     Ok(report)
 }
 
@@ -94,10 +126,9 @@ impl super::Services {
         actor: &super::Actor,
         progress: &mut (dyn FnMut(SyncProgress) + Send),
     ) -> Result<SyncReport, ServiceError> {
-        actor.require(
-            crate::domain::PermissionRef::CanManageUsers,
-            "syncing the directory cache",
-        )?;
-        sync_all(self.directory.as_ref(), &self.db, progress).await
+        actor.require(PermissionRef::CanManageUsers, WHAT)?;
+        // It writes the cache (and, through the gone/disabled marks, authority): a mutation.
+        self.ensure_writable(WHAT)?;
+        sync_all_as(self.directory.as_ref(), &self.db, actor, progress).await
     }
 }

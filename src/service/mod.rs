@@ -30,6 +30,7 @@ pub mod mandates;
 pub mod members;
 pub mod mfa;
 pub mod plans;
+pub mod references;
 pub mod registration;
 pub mod registration_detail;
 pub mod retry;

@@ -172,8 +172,7 @@ impl Services {
                     target.max_members
                 )));
             }
-            let now = chrono::Utc::now();
-            store::cancel_live_subscription(&mut tx, id, now).await?;
+            store::cancel_live_subscription(&mut tx, id).await?;
             let after = mandates_store::insert_subscription(&mut tx, id, &target.key)
                 .await?
                 .ok_or_else(|| ServiceError::Internal("the plan vanished mid-change".into()))?;

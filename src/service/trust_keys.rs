@@ -28,9 +28,11 @@ pub struct TrustDetail {
     pub last_heartbeat: Option<DateTime<Utc>>,
     pub api_key_rotated_at: DateTime<Utc>,
     pub internal_key_rotated_at: DateTime<Utc>,
-    /// Whole days since each key was minted.
+    /// Whole days since each key was minted (by the database's clock; never negative).
     pub api_key_age_days: i64,
     pub internal_key_age_days: i64,
+    /// The database's clock when this was read: "now" for the heartbeat's age.
+    pub as_of: DateTime<Utc>,
 }
 
 impl TrustDetail {
@@ -100,13 +102,13 @@ impl Trusts {
         let times = store::key_times(&self.db, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no trust with id {id}")))?;
-        let now = Utc::now();
         Ok(TrustDetail {
             last_heartbeat: trust.last_heartbeat,
             api_key_rotated_at: times.api_key_rotated_at,
             internal_key_rotated_at: times.internal_key_rotated_at,
-            api_key_age_days: (now - times.api_key_rotated_at).num_days(),
-            internal_key_age_days: (now - times.internal_key_rotated_at).num_days(),
+            api_key_age_days: times.api_key_age_days,
+            internal_key_age_days: times.internal_key_age_days,
+            as_of: times.as_of,
             trust,
         })
     }

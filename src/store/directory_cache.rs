@@ -1,9 +1,10 @@
 //! The `directory_user` read cache: for listing and search only, never the authority.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgExecutor;
+use sqlx::{PgConnection, PgExecutor};
 
 use super::StoreResult;
+use super::audit::AuditActor;
 use crate::domain::UserSub;
 use crate::domain::identity::Identity;
 
@@ -34,16 +35,53 @@ pub async fn mark_gone<'e, E: PgExecutor<'e>>(exec: E, sub: UserSub) -> StoreRes
     Ok(())
 }
 
-/// Marks every cached identity not seen since `sync_started` as gone; returns how many.
-pub async fn mark_unseen_gone<'e, E: PgExecutor<'e>>(
-    exec: E,
+/// Marks gone every cached identity a sync that started at `sync_started` did not see, with
+/// one `users_audit` row per identity marked, in the caller's transaction; returns how many.
+/// A row written by anyone since the sync started (`updated_at`) is newer than the sync's
+/// view of the directory (a sign-in, a restore) and is left alone. The UPDATE re-checks that
+/// on the row version it locks, so a write committing meanwhile wins over the sync.
+pub async fn mark_unseen_gone_audited(
+    conn: &mut PgConnection,
     sync_started: DateTime<Utc>,
+    who: AuditActor<'_>,
 ) -> StoreResult<u64> {
     let r = sqlx::query(
-        "UPDATE directory_user SET gone_at = now(), updated_at = now() WHERE gone_at IS NULL AND synced_at < $1",
+        "WITH gone AS ( \
+           UPDATE directory_user SET gone_at = now(), updated_at = now() \
+           WHERE gone_at IS NULL AND synced_at < $1 AND updated_at < $1 RETURNING sub) \
+         INSERT INTO users_audit (action, user_id, modified_by_user_id, via, os_user, details) \
+         SELECT 'DIRECTORY_GONE', sub, $2, $3, $4, \
+                jsonb_build_object('source', 'directory sync', 'sync_started', $1::timestamptz) \
+         FROM gone",
     )
     .bind(sync_started)
-    .execute(exec)
+    .bind(who.sub)
+    .bind(who.via)
+    .bind(who.os_user)
+    .execute(conn)
+    .await?;
+    Ok(r.rows_affected())
+}
+
+/// One `users_audit` row for each of `subs` (identities a sync page reports disabled) whose
+/// cached row is still live and enabled, i.e. what the page's upsert is about to disable.
+/// Runs before that upsert, in its transaction.
+pub async fn audit_disabled_by_sync(
+    conn: &mut PgConnection,
+    subs: &[uuid::Uuid],
+    who: AuditActor<'_>,
+) -> StoreResult<u64> {
+    let r = sqlx::query(
+        "INSERT INTO users_audit (action, user_id, modified_by_user_id, via, os_user, details) \
+         SELECT 'DIRECTORY_DISABLED', d.sub, $2, $3, $4, \
+                jsonb_build_object('source', 'directory sync') \
+         FROM directory_user d WHERE d.sub = ANY($1) AND d.enabled AND d.gone_at IS NULL",
+    )
+    .bind(subs)
+    .bind(who.sub)
+    .bind(who.via)
+    .bind(who.os_user)
+    .execute(conn)
     .await?;
     Ok(r.rows_affected())
 }

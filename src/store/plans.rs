@@ -2,7 +2,6 @@
 //! against capacity and admins, and the plan change (cancel the live subscription, start the
 //! new one) inside the caller's transaction.
 
-use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::{PgConnection, PgPool};
 
@@ -99,15 +98,15 @@ pub async fn lock_subscription(
 pub async fn cancel_live_subscription(
     conn: &mut PgConnection,
     mandate: MandateId,
-    at: DateTime<Utc>,
 ) -> StoreResult<bool> {
+    // The database's clock, as the new subscription's start (same transaction, same now()):
+    // the old period ends exactly when the new one starts, whatever the client's clock says.
     let r = sqlx::query(
-        "UPDATE mandate_subscription SET status = 'canceled', current_period_end = $2, \
+        "UPDATE mandate_subscription SET status = 'canceled', current_period_end = now(), \
          updated_at = now() \
          WHERE mandate_id = $1 AND status IN ('trialing', 'active', 'past_due')",
     )
     .bind(mandate)
-    .bind(at)
     .execute(conn)
     .await?;
     Ok(r.rows_affected() > 0)

@@ -302,16 +302,27 @@ pub async fn slot_counts(pool: &PgPool) -> StoreResult<(i64, i64)> {
     .await?)
 }
 
-/// When each key of a trust was last minted (registration or rotation).
+/// When each key of a trust was last minted (registration or rotation), and the whole days
+/// since then — counted by the database's clock (the one that stamped them), never negative.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, sqlx::FromRow)]
 pub struct KeyTimes {
     pub api_key_rotated_at: chrono::DateTime<chrono::Utc>,
     pub internal_key_rotated_at: chrono::DateTime<chrono::Utc>,
+    pub api_key_age_days: i64,
+    pub internal_key_age_days: i64,
+    /// The database's now() when read (for any other age shown beside these).
+    pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
 pub async fn key_times(db: &PgPool, id: TrustId) -> StoreResult<Option<KeyTimes>> {
     Ok(sqlx::query_as(
-        "SELECT api_key_rotated_at, internal_key_rotated_at FROM trust WHERE id = $1",
+        "SELECT api_key_rotated_at, internal_key_rotated_at, \
+           GREATEST(0, floor(extract(epoch FROM now() - api_key_rotated_at) / 86400))::int8 \
+             AS api_key_age_days, \
+           GREATEST(0, floor(extract(epoch FROM now() - internal_key_rotated_at) / 86400))::int8 \
+             AS internal_key_age_days, \
+           now() AS as_of \
+         FROM trust WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)

@@ -659,3 +659,139 @@ async fn pools_plan_every_statement_with_its_values() {
         .unwrap();
     assert_eq!(mode, "force_custom_plan");
 }
+
+// ---------------------------------------------------------------------------------------------
+// A cluster directory someone else prepared is never adopted (as root the cluster may live in
+// a shared /var/tmp; a local user must not be able to steer root's chown/log writes).
+// ---------------------------------------------------------------------------------------------
+
+use std::os::unix::fs::MetadataExt;
+
+/// A file that stands for something root must never touch (e.g. /etc/sudoers).
+fn victim(dir: &Path) -> (PathBuf, std::fs::Metadata) {
+    let v = dir.join("victim");
+    std::fs::write(&v, b"root-only content\n").unwrap();
+    std::fs::set_permissions(&v, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let meta = std::fs::metadata(&v).unwrap();
+    (v, meta)
+}
+
+fn assert_untouched(v: &Path, before: &std::fs::Metadata) {
+    let after = std::fs::metadata(v).unwrap();
+    assert_eq!(std::fs::read(v).unwrap(), b"root-only content\n");
+    assert_eq!(
+        (after.uid(), after.gid(), after.mode()),
+        (before.uid(), before.gid(), before.mode()),
+        "the symlink's target was chowned/chmodded"
+    );
+}
+
+/// Stops whatever demo cluster the data dir has and removes a fallback root, even when an
+/// assertion failed (a refused run starts nothing; a run that wrongly succeeded must not leak).
+struct DemoCleanup {
+    data_dir: PathBuf,
+    root: PathBuf,
+}
+
+impl Drop for DemoCleanup {
+    fn drop(&mut self) {
+        let _ = hubdeck(&self.data_dir, &["demo", "--stop"]);
+        if self.root.starts_with("/var/tmp") {
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+}
+
+/// As root with an unreachable data dir the cluster root is `/var/tmp/hubdeck-demo-0/<hash>`:
+/// the place another local account can prepare before root runs the demo.
+fn var_tmp_root() -> Option<(tempfile::TempDir, PathBuf)> {
+    hubdeck::localpg::RunAs::resolve().unwrap()?;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let root = cluster_root_of(dir.path());
+    assert!(root.starts_with("/var/tmp"), "{root:?}");
+    Some((dir, root))
+}
+
+#[test]
+fn demo_refuses_a_pre_planted_log_symlink_and_leaves_its_target_alone() {
+    let Some((dir, root)) = var_tmp_root() else {
+        return; // not root: no shared fallback location
+    };
+    let _cleanup = DemoCleanup {
+        data_dir: dir.path().into(),
+        root: root.clone(),
+    };
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (v, before) = victim(elsewhere.path());
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::symlink(&v, root.join("postgres.log")).unwrap();
+
+    let out = hubdeck(dir.path(), &["demo", "--no-console"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&root.display().to_string()), "{err}");
+    assert!(err.contains("hubdeck demo did not create"), "{err}");
+    assert_untouched(&v, &before);
+    assert!(
+        !root.join("data/PG_VERSION").exists(),
+        "no cluster was made"
+    );
+    assert!(postgres_processes_under(&root).is_empty());
+}
+
+#[test]
+fn demo_refuses_a_cluster_directory_owned_by_another_account() {
+    let Some((dir, root)) = var_tmp_root() else {
+        return;
+    };
+    let _cleanup = DemoCleanup {
+        data_dir: dir.path().into(),
+        root: root.clone(),
+    };
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700)).unwrap();
+    // `nobody` (65534) stands for any other local account.
+    std::os::unix::fs::chown(&root, Some(65534), Some(65534)).unwrap();
+
+    for args in [&["demo", "--no-console"][..], &["demo", "--stop"][..]] {
+        let out = hubdeck(dir.path(), args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains("owned by uid 65534"), "{err}");
+    }
+    assert_eq!(std::fs::metadata(&root).unwrap().uid(), 65534);
+    assert_eq!(
+        std::fs::read_dir(&root).unwrap().count(),
+        0,
+        "nothing written inside"
+    );
+}
+
+/// A cluster hubdeck made itself is re-used, but a log swapped for a symlink afterwards is
+/// refused (checked without following it), and its target stays untouched.
+#[tokio::test]
+async fn demo_refuses_a_log_swapped_for_a_symlink_in_its_own_cluster() {
+    let dir = open_data_dir();
+    let root = cluster_root_of(dir.path());
+    let _cleanup = DemoCleanup {
+        data_dir: dir.path().into(),
+        root: root.clone(),
+    };
+    let first = hubdeck(dir.path(), &["demo", "--no-console"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let stop = hubdeck(dir.path(), &["demo", "--stop"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let (v, before) = victim(elsewhere.path());
+    std::fs::remove_file(root.join("postgres.log")).unwrap();
+    std::os::unix::fs::symlink(&v, root.join("postgres.log")).unwrap();
+    let again = hubdeck(dir.path(), &["demo", "--no-console"]);
+    let err = stderr(&again);
+    assert_eq!(again.status.code(), Some(1), "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert_untouched(&v, &before);
+    assert!(postgres_processes_under(&root).is_empty());
+}

@@ -25,6 +25,7 @@ mod query;
 mod registration;
 mod registration_detail;
 mod registration_faults;
+mod security;
 mod setup;
 mod sync;
 mod trust_keys;
