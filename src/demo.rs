@@ -51,7 +51,9 @@ pub fn env_overlay(database_url: &str) -> String {
         "# Written by `hubdeck demo` each time it starts the demo cluster: the environment\n\
          # `demo` (hubdeck --env demo ...). Replaced on the next start; do not edit.\n\
          [database]\nurl = {url}\n\n[directory]\nkind = \"local\"\n\n\
-         [ui]\nenvironment_color = \"green\"\nread_only = false\n"
+         [ui]\nenvironment_color = \"green\"\nread_only = false\n\n\
+         # The demo's scripted flows may act as infrastructure (--as-infrastructure).\n\
+         [cli]\ninfrastructure = true\n"
     )
 }
 

@@ -118,7 +118,7 @@ Exit codes (undo):
 pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let svc = ctx.services().await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&svc.db).await?;
     match cmd {
         AuditCmd::List { list, filter } => {
             let (q, range) = filter.apply(list.to_query()?)?;

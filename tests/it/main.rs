@@ -7,6 +7,7 @@ mod architecture;
 mod audit;
 mod audit_view;
 mod bulk;
+mod cli_login;
 mod cli_output;
 mod completions;
 mod demo;
