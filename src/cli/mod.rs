@@ -271,7 +271,7 @@ pub async fn run(cli: Cli) -> i32 {
             match ctx.acting.get().and_then(|a| a.operator()) {
                 // A refusal names who was refused: the operator of the CLI session.
                 Some(op) if code == 4 => report_error(&e.context(format!(
-                    "refused to {} (signed in with `hubdeck login`)",
+                    "refused for {} (signed in with `hubdeck login`)",
                     op.email
                 ))),
                 _ => report_error(&e),

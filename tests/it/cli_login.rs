@@ -49,3 +49,229 @@ async fn audit_names_the_real_account_not_user_from_the_environment() {
     );
     assert_eq!(os_user, cli::real_account());
 }
+
+/// The binary as a person on the bastion: no infrastructure route, the local directory, a
+/// private data dir (where `hubdeck login` keeps the session), `stdin` fed to the prompts.
+fn person(
+    db: &pg::TestDb,
+    data: &std::path::Path,
+    args: &[&str],
+    stdin: &str,
+) -> (i32, String, String) {
+    use std::io::Write;
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+    c.args(args)
+        .args(["--database-url", &db.url])
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .env("HUBDECK_DATA_DIR", data)
+        .env_remove("HUBDECK_CLI__INFRASTRUCTURE")
+        .env_remove("HUBDECK_ENV")
+        .env_remove("SUDO_USER")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const VIEWER: &str = "vera.viewer@hub.example";
+const ADMIN: &str = "ada.admin@hub.example";
+const PASSWORD: &str = "Correct-Horse-42";
+
+async fn roles_of(db: &pg::TestDb, sub: hubdeck::domain::UserSub) -> Vec<uuid::Uuid> {
+    sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1 ORDER BY role_id")
+        .bind(sub)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+fn session_files(data: &std::path::Path) -> Vec<std::path::PathBuf> {
+    match std::fs::read_dir(data.join("sessions")) {
+        Ok(rd) => rd
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.extension().is_some_and(|x| x == "session"))
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_viewer_is_refused_a_grant_and_an_admin_is_audited_as_themselves() {
+    use hubdeck::domain::RoleRef;
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg::fresh_db().await;
+    let s = crate::tui_e2e::services(&db).await;
+    let viewer =
+        crate::tui_e2e::seed_identity(&s, VIEWER, Some(PASSWORD), Some(RoleRef::Viewer)).await;
+    let admin =
+        crate::tui_e2e::seed_identity(&s, ADMIN, Some(PASSWORD), Some(RoleRef::Admin)).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+
+    // Not signed in: reads and mutations alike say how to sign in.
+    let (code, _, err) = person(&db, data, &["users", "list"], "");
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not signed in: run `hubdeck login"), "{err}");
+
+    // The viewer signs in (the password read from stdin, as a script would give it).
+    let (code, _, err) = person(
+        &db,
+        data,
+        &["login", "--email", VIEWER],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(PASSWORD), "the password is never echoed: {err}");
+    let files = session_files(data);
+    assert_eq!(files.len(), 1, "{files:?}");
+    let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let on_disk = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(!on_disk.contains(PASSWORD), "the password is never kept");
+
+    // The command acts as the viewer: a grant to themselves is refused, naming the viewer.
+    let (code, _, err) = person(
+        &db,
+        data,
+        &["users", "set-roles", "--user", VIEWER, "--role", "admin"],
+        "",
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains(VIEWER), "the refusal names the viewer: {err}");
+    assert_eq!(roles_of(&db, viewer).await, vec![RoleRef::Viewer.id()]);
+    // The infrastructure identity is not there for the asking.
+    let (code, _, err) = person(
+        &db,
+        data,
+        &[
+            "--as-infrastructure",
+            "users",
+            "set-roles",
+            "--user",
+            VIEWER,
+            "--role",
+            "admin",
+        ],
+        "",
+    );
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("cli.infrastructure"), "{err}");
+    assert_eq!(roles_of(&db, viewer).await, vec![RoleRef::Viewer.id()]);
+
+    // Logout ends it here and on the server.
+    let (code, _, err) = person(&db, data, &["logout"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(session_files(data).is_empty());
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM cli_session WHERE sub = $1")
+        .bind(viewer)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(live, 0, "logout removes the server-side session");
+    let (code, _, err) = person(&db, data, &["users", "list"], "");
+    assert_eq!(code, 4, "{err}");
+
+    // The admin signs in and grants; the audit row names the admin, via the CLI, with the
+    // real OS account.
+    let (code, _, err) = person(
+        &db,
+        data,
+        &["login", "--email", ADMIN],
+        &format!("{PASSWORD}\n"),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = person(
+        &db,
+        data,
+        &["users", "set-roles", "--user", VIEWER, "--role", "researcher"],
+        "",
+    );
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(roles_of(&db, viewer).await, vec![RoleRef::Researcher.id()]);
+    let (by, via, os_user): (Option<uuid::Uuid>, String, Option<String>) = sqlx::query_as(
+        "SELECT modified_by_user_id, via, os_user FROM users_audit \
+         WHERE user_id = $1 AND action = 'Updated user roles'",
+    )
+    .bind(viewer)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(by, Some(admin.as_uuid()));
+    assert_eq!(via, "cli");
+    assert_eq!(os_user, Some(cli::real_account()));
+}
+
+#[tokio::test]
+async fn an_expired_removed_or_exposed_session_is_refused() {
+    use hubdeck::domain::RoleRef;
+    use std::os::unix::fs::PermissionsExt;
+    let db = pg::fresh_db().await;
+    let s = crate::tui_e2e::services(&db).await;
+    crate::tui_e2e::seed_identity(&s, ADMIN, Some(PASSWORD), Some(RoleRef::Admin)).await;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    let login = || {
+        let (code, _, err) = person(
+            &db,
+            data,
+            &["login", "--email", ADMIN],
+            &format!("{PASSWORD}\n"),
+        );
+        assert_eq!(code, 0, "{err}");
+    };
+    let list = || person(&db, data, &["mandates", "list"], "");
+
+    // A wrong password opens nothing.
+    let (code, _, err) = person(
+        &db,
+        data,
+        &["login", "--email", ADMIN],
+        "Wrong-Horse-1\n",
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(session_files(data).is_empty());
+
+    // Expired (by the database's clock).
+    login();
+    assert_eq!(list().0, 0, "{}", list().2);
+    sqlx::query(
+        "UPDATE cli_session SET created_at = now() - interval '2 hours', \
+         expires_at = now() - interval '1 hour'",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let (code, _, err) = list();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not signed in") && err.contains("expired"), "{err}");
+
+    // Removed.
+    login();
+    assert_eq!(list().0, 0);
+    for f in session_files(data) {
+        std::fs::remove_file(f).unwrap();
+    }
+    let (code, _, err) = list();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not signed in"), "{err}");
+
+    // Readable by others: not used.
+    login();
+    let file = session_files(data).pop().unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, err) = list();
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("not private"), "{err}");
+}

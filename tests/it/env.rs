@@ -13,8 +13,8 @@ pub fn hubdeck_in(home: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("HUBDECK_DATA_DIR", home.join("data"))
-        .args(args);
+        .env("HUBDECK_DATA_DIR", home.join("data"));
+    crate::support::cli::as_infrastructure(&mut c).args(args);
     for (k, v) in vars {
         c.env(k, v);
     }

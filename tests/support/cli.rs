@@ -17,7 +17,9 @@ pub fn infra() -> Command {
 /// Adds the infrastructure route to a command built elsewhere (e.g. a tokio `Command`'s std
 /// half, or one that needs its own environment first).
 pub fn as_infrastructure(c: &mut Command) -> &mut Command {
+    // Without SUDO_USER the audit trail names exactly [`real_account`].
     c.env("HUBDECK_CLI__INFRASTRUCTURE", "true")
+        .env_remove("SUDO_USER")
         .arg("--as-infrastructure")
 }
 
@@ -25,6 +27,7 @@ pub fn as_infrastructure(c: &mut Command) -> &mut Command {
 pub fn tokio_infra() -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"));
     c.env("HUBDECK_CLI__INFRASTRUCTURE", "true")
+        .env_remove("SUDO_USER")
         .arg("--as-infrastructure");
     c
 }
