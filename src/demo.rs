@@ -393,8 +393,10 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<DemoRun> 
         eprintln!(
             "hubdeck demo: the cluster keeps running, registered as the environment \"{DEMO_ENV}\" \
              ({}). Use it with:\n\
+             \x20 hubdeck --env {DEMO_ENV} login                  # CLI commands act as who signs in ({DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n\
              \x20 hubdeck --env {DEMO_ENV} users list\n\
              \x20 hubdeck --env {DEMO_ENV} mandates list\n\
+             \x20 hubdeck --env {DEMO_ENV} --as-infrastructure mandates list   # or as infrastructure, which the demo allows\n\
              \x20 hubdeck --env {DEMO_ENV}                 # the console (sign in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n\
              \x20 eval \"$(hubdeck demo --print-env)\"    # then plain `hubdeck users list`\n\
              \x20 hubdeck demo --stop                    # stop the cluster",

@@ -131,7 +131,12 @@ fn read_session(path: &Path) -> Result<Option<SessionFile>, String> {
     {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read the session file {}: {e}", path.display())),
+        Err(e) => {
+            return Err(format!(
+                "cannot read the session file {}: {e}",
+                path.display()
+            ));
+        }
     };
     let meta = f.metadata().map_err(|e| e.to_string())?;
     // SAFETY: geteuid has no preconditions.

@@ -13,8 +13,8 @@ use super::page_args::PageArgs;
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
-use crate::service::trusts::Trusts;
 use crate::service::ServiceError;
+use crate::service::trusts::Trusts;
 
 #[derive(Debug, Args)]
 pub struct RegisterTrustArgs {

@@ -40,10 +40,15 @@ pub enum Actor {
     Operator(Operator),
     /// A CLI command of the operator signed in with `hubdeck login`: their grants, audited as
     /// them with `via = cli` and the OS account the command ran as.
-    CliOperator { operator: Operator, os_user: String },
+    CliOperator {
+        operator: Operator,
+        os_user: String,
+    },
     /// The CLI as infrastructure (`--as-infrastructure` where `cli.infrastructure` allows it):
     /// every permission, audit actor NULL, `via = cli` plus the real OS account.
-    Cli { os_user: String },
+    Cli {
+        os_user: String,
+    },
 }
 
 impl Actor {
@@ -270,7 +275,9 @@ pub fn acting_person() -> String {
 fn plausible_account(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= MAX_ACCOUNT_NAME
-        && name.bytes().all(|b| b.is_ascii_graphic() && b != b'(' && b != b')')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'(' && b != b')')
 }
 
 /// The password database's name for `uid` (`getpwuid_r`, thread-safe).

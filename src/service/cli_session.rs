@@ -61,7 +61,11 @@ impl Services {
 /// account the command runs as recorded beside them. `Ok(None)` when the token names no live
 /// session (expired, ended by logout, or never issued by this database); an account that was
 /// disabled or deleted since is refused like a revoked operator in the console.
-pub async fn actor_for(db: &PgPool, token: &Secret, os_user: String) -> ServiceResult<Option<Actor>> {
+pub async fn actor_for(
+    db: &PgPool,
+    token: &Secret,
+    os_user: String,
+) -> ServiceResult<Option<Actor>> {
     let Some(session) = crate::store::cli_sessions::live(db, &token_hash(token)).await? else {
         return Ok(None);
     };

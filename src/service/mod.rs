@@ -23,6 +23,7 @@ pub mod audit;
 pub mod audit_view;
 pub mod bulk;
 pub mod cli_session;
+pub mod credential_files;
 pub mod directory_sync;
 pub mod drift;
 pub mod error;

@@ -386,7 +386,13 @@ async fn cli_bulk_dry_run_json_then_apply_with_exit_codes() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(via, vec![(Some("cli".into()), Some(crate::support::cli::real_account()))]);
+    assert_eq!(
+        via,
+        vec![(
+            Some("cli".into()),
+            Some(crate::support::cli::real_account())
+        )]
+    );
 
     // Everything already so: exit 0. Usage errors: exit 2.
     let (code, _, err) = hubdeck(&db, &args, "carol@clinic.example\n");

@@ -29,7 +29,9 @@ async fn audit_names_the_real_account_not_user_from_the_environment() {
     let (code, out, err) = infra(
         &db,
         &[("USER", "mallory"), ("LOGNAME", "mallory")],
-        &["mandates", "create", "--name", "Spoofed", "--output", "json"],
+        &[
+            "mandates", "create", "--name", "Spoofed", "--output", "json",
+        ],
     );
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -133,7 +135,10 @@ async fn a_signed_in_viewer_is_refused_a_grant_and_an_admin_is_audited_as_themse
         &format!("{PASSWORD}\n"),
     );
     assert_eq!(code, 0, "{err}");
-    assert!(!err.contains(PASSWORD), "the password is never echoed: {err}");
+    assert!(
+        !err.contains(PASSWORD),
+        "the password is never echoed: {err}"
+    );
     let files = session_files(data);
     assert_eq!(files.len(), 1, "{files:?}");
     let mode = std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777;
@@ -195,7 +200,14 @@ async fn a_signed_in_viewer_is_refused_a_grant_and_an_admin_is_audited_as_themse
     let (code, _, err) = person(
         &db,
         data,
-        &["users", "set-roles", "--user", VIEWER, "--role", "researcher"],
+        &[
+            "users",
+            "set-roles",
+            "--user",
+            VIEWER,
+            "--role",
+            "researcher",
+        ],
         "",
     );
     assert_eq!(code, 0, "{err}");
@@ -234,12 +246,7 @@ async fn an_expired_removed_or_exposed_session_is_refused() {
     let list = || person(&db, data, &["mandates", "list"], "");
 
     // A wrong password opens nothing.
-    let (code, _, err) = person(
-        &db,
-        data,
-        &["login", "--email", ADMIN],
-        "Wrong-Horse-1\n",
-    );
+    let (code, _, err) = person(&db, data, &["login", "--email", ADMIN], "Wrong-Horse-1\n");
     assert_ne!(code, 0, "{err}");
     assert!(session_files(data).is_empty());
 
@@ -255,7 +262,10 @@ async fn an_expired_removed_or_exposed_session_is_refused() {
     .unwrap();
     let (code, _, err) = list();
     assert_eq!(code, 4, "{err}");
-    assert!(err.contains("not signed in") && err.contains("expired"), "{err}");
+    assert!(
+        err.contains("not signed in") && err.contains("expired"),
+        "{err}"
+    );
 
     // Removed.
     login();
@@ -274,4 +284,74 @@ async fn an_expired_removed_or_exposed_session_is_refused() {
     let (code, _, err) = list();
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("not private"), "{err}");
+}
+
+#[test]
+fn doctor_warns_about_credential_files_others_can_read() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path().join("data");
+    std::fs::create_dir_all(data.join("sessions")).unwrap();
+    let cfg = home.path().join("config.toml");
+    // A database nobody listens on: the doctor still reports every line.
+    std::fs::write(
+        &cfg,
+        "[database]\nurl = \"postgres://hub:pa55-w0rd@127.0.0.1:9/hub\"\nconnect_timeout_secs = 1\n\
+         [directory]\nkind = \"local\"\n",
+    )
+    .unwrap();
+    let session = data.join(format!("sessions/default.{}.session", cli::real_account()));
+    std::fs::write(&session, "{}").unwrap();
+    let doctor = || {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "doctor",
+                "--output",
+                "json",
+            ])
+            .env("HUBDECK_DATA_DIR", &data)
+            .env_remove("HUBDECK_ENV")
+            .env_remove("SUDO_USER")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let v: serde_json::Value = serde_json::from_str(&text).expect("doctor JSON");
+        let check = |id: &str| {
+            v["checks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["id"] == id)
+                .unwrap_or_else(|| panic!("no {id} check: {text}"))
+                .clone()
+        };
+        (check("files.config"), check("files.session"), text)
+    };
+    let set = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+    };
+
+    set(&cfg, 0o644);
+    set(&session, 0o640);
+    let (config, sess, text) = doctor();
+    assert_eq!(config["status"], "warn", "{text}");
+    let detail = config["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("mode 644") && detail.contains("database.url"),
+        "{detail}"
+    );
+    assert!(
+        !text.contains("pa55-w0rd"),
+        "the doctor never repeats the password: {text}"
+    );
+    assert_eq!(sess["status"], "warn", "{text}");
+
+    set(&cfg, 0o600);
+    set(&session, 0o600);
+    let (config, sess, text) = doctor();
+    assert_eq!(config["status"], "pass", "{text}");
+    assert_eq!(sess["status"], "pass", "{text}");
 }

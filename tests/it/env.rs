@@ -301,7 +301,7 @@ async fn env_demo_reaches_the_demo_data_with_no_other_setting() {
 
         // eval "$(hubdeck demo --print-env)" then plain commands reach the demo.
         let script = format!(
-            "set -e; eval \"$('{bin}' demo --print-env)\"; '{bin}' users list --search admin@hubdeck --output json",
+            "set -e; eval \"$('{bin}' demo --print-env)\"; '{bin}' users list --as-infrastructure --search admin@hubdeck --output json",
             bin = env!("CARGO_BIN_EXE_hubdeck")
         );
         let mut c = Command::new("sh");

@@ -3,7 +3,6 @@
 //! started it, retried, shown again; a `needs_cleanup` row shows both causes. CLI twin
 //! `users repair --show ID` in JSON and as a table with its remedies.
 
-
 use hubdeck::domain::{RegistrationId, RegistrationState};
 use hubdeck::service::registration_detail::RegistrationRepair;
 
