@@ -22,7 +22,7 @@ use super::Context;
 use crate::domain::{DisplayText, Secret};
 use crate::service::actor::{self, Actor};
 use crate::service::mfa::SignInStep;
-use crate::service::{ServiceError, Services, cli_session};
+use crate::service::{ServiceError, cli_session};
 
 #[derive(Debug, Args)]
 pub struct LoginArgs {
@@ -93,9 +93,11 @@ fn not_signed_in(ctx: &Context, why: &str) -> anyhow::Error {
     .into()
 }
 
-/// Who this command acts as: the infrastructure identity when allowed and asked for,
-/// otherwise the operator of this person's live session for the environment.
-pub async fn resolve(ctx: &Context, db: &sqlx::PgPool) -> anyhow::Result<Actor> {
+/// What can be refused before connecting anywhere: `--as-infrastructure` where the
+/// environment does not allow it, or no session file at all. Commands that need the services
+/// call it first, so an operator without a session is told how to sign in even when the
+/// database is down.
+pub fn precheck(ctx: &Context) -> anyhow::Result<()> {
     if ctx.as_infrastructure {
         if !ctx.settings.cli.infrastructure {
             return Err(ServiceError::Denied(format!(
@@ -106,6 +108,26 @@ pub async fn resolve(ctx: &Context, db: &sqlx::PgPool) -> anyhow::Result<Actor> 
             ))
             .into());
         }
+        return Ok(());
+    }
+    let path = session_path(ctx);
+    match std::fs::symlink_metadata(&path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(not_signed_in(ctx, "no session for this environment"))
+        }
+        Err(e) => Err(not_signed_in(
+            ctx,
+            &format!("cannot read the session file {}: {e}", path.display()),
+        )),
+    }
+}
+
+/// Who this command acts as: the infrastructure identity when allowed and asked for,
+/// otherwise the operator of this person's live session for the environment.
+pub async fn resolve(ctx: &Context, db: &sqlx::PgPool) -> anyhow::Result<Actor> {
+    precheck(ctx)?;
+    if ctx.as_infrastructure {
         return Ok(Actor::cli());
     }
     let path = session_path(ctx);
@@ -245,7 +267,7 @@ impl Drop for EchoOff {
 /// `hubdeck login`: the console's sign-in, then a session for this environment.
 pub async fn login(ctx: &Context, a: LoginArgs) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
-    let svc = Services::connect(ctx.settings.clone()).await?;
+    let svc = ctx.services_to_sign_in().await?;
     let mut p = Prompter::new();
     let email = match a.email {
         Some(e) => e,

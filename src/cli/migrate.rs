@@ -5,6 +5,7 @@ use crate::service::schema;
 
 pub async fn run(ctx: &Context) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
+    super::login::precheck(ctx)?;
     let db = schema::connect(&ctx.settings).await?;
     // A schema change is a deploy step: infrastructure, or a signed-in system administrator
     // (whose session can only be checked once the sessions table exists).

@@ -144,6 +144,12 @@ impl Context {
     /// Connects to the database (no migration) and the configured directory, through the
     /// composition root.
     pub async fn services(&self) -> anyhow::Result<Services> {
+        login::precheck(self)?;
+        crate::app::services(self.settings.clone()).await
+    }
+
+    /// The services for `hubdeck login` itself, which has no session yet.
+    pub async fn services_to_sign_in(&self) -> anyhow::Result<Services> {
         crate::app::services(self.settings.clone()).await
     }
 

@@ -146,6 +146,7 @@ pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 async fn trusts_for(ctx: &Context) -> anyhow::Result<Trusts> {
+    super::login::precheck(ctx)?;
     let db = crate::service::schema::connect(&ctx.settings).await?;
     Ok(Trusts::new(db, ctx.settings.clone()))
 }

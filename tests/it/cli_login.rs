@@ -355,3 +355,177 @@ fn doctor_warns_about_credential_files_others_can_read() {
     assert_eq!(config["status"], "pass", "{text}");
     assert_eq!(sess["status"], "pass", "{text}");
 }
+
+/// OS accounts made for one test and removed afterwards (with their sudoers rule).
+struct Accounts {
+    names: Vec<String>,
+    sudoers: Option<std::path::PathBuf>,
+}
+
+impl Drop for Accounts {
+    fn drop(&mut self) {
+        if let Some(f) = &self.sudoers {
+            let _ = std::fs::remove_file(f);
+        }
+        for n in &self.names {
+            let _ = std::process::Command::new("userdel")
+                .args(["-r", n])
+                .output();
+        }
+    }
+}
+
+/// `runuser -u ACCOUNT -- ARGS` with a clean environment: (exit code, stdout, stderr).
+fn run_as(account: &str, args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new("runuser")
+        .args(["-u", account, "--"])
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("runuser runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn doctor_check(stdout: &str, id: &str) -> serde_json::Value {
+    let v: serde_json::Value =
+        serde_json::from_str(stdout).unwrap_or_else(|e| panic!("doctor JSON ({e}): {stdout}"));
+    v["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("no {id}: {stdout}"))
+        .clone()
+}
+
+/// The shared-bastion layout with real OS accounts: a service account owns the config holding
+/// the database password (0600); an operator cannot read it, yet uses the CLI through
+/// `sudo -u <service account>`, where commands act as the operator's own `hubdeck login`
+/// session (none yet: told how to sign in) and the infrastructure identity stays off.
+#[test]
+fn bastion_operator_cannot_read_the_credentials_yet_uses_the_cli_through_sudo() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        panic!(
+            "this test creates a service and an operator account with useradd and a sudoers \
+             rule, so it must run as root (./test.sh does in CI); run it as root"
+        );
+    }
+    for tool in ["useradd", "userdel", "runuser", "sudo"] {
+        let found = std::process::Command::new("sh")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap()
+            .status
+            .success();
+        if !found {
+            crate::support::fail_missing(tool, "install it (scripts/setup.sh sudo)");
+        }
+    }
+    let tag = std::process::id() % 1_000_000;
+    let svc = format!("hdsvc{tag}");
+    let op = format!("hdop{tag}");
+    let root = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(root.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut accounts = Accounts {
+        names: Vec::new(),
+        sudoers: None,
+    };
+    for name in [&svc, &op] {
+        let home = root.path().join(name);
+        let out = std::process::Command::new("useradd")
+            .args(["-m", "-d", home.to_str().unwrap(), "-s", "/bin/sh", name])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "useradd {name}: {out:?}");
+        accounts.names.push(name.clone());
+    }
+    let bin = env!("CARGO_BIN_EXE_hubdeck");
+    let rule = std::path::PathBuf::from(format!("/etc/sudoers.d/hubdeck-test-{tag}"));
+    std::fs::write(&rule, format!("{op} ALL=({svc}) NOPASSWD: {bin}\n")).unwrap();
+    std::fs::set_permissions(&rule, std::fs::Permissions::from_mode(0o440)).unwrap();
+    accounts.sudoers = Some(rule.clone());
+    let check = std::process::Command::new("visudo")
+        .args(["-cf", rule.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(check.status.success(), "sudoers rule: {check:?}");
+
+    // The service account's config: the database password in it, 0600, in a 0700 directory.
+    let etc = root.path().join(&svc).join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let cfg = etc.join("config.toml");
+    std::fs::write(
+        &cfg,
+        "default_env = \"prod\"\n\
+         [database]\nurl = \"postgres://hub:pa55-w0rd@127.0.0.1:9/hub\"\nconnect_timeout_secs = 1\n\
+         [directory]\nkind = \"local\"\n\
+         [env.prod]\nui = { environment_color = \"red\" }\n",
+    )
+    .unwrap();
+    let chown = std::process::Command::new("chown")
+        .args(["-R", &format!("{svc}:{svc}"), etc.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(chown.status.success(), "{chown:?}");
+    std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = cfg.to_str().unwrap();
+
+    // The operator cannot read the credentials, directly or through hubdeck as themselves.
+    let (code, out, err) = run_as(&op, &["cat", cfg]);
+    assert_ne!(code, 0, "the operator read the config: {out}");
+    assert!(err.contains("Permission denied"), "{err}");
+    let (code, out, err) = run_as(&op, &[bin, "--config", cfg, "env", "list"]);
+    assert_ne!(code, 0, "{out}");
+    assert!(!out.contains("pa55") && !err.contains("pa55"), "{out}{err}");
+
+    // Through the service account it works...
+    let sudo = |args: &[&str]| {
+        let mut all = vec!["sudo", "-n", "-u", svc.as_str(), bin, "--config", cfg];
+        all.extend_from_slice(args);
+        run_as(&op, &all)
+    };
+    let (code, out, err) = sudo(&["env", "current"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "prod");
+    // ...as the operator's own session, which they do not have yet: told how to sign in.
+    let (code, _, err) = sudo(&[
+        "users",
+        "set-roles",
+        "--user",
+        "me@x.example",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(code, 4, "{err}");
+    assert!(
+        err.contains("not signed in: run `hubdeck login --env prod`"),
+        "{err}"
+    );
+    // The infrastructure identity is off in this environment.
+    let (code, _, err) = sudo(&["--as-infrastructure", "users", "list"]);
+    assert_eq!(code, 4, "{err}");
+    assert!(err.contains("cli.infrastructure"), "{err}");
+    // The doctor, run the same way, finds the credentials private to the service account.
+    let (_, out, err) = sudo(&["doctor", "--output", "json"]);
+    let c = doctor_check(&out, "files.config");
+    assert_eq!(c["status"], "pass", "{c}\n{err}");
+    assert!(!out.contains("pa55"), "{out}");
+
+    // Loosened, the doctor warns.
+    std::fs::set_permissions(cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let (_, out, _) = sudo(&["doctor", "--output", "json"]);
+    let c = doctor_check(&out, "files.config");
+    assert_eq!(c["status"], "warn", "{c}");
+    assert!(c["detail"].as_str().unwrap().contains("mode 644"), "{c}");
+    drop(accounts);
+}

@@ -182,13 +182,14 @@ async fn rotate_internal_key_on_a_terminal_rotates_nothing_and_names_the_way() {
     let before = rotated_at().await;
     let t = crate::tui_e2e::Tmux::start(
         &[
+            crate::support::cli::INFRA_FLAG,
             "trusts",
             "rotate-internal-key",
             "YRK",
             "--database-url",
             &db.url,
         ],
-        &[],
+        &[crate::support::cli::INFRA_ENV],
     );
     t.wait_for(&[
         "nothing was rotated",

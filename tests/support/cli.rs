@@ -7,6 +7,12 @@
 
 use std::process::Command;
 
+/// The environment variable that allows the infrastructure identity, for commands started
+/// another way (in tmux: `Tmux::start(&[INFRA_FLAG, ...], &[INFRA_ENV, ...])`).
+pub const INFRA_ENV: (&str, &str) = ("HUBDECK_CLI__INFRASTRUCTURE", "true");
+/// The flag that asks for it.
+pub const INFRA_FLAG: &str = "--as-infrastructure";
+
 /// `hubdeck` with the infrastructure identity allowed and asked for.
 pub fn infra() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_hubdeck"));
@@ -18,17 +24,17 @@ pub fn infra() -> Command {
 /// half, or one that needs its own environment first).
 pub fn as_infrastructure(c: &mut Command) -> &mut Command {
     // Without SUDO_USER the audit trail names exactly [`real_account`].
-    c.env("HUBDECK_CLI__INFRASTRUCTURE", "true")
+    c.env(INFRA_ENV.0, INFRA_ENV.1)
         .env_remove("SUDO_USER")
-        .arg("--as-infrastructure")
+        .arg(INFRA_FLAG)
 }
 
 /// The same for a tokio command.
 pub fn tokio_infra() -> tokio::process::Command {
     let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"));
-    c.env("HUBDECK_CLI__INFRASTRUCTURE", "true")
+    c.env(INFRA_ENV.0, INFRA_ENV.1)
         .env_remove("SUDO_USER")
-        .arg("--as-infrastructure");
+        .arg(INFRA_FLAG);
     c
 }
 
