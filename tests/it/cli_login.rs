@@ -529,3 +529,60 @@ fn bastion_operator_cannot_read_the_credentials_yet_uses_the_cli_through_sudo() 
     assert!(c["detail"].as_str().unwrap().contains("mode 644"), "{c}");
     drop(accounts);
 }
+
+#[tokio::test]
+async fn login_asks_for_the_authenticator_code_when_the_account_has_one() {
+    use hubdeck::domain::RoleRef;
+    use hubdeck::domain::totp::{STEP_SECONDS, TotpSecret};
+    let db = pg::fresh_db().await;
+    let s = crate::tui_e2e::services(&db).await;
+    let sub = crate::tui_e2e::seed_identity(&s, ADMIN, Some(PASSWORD), Some(RoleRef::Admin)).await;
+    let secret = TotpSecret::generate();
+    hubdeck::store::local_totp::set_verified(&db.pool, sub, &secret)
+        .await
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let data = home.path();
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+    };
+    // Far enough from a step boundary that the verifier sees the same step.
+    if now() % STEP_SECONDS >= STEP_SECONDS - 3 {
+        tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    }
+    let code = secret.code_at(now()).expose().to_string();
+    let wrong: String = code
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            if i == 0 {
+                if c == '9' { '0' } else { '9' }
+            } else {
+                c
+            }
+        })
+        .collect();
+
+    let (code_rc, _, err) = person(
+        &db,
+        data,
+        &["login", "--email", ADMIN],
+        &format!("{PASSWORD}\n{wrong}\n"),
+    );
+    assert_ne!(code_rc, 0, "a wrong code opens nothing: {err}");
+    assert!(session_files(data).is_empty());
+
+    let (code_rc, _, err) = person(
+        &db,
+        data,
+        &["login", "--email", ADMIN],
+        &format!("{PASSWORD}\n{code}\n"),
+    );
+    assert_eq!(code_rc, 0, "{err}");
+    assert_eq!(session_files(data).len(), 1);
+    let (rc, _, err) = person(&db, data, &["mandates", "list"], "");
+    assert_eq!(rc, 0, "{err}");
+}
