@@ -40,6 +40,12 @@ struct SessionFile {
     expires_at: chrono::DateTime<chrono::Utc>,
 }
 
+impl Drop for SessionFile {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.token);
+    }
+}
+
 /// The environment name used in messages and file names (`default` when none is selected).
 fn env_name(ctx: &Context) -> String {
     ctx.settings
@@ -131,12 +137,12 @@ pub async fn resolve(ctx: &Context, db: &sqlx::PgPool) -> anyhow::Result<Actor> 
         return Ok(Actor::cli());
     }
     let path = session_path(ctx);
-    let file = match read_session(&path) {
+    let mut file = match read_session(&path) {
         Ok(Some(f)) => f,
         Ok(None) => return Err(not_signed_in(ctx, "no session for this environment")),
         Err(e) => return Err(not_signed_in(ctx, &e)),
     };
-    let token = Secret::new(file.token);
+    let token = Secret::new(std::mem::take(&mut file.token));
     match cli_session::actor_for(db, &token, actor::os_account()).await? {
         Some(a) => Ok(a),
         None => Err(not_signed_in(ctx, "the session has expired or was ended")),
@@ -357,8 +363,8 @@ pub async fn logout(ctx: &Context) -> anyhow::Result<i32> {
         // An untrusted file is removed without being used.
         Err(_) => None,
     };
-    if let Some(f) = file {
-        let token = Secret::new(f.token);
+    if let Some(mut f) = file {
+        let token = Secret::new(std::mem::take(&mut f.token));
         match crate::service::schema::connect(&ctx.settings).await {
             Ok(db) => {
                 cli_session::close(&db, &token).await?;
