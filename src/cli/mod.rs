@@ -37,7 +37,8 @@ Exit codes:
   1  failure (directory or database unavailable, unexpected error)
   2  usage error or invalid input
   3  conflict / already exists
-  4  not found / permission denied / the operator's authority was revoked
+  4  not found / permission denied / not signed in (`hubdeck login`) / the operator's
+     authority was revoked
 
 Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
 the selected environment ([env.NAME], chosen by --env / HUBDECK_ENV / default_env) <
