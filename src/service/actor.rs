@@ -52,14 +52,14 @@ pub enum Actor {
 }
 
 impl Actor {
-    /// The CLI actor for the current OS account (see [`os_account`]).
+    /// The infrastructure actor for the current OS account (see [`os_account`]).
     pub fn cli() -> Self {
         Actor::Cli {
             os_user: os_account(),
         }
     }
 
-    /// Audit actor column value (NULL for the CLI).
+    /// Audit actor column value (NULL for infrastructure).
     pub fn audit_sub(&self) -> Option<UserSub> {
         self.operator().map(|o| o.sub)
     }
@@ -140,7 +140,7 @@ pub async fn load_operator(db: &PgPool, sub: UserSub, email: &str) -> ServiceRes
 /// The authority an actor holds at this moment, read inside the mutation's own transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authority {
-    /// The CLI keeps every permission.
+    /// Infrastructure keeps every permission.
     all: bool,
     permissions: BTreeSet<PermissionRef>,
 }
@@ -158,7 +158,7 @@ impl Authority {
 
 /// Fresh authority: re-reads the acting operator's standing inside the caller's transaction
 /// (`conn` is that transaction) and refuses with [`ServiceError::OperatorRevoked`] when the
-/// account is disabled or gone. The CLI actor keeps every permission.
+/// account is disabled or gone. The infrastructure actor keeps every permission.
 ///
 /// Where the answer comes from, and why it can be trusted:
 /// - **Grants** come from `user_role`, the authority for permissions (SPEC §4). A grant
