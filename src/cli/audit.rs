@@ -147,7 +147,7 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
         return Ok(code);
     }
     let svc = ctx.services().await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&svc.db).await?;
     match cmd {
         AuditCmd::List { list, filter } => {
             let (q, range) = filter.apply(list.to_query()?)?;

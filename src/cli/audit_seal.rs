@@ -4,7 +4,6 @@ use super::audit::AuditCmd;
 use super::mandates::print_table;
 use super::{Context, Output, print_json};
 use crate::domain::DisplayText;
-use crate::service::Actor;
 use crate::service::seal::{SealKey, public_key};
 
 pub const VERIFY_HELP: &str = "\
@@ -38,7 +37,8 @@ pub async fn run(ctx: &Context, cmd: &AuditCmd) -> anyhow::Result<Option<i32>> {
         AuditCmd::Seal { key_file } => {
             let key = SealKey::load(key_file)?;
             let svc = ctx.services().await?;
-            let report = svc.seal_audit(&Actor::cli(), &key).await?;
+            let actor = ctx.actor(&svc.db).await?;
+            let report = svc.seal_audit(&actor, &key).await?;
             match ctx.output {
                 Output::Json => print_json(&report)?,
                 Output::Table => println!(
@@ -68,7 +68,8 @@ pub async fn run(ctx: &Context, cmd: &AuditCmd) -> anyhow::Result<Option<i32>> {
             }
             let trusted = public_key(&text)?;
             let svc = ctx.services().await?;
-            let report = svc.verify_audit(&Actor::cli(), &trusted).await?;
+            let actor = ctx.actor(&svc.db).await?;
+            let report = svc.verify_audit(&actor, &trusted).await?;
             match ctx.output {
                 Output::Json => print_json(&report)?,
                 Output::Table => {

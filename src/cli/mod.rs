@@ -13,6 +13,7 @@ pub mod directory;
 pub mod doctor;
 pub mod drift;
 pub mod env;
+pub mod login;
 pub mod mandates;
 pub mod members_bulk;
 pub mod migrate;
@@ -37,7 +38,8 @@ Exit codes:
   1  failure (directory or database unavailable, unexpected error)
   2  usage error or invalid input
   3  conflict / already exists
-  4  not found / permission denied / the operator's authority was revoked
+  4  not found / permission denied / not signed in (`hubdeck login`) / the operator's
+     authority was revoked
 
 Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
 the selected environment ([env.NAME], chosen by --env / HUBDECK_ENV / default_env) <
@@ -62,6 +64,10 @@ pub struct Cli {
     /// Allow mutations in an environment that is read-only by default (`ui.read_only`).
     #[arg(long, global = true)]
     pub read_write: bool,
+    /// Act as infrastructure (every permission, audited with the OS account) instead of the
+    /// operator signed in with `hubdeck login`; only where `cli.infrastructure = true`.
+    #[arg(long, global = true)]
+    pub as_infrastructure: bool,
     /// PostgreSQL URL (overrides `database.url`). Other local accounts can read it in the
     /// process list: for a URL with a password prefer --database-url-file.
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
@@ -90,6 +96,10 @@ pub enum Command {
     Tui,
     /// Open a fully populated console on a private local PostgreSQL cluster.
     Demo(demo::DemoArgs),
+    /// Sign in for CLI commands in this environment (email, password, authenticator code).
+    Login(login::LoginArgs),
+    /// End this environment's CLI session (here and on the server).
+    Logout,
     /// Apply the embedded database migrations (a no-op when up to date).
     Migrate,
     /// Grant the configured roles to the well-known users (seed.*_emails).
@@ -135,13 +145,34 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     /// `--read-only` was given (kept when the console switches environments).
     pub read_only_flag: bool,
+    /// `--as-infrastructure` was given.
+    pub as_infrastructure: bool,
+    /// Who the command acts as, once resolved ([`Context::actor`]).
+    pub acting: std::sync::OnceLock<crate::service::Actor>,
 }
 
 impl Context {
     /// Connects to the database (no migration) and the configured directory, through the
     /// composition root.
     pub async fn services(&self) -> anyhow::Result<Services> {
+        login::precheck(self)?;
         crate::app::services(self.settings.clone()).await
+    }
+
+    /// The services for `hubdeck login` itself, which has no session yet.
+    pub async fn services_to_sign_in(&self) -> anyhow::Result<Services> {
+        crate::app::services(self.settings.clone()).await
+    }
+
+    /// Who this command acts as: the signed-in operator of `hubdeck login`, or infrastructure
+    /// when allowed and asked for (see [`login::resolve`]). Resolved once per command.
+    pub async fn actor(&self, db: &sqlx::PgPool) -> anyhow::Result<crate::service::Actor> {
+        if let Some(a) = self.acting.get() {
+            return Ok(a.clone());
+        }
+        let a = login::resolve(self, db).await?;
+        let _ = self.acting.set(a.clone());
+        Ok(a)
     }
 
     /// What `:env NAME` in the console needs from this command line.
@@ -227,6 +258,8 @@ pub async fn run(cli: Cli) -> i32 {
         output: cli.output,
         config_path: cli.config.clone(),
         read_only_flag: cli.read_only,
+        as_infrastructure: cli.as_infrastructure,
+        acting: std::sync::OnceLock::new(),
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => {
@@ -235,6 +268,8 @@ pub async fn run(cli: Cli) -> i32 {
             crate::app::run_console(launch).await
         }
         Command::Demo(a) => demo::run(&ctx, a).await,
+        Command::Login(a) => login::login(&ctx, a).await,
+        Command::Logout => login::logout(&ctx).await,
         Command::Migrate => migrate::run(&ctx).await,
         Command::SeedUsers => users::seed(&ctx).await,
         Command::RegisterTrust(a) => trusts::register(&ctx, a).await,
@@ -253,8 +288,16 @@ pub async fn run(cli: Cli) -> i32 {
         // The reader of stdout went away (`| head`): nothing more to say, not a failure.
         Err(e) if output::is_broken_pipe(&e) => 0,
         Err(e) => {
-            report_error(&e);
-            exit_code_of(&e)
+            let code = exit_code_of(&e);
+            match ctx.acting.get().and_then(|a| a.operator()) {
+                // A refusal names who was refused: the operator of the CLI session.
+                Some(op) if code == 4 => report_error(&e.context(format!(
+                    "refused for {} (signed in with `hubdeck login`)",
+                    op.email
+                ))),
+                _ => report_error(&e),
+            }
+            code
         }
     }
 }

@@ -22,6 +22,8 @@ pub mod actor;
 pub mod audit;
 pub mod audit_view;
 pub mod bulk;
+pub mod cli_session;
+pub mod credential_files;
 pub mod directory_sync;
 pub mod drift;
 pub mod error;

@@ -244,7 +244,7 @@ async fn a_transaction_open_across_a_seal_is_sealed_next_time_without_an_alarm()
 }
 
 fn hubdeck(db: &TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    crate::support::cli::infra()
         .args(args)
         .args(["--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "local")

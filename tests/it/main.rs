@@ -8,6 +8,7 @@ mod audit;
 mod audit_seal;
 mod audit_view;
 mod bulk;
+mod cli_login;
 mod cli_output;
 mod completions;
 mod demo;

@@ -485,7 +485,7 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
         let t = fresh_db().await;
         let email = format!("{failpoint}@example.org");
         let run = |args: &[&str], fp: Option<&str>| {
-            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+            let mut c = crate::support::cli::infra();
             c.arg("--database-url")
                 .arg(&t.url)
                 .args(args)
@@ -588,7 +588,7 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
 async fn cli_users_commands_and_exit_codes() {
     let t = fresh_db().await;
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::infra()
             .arg("--database-url")
             .arg(&t.url)
             .args(args)
@@ -1002,7 +1002,7 @@ async fn cli_repair_of_a_registration_being_repaired_exits_3() {
     let svc = local_services(&t).await;
     let (id, sub) = stuck_after_create(&svc, "busy@example.org", &[RoleRef::Viewer]).await;
     let run = |args: Vec<String>| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::infra()
             .arg("--database-url")
             .arg(&t.url)
             .args(args)

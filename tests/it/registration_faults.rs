@@ -654,7 +654,7 @@ async fn seed_users_against_cognito_with_faults() {
         ),
     )
     .unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::tokio_infra()
         .arg("--config")
         .arg(&cfg)
         .arg("--database-url")
@@ -675,7 +675,7 @@ async fn seed_users_against_cognito_with_faults() {
     // A 503 only skips: exit 0.
     rig.proxy.clear().await;
     rig.proxy.inject("AdminGetUser", injection(Kind::S503), 1);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::tokio_infra()
         .arg("--config")
         .arg(&cfg)
         .arg("--database-url")
@@ -834,7 +834,7 @@ async fn two_operators_register_the_same_email_through_the_binary() {
     )
     .unwrap();
     let register = |email: String| {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::tokio_infra()
             .arg("--config")
             .arg(&cfg)
             .arg("--database-url")
