@@ -431,8 +431,6 @@ pub struct Settings {
     pub ui: UiSettings,
     pub log: LogSettings,
     pub audit: AuditSettings,
-}
-
     pub cli: CliSettings,
     /// The selected environment (`--env` / `HUBDECK_ENV` / `default_env`), if any.
     #[serde(skip)]
