@@ -5,13 +5,12 @@
 //! State changes go only through [`transition`] (an edge of
 //! [`crate::domain::registration::TRANSITIONS`], compare-and-set on the expected state) and
 //! [`record`] (error/evidence columns of a row that must still be in the expected state).
-//! One operation at a time per registration: [`try_lock`] takes a session advisory lock on a
-//! dedicated connection for the whole directory call + database write.
+//! One operation at a time per registration: [`try_lease`] takes a lease row for the whole
+//! directory call + database write.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -333,63 +332,133 @@ pub async fn for_user(db: &PgPool, sub: UserSub, email: &str) -> StoreResult<Vec
         .await?)
 }
 
-/// One registration's operation lock: a session-level advisory lock held by a dedicated
-/// connection for the whole directory call + database write (no transaction stays open).
-/// Released by [`RegistrationLock::release`]; if dropped instead (panic, cancelled future), the
-/// connection is closed, which releases the lock in the server.
-pub struct RegistrationLock {
-    conn: Option<PoolConnection<Postgres>>,
+/// The global grants the registration's roles write added, recorded in the same transaction
+/// (a rollback revokes exactly these).
+pub async fn record_granted(
+    conn: &mut PgConnection,
     id: RegistrationId,
+    roles: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE registration SET granted_roles = ARRAY(SELECT DISTINCT unnest(granted_roles || \
+         $2::uuid[])) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(roles)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
-fn lock_key_sql() -> &'static str {
-    "hashtextextended('hubdeck.registration:' || $1::text, 0)"
+/// The global grants the registration itself wrote.
+pub async fn granted_roles(conn: &mut PgConnection, id: RegistrationId) -> StoreResult<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT granted_roles FROM registration WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or_default(),
+    )
 }
 
-/// Takes the lock of `id` without waiting: `None` when another operation holds it.
-pub async fn try_lock(db: &PgPool, id: RegistrationId) -> StoreResult<Option<RegistrationLock>> {
-    let mut conn = db.acquire().await?;
-    let sql = format!("SELECT pg_try_advisory_lock({})", lock_key_sql());
-    let got: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(got.then_some(RegistrationLock {
-        conn: Some(conn),
-        id,
-    }))
+/// Who holds a registration's lease, for the refusal of a second operator.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct LeaseHolder {
+    pub holder: String,
+    pub since: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
 }
 
-impl RegistrationLock {
+/// One registration's operation lease: a `registration_lease` row (not a session lock, so it
+/// holds through a transaction pooler) for the whole directory call + database write. Released
+/// by [`RegistrationLease::release`]; if dropped instead (panic, cancelled future) the release
+/// is sent in the background, and a lease nobody released is taken over once it expires.
+pub struct RegistrationLease {
+    db: PgPool,
+    id: RegistrationId,
+    token: Uuid,
+    released: bool,
+}
+
+/// Takes the lease of `id` for `ttl` without waiting: a free or expired lease is taken
+/// (`INSERT … ON CONFLICT DO UPDATE … WHERE expired`, one statement); `Err(holder)` names the
+/// live holder otherwise.
+pub async fn try_lease(
+    db: &PgPool,
+    id: RegistrationId,
+    holder: &str,
+    ttl: std::time::Duration,
+) -> StoreResult<Result<RegistrationLease, LeaseHolder>> {
+    let token = Uuid::new_v4();
+    let ttl_secs = ttl.as_secs_f64();
+    let taken: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO registration_lease AS l (registration_id, token, holder, since, expires_at) \
+         VALUES ($1, $2, $3, clock_timestamp(), clock_timestamp() + make_interval(secs => $4)) \
+         ON CONFLICT (registration_id) DO UPDATE SET token = EXCLUDED.token, \
+           holder = EXCLUDED.holder, since = EXCLUDED.since, expires_at = EXCLUDED.expires_at \
+         WHERE l.expires_at <= clock_timestamp() \
+         RETURNING token",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(holder)
+    .bind(ttl_secs)
+    .fetch_optional(db)
+    .await?;
+    if taken == Some(token) {
+        return Ok(Ok(RegistrationLease {
+            db: db.clone(),
+            id,
+            token,
+            released: false,
+        }));
+    }
+    let current: Option<LeaseHolder> = sqlx::query_as(
+        "SELECT holder, since, expires_at FROM registration_lease WHERE registration_id = $1",
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    match current {
+        Some(h) => Ok(Err(h)),
+        // Released between the two statements: try once more.
+        None => Box::pin(try_lease(db, id, holder, ttl)).await,
+    }
+}
+
+impl RegistrationLease {
     pub fn id(&self) -> RegistrationId {
         self.id
     }
 
-    /// The lock's own connection (e.g. to insert the row the lock protects).
-    pub fn conn(&mut self) -> &mut PgConnection {
-        self.conn
-            .as_mut()
-            .expect("lock connection present until release")
-    }
-
+    /// Gives the lease back (only this holder's: a lease taken over after expiry stays).
     pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            let sql = format!("SELECT pg_advisory_unlock({})", lock_key_sql());
-            let unlocked: Result<bool, _> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(self.id)
-                .fetch_one(&mut *conn)
-                .await;
-            if !matches!(unlocked, Ok(true)) {
-                conn.close_on_drop();
-            }
+        self.released = true;
+        if let Err(e) = delete_lease(&self.db, self.id, self.token).await {
+            tracing::warn!("registration {}: releasing the lease failed (it expires): {e}", self.id);
         }
     }
 }
 
-impl Drop for RegistrationLock {
+async fn delete_lease(db: &PgPool, id: RegistrationId, token: Uuid) -> StoreResult<()> {
+    sqlx::query("DELETE FROM registration_lease WHERE registration_id = $1 AND token = $2")
+        .bind(id)
+        .bind(token)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+impl Drop for RegistrationLease {
     fn drop(&mut self) {
-        if let Some(conn) = self.conn.as_mut() {
-            conn.close_on_drop();
+        if self.released {
+            return;
+        }
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (db, id, token) = (self.db.clone(), self.id, self.token);
+            rt.spawn(async move {
+                let _ = delete_lease(&db, id, token).await;
+            });
         }
     }
 }

@@ -22,6 +22,7 @@ mod mfa;
 mod plans;
 mod query;
 mod registration;
+mod registration_db_faults;
 mod registration_detail;
 mod registration_faults;
 mod setup;
