@@ -431,6 +431,17 @@ impl RegistrationLease {
         self.id
     }
 
+    /// Extends this holder's lease to `ttl` from now; `false` when it is no longer theirs
+    /// (expired and taken over).
+    pub async fn renew(&self, ttl: std::time::Duration) -> StoreResult<bool> {
+        renew_lease(&self.db, self.id, self.token, ttl).await
+    }
+
+    /// A handle that renews this lease on its own (see [`renew_lease`]).
+    pub fn renewer(&self) -> (PgPool, RegistrationId, Uuid) {
+        (self.db.clone(), self.id, self.token)
+    }
+
     /// Gives the lease back (only this holder's: a lease taken over after expiry stays).
     pub async fn release(mut self) {
         self.released = true;
@@ -438,6 +449,26 @@ impl RegistrationLease {
             tracing::warn!("registration {}: releasing the lease failed (it expires): {e}", self.id);
         }
     }
+}
+
+/// Extends the lease `id` held under `token` to `ttl` from now; `false` when it is not held
+/// under that token any more.
+pub async fn renew_lease(
+    db: &PgPool,
+    id: RegistrationId,
+    token: Uuid,
+    ttl: std::time::Duration,
+) -> StoreResult<bool> {
+    let r = sqlx::query(
+        "UPDATE registration_lease SET expires_at = clock_timestamp() + make_interval(secs => $3) \
+         WHERE registration_id = $1 AND token = $2",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(ttl.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
 }
 
 async fn delete_lease(db: &PgPool, id: RegistrationId, token: Uuid) -> StoreResult<()> {

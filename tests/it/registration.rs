@@ -38,6 +38,21 @@ pub fn operator(perms: &[PermissionRef]) -> Actor {
     })
 }
 
+/// A holder killed mid-operation never renews its lease again: after at most
+/// `LEASE_TTL` it has expired. The test lets that time pass by moving the expiry (it checks the
+/// lease is there, unexpired, first).
+pub async fn lease_of_a_dead_holder_expires(pool: &PgPool, id: RegistrationId) {
+    let live: bool = sqlx::query_scalar(
+        "UPDATE registration_lease SET expires_at = clock_timestamp() \
+         WHERE registration_id = $1 RETURNING expires_at > since",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("the dead holder's lease is there");
+    assert!(live);
+}
+
 pub fn req(email: &str, roles: &[RoleRef]) -> RegisterRequest {
     RegisterRequest {
         email: email.into(),
@@ -544,6 +559,14 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
         };
         assert_eq!(stuck[0]["state"], expected_state);
         let id = stuck[0]["id"].as_str().unwrap().to_string();
+
+        // The killed process still holds the registration's lease: a repair is told who and
+        // since when, until the lease (no longer renewed) expires.
+        let out = run(&["users", "repair", "--retry", &id], None);
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is being repaired by cli:"), "{err}");
+        lease_of_a_dead_holder_expires(&t.pool, id.parse().unwrap()).await;
 
         // Repair completes it (twice: idempotent).
         for _ in 0..2 {

@@ -117,6 +117,7 @@ async fn a_crashed_registration_is_explained_retried_and_shown_complete() {
         "{text}"
     );
 
+    crate::registration::lease_of_a_dead_holder_expires(&t.pool, id).await;
     svc.retry_registration(&cli(), id).await.unwrap();
     let d = svc.registration_detail(&cli(), id).await.unwrap();
     assert_eq!(d.state, RegistrationState::Complete);
