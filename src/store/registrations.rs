@@ -446,7 +446,10 @@ impl RegistrationLease {
     pub async fn release(mut self) {
         self.released = true;
         if let Err(e) = delete_lease(&self.db, self.id, self.token).await {
-            tracing::warn!("registration {}: releasing the lease failed (it expires): {e}", self.id);
+            tracing::warn!(
+                "registration {}: releasing the lease failed (it expires): {e}",
+                self.id
+            );
         }
     }
 }

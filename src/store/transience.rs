@@ -58,7 +58,6 @@ pub fn transience_of(e: &sqlx::Error) -> Transience {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,19 +104,19 @@ mod tests {
     fn the_classification_table() {
         use Transience::*;
         let table: &[(&str, Transience)] = &[
-            ("40001", Retryable), // serialization_failure
-            ("40P01", Retryable), // deadlock_detected
-            ("55P03", Transient), // lock_not_available (lock_timeout)
-            ("57014", Transient), // query_canceled (statement_timeout)
-            ("57P01", Transient), // admin_shutdown (pg_terminate_backend, failover)
-            ("57P02", Transient), // crash_shutdown
-            ("57P03", Transient), // cannot_connect_now
-            ("57P04", Transient), // database_dropped
-            ("57P05", Transient), // idle_session_timeout
-            ("08000", Transient), // connection_exception
-            ("08003", Transient), // connection_does_not_exist
-            ("08006", Transient), // connection_failure
-            ("08P01", Transient), // protocol_violation
+            ("40001", Retryable),  // serialization_failure
+            ("40P01", Retryable),  // deadlock_detected
+            ("55P03", Transient),  // lock_not_available (lock_timeout)
+            ("57014", Transient),  // query_canceled (statement_timeout)
+            ("57P01", Transient),  // admin_shutdown (pg_terminate_backend, failover)
+            ("57P02", Transient),  // crash_shutdown
+            ("57P03", Transient),  // cannot_connect_now
+            ("57P04", Transient),  // database_dropped
+            ("57P05", Transient),  // idle_session_timeout
+            ("08000", Transient),  // connection_exception
+            ("08003", Transient),  // connection_does_not_exist
+            ("08006", Transient),  // connection_failure
+            ("08P01", Transient),  // protocol_violation
             ("23505", Definitive), // unique_violation
             ("23503", Definitive), // foreign_key_violation
             ("42P05", Definitive), // duplicate_prepared_statement
@@ -153,7 +152,11 @@ mod tests {
         for (e, want) in table {
             let shown = e.to_string();
             assert_eq!(transience_of(&e), want, "{shown}");
-            assert_eq!(crate::store::StoreError::from(e).transience(), want, "{shown}");
+            assert_eq!(
+                crate::store::StoreError::from(e).transience(),
+                want,
+                "{shown}"
+            );
         }
     }
 }

@@ -959,14 +959,20 @@ async fn registration_lease_is_exclusive_released_and_taken_over_when_expired() 
     drop(again);
     let mut freed = false;
     for _ in 0..100 {
-        if let Ok(l) = registrations::try_lease(&t.pool, id, "carol", ttl).await.unwrap() {
+        if let Ok(l) = registrations::try_lease(&t.pool, id, "carol", ttl)
+            .await
+            .unwrap()
+        {
             l.release().await;
             freed = true;
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(freed, "a dropped lease is released by its holder in the background");
+    assert!(
+        freed,
+        "a dropped lease is released by its holder in the background"
+    );
     // A lease nobody released (the holder's process was killed) is taken over once expired;
     // the old holder's late release does not free the new holder's lease.
     let stale = registrations::try_lease(&t.pool, id, "dave", Duration::from_millis(1))

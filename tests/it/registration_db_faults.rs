@@ -55,7 +55,10 @@ async fn waiting_roles_write(rig: &Rig) -> i32 {
 async fn assert_identity_kept(rig: &Rig, email: &str, want: RegistrationState) {
     let (state, sub, last_error, _) = rig.journal_of(email).await;
     let in_moto = rig.in_moto(email).await;
-    assert!(in_moto.is_some(), "the fresh identity was deleted ({state})");
+    assert!(
+        in_moto.is_some(),
+        "the fresh identity was deleted ({state})"
+    );
     assert_eq!(sub, in_moto, "the journal records the identity");
     assert_eq!(state, want.as_str(), "last_error {last_error:?}");
     if want == RegistrationState::RolesPending {
@@ -92,7 +95,12 @@ async fn a_terminated_session_during_the_roles_write_keeps_the_identity() {
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
     let out = task.await.unwrap();
     let out = out.expect("the identity exists: Ok with roles_pending");
-    assert_eq!(out.state, RegistrationState::RolesPending, "{}", out.message);
+    assert_eq!(
+        out.state,
+        RegistrationState::RolesPending,
+        "{}",
+        out.message
+    );
     assert!(out.message.contains("repair --retry"), "{}", out.message);
     assert_identity_kept(&rig, email, RegistrationState::RolesPending).await;
 }
@@ -114,10 +122,17 @@ async fn timed_out_roles_write(setting: &str, email: &str) {
         rig.svc.settings.clone(),
     );
     let mut blocker = hold_user_role_lock(&rig).await;
-    let out = svc.register_user(&cli(), &req(email, &[RoleRef::Viewer])).await;
+    let out = svc
+        .register_user(&cli(), &req(email, &[RoleRef::Viewer]))
+        .await;
     sqlx::query("ROLLBACK").execute(&mut blocker).await.unwrap();
     let out = out.unwrap_or_else(|e| panic!("{setting}: the identity exists, yet: {e}"));
-    assert_eq!(out.state, RegistrationState::RolesPending, "{}", out.message);
+    assert_eq!(
+        out.state,
+        RegistrationState::RolesPending,
+        "{}",
+        out.message
+    );
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "ALTER DATABASE {} RESET {setting}",
         rig.t.name

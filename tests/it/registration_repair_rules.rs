@@ -57,7 +57,10 @@ async fn rollback_keeps_a_grant_another_operator_made_later() {
         .unwrap();
     let r = svc.rollback_registration(&cli(), id).await.unwrap();
     assert_eq!(r.state(), RegistrationState::RolledBack);
-    assert!(!identity_exists(&t.pool, sub).await, "the identity it made is gone");
+    assert!(
+        !identity_exists(&t.pool, sub).await,
+        "the identity it made is gone"
+    );
     assert!(
         holds(&t.pool, sub, RoleRef::Researcher).await,
         "another operator's grant survives the rollback"
@@ -84,7 +87,8 @@ async fn rollback_of_the_last_global_admin_is_refused() {
     let e = svc.rollback_registration(&cli(), id).await.unwrap_err();
     assert_eq!(e.exit_code(), 3, "{e}");
     assert!(
-        e.to_string().contains("last active holder of the global ADMIN role"),
+        e.to_string()
+            .contains("last active holder of the global ADMIN role"),
         "{e}"
     );
     assert_eq!(state_of(&t.pool, id).await, "identity_created");
@@ -175,7 +179,10 @@ async fn a_demoted_operator_is_refused_by_each_registration_use_case() {
             .map(drop),
     );
     revoked("retry", svc.retry_registration(&op, id).await.map(drop));
-    revoked("rollback", svc.rollback_registration(&op, id).await.map(drop));
+    revoked(
+        "rollback",
+        svc.rollback_registration(&op, id).await.map(drop),
+    );
     revoked(
         "resolve",
         svc.resolve_registration(&op, id, "done").await.map(drop),

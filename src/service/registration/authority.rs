@@ -11,7 +11,11 @@ use crate::service::{Actor, ServiceResult, Services};
 
 /// Refuses unless `authority` holds every permission of every role in `roles`: an operator
 /// may only grant roles whose permissions they hold themselves.
-pub(super) fn may_grant(authority: &Authority, actor: &Actor, roles: &[RoleRef]) -> ServiceResult<()> {
+pub(super) fn may_grant(
+    authority: &Authority,
+    actor: &Actor,
+    roles: &[RoleRef],
+) -> ServiceResult<()> {
     for r in roles {
         for p in r.permissions() {
             if !authority.has(*p) {
@@ -33,8 +37,13 @@ impl Services {
         roles: &[RoleRef],
     ) -> ServiceResult<Registration> {
         let mut tx = self.db.begin().await?;
-        let authority =
-            authorize(&mut tx, actor, PermissionRef::CanManageUsers, "registering a user").await?;
+        let authority = authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanManageUsers,
+            "registering a user",
+        )
+        .await?;
         may_grant(&authority, actor, roles)?;
         let journal = registrations::insert_pending_with_id(&mut tx, id, new).await?;
         tx.commit().await?;

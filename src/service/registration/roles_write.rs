@@ -51,8 +51,13 @@ impl Services {
         sub: UserSub,
     ) -> ServiceResult<Option<u64>> {
         let mut tx = self.db.begin().await?;
-        let authority =
-            authorize(&mut tx, actor, PermissionRef::CanManageUsers, "registering a user").await?;
+        let authority = authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanManageUsers,
+            "registering a user",
+        )
+        .await?;
         let roles = roles_from_ids(&journal.requested_roles);
         may_grant(&authority, actor, &roles)?;
         let locked = registrations::lock_row(&mut tx, journal.id)

@@ -21,7 +21,9 @@ use crate::service::retry::retrying;
 use crate::service::{Actor, ServiceError, Services};
 use crate::store::audit::{insert_mandate_audit, insert_notification};
 use crate::store::registrations::{self, Change};
-use crate::store::{StoreError, directory_cache, grants, members as members_store, users as ustore};
+use crate::store::{
+    StoreError, directory_cache, grants, members as members_store, users as ustore,
+};
 
 /// Why a rollback did not happen.
 pub(super) enum RollbackFailure {
