@@ -21,6 +21,7 @@ pub mod mandates;
 pub mod members;
 pub mod plans;
 pub mod query;
+pub mod registration_lease;
 pub mod registrations;
 pub mod transience;
 pub mod trusts;
