@@ -307,8 +307,23 @@ pub async fn run(cli: Cli) -> i32 {
 pub fn report_error(e: &anyhow::Error) {
     eprintln!(
         "hubdeck: {}",
-        crate::domain::DisplayText::with_max(&format!("{e:#}"), 4000)
+        crate::domain::DisplayText::with_max(&chain_line(e), 4000)
     );
+}
+
+/// The cause chain joined by ": ", each cause once: a cause whose text the level above already
+/// printed is skipped (the driver's own errors quote their source in their message and also
+/// return it as the source).
+pub fn chain_line(e: &anyhow::Error) -> String {
+    let mut said: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if said.last().is_some_and(|above| above.contains(&text)) {
+            continue;
+        }
+        said.push(text);
+    }
+    said.join(": ")
 }
 
 /// Exit code for an error (service errors carry their own; anything else is 1).
@@ -335,4 +350,37 @@ pub fn init_stderr_logging(settings: &Settings) {
 /// [`output::to_json`]).
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     output::print_json(v)
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::chain_line;
+
+    /// An error that quotes its source in its own message AND returns it as the source.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "reading the kit: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::new(Quoting(io)).context("registering the trust");
+        assert_eq!(
+            chain_line(&e),
+            "registering the trust: reading the kit: disk full"
+        );
+        let plain = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(chain_line(&plain), "outer: middle: inner");
+    }
 }

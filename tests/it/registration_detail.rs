@@ -119,6 +119,18 @@ async fn a_crashed_registration_is_explained_retried_and_shown_complete() {
         "{text}"
     );
 
+    // The killed process's lease is still live: the detail names its holder and since when.
+    let d = svc.registration_detail(&cli(), id).await.unwrap();
+    let by = d
+        .being_repaired_by
+        .expect("the dead holder's lease is live");
+    assert!(
+        by.starts_with("cli:night-shift since ") && by.ends_with(" UTC"),
+        "{by}"
+    );
+    crate::registration::lease_of_a_dead_holder_expires(&t.pool, id).await;
+    let d = svc.registration_detail(&cli(), id).await.unwrap();
+    assert_eq!(d.being_repaired_by, None, "an expired lease holds nothing");
     svc.retry_registration(&cli(), id).await.unwrap();
     let d = svc.registration_detail(&cli(), id).await.unwrap();
     assert_eq!(d.state, RegistrationState::Complete);
