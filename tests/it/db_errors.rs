@@ -15,7 +15,7 @@ async fn a_database_error_through_the_cli_names_each_cause_once() {
         .unwrap();
     assert!(t.url.contains("user=postgres"), "{}", t.url);
     let url = t.url.replace("user=postgres", &format!("user={role}"));
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .arg("--database-url")
         .arg(&url)
         .args(["mandates", "list"])
