@@ -1,0 +1,226 @@
+//! Outcomes are found out, never guessed (issue 27): a mutation whose COMMIT answer is lost asks
+//! the database whether it committed; keys are handed over once or the trust is flagged.
+//! Real PostgreSQL behind a wire-protocol proxy that loses answers or drops connections, and
+//! the real binary.
+
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+
+use crate::support::pg::fresh_db;
+use crate::support::pg_proxy::{Fault, PgProxy};
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()).as_slice())
+}
+
+/// `hubdeck` with a private config (two kit slots, debug logs) and no HUBDECK_* from the
+/// environment, against `url`.
+pub fn command(url: &str, dir: &std::path::Path, args: &[&str]) -> Command {
+    let config = dir.join("config.toml");
+    std::fs::write(
+        &config,
+        "[trusts]\nkit_slot_names = [\"Kit_1\", \"Kit_2\", \"Kit_3\"]\nkey_prefix = \"hubk\"\n\n[log]\nlevel = \"debug\"\n",
+    )
+    .expect("config");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+    for (k, _) in std::env::vars() {
+        if k.starts_with("HUBDECK_") || k == "RUST_LOG" {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HUBDECK_DATA_DIR", dir)
+        .arg("--config")
+        .arg(&config)
+        .arg("--database-url")
+        .arg(url)
+        .args(args);
+    cmd
+}
+
+pub async fn run(url: &str, dir: &std::path::Path, args: &[&str]) -> Run {
+    let mut cmd = command(url, dir, args);
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run hubdeck"))
+        .await
+        .expect("join");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn json(r: &Run) -> serde_json::Value {
+    serde_json::from_str(&r.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {}",
+            r.stdout, r.stderr
+        )
+    })
+}
+
+async fn trust_hash(pool: &PgPool, code: &str) -> Option<String> {
+    sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = $1")
+        .bind(code)
+        .fetch_optional(pool)
+        .await
+        .expect("read trust")
+}
+
+async fn audit_count(pool: &PgPool, code: &str, action: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM trusts_audit a JOIN trust t ON t.id = a.trust_id \
+         WHERE t.code = $1 AND a.action = $2",
+    )
+    .bind(code)
+    .bind(action)
+    .fetch_one(pool)
+    .await
+    .expect("count audit")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_trust_whose_commit_answer_is_lost_hands_over_the_keys() {
+    let db = fresh_db().await;
+    let proxy = PgProxy::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    proxy.once("INSERT INTO trusts_audit", "COMMIT", Fault::LoseAnswer);
+    let r = run(
+        &proxy.url(&db.name),
+        dir.path(),
+        &["register-trust", "--name", "Lost Commit", "--code", "LOSTC"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 1, "the COMMIT answer was lost once");
+    assert_eq!(r.code, 0, "committed → success; stderr: {}", r.stderr);
+    let v = json(&r);
+    let kit = &v.as_array().expect("array")[0];
+    let key = kit["trust_api_key"].as_str().expect("api key handed over");
+    assert!(kit["trust_internal_service_key"].as_str().is_some());
+    assert_eq!(
+        trust_hash(&db.pool, "LOSTC").await.as_deref(),
+        Some(sha256_hex(key).as_str()),
+        "the trust committed with the hash of the key printed"
+    );
+    assert_eq!(audit_count(&db.pool, "LOSTC", "REGISTERED").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_key_whose_commit_answer_is_lost_hands_over_the_new_key() {
+    let db = fresh_db().await;
+    let proxy = PgProxy::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = run(
+        &db.url,
+        dir.path(),
+        &["register-trust", "--name", "Rotated", "--code", "ROTC"],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let old_hash = trust_hash(&db.pool, "ROTC").await.expect("registered");
+
+    proxy.once("UPDATE trust SET api_key_hash", "COMMIT", Fault::LoseAnswer);
+    let r = run(
+        &proxy.url(&db.name),
+        dir.path(),
+        &["trusts", "rotate-key", "ROTC", "--internal"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 1);
+    assert_eq!(r.code, 0, "committed → success; stderr: {}", r.stderr);
+    let v = json(&r);
+    let key = v[0]["trust_api_key"].as_str().expect("new key handed over");
+    assert!(v[0]["trust_internal_service_key"].as_str().is_some());
+    let new_hash = trust_hash(&db.pool, "ROTC").await.expect("trust");
+    assert_ne!(new_hash, old_hash);
+    assert_eq!(new_hash, sha256_hex(key), "the live hash is the printed key's");
+    assert_eq!(audit_count(&db.pool, "ROTC", "KEY_ROTATED").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotate_internal_key_whose_commit_answer_is_lost_hands_over_the_key() {
+    let db = fresh_db().await;
+    let proxy = PgProxy::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = run(
+        &db.url,
+        dir.path(),
+        &["register-trust", "--name", "Internal", "--code", "INTC"],
+    )
+    .await;
+    assert_eq!(first.code, 0, "{}", first.stderr);
+
+    proxy.once("internal_key_rotated_at = CASE", "COMMIT", Fault::LoseAnswer);
+    let r = run(
+        &proxy.url(&db.name),
+        dir.path(),
+        &["trusts", "rotate-internal-key", "INTC"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 1);
+    assert_eq!(r.code, 0, "committed → success; stderr: {}", r.stderr);
+    let v = json(&r);
+    assert!(
+        v.to_string().contains("hubk"),
+        "the internal key is on stdout: {v}"
+    );
+    assert_eq!(
+        audit_count(&db.pool, "INTC", "INTERNAL_KEY_ROTATED").await,
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_before_commit_says_nothing_was_changed() {
+    let db = fresh_db().await;
+    let proxy = PgProxy::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    proxy.once("INSERT INTO trusts_audit", "COMMIT", Fault::Drop);
+    let r = run(
+        &proxy.url(&db.name),
+        dir.path(),
+        &["register-trust", "--name", "Never There", "--code", "NEVER"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 1);
+    assert_ne!(r.code, 0, "not committed → a failure");
+    assert_eq!(r.stdout.trim(), "[]", "no keys: {}", r.stdout);
+    assert!(
+        r.stderr.contains("nothing was changed"),
+        "the operator is told nothing changed: {}",
+        r.stderr
+    );
+    assert_eq!(trust_hash(&db.pool, "NEVER").await, None, "no trust row");
+    let audits: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM trusts_audit WHERE trust_name = 'Never There'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+    assert_eq!(audits, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drop_mid_statement_says_nothing_was_changed() {
+    let db = fresh_db().await;
+    let proxy = PgProxy::start().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    proxy.once("INSERT INTO trust ", "INSERT INTO trusts_audit", Fault::Drop);
+    let r = run(
+        &proxy.url(&db.name),
+        dir.path(),
+        &["register-trust", "--name", "Half Way", "--code", "HALFW"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 1);
+    assert_ne!(r.code, 0);
+    assert_eq!(r.stdout.trim(), "[]");
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    assert_eq!(trust_hash(&db.pool, "HALFW").await, None);
+}
