@@ -10,6 +10,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::page_args::PageArgs;
+use super::trust_keys::{confirm, hand_over, not_handed_over};
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
@@ -157,7 +158,8 @@ pub async fn register(ctx: &Context, a: RegisterTrustArgs) -> anyhow::Result<i32
     match register_inner(ctx, &a).await {
         Ok(code) => Ok(code),
         Err(e) => {
-            println!("[]");
+            // stdout may be the very thing that failed (a closed pipe): never panic on it.
+            let _ = writeln!(std::io::stdout(), "[]");
             eprintln!("hubdeck: register-trust failed: {e:#}");
             Ok(super::exit_code_of(&e))
         }
@@ -203,6 +205,7 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
             ];
             let trust = format!("{} ({})", r.trust.name, r.trust.code);
             let slot = DisplayText::new(&r.fl_kit_slot).into_string();
+            let minting = (r.trust.id, r.trust.name.as_str(), r.keys_minted_at);
             crate::tui::reveal_once::show(
                 crate::tui::action::RevealKeys {
                     title: "Trust registered — its keys".into(),
@@ -213,7 +216,9 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
                 },
                 &ctx.settings,
             )
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!(not_handed_over(&r.trust.name, &format!("{e:#}"))))?;
+            confirm(&trusts, &actor, minting, "reveal").await;
             println!("{metadata}");
             eprintln!(
                 "hubdeck: registered trust {} in FL kit slot {slot}; its keys were shown once on \
@@ -233,7 +238,13 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
                 trust_api_key: Some(r.api_key.expose()),
                 trust_internal_service_key: Some(r.internal_service_key.expose()),
             };
-            write_secret_json(&[kit])?;
+            hand_over(
+                &trusts,
+                &actor,
+                (r.trust.id, &r.trust.name, r.keys_minted_at),
+                &[kit],
+            )
+            .await?;
             eprintln!(
                 "hubdeck: registered trust {} ({}) in FL kit slot {}; the keys above are shown only once",
                 DisplayText::new(&r.trust.name),
@@ -309,10 +320,11 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 })])?;
                 let name = DisplayText::new(&r.trust_name);
                 let crate::domain::trust::RotatedKeys {
+                    trust_id,
                     trust_name,
                     api_key,
                     internal_service_key,
-                    ..
+                    keys_minted_at,
                 } = r;
                 crate::tui::reveal_once::show(
                     crate::tui::action::RevealKeys {
@@ -324,7 +336,15 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                     },
                     &ctx.settings,
                 )
-                .await?;
+                .await
+                .map_err(|e| anyhow::anyhow!(not_handed_over(&trust_name, &format!("{e:#}"))))?;
+                confirm(
+                    &trusts,
+                    &actor,
+                    (trust_id, &trust_name, keys_minted_at),
+                    "reveal",
+                )
+                .await;
                 println!("{metadata}");
                 eprintln!(
                     "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
@@ -340,12 +360,21 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 trust_internal_service_key: Option<&'a str>,
             }
-            write_secret_json(&[Rotated {
-                trust_id: r.trust_id.to_string(),
-                trust_name: &r.trust_name,
-                trust_api_key: r.api_key.expose(),
-                trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
-            }])?;
+            hand_over(
+                &trusts,
+                &actor,
+                (r.trust_id, &r.trust_name, r.keys_minted_at),
+                &[Rotated {
+                    trust_id: r.trust_id.to_string(),
+                    trust_name: &r.trust_name,
+                    trust_api_key: r.api_key.expose(),
+                    trust_internal_service_key: r
+                        .internal_service_key
+                        .as_ref()
+                        .map(|k| k.expose()),
+                }],
+            )
+            .await?;
             eprintln!(
                 "hubdeck: rotated the keys of {}; they are shown only once",
                 DisplayText::new(&r.trust_name)

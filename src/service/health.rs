@@ -196,6 +196,7 @@ async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<sqlx::
                 "database.migrations",
                 "clock.database",
                 "kit_slots",
+                "trusts.keys",
             ] {
                 checks.push(Check::skip(id, "needs the database"));
             }
@@ -285,6 +286,7 @@ async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<sqlx::
             format!("cannot count the slot pool: {e}"),
         )),
     }
+    checks.push(super::trust_keys::unconfirmed_keys_check(&db).await);
     Some(db)
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::actor::authorize;
+use super::health::{Check, Status};
 use super::outcome::mutate;
 use super::trusts::Trusts;
 use super::{Actor, ServiceError, ServiceResult};
@@ -152,6 +153,45 @@ impl Trusts {
             internal_key_age_days: (now - times.internal_key_rotated_at).num_days(),
             trust,
         })
+    }
+}
+
+/// The doctor line `trusts.keys`: trusts whose current keys were minted but never confirmed
+/// handed over (a warning: nobody is known to hold them until they are rotated).
+pub(crate) async fn unconfirmed_keys_check(db: &sqlx::PgPool) -> Check {
+    let (id, detail, remedy, status) = match store::unconfirmed_keys(db).await {
+        Ok((0, _)) => (
+            "trusts.keys",
+            "every trust's keys were handed over".to_string(),
+            None,
+            Status::Pass,
+        ),
+        Ok((n, oldest)) => (
+            "trusts.keys",
+            format!(
+                "{n} trust(s) with keys not confirmed received (the oldest since {})",
+                oldest.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+            ),
+            Some(
+                "nobody is known to hold their keys: rotate them (hubdeck trusts rotate-key \
+                 TRUST --internal) and hand them over; `hubdeck trusts list --output json` \
+                 shows which (keys_unconfirmed_since)"
+                    .to_string(),
+            ),
+            Status::Warn,
+        ),
+        Err(e) => (
+            "trusts.keys",
+            format!("cannot read the trusts' key hand-over marks: {e}"),
+            None,
+            Status::Skip,
+        ),
+    };
+    Check {
+        id,
+        status,
+        detail,
+        remedy,
     }
 }
 

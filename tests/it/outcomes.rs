@@ -224,3 +224,155 @@ async fn a_drop_mid_statement_says_nothing_was_changed() {
     assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
     assert_eq!(trust_hash(&db.pool, "HALFW").await, None);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Keys are handed over exactly once, or flagged
+// ---------------------------------------------------------------------------------------------
+
+async fn unconfirmed_since(pool: &PgPool, code: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    sqlx::query_scalar("SELECT keys_unconfirmed_since FROM trust WHERE code = $1")
+        .bind(code)
+        .fetch_one(pool)
+        .await
+        .expect("read trust")
+}
+
+/// Runs `hubdeck` with stdout a pipe whose reading end is already closed.
+async fn run_closed_stdout(url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let mut cmd = command(url, dir, args);
+    let out = tokio::task::spawn_blocking(move || {
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take());
+        child.wait_with_output().expect("wait")
+    })
+    .await
+    .expect("join");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs `hubdeck` with stdout on /dev/full (every write fails: no space left).
+async fn run_full_stdout(url: &str, dir: &std::path::Path, args: &[&str]) -> (i32, String) {
+    let mut cmd = command(url, dir, args);
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = tokio::task::spawn_blocking(move || {
+        cmd.stdout(Stdio::from(full))
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run")
+    })
+    .await
+    .expect("join");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_written_to_stdout_are_confirmed_and_audited_without_key_material() {
+    let db = fresh_db().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let r = run(
+        &db.url,
+        dir.path(),
+        &["register-trust", "--name", "Handed Over", "--code", "HANDO"],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let key = json(&r)[0]["trust_api_key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    assert_eq!(unconfirmed_since(&db.pool, "HANDO").await, None);
+    assert_eq!(audit_count(&db.pool, "HANDO", "KEYS_HANDED_OVER").await, 1);
+    let details: String = sqlx::query_scalar(
+        "SELECT string_agg(details::text, ' ') FROM trusts_audit WHERE trust_name = 'Handed Over'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("details");
+    assert!(!details.contains(&key), "no key material in the audit");
+
+    let shown = run(&db.url, dir.path(), &["--output", "json", "trusts", "show", "HANDO"]).await;
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    assert!(
+        json(&shown)["trust"]["keys_unconfirmed_since"].is_null(),
+        "{}",
+        shown.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
+    let db = fresh_db().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // A closed pipe: the registration committed, the keys never left the process.
+    let (code, stderr) = run_closed_stdout(
+        &db.url,
+        dir.path(),
+        &["register-trust", "--name", "Closed Pipe", "--code", "PIPED"],
+    )
+    .await;
+    assert_eq!(code, 1, "the keys were not handed over: {stderr}");
+    assert!(stderr.contains("keys not confirmed"), "{stderr}");
+    assert!(unconfirmed_since(&db.pool, "PIPED").await.is_some());
+    assert_eq!(audit_count(&db.pool, "PIPED", "KEYS_HANDED_OVER").await, 0);
+
+    // A full disk: a rotation whose keys cannot be written flags its trust too.
+    let ok = run(
+        &db.url,
+        dir.path(),
+        &["register-trust", "--name", "Full Disk", "--code", "FULLD"],
+    )
+    .await;
+    assert_eq!(ok.code, 0, "{}", ok.stderr);
+    assert_eq!(unconfirmed_since(&db.pool, "FULLD").await, None);
+    let (code, stderr) = run_full_stdout(&db.url, dir.path(), &["trusts", "rotate-key", "FULLD"]).await;
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("keys not confirmed"), "{stderr}");
+    assert!(unconfirmed_since(&db.pool, "FULLD").await.is_some());
+
+    // The flag shows in `trusts list` / `trusts show` JSON and as a doctor line.
+    let list = run(&db.url, dir.path(), &["--output", "json", "trusts", "list"]).await;
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let v = json(&list);
+    let flagged: Vec<&str> = v["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|t| !t["keys_unconfirmed_since"].is_null())
+        .map(|t| t["code"].as_str().expect("code"))
+        .collect();
+    assert_eq!(flagged, ["PIPED", "FULLD"], "by name: Closed Pipe, Full Disk");
+    let shown = run(&db.url, dir.path(), &["--output", "json", "trusts", "show", "PIPED"]).await;
+    assert!(!json(&shown)["trust"]["keys_unconfirmed_since"].is_null());
+    let doctor = run(&db.url, dir.path(), &["--output", "json", "doctor"]).await;
+    let checks = json(&doctor)["checks"].clone();
+    let line = checks
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["id"] == "trusts.keys")
+        .unwrap_or_else(|| panic!("a trusts.keys line: {checks}"))
+        .clone();
+    assert_eq!(line["status"], "warn", "{line}");
+    assert!(line["detail"].as_str().expect("detail").starts_with("2 trust(s) with keys not confirmed"), "{line}");
+
+    // A rotation that is handed over clears the flag.
+    let rotated = run(&db.url, dir.path(), &["trusts", "rotate-key", "PIPED", "--internal"]).await;
+    assert_eq!(rotated.code, 0, "{}", rotated.stderr);
+    assert_eq!(unconfirmed_since(&db.pool, "PIPED").await, None);
+    assert_eq!(audit_count(&db.pool, "PIPED", "KEYS_HANDED_OVER").await, 1);
+    assert!(unconfirmed_since(&db.pool, "FULLD").await.is_some(), "the other stays flagged");
+}
