@@ -213,6 +213,7 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
                     details,
                     api_key: r.api_key,
                     internal_key: Some(r.internal_service_key),
+                    on_acknowledged: None,
                 },
                 &ctx.settings,
             )
@@ -333,6 +334,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                         details: Vec::new(),
                         api_key,
                         internal_key: internal_service_key,
+                        on_acknowledged: None,
                     },
                     &ctx.settings,
                 )

@@ -222,6 +222,9 @@ pub struct RevealKeys {
     pub details: Vec<(String, DisplayText)>,
     pub api_key: Secret,
     pub internal_key: Option<Secret>,
+    /// Run once the operator acknowledged the keys: records the hand-over (until then the
+    /// trust stays marked "keys not confirmed", e.g. when the session ends first).
+    pub on_acknowledged: Option<OpBox>,
 }
 
 /// What a successful mutation asks the UI to do.

@@ -376,3 +376,78 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
     assert_eq!(audit_count(&db.pool, "PIPED", "KEYS_HANDED_OVER").await, 1);
     assert!(unconfirmed_since(&db.pool, "FULLD").await.is_some(), "the other stays flagged");
 }
+
+/// Polls until `sql` (one bool) is true; panics with `what` after a minute (a hang is a
+/// failure, never a timing assertion on success).
+async fn eventually(pool: &PgPool, sql: &'static str, what: &str) {
+    for _ in 0..600 {
+        let done: bool = sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql);
+        if done {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+/// In the console: keys shown but never acknowledged (the session ends) leave the trust
+/// marked, and the Trusts table says "not confirmed"; acknowledging a rotation's keys records
+/// the hand-over (KEYS_HANDED_OVER via "reveal") and clears the mark.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_records_the_hand_over_only_when_the_keys_are_acknowledged() {
+    use crate::tui_e2e::{key_on_screen, seed_operator, services, start_signed_in};
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    seed_operator(&s).await;
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["4"]);
+    t.wait_for(&["Trusts", "rows"]);
+    t.keys(&["n"]);
+    t.wait_for(&["Register trust"]);
+    t.text("Leeds Teaching");
+    t.keys(&["Tab"]);
+    t.text("leeds");
+    t.keys(&["Enter"]);
+    t.wait_for(&["shown once", "Trust API key"]);
+    assert!(unconfirmed_since(&db.pool, "LEEDS").await.is_some());
+    // The session ends with the keys on screen, never acknowledged.
+    drop(t);
+    assert!(
+        unconfirmed_since(&db.pool, "LEEDS").await.is_some(),
+        "nobody confirmed the keys"
+    );
+    assert_eq!(audit_count(&db.pool, "LEEDS", "KEYS_HANDED_OVER").await, 0);
+
+    // A new session shows the mark in the Trusts table, then rotates and acknowledges.
+    let t = start_signed_in(&db, &[]);
+    t.keys(&["4"]);
+    t.wait_for(&["Leeds Teaching", "not confirmed"]);
+    t.keys(&["O"]);
+    t.wait_for(&["Rotate API and internal-service keys"]);
+    t.settle();
+    t.keys(&["y"]);
+    let cap = t.wait_for(&["Keys rotated", "Trust API key"]);
+    let key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key on screen:\n{cap}"));
+    t.keys(&["Enter"]);
+    t.wait_for(&["last four characters"]);
+    let last4: String = key.chars().skip(key.chars().count() - 4).collect();
+    t.text(&last4);
+    t.keys(&["Enter"]);
+    t.wait_gone(&["shown once"]);
+    eventually(
+        &db.pool,
+        "SELECT keys_unconfirmed_since IS NULL FROM trust WHERE code = 'LEEDS'",
+        "the acknowledged keys are recorded as handed over",
+    )
+    .await;
+    let via: String = sqlx::query_scalar(
+        "SELECT details->>'via' FROM trusts_audit WHERE action = 'KEYS_HANDED_OVER'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("one KEYS_HANDED_OVER row");
+    assert_eq!(via, "reveal");
+    t.wait_gone(&["not confirmed"]);
+    t.keys(&["q"]);
+    t.wait_for(&["__EXIT:0"]);
+}
