@@ -451,3 +451,78 @@ async fn the_console_records_the_hand_over_only_when_the_keys_are_acknowledged()
     t.keys(&["q"]);
     t.wait_for(&["__EXIT:0"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Through a connection pooler (PgBouncer), session and transaction pooling
+// ---------------------------------------------------------------------------------------------
+
+/// A handful of real CLI commands, reads and mutations, through PgBouncer in `mode`.
+async fn cli_suite_through(mode: crate::support::pgbouncer::PoolMode) {
+    use crate::support::pgbouncer::PgBouncer;
+    let db = fresh_db().await;
+    let bouncer = PgBouncer::start(mode);
+    let url = bouncer.url(&db.name);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run_ok = async |args: &[&str]| -> Run {
+        let mut cmd = command(&url, dir.path(), args);
+        cmd.env("HUBDECK_DIRECTORY__KIND", "local")
+            .env("HUBDECK_DATABASE__POOLER", mode.as_str());
+        let out = tokio::task::spawn_blocking(move || cmd.output().expect("run hubdeck"))
+            .await
+            .expect("join");
+        let r = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        };
+        assert_eq!(
+            r.code,
+            0,
+            "{args:?} through PgBouncer ({}):\n{}\n{}",
+            mode.as_str(),
+            r.stderr
+                .lines()
+                .filter(|l| !l.contains(" DEBUG "))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            bouncer.log()
+        );
+        r
+    };
+    // Several times each: a pooler hands later statements to server connections that earlier
+    // clients used (a statement name left behind there collides).
+    for round in 0..3 {
+        let users = run_ok(&["--output", "json", "users", "list"]).await;
+        assert!(json(&users)["items"].is_array(), "{}", users.stdout);
+        let name = format!("Pooled {round}");
+        let created = run_ok(&["mandates", "create", "--name", &name, "--output", "json"]).await;
+        let id = json(&created)["mandate"]["id"]
+            .as_str()
+            .expect("mandate id")
+            .to_string();
+        run_ok(&["mandates", "update", &id, "--enabled", "false"]).await;
+        let code = format!("POOL{round}");
+        let reg = run_ok(&["register-trust", "--name", &name, "--code", &code]).await;
+        assert!(json(&reg)[0]["trust_api_key"].is_string(), "{}", reg.stdout);
+        let list = run_ok(&["--output", "json", "trusts", "list"]).await;
+        assert_eq!(
+            json(&list)["items"].as_array().expect("items").len(),
+            round + 1
+        );
+    }
+    let enabled: Vec<bool> = sqlx::query_scalar("SELECT enabled FROM mandate WHERE name LIKE 'Pooled %'")
+        .fetch_all(&db.pool)
+        .await
+        .expect("mandates");
+    assert_eq!(enabled, [false, false, false]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_works_through_pgbouncer_session_pooling() {
+    cli_suite_through(crate::support::pgbouncer::PoolMode::Session).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_works_through_pgbouncer_transaction_pooling() {
+    cli_suite_through(crate::support::pgbouncer::PoolMode::Transaction).await;
+}
