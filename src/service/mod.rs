@@ -31,6 +31,7 @@ pub mod members;
 pub mod mfa;
 pub mod outcome;
 pub mod plans;
+pub mod pooler;
 pub mod registration;
 pub mod registration_detail;
 pub mod retry;

@@ -20,6 +20,7 @@ pub mod local_totp;
 pub mod mandates;
 pub mod members;
 pub mod plans;
+pub mod pooler;
 pub mod query;
 pub mod registrations;
 pub mod trusts;
