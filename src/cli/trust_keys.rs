@@ -132,7 +132,12 @@ pub(super) fn not_handed_over(trust_name: &str, why: &str) -> String {
 
 /// Records a completed hand-over. The keys did reach their holder: a failure to record it only
 /// leaves the mark set (a false alarm, said on stderr), never fails the command.
-pub(super) async fn confirm(trusts: &Trusts, actor: &Actor, minting: Minting<'_>, how: &'static str) {
+pub(super) async fn confirm(
+    trusts: &Trusts,
+    actor: &Actor,
+    minting: Minting<'_>,
+    how: &'static str,
+) {
     let (id, name, minted_at) = minting;
     if let Err(e) = trusts
         .confirm_keys_handed_over(actor, id, minted_at, how)

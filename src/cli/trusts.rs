@@ -370,10 +370,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                     trust_id: r.trust_id.to_string(),
                     trust_name: &r.trust_name,
                     trust_api_key: r.api_key.expose(),
-                    trust_internal_service_key: r
-                        .internal_service_key
-                        .as_ref()
-                        .map(|k| k.expose()),
+                    trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
                 }],
             )
             .await?;

@@ -170,7 +170,9 @@ pub(crate) async fn unconfirmed_keys_check(db: &sqlx::PgPool) -> Check {
             "trusts.keys",
             format!(
                 "{n} trust(s) with keys not confirmed received (the oldest since {})",
-                oldest.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()).unwrap_or_default()
+                oldest
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
             ),
             Some(
                 "nobody is known to hold their keys: rotate them (hubdeck trusts rotate-key \

@@ -319,10 +319,11 @@ pub async fn mutation_committed(
         .bind(format!("{}ms", wait.as_millis().max(1)))
         .execute(&mut *tx)
         .await?;
-    let locked = sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('mutation:' || $1::text, 0))")
-        .bind(mutation_id)
-        .execute(&mut *tx)
-        .await;
+    let locked =
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('mutation:' || $1::text, 0))")
+            .bind(mutation_id)
+            .execute(&mut *tx)
+            .await;
     if let Err(sqlx::Error::Database(e)) = &locked
         && e.code().as_deref() == Some("55P03")
     {

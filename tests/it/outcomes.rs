@@ -140,7 +140,11 @@ async fn rotate_key_whose_commit_answer_is_lost_hands_over_the_new_key() {
     assert!(v[0]["trust_internal_service_key"].as_str().is_some());
     let new_hash = trust_hash(&db.pool, "ROTC").await.expect("trust");
     assert_ne!(new_hash, old_hash);
-    assert_eq!(new_hash, sha256_hex(key), "the live hash is the printed key's");
+    assert_eq!(
+        new_hash,
+        sha256_hex(key),
+        "the live hash is the printed key's"
+    );
     assert_eq!(audit_count(&db.pool, "ROTC", "KEY_ROTATED").await, 1);
 }
 
@@ -157,7 +161,11 @@ async fn rotate_internal_key_whose_commit_answer_is_lost_hands_over_the_key() {
     .await;
     assert_eq!(first.code, 0, "{}", first.stderr);
 
-    proxy.once("internal_key_rotated_at = CASE", "COMMIT", Fault::LoseAnswer);
+    proxy.once(
+        "internal_key_rotated_at = CASE",
+        "COMMIT",
+        Fault::LoseAnswer,
+    );
     let r = run(
         &proxy.url(&db.name),
         dir.path(),
@@ -211,7 +219,11 @@ async fn a_drop_mid_statement_says_nothing_was_changed() {
     let db = fresh_db().await;
     let proxy = PgProxy::start().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    proxy.once("INSERT INTO trust ", "INSERT INTO trusts_audit", Fault::Drop);
+    proxy.once(
+        "INSERT INTO trust ",
+        "INSERT INTO trusts_audit",
+        Fault::Drop,
+    );
     let r = run(
         &proxy.url(&db.name),
         dir.path(),
@@ -303,7 +315,12 @@ async fn keys_written_to_stdout_are_confirmed_and_audited_without_key_material()
     .expect("details");
     assert!(!details.contains(&key), "no key material in the audit");
 
-    let shown = run(&db.url, dir.path(), &["--output", "json", "trusts", "show", "HANDO"]).await;
+    let shown = run(
+        &db.url,
+        dir.path(),
+        &["--output", "json", "trusts", "show", "HANDO"],
+    )
+    .await;
     assert_eq!(shown.code, 0, "{}", shown.stderr);
     assert!(
         json(&shown)["trust"]["keys_unconfirmed_since"].is_null(),
@@ -338,7 +355,8 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
     .await;
     assert_eq!(ok.code, 0, "{}", ok.stderr);
     assert_eq!(unconfirmed_since(&db.pool, "FULLD").await, None);
-    let (code, stderr) = run_full_stdout(&db.url, dir.path(), &["trusts", "rotate-key", "FULLD"]).await;
+    let (code, stderr) =
+        run_full_stdout(&db.url, dir.path(), &["trusts", "rotate-key", "FULLD"]).await;
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("keys not confirmed"), "{stderr}");
     assert!(unconfirmed_since(&db.pool, "FULLD").await.is_some());
@@ -354,8 +372,17 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
         .filter(|t| !t["keys_unconfirmed_since"].is_null())
         .map(|t| t["code"].as_str().expect("code"))
         .collect();
-    assert_eq!(flagged, ["PIPED", "FULLD"], "by name: Closed Pipe, Full Disk");
-    let shown = run(&db.url, dir.path(), &["--output", "json", "trusts", "show", "PIPED"]).await;
+    assert_eq!(
+        flagged,
+        ["PIPED", "FULLD"],
+        "by name: Closed Pipe, Full Disk"
+    );
+    let shown = run(
+        &db.url,
+        dir.path(),
+        &["--output", "json", "trusts", "show", "PIPED"],
+    )
+    .await;
     assert!(!json(&shown)["trust"]["keys_unconfirmed_since"].is_null());
     let doctor = run(&db.url, dir.path(), &["--output", "json", "doctor"]).await;
     let checks = json(&doctor)["checks"].clone();
@@ -367,14 +394,28 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
         .unwrap_or_else(|| panic!("a trusts.keys line: {checks}"))
         .clone();
     assert_eq!(line["status"], "warn", "{line}");
-    assert!(line["detail"].as_str().expect("detail").starts_with("2 trust(s) with keys not confirmed"), "{line}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .expect("detail")
+            .starts_with("2 trust(s) with keys not confirmed"),
+        "{line}"
+    );
 
     // A rotation that is handed over clears the flag.
-    let rotated = run(&db.url, dir.path(), &["trusts", "rotate-key", "PIPED", "--internal"]).await;
+    let rotated = run(
+        &db.url,
+        dir.path(),
+        &["trusts", "rotate-key", "PIPED", "--internal"],
+    )
+    .await;
     assert_eq!(rotated.code, 0, "{}", rotated.stderr);
     assert_eq!(unconfirmed_since(&db.pool, "PIPED").await, None);
     assert_eq!(audit_count(&db.pool, "PIPED", "KEYS_HANDED_OVER").await, 1);
-    assert!(unconfirmed_since(&db.pool, "FULLD").await.is_some(), "the other stays flagged");
+    assert!(
+        unconfirmed_since(&db.pool, "FULLD").await.is_some(),
+        "the other stays flagged"
+    );
 }
 
 /// Polls until `sql` (one bool) is true; panics with `what` after a minute (a hang is a
@@ -510,10 +551,11 @@ async fn cli_suite_through(mode: crate::support::pgbouncer::PoolMode) {
             round + 1
         );
     }
-    let enabled: Vec<bool> = sqlx::query_scalar("SELECT enabled FROM mandate WHERE name LIKE 'Pooled %'")
-        .fetch_all(&db.pool)
-        .await
-        .expect("mandates");
+    let enabled: Vec<bool> =
+        sqlx::query_scalar("SELECT enabled FROM mandate WHERE name LIKE 'Pooled %'")
+            .fetch_all(&db.pool)
+            .await
+            .expect("mandates");
     assert_eq!(enabled, [false, false, false]);
 }
 
@@ -563,22 +605,55 @@ async fn doctor_reports_the_pooler_mode_it_detects() {
 
     let direct = pooler_line(&db.url, "none").await;
     assert_eq!(direct["status"], "pass", "{direct}");
-    assert!(direct["detail"].as_str().unwrap().contains("keeps its own backend"), "{direct}");
+    assert!(
+        direct["detail"]
+            .as_str()
+            .unwrap()
+            .contains("keeps its own backend"),
+        "{direct}"
+    );
 
     let session = PgBouncer::start(PoolMode::Session);
     let line = pooler_line(&session.url(&db.name), "session").await;
     assert_eq!(line["status"], "pass", "{line}");
-    assert!(line["detail"].as_str().unwrap().contains("pooler or proxy is in between"), "{line}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("pooler or proxy is in between"),
+        "{line}"
+    );
     let line = pooler_line(&session.url(&db.name), "none").await;
     assert_eq!(line["status"], "fail", "a pooler not configured: {line}");
-    assert!(line["remedy"].as_str().unwrap().contains("database.pooler"), "{line}");
+    assert!(
+        line["remedy"].as_str().unwrap().contains("database.pooler"),
+        "{line}"
+    );
 
     let transaction = PgBouncer::start(PoolMode::Transaction);
     let line = pooler_line(&transaction.url(&db.name), "transaction").await;
-    assert!(line["detail"].as_str().unwrap().contains("transaction pooling detected"), "{line}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("transaction pooling detected"),
+        "{line}"
+    );
     assert_eq!(line["status"], "warn", "{line}");
-    assert!(line["remedy"].as_str().unwrap().contains("max_prepared_statements"), "{line}");
+    assert!(
+        line["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("max_prepared_statements"),
+        "{line}"
+    );
     let line = pooler_line(&transaction.url(&db.name), "session").await;
-    assert!(line["detail"].as_str().unwrap().contains("transaction pooling detected"), "{line}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("transaction pooling detected"),
+        "{line}"
+    );
     assert_eq!(line["status"], "fail", "configured otherwise: {line}");
 }
