@@ -657,3 +657,79 @@ async fn doctor_reports_the_pooler_mode_it_detects() {
     );
     assert_eq!(line["status"], "fail", "configured otherwise: {line}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Other mutations: mandates
+// ---------------------------------------------------------------------------------------------
+
+async fn mandate_cli(url: &str, args: &[&str]) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = command(url, dir.path(), args);
+    cmd.env("HUBDECK_DIRECTORY__KIND", "local");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mandate_create_and_update_whose_commit_answers_are_lost_report_success() {
+    let db = fresh_db().await;
+    let proxy = PgProxy::start().await;
+    proxy.once("INSERT INTO mandate_audit", "COMMIT", Fault::LoseAnswer);
+    let r = mandate_cli(
+        &proxy.url(&db.name),
+        &[
+            "mandates",
+            "create",
+            "--name",
+            "Lost Answer",
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 1);
+    assert_eq!(r.code, 0, "committed → success: {}", r.stderr);
+    let id = json(&r)["mandate"]["id"]
+        .as_str()
+        .expect("the created mandate is reported")
+        .to_string();
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM mandate WHERE name = 'Lost Answer'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(n, 1);
+
+    proxy.once("UPDATE mandate SET", "COMMIT", Fault::LoseAnswer);
+    let r = mandate_cli(
+        &proxy.url(&db.name),
+        &["mandates", "update", &id, "--enabled", "false"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 2);
+    assert_eq!(r.code, 0, "committed → success: {}", r.stderr);
+
+    proxy.once("UPDATE mandate SET", "COMMIT", Fault::Drop);
+    let r = mandate_cli(
+        &proxy.url(&db.name),
+        &["mandates", "update", &id, "--enabled", "true"],
+    )
+    .await;
+    assert_eq!(proxy.fired(), 3);
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("nothing was changed"), "{}", r.stderr);
+    let enabled: bool =
+        sqlx::query_scalar("SELECT enabled FROM mandate WHERE name = 'Lost Answer'")
+            .fetch_one(&db.pool)
+            .await
+            .expect("mandate");
+    assert!(
+        !enabled,
+        "the lost update committed, the dropped one did not"
+    );
+}
