@@ -276,6 +276,14 @@ fn report_existing(existing: &Trust, a: &RegisterTrustArgs) -> i32 {
         DisplayText::new(&existing.name),
         existing.code
     );
+    if let Some(since) = existing.keys_unconfirmed_since {
+        eprintln!(
+            "hubdeck: its keys were never confirmed handed over (since {}); rotate them: \
+             hubdeck trusts rotate-key {} --internal",
+            since.format("%Y-%m-%d %H:%M UTC"),
+            existing.code
+        );
+    }
     if !existing.code.eq_ignore_ascii_case(a.code.trim()) {
         tracing::warn!(
             existing = %existing.code,

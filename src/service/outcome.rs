@@ -146,3 +146,43 @@ async fn find_out(db: &PgPool, mutation_id: Uuid, cause: StoreError) -> ServiceR
         &format!("the database could not be asked: {last}"),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lost_answers_are_told_from_refusals() {
+        let lost = [
+            StoreError::Unavailable("connection reset".into()),
+            StoreError::Database(sqlx::Error::Protocol("unexpected EOF".into())),
+            StoreError::Database(sqlx::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::ConnectionReset,
+            ))),
+            StoreError::Database(sqlx::Error::WorkerCrashed),
+        ];
+        for e in &lost {
+            assert!(answer_lost(e), "{e:?}");
+        }
+        let answered = [
+            StoreError::Conflict,
+            StoreError::Unique {
+                constraint: "trust_code_key".into(),
+            },
+            StoreError::Database(sqlx::Error::RowNotFound),
+        ];
+        for e in &answered {
+            assert!(!answer_lost(e), "{e:?}");
+        }
+    }
+
+    #[test]
+    fn a_change_lost_before_commit_says_nothing_was_changed() {
+        let e = before_commit(ServiceError::Store(StoreError::Unavailable(
+            "connection reset".into(),
+        )));
+        assert!(e.to_string().contains("nothing was changed"), "{e}");
+        let e = before_commit(ServiceError::Conflict("taken".into()));
+        assert_eq!(e.to_string(), "taken", "a refusal is kept as it is");
+    }
+}

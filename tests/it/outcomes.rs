@@ -345,6 +345,19 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
     assert!(stderr.contains("keys not confirmed"), "{stderr}");
     assert!(unconfirmed_since(&db.pool, "PIPED").await.is_some());
     assert_eq!(audit_count(&db.pool, "PIPED", "KEYS_HANDED_OVER").await, 0);
+    // A re-run mints nothing (the trust exists) and says its keys were never confirmed.
+    let again = run(
+        &db.url,
+        dir.path(),
+        &["register-trust", "--name", "Closed Pipe", "--code", "PIPED"],
+    )
+    .await;
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(
+        again.stderr.contains("never confirmed handed over"),
+        "{}",
+        again.stderr
+    );
 
     // A full disk: a rotation whose keys cannot be written flags its trust too.
     let ok = run(
