@@ -96,6 +96,13 @@ pub async fn show(
                 ts(d.internal_key_rotated_at)
             ),
         ],
+        vec![
+            "keys handed over".into(),
+            match d.trust.keys_unconfirmed_since {
+                Some(t) => format!("NOT CONFIRMED since {} — rotate them", ts(t)),
+                None => "confirmed".into(),
+            },
+        ],
     ];
     print_table(&["FIELD", "VALUE"], &rows)?;
     Ok(0)

@@ -466,10 +466,16 @@ fn print_trusts(items: &[Trust], label: &str) -> std::io::Result<()> {
                 t.region.clone().unwrap_or_else(|| "-".into()),
                 t.name.clone(),
                 t.slot_name.clone().unwrap_or_else(|| "-".into()),
+                if t.keys_unconfirmed_since.is_some() {
+                    "not confirmed"
+                } else {
+                    "ok"
+                }
+                .into(),
             ]
         })
         .collect();
-    super::output::print_table(&["ID", "CODE", "REGION", "NAME", "SLOT"], &rows)?;
+    super::output::print_table(&["ID", "CODE", "REGION", "NAME", "SLOT", "KEYS"], &rows)?;
     eprintln!("{label}");
     Ok(())
 }

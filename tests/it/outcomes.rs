@@ -390,6 +390,19 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
         ["PIPED", "FULLD"],
         "by name: Closed Pipe, Full Disk"
     );
+    let table = run(&db.url, dir.path(), &["trusts", "list"]).await;
+    let piped = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("PIPED"))
+        .unwrap_or_else(|| panic!("{}", table.stdout));
+    assert!(piped.trim_end().ends_with("not confirmed"), "{piped}");
+    let shown = run(&db.url, dir.path(), &["trusts", "show", "PIPED"]).await;
+    assert!(
+        shown.stdout.contains("NOT CONFIRMED since"),
+        "{}",
+        shown.stdout
+    );
     let shown = run(
         &db.url,
         dir.path(),
