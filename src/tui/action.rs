@@ -214,6 +214,11 @@ impl std::ops::Deref for OpBox {
     }
 }
 
+/// What the operation recording an acknowledged reveal describes itself as: quitting waits
+/// for it without asking (quitting first would leave keys the operator holds marked "not
+/// confirmed").
+pub const RECORD_HAND_OVER: &str = "record the keys handed over";
+
 /// Keys minted by trust registration or rotation, held only as [`Secret`]s.
 #[derive(Debug)]
 pub struct RevealKeys {

@@ -74,7 +74,7 @@ impl App {
         if self
             .inflight
             .values()
-            .all(|j| j.what == crate::tui::screens::trusts::data::RECORD_HAND_OVER)
+            .all(|j| j.what == crate::tui::action::RECORD_HAND_OVER)
         {
             // Only the record that acknowledged keys were handed over is still running: wait
             // for it without asking (quitting first would leave the trust marked "keys not

@@ -80,9 +80,6 @@ impl ListSource for Trusts {
     }
 }
 
-/// What the record of an acknowledged reveal is called (the quit prompt waits for it silently).
-pub const RECORD_HAND_OVER: &str = "record the keys handed over";
-
 /// What the trusts screen changes.
 #[derive(Clone, Debug)]
 pub enum TrustOp {
@@ -113,7 +110,7 @@ impl Operation for TrustOp {
             TrustOp::Register { .. } => "register trust",
             TrustOp::RotateKey { .. } => "rotate trust key",
             TrustOp::Delete { .. } => "delete trust",
-            TrustOp::ConfirmKeys { .. } => RECORD_HAND_OVER,
+            TrustOp::ConfirmKeys { .. } => crate::tui::action::RECORD_HAND_OVER,
         }
     }
 
