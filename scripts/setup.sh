@@ -11,6 +11,8 @@
 #           (apt: postgresql postgresql-contrib). Found where hubdeck looks: $HUBDECK_PG_BINDIR
 #           (only there, when set), `pg_config --bindir`, PATH, /usr/lib/postgresql/*/bin.
 #           As root the server runs as the `postgres` account, which must exist.
+#   pgbouncer  PgBouncer, which the test harness starts in front of its cluster in session and
+#           transaction pooling mode (apt: pgbouncer; found as pgbouncer on PATH or in /usr/sbin)
 #   tmux    end-to-end tests of the real binary (apt: tmux)
 #   zsh     the zsh completion test, `zsh -n` (apt: zsh)
 #   sudo    the shared-bastion test: an operator account runs hubdeck through a service
@@ -144,6 +146,17 @@ setup_moto() {
   setup_say "ok: Cognito emulator in .venv ($MOTO_SPEC)"
 }
 
+setup_pgbouncer() {
+  local rc
+  if command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; then
+    setup_say "ok: pgbouncer"
+    return 0
+  fi
+  setup_apt "pgbouncer (connection pooler tests)" pgbouncer; rc=$?
+  [ $rc -eq 0 ] || return $rc
+  setup_say "ok: pgbouncer"
+}
+
 setup_cargo() {
   if command -v cargo >/dev/null 2>&1; then
     setup_say "ok: cargo"
@@ -160,6 +173,7 @@ setup_main() {
     case "$c" in
       --dry-run) SETUP_DRY_RUN=1; continue ;;
       pg) setup_pg; rc=$? ;;
+      pgbouncer) setup_pgbouncer; rc=$? ;;
       tmux) setup_tool tmux tmux; rc=$? ;;
       zsh) setup_tool zsh zsh; rc=$? ;;
       sudo) setup_tool sudo sudo; rc=$? ;;
@@ -167,7 +181,7 @@ setup_main() {
       faketime) setup_tool faketime faketime; rc=$? ;;
       moto) setup_moto; rc=$? ;;
       cargo) setup_cargo; rc=$? ;;
-      *) setup_say "unknown component '$c' (pg, tmux, zsh, sudo, mandoc, faketime, moto, cargo)"; return 2 ;;
+      *) setup_say "unknown component '$c' (pg, pgbouncer, tmux, zsh, sudo, mandoc, faketime, moto, cargo)"; return 2 ;;
     esac
     # A component the user must install wins over a dry run's "would install".
     if [ $rc -eq 1 ] || { [ $rc -ne 0 ] && [ $worst -eq 0 ]; }; then worst=$rc; fi

@@ -224,6 +224,9 @@ pub struct DatabaseSettings {
     pub max_connections: u32,
     /// Seconds to wait for a connection before giving up.
     pub connect_timeout_secs: u64,
+    /// What sits between hubdeck and PostgreSQL: nothing, or a connection pooler (PgBouncer,
+    /// RDS Proxy, a hosted pooler) in session or transaction pooling mode.
+    pub pooler: Pooler,
 }
 
 impl Default for DatabaseSettings {
@@ -232,6 +235,30 @@ impl Default for DatabaseSettings {
             url: DatabaseUrl::new("postgres://hubdeck@localhost/hubdeck"),
             max_connections: 8,
             connect_timeout_secs: 5,
+            pooler: Pooler::None,
+        }
+    }
+}
+
+/// `database.pooler`: how hubdeck's connections reach the server.
+#[derive(Clone, Copy, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Pooler {
+    /// Straight to PostgreSQL.
+    #[default]
+    None,
+    /// A pooler that gives each client connection one server connection for its lifetime.
+    Session,
+    /// A pooler that lends a server connection for one transaction at a time.
+    Transaction,
+}
+
+impl Pooler {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Pooler::None => "none",
+            Pooler::Session => "session",
+            Pooler::Transaction => "transaction",
         }
     }
 }

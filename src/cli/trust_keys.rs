@@ -6,7 +6,7 @@ use serde::Serialize;
 
 use super::mandates::print_table;
 use super::{Context, Output, print_json};
-use crate::domain::DisplayText;
+use crate::domain::{DisplayText, TrustId};
 use crate::service::Actor;
 use crate::service::trusts::Trusts;
 
@@ -29,11 +29,17 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         trust_name: &'a str,
         trust_internal_service_key: &'a str,
     }
-    super::trusts::write_secret_json(&[Rotated {
-        trust_id: r.trust_id.to_string(),
-        trust_name: &r.trust_name,
-        trust_internal_service_key: r.internal_service_key.expose(),
-    }])?;
+    hand_over(
+        trusts,
+        actor,
+        (r.trust_id, &r.trust_name, r.keys_minted_at),
+        &[Rotated {
+            trust_id: r.trust_id.to_string(),
+            trust_name: &r.trust_name,
+            trust_internal_service_key: r.internal_service_key.expose(),
+        }],
+    )
+    .await?;
     eprintln!(
         "hubdeck: rotated the internal-service key of {}; it is shown only once (the API key \
          is unchanged)",
@@ -90,7 +96,64 @@ pub async fn show(
                 ts(d.internal_key_rotated_at)
             ),
         ],
+        vec![
+            "keys handed over".into(),
+            match d.trust.keys_unconfirmed_since {
+                Some(t) => format!("NOT CONFIRMED since {} — rotate them", ts(t)),
+                None => "confirmed".into(),
+            },
+        ],
     ];
     print_table(&["FIELD", "VALUE"], &rows)?;
     Ok(0)
+}
+
+/// Which minting is being handed over: the trust, its name, and when its keys were minted.
+pub(super) type Minting<'a> = (TrustId, &'a str, chrono::DateTime<chrono::Utc>);
+
+/// Hands freshly minted keys over on stdout: the JSON is written and flushed, and only then is
+/// the hand-over recorded (the trust's "keys not confirmed" mark cleared). A write that fails
+/// (a closed pipe, a full disk) leaves the mark and is reported as such — never as a broken
+/// pipe to be ignored, since the keys are lost with it.
+pub(super) async fn hand_over<T: Serialize>(
+    trusts: &Trusts,
+    actor: &Actor,
+    minting: Minting<'_>,
+    keys: &T,
+) -> anyhow::Result<()> {
+    if let Err(e) = super::trusts::write_secret_json(keys) {
+        anyhow::bail!(not_handed_over(minting.1, &e.to_string()));
+    }
+    confirm(trusts, actor, minting, "stdout").await;
+    Ok(())
+}
+
+/// The message for keys that did not reach their holder.
+pub(super) fn not_handed_over(trust_name: &str, why: &str) -> String {
+    format!(
+        "the new keys of trust {} could not be handed over ({why}); the trust is marked \
+         \"keys not confirmed\" until its keys are rotated (hubdeck trusts rotate-key)",
+        DisplayText::new(trust_name)
+    )
+}
+
+/// Records a completed hand-over. The keys did reach their holder: a failure to record it only
+/// leaves the mark set (a false alarm, said on stderr), never fails the command.
+pub(super) async fn confirm(
+    trusts: &Trusts,
+    actor: &Actor,
+    minting: Minting<'_>,
+    how: &'static str,
+) {
+    let (id, name, minted_at) = minting;
+    if let Err(e) = trusts
+        .confirm_keys_handed_over(actor, id, minted_at, how)
+        .await
+    {
+        eprintln!(
+            "hubdeck: the keys of trust {} were handed over, but recording it failed ({e}); \
+             the trust stays marked \"keys not confirmed\" until its keys are rotated",
+            DisplayText::new(name)
+        );
+    }
 }

@@ -10,6 +10,7 @@ use serde::Serialize;
 use zeroize::Zeroizing;
 
 use super::page_args::PageArgs;
+use super::trust_keys::{confirm, hand_over, not_handed_over};
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
@@ -163,7 +164,8 @@ pub async fn register(ctx: &Context, a: RegisterTrustArgs) -> anyhow::Result<i32
     match register_inner(ctx, &a).await {
         Ok(code) => Ok(code),
         Err(e) => {
-            println!("[]");
+            // stdout may be the very thing that failed (a closed pipe): never panic on it.
+            let _ = writeln!(std::io::stdout(), "[]");
             let code = super::exit_code_of(&e);
             super::report_error(&e.context("register-trust failed"));
             Ok(code)
@@ -210,6 +212,7 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
             ];
             let trust = format!("{} ({})", r.trust.name, r.trust.code);
             let slot = DisplayText::new(&r.fl_kit_slot).into_string();
+            let minting = (r.trust.id, r.trust.name.as_str(), r.keys_minted_at);
             crate::tui::reveal_once::show(
                 crate::tui::action::RevealKeys {
                     title: "Trust registered — its keys".into(),
@@ -217,10 +220,13 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
                     details,
                     api_key: r.api_key,
                     internal_key: Some(r.internal_service_key),
+                    on_acknowledged: None,
                 },
                 &ctx.settings,
             )
-            .await?;
+            .await
+            .map_err(|e| anyhow::anyhow!(not_handed_over(&r.trust.name, &format!("{e:#}"))))?;
+            confirm(&trusts, &actor, minting, "reveal").await;
             println!("{metadata}");
             eprintln!(
                 "hubdeck: registered trust {} in FL kit slot {slot}; its keys were shown once on \
@@ -240,7 +246,13 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
                 trust_api_key: Some(r.api_key.expose()),
                 trust_internal_service_key: Some(r.internal_service_key.expose()),
             };
-            write_secret_json(&[kit])?;
+            hand_over(
+                &trusts,
+                &actor,
+                (r.trust.id, &r.trust.name, r.keys_minted_at),
+                &[kit],
+            )
+            .await?;
             eprintln!(
                 "hubdeck: registered trust {} ({}) in FL kit slot {}; the keys above are shown only once",
                 DisplayText::new(&r.trust.name),
@@ -271,6 +283,14 @@ fn report_existing(existing: &Trust, a: &RegisterTrustArgs) -> i32 {
         DisplayText::new(&existing.name),
         DisplayText::new(&existing.code)
     );
+    if let Some(since) = existing.keys_unconfirmed_since {
+        eprintln!(
+            "hubdeck: its keys were never confirmed handed over (since {}); rotate them: \
+             hubdeck trusts rotate-key {} --internal",
+            since.format("%Y-%m-%d %H:%M UTC"),
+            existing.code
+        );
+    }
     if !existing.code.eq_ignore_ascii_case(a.code.trim()) {
         tracing::warn!(
             existing = %existing.code,
@@ -316,10 +336,11 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 })])?;
                 let name = DisplayText::new(&r.trust_name);
                 let crate::domain::trust::RotatedKeys {
+                    trust_id,
                     trust_name,
                     api_key,
                     internal_service_key,
-                    ..
+                    keys_minted_at,
                 } = r;
                 crate::tui::reveal_once::show(
                     crate::tui::action::RevealKeys {
@@ -328,10 +349,19 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                         details: Vec::new(),
                         api_key,
                         internal_key: internal_service_key,
+                        on_acknowledged: None,
                     },
                     &ctx.settings,
                 )
-                .await?;
+                .await
+                .map_err(|e| anyhow::anyhow!(not_handed_over(&trust_name, &format!("{e:#}"))))?;
+                confirm(
+                    &trusts,
+                    &actor,
+                    (trust_id, &trust_name, keys_minted_at),
+                    "reveal",
+                )
+                .await;
                 println!("{metadata}");
                 eprintln!(
                     "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
@@ -347,12 +377,18 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 #[serde(skip_serializing_if = "Option::is_none")]
                 trust_internal_service_key: Option<&'a str>,
             }
-            write_secret_json(&[Rotated {
-                trust_id: r.trust_id.to_string(),
-                trust_name: &r.trust_name,
-                trust_api_key: r.api_key.expose(),
-                trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
-            }])?;
+            hand_over(
+                &trusts,
+                &actor,
+                (r.trust_id, &r.trust_name, r.keys_minted_at),
+                &[Rotated {
+                    trust_id: r.trust_id.to_string(),
+                    trust_name: &r.trust_name,
+                    trust_api_key: r.api_key.expose(),
+                    trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
+                }],
+            )
+            .await?;
             eprintln!(
                 "hubdeck: rotated the keys of {}; they are shown only once",
                 DisplayText::new(&r.trust_name)
@@ -437,10 +473,16 @@ fn print_trusts(items: &[Trust], label: &str) -> std::io::Result<()> {
                 t.region.clone().unwrap_or_else(|| "-".into()),
                 t.name.clone(),
                 t.slot_name.clone().unwrap_or_else(|| "-".into()),
+                if t.keys_unconfirmed_since.is_some() {
+                    "not confirmed"
+                } else {
+                    "ok"
+                }
+                .into(),
             ]
         })
         .collect();
-    super::output::print_table(&["ID", "CODE", "REGION", "NAME", "SLOT"], &rows)?;
+    super::output::print_table(&["ID", "CODE", "REGION", "NAME", "SLOT", "KEYS"], &rows)?;
     eprintln!("{label}");
     Ok(())
 }

@@ -191,13 +191,22 @@ async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<sqlx::
                 "start PostgreSQL or correct database.url (HUBDECK_DATABASE__URL, --database-url, \
                  or the environment's [env.NAME.database]); for the demo: hubdeck demo --no-console",
             ));
+            let mut refused = super::pooler::startup_refused(s, &e.to_string());
             for id in [
                 "database.version",
                 "database.migrations",
                 "clock.database",
                 "kit_slots",
+                "database.pooler",
+                "trusts.keys",
             ] {
-                checks.push(Check::skip(id, "needs the database"));
+                match refused.take() {
+                    Some(c) if id == c.id => checks.push(c),
+                    other => {
+                        refused = other;
+                        checks.push(Check::skip(id, "needs the database"));
+                    }
+                }
             }
             return None;
         }
@@ -285,6 +294,8 @@ async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<sqlx::
             format!("cannot count the slot pool: {e}"),
         )),
     }
+    checks.push(super::pooler::pooler_check(s, &db).await);
+    checks.push(super::trust_keys::unconfirmed_keys_check(&db).await);
     Some(db)
 }
 

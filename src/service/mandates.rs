@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use super::actor::authorize;
+use super::outcome::mutate;
 use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::error::bounded_text;
@@ -190,47 +191,46 @@ impl Services {
             .filter(|p| !p.is_empty())
             .unwrap_or(&self.settings.mandates.default_plan)
             .to_string();
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "creating a mandate",
-        )
-        .await?;
-        let mandate = match store::insert(&mut tx, &name, label.as_deref(), input.enabled).await {
-            Ok(m) => m,
-            Err(e) => {
-                drop(tx);
-                return Err(self.name_taken(e, &name, "create mandate").await);
-            }
-        };
-        store::insert_billing_settings(&mut tx, mandate.id).await?;
-        let Some(subscription) = store::insert_subscription(&mut tx, mandate.id, &plan).await?
-        else {
-            // Dropping `tx` rolls back the mandate and its billing settings.
-            return Err(ValidationError::Invalid {
-                field: "plan",
-                message: format!("unknown plan {}", DisplayText::new(&plan)),
-            }
-            .into());
-        };
-        insert_mandate_audit(
-            &mut tx,
-            &actor.audit(),
-            mandate.id,
-            &mandate.name,
-            "MANDATE_CREATED",
-            None,
-            json!({"label": mandate.label, "enabled": mandate.enabled, "plan": subscription.plan_key,
-                   "status": subscription.status, "trial_ends_at": subscription.trial_ends_at}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(MandateDetail {
-            mandate,
-            subscription: Some(subscription),
+        let created = mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "creating a mandate",
+            )
+            .await?;
+            let mandate = store::insert(tx, &name, label.as_deref(), input.enabled).await?;
+            store::insert_billing_settings(tx, mandate.id).await?;
+            let Some(subscription) = store::insert_subscription(tx, mandate.id, &plan).await?
+            else {
+                // Not committing rolls back the mandate and its billing settings.
+                return Err(ValidationError::Invalid {
+                    field: "plan",
+                    message: format!("unknown plan {}", DisplayText::new(&plan)),
+                }
+                .into());
+            };
+            insert_mandate_audit(
+                tx,
+                &actor.audit(),
+                mandate.id,
+                &mandate.name,
+                "MANDATE_CREATED",
+                None,
+                json!({"label": mandate.label, "enabled": mandate.enabled, "plan": subscription.plan_key,
+                       "status": subscription.status, "trial_ends_at": subscription.trial_ends_at}),
+            )
+            .await?;
+            Ok(MandateDetail {
+                mandate,
+                subscription: Some(subscription),
+            })
         })
+        .await;
+        match created {
+            Err(ServiceError::Store(e)) => Err(self.name_taken(e, &name, "create mandate").await),
+            other => other,
+        }
     }
 
     /// Updates name, label and enabled of a live mandate.
@@ -243,43 +243,42 @@ impl Services {
         self.require_sysadmin(actor, "updating a mandate")?;
         self.ensure_writable("update mandate")?;
         let (name, label) = input.validate()?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "updating a mandate",
-        )
-        .await?;
-        let before = store::lock(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if before.deleted_at.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "mandate {} is deleted; restore it first",
-                DisplayText::new(&before.name)
-            )));
-        }
-        let after = match store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await {
-            Ok(m) => m,
-            Err(e) => {
-                drop(tx);
-                return Err(self.name_taken(e, &name, "rename the mandate to").await);
+        let updated = mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "updating a mandate",
+            )
+            .await?;
+            let before = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;
+            if before.deleted_at.is_some() {
+                return Err(ServiceError::Conflict(format!(
+                    "mandate {} is deleted; restore it first",
+                    DisplayText::new(&before.name)
+                )));
             }
-        };
-        insert_mandate_audit(
-            &mut tx,
-            &actor.audit(),
-            id,
-            &after.name,
-            "MANDATE_UPDATED",
-            None,
-            json!({"before": {"name": before.name, "label": before.label, "enabled": before.enabled},
-                   "after": {"name": after.name, "label": after.label, "enabled": after.enabled}}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(after)
+            let after = store::update(tx, id, &name, label.as_deref(), input.enabled).await?;
+            insert_mandate_audit(
+                tx,
+                &actor.audit(),
+                id,
+                &after.name,
+                "MANDATE_UPDATED",
+                None,
+                json!({"before": {"name": before.name, "label": before.label, "enabled": before.enabled},
+                       "after": {"name": after.name, "label": after.label, "enabled": after.enabled}}),
+            )
+            .await?;
+            Ok(after)
+        })
+        .await;
+        match updated {
+            Err(ServiceError::Store(e)) => {
+                Err(self.name_taken(e, &name, "rename the mandate to").await)
+            }
+            other => other,
+        }
     }
 
     /// Soft delete: disabled + `deleted_at` (the enabled state is remembered for restore);
@@ -287,36 +286,35 @@ impl Services {
     pub async fn soft_delete_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<()> {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("delete mandate")?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "deleting a mandate",
-        )
-        .await?;
-        let m = store::lock(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if m.deleted_at.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "mandate {} is already deleted",
-                DisplayText::new(&m.name)
-            )));
-        }
-        store::soft_delete(&mut tx, id).await?;
-        insert_mandate_audit(
-            &mut tx,
-            &actor.audit(),
-            id,
-            &m.name,
-            "MANDATE_SOFT_DELETED",
-            None,
-            json!({"retention_days": self.settings.mandates.retention_days}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "deleting a mandate",
+            )
+            .await?;
+            let m = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;
+            if m.deleted_at.is_some() {
+                return Err(ServiceError::Conflict(format!(
+                    "mandate {} is already deleted",
+                    DisplayText::new(&m.name)
+                )));
+            }
+            store::soft_delete(tx, id).await?;
+            insert_mandate_audit(
+                tx,
+                &actor.audit(),
+                id,
+                &m.name,
+                "MANDATE_SOFT_DELETED",
+                None,
+                json!({"retention_days": self.settings.mandates.retention_days}),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Brings back a soft-deleted mandate within the retention window, enabled or disabled as

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::actor::authorize;
+use super::health::{Check, Status};
+use super::outcome::mutate;
 use super::trusts::Trusts;
 use super::{Actor, ServiceError, ServiceResult};
 use crate::domain::trust::Trust;
@@ -18,6 +20,8 @@ pub struct RotatedInternalKey {
     pub trust_id: TrustId,
     pub trust_name: String,
     pub internal_service_key: Secret,
+    /// When the key was minted (the trust's `keys_unconfirmed_since` until handed over).
+    pub keys_minted_at: DateTime<Utc>,
 }
 
 /// The trust detail.
@@ -67,33 +71,73 @@ impl Trusts {
         )?;
         super::ensure_writable(&self.settings, "trust internal-service key rotation")?;
         let key = self.mint()?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "rotating a trust's internal-service key",
-        )
+        let (name, keys_minted_at) = mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "rotating a trust's internal-service key",
+            )
+            .await?;
+            let Some((name, minted_at)) = store::mark_rotated(tx, id, false, true).await? else {
+                return Err(ServiceError::NotFound(format!("no trust with id {id}")));
+            };
+            store::insert_audit(
+                tx,
+                id,
+                &name,
+                "INTERNAL_KEY_ROTATED",
+                &actor.audit(),
+                serde_json::json!({ "api_key_rotated": false }),
+            )
+            .await?;
+            Ok((name, minted_at))
+        })
         .await?;
-        let Some(name) = store::mark_rotated(&mut tx, id, false, true).await? else {
-            return Err(ServiceError::NotFound(format!("no trust with id {id}")));
-        };
-        store::insert_audit(
-            &mut tx,
-            id,
-            &name,
-            "INTERNAL_KEY_ROTATED",
-            &actor.audit(),
-            serde_json::json!({ "api_key_rotated": false }),
-        )
-        .await?;
-        tx.commit().await?;
         tracing::info!(trust_id = %id, "trust internal-service key rotated");
         Ok(RotatedInternalKey {
             trust_id: id,
             trust_name: name,
             internal_service_key: key,
+            keys_minted_at,
         })
+    }
+
+    /// Records that the keys minted at `minted_at` reached their holder (`how`: "stdout" when
+    /// the CLI wrote and flushed them, "reveal" when the console's operator acknowledged the
+    /// reveal): clears the trust's "keys not confirmed" mark and writes KEYS_HANDED_OVER (no
+    /// key material) — one transaction. A later minting's mark is left alone. Returns whether
+    /// this call cleared the mark.
+    pub async fn confirm_keys_handed_over(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+        minted_at: DateTime<Utc>,
+        how: &'static str,
+    ) -> ServiceResult<bool> {
+        mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "confirming a trust's keys were handed over",
+            )
+            .await?;
+            let Some(name) = store::confirm_keys_handed_over(tx, id, minted_at).await? else {
+                return Ok(false);
+            };
+            store::insert_audit(
+                tx,
+                id,
+                &name,
+                "KEYS_HANDED_OVER",
+                &actor.audit(),
+                serde_json::json!({ "via": how, "keys_minted_at": minted_at }),
+            )
+            .await?;
+            Ok(true)
+        })
+        .await
     }
 
     /// One trust with its last heartbeat and key ages.
@@ -111,6 +155,47 @@ impl Trusts {
             as_of: times.as_of,
             trust,
         })
+    }
+}
+
+/// The doctor line `trusts.keys`: trusts whose current keys were minted but never confirmed
+/// handed over (a warning: nobody is known to hold them until they are rotated).
+pub(crate) async fn unconfirmed_keys_check(db: &sqlx::PgPool) -> Check {
+    let (id, detail, remedy, status) = match store::unconfirmed_keys(db).await {
+        Ok((0, _)) => (
+            "trusts.keys",
+            "every trust's keys were handed over".to_string(),
+            None,
+            Status::Pass,
+        ),
+        Ok((n, oldest)) => (
+            "trusts.keys",
+            format!(
+                "{n} trust(s) with keys not confirmed received (the oldest since {})",
+                oldest
+                    .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            ),
+            Some(
+                "nobody is known to hold their keys: rotate them (hubdeck trusts rotate-key \
+                 TRUST --internal) and hand them over; `hubdeck trusts list --output json` \
+                 shows which (keys_unconfirmed_since)"
+                    .to_string(),
+            ),
+            Status::Warn,
+        ),
+        Err(e) => (
+            "trusts.keys",
+            format!("cannot read the trusts' key hand-over marks: {e}"),
+            None,
+            Status::Skip,
+        ),
+    };
+    Check {
+        id,
+        status,
+        detail,
+        remedy,
     }
 }
 

@@ -9,9 +9,10 @@
 use crate::service::access::Area;
 use std::sync::Arc;
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 
 use super::actor::authorize;
+use super::outcome::mutate;
 use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::config::Settings;
@@ -102,6 +103,7 @@ impl Trusts {
             "trust registered"
         );
         Ok(RegisteredTrust {
+            keys_minted_at: trust.created_at,
             trust,
             fl_kit_slot: slot.slot_name,
             fl_kit_slot_number: slot.slot_number,
@@ -117,74 +119,55 @@ impl Trusts {
         api_key_hash: &str,
         configured: &[(String, i32)],
     ) -> ServiceResult<(Trust, store::ClaimedSlot)> {
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "registering a trust",
-        )
-        .await?;
-        let id = TrustId::new_v4();
-        let region = new.region.map(|r| r.as_str());
-        let (created_at, updated_at) = store::insert_trust(
-            &mut tx,
-            id,
-            new.name.as_str(),
-            new.code.as_str(),
-            region,
-            api_key_hash,
-        )
+        mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "registering a trust",
+            )
+            .await?;
+            let id = TrustId::new_v4();
+            let region = new.region.map(|r| r.as_str());
+            let (created_at, updated_at) = store::insert_trust(
+                tx,
+                id,
+                new.name.as_str(),
+                new.code.as_str(),
+                region,
+                api_key_hash,
+            )
+            .await
+            .map_err(|e| duplicate_or(e, new))?;
+            let slot = claim_slot(tx, id, configured).await?;
+            store::insert_audit(
+                tx,
+                id,
+                new.name.as_str(),
+                "REGISTERED",
+                &actor.audit(),
+                serde_json::json!({
+                    "code": new.code.as_str(),
+                    "region": region,
+                    "fl_kit_slot": slot.slot_name,
+                }),
+            )
+            .await?;
+            let trust = Trust {
+                id,
+                name: new.name.as_str().to_string(),
+                code: new.code.as_str().to_string(),
+                region: region.map(str::to_string),
+                last_heartbeat: None,
+                created_at,
+                updated_at,
+                slot_name: Some(slot.slot_name.clone()),
+                slot_number: Some(slot.slot_number),
+                keys_unconfirmed_since: Some(created_at),
+            };
+            Ok((trust, slot))
+        })
         .await
-        .map_err(|e| duplicate_or(e, new))?;
-
-        let slot = match store::claim_free_slot(&mut tx, id).await? {
-            Some(s) => s,
-            None => {
-                let added = store::insert_missing_slots(&mut tx, configured).await?;
-                if added > 0 {
-                    tracing::info!(added, "added configured FL kit slots to the pool");
-                }
-                match store::claim_free_slot(&mut tx, id).await? {
-                    Some(s) => s,
-                    None => {
-                        tracing::warn!(
-                            configured = configured.len(),
-                            "no free FL kit slot: pre-provision more FL kits and add their \
-                             slot names to trusts.kit_slot_names"
-                        );
-                        return Err(TrustError::NoFreeKitSlot.into());
-                    }
-                }
-            }
-        };
-
-        store::insert_audit(
-            &mut tx,
-            id,
-            new.name.as_str(),
-            "REGISTERED",
-            &actor.audit(),
-            serde_json::json!({
-                "code": new.code.as_str(),
-                "region": region,
-                "fl_kit_slot": slot.slot_name,
-            }),
-        )
-        .await?;
-        tx.commit().await?;
-        let trust = Trust {
-            id,
-            name: new.name.as_str().to_string(),
-            code: new.code.as_str().to_string(),
-            region: region.map(str::to_string),
-            last_heartbeat: None,
-            created_at,
-            updated_at,
-            slot_name: Some(slot.slot_name.clone()),
-            slot_number: Some(slot.slot_number),
-        };
-        Ok((trust, slot))
     }
 
     /// Mints a new API key (and, if asked, a new internal-service key), replaces the stored
@@ -207,34 +190,39 @@ impl Trusts {
             None
         };
         let hash = trust::api_key_hash(&api_key);
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "rotating a trust's keys",
-        )
+        let (name, keys_minted_at) = mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "rotating a trust's keys",
+            )
+            .await?;
+            if store::replace_api_key_hash(tx, id, &hash).await?.is_none() {
+                return Err(ServiceError::NotFound(format!("no trust with id {id}")));
+            }
+            let (name, minted_at) = store::mark_rotated(tx, id, true, rotate_internal)
+                .await?
+                .ok_or_else(|| ServiceError::NotFound(format!("no trust with id {id}")))?;
+            store::insert_audit(
+                tx,
+                id,
+                &name,
+                "KEY_ROTATED",
+                &actor.audit(),
+                serde_json::json!({ "internal_service_key_rotated": rotate_internal }),
+            )
+            .await?;
+            Ok((name, minted_at))
+        })
         .await?;
-        let Some(name) = store::replace_api_key_hash(&mut tx, id, &hash).await? else {
-            return Err(ServiceError::NotFound(format!("no trust with id {id}")));
-        };
-        store::mark_rotated(&mut tx, id, true, rotate_internal).await?;
-        store::insert_audit(
-            &mut tx,
-            id,
-            &name,
-            "KEY_ROTATED",
-            &actor.audit(),
-            serde_json::json!({ "internal_service_key_rotated": rotate_internal }),
-        )
-        .await?;
-        tx.commit().await?;
         tracing::info!(trust_id = %id, rotate_internal, "trust keys rotated");
         Ok(RotatedKeys {
             trust_id: id,
             trust_name: name,
             api_key,
             internal_service_key,
+            keys_minted_at,
         })
     }
 
@@ -242,27 +230,29 @@ impl Trusts {
     pub async fn delete(&self, actor: &Actor, id: TrustId) -> ServiceResult<DeletedTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
         super::ensure_writable(&self.settings, "trust deletion")?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "deleting a trust",
-        )
+        let (name, code, freed_slot) = mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "deleting a trust",
+            )
+            .await?;
+            let Some((name, code, freed_slot)) = store::delete_trust(tx, id).await? else {
+                return Err(ServiceError::NotFound(format!("no trust with id {id}")));
+            };
+            store::insert_audit(
+                tx,
+                id,
+                &name,
+                "DELETED",
+                &actor.audit(),
+                serde_json::json!({ "code": code, "freed_slot": freed_slot }),
+            )
+            .await?;
+            Ok((name, code, freed_slot))
+        })
         .await?;
-        let Some((name, code, freed_slot)) = store::delete_trust(&mut tx, id).await? else {
-            return Err(ServiceError::NotFound(format!("no trust with id {id}")));
-        };
-        store::insert_audit(
-            &mut tx,
-            id,
-            &name,
-            "DELETED",
-            &actor.audit(),
-            serde_json::json!({ "code": code, "freed_slot": freed_slot }),
-        )
-        .await?;
-        tx.commit().await?;
         tracing::info!(trust_id = %id, "trust deleted");
         Ok(DeletedTrust {
             trust_id: id,
@@ -348,6 +338,33 @@ impl Trusts {
             "no trust with id, code or name {:?}",
             DisplayText::new(r).into_string()
         )))
+    }
+}
+
+/// Claims the lowest free kit slot for `id`, reconciling the configured slot names once when
+/// none is free.
+async fn claim_slot(
+    tx: &mut PgConnection,
+    id: TrustId,
+    configured: &[(String, i32)],
+) -> ServiceResult<store::ClaimedSlot> {
+    if let Some(s) = store::claim_free_slot(tx, id).await? {
+        return Ok(s);
+    }
+    let added = store::insert_missing_slots(tx, configured).await?;
+    if added > 0 {
+        tracing::info!(added, "added configured FL kit slots to the pool");
+    }
+    match store::claim_free_slot(tx, id).await? {
+        Some(s) => Ok(s),
+        None => {
+            tracing::warn!(
+                configured = configured.len(),
+                "no free FL kit slot: pre-provision more FL kits and add their \
+                 slot names to trusts.kit_slot_names"
+            );
+            Err(TrustError::NoFreeKitSlot.into())
+        }
     }
 }
 

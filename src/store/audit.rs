@@ -286,3 +286,58 @@ pub async fn get(db: &PgPool, id: Uuid) -> StoreResult<Option<AuditEvent>> {
         .fetch_optional(db)
         .await?)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Mutation ids: finding out whether a transaction whose COMMIT answer was lost committed
+// ---------------------------------------------------------------------------------------------
+
+/// Tags the caller's transaction with its mutation id: every audit row it writes takes the id
+/// (the audit tables' `mutation_id` default reads the transaction-local setting), and the
+/// id's transaction-scoped advisory lock is held until the transaction ends, so whoever asks
+/// [`mutation_committed`] waits for the outcome instead of reading a half-finished one.
+pub async fn tag_mutation(conn: &mut PgConnection, mutation_id: Uuid) -> StoreResult<()> {
+    sqlx::query(
+        "SELECT set_config('hubdeck.mutation_id', $1::text, true), \
+                pg_advisory_xact_lock(hashtextextended('mutation:' || $1::text, 0))",
+    )
+    .bind(mutation_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// On a connection of its own: waits (up to `wait`) for the transaction tagged `mutation_id` to
+/// end, then says whether it committed (an audit row carries the id). None when it is still
+/// open after `wait` (its COMMIT may yet arrive: the outcome is unknown).
+pub async fn mutation_committed(
+    conn: &mut PgConnection,
+    mutation_id: Uuid,
+    wait: std::time::Duration,
+) -> StoreResult<Option<bool>> {
+    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
+    sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+        .bind(format!("{}ms", wait.as_millis().max(1)))
+        .execute(&mut *tx)
+        .await?;
+    let locked =
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('mutation:' || $1::text, 0))")
+            .bind(mutation_id)
+            .execute(&mut *tx)
+            .await;
+    if let Err(sqlx::Error::Database(e)) = &locked
+        && e.code().as_deref() == Some("55P03")
+    {
+        return Ok(None);
+    }
+    locked?;
+    let committed: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM trusts_audit WHERE mutation_id = $1) \
+             OR EXISTS (SELECT 1 FROM users_audit WHERE mutation_id = $1) \
+             OR EXISTS (SELECT 1 FROM mandate_audit WHERE mutation_id = $1)",
+    )
+    .bind(mutation_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Some(committed))
+}

@@ -23,7 +23,8 @@ pub struct ClaimedSlot {
 
 pub use super::audit::AuditActor;
 
-/// Inserts a trust; returns (created_at, updated_at). A unique violation surfaces as
+/// Inserts a trust with its keys not yet confirmed handed over (`keys_unconfirmed_since` =
+/// `created_at`); returns (created_at, updated_at). A unique violation surfaces as
 /// `StoreError::Unique` naming [`NAME_CONSTRAINT`] or [`CODE_CONSTRAINT`].
 pub async fn insert_trust(
     conn: &mut PgConnection,
@@ -34,8 +35,8 @@ pub async fn insert_trust(
     api_key_hash: &str,
 ) -> StoreResult<(DateTime<Utc>, DateTime<Utc>)> {
     let row: (DateTime<Utc>, DateTime<Utc>) = sqlx::query_as(
-        "INSERT INTO trust (id, name, code, region, api_key_hash) VALUES ($1, $2, $3, $4, $5) \
-         RETURNING created_at, updated_at",
+        "INSERT INTO trust (id, name, code, region, api_key_hash, keys_unconfirmed_since) \
+         VALUES ($1, $2, $3, $4, $5, now()) RETURNING created_at, updated_at",
     )
     .bind(id)
     .bind(name)
@@ -133,7 +134,7 @@ pub async fn insert_audit(
 }
 
 const TRUST_SELECT: &str = "SELECT t.id, t.name, t.code, t.region, t.last_heartbeat, t.created_at, \
-     t.updated_at, s.slot_name, s.slot_number \
+     t.updated_at, s.slot_name, s.slot_number, t.keys_unconfirmed_since \
      FROM trust t LEFT JOIN fl_kit_slot s ON s.assigned_to_trust_id = t.id";
 
 /// The trust with this name, compared case-insensitively (uses `trust_name_lower_key`).
@@ -225,7 +226,7 @@ pub static TRUSTS_SPEC: ListSpec = ListSpec {
 pub static TRUSTS_LIST: ListSql = ListSql {
     spec: &TRUSTS_SPEC,
     select: "t.id, t.name, t.code, t.region, t.last_heartbeat, t.created_at, t.updated_at, \
-             s.slot_name, s.slot_number",
+             s.slot_name, s.slot_number, t.keys_unconfirmed_since",
     from: "trust t LEFT JOIN fl_kit_slot s ON s.assigned_to_trust_id = t.id",
     base_where: "",
     columns: &[
@@ -329,24 +330,53 @@ pub async fn key_times(db: &PgPool, id: TrustId) -> StoreResult<Option<KeyTimes>
     .await?)
 }
 
-/// Records a rotation (inside the rotation's transaction); returns the trust's name, or None
-/// when it does not exist (the row is locked until commit).
+/// Records a rotation (inside the rotation's transaction) and marks the new keys not yet
+/// confirmed handed over; returns the trust's name and the minting time, or None when it does
+/// not exist (the row is locked until commit).
 pub async fn mark_rotated(
     conn: &mut PgConnection,
     id: TrustId,
     api_key: bool,
     internal_key: bool,
-) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar(
+) -> StoreResult<Option<(String, DateTime<Utc>)>> {
+    Ok(sqlx::query_as(
         "UPDATE trust SET \
            api_key_rotated_at = CASE WHEN $2 THEN now() ELSE api_key_rotated_at END, \
            internal_key_rotated_at = CASE WHEN $3 THEN now() ELSE internal_key_rotated_at END, \
+           keys_unconfirmed_since = now(), \
            updated_at = now() \
-         WHERE id = $1 RETURNING name",
+         WHERE id = $1 RETURNING name, keys_unconfirmed_since",
     )
     .bind(id)
     .bind(api_key)
     .bind(internal_key)
     .fetch_optional(conn)
+    .await?)
+}
+
+/// Clears the "keys not confirmed" mark set by the minting at `minted_at` (a later minting's
+/// mark stays: its keys are someone else's hand-over). Returns the trust's name when cleared.
+pub async fn confirm_keys_handed_over(
+    conn: &mut PgConnection,
+    id: TrustId,
+    minted_at: DateTime<Utc>,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE trust SET keys_unconfirmed_since = NULL \
+         WHERE id = $1 AND keys_unconfirmed_since = $2 RETURNING name",
+    )
+    .bind(id)
+    .bind(minted_at)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// How many trusts have keys whose hand-over was never confirmed, and the oldest such mark.
+pub async fn unconfirmed_keys(pool: &PgPool) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*), min(keys_unconfirmed_since) FROM trust \
+         WHERE keys_unconfirmed_since IS NOT NULL",
+    )
+    .fetch_one(pool)
     .await?)
 }

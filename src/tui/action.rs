@@ -214,6 +214,11 @@ impl std::ops::Deref for OpBox {
     }
 }
 
+/// What the operation recording an acknowledged reveal describes itself as: quitting waits
+/// for it without asking (quitting first would leave keys the operator holds marked "not
+/// confirmed").
+pub const RECORD_HAND_OVER: &str = "record the keys handed over";
+
 /// Keys minted by trust registration or rotation, held only as [`Secret`]s.
 #[derive(Debug)]
 pub struct RevealKeys {
@@ -222,6 +227,9 @@ pub struct RevealKeys {
     pub details: Vec<(String, DisplayText)>,
     pub api_key: Secret,
     pub internal_key: Option<Secret>,
+    /// Run once the operator acknowledged the keys: records the hand-over (until then the
+    /// trust stays marked "keys not confirmed", e.g. when the session ends first).
+    pub on_acknowledged: Option<OpBox>,
 }
 
 /// What a successful mutation asks the UI to do.

@@ -22,6 +22,7 @@ mod local_directory;
 mod mandates;
 mod members;
 mod mfa;
+mod outcomes;
 mod plans;
 mod query;
 mod registration;

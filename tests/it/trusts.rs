@@ -1064,7 +1064,17 @@ async fn trusts_and_kit_slots_commands() {
             .fetch_all(&db.pool)
             .await
             .expect("audit");
-    assert_eq!(audit, ["REGISTERED", "KEY_ROTATED", "DELETED"]);
+    // Each hand-over of minted keys on stdout is recorded (no key material).
+    assert_eq!(
+        audit,
+        [
+            "REGISTERED",
+            "KEYS_HANDED_OVER",
+            "KEY_ROTATED",
+            "KEYS_HANDED_OVER",
+            "DELETED"
+        ]
+    );
     for (name, code) in [("York", "YRK"), ("Zennor", "ZNR")] {
         let r = run(vec!["register-trust", "--name", name, "--code", code])
             .await

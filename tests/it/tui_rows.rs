@@ -86,8 +86,19 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
     .run(s.clone(), a.clone(), Progress::none())
     .await
     .expect("register");
-    let keys = out.reveal.expect("the one-time keys");
+    let mut keys = out.reveal.expect("the one-time keys");
     assert!(!keys.api_key.expose().is_empty());
+    // Until the operator acknowledges the reveal, the keys are not confirmed handed over.
+    let ts: Vec<TrustRow> = rows(Trusts.page(s.clone(), a.clone(), q()).await.unwrap());
+    let t = ts.iter().find(|t| t.code == "LEEDS").expect("the trust");
+    assert_eq!(t.texts()[5], "not confirmed");
+    keys.on_acknowledged
+        .take()
+        .expect("the acknowledgement records the hand-over")
+        .0
+        .run(s.clone(), a.clone(), Progress::none())
+        .await
+        .expect("record the hand-over");
     let ts: Vec<TrustRow> = rows(Trusts.page(s.clone(), a.clone(), q()).await.unwrap());
     let t = ts.iter().find(|t| t.code == "LEEDS").expect("the trust");
     let slot = t.slot_name.clone().expect("a kit slot");

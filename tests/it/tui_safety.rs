@@ -63,6 +63,7 @@ fn rotated(key: &str) -> OpOutcome {
             details: Vec::new(),
             api_key: Secret::new(key),
             internal_key: None,
+            on_acknowledged: None,
         }),
     }
 }

@@ -257,6 +257,7 @@ pub fn rows_for(
                 created_at: at("2026-11-05 12:00"),
                 last_heartbeat: Some(at("2026-11-20 09:15")),
                 key_set_at: at("2026-11-05 12:00"),
+                keys_unconfirmed_since: None,
             }],
             None,
             query,
@@ -706,6 +707,7 @@ fn reveal_app() -> App {
                 internal_key: Some(Secret::new(
                     "hubi_INTERNAL0123456789abcdefghijklmnopqrstuv_beef01",
                 )),
+                on_acknowledged: None,
             }),
         }),
     });

@@ -7,6 +7,8 @@ pub mod cli;
 pub mod fault_proxy;
 pub mod moto;
 pub mod pg;
+pub mod pg_proxy;
+pub mod pgbouncer;
 pub mod readback;
 
 /// Panics with a clear message (tests fail loudly instead of skipping).

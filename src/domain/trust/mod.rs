@@ -209,6 +209,10 @@ pub struct Trust {
     pub updated_at: DateTime<Utc>,
     pub slot_name: Option<String>,
     pub slot_number: Option<i32>,
+    /// Set when keys were minted and their hand-over was never confirmed (the CLI could not
+    /// write them, the operator never acknowledged the reveal): nobody is known to hold the
+    /// trust's current keys until they are rotated and handed over.
+    pub keys_unconfirmed_since: Option<DateTime<Utc>>,
 }
 
 /// One FL kit slot and the trust it is assigned to (if any).
@@ -238,6 +242,8 @@ pub struct RegisteredTrust {
     pub fl_kit_slot_number: i32,
     pub api_key: Secret,
     pub internal_service_key: Secret,
+    /// When the keys were minted (the trust's `keys_unconfirmed_since` until handed over).
+    pub keys_minted_at: DateTime<Utc>,
 }
 
 /// The result of a key rotation: the new key(s), shown once.
@@ -248,6 +254,8 @@ pub struct RotatedKeys {
     pub api_key: Secret,
     /// Present when the internal-service key was rotated too.
     pub internal_service_key: Option<Secret>,
+    /// When the keys were minted (the trust's `keys_unconfirmed_since` until handed over).
+    pub keys_minted_at: DateTime<Utc>,
 }
 
 /// The result of a trust deletion.

@@ -54,6 +54,7 @@ impl App {
                 RevealOutcome::Stay => {}
                 RevealOutcome::Copy(s) => self.effects.push(Effect::Copy(s)),
                 RevealOutcome::Close => {
+                    let acknowledged = self.reveal.as_mut().and_then(|r| r.take_acknowledged());
                     // Dropping the panel zeroizes both keys; nothing can reopen it.
                     self.reveal = self.reveal_queue.pop_front().map(Reveal::new);
                     if let Some(r) = self.reveal.as_mut() {
@@ -64,6 +65,9 @@ impl App {
                     if self.reveal.is_none() {
                         let held = std::mem::take(&mut self.deferred_toasts);
                         self.toasts.extend(held);
+                    }
+                    if let Some(op) = acknowledged {
+                        self.run_op(op, false);
                     }
                     self.maybe_finish_quit();
                 }

@@ -71,6 +71,17 @@ impl App {
             self.quit = true;
             return;
         }
+        if self
+            .inflight
+            .values()
+            .all(|j| j.what == crate::tui::action::RECORD_HAND_OVER)
+        {
+            // Only the record that acknowledged keys were handed over is still running: wait
+            // for it without asking (quitting first would leave the trust marked "keys not
+            // confirmed" although the operator holds them).
+            self.quit_pending = true;
+            return;
+        }
         if self.quit_pending {
             return;
         }

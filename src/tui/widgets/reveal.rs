@@ -43,6 +43,7 @@ pub struct Reveal {
     warned_at: Duration,
     /// Further key sets waiting behind this panel (shown in the title).
     pub queued_after: usize,
+    on_acknowledged: Option<crate::tui::action::OpBox>,
 }
 
 /// Confirmations ignore keys that arrive this soon after they open.
@@ -73,7 +74,13 @@ impl Reveal {
             copied: None,
             warned_at: Duration::ZERO,
             queued_after: 0,
+            on_acknowledged: keys.on_acknowledged,
         }
+    }
+
+    /// The operation that records the acknowledgement (taken once, when the panel closes).
+    pub fn take_acknowledged(&mut self) -> Option<crate::tui::action::OpBox> {
+        self.on_acknowledged.take()
     }
 
     fn selected_name(&self) -> &'static str {
@@ -312,6 +319,7 @@ mod tests {
             details: vec![],
             api_key: Secret::new("hubk_abcdWXYZ"),
             internal_key: None,
+            on_acknowledged: None,
         });
         let ctrl_c = KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL);
         assert!(matches!(
@@ -346,6 +354,7 @@ mod tests {
             details: vec![],
             api_key: Secret::new("hubk_abcdWXYZ"),
             internal_key: Some(Secret::new("hubi_1234")),
+            on_acknowledged: None,
         });
         assert!(matches!(
             r.handle_key_at(&k(KeyCode::Esc)),
@@ -380,6 +389,7 @@ mod tests {
             details: vec![],
             api_key: Secret::new("hubk_abcdWXYZ"),
             internal_key: Some(Secret::new("hubi_1234")),
+            on_acknowledged: None,
         });
         assert!(matches!(
             r.handle_key_at(&k(KeyCode::Char('c'))),

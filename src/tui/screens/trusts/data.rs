@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use crate::domain::{DisplayText, PageQuery, TrustId};
 use crate::service::{Actor, Services};
 use crate::tui::action::{
-    JobFuture, ListSource, OpOutcome, Operation, Progress, Reply, RevealKeys,
+    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, Reply, RevealKeys,
 };
 use crate::tui::screens::{opt, when};
 use crate::tui::widgets::table::TableRow;
@@ -24,6 +24,8 @@ pub struct TrustRow {
     pub last_heartbeat: Option<DateTime<Utc>>,
     /// When the current keys were set (registration or the last rotation).
     pub key_set_at: DateTime<Utc>,
+    /// Set while nobody is known to have received the current keys.
+    pub keys_unconfirmed_since: Option<DateTime<Utc>>,
 }
 
 impl TableRow for TrustRow {
@@ -36,7 +38,11 @@ impl TableRow for TrustRow {
             self.last_heartbeat
                 .as_ref()
                 .map_or_else(|| DisplayText::new("never"), when),
-            when(&self.key_set_at),
+            match self.keys_unconfirmed_since {
+                // The hand-over never completed: more urgent than when the keys were set.
+                Some(_) => DisplayText::new("not confirmed"),
+                None => when(&self.key_set_at),
+            },
         ]
     }
 }
@@ -59,6 +65,7 @@ impl ListSource for Trusts {
                 last_heartbeat: t.last_heartbeat,
                 // The trust row changes only when its keys are set (register, rotate).
                 key_set_at: t.updated_at,
+                keys_unconfirmed_since: t.keys_unconfirmed_since,
             })) as Reply)
         })
     }
@@ -90,6 +97,11 @@ pub enum TrustOp {
         id: TrustId,
         name: String,
     },
+    /// The operator acknowledged the keys minted at `minted_at`: record the hand-over.
+    ConfirmKeys {
+        id: TrustId,
+        minted_at: DateTime<Utc>,
+    },
 }
 
 impl Operation for TrustOp {
@@ -98,12 +110,14 @@ impl Operation for TrustOp {
             TrustOp::Register { .. } => "register trust",
             TrustOp::RotateKey { .. } => "rotate trust key",
             TrustOp::Delete { .. } => "delete trust",
+            TrustOp::ConfirmKeys { .. } => crate::tui::action::RECORD_HAND_OVER,
         }
     }
 
     fn subject(&self) -> Option<String> {
         match self {
-            TrustOp::Register { .. } => None,
+            // Recording a hand-over never waits for (nor blocks) another change of the trust.
+            TrustOp::Register { .. } | TrustOp::ConfirmKeys { .. } => None,
             TrustOp::RotateKey { id, .. } | TrustOp::Delete { id, .. } => Some(id.to_string()),
         }
     }
@@ -134,9 +148,11 @@ impl Operation for TrustOp {
                         ),
                         ("Region".to_string(), opt(&r.trust.region)),
                     ];
+                    let id = r.trust.id;
                     let crate::domain::trust::RegisteredTrust {
                         api_key,
                         internal_service_key,
+                        keys_minted_at,
                         ..
                     } = r;
                     OpOutcome {
@@ -147,6 +163,10 @@ impl Operation for TrustOp {
                             details,
                             api_key,
                             internal_key: Some(internal_service_key),
+                            on_acknowledged: Some(OpBox::new(TrustOp::ConfirmKeys {
+                                id,
+                                minted_at: keys_minted_at,
+                            })),
                         }),
                     }
                 }
@@ -162,10 +182,11 @@ impl Operation for TrustOp {
                         DisplayText::with_max(&r.trust_name, 60)
                     );
                     let crate::domain::trust::RotatedKeys {
+                        trust_id,
                         trust_name,
                         api_key,
                         internal_service_key,
-                        ..
+                        keys_minted_at,
                     } = r;
                     OpOutcome {
                         toast,
@@ -179,8 +200,18 @@ impl Operation for TrustOp {
                             details: Vec::new(),
                             api_key,
                             internal_key: internal_service_key,
+                            on_acknowledged: Some(OpBox::new(TrustOp::ConfirmKeys {
+                                id: trust_id,
+                                minted_at: keys_minted_at,
+                            })),
                         }),
                     }
+                }
+                TrustOp::ConfirmKeys { id, minted_at } => {
+                    s.trusts()
+                        .confirm_keys_handed_over(&a, id, minted_at, "reveal")
+                        .await?;
+                    OpOutcome::default()
                 }
                 TrustOp::Delete { id, .. } => {
                     let d = s.delete_trust(&a, id).await?;
@@ -212,6 +243,7 @@ mod tests {
             created_at: "2026-11-05T12:00:00Z".parse().unwrap(),
             last_heartbeat: None,
             key_set_at: "2026-11-20T09:30:00Z".parse().unwrap(),
+            keys_unconfirmed_since: None,
         };
         assert_eq!(
             t.texts(),
