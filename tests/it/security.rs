@@ -866,4 +866,63 @@ async fn a_plan_change_stamps_both_subscriptions_with_the_database_clock() {
     // One transaction, one clock: the old period ends when the new one starts.
     assert_eq!(ended, started);
     assert!(ended <= db_now);
+
+    // Times shown in tables say their zone.
+    for args in [["mandates", "list"], ["audit", "list"]] {
+        let out = hubdeck(home.path())
+            .args(args)
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.lines().next().unwrap_or("").contains("(UTC)"),
+            "{stdout}"
+        );
+    }
+}
+
+/// The expired-invitation drift is listed by the database's clock; its repair re-checks by the
+/// same clock, so a client whose clock lags does not call a listed invitation "still valid".
+#[tokio::test]
+async fn an_expired_invitation_is_rechecked_by_the_database_clock() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let sub = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO local_identity (sub, username, email, status, enabled) \
+         VALUES ($1, 'late@example.org', 'late@example.org', 'FORCE_CHANGE_PASSWORD', true)",
+    )
+    .bind(sub)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // Invited 10 days ago by the database's clock; the temporary password lasts 7 days.
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, synced_at, created_at) \
+         VALUES ($1, 'late@example.org', 'late@example.org', true, 'FORCE_CHANGE_PASSWORD', now(), now() - interval '10 days')",
+    )
+    .bind(sub)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let target = format!("expired-invitations:{sub}");
+    for offset in ["-30d", "+0d"] {
+        let out = skewed(home.path(), offset)
+            .args([
+                "users",
+                "drift",
+                "--repair",
+                &target,
+                "--database-url",
+                &db.url,
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{offset}: {stdout}\n{stderr}");
+        assert!(stdout.contains("never signed in"), "{offset}: {stdout}");
+        assert!(!stdout.contains("still within"), "{offset}: {stdout}");
+    }
 }
