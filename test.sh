@@ -12,10 +12,10 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # What the tests need, installed (or named) by the same script the demo command uses.
 #   pg: the harness's ephemeral clusters; tmux: end-to-end tests of the real binary;
-#   zsh and mandoc: the completion and man page checks; faketime: the clock-skew tests;
-#   moto: the Cognito emulator.
+#   zsh and mandoc: the completion and man page checks; sudo: the shared-bastion test;
+#   faketime: the clock-skew tests; moto: the Cognito emulator.
 say "checking what the tests need (scripts/setup.sh)"
-scripts/setup.sh pg tmux zsh mandoc faketime moto cargo || exit 1
+scripts/setup.sh pg tmux zsh sudo mandoc faketime moto cargo || exit 1
 export HUBDECK_MOTO_SERVER="${HUBDECK_MOTO_SERVER:-$PWD/.venv/bin/moto_server}"
 
 say "cargo fmt --check"

@@ -13,6 +13,8 @@
 #           As root the server runs as the `postgres` account, which must exist.
 #   tmux    end-to-end tests of the real binary (apt: tmux)
 #   zsh     the zsh completion test, `zsh -n` (apt: zsh)
+#   sudo    the shared-bastion test: an operator account runs hubdeck through a service
+#           account with `sudo -u` (apt: sudo)
 #   mandoc  the man page lint test, `mandoc -T lint` (apt: mandoc)
 #   faketime  the clock-skew tests: the real binary with its clock moved (apt: faketime)
 #   moto    the Cognito emulator: a virtualenv at .venv with moto[server,cognitoidp]==5.2.5
@@ -160,11 +162,12 @@ setup_main() {
       pg) setup_pg; rc=$? ;;
       tmux) setup_tool tmux tmux; rc=$? ;;
       zsh) setup_tool zsh zsh; rc=$? ;;
+      sudo) setup_tool sudo sudo; rc=$? ;;
       mandoc) setup_tool mandoc mandoc; rc=$? ;;
       faketime) setup_tool faketime faketime; rc=$? ;;
       moto) setup_moto; rc=$? ;;
       cargo) setup_cargo; rc=$? ;;
-      *) setup_say "unknown component '$c' (pg, tmux, zsh, mandoc, faketime, moto, cargo)"; return 2 ;;
+      *) setup_say "unknown component '$c' (pg, tmux, zsh, sudo, mandoc, faketime, moto, cargo)"; return 2 ;;
     esac
     # A component the user must install wins over a dry run's "would install".
     if [ $rc -eq 1 ] || { [ $rc -ne 0 ] && [ $worst -eq 0 ]; }; then worst=$rc; fi

@@ -395,6 +395,37 @@ impl Default for LogSettings {
     }
 }
 
+/// The sealed audit trail (`hubdeck audit seal` / `audit verify`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// Hex Ed25519 public key of whoever seals the audit trail; `audit verify` trusts only
+    /// seals signed by it. Empty: verification needs `--public-key`.
+    pub seal_public_key: String,
+}
+
+/// How CLI commands act. By default a command acts as the operator signed in with
+/// `hubdeck login`; the every-permission infrastructure identity is for unattended deploy steps
+/// and runs only when the environment allows it here *and* the command asks for it
+/// (`--as-infrastructure`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CliSettings {
+    /// Allow `--as-infrastructure` in this environment (off by default).
+    pub infrastructure: bool,
+    /// How long a `hubdeck login` session lasts, in hours.
+    pub session_hours: u32,
+}
+
+impl Default for CliSettings {
+    fn default() -> Self {
+        Self {
+            infrastructure: false,
+            session_hours: 12,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -405,6 +436,8 @@ pub struct Settings {
     pub mandates: MandateSettings,
     pub ui: UiSettings,
     pub log: LogSettings,
+    pub audit: AuditSettings,
+    pub cli: CliSettings,
     /// The selected environment (`--env` / `HUBDECK_ENV` / `default_env`), if any.
     #[serde(skip)]
     pub env: Option<String>,

@@ -54,7 +54,9 @@ pub fn env_overlay(database_url: &str) -> String {
         "# Written by `hubdeck demo` each time it starts the demo cluster: the environment\n\
          # `demo` (hubdeck --env demo ...). Replaced on the next start; do not edit.\n\
          [database]\nurl = {url}\n\n[directory]\nkind = \"local\"\n\n\
-         [ui]\nenvironment_color = \"green\"\nread_only = false\n"
+         [ui]\nenvironment_color = \"green\"\nread_only = false\n\n\
+         # The demo's scripted flows may act as infrastructure (--as-infrastructure).\n\
+         [cli]\ninfrastructure = true\n"
     )
 }
 
@@ -394,8 +396,10 @@ pub async fn run(base: &Settings, opts: DemoOptions) -> anyhow::Result<DemoRun> 
         eprintln!(
             "hubdeck demo: the cluster keeps running, registered as the environment \"{DEMO_ENV}\" \
              ({}). Use it with:\n\
+             \x20 hubdeck --env {DEMO_ENV} login                  # CLI commands act as who signs in ({DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n\
              \x20 hubdeck --env {DEMO_ENV} users list\n\
              \x20 hubdeck --env {DEMO_ENV} mandates list\n\
+             \x20 hubdeck --env {DEMO_ENV} --as-infrastructure mandates list   # or as infrastructure, which the demo allows\n\
              \x20 hubdeck --env {DEMO_ENV}                 # the console (sign in as {DEMO_ADMIN_EMAIL} / {DEMO_ADMIN_PASSWORD})\n\
              \x20 eval \"$(hubdeck demo --print-env)\"    # then plain `hubdeck users list`\n\
              \x20 hubdeck demo --stop                    # stop the cluster",

@@ -1,4 +1,4 @@
-//! `hubdeck audit list|export|undo` — one listing over users_audit, trusts_audit and mandate_audit, and undo of a grant change by its row.
+//! `hubdeck audit list|export|undo` (seal, verify and seal-key: [`super::audit_seal`]) — one listing over users_audit, trusts_audit and mandate_audit, and undo of a grant change by its row.
 
 use std::io::IsTerminal as _;
 
@@ -107,6 +107,29 @@ pub enum AuditCmd {
         #[arg(long)]
         yes: bool,
     },
+    /// Seal every audit row not sealed yet: SHA-256 over the rows, chained to the previous seal
+    /// and signed with the Ed25519 key in --key-file (never stored in the database). Cheap enough
+    /// to run every few minutes from cron or a systemd timer.
+    Seal {
+        /// The signing key file (`audit seal-key` creates it; must be mode 0600).
+        #[arg(long, value_name = "PATH", env = "HUBDECK_SEAL_KEY_FILE")]
+        key_file: std::path::PathBuf,
+    },
+    /// Verify the chain of seals and every sealed row; names each row edited, removed, moved or
+    /// inserted into a sealed period, and counts the rows not sealed yet.
+    #[command(after_help = super::audit_seal::VERIFY_HELP)]
+    Verify {
+        /// The sealer's public key in hex (default: audit.seal_public_key).
+        #[arg(long, value_name = "HEX")]
+        public_key: Option<String>,
+    },
+    /// Create a new seal signing key file (0600; refused when it exists) and print its public
+    /// key, to put in audit.seal_public_key wherever the trail is verified.
+    SealKey {
+        /// Where to write the key file.
+        #[arg(long, value_name = "PATH")]
+        out: std::path::PathBuf,
+    },
 }
 
 pub const UNDO_HELP: &str = "\
@@ -120,8 +143,11 @@ Exit codes (undo):
 
 pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
+    if let Some(code) = super::audit_seal::run(ctx, &cmd).await? {
+        return Ok(code);
+    }
     let svc = ctx.services().await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&svc.db).await?;
     match cmd {
         AuditCmd::List { list, filter } => {
             let (q, range) = filter.apply(list.to_query()?)?;
@@ -204,6 +230,8 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
         AuditCmd::Undo { id, dry_run, yes } => {
             return undo(ctx, &svc, &actor, &id, dry_run, yes).await;
         }
+        // Answered by `audit_seal::run` above.
+        AuditCmd::Seal { .. } | AuditCmd::Verify { .. } | AuditCmd::SealKey { .. } => {}
     }
     Ok(0)
 }

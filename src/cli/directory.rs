@@ -8,7 +8,6 @@ use clap::Subcommand;
 
 use super::{Context, Output, print_json};
 use crate::domain::page::thousands;
-use crate::service::Actor;
 use crate::service::directory_sync::SyncProgress;
 
 #[derive(Debug, Subcommand)]
@@ -143,9 +142,10 @@ impl SyncMeter {
 
 async fn sync(ctx: &Context) -> anyhow::Result<i32> {
     let svc = ctx.services().await?;
+    let actor = ctx.actor(&svc.db).await?;
     let mut meter = SyncMeter::new(svc.directory.kind());
     let mut on_progress = |p: SyncProgress| meter.update(p);
-    let result = svc.sync_directory(&Actor::cli(), &mut on_progress).await;
+    let result = svc.sync_directory(&actor, &mut on_progress).await;
     meter.finish();
     let report = result?;
     if ctx.output == Output::Json {

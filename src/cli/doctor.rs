@@ -16,11 +16,28 @@ pub async fn run(cli: &Cli, loaded: Result<Settings, ConfigError>) -> i32 {
     // An unknown --env / HUBDECK_ENV is a usage error (exit 2), as for every command; the
     // report still shows it as the failing config line.
     let usage_error = matches!(loaded, Err(ConfigError::UnknownEnv { .. }));
+    // Credential files: the config file, the registered environments, this person's session.
+    let mut config_files: Vec<std::path::PathBuf> = file.iter().cloned().collect();
+    let data_dir = crate::config::data_dir();
+    if let Ok(rd) = std::fs::read_dir(crate::config::registered_env_dir(&data_dir)) {
+        config_files.extend(rd.flatten().map(|e| e.path()));
+    }
+    let env_name = match &loaded {
+        Ok(s) => s.env.clone().unwrap_or_else(|| "default".into()),
+        Err(_) => "default".into(),
+    };
+    let session = super::login::session_path_for(&env_name);
     let config = ConfigFacts {
         file,
         settings: loaded.map_err(|e| e.to_string()),
     };
-    let report = health::diagnose(config, &terminal_facts()).await;
+    let mut report = health::diagnose(config, &terminal_facts()).await;
+    report
+        .checks
+        .extend(crate::service::credential_files::checks(
+            &config_files,
+            Some(&session),
+        ));
     let printed = if cli.output == Output::Json {
         print_json(&report)
     } else {

@@ -209,7 +209,7 @@ const MANDATE_HEADERS: [&str; 6] = [
 pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let svc = ctx.services().await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&svc.db).await?;
     match cmd {
         MandatesCmd::List {
             list,
@@ -407,7 +407,8 @@ async fn members(
 pub async fn purge(ctx: &Context, a: PurgeArgs) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let svc = ctx.services().await?;
-    let report = svc.purge_mandates(&Actor::cli(), a.dry_run).await?;
+    let actor = ctx.actor(&svc.db).await?;
+    let report = svc.purge_mandates(&actor, a.dry_run).await?;
     match ctx.output {
         Output::Json => print_json(&report)?,
         Output::Table => {

@@ -6,12 +6,14 @@
 //! [`Context::services`], and `cli` imports no `store` (`tests/it/architecture.rs`).
 
 pub mod audit;
+pub mod audit_seal;
 pub mod completions;
 pub mod demo;
 pub mod directory;
 pub mod doctor;
 pub mod drift;
 pub mod env;
+pub mod login;
 pub mod mandates;
 pub mod members_bulk;
 pub mod migrate;
@@ -36,7 +38,8 @@ Exit codes:
   1  failure (directory or database unavailable, unexpected error)
   2  usage error or invalid input
   3  conflict / already exists
-  4  not found / permission denied / the operator's authority was revoked
+  4  not found / permission denied / not signed in (`hubdeck login`) / the operator's
+     authority was revoked
 
 Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
 the selected environment ([env.NAME], chosen by --env / HUBDECK_ENV / default_env) <
@@ -61,6 +64,10 @@ pub struct Cli {
     /// Allow mutations in an environment that is read-only by default (`ui.read_only`).
     #[arg(long, global = true)]
     pub read_write: bool,
+    /// Act as infrastructure (every permission, audited with the OS account) instead of the
+    /// operator signed in with `hubdeck login`; only where `cli.infrastructure = true`.
+    #[arg(long, global = true)]
+    pub as_infrastructure: bool,
     /// PostgreSQL URL (overrides `database.url`). Other local accounts can read it in the
     /// process list: for a URL with a password prefer --database-url-file.
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
@@ -89,6 +96,10 @@ pub enum Command {
     Tui,
     /// Open a fully populated console on a private local PostgreSQL cluster.
     Demo(demo::DemoArgs),
+    /// Sign in for CLI commands in this environment (email, password, authenticator code).
+    Login(login::LoginArgs),
+    /// End this environment's CLI session (here and on the server).
+    Logout,
     /// Apply the embedded database migrations (a no-op when up to date).
     Migrate,
     /// Grant the configured roles to the well-known users (seed.*_emails).
@@ -134,13 +145,34 @@ pub struct Context {
     pub config_path: Option<PathBuf>,
     /// `--read-only` was given (kept when the console switches environments).
     pub read_only_flag: bool,
+    /// `--as-infrastructure` was given.
+    pub as_infrastructure: bool,
+    /// Who the command acts as, once resolved ([`Context::actor`]).
+    pub acting: std::sync::OnceLock<crate::service::Actor>,
 }
 
 impl Context {
     /// Connects to the database (no migration) and the configured directory, through the
     /// composition root.
     pub async fn services(&self) -> anyhow::Result<Services> {
+        login::precheck(self)?;
         crate::app::services(self.settings.clone()).await
+    }
+
+    /// The services for `hubdeck login` itself, which has no session yet.
+    pub async fn services_to_sign_in(&self) -> anyhow::Result<Services> {
+        crate::app::services(self.settings.clone()).await
+    }
+
+    /// Who this command acts as: the signed-in operator of `hubdeck login`, or infrastructure
+    /// when allowed and asked for (see [`login::resolve`]). Resolved once per command.
+    pub async fn actor(&self, db: &sqlx::PgPool) -> anyhow::Result<crate::service::Actor> {
+        if let Some(a) = self.acting.get() {
+            return Ok(a.clone());
+        }
+        let a = login::resolve(self, db).await?;
+        let _ = self.acting.set(a.clone());
+        Ok(a)
     }
 
     /// What `:env NAME` in the console needs from this command line.
@@ -226,6 +258,8 @@ pub async fn run(cli: Cli) -> i32 {
         output: cli.output,
         config_path: cli.config.clone(),
         read_only_flag: cli.read_only,
+        as_infrastructure: cli.as_infrastructure,
+        acting: std::sync::OnceLock::new(),
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
         Command::Tui => {
@@ -234,6 +268,8 @@ pub async fn run(cli: Cli) -> i32 {
             crate::app::run_console(launch).await
         }
         Command::Demo(a) => demo::run(&ctx, a).await,
+        Command::Login(a) => login::login(&ctx, a).await,
+        Command::Logout => login::logout(&ctx).await,
         Command::Migrate => migrate::run(&ctx).await,
         Command::SeedUsers => users::seed(&ctx).await,
         Command::RegisterTrust(a) => trusts::register(&ctx, a).await,
@@ -252,8 +288,16 @@ pub async fn run(cli: Cli) -> i32 {
         // The reader of stdout went away (`| head`): nothing more to say, not a failure.
         Err(e) if output::is_broken_pipe(&e) => 0,
         Err(e) => {
-            report_error(&e);
-            exit_code_of(&e)
+            let code = exit_code_of(&e);
+            match ctx.acting.get().and_then(|a| a.operator()) {
+                // A refusal names who was refused: the operator of the CLI session.
+                Some(op) if code == 4 => report_error(&e.context(format!(
+                    "refused for {} (signed in with `hubdeck login`)",
+                    op.email
+                ))),
+                _ => report_error(&e),
+            }
+            code
         }
     }
 }
@@ -263,8 +307,23 @@ pub async fn run(cli: Cli) -> i32 {
 pub fn report_error(e: &anyhow::Error) {
     eprintln!(
         "hubdeck: {}",
-        crate::domain::DisplayText::with_max(&format!("{e:#}"), 4000)
+        crate::domain::DisplayText::with_max(&chain_line(e), 4000)
     );
+}
+
+/// The cause chain joined by ": ", each cause once: a cause whose text the level above already
+/// printed is skipped (the driver's own errors quote their source in their message and also
+/// return it as the source).
+pub fn chain_line(e: &anyhow::Error) -> String {
+    let mut said: Vec<String> = Vec::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if said.last().is_some_and(|above| above.contains(&text)) {
+            continue;
+        }
+        said.push(text);
+    }
+    said.join(": ")
 }
 
 /// Exit code for an error (service errors carry their own; anything else is 1).
@@ -291,4 +350,37 @@ pub fn init_stderr_logging(settings: &Settings) {
 /// [`output::to_json`]).
 pub fn print_json<T: serde::Serialize>(v: &T) -> anyhow::Result<()> {
     output::print_json(v)
+}
+
+#[cfg(test)]
+mod chain_tests {
+    use super::chain_line;
+
+    /// An error that quotes its source in its own message AND returns it as the source.
+    #[derive(Debug)]
+    struct Quoting(std::io::Error);
+
+    impl std::fmt::Display for Quoting {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "reading the kit: {}", self.0)
+        }
+    }
+
+    impl std::error::Error for Quoting {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("disk full");
+        let e = anyhow::Error::new(Quoting(io)).context("registering the trust");
+        assert_eq!(
+            chain_line(&e),
+            "registering the trust: reading the kit: disk full"
+        );
+        let plain = anyhow::anyhow!("inner").context("middle").context("outer");
+        assert_eq!(chain_line(&plain), "outer: middle: inner");
+    }
 }

@@ -53,6 +53,9 @@ pub async fn run(
     if let Some(n) = &d.note {
         rows.push(vec!["note".into(), n.clone()]);
     }
+    if let Some(by) = &d.being_repaired_by {
+        rows.push(vec!["being repaired by".into(), by.clone()]);
+    }
     rows.push(vec!["roles".into(), d.requested_roles.join(", ")]);
     rows.push(vec![
         "started".into(),

@@ -13,8 +13,8 @@ use super::page_args::PageArgs;
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
+use crate::service::ServiceError;
 use crate::service::trusts::Trusts;
-use crate::service::{Actor, ServiceError};
 
 #[derive(Debug, Args)]
 pub struct RegisterTrustArgs {
@@ -151,6 +151,7 @@ pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 }
 
 async fn trusts_for(ctx: &Context) -> anyhow::Result<Trusts> {
+    super::login::precheck(ctx)?;
     let db = crate::service::schema::connect(&ctx.settings).await?;
     Ok(Trusts::new(db, ctx.settings.clone()))
 }
@@ -175,7 +176,7 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
     crate::domain::trust::NewTrust::parse(&a.name, &a.code, a.region.as_deref())
         .map_err(ServiceError::from)?;
     let trusts = trusts_for(ctx).await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&trusts.db).await?;
     if let Some(existing) = trusts.find_by_name(&actor, &a.name).await? {
         return Ok(report_existing(&existing, a));
     }
@@ -283,7 +284,7 @@ fn report_existing(existing: &Trust, a: &RegisterTrustArgs) -> i32 {
 pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let trusts = trusts_for(ctx).await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&trusts.db).await?;
     match cmd {
         TrustsCmd::List(a) => {
             let mut q = a.list.to_query()?;
@@ -408,7 +409,7 @@ fn not_found(ctx: &Context, e: &ServiceError) -> i32 {
 pub async fn run_kit_slots(ctx: &Context, cmd: KitSlotsCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let trusts = trusts_for(ctx).await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&trusts.db).await?;
     match cmd {
         KitSlotsCmd::List(a) => {
             let mut q = a.list.to_query_sized(500)?;

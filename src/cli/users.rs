@@ -140,7 +140,7 @@ fn show(s: &str) -> String {
 pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let svc = ctx.services().await?;
-    let actor = Actor::cli();
+    let actor = ctx.actor(&svc.db).await?;
     match cmd {
         UsersCmd::Register(a) => register(ctx, &svc, &actor, a).await,
         UsersCmd::List(a) => list(ctx, &svc, &actor, a).await,
@@ -453,7 +453,8 @@ async fn repair(
 pub async fn seed(ctx: &Context) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);
     let svc = ctx.services().await?;
-    let summary = svc.seed_users(&Actor::cli()).await?;
+    let actor = ctx.actor(&svc.db).await?;
+    let summary = svc.seed_users(&actor).await?;
     if ctx.output == Output::Json {
         print_json(&summary)?;
     } else {

@@ -8,6 +8,7 @@ pub mod ids;
 pub mod page;
 pub mod registration;
 pub mod roles;
+pub mod seal;
 pub mod secret;
 pub mod text;
 pub mod totp;

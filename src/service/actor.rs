@@ -1,4 +1,5 @@
-//! Who acts: a signed-in operator (TUI) or the CLI under infrastructure credentials.
+//! Who acts: an operator signed in to the console, an operator signed in to the CLI with
+//! `hubdeck login`, or the CLI as infrastructure (explicitly allowed and asked for).
 
 use std::collections::BTreeSet;
 
@@ -37,37 +38,36 @@ pub struct Operator {
 #[derive(Clone, Debug)]
 pub enum Actor {
     Operator(Operator),
-    /// CLI commands run under the operator's infrastructure credentials: every permission,
-    /// audit actor NULL, `via = cli` plus the OS user name.
+    /// A CLI command of the operator signed in with `hubdeck login`: their grants, audited as
+    /// them with `via = cli` and the OS account the command ran as.
+    CliOperator {
+        operator: Operator,
+        os_user: String,
+    },
+    /// The CLI as infrastructure (`--as-infrastructure` where `cli.infrastructure` allows it):
+    /// every permission, audit actor NULL, `via = cli` plus the real OS account.
     Cli {
         os_user: String,
     },
 }
 
 impl Actor {
-    /// The CLI actor for the current OS user.
+    /// The infrastructure actor for the current OS account (see [`os_account`]).
     pub fn cli() -> Self {
-        let os_user = std::env::var("USER")
-            .or_else(|_| std::env::var("LOGNAME"))
-            .unwrap_or_else(|_| {
-                // SAFETY: geteuid has no preconditions.
-                format!("uid:{}", unsafe { libc::geteuid() })
-            });
-        Actor::Cli { os_user }
+        Actor::Cli {
+            os_user: os_account(),
+        }
     }
 
-    /// Audit actor column value (NULL for the CLI).
+    /// Audit actor column value (NULL for infrastructure).
     pub fn audit_sub(&self) -> Option<UserSub> {
-        match self {
-            Actor::Operator(o) => Some(o.sub),
-            Actor::Cli { .. } => None,
-        }
+        self.operator().map(|o| o.sub)
     }
 
     pub fn via(&self) -> Via {
         match self {
             Actor::Operator(_) => Via::Tui,
-            Actor::Cli { .. } => Via::Cli,
+            Actor::CliOperator { .. } | Actor::Cli { .. } => Via::Cli,
         }
     }
 
@@ -83,14 +83,14 @@ impl Actor {
     pub fn os_user(&self) -> Option<&str> {
         match self {
             Actor::Operator(_) => None,
-            Actor::Cli { os_user } => Some(os_user),
+            Actor::CliOperator { os_user, .. } | Actor::Cli { os_user } => Some(os_user),
         }
     }
 
     pub fn has(&self, p: PermissionRef) -> bool {
-        match self {
-            Actor::Operator(o) => o.permissions.contains(&p),
-            Actor::Cli { .. } => true,
+        match self.operator() {
+            Some(o) => o.permissions.contains(&p),
+            None => true,
         }
     }
 
@@ -110,8 +110,18 @@ impl Actor {
 
     pub fn describe(&self) -> String {
         match self {
-            Actor::Operator(o) => crate::domain::DisplayText::new(&o.email).into_string(),
+            Actor::Operator(o) | Actor::CliOperator { operator: o, .. } => {
+                crate::domain::DisplayText::new(&o.email).into_string()
+            }
             Actor::Cli { os_user } => format!("cli:{os_user}"),
+        }
+    }
+
+    /// The signed-in operator behind this actor (console or CLI); `None` for infrastructure.
+    pub fn operator(&self) -> Option<&Operator> {
+        match self {
+            Actor::Operator(o) | Actor::CliOperator { operator: o, .. } => Some(o),
+            Actor::Cli { .. } => None,
         }
     }
 }
@@ -130,7 +140,7 @@ pub async fn load_operator(db: &PgPool, sub: UserSub, email: &str) -> ServiceRes
 /// The authority an actor holds at this moment, read inside the mutation's own transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Authority {
-    /// The CLI keeps every permission.
+    /// Infrastructure keeps every permission.
     all: bool,
     permissions: BTreeSet<PermissionRef>,
 }
@@ -148,7 +158,7 @@ impl Authority {
 
 /// Fresh authority: re-reads the acting operator's standing inside the caller's transaction
 /// (`conn` is that transaction) and refuses with [`ServiceError::OperatorRevoked`] when the
-/// account is disabled or gone. The CLI actor keeps every permission.
+/// account is disabled or gone. The infrastructure actor keeps every permission.
 ///
 /// Where the answer comes from, and why it can be trusted:
 /// - **Grants** come from `user_role`, the authority for permissions (SPEC §4). A grant
@@ -164,14 +174,11 @@ impl Authority {
 /// - A deleted user also loses every grant and membership in the delete's transaction, so even
 ///   without the gone mark nothing is left to act with.
 pub async fn fresh_authority(conn: &mut PgConnection, actor: &Actor) -> ServiceResult<Authority> {
-    let op = match actor {
-        Actor::Cli { .. } => {
-            return Ok(Authority {
-                all: true,
-                permissions: PermissionRef::ALL.into_iter().collect(),
-            });
-        }
-        Actor::Operator(op) => op,
+    let Some(op) = actor.operator() else {
+        return Ok(Authority {
+            all: true,
+            permissions: PermissionRef::ALL.into_iter().collect(),
+        });
     };
     let standing = crate::store::grants::standing(conn, op.sub).await?;
     let who = crate::domain::DisplayText::new(&op.email);
@@ -221,5 +228,107 @@ pub async fn authorize(
         Ok(a)
     } else {
         Err(lacks(actor, p, what))
+    }
+}
+
+/// Longest account name kept in an audit row; longer names are not real account names.
+const MAX_ACCOUNT_NAME: usize = 64;
+
+/// The OS account a CLI command runs as, for the audit trail: the name of the effective uid
+/// from the password database, never `$USER`/`$LOGNAME` (any caller can set those to any name).
+/// Under `sudo`, the invoking account (`SUDO_USER`, which sudo itself sets) is recorded beside
+/// it — "hubdeck (sudo from alice)" — so a shared service account still names the person.
+/// Both names are checked (printable, bounded) before they reach the audit trail.
+pub fn os_account() -> String {
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    let name = account_name(uid)
+        .filter(|n| plausible_account(n))
+        .unwrap_or_else(|| format!("uid:{uid}"));
+    match invoking_account() {
+        Some(from) if from != name => format!("{name} (sudo from {from})"),
+        _ => name,
+    }
+}
+
+/// The account that ran `sudo`, when this process was started by it (`SUDO_USER`), validated.
+pub fn invoking_account() -> Option<String> {
+    std::env::var("SUDO_USER")
+        .ok()
+        .filter(|n| plausible_account(n))
+}
+
+/// The account name this process acts for: the sudo caller when started by sudo, else the
+/// effective account. Per-person state (the CLI session file) is keyed by it.
+pub fn acting_person() -> String {
+    invoking_account().unwrap_or_else(|| {
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        account_name(uid)
+            .filter(|n| plausible_account(n))
+            .unwrap_or_else(|| format!("uid{uid}"))
+    })
+}
+
+/// A name fit for the audit trail: 1–64 printable ASCII characters, no spaces (what
+/// `useradd` accepts, and nothing that could fake a second name or reach a terminal raw).
+fn plausible_account(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_ACCOUNT_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'(' && b != b')')
+}
+
+/// The password database's name for `uid` (`getpwuid_r`, thread-safe).
+fn account_name(uid: libc::uid_t) -> Option<String> {
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: `pwd` is plain old data; getpwuid_r writes into it and into `buf` (whose
+        // length we pass) and sets `result` to `&pwd` on success or null when not found.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = unsafe {
+            libc::getpwuid_r(
+                uid,
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut result,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 2, 0);
+            continue;
+        }
+        if rc != 0 || result.is_null() || pwd.pw_name.is_null() {
+            return None;
+        }
+        // SAFETY: on success pw_name points to a NUL-terminated string inside `buf`.
+        let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
+        return name.to_str().ok().map(str::to_string);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn account_names_are_checked() {
+        assert!(plausible_account("alice"));
+        assert!(plausible_account("svc-hubdeck_1.x"));
+        assert!(!plausible_account(""));
+        assert!(!plausible_account("bob (sudo from root)"));
+        assert!(!plausible_account("evil\u{1b}[2J"));
+        assert!(!plausible_account(&"a".repeat(65)));
+    }
+
+    #[test]
+    fn the_effective_account_comes_from_the_password_database() {
+        // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
+        let name = account_name(uid).expect("the test runs as an account with a passwd entry");
+        assert!(plausible_account(&name), "{name:?}");
     }
 }

@@ -61,6 +61,9 @@ pub struct RegistrationDetail {
     pub started_by: String,
     /// The repairs the state allows, in the order the console offers them.
     pub repairs: Vec<RegistrationRepair>,
+    /// Who holds the registration's lease right now and since when ("alice@example.org since
+    /// 2026-12-07 17:41:52 UTC"): a repair asked for meanwhile is refused.
+    pub being_repaired_by: Option<String>,
 }
 
 /// (meaning, next step) of each state, for the console.
@@ -170,6 +173,15 @@ impl Services {
             age: age_text(age_seconds),
             started_by,
             repairs: repairs(state),
+            being_repaired_by: crate::store::registrations::live_lease(&self.db, id)
+                .await?
+                .map(|l| {
+                    format!(
+                        "{} since {}",
+                        crate::domain::DisplayText::new(&l.holder),
+                        l.since.format("%Y-%m-%d %H:%M:%S UTC")
+                    )
+                }),
         })
     }
 }

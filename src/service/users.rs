@@ -295,7 +295,7 @@ impl Services {
     /// order, then each one's admin memberships in id order — the order of every membership
     /// change — and refuses when the user is the last enabled admin of any live mandate (the
     /// refusal names them all) or the last active global ADMIN. Returns the locked mandates.
-    async fn lock_for_account_change(
+    pub(crate) async fn lock_for_account_change(
         conn: &mut PgConnection,
         identity_email: &str,
         sub: UserSub,

@@ -80,6 +80,36 @@ pub async fn grant_missing(
     Ok(r.rows_affected())
 }
 
+/// [`grant_missing`] returning the role ids it added (the ones the user did not hold yet).
+pub async fn grant_missing_ids(
+    conn: &mut sqlx::PgConnection,
+    sub: UserSub,
+    roles: &[Uuid],
+) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "INSERT INTO user_role (user_id, role_id) SELECT $1, r FROM unnest($2::uuid[]) AS r \
+         ON CONFLICT ON CONSTRAINT user_role_grant_key DO NOTHING RETURNING role_id",
+    )
+    .bind(sub)
+    .bind(roles)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Removes the user's grants of exactly `roles` (others stay); returns how many were removed.
+pub async fn revoke_only(
+    conn: &mut sqlx::PgConnection,
+    sub: UserSub,
+    roles: &[Uuid],
+) -> StoreResult<u64> {
+    let r = sqlx::query("DELETE FROM user_role WHERE user_id = $1 AND role_id = ANY($2)")
+        .bind(sub)
+        .bind(roles)
+        .execute(conn)
+        .await?;
+    Ok(r.rows_affected())
+}
+
 /// Removes every global grant of the user; returns how many were removed.
 pub async fn revoke_all(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResult<u64> {
     let r = sqlx::query("DELETE FROM user_role WHERE user_id = $1")

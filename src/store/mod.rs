@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod cli_sessions;
 pub mod dataset;
 pub mod directory_cache;
 pub mod drift;
@@ -21,7 +22,10 @@ pub mod mandates;
 pub mod members;
 pub mod plans;
 pub mod query;
+pub mod registration_lease;
 pub mod registrations;
+pub mod seal;
+pub mod transience;
 pub mod trusts;
 pub mod undo;
 pub mod users;
@@ -32,49 +36,66 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::DatabaseSettings;
+pub use transience::{Transience, sqlstate_transience, transience_of};
 
 #[derive(Debug, Error)]
 pub enum StoreError {
     /// A named unique constraint was violated (the caller maps it to a domain error).
     #[error("unique constraint {constraint} violated")]
     Unique { constraint: String },
+    /// A serialization failure or deadlock: the server rolled the transaction back before it
+    /// committed, so running it again whole is safe ([`Transience::Retryable`]).
     #[error("serialization conflict or deadlock (retryable)")]
     Conflict,
     #[error(transparent)]
     Query(#[from] crate::domain::PageQueryError),
+    /// No usable connection: I/O, TLS, a lost or refused connection, pool timeout or closed.
+    /// A statement in flight when the connection went away may or may not have taken effect.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The server interrupted the statement without saying the change is impossible: the
+    /// session was ended (shutdown, failover, `pg_terminate_backend`), a lock or statement
+    /// timeout, a connection exception. It may succeed later.
+    #[error("database interrupted the statement (SQLSTATE {code}): {message}")]
+    Interrupted { code: String, message: String },
+    /// Any other database error: definitive. The message is the driver's, whole; the driver
+    /// error is deliberately not a `source` too, or a printer walking the chain would say the
+    /// same cause twice.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
+        let transience = transience_of(&e);
         if let sqlx::Error::Database(db) = &e {
-            match db.code().as_deref() {
-                // unique_violation
-                Some("23505") => {
-                    return StoreError::Unique {
-                        constraint: db.constraint().unwrap_or_default().to_string(),
-                    };
-                }
-                // serialization_failure, deadlock_detected
-                Some("40001") | Some("40P01") => return StoreError::Conflict,
-                _ => {}
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            if code == "23505" {
+                return StoreError::Unique {
+                    constraint: db.constraint().unwrap_or_default().to_string(),
+                };
             }
+            return match transience {
+                Transience::Retryable => StoreError::Conflict,
+                Transience::Transient => StoreError::Interrupted {
+                    code,
+                    message: db.message().to_string(),
+                },
+                Transience::Definitive => StoreError::Database(e),
+            };
         }
-        if matches!(
-            e,
-            sqlx::Error::Io(_)
-                | sqlx::Error::PoolTimedOut
-                | sqlx::Error::PoolClosed
-                | sqlx::Error::Tls(_)
-        ) {
-            return StoreError::Unavailable(e.to_string());
+        match transience {
+            Transience::Definitive => StoreError::Database(e),
+            _ => StoreError::Unavailable(e.to_string()),
         }
-        StoreError::Database(e)
     }
 }
 
@@ -87,8 +108,26 @@ impl StoreError {
         }
     }
 
+    /// This error in the one classification ([`Transience`]).
+    pub fn transience(&self) -> Transience {
+        match self {
+            StoreError::Conflict => Transience::Retryable,
+            StoreError::Unavailable(_) | StoreError::Interrupted { .. } => Transience::Transient,
+            StoreError::Database(e) => transience_of(e),
+            StoreError::Unique { .. } | StoreError::Query(_) | StoreError::Migrate(_) => {
+                Transience::Definitive
+            }
+        }
+    }
+
+    /// Transient or retryable (see [`Transience::may_succeed_later`]).
+    pub fn is_transient(&self) -> bool {
+        self.transience().may_succeed_later()
+    }
+
+    /// Safe to run the whole transaction again.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, StoreError::Conflict)
+        self.transience() == Transience::Retryable
     }
 }
 

@@ -5,17 +5,19 @@
 //! State changes go only through [`transition`] (an edge of
 //! [`crate::domain::registration::TRANSITIONS`], compare-and-set on the expected state) and
 //! [`record`] (error/evidence columns of a row that must still be in the expected state).
-//! One operation at a time per registration: [`try_lock`] takes a session advisory lock on a
-//! dedicated connection for the whole directory call + database write.
+//! One operation at a time per registration: [`try_lease`] takes a lease row for the whole
+//! directory call + database write.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgConnection, PgPool, Postgres};
+use sqlx::{PgConnection, PgPool};
 use thiserror::Error;
 use uuid::Uuid;
 
 use super::query::{ListSql, SqlColumn, fetch_page};
+pub use super::registration_lease::{
+    LeaseHolder, RegistrationLease, live_lease, renew_lease, try_lease,
+};
 use super::{StoreError, StoreResult};
 use crate::domain::page::{ColumnKind, ColumnSpec, ListSpec, SortDir};
 use crate::domain::{Page, PageQuery, RegistrationId, UserSub};
@@ -333,63 +335,31 @@ pub async fn for_user(db: &PgPool, sub: UserSub, email: &str) -> StoreResult<Vec
         .await?)
 }
 
-/// One registration's operation lock: a session-level advisory lock held by a dedicated
-/// connection for the whole directory call + database write (no transaction stays open).
-/// Released by [`RegistrationLock::release`]; if dropped instead (panic, cancelled future), the
-/// connection is closed, which releases the lock in the server.
-pub struct RegistrationLock {
-    conn: Option<PoolConnection<Postgres>>,
+/// The global grants the registration's roles write added, recorded in the same transaction
+/// (a rollback revokes exactly these).
+pub async fn record_granted(
+    conn: &mut PgConnection,
     id: RegistrationId,
+    roles: &[Uuid],
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE registration SET granted_roles = ARRAY(SELECT DISTINCT unnest(granted_roles || \
+         $2::uuid[])) WHERE id = $1",
+    )
+    .bind(id)
+    .bind(roles)
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
-fn lock_key_sql() -> &'static str {
-    "hashtextextended('hubdeck.registration:' || $1::text, 0)"
-}
-
-/// Takes the lock of `id` without waiting: `None` when another operation holds it.
-pub async fn try_lock(db: &PgPool, id: RegistrationId) -> StoreResult<Option<RegistrationLock>> {
-    let mut conn = db.acquire().await?;
-    let sql = format!("SELECT pg_try_advisory_lock({})", lock_key_sql());
-    let got: bool = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(got.then_some(RegistrationLock {
-        conn: Some(conn),
-        id,
-    }))
-}
-
-impl RegistrationLock {
-    pub fn id(&self) -> RegistrationId {
-        self.id
-    }
-
-    /// The lock's own connection (e.g. to insert the row the lock protects).
-    pub fn conn(&mut self) -> &mut PgConnection {
-        self.conn
-            .as_mut()
-            .expect("lock connection present until release")
-    }
-
-    pub async fn release(mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            let sql = format!("SELECT pg_advisory_unlock({})", lock_key_sql());
-            let unlocked: Result<bool, _> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(self.id)
-                .fetch_one(&mut *conn)
-                .await;
-            if !matches!(unlocked, Ok(true)) {
-                conn.close_on_drop();
-            }
-        }
-    }
-}
-
-impl Drop for RegistrationLock {
-    fn drop(&mut self) {
-        if let Some(conn) = self.conn.as_mut() {
-            conn.close_on_drop();
-        }
-    }
+/// The global grants the registration itself wrote.
+pub async fn granted_roles(conn: &mut PgConnection, id: RegistrationId) -> StoreResult<Vec<Uuid>> {
+    Ok(
+        sqlx::query_scalar("SELECT granted_roles FROM registration WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?
+            .unwrap_or_default(),
+    )
 }

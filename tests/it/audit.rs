@@ -285,7 +285,7 @@ fn split_csv(line: &str) -> Vec<String> {
 /// `hubdeck ARGS --database-url URL` with the local directory, no stdin: (exit code, stdout,
 /// stderr).
 pub(crate) fn hubdeck(db: &pg::TestDb, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args(args)
         .args(["--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "local")
@@ -446,7 +446,7 @@ async fn cli_mandates_members_purge_and_audit() {
     // create, member add, hard delete, create, soft delete, restore (refusals write nothing)
     assert_eq!(v["total"], 6);
     assert!(items.iter().all(|e| e["via"] == "cli"
-        && e["os_user"] == "ci-operator"
+        && e["os_user"] == crate::support::cli::real_account().as_str()
         && e["actor_user_id"].is_null()));
     let (code, out, _) = hubdeck(
         &db,

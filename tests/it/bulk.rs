@@ -304,7 +304,7 @@ async fn racing_bulks_and_single_changes_keep_the_last_admin() {
 // ---------------------------------------------------------------------------------------------
 
 fn hubdeck(db: &pg::TestDb, args: &[&str], stdin: &str) -> (i32, String, String) {
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let mut child = crate::support::cli::infra()
         .args(args)
         .args(["--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "local")
@@ -386,7 +386,13 @@ async fn cli_bulk_dry_run_json_then_apply_with_exit_codes() {
     .fetch_all(&db.pool)
     .await
     .unwrap();
-    assert_eq!(via, vec![(Some("cli".into()), Some("ci-operator".into()))]);
+    assert_eq!(
+        via,
+        vec![(
+            Some("cli".into()),
+            Some(crate::support::cli::real_account())
+        )]
+    );
 
     // Everything already so: exit 0. Usage errors: exit 2.
     let (code, _, err) = hubdeck(&db, &args, "carol@clinic.example\n");

@@ -12,7 +12,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_hubdeck");
 
 /// The binary with a clean environment: no AWS variables, no config file, a private HOME.
 fn hubdeck(home: &std::path::Path) -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = crate::support::cli::infra();
     for (k, _) in std::env::vars() {
         if k.starts_with("AWS_")
             || k.starts_with("HUBDECK_")
@@ -71,7 +71,7 @@ async fn closed_stdout_ends_quietly() {
         let mut cmd = Command::new("bash");
         cmd.arg("-c")
             .arg(
-                "set -o pipefail; \"$BIN\" $COMMAND \
+                "set -o pipefail; \"$BIN\" --as-infrastructure $COMMAND \
                  --database-url \"$URL\" 2>\"$ERR\" | head -c 100 >/dev/null; \
                  echo \"rc=${PIPESTATUS[0]}\"",
             )

@@ -244,7 +244,7 @@ async fn assert_socket_only(root: &Path, url: &str) {
     };
     assert_eq!(show, "");
     // The URL works for hubdeck itself and for psql.
-    let out = Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args([
             "mandates",
             "list",

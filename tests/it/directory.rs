@@ -730,7 +730,7 @@ async fn a_cancelled_sync_marks_nothing_gone() {
 }
 
 fn hubdeck_cli(db: &pg::TestDb, s: &DirectorySettings, args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args(args)
         .args(["--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "cognito")

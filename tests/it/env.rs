@@ -13,8 +13,8 @@ pub fn hubdeck_in(home: &Path, args: &[&str], vars: &[(&str, &str)]) -> Output {
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("HUBDECK_DATA_DIR", home.join("data"))
-        .args(args);
+        .env("HUBDECK_DATA_DIR", home.join("data"));
+    crate::support::cli::as_infrastructure(&mut c).args(args);
     for (k, v) in vars {
         c.env(k, v);
     }
@@ -301,7 +301,7 @@ async fn env_demo_reaches_the_demo_data_with_no_other_setting() {
 
         // eval "$(hubdeck demo --print-env)" then plain commands reach the demo.
         let script = format!(
-            "set -e; eval \"$('{bin}' demo --print-env)\"; '{bin}' users list --search admin@hubdeck --output json",
+            "set -e; eval \"$('{bin}' demo --print-env)\"; '{bin}' users list --as-infrastructure --search admin@hubdeck --output json",
             bin = env!("CARGO_BIN_EXE_hubdeck")
         );
         let mut c = Command::new("sh");

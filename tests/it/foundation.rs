@@ -36,9 +36,8 @@ async fn migrations_apply_on_empty_database_and_again_as_noop() {
 #[tokio::test]
 async fn migrate_command_twice_is_a_noop() {
     let db = pg::empty_db().await;
-    let bin = env!("CARGO_BIN_EXE_hubdeck");
     for expected in ["applied", "nothing to do"] {
-        let out = std::process::Command::new(bin)
+        let out = crate::support::cli::infra()
             .args(["migrate", "--database-url", &db.url])
             .env("HUBDECK_DATA_DIR", std::env::temp_dir())
             .output()

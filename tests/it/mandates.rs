@@ -1164,7 +1164,7 @@ async fn migration_0700_renames_existing_duplicates_deterministically() {
 async fn cli_duplicate_name_exits_3_and_restore_keeps_disabled() {
     let db = pg::fresh_db().await;
     let run = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        let out = crate::support::cli::infra()
             .args(args)
             .args(["--database-url", &db.url])
             .env("HUBDECK_DIRECTORY__KIND", "local")

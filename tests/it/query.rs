@@ -528,7 +528,7 @@ async fn console_end_shows_the_last_mandate_beyond_the_cap() {
 }
 
 fn cli(db: &pg::TestDb, args: &[&str]) -> serde_json::Value {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args(args)
         .args(["--output", "json", "--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "local")
@@ -656,7 +656,7 @@ async fn cli_after_walks_every_list_exactly_once_with_an_exact_total() {
     assert_eq!(totals, vec![45, 45, 45]);
 
     // A cursor that is not one: exit 2 with a clear message.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args(["users", "list", "--after", "zz", "--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "local")
         .env("HUBDECK_DATA_DIR", std::env::temp_dir())

@@ -38,6 +38,21 @@ pub fn operator(perms: &[PermissionRef]) -> Actor {
     })
 }
 
+/// A holder killed mid-operation never renews its lease again: after at most
+/// `LEASE_TTL` it has expired. The test lets that time pass by moving the expiry (it checks the
+/// lease is there, unexpired, first).
+pub async fn lease_of_a_dead_holder_expires(pool: &PgPool, id: RegistrationId) {
+    let live: bool = sqlx::query_scalar(
+        "UPDATE registration_lease SET expires_at = clock_timestamp() \
+         WHERE registration_id = $1 RETURNING expires_at > since",
+    )
+    .bind(id)
+    .fetch_one(pool)
+    .await
+    .expect("the dead holder's lease is there");
+    assert!(live);
+}
+
 pub fn req(email: &str, roles: &[RoleRef]) -> RegisterRequest {
     RegisterRequest {
         email: email.into(),
@@ -485,7 +500,7 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
         let t = fresh_db().await;
         let email = format!("{failpoint}@example.org");
         let run = |args: &[&str], fp: Option<&str>| {
-            let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+            let mut c = crate::support::cli::infra();
             c.arg("--database-url")
                 .arg(&t.url)
                 .args(args)
@@ -545,6 +560,14 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
         assert_eq!(stuck[0]["state"], expected_state);
         let id = stuck[0]["id"].as_str().unwrap().to_string();
 
+        // The killed process still holds the registration's lease: a repair is told who and
+        // since when, until the lease (no longer renewed) expires.
+        let out = run(&["users", "repair", "--retry", &id], None);
+        assert_eq!(out.status.code(), Some(3));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("is being repaired by cli:"), "{err}");
+        lease_of_a_dead_holder_expires(&t.pool, id.parse().unwrap()).await;
+
         // Repair completes it (twice: idempotent).
         for _ in 0..2 {
             let out = run(&["users", "repair", "--retry", &id], None);
@@ -588,7 +611,7 @@ async fn crash_after_identity_created_is_visible_and_repairable() {
 async fn cli_users_commands_and_exit_codes() {
     let t = fresh_db().await;
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::infra()
             .arg("--database-url")
             .arg(&t.url)
             .args(args)
@@ -902,38 +925,73 @@ async fn second_registration_while_one_is_open_is_refused_before_the_directory()
     );
 }
 
-/// One operation per registration: the lock is exclusive, released by `release`, and released
-/// by the server when its holder vanishes without releasing (dropped: connection closed).
+/// One operation per registration: the lease is exclusive (the refusal names its holder),
+/// released by `release` (only the holder's own), released in the background when its holder
+/// drops it, and taken over once expired.
 #[tokio::test]
-async fn registration_lock_is_exclusive_and_dies_with_its_holder() {
+async fn registration_lease_is_exclusive_released_and_taken_over_when_expired() {
+    use std::time::Duration;
     let t = fresh_db().await;
     let id = RegistrationId::new_v4();
-    let held = registrations::try_lock(&t.pool, id).await.unwrap().unwrap();
-    assert!(
-        registrations::try_lock(&t.pool, id)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // Another registration's lock is independent.
-    let other = registrations::try_lock(&t.pool, RegistrationId::new_v4())
+    let ttl = Duration::from_secs(300);
+    let held = registrations::try_lease(&t.pool, id, "alice@example.org", ttl)
         .await
         .unwrap()
-        .unwrap();
+        .unwrap_or_else(|h| panic!("free, yet held by {h:?}"));
+    let refused = registrations::try_lease(&t.pool, id, "bob@example.org", ttl)
+        .await
+        .unwrap()
+        .err()
+        .expect("held by alice");
+    assert_eq!(refused.holder, "alice@example.org");
+    assert!(refused.expires_at > refused.since);
+    // Another registration's lease is independent.
+    let other = registrations::try_lease(&t.pool, RegistrationId::new_v4(), "bob", ttl)
+        .await
+        .unwrap()
+        .unwrap_or_else(|h| panic!("{h:?}"));
     other.release().await;
     held.release().await;
-    let again = registrations::try_lock(&t.pool, id).await.unwrap().unwrap();
+    let again = registrations::try_lease(&t.pool, id, "bob@example.org", ttl)
+        .await
+        .unwrap()
+        .unwrap_or_else(|h| panic!("released, yet held by {h:?}"));
     drop(again);
     let mut freed = false;
     for _ in 0..100 {
-        if let Some(l) = registrations::try_lock(&t.pool, id).await.unwrap() {
+        if let Ok(l) = registrations::try_lease(&t.pool, id, "carol", ttl)
+            .await
+            .unwrap()
+        {
             l.release().await;
             freed = true;
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert!(freed, "a dropped lock is released with its connection");
+    assert!(
+        freed,
+        "a dropped lease is released by its holder in the background"
+    );
+    // A lease nobody released (the holder's process was killed) is taken over once expired;
+    // the old holder's late release does not free the new holder's lease.
+    let stale = registrations::try_lease(&t.pool, id, "dave", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap_or_else(|h| panic!("{h:?}"));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let taken = registrations::try_lease(&t.pool, id, "erin", ttl)
+        .await
+        .unwrap()
+        .unwrap_or_else(|h| panic!("expired, yet held by {h:?}"));
+    stale.release().await;
+    let holder = registrations::try_lease(&t.pool, id, "frank", ttl)
+        .await
+        .unwrap()
+        .err()
+        .expect("erin still holds it");
+    assert_eq!(holder.holder, "erin");
+    taken.release().await;
 }
 
 /// Reading the stuck-registrations list never writes: an old `pending` row stays `pending`
@@ -993,8 +1051,8 @@ async fn listing_stuck_registrations_never_reconciles() {
     assert!(matches!(e, ServiceError::Denied(_)), "{e}");
 }
 
-/// Through the real binary: while one operation holds a registration (its lock), `users repair`
-/// on it is refused with exit 3 and the "being repaired by another operator" message, and the
+/// Through the real binary: while one operation holds a registration (its lease), `users repair`
+/// on it is refused with exit 3 and "being repaired by <holder> since <time>", and the
 /// row is unchanged; once released, the repair goes through.
 #[tokio::test]
 async fn cli_repair_of_a_registration_being_repaired_exits_3() {
@@ -1002,7 +1060,7 @@ async fn cli_repair_of_a_registration_being_repaired_exits_3() {
     let svc = local_services(&t).await;
     let (id, sub) = stuck_after_create(&svc, "busy@example.org", &[RoleRef::Viewer]).await;
     let run = |args: Vec<String>| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::infra()
             .arg("--database-url")
             .arg(&t.url)
             .args(args)
@@ -1012,7 +1070,15 @@ async fn cli_repair_of_a_registration_being_repaired_exits_3() {
             .output()
             .expect("run hubdeck")
     };
-    let lock = registrations::try_lock(&t.pool, id).await.unwrap().unwrap();
+    let lock = registrations::try_lease(
+        &t.pool,
+        id,
+        "alice@example.org",
+        std::time::Duration::from_secs(300),
+    )
+    .await
+    .unwrap()
+    .unwrap_or_else(|h| panic!("{h:?}"));
     for flag in ["--retry", "--rollback"] {
         let out = run(vec![
             "users".into(),
@@ -1022,7 +1088,10 @@ async fn cli_repair_of_a_registration_being_repaired_exits_3() {
         ]);
         assert_eq!(out.status.code(), Some(3), "{flag}");
         let err = String::from_utf8_lossy(&out.stderr);
-        assert!(err.contains("being repaired by another operator"), "{err}");
+        assert!(
+            err.contains("being repaired by alice@example.org since"),
+            "{err}"
+        );
     }
     let out = run(vec![
         "users".into(),

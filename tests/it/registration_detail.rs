@@ -3,8 +3,6 @@
 //! started it, retried, shown again; a `needs_cleanup` row shows both causes. CLI twin
 //! `users repair --show ID` in JSON and as a table with its remedies.
 
-use std::process::Command;
-
 use hubdeck::domain::{RegistrationId, RegistrationState};
 use hubdeck::service::registration_detail::RegistrationRepair;
 
@@ -13,7 +11,7 @@ use crate::registration::{cli, local_services};
 use crate::support::pg;
 
 fn hubdeck(url: &str, args: &[&str], failpoint: Option<&str>) -> std::process::Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+    let mut c = crate::support::cli::infra();
     c.arg("--database-url")
         .arg(url)
         .args(args)
@@ -68,7 +66,11 @@ async fn a_crashed_registration_is_explained_retried_and_shown_complete() {
         "console language: {}",
         d.next_step
     );
-    assert_eq!(d.started_by, "cli (night-shift)");
+    // The real OS account, not $USER.
+    assert_eq!(
+        d.started_by,
+        format!("cli ({})", crate::support::cli::real_account())
+    );
     assert_eq!(d.requested_roles, ["Researcher"]);
     assert!(d.age_seconds >= 0 && d.age.ends_with(" s"), "{}", d.age);
     assert_eq!(
@@ -117,6 +119,18 @@ async fn a_crashed_registration_is_explained_retried_and_shown_complete() {
         "{text}"
     );
 
+    // The killed process's lease is still live: the detail names its holder and since when.
+    let d = svc.registration_detail(&cli(), id).await.unwrap();
+    let by = d
+        .being_repaired_by
+        .expect("the dead holder's lease is live");
+    assert!(
+        by.starts_with("cli:night-shift since ") && by.ends_with(" UTC"),
+        "{by}"
+    );
+    crate::registration::lease_of_a_dead_holder_expires(&t.pool, id).await;
+    let d = svc.registration_detail(&cli(), id).await.unwrap();
+    assert_eq!(d.being_repaired_by, None, "an expired lease holds nothing");
     svc.retry_registration(&cli(), id).await.unwrap();
     let d = svc.registration_detail(&cli(), id).await.unwrap();
     assert_eq!(d.state, RegistrationState::Complete);

@@ -144,13 +144,13 @@ fn expected(at: At, k: Kind, attempts: u32) -> (&'static str, bool, i64) {
     }
 }
 
-struct Rig {
-    svc: Services,
-    proxy: FaultProxy,
+pub(crate) struct Rig {
+    pub(crate) svc: Services,
+    pub(crate) proxy: FaultProxy,
     /// Direct client to moto (around the proxy) to observe the identity.
-    moto: aws_sdk_cognitoidentityprovider::Client,
-    pool_id: String,
-    t: crate::support::pg::TestDb,
+    pub(crate) moto: aws_sdk_cognitoidentityprovider::Client,
+    pub(crate) pool_id: String,
+    pub(crate) t: crate::support::pg::TestDb,
 }
 
 /// A pool whose schema has the registration marker `custom:hubdeck_reg` (as README asks).
@@ -199,7 +199,7 @@ pub async fn marker_pool(client: &aws_sdk_cognitoidentityprovider::Client) -> (S
     (pool_id, client_id)
 }
 
-async fn rig() -> Rig {
+pub(crate) async fn rig() -> Rig {
     rig_with(1, true).await
 }
 
@@ -237,7 +237,7 @@ async fn rig_with(max_attempts: u32, marker: bool) -> Rig {
 }
 
 impl Rig {
-    async fn in_moto(&self, email: &str) -> Option<UserSub> {
+    pub(crate) async fn in_moto(&self, email: &str) -> Option<UserSub> {
         match self
             .moto
             .admin_get_user()
@@ -260,7 +260,7 @@ impl Rig {
         }
     }
 
-    async fn journal_of(
+    pub(crate) async fn journal_of(
         &self,
         email: &str,
     ) -> (String, Option<UserSub>, Option<String>, Option<String>) {
@@ -527,7 +527,7 @@ async fn unauthorized_operator_sends_nothing_to_the_directory() {
     );
 }
 
-async fn create_in_moto(rig: &Rig, email: &str) -> UserSub {
+pub(crate) async fn create_in_moto(rig: &Rig, email: &str) -> UserSub {
     let out = rig
         .moto
         .admin_create_user()
@@ -654,7 +654,7 @@ async fn seed_users_against_cognito_with_faults() {
         ),
     )
     .unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::tokio_infra()
         .arg("--config")
         .arg(&cfg)
         .arg("--database-url")
@@ -675,7 +675,7 @@ async fn seed_users_against_cognito_with_faults() {
     // A 503 only skips: exit 0.
     rig.proxy.clear().await;
     rig.proxy.inject("AdminGetUser", injection(Kind::S503), 1);
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::tokio_infra()
         .arg("--config")
         .arg(&cfg)
         .arg("--database-url")
@@ -794,7 +794,7 @@ async fn retry_and_rollback_at_the_same_moment_never_mix() {
         };
         assert_eq!(loser.exit_code(), 3, "round {round}: {loser}");
         let msg = loser.to_string();
-        if msg.contains("being repaired by another operator") {
+        if msg.contains("is being repaired by") {
             busy += 1;
         } else {
             // It ran after the winner had finished: refused by the state, nothing changed.
@@ -834,7 +834,7 @@ async fn two_operators_register_the_same_email_through_the_binary() {
     )
     .unwrap();
     let register = |email: String| {
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::tokio_infra()
             .arg("--config")
             .arg(&cfg)
             .arg("--database-url")

@@ -24,6 +24,8 @@ fn hubdeck(home: &std::path::Path) -> Command {
     c.env("HOME", home)
         .env("HUBDECK_DATA_DIR", home.join("data"))
         .env("HUBDECK_DIRECTORY__KIND", "local");
+    // These commands run unattended: the explicit infrastructure route (see support::cli).
+    crate::support::cli::as_infrastructure(&mut c);
     c
 }
 
@@ -91,7 +93,7 @@ async fn seed_hostile(pool: &sqlx::PgPool) -> uuid::Uuid {
 /// Runs `args` with stdout on a terminal (a pty from `script`), returning what it showed.
 fn on_a_terminal(home: &std::path::Path, db_url: &str, args: &[&str]) -> Vec<u8> {
     let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    let mut line = quote(BIN);
+    let mut line = format!("{} {}", quote(BIN), crate::support::cli::INFRA_FLAG);
     for a in args.iter().copied().chain(["--database-url", db_url]) {
         line.push(' ');
         line.push_str(&quote(a));
@@ -771,7 +773,7 @@ async fn mandates_delete_refuses_a_reference_that_is_one_mandates_id_and_another
 fn skewed(home: &std::path::Path, offset: &str) -> Command {
     let plain = hubdeck(home);
     let mut c = Command::new("faketime");
-    c.args(["-f", offset, BIN]);
+    c.args(["-f", offset, BIN, crate::support::cli::INFRA_FLAG]);
     for (k, v) in plain.get_envs() {
         match v {
             Some(v) => c.env(k, v),

@@ -215,7 +215,7 @@ fn test_sh_uses_the_same_setup_script() {
     let test_sh =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("test.sh")).unwrap();
     assert!(
-        test_sh.contains("scripts/setup.sh pg tmux zsh mandoc faketime moto cargo"),
+        test_sh.contains("scripts/setup.sh pg tmux zsh sudo mandoc faketime moto cargo"),
         "{test_sh}"
     );
     let ci =

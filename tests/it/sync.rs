@@ -80,7 +80,11 @@ async fn sync_of_1000_users_shows_a_progress_bar_reaching_100_percent() {
     let mut env = cognito_env(&db.url, &pool, &client);
     // 17 ListUsers pages at 4 requests/s: about 4 s, long enough to see the bar move.
     env.push(("HUBDECK_DIRECTORY__USER_LIST_RPS", "4"));
-    let t = crate::tui_e2e::Tmux::start(&["directory", "sync"], &env);
+    env.push(crate::support::cli::INFRA_ENV);
+    let t = crate::tui_e2e::Tmux::start(
+        &[crate::support::cli::INFRA_FLAG, "directory", "sync"],
+        &env,
+    );
 
     // While it runs: a bar with a total from the pool's estimate, a rate and an ETA.
     let deadline = Instant::now() + Duration::from_secs(30);

@@ -129,7 +129,7 @@ async fn york() -> (pg::TestDb, hubdeck::domain::trust::RegisteredTrust) {
 async fn cli_rotates_the_internal_key_once_into_a_pipe_and_shows_the_detail() {
     let (db, reg) = york().await;
     let run = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+        crate::support::cli::infra()
             .args(args)
             .args(["--database-url", &db.url])
             .env("HUBDECK_DIRECTORY__KIND", "local")
@@ -182,13 +182,14 @@ async fn rotate_internal_key_on_a_terminal_rotates_nothing_and_names_the_way() {
     let before = rotated_at().await;
     let t = crate::tui_e2e::Tmux::start(
         &[
+            crate::support::cli::INFRA_FLAG,
             "trusts",
             "rotate-internal-key",
             "YRK",
             "--database-url",
             &db.url,
         ],
-        &[],
+        &[crate::support::cli::INFRA_ENV],
     );
     t.wait_for(&[
         "nothing was rotated",

@@ -2,7 +2,6 @@
 //! deletion, lists, and the `register-trust` command — against real PostgreSQL.
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::Command;
 use std::sync::Arc;
 
 use hubdeck::config::Settings;
@@ -738,7 +737,7 @@ fn hubdeck(db_url: &str, dir: &std::path::Path, slots: &[&str], args: &[&str]) -
         ),
     )
     .expect("config");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_hubdeck"));
+    let mut cmd = crate::support::cli::infra();
     for (k, _) in std::env::vars() {
         if k.starts_with("HUBDECK_") || k == "RUST_LOG" {
             cmd.env_remove(k);
@@ -1171,7 +1170,7 @@ fn register_trust_prints_empty_array_when_settings_are_broken() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
     std::fs::write(&bad, "[database\n").unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args([
             "--config",
             bad.to_str().unwrap(),

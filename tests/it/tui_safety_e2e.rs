@@ -243,6 +243,7 @@ async fn cli_keys_on_a_terminal_go_to_the_reveal_panel_not_the_scrollback() {
     let db = fresh_db().await;
     let t = crate::tui_e2e::Tmux::start(
         &[
+            crate::support::cli::INFRA_FLAG,
             "--database-url",
             &db.url,
             "register-trust",
@@ -251,7 +252,7 @@ async fn cli_keys_on_a_terminal_go_to_the_reveal_panel_not_the_scrollback() {
             "--code",
             "leeds",
         ],
-        &[],
+        &[crate::support::cli::INFRA_ENV],
     );
     let cap = t.wait_for(&["shown once", "Trust API key", "Internal-service key"]);
     assert!(t.alternate_on(), "the panel is on the alternate screen");
@@ -282,8 +283,15 @@ async fn cli_keys_on_a_terminal_go_to_the_reveal_panel_not_the_scrollback() {
 
     // rotate-key the same way.
     let t = crate::tui_e2e::Tmux::start(
-        &["--database-url", &db.url, "trusts", "rotate-key", "LEEDS"],
-        &[],
+        &[
+            crate::support::cli::INFRA_FLAG,
+            "--database-url",
+            &db.url,
+            "trusts",
+            "rotate-key",
+            "LEEDS",
+        ],
+        &[crate::support::cli::INFRA_ENV],
     );
     let cap = t.wait_for(&["shown once", "Trust API key"]);
     let new_key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key:\n{cap}"));

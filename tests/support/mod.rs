@@ -3,6 +3,7 @@
 //! virtualenv. Components that are missing make tests FAIL with the remedy — never skip.
 #![allow(dead_code)]
 
+pub mod cli;
 pub mod fault_proxy;
 pub mod moto;
 pub mod pg;

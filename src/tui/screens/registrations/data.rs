@@ -95,6 +95,9 @@ pub fn detail_lines(d: &RegistrationDetail) -> Vec<(String, String)> {
     if let Some(n) = &d.note {
         v.push(("Note".into(), shown(n)));
     }
+    if let Some(by) = &d.being_repaired_by {
+        v.push(("Being repaired by".into(), shown(by)));
+    }
     v.push((
         "Requested roles".into(),
         shown(&d.requested_roles.join(", ")),

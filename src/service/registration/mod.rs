@@ -15,12 +15,14 @@
 //!
 //! Every state change is an edge of `domain::registration::TRANSITIONS`, written
 //! compare-and-set. Every operation on one registration (the saga itself, retry, rollback,
-//! resolve, reconcile) holds that registration's lock (`store::registrations::try_lock`) for the
-//! whole directory call + database write; a second operator is told the registration is being
-//! repaired by another operator (a conflict, exit 3).
+//! resolve, reconcile) holds that registration's lease (`store::registrations::try_lease`, a
+//! row with an expiry, see [`lease`]) for the whole directory call + database write; a second
+//! operator is told who is repairing it since when (a conflict, exit 3). Each of them re-reads
+//! the operator's authority in its own transaction before it acts ([`authority`]).
 //!
-//! Failure classification ([`classify`]): transient → keep the identity, `roles_pending`;
-//! definitive → roll back only what this saga provably created, `rolled_back` (or
+//! Failure classification ([`classify`] for the directory, [`crate::store::Transience`] for the
+//! database): transient → keep the identity, `roles_pending` ([`roles_write`]); definitive →
+//! roll back only what this saga provably created ([`rollback`]), `rolled_back` (or
 //! `needs_cleanup` when the rollback fails, with both causes).
 //!
 //! Cancelling (the console drops the task): safe before the directory call starts (only a
@@ -35,6 +37,14 @@
 //! with `HUBDECK_FAILPOINT=before_roles_written` it aborts after the journal records
 //! `identity_created` and before roles are written. Used by the crash-safety tests.
 
+mod authority;
+mod lease;
+mod roles_write;
+mod rollback;
+
+pub use lease::being_repaired;
+use rollback::RollbackFailure;
+
 use crate::service::access::Area;
 use std::time::Duration;
 
@@ -42,15 +52,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::actor::authorize;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, Invite, NewIdentity, UserKey};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, PermissionRef, RegistrationId, RoleRef, UserSub};
 use crate::store::registrations::{
-    self, Change, NewRegistration, ONE_OPEN_PER_EMAIL, RegistrationLock, TransitionError,
+    self, Change, NewRegistration, ONE_OPEN_PER_EMAIL, TransitionError,
 };
 pub use crate::store::registrations::{Registration, RegistrationState};
-use crate::store::{directory_cache, grants, users as ustore};
+use crate::store::{directory_cache, users as ustore};
 
 /// Profile fields are 1–255 characters.
 pub const PROFILE_MAX: usize = 255;
@@ -176,14 +187,6 @@ fn age(since: DateTime<Utc>) -> String {
     }
 }
 
-/// The refusal a second operator gets while one operation holds the registration's lock.
-pub fn being_repaired(id: RegistrationId) -> ServiceError {
-    ServiceError::Conflict(format!(
-        "registration {id} is being repaired by another operator; nothing was changed — look \
-         again (`hubdeck users repair`) when that has finished"
-    ))
-}
-
 impl From<TransitionError> for ServiceError {
     fn from(e: TransitionError) -> Self {
         match e {
@@ -235,42 +238,34 @@ impl Services {
             }
         }
         let ids = role_ids(&v.roles);
-        // The lock is taken before the row exists, on the connection that inserts it: nobody
-        // can act on the new registration until this saga has finished with it.
+        // The lease is taken before the row exists: nobody can act on the new registration
+        // until this saga has finished with it.
         let id = RegistrationId::new_v4();
-        let mut lock = self.lock_registration(id).await?;
-        let inserted = registrations::insert_pending_with_id(
-            lock.conn(),
-            id,
-            &NewRegistration {
-                email: v.email.as_str(),
-                name: &v.name,
-                organisation: &v.organisation,
-                requested_roles: &ids,
-                suppress_invite: req.suppress_invite,
-                who: actor.audit(),
-            },
-        )
-        .await;
+        let lock = self.lock_registration(actor, id).await?;
+        let new = NewRegistration {
+            email: v.email.as_str(),
+            name: &v.name,
+            organisation: &v.organisation,
+            requested_roles: &ids,
+            suppress_invite: req.suppress_invite,
+            who: actor.audit(),
+        };
+        let inserted = self.insert_authorized(actor, id, &new, &v.roles).await;
         let journal = match inserted {
             Ok(j) => j,
             Err(e) => {
                 lock.release().await;
-                if e.unique_constraint() == Some(ONE_OPEN_PER_EMAIL) {
+                if let ServiceError::Store(s) = &e
+                    && s.unique_constraint() == Some(ONE_OPEN_PER_EMAIL)
+                {
                     return Err(self.open_registration_exists(&v.email).await);
                 }
-                return Err(e.into());
+                return Err(e);
             }
         };
         let out = self.create_phase(actor, &journal, &v.email).await;
         lock.release().await;
         out
-    }
-
-    async fn lock_registration(&self, id: RegistrationId) -> ServiceResult<RegistrationLock> {
-        registrations::try_lock(&self.db, id)
-            .await?
-            .ok_or_else(|| being_repaired(id))
     }
 
     /// The refusal of a second open registration of one email (nothing reached the directory).
@@ -635,9 +630,8 @@ impl Services {
         }
 
         // ONE transaction: grants + profile + audit + journal state.
-        let written = self.write_roles(actor, journal, sub).await;
-        match written {
-            Ok(added) => Ok(outcome(
+        match self.write_roles(actor, journal, sub).await {
+            Ok(Some(added)) => Ok(outcome(
                 RegistrationState::Complete,
                 format!(
                     "Registered {} (sub {sub}) with roles [{}]{}.",
@@ -650,89 +644,30 @@ impl Services {
                     }
                 ),
             )),
-            Err(WriteError::AlreadyComplete) => Ok(outcome(
+            Ok(None) => Ok(outcome(
                 RegistrationState::Complete,
                 format!("Registration {id} is already complete; nothing to do."),
             )),
-            Err(WriteError::Service(e)) => {
-                if let ServiceError::Store(s) = &e
-                    && matches!(s, crate::store::StoreError::Unavailable(_))
-                {
-                    // The database went away: keep the identity, repair completes it.
-                    return Err(ServiceError::Store(crate::store::StoreError::Unavailable(
-                        format!(
-                            "{s}; the identity {sub} exists and registration {id} can be \
-                             completed with `hubdeck users repair --retry {id}`"
-                        ),
-                    )));
+            // Another actor moved the row: nothing of ours to undo.
+            Err(e @ ServiceError::Conflict(_)) => Err(e),
+            Err(e) if roles_write::keeps_identity(&e) => {
+                let (state, message) = self.keep_roles_pending(journal, sub, &e).await?;
+                match e {
+                    // The operator is told their authority is gone (the console signs them
+                    // out); the journal says the identity waits for its roles.
+                    ServiceError::OperatorRevoked(_) | ServiceError::Denied(_)
+                        if state != RegistrationState::Complete =>
+                    {
+                        Err(e)
+                    }
+                    _ => Ok(outcome(state, message)),
                 }
-                if let ServiceError::Conflict(_) = &e {
-                    // Another actor moved the row: nothing of ours to undo.
-                    return Err(e);
-                }
+            }
+            Err(e) => {
                 let cause = format!("writing roles and profile failed: {e}");
                 Err(self.roll_back_created(actor, journal, sub, &cause).await)
             }
         }
-    }
-
-    async fn write_roles(
-        &self,
-        actor: &Actor,
-        journal: &Registration,
-        sub: UserSub,
-    ) -> Result<u64, WriteError> {
-        let mut tx = self.db.begin().await.map_err(ServiceError::from)?;
-        let locked = registrations::lock_row(&mut tx, journal.id)
-            .await
-            .map_err(ServiceError::from)?
-            .ok_or_else(|| ServiceError::NotFound(format!("registration {}", journal.id)))?;
-        let from = locked.state();
-        if from == RegistrationState::Complete {
-            return Err(WriteError::AlreadyComplete);
-        }
-        if locked.sub != Some(sub) {
-            return Err(WriteError::Service(ServiceError::Conflict(format!(
-                "registration {} records sub {:?}, not {sub}; nothing was written",
-                journal.id, locked.sub
-            ))));
-        }
-        grants::lock_user(&mut tx, sub)
-            .await
-            .map_err(ServiceError::from)?;
-        let added = grants::grant_missing(&mut tx, sub, &journal.requested_roles)
-            .await
-            .map_err(ServiceError::from)?;
-        ustore::upsert_profile(&mut tx, sub, &journal.name, &journal.organisation)
-            .await
-            .map_err(ServiceError::from)?;
-        ustore::insert_audit(
-            &mut tx,
-            &ustore::AuditEntry {
-                action: "Registered user",
-                user_id: sub,
-                who: actor.audit(),
-                details: serde_json::json!({
-                    "registration_id": journal.id,
-                    "email": journal.email,
-                    "roles": roles_from_ids(&journal.requested_roles),
-                    "granted": added,
-                }),
-            },
-        )
-        .await
-        .map_err(ServiceError::from)?;
-        registrations::transition(
-            &mut tx,
-            journal.id,
-            from,
-            RegistrationState::Complete,
-            &Change::default(),
-        )
-        .await
-        .map_err(ServiceError::from)?;
-        tx.commit().await.map_err(ServiceError::from)?;
-        Ok(added)
     }
 
     /// Deletes the identity THIS saga created (proof: the recorded sub), removes any rows for
@@ -750,23 +685,26 @@ impl Services {
             Ok(Some(j)) => j.state(),
             _ => journal.state(),
         };
-        let deleted = self.delete_own_identity(&journal.email, sub).await;
-        match deleted {
-            Ok(()) => match self
-                .finish_rollback(actor, journal, from, sub, cause, None)
-                .await
-            {
-                Ok(()) => ServiceError::Internal(format!(
-                    "registration {id} of {} failed and was rolled back (the identity it created \
-                     was deleted; no grants or profile kept): {cause}",
-                    show(&journal.email)
-                )),
-                Err(e) => ServiceError::Internal(format!(
-                    "registration {id} failed ({cause}); the identity was deleted but recording \
-                     the rollback failed: {e}"
-                )),
-            },
-            Err(rb) => {
+        match self
+            .roll_back_identity(actor, journal, from, sub, cause)
+            .await
+        {
+            Ok(()) => ServiceError::Internal(format!(
+                "registration {id} of {} failed and was rolled back (the identity it created \
+                 was deleted; no grants or profile kept): {cause}",
+                show(&journal.email)
+            )),
+            Err(RollbackFailure::Refused(e)) => ServiceError::Internal(format!(
+                "registration {id} of {} failed ({cause}); rolling it back was refused: {e}. The \
+                 identity {sub} was kept; nothing was changed",
+                show(&journal.email)
+            )),
+            Err(RollbackFailure::Database(e)) => ServiceError::Internal(format!(
+                "registration {id} failed ({cause}); the rollback did not finish: {e}. The \
+                 identity may already be deleted; `hubdeck users repair --rollback {id}` \
+                 finishes it"
+            )),
+            Err(RollbackFailure::Directory(rb)) => {
                 let rb_msg = format!("deleting the identity failed: {rb}");
                 let both = format!(
                     "registration {id} of {} failed: {cause}; rollback also failed: {rb_msg}. The \
@@ -880,52 +818,6 @@ impl Services {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    async fn finish_rollback(
-        &self,
-        actor: &Actor,
-        journal: &Registration,
-        from: RegistrationState,
-        sub: UserSub,
-        cause: &str,
-        note: Option<&str>,
-    ) -> ServiceResult<()> {
-        let mut tx = self.db.begin().await?;
-        grants::lock_user(&mut tx, sub).await?;
-        let revoked = grants::revoke_all(&mut tx, sub).await?;
-        let profiles = ustore::delete_profile(&mut tx, sub).await?;
-        ustore::insert_audit(
-            &mut tx,
-            &ustore::AuditEntry {
-                action: "Rolled back registration",
-                user_id: sub,
-                who: actor.audit(),
-                details: serde_json::json!({
-                    "registration_id": journal.id,
-                    "email": journal.email,
-                    "cause": cause,
-                    "grants_removed": revoked,
-                    "profiles_removed": profiles,
-                    "note": note,
-                }),
-            },
-        )
-        .await?;
-        registrations::transition(
-            &mut tx,
-            journal.id,
-            from,
-            RegistrationState::RolledBack,
-            &Change {
-                last_error: Some(cause),
-                ..Default::default()
-            },
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     async fn cache_identity(&self, i: &Identity) {
         if let Ok(mut conn) = self.db.acquire().await
             && let Err(e) = directory_cache::upsert(&mut *conn, i).await
@@ -976,7 +868,7 @@ impl Services {
     ) -> ServiceResult<RegisterOutcome> {
         actor.require(PermissionRef::CanManageUsers, "retrying a registration")?;
         self.ensure_writable("retry registration")?;
-        let lock = self.lock_registration(id).await?;
+        let lock = self.lock_registration(actor, id).await?;
         let out = self.retry_locked(actor, id).await;
         lock.release().await;
         out
@@ -1020,12 +912,14 @@ impl Services {
             }
             _ => {}
         }
-        // Retrying grants the requested roles: the operator must be allowed to grant them.
-        for r in roles_from_ids(&journal.requested_roles) {
-            for p in r.permissions() {
-                actor.require(*p, &format!("granting the {r} role"))?;
-            }
-        }
+        // Retrying grants the requested roles: the operator must be allowed, now, to grant
+        // them — before the directory is asked anything.
+        self.authorize_repair(
+            actor,
+            "retrying a registration",
+            &roles_from_ids(&journal.requested_roles),
+        )
+        .await?;
         let sub = match journal.sub {
             Some(s) => s,
             None => match self.reconcile_one(&journal).await? {
@@ -1094,15 +988,24 @@ impl Services {
     ) -> ServiceResult<Vec<(RegistrationId, String)>> {
         actor.require(PermissionRef::CanManageUsers, "reconciling registrations")?;
         self.ensure_writable("reconcile registrations")?;
+        self.authorize_repair(actor, "reconciling registrations", &[])
+            .await?;
         let rows = registrations::pending_older_than(&self.db, older_than_secs).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
-            let Some(lock) = registrations::try_lock(&self.db, r.id).await? else {
-                out.push((
-                    r.id,
-                    "unchanged: being repaired by another operator".to_string(),
-                ));
-                continue;
+            let lock = match self.try_lock_registration(actor, r.id).await? {
+                Ok(lock) => lock,
+                Err(holder) => {
+                    out.push((
+                        r.id,
+                        format!(
+                            "unchanged: being repaired by {} since {}",
+                            show(&holder.holder),
+                            holder.since.format("%Y-%m-%d %H:%M:%S UTC")
+                        ),
+                    ));
+                    continue;
+                }
             };
             let res = self.reconcile_locked(r.id).await;
             lock.release().await;
@@ -1157,7 +1060,9 @@ impl Services {
     ) -> ServiceResult<Registration> {
         actor.require(PermissionRef::CanManageUsers, "rolling back a registration")?;
         self.ensure_writable("roll back registration")?;
-        let lock = self.lock_registration(id).await?;
+        self.authorize_repair(actor, "rolling back a registration", &[])
+            .await?;
+        let lock = self.lock_registration(actor, id).await?;
         let out = self.rollback_locked(actor, id).await;
         lock.release().await;
         out
@@ -1198,18 +1103,18 @@ impl Services {
                 .map(|e| format!(" after: {e}"))
                 .unwrap_or_default()
         );
-        match self.delete_own_identity(&journal.email, sub).await {
-            Ok(()) => {
-                self.finish_rollback(actor, &journal, journal.state(), sub, &cause, None)
-                    .await?;
-                self.journal(id).await
-            }
-            Err(e) => {
+        match self
+            .roll_back_identity(actor, &journal, journal.state(), sub, &cause)
+            .await
+        {
+            Ok(()) => self.journal(id).await,
+            Err(RollbackFailure::Directory(e)) => {
                 let rb = format!("deleting the identity failed: {e}");
                 self.mark_needs_cleanup(id, journal.state(), None, &rb)
                     .await?;
                 Err(ServiceError::Directory(e))
             }
+            Err(RollbackFailure::Refused(e) | RollbackFailure::Database(e)) => Err(e),
         }
     }
 
@@ -1224,7 +1129,7 @@ impl Services {
         actor.require(PermissionRef::CanManageUsers, "resolving a registration")?;
         self.ensure_writable("resolve registration")?;
         let note = bounded_text("note", note, 1000)?;
-        let lock = self.lock_registration(id).await?;
+        let lock = self.lock_registration(actor, id).await?;
         let out = self.resolve_locked(actor, id, &note).await;
         lock.release().await;
         out
@@ -1237,6 +1142,13 @@ impl Services {
         note: &str,
     ) -> ServiceResult<Registration> {
         let mut tx = self.db.begin().await?;
+        authorize(
+            &mut tx,
+            actor,
+            PermissionRef::CanManageUsers,
+            "resolving a registration",
+        )
+        .await?;
         let journal = registrations::lock_row(&mut tx, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no registration {id}")))?;
@@ -1271,17 +1183,6 @@ impl Services {
         }
         tx.commit().await?;
         self.journal(id).await
-    }
-}
-
-enum WriteError {
-    AlreadyComplete,
-    Service(ServiceError),
-}
-
-impl From<ServiceError> for WriteError {
-    fn from(e: ServiceError) -> Self {
-        WriteError::Service(e)
     }
 }
 

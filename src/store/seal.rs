@@ -1,0 +1,266 @@
+//! The audit seals' SQL: the rows in seal order with their digests, the seals themselves, and
+//! the horizon below which every transaction has finished.
+//!
+//! A row's digest is the SHA-256 of a JSON array of its columns as written by migration 0001
+//! plus its `seal_txid` (columns added later are derived from these or are not part of the
+//! record). The text of a timestamp depends on the session's time zone, so every statement here
+//! runs in a transaction whose time zone is UTC ([`begin_sealing`]).
+
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::StoreResult;
+use crate::domain::seal::{RowDigest, RowKey, SOURCES, SealBody};
+
+/// The canonical text of each audit table's row, hashed server-side.
+fn digest_sql(source: i16) -> &'static str {
+    match source {
+        1 => {
+            "sha256(convert_to(jsonb_build_array(id, actor_user_id, via, os_user, mandate_id, \
+             mandate_name, action, target_user_id, details, created_at, seal_txid)::text, 'UTF8'))"
+        }
+        2 => {
+            "sha256(convert_to(jsonb_build_array(id, action, user_id, modified_by_user_id, via, \
+             os_user, details, \"timestamp\", created_at, seal_txid)::text, 'UTF8'))"
+        }
+        _ => {
+            "sha256(convert_to(jsonb_build_array(id, trust_id, trust_name, action, \
+             modified_by_user_id, subject_user_id, via, os_user, details, audit_date, \
+             created_at, seal_txid)::text, 'UTF8'))"
+        }
+    }
+}
+
+/// Starts what sealing and verifying run in: one snapshot for the horizon and the rows
+/// (REPEATABLE READ), timestamps rendered in UTC, and — for sealing — one sealer at a time
+/// (the lock is taken before the snapshot, so a second sealer sees the first one's seal).
+pub async fn begin_sealing(conn: &mut PgConnection, exclusive: bool) -> StoreResult<()> {
+    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        .execute(&mut *conn)
+        .await?;
+    if exclusive {
+        sqlx::query("LOCK TABLE audit_seal IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::query("SET LOCAL TimeZone = 'UTC'")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Every transaction of this database with an id below the horizon had finished (committed or
+/// rolled back) when the caller's snapshot was taken: rows below it can be sealed, and no row
+/// below it can appear later. The snapshot's own lower bound is cluster-wide — a transaction open
+/// in another database of the cluster would hold sealing back — so the transactions a backend of
+/// another database (or a prepared transaction of one) is known to hold are left out. What
+/// cannot be attributed counts as ours: the horizon may be lower than it could be, never higher.
+pub async fn horizon(conn: &mut PgConnection) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "WITH s AS (SELECT txid_current_snapshot() AS snap), \
+         other AS ( \
+           SELECT backend_xid::text::bigint AS xid FROM pg_stat_activity \
+            WHERE backend_xid IS NOT NULL AND datname IS DISTINCT FROM current_database() \
+           UNION ALL \
+           SELECT transaction::text::bigint FROM pg_prepared_xacts \
+            WHERE database IS DISTINCT FROM current_database()) \
+         SELECT coalesce( \
+           (SELECT min(x) FROM s, txid_snapshot_xip(s.snap) AS x \
+             WHERE (x % 4294967296) NOT IN (SELECT xid FROM other)), \
+           (SELECT txid_snapshot_xmax(snap) FROM s))::bigint",
+    )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Pushes, for table `source`, "the row comes after `k`" (`inclusive`: or is `k`) in seal order,
+/// as conditions an index on (seal_txid, id) serves.
+fn push_bound(qb: &mut QueryBuilder<Postgres>, source: i16, k: &RowKey, after: bool) {
+    use std::cmp::Ordering::*;
+    let (lt, le, gt, ge) = (" < ", " <= ", " > ", " >= ");
+    qb.push(" AND ");
+    match (source.cmp(&k.source), after) {
+        (Less, true) => {
+            qb.push("seal_txid").push(gt).push_bind(k.txid);
+        }
+        (Greater, true) => {
+            qb.push("seal_txid").push(ge).push_bind(k.txid);
+        }
+        (Equal, true) => {
+            qb.push("(seal_txid, id)")
+                .push(gt)
+                .push("(")
+                .push_bind(k.txid)
+                .push(", ")
+                .push_bind(k.id)
+                .push(")");
+        }
+        (Less, false) => {
+            qb.push("seal_txid").push(le).push_bind(k.txid);
+        }
+        (Greater, false) => {
+            qb.push("seal_txid").push(lt).push_bind(k.txid);
+        }
+        (Equal, false) => {
+            qb.push("(seal_txid, id)")
+                .push(le)
+                .push("(")
+                .push_bind(k.txid)
+                .push(", ")
+                .push_bind(k.id)
+                .push(")");
+        }
+    }
+}
+
+/// The rows after `after` (exclusive), up to `upto` (inclusive), below `horizon`, in seal order,
+/// at most `limit` — each with its digest.
+pub async fn rows(
+    conn: &mut PgConnection,
+    after: Option<&RowKey>,
+    upto: Option<&RowKey>,
+    horizon: Option<i64>,
+    limit: i64,
+) -> StoreResult<Vec<RowDigest>> {
+    let mut qb = QueryBuilder::new("SELECT * FROM (");
+    for (i, (source, table)) in SOURCES.iter().enumerate() {
+        if i > 0 {
+            qb.push(" UNION ALL ");
+        }
+        qb.push(format!(
+            "(SELECT seal_txid, {source}::smallint AS source, id, {} AS digest FROM {table} \
+             WHERE TRUE",
+            digest_sql(*source)
+        ));
+        if let Some(k) = after {
+            push_bound(&mut qb, *source, k, true);
+        }
+        if let Some(k) = upto {
+            push_bound(&mut qb, *source, k, false);
+        }
+        if let Some(h) = horizon {
+            qb.push(" AND seal_txid < ").push_bind(h);
+        }
+        qb.push(" ORDER BY seal_txid, id LIMIT ")
+            .push_bind(limit)
+            .push(")");
+    }
+    qb.push(") hubdeck_s ORDER BY seal_txid, source, id LIMIT ")
+        .push_bind(limit);
+    let rows: Vec<PgRow> = qb.build().fetch_all(conn).await?;
+    rows.iter()
+        .map(|r| {
+            let digest: Vec<u8> = r.try_get("digest")?;
+            let mut d = [0u8; 32];
+            d.copy_from_slice(&digest[..32.min(digest.len())]);
+            Ok(RowDigest {
+                key: RowKey {
+                    txid: r.try_get("seal_txid")?,
+                    source: r.try_get("source")?,
+                    id: r.try_get::<Uuid, _>("id")?,
+                },
+                digest: d,
+            })
+        })
+        .collect()
+}
+
+/// Rows after `after` (all rows when None) not covered by any seal.
+pub async fn count_after(conn: &mut PgConnection, after: Option<&RowKey>) -> StoreResult<i64> {
+    let mut qb = QueryBuilder::new("SELECT (SELECT 0::bigint)");
+    for (source, table) in SOURCES {
+        qb.push(format!(" + (SELECT count(*) FROM {table} WHERE TRUE"));
+        if let Some(k) = after {
+            push_bound(&mut qb, source, k, true);
+        }
+        qb.push(")");
+    }
+    Ok(qb.build_query_scalar().fetch_one(conn).await?)
+}
+
+/// A stored seal.
+#[derive(Clone, Debug)]
+pub struct StoredSeal {
+    pub body: SealBody,
+    pub sealed_at: chrono::DateTime<chrono::Utc>,
+    pub row_list: Vec<u8>,
+    pub hash: Vec<u8>,
+    pub public_key: Vec<u8>,
+    pub signature: Vec<u8>,
+}
+
+fn to_array(v: &[u8]) -> [u8; 32] {
+    let mut a = [0u8; 32];
+    let n = v.len().min(32);
+    a[..n].copy_from_slice(&v[..n]);
+    a
+}
+
+fn stored(r: &PgRow) -> StoreResult<StoredSeal> {
+    Ok(StoredSeal {
+        body: SealBody {
+            seq: r.try_get("seq")?,
+            horizon: r.try_get("horizon")?,
+            last: RowKey {
+                txid: r.try_get("last_txid")?,
+                source: r.try_get("last_source")?,
+                id: r.try_get("last_id")?,
+            },
+            row_count: r.try_get("row_count")?,
+            rows_digest: to_array(&r.try_get::<Vec<u8>, _>("rows_digest")?),
+            prev_hash: to_array(&r.try_get::<Vec<u8>, _>("prev_hash")?),
+        },
+        sealed_at: r.try_get("sealed_at")?,
+        row_list: r.try_get("row_list")?,
+        hash: r.try_get("hash")?,
+        public_key: r.try_get("public_key")?,
+        signature: r.try_get("signature")?,
+    })
+}
+
+const SEAL_COLUMNS: &str = "seq, sealed_at, horizon, last_txid, last_source, last_id, \
+     row_count, rows_digest, row_list, prev_hash, hash, public_key, signature";
+
+/// The newest seal.
+pub async fn last(conn: &mut PgConnection) -> StoreResult<Option<StoredSeal>> {
+    let sql = format!("SELECT {SEAL_COLUMNS} FROM audit_seal ORDER BY seq DESC LIMIT 1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(stored).transpose()
+}
+
+/// The seal after `seq` (the first when None), in chain order.
+pub async fn next(conn: &mut PgConnection, seq: Option<i64>) -> StoreResult<Option<StoredSeal>> {
+    let sql = format!("SELECT {SEAL_COLUMNS} FROM audit_seal WHERE seq > $1 ORDER BY seq LIMIT 1");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(seq.unwrap_or(i64::MIN))
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(stored).transpose()
+}
+
+/// Writes one seal.
+pub async fn insert(conn: &mut PgConnection, s: &StoredSeal) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO audit_seal (seq, horizon, last_txid, last_source, last_id, row_count, \
+         rows_digest, row_list, prev_hash, hash, public_key, signature) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(s.body.seq)
+    .bind(s.body.horizon)
+    .bind(s.body.last.txid)
+    .bind(s.body.last.source)
+    .bind(s.body.last.id)
+    .bind(s.body.row_count)
+    .bind(s.body.rows_digest.to_vec())
+    .bind(&s.row_list)
+    .bind(s.body.prev_hash.to_vec())
+    .bind(&s.hash)
+    .bind(&s.public_key)
+    .bind(&s.signature)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
