@@ -52,8 +52,11 @@ pub fn init_logging(settings: &Settings, to: LogTo) {
             if let Some(dir) = path.parent() {
                 let _ = crate::files::create_private_dir(dir);
             }
-            // 0600: a log may name users and mandates.
-            let Ok(file) = crate::files::append_private(&path) else {
+            // 0600: a log may name users and mandates; rotated by size (log.max_bytes,
+            // log.keep) so a long-running console never fills the disk.
+            let Ok(file) =
+                crate::logfile::RotatingLog::open(&path, settings.log.max_bytes, settings.log.keep)
+            else {
                 return;
             };
             let _ = tracing_subscriber::fmt()

@@ -405,6 +405,10 @@ pub struct LogSettings {
     pub file: String,
     /// tracing filter, e.g. `info` or `hubdeck=debug`.
     pub level: String,
+    /// The log file is rotated when a write would take it past this size (0: never).
+    pub max_bytes: u64,
+    /// Rotated files kept beside the current one (`hubdeck.log.1` … `.N`).
+    pub keep: u32,
 }
 
 impl Default for LogSettings {
@@ -412,6 +416,8 @@ impl Default for LogSettings {
         Self {
             file: String::new(),
             level: "info".into(),
+            max_bytes: 10 * 1024 * 1024,
+            keep: 5,
         }
     }
 }

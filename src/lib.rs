@@ -14,6 +14,7 @@ pub mod directory;
 pub mod domain;
 pub mod files;
 pub mod localpg;
+pub mod logfile;
 pub mod service;
 pub mod store;
 pub mod tui;

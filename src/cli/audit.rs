@@ -170,7 +170,14 @@ pub async fn run(ctx: &Context, cmd: AuditCmd) -> anyhow::Result<i32> {
                         })
                         .collect();
                     print_table(
-                        &["TIME", "SOURCE", "EVENT", "ACTOR", "SUBJECT", "TARGET"],
+                        &[
+                            "TIME (UTC)",
+                            "SOURCE",
+                            "EVENT",
+                            "ACTOR",
+                            "SUBJECT",
+                            "TARGET",
+                        ],
                         &rows,
                     )?;
                     print_range(&page);

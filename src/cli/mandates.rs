@@ -196,7 +196,15 @@ fn mandate_rows(items: &[crate::service::mandates::Mandate]) -> Vec<Vec<String>>
         .collect()
 }
 
-const MANDATE_HEADERS: [&str; 6] = ["ID", "NAME", "LABEL", "ENABLED", "CREATED", "DELETED"];
+/// Times are the database's, shown in UTC: the headers say so.
+const MANDATE_HEADERS: [&str; 6] = [
+    "ID",
+    "NAME",
+    "LABEL",
+    "ENABLED",
+    "CREATED (UTC)",
+    "DELETED (UTC)",
+];
 
 pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
     super::init_stderr_logging(&ctx.settings);

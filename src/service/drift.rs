@@ -410,10 +410,12 @@ impl Services {
                     ));
                 }
                 let days = self.directory.temporary_password_validity_days().await?;
-                let Some(invited) = store::invited_at(&self.db, sub).await? else {
+                let Some((invited, expired)) =
+                    store::invitation_expiry(&self.db, sub, days).await?
+                else {
                     return Err(not_drift(target, "the cache does not list the identity"));
                 };
-                if invited >= chrono::Utc::now() - chrono::Duration::days(i64::from(days)) {
+                if !expired {
                     return Err(not_drift(
                         target,
                         "the invitation is still within the temporary-password validity",

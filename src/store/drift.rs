@@ -199,15 +199,21 @@ pub async fn expired_invitations(
         .await?)
 }
 
-/// The last invitation time of one cached identity (None when the cache does not list it).
-pub async fn invited_at(
+/// When `sub` was invited and whether that is more than `validity_days` ago — decided by the
+/// database's clock, the one [`expired_invitations`] lists by (never the client's).
+pub async fn invitation_expiry(
     db: &PgPool,
     sub: UserSub,
-) -> StoreResult<Option<chrono::DateTime<chrono::Utc>>> {
-    let q =
-        format!("SELECT {INVITED_AT} FROM directory_user d WHERE d.sub = $1 AND d.gone_at IS NULL");
-    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
+    validity_days: u32,
+) -> StoreResult<Option<(chrono::DateTime<chrono::Utc>, bool)>> {
+    let q = format!(
+        "SELECT i.invited_at, i.invited_at < now() - make_interval(days => $2) FROM \
+           (SELECT {INVITED_AT} AS invited_at FROM directory_user d \
+             WHERE d.sub = $1 AND d.gone_at IS NULL) i"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(sub)
+        .bind(i32::try_from(validity_days).unwrap_or(i32::MAX))
         .fetch_optional(db)
         .await?)
 }

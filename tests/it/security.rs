@@ -868,4 +868,134 @@ async fn a_plan_change_stamps_both_subscriptions_with_the_database_clock() {
     // One transaction, one clock: the old period ends when the new one starts.
     assert_eq!(ended, started);
     assert!(ended <= db_now);
+
+    // Times shown in tables say their zone.
+    for args in [["mandates", "list"], ["audit", "list"]] {
+        let out = hubdeck(home.path())
+            .args(args)
+            .args(["--database-url", &db.url])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{stderr}");
+        assert!(
+            stdout.lines().next().unwrap_or("").contains("(UTC)"),
+            "{stdout}"
+        );
+    }
+}
+
+/// The expired-invitation drift is listed by the database's clock; its repair re-checks by the
+/// same clock, so a client whose clock lags does not call a listed invitation "still valid".
+#[tokio::test]
+async fn an_expired_invitation_is_rechecked_by_the_database_clock() {
+    let db = pg::fresh_db().await;
+    let home = tempfile::tempdir().unwrap();
+    let sub = uuid::Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO local_identity (sub, username, email, status, enabled) \
+         VALUES ($1, 'late@example.org', 'late@example.org', 'FORCE_CHANGE_PASSWORD', true)",
+    )
+    .bind(sub)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    // Invited 10 days ago by the database's clock; the temporary password lasts 7 days.
+    sqlx::query(
+        "INSERT INTO directory_user (sub, username, email, enabled, status, synced_at, created_at) \
+         VALUES ($1, 'late@example.org', 'late@example.org', true, 'FORCE_CHANGE_PASSWORD', now(), now() - interval '10 days')",
+    )
+    .bind(sub)
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let target = format!("expired-invitations:{sub}");
+    for offset in ["-30d", "+0d"] {
+        let out = skewed(home.path(), offset)
+            .args([
+                "users",
+                "drift",
+                "--repair",
+                &target,
+                "--database-url",
+                &db.url,
+            ])
+            .output()
+            .unwrap();
+        let (stdout, stderr) = text(&out);
+        assert!(out.status.success(), "{offset}: {stdout}\n{stderr}");
+        assert!(stdout.contains("never signed in"), "{offset}: {stdout}");
+        assert!(!stdout.contains("still within"), "{offset}: {stdout}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The console's log is rotated by size
+// ---------------------------------------------------------------------------------------------
+
+fn mode_of(p: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+/// The real console (tmux) logging at debug with a tiny `log.max_bytes`: the file left from an
+/// earlier session is rotated away, at most `log.keep` rotated files stay, every file is 0600
+/// and none grows past the limit by more than one entry.
+#[tokio::test]
+async fn the_console_log_is_rotated_by_size_keeping_n_files() {
+    let db = pg::fresh_db().await;
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("console.log");
+    // An earlier session's log, well past the limit.
+    let earlier = "EARLIER SESSION\n".repeat(4096);
+    std::fs::write(&log, &earlier).unwrap();
+    let log_s = log.display().to_string();
+    let rotated = |n: u32| std::path::PathBuf::from(format!("{log_s}.{n}"));
+    let t = crate::tui_e2e::Tmux::start(
+        &["--database-url", &db.url],
+        &[
+            ("HUBDECK_LOG__FILE", log_s.as_str()),
+            ("HUBDECK_LOG__LEVEL", "trace"),
+            ("HUBDECK_LOG__MAX_BYTES", "600"),
+            ("HUBDECK_LOG__KEEP", "2"),
+        ],
+    );
+    // Enough log entries for the earlier file to pass through .1 and .2 and be dropped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let earlier_gone = || {
+        [log.clone(), rotated(1), rotated(2)]
+            .iter()
+            .all(|p| std::fs::read_to_string(p).map_or(true, |s| !s.contains("EARLIER SESSION")))
+    };
+    while !(earlier_gone() && rotated(2).exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not rotated: {:?}\n{}",
+            std::fs::read_dir(dir.path())
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect::<Vec<_>>(),
+            t.capture()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // The sign-in screen is up: end the session (the tmux server and the console with it).
+    drop(t);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let mut files: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["console.log", "console.log.1", "console.log.2"]);
+    for f in &files {
+        let p = dir.path().join(f);
+        assert_eq!(mode_of(&p), 0o600, "{f}");
+        let text = std::fs::read_to_string(&p).unwrap();
+        // Rotation happens before a write that would pass the limit: a file holds at most
+        // the limit, or one entry when that entry alone is longer.
+        let longest = text.lines().map(|l| l.len() + 1).max().unwrap_or(0) as u64;
+        let len = std::fs::metadata(&p).unwrap().len();
+        assert!(len <= 600.max(longest), "{f}: {len} bytes");
+    }
 }
