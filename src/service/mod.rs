@@ -29,6 +29,7 @@ pub mod health;
 pub mod mandates;
 pub mod members;
 pub mod mfa;
+pub mod outage;
 pub mod plans;
 pub mod registration;
 pub mod registration_detail;

@@ -27,10 +27,13 @@ impl PrivateCluster {
             uuid::Uuid::new_v4().simple()
         ));
         std::fs::create_dir_all(&root).expect("cluster root");
-        let mut cluster = LocalCluster::new(bins, &root, free_port().expect("port")).expect("cluster");
+        let mut cluster =
+            LocalCluster::new(bins, &root, free_port().expect("port")).expect("cluster");
         cluster.unsafe_fast = true;
         cluster.init().unwrap_or_else(|e| panic!("initdb: {e}"));
-        cluster.start_daemon().unwrap_or_else(|e| panic!("start: {e}"));
+        cluster
+            .start_daemon()
+            .unwrap_or_else(|e| panic!("start: {e}"));
         Self { cluster, root }
     }
 
@@ -67,7 +70,9 @@ impl PrivateCluster {
     }
 
     pub fn restart(&self) {
-        self.cluster.start_daemon().expect("start the cluster again");
+        self.cluster
+            .start_daemon()
+            .expect("start the cluster again");
     }
 }
 
@@ -84,10 +89,12 @@ async fn outage_keeps_the_screen_and_the_form_and_recovers_without_a_restart() {
     let db = pg.database("outage").await;
     let s = services(&db).await;
     seed_operator(&s).await;
-    sqlx::query("INSERT INTO mandate (name, label, enabled) VALUES ('Acme Research', 'acme', true)")
-        .execute(&db.pool)
-        .await
-        .expect("seed mandate");
+    sqlx::query(
+        "INSERT INTO mandate (name, label, enabled) VALUES ('Acme Research', 'acme', true)",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("seed mandate");
     db.pool.close().await;
     s.db.close().await;
 
@@ -96,8 +103,14 @@ async fn outage_keeps_the_screen_and_the_form_and_recovers_without_a_restart() {
 
     // The server goes away under the console.
     pg.stop();
-    let cap = t.wait_for(&["database unreachable since", "your screen and form input are kept"]);
-    assert!(cap.contains("Acme Research"), "the last data stays on screen:\n{cap}");
+    let cap = t.wait_for(&[
+        "database unreachable since",
+        "your screen and form input are kept",
+    ]);
+    assert!(
+        cap.contains("Acme Research"),
+        "the last data stays on screen:\n{cap}"
+    );
 
     // The operator keeps working on a form during the outage.
     t.keys(&["n"]);
@@ -106,12 +119,18 @@ async fn outage_keeps_the_screen_and_the_form_and_recovers_without_a_restart() {
     t.keys(&["Enter"]);
     // Refused before it is sent: the database is known to be unreachable; the form stays.
     let cap = t.wait_for(&["not sent", "Create mandate", "Outage Clinic"]);
-    assert!(!cap.contains("failed"), "nothing was sent, so nothing failed:\n{cap}");
+    assert!(
+        !cap.contains("failed"),
+        "nothing was sent, so nothing failed:\n{cap}"
+    );
 
     // The server comes back: the banner goes, the page reloads, the form text is still there.
     pg.restart();
     let cap = t.wait_gone(&["database unreachable since"]);
-    assert!(cap.contains("Outage Clinic"), "the form input is kept:\n{cap}");
+    assert!(
+        cap.contains("Outage Clinic"),
+        "the form input is kept:\n{cap}"
+    );
     t.wait_for(&["Create mandate", "Outage Clinic"]);
     t.keys(&["Enter"]);
     t.wait_for(&["mandate Outage Clinic created"]);
@@ -124,4 +143,72 @@ async fn outage_keeps_the_screen_and_the_form_and_recovers_without_a_restart() {
     assert_eq!(n, 1, "created exactly once, after the recovery");
     check.close().await;
     t.quit();
+}
+
+/// A change sent just before the connection broke: the console cannot know whether it
+/// committed, so it says "outcome unknown" (never "failed"), keeps the form and its input,
+/// and reads the page again once the database answers.
+#[test]
+fn a_change_whose_answer_was_lost_is_reported_as_unknown_and_the_form_is_kept() {
+    use crate::tui_snapshots::{answer_all, app, ch, key, render, text_of, type_str};
+    use crossterm::event::KeyCode;
+    use hubdeck::tui::action::{ErrorReport, Msg, Request};
+
+    let mut a = app();
+    answer_all(&mut a);
+    a.update(ch('n'));
+    type_str(&mut a, "Lost Answer Clinic");
+    a.update(key(KeyCode::Enter));
+    let id = a
+        .take_requests()
+        .into_iter()
+        .find_map(|r| match r {
+            Request::Op { id, .. } => Some(id),
+            _ => None,
+        })
+        .expect("the create was sent");
+    a.update(Msg::OpDone {
+        id,
+        result: Err(ErrorReport {
+            chain: vec![
+                "database unavailable: error communicating with database: Broken pipe".into(),
+            ],
+            connection_lost: true,
+            ..Default::default()
+        }),
+    });
+    let text = text_of(render(&a, 160, 48).backend().buffer());
+    assert!(text.contains("outcome unknown"), "{text}");
+    assert!(text.contains("may or may not have been saved"), "{text}");
+    assert!(
+        !text.contains("failed"),
+        "an unknown outcome is never 'failed':\n{text}"
+    );
+    assert!(text.contains("database unreachable since"), "{text}");
+    let form = a.form.as_ref().expect("the form stays open");
+    assert_eq!(form.text(0), "Lost Answer Clinic");
+    // The database answers again: the page is read again and the operator is told to check.
+    a.update(Msg::Health {
+        db: true,
+        directory: true,
+        latency: std::time::Duration::ZERO,
+    });
+    assert!(
+        a.take_requests().iter().any(|r| matches!(
+            r,
+            Request::Page {
+                list: "mandates",
+                ..
+            }
+        )),
+        "the page is read again after the recovery"
+    );
+    assert!(
+        a.toasts
+            .iter()
+            .any(|t| t.text.contains("check") && t.text.contains("was saved")),
+        "{:?}",
+        a.toasts
+    );
+    assert!(a.outage_banner().is_none());
 }

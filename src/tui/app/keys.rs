@@ -115,7 +115,7 @@ impl App {
                             // A cancellable task (an export) is watched from the footer,
                             // where Esc cancels it, not from a busy form.
                             let watched_in_form = !op.cancellable();
-                            if !watched_in_form {
+                            if !watched_in_form && !self.db_down() {
                                 self.close_form();
                             }
                             self.run_op(op, watched_in_form);

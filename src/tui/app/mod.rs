@@ -10,6 +10,7 @@
 
 mod keys;
 mod ops;
+mod outage;
 mod palette;
 mod render;
 mod routing;
@@ -33,6 +34,7 @@ use crate::domain::{DisplayText, Secret};
 use crate::service::Operator;
 
 pub use ops::InFlight;
+pub use outage::Outage;
 
 /// Smallest usable terminal.
 pub const MIN_WIDTH: u16 = 80;
@@ -128,6 +130,8 @@ pub struct App {
     pub help_scroll: u16,
     pub toasts: Vec<Toast>,
     pub health: Health,
+    /// The database outage in progress, if any (banner, refusals, unknown outcomes).
+    pub outage: Outage,
     pub tick: u64,
     pub quit: bool,
     /// Quit was asked for while mutations were in flight: quit once every reply is in and
@@ -190,6 +194,7 @@ impl App {
             help_scroll: 0,
             toasts: Vec::new(),
             health: Health::default(),
+            outage: Outage::default(),
             tick: 0,
             quit: false,
             quit_pending: false,
@@ -345,6 +350,7 @@ impl App {
                 self.config = config;
                 self.clear_session();
                 self.health = Health::default();
+                self.outage = Outage::default();
                 self.outbox.push(Request::Health);
                 self.toasts.push(Toast::ok(format!(
                     "environment {}: sign in",

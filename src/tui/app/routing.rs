@@ -74,6 +74,8 @@ impl App {
                 }
             }
             Cmd::Error { report, .. } if report.revoked => self.sign_out(&report),
+            // The outage banner says it once; a dialog per failed read would bury the screen.
+            Cmd::Error { report, .. } if report.connection_lost => self.db_unreachable(),
             Cmd::Error { title, report } => self.report_error(title, report),
             Cmd::Done => {}
         }
@@ -110,6 +112,11 @@ impl App {
                     db: Some(db),
                     directory: Some(directory),
                 };
+                if db {
+                    self.db_reachable();
+                } else {
+                    self.db_unreachable();
+                }
             }
             Msg::EnvSwitched { id, result } => self.env_switched(id, result),
         }
@@ -117,6 +124,9 @@ impl App {
 
     /// Routes a reply to whoever asked; replies no longer wanted are dropped here.
     pub(super) fn on_reply(&mut self, id: u64, result: Result<Reply, ErrorReport>) {
+        if matches!(&result, Err(e) if e.connection_lost) {
+            self.db_unreachable();
+        }
         let Some(p) = self.pending.remove(&id) else {
             tracing::debug!(id, "stale reply dropped");
             return;
@@ -193,7 +203,12 @@ impl App {
             t.ttl = t.ttl.saturating_sub(1);
         }
         self.toasts.retain(|t| t.ttl > 0);
-        if self.tick.is_multiple_of(HEALTH_EVERY) {
+        let every = if self.db_down() {
+            super::outage::HEALTH_EVERY_DOWN
+        } else {
+            HEALTH_EVERY
+        };
+        if self.tick.is_multiple_of(every) {
             self.outbox.push(Request::Health);
         }
         if self.operator.is_some() {
