@@ -22,6 +22,7 @@ pub mod actor;
 pub mod audit;
 pub mod audit_view;
 pub mod bulk;
+pub mod changes;
 pub mod directory_sync;
 pub mod drift;
 pub mod error;

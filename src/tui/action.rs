@@ -336,6 +336,8 @@ pub enum Msg {
     Key(crossterm::event::KeyEvent),
     Paste(String),
     Resize(u16, u16),
+    /// The terminal gained (true) or lost (false) focus, where it reports focus.
+    Focus(bool),
     /// The answer to a [`Request::Page`], [`Request::FilterValues`] or [`Request::Load`],
     /// routed to whoever asked.
     Reply {

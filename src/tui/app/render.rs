@@ -65,6 +65,14 @@ impl App {
             return;
         }
         self.render_tabs(tabs, buf);
+        let body = if let Some(line) = self.form_notice() {
+            let [banner, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+            Paragraph::new(Span::styled(line, theme.warning)).render(banner, buf);
+            rest
+        } else {
+            body
+        };
         let body = if let Some(line) = self.outage_banner() {
             let [banner, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);

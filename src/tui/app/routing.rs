@@ -89,6 +89,7 @@ impl App {
             Msg::Key(k) => self.on_key(k),
             Msg::Paste(s) => self.on_paste(&s),
             Msg::Resize(w, h) => self.screen_size = Some((w, h)),
+            Msg::Focus(focused) => self.live_focus(focused),
             Msg::Reply { id, result } => self.on_reply(id, result),
             Msg::SignIn { id, result } => {
                 if self.signin.awaiting != Some(id) {
@@ -136,7 +137,11 @@ impl App {
                 let cmds = self.screens[tab.index()].on_reply(p.slot, id, result);
                 self.screen_cmds(tab, cmds);
                 self.send_deferred_count(tab);
+                if p.slot == "page" {
+                    self.live_page_arrived(tab);
+                }
             }
+            Owner::Live => self.live_reply(result),
             Owner::Form => self.form_reply(p.slot, result),
             Owner::Filter(column) => self.filter_values(column, result),
         }
@@ -212,6 +217,8 @@ impl App {
             self.outbox.push(Request::Health);
         }
         if self.operator.is_some() {
+            self.live_fade();
+            self.live_tick();
             let d = self.debounce_ticks();
             if self.active().table_mut().tick(d) {
                 self.reload_active();
