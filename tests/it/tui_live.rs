@@ -4,8 +4,8 @@
 use std::collections::BTreeSet;
 
 use hubdeck::domain::{MandateId, RoleRef};
-use hubdeck::service::{Actor, Operator};
 use hubdeck::service::mandates::MandateInput;
+use hubdeck::service::{Actor, Operator};
 
 use crate::support::pg::{TestDb, fresh_db};
 use crate::tui_e2e::{seed_identity, seed_operator, services, start_signed_in};
@@ -47,7 +47,12 @@ async fn a_cli_change_to_a_visible_mandate_shows_without_a_key_press() {
     let acme = seed_mandate(&db, "Acme Research", "before-label").await;
     seed_mandate(&db, "Beta Hospital", "beta").await;
     let t = start_signed_in(&db, &[]);
-    t.wait_for(&["Acme Research", "before-label", "Beta Hospital", "rows 1–2 of 2"]);
+    t.wait_for(&[
+        "Acme Research",
+        "before-label",
+        "Beta Hospital",
+        "rows 1–2 of 2",
+    ]);
 
     // Another process changes the mandate the operator is looking at.
     cli(
@@ -117,4 +122,56 @@ async fn an_open_edit_form_says_who_changed_the_mandate() {
     t.keys(&["Escape"]);
     t.wait_gone(&["Edit mandate"]);
     t.quit();
+}
+
+/// The feed reports a change committed late by a transaction that began early (its audit row
+/// is older in every order but the commit order) exactly once, and never a change twice.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_change_feed_misses_no_late_commit_and_repeats_nothing() {
+    let db = fresh_db().await;
+    let s = services(&db).await;
+    let root = Actor::Cli {
+        os_user: "root".into(),
+    };
+    let audit = |name: &'static str| {
+        format!(
+            "INSERT INTO mandate_audit (via, os_user, mandate_name, action) \
+             VALUES ('cli', 'root', '{name}', 'MANDATE_UPDATED')"
+        )
+    };
+    let start = s.poll_changes(&root, None).await.expect("start");
+    assert!(start.changes.is_empty());
+
+    // A takes its transaction id first and commits last.
+    let mut early = db.pool.begin().await.expect("begin");
+    sqlx::query(sqlx::AssertSqlSafe(audit("early")))
+        .execute(&mut *early)
+        .await
+        .expect("early row");
+    sqlx::query(sqlx::AssertSqlSafe(audit("late")))
+        .execute(&db.pool)
+        .await
+        .expect("late row");
+    let first = s
+        .poll_changes(&root, Some(start.cursor.clone()))
+        .await
+        .expect("poll");
+    assert_eq!(first.changes.len(), 1, "{:?}", first.changes);
+    early.commit().await.expect("commit");
+
+    let second = s
+        .poll_changes(&root, Some(first.cursor.clone()))
+        .await
+        .expect("poll");
+    assert_eq!(
+        second.changes.len(),
+        1,
+        "the early transaction's row, once: {:?}",
+        second.changes
+    );
+    let third = s
+        .poll_changes(&root, Some(second.cursor.clone()))
+        .await
+        .expect("poll");
+    assert!(third.changes.is_empty(), "{:?}", third.changes);
 }

@@ -85,9 +85,11 @@ fn shows(tab: Tab, source: ChangeSource) -> bool {
 
 /// Changes that add or remove rows (the count is asked again).
 fn changes_count(action: &str) -> bool {
-    ["CREATE", "DELETE", "REGISTER", "RESTORE", "ADDED", "REMOVED", "PURGE"]
-        .iter()
-        .any(|w| action.contains(w))
+    [
+        "CREATE", "DELETE", "REGISTER", "RESTORE", "ADDED", "REMOVED", "PURGE",
+    ]
+    .iter()
+    .any(|w| action.contains(w))
 }
 
 impl App {
