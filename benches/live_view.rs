@@ -106,7 +106,10 @@ async fn measure(cluster: &LocalCluster, root: PathBuf, full: bool) -> anyhow::R
         let mut pollers = Vec::new();
         if polling {
             for _ in 0..POLLERS {
-                let p = PgPoolOptions::new().max_connections(1).connect(&url).await?;
+                let p = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&url)
+                    .await?;
                 let directory = hubdeck::directory::connect(&settings, &p).await?;
                 let s = Services::new(p, directory, settings.clone());
                 let (stop, polls) = (stop.clone(), polls.clone());
@@ -139,7 +142,12 @@ async fn measure(cluster: &LocalCluster, root: PathBuf, full: bool) -> anyhow::R
                         break;
                     }
                     trusts
-                        .register(&actor, &format!("Bench Trust {i}"), &format!("L{i:05}"), None)
+                        .register(
+                            &actor,
+                            &format!("Bench Trust {i}"),
+                            &format!("L{i:05}"),
+                            None,
+                        )
                         .await?;
                 }
                 Ok::<_, hubdeck::service::ServiceError>(())
@@ -231,7 +239,11 @@ async fn measure(cluster: &LocalCluster, root: PathBuf, full: bool) -> anyhow::R
         pct(0.5),
         pct(0.95),
         pct(1.0),
-        if pct(0.95) <= 1000.0 { "met" } else { "NOT met" }
+        if pct(0.95) <= 1000.0 {
+            "met"
+        } else {
+            "NOT met"
+        }
     );
     pool.close().await;
     Ok(())
@@ -300,7 +312,10 @@ impl Tmux {
         }
         c.arg(env!("CARGO_BIN_EXE_hubdeck"))
             .args(["--database-url", url]);
-        anyhow::ensure!(c.status()?.success(), "tmux new-session failed (is tmux installed?)");
+        anyhow::ensure!(
+            c.status()?.success(),
+            "tmux new-session failed (is tmux installed?)"
+        );
         Ok(t)
     }
 
