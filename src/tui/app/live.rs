@@ -75,7 +75,8 @@ impl Job for PollChanges {
 fn shows(tab: Tab, source: ChangeSource) -> bool {
     use ChangeSource as S;
     match tab {
-        Tab::Mandates => matches!(source, S::Mandates | S::Users),
+        // Membership changes are mandate audit rows (the user in `target_user`).
+        Tab::Mandates => source == S::Mandates,
         Tab::Users | Tab::Registrations => source == S::Users,
         Tab::Trusts | Tab::KitSlots => source == S::Trusts,
         Tab::Drift => matches!(source, S::Users | S::Mandates),
