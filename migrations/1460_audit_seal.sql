@@ -1,18 +1,8 @@
--- A sealed audit trail. Every audit row records the transaction that wrote it (`seal_txid`,
--- 64-bit, from txid_current()). A seal covers the rows in the order (seal_txid, source, id) up to
+-- A sealed audit trail. Every audit row records the transaction that wrote it (`change_xid`,
+-- migration 1450). A seal covers the rows in the order (change_xid, source, id) up to
 -- a horizon below which every transaction has finished, so a transaction still open when a seal
 -- is made lands in a later seal with its real position, however old its timestamps are.
--- Rows written before this migration get 0: they belong to the first seal.
-ALTER TABLE mandate_audit ADD COLUMN seal_txid bigint NOT NULL DEFAULT 0;
-ALTER TABLE mandate_audit ALTER COLUMN seal_txid SET DEFAULT txid_current();
-ALTER TABLE users_audit ADD COLUMN seal_txid bigint NOT NULL DEFAULT 0;
-ALTER TABLE users_audit ALTER COLUMN seal_txid SET DEFAULT txid_current();
-ALTER TABLE trusts_audit ADD COLUMN seal_txid bigint NOT NULL DEFAULT 0;
-ALTER TABLE trusts_audit ALTER COLUMN seal_txid SET DEFAULT txid_current();
-
-CREATE INDEX mandate_audit_seal_idx ON mandate_audit (seal_txid, id);
-CREATE INDEX users_audit_seal_idx ON users_audit (seal_txid, id);
-CREATE INDEX trusts_audit_seal_idx ON trusts_audit (seal_txid, id);
+-- Rows written before migration 1450 carry 0: they belong to the first seal.
 
 -- One row per seal, chained: hash = SHA-256 over the previous seal's hash and this seal's
 -- range, row count and rows digest; signed with an Ed25519 key that is not in the database.

@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod changes;
 pub mod cli_sessions;
 pub mod dataset;
 pub mod directory_cache;

@@ -2,7 +2,7 @@
 //! the horizon below which every transaction has finished.
 //!
 //! A row's digest is the SHA-256 of a JSON array of its columns as written by migration 0001
-//! plus its `seal_txid` (columns added later are derived from these or are not part of the
+//! plus its `change_xid`, the writing transaction (other columns added later are derived from these or are not part of the
 //! record). The text of a timestamp depends on the session's time zone, so every statement here
 //! runs in a transaction whose time zone is UTC ([`begin_sealing`]).
 
@@ -18,16 +18,16 @@ fn digest_sql(source: i16) -> &'static str {
     match source {
         1 => {
             "sha256(convert_to(jsonb_build_array(id, actor_user_id, via, os_user, mandate_id, \
-             mandate_name, action, target_user_id, details, created_at, seal_txid)::text, 'UTF8'))"
+             mandate_name, action, target_user_id, details, created_at, change_xid)::text, 'UTF8'))"
         }
         2 => {
             "sha256(convert_to(jsonb_build_array(id, action, user_id, modified_by_user_id, via, \
-             os_user, details, \"timestamp\", created_at, seal_txid)::text, 'UTF8'))"
+             os_user, details, \"timestamp\", created_at, change_xid)::text, 'UTF8'))"
         }
         _ => {
             "sha256(convert_to(jsonb_build_array(id, trust_id, trust_name, action, \
              modified_by_user_id, subject_user_id, via, os_user, details, audit_date, \
-             created_at, seal_txid)::text, 'UTF8'))"
+             created_at, change_xid)::text, 'UTF8'))"
         }
     }
 }
@@ -74,39 +74,45 @@ pub async fn horizon(conn: &mut PgConnection) -> StoreResult<i64> {
     .await?)
 }
 
+/// The cast of a bound transaction id to the audit tables' `change_xid` type.
+const XID8: &str = "::text::xid8";
+
 /// Pushes, for table `source`, "the row comes after `k`" (`inclusive`: or is `k`) in seal order,
-/// as conditions an index on (seal_txid, id) serves.
+/// as conditions an index on (change_xid, id) serves (the key's transaction id is bound as a
+/// bigint and cast to `xid8`, the column's type).
 fn push_bound(qb: &mut QueryBuilder<Postgres>, source: i16, k: &RowKey, after: bool) {
     use std::cmp::Ordering::*;
     let (lt, le, gt, ge) = (" < ", " <= ", " > ", " >= ");
     qb.push(" AND ");
     match (source.cmp(&k.source), after) {
         (Less, true) => {
-            qb.push("seal_txid").push(gt).push_bind(k.txid);
+            qb.push("change_xid").push(gt).push_bind(k.txid).push(XID8);
         }
         (Greater, true) => {
-            qb.push("seal_txid").push(ge).push_bind(k.txid);
+            qb.push("change_xid").push(ge).push_bind(k.txid).push(XID8);
         }
         (Equal, true) => {
-            qb.push("(seal_txid, id)")
+            qb.push("(change_xid, id)")
                 .push(gt)
                 .push("(")
                 .push_bind(k.txid)
+                .push(XID8)
                 .push(", ")
                 .push_bind(k.id)
                 .push(")");
         }
         (Less, false) => {
-            qb.push("seal_txid").push(le).push_bind(k.txid);
+            qb.push("change_xid").push(le).push_bind(k.txid).push(XID8);
         }
         (Greater, false) => {
-            qb.push("seal_txid").push(lt).push_bind(k.txid);
+            qb.push("change_xid").push(lt).push_bind(k.txid).push(XID8);
         }
         (Equal, false) => {
-            qb.push("(seal_txid, id)")
+            qb.push("(change_xid, id)")
                 .push(le)
                 .push("(")
                 .push_bind(k.txid)
+                .push(XID8)
                 .push(", ")
                 .push_bind(k.id)
                 .push(")");
@@ -129,7 +135,7 @@ pub async fn rows(
             qb.push(" UNION ALL ");
         }
         qb.push(format!(
-            "(SELECT seal_txid, {source}::smallint AS source, id, {} AS digest FROM {table} \
+            "(SELECT change_xid::text::bigint AS seal_txid, {source}::smallint AS source, id, {} AS digest FROM {table} \
              WHERE TRUE",
             digest_sql(*source)
         ));
@@ -140,9 +146,9 @@ pub async fn rows(
             push_bound(&mut qb, *source, k, false);
         }
         if let Some(h) = horizon {
-            qb.push(" AND seal_txid < ").push_bind(h);
+            qb.push(" AND change_xid < ").push_bind(h).push(XID8);
         }
-        qb.push(" ORDER BY seal_txid, id LIMIT ")
+        qb.push(" ORDER BY change_xid, id LIMIT ")
             .push_bind(limit)
             .push(")");
     }

@@ -42,6 +42,9 @@ pub struct ErrorReport {
     /// The service refused because the operator's own authority was revoked (disabled,
     /// deleted, grant removed): the console signs them out.
     pub revoked: bool,
+    /// The database could not be reached (the connection broke or could not be opened): for a
+    /// change already sent, its outcome is unknown — never reported as "failed".
+    pub connection_lost: bool,
 }
 
 impl ErrorReport {
@@ -58,6 +61,7 @@ impl ErrorReport {
                     Some(crate::service::ServiceError::OperatorRevoked(_))
                 )
             }),
+            connection_lost: crate::service::outage::is_connection_loss(e),
         }
     }
 
@@ -65,6 +69,7 @@ impl ErrorReport {
         Self {
             chain: vec![DisplayText::with_max(&s.into(), 1000).into_string()],
             revoked: false,
+            connection_lost: false,
         }
     }
 
@@ -339,6 +344,8 @@ pub enum Msg {
     Key(crossterm::event::KeyEvent),
     Paste(String),
     Resize(u16, u16),
+    /// The terminal gained (true) or lost (false) focus, where it reports focus.
+    Focus(bool),
     /// The answer to a [`Request::Page`], [`Request::FilterValues`] or [`Request::Load`],
     /// routed to whoever asked.
     Reply {

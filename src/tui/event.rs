@@ -28,6 +28,9 @@ pub fn spawn(tx: UnboundedSender<Msg>) -> JoinHandle<()> {
                     Some(Ok(Event::Key(k))) if k.kind == KeyEventKind::Press => Some(Msg::Key(k)),
                     Some(Ok(Event::Resize(w, h))) => Some(Msg::Resize(w, h)),
                     Some(Ok(Event::Paste(s))) => Some(Msg::Paste(s)),
+                    // The live view stops polling while the terminal is unfocused.
+                    Some(Ok(Event::FocusGained)) => Some(Msg::Focus(true)),
+                    Some(Ok(Event::FocusLost)) => Some(Msg::Focus(false)),
                     // Mouse capture is off by default (`ui.mouse`); when on, the wheel scrolls.
                     Some(Ok(Event::Mouse(m))) => match m.kind {
                         MouseEventKind::ScrollUp => Some(Msg::Key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE))),

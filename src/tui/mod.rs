@@ -100,8 +100,9 @@ pub struct TerminalModes {
 /// Undoes what [`TerminalModes::enter`] turned on (idempotent: the sequences are harmless
 /// when repeated).
 fn leave_modes(mouse: bool) {
-    use crossterm::event::{DisableBracketedPaste, DisableMouseCapture};
+    use crossterm::event::{DisableBracketedPaste, DisableFocusChange, DisableMouseCapture};
     let _ = crossterm::execute!(std::io::stdout(), DisableBracketedPaste);
+    let _ = crossterm::execute!(std::io::stdout(), DisableFocusChange);
     if mouse {
         let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
     }
@@ -122,6 +123,9 @@ impl TerminalModes {
         let modes = Self { terminal, mouse };
         crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)
             .context("cannot enable bracketed paste")?;
+        // Focus reports (where the terminal sends them) let the live view stop polling while
+        // the console is in the background; a terminal without them is taken as focused.
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableFocusChange);
         if mouse {
             let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture);
         }

@@ -123,7 +123,7 @@ async fn every_kind_of_tampering_is_named() {
     let user = some_history(&db).await;
     seal(&db, &k).await;
     let ids: Vec<Uuid> =
-        sqlx::query_scalar("SELECT id FROM mandate_audit ORDER BY seal_txid, id LIMIT 3")
+        sqlx::query_scalar("SELECT id FROM mandate_audit ORDER BY change_xid, id LIMIT 3")
             .fetch_all(&db.pool)
             .await
             .unwrap();
@@ -148,7 +148,7 @@ async fn every_kind_of_tampering_is_named() {
     tamper(
         &db.pool,
         &format!(
-            "UPDATE mandate_audit SET seal_txid = seal_txid - 1 WHERE id = '{}'",
+            "UPDATE mandate_audit SET change_xid = (change_xid::text::bigint - 1)::text::xid8 WHERE id = '{}'",
             ids[2]
         ),
     )
@@ -158,8 +158,8 @@ async fn every_kind_of_tampering_is_named() {
     tamper(
         &db.pool,
         &format!(
-            "INSERT INTO users_audit (id, action, user_id, \"timestamp\", seal_txid) \
-             VALUES ('{forged}', 'DISABLED', '{user}', now() - interval '30 days', 0)"
+            "INSERT INTO users_audit (id, action, user_id, \"timestamp\", change_xid) \
+             VALUES ('{forged}', 'DISABLED', '{user}', now() - interval '30 days', '0')"
         ),
     )
     .await;

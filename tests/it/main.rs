@@ -38,6 +38,8 @@ mod trusts;
 mod tui_bulk_undo;
 mod tui_e2e;
 mod tui_layout;
+mod tui_live;
+mod tui_outage;
 mod tui_rows;
 mod tui_safety;
 mod tui_safety_e2e;

@@ -27,6 +27,7 @@ impl App {
     }
 
     pub(super) fn on_key(&mut self, key: KeyEvent) {
+        self.live_activity();
         let now = self.clock.now();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));
@@ -119,7 +120,7 @@ impl App {
                             // A cancellable task (an export) is watched from the footer,
                             // where Esc cancels it, not from a busy form.
                             let watched_in_form = !op.cancellable();
-                            if !watched_in_form {
+                            if !watched_in_form && !self.db_down() {
                                 self.close_form();
                             }
                             self.run_op(op, watched_in_form);
@@ -345,8 +346,20 @@ impl App {
                     operator: self.operator.as_ref(),
                 };
                 let tab = self.tab;
+                // The record an edit form is about: the live view warns the form when
+                // someone else changes it.
+                let subject = self.screens[tab.index()]
+                    .table()
+                    .selected_row()
+                    .map(|r| r.id.clone());
+                let edits = matches!(other, Action::Edit | Action::Roles | Action::ChangePlan);
                 match self.screens[tab.index()].on_action(other, &ctx) {
-                    Some(cmd) => self.screen_cmd(tab, cmd),
+                    Some(cmd) => {
+                        self.screen_cmd(tab, cmd);
+                        if edits && self.form.is_some() {
+                            self.live.form_subject = subject;
+                        }
+                    }
                     None if other == Action::Back => match self.cancellable() {
                         // Esc with nothing to go back to cancels long work that allows it.
                         Some((id, _)) => self.cancel(id),

@@ -9,7 +9,9 @@
 //! their commands and the routing of replies).
 
 mod keys;
+mod live;
 mod ops;
+mod outage;
 mod palette;
 mod render;
 mod routing;
@@ -32,7 +34,9 @@ use super::widgets::toast::Toast;
 use crate::domain::{DisplayText, Secret};
 use crate::service::Operator;
 
+pub use live::Live;
 pub use ops::InFlight;
+pub use outage::Outage;
 
 /// Smallest usable terminal.
 pub const MIN_WIDTH: u16 = 80;
@@ -99,6 +103,8 @@ pub enum Owner {
     Form,
     /// The filter menu of a column.
     Filter(String),
+    /// The live view's poll of the change feed.
+    Live,
 }
 
 /// A reply still wanted: by whom, and for what (a newer request of the same owner, slot and
@@ -128,6 +134,10 @@ pub struct App {
     pub help_scroll: u16,
     pub toasts: Vec<Toast>,
     pub health: Health,
+    /// The database outage in progress, if any (banner, refusals, unknown outcomes).
+    pub outage: Outage,
+    /// The live view (change-feed polling, the open form's warning).
+    pub live: Live,
     pub tick: u64,
     pub quit: bool,
     /// Quit was asked for while mutations were in flight: quit once every reply is in and
@@ -190,6 +200,8 @@ impl App {
             help_scroll: 0,
             toasts: Vec::new(),
             health: Health::default(),
+            outage: Outage::default(),
+            live: Live::default(),
             tick: 0,
             quit: false,
             quit_pending: false,
@@ -264,6 +276,8 @@ impl App {
     /// Closes the form; replies it waited for are no longer wanted.
     fn close_form(&mut self) {
         self.form = None;
+        self.live.form_subject = None;
+        self.live.form_notice = None;
         self.pending.retain(|_, p| p.owner != Owner::Form);
     }
 
@@ -288,6 +302,7 @@ impl App {
     /// Forgets the operator and every screen's data: back to an empty sign-in screen.
     fn clear_session(&mut self) {
         self.operator = None;
+        self.live = Live::default();
         self.screens = fresh_screens();
         self.pending.clear();
         self.loaded.clear();
@@ -345,6 +360,7 @@ impl App {
                 self.config = config;
                 self.clear_session();
                 self.health = Health::default();
+                self.outage = Outage::default();
                 self.outbox.push(Request::Health);
                 self.toasts.push(Toast::ok(format!(
                     "environment {}: sign in",

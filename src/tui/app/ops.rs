@@ -169,6 +169,7 @@ impl App {
                 }
             }
             Err(e) if e.revoked => self.sign_out(&e),
+            Err(e) if e.connection_lost => self.outcome_unknown(what, from_form, e),
             Err(e) => {
                 if from_form && let Some(f) = self.form.as_mut() {
                     f.busy = false;
@@ -184,6 +185,15 @@ impl App {
         if self.config.read_only {
             self.toasts
                 .push(Toast::warn("read-only mode: changes are disabled"));
+            return;
+        }
+        if let Some(why) = self.outage_refusal() {
+            // Known unreachable: sending would only turn a clear refusal into an unknown
+            // outcome. The form (if any) stays open with its input.
+            if from_form && let Some(f) = self.form.as_mut() {
+                f.note = Some(why.clone());
+            }
+            self.toasts.push(Toast::warn(why));
             return;
         }
         let subject = op.subject();

@@ -65,14 +65,18 @@ impl App {
             return;
         }
         self.render_tabs(tabs, buf);
-        let body = if self.health.db == Some(false) {
+        let body = if let Some(line) = self.form_notice() {
             let [banner, rest] =
                 Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
-            Paragraph::new(Span::styled(
-                "✗ database unreachable — showing the last data; retrying in the background",
-                theme.error,
-            ))
-            .render(banner, buf);
+            Paragraph::new(Span::styled(line, theme.warning)).render(banner, buf);
+            rest
+        } else {
+            body
+        };
+        let body = if let Some(line) = self.outage_banner() {
+            let [banner, rest] =
+                Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(body);
+            Paragraph::new(Span::styled(line, theme.error)).render(banner, buf);
             rest
         } else {
             body

@@ -74,6 +74,8 @@ impl App {
                 }
             }
             Cmd::Error { report, .. } if report.revoked => self.sign_out(&report),
+            // The outage banner says it once; a dialog per failed read would bury the screen.
+            Cmd::Error { report, .. } if report.connection_lost => self.db_unreachable(),
             Cmd::Error { title, report } => self.report_error(title, report),
             Cmd::Done => {}
         }
@@ -87,6 +89,7 @@ impl App {
             Msg::Key(k) => self.on_key(k),
             Msg::Paste(s) => self.on_paste(&s),
             Msg::Resize(w, h) => self.screen_size = Some((w, h)),
+            Msg::Focus(focused) => self.live_focus(focused),
             Msg::Reply { id, result } => self.on_reply(id, result),
             Msg::SignIn { id, result } => {
                 if self.signin.awaiting != Some(id) {
@@ -110,6 +113,11 @@ impl App {
                     db: Some(db),
                     directory: Some(directory),
                 };
+                if db {
+                    self.db_reachable();
+                } else {
+                    self.db_unreachable();
+                }
             }
             Msg::EnvSwitched { id, result } => self.env_switched(id, result),
         }
@@ -117,6 +125,9 @@ impl App {
 
     /// Routes a reply to whoever asked; replies no longer wanted are dropped here.
     pub(super) fn on_reply(&mut self, id: u64, result: Result<Reply, ErrorReport>) {
+        if matches!(&result, Err(e) if e.connection_lost) {
+            self.db_unreachable();
+        }
         let Some(p) = self.pending.remove(&id) else {
             tracing::debug!(id, "stale reply dropped");
             return;
@@ -126,7 +137,11 @@ impl App {
                 let cmds = self.screens[tab.index()].on_reply(p.slot, id, result);
                 self.screen_cmds(tab, cmds);
                 self.send_deferred_count(tab);
+                if p.slot == "page" {
+                    self.live_page_arrived(tab);
+                }
             }
+            Owner::Live => self.live_reply(result),
             Owner::Form => self.form_reply(p.slot, result),
             Owner::Filter(column) => self.filter_values(column, result),
         }
@@ -193,10 +208,17 @@ impl App {
             t.ttl = t.ttl.saturating_sub(1);
         }
         self.toasts.retain(|t| t.ttl > 0);
-        if self.tick.is_multiple_of(HEALTH_EVERY) {
+        let every = if self.db_down() {
+            super::outage::HEALTH_EVERY_DOWN
+        } else {
+            HEALTH_EVERY
+        };
+        if self.tick.is_multiple_of(every) {
             self.outbox.push(Request::Health);
         }
         if self.operator.is_some() {
+            self.live_fade();
+            self.live_tick();
             let d = self.debounce_ticks();
             if self.active().table_mut().tick(d) {
                 self.reload_active();

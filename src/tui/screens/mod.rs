@@ -111,6 +111,12 @@ pub trait Screen {
         Vec::new()
     }
 
+    /// Someone else changed what this screen shows (the live view reads the page again):
+    /// reads of a detail pane that may be stale now.
+    fn on_live_change(&mut self) -> Vec<Cmd> {
+        Vec::new()
+    }
+
     /// Reads that go with every reload of the table (the kit-slot usage gauge).
     fn on_reload(&mut self) -> Vec<Cmd> {
         Vec::new()

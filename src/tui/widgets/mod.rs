@@ -5,6 +5,7 @@ pub mod fields;
 pub mod form;
 pub mod form_render;
 pub mod help;
+pub mod live_marks;
 pub mod reveal;
 pub mod table;
 pub mod table_count;

@@ -102,6 +102,10 @@ pub struct TableView {
     pub(super) count_deferred: Option<Request>,
     /// Bumped whenever a new page replaces the shown one (the typed rows follow it).
     pub page_gen: u64,
+    /// Rows changed by someone else a moment ago (the live view).
+    pub marks: Vec<super::live_marks::LiveMark>,
+    /// A row that was on screen and is gone after someone else's change: (its name, the mark).
+    pub gone: Option<(String, super::live_marks::LiveMark)>,
 }
 
 impl TableView {
@@ -133,6 +137,8 @@ impl TableView {
             count_awaiting: None,
             count_deferred: None,
             page_gen: 0,
+            marks: Vec::new(),
+            gone: None,
         }
     }
 

@@ -211,6 +211,7 @@ impl TableView {
                 theme.error,
             ));
         }
+        let live = self.live_status(theme);
         let block = Block::default()
             .borders(Borders::ALL)
             .border_style(if focused {
@@ -219,7 +220,8 @@ impl TableView {
                 theme.border
             })
             .title(Line::from(title_spans))
-            .title_bottom(Line::from(status).right_aligned());
+            .title_bottom(Line::from(status).right_aligned())
+            .title_bottom(Line::from(live).left_aligned());
         let inner = block.inner(area);
         block.render(area, buf);
 
@@ -261,8 +263,9 @@ impl TableView {
         } else {
             let header = TRow::new(self.columns.iter().map(|c| self.header_cell(c, theme)));
             let rows = self.rows().iter().map(|r| {
+                let marked = self.marks.iter().any(|m| m.key == r.id);
                 TRow::new((0..self.columns.len()).map(|i| Cell::from(r.cell(i).to_string())))
-                    .style(theme.base)
+                    .style(if marked { theme.warning } else { theme.base })
             });
             let table = Table::new(rows, self.fitted_widths(table_area.width))
                 .header(header)
@@ -313,6 +316,36 @@ impl TableView {
         });
         self.count = Count::Exact(self.rows().len() as u64);
         self.page_gen += 1;
+    }
+
+    /// The live view's notes for the bottom line: the newest changed row on screen ("↻ NAME
+    /// updated by X 4 s ago") and a row that disappeared ("✗ NAME gone: deleted by X …").
+    fn live_status(&self, theme: &Theme) -> Vec<Span<'static>> {
+        let now = chrono::Utc::now();
+        let ago = |m: &super::live_marks::LiveMark| super::live_marks::ago(m.at, now);
+        let mut out = Vec::new();
+        if let Some(m) = self.marks.iter().rev().find(|m| m.fresh(now))
+            && let Some(r) = self.rows().iter().find(|r| r.id == m.key)
+        {
+            out.push(Span::styled(
+                format!(
+                    " ↻ {} changed by {} {} ",
+                    crate::domain::DisplayText::with_max(r.cell(0), 24),
+                    m.who,
+                    ago(m)
+                ),
+                theme.warning,
+            ));
+        }
+        if let Some((name, m)) = &self.gone
+            && m.fresh(now)
+        {
+            out.push(Span::styled(
+                format!(" ✗ {name} gone: {} by {} {} ", m.what, m.who, ago(m)),
+                theme.error,
+            ));
+        }
+        out
     }
 
     /// Label: value lines of the selected row (the detail pane).

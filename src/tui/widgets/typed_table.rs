@@ -10,6 +10,12 @@ use crate::tui::action::Row;
 pub trait TableRow: Send + 'static {
     fn cells(&self) -> Vec<crate::domain::DisplayText>;
 
+    /// The record's id, when the row is one record (the live view marks a row another
+    /// operator changed by it); None: rows are keyed by position.
+    fn key(&self) -> Option<String> {
+        None
+    }
+
     /// The cells as plain strings (tests).
     fn texts(&self) -> Vec<String> {
         self.cells()
@@ -54,7 +60,7 @@ impl<T: TableRow> Typed<T> {
         let rows = items
             .iter()
             .enumerate()
-            .map(|(i, t)| Row::new(i.to_string(), t.cells()))
+            .map(|(i, t)| Row::new(t.key().unwrap_or_else(|| i.to_string()), t.cells()))
             .collect();
         let shown = Page {
             items: rows,

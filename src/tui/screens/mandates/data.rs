@@ -26,6 +26,10 @@ pub struct MandateRow {
 }
 
 impl TableRow for MandateRow {
+    fn key(&self) -> Option<String> {
+        Some(self.id.to_string())
+    }
+
     fn cells(&self) -> Vec<DisplayText> {
         vec![
             DisplayText::new(&self.name),
@@ -63,6 +67,10 @@ impl MemberRow {
 }
 
 impl TableRow for MemberRow {
+    fn key(&self) -> Option<String> {
+        Some(self.user_id.to_string())
+    }
+
     fn cells(&self) -> Vec<DisplayText> {
         vec![
             DisplayText::new(self.who()),

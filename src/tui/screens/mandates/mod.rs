@@ -385,6 +385,12 @@ impl Screen for MandatesScreen {
         self.want_overview()
     }
 
+    fn on_live_change(&mut self) -> Vec<Cmd> {
+        // The detail of the selected mandate is read again (its plan, members, admins).
+        self.overview_for = None;
+        self.want_overview()
+    }
+
     fn commands(&self) -> &'static [&'static str] {
         &["deleted", "live"]
     }

@@ -29,6 +29,10 @@ pub struct TrustRow {
 }
 
 impl TableRow for TrustRow {
+    fn key(&self) -> Option<String> {
+        Some(self.id.to_string())
+    }
+
     fn cells(&self) -> Vec<DisplayText> {
         vec![
             DisplayText::new(&self.name),

@@ -34,6 +34,10 @@ fn role_keys(names: &[String]) -> DisplayText {
 }
 
 impl TableRow for UserRow {
+    fn key(&self) -> Option<String> {
+        Some(self.sub.to_string())
+    }
+
     fn cells(&self) -> Vec<DisplayText> {
         vec![
             DisplayText::new(&self.email),
