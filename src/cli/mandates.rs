@@ -8,7 +8,8 @@ use serde_json::json;
 use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, MandateId, Page, PageQuery};
-use crate::service::mandates::MandateInput;
+use crate::service::mandates::{MandateInput, MandatePatch};
+use crate::service::versions::Version;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, ServiceError, Services};
 
@@ -66,6 +67,10 @@ pub enum MandatesCmd {
         label: Option<String>,
         #[arg(long)]
         enabled: Option<bool>,
+        /// Apply only while the mandate is at this version (the `version` of its JSON): a
+        /// change by anyone since refuses with exit 3, naming it, and writes nothing.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Soft delete (restorable within the retention), or with --hard delete everything.
     Delete {
@@ -77,11 +82,19 @@ pub enum MandatesCmd {
         /// The mandate's exact name (required with --hard).
         #[arg(long, value_name = "NAME")]
         confirm_name: Option<String>,
+        /// Apply only while the mandate is at this version (the `version` of its JSON): a
+        /// change by anyone since refuses with exit 3, naming it, and writes nothing.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Restore a soft-deleted mandate within the retention period.
     Restore {
         /// Mandate id (or exact name).
         mandate: String,
+        /// Apply only while the mandate is at this version (the `version` of its JSON): a
+        /// change by anyone since refuses with exit 3, naming it, and writes nothing.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Members of a mandate.
     #[command(subcommand)]
@@ -258,18 +271,16 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             name,
             label,
             enabled,
+            expect_version,
         } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
-            let cur = svc.get_mandate(&actor, id).await?.mandate;
-            let input = MandateInput {
-                name: name.unwrap_or(cur.name),
-                label: match label {
-                    Some(l) => Some(l),
-                    None => cur.label,
-                },
-                enabled: enabled.unwrap_or(cur.enabled),
+            // Only the options given are written; the rest stay as they are at the write.
+            let patch = MandatePatch {
+                name,
+                label: label.map(Some),
+                enabled,
             };
-            let m = svc.update_mandate(&actor, id, &input).await?;
+            let m = svc.edit_mandate(&actor, id, &patch, expect_version).await?;
             match ctx.output {
                 Output::Json => print_json(&m)?,
                 Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m]))?,
@@ -279,13 +290,16 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             mandate,
             hard,
             confirm_name,
+            expect_version,
         } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
             if hard {
                 let confirm = confirm_name.unwrap_or_default();
-                svc.hard_delete_mandate(&actor, id, &confirm).await?;
+                svc.hard_delete_mandate_expecting(&actor, id, &confirm, expect_version)
+                    .await?;
             } else {
-                svc.soft_delete_mandate(&actor, id).await?;
+                svc.soft_delete_mandate_expecting(&actor, id, expect_version)
+                    .await?;
             }
             let mode = if hard { "hard-deleted" } else { "soft-deleted" };
             match ctx.output {
@@ -293,9 +307,14 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
                 Output::Table => outln!("mandate {id} {mode}")?,
             }
         }
-        MandatesCmd::Restore { mandate } => {
+        MandatesCmd::Restore {
+            mandate,
+            expect_version,
+        } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
-            let m = svc.restore_mandate(&actor, id).await?;
+            let m = svc
+                .restore_mandate_expecting(&actor, id, expect_version)
+                .await?;
             match ctx.output {
                 Output::Json => print_json(&m)?,
                 Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m]))?,

@@ -26,6 +26,7 @@ pub mod directory_sync;
 pub mod drift;
 pub mod error;
 pub mod health;
+pub mod mandate_lifecycle;
 pub mod mandates;
 pub mod members;
 pub mod mfa;
@@ -42,6 +43,7 @@ pub mod trust_keys;
 pub mod trusts;
 pub mod undo;
 pub mod users;
+pub mod versions;
 
 use sqlx::PgPool;
 use std::sync::Arc;

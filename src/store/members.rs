@@ -371,7 +371,7 @@ pub async fn lock_mandates_of_user(
     user: UserSub,
 ) -> StoreResult<Vec<super::mandates::Mandate>> {
     Ok(sqlx::query_as(
-        "SELECT m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at \
+        "SELECT m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.version \
          FROM mandate m WHERE m.id IN (SELECT um.mandate_id FROM user_mandate um \
          WHERE um.user_id = $1) ORDER BY m.id FOR UPDATE OF m",
     )

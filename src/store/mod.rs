@@ -25,6 +25,7 @@ pub mod registrations;
 pub mod trusts;
 pub mod undo;
 pub mod users;
+pub mod versions;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, MandateId, MembershipId, PageQuery, UserSub};
-use crate::service::mandates::MandateInput;
+use crate::service::mandates::{MandateInput, MandatePatch};
+use crate::service::versions::Version;
 use crate::service::members::MemberRef;
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
@@ -23,6 +24,9 @@ pub struct MandateRow {
     pub plan: Option<String>,
     /// Set for a soft-deleted mandate (the deleted view).
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The version shown: forms and confirmations opened on this row carry it, so their
+    /// save is refused when somebody changed the mandate since.
+    pub version: Version,
 }
 
 impl TableRow for MandateRow {
@@ -126,6 +130,7 @@ impl ListSource for Mandates {
                 created_at: m.created_at,
                 plan: m.plan_key,
                 deleted_at: m.deleted_at,
+                version: Version(m.version),
             })) as Reply)
         })
     }
@@ -187,23 +192,27 @@ pub enum MandateOp {
         enabled: bool,
         plan: String,
     },
+    /// Only the fields the operator changed, conditional on the version the form showed.
     Update {
         id: MandateId,
         name: String,
-        label: String,
-        enabled: bool,
+        patch: MandatePatch,
+        version: Version,
     },
     SoftDelete {
         id: MandateId,
         name: String,
+        version: Version,
     },
     HardDelete {
         id: MandateId,
         name: String,
+        version: Version,
     },
     Restore {
         id: MandateId,
         name: String,
+        version: Version,
     },
     ChangePlan {
         id: MandateId,
@@ -297,27 +306,27 @@ impl Operation for MandateOp {
                 MandateOp::Update {
                     id,
                     name,
-                    label,
-                    enabled,
+                    patch,
+                    version,
                 } => {
-                    let input = MandateInput {
-                        name,
-                        label: Some(label),
-                        enabled,
-                    };
-                    let m = s.update_mandate(&a, id, &input).await?;
+                    if patch == MandatePatch::default() {
+                        return Ok(named("mandate", &name, "unchanged: nothing to save"));
+                    }
+                    let m = s.edit_mandate(&a, id, &patch, Some(version)).await?;
                     named("mandate", &m.name, "updated")
                 }
-                MandateOp::SoftDelete { id, name } => {
-                    s.soft_delete_mandate(&a, id).await?;
+                MandateOp::SoftDelete { id, name, version } => {
+                    s.soft_delete_mandate_expecting(&a, id, Some(version))
+                        .await?;
                     named("mandate", &name, "deleted (restorable until purged)")
                 }
-                MandateOp::HardDelete { id, name } => {
-                    s.hard_delete_mandate(&a, id, &name).await?;
+                MandateOp::HardDelete { id, name, version } => {
+                    s.hard_delete_mandate_expecting(&a, id, &name, Some(version))
+                        .await?;
                     named("mandate", &name, "permanently deleted")
                 }
-                MandateOp::Restore { id, name } => {
-                    s.restore_mandate(&a, id).await?;
+                MandateOp::Restore { id, name, version } => {
+                    s.restore_mandate_expecting(&a, id, Some(version)).await?;
                     named("mandate", &name, "restored")
                 }
                 MandateOp::ChangePlan { id, plan } => {
@@ -389,6 +398,7 @@ mod tests {
             created_at: "2026-11-01T09:00:00Z".parse().unwrap(),
             plan: Some("TEAM".into()),
             deleted_at: None,
+            version: Version(1),
         };
         assert_eq!(
             m.texts(),
