@@ -9,8 +9,8 @@ use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, MandateId, Page, PageQuery};
 use crate::service::mandates::{MandateInput, MandatePatch};
-use crate::service::versions::Version;
 use crate::service::members::MemberRef;
+use crate::service::versions::Version;
 use crate::service::{Actor, ServiceError, Services};
 
 #[derive(Debug, Subcommand)]

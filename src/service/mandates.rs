@@ -295,14 +295,13 @@ impl Services {
             enabled: patch.enabled.unwrap_or(before.enabled),
         };
         let (name, label) = input.validate()?;
-        let after =
-            match store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await {
-                Ok(m) => m,
-                Err(e) => {
-                    drop(tx);
-                    return Err(self.name_taken(e, &name, "rename the mandate to").await);
-                }
-            };
+        let after = match store::update(&mut tx, id, &name, label.as_deref(), input.enabled).await {
+            Ok(m) => m,
+            Err(e) => {
+                drop(tx);
+                return Err(self.name_taken(e, &name, "rename the mandate to").await);
+            }
+        };
         insert_mandate_audit(
             &mut tx,
             &actor.audit(),

@@ -46,16 +46,17 @@ pub(crate) fn check(
     }
 }
 
-/// "mandate «x» changed since you saw it (version 3, now 4): changed by bob@x 4 s ago:
-/// enabled true → false — nothing was written; review and try again."
+/// "mandate «x» was changed by bob@x (cli) 4 s ago: enabled true → false — nothing was
+/// written (you saw version 3, it is at 4); review the current state and try again". Who and
+/// what come first: a form shows the first line.
 pub fn conflict_message(what: &str, saw: Version, now: i64, last: Option<&LastChange>) -> String {
     let by = match last {
-        Some(c) => format!(": {}", describe(c)),
-        None => String::new(),
+        Some(c) => format!("was {}", describe(c)),
+        None => "was changed by somebody else".to_string(),
     };
     format!(
-        "{what} changed since you saw it (version {saw}, now {now}){by} — nothing was written; \
-         review the current state and try again"
+        "{what} {by} — nothing was written (you saw version {saw}, it is at {now}); review the \
+         current state and try again"
     )
 }
 

@@ -86,8 +86,7 @@ const LIVE_MANDATE_COLUMNS: &[SqlColumn] = &[
     SqlColumn::new("deleted_at", "m.deleted_at"),
 ];
 
-const MANDATE_SELECT: &str =
-    "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.plan_key, m.version";
+const MANDATE_SELECT: &str = "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.plan_key, m.version";
 
 /// Live (not soft-deleted) mandates.
 pub static MANDATES: ListSql = ListSql {

@@ -9,12 +9,12 @@ use crate::domain::{MandateId, MembershipId, UserSub};
 
 /// The version of a user (profile, grants, directory state); 0 before the first change.
 pub async fn user_version(conn: &mut PgConnection, sub: UserSub) -> StoreResult<i64> {
-    Ok(
-        sqlx::query_scalar("SELECT COALESCE((SELECT version FROM user_version WHERE user_id = $1), 0)")
-            .bind(sub)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE((SELECT version FROM user_version WHERE user_id = $1), 0)",
     )
+    .bind(sub)
+    .fetch_one(conn)
+    .await?)
 }
 
 /// The versions of many users at once (the users list); users without a row are absent (0).

@@ -9,6 +9,7 @@ mod audit_view;
 mod bulk;
 mod cli_output;
 mod completions;
+mod concurrency;
 mod demo;
 mod directory;
 mod doctor;

@@ -836,7 +836,7 @@ fn stale_page_is_dropped() {
             created_at: at("2026-11-01 09:00"),
             plan: None,
             deleted_at: None,
-        version: hubdeck::service::versions::Version(1),
+            version: hubdeck::service::versions::Version(1),
         }],
         total: 1,
         page: 1,
@@ -1451,7 +1451,7 @@ fn pgup_back_to_page_1_asks_for_page_1() {
                 created_at: at("2026-11-01 09:00"),
                 plan: None,
                 deleted_at: None,
-        version: hubdeck::service::versions::Version(1),
+                version: hubdeck::service::versions::Version(1),
             })
             .collect(),
         total: 0,

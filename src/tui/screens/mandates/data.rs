@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, MandateId, MembershipId, PageQuery, UserSub};
 use crate::service::mandates::{MandateInput, MandatePatch};
-use crate::service::versions::Version;
 use crate::service::members::MemberRef;
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, when, yes_no};

@@ -1,0 +1,316 @@
+//! Issue 28: many operators on one database. A write is applied only at the version its
+//! operator saw; a stale one is refused as a conflict naming who changed what, and writes
+//! nothing. Tried at the service level, through the real binary, and in the console (tmux)
+//! against the CLI.
+
+use hubdeck::domain::{MandateId, RoleRef};
+use hubdeck::service::mandates::MandatePatch;
+use hubdeck::service::versions::Version;
+use hubdeck::service::{Actor, ServiceError, Services};
+use sqlx::PgPool;
+
+use crate::audit::hubdeck;
+use crate::mandates::{cached_user, create, grant, services};
+use crate::support::pg::fresh_db;
+
+/// A signed-in SysAdmin whose email the directory cache knows (so conflicts can name them).
+async fn named_sysadmin(pool: &PgPool, email: &str) -> Actor {
+    let sub = cached_user(pool, email, "Named Admin").await;
+    grant(pool, sub, RoleRef::Admin).await;
+    Actor::Operator(
+        hubdeck::service::actor::load_operator(pool, sub, email)
+            .await
+            .unwrap(),
+    )
+}
+
+async fn state(pool: &PgPool, id: MandateId) -> (Option<String>, bool) {
+    sqlx::query_as("SELECT label, enabled FROM mandate WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+async fn version(svc: &Services, actor: &Actor, id: MandateId) -> Version {
+    Version(svc.get_mandate(actor, id).await.unwrap().mandate.version)
+}
+
+fn label(l: &str) -> MandatePatch {
+    MandatePatch {
+        label: Some(Some(l.to_string())),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn stale_label_edit_is_refused_and_keeps_the_disable_and_label_of_the_other_operator() {
+    let db = fresh_db().await;
+    let svc = services(&db);
+    let a = named_sysadmin(&db.pool, "alice@hub.example").await;
+    let b = named_sysadmin(&db.pool, "bob@hub.example").await;
+    let x = create(&svc, "tenant-x").await;
+    // A opens the edit form: X enabled, at this version.
+    let seen = version(&svc, &a, x).await;
+    // B, during an incident: X off, and says why in the label.
+    let patch = MandatePatch {
+        label: Some(Some("incident 42".into())),
+        enabled: Some(false),
+        ..Default::default()
+    };
+    svc.edit_mandate(&b, x, &patch, None).await.unwrap();
+    // A saves a label edit from the form opened before.
+    let err = svc
+        .edit_mandate(&a, x, &label("renamed by A"), Some(seen))
+        .await
+        .expect_err("a stale save must be refused");
+    let ServiceError::Conflict(msg) = &err else {
+        panic!("expected a conflict, got {err:?}")
+    };
+    assert_eq!(err.exit_code(), 3);
+    assert!(msg.contains("bob@hub.example"), "{msg}");
+    assert!(msg.contains("enabled true → false"), "{msg}");
+    assert!(msg.contains("s ago"), "{msg}");
+    assert_eq!(
+        state(&db.pool, x).await,
+        (Some("incident 42".into()), false)
+    );
+    // Only what the operator changed is written: the same label edit without a version
+    // (a script) keeps B's disable.
+    svc.edit_mandate(&a, x, &label("renamed by A"), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        state(&db.pool, x).await,
+        (Some("renamed by A".into()), false)
+    );
+}
+
+#[tokio::test]
+async fn stale_delete_and_restore_are_refused() {
+    let db = fresh_db().await;
+    let svc = services(&db);
+    let a = named_sysadmin(&db.pool, "alice@hub.example").await;
+    let x = create(&svc, "tenant-y").await;
+    let seen = version(&svc, &a, x).await;
+    svc.edit_mandate(&Actor::cli(), x, &label("changed"), None)
+        .await
+        .unwrap();
+    let err = svc
+        .soft_delete_mandate_expecting(&a, x, Some(seen))
+        .await
+        .expect_err("stale delete");
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    let deleted: bool =
+        sqlx::query_scalar("SELECT deleted_at IS NOT NULL FROM mandate WHERE id = $1")
+            .bind(x)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    assert!(!deleted);
+    let now = version(&svc, &a, x).await;
+    svc.soft_delete_mandate_expecting(&a, x, Some(now))
+        .await
+        .unwrap();
+    let err = svc
+        .restore_mandate_expecting(&a, x, Some(now))
+        .await
+        .expect_err("the delete moved the version");
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    let err = svc
+        .hard_delete_mandate_expecting(&a, x, "tenant-y", Some(now))
+        .await
+        .expect_err("stale hard delete");
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+}
+
+/// 200 rounds: a write based on an old version races one based on the current version. The
+/// stale one never lands and the fresh one is never lost; two writes from the same version:
+/// exactly one lands, and the row is what that one wrote.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_hundred_rounds_of_stale_against_fresh_writes_never_lose_the_fresh_one() {
+    let db = fresh_db().await;
+    let svc = services(&db);
+    let a = named_sysadmin(&db.pool, "alice@hub.example").await;
+    let b = named_sysadmin(&db.pool, "bob@hub.example").await;
+    let x = create(&svc, "tenant-race").await;
+    let mut old = version(&svc, &a, x).await;
+    svc.edit_mandate(&a, x, &label("start"), None)
+        .await
+        .unwrap();
+    for round in 0..200 {
+        let current = version(&svc, &a, x).await;
+        let fresh_label = format!("fresh {round}");
+        let stale_label = format!("stale {round}");
+        let fresh_enabled = round % 2 == 0;
+        let fresh = MandatePatch {
+            label: Some(Some(fresh_label.clone())),
+            enabled: Some(fresh_enabled),
+            ..Default::default()
+        };
+        let stale = MandatePatch {
+            label: Some(Some(stale_label)),
+            enabled: Some(!fresh_enabled),
+            ..Default::default()
+        };
+        let (f, s) = tokio::join!(
+            svc.edit_mandate(&a, x, &fresh, Some(current)),
+            svc.edit_mandate(&b, x, &stale, Some(old)),
+        );
+        f.unwrap_or_else(|e| panic!("round {round}: the fresh write failed: {e}"));
+        assert!(
+            matches!(s, Err(ServiceError::Conflict(_))),
+            "round {round}: the stale write was not refused: {s:?}"
+        );
+        assert_eq!(
+            state(&db.pool, x).await,
+            (Some(fresh_label), fresh_enabled),
+            "round {round}"
+        );
+        // Same version, both fresh: one wins, the other is refused.
+        let v = version(&svc, &a, x).await;
+        let (pa, pb) = (label(&format!("a {round}")), label(&format!("b {round}")));
+        let (p, q) = tokio::join!(
+            svc.edit_mandate(&a, x, &pa, Some(v)),
+            svc.edit_mandate(&b, x, &pb, Some(v)),
+        );
+        let winner = match (&p, &q) {
+            (Ok(_), Err(ServiceError::Conflict(_))) => format!("a {round}"),
+            (Err(ServiceError::Conflict(_)), Ok(_)) => format!("b {round}"),
+            other => panic!("round {round}: exactly one must land: {other:?}"),
+        };
+        assert_eq!(state(&db.pool, x).await.0, Some(winner), "round {round}");
+        old = current;
+    }
+}
+
+/// The CLI: `--expect-version` from the JSON it printed; a change since → exit 3 naming it.
+#[tokio::test(flavor = "multi_thread")]
+async fn cli_expect_version_refuses_a_stale_update_with_exit_3() {
+    let db = fresh_db().await;
+    let svc = services(&db);
+    let x = create(&svc, "tenant-cli").await;
+    let (code, out, err) = hubdeck(&db, &["mandates", "show", "tenant-cli", "--output", "json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let seen = shown
+        .pointer("/mandate/version")
+        .and_then(|v| v.as_i64())
+        .unwrap_or_else(|| panic!("no version in {out}"));
+    let (code, out, err) = hubdeck(
+        &db,
+        &["mandates", "update", "tenant-cli", "--enabled", "false"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "mandates",
+            "update",
+            "tenant-cli",
+            "--label",
+            "stale",
+            "--expect-version",
+            &seen.to_string(),
+        ],
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("enabled true → false"), "{err}");
+    assert!(err.contains("ci-operator"), "{err}");
+    assert_eq!(
+        state(&db.pool, x).await,
+        (Some("tenant-cli label".into()), false)
+    );
+    // Without the guard, only the label is written: the disable stays.
+    let (code, out, err) = hubdeck(&db, &["mandates", "update", "tenant-cli", "--label", "new"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(state(&db.pool, x).await, (Some("new".into()), false));
+}
+
+/// The reported case, as two operators did it: A presses `e` on X in the console, B disables
+/// X from the CLI, A edits only the label and presses Enter. A's save is refused naming B's
+/// change; X stays disabled with B's label.
+#[tokio::test(flavor = "multi_thread")]
+async fn console_label_save_after_a_cli_disable_is_refused_and_changes_nothing() {
+    use crate::tui_e2e::{seed_mandate, seed_operator, services as tui_services, start_signed_in};
+    let db = fresh_db().await;
+    let s = tui_services(&db).await;
+    let op = seed_operator(&s).await;
+    let x = MandateId(seed_mandate(&db, "Tenant X", op).await);
+    let t = start_signed_in(&db, &[]);
+    t.wait_for(&["Tenant X", "rows 1–1 of 1"]);
+    t.keys(&["e"]);
+    t.wait_for(&["Edit mandate"]);
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "mandates",
+            "update",
+            &x.to_string(),
+            "--enabled",
+            "false",
+            "--label",
+            "incident",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    t.keys(&["Tab"]);
+    t.text(" renamed");
+    t.settle();
+    t.keys(&["Enter"]);
+    t.wait_for(&["was changed by", "(cli)"]);
+    assert_eq!(state(&db.pool, x).await, (Some("incident".into()), false));
+    // The first Esc dismisses the error report, the second closes the form.
+    t.keys(&["Escape"]);
+    t.settle();
+    t.keys(&["Escape"]);
+    t.wait_gone(&["Edit mandate"]);
+    t.quit();
+}
+
+#[tokio::test]
+async fn a_mandate_admin_cannot_reach_a_disabled_or_deleted_mandate_by_id() {
+    let db = fresh_db().await;
+    let svc = services(&db);
+    let x = create(&svc, "tenant-admin").await;
+    let admin = cached_user(&db.pool, "madmin@hub.example", "Mandate Admin").await;
+    crate::mandates::raw_member(
+        &db.pool,
+        x,
+        admin,
+        &[hubdeck::domain::roles::mandate_roles::ADMIN],
+    )
+    .await;
+    let actor = crate::mandates::operator(admin);
+    assert!(svc.can_manage_members(&actor, x).await.unwrap());
+    svc.edit_mandate(
+        &Actor::cli(),
+        x,
+        &MandatePatch {
+            enabled: Some(false),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(
+        !svc.can_manage_members(&actor, x).await.unwrap(),
+        "a disabled mandate is hidden from its admin's list, so it is out of reach by id too"
+    );
+    assert!(svc.get_mandate(&actor, x).await.is_err());
+    svc.edit_mandate(
+        &Actor::cli(),
+        x,
+        &MandatePatch {
+            enabled: Some(true),
+            ..Default::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(svc.can_manage_members(&actor, x).await.unwrap());
+    svc.soft_delete_mandate(&Actor::cli(), x).await.unwrap();
+    assert!(!svc.can_manage_members(&actor, x).await.unwrap());
+}
