@@ -42,6 +42,8 @@ pub mod session;
 pub mod trust_keys;
 pub mod trusts;
 pub mod undo;
+pub mod user_access;
+pub mod user_roles;
 pub mod users;
 pub mod versions;
 

@@ -412,7 +412,7 @@ impl Services {
                     .map(|_| ())
             }
             (UndoKind::UserEnabled, GrantState::Enabled(e)) => {
-                self.set_enabled_guarded(actor, user, *e, Some(&guard))
+                self.set_enabled_guarded(actor, user, *e, None, Some(&guard))
                     .await
             }
             _ => Err(not_reversible(&r)),

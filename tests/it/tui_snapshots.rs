@@ -220,6 +220,7 @@ pub fn rows_for(
                     roles: vec!["admin".into()],
                     enabled: true,
                     status: "CONFIRMED".into(),
+                    version: hubdeck::service::versions::Version(0),
                 },
                 UserRow {
                     sub: sub("00000000-0000-0000-0000-0000000000a3"),
@@ -229,6 +230,7 @@ pub fn rows_for(
                     roles: vec!["viewer".into()],
                     enabled: false,
                     status: "FORCE_CHANGE…".into(),
+                    version: hubdeck::service::versions::Version(0),
                 },
             ],
             None,
