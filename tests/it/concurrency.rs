@@ -314,3 +314,246 @@ async fn a_mandate_admin_cannot_reach_a_disabled_or_deleted_mandate_by_id() {
     svc.soft_delete_mandate(&Actor::cli(), x).await.unwrap();
     assert!(!svc.can_manage_members(&actor, x).await.unwrap());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Users: roles changed, not replaced; enable/disable without locks across the directory call
+// ---------------------------------------------------------------------------------------------
+
+mod gated {
+    //! The real LocalDirectory with a gate on `set_enabled`: the call reports that it started
+    //! and waits until the test opens the gate — a directory call that is slow for as long as
+    //! the test needs, deterministically.
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use hubdeck::directory::{
+        AuthOutcome, Directory, DirectoryResult, Identity, IdentityPage, NewIdentity,
+        NewPasswordChallenge, UserKey,
+    };
+    use hubdeck::domain::{Email, Secret, UserSub};
+    use tokio::sync::{Mutex, mpsc};
+
+    pub struct Gated {
+        pub inner: Arc<dyn Directory>,
+        pub started: mpsc::UnboundedSender<()>,
+        pub open: Mutex<mpsc::UnboundedReceiver<()>>,
+        pub armed: std::sync::atomic::AtomicBool,
+    }
+
+    #[async_trait]
+    impl Directory for Gated {
+        fn kind(&self) -> &'static str {
+            self.inner.kind()
+        }
+        async fn create_user(&self, new: &NewIdentity) -> DirectoryResult<Identity> {
+            self.inner.create_user(new).await
+        }
+        async fn get_user(&self, key: &UserKey) -> DirectoryResult<Identity> {
+            self.inner.get_user(key).await
+        }
+        async fn find_by_sub(&self, sub: UserSub) -> DirectoryResult<Identity> {
+            self.inner.find_by_sub(sub).await
+        }
+        async fn list_page(&self, cursor: Option<&str>) -> DirectoryResult<IdentityPage> {
+            self.inner.list_page(cursor).await
+        }
+        async fn set_enabled(&self, username: &str, enabled: bool) -> DirectoryResult<()> {
+            if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                let _ = self.started.send(());
+                self.open.lock().await.recv().await;
+            }
+            self.inner.set_enabled(username, enabled).await
+        }
+        async fn delete_user(&self, username: &str) -> DirectoryResult<()> {
+            self.inner.delete_user(username).await
+        }
+        async fn resend_invite(&self, username: &str) -> DirectoryResult<()> {
+            self.inner.resend_invite(username).await
+        }
+        async fn authenticate(
+            &self,
+            email: &Email,
+            password: &Secret,
+        ) -> DirectoryResult<AuthOutcome> {
+            self.inner.authenticate(email, password).await
+        }
+        async fn respond_new_password(
+            &self,
+            challenge: &NewPasswordChallenge,
+            new_password: &Secret,
+        ) -> DirectoryResult<AuthOutcome> {
+            self.inner
+                .respond_new_password(challenge, new_password)
+                .await
+        }
+        async fn set_password(
+            &self,
+            username: &str,
+            password: &Secret,
+            permanent: bool,
+        ) -> DirectoryResult<()> {
+            self.inner.set_password(username, password, permanent).await
+        }
+        async fn health(&self) -> DirectoryResult<()> {
+            self.inner.health().await
+        }
+    }
+}
+
+async fn directory_enabled(svc: &Services, sub: hubdeck::domain::UserSub) -> bool {
+    svc.directory.find_by_sub(sub).await.unwrap().enabled
+}
+
+/// Disabling a user used to hold the global-admin lock, the user's mandate rows and an open
+/// transaction across the directory call. Now: while the directory call hangs, another
+/// operator's change that needs those locks goes through; a change to the user in between
+/// makes the disable refuse (and the directory is put back); without one it lands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn disable_holds_no_lock_across_the_directory_call_and_commits_by_compare_and_set() {
+    use crate::tui_e2e::{seed_identity, seed_mandate};
+    use std::sync::Arc;
+    let db = fresh_db().await;
+    let base = crate::tui_e2e::services(&db).await;
+    let (started_tx, mut started) = tokio::sync::mpsc::unbounded_channel();
+    let (open, open_rx) = tokio::sync::mpsc::unbounded_channel();
+    let gated = Arc::new(gated::Gated {
+        inner: base.directory.clone(),
+        started: started_tx,
+        open: tokio::sync::Mutex::new(open_rx),
+        armed: std::sync::atomic::AtomicBool::new(true),
+    });
+    let svc = Services::new(db.pool.clone(), gated.clone(), base.settings.clone());
+    let x = seed_identity(&svc, "x@hub.example", None, Some(RoleRef::Admin)).await;
+    let y = seed_identity(&svc, "y@hub.example", None, Some(RoleRef::Admin)).await;
+    let z = seed_identity(&svc, "z@hub.example", None, Some(RoleRef::Admin)).await;
+    let shared = MandateId(seed_mandate(&db, "Shared", x).await);
+    crate::mandates::raw_member(
+        &db.pool,
+        shared,
+        y,
+        &[hubdeck::domain::roles::mandate_roles::ADMIN],
+    )
+    .await;
+    let b = named_sysadmin(&db.pool, "bob@hub.example").await;
+
+    let seen = Version(svc.user_detail(&b, x).await.unwrap().version.0);
+    let disabling = {
+        let svc = svc.clone();
+        let a = Actor::cli();
+        tokio::spawn(async move { svc.set_enabled_expecting(&a, x, false, Some(seen)).await })
+    };
+    started.recv().await.expect("the directory call started");
+    // The directory call hangs: a change needing the global-admin lock still goes through
+    // (a deadlock detector, not a timing budget).
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        svc.set_roles(&b, z, &[RoleRef::Viewer]),
+    )
+    .await
+    .expect("blocked by a lock held across the directory call")
+    .unwrap();
+    // ... and one needing the row of a mandate the user belongs to ...
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        svc.edit_mandate(&b, shared, &label("edited meanwhile"), None),
+    )
+    .await
+    .expect("blocked by a lock held across the directory call")
+    .unwrap();
+    // ... and so does a change to the user being disabled.
+    tokio::time::timeout(
+        std::time::Duration::from_secs(60),
+        svc.edit_profile(&b, x, "Changed Meanwhile", "Org"),
+    )
+    .await
+    .expect("blocked by a lock held across the directory call")
+    .unwrap();
+    open.send(()).unwrap();
+    let out = disabling.await.unwrap();
+    assert!(
+        matches!(&out, Err(ServiceError::Conflict(m)) if m.contains("bob@hub.example")),
+        "{out:?}"
+    );
+    assert!(
+        directory_enabled(&svc, x).await,
+        "the directory is put back"
+    );
+    let cached: bool = sqlx::query_scalar("SELECT enabled FROM directory_user WHERE sub = $1")
+        .bind(x)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(cached);
+    // Nothing in between: the disable lands.
+    svc.set_enabled(&Actor::cli(), y, false).await.unwrap();
+    assert!(!directory_enabled(&svc, y).await);
+}
+
+/// The reported roles case: A's form showed U holding nothing; B granted researcher; A ticked
+/// viewer ("Add: viewer. Remove: nothing."). U holds researcher and viewer.
+#[tokio::test]
+async fn roles_change_keeps_a_grant_made_meanwhile_to_another_role() {
+    use crate::tui_e2e::{seed_identity, services as tui_services};
+    use hubdeck::service::user_roles::RolesEdit;
+    let db = fresh_db().await;
+    let svc = tui_services(&db).await;
+    let a = named_sysadmin(&db.pool, "alice@hub.example").await;
+    let u = seed_identity(&svc, "u@hub.example", None, None).await;
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "users",
+            "set-roles",
+            "--user",
+            "u@hub.example",
+            "--role",
+            "researcher",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let edit = RolesEdit::Change {
+        add: vec![RoleRef::Viewer],
+        remove: vec![],
+    };
+    let saved = svc.change_roles(&a, u, &edit, None).await.unwrap();
+    assert_eq!(saved.roles, [RoleRef::Researcher, RoleRef::Viewer]);
+    // The CLI: --add-role / --remove-role, JSON with the version, --expect-version guarded.
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "users",
+            "set-roles",
+            "--user",
+            "u@hub.example",
+            "--remove-role",
+            "viewer",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let j: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(j["roles"], serde_json::json!(["researcher"]));
+    let v = j["version"].as_i64().expect("version in the JSON");
+    svc.edit_profile(&a, u, "Someone", "Else").await.unwrap();
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "users",
+            "set-roles",
+            "--user",
+            "u@hub.example",
+            "--add-role",
+            "viewer",
+            "--expect-version",
+            &v.to_string(),
+        ],
+    );
+    assert_eq!(code, 3, "{out}{err}");
+    assert!(err.contains("alice@hub.example"), "{err}");
+    assert_eq!(
+        svc.user_roles(&a, u).await.unwrap(),
+        [RoleRef::Researcher],
+        "a refused change writes nothing"
+    );
+}

@@ -542,8 +542,10 @@ fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
     wait(&a);
     a.update(ch('y'));
     match one::<UserOp>(&ops(&mut a)) {
-        Some(UserOp::SetRoles { roles, .. }) => {
-            assert_eq!(roles, vec!["admin".to_string(), "viewer".to_string()])
+        // Exactly what the confirmation listed: admin is kept by not being touched.
+        Some(UserOp::SetRoles { add, remove, .. }) => {
+            assert_eq!(add, vec!["viewer".to_string()]);
+            assert!(remove.is_empty(), "{remove:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -667,7 +669,8 @@ fn disabling_or_demoting_oneself_needs_a_typed_confirmation() {
     a.update(key(KeyCode::Enter));
     assert!(matches!(
         one::<UserOp>(&ops(&mut a)),
-        Some(UserOp::SetRoles { roles, .. }) if roles == vec!["viewer".to_string()]
+        Some(UserOp::SetRoles { add, remove, .. })
+            if add.is_empty() && remove == vec!["admin".to_string()]
     ));
     // Deleting oneself says so too.
     let mut a = alice_app();

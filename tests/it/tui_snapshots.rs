@@ -1221,6 +1221,7 @@ fn user_actions_emit_their_requests() {
             sub,
             email,
             enabled,
+            ..
         } => {
             assert_eq!(sub.to_string(), alice);
             assert_eq!(email, "alice@acme.example");
@@ -1281,6 +1282,7 @@ fn user_actions_emit_their_requests() {
             sub,
             name,
             organisation,
+            ..
         } => {
             assert_eq!(sub.to_string(), carol);
             assert_eq!(name, "Carol V");
@@ -1303,7 +1305,7 @@ fn user_actions_emit_their_requests() {
     );
     type_str(&mut a, ".example");
     a.update(key(KeyCode::Enter));
-    assert!(matches!(the_op::<Op>(&mut a), Op::Delete { sub } if sub.to_string() == carol));
+    assert!(matches!(the_op::<Op>(&mut a), Op::Delete { sub, .. } if sub.to_string() == carol));
 }
 
 #[test]
