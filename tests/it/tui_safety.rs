@@ -670,7 +670,7 @@ fn disabling_or_demoting_oneself_needs_a_typed_confirmation() {
     assert!(matches!(
         one::<UserOp>(&ops(&mut a)),
         Some(UserOp::SetRoles { add, remove, .. })
-            if add.is_empty() && remove == vec!["admin".to_string()]
+            if add == vec!["viewer".to_string()] && remove == vec!["admin".to_string()]
     ));
     // Deleting oneself says so too.
     let mut a = alice_app();
