@@ -98,7 +98,8 @@ impl Services {
 
     /// Which mandates the actor may list: SysAdmin all, a mandate admin theirs, others Denied.
     async fn mandate_scope(&self, actor: &Actor) -> ServiceResult<MandateScope> {
-        if actor.is_sysadmin() {
+        let now = self.fresh_read(actor, None, "listing mandates").await?;
+        if now.is_sysadmin() {
             return Ok(MandateScope::All);
         }
         match actor.audit_sub() {
@@ -150,7 +151,12 @@ impl Services {
         actor: &Actor,
         q: &PageQuery,
     ) -> ServiceResult<Page<Mandate>> {
-        self.require_sysadmin(actor, "listing deleted mandates")?;
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanAccessAdminPanel),
+            "listing deleted mandates",
+        )
+        .await?;
         Ok(store::list_deleted(&self.db, q).await?)
     }
 
@@ -160,7 +166,9 @@ impl Services {
         actor: &Actor,
         mandate: MandateId,
     ) -> ServiceResult<bool> {
-        if actor.is_sysadmin() {
+        // Fresh: a SysAdmin demoted since signing in manages only what they administer.
+        let now = self.fresh_read(actor, None, "managing members").await?;
+        if now.is_sysadmin() {
             return Ok(true);
         }
         match actor.audit_sub() {

@@ -20,6 +20,7 @@
 pub mod access;
 pub mod actor;
 pub mod audit;
+pub mod authority;
 pub mod audit_view;
 pub mod bulk;
 pub mod directory_sync;

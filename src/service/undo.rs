@@ -298,10 +298,12 @@ impl Services {
         actor: &Actor,
         user: UserSub,
     ) -> ServiceResult<Option<UndoPlan>> {
-        actor.require(
-            crate::domain::PermissionRef::CanManageUsers,
+        self.fresh_read(
+            actor,
+            Some(crate::domain::PermissionRef::CanManageUsers),
             "undoing a user change",
-        )?;
+        )
+        .await?;
         let id = store::latest_user_change(
             &self.db,
             user,
@@ -323,10 +325,14 @@ impl Services {
                 let mandate = r.mandate_id.ok_or_else(|| not_reversible(&r))?;
                 self.require_member_manager(actor, mandate).await?;
             }
-            UndoKind::UserRoles | UndoKind::UserEnabled => actor.require(
-                crate::domain::PermissionRef::CanManageUsers,
-                "undoing a user change",
-            )?,
+            UndoKind::UserRoles | UndoKind::UserEnabled => {
+                self.fresh_read(
+                    actor,
+                    Some(crate::domain::PermissionRef::CanManageUsers),
+                    "undoing a user change",
+                )
+                .await?;
+            }
         }
         let (after, before) = recorded(kind, &r)?;
         let (current, refusal) = match self.undo_current(&r, kind).await {

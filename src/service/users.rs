@@ -81,7 +81,8 @@ fn role_filter(q: &PageQuery) -> ServiceResult<Vec<Uuid>> {
 impl Services {
     /// Resolves `--user SUB_OR_EMAIL` through the directory (strongly consistent).
     pub async fn resolve_user(&self, actor: &Actor, user: &str) -> ServiceResult<Identity> {
-        actor.require(PermissionRef::CanManageUsers, "looking up a user")?;
+        self.fresh_read(actor, Some(PermissionRef::CanManageUsers), "looking up a user")
+            .await?;
         let found = if let Ok(sub) = user.parse::<UserSub>() {
             self.directory.find_by_sub(sub).await
         } else {
@@ -99,7 +100,7 @@ impl Services {
     /// One page of users: ONE statement over the directory cache, profiles and grants.
     /// A `role` filter takes role keys (admin, researcher, viewer).
     pub async fn list_users(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<UserRow>> {
-        Area::Users.require_read(actor, "listing users")?;
+        self.read_area(actor, Area::Users, "listing users").await?;
         let role_ids = role_filter(q)?;
         Ok(ustore::list_page(&self.db, q, &role_ids).await?)
     }
@@ -111,7 +112,7 @@ impl Services {
         column: &str,
         q: &PageQuery,
     ) -> ServiceResult<Vec<String>> {
-        Area::Users.require_read(actor, "listing users")?;
+        self.read_area(actor, Area::Users, "listing users").await?;
         if column == "role" {
             return Ok(RoleRef::ALL.iter().map(|r| r.key().to_string()).collect());
         }
@@ -120,7 +121,7 @@ impl Services {
     }
 
     pub async fn user_detail(&self, actor: &Actor, sub: UserSub) -> ServiceResult<UserDetail> {
-        Area::Users.require_read(actor, "reading a user")?;
+        self.read_area(actor, Area::Users, "reading a user").await?;
         let identity = match self.directory.find_by_sub(sub).await {
             Ok(i) => Some(i),
             Err(DirectoryError::NotFound(_)) => None,
