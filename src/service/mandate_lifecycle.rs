@@ -187,6 +187,12 @@ impl Services {
         self.require_sysadmin(actor, "purging mandates")?;
         let days = self.settings.mandates.retention_days;
         if dry_run {
+            self.fresh_read(
+                actor,
+                Some(PermissionRef::CanAccessAdminPanel),
+                "purging mandates",
+            )
+            .await?;
             let mut conn = self.db.acquire().await?;
             let mandates = store::purgeable(&mut conn, days, false).await?;
             return Ok(PurgeReport {

@@ -40,5 +40,6 @@ mod tui_snapshots;
 mod tui_workflows_mandates;
 mod tui_workflows_oncall;
 mod undo;
+mod use_cases;
 mod users;
 mod users_search;
