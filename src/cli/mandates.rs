@@ -126,8 +126,15 @@ pub enum MembersCmd {
     SetRoles {
         mandate: String,
         user: String,
+        /// The full set of mandate roles (label or id; repeat for several).
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Grant this role, keeping the others (repeat for several).
+        #[arg(long = "add-role", value_name = "ROLE", conflicts_with = "roles")]
+        add_roles: Vec<String>,
+        /// Revoke this role, keeping the others (repeat for several).
+        #[arg(long = "remove-role", value_name = "ROLE", conflicts_with = "roles")]
+        remove_roles: Vec<String>,
     },
     /// Enable a membership.
     Enable { mandate: String, user: String },
@@ -391,11 +398,20 @@ async fn members(
             mandate,
             user,
             roles,
+            add_roles,
+            remove_roles,
         } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
-            let roles = svc.resolve_member_roles(actor, id, &roles).await?;
             let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
-            svc.set_member_roles(actor, id, sub, &roles).await?;
+            if add_roles.is_empty() && remove_roles.is_empty() {
+                let roles = svc.resolve_member_roles(actor, id, &roles).await?;
+                svc.set_member_roles(actor, id, sub, &roles).await?;
+            } else {
+                let add = svc.resolve_member_roles(actor, id, &add_roles).await?;
+                let remove = svc.resolve_member_roles(actor, id, &remove_roles).await?;
+                svc.change_member_roles(actor, id, sub, &add, &remove, None)
+                    .await?;
+            }
             done("roles set", id, &sub.to_string())?;
         }
         MembersCmd::Enable { mandate, user } => {

@@ -6,6 +6,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::actor::{Authority, fresh_authority, lacks};
+use super::member_writes::MemberWrite;
 use super::retry::retrying;
 use super::undo::{GrantState, UndoGuard};
 use super::{Actor, ServiceError, ServiceResult, Services};
@@ -315,6 +316,7 @@ impl Services {
                 user_id: user,
                 mandate_id: mandate,
                 enabled: true,
+                version: 1,
             })
         })
         .await
@@ -335,7 +337,8 @@ impl Services {
         change: AccessChange,
         roles: &[MandateRoleId],
     ) -> ServiceResult<()> {
-        self.change_membership_guarded(actor, mandate, user, change, roles, None)
+        let only = MemberWrite::default();
+        self.change_membership_guarded(actor, mandate, user, change, roles, &only, None)
             .await
     }
 
@@ -348,6 +351,7 @@ impl Services {
         user: UserSub,
         change: AccessChange,
         roles: &[MandateRoleId],
+        only: &MemberWrite,
         undo: Option<&UndoGuard>,
     ) -> ServiceResult<()> {
         self.ensure_writable(change.action())?;
@@ -358,8 +362,19 @@ impl Services {
             let m = Self::lock_live(&mut tx, mandate).await?;
             let admins = store::lock_admins(&mut tx, mandate).await?;
             let target = store::find(&mut tx, mandate, user).await?;
-            let new_roles = match change {
-                AccessChange::RolesChanged => Self::check_roles(&mut tx, mandate, roles).await?,
+            if let Some(ms) = &target {
+                Self::check_membership_version(&mut tx, &m, ms, only.expected).await?;
+            }
+            let new_roles = match (change, &target) {
+                (AccessChange::RolesChanged, Some(ms)) if only.delta => {
+                    let held = store::role_ids(&mut tx, ms.id).await?;
+                    let held: Vec<MandateRoleId> = held.into_iter().map(Into::into).collect();
+                    let wanted = only.apply(&held, roles);
+                    Self::check_roles(&mut tx, mandate, &wanted).await?
+                }
+                (AccessChange::RolesChanged, _) => {
+                    Self::check_roles(&mut tx, mandate, roles).await?
+                }
                 _ => Vec::new(),
             };
             if let Some(ms) = &target

@@ -20,8 +20,8 @@
 pub mod access;
 pub mod actor;
 pub mod audit;
-pub mod authority;
 pub mod audit_view;
+pub mod authority;
 pub mod bulk;
 pub mod directory_sync;
 pub mod drift;
@@ -29,6 +29,7 @@ pub mod error;
 pub mod health;
 pub mod mandate_lifecycle;
 pub mod mandates;
+pub mod member_writes;
 pub mod members;
 pub mod mfa;
 pub mod plans;

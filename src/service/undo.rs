@@ -389,6 +389,7 @@ impl Services {
                     user,
                     AccessChange::RolesChanged,
                     &ids,
+                    &Default::default(),
                     Some(&guard),
                 )
                 .await
@@ -404,6 +405,7 @@ impl Services {
                         AccessChange::Disabled
                     },
                     &[],
+                    &Default::default(),
                     Some(&guard),
                 )
                 .await

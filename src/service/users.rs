@@ -81,8 +81,12 @@ fn role_filter(q: &PageQuery) -> ServiceResult<Vec<Uuid>> {
 impl Services {
     /// Resolves `--user SUB_OR_EMAIL` through the directory (strongly consistent).
     pub async fn resolve_user(&self, actor: &Actor, user: &str) -> ServiceResult<Identity> {
-        self.fresh_read(actor, Some(PermissionRef::CanManageUsers), "looking up a user")
-            .await?;
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanManageUsers),
+            "looking up a user",
+        )
+        .await?;
         let found = if let Ok(sub) = user.parse::<UserSub>() {
             self.directory.find_by_sub(sub).await
         } else {

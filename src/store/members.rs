@@ -140,6 +140,9 @@ pub struct Membership {
     pub user_id: UserSub,
     pub mandate_id: MandateId,
     pub enabled: bool,
+    /// Moved on by every change of the membership or its roles (migration 1410).
+    #[sqlx(default)]
+    pub version: i64,
 }
 
 /// SQL condition: the member `um` is not a disabled or deleted user. The last-admin invariant
@@ -181,7 +184,7 @@ pub async fn find(
     user: UserSub,
 ) -> StoreResult<Option<Membership>> {
     Ok(sqlx::query_as(
-        "SELECT id, user_id, mandate_id, enabled FROM user_mandate \
+        "SELECT id, user_id, mandate_id, enabled, version FROM user_mandate \
          WHERE mandate_id = $1 AND user_id = $2 FOR UPDATE",
     )
     .bind(mandate)

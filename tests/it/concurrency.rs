@@ -557,3 +557,63 @@ async fn roles_change_keeps_a_grant_made_meanwhile_to_another_role() {
         "a refused change writes nothing"
     );
 }
+
+/// A member's roles: A's form showed the member as viewer; B granted member meanwhile; A adds
+/// admin. The member holds viewer, member and admin. A stale version is refused.
+#[tokio::test]
+async fn member_roles_change_keeps_a_role_granted_meanwhile() {
+    use hubdeck::domain::MandateRoleId;
+    use hubdeck::domain::roles::mandate_roles::{ADMIN, MEMBER, VIEWER};
+    let db = fresh_db().await;
+    let svc = services(&db);
+    let x = create(&svc, "tenant-members").await;
+    let u = cached_user(&db.pool, "member@hub.example", "Member").await;
+    let ms = crate::mandates::raw_member(&db.pool, x, u, &[VIEWER]).await;
+    let version_of = || async {
+        Version(
+            sqlx::query_scalar::<_, i64>("SELECT version FROM user_mandate WHERE id = $1")
+                .bind(ms)
+                .fetch_one(&db.pool)
+                .await
+                .unwrap(),
+        )
+    };
+    let seen = version_of().await;
+    let sub = u.to_string();
+    let (code, out, err) = hubdeck(
+        &db,
+        &[
+            "mandates",
+            "members",
+            "set-roles",
+            "tenant-members",
+            &sub,
+            "--add-role",
+            "member",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let a = named_sysadmin(&db.pool, "alice@hub.example").await;
+    let admin = [MandateRoleId::from(ADMIN)];
+    let err = svc
+        .change_member_roles(&a, x, u, &admin, &[], Some(seen))
+        .await
+        .expect_err("stale");
+    assert!(matches!(err, ServiceError::Conflict(_)), "{err:?}");
+    svc.change_member_roles(&a, x, u, &admin, &[], None)
+        .await
+        .unwrap();
+    let mut held: Vec<uuid::Uuid> = sqlx::query_scalar(
+        "SELECT mandate_role_id FROM user_mandate_role WHERE user_mandate_id = $1",
+    )
+    .bind(ms)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    held.sort();
+    let mut want = vec![ADMIN, MEMBER, VIEWER];
+    want.sort();
+    assert_eq!(held, want);
+    // The version moved with each change.
+    assert!(version_of().await.0 > seen.0);
+}

@@ -576,10 +576,11 @@ fn member_roles_form_offers_and_keeps_the_mandates_own_role() {
     wait(&a);
     a.update(ch('y'));
     match one::<MandateOp>(&ops(&mut a)) {
-        Some(MandateOp::SetMemberRoles { roles, .. }) => {
-            let got: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
-            assert_eq!(got, BTreeSet::from([ROLE_MEMBER, ROLE_STEWARD]));
-            assert!(!got.contains(ROLE_ADMIN));
+        // Exactly what the confirmation listed; the steward role is kept by not being touched.
+        Some(MandateOp::SetMemberRoles { add, remove, .. }) => {
+            assert_eq!(add, vec![ROLE_MEMBER.to_string()]);
+            assert_eq!(remove, vec![ROLE_ADMIN.to_string()]);
+            assert!(!add.iter().chain(&remove).any(|r| r == ROLE_STEWARD));
         }
         other => panic!("{other:?}"),
     }

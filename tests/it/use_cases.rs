@@ -45,7 +45,9 @@ fn ok<T>(r: ServiceResult<T>) -> ServiceResult<()> {
 
 /// Every use case an operator runs, by the name of its service function.
 pub static USE_CASES: &[(&str, Run)] = &[
-    ("list_mandates", |f| Box::pin(async { ok(f.s.list_mandates(&f.op, &q()).await) })),
+    ("list_mandates", |f| {
+        Box::pin(async { ok(f.s.list_mandates(&f.op, &q()).await) })
+    }),
     ("mandate_filter_values", |f| {
         Box::pin(async { ok(f.s.mandate_filter_values(&f.op, "name", &q()).await) })
     }),
@@ -60,7 +62,9 @@ pub static USE_CASES: &[(&str, Run)] = &[
             }
         })
     }),
-    ("get_mandate", |f| Box::pin(async { ok(f.s.get_mandate(&f.op, f.mandate).await) })),
+    ("get_mandate", |f| {
+        Box::pin(async { ok(f.s.get_mandate(&f.op, f.mandate).await) })
+    }),
     ("create_mandate", |f| {
         Box::pin(async {
             let input = MandateInput {
@@ -94,9 +98,15 @@ pub static USE_CASES: &[(&str, Run)] = &[
         Box::pin(async { ok(f.s.soft_delete_mandate(&f.op, f.mandate).await) })
     }),
     ("soft_delete_mandate_expecting", |f| {
-        Box::pin(async { ok(f.s.soft_delete_mandate_expecting(&f.op, f.mandate, None).await) })
+        Box::pin(async {
+            ok(f.s
+                .soft_delete_mandate_expecting(&f.op, f.mandate, None)
+                .await)
+        })
     }),
-    ("restore_mandate", |f| Box::pin(async { ok(f.s.restore_mandate(&f.op, f.mandate).await) })),
+    ("restore_mandate", |f| {
+        Box::pin(async { ok(f.s.restore_mandate(&f.op, f.mandate).await) })
+    }),
     ("restore_mandate_expecting", |f| {
         Box::pin(async { ok(f.s.restore_mandate_expecting(&f.op, f.mandate, None).await) })
     }),
@@ -105,20 +115,32 @@ pub static USE_CASES: &[(&str, Run)] = &[
     }),
     ("hard_delete_mandate_expecting", |f| {
         Box::pin(async {
-            ok(f.s.hard_delete_mandate_expecting(&f.op, f.mandate, "M", None).await)
+            ok(f.s
+                .hard_delete_mandate_expecting(&f.op, f.mandate, "M", None)
+                .await)
         })
     }),
-    ("purge_mandates", |f| Box::pin(async { ok(f.s.purge_mandates(&f.op, true).await) })),
+    ("purge_mandates", |f| {
+        Box::pin(async { ok(f.s.purge_mandates(&f.op, true).await) })
+    }),
     ("list_members", |f| {
         Box::pin(async { ok(f.s.list_members(&f.op, f.mandate, &q()).await) })
     }),
     ("member_filter_values", |f| {
-        Box::pin(async { ok(f.s.member_filter_values(&f.op, f.mandate, "email", &q()).await) })
+        Box::pin(async {
+            ok(f.s
+                .member_filter_values(&f.op, f.mandate, "email", &q())
+                .await)
+        })
     }),
-    ("mandate_roles", |f| Box::pin(async { ok(f.s.mandate_roles(&f.op, f.mandate).await) })),
+    ("mandate_roles", |f| {
+        Box::pin(async { ok(f.s.mandate_roles(&f.op, f.mandate).await) })
+    }),
     ("resolve_member_roles", |f| {
         Box::pin(async {
-            ok(f.s.resolve_member_roles(&f.op, f.mandate, &["viewer".into()]).await)
+            ok(f.s
+                .resolve_member_roles(&f.op, f.mandate, &["viewer".into()])
+                .await)
         })
     }),
     ("add_member", |f| {
@@ -137,21 +159,48 @@ pub static USE_CASES: &[(&str, Run)] = &[
         })
     }),
     ("set_member_enabled", |f| {
-        Box::pin(async { ok(f.s.set_member_enabled(&f.op, f.mandate, f.user, false).await) })
+        Box::pin(async {
+            ok(f.s
+                .set_member_enabled(&f.op, f.mandate, f.user, false)
+                .await)
+        })
+    }),
+    ("change_member_roles", |f| {
+        Box::pin(async {
+            let r = [MandateRoleId::from(mandate_roles::MEMBER)];
+            ok(f.s
+                .change_member_roles(&f.op, f.mandate, f.user, &r, &[], None)
+                .await)
+        })
+    }),
+    ("set_member_enabled_expecting", |f| {
+        Box::pin(async {
+            ok(f.s
+                .set_member_enabled_expecting(&f.op, f.mandate, f.user, true, None)
+                .await)
+        })
     }),
     ("member_role_choices", |f| {
-        Box::pin(async { ok(f.s.member_role_choices(&f.op, f.mandate, Some(f.user)).await) })
+        Box::pin(async {
+            ok(f.s
+                .member_role_choices(&f.op, f.mandate, Some(f.user))
+                .await)
+        })
     }),
     ("bulk_preview", |f| {
         Box::pin(async {
             let t = BulkTarget::Matching(q());
-            ok(f.s.bulk_preview(&f.op, f.mandate, &t, &BulkAction::Disable).await)
+            ok(f.s
+                .bulk_preview(&f.op, f.mandate, &t, &BulkAction::Disable)
+                .await)
         })
     }),
     ("bulk_apply", |f| {
         Box::pin(async {
             let t = BulkTarget::Matching(q());
-            ok(f.s.bulk_apply(&f.op, f.mandate, &t, &BulkAction::Disable, None).await)
+            ok(f.s
+                .bulk_apply(&f.op, f.mandate, &t, &BulkAction::Disable, None)
+                .await)
         })
     }),
     ("member_undo_candidate", |f| {
@@ -163,8 +212,12 @@ pub static USE_CASES: &[(&str, Run)] = &[
     ("undo_preview", |f| {
         Box::pin(async { ok(f.s.undo_preview(&f.op, f.member_change).await) })
     }),
-    ("undo", |f| Box::pin(async { ok(f.s.undo(&f.op, f.user_change).await) })),
-    ("drift_report", |f| Box::pin(async { ok(f.s.drift_report(&f.op, 10).await) })),
+    ("undo", |f| {
+        Box::pin(async { ok(f.s.undo(&f.op, f.user_change).await) })
+    }),
+    ("drift_report", |f| {
+        Box::pin(async { ok(f.s.drift_report(&f.op, 10).await) })
+    }),
     ("drift_repair_preview", |f| {
         Box::pin(async { ok(f.s.drift_repair_preview(&f.op, f.repair.target).await) })
     }),
@@ -174,12 +227,18 @@ pub static USE_CASES: &[(&str, Run)] = &[
     ("resolve_user", |f| {
         Box::pin(async { ok(f.s.resolve_user(&f.op, "user@hub.example").await) })
     }),
-    ("list_users", |f| Box::pin(async { ok(f.s.list_users(&f.op, &q()).await) })),
+    ("list_users", |f| {
+        Box::pin(async { ok(f.s.list_users(&f.op, &q()).await) })
+    }),
     ("user_filter_values", |f| {
         Box::pin(async { ok(f.s.user_filter_values(&f.op, "status", &q()).await) })
     }),
-    ("user_detail", |f| Box::pin(async { ok(f.s.user_detail(&f.op, f.user).await) })),
-    ("user_roles", |f| Box::pin(async { ok(f.s.user_roles(&f.op, f.user).await) })),
+    ("user_detail", |f| {
+        Box::pin(async { ok(f.s.user_detail(&f.op, f.user).await) })
+    }),
+    ("user_roles", |f| {
+        Box::pin(async { ok(f.s.user_roles(&f.op, f.user).await) })
+    }),
     ("set_roles", |f| {
         Box::pin(async { ok(f.s.set_roles(&f.op, f.user, &[RoleRef::Admin]).await) })
     }),
@@ -192,7 +251,9 @@ pub static USE_CASES: &[(&str, Run)] = &[
             ok(f.s.change_roles(&f.op, f.user, &edit, None).await)
         })
     }),
-    ("set_enabled", |f| Box::pin(async { ok(f.s.set_enabled(&f.op, f.user, false).await) })),
+    ("set_enabled", |f| {
+        Box::pin(async { ok(f.s.set_enabled(&f.op, f.user, false).await) })
+    }),
     ("set_enabled_expecting", |f| {
         Box::pin(async { ok(f.s.set_enabled_expecting(&f.op, f.user, false, None).await) })
     }),
@@ -201,11 +262,17 @@ pub static USE_CASES: &[(&str, Run)] = &[
     }),
     ("edit_profile_expecting", |f| {
         Box::pin(async {
-            ok(f.s.edit_profile_expecting(&f.op, f.user, "Name", "Org", None).await)
+            ok(f.s
+                .edit_profile_expecting(&f.op, f.user, "Name", "Org", None)
+                .await)
         })
     }),
-    ("resend_invite", |f| Box::pin(async { ok(f.s.resend_invite(&f.op, f.user).await) })),
-    ("delete_user", |f| Box::pin(async { ok(f.s.delete_user(&f.op, f.user).await) })),
+    ("resend_invite", |f| {
+        Box::pin(async { ok(f.s.resend_invite(&f.op, f.user).await) })
+    }),
+    ("delete_user", |f| {
+        Box::pin(async { ok(f.s.delete_user(&f.op, f.user).await) })
+    }),
     ("delete_user_expecting", |f| {
         Box::pin(async { ok(f.s.delete_user_expecting(&f.op, f.user, None).await) })
     }),
@@ -318,7 +385,10 @@ fn every_pub_use_case_is_listed() {
          demoted, disabled and deleted operator): {missing:?}"
     );
     let stale: Vec<&String> = listed.difference(&found).collect();
-    assert!(stale.is_empty(), "listed but no longer in src/service: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "listed but no longer in src/service: {stale:?}"
+    );
 }
 
 /// The fixture, with the operator under test signed in as a global ADMIN.

@@ -228,10 +228,12 @@ pub enum MandateOp {
         mandate_id: MandateId,
         user_sub: UserSub,
     },
+    /// Role ids ticked and unticked against the set the form showed; others stay.
     SetMemberRoles {
         mandate_id: MandateId,
         user_sub: UserSub,
-        roles: Vec<String>,
+        add: Vec<String>,
+        remove: Vec<String>,
     },
     SetMemberEnabled {
         mandate_id: MandateId,
@@ -359,10 +361,12 @@ impl Operation for MandateOp {
                 MandateOp::SetMemberRoles {
                     mandate_id,
                     user_sub,
-                    roles,
+                    add,
+                    remove,
                 } => {
-                    let role_ids = s.resolve_member_roles(&a, mandate_id, &roles).await?;
-                    s.set_member_roles(&a, mandate_id, user_sub, &role_ids)
+                    let add = s.resolve_member_roles(&a, mandate_id, &add).await?;
+                    let remove = s.resolve_member_roles(&a, mandate_id, &remove).await?;
+                    s.change_member_roles(&a, mandate_id, user_sub, &add, &remove, None)
                         .await?;
                     OpOutcome::toast("member roles updated")
                 }
