@@ -156,6 +156,9 @@ impl Services {
     ) -> ServiceResult<()> {
         if self.can_manage_members(actor, mandate).await? {
             Ok(())
+        } else if actor.is_sysadmin() {
+            // A SysAdmin at sign-in who lost it since: signed out, not just refused.
+            Err(lacks(actor, PermissionRef::CanAccessAdminPanel, "member management"))
         } else {
             Err(ServiceError::Denied(
                 "member management requires a SysAdmin or that mandate's admin".into(),
