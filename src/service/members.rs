@@ -158,7 +158,11 @@ impl Services {
             Ok(())
         } else if actor.is_sysadmin() {
             // A SysAdmin at sign-in who lost it since: signed out, not just refused.
-            Err(lacks(actor, PermissionRef::CanAccessAdminPanel, "member management"))
+            Err(lacks(
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "member management",
+            ))
         } else {
             Err(ServiceError::Denied(
                 "member management requires a SysAdmin or that mandate's admin".into(),
@@ -347,6 +351,7 @@ impl Services {
 
     /// [`Self::change_membership`] for an undo: `undo` re-checks, under the same locks, that the
     /// membership is still in the state the undone audit row left, and links the audit row.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn change_membership_guarded(
         &self,
         actor: &Actor,

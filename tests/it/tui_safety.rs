@@ -3,8 +3,6 @@
 //! reply is handled (keys always reach the reveal panel), Roles forms show the truth, acting on
 //! oneself is typed, and a revoked operator is signed out.
 
-use std::collections::BTreeSet;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
