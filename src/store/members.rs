@@ -29,6 +29,9 @@ pub struct Member {
     pub is_admin: bool,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The membership's version (migration 1410): what a confirmation opened on it carries.
+    #[sqlx(default)]
+    pub version: i64,
 }
 
 pub static MEMBERS_SPEC: ListSpec = ListSpec {
@@ -71,7 +74,7 @@ pub static MEMBERS: ListSql = ListSql {
         "), '{}') AS role_labels, ",
         // The admin flag as 0910's refresh keeps it (the same rule over the same roles, in the
         // transaction that changes them): one correlated subquery fewer per row.
-        "um.member_admin AS is_admin, um.enabled, um.created_at"
+        "um.member_admin AS is_admin, um.enabled, um.created_at, um.version"
     ),
     from: "user_mandate um \
            LEFT JOIN directory_user du ON du.sub = um.user_id \

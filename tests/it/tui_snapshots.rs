@@ -194,6 +194,7 @@ pub fn rows_for(
                     role_labels: vec!["admin".into()],
                     is_admin: true,
                     enabled: true,
+                    version: hubdeck::service::versions::Version(1),
                 },
                 MemberRow {
                     membership_id: hubdeck::domain::MembershipId(uuid(
@@ -205,6 +206,7 @@ pub fn rows_for(
                     role_labels: vec!["member".into()],
                     is_admin: false,
                     enabled: true,
+                    version: hubdeck::service::versions::Version(1),
                 },
             ],
             None,
@@ -1388,6 +1390,7 @@ fn member_toggle_emits_its_request() {
             mandate_id,
             user_sub,
             enabled,
+            ..
         } => {
             assert_eq!(
                 mandate_id.to_string(),

@@ -58,6 +58,8 @@ pub struct MemberRow {
     pub role_labels: Vec<String>,
     pub is_admin: bool,
     pub enabled: bool,
+    /// The membership's version shown (carried by the enable/disable confirmation).
+    pub version: Version,
 }
 
 impl MemberRow {
@@ -168,6 +170,7 @@ impl ListSource for Members {
                 role_labels: m.role_labels,
                 is_admin: m.is_admin,
                 enabled: m.enabled,
+                version: Version(m.version),
             })) as Reply)
         })
     }
@@ -239,6 +242,8 @@ pub enum MandateOp {
         mandate_id: MandateId,
         user_sub: UserSub,
         enabled: bool,
+        /// The membership's version the confirmation showed.
+        version: Version,
     },
 }
 
@@ -374,9 +379,16 @@ impl Operation for MandateOp {
                     mandate_id,
                     user_sub,
                     enabled,
+                    version,
                 } => {
-                    s.set_member_enabled(&a, mandate_id, user_sub, enabled)
-                        .await?;
+                    s.set_member_enabled_expecting(
+                        &a,
+                        mandate_id,
+                        user_sub,
+                        enabled,
+                        Some(version),
+                    )
+                    .await?;
                     OpOutcome::toast(if enabled {
                         "membership enabled"
                     } else {
@@ -416,6 +428,7 @@ mod tests {
             role_labels: vec!["admin".into(), "member".into()],
             is_admin: true,
             enabled: true,
+            version: Version(1),
         };
         assert_eq!(
             member.texts(),

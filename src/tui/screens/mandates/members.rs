@@ -413,6 +413,7 @@ impl MembersView {
                         mandate_id,
                         user_sub: m.user_id,
                         enabled: enable,
+                        version: m.version,
                     }),
                 }))
             }
