@@ -8,8 +8,9 @@ use serde_json::json;
 use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, MandateId, Page, PageQuery};
-use crate::service::mandates::MandateInput;
+use crate::service::mandates::{MandateInput, MandatePatch};
 use crate::service::members::MemberRef;
+use crate::service::versions::Version;
 use crate::service::{Actor, ServiceError, Services};
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +67,10 @@ pub enum MandatesCmd {
         label: Option<String>,
         #[arg(long)]
         enabled: Option<bool>,
+        /// Apply only while the mandate is at this version (the `version` of its JSON): a
+        /// change by anyone since refuses with exit 3, naming it, and writes nothing.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Soft delete (restorable within the retention), or with --hard delete everything.
     Delete {
@@ -78,11 +83,19 @@ pub enum MandatesCmd {
         /// The mandate's exact name (required with --hard).
         #[arg(long, value_name = "NAME")]
         confirm_name: Option<String>,
+        /// Apply only while the mandate is at this version (the `version` of its JSON): a
+        /// change by anyone since refuses with exit 3, naming it, and writes nothing.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Restore a soft-deleted mandate within the retention period.
     Restore {
         /// Mandate id (or exact name).
         mandate: String,
+        /// Apply only while the mandate is at this version (the `version` of its JSON): a
+        /// change by anyone since refuses with exit 3, naming it, and writes nothing.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Members of a mandate.
     #[command(subcommand)]
@@ -114,8 +127,15 @@ pub enum MembersCmd {
     SetRoles {
         mandate: String,
         user: String,
+        /// The full set of mandate roles (label or id; repeat for several).
         #[arg(long = "role")]
         roles: Vec<String>,
+        /// Grant this role, keeping the others (repeat for several).
+        #[arg(long = "add-role", value_name = "ROLE", conflicts_with = "roles")]
+        add_roles: Vec<String>,
+        /// Revoke this role, keeping the others (repeat for several).
+        #[arg(long = "remove-role", value_name = "ROLE", conflicts_with = "roles")]
+        remove_roles: Vec<String>,
     },
     /// Enable a membership.
     Enable { mandate: String, user: String },
@@ -267,18 +287,16 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             name,
             label,
             enabled,
+            expect_version,
         } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
-            let cur = svc.get_mandate(&actor, id).await?.mandate;
-            let input = MandateInput {
-                name: name.unwrap_or(cur.name),
-                label: match label {
-                    Some(l) => Some(l),
-                    None => cur.label,
-                },
-                enabled: enabled.unwrap_or(cur.enabled),
+            // Only the options given are written; the rest stay as they are at the write.
+            let patch = MandatePatch {
+                name,
+                label: label.map(Some),
+                enabled,
             };
-            let m = svc.update_mandate(&actor, id, &input).await?;
+            let m = svc.edit_mandate(&actor, id, &patch, expect_version).await?;
             match ctx.output {
                 Output::Json => print_json(&m)?,
                 Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m]))?,
@@ -288,13 +306,16 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             mandate,
             hard,
             confirm_name,
+            expect_version,
         } => {
             let id = svc.resolve_mandate_unambiguous(&actor, &mandate).await?;
             if hard {
                 let confirm = confirm_name.unwrap_or_default();
-                svc.hard_delete_mandate(&actor, id, &confirm).await?;
+                svc.hard_delete_mandate_expecting(&actor, id, &confirm, expect_version)
+                    .await?;
             } else {
-                svc.soft_delete_mandate(&actor, id).await?;
+                svc.soft_delete_mandate_expecting(&actor, id, expect_version)
+                    .await?;
             }
             let mode = if hard { "hard-deleted" } else { "soft-deleted" };
             match ctx.output {
@@ -302,9 +323,14 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
                 Output::Table => outln!("mandate {id} {mode}")?,
             }
         }
-        MandatesCmd::Restore { mandate } => {
+        MandatesCmd::Restore {
+            mandate,
+            expect_version,
+        } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
-            let m = svc.restore_mandate(&actor, id).await?;
+            let m = svc
+                .restore_mandate_expecting(&actor, id, expect_version)
+                .await?;
             match ctx.output {
                 Output::Json => print_json(&m)?,
                 Output::Table => print_table(&MANDATE_HEADERS, &mandate_rows(&[m]))?,
@@ -381,11 +407,20 @@ async fn members(
             mandate,
             user,
             roles,
+            add_roles,
+            remove_roles,
         } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
-            let roles = svc.resolve_member_roles(actor, id, &roles).await?;
             let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
-            svc.set_member_roles(actor, id, sub, &roles).await?;
+            if add_roles.is_empty() && remove_roles.is_empty() {
+                let roles = svc.resolve_member_roles(actor, id, &roles).await?;
+                svc.set_member_roles(actor, id, sub, &roles).await?;
+            } else {
+                let add = svc.resolve_member_roles(actor, id, &add_roles).await?;
+                let remove = svc.resolve_member_roles(actor, id, &remove_roles).await?;
+                svc.change_member_roles(actor, id, sub, &add, &remove, None)
+                    .await?;
+            }
             done("roles set", id, &sub.to_string())?;
         }
         MembersCmd::Enable { mandate, user } => {

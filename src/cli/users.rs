@@ -9,6 +9,8 @@ use crate::domain::{DisplayText, RegistrationId, RoleRef};
 use crate::service::registration::RegisterRequest;
 use crate::service::registration::{Registration, RegistrationState};
 use crate::service::seed_users::SeedOutcome;
+use crate::service::user_roles::RolesEdit;
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 
 #[derive(Debug, Subcommand)]
@@ -22,14 +24,15 @@ pub enum UsersCmd {
     List(ListArgs),
     /// Show one user: profile, grants, mandates, registrations, audit history.
     Show(UserArg),
-    /// Replace a user's global roles (full replace).
+    /// Change a user's global roles: `--role` replaces the set; `--add-role` / `--remove-role`
+    /// change only those roles and keep every other grant as it is at the write.
     SetRoles(SetRolesArgs),
     /// Disable sign-in.
-    Disable(UserArg),
+    Disable(GuardedUserArg),
     /// Enable sign-in.
-    Enable(UserArg),
+    Enable(GuardedUserArg),
     /// Delete a user: grants and profile first, then the directory identity (idempotent).
-    Delete(UserArg),
+    Delete(GuardedUserArg),
     /// Edit a user's profile.
     EditProfile(EditProfileArgs),
     /// Send the invitation again.
@@ -86,17 +89,43 @@ pub struct UserArg {
     pub user: String,
 }
 
+/// A user and the version the change is conditional on.
+#[derive(Debug, Args)]
+pub struct GuardedUserArg {
+    /// The user's sub (UUID) or email.
+    #[arg(long, value_name = "SUB_OR_EMAIL")]
+    pub user: String,
+    /// Apply only while the user is at this version (the `version` of `users show --output
+    /// json`); a change by anyone since refuses with exit 3, naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<Version>,
+}
+
 #[derive(Debug, Args)]
 pub struct SetRolesArgs {
     /// The user's sub (UUID) or email.
     #[arg(long, value_name = "SUB_OR_EMAIL")]
     pub user: String,
-    /// admin, researcher or viewer (repeat for several).
-    #[arg(long = "role", value_name = "ROLE", required_unless_present = "none")]
+    /// The full set: admin, researcher or viewer (repeat for several).
+    #[arg(
+        long = "role",
+        value_name = "ROLE",
+        required_unless_present_any = ["none", "add_roles", "remove_roles"]
+    )]
     pub roles: Vec<RoleRef>,
     /// Remove every role (explicit, so an empty list is never an accident).
     #[arg(long, conflicts_with = "roles")]
     pub none: bool,
+    /// Grant this role, keeping the others (repeat for several).
+    #[arg(long = "add-role", value_name = "ROLE", conflicts_with_all = ["roles", "none"])]
+    pub add_roles: Vec<RoleRef>,
+    /// Revoke this role, keeping the others (repeat for several).
+    #[arg(long = "remove-role", value_name = "ROLE", conflicts_with_all = ["roles", "none"])]
+    pub remove_roles: Vec<RoleRef>,
+    /// Apply only while the user is at this version (the `version` of `users show --output
+    /// json`); a change by anyone since refuses with exit 3, naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<Version>,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +136,10 @@ pub struct EditProfileArgs {
     pub name: String,
     #[arg(long)]
     pub organisation: String,
+    /// Apply only while the user is at this version (the `version` of `users show --output
+    /// json`); a change by anyone since refuses with exit 3, naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<Version>,
 }
 
 #[derive(Debug, Args)]
@@ -206,11 +239,21 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
         }
         UsersCmd::SetRoles(a) => {
             let i = svc.resolve_user(&actor, &a.user).await?;
-            let roles = if a.none { Vec::new() } else { a.roles };
-            let set = svc.set_roles(&actor, i.sub, &roles).await?;
+            let edit = if a.add_roles.is_empty() && a.remove_roles.is_empty() {
+                RolesEdit::Replace(if a.none { Vec::new() } else { a.roles })
+            } else {
+                RolesEdit::Change {
+                    add: a.add_roles,
+                    remove: a.remove_roles,
+                }
+            };
+            let saved = svc
+                .change_roles(&actor, i.sub, &edit, a.expect_version)
+                .await?;
+            let set = saved.roles;
             result(
                 ctx,
-                &serde_json::json!({"sub": i.sub, "roles": set}),
+                &serde_json::json!({"sub": i.sub, "roles": set, "version": saved.version}),
                 &format!(
                     "{} now holds [{}]",
                     show(&i.email),
@@ -218,19 +261,21 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
                 ),
             )
         }
-        UsersCmd::Disable(a) => enable(ctx, &svc, &actor, &a.user, false).await,
-        UsersCmd::Enable(a) => enable(ctx, &svc, &actor, &a.user, true).await,
+        UsersCmd::Disable(a) => enable(ctx, &svc, &actor, &a, false).await,
+        UsersCmd::Enable(a) => enable(ctx, &svc, &actor, &a, true).await,
         UsersCmd::Delete(a) => {
             let sub = match a.user.parse() {
                 Ok(sub) => sub,
                 Err(_) => svc.resolve_user(&actor, &a.user).await?.sub,
             };
-            let out = svc.delete_user(&actor, sub).await?;
+            let out = svc
+                .delete_user_expecting(&actor, sub, a.expect_version)
+                .await?;
             result(ctx, &out, &out.message)
         }
         UsersCmd::EditProfile(a) => {
             let i = svc.resolve_user(&actor, &a.user).await?;
-            svc.edit_profile(&actor, i.sub, &a.name, &a.organisation)
+            svc.edit_profile_expecting(&actor, i.sub, &a.name, &a.organisation, a.expect_version)
                 .await?;
             result(
                 ctx,
@@ -265,11 +310,12 @@ async fn enable(
     ctx: &Context,
     svc: &Services,
     actor: &Actor,
-    user: &str,
+    a: &GuardedUserArg,
     enabled: bool,
 ) -> anyhow::Result<i32> {
-    let i = svc.resolve_user(actor, user).await?;
-    svc.set_enabled(actor, i.sub, enabled).await?;
+    let i = svc.resolve_user(actor, &a.user).await?;
+    svc.set_enabled_expecting(actor, i.sub, enabled, a.expect_version)
+        .await?;
     result(
         ctx,
         &serde_json::json!({"sub": i.sub, "enabled": enabled}),

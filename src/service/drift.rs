@@ -228,7 +228,7 @@ fn not_drift(target: DriftTarget, why: &str) -> ServiceError {
 impl Services {
     /// Every drift class, up to `limit` rows each.
     pub async fn drift_report(&self, actor: &Actor, limit: u32) -> ServiceResult<DriftReport> {
-        Area::Drift.require_read(actor, "reading drift")?;
+        self.read_area(actor, Area::Drift, "reading drift").await?;
         let n = i64::from(limit);
         let days = self.directory.temporary_password_validity_days().await?;
         Ok(DriftReport {
@@ -260,7 +260,12 @@ impl Services {
         actor: &Actor,
         target: DriftTarget,
     ) -> ServiceResult<RepairPreview> {
-        actor.require(PermissionRef::CanManageUsers, "previewing a drift repair")?;
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanManageUsers),
+            "previewing a drift repair",
+        )
+        .await?;
         match target.class {
             DriftClass::Memberships => {
                 let Some(b) = store::broken_membership(&self.db, MembershipId(target.id)).await?

@@ -8,6 +8,7 @@ use serde_json::json;
 use super::actor::authorize;
 use super::outcome::mutate;
 use super::retry::retrying;
+use super::versions::{self, Version};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, MandateId, Page, PageQuery, PermissionRef, ValidationError};
@@ -15,6 +16,7 @@ use crate::store::StoreError;
 use crate::store::audit::insert_mandate_audit;
 pub use crate::store::mandates::Mandate;
 use crate::store::mandates::{self as store, MandateScope, Subscription};
+use crate::store::versions as versions_store;
 
 pub const MAX_NAME_CHARS: usize = 255;
 /// Input of create and update.
@@ -36,6 +38,16 @@ impl MandateInput {
     }
 }
 
+/// An edit of a mandate: only the fields the operator changed are Some (a label edit leaves
+/// enabled as it is now, whoever set it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MandatePatch {
+    pub name: Option<String>,
+    /// Some(None) clears the label.
+    pub label: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
 /// A mandate with its live subscription.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct MandateDetail {
@@ -54,7 +66,7 @@ pub struct PurgeReport {
 impl Services {
     /// Maps a violation of the live-name index to a conflict naming the live mandate that holds
     /// the name (looked up after the failed transaction); any other error passes through.
-    async fn name_taken(&self, e: StoreError, name: &str, doing: &str) -> ServiceError {
+    pub(super) async fn name_taken(&self, e: StoreError, name: &str, doing: &str) -> ServiceError {
         if e.unique_constraint() != Some(store::NAME_LIVE_KEY) {
             return e.into();
         }
@@ -73,12 +85,12 @@ impl Services {
     }
 }
 
-fn not_found(id: MandateId) -> ServiceError {
+pub(super) fn not_found(id: MandateId) -> ServiceError {
     ServiceError::NotFound(format!("mandate {id} not found"))
 }
 
 impl Services {
-    fn require_sysadmin(&self, actor: &Actor, what: &str) -> ServiceResult<()> {
+    pub(super) fn require_sysadmin(&self, actor: &Actor, what: &str) -> ServiceResult<()> {
         if actor.is_sysadmin() {
             Ok(())
         } else {
@@ -88,7 +100,8 @@ impl Services {
 
     /// Which mandates the actor may list: SysAdmin all, a mandate admin theirs, others Denied.
     async fn mandate_scope(&self, actor: &Actor) -> ServiceResult<MandateScope> {
-        if actor.is_sysadmin() {
+        let now = self.fresh_read(actor, None, "listing mandates").await?;
+        if now.is_sysadmin() {
             return Ok(MandateScope::All);
         }
         match actor.audit_sub() {
@@ -140,7 +153,12 @@ impl Services {
         actor: &Actor,
         q: &PageQuery,
     ) -> ServiceResult<Page<Mandate>> {
-        self.require_sysadmin(actor, "listing deleted mandates")?;
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanAccessAdminPanel),
+            "listing deleted mandates",
+        )
+        .await?;
         Ok(store::list_deleted(&self.db, q).await?)
     }
 
@@ -150,7 +168,9 @@ impl Services {
         actor: &Actor,
         mandate: MandateId,
     ) -> ServiceResult<bool> {
-        if actor.is_sysadmin() {
+        // Fresh: a SysAdmin demoted since signing in manages only what they administer.
+        let now = self.fresh_read(actor, None, "managing members").await?;
+        if now.is_sysadmin() {
             return Ok(true);
         }
         match actor.audit_sub() {
@@ -233,16 +253,34 @@ impl Services {
         }
     }
 
-    /// Updates name, label and enabled of a live mandate.
+    /// Updates name, label and enabled of a live mandate (all three, whatever they are now).
     pub async fn update_mandate(
         &self,
         actor: &Actor,
         id: MandateId,
         input: &MandateInput,
     ) -> ServiceResult<Mandate> {
+        let patch = MandatePatch {
+            name: Some(input.name.clone()),
+            label: Some(input.label.clone()),
+            enabled: Some(input.enabled),
+        };
+        self.edit_mandate(actor, id, &patch, None).await
+    }
+
+    /// Changes only the fields the operator changed, and only when the mandate is still at the
+    /// version the operator saw (`expected`; None applies to whatever is there now): a label
+    /// edit from a stale form must not re-enable a mandate somebody disabled meanwhile.
+    pub async fn edit_mandate(
+        &self,
+        actor: &Actor,
+        id: MandateId,
+        patch: &MandatePatch,
+        expected: Option<Version>,
+    ) -> ServiceResult<Mandate> {
         self.require_sysadmin(actor, "updating a mandate")?;
         self.ensure_writable("update mandate")?;
-        let (name, label) = input.validate()?;
+        // A lost COMMIT answer is found out by the mutation id (`outcome::mutate`).
         let updated = mutate(&self.db, async |tx| {
             authorize(
                 tx,
@@ -252,12 +290,19 @@ impl Services {
             )
             .await?;
             let before = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;
+            Self::check_mandate_version(tx, &before, expected).await?;
             if before.deleted_at.is_some() {
                 return Err(ServiceError::Conflict(format!(
                     "mandate {} is deleted; restore it first",
                     DisplayText::new(&before.name)
                 )));
             }
+            let input = MandateInput {
+                name: patch.name.clone().unwrap_or_else(|| before.name.clone()),
+                label: patch.label.clone().unwrap_or_else(|| before.label.clone()),
+                enabled: patch.enabled.unwrap_or(before.enabled),
+            };
+            let (name, label) = input.validate()?;
             let after = store::update(tx, id, &name, label.as_deref(), input.enabled).await?;
             insert_mandate_audit(
                 tx,
@@ -275,191 +320,29 @@ impl Services {
         .await;
         match updated {
             Err(ServiceError::Store(e)) => {
+                let name = patch.name.clone().unwrap_or_default();
                 Err(self.name_taken(e, &name, "rename the mandate to").await)
             }
             other => other,
         }
     }
 
-    /// Soft delete: disabled + `deleted_at` (the enabled state is remembered for restore);
-    /// hidden from lists; purged after the retention.
-    pub async fn soft_delete_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<()> {
-        self.require_sysadmin(actor, "deleting a mandate")?;
-        self.ensure_writable("delete mandate")?;
-        mutate(&self.db, async |tx| {
-            authorize(
-                tx,
-                actor,
-                PermissionRef::CanAccessAdminPanel,
-                "deleting a mandate",
-            )
-            .await?;
-            let m = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;
-            if m.deleted_at.is_some() {
-                return Err(ServiceError::Conflict(format!(
-                    "mandate {} is already deleted",
-                    DisplayText::new(&m.name)
-                )));
-            }
-            store::soft_delete(tx, id).await?;
-            insert_mandate_audit(
-                tx,
-                &actor.audit(),
-                id,
-                &m.name,
-                "MANDATE_SOFT_DELETED",
-                None,
-                json!({"retention_days": self.settings.mandates.retention_days}),
-            )
-            .await?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// Brings back a soft-deleted mandate within the retention window, enabled or disabled as
-    /// it was when deleted. Refused (naming it) when a live mandate has taken the name.
-    pub async fn restore_mandate(&self, actor: &Actor, id: MandateId) -> ServiceResult<Mandate> {
-        self.require_sysadmin(actor, "restoring a mandate")?;
-        self.ensure_writable("restore mandate")?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "restoring a mandate",
-        )
-        .await?;
-        let m = store::lock(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if m.deleted_at.is_none() {
-            return Err(ServiceError::Conflict(format!(
-                "mandate {} is not deleted",
-                DisplayText::new(&m.name)
-            )));
-        }
-        let days = self.settings.mandates.retention_days;
-        let restored = match store::restore(&mut tx, id, days).await {
-            Ok(r) => r,
-            Err(e) => {
-                drop(tx);
-                return Err(self.name_taken(e, &m.name, "restore mandate").await);
-            }
-        };
-        let Some(enabled) = restored else {
-            return Err(ServiceError::Conflict(format!(
-                "mandate {} was deleted more than {days} days ago and can no longer be restored",
-                DisplayText::new(&m.name)
-            )));
-        };
-        insert_mandate_audit(
-            &mut tx,
-            &actor.audit(),
-            id,
-            &m.name,
-            "MANDATE_RESTORED",
-            None,
-            json!({"deleted_at": m.deleted_at, "enabled": enabled}),
-        )
-        .await?;
-        tx.commit().await?;
-        // The state it had when it was deleted (recorded by the soft delete).
-        store::get(&self.db, id).await?.ok_or_else(|| not_found(id))
-    }
-
-    /// Irreversible delete with full cascade; `confirm_name` must equal the mandate's name.
-    pub async fn hard_delete_mandate(
-        &self,
-        actor: &Actor,
-        id: MandateId,
-        confirm_name: &str,
+    /// Refuses, under the mandate's row lock, a write based on another version than the
+    /// locked row's, naming the change from the audit.
+    pub(super) async fn check_mandate_version(
+        conn: &mut sqlx::PgConnection,
+        m: &Mandate,
+        expected: Option<Version>,
     ) -> ServiceResult<()> {
-        self.require_sysadmin(actor, "deleting a mandate")?;
-        self.ensure_writable("hard-delete mandate")?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "hard-deleting a mandate",
-        )
-        .await?;
-        let m = store::lock(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        if confirm_name != m.name {
-            return Err(ValidationError::Invalid {
-                field: "confirm name",
-                message: format!(
-                    "hard delete requires the exact mandate name {}",
-                    DisplayText::new(&m.name)
-                ),
-            }
-            .into());
+        if expected.is_none_or(|v| v.0 == m.version) {
+            return Ok(());
         }
-        store::hard_delete(&mut tx, id).await?;
-        insert_mandate_audit(
-            &mut tx,
-            &actor.audit(),
-            id,
-            &m.name,
-            "MANDATE_HARD_DELETED",
-            None,
-            json!({"label": m.label, "was_soft_deleted_at": m.deleted_at}),
+        let last = versions_store::last_mandate_change(conn, m.id).await?;
+        versions::check(
+            expected,
+            m.version,
+            &format!("mandate «{}»", DisplayText::new(&m.name)),
+            last,
         )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Removes soft-deleted mandates past `mandates.retention_days` (one audit row each), or
-    /// with `dry_run` only lists them.
-    pub async fn purge_mandates(&self, actor: &Actor, dry_run: bool) -> ServiceResult<PurgeReport> {
-        self.require_sysadmin(actor, "purging mandates")?;
-        let days = self.settings.mandates.retention_days;
-        if dry_run {
-            let mut conn = self.db.acquire().await?;
-            let mandates = store::purgeable(&mut conn, days, false).await?;
-            return Ok(PurgeReport {
-                dry_run,
-                retention_days: days,
-                mandates,
-            });
-        }
-        self.ensure_writable("purge mandates")?;
-        let who = actor.audit();
-        let mandates = retrying(|| async {
-            let mut tx = self.db.begin().await?;
-            authorize(
-                &mut tx,
-                actor,
-                PermissionRef::CanAccessAdminPanel,
-                "purging mandates",
-            )
-            .await?;
-            let mandates = store::purgeable(&mut tx, days, true).await?;
-            for m in &mandates {
-                store::hard_delete(&mut tx, m.id).await?;
-                insert_mandate_audit(
-                    &mut tx,
-                    &who,
-                    m.id,
-                    &m.name,
-                    "MANDATE_PURGED",
-                    None,
-                    json!({"deleted_at": m.deleted_at, "retention_days": days}),
-                )
-                .await?;
-            }
-            tx.commit().await?;
-            Ok(mandates)
-        })
-        .await?;
-        Ok(PurgeReport {
-            dry_run,
-            retention_days: days,
-            mandates,
-        })
     }
 }

@@ -6,6 +6,7 @@ use serde_json::json;
 use sqlx::PgConnection;
 
 use super::actor::{Authority, fresh_authority, lacks};
+use super::member_writes::MemberWrite;
 use super::retry::retrying;
 use super::undo::{GrantState, UndoGuard};
 use super::{Actor, ServiceError, ServiceResult, Services};
@@ -155,6 +156,13 @@ impl Services {
     ) -> ServiceResult<()> {
         if self.can_manage_members(actor, mandate).await? {
             Ok(())
+        } else if actor.is_sysadmin() {
+            // A SysAdmin at sign-in who lost it since: signed out, not just refused.
+            Err(lacks(
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "member management",
+            ))
         } else {
             Err(ServiceError::Denied(
                 "member management requires a SysAdmin or that mandate's admin".into(),
@@ -315,6 +323,7 @@ impl Services {
                 user_id: user,
                 mandate_id: mandate,
                 enabled: true,
+                version: 1,
             })
         })
         .await
@@ -335,12 +344,14 @@ impl Services {
         change: AccessChange,
         roles: &[MandateRoleId],
     ) -> ServiceResult<()> {
-        self.change_membership_guarded(actor, mandate, user, change, roles, None)
+        let only = MemberWrite::default();
+        self.change_membership_guarded(actor, mandate, user, change, roles, &only, None)
             .await
     }
 
     /// [`Self::change_membership`] for an undo: `undo` re-checks, under the same locks, that the
     /// membership is still in the state the undone audit row left, and links the audit row.
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn change_membership_guarded(
         &self,
         actor: &Actor,
@@ -348,6 +359,7 @@ impl Services {
         user: UserSub,
         change: AccessChange,
         roles: &[MandateRoleId],
+        only: &MemberWrite,
         undo: Option<&UndoGuard>,
     ) -> ServiceResult<()> {
         self.ensure_writable(change.action())?;
@@ -358,8 +370,19 @@ impl Services {
             let m = Self::lock_live(&mut tx, mandate).await?;
             let admins = store::lock_admins(&mut tx, mandate).await?;
             let target = store::find(&mut tx, mandate, user).await?;
-            let new_roles = match change {
-                AccessChange::RolesChanged => Self::check_roles(&mut tx, mandate, roles).await?,
+            if let Some(ms) = &target {
+                Self::check_membership_version(&mut tx, &m, ms, only.expected).await?;
+            }
+            let new_roles = match (change, &target) {
+                (AccessChange::RolesChanged, Some(ms)) if only.delta => {
+                    let held = store::role_ids(&mut tx, ms.id).await?;
+                    let held: Vec<MandateRoleId> = held.into_iter().map(Into::into).collect();
+                    let wanted = only.apply(&held, roles);
+                    Self::check_roles(&mut tx, mandate, &wanted).await?
+                }
+                (AccessChange::RolesChanged, _) => {
+                    Self::check_roles(&mut tx, mandate, roles).await?
+                }
                 _ => Vec::new(),
             };
             if let Some(ms) = &target

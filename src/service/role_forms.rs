@@ -19,7 +19,12 @@ pub struct MemberRoleChoices {
 impl Services {
     /// The global roles `sub` holds now (known roles only), read fresh from the grants.
     pub async fn user_roles(&self, actor: &Actor, sub: UserSub) -> ServiceResult<Vec<RoleRef>> {
-        actor.require(PermissionRef::CanManageUsers, "reading a user's roles")?;
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanManageUsers),
+            "reading a user's roles",
+        )
+        .await?;
         let ids = grants::roles_of(&self.db, sub).await?;
         let mut roles: Vec<RoleRef> = ids.into_iter().filter_map(RoleRef::from_id).collect();
         roles.sort();

@@ -298,10 +298,12 @@ impl Services {
         actor: &Actor,
         user: UserSub,
     ) -> ServiceResult<Option<UndoPlan>> {
-        actor.require(
-            crate::domain::PermissionRef::CanManageUsers,
+        self.fresh_read(
+            actor,
+            Some(crate::domain::PermissionRef::CanManageUsers),
             "undoing a user change",
-        )?;
+        )
+        .await?;
         let id = store::latest_user_change(
             &self.db,
             user,
@@ -323,10 +325,14 @@ impl Services {
                 let mandate = r.mandate_id.ok_or_else(|| not_reversible(&r))?;
                 self.require_member_manager(actor, mandate).await?;
             }
-            UndoKind::UserRoles | UndoKind::UserEnabled => actor.require(
-                crate::domain::PermissionRef::CanManageUsers,
-                "undoing a user change",
-            )?,
+            UndoKind::UserRoles | UndoKind::UserEnabled => {
+                self.fresh_read(
+                    actor,
+                    Some(crate::domain::PermissionRef::CanManageUsers),
+                    "undoing a user change",
+                )
+                .await?;
+            }
         }
         let (after, before) = recorded(kind, &r)?;
         let (current, refusal) = match self.undo_current(&r, kind).await {
@@ -383,6 +389,7 @@ impl Services {
                     user,
                     AccessChange::RolesChanged,
                     &ids,
+                    &Default::default(),
                     Some(&guard),
                 )
                 .await
@@ -398,6 +405,7 @@ impl Services {
                         AccessChange::Disabled
                     },
                     &[],
+                    &Default::default(),
                     Some(&guard),
                 )
                 .await
@@ -412,7 +420,7 @@ impl Services {
                     .map(|_| ())
             }
             (UndoKind::UserEnabled, GrantState::Enabled(e)) => {
-                self.set_enabled_guarded(actor, user, *e, Some(&guard))
+                self.set_enabled_guarded(actor, user, *e, None, Some(&guard))
                     .await
             }
             _ => Err(not_reversible(&r)),

@@ -7,13 +7,12 @@ use uuid::Uuid;
 
 use sqlx::PgConnection;
 
-use super::actor::{authorize, lacks};
+use super::actor::authorize;
 use super::members::AccessChange;
 use super::retry::retrying;
-use super::undo::{GrantState, UndoGuard};
+use super::versions::Version;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity, UserKey};
-use crate::domain::error::bounded_text;
 use crate::domain::{DisplayText, Email, Page, PageQuery, PermissionRef, RoleRef, UserSub};
 use crate::store::audit::{insert_mandate_audit, insert_notification};
 use crate::store::mandates::Mandate;
@@ -35,6 +34,8 @@ pub struct UserDetail {
     pub mandates: Vec<MandateMembership>,
     pub registrations: Vec<Registration>,
     pub audit: Vec<AuditRow>,
+    /// What a change conditional on this view passes (`--expect-version`).
+    pub version: Version,
 }
 
 /// What a delete did (idempotent; every step says what state remains).
@@ -48,11 +49,11 @@ pub struct DeleteOutcome {
     pub message: String,
 }
 
-fn show(s: &str) -> String {
+pub(super) fn show(s: &str) -> String {
     DisplayText::new(s).into_string()
 }
 
-fn audit<'a>(
+pub(super) fn audit<'a>(
     actor: &'a Actor,
     action: &'a str,
     sub: UserSub,
@@ -80,7 +81,12 @@ fn role_filter(q: &PageQuery) -> ServiceResult<Vec<Uuid>> {
 impl Services {
     /// Resolves `--user SUB_OR_EMAIL` through the directory (strongly consistent).
     pub async fn resolve_user(&self, actor: &Actor, user: &str) -> ServiceResult<Identity> {
-        actor.require(PermissionRef::CanManageUsers, "looking up a user")?;
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanManageUsers),
+            "looking up a user",
+        )
+        .await?;
         let found = if let Ok(sub) = user.parse::<UserSub>() {
             self.directory.find_by_sub(sub).await
         } else {
@@ -98,7 +104,7 @@ impl Services {
     /// One page of users: ONE statement over the directory cache, profiles and grants.
     /// A `role` filter takes role keys (admin, researcher, viewer).
     pub async fn list_users(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<UserRow>> {
-        Area::Users.require_read(actor, "listing users")?;
+        self.read_area(actor, Area::Users, "listing users").await?;
         let role_ids = role_filter(q)?;
         Ok(ustore::list_page(&self.db, q, &role_ids).await?)
     }
@@ -110,7 +116,7 @@ impl Services {
         column: &str,
         q: &PageQuery,
     ) -> ServiceResult<Vec<String>> {
-        Area::Users.require_read(actor, "listing users")?;
+        self.read_area(actor, Area::Users, "listing users").await?;
         if column == "role" {
             return Ok(RoleRef::ALL.iter().map(|r| r.key().to_string()).collect());
         }
@@ -119,7 +125,7 @@ impl Services {
     }
 
     pub async fn user_detail(&self, actor: &Actor, sub: UserSub) -> ServiceResult<UserDetail> {
-        Area::Users.require_read(actor, "reading a user")?;
+        self.read_area(actor, Area::Users, "reading a user").await?;
         let identity = match self.directory.find_by_sub(sub).await {
             Ok(i) => Some(i),
             Err(DirectoryError::NotFound(_)) => None,
@@ -130,6 +136,7 @@ impl Services {
         };
         let mut conn = self.db.acquire().await?;
         let profile = ustore::profile(&mut conn, sub).await?;
+        let version = Version(crate::store::versions::user_version(&mut conn, sub).await?);
         drop(conn);
         let email = match (&identity, ustore::cached(&self.db, sub).await?) {
             (Some(i), _) => i.email.clone(),
@@ -150,127 +157,13 @@ impl Services {
             mandates: ustore::mandates_of(&self.db, sub).await?,
             registrations: registrations::for_user(&self.db, sub, &email).await?,
             audit: ustore::audit_history(&self.db, sub, 100).await?,
+            version,
         })
-    }
-
-    /// Full replace of a user's global grants, in ONE transaction with its audit row. Concurrent
-    /// calls for one user are serialised by an advisory lock on the sub: the final grants equal
-    /// exactly one of the requests. The actor's authority is re-read inside the transaction, and
-    /// the last active holder of the global ADMIN role cannot lose it.
-    pub async fn set_roles(
-        &self,
-        actor: &Actor,
-        sub: UserSub,
-        roles: &[RoleRef],
-    ) -> ServiceResult<Vec<RoleRef>> {
-        self.set_roles_guarded(actor, sub, roles, None).await
-    }
-
-    /// [`Self::set_roles`] for an undo (`undo` re-checks the grants under the user's lock and
-    /// links the audit row).
-    pub(super) async fn set_roles_guarded(
-        &self,
-        actor: &Actor,
-        sub: UserSub,
-        roles: &[RoleRef],
-        undo: Option<&UndoGuard>,
-    ) -> ServiceResult<Vec<RoleRef>> {
-        actor.require(PermissionRef::CanManageUsers, "changing roles")?;
-        self.ensure_writable("set roles")?;
-        let mut roles = roles.to_vec();
-        roles.sort();
-        roles.dedup();
-        for r in &roles {
-            for p in r.permissions() {
-                actor.require(*p, &format!("granting the {r} role"))?;
-            }
-        }
-        // The user must exist (strongly consistent lookup, outside any transaction).
-        let identity = self.directory.find_by_sub(sub).await.map_err(|e| match e {
-            DirectoryError::NotFound(_) => ServiceError::NotFound(format!("no user {sub}")),
-            e => e.into(),
-        })?;
-        let ids: Vec<Uuid> = roles.iter().map(|r| r.id()).collect();
-        retrying(|| self.replace_roles_tx(actor, &identity, &roles, &ids, undo)).await?;
-        Ok(roles)
-    }
-
-    async fn replace_roles_tx(
-        &self,
-        actor: &Actor,
-        identity: &Identity,
-        roles: &[RoleRef],
-        ids: &[Uuid],
-        undo: Option<&UndoGuard>,
-    ) -> ServiceResult<()> {
-        let sub = identity.sub;
-        let mut tx = self.db.begin().await?;
-        let now = authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanManageUsers,
-            "changing roles",
-        )
-        .await?;
-        for r in roles {
-            for p in r.permissions() {
-                if !now.has(*p) {
-                    return Err(lacks(actor, *p, &format!("granting the {r} role")));
-                }
-            }
-        }
-        let drops_admin = !roles.contains(&RoleRef::Admin);
-        if drops_admin {
-            // Lock order: the global ADMIN set, then the user.
-            grants::lock_global_admins(&mut tx).await?;
-        }
-        grants::lock_user(&mut tx, sub).await?;
-        if drops_admin {
-            Self::refuse_last_global_admin(
-                &mut tx,
-                sub,
-                &format!(
-                    "Cannot remove the global ADMIN role from {}",
-                    show(&identity.email)
-                ),
-            )
-            .await?;
-        }
-        let before = grants::roles_of_conn(&mut tx, sub).await?;
-        if let Some(g) = undo {
-            g.check(&mut tx, &UndoGuard::user_roles_state(&before))
-                .await?;
-        }
-        grants::replace(&mut tx, sub, ids).await?;
-        let name = |v: &[Uuid]| {
-            v.iter()
-                .filter_map(|id| RoleRef::from_id(*id))
-                .map(|r| r.key())
-                .collect::<Vec<_>>()
-        };
-        ustore::insert_audit(
-            &mut tx,
-            &audit(
-                actor,
-                "Updated user roles",
-                sub,
-                {
-                    let d = serde_json::json!({ "before": name(&before), "after": name(ids), "email": identity.email });
-                    match undo {
-                        Some(g) => g.link(d),
-                        None => d,
-                    }
-                },
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
     }
 
     /// Refuses (inside the caller's transaction, after [`grants::lock_global_admins`]) a change
     /// that would take the global ADMIN role from its last active holder `sub`.
-    async fn refuse_last_global_admin(
+    pub(super) async fn refuse_last_global_admin(
         conn: &mut PgConnection,
         sub: UserSub,
         refusal: &str,
@@ -332,174 +225,6 @@ impl Services {
         Ok(mandates)
     }
 
-    /// Enables or disables sign-in. In ONE transaction: re-read the actor's authority; for a
-    /// disable, lock and refuse when the user is the last enabled admin of a mandate or the last
-    /// active global ADMIN; change the directory; update the cache and audit. The transaction
-    /// stays open across the directory call so the checked state cannot change under it; if the
-    /// directory refuses, nothing is written. If the audit fails after the directory changed,
-    /// the error says so.
-    pub async fn set_enabled(
-        &self,
-        actor: &Actor,
-        sub: UserSub,
-        enabled: bool,
-    ) -> ServiceResult<()> {
-        self.set_enabled_guarded(actor, sub, enabled, None).await
-    }
-
-    /// [`Self::set_enabled`] for an undo (`undo` re-checks the state under the user's lock,
-    /// before the directory is asked, and links the audit row).
-    pub(super) async fn set_enabled_guarded(
-        &self,
-        actor: &Actor,
-        sub: UserSub,
-        enabled: bool,
-        undo: Option<&UndoGuard>,
-    ) -> ServiceResult<()> {
-        let what = if enabled {
-            "enabling a user"
-        } else {
-            "disabling a user"
-        };
-        actor.require(PermissionRef::CanManageUsers, what)?;
-        self.ensure_writable(if enabled {
-            "enable user"
-        } else {
-            "disable user"
-        })?;
-        let identity = self.directory.find_by_sub(sub).await.map_err(|e| match e {
-            DirectoryError::NotFound(_) => ServiceError::NotFound(format!("no user {sub}")),
-            e => e.into(),
-        })?;
-        let action = if enabled {
-            "Enabled user"
-        } else {
-            "Disabled user"
-        };
-        retrying(|| async {
-            let mut tx = self.db.begin().await?;
-            authorize(&mut tx, actor, PermissionRef::CanManageUsers, what).await?;
-            if !enabled {
-                grants::lock_global_admins(&mut tx).await?;
-                Self::lock_for_account_change(&mut tx, &identity.email, sub, "disable").await?;
-            }
-            if let Some(g) = undo {
-                grants::lock_user(&mut tx, sub).await?;
-                g.check(&mut tx, &GrantState::Enabled(identity.enabled))
-                    .await?;
-            }
-            self.directory
-                .set_enabled(&identity.username, enabled)
-                .await?;
-            let written: ServiceResult<()> = async {
-                let mut cached = identity.clone();
-                cached.enabled = enabled;
-                directory_cache::upsert(&mut *tx, &cached).await?;
-                ustore::insert_audit(
-                    &mut tx,
-                    &audit(actor, action, sub, {
-                        let d = serde_json::json!({ "email": identity.email });
-                        match undo {
-                            Some(g) => g.link(d),
-                            None => d,
-                        }
-                    }),
-                )
-                .await?;
-                tx.commit().await?;
-                Ok(())
-            }
-            .await;
-            written.map_err(|e| {
-                ServiceError::Internal(format!(
-                    "{action} in the directory succeeded, but the audit write failed ({e}); the \
-                     user is {} — please verify",
-                    if enabled { "enabled" } else { "disabled" }
-                ))
-            })
-        })
-        .await
-    }
-
-    /// Edits the profile (1–255 characters each, no control characters), audited.
-    pub async fn edit_profile(
-        &self,
-        actor: &Actor,
-        sub: UserSub,
-        name: &str,
-        organisation: &str,
-    ) -> ServiceResult<()> {
-        actor.require(PermissionRef::CanManageUsers, "editing a profile")?;
-        self.ensure_writable("edit profile")?;
-        let name = bounded_text("name", name, super::registration::PROFILE_MAX)?;
-        let organisation = bounded_text(
-            "organisation",
-            organisation,
-            super::registration::PROFILE_MAX,
-        )?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanManageUsers,
-            "editing a profile",
-        )
-        .await?;
-        grants::lock_user(&mut tx, sub).await?;
-        let before = ustore::profile(&mut tx, sub).await?;
-        if before.is_none() && ustore::cached(&self.db, sub).await?.is_none() {
-            return Err(ServiceError::NotFound(format!("no user {sub}")));
-        }
-        ustore::upsert_profile(&mut tx, sub, &name, &organisation).await?;
-        ustore::insert_audit(
-            &mut tx,
-            &audit(
-                actor,
-                "Updated user profile",
-                sub,
-                serde_json::json!({
-                    "before": before.map(|p| serde_json::json!({"name": p.name, "organisation": p.organisation})),
-                    "after": {"name": name, "organisation": organisation},
-                }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    /// Sends the invitation again (directory), audited; the actor's authority is re-read in the
-    /// audit transaction before the directory is asked.
-    pub async fn resend_invite(&self, actor: &Actor, sub: UserSub) -> ServiceResult<()> {
-        actor.require(PermissionRef::CanManageUsers, "resending an invitation")?;
-        self.ensure_writable("resend invite")?;
-        let identity = self.directory.find_by_sub(sub).await.map_err(|e| match e {
-            DirectoryError::NotFound(_) => ServiceError::NotFound(format!("no user {sub}")),
-            e => e.into(),
-        })?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanManageUsers,
-            "resending an invitation",
-        )
-        .await?;
-        self.directory.resend_invite(&identity.username).await?;
-        ustore::insert_audit(
-            &mut tx,
-            &audit(
-                actor,
-                "Resent invitation",
-                sub,
-                serde_json::json!({ "email": identity.email }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
     /// Deletes a user. First ONE transaction: re-read the actor's authority; lock the global
     /// ADMIN set, the user, the user's mandates (id order) and their admin memberships; refuse
     /// when the user is the last enabled admin of a live mandate or the last active global
@@ -507,6 +232,16 @@ impl Services {
     /// mandate), profile; mark the cached identity gone; audit. Then the directory identity.
     /// Idempotent. A partial failure says exactly what state remains.
     pub async fn delete_user(&self, actor: &Actor, sub: UserSub) -> ServiceResult<DeleteOutcome> {
+        self.delete_user_expecting(actor, sub, None).await
+    }
+
+    /// [`Self::delete_user`] only while the user is at the version the operator saw.
+    pub async fn delete_user_expecting(
+        &self,
+        actor: &Actor,
+        sub: UserSub,
+        expected: Option<Version>,
+    ) -> ServiceResult<DeleteOutcome> {
         actor.require(PermissionRef::CanManageUsers, "deleting a user")?;
         self.ensure_writable("delete user")?;
         let identity = match self.directory.find_by_sub(sub).await {
@@ -527,6 +262,7 @@ impl Services {
             authorize(&mut tx, actor, PermissionRef::CanManageUsers, "deleting a user").await?;
             grants::lock_global_admins(&mut tx).await?;
             grants::lock_user(&mut tx, sub).await?;
+            Self::check_user_version(&mut tx, sub, &shown_email, expected).await?;
             let mandates =
                 Self::lock_for_account_change(&mut tx, &shown_email, sub, "delete").await?;
             let memberships = members_store::memberships_of_user(&mut tx, sub).await?;

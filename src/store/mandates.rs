@@ -24,6 +24,10 @@ pub struct Mandate {
     #[sqlx(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub plan_key: Option<String>,
+    /// Moved on by every committed change (migration 1410): what a form carries so its save
+    /// is refused, not applied, when somebody changed the mandate since it was shown.
+    #[sqlx(default)]
+    pub version: i64,
 }
 
 impl Mandate {
@@ -82,8 +86,7 @@ const LIVE_MANDATE_COLUMNS: &[SqlColumn] = &[
     SqlColumn::new("deleted_at", "m.deleted_at"),
 ];
 
-const MANDATE_SELECT: &str =
-    "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.plan_key";
+const MANDATE_SELECT: &str = "m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.plan_key, m.version";
 
 /// Live (not soft-deleted) mandates.
 pub static MANDATES: ListSql = ListSql {
@@ -173,11 +176,14 @@ pub async fn filter_values(
     super::query::filter_values(db, &MANDATES, column, q, Some(&f), limit).await
 }
 
-/// Is `sub` an admin of `mandate` (enabled membership holding an admin role)?
+/// Is `sub` an admin of `mandate` (enabled membership holding an admin role) while the
+/// mandate is live and enabled? The mandate admin's list hides a disabled or soft-deleted
+/// mandate, so its admin may not reach it by id either.
 pub async fn is_admin_of(db: &PgPool, sub: UserSub, mandate: MandateId) -> StoreResult<bool> {
     let q = format!(
-        "SELECT EXISTS (SELECT 1 FROM user_mandate um WHERE um.user_id = $1 \
-         AND um.mandate_id = $2 AND um.enabled AND {HOLDS_ADMIN_ROLE})"
+        "SELECT EXISTS (SELECT 1 FROM user_mandate um JOIN mandate m ON m.id = um.mandate_id \
+         WHERE um.user_id = $1 AND um.mandate_id = $2 AND um.enabled \
+         AND m.enabled AND m.deleted_at IS NULL AND {HOLDS_ADMIN_ROLE})"
     );
     Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(q))
         .bind(sub)
@@ -189,7 +195,7 @@ pub async fn is_admin_of(db: &PgPool, sub: UserSub, mandate: MandateId) -> Store
 /// Any mandate, deleted or not.
 pub async fn get(db: &PgPool, id: MandateId) -> StoreResult<Option<Mandate>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at FROM mandate WHERE id = $1",
+        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate WHERE id = $1",
     )
     .bind(id)
     .fetch_optional(db)
@@ -200,7 +206,7 @@ pub async fn get(db: &PgPool, id: MandateId) -> StoreResult<Option<Mandate>> {
 /// them on one mandate are serialized in the same order) and returns it.
 pub async fn lock(conn: &mut PgConnection, id: MandateId) -> StoreResult<Option<Mandate>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at FROM mandate \
+        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate \
          WHERE id = $1 FOR UPDATE",
     )
     .bind(id)
@@ -228,7 +234,7 @@ pub async fn insert(
 ) -> StoreResult<Mandate> {
     Ok(sqlx::query_as(
         "INSERT INTO mandate (name, label, enabled) VALUES ($1, $2, $3) \
-         RETURNING id, name, label, enabled, deleted_at, created_at, updated_at",
+         RETURNING id, name, label, enabled, deleted_at, created_at, updated_at, version",
     )
     .bind(name)
     .bind(label)
@@ -279,7 +285,7 @@ pub async fn update(
 ) -> StoreResult<Mandate> {
     Ok(sqlx::query_as(
         "UPDATE mandate SET name = $2, label = $3, enabled = $4, updated_at = now() WHERE id = $1 \
-         RETURNING id, name, label, enabled, deleted_at, created_at, updated_at",
+         RETURNING id, name, label, enabled, deleted_at, created_at, updated_at, version",
     )
     .bind(id)
     .bind(name)
@@ -328,7 +334,7 @@ pub const NAME_LIVE_KEY: &str = "mandate_name_live_key";
 /// The live mandate holding `name` (case-insensitive; index `mandate_name_live_key`).
 pub async fn live_by_name(db: &PgPool, name: &str) -> StoreResult<Option<Mandate>> {
     Ok(sqlx::query_as(
-        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at FROM mandate \
+        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate \
          WHERE lower(name) = lower($1) AND deleted_at IS NULL",
     )
     .bind(name)
@@ -357,11 +363,11 @@ pub async fn purgeable(
     lock: bool,
 ) -> StoreResult<Vec<Mandate>> {
     let sql = if lock {
-        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at FROM mandate \
+        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate \
          WHERE deleted_at IS NOT NULL AND deleted_at < now() - make_interval(days => $1) \
          ORDER BY deleted_at, id FOR UPDATE"
     } else {
-        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at FROM mandate \
+        "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate \
          WHERE deleted_at IS NOT NULL AND deleted_at < now() - make_interval(days => $1) \
          ORDER BY deleted_at, id"
     };

@@ -29,6 +29,9 @@ pub struct Member {
     pub is_admin: bool,
     pub enabled: bool,
     pub created_at: DateTime<Utc>,
+    /// The membership's version (migration 1410): what a confirmation opened on it carries.
+    #[sqlx(default)]
+    pub version: i64,
 }
 
 pub static MEMBERS_SPEC: ListSpec = ListSpec {
@@ -71,7 +74,7 @@ pub static MEMBERS: ListSql = ListSql {
         "), '{}') AS role_labels, ",
         // The admin flag as 0910's refresh keeps it (the same rule over the same roles, in the
         // transaction that changes them): one correlated subquery fewer per row.
-        "um.member_admin AS is_admin, um.enabled, um.created_at"
+        "um.member_admin AS is_admin, um.enabled, um.created_at, um.version"
     ),
     from: "user_mandate um \
            LEFT JOIN directory_user du ON du.sub = um.user_id \
@@ -140,6 +143,9 @@ pub struct Membership {
     pub user_id: UserSub,
     pub mandate_id: MandateId,
     pub enabled: bool,
+    /// Moved on by every change of the membership or its roles (migration 1410).
+    #[sqlx(default)]
+    pub version: i64,
 }
 
 /// SQL condition: the member `um` is not a disabled or deleted user. The last-admin invariant
@@ -181,7 +187,7 @@ pub async fn find(
     user: UserSub,
 ) -> StoreResult<Option<Membership>> {
     Ok(sqlx::query_as(
-        "SELECT id, user_id, mandate_id, enabled FROM user_mandate \
+        "SELECT id, user_id, mandate_id, enabled, version FROM user_mandate \
          WHERE mandate_id = $1 AND user_id = $2 FOR UPDATE",
     )
     .bind(mandate)
@@ -371,7 +377,7 @@ pub async fn lock_mandates_of_user(
     user: UserSub,
 ) -> StoreResult<Vec<super::mandates::Mandate>> {
     Ok(sqlx::query_as(
-        "SELECT m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at \
+        "SELECT m.id, m.name, m.label, m.enabled, m.deleted_at, m.created_at, m.updated_at, m.version \
          FROM mandate m WHERE m.id IN (SELECT um.mandate_id FROM user_mandate um \
          WHERE um.user_id = $1) ORDER BY m.id FOR UPDATE OF m",
     )

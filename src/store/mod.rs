@@ -31,6 +31,7 @@ pub mod transience;
 pub mod trusts;
 pub mod undo;
 pub mod users;
+pub mod versions;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::str::FromStr;

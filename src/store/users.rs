@@ -185,7 +185,9 @@ static USERS_SQL: ListSql = ListSql {
     spec: &USERS_SPEC,
     select: "d.sub, d.username, d.email, d.enabled, d.status, d.synced_at, p.name, \
              p.organisation, ARRAY(SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id \
-             WHERE ur.user_id = d.sub ORDER BY r.name) AS roles",
+             WHERE ur.user_id = d.sub ORDER BY r.name) AS roles, \
+             COALESCE((SELECT uv.version FROM user_version uv WHERE uv.user_id = d.sub), 0) \
+             AS version",
     from: "directory_user d LEFT JOIN user_profile p ON p.user_id = d.sub",
     base_where: "d.gone_at IS NULL",
     columns: &[
@@ -226,6 +228,10 @@ pub struct UserRow {
     pub organisation: Option<String>,
     /// Role names (`roles.name`), sorted.
     pub roles: Vec<String>,
+    /// The user's version (migration 1410; 0 before the first change): what a form or
+    /// confirmation opened on this row carries.
+    #[sqlx(default)]
+    pub version: i64,
 }
 
 /// One page of users in ONE statement. The search text (email, username, name, organisation,

@@ -685,11 +685,11 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
                 .unwrap();
     }
     assert_eq!(statements_so_far() - before, 10);
-    // The counter really counts (a broken counter would report 0 for both sizes). Two
-    // statements: the page (rows only) and the exact total the CLI prints — the console asks
-    // for rows alone (issue 13).
+    // The counter really counts (a broken counter would report 0 for both sizes). Three
+    // statements: the operator's fresh authority (issue 28), the page (rows only) and the exact
+    // total the CLI prints — the console asks for rows alone (issue 13).
     assert!(
-        counts.iter().all(|c| *c == 2),
+        counts.iter().all(|c| *c == 3),
         "statements per page (10, 500, 10, 500): {counts:?}"
     );
     // The mandate-admin path adds exactly one authorization statement, independent of size too.
@@ -703,8 +703,8 @@ async fn members_page_is_one_statement_whatever_the_page_size() {
             .unwrap();
         counts.push(statements_so_far() - before);
     }
-    // Authorization, the page (rows) and the exact total.
-    assert_eq!(counts, [3, 3]);
+    // Fresh authority, the mandate-admin check, the page (rows) and the exact total.
+    assert_eq!(counts, [4, 4]);
 }
 
 #[tokio::test]

@@ -3,8 +3,6 @@
 //! reply is handled (keys always reach the reveal panel), Roles forms show the truth, acting on
 //! oneself is typed, and a revoked operator is signed out.
 
-use std::collections::BTreeSet;
-
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
@@ -543,8 +541,10 @@ fn user_roles_form_from_the_detail_screen_starts_with_the_current_grants() {
     wait(&a);
     a.update(ch('y'));
     match one::<UserOp>(&ops(&mut a)) {
-        Some(UserOp::SetRoles { roles, .. }) => {
-            assert_eq!(roles, vec!["admin".to_string(), "viewer".to_string()])
+        // Exactly what the confirmation listed: admin is kept by not being touched.
+        Some(UserOp::SetRoles { add, remove, .. }) => {
+            assert_eq!(add, vec!["viewer".to_string()]);
+            assert!(remove.is_empty(), "{remove:?}");
         }
         other => panic!("{other:?}"),
     }
@@ -575,10 +575,11 @@ fn member_roles_form_offers_and_keeps_the_mandates_own_role() {
     wait(&a);
     a.update(ch('y'));
     match one::<MandateOp>(&ops(&mut a)) {
-        Some(MandateOp::SetMemberRoles { roles, .. }) => {
-            let got: BTreeSet<&str> = roles.iter().map(String::as_str).collect();
-            assert_eq!(got, BTreeSet::from([ROLE_MEMBER, ROLE_STEWARD]));
-            assert!(!got.contains(ROLE_ADMIN));
+        // Exactly what the confirmation listed; the steward role is kept by not being touched.
+        Some(MandateOp::SetMemberRoles { add, remove, .. }) => {
+            assert_eq!(add, vec![ROLE_MEMBER.to_string()]);
+            assert_eq!(remove, vec![ROLE_ADMIN.to_string()]);
+            assert!(!add.iter().chain(&remove).any(|r| r == ROLE_STEWARD));
         }
         other => panic!("{other:?}"),
     }
@@ -668,7 +669,8 @@ fn disabling_or_demoting_oneself_needs_a_typed_confirmation() {
     a.update(key(KeyCode::Enter));
     assert!(matches!(
         one::<UserOp>(&ops(&mut a)),
-        Some(UserOp::SetRoles { roles, .. }) if roles == vec!["viewer".to_string()]
+        Some(UserOp::SetRoles { add, remove, .. })
+            if add == vec!["viewer".to_string()] && remove == vec!["admin".to_string()]
     ));
     // Deleting oneself says so too.
     let mut a = alice_app();

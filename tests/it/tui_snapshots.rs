@@ -152,6 +152,7 @@ pub fn rows_for(
         created_at: at(created),
         plan: Some("TRIAL_14D".into()),
         deleted_at: None,
+        version: hubdeck::service::versions::Version(1),
     };
     match list {
         "mandates" => page(
@@ -193,6 +194,7 @@ pub fn rows_for(
                     role_labels: vec!["admin".into()],
                     is_admin: true,
                     enabled: true,
+                    version: hubdeck::service::versions::Version(1),
                 },
                 MemberRow {
                     membership_id: hubdeck::domain::MembershipId(uuid(
@@ -204,6 +206,7 @@ pub fn rows_for(
                     role_labels: vec!["member".into()],
                     is_admin: false,
                     enabled: true,
+                    version: hubdeck::service::versions::Version(1),
                 },
             ],
             None,
@@ -219,6 +222,7 @@ pub fn rows_for(
                     roles: vec!["admin".into()],
                     enabled: true,
                     status: "CONFIRMED".into(),
+                    version: hubdeck::service::versions::Version(0),
                 },
                 UserRow {
                     sub: sub("00000000-0000-0000-0000-0000000000a3"),
@@ -228,6 +232,7 @@ pub fn rows_for(
                     roles: vec!["viewer".into()],
                     enabled: false,
                     status: "FORCE_CHANGE…".into(),
+                    version: hubdeck::service::versions::Version(0),
                 },
             ],
             None,
@@ -837,6 +842,7 @@ fn stale_page_is_dropped() {
             created_at: at("2026-11-01 09:00"),
             plan: None,
             deleted_at: None,
+            version: hubdeck::service::versions::Version(1),
         }],
         total: 1,
         page: 1,
@@ -1219,6 +1225,7 @@ fn user_actions_emit_their_requests() {
             sub,
             email,
             enabled,
+            ..
         } => {
             assert_eq!(sub.to_string(), alice);
             assert_eq!(email, "alice@acme.example");
@@ -1279,6 +1286,7 @@ fn user_actions_emit_their_requests() {
             sub,
             name,
             organisation,
+            ..
         } => {
             assert_eq!(sub.to_string(), carol);
             assert_eq!(name, "Carol V");
@@ -1301,7 +1309,7 @@ fn user_actions_emit_their_requests() {
     );
     type_str(&mut a, ".example");
     a.update(key(KeyCode::Enter));
-    assert!(matches!(the_op::<Op>(&mut a), Op::Delete { sub } if sub.to_string() == carol));
+    assert!(matches!(the_op::<Op>(&mut a), Op::Delete { sub, .. } if sub.to_string() == carol));
 }
 
 #[test]
@@ -1384,6 +1392,7 @@ fn member_toggle_emits_its_request() {
             mandate_id,
             user_sub,
             enabled,
+            ..
         } => {
             assert_eq!(
                 mandate_id.to_string(),
@@ -1451,6 +1460,7 @@ fn pgup_back_to_page_1_asks_for_page_1() {
                 created_at: at("2026-11-01 09:00"),
                 plan: None,
                 deleted_at: None,
+                version: hubdeck::service::versions::Version(1),
             })
             .collect(),
         total: 0,

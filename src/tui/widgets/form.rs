@@ -164,6 +164,11 @@ impl Form {
         true
     }
 
+    /// The values held when a Roles form opened (None before its choices arrived).
+    pub fn held(&self) -> Option<&[String]> {
+        self.held.as_deref()
+    }
+
     /// What saving would add and remove, against the roles held when the form opened.
     pub fn role_change(&self) -> Option<RoleChange> {
         let held = self.held.as_ref()?;

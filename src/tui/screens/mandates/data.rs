@@ -4,8 +4,9 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, MandateId, MembershipId, PageQuery, UserSub};
-use crate::service::mandates::MandateInput;
+use crate::service::mandates::{MandateInput, MandatePatch};
 use crate::service::members::MemberRef;
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, when, yes_no};
@@ -23,6 +24,9 @@ pub struct MandateRow {
     pub plan: Option<String>,
     /// Set for a soft-deleted mandate (the deleted view).
     pub deleted_at: Option<DateTime<Utc>>,
+    /// The version shown: forms and confirmations opened on this row carry it, so their
+    /// save is refused when somebody changed the mandate since.
+    pub version: Version,
 }
 
 impl TableRow for MandateRow {
@@ -58,6 +62,8 @@ pub struct MemberRow {
     pub role_labels: Vec<String>,
     pub is_admin: bool,
     pub enabled: bool,
+    /// The membership's version shown (carried by the enable/disable confirmation).
+    pub version: Version,
 }
 
 impl MemberRow {
@@ -134,6 +140,7 @@ impl ListSource for Mandates {
                 created_at: m.created_at,
                 plan: m.plan_key,
                 deleted_at: m.deleted_at,
+                version: Version(m.version),
             })) as Reply)
         })
     }
@@ -171,6 +178,7 @@ impl ListSource for Members {
                 role_labels: m.role_labels,
                 is_admin: m.is_admin,
                 enabled: m.enabled,
+                version: Version(m.version),
             })) as Reply)
         })
     }
@@ -195,23 +203,27 @@ pub enum MandateOp {
         enabled: bool,
         plan: String,
     },
+    /// Only the fields the operator changed, conditional on the version the form showed.
     Update {
         id: MandateId,
         name: String,
-        label: String,
-        enabled: bool,
+        patch: MandatePatch,
+        version: Version,
     },
     SoftDelete {
         id: MandateId,
         name: String,
+        version: Version,
     },
     HardDelete {
         id: MandateId,
         name: String,
+        version: Version,
     },
     Restore {
         id: MandateId,
         name: String,
+        version: Version,
     },
     ChangePlan {
         id: MandateId,
@@ -227,15 +239,19 @@ pub enum MandateOp {
         mandate_id: MandateId,
         user_sub: UserSub,
     },
+    /// Role ids ticked and unticked against the set the form showed; others stay.
     SetMemberRoles {
         mandate_id: MandateId,
         user_sub: UserSub,
-        roles: Vec<String>,
+        add: Vec<String>,
+        remove: Vec<String>,
     },
     SetMemberEnabled {
         mandate_id: MandateId,
         user_sub: UserSub,
         enabled: bool,
+        /// The membership's version the confirmation showed.
+        version: Version,
     },
 }
 
@@ -305,27 +321,27 @@ impl Operation for MandateOp {
                 MandateOp::Update {
                     id,
                     name,
-                    label,
-                    enabled,
+                    patch,
+                    version,
                 } => {
-                    let input = MandateInput {
-                        name,
-                        label: Some(label),
-                        enabled,
-                    };
-                    let m = s.update_mandate(&a, id, &input).await?;
+                    if patch == MandatePatch::default() {
+                        return Ok(named("mandate", &name, "unchanged: nothing to save"));
+                    }
+                    let m = s.edit_mandate(&a, id, &patch, Some(version)).await?;
                     named("mandate", &m.name, "updated")
                 }
-                MandateOp::SoftDelete { id, name } => {
-                    s.soft_delete_mandate(&a, id).await?;
+                MandateOp::SoftDelete { id, name, version } => {
+                    s.soft_delete_mandate_expecting(&a, id, Some(version))
+                        .await?;
                     named("mandate", &name, "deleted (restorable until purged)")
                 }
-                MandateOp::HardDelete { id, name } => {
-                    s.hard_delete_mandate(&a, id, &name).await?;
+                MandateOp::HardDelete { id, name, version } => {
+                    s.hard_delete_mandate_expecting(&a, id, &name, Some(version))
+                        .await?;
                     named("mandate", &name, "permanently deleted")
                 }
-                MandateOp::Restore { id, name } => {
-                    s.restore_mandate(&a, id).await?;
+                MandateOp::Restore { id, name, version } => {
+                    s.restore_mandate_expecting(&a, id, Some(version)).await?;
                     named("mandate", &name, "restored")
                 }
                 MandateOp::ChangePlan { id, plan } => {
@@ -358,10 +374,12 @@ impl Operation for MandateOp {
                 MandateOp::SetMemberRoles {
                     mandate_id,
                     user_sub,
-                    roles,
+                    add,
+                    remove,
                 } => {
-                    let role_ids = s.resolve_member_roles(&a, mandate_id, &roles).await?;
-                    s.set_member_roles(&a, mandate_id, user_sub, &role_ids)
+                    let add = s.resolve_member_roles(&a, mandate_id, &add).await?;
+                    let remove = s.resolve_member_roles(&a, mandate_id, &remove).await?;
+                    s.change_member_roles(&a, mandate_id, user_sub, &add, &remove, None)
                         .await?;
                     OpOutcome::toast("member roles updated")
                 }
@@ -369,9 +387,16 @@ impl Operation for MandateOp {
                     mandate_id,
                     user_sub,
                     enabled,
+                    version,
                 } => {
-                    s.set_member_enabled(&a, mandate_id, user_sub, enabled)
-                        .await?;
+                    s.set_member_enabled_expecting(
+                        &a,
+                        mandate_id,
+                        user_sub,
+                        enabled,
+                        Some(version),
+                    )
+                    .await?;
                     OpOutcome::toast(if enabled {
                         "membership enabled"
                     } else {
@@ -397,6 +422,7 @@ mod tests {
             created_at: "2026-11-01T09:00:00Z".parse().unwrap(),
             plan: Some("TEAM".into()),
             deleted_at: None,
+            version: Version(1),
         };
         assert_eq!(
             m.texts(),
@@ -410,6 +436,7 @@ mod tests {
             role_labels: vec!["admin".into(), "member".into()],
             is_admin: true,
             enabled: true,
+            version: Version(1),
         };
         assert_eq!(
             member.texts(),

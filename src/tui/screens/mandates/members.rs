@@ -413,6 +413,7 @@ impl MembersView {
                         mandate_id,
                         user_sub: m.user_id,
                         enabled: enable,
+                        version: m.version,
                     }),
                 }))
             }
@@ -425,10 +426,23 @@ impl MembersView {
                         format!("Roles of {}", shown(m.who())),
                         vec![Field::multi("Roles", Vec::new(), &[])],
                         move |f| {
+                            // Exactly what the confirmation lists: ticked and unticked
+                            // against the roles the form showed.
+                            let chosen = f.chosen(0);
+                            let held = f.held().unwrap_or_default();
                             OpBox::new(MandateOp::SetMemberRoles {
                                 mandate_id,
                                 user_sub,
-                                roles: f.chosen(0),
+                                add: chosen
+                                    .iter()
+                                    .filter(|r| !held.contains(r))
+                                    .cloned()
+                                    .collect(),
+                                remove: held
+                                    .iter()
+                                    .filter(|r| !chosen.contains(r))
+                                    .cloned()
+                                    .collect(),
                             })
                         },
                     )

@@ -12,6 +12,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 
 use super::{Cmd, Ctx, Screen, page_reply, shown};
 use crate::domain::{MandateId, PermissionRef};
+use crate::service::mandates::MandatePatch;
 use crate::service::plans::{MandateOverview, Plan};
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
@@ -159,6 +160,10 @@ impl MandatesScreen {
             Action::Edit => {
                 let m = self.table.selected()?;
                 let id = m.id;
+                let (version, seen_name) = (m.version, m.name.clone());
+                let (shown_name, shown_label) =
+                    (shown(&m.name), shown(m.label.as_deref().unwrap_or("")));
+                let shown_enabled = m.enabled;
                 Some(Cmd::OpenForm(Form::op(
                     "Edit mandate",
                     vec![
@@ -171,11 +176,19 @@ impl MandatesScreen {
                         Field::check("Enabled", m.enabled),
                     ],
                     move |f| {
+                        // Only what the operator changed is sent: a field left as shown
+                        // keeps whatever is there now, and the version refuses the save
+                        // when anything changed since the form opened.
+                        let (name, label, enabled) = (f.text(0), f.text(1), f.flag(2));
                         OpBox::new(MandateOp::Update {
                             id,
-                            name: f.text(0),
-                            label: f.text(1),
-                            enabled: f.flag(2),
+                            name: seen_name.clone(),
+                            patch: MandatePatch {
+                                name: (name != shown_name).then_some(name),
+                                label: (label != shown_label).then_some(Some(label)),
+                                enabled: (enabled != shown_enabled).then_some(enabled),
+                            },
+                            version,
                         })
                     },
                 )))
@@ -191,6 +204,7 @@ impl MandatesScreen {
                     op: OpBox::new(MandateOp::SoftDelete {
                         id: m.id,
                         name: m.name.clone(),
+                        version: m.version,
                     }),
                 }))
             }
@@ -210,6 +224,7 @@ impl MandatesScreen {
                     op: OpBox::new(MandateOp::Restore {
                         id: m.id,
                         name: m.name.clone(),
+                        version: m.version,
                     }),
                 }))
             }
@@ -239,6 +254,7 @@ impl MandatesScreen {
                     OpBox::new(MandateOp::HardDelete {
                         id: m.id,
                         name: m.name.clone(),
+                        version: m.version,
                     }),
                 )))
             }

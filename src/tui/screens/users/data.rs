@@ -3,6 +3,8 @@
 
 use crate::domain::{DisplayText, PageQuery, RoleRef, UserSub};
 use crate::service::registration::RegisterRequest;
+use crate::service::user_roles::RolesEdit;
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
 use crate::tui::screens::{opt, yes_no};
@@ -20,6 +22,8 @@ pub struct UserRow {
     pub enabled: bool,
     /// The directory's account status.
     pub status: String,
+    /// The version shown: confirmations and forms opened on this row carry it.
+    pub version: Version,
 }
 
 /// Role names as keys ("admin, viewer").
@@ -66,6 +70,7 @@ impl ListSource for Users {
                 roles: u.roles,
                 enabled: u.enabled,
                 status: u.status,
+                version: Version(u.version),
             })) as Reply)
         })
     }
@@ -146,14 +151,18 @@ pub enum UserOp {
         /// Create the identity without the directory's invitation email.
         suppress_invite: bool,
     },
+    /// What the operator ticked and unticked against the roles the form showed; every
+    /// other grant stays as it is when the change is written.
     SetRoles {
         sub: UserSub,
-        roles: Vec<String>,
+        add: Vec<String>,
+        remove: Vec<String>,
     },
     SetEnabled {
         sub: UserSub,
         email: String,
         enabled: bool,
+        version: Option<Version>,
     },
     ResendInvite {
         sub: UserSub,
@@ -163,9 +172,11 @@ pub enum UserOp {
         sub: UserSub,
         name: String,
         organisation: String,
+        version: Option<Version>,
     },
     Delete {
         sub: UserSub,
+        version: Option<Version>,
     },
 }
 
@@ -196,7 +207,7 @@ impl Operation for UserOp {
             | UserOp::SetEnabled { sub, .. }
             | UserOp::ResendInvite { sub, .. }
             | UserOp::EditProfile { sub, .. }
-            | UserOp::Delete { sub } => Some(sub.to_string()),
+            | UserOp::Delete { sub, .. } => Some(sub.to_string()),
         }
     }
 
@@ -227,16 +238,21 @@ impl Operation for UserOp {
                     let out = s.register_user(&a, &req).await?;
                     OpOutcome::toast(DisplayText::with_max(&out.message, 120).into_string())
                 }
-                UserOp::SetRoles { sub, roles } => {
-                    s.set_roles(&a, sub, &roles_of(&roles)?).await?;
+                UserOp::SetRoles { sub, add, remove } => {
+                    let edit = RolesEdit::Change {
+                        add: roles_of(&add)?,
+                        remove: roles_of(&remove)?,
+                    };
+                    s.change_roles(&a, sub, &edit, None).await?;
                     OpOutcome::toast("roles updated")
                 }
                 UserOp::SetEnabled {
                     sub,
                     email,
                     enabled,
+                    version,
                 } => {
-                    s.set_enabled(&a, sub, enabled).await?;
+                    s.set_enabled_expecting(&a, sub, enabled, version).await?;
                     OpOutcome::toast(format!(
                         "user {} {}",
                         DisplayText::with_max(&email, 80),
@@ -254,12 +270,14 @@ impl Operation for UserOp {
                     sub,
                     name,
                     organisation,
+                    version,
                 } => {
-                    s.edit_profile(&a, sub, &name, &organisation).await?;
+                    s.edit_profile_expecting(&a, sub, &name, &organisation, version)
+                        .await?;
                     OpOutcome::toast("profile updated")
                 }
-                UserOp::Delete { sub } => {
-                    let out = s.delete_user(&a, sub).await?;
+                UserOp::Delete { sub, version } => {
+                    let out = s.delete_user_expecting(&a, sub, version).await?;
                     OpOutcome::toast(DisplayText::with_max(&out.message, 120).into_string())
                 }
             })
@@ -281,6 +299,7 @@ mod tests {
             roles: vec!["ADMIN".into(), "viewer".into()],
             enabled: false,
             status: "CONFIRMED".into(),
+            version: Version(0),
         };
         assert_eq!(
             u.texts(),

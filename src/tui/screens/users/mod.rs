@@ -158,9 +158,22 @@ impl Screen for UsersScreen {
                         format!("Roles of {title}"),
                         vec![Field::multi("Roles", Vec::new(), &[])],
                         move |f| {
+                            // Exactly what the confirmation lists: ticked and unticked
+                            // against the roles the form showed.
+                            let chosen = f.chosen(0);
+                            let held = f.held().unwrap_or_default();
                             OpBox::new(UserOp::SetRoles {
                                 sub,
-                                roles: f.chosen(0),
+                                add: chosen
+                                    .iter()
+                                    .filter(|r| !held.contains(r))
+                                    .cloned()
+                                    .collect(),
+                                remove: held
+                                    .iter()
+                                    .filter(|r| !chosen.contains(r))
+                                    .cloned()
+                                    .collect(),
                             })
                         },
                     )
@@ -177,6 +190,7 @@ impl Screen for UsersScreen {
                     sub,
                     email: u.email.clone(),
                     enabled: enable,
+                    version: Some(u.version),
                 });
                 if !enable && ctx.is_me(&sub) {
                     return Some(Cmd::Dialog(Dialog::type_to_confirm_self(
@@ -213,7 +227,7 @@ impl Screen for UsersScreen {
             }
             Action::Edit => {
                 let u = self.target()?;
-                let sub = u.sub;
+                let (sub, version) = (u.sub, Some(u.version));
                 Some(Cmd::OpenForm(Form::op(
                     format!("Profile of {}", shown(&u.email)),
                     vec![
@@ -231,6 +245,7 @@ impl Screen for UsersScreen {
                     move |f| {
                         OpBox::new(UserOp::EditProfile {
                             sub,
+                            version,
                             name: f.text(0),
                             organisation: f.text(1),
                         })
@@ -256,7 +271,10 @@ impl Screen for UsersScreen {
                          directory identity is deleted."
                     ),
                     email,
-                    OpBox::new(UserOp::Delete { sub: u.sub }),
+                    OpBox::new(UserOp::Delete {
+                        sub: u.sub,
+                        version: Some(u.version),
+                    }),
                 )))
             }
             _ => None,

@@ -1,0 +1,114 @@
+//! Row versions (migration 1410): what a write compares with what its operator saw, and the
+//! audit row that explains a mismatch. Triggers move the versions; nothing here writes them.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+
+use super::StoreResult;
+use crate::domain::{MandateId, MembershipId, UserSub};
+
+/// The version of a user (profile, grants, directory state); 0 before the first change.
+pub async fn user_version(conn: &mut PgConnection, sub: UserSub) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COALESCE((SELECT version FROM user_version WHERE user_id = $1), 0)",
+    )
+    .bind(sub)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// The versions of many users at once (the users list); users without a row are absent (0).
+pub async fn user_versions(
+    db: impl sqlx::PgExecutor<'_>,
+    subs: &[uuid::Uuid],
+) -> StoreResult<Vec<(uuid::Uuid, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT user_id, version FROM user_version WHERE user_id = ANY($1)")
+            .bind(subs)
+            .fetch_all(db)
+            .await?,
+    )
+}
+
+/// The version of a membership (its row and its roles), None when it is gone.
+pub async fn membership_version(
+    conn: &mut PgConnection,
+    id: MembershipId,
+) -> StoreResult<Option<i64>> {
+    Ok(
+        sqlx::query_scalar("SELECT version FROM user_mandate WHERE id = $1")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
+/// The latest audit row of a change: who (email from the directory cache, else the CLI's OS
+/// user), how, what and how long ago by the database's clock.
+#[derive(Clone, Debug, PartialEq, sqlx::FromRow)]
+pub struct LastChange {
+    pub who: Option<String>,
+    pub via: String,
+    pub action: String,
+    pub details: serde_json::Value,
+    pub at: DateTime<Utc>,
+    pub seconds_ago: f64,
+}
+
+const WHO: &str = "COALESCE((SELECT d.email FROM directory_user d WHERE d.sub = a.actor), \
+                   a.os_user)";
+
+/// The latest change of a mandate itself (not of its members).
+pub async fn last_mandate_change(
+    conn: &mut PgConnection,
+    id: MandateId,
+) -> StoreResult<Option<LastChange>> {
+    let q = format!(
+        "SELECT {WHO} AS who, a.via, a.action, a.details, a.created_at AS at, \
+         EXTRACT(EPOCH FROM now() - a.created_at)::float8 AS seconds_ago \
+         FROM (SELECT actor_user_id AS actor, * FROM mandate_audit \
+               WHERE mandate_id = $1 AND target_user_id IS NULL \
+               ORDER BY created_at DESC LIMIT 1) a"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
+        .bind(id)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The latest change of one membership (`target` in `mandate`).
+pub async fn last_membership_change(
+    conn: &mut PgConnection,
+    mandate: MandateId,
+    target: UserSub,
+) -> StoreResult<Option<LastChange>> {
+    let q = format!(
+        "SELECT {WHO} AS who, a.via, a.action, a.details, a.created_at AS at, \
+         EXTRACT(EPOCH FROM now() - a.created_at)::float8 AS seconds_ago \
+         FROM (SELECT actor_user_id AS actor, * FROM mandate_audit \
+               WHERE mandate_id = $1 AND target_user_id = $2 \
+               ORDER BY created_at DESC LIMIT 1) a"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
+        .bind(mandate)
+        .bind(target)
+        .fetch_optional(conn)
+        .await?)
+}
+
+/// The latest change of a user.
+pub async fn last_user_change(
+    conn: &mut PgConnection,
+    sub: UserSub,
+) -> StoreResult<Option<LastChange>> {
+    let q = format!(
+        "SELECT {WHO} AS who, a.via, a.action, a.details, a.\"timestamp\" AS at, \
+         EXTRACT(EPOCH FROM now() - a.\"timestamp\")::float8 AS seconds_ago \
+         FROM (SELECT modified_by_user_id AS actor, * FROM users_audit \
+               WHERE user_id = $1 ORDER BY \"timestamp\" DESC LIMIT 1) a"
+    );
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
+        .bind(sub)
+        .fetch_optional(conn)
+        .await?)
+}

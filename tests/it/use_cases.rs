@@ -1,0 +1,507 @@
+//! Issue 28: one list of every use case. [`USE_CASES`] names each public use case of the
+//! service with a call of it; every one is run as an operator demoted, disabled and deleted
+//! since signing in, and must be refused. [`every_pub_use_case_is_listed`] parses the
+//! service's `pub async fn`s, so a new use case that is in none of the lists fails the test.
+
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::pin::Pin;
+
+use hubdeck::domain::roles::mandate_roles;
+use hubdeck::domain::{MandateId, MandateRoleId, PageQuery, RoleRef, UserSub};
+use hubdeck::service::bulk::{BulkAction, BulkTarget};
+use hubdeck::service::drift::{DriftClass, DriftTarget, RepairPreview};
+use hubdeck::service::mandates::{MandateInput, MandatePatch};
+use hubdeck::service::members::MemberRef;
+use hubdeck::service::user_roles::RolesEdit;
+use hubdeck::service::{Actor, ServiceError, ServiceResult, Services};
+use uuid::Uuid;
+
+use crate::support::pg::{TestDb, fresh_db};
+use crate::tui_e2e::{seed_identity, seed_mandate, services};
+
+/// What every use case runs against.
+pub struct Fx {
+    pub s: Services,
+    /// The operator under test (signed in as global ADMIN, then demoted, disabled or deleted).
+    pub op: Actor,
+    pub mandate: MandateId,
+    /// A user with an identity, a global grant and a membership of `mandate`.
+    pub user: UserSub,
+    pub member_change: Uuid,
+    pub user_change: Uuid,
+    pub repair: RepairPreview,
+}
+
+type Run = for<'a> fn(&'a Fx) -> Pin<Box<dyn Future<Output = ServiceResult<()>> + Send + 'a>>;
+
+fn q() -> PageQuery {
+    PageQuery::new(1, 10)
+}
+
+fn ok<T>(r: ServiceResult<T>) -> ServiceResult<()> {
+    r.map(drop)
+}
+
+/// Every use case an operator runs, by the name of its service function.
+pub static USE_CASES: &[(&str, Run)] = &[
+    ("list_mandates", |f| {
+        Box::pin(async { ok(f.s.list_mandates(&f.op, &q()).await) })
+    }),
+    ("mandate_filter_values", |f| {
+        Box::pin(async { ok(f.s.mandate_filter_values(&f.op, "name", &q()).await) })
+    }),
+    ("list_deleted_mandates", |f| {
+        Box::pin(async { ok(f.s.list_deleted_mandates(&f.op, &q()).await) })
+    }),
+    ("can_manage_members", |f| {
+        Box::pin(async {
+            match f.s.can_manage_members(&f.op, f.mandate).await? {
+                true => Ok(()),
+                false => Err(ServiceError::Denied("may not manage members".into())),
+            }
+        })
+    }),
+    ("get_mandate", |f| {
+        Box::pin(async { ok(f.s.get_mandate(&f.op, f.mandate).await) })
+    }),
+    ("create_mandate", |f| {
+        Box::pin(async {
+            let input = MandateInput {
+                name: "new one".into(),
+                label: None,
+                enabled: true,
+            };
+            ok(f.s.create_mandate(&f.op, &input, None).await)
+        })
+    }),
+    ("update_mandate", |f| {
+        Box::pin(async {
+            let input = MandateInput {
+                name: "M".into(),
+                label: Some("x".into()),
+                enabled: true,
+            };
+            ok(f.s.update_mandate(&f.op, f.mandate, &input).await)
+        })
+    }),
+    ("edit_mandate", |f| {
+        Box::pin(async {
+            let patch = MandatePatch {
+                enabled: Some(false),
+                ..Default::default()
+            };
+            ok(f.s.edit_mandate(&f.op, f.mandate, &patch, None).await)
+        })
+    }),
+    ("soft_delete_mandate", |f| {
+        Box::pin(async { ok(f.s.soft_delete_mandate(&f.op, f.mandate).await) })
+    }),
+    ("soft_delete_mandate_expecting", |f| {
+        Box::pin(async {
+            ok(f.s
+                .soft_delete_mandate_expecting(&f.op, f.mandate, None)
+                .await)
+        })
+    }),
+    ("restore_mandate", |f| {
+        Box::pin(async { ok(f.s.restore_mandate(&f.op, f.mandate).await) })
+    }),
+    ("restore_mandate_expecting", |f| {
+        Box::pin(async { ok(f.s.restore_mandate_expecting(&f.op, f.mandate, None).await) })
+    }),
+    ("hard_delete_mandate", |f| {
+        Box::pin(async { ok(f.s.hard_delete_mandate(&f.op, f.mandate, "M").await) })
+    }),
+    ("hard_delete_mandate_expecting", |f| {
+        Box::pin(async {
+            ok(f.s
+                .hard_delete_mandate_expecting(&f.op, f.mandate, "M", None)
+                .await)
+        })
+    }),
+    ("purge_mandates", |f| {
+        Box::pin(async { ok(f.s.purge_mandates(&f.op, true).await) })
+    }),
+    ("list_members", |f| {
+        Box::pin(async { ok(f.s.list_members(&f.op, f.mandate, &q()).await) })
+    }),
+    ("member_filter_values", |f| {
+        Box::pin(async {
+            ok(f.s
+                .member_filter_values(&f.op, f.mandate, "email", &q())
+                .await)
+        })
+    }),
+    ("mandate_roles", |f| {
+        Box::pin(async { ok(f.s.mandate_roles(&f.op, f.mandate).await) })
+    }),
+    ("resolve_member_roles", |f| {
+        Box::pin(async {
+            ok(f.s
+                .resolve_member_roles(&f.op, f.mandate, &["viewer".into()])
+                .await)
+        })
+    }),
+    ("add_member", |f| {
+        Box::pin(async {
+            let who = MemberRef::parse("boss@hub.example")?;
+            ok(f.s.add_member(&f.op, f.mandate, &who, &[]).await)
+        })
+    }),
+    ("remove_member", |f| {
+        Box::pin(async { ok(f.s.remove_member(&f.op, f.mandate, f.user).await) })
+    }),
+    ("set_member_roles", |f| {
+        Box::pin(async {
+            let r = [MandateRoleId::from(mandate_roles::MEMBER)];
+            ok(f.s.set_member_roles(&f.op, f.mandate, f.user, &r).await)
+        })
+    }),
+    ("set_member_enabled", |f| {
+        Box::pin(async {
+            ok(f.s
+                .set_member_enabled(&f.op, f.mandate, f.user, false)
+                .await)
+        })
+    }),
+    ("change_member_roles", |f| {
+        Box::pin(async {
+            let r = [MandateRoleId::from(mandate_roles::MEMBER)];
+            ok(f.s
+                .change_member_roles(&f.op, f.mandate, f.user, &r, &[], None)
+                .await)
+        })
+    }),
+    ("set_member_enabled_expecting", |f| {
+        Box::pin(async {
+            ok(f.s
+                .set_member_enabled_expecting(&f.op, f.mandate, f.user, true, None)
+                .await)
+        })
+    }),
+    ("member_role_choices", |f| {
+        Box::pin(async {
+            ok(f.s
+                .member_role_choices(&f.op, f.mandate, Some(f.user))
+                .await)
+        })
+    }),
+    ("bulk_preview", |f| {
+        Box::pin(async {
+            let t = BulkTarget::Matching(q());
+            ok(f.s
+                .bulk_preview(&f.op, f.mandate, &t, &BulkAction::Disable)
+                .await)
+        })
+    }),
+    ("bulk_apply", |f| {
+        Box::pin(async {
+            let t = BulkTarget::Matching(q());
+            ok(f.s
+                .bulk_apply(&f.op, f.mandate, &t, &BulkAction::Disable, None)
+                .await)
+        })
+    }),
+    ("member_undo_candidate", |f| {
+        Box::pin(async { ok(f.s.member_undo_candidate(&f.op, f.mandate, f.user).await) })
+    }),
+    ("user_undo_candidate", |f| {
+        Box::pin(async { ok(f.s.user_undo_candidate(&f.op, f.user).await) })
+    }),
+    ("undo_preview", |f| {
+        Box::pin(async { ok(f.s.undo_preview(&f.op, f.member_change).await) })
+    }),
+    ("undo", |f| {
+        Box::pin(async { ok(f.s.undo(&f.op, f.user_change).await) })
+    }),
+    ("drift_report", |f| {
+        Box::pin(async { ok(f.s.drift_report(&f.op, 10).await) })
+    }),
+    ("drift_repair_preview", |f| {
+        Box::pin(async { ok(f.s.drift_repair_preview(&f.op, f.repair.target).await) })
+    }),
+    ("apply_drift_repair", |f| {
+        Box::pin(async { ok(f.s.apply_drift_repair(&f.op, &f.repair).await) })
+    }),
+    ("resolve_user", |f| {
+        Box::pin(async { ok(f.s.resolve_user(&f.op, "user@hub.example").await) })
+    }),
+    ("list_users", |f| {
+        Box::pin(async { ok(f.s.list_users(&f.op, &q()).await) })
+    }),
+    ("user_filter_values", |f| {
+        Box::pin(async { ok(f.s.user_filter_values(&f.op, "status", &q()).await) })
+    }),
+    ("user_detail", |f| {
+        Box::pin(async { ok(f.s.user_detail(&f.op, f.user).await) })
+    }),
+    ("user_roles", |f| {
+        Box::pin(async { ok(f.s.user_roles(&f.op, f.user).await) })
+    }),
+    ("set_roles", |f| {
+        Box::pin(async { ok(f.s.set_roles(&f.op, f.user, &[RoleRef::Admin]).await) })
+    }),
+    ("change_roles", |f| {
+        Box::pin(async {
+            let edit = RolesEdit::Change {
+                add: vec![RoleRef::Admin],
+                remove: vec![],
+            };
+            ok(f.s.change_roles(&f.op, f.user, &edit, None).await)
+        })
+    }),
+    ("set_enabled", |f| {
+        Box::pin(async { ok(f.s.set_enabled(&f.op, f.user, false).await) })
+    }),
+    ("set_enabled_expecting", |f| {
+        Box::pin(async { ok(f.s.set_enabled_expecting(&f.op, f.user, false, None).await) })
+    }),
+    ("edit_profile", |f| {
+        Box::pin(async { ok(f.s.edit_profile(&f.op, f.user, "Name", "Org").await) })
+    }),
+    ("edit_profile_expecting", |f| {
+        Box::pin(async {
+            ok(f.s
+                .edit_profile_expecting(&f.op, f.user, "Name", "Org", None)
+                .await)
+        })
+    }),
+    ("resend_invite", |f| {
+        Box::pin(async { ok(f.s.resend_invite(&f.op, f.user).await) })
+    }),
+    ("delete_user", |f| {
+        Box::pin(async { ok(f.s.delete_user(&f.op, f.user).await) })
+    }),
+    ("delete_user_expecting", |f| {
+        Box::pin(async { ok(f.s.delete_user_expecting(&f.op, f.user, None).await) })
+    }),
+];
+
+/// Public async functions that are not an operator's use case, and why.
+const NOT_USE_CASES: &[&str] = &[
+    // The authority check itself and signing in (no operator yet).
+    "load_operator",
+    "fresh_authority",
+    "authorize",
+    "sign_in",
+    "complete_new_password",
+    "begin_sign_in",
+    "answer_new_password",
+    "answer_mfa_code",
+    "start_mfa_setup",
+    "finish_mfa_setup",
+    // Start-up, schema and health (no operator involved).
+    "connect",
+    "on_pool",
+    "migrate",
+    "diagnose",
+    "probe",
+    // Infrastructure runs (deploy), no operator.
+    "seed_users",
+    // A directory lookup of a member reference, done before a use case that checks authority.
+    "resolve_member",
+    // Store-level helpers of the trusts module taking a connection, not an actor.
+    "register",
+    "rotate_keys",
+    "delete",
+    "list",
+    "filter_values",
+    "get",
+    "find_by_name",
+    "resolve",
+    "rotate_internal_key",
+    "detail",
+];
+
+/// Use cases whose files other work owns (registration, trusts, audit, plans, directory sync):
+/// to be moved into [`USE_CASES`] with their fresh-authority checks. Listed, so that a use case
+/// added anywhere else still fails [`every_pub_use_case_is_listed`].
+const NOT_YET_LISTED: &[&str] = &[
+    "export_to_file",
+    "export_to_file_with",
+    "list_audit",
+    "audit_filter_values",
+    "export_audit",
+    "export_audit_with",
+    "list_audit_readable",
+    "audit_detail",
+    "sync_all",
+    "sync_directory",
+    "plan_catalogue",
+    "mandate_overview",
+    "change_plan",
+    "register_user",
+    "stuck_registrations",
+    "list_stuck_page",
+    "registration",
+    "retry_registration",
+    "reconcile_pending",
+    "rollback_registration",
+    "resolve_registration",
+    "registration_detail",
+    "rotate_trust_internal_key",
+    "trust_detail",
+    "register_trust",
+    "rotate_trust_keys",
+    "delete_trust",
+    "list_trusts",
+    "trust_filter_values",
+    "list_kit_slots",
+    "kit_usage",
+    "get_trust",
+];
+
+#[test]
+fn every_pub_use_case_is_listed() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/src/service");
+    let mut found = BTreeSet::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines() {
+            if let Some(rest) = line.trim_start().strip_prefix("pub async fn ") {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect();
+                found.insert(name);
+            }
+        }
+    }
+    let listed: BTreeSet<String> = USE_CASES
+        .iter()
+        .map(|(n, _)| n.to_string())
+        .chain(NOT_USE_CASES.iter().map(|n| n.to_string()))
+        .chain(NOT_YET_LISTED.iter().map(|n| n.to_string()))
+        .collect();
+    let missing: Vec<&String> = found.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "public use cases missing from tests/it/use_cases.rs USE_CASES (run them against a \
+         demoted, disabled and deleted operator): {missing:?}"
+    );
+    let stale: Vec<&String> = listed.difference(&found).collect();
+    assert!(
+        stale.is_empty(),
+        "listed but no longer in src/service: {stale:?}"
+    );
+}
+
+/// The fixture, with the operator under test signed in as a global ADMIN.
+async fn fixture(db: &TestDb) -> Fx {
+    let s = services(db).await;
+    let boss_sub = seed_identity(&s, "boss@hub.example", None, Some(RoleRef::Admin)).await;
+    let boss = Actor::Operator(
+        hubdeck::service::actor::load_operator(&db.pool, boss_sub, "boss@hub.example")
+            .await
+            .unwrap(),
+    );
+    let op_sub = seed_identity(&s, "op@hub.example", None, Some(RoleRef::Admin)).await;
+    let op = Actor::Operator(
+        hubdeck::service::actor::load_operator(&db.pool, op_sub, "op@hub.example")
+            .await
+            .unwrap(),
+    );
+    let user = seed_identity(&s, "user@hub.example", None, Some(RoleRef::Viewer)).await;
+    let mandate = MandateId(seed_mandate(db, "M", boss_sub).await);
+    crate::mandates::raw_member(&db.pool, mandate, user, &[mandate_roles::VIEWER]).await;
+    s.set_member_enabled(&boss, mandate, user, false)
+        .await
+        .unwrap();
+    s.set_roles(&boss, user, &[RoleRef::Researcher])
+        .await
+        .unwrap();
+    let member_change: Uuid = sqlx::query_scalar(
+        "SELECT id FROM mandate_audit WHERE target_user_id = $1 ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(user)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    let user_change: Uuid = sqlx::query_scalar(
+        "SELECT id FROM users_audit WHERE user_id = $1 AND action = 'Updated user roles' \
+         ORDER BY \"timestamp\" DESC LIMIT 1",
+    )
+    .bind(user)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    // A grant whose identity the directory does not have: a drift row to repair.
+    let orphan = UserSub::new_v4();
+    crate::mandates::grant(&db.pool, orphan, RoleRef::Viewer).await;
+    let repair = s
+        .drift_repair_preview(
+            &boss,
+            DriftTarget {
+                class: DriftClass::OrphanGrants,
+                id: orphan.0,
+            },
+        )
+        .await
+        .unwrap();
+    Fx {
+        s,
+        op,
+        mandate,
+        user,
+        member_change,
+        user_change,
+        repair,
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Lost {
+    Demoted,
+    Disabled,
+    Deleted,
+}
+
+async fn every_use_case_refuses(lost: Lost) {
+    let db = fresh_db().await;
+    let f = fixture(&db).await;
+    let sub = f.op.audit_sub().unwrap();
+    let revoke = "DELETE FROM user_role WHERE user_id = $1";
+    let sql: &[&str] = match lost {
+        Lost::Demoted => &[revoke],
+        Lost::Disabled => &["UPDATE directory_user SET enabled = false WHERE sub = $1"],
+        Lost::Deleted => &[
+            revoke,
+            "UPDATE directory_user SET gone_at = now() WHERE sub = $1",
+        ],
+    };
+    for q in sql {
+        sqlx::query(*q).bind(sub).execute(&db.pool).await.unwrap();
+    }
+    let mut allowed = Vec::new();
+    for (name, run) in USE_CASES {
+        match run(&f).await {
+            Err(ServiceError::Denied(_) | ServiceError::OperatorRevoked(_)) => {}
+            other => allowed.push(format!("{name}: {other:?}")),
+        }
+    }
+    assert!(
+        allowed.is_empty(),
+        "use cases not refused to a {lost:?} operator:\n{}",
+        allowed.join("\n")
+    );
+}
+
+#[tokio::test]
+async fn a_demoted_operator_is_refused_every_use_case() {
+    every_use_case_refuses(Lost::Demoted).await;
+}
+
+#[tokio::test]
+async fn a_disabled_operator_is_refused_every_use_case() {
+    every_use_case_refuses(Lost::Disabled).await;
+}
+
+#[tokio::test]
+async fn a_deleted_operator_is_refused_every_use_case() {
+    every_use_case_refuses(Lost::Deleted).await;
+}
