@@ -7,7 +7,6 @@ use serde_json::json;
 
 use super::actor::authorize;
 use super::outcome::mutate;
-use super::retry::retrying;
 use super::versions::{self, Version};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::error::bounded_text;

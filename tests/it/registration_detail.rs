@@ -125,8 +125,10 @@ async fn a_crashed_registration_is_explained_retried_and_shown_complete() {
         .being_repaired_by
         .expect("the dead holder's lease is live");
     assert!(
-        by.starts_with(&format!("cli:{} since ", crate::support::cli::real_account()))
-            && by.ends_with(" UTC"),
+        by.starts_with(&format!(
+            "cli:{} since ",
+            crate::support::cli::real_account()
+        )) && by.ends_with(" UTC"),
         "{by}"
     );
     crate::registration::lease_of_a_dead_holder_expires(&t.pool, id).await;

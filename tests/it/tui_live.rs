@@ -12,7 +12,7 @@ use crate::tui_e2e::{seed_identity, seed_operator, services, start_signed_in};
 
 /// `hubdeck ARGS` on the test database as a script would run it; asserts exit 0.
 pub fn cli(db: &TestDb, args: &[&str]) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hubdeck"))
+    let out = crate::support::cli::infra()
         .args(args)
         .args(["--database-url", &db.url])
         .env("HUBDECK_DIRECTORY__KIND", "local")
