@@ -1,4 +1,4 @@
-//! The registration saga's states and THE table of allowed transitions (SPEC §5.1).
+//! The registration saga's states and THE table of allowed transitions.
 //!
 //! The store refuses every transition that is not in [`TRANSITIONS`] and performs the allowed
 //! ones as compare-and-set (`UPDATE … WHERE id = $1 AND state = $expected`), so two actors on

@@ -1,5 +1,5 @@
 //! `DisplayText`: the ONE sanitizer every untrusted string passes through before it reaches the
-//! terminal (SPEC §6). Control characters (C0, DEL, C1), escape sequences, bidi controls and
+//! terminal. Control characters (C0, DEL, C1), escape sequences, bidi controls and
 //! invisible characters (format characters such as U+200B, variation selectors, tag
 //! characters, Hangul fillers) are turned into visible escapes such as `\x1b` or `\u{200b}`;
 //! a literal backslash is shown doubled (`\\`), so typed text can never pass for an escape.

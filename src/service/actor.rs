@@ -161,7 +161,7 @@ impl Authority {
 /// account is disabled or gone. The infrastructure actor keeps every permission.
 ///
 /// Where the answer comes from, and why it can be trusted:
-/// - **Grants** come from `user_role`, the authority for permissions (SPEC §4). A grant
+/// - **Grants** come from `user_role`, the authority for permissions. A grant
 ///   removed by another operator is seen by the next statement after that change commits.
 /// - **Disabled / deleted** come from the `directory_user` row — a cache, but one written in
 ///   the same transaction as the audit row by every disable, enable and delete made through

@@ -1,4 +1,4 @@
-//! The audit trail (SPEC §5.6): one listing over users_audit, trusts_audit and mandate_audit
+//! The audit trail: one listing over users_audit, trusts_audit and mandate_audit
 //! (filters actor, subject, action, time range; sort; paging) and export to CSV or JSON.
 
 use crate::service::access::Area;

@@ -1,4 +1,4 @@
-//! A readable audit (issue 14): actor and subject resolved to email or name (falling back to
+//! A readable audit: actor and subject resolved to email or name (falling back to
 //! the id), one event vocabulary over the three audit tables with a label per code, the
 //! before/after of a row as a list of changed fields.
 

@@ -1,4 +1,4 @@
-//! Bulk member actions with a preview (issue #15): set roles / add a role / remove a role /
+//! Bulk member actions with a preview: set roles / add a role / remove a role /
 //! remove / enable / disable for a set of memberships — named by id, by email, or "all matching
 //! this search and these filters" (resolved here, server-side).
 //!

@@ -1,4 +1,4 @@
-//! Drift (SPEC §5.3, issue 14): the classes where the directory, the global grants and the
+//! Drift: the classes where the directory, the global grants and the
 //! mandate memberships disagree, and their repairs. A repair is first a [`RepairPreview`] —
 //! exactly what will change in PostgreSQL and in the directory, and the audit row — then
 //! [`Services::apply_drift_repair`], which computes the preview again and refuses when it

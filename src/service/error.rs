@@ -55,7 +55,7 @@ impl From<sqlx::Error> for ServiceError {
 pub type ServiceResult<T> = Result<T, ServiceError>;
 
 impl ServiceError {
-    /// Stable CLI exit codes (SPEC §7): 1 failure, 2 usage, 3 conflict/exists, 4 not found/denied
+    /// Stable CLI exit codes: 1 failure, 2 usage, 3 conflict/exists, 4 not found/denied
     /// (including an operator whose authority was revoked).
     pub fn exit_code(&self) -> i32 {
         match self {

@@ -14,7 +14,7 @@ use crate::directory::DirectoryError;
 use crate::directory::diagnose::{CognitoFacts, PoolFacts, cognito_facts};
 use crate::store::health::{AppliedMigration, applied_migrations, clock, server_version};
 
-/// The oldest PostgreSQL hubdeck supports (SPEC §2).
+/// The oldest PostgreSQL hubdeck supports.
 pub const MIN_SERVER_VERSION_NUM: i32 = 140_000;
 /// Host vs database clock difference worth a warning, and one that fails the check.
 pub const SKEW_WARN: Duration = Duration::from_secs(2);

@@ -1,4 +1,4 @@
-//! Mandates (SPEC §5.5): list, get, create, update, soft delete, restore, hard delete, purge.
+//! Mandates: list, get, create, update, soft delete, restore, hard delete, purge.
 //! Create/update/delete are SysAdmin-only; listing shows a mandate admin only the enabled
 //! mandates they administer.
 

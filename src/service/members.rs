@@ -1,4 +1,4 @@
-//! Members of a mandate (SPEC §5.5): list, add, remove, replace roles, enable/disable — with
+//! Members of a mandate: list, add, remove, replace roles, enable/disable — with
 //! the last-admin invariant and the plan capacity holding under concurrency. Every change
 //! writes one `mandate_audit` row and one `notification` outbox row in its transaction.
 

@@ -1,4 +1,4 @@
-//! The sign-in state machine with MFA (SPEC §4, issue #15), one step per call so the console
+//! The sign-in state machine with MFA, one step per call so the console
 //! can drive it: password → (new password) → (authenticator code | software-token setup) →
 //! signed in.
 //!

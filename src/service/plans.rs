@@ -1,4 +1,4 @@
-//! Mandate plans (issue 14): the catalogue for the picker (trial days, member limit), a
+//! Mandate plans: the catalogue for the picker (trial days, member limit), a
 //! mandate's detail (plan, subscription status, trial end, members against capacity, admins),
 //! and the plan change — capacity checked against the current members under the mandate lock
 //! every membership change takes, audited, in one transaction.

@@ -1,4 +1,4 @@
-//! On-call's view of one registration (issue 14): id, email, sub, state with a one-line
+//! On-call's view of one registration: id, email, sub, state with a one-line
 //! meaning and the next step, both causes (the failure and, for `needs_cleanup`, the
 //! rollback's own error), age and who started it, and which repairs the state allows.
 //! The texts are plain language for the console; the CLI keeps its own remedies (flags).

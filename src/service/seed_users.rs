@@ -1,4 +1,4 @@
-//! Seed well-known users (SPEC §5.2): the configured admin/researcher/viewer emails get their
+//! Seed well-known users: the configured admin/researcher/viewer emails get their
 //! role only if they hold no grant at all (later changes are never undone). The seed never
 //! creates identities. Missing → warn, skip; transient directory failure → warn, skip,
 //! continue; definitive failure → stop (the CLI exits non-zero).

@@ -1,4 +1,4 @@
-//! Operator sign-in (SPEC §4): email + password verified by the directory, the
+//! Operator sign-in: email + password verified by the directory, the
 //! NEW_PASSWORD_REQUIRED challenge, and the operator's permissions from their global grants.
 //! MFA challenges (SOFTWARE_TOKEN_MFA, MFA_SETUP) are driven step by step through
 //! [`super::mfa`]; [`Services::sign_in`] and [`Services::complete_new_password`] are the

@@ -1,4 +1,4 @@
-//! Trust keys (issue 14): rotating the internal-service key on its own (the API key stays),
+//! Trust keys: rotating the internal-service key on its own (the API key stays),
 //! and the trust detail with its last heartbeat and each key's age.
 
 use chrono::{DateTime, Utc};

@@ -1,4 +1,4 @@
-//! Trust onboarding (SPEC §5.4): race-safe registration with one-time keys, the FL kit slot
+//! Trust onboarding: race-safe registration with one-time keys, the FL kit slot
 //! pool, key rotation, deletion, and the trusts / kit slots lists.
 //!
 //! The use cases need only the database and the settings, never the identity directory, so

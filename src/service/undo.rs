@@ -1,4 +1,4 @@
-//! Undo of a reversible grant change (issue #15), from its audit row: member roles
+//! Undo of a reversible grant change, from its audit row: member roles
 //! (`MEMBER_ROLES_SET`), member enable/disable (`MEMBER_ENABLED`/`MEMBER_DISABLED`), user roles
 //! (`Updated user roles`) and user enable/disable (`Enabled user`/`Disabled user`).
 //!

@@ -1,4 +1,4 @@
-//! Users (SPEC §5.3): the users list and detail, set roles, enable/disable, edit profile,
+//! Users: the users list and detail, set roles, enable/disable, edit profile,
 //! resend invite, delete. Every change writes `users_audit` in the transaction of the change.
 
 use crate::service::access::Area;

@@ -1,4 +1,4 @@
-//! Drift (SPEC §5.3, issue 14): where the directory cache, the global grants and the mandate
+//! Drift: where the directory cache, the global grants and the mandate
 //! memberships disagree. Read-only queries; the repairs go through the ordinary use cases.
 
 use serde::Serialize;

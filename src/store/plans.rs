@@ -1,4 +1,4 @@
-//! The plan catalogue and a mandate's plan (issue 14): the picker's rows, the detail's members
+//! The plan catalogue and a mandate's plan: the picker's rows, the detail's members
 //! against capacity and admins, and the plan change (cancel the live subscription, start the
 //! new one) inside the caller's transaction.
 

@@ -1,4 +1,4 @@
-//! The registration saga journal (`registration`, SPEC §5.1): one row per attempt to register a
+//! The registration saga journal (`registration`): one row per attempt to register a
 //! user, written BEFORE the directory is called, so a crash at any point leaves a visible,
 //! resumable record.
 //!

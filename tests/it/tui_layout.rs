@@ -1,5 +1,6 @@
-//! The console's house rules (README "Layout" → `tui/`), checked on the source so they stay
-//! true: no file under `src/tui` is longer than 500 lines, every screen is a folder with its
+//! The house rules (README "Layout"), checked on the source so they stay true: no file under
+//! `src` is longer than 500 lines (a shrinking list of exceptions outside `src/tui`), no comment
+//! cites the specification or an issue, every screen is a folder with its
 //! `data.rs`, the router names no feature, and the generic widgets know no screen.
 
 use std::path::{Path, PathBuf};
@@ -41,6 +42,62 @@ fn no_file_under_src_tui_is_longer_than_500_lines() {
         })
         .collect();
     assert!(long.is_empty(), "{long:#?}");
+}
+
+/// Files outside `src/tui` still over 500 lines, each with the most it may have: the rule holds
+/// everywhere else, and a listed file may shrink (lower its number here, or drop it once it is
+/// under 500) but never grow.
+const STILL_LONG: &[(&str, usize)] = &[
+    ("src/cli/trusts.rs", 507),
+    ("src/cli/users.rs", 525),
+    ("src/config.rs", 1208),
+    ("src/service/bulk.rs", 514),
+    ("src/service/drift.rs", 537),
+    ("src/service/health.rs", 818),
+    ("src/service/registration/mod.rs", 1266),
+];
+
+#[test]
+fn no_file_under_src_is_longer_than_500_lines_except_the_shrinking_list() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bad = Vec::new();
+    for p in rust_files(&root.join("src")) {
+        let n = std::fs::read_to_string(&p).expect("read").lines().count();
+        let rel = p
+            .strip_prefix(root)
+            .expect("under the crate")
+            .display()
+            .to_string();
+        let limit = STILL_LONG
+            .iter()
+            .find(|(f, _)| *f == rel)
+            .map_or(500, |(_, max)| *max);
+        if n > limit {
+            bad.push(format!("{rel} has {n} lines (at most {limit})"));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+/// Comments explain themselves in the code's own terms: a reader without the product
+/// specification or the issue tracker cannot decode "SPEC §5.1" or "issue 14".
+#[test]
+fn no_comment_in_src_cites_the_spec_or_an_issue() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut bad = Vec::new();
+    for p in rust_files(&root.join("src")) {
+        let text = std::fs::read_to_string(&p).expect("read");
+        for (i, line) in text.lines().enumerate() {
+            let l = line.to_ascii_lowercase();
+            let cites_issue = ["issue #", "issue 1", "issue 2", "issue 3"]
+                .iter()
+                .any(|w| l.contains(w));
+            if line.contains("SPEC §") || cites_issue {
+                bad.push(format!("{}:{}: {}", p.display(), i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! Register a user (SPEC §5.1): a saga with a durable journal (`registration`) and rollback,
+//! Register a user: a saga with a durable journal (`registration`) and rollback,
 //! plus the on-call repair of stuck registrations.
 //!
 //! Order: validate → journal `pending` (refused by the database when the email already has an
@@ -220,7 +220,7 @@ fn evidence(
 }
 
 impl Services {
-    /// Registers a user: identity in the directory, then roles + profile + audit (SPEC §5.1).
+    /// Registers a user: identity in the directory, then roles + profile + audit.
     /// `Ok` when the identity exists afterwards (`complete`, or `roles_pending` after a
     /// transient failure — the message says so); `Err` when nothing was kept.
     pub async fn register_user(

@@ -108,7 +108,7 @@ impl DatasetSpec {
         Self::named_or_empty("small")
     }
 
-    /// The benchmark scale of SPEC §8.
+    /// The benchmark scale: a million mandates, every page budget measured against it.
     pub fn bench() -> Self {
         Self::named_or_empty("bench")
     }

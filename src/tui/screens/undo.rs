@@ -1,4 +1,4 @@
-//! Undo of a grant change (issue #15), shared by the members and users screens: `z` reads
+//! Undo of a grant change, shared by the members and users screens: `z` reads
 //! the newest reversible change of the selected row as its preview (service
 //! `member_undo_candidate` / `user_undo_candidate`), the confirmation shows what holds now and
 //! what is restored, or the reason it cannot be undone; `y` runs the service's `undo`.

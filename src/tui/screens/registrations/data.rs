@@ -201,7 +201,7 @@ pub enum RegistrationOp {
         id: RegistrationId,
         note: String,
     },
-    /// Settle every `pending` row older than a minute by proof (SPEC §5.1).
+    /// Settle every `pending` row older than a minute by proof.
     Reconcile,
 }
 
