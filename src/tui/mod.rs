@@ -10,6 +10,7 @@
 
 pub mod action;
 pub mod app;
+pub mod clipboard;
 pub mod clock;
 pub mod event;
 pub mod keymap;
@@ -193,10 +194,7 @@ async fn run_loop(
             for eff in app.take_effects() {
                 match eff {
                     Effect::Copy(secret) => {
-                        let cmd = crossterm::clipboard::CopyToClipboard::to_clipboard_from(
-                            secret.expose().as_bytes(),
-                        );
-                        crossterm::execute!(std::io::stdout(), cmd)?;
+                        clipboard::copy_secret(&mut std::io::stdout(), &secret)?
                     }
                 }
             }

@@ -65,10 +65,7 @@ fn run(mut reveal: Reveal, theme: &Theme) -> anyhow::Result<()> {
                 match reveal.handle_key(&k, clock.now()) {
                     RevealOutcome::Stay => {}
                     RevealOutcome::Copy(secret) => {
-                        let cmd = crossterm::clipboard::CopyToClipboard::to_clipboard_from(
-                            secret.expose().as_bytes(),
-                        );
-                        crossterm::execute!(std::io::stdout(), cmd)?;
+                        super::clipboard::copy_secret(&mut std::io::stdout(), &secret)?;
                     }
                     RevealOutcome::Close => break,
                 }

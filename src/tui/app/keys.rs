@@ -376,11 +376,13 @@ impl App {
     /// type-the-name confirmation), newlines and controls stripped; it never submits and is
     /// never replayed as keys. With no text input focused it is ignored, with a toast.
     pub(super) fn on_paste(&mut self, raw: &str) {
-        let text: String = raw
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(MAX_PASTE)
-            .collect();
+        // Wiped when dropped: the text may be a password.
+        let text: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
+            raw.chars()
+                .filter(|c| !c.is_control())
+                .take(MAX_PASTE)
+                .collect(),
+        );
         if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
             return;
         }

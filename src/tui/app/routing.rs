@@ -87,7 +87,11 @@ impl App {
         match msg {
             Msg::Tick => self.on_tick(),
             Msg::Key(k) => self.on_key(k),
-            Msg::Paste(s) => self.on_paste(&s),
+            Msg::Paste(mut s) => {
+                self.on_paste(&s);
+                // A paste may be a password: wipe the terminal's copy once it is used.
+                zeroize::Zeroize::zeroize(&mut s);
+            }
             Msg::Resize(w, h) => self.screen_size = Some((w, h)),
             Msg::Focus(focused) => self.live_focus(focused),
             Msg::Reply { id, result } => self.on_reply(id, result),

@@ -221,7 +221,12 @@ impl Reveal {
             theme.error,
         )));
         lines.push(Line::from(""));
-        let mut key_line = |idx: usize, name: &str, key: &Secret| {
+        let keys = std::iter::once((0, "Trust API key", &self.api_key)).chain(
+            self.internal_key
+                .as_ref()
+                .map(|k| (1, "Internal-service key", k)),
+        );
+        for (idx, name, key) in keys {
             let sel = self.selected == idx;
             lines.push(Line::from(vec![
                 Span::styled(if sel { "▶ " } else { "  " }, theme.key),
@@ -230,14 +235,11 @@ impl Reveal {
                     if sel { theme.title } else { theme.muted },
                 ),
             ]));
-            lines.push(Line::from(Span::styled(
-                format!("  {}", key.expose()),
-                theme.secret,
-            )));
-        };
-        key_line(0, "Trust API key", &self.api_key);
-        if let Some(k) = &self.internal_key {
-            key_line(1, "Internal-service key", k);
+            // Borrowed, not copied: no unwiped string of the key is left behind.
+            lines.push(Line::from(vec![
+                Span::raw("  "),
+                Span::styled(key.expose(), theme.secret),
+            ]));
         }
         lines.push(Line::from(""));
         match self.mode {

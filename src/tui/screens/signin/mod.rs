@@ -225,10 +225,8 @@ impl SignInScreen {
             } else {
                 "Type this secret into the app (enlarge the terminal to see the QR code):"
             }),
-            Line::from(Span::styled(
-                setup.secret_text.expose().to_string(),
-                theme.title,
-            )),
+            // Borrowed, not copied: no unwiped string of the secret is left behind.
+            Line::from(Span::styled(setup.secret_text.expose(), theme.title)),
             Line::from(vec![
                 Span::styled("account ", theme.muted),
                 Span::raw(crate::domain::DisplayText::with_max(&setup.account, 80).into_string()),
