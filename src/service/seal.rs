@@ -18,6 +18,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::Serialize;
 
 use super::actor::authorize;
+use super::health::Check;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::PermissionRef;
 use crate::domain::seal::{
@@ -236,22 +237,83 @@ impl Services {
             "verifying the audit trail",
         )
         .await?;
-        let mut checks = Vec::new();
-        let mut prev: Option<store::StoredSeal> = None;
-        while let Some(s) = store::next(&mut tx, prev.as_ref().map(|p| p.body.seq)).await? {
-            let after = prev.as_ref().map(|p| p.body.last);
-            let now =
-                store::rows(&mut tx, after.as_ref(), Some(&s.body.last), None, i64::MAX).await?;
-            checks.push(check_seal(&s, prev.as_ref(), &now, trusted));
-            prev = Some(s);
-        }
-        let unsealed =
-            store::count_after(&mut tx, prev.as_ref().map(|p| p.body.last).as_ref()).await?;
+        let report = verify_in(&mut tx, trusted).await?;
         tx.commit().await?;
-        Ok(VerifyReport {
-            seals: checks,
-            unsealed_rows: unsealed,
-        })
+        Ok(report)
+    }
+}
+
+/// Walks the chain of seals inside `conn`'s transaction (begun with `begin_sealing`).
+async fn verify_in(
+    conn: &mut sqlx::PgConnection,
+    trusted: &VerifyingKey,
+) -> ServiceResult<VerifyReport> {
+    let mut checks = Vec::new();
+    let mut prev: Option<store::StoredSeal> = None;
+    while let Some(s) = store::next(conn, prev.as_ref().map(|p| p.body.seq)).await? {
+        let after = prev.as_ref().map(|p| p.body.last);
+        let now = store::rows(conn, after.as_ref(), Some(&s.body.last), None, i64::MAX).await?;
+        checks.push(check_seal(&s, prev.as_ref(), &now, trusted));
+        prev = Some(s);
+    }
+    let unsealed = store::count_after(conn, prev.as_ref().map(|p| p.body.last).as_ref()).await?;
+    Ok(VerifyReport {
+        seals: checks,
+        unsealed_rows: unsealed,
+    })
+}
+
+/// The `audit.seal` line of `doctor`: the whole chain verified with `audit.seal_public_key`.
+pub(crate) async fn seal_check(settings: &crate::config::Settings, db: &sqlx::PgPool) -> Check {
+    let id = "audit.seal";
+    let key = settings.audit.seal_public_key.trim();
+    if key.is_empty() {
+        return Check::skip(
+            id,
+            "no audit.seal_public_key: the audit trail's seals are not verified here",
+        );
+    }
+    let trusted = match public_key(key) {
+        Ok(k) => k,
+        Err(e) => {
+            return Check::fail(
+                id,
+                e.to_string(),
+                "set audit.seal_public_key to the key `hubdeck audit seal-key` printed",
+            );
+        }
+    };
+    let report: ServiceResult<VerifyReport> = async {
+        let mut tx = db.begin().await?;
+        store::begin_sealing(&mut tx, false).await?;
+        let r = verify_in(&mut tx, &trusted).await?;
+        tx.commit().await?;
+        Ok(r)
+    }
+    .await;
+    match report {
+        Ok(r) if r.seals.is_empty() => Check::warn(
+            id,
+            format!("no seal yet; {} audit rows not sealed", r.unsealed_rows),
+            "run `hubdeck audit seal --key-file KEY` from cron or a systemd timer (README)",
+        ),
+        Ok(r) if r.intact() => Check::pass(
+            id,
+            format!(
+                "{} seals intact; {} audit rows not sealed yet",
+                r.seals.len(),
+                r.unsealed_rows
+            ),
+        ),
+        Ok(r) => {
+            let bad = r.seals.iter().filter(|s| !s.intact()).count();
+            Check::fail(
+                id,
+                format!("TAMPERING: {bad} of {} seals do not verify", r.seals.len()),
+                "run `hubdeck audit verify` for the seals and rows involved",
+            )
+        }
+        Err(e) => Check::skip(id, format!("cannot verify the seals: {e}")),
     }
 }
 

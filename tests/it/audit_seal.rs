@@ -296,7 +296,20 @@ async fn the_cli_seals_and_verifies_and_refuses_a_readable_key() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("all intact"));
 
+    assert_eq!(
+        seal_line(&db, &public),
+        (
+            "pass".to_string(),
+            "1 seals intact; 0 audit rows not sealed yet".to_string()
+        )
+    );
+
     tamper(&db.pool, "DELETE FROM trusts_audit").await;
+    assert_eq!(
+        seal_line(&db, &public).0,
+        "fail",
+        "doctor names the tampering"
+    );
     let out = hubdeck(&db, &["audit", "verify", "--public-key", &public]);
     assert_eq!(out.status.code(), Some(5), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stdout).contains("removed: trusts_audit"));
@@ -309,4 +322,28 @@ async fn the_cli_seals_and_verifies_and_refuses_a_readable_key() {
         String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
         "{out:?}"
     );
+}
+
+/// The `audit.seal` line of `hubdeck doctor --output json`: (status, detail).
+fn seal_line(db: &TestDb, public: &str) -> (String, String) {
+    let out = crate::support::cli::infra()
+        .args(["doctor", "--output", "json", "--database-url", &db.url])
+        .env("HUBDECK_DIRECTORY__KIND", "local")
+        .env("HUBDECK_DATA_DIR", std::env::temp_dir())
+        .env("HUBDECK_AUDIT__SEAL_PUBLIC_KEY", public)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let line = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "audit.seal")
+        .unwrap_or_else(|| panic!("no audit.seal line: {report}"))
+        .clone();
+    (
+        line["status"].as_str().unwrap().to_string(),
+        line["detail"].as_str().unwrap().to_string(),
+    )
 }
