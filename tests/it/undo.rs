@@ -339,7 +339,10 @@ async fn cli_audit_undo_dry_run_yes_json_and_exit_codes() {
             .fetch_one(&db.pool)
             .await
             .unwrap();
-    assert_eq!(via, ("cli".into(), Some("ci-operator".into())));
+    assert_eq!(
+        via,
+        ("cli".into(), Some(crate::support::cli::real_account()))
+    );
 
     // Already undone: refused, exit 3, the reason on stderr.
     let (code, out, err) = hubdeck(&db, &["audit", "undo", &id, "--yes"]);
