@@ -28,37 +28,37 @@ impl Services {
     ) -> ServiceResult<()> {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("delete mandate")?;
-        let mut tx = self.db.begin().await?;
-        authorize(
-            &mut tx,
-            actor,
-            PermissionRef::CanAccessAdminPanel,
-            "deleting a mandate",
-        )
-        .await?;
-        let m = store::lock(&mut tx, id)
-            .await?
-            .ok_or_else(|| not_found(id))?;
-        Self::check_mandate_version(&mut tx, &m, expected).await?;
-        if m.deleted_at.is_some() {
-            return Err(ServiceError::Conflict(format!(
-                "mandate {} is already deleted",
-                DisplayText::new(&m.name)
-            )));
-        }
-        store::soft_delete(&mut tx, id).await?;
-        insert_mandate_audit(
-            &mut tx,
-            &actor.audit(),
-            id,
-            &m.name,
-            "MANDATE_SOFT_DELETED",
-            None,
-            json!({"retention_days": self.settings.mandates.retention_days}),
-        )
-        .await?;
-        tx.commit().await?;
-        Ok(())
+        // A lost COMMIT answer is found out by the mutation id (`outcome::mutate`).
+        super::outcome::mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "deleting a mandate",
+            )
+            .await?;
+            let m = store::lock(tx, id).await?.ok_or_else(|| not_found(id))?;
+            Self::check_mandate_version(tx, &m, expected).await?;
+            if m.deleted_at.is_some() {
+                return Err(ServiceError::Conflict(format!(
+                    "mandate {} is already deleted",
+                    DisplayText::new(&m.name)
+                )));
+            }
+            store::soft_delete(tx, id).await?;
+            insert_mandate_audit(
+                tx,
+                &actor.audit(),
+                id,
+                &m.name,
+                "MANDATE_SOFT_DELETED",
+                None,
+                json!({"retention_days": self.settings.mandates.retention_days}),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
     }
 
     /// Brings back a soft-deleted mandate within the retention window, enabled or disabled as

@@ -82,41 +82,28 @@ const XID8: &str = "::text::xid8";
 /// bigint and cast to `xid8`, the column's type).
 fn push_bound(qb: &mut QueryBuilder<Postgres>, source: i16, k: &RowKey, after: bool) {
     use std::cmp::Ordering::*;
-    let (lt, le, gt, ge) = (" < ", " <= ", " > ", " >= ");
+    // Another table's rows compare by transaction alone (the table decides ties: a table
+    // before the key's comes first); the key's own table compares (transaction, id).
+    let (with_id, op) = match (source.cmp(&k.source), after) {
+        (Less, true) => (false, " > "),
+        (Greater, true) => (false, " >= "),
+        (Equal, true) => (true, " > "),
+        (Less, false) => (false, " <= "),
+        (Greater, false) => (false, " < "),
+        (Equal, false) => (true, " <= "),
+    };
     qb.push(" AND ");
-    match (source.cmp(&k.source), after) {
-        (Less, true) => {
-            qb.push("change_xid").push(gt).push_bind(k.txid).push(XID8);
-        }
-        (Greater, true) => {
-            qb.push("change_xid").push(ge).push_bind(k.txid).push(XID8);
-        }
-        (Equal, true) => {
-            qb.push("(change_xid, id)")
-                .push(gt)
-                .push("(")
-                .push_bind(k.txid)
-                .push(XID8)
-                .push(", ")
-                .push_bind(k.id)
-                .push(")");
-        }
-        (Less, false) => {
-            qb.push("change_xid").push(le).push_bind(k.txid).push(XID8);
-        }
-        (Greater, false) => {
-            qb.push("change_xid").push(lt).push_bind(k.txid).push(XID8);
-        }
-        (Equal, false) => {
-            qb.push("(change_xid, id)")
-                .push(le)
-                .push("(")
-                .push_bind(k.txid)
-                .push(XID8)
-                .push(", ")
-                .push_bind(k.id)
-                .push(")");
-        }
+    if with_id {
+        qb.push("(change_xid, id)")
+            .push(op)
+            .push("(")
+            .push_bind(k.txid)
+            .push(XID8)
+            .push(", ")
+            .push_bind(k.id)
+            .push(")");
+    } else {
+        qb.push("change_xid").push(op).push_bind(k.txid).push(XID8);
     }
 }
 
