@@ -61,6 +61,9 @@ pub struct ChangeBatch {
     pub overflow: bool,
 }
 
+/// How far before its first poll the feed starts: longer than a first page takes to arrive.
+const START_LOOKBACK_SECS: i64 = 30;
+
 fn who(r: &store::ChangeRow) -> String {
     match (&r.actor_email, r.actor_user_id, &r.os_user) {
         (Some(e), _, _) => e.clone(),
@@ -84,9 +87,13 @@ impl Services {
         // read that follows on this connection.
         let horizon = store::horizon(&mut *conn).await?;
         let Some(cursor) = cursor else {
+            // The console read its first page a moment before this first poll: start a little
+            // earlier, so a change committed in between is reported by the next poll instead
+            // of falling between the page and the mark.
+            let recent = store::recent_mark(&mut *conn, START_LOOKBACK_SECS).await?;
             return Ok(ChangeBatch {
                 cursor: ChangeCursor {
-                    mark: horizon,
+                    mark: recent.map_or(horizon, |r| r.min(horizon)),
                     seen: HashSet::new(),
                 },
                 ..Default::default()

@@ -39,6 +39,23 @@ pub async fn horizon(db: impl PgExecutor<'_>) -> StoreResult<i64> {
     )
 }
 
+/// The oldest writing transaction among the audit rows stamped within the last `secs` seconds
+/// (None: there are none).
+pub async fn recent_mark(db: impl PgExecutor<'_>, secs: i64) -> StoreResult<Option<i64>> {
+    Ok(sqlx::query_scalar(
+        "SELECT min(x)::text::bigint FROM ( \
+           SELECT min(change_xid) AS x FROM mandate_audit \
+            WHERE created_at >= now() - make_interval(secs => $1) \
+           UNION ALL SELECT min(change_xid) FROM users_audit \
+            WHERE \"timestamp\" >= now() - make_interval(secs => $1) \
+           UNION ALL SELECT min(change_xid) FROM trusts_audit \
+            WHERE audit_date >= now() - make_interval(secs => $1)) hubdeck_recent",
+    )
+    .bind(secs as f64)
+    .fetch_one(db)
+    .await?)
+}
+
 /// The audit rows of transactions `>= from` visible now, in transaction order, at most
 /// `limit` of them.
 pub async fn since(db: impl PgExecutor<'_>, from: i64, limit: i64) -> StoreResult<Vec<ChangeRow>> {
