@@ -224,14 +224,13 @@ pub async fn last(conn: &mut PgConnection) -> StoreResult<Option<StoredSeal>> {
     row.as_ref().map(stored).transpose()
 }
 
-/// The seal after `seq` (the first when None), in chain order.
-pub async fn next(conn: &mut PgConnection, seq: Option<i64>) -> StoreResult<Option<StoredSeal>> {
-    let sql = format!("SELECT {SEAL_COLUMNS} FROM audit_seal WHERE seq > $1 ORDER BY seq LIMIT 1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(seq.unwrap_or(i64::MIN))
-        .fetch_optional(conn)
+/// Every seal, in chain order.
+pub async fn all(conn: &mut PgConnection) -> StoreResult<Vec<StoredSeal>> {
+    let sql = format!("SELECT {SEAL_COLUMNS} FROM audit_seal ORDER BY seq");
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(conn)
         .await?;
-    row.as_ref().map(stored).transpose()
+    rows.iter().map(stored).collect()
 }
 
 /// Writes one seal.
