@@ -6,6 +6,7 @@ mod support;
 mod architecture;
 mod audit;
 mod audit_seal;
+mod audit_seal_scale;
 mod audit_view;
 mod bulk;
 mod cli_login;
