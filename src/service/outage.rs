@@ -6,42 +6,18 @@
 use crate::service::ServiceError;
 use crate::store::StoreError;
 
-/// SQLSTATEs of a connection the server ended or could not keep: class 08 (connection
-/// exception) and 57P01–57P03 (admin shutdown, crash shutdown, cannot connect now).
-fn connection_sqlstate(code: &str) -> bool {
-    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
-}
-
-fn sqlx_connection_loss(e: &sqlx::Error) -> bool {
-    match e {
-        sqlx::Error::Io(_)
-        | sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|c| connection_sqlstate(&c)),
-        _ => false,
-    }
-}
-
-/// True when any cause in the chain is a lost or unavailable database connection.
+/// True when any cause in the chain is a lost or unavailable database connection (the one
+/// classification: [`StoreError::is_connection_loss`]).
 pub fn is_connection_loss(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        if let Some(s) = c.downcast_ref::<ServiceError>() {
-            return match s {
-                ServiceError::Store(StoreError::Unavailable(_)) => true,
-                ServiceError::Store(StoreError::Database(d)) => sqlx_connection_loss(d),
-                _ => false,
-            };
+        if let Some(ServiceError::Store(s)) = c.downcast_ref::<ServiceError>() {
+            return s.is_connection_loss();
         }
         if let Some(s) = c.downcast_ref::<StoreError>() {
-            return match s {
-                StoreError::Unavailable(_) => true,
-                StoreError::Database(d) => sqlx_connection_loss(d),
-                _ => false,
-            };
+            return s.is_connection_loss();
         }
         c.downcast_ref::<sqlx::Error>()
-            .is_some_and(sqlx_connection_loss)
+            .is_some_and(crate::store::transience::connection_lost)
     })
 }
 
@@ -65,11 +41,27 @@ mod tests {
         assert!(!is_connection_loss(&refused));
         let not_found: anyhow::Error = ServiceError::from(sqlx::Error::RowNotFound).into();
         assert!(!is_connection_loss(&not_found));
+        // A server that ended the session (a failover) is classified `Interrupted` by the
+        // store: it is an outage too, a lock or statement timeout is not.
+        for (code, lost) in [
+            ("57P01", true),
+            ("08006", true),
+            ("55P03", false),
+            ("57014", false),
+        ] {
+            let e: anyhow::Error = ServiceError::Store(StoreError::Interrupted {
+                code: code.into(),
+                message: "m".into(),
+            })
+            .into();
+            assert_eq!(is_connection_loss(&e), lost, "{code}");
+        }
+        use crate::store::transience::sqlstate_connection_lost;
         for code in ["08006", "08003", "57P01", "57P03"] {
-            assert!(connection_sqlstate(code), "{code}");
+            assert!(sqlstate_connection_lost(code), "{code}");
         }
         for code in ["23505", "40001", "57014", "42P01"] {
-            assert!(!connection_sqlstate(code), "{code}");
+            assert!(!sqlstate_connection_lost(code), "{code}");
         }
     }
 }

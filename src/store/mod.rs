@@ -124,6 +124,17 @@ impl StoreError {
     }
 
     /// Transient or retryable (see [`Transience::may_succeed_later`]).
+    /// The database went away (the connection broke, the server ended it, none could be
+    /// opened), as opposed to a refusal, a timeout or a bug.
+    pub fn is_connection_loss(&self) -> bool {
+        match self {
+            StoreError::Unavailable(_) => true,
+            StoreError::Interrupted { code, .. } => transience::sqlstate_connection_lost(code),
+            StoreError::Database(d) => transience::connection_lost(d),
+            _ => false,
+        }
+    }
+
     pub fn is_transient(&self) -> bool {
         self.transience().may_succeed_later()
     }

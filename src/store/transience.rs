@@ -4,8 +4,8 @@
 //! retry runs again only what it calls [`Transience::Retryable`].
 
 /// How a database failure may be answered: the ONE classification every caller uses (the
-/// registration saga deciding whether to keep an identity, [`crate::service`]'s whole-
-/// transaction retry, the local directory's mapping).
+/// registration saga deciding whether to keep an identity, the services' whole-transaction
+/// retry, the local directory's mapping).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transience {
     /// The server rolled the transaction back before commit (serialization failure 40001,
@@ -40,6 +40,25 @@ pub fn sqlstate_transience(code: &str) -> Transience {
         // connection_exception and its subclasses
         c if c.starts_with("08") => Transience::Transient,
         _ => Transience::Definitive,
+    }
+}
+
+/// SQLSTATEs of a connection the server ended or could not keep — class 08 (connection
+/// exception) and 57P01–57P03 (admin shutdown, crash shutdown, cannot connect now): the subset
+/// of [`Transience::Transient`] that means "the database went away", not "it said wait".
+pub fn sqlstate_connection_lost(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+}
+
+/// Whether a driver error is a lost or unavailable connection.
+pub fn connection_lost(e: &sqlx::Error) -> bool {
+    match e {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|c| sqlstate_connection_lost(&c)),
+        _ => false,
     }
 }
 
