@@ -82,6 +82,7 @@ pub enum AuditCmd {
     /// JSON, with actor and subject resolved to email or name. Rows written while the export
     /// runs neither repeat nor push others out; with --out a failure leaves no file behind.
     Export {
+        /// The file format.
         #[arg(long, value_enum, default_value_t = Format::Csv)]
         format: Format,
         /// Write to this file instead of stdout.

@@ -45,8 +45,10 @@ pub enum MandatesCmd {
     },
     /// Create a mandate with billing settings and a subscription.
     Create {
+        /// The mandate's name (unique, case-insensitive).
         #[arg(long)]
         name: String,
+        /// A short label shown beside the name (optional).
         #[arg(long)]
         label: Option<String>,
         /// Create it disabled.
@@ -60,11 +62,13 @@ pub enum MandatesCmd {
     Update {
         /// Mandate id or exact name.
         mandate: String,
+        /// New name.
         #[arg(long)]
         name: Option<String>,
         /// New label ("" clears it).
         #[arg(long)]
         label: Option<String>,
+        /// Enable (true) or disable (false) the mandate.
         #[arg(long)]
         enabled: Option<bool>,
         /// Apply only while the mandate is at this version (the `version` of its JSON): a
@@ -114,6 +118,7 @@ pub enum MembersCmd {
     },
     /// Add an identity from the directory (email or sub) with roles.
     Add {
+        /// Mandate id or exact name.
         mandate: String,
         /// Email or sub of the identity.
         user: String,
@@ -122,10 +127,17 @@ pub enum MembersCmd {
         roles: Vec<String>,
     },
     /// Remove a member (never the last admin).
-    Remove { mandate: String, user: String },
+    Remove {
+        /// Mandate id or exact name.
+        mandate: String,
+        /// The member's email or sub.
+        user: String,
+    },
     /// Replace a member's roles (never demoting the last admin).
     SetRoles {
+        /// Mandate id or exact name.
         mandate: String,
+        /// The member's email or sub.
         user: String,
         /// The full set of mandate roles (label or id; repeat for several).
         #[arg(long = "role")]
@@ -138,9 +150,19 @@ pub enum MembersCmd {
         remove_roles: Vec<String>,
     },
     /// Enable a membership.
-    Enable { mandate: String, user: String },
+    Enable {
+        /// Mandate id or exact name.
+        mandate: String,
+        /// The member's email or sub.
+        user: String,
+    },
     /// Disable a membership (never the last admin).
-    Disable { mandate: String, user: String },
+    Disable {
+        /// Mandate id or exact name.
+        mandate: String,
+        /// The member's email or sub.
+        user: String,
+    },
     /// One action over many members (emails from a file or stdin, or a search/filter), with a
     /// preview (--dry-run) and per-row refusals.
     Bulk(super::members_bulk::BulkArgs),

@@ -47,6 +47,7 @@ pub enum ActionArg {
 pub struct BulkArgs {
     /// Mandate id or exact name.
     pub mandate: String,
+    /// What to do to each member.
     #[arg(long, value_enum)]
     pub action: ActionArg,
     /// Role label or id (set-roles: repeatable; add-role/remove-role: exactly one).

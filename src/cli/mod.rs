@@ -45,37 +45,41 @@ Settings: built-in defaults < config.toml in the config dir (or --config PATH) <
 the selected environment ([env.NAME], chosen by --env / HUBDECK_ENV / default_env) <
 HUBDECK_<SECTION>__<KEY> environment variables (e.g. HUBDECK_DATABASE__URL) < flags.";
 
+/// The heading of the flags every command takes, apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 #[derive(Debug, Parser)]
 #[command(name = "hubdeck", version, about = "Terminal admin console for a federated-learning hub: mandates, members, users and trusts", after_help = EXIT_CODES)]
 pub struct Cli {
     /// Read settings from this TOML file instead of config.toml in the config dir.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Use the environment NAME ([env.NAME] in the config file, or one registered by
     /// `hubdeck demo`); `hubdeck env list` shows them.
-    #[arg(long = "env", global = true, value_name = "NAME", env = "HUBDECK_ENV")]
+    #[arg(long = "env", global = true, help_heading = GLOBAL, value_name = "NAME", env = "HUBDECK_ENV")]
     pub env: Option<String>,
     /// Output format of list and result commands.
-    #[arg(long, global = true, value_enum, default_value_t = Output::Table)]
+    #[arg(long, global = true, help_heading = GLOBAL, value_enum, default_value_t = Output::Table)]
     pub output: Output,
     /// Refuse every mutation (also `ui.read_only`).
-    #[arg(long, global = true, conflicts_with = "read_write")]
+    #[arg(long, global = true, help_heading = GLOBAL, conflicts_with = "read_write")]
     pub read_only: bool,
     /// Allow mutations in an environment that is read-only by default (`ui.read_only`).
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub read_write: bool,
     /// Act as infrastructure (every permission, audited with the OS account) instead of the
     /// operator signed in with `hubdeck login`; only where `cli.infrastructure = true`.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub as_infrastructure: bool,
     /// PostgreSQL URL (overrides `database.url`). Other local accounts can read it in the
     /// process list: for a URL with a password prefer --database-url-file.
-    #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
+    #[arg(long, global = true, help_heading = GLOBAL, value_name = "URL", hide_env_values = true)]
     pub database_url: Option<String>,
     /// Read the PostgreSQL URL from the first line of this file (keep it mode 0600).
     #[arg(
         long,
         global = true,
+        help_heading = GLOBAL,
         value_name = "PATH",
         conflicts_with = "database_url"
     )]

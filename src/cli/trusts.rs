@@ -28,7 +28,7 @@ pub struct RegisterTrustArgs {
     /// NHS England region (optional).
     #[arg(long)]
     pub region: Option<String>,
-    /// Exit 3 instead of 0 when a trust with this name exists.
+    /// Exit 3 instead of 0 when this trust exists (another code under the name is always 3).
     #[arg(long)]
     pub fail_if_exists: bool,
 }
@@ -180,6 +180,12 @@ async fn register_inner(ctx: &Context, a: &RegisterTrustArgs) -> anyhow::Result<
     let trusts = trusts_for(ctx).await?;
     let actor = ctx.actor(&trusts.db).await?;
     if let Some(existing) = trusts.find_by_name(&actor, &a.name).await? {
+        if !existing.code.eq_ignore_ascii_case(a.code.trim()) {
+            // Another trust's name: never its object with exit 0 (a script takes it as its own).
+            let (other, code) = (DisplayText::new(&existing.name), &existing.code);
+            let m = format!("a trust named {other} already exists with the code {code}");
+            return Err(ServiceError::Conflict(m).into());
+        }
         return Ok(report_existing(&existing, a));
     }
     match trusts
@@ -289,13 +295,6 @@ fn report_existing(existing: &Trust, a: &RegisterTrustArgs) -> i32 {
              hubdeck trusts rotate-key {} --internal",
             since.format("%Y-%m-%d %H:%M UTC"),
             existing.code
-        );
-    }
-    if !existing.code.eq_ignore_ascii_case(a.code.trim()) {
-        tracing::warn!(
-            existing = %existing.code,
-            requested = %DisplayText::new(a.code.trim()),
-            "the existing trust has a different code"
         );
     }
     if a.fail_if_exists { 3 } else { 0 }

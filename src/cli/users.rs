@@ -48,11 +48,11 @@ pub enum UsersCmd {
 
 #[derive(Debug, Args)]
 pub struct RegisterArgs {
-    #[arg(long)]
+    #[arg(long, help = "Their email address (the sign-in name; unique)")]
     pub email: String,
-    #[arg(long)]
+    #[arg(long, help = "Their full name, as operators will see it")]
     pub name: String,
-    #[arg(long)]
+    #[arg(long, help = "The organisation they work for")]
     pub organisation: String,
     /// admin, researcher or viewer (repeat for several).
     #[arg(long = "role", value_name = "ROLE")]
@@ -130,11 +130,11 @@ pub struct SetRolesArgs {
 
 #[derive(Debug, Args)]
 pub struct EditProfileArgs {
-    #[arg(long, value_name = "SUB_OR_EMAIL")]
+    #[arg(long, value_name = "SUB_OR_EMAIL", help = "Sub (UUID) or email")]
     pub user: String,
-    #[arg(long)]
+    #[arg(long, help = "The new full name")]
     pub name: String,
-    #[arg(long)]
+    #[arg(long, help = "The new organisation")]
     pub organisation: String,
     /// Apply only while the user is at this version (the `version` of `users show --output
     /// json`); a change by anyone since refuses with exit 3, naming it, and writes nothing.

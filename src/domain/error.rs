@@ -14,12 +14,16 @@ pub enum ValidationError {
         max: usize,
         len: usize,
     },
-    /// A control, bidi or invisible character; names the code point (U+200B) and what it is.
-    #[error("{field} must not contain {what} ({code_point}); retype the text without it")]
+    /// A control, bidi or invisible character; names the code point (U+200B), what it is and
+    /// where it sits (the character's position, counted from 1), since it may draw nothing.
+    #[error(
+        "{field} must not contain {what} ({code_point}) at character {at}; retype the text without it"
+    )]
     ForbiddenCharacter {
         field: &'static str,
         code_point: String,
         what: &'static str,
+        at: usize,
     },
     #[error("unknown role {0:?} (expected admin, researcher or viewer)")]
     UnknownRole(String),
@@ -52,12 +56,14 @@ pub fn check_visible(field: &'static str, value: &str) -> Result<(), ValidationE
     use crate::domain::text::{code_point, forbidden_char};
     match value
         .chars()
-        .find_map(|c| forbidden_char(c).map(|what| (c, what)))
+        .enumerate()
+        .find_map(|(i, c)| forbidden_char(c).map(|what| (i + 1, c, what)))
     {
-        Some((c, what)) => Err(ValidationError::ForbiddenCharacter {
+        Some((at, c, what)) => Err(ValidationError::ForbiddenCharacter {
             field,
             code_point: code_point(c),
             what,
+            at,
         }),
         None => Ok(()),
     }
@@ -72,7 +78,7 @@ mod tests {
         let e = bounded_text("mandate name", "Acme\u{200b}", 100).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "mandate name must not contain an invisible character (U+200B); retype the text without it"
+            "mandate name must not contain an invisible character (U+200B) at character 5; retype the text without it"
         );
         for c in [
             '\u{ad}',

@@ -99,6 +99,16 @@ pub fn forbidden_char(c: char) -> Option<&'static str> {
     }
 }
 
+/// Text pasted into a one-line field: each line break inside (CR LF, LF or CR) becomes one
+/// space, so "Acme\nImaging" stays two words, and the breaks a copy ends with go; every other
+/// character is kept as it came, for the field's validation to refuse (and name) what may not
+/// be there rather than drop it unseen.
+pub fn single_line(raw: &str) -> String {
+    raw.trim_end_matches(['\r', '\n'])
+        .replace("\r\n", "\n")
+        .replace(['\r', '\n'], " ")
+}
+
 /// `U+200B` — how error messages name a character.
 pub fn code_point(c: char) -> String {
     format!("U+{:04X}", c as u32)
@@ -197,6 +207,18 @@ impl From<&String> for DisplayText {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pasted_line_break_becomes_one_space_and_controls_stay_to_be_refused() {
+        assert_eq!(
+            single_line("Acme\r\nImaging\nLtd\rUK\r\n"),
+            "Acme Imaging Ltd UK"
+        );
+        assert_eq!(
+            single_line("Ctl\x07Bell\x1b[31mRed"),
+            "Ctl\x07Bell\x1b[31mRed"
+        );
+    }
 
     #[test]
     fn escapes_visibly() {

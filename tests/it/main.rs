@@ -9,6 +9,7 @@ mod audit_seal;
 mod audit_seal_scale;
 mod audit_view;
 mod bulk;
+mod cli_help;
 mod cli_login;
 mod cli_output;
 mod completions;

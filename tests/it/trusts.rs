@@ -943,6 +943,31 @@ async fn register_trust_command_prints_the_kit_once_and_is_idempotent() {
         "{}",
         dup.stderr
     );
+    // The taken name with another code: not the other trust's object with exit 0 (a script
+    // would take it for its own), but `[]`, exit 3, the other trust's code named.
+    let other = run(
+        vec![
+            "register-trust",
+            "--name",
+            "guy's and st thomas'",
+            "--code",
+            "GUYS",
+        ],
+        slots.to_vec(),
+    )
+    .await
+    .expect("join");
+    assert_eq!(
+        (other.stdout.trim(), other.code),
+        ("[]", 3),
+        "{}",
+        other.stderr
+    );
+    assert!(
+        other.stderr.contains("already exists with the code GSTT"),
+        "{}",
+        other.stderr
+    );
     // Pool exhausted: `[]`, exit 3, the remedy on stderr.
     let second = run(
         vec!["register-trust", "--name", "Leeds", "--code", "LDS"],

@@ -48,7 +48,7 @@ fn no_file_under_src_tui_is_longer_than_500_lines() {
 /// everywhere else, and a listed file may shrink (lower its number here, or drop it once it is
 /// under 500) but never grow.
 const STILL_LONG: &[(&str, usize)] = &[
-    ("src/cli/trusts.rs", 507),
+    ("src/cli/trusts.rs", 506),
     ("src/cli/users.rs", 525),
     ("src/config.rs", 1208),
     ("src/service/bulk.rs", 514),

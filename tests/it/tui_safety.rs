@@ -380,14 +380,15 @@ fn paste_goes_only_into_the_focused_text_input() {
     // In the search box: it searches for the text.
     a.update(ch('/'));
     a.update(Msg::Paste("to\nday\r\n".into()));
-    assert_eq!(a.screen(Tab::Trusts).table().search.value(), "today");
+    // A line break is a space between words, never nothing.
+    assert_eq!(a.screen(Tab::Trusts).table().search.value(), "to day");
     for _ in 0..5 {
         a.update(Msg::Tick);
     }
     let reqs = a.take_requests();
     assert!(reqs.iter().any(|r| matches!(
         r,
-        Request::Page { query, .. } if query.search.as_deref() == Some("today")
+        Request::Page { query, .. } if query.search.as_deref() == Some("to day")
     )));
     a.update(key(KeyCode::Esc));
     // In a form: one field filled, nothing submitted.
@@ -395,7 +396,7 @@ fn paste_goes_only_into_the_focused_text_input() {
     a.update(Msg::Paste("Leeds Teaching\nLEEDS\n".into()));
     assert!(no_ops(&mut a));
     let f = a.form.as_ref().expect("form open");
-    assert_eq!(f.text(0), "Leeds TeachingLEEDS");
+    assert_eq!(f.text(0), "Leeds Teaching LEEDS");
     assert_eq!(f.text(1), "", "the second field is untouched");
     assert!(!f.busy);
     // Into the type-the-name confirmation: typed text, never a confirmation.
@@ -407,6 +408,46 @@ fn paste_goes_only_into_the_focused_text_input() {
         Some(Dialog::TypeName { input, .. }) => assert_eq!(input.value(), "Leeds Teaching"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A pasted control character is not dropped unseen (which made "CtlBell[31mRed" of
+/// `Ctl\x07Bell\x1b[31mRed`): the field keeps it, shows it escaped, and refuses it naming the
+/// code point, as the CLI does; the message wraps, whole, even at 80×24.
+#[test]
+fn a_pasted_control_character_is_refused_by_the_field_naming_it() {
+    let mut a = app();
+    a.update(ch('4'));
+    answer_all(&mut a);
+    a.update(ch('n'));
+    a.update(Msg::Paste("Ctl\x07Bell\x1b[31mRed".into()));
+    let f = a.form.as_ref().expect("form open");
+    assert_eq!(f.text(0), "Ctl\x07Bell\x1b[31mRed");
+    let screen = screen_at(&a, 80, 24);
+    assert!(
+        screen.contains("Ctl\\x07Bell\\x1b[31mRed"),
+        "shown escaped:\n{screen}"
+    );
+    assert!(
+        screen.contains("U+0007"),
+        "the code point on screen:\n{screen}"
+    );
+    assert!(
+        screen.contains("retype the text"),
+        "the message whole:\n{screen}"
+    );
+    // Enter does not submit the refused name.
+    a.update(key(KeyCode::Tab));
+    a.update(Msg::Paste("CTL".into()));
+    a.update(key(KeyCode::Enter));
+    assert!(no_ops(&mut a));
+    assert!(a.form.is_some(), "the form stays open");
+    // Invisible characters are shown too (U+202E, U+200B, U+00A0).
+    a.update(key(KeyCode::Esc));
+    a.update(ch('n'));
+    a.update(Msg::Paste("Acme\u{202e}\u{200b}\u{a0}X".into()));
+    let screen = screen_at(&a, 80, 24);
+    assert!(screen.contains("Acme\\u{202e}\\u{200b}\\xa0X"), "{screen}");
+    assert!(screen.contains("U+202E"), "{screen}");
 }
 
 /// An app on screen `screen` (0–5 the tabs, 6 a mandate's members, 7 a user's detail, 8 the

@@ -95,7 +95,7 @@ async fn a_bracketed_paste_is_text_never_keystrokes() {
     t.keys(&["n"]);
     t.wait_for(&["Register trust"]);
     t.paste("Bradford Royal\nBRAD\n");
-    t.wait_for(&["Bradford RoyalBRAD"]);
+    t.wait_for(&["Bradford Royal BRAD"]);
     t.settle();
     let cap = t.capture();
     assert!(

@@ -56,6 +56,8 @@ pub fn app_with(read_only: bool, mono: bool) -> App {
     );
     // A manual clock: confirmations ignore keys for 300 ms, and tests say when time passes.
     app.clock = Clock::manual();
+    // Ages (the trusts' heartbeat) are counted to a fixed day: the seeded beat is 17 days old.
+    app.screen_mut(Tab::Trusts).table_mut().ages_at = Some(at("2026-12-07 09:15"));
     app.update(Msg::Health {
         db: true,
         directory: true,

@@ -377,12 +377,17 @@ impl App {
     /// never replayed as keys. With no text input focused it is ignored, with a toast.
     pub(super) fn on_paste(&mut self, raw: &str) {
         // Wiped when dropped: the text may be a password.
-        let text: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
-            raw.chars()
-                .filter(|c| !c.is_control())
+        // Line breaks become spaces; a form's text field gets every other character as it came
+        // (its validation refuses and names a control character, as the CLI does), anything
+        // else only the printable ones.
+        let line: zeroize::Zeroizing<String> = zeroize::Zeroizing::new(
+            crate::domain::text::single_line(raw)
+                .chars()
                 .take(MAX_PASTE)
                 .collect(),
         );
+        let text: zeroize::Zeroizing<String> =
+            zeroize::Zeroizing::new(line.chars().filter(|c| !c.is_control()).collect());
         if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
             return;
         }
@@ -406,7 +411,7 @@ impl App {
             return;
         }
         if let Some(f) = self.form.as_mut() {
-            match f.paste(&text) {
+            match f.paste(&line) {
                 None => ignored(self, "the focused field takes no text"),
                 Some(FormOutcome::SearchUsers(search)) => self.pick_users(search),
                 Some(_) => {}

@@ -263,14 +263,22 @@ pub fn render_table_with_detail(
     theme: &Theme,
     tick: u64,
 ) {
-    if area.width >= 120 {
-        let [t, d] = Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
-            .areas(area);
+    if let Some([t, d]) = detail_split(area) {
         table.render(t, buf, theme, true, tick);
         render_detail(&table.detail_lines(), "Detail", d, buf, theme);
     } else {
         table.render(area, buf, theme, true, tick);
     }
+}
+
+/// The table's and the detail pane's areas, or None when the pane would cost the table its
+/// readable columns: the table keeps at least 100 cells, the pane takes about a third.
+pub fn detail_split(area: Rect) -> Option<[Rect; 2]> {
+    const TABLE_MIN: u16 = 100;
+    const PANE_MIN: u16 = 36;
+    let pane = (area.width.saturating_mul(32) / 100).max(PANE_MIN);
+    (area.width >= TABLE_MIN + pane)
+        .then(|| Layout::horizontal([Constraint::Fill(1), Constraint::Length(pane)]).areas(area))
 }
 
 /// A "label: value" pane.

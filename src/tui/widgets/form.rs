@@ -196,8 +196,10 @@ impl Form {
         Some(change)
     }
 
-    /// A paste (already stripped of newlines and controls) into the focused text field. It
-    /// never submits; `None` when the focused field takes no text.
+    /// A paste (its line breaks already made spaces) into the focused text field. A text field
+    /// takes it whole, so its validation names any control character; a password or a user
+    /// search only its printable characters. It never submits; `None` when the focused field
+    /// takes no text.
     pub fn paste(&mut self, text: &str) -> Option<FormOutcome> {
         if self.busy {
             return None;
@@ -212,7 +214,7 @@ impl Form {
                 Some(FormOutcome::Stay)
             }
             FieldKind::Password { value } => {
-                for c in text.chars() {
+                for c in text.chars().filter(|c| !c.is_control()) {
                     if value.chars().count() >= 256 {
                         break;
                     }
@@ -222,7 +224,7 @@ impl Form {
                 Some(FormOutcome::Stay)
             }
             FieldKind::UserPick { input, .. } => {
-                for c in text.chars() {
+                for c in text.chars().filter(|c| !c.is_control()) {
                     input.handle(tui_input::InputRequest::InsertChar(c));
                 }
                 field.error = None;

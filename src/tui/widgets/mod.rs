@@ -9,6 +9,7 @@ pub mod live_marks;
 pub mod reveal;
 pub mod table;
 pub mod table_count;
+pub mod table_fit;
 pub mod table_render;
 pub mod toast;
 pub mod typed_table;

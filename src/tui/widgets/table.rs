@@ -18,6 +18,11 @@ pub use super::typed_table::{TableRow, Typed};
 pub const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
 /// One column: its title, the whitelisted list column it sorts/filters by, and its width.
+///
+/// The width is declared, never measured from the rows of a page, so columns stay put while
+/// paging: a `Length` column keeps its length, `Fill` columns share the room left by weight.
+/// When the room is short, columns that do not identify the row (see [`Column::identifying`])
+/// go first, rightmost first; the identifying ones keep a readable width.
 #[derive(Clone, Debug)]
 pub struct Column {
     pub title: &'static str,
@@ -25,18 +30,34 @@ pub struct Column {
     pub width: Constraint,
     pub sortable: bool,
     pub filterable: bool,
+    /// Names the row (name, email, region): dropped never, shrunk last.
+    pub identifying: bool,
+    /// A detail the row reads without (organisation, origin): the first to go when room is short.
+    pub optional: bool,
+    /// Empty unless its filter is set (Deleted on the live list): drawn only then.
+    pub only_when_filtered: bool,
+    /// Cells are times ("2026-11-20 09:15", or "never") drawn as their age ("17d"), styled as
+    /// a warning once older than this many seconds.
+    pub age_stale_after: Option<i64>,
 }
 
 impl Column {
-    /// A column sortable by the list column `key`.
-    pub const fn new(title: &'static str, key: &'static str, width: Constraint) -> Self {
+    const fn base(title: &'static str, key: Option<&'static str>, width: Constraint) -> Self {
         Self {
             title,
-            key: Some(key),
+            key,
             width,
-            sortable: true,
+            sortable: key.is_some(),
             filterable: false,
+            identifying: false,
+            optional: false,
+            only_when_filtered: false,
+            age_stale_after: None,
         }
+    }
+    /// A column sortable by the list column `key`.
+    pub const fn new(title: &'static str, key: &'static str, width: Constraint) -> Self {
+        Self::base(title, Some(key), width)
     }
     /// Also filterable by `key`'s values.
     pub const fn filterable(mut self) -> Self {
@@ -45,23 +66,34 @@ impl Column {
     }
     /// Filterable by `key` but not sortable.
     pub const fn filter_only(title: &'static str, key: &'static str, width: Constraint) -> Self {
-        Self {
-            title,
-            key: Some(key),
-            width,
-            sortable: false,
-            filterable: true,
-        }
+        let mut c = Self::base(title, Some(key), width);
+        c.sortable = false;
+        c.filterable = true;
+        c
     }
     /// Display only.
     pub const fn plain(title: &'static str, width: Constraint) -> Self {
-        Self {
-            title,
-            key: None,
-            width,
-            sortable: false,
-            filterable: false,
-        }
+        Self::base(title, None, width)
+    }
+    /// The column names the row: it keeps a readable width and is never dropped.
+    pub const fn identifying(mut self) -> Self {
+        self.identifying = true;
+        self
+    }
+    /// Dropped before the other columns when the room is short.
+    pub const fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+    /// Drawn only while its filter is set (the column is empty otherwise).
+    pub const fn only_when_filtered(mut self) -> Self {
+        self.only_when_filtered = true;
+        self
+    }
+    /// Times shown as their age; older than `stale_after_secs` is styled as a warning.
+    pub const fn age(mut self, stale_after_secs: i64) -> Self {
+        self.age_stale_after = Some(stale_after_secs);
+        self
     }
 }
 
@@ -106,6 +138,8 @@ pub struct TableView {
     pub marks: Vec<super::live_marks::LiveMark>,
     /// A row that was on screen and is gone after someone else's change: (its name, the mark).
     pub gone: Option<(String, super::live_marks::LiveMark)>,
+    /// The time ages are counted to: None is the wall clock (a fixed one in snapshot tests).
+    pub ages_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl TableView {
@@ -139,6 +173,7 @@ impl TableView {
             page_gen: 0,
             marks: Vec::new(),
             gone: None,
+            ages_at: None,
         }
     }
 

@@ -8,9 +8,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{
     Block, Borders, Cell, Paragraph, Row as TRow, StatefulWidget, Table, TableState, Widget,
 };
-use unicode_width::UnicodeWidthStr;
 
 use super::table::{Column, Count, SPINNER, TableView};
+use super::table_fit::{age, column_widths, fit, fit_title};
 use crate::domain::page::{PageNav, thousands};
 use crate::domain::{Page, SortDir};
 use crate::tui::action::Row;
@@ -77,13 +77,10 @@ impl TableView {
         })
     }
 
-    fn header_cell(&self, c: &Column, theme: &Theme) -> Cell<'static> {
-        Cell::from(self.header_text(c)).style(theme.header)
-    }
-
-    /// A column's title with " ▲"/" ▼" when the list is sorted by it and " ⧩" when filtered.
-    fn header_text(&self, c: &Column) -> String {
-        let mut s = c.title.to_string();
+    /// A column's sort and filter marks: " ▲"/" ▼" when the list is sorted by it, " ⧩" when
+    /// filtered.
+    fn header_marks(&self, c: &Column) -> String {
+        let mut s = String::new();
         if let Some(k) = c.key
             && let Some(sk) = self.query.sort.iter().find(|s| s.column == k)
         {
@@ -101,76 +98,46 @@ impl TableView {
         s
     }
 
-    /// Column widths from what the page shows: each column takes the width of its longest
-    /// value (or its title with the sort and filter marks), up to a cap. When they do not fit in
-    /// `room` cells, the widest column gives one cell at a time, in turns: the other columns down
-    /// to a readable width, then the first column (the key: name, email, code) down to its own,
-    /// then the others down to a few cells, then the key. A column declared with a fixed length
-    /// (a date, a flag) keeps that length. Room left over stays at the right end. Before a page
-    /// arrives, the declared widths.
-    fn fitted_widths(&self, room: u16) -> Vec<Constraint> {
-        const KEY_CAP: usize = 60;
-        const CAP: usize = 28;
-        const FLOOR: usize = 3;
-        const READABLE: usize = 8;
-        const KEY_READABLE: usize = 24;
-        if self.rows().is_empty() {
-            return self.columns.iter().map(|c| c.width).collect();
-        }
-        let mut w: Vec<usize> = self
-            .columns
+    /// Which columns are drawn: all but those empty unless filtered whose filter is not set.
+    pub fn shown_columns(&self) -> Vec<bool> {
+        self.columns
+            .iter()
+            .map(|c| {
+                !c.only_when_filtered
+                    || c.key
+                        .is_some_and(|k| self.query.filters.iter().any(|f| f.column == k))
+            })
+            .collect()
+    }
+
+    /// The drawn columns' widths in `room` cells (see [`column_widths`]): declared, so they
+    /// stay put while paging.
+    pub fn widths(&self, room: u16) -> Vec<Option<u16>> {
+        column_widths(&self.columns, &self.shown_columns(), room).0
+    }
+
+    /// The header and body cells of row `r` (None: the header) for the drawn columns, cut to
+    /// their widths with "…"; age columns as ages, stale ones styled as warnings.
+    fn cells(&self, r: Option<&Row>, widths: &[Option<u16>], theme: &Theme) -> Vec<Cell<'static>> {
+        let now = self.ages_at.unwrap_or_else(chrono::Utc::now);
+        self.columns
             .iter()
             .enumerate()
-            .map(|(i, c)| {
-                let title = self.header_text(c).width();
-                let longest = self
-                    .rows()
-                    .iter()
-                    .map(|r| r.cell(i).width())
-                    .max()
-                    .unwrap_or(0)
-                    .max(title);
-                longest.min(if i == 0 { KEY_CAP } else { CAP })
+            .filter_map(|(i, c)| Some((i, c, usize::from(widths[i]?))))
+            .map(|(i, c, w)| match r {
+                None => {
+                    Cell::from(fit_title(c.title, &self.header_marks(c), w)).style(theme.header)
+                }
+                Some(r) => match c.age_stale_after {
+                    Some(stale) => {
+                        let (text, old) = age(r.cell(i), now, stale);
+                        let cell = Cell::from(fit(&text, w));
+                        if old { cell.style(theme.warning) } else { cell }
+                    }
+                    None => Cell::from(fit(r.cell(i), w)),
+                },
             })
-            .collect();
-        let fixed: Vec<Option<usize>> = self
-            .columns
-            .iter()
-            .map(|c| match c.width {
-                Constraint::Length(l) => Some(usize::from(l)),
-                _ => None,
-            })
-            .collect();
-        // The highlight symbol ("▶ ") and one space before each column after the first and
-        // before the filler.
-        let room = usize::from(room).saturating_sub(2 + w.len());
-        let others: Vec<usize> = (1..w.len()).collect();
-        for (cols, soft) in [
-            (&others[..], READABLE),
-            (&[0][..], KEY_READABLE),
-            (&others[..], FLOOR),
-            (&[0][..], FLOOR),
-        ] {
-            while w.iter().sum::<usize>() > room {
-                // The widest of these columns that is still above its floor gives one cell.
-                let floor = |i: usize| fixed[i].unwrap_or(soft);
-                let Some(i) = cols
-                    .iter()
-                    .copied()
-                    .filter(|&i| w[i] > floor(i))
-                    .max_by_key(|&i| w[i])
-                else {
-                    break;
-                };
-                w[i] -= 1;
-            }
-        }
-        let mut widths: Vec<Constraint> = w
-            .into_iter()
-            .map(|n| Constraint::Length(n as u16))
-            .collect();
-        widths.push(Constraint::Fill(1));
-        widths
+            .collect()
     }
 
     /// Renders the table into `area` with its frame, title, filters and range label.
@@ -261,13 +228,25 @@ impl TableView {
                 .style(theme.muted)
                 .render(table_area, buf);
         } else {
-            let header = TRow::new(self.columns.iter().map(|c| self.header_cell(c, theme)));
+            let widths = self.widths(table_area.width);
+            let header = TRow::new(self.cells(None, &widths, theme));
             let rows = self.rows().iter().map(|r| {
                 let marked = self.marks.iter().any(|m| m.key == r.id);
-                TRow::new((0..self.columns.len()).map(|i| Cell::from(r.cell(i).to_string())))
-                    .style(if marked { theme.warning } else { theme.base })
+                TRow::new(self.cells(Some(r), &widths, theme)).style(if marked {
+                    theme.warning
+                } else {
+                    theme.base
+                })
             });
-            let table = Table::new(rows, self.fitted_widths(table_area.width))
+            let mut constraints: Vec<Constraint> = widths
+                .iter()
+                .flatten()
+                .map(|n| Constraint::Length(*n))
+                .collect();
+            if column_widths(&self.columns, &self.shown_columns(), table_area.width).1 {
+                constraints.push(Constraint::Fill(1));
+            }
+            let table = Table::new(rows, constraints)
                 .header(header)
                 .row_highlight_style(theme.selected)
                 .highlight_symbol("▶ ")
@@ -355,96 +334,21 @@ impl TableView {
                 .columns
                 .iter()
                 .enumerate()
-                .map(|(i, c)| (c.title.to_string(), r.cell(i).to_string()))
+                .map(|(i, c)| {
+                    let value = match c.age_stale_after {
+                        Some(stale) if !r.cell(i).is_empty() => {
+                            let now = self.ages_at.unwrap_or_else(chrono::Utc::now);
+                            match age(r.cell(i), now, stale).0 {
+                                a if a == r.cell(i) => a,
+                                a => format!("{} ({a} ago)", r.cell(i)),
+                            }
+                        }
+                        _ => r.cell(i).to_string(),
+                    };
+                    (c.title.to_string(), value)
+                })
                 .collect(),
             None => Vec::new(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::sync::Arc;
-
-    use ratatui::layout::Constraint::{self, Fill, Length};
-
-    use super::*;
-    use crate::domain::{DisplayText, PageQuery};
-    use crate::service::{Actor, Services};
-    use crate::tui::action::{JobFuture, ListSource, Reply};
-    use crate::tui::widgets::table::Column;
-
-    /// The widths are computed from rows already on the page: nothing is ever loaded.
-    #[derive(Debug)]
-    struct NoSource;
-
-    impl ListSource for NoSource {
-        fn page(&self, _: Services, _: Actor, _: PageQuery) -> JobFuture<Reply> {
-            Box::pin(async { anyhow::bail!("not loaded in this test") })
-        }
-        fn filter_values(
-            &self,
-            _: Services,
-            _: Actor,
-            _: String,
-            _: PageQuery,
-        ) -> JobFuture<Vec<String>> {
-            Box::pin(async { anyhow::bail!("not loaded in this test") })
-        }
-    }
-
-    fn view(rows: &[[&str; 3]]) -> TableView {
-        let mut v = TableView::new(
-            "users",
-            Arc::new(NoSource),
-            "Users",
-            vec![
-                Column::new("Email", "email", Fill(3)),
-                Column::new("Name", "name", Fill(2)),
-                Column::new("Created", "created_at", Length(16)),
-            ],
-        );
-        v.reload_for_test_page(
-            rows.iter()
-                .enumerate()
-                .map(|(i, r)| Row::new(i.to_string(), r.iter().map(|c| DisplayText::new(c)))),
-        );
-        v
-    }
-
-    fn lengths(w: &[Constraint]) -> Vec<u16> {
-        w.iter()
-            .filter_map(|c| match c {
-                Length(n) => Some(*n),
-                _ => None,
-            })
-            .collect()
-    }
-
-    const LONG: [&str; 3] = [
-        "adebayo.harrison@bristol-uni.example",
-        "Adebayo Harrison-Whitfield",
-        "2026-11-05 12:00",
-    ];
-
-    #[test]
-    fn columns_take_their_content_and_leave_the_rest_at_the_right() {
-        let v = view(&[LONG, ["a@b.example", "A", "2026-11-05 12:00"]]);
-        let w = v.fitted_widths(200);
-        assert_eq!(lengths(&w), [36, 26, 16]);
-        assert_eq!(w.last(), Some(&Fill(1)));
-    }
-
-    #[test]
-    fn on_a_narrow_table_the_others_give_way_before_the_key_and_dates_keep_their_length() {
-        let v = view(&[LONG]);
-        // The highlight symbol and 3 gaps take 5 cells: at 80, 75 are left and the name gives 3.
-        assert_eq!(lengths(&v.fitted_widths(80)), [36, 23, 16]);
-        // Tighter: the name down to 8, then the email down to 24, then the name again.
-        assert_eq!(lengths(&v.fitted_widths(65)), [36, 8, 16]);
-        assert_eq!(lengths(&v.fitted_widths(55)), [26, 8, 16]);
-        assert_eq!(lengths(&v.fitted_widths(50)), [24, 5, 16]);
-        // The date keeps its declared length to the end.
-        assert_eq!(lengths(&v.fitted_widths(30))[2], 16);
     }
 }

@@ -7,7 +7,7 @@ pub mod data;
 use std::sync::Arc;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
@@ -43,11 +43,17 @@ impl AuditScreen {
                 "Audit",
                 vec![
                     Column::new("When", "occurred_at", Constraint::Length(16)),
-                    Column::new("Area", "source", Constraint::Length(8)).filterable(),
+                    Column::new("Area", "source", Constraint::Length(8))
+                        .filterable()
+                        .optional(),
                     Column::filter_only("Action", "event", Constraint::Length(20)),
                     Column::new("Actor", "actor", Constraint::Fill(2)).filterable(),
-                    Column::new("Subject", "subject_name", Constraint::Fill(3)).filterable(),
-                    Column::new("Via", "via", Constraint::Length(4)).filterable(),
+                    Column::new("Subject", "subject_name", Constraint::Fill(3))
+                        .filterable()
+                        .identifying(),
+                    Column::new("Via", "via", Constraint::Length(4))
+                        .filterable()
+                        .optional(),
                 ],
             )),
         }
@@ -146,12 +152,10 @@ impl Screen for AuditScreen {
 
     /// The table, and the selected row's detail with its before/after diff.
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
-        if area.width < 120 {
+        let Some([t, d]) = super::detail_split(area) else {
             self.table.view.render(area, buf, theme, true, tick);
             return;
-        }
-        let [t, d] = Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
-            .areas(area);
+        };
         self.table.view.render(t, buf, theme, true, tick);
         let block = Block::default()
             .borders(Borders::ALL)

@@ -38,7 +38,7 @@ impl DriftScreen {
                 "Drift",
                 vec![
                     Column::filter_only("Class", "class", Constraint::Length(20)),
-                    Column::plain("Who", Constraint::Fill(3)),
+                    Column::plain("Who", Constraint::Fill(3)).identifying(),
                     Column::plain("Mandate", Constraint::Fill(2)),
                     Column::plain("Why", Constraint::Fill(3)),
                 ],

@@ -36,7 +36,7 @@ impl KitSlotsScreen {
                 Arc::new(data::KitSlots),
                 "Kit slots",
                 vec![
-                    Column::new("Slot", "slot_name", Constraint::Length(14)),
+                    Column::new("Slot", "slot_name", Constraint::Length(14)).identifying(),
                     Column::new("No.", "slot_number", Constraint::Length(5)),
                     Column::filter_only("Free", "free", Constraint::Length(6)),
                     Column::plain("Trust", Constraint::Fill(3)),

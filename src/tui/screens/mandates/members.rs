@@ -68,7 +68,7 @@ impl MembersView {
                 Arc::new(Members(mandate_id)),
                 title,
                 vec![
-                    Column::new("Email", "email", Constraint::Fill(3)),
+                    Column::new("Email", "email", Constraint::Fill(3)).identifying(),
                     Column::new("Name", "full_name", Constraint::Fill(2)),
                     Column::new("Roles", "roles", Constraint::Fill(2)),
                     Column::new("Admin", "admin", Constraint::Length(6)).filterable(),

@@ -8,7 +8,7 @@ pub mod members;
 use std::sync::Arc;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 
 use super::{Cmd, Ctx, Screen, page_reply, shown};
 use crate::domain::{MandateId, PermissionRef};
@@ -58,11 +58,12 @@ impl MandatesScreen {
                 Arc::new(data::Mandates),
                 "Mandates",
                 vec![
-                    Column::new("Name", "name", Constraint::Fill(3)),
+                    Column::new("Name", "name", Constraint::Fill(3)).identifying(),
                     Column::new("Label", "label", Constraint::Fill(2)),
                     Column::filter_only("Plan", "plan", Constraint::Length(10)),
                     Column::new("Enabled", "enabled", Constraint::Length(7)).filterable(),
-                    Column::filter_only("Deleted", DELETED, Constraint::Length(10)),
+                    Column::filter_only("Deleted", DELETED, Constraint::Length(10))
+                        .only_when_filtered(),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
             )),
@@ -436,11 +437,8 @@ impl Screen for MandatesScreen {
 
     fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme, tick: u64) {
         let selected = self.table.selected().map(|m| m.id);
-        match (&self.members, &self.overview) {
-            (None, Some((id, o))) if area.width >= 120 && Some(*id) == selected => {
-                let [t, d] =
-                    Layout::horizontal([Constraint::Percentage(68), Constraint::Percentage(32)])
-                        .areas(area);
+        match (&self.members, &self.overview, super::detail_split(area)) {
+            (None, Some((id, o)), Some([t, d])) if Some(*id) == selected => {
                 self.table.view.render(t, buf, theme, true, tick);
                 let lines = match o {
                     Ok(o) => overview_lines(o),

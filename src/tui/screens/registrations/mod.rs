@@ -8,7 +8,7 @@ pub mod data;
 use std::sync::Arc;
 
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 
 use super::{Cmd, Ctx, Screen, page_reply, render_detail, shown};
 use crate::domain::{RegistrationId, RegistrationState};
@@ -50,7 +50,7 @@ impl RegistrationsScreen {
                 Arc::new(data::Registrations),
                 "Stuck registrations",
                 vec![
-                    Column::new("Email", "email", Constraint::Fill(4)),
+                    Column::new("Email", "email", Constraint::Fill(4)).identifying(),
                     Column::filter_only("State", "state", Constraint::Length(14)),
                     Column::plain("Roles", Constraint::Length(18)),
                     Column::plain("Last error", Constraint::Fill(2)),
@@ -235,12 +235,10 @@ impl Screen for RegistrationsScreen {
             render_detail(&lines, &title, area, buf, theme);
             return;
         }
-        if area.width < 120 {
+        let Some([t, p]) = super::detail_split(area) else {
             self.table.view.render(area, buf, theme, true, tick);
             return;
-        }
-        let [t, p] = Layout::horizontal([Constraint::Percentage(64), Constraint::Percentage(36)])
-            .areas(area);
+        };
         self.table.view.render(t, buf, theme, true, tick);
         let lines = self
             .table

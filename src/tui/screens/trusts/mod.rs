@@ -21,6 +21,10 @@ pub use crate::domain::trust::NHS_REGIONS as REGIONS;
 /// The "no region" choice of the region select.
 pub const NO_REGION: &str = "(none)";
 
+/// A node that has not sent a heartbeat for a day is shown as stale: kits beat every few
+/// minutes while they run, so a day of silence means one is down or gone.
+const HEARTBEAT_STALE_SECS: i64 = 86_400;
+
 pub struct TrustsScreen {
     pub table: Typed<TrustRow>,
 }
@@ -61,11 +65,13 @@ impl TrustsScreen {
                 "Trusts",
                 vec![
                     // The name is the key column: it keeps its room on a narrow terminal.
-                    Column::new("Name", "name", Constraint::Fill(4)),
+                    Column::new("Name", "name", Constraint::Fill(4)).identifying(),
                     Column::new("Code", "code", Constraint::Length(10)),
-                    Column::new("Region", "region", Constraint::Fill(1)).filterable(),
+                    Column::new("Region", "region", Constraint::Fill(2))
+                        .filterable()
+                        .identifying(),
                     Column::new("Kit slot", "slot_number", Constraint::Length(9)),
-                    Column::plain("Heartbeat", Constraint::Length(16)),
+                    Column::plain("Heartbeat", Constraint::Length(9)).age(HEARTBEAT_STALE_SECS),
                     Column::plain("Keys set", Constraint::Length(16)),
                 ],
             )),
