@@ -6,6 +6,7 @@ use clap::{Args, Subcommand};
 use serde_json::json;
 
 use super::page_args::PageArgs;
+use super::target_args::MandateRef;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, MandateId, Page, PageQuery};
 use crate::service::mandates::{MandateInput, MandatePatch};
@@ -40,8 +41,8 @@ pub enum MandatesCmd {
     /// Show one mandate: plan, subscription status, trial end, members against the plan's
     /// capacity, admins.
     Show {
-        /// Mandate id or exact name.
-        mandate: String,
+        #[command(flatten)]
+        mandate: MandateRef,
     },
     /// Create a mandate with billing settings and a subscription.
     Create {
@@ -60,8 +61,8 @@ pub enum MandatesCmd {
     },
     /// Change name, label or enabled.
     Update {
-        /// Mandate id or exact name.
-        mandate: String,
+        #[command(flatten)]
+        mandate: MandateRef,
         /// New name.
         #[arg(long)]
         name: Option<String>,
@@ -94,8 +95,8 @@ pub enum MandatesCmd {
     },
     /// Restore a soft-deleted mandate within the retention period.
     Restore {
-        /// Mandate id (or exact name).
-        mandate: String,
+        #[command(flatten)]
+        mandate: MandateRef,
         /// Apply only while the mandate is at this version (the `version` of its JSON): a
         /// change by anyone since refuses with exit 3, naming it, and writes nothing.
         #[arg(long, value_name = "VERSION")]

@@ -21,6 +21,7 @@ pub mod output;
 pub mod page_args;
 pub mod plans;
 pub mod registration_show;
+pub mod target_args;
 pub mod trust_keys;
 pub mod trusts;
 pub mod users;

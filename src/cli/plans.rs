@@ -4,6 +4,7 @@
 use super::mandates::print_table;
 use super::{Context, Output, print_json};
 use crate::cli::output::outln;
+use crate::domain::page::thousands;
 use crate::domain::{DisplayText, MandateId};
 use crate::service::{Actor, Services};
 
@@ -25,7 +26,7 @@ pub async fn catalogue(ctx: &Context, svc: &Services, actor: &Actor) -> anyhow::
                         p.key.clone(),
                         p.name.clone(),
                         p.trial_days.to_string(),
-                        p.max_members.to_string(),
+                        thousands(u64::try_from(p.max_members).unwrap_or(0)),
                         format!("{:.2}", f64::from(p.monthly_price_cents) / 100.0),
                     ]
                 })
@@ -121,8 +122,8 @@ pub async fn change(
                 .unwrap_or_else(|| "no plan".into()),
             DisplayText::new(&c.after.plan_key),
             c.after.status,
-            c.members,
-            c.after.max_members,
+            thousands(u64::try_from(c.members).unwrap_or(0)),
+            thousands(u64::try_from(c.after.max_members).unwrap_or(0)),
             c.after
                 .trial_ends_at
                 .map(|t| format!("; trial ends {}", ts(Some(t))))

@@ -84,17 +84,15 @@ pub struct ListArgs {
 
 #[derive(Debug, Args)]
 pub struct UserArg {
-    /// The user's sub (UUID) or email.
-    #[arg(long, value_name = "SUB_OR_EMAIL")]
-    pub user: String,
+    #[command(flatten)]
+    pub user: super::target_args::UserRef,
 }
 
 /// A user and the version the change is conditional on.
 #[derive(Debug, Args)]
 pub struct GuardedUserArg {
-    /// The user's sub (UUID) or email.
-    #[arg(long, value_name = "SUB_OR_EMAIL")]
-    pub user: String,
+    #[command(flatten)]
+    pub user: super::target_args::UserRef,
     /// Apply only while the user is at this version (the `version` of `users show --output
     /// json`); a change by anyone since refuses with exit 3, naming it, and writes nothing.
     #[arg(long, value_name = "VERSION")]
@@ -103,9 +101,8 @@ pub struct GuardedUserArg {
 
 #[derive(Debug, Args)]
 pub struct SetRolesArgs {
-    /// The user's sub (UUID) or email.
-    #[arg(long, value_name = "SUB_OR_EMAIL")]
-    pub user: String,
+    #[command(flatten)]
+    pub user: super::target_args::UserRef,
     /// The full set: admin, researcher or viewer (repeat for several).
     #[arg(
         long = "role",
@@ -130,8 +127,8 @@ pub struct SetRolesArgs {
 
 #[derive(Debug, Args)]
 pub struct EditProfileArgs {
-    #[arg(long, value_name = "SUB_OR_EMAIL", help = "Sub (UUID) or email")]
-    pub user: String,
+    #[command(flatten)]
+    pub user: super::target_args::UserRef,
     #[arg(long, help = "The new full name")]
     pub name: String,
     #[arg(long, help = "The new organisation")]

@@ -13,6 +13,11 @@ use crate::domain::{DisplayText, MandateId, PermissionRef, ValidationError};
 use crate::store::audit::insert_mandate_audit;
 use crate::store::mandates::{self as mandates_store, Mandate, Subscription};
 use crate::store::plans as store;
+
+/// A count as the operator reads it everywhere: "6,000", never "6000".
+fn n(count: i64) -> String {
+    crate::domain::page::thousands(u64::try_from(count).unwrap_or(0))
+}
 /// The catalogue and admin rows (the console's plan picker and mandate detail show them).
 pub use crate::store::plans::{MandateAdmin, Plan};
 
@@ -39,8 +44,8 @@ impl MandateOverview {
     /// "12 of 25" (or "12" without a plan).
     pub fn members_label(&self) -> String {
         match self.capacity {
-            Some(c) => format!("{} of {c}", self.members),
-            None => self.members.to_string(),
+            Some(c) => format!("{} of {}", n(self.members), n(c.into())),
+            None => n(self.members),
         }
     }
 }
@@ -66,7 +71,7 @@ impl Plan {
             "{} ({}) — up to {} members, {trial}",
             DisplayText::new(&self.name),
             DisplayText::new(&self.key),
-            self.max_members
+            n(self.max_members.into())
         )
     }
 }
@@ -166,10 +171,11 @@ impl Services {
             let members = store::member_count(&mut *tx, id).await?;
             if members > i64::from(target.max_members) {
                 return Err(ServiceError::CapacityExceeded(format!(
-                    "cannot move «{name}» to plan {}: it has {members} members and the plan \
-                     allows {}. Remove members first or choose a larger plan.",
+                    "cannot move «{name}» to plan {}: it has {} members and the plan allows \
+                     {}. Remove members first or choose a larger plan.",
                     DisplayText::new(&target.key),
-                    target.max_members
+                    n(members),
+                    n(target.max_members.into())
                 )));
             }
             store::cancel_live_subscription(&mut tx, id).await?;

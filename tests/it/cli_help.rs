@@ -78,3 +78,75 @@ fn global_flags_have_their_own_heading_in_every_commands_help() {
         );
     }
 }
+
+/// One user or one mandate is named either way, on every command that takes one:
+/// `users set-roles alice@x --role viewer` or `--user alice@x`, `mandates update Acme` or
+/// `--mandate Acme`; both at once, or neither, is a usage error.
+#[test]
+fn a_user_or_a_mandate_is_named_positionally_or_with_its_flag() {
+    use clap::Parser;
+    use hubdeck::cli::Command;
+    use hubdeck::cli::mandates::MandatesCmd;
+    use hubdeck::cli::users::UsersCmd;
+
+    let user = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+        Ok(Some(Command::Users(UsersCmd::SetRoles(a)))) => Ok(a.user.to_string()),
+        Ok(Some(Command::Users(UsersCmd::Disable(a)))) => Ok(a.user.to_string()),
+        Ok(other) => panic!("{other:?}"),
+        Err(e) => Err(e.kind()),
+    };
+    let email = "zara.ahmed4@example.org";
+    for args in [
+        vec!["hubdeck", "users", "set-roles", email, "--role", "viewer"],
+        vec![
+            "hubdeck",
+            "users",
+            "set-roles",
+            "--user",
+            email,
+            "--role",
+            "viewer",
+        ],
+        vec!["hubdeck", "users", "disable", email],
+        vec!["hubdeck", "users", "disable", "--user", email],
+    ] {
+        assert_eq!(user(&args), Ok(email.to_string()), "{args:?}");
+    }
+    assert_eq!(
+        user(&["hubdeck", "users", "disable", email, "--user", email]),
+        Err(clap::error::ErrorKind::ArgumentConflict)
+    );
+    assert_eq!(
+        user(&["hubdeck", "users", "disable"]),
+        Err(clap::error::ErrorKind::MissingRequiredArgument)
+    );
+
+    let mandate = |args: &[&str]| match Cli::try_parse_from(args).map(|c| c.command) {
+        Ok(Some(Command::Mandates(MandatesCmd::Update { mandate, .. }))) => mandate.to_string(),
+        Ok(Some(Command::Mandates(MandatesCmd::Show { mandate }))) => mandate.to_string(),
+        other => panic!("{other:?}"),
+    };
+    for args in [
+        vec![
+            "hubdeck",
+            "mandates",
+            "update",
+            "Acme",
+            "--enabled",
+            "false",
+        ],
+        vec![
+            "hubdeck",
+            "mandates",
+            "update",
+            "--mandate",
+            "Acme",
+            "--enabled",
+            "false",
+        ],
+        vec!["hubdeck", "mandates", "show", "Acme"],
+        vec!["hubdeck", "mandates", "show", "--mandate", "Acme"],
+    ] {
+        assert_eq!(mandate(&args), "Acme", "{args:?}");
+    }
+}

@@ -81,6 +81,11 @@ async fn catalogue_shows_trial_days_and_member_limits_smallest_first() {
         plans[2].describe(),
         "Team (TEAM) — up to 500 members, no trial"
     );
+    // Counts read with thousands separators, as everywhere else ("rows 1–50 of 12,345").
+    assert_eq!(
+        plans[3].describe(),
+        "Enterprise (ENTERPRISE) — up to 250,000 members, no trial"
+    );
 }
 
 #[tokio::test]
@@ -108,6 +113,12 @@ async fn detail_shows_plan_status_trial_end_members_against_capacity_and_admins(
     assert_eq!(d.members, 5);
     assert_eq!(d.capacity, Some(25));
     assert_eq!(d.members_label(), "5 of 25");
+    let big = hubdeck::service::plans::MandateOverview {
+        members: 6000,
+        capacity: Some(250_000),
+        ..d.clone()
+    };
+    assert_eq!(big.members_label(), "6,000 of 250,000");
     let admins: Vec<(Option<&str>, bool)> = d
         .admins
         .iter()

@@ -49,7 +49,7 @@ fn no_file_under_src_tui_is_longer_than_500_lines() {
 /// under 500) but never grow.
 const STILL_LONG: &[(&str, usize)] = &[
     ("src/cli/trusts.rs", 506),
-    ("src/cli/users.rs", 525),
+    ("src/cli/users.rs", 522),
     ("src/config.rs", 1208),
     ("src/service/bulk.rs", 514),
     ("src/service/drift.rs", 537),

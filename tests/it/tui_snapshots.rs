@@ -635,10 +635,19 @@ fn dialogs() {
     a.update(key(KeyCode::Esc));
     a.update(ch('f'));
     snap("dialog_filter_columns", &a);
+    // The operator picks among the columns' titles, never the list's raw column names.
+    let shown = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(
+        shown.contains("▶ Plan") && shown.contains("Enabled"),
+        "{shown}"
+    );
+    assert!(!shown.contains("▶ plan"), "{shown}");
     a.update(key(KeyCode::Down));
     a.update(key(KeyCode::Enter));
     answer_all(&mut a);
     snap("dialog_filter_values", &a);
+    let shown = text_of(render(&a, 80, 24).backend().buffer());
+    assert!(shown.contains("Filter Enabled"), "{shown}");
     a.update(key(KeyCode::Esc));
     a.update(ch('?'));
     snap("help", &a);

@@ -323,8 +323,8 @@ impl App {
                     .table()
                     .columns
                     .iter()
-                    .filter(|c| c.filterable)
-                    .filter_map(|c| c.key.map(str::to_string))
+                    .filter(|c| c.filterable && c.key.is_some())
+                    .map(|c| c.title.to_string())
                     .collect();
                 if cols.is_empty() {
                     self.toasts.push(Toast::warn("this list has no filters"));

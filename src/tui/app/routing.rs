@@ -189,8 +189,9 @@ impl App {
     fn filter_values(&mut self, column: String, result: Result<Reply, ErrorReport>) {
         match result.map(|r| r.downcast::<Vec<String>>()) {
             Ok(Ok(values)) => {
+                let title = self.active_ref().table().title_of(&column);
                 let mut p = Picker::new(
-                    format!("Filter {column}"),
+                    format!("Filter {title}"),
                     PickPurpose::FilterValues {
                         column: column.clone(),
                     },
@@ -233,7 +234,13 @@ impl App {
     pub(super) fn picked(&mut self, purpose: PickPurpose, values: Vec<String>) {
         match purpose {
             PickPurpose::FilterColumn => {
-                let Some(column) = values.into_iter().next() else {
+                // The picker offers the columns' titles; the query names the list column.
+                let table = self.active_ref().table();
+                let Some(column) = values
+                    .first()
+                    .and_then(|title| table.filter_key_of(title))
+                    .map(str::to_string)
+                else {
                     return;
                 };
                 let id = self.id();

@@ -272,9 +272,10 @@ pub fn render_table_with_detail(
 }
 
 /// The table's and the detail pane's areas, or None when the pane would cost the table its
-/// readable columns: the table keeps at least 100 cells, the pane takes about a third.
+/// readable columns: the table keeps at least 80 cells (what an 80-column terminal shows, its
+/// identifying columns whole), the pane takes about a third and at least 36.
 pub fn detail_split(area: Rect) -> Option<[Rect; 2]> {
-    const TABLE_MIN: u16 = 100;
+    const TABLE_MIN: u16 = 80;
     const PANE_MIN: u16 = 36;
     let pane = (area.width.saturating_mul(32) / 100).max(PANE_MIN);
     (area.width >= TABLE_MIN + pane)

@@ -433,6 +433,24 @@ impl TableView {
         self.restart();
     }
 
+    /// The title of the column filtered by the list column `key` (the operator reads titles;
+    /// the key itself when no column has it).
+    pub fn title_of(&self, key: &str) -> String {
+        self.columns
+            .iter()
+            .find(|c| c.key == Some(key))
+            .map_or_else(|| key.to_string(), |c| c.title.to_string())
+    }
+
+    /// The list column a filterable column's title stands for.
+    pub fn filter_key_of(&self, title: &str) -> Option<&'static str> {
+        self.columns
+            .iter()
+            .filter(|c| c.filterable)
+            .find(|c| c.title == title)
+            .and_then(|c| c.key)
+    }
+
     pub fn filter_values_of(&self, column: &str) -> Vec<String> {
         self.query
             .filters

@@ -153,7 +153,7 @@ impl TableView {
             title_spans.push(Span::styled(
                 format!(
                     "[{}={}] ",
-                    f.column,
+                    self.title_of(&f.column),
                     crate::domain::DisplayText::with_max(&f.values.join("|"), 24)
                 ),
                 theme.warning,

@@ -213,11 +213,11 @@ impl MembersView {
         let mut lines = vec![format!(
             "{} on {} membership(s) of {}: {} change, {} unchanged, {} refused.",
             p.action,
-            p.rows.len(),
+            n(p.rows.len()),
             self.mandate_name,
-            p.changes,
-            p.unchanged,
-            p.refused
+            n(p.changes),
+            n(p.unchanged),
+            n(p.refused)
         )];
         for r in p.rows.iter().take(PREVIEW_ROWS) {
             let who = shown(
@@ -468,4 +468,9 @@ fn mark(o: RowOutcome) -> &'static str {
         RowOutcome::Unchanged => "·",
         RowOutcome::Refused => "✗",
     }
+}
+
+/// A count with thousands separators ("6,001").
+fn n(count: usize) -> String {
+    crate::domain::page::thousands(count as u64)
 }
