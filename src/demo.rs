@@ -426,9 +426,15 @@ impl PreparedDemo {
         }
     }
 
-    /// After the console: stops the cluster unless `keep_running`.
+    /// After the console: stops the cluster unless `keep_running`, or unless this run found it
+    /// running (`demo --no-console` started it for other terminals, which still use it).
     pub async fn finish(self, keep_running: bool) -> anyhow::Result<()> {
-        if !keep_running {
+        if !self.started {
+            eprintln!(
+                "hubdeck demo: the cluster was already running when this console started; left \
+                 running for whoever started it (stop it with `hubdeck demo --stop`)"
+            );
+        } else if !keep_running {
             self.db.close().await;
             self.cluster.stop()?;
             eprintln!("hubdeck demo: stopped the demo cluster");

@@ -639,6 +639,21 @@ async fn demo_opens_a_populated_mandates_screen_then_reuses_the_data() {
     assert!(after.contains("re-using the dataset"), "{after}");
     assert!(!after.contains("generating"), "{after}");
     assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
+    drop(t);
+
+    // A cluster `demo --no-console` started for other terminals outlives a console on it.
+    let shared = hubdeck(dir.path(), &["demo", "--no-console"]);
+    assert!(shared.status.success(), "{}", stderr(&shared));
+    let t = crate::tui_e2e::Tmux::start(&["demo"], &env);
+    t.wait_for(&["Mandates", total.as_str()]);
+    t.keys(&["q"]);
+    let after = t.wait_for(&["__EXIT:0", "left running"]);
+    assert!(!after.contains("stopped the demo cluster"), "{after}");
+    assert!(!postgres_processes_under(&root).is_empty(), "still serving");
+    drop(t);
+    let stop = hubdeck(dir.path(), &["demo", "--stop"]);
+    assert!(stop.status.success(), "{}", stderr(&stop));
+    assert_eq!(postgres_processes_under(&root), Vec::<String>::new());
 }
 
 /// List pages are planned with their values: a generic plan built for the average mandate
