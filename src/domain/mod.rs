@@ -1,5 +1,6 @@
 //! Plain types and rules. No I/O.
 
+pub mod approval;
 pub mod audit;
 pub mod email;
 pub mod error;

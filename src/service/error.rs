@@ -35,6 +35,10 @@ pub enum ServiceError {
     Store(StoreError),
     #[error("{0}")]
     Internal(String),
+    /// The environment puts this action under the two-person rule: it must be proposed and
+    /// approved by a second operator.
+    #[error("{0}")]
+    ApprovalRequired(String),
 }
 
 impl From<StoreError> for ServiceError {
@@ -67,6 +71,7 @@ impl ServiceError {
             | ServiceError::Denied(_)
             | ServiceError::OperatorRevoked(_)
             | ServiceError::ReadOnly(_)
+            | ServiceError::ApprovalRequired(_)
             | ServiceError::Directory(DirectoryError::NotFound(_)) => 4,
             _ => 1,
         }

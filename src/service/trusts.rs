@@ -183,6 +183,13 @@ impl Trusts {
             "rotating a trust's keys",
         )?;
         super::ensure_writable(&self.settings, "trust key rotation")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::TrustKeyRotation {
+                trust: id,
+                internal: rotate_internal,
+            },
+        )?;
         let api_key = self.mint()?;
         let internal_service_key = if rotate_internal {
             Some(self.mint()?)
@@ -230,6 +237,10 @@ impl Trusts {
     pub async fn delete(&self, actor: &Actor, id: TrustId) -> ServiceResult<DeletedTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
         super::ensure_writable(&self.settings, "trust deletion")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::TrustDelete { trust: id },
+        )?;
         let (name, code, freed_slot) = mutate(&self.db, async |tx| {
             authorize(
                 tx,
