@@ -50,11 +50,15 @@ pub(crate) fn gate(settings: &Settings, req: &ChangeRequest) -> ServiceResult<()
     if EXECUTING.try_with(|r| r.same_target(req)).unwrap_or(false) {
         return Ok(());
     }
-    Err(ServiceError::ApprovalRequired(format!(
-        "{} needs a second operator's approval in this environment: propose it with a reason \
-         (CLI: --reason TEXT), then another operator runs `hubdeck approvals approve`",
-        req.action().label()
-    )))
+    Err(ServiceError::ApprovalRequired {
+        message: format!(
+            "{} needs a second operator's approval in this environment: propose it with a \
+             reason (CLI: add --reason TEXT), then another operator runs `hubdeck approvals \
+             approve ID`",
+            req.action().label()
+        ),
+        request: Box::new(req.clone()),
+    })
 }
 
 /// A pending change as operators see it.

@@ -37,8 +37,12 @@ pub enum ServiceError {
     Internal(String),
     /// The environment puts this action under the two-person rule: it must be proposed and
     /// approved by a second operator.
-    #[error("{0}")]
-    ApprovalRequired(String),
+    #[error("{message}")]
+    ApprovalRequired {
+        message: String,
+        /// The change to propose instead.
+        request: Box<crate::domain::approval::ChangeRequest>,
+    },
 }
 
 impl From<StoreError> for ServiceError {
@@ -71,7 +75,7 @@ impl ServiceError {
             | ServiceError::Denied(_)
             | ServiceError::OperatorRevoked(_)
             | ServiceError::ReadOnly(_)
-            | ServiceError::ApprovalRequired(_)
+            | ServiceError::ApprovalRequired { .. }
             | ServiceError::Directory(DirectoryError::NotFound(_)) => 4,
             _ => 1,
         }

@@ -73,7 +73,7 @@ impl Trusts {
         if super::approvals::requirements(&self.settings)
             .requires(crate::domain::approval::ApprovalAction::TrustKeyRotation)
         {
-            return Err(ServiceError::ApprovalRequired(
+            return Err(ServiceError::Denied(
                 "rotating a trust's keys needs a second operator's approval in this \
                  environment: propose `hubdeck trusts rotate-key REF --internal --reason TEXT`"
                     .into(),
