@@ -14,8 +14,8 @@ use std::path::{Path, PathBuf};
 use thiserror::Error;
 use zeroize::Zeroize;
 
-mod sections;
 mod secrets;
+mod sections;
 pub use secrets::{read_url_file, warn_password_on_command_line};
 pub use sections::{ApprovalSettings, AuditSettings};
 

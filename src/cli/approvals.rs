@@ -37,14 +37,23 @@ fn utc(at: &chrono::DateTime<chrono::Utc>) -> String {
 
 /// The change and its preview, as text (every cell through the sanitizer).
 fn print_change(c: &PendingChange) -> std::io::Result<()> {
-    println!("change #{} — {} ({})", c.id, t(&c.preview.summary), c.state.key());
+    println!(
+        "change #{} — {} ({})",
+        c.id,
+        t(&c.preview.summary),
+        c.state.key()
+    );
     println!("action:    {}", c.action.key());
     println!("proposer:  {}", t(&c.proposer));
     println!("reason:    {}", t(&c.reason));
     println!("proposed:  {}", utc(&c.proposed_at));
     println!("expires:   {}", utc(&c.expires_at));
     if let Some(by) = &c.decided_by {
-        println!("decided:   {} by {}", c.decided_at.as_ref().map(utc).unwrap_or_default(), t(by));
+        println!(
+            "decided:   {} by {}",
+            c.decided_at.as_ref().map(utc).unwrap_or_default(),
+            t(by)
+        );
     }
     if let Some(n) = &c.decision_note {
         println!("note:      {}", t(n));
@@ -57,7 +66,14 @@ fn print_change(c: &PendingChange) -> std::io::Result<()> {
         .preview
         .rows
         .iter()
-        .map(|r| vec![r.record.clone(), r.field.clone(), r.before.clone(), r.after.clone()])
+        .map(|r| {
+            vec![
+                r.record.clone(),
+                r.field.clone(),
+                r.before.clone(),
+                r.after.clone(),
+            ]
+        })
         .collect();
     print_table(&["RECORD", "FIELD", "BEFORE", "AFTER"], &rows)
 }
@@ -87,7 +103,15 @@ pub async fn run(ctx: &Context, cmd: ApprovalsCmd) -> anyhow::Result<i32> {
                         })
                         .collect();
                     print_table(
-                        &["ID", "STATE", "ACTION", "CHANGE", "PROPOSER", "REASON", "EXPIRES (UTC)"],
+                        &[
+                            "ID",
+                            "STATE",
+                            "ACTION",
+                            "CHANGE",
+                            "PROPOSER",
+                            "REASON",
+                            "EXPIRES (UTC)",
+                        ],
                         &rows,
                     )?;
                 }

@@ -348,10 +348,11 @@ pub fn chain_line(e: &anyhow::Error) -> String {
 
 /// The change to propose when a command was refused for want of a second operator.
 fn approval_required(e: &anyhow::Error) -> Option<crate::domain::approval::ChangeRequest> {
-    e.chain().find_map(|c| match c.downcast_ref::<ServiceError>() {
-        Some(ServiceError::ApprovalRequired { request, .. }) => Some((**request).clone()),
-        _ => None,
-    })
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<ServiceError>() {
+            Some(ServiceError::ApprovalRequired { request, .. }) => Some((**request).clone()),
+            _ => None,
+        })
 }
 
 /// Exit code for an error (service errors carry their own; anything else is 1).

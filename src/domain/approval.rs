@@ -338,7 +338,10 @@ mod tests {
             summary: String::new(),
             rows: vec![],
         };
-        assert_eq!(a.changes_since(&gone), vec!["user a@x roles: no longer there"]);
+        assert_eq!(
+            a.changes_since(&gone),
+            vec!["user a@x roles: no longer there"]
+        );
         assert!(a.changes_since(&preview("admin")).is_empty());
     }
 }

@@ -160,16 +160,14 @@ impl Services {
                 Ok(Read {
                     preview: Preview {
                         target: m.name.clone(),
-                        summary: format!(
-                            "hard-delete mandate «{}» with everything in it",
-                            m.name
-                        ),
+                        summary: format!("hard-delete mandate «{}» with everything in it", m.name),
                         rows,
                     },
                     version: Some(m.version),
                 })
             }
-            ChangeRequest::TrustDelete { trust } | ChangeRequest::TrustKeyRotation { trust, .. } => {
+            ChangeRequest::TrustDelete { trust }
+            | ChangeRequest::TrustKeyRotation { trust, .. } => {
                 let t = tstore::get(&self.db, *trust)
                     .await?
                     .ok_or_else(|| ServiceError::NotFound(format!("no trust {trust}")))?;

@@ -90,7 +90,7 @@ impl PendingChange {
         let preview: Preview =
             serde_json::from_value(r.preview.clone()).map_err(|_| bad("unreadable preview"))?;
         let mut state = ChangeState::parse(&r.state).ok_or_else(|| bad("unknown state"))?;
-        if state == ChangeState::Proposed && r.lapsed {
+        if state.is_open() && r.lapsed {
             state = ChangeState::Expired;
         }
         Ok(Self {
@@ -183,7 +183,11 @@ impl Services {
     }
 
     /// The preview a proposer confirms before proposing `req`.
-    pub async fn preview_change(&self, actor: &Actor, req: &ChangeRequest) -> ServiceResult<Preview> {
+    pub async fn preview_change(
+        &self,
+        actor: &Actor,
+        req: &ChangeRequest,
+    ) -> ServiceResult<Preview> {
         for p in super::approval_preview::permissions(req) {
             actor.require(p, req.action().label())?;
         }
@@ -248,7 +252,11 @@ impl Services {
     }
 
     /// Open changes (or all, newest first).
-    pub async fn list_changes(&self, actor: &Actor, all: bool) -> ServiceResult<Vec<PendingChange>> {
+    pub async fn list_changes(
+        &self,
+        actor: &Actor,
+        all: bool,
+    ) -> ServiceResult<Vec<PendingChange>> {
         may_see(actor)?;
         let _ = self.expire_due().await;
         store::list(&self.db, !all, 500)
@@ -308,9 +316,9 @@ impl Services {
         let row = store::lock(tx, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no pending change #{id}")))?;
-        let lapsed = row.lapsed;
+        let lapsed = row.lapsed && matches!(row.state.as_str(), "proposed" | "approved");
         let c = PendingChange::from_row(row)?;
-        if lapsed && c.state.is_open() {
+        if lapsed {
             store::decide(tx, id, "expired", None, None).await?;
             audit_step(
                 tx,
@@ -353,9 +361,18 @@ impl Services {
             Ok(r) => c.preview.changes_since(&r.preview),
             Err(m) => m.clone(),
         };
-        let note = format!("the targets changed since it was proposed: {}", changes.join("; "));
-        store::decide(tx, c.id, "void", Some((actor.audit_sub(), &actor.describe())), Some(&note))
-            .await?;
+        let note = format!(
+            "the targets changed since it was proposed: {}",
+            changes.join("; ")
+        );
+        store::decide(
+            tx,
+            c.id,
+            "void",
+            Some((actor.audit_sub(), &actor.describe())),
+            Some(&note),
+        )
+        .await?;
         audit_step(
             tx,
             &actor.audit(),
@@ -405,8 +422,14 @@ impl Services {
                 return Err(ServiceError::Conflict(msg));
             }
         };
-        store::decide(&mut tx, id, "approved", Some((Some(op.sub), &actor.describe())), None)
-            .await?;
+        store::decide(
+            &mut tx,
+            id,
+            "approved",
+            Some((Some(op.sub), &actor.describe())),
+            None,
+        )
+        .await?;
         audit_step(
             &mut tx,
             &actor.audit(),
@@ -422,9 +445,14 @@ impl Services {
             return Ok(Approved::AwaitsProposer);
         }
         let outcome = EXECUTING
-            .scope(c.request.clone(), self.execute_change(actor, &c.request, version))
+            .scope(
+                c.request.clone(),
+                self.execute_change(actor, &c.request, version),
+            )
             .await;
-        self.finish(actor, &c, outcome).await.map(|outcome| Approved::Executed { outcome })
+        self.finish(actor, &c, outcome)
+            .await
+            .map(|outcome| Approved::Executed { outcome })
     }
 
     /// Records the end of an approved change: executed (audited with its outcome) or, when
@@ -473,8 +501,14 @@ impl Services {
                 return Err(lacks(actor, p, &format!("rejecting change #{id}")));
             }
         }
-        store::decide(&mut tx, id, "rejected", Some((actor.audit_sub(), &actor.describe())), Some(&reason))
-            .await?;
+        store::decide(
+            &mut tx,
+            id,
+            "rejected",
+            Some((actor.audit_sub(), &actor.describe())),
+            Some(&reason),
+        )
+        .await?;
         audit_step(
             &mut tx,
             &actor.audit(),
@@ -501,7 +535,9 @@ impl Services {
             }
         };
         let proposer_sub = c.proposer_sub;
-        if proposer_sub != actor.audit_sub() || (proposer_sub.is_none() && c.proposer != actor.describe()) {
+        if proposer_sub != actor.audit_sub()
+            || (proposer_sub.is_none() && c.proposer != actor.describe())
+        {
             return Err(ServiceError::Denied(format!(
                 "only the proposer ({}) completes change #{id}: the keys are revealed to them alone",
                 DisplayText::new(&c.proposer)
@@ -518,7 +554,10 @@ impl Services {
         }
         tx.commit().await?;
         let keys = EXECUTING
-            .scope(c.request.clone(), self.rotate_trust_keys(actor, trust, internal))
+            .scope(
+                c.request.clone(),
+                self.rotate_trust_keys(actor, trust, internal),
+            )
             .await;
         let outcome = keys.as_ref().map(|k| {
             format!(
@@ -526,7 +565,10 @@ impl Services {
                 DisplayText::new(&k.trust_name)
             )
         });
-        match (self.finish(actor, &c, outcome.map_err(clone_err)).await, keys) {
+        match (
+            self.finish(actor, &c, outcome.map_err(clone_err)).await,
+            keys,
+        ) {
             (_, Ok(k)) => Ok(k),
             (Err(e), Err(_)) => Err(e),
             (Ok(_), Err(e)) => Err(e),

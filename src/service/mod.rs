@@ -18,9 +18,9 @@
 //! `tui` and the composition root `app`. Nothing here imports those.
 
 pub mod access;
+pub mod actor;
 pub mod approval_preview;
 pub mod approvals;
-pub mod actor;
 pub mod audit;
 pub mod audit_view;
 pub mod authority;

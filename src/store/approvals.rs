@@ -145,7 +145,12 @@ pub async fn decide(
 }
 
 /// Records the end of an approved change: executed (with its outcome) or void.
-pub async fn finish(conn: &mut PgConnection, id: i64, state: &str, outcome: &str) -> StoreResult<()> {
+pub async fn finish(
+    conn: &mut PgConnection,
+    id: i64,
+    state: &str,
+    outcome: &str,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE pending_change SET state = $2, outcome = $3, \
          executed_at = CASE WHEN $2 = 'executed' THEN now() END WHERE id = $1",

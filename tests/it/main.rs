@@ -3,6 +3,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod approvals;
 mod architecture;
 mod audit;
 mod audit_seal;
