@@ -19,6 +19,7 @@
 
 pub mod access;
 pub mod actor;
+pub mod approval_decisions;
 pub mod approval_preview;
 pub mod approvals;
 pub mod audit;
