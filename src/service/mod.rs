@@ -50,6 +50,7 @@ pub mod role_forms;
 pub mod roles;
 pub mod schema;
 pub mod seal;
+pub mod seal_badge;
 pub mod seed_users;
 pub mod session;
 pub mod trust_keys;

@@ -7,6 +7,7 @@ mod approvals;
 mod architecture;
 mod audit;
 mod audit_seal;
+mod audit_seal_badge;
 mod audit_seal_scale;
 mod audit_view;
 mod bulk;
