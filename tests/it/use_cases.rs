@@ -320,6 +320,9 @@ pub static USE_CASES: &[(&str, Run)] = &[
     ("reject_change", |f| {
         Box::pin(async { ok(f.s.reject_change(&f.op, f.change, "no").await) })
     }),
+    ("seal_badge", |f| {
+        Box::pin(async { ok(f.s.seal_badge(&f.op, false).await) })
+    }),
     ("complete_change", |f| {
         Box::pin(async { ok(f.s.complete_change(&f.op, f.change).await) })
     }),
