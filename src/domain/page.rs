@@ -22,6 +22,18 @@ pub enum ColumnKind {
     Timestamp,
 }
 
+impl ColumnKind {
+    /// The values a filter on a column of this kind can take when the kind alone says them —
+    /// a boolean is true or false, whatever the rows hold — or `None` when they come from the
+    /// rows.
+    pub fn fixed_values(self) -> Option<&'static [&'static str]> {
+        match self {
+            ColumnKind::Bool => Some(&["true", "false"]),
+            ColumnKind::Text | ColumnKind::Uuid | ColumnKind::Int | ColumnKind::Timestamp => None,
+        }
+    }
+}
+
 /// One whitelisted column of a list.
 #[derive(Clone, Copy, Debug)]
 pub struct ColumnSpec {
@@ -70,6 +82,15 @@ pub struct ListSpec {
 impl ListSpec {
     pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
         self.columns.iter().find(|c| c.name == name)
+    }
+
+    /// The filter values of `column` when its kind alone says them (see
+    /// [`ColumnKind::fixed_values`]); `None` for a column that is not filterable or whose values
+    /// come from the rows.
+    pub fn fixed_filter_values(&self, column: &str) -> Option<Vec<String>> {
+        let c = self.column(column).filter(|c| c.filterable)?;
+        let values = c.kind.fixed_values()?;
+        Some(values.iter().map(|v| (*v).to_string()).collect())
     }
 }
 
@@ -474,6 +495,34 @@ mod tests {
         };
         assert_eq!(p.range_label(), "rows 51–100 of 12,345");
         assert_eq!(p.total_pages(), 247);
+    }
+
+    #[test]
+    fn a_boolean_filter_offers_true_and_false_from_its_kind() {
+        static SPEC: ListSpec = ListSpec {
+            name: "t",
+            columns: &[
+                ColumnSpec::filter_only("free", ColumnKind::Bool),
+                ColumnSpec::sort_only("enabled", ColumnKind::Bool),
+                ColumnSpec::new("name", ColumnKind::Text),
+            ],
+            default_sort: &[],
+        };
+        assert_eq!(
+            SPEC.fixed_filter_values("free"),
+            Some(vec!["true".to_string(), "false".to_string()])
+        );
+        // Every offered value is one the filter accepts.
+        for v in SPEC.fixed_filter_values("free").unwrap() {
+            assert!(parse_bool(&v).is_some(), "{v}");
+        }
+        assert_eq!(SPEC.fixed_filter_values("enabled"), None, "not filterable");
+        assert_eq!(
+            SPEC.fixed_filter_values("name"),
+            None,
+            "values from the rows"
+        );
+        assert_eq!(SPEC.fixed_filter_values("nope"), None);
     }
 
     #[test]
