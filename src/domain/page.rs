@@ -1,9 +1,11 @@
 //! `PageQuery`: page, page size, search, filters and sort over a whitelist of columns per list.
-//! The whitelist lives here as data ([`ListSpec`]); `store::query` maps each name to SQL.
+//! The whitelist is data ([`ListSpec`], in `domain::list`); `store::query` maps each name to SQL.
 //! Column names from a user never reach SQL text.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub use super::list::{ColumnKind, ColumnSpec, ListSpec};
 
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -12,87 +14,6 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// and the console shows "more than 100,000" (counting a million rows on every page flip
 /// would cost more than the page itself).
 pub const TOTAL_CAP: u64 = 100_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ColumnKind {
-    Text,
-    Bool,
-    Uuid,
-    Int,
-    Timestamp,
-}
-
-impl ColumnKind {
-    /// The values a filter on a column of this kind can take when the kind alone says them —
-    /// a boolean is true or false, whatever the rows hold — or `None` when they come from the
-    /// rows.
-    pub fn fixed_values(self) -> Option<&'static [&'static str]> {
-        match self {
-            ColumnKind::Bool => Some(&["true", "false"]),
-            ColumnKind::Text | ColumnKind::Uuid | ColumnKind::Int | ColumnKind::Timestamp => None,
-        }
-    }
-}
-
-/// One whitelisted column of a list.
-#[derive(Clone, Copy, Debug)]
-pub struct ColumnSpec {
-    pub name: &'static str,
-    pub kind: ColumnKind,
-    pub sortable: bool,
-    pub filterable: bool,
-}
-
-impl ColumnSpec {
-    pub const fn new(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            sortable: true,
-            filterable: true,
-        }
-    }
-    pub const fn sort_only(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            sortable: true,
-            filterable: false,
-        }
-    }
-    pub const fn filter_only(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            sortable: false,
-            filterable: true,
-        }
-    }
-}
-
-/// The whitelist of one list (mandates, members, users, trusts, audit, ...).
-#[derive(Clone, Copy, Debug)]
-pub struct ListSpec {
-    pub name: &'static str,
-    pub columns: &'static [ColumnSpec],
-    /// Applied when the query has no sort; a unique tie-breaker is always appended by the store.
-    pub default_sort: &'static [(&'static str, SortDir)],
-}
-
-impl ListSpec {
-    pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-
-    /// The filter values of `column` when its kind alone says them (see
-    /// [`ColumnKind::fixed_values`]); `None` for a column that is not filterable or whose values
-    /// come from the rows.
-    pub fn fixed_filter_values(&self, column: &str) -> Option<Vec<String>> {
-        let c = self.column(column).filter(|c| c.filterable)?;
-        let values = c.kind.fixed_values()?;
-        Some(values.iter().map(|v| (*v).to_string()).collect())
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
@@ -495,34 +416,6 @@ mod tests {
         };
         assert_eq!(p.range_label(), "rows 51–100 of 12,345");
         assert_eq!(p.total_pages(), 247);
-    }
-
-    #[test]
-    fn a_boolean_filter_offers_true_and_false_from_its_kind() {
-        static SPEC: ListSpec = ListSpec {
-            name: "t",
-            columns: &[
-                ColumnSpec::filter_only("free", ColumnKind::Bool),
-                ColumnSpec::sort_only("enabled", ColumnKind::Bool),
-                ColumnSpec::new("name", ColumnKind::Text),
-            ],
-            default_sort: &[],
-        };
-        assert_eq!(
-            SPEC.fixed_filter_values("free"),
-            Some(vec!["true".to_string(), "false".to_string()])
-        );
-        // Every offered value is one the filter accepts.
-        for v in SPEC.fixed_filter_values("free").unwrap() {
-            assert!(parse_bool(&v).is_some(), "{v}");
-        }
-        assert_eq!(SPEC.fixed_filter_values("enabled"), None, "not filterable");
-        assert_eq!(
-            SPEC.fixed_filter_values("name"),
-            None,
-            "values from the rows"
-        );
-        assert_eq!(SPEC.fixed_filter_values("nope"), None);
     }
 
     #[test]
