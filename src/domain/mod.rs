@@ -6,6 +6,7 @@ pub mod email;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod list;
 pub mod page;
 pub mod registration;
 pub mod roles;

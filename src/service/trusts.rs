@@ -7,6 +7,8 @@
 //! pool alone, so `hubdeck register-trust` works in a deploy pipeline with no directory.
 
 use crate::service::access::Area;
+/// The kit slot list's columns (the console derives its boolean filter values from them).
+pub use crate::store::trusts::KIT_SLOTS_SPEC;
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
