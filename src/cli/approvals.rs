@@ -13,18 +13,31 @@ use crate::service::approvals::{Approved, PendingChange};
 pub enum ApprovalsCmd {
     /// Changes waiting for a decision (with --all: every change, newest first).
     List {
+        /// Every change, decided ones too (not only those waiting).
         #[arg(long)]
         all: bool,
     },
     /// One change: its reason, proposer, state and the exact preview.
-    Show { id: i64 },
+    Show {
+        /// The change's number (`approvals list`).
+        id: i64,
+    },
     /// Approve a change another operator proposed; it is executed at once when its targets
     /// still match the preview (a key rotation waits for its proposer to complete it).
-    Approve { id: i64 },
+    Approve {
+        /// The change's number (`approvals list`).
+        id: i64,
+    },
     /// Reject a change (give the reason with --reason TEXT).
-    Reject { id: i64 },
+    Reject {
+        /// The change's number (`approvals list`).
+        id: i64,
+    },
     /// Complete an approved key rotation you proposed: the keys are shown to you, once.
-    Complete { id: i64 },
+    Complete {
+        /// The change's number (`approvals list`).
+        id: i64,
+    },
 }
 
 fn t(s: &str) -> String {
