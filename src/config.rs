@@ -15,7 +15,9 @@ use thiserror::Error;
 use zeroize::Zeroize;
 
 mod secrets;
+mod sections;
 pub use secrets::{read_url_file, warn_password_on_command_line};
+pub use sections::{CliSettings, ConsoleSettings};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -431,28 +433,6 @@ pub struct AuditSettings {
     pub seal_public_key: String,
 }
 
-/// How CLI commands act. By default a command acts as the operator signed in with
-/// `hubdeck login`; the every-permission infrastructure identity is for unattended deploy steps
-/// and runs only when the environment allows it here *and* the command asks for it
-/// (`--as-infrastructure`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CliSettings {
-    /// Allow `--as-infrastructure` in this environment (off by default).
-    pub infrastructure: bool,
-    /// How long a `hubdeck login` session lasts, in hours.
-    pub session_hours: u32,
-}
-
-impl Default for CliSettings {
-    fn default() -> Self {
-        Self {
-            infrastructure: false,
-            session_hours: 12,
-        }
-    }
-}
-
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
@@ -465,6 +445,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub audit: AuditSettings,
     pub cli: CliSettings,
+    pub console: ConsoleSettings,
     /// The selected environment (`--env` / `HUBDECK_ENV` / `default_env`), if any.
     #[serde(skip)]
     pub env: Option<String>,

@@ -1,16 +1,23 @@
 //! `hubdeck trusts rotate-internal-key TRUST` and `hubdeck trusts show TRUST`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 
 use serde::Serialize;
+use zeroize::Zeroizing;
 
 use super::mandates::print_table;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, TrustId};
 use crate::service::Actor;
 use crate::service::trusts::Trusts;
+use crate::service::versions::Version;
 
-pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> anyhow::Result<i32> {
+pub async fn rotate_internal(
+    trusts: &Trusts,
+    actor: &Actor,
+    which: &str,
+    expected: Option<Version>,
+) -> anyhow::Result<i32> {
     if std::io::stdout().is_terminal() {
         // Never into the scrollback: checked before anything is rotated.
         eprintln!(
@@ -22,7 +29,7 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         return Ok(2);
     }
     let t = trusts.resolve_unambiguous(actor, which).await?;
-    let r = trusts.rotate_internal_key(actor, t.id).await?;
+    let r = trusts.rotate_internal_key(actor, t.id, expected).await?;
     #[derive(Serialize)]
     struct Rotated<'a> {
         trust_id: String,
@@ -121,7 +128,7 @@ pub(super) async fn hand_over<T: Serialize>(
     minting: Minting<'_>,
     keys: &T,
 ) -> anyhow::Result<()> {
-    if let Err(e) = super::trusts::write_secret_json(keys) {
+    if let Err(e) = write_secret_json(keys) {
         anyhow::bail!(not_handed_over(minting.1, &e.to_string()));
     }
     confirm(trusts, actor, minting, "stdout").await;
@@ -156,4 +163,29 @@ pub(super) async fn confirm(
             DisplayText::new(name)
         );
     }
+}
+
+/// Writes JSON to stdout through zeroize-on-drop buffers (it may hold keys), hidden
+/// characters escaped like every other JSON output (stored names may hold them).
+pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    // Pre-sized so the buffers are not reallocated (which would leave copies behind).
+    let mut raw = Zeroizing::new(Vec::with_capacity(16 * 1024));
+    serde_json::to_writer_pretty(&mut *raw, v)?;
+    let mut text = Zeroizing::new(String::with_capacity(raw.len() * 6 + 1));
+    super::output::escape_invisibles_into(std::str::from_utf8(&raw)?, &mut text);
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// The optional guard of a trust write.
+#[derive(Debug, clap::Args)]
+pub struct TrustGuard {
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<Version>,
 }

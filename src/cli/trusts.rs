@@ -7,10 +7,9 @@ use std::io::{IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 use super::page_args::PageArgs;
-use super::trust_keys::{confirm, hand_over, not_handed_over};
+use super::trust_keys::{TrustGuard, confirm, hand_over, not_handed_over, write_secret_json};
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
@@ -43,7 +42,7 @@ pub enum TrustsCmd {
     /// Mint a new internal-service key only (the API key stays); prints it once as JSON on
     /// stdout, which must not be a terminal (redirect it into your secret store). Exit 2 on a
     /// terminal (nothing rotated), 4 unknown trust.
-    RotateInternalKey(ShowTrustArgs),
+    RotateInternalKey(RotateInternalArgs),
     /// Show one trust: code, region, kit slot, last heartbeat, the age of each key.
     Show(ShowTrustArgs),
     /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
@@ -71,6 +70,14 @@ pub struct ShowTrustArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RotateInternalArgs {
+    /// The trust: its id, code or name.
+    pub trust: String,
+    #[command(flatten)]
+    pub guard: TrustGuard,
+}
+
+#[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The trust: its id, code or name (refused when it matches several trusts; say which
     /// with id:…, code:… or name:…).
@@ -78,6 +85,8 @@ pub struct RotateArgs {
     /// Rotate the internal-service key too.
     #[arg(long)]
     pub internal: bool,
+    #[command(flatten)]
+    pub guard: TrustGuard,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +97,8 @@ pub struct DeleteArgs {
     /// Confirm the deletion (required).
     #[arg(long)]
     pub yes: bool,
+    #[command(flatten)]
+    pub guard: TrustGuard,
 }
 
 #[derive(Debug, Subcommand)]
@@ -134,21 +145,6 @@ impl<'a> KitJson<'a> {
             trust_internal_service_key: None,
         }
     }
-}
-
-/// Writes JSON to stdout through zeroize-on-drop buffers (it may hold keys), hidden
-/// characters escaped like every other JSON output (stored names may hold them).
-pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    // Pre-sized so the buffers are not reallocated (which would leave copies behind).
-    let mut raw = Zeroizing::new(Vec::with_capacity(16 * 1024));
-    serde_json::to_writer_pretty(&mut *raw, v)?;
-    let mut text = Zeroizing::new(String::with_capacity(raw.len() * 6 + 1));
-    super::output::escape_invisibles_into(std::str::from_utf8(&raw)?, &mut text);
-    text.push('\n');
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
 }
 
 async fn trusts_for(ctx: &Context) -> anyhow::Result<Trusts> {
@@ -322,12 +318,15 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         TrustsCmd::RotateInternalKey(a) => {
-            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust).await
+            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust, a.guard.expect_version)
+                .await
         }
         TrustsCmd::Show(a) => super::trust_keys::show(ctx, &trusts, &actor, &a.trust).await,
         TrustsCmd::RotateKey(a) => {
             let t = trusts.resolve_unambiguous(&actor, &a.trust).await?;
-            let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
+            let r = trusts
+                .rotate_keys(&actor, t.id, a.internal, a.guard.expect_version)
+                .await?;
             if std::io::stdout().is_terminal() {
                 // Shown once on the alternate screen, never printed into the scrollback.
                 let metadata = super::output::to_json(&[serde_json::json!({
@@ -405,7 +404,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
                 Err(e) => return Err(e.into()),
             };
-            let d = match trusts.delete(&actor, t.id).await {
+            let d = match trusts.delete(&actor, t.id, a.guard.expect_version).await {
                 Ok(d) => d,
                 // Deleted concurrently between the lookup and the delete.
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),

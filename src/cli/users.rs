@@ -7,7 +7,7 @@ use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, RegistrationId, RoleRef};
 use crate::service::registration::RegisterRequest;
-use crate::service::registration::{Registration, RegistrationState};
+use crate::service::registration::RegistrationState;
 use crate::service::seed_users::SeedOutcome;
 use crate::service::user_roles::RolesEdit;
 use crate::service::versions::Version;
@@ -164,9 +164,13 @@ pub struct RepairArgs {
     /// The operator's note for --resolve.
     #[arg(long, value_name = "TEXT", requires = "resolve")]
     pub note: Option<String>,
+    /// With --retry, --rollback or --resolve: only while the registration is at this version
+    /// (the `version` of `--show ID --output json`); a change since refuses with exit 3.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<Version>,
 }
 
-fn show(s: &str) -> String {
+pub(super) fn show(s: &str) -> String {
     DisplayText::new(s).into_string()
 }
 
@@ -292,12 +296,12 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
                 &format!("invitation sent again to {}", show(&i.email)),
             )
         }
-        UsersCmd::Repair(a) => repair(ctx, &svc, &actor, a).await,
+        UsersCmd::Repair(a) => super::registration_show::repair(ctx, &svc, &actor, a).await,
         UsersCmd::Drift(a) => super::drift::run(ctx, &svc, &actor, a).await,
     }
 }
 
-fn result<T: serde::Serialize>(ctx: &Context, v: &T, text: &str) -> anyhow::Result<i32> {
+pub(super) fn result<T: serde::Serialize>(ctx: &Context, v: &T, text: &str) -> anyhow::Result<i32> {
     if ctx.output == Output::Json {
         print_json(v)?;
     } else {
@@ -405,93 +409,6 @@ async fn list(ctx: &Context, svc: &Services, actor: &Actor, a: ListArgs) -> anyh
         &rows,
     )?;
     eprintln!("{}", page.range_label());
-    Ok(0)
-}
-
-fn print_registrations(rows: &[Registration]) -> std::io::Result<()> {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|r| {
-            let mut err = r.last_error.clone().unwrap_or_default();
-            if let Some(rb) = &r.rollback_error {
-                err.push_str(" | rollback: ");
-                err.push_str(rb);
-            }
-            if let Some(ev) = &r.evidence {
-                // What the saga saw when it refused to adopt or delete (for the operator's decision).
-                err.push_str(" | evidence: ");
-                err.push_str(&ev.to_string());
-            }
-            vec![
-                r.id.to_string(),
-                r.state.to_string(),
-                r.email.clone(),
-                r.sub.map(|s| s.to_string()).unwrap_or_else(|| "-".into()),
-                r.created_at.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
-                err,
-            ]
-        })
-        .collect();
-    print_table(
-        &["ID", "STATE", "EMAIL", "SUB", "CREATED", "LAST ERROR"],
-        &cells,
-    )
-}
-
-async fn repair(
-    ctx: &Context,
-    svc: &Services,
-    actor: &Actor,
-    a: RepairArgs,
-) -> anyhow::Result<i32> {
-    if let Some(id) = a.show {
-        return super::registration_show::run(ctx, svc, actor, id).await;
-    }
-    if let Some(id) = a.retry {
-        let out = svc.retry_registration(actor, id).await?;
-        if ctx.output == Output::Json {
-            print_json(&out)?;
-        } else {
-            outln!("{}", show(&out.message))?;
-        }
-        return Ok(if out.state == RegistrationState::Complete {
-            0
-        } else {
-            1
-        });
-    }
-    if let Some(id) = a.rollback {
-        let r = svc.rollback_registration(actor, id).await?;
-        return result(ctx, &r, &format!("registration {id} is now {}", r.state));
-    }
-    if let Some(id) = a.resolve {
-        let note = a.note.unwrap_or_default();
-        let r = svc.resolve_registration(actor, id, &note).await?;
-        return result(ctx, &r, &format!("registration {id} is now {}", r.state));
-    }
-    if a.reconcile {
-        let out = svc.reconcile_pending(actor, 60).await?;
-        if ctx.output == Output::Json {
-            print_json(
-                &out.iter()
-                    .map(|(id, s)| serde_json::json!({"id": id, "result": s}))
-                    .collect::<Vec<_>>(),
-            )?;
-        } else {
-            for (id, s) in &out {
-                outln!("{id}  {s}")?;
-            }
-            eprintln!("{} pending registration(s) reconciled", out.len());
-        }
-        return Ok(0);
-    }
-    let rows = svc.stuck_registrations(actor).await?;
-    if ctx.output == Output::Json {
-        print_json(&rows)?;
-    } else {
-        print_registrations(&rows)?;
-        eprintln!("{} stuck registration(s)", rows.len());
-    }
     Ok(0)
 }
 

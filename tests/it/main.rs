@@ -13,6 +13,7 @@ mod cli_login;
 mod cli_output;
 mod completions;
 mod concurrency;
+mod concurrency_writes;
 mod db_errors;
 mod demo;
 mod directory;

@@ -36,6 +36,7 @@ pub fn config(read_only: bool) -> AppConfig {
         directory_kind: "local".into(),
         search_debounce_ms: 250,
         demo_credentials: None,
+        idle: None,
     }
 }
 
@@ -248,6 +249,7 @@ pub fn rows_for(
                 created_at: at("2026-11-20 08:00"),
                 sub: Some(UserSub(uuid("00000000-0000-0000-0000-0000000000b2"))),
                 rollback_error: None,
+                version: 1,
             }],
             None,
             query,
@@ -263,6 +265,7 @@ pub fn rows_for(
                 last_heartbeat: Some(at("2026-11-20 09:15")),
                 key_set_at: at("2026-11-05 12:00"),
                 keys_unconfirmed_since: None,
+                version: 1,
             }],
             None,
             query,

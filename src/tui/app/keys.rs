@@ -28,6 +28,7 @@ impl App {
 
     pub(super) fn on_key(&mut self, key: KeyEvent) {
         self.live_activity();
+        self.touch();
         let now = self.clock.now();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));

@@ -8,6 +8,7 @@
 //! `ops.rs` (mutations in flight, quitting), `render.rs` (drawing), `routing.rs` (screens,
 //! their commands and the routing of replies).
 
+mod idle;
 mod keys;
 mod live;
 mod ops;
@@ -76,6 +77,8 @@ pub struct AppConfig {
     pub directory_kind: String,
     pub search_debounce_ms: u64,
     pub demo_credentials: Option<(String, String)>,
+    /// Sign the operator out after this long without a key press (None: never).
+    pub idle: Option<Duration>,
 }
 
 impl AppConfig {
@@ -90,6 +93,7 @@ impl AppConfig {
             },
             search_debounce_ms: s.ui.search_debounce_ms,
             demo_credentials: None,
+            idle: idle::idle_limit(s.console.idle_minutes),
         }
     }
 }
@@ -170,6 +174,10 @@ pub struct App {
     loaded: Vec<Tab>,
     /// The `:env` switch in progress (its request id).
     env_switch: Option<u64>,
+    /// When the last key was pressed (the idle sign-out counts from it).
+    last_key: Duration,
+    /// The screens of an operator signed out for being idle, until they sign in again.
+    parked: Option<idle::Parked>,
 }
 
 fn fresh_screens() -> Vec<Box<dyn Screen>> {
@@ -220,6 +228,8 @@ impl App {
             effects: Vec::new(),
             loaded: Vec::new(),
             env_switch: None,
+            last_key: Duration::ZERO,
+            parked: None,
         };
         if let Some(op) = operator {
             app.signed_in(op);
@@ -283,9 +293,13 @@ impl App {
 
     fn signed_in(&mut self, op: Operator) {
         tracing::info!(operator = %op.sub, "operator signed in");
+        let sub = op.sub;
         self.operator = Some(op);
         self.signin = SignInScreen::new();
-        self.switch_tab(Tab::Mandates);
+        self.touch();
+        if !self.resume(sub) {
+            self.switch_tab(Tab::Mandates);
+        }
     }
 
     /// The service refused because the operator's own authority is gone: back to the sign-in

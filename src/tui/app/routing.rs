@@ -220,6 +220,7 @@ impl App {
         if self.tick.is_multiple_of(every) {
             self.outbox.push(Request::Health);
         }
+        self.idle_check();
         if self.operator.is_some() {
             self.live_fade();
             self.live_tick();

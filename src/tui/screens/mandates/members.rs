@@ -395,6 +395,7 @@ impl MembersView {
                     op: OpBox::new(MandateOp::RemoveMember {
                         mandate_id,
                         user_sub: m.user_id,
+                        version: m.version,
                     }),
                 }))
             }
