@@ -40,6 +40,7 @@ mod trust_keys;
 mod trusts;
 mod tui_bulk_undo;
 mod tui_e2e;
+mod tui_idle;
 mod tui_layout;
 mod tui_live;
 mod tui_outage;
