@@ -1,22 +1,20 @@
 //! `hubdeck trusts rotate-internal-key TRUST` and `hubdeck trusts show TRUST`.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 
 use serde::Serialize;
-use zeroize::Zeroizing;
 
 use super::mandates::print_table;
 use super::{Context, Output, print_json};
 use crate::domain::{DisplayText, TrustId};
 use crate::service::Actor;
 use crate::service::trusts::Trusts;
-use crate::service::versions::Version;
 
 pub async fn rotate_internal(
     trusts: &Trusts,
     actor: &Actor,
     which: &str,
-    expected: Option<Version>,
+    expected: Option<crate::service::versions::Version>,
 ) -> anyhow::Result<i32> {
     if std::io::stdout().is_terminal() {
         // Never into the scrollback: checked before anything is rotated.
@@ -128,7 +126,7 @@ pub(super) async fn hand_over<T: Serialize>(
     minting: Minting<'_>,
     keys: &T,
 ) -> anyhow::Result<()> {
-    if let Err(e) = write_secret_json(keys) {
+    if let Err(e) = super::trusts::write_secret_json(keys) {
         anyhow::bail!(not_handed_over(minting.1, &e.to_string()));
     }
     confirm(trusts, actor, minting, "stdout").await;
@@ -165,27 +163,79 @@ pub(super) async fn confirm(
     }
 }
 
-/// Writes JSON to stdout through zeroize-on-drop buffers (it may hold keys), hidden
-/// characters escaped like every other JSON output (stored names may hold them).
-pub(super) fn write_secret_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    // Pre-sized so the buffers are not reallocated (which would leave copies behind).
-    let mut raw = Zeroizing::new(Vec::with_capacity(16 * 1024));
-    serde_json::to_writer_pretty(&mut *raw, v)?;
-    let mut text = Zeroizing::new(String::with_capacity(raw.len() * 6 + 1));
-    super::output::escape_invisibles_into(std::str::from_utf8(&raw)?, &mut text);
-    text.push('\n');
-    let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())?;
-    out.flush()?;
-    Ok(())
-}
-
-/// The optional guard of a trust write.
-#[derive(Debug, clap::Args)]
-pub struct TrustGuard {
-    /// Apply only while the trust is at this version (the `version` of `trusts show --output
-    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
-    /// naming it, and writes nothing.
-    #[arg(long, value_name = "VERSION")]
-    pub expect_version: Option<Version>,
+/// Hands over the keys of a rotation (`trusts rotate-key`, or an approved rotation its
+/// proposer completes): the one-time reveal on a terminal, else the JSON on stdout; then the
+/// hand-over record.
+pub(super) async fn hand_over_rotated(
+    ctx: &Context,
+    trusts: &Trusts,
+    actor: &Actor,
+    r: crate::domain::trust::RotatedKeys,
+) -> anyhow::Result<i32> {
+    if std::io::stdout().is_terminal() {
+        // Shown once on the alternate screen, never printed into the scrollback.
+        let metadata = super::output::to_json(&[serde_json::json!({
+            "trust_id": r.trust_id.to_string(),
+            "trust_name": r.trust_name,
+        })])?;
+        let name = DisplayText::new(&r.trust_name);
+        let crate::domain::trust::RotatedKeys {
+            trust_id,
+            trust_name,
+            api_key,
+            internal_service_key,
+            keys_minted_at,
+        } = r;
+        crate::tui::reveal_once::show(
+            crate::tui::action::RevealKeys {
+                title: "API key rotated — the new key".into(),
+                trust: DisplayText::new(&trust_name),
+                details: Vec::new(),
+                api_key,
+                internal_key: internal_service_key,
+                on_acknowledged: None,
+            },
+            &ctx.settings,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(not_handed_over(&trust_name, &format!("{e:#}"))))?;
+        confirm(
+            trusts,
+            actor,
+            (trust_id, &trust_name, keys_minted_at),
+            "reveal",
+        )
+        .await;
+        println!("{metadata}");
+        eprintln!(
+            "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
+             screen and are not printed"
+        );
+        return Ok(0);
+    }
+    #[derive(Serialize)]
+    struct Rotated<'a> {
+        trust_id: String,
+        trust_name: &'a str,
+        trust_api_key: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trust_internal_service_key: Option<&'a str>,
+    }
+    hand_over(
+        trusts,
+        actor,
+        (r.trust_id, &r.trust_name, r.keys_minted_at),
+        &[Rotated {
+            trust_id: r.trust_id.to_string(),
+            trust_name: &r.trust_name,
+            trust_api_key: r.api_key.expose(),
+            trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
+        }],
+    )
+    .await?;
+    eprintln!(
+        "hubdeck: rotated the keys of {}; they are shown only once",
+        DisplayText::new(&r.trust_name)
+    );
+    Ok(0)
 }

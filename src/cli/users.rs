@@ -1,11 +1,15 @@
 //! `hubdeck users ...`, `hubdeck seed-users`
 
+mod repair;
+pub use repair::RepairArgs;
+use repair::repair;
+
 use crate::cli::output::{outln, print_table};
 use clap::{Args, Subcommand};
 
 use super::page_args::PageArgs;
 use super::{Context, Output, print_json};
-use crate::domain::{DisplayText, RegistrationId, RoleRef};
+use crate::domain::{DisplayText, RoleRef};
 use crate::service::registration::RegisterRequest;
 use crate::service::registration::RegistrationState;
 use crate::service::seed_users::SeedOutcome;
@@ -142,35 +146,7 @@ pub struct EditProfileArgs {
     pub expect_version: Option<Version>,
 }
 
-#[derive(Debug, Args)]
-pub struct RepairArgs {
-    /// Show one registration: id, email, sub, state with its meaning and the next step, both
-    /// causes (the failure and the rollback's own error), age, who started it.
-    #[arg(long, value_name = "ID", group = "action")]
-    pub show: Option<RegistrationId>,
-    /// Retry role assignment of a registration (idempotent).
-    #[arg(long, value_name = "ID", group = "action")]
-    pub retry: Option<RegistrationId>,
-    /// Roll a registration back (deletes only the identity it provably created).
-    #[arg(long, value_name = "ID", group = "action")]
-    pub rollback: Option<RegistrationId>,
-    /// Mark a registration resolved (with --note): the operator's decision, also for `conflict`.
-    #[arg(long, value_name = "ID", group = "action", requires = "note")]
-    pub resolve: Option<RegistrationId>,
-    /// Reconcile `pending` registrations older than a minute: a consistent read by email plus
-    /// proof of authorship (never adopts a stranger; unprovable → `conflict`).
-    #[arg(long, group = "action")]
-    pub reconcile: bool,
-    /// The operator's note for --resolve.
-    #[arg(long, value_name = "TEXT", requires = "resolve")]
-    pub note: Option<String>,
-    /// With --retry, --rollback or --resolve: only while the registration is at this version
-    /// (the `version` of `--show ID --output json`); a change since refuses with exit 3.
-    #[arg(long, value_name = "VERSION")]
-    pub expect_version: Option<Version>,
-}
-
-pub(super) fn show(s: &str) -> String {
+fn show(s: &str) -> String {
     DisplayText::new(s).into_string()
 }
 
@@ -296,12 +272,12 @@ pub async fn run(ctx: &Context, cmd: UsersCmd) -> anyhow::Result<i32> {
                 &format!("invitation sent again to {}", show(&i.email)),
             )
         }
-        UsersCmd::Repair(a) => super::registration_show::repair(ctx, &svc, &actor, a).await,
+        UsersCmd::Repair(a) => repair(ctx, &svc, &actor, a).await,
         UsersCmd::Drift(a) => super::drift::run(ctx, &svc, &actor, a).await,
     }
 }
 
-pub(super) fn result<T: serde::Serialize>(ctx: &Context, v: &T, text: &str) -> anyhow::Result<i32> {
+fn result<T: serde::Serialize>(ctx: &Context, v: &T, text: &str) -> anyhow::Result<i32> {
     if ctx.output == Output::Json {
         print_json(v)?;
     } else {

@@ -1,25 +1,34 @@
-//! Small settings sections: how CLI commands act, and the console's session.
+//! Settings sections of the audit trail, the two-person rule and the console's session.
 
 use serde::{Deserialize, Serialize};
 
-/// How CLI commands act. By default a command acts as the operator signed in with
-/// `hubdeck login`; the every-permission infrastructure identity is for unattended deploy steps
-/// and runs only when the environment allows it here *and* the command asks for it
-/// (`--as-infrastructure`).
-#[derive(Clone, Debug, Serialize, Deserialize)]
+/// The sealed audit trail (`hubdeck audit seal` / `audit verify`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct CliSettings {
-    /// Allow `--as-infrastructure` in this environment (off by default).
-    pub infrastructure: bool,
-    /// How long a `hubdeck login` session lasts, in hours.
-    pub session_hours: u32,
+pub struct AuditSettings {
+    /// Hex Ed25519 public key of whoever seals the audit trail; `audit verify` trusts only
+    /// seals signed by it. Empty: verification needs `--public-key`.
+    pub seal_public_key: String,
 }
 
-impl Default for CliSettings {
+/// The two-person rule: which actions a second operator must approve, and for how long a
+/// proposal waits.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ApprovalSettings {
+    /// Action names (`global_admin_grant`, `hard_delete`, `trust_key_rotation`,
+    /// `trust_delete`, `user_delete`); `"default"` is all five in a production-like
+    /// environment (its name starts with "prod") and none elsewhere; `"none"` is none.
+    pub require: Vec<String>,
+    /// How long a proposal waits for a decision before it expires.
+    pub expiry_hours: u32,
+}
+
+impl Default for ApprovalSettings {
     fn default() -> Self {
         Self {
-            infrastructure: false,
-            session_hours: 12,
+            require: vec!["default".into()],
+            expiry_hours: 24,
         }
     }
 }
@@ -30,7 +39,7 @@ impl Default for CliSettings {
 pub struct ConsoleSettings {
     /// After this many minutes without a key press the console signs its operator out and
     /// asks them to sign in again (MFA included); signing in again as the same operator
-    /// returns to the screen they were on. 0 never signs out.
+    /// returns to the screen they were on. Fractions allowed; 0 never signs out.
     pub idle_minutes: f64,
 }
 

@@ -9,6 +9,8 @@
 use crate::service::access::Area;
 use crate::service::authority::read_area_on;
 use crate::service::versions::Version;
+/// The kit slot list's columns (the console derives its boolean filter values from them).
+pub use crate::store::trusts::KIT_SLOTS_SPEC;
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
@@ -188,6 +190,13 @@ impl Trusts {
             "rotating a trust's keys",
         )?;
         super::ensure_writable(&self.settings, "trust key rotation")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::TrustKeyRotation {
+                trust: id,
+                internal: rotate_internal,
+            },
+        )?;
         let api_key = self.mint()?;
         let internal_service_key = if rotate_internal {
             Some(self.mint()?)
@@ -241,6 +250,10 @@ impl Trusts {
     ) -> ServiceResult<DeletedTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
         super::ensure_writable(&self.settings, "trust deletion")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::TrustDelete { trust: id },
+        )?;
         let (name, code, freed_slot) = mutate(&self.db, async |tx| {
             authorize(
                 tx,
