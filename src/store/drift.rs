@@ -77,7 +77,7 @@ pub async fn disabled_with_grants(db: &PgPool, limit: i64) -> StoreResult<Vec<Dr
     .await?)
 }
 
-const BROKEN_SELECT: &str = concat!(
+pub(super) const BROKEN_SELECT: &str = concat!(
     "SELECT bm.id AS membership_id, bm.mandate_id, m.name AS mandate_name, bm.user_id, \
             d.email, \
             CASE WHEN d.sub IS NULL OR d.gone_at IS NOT NULL THEN 'gone' ELSE 'disabled' END \
@@ -176,7 +176,7 @@ pub struct ExpiredInvitation {
     pub invited_at: chrono::DateTime<chrono::Utc>,
 }
 
-const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
+pub(super) const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
      FROM users_audit a WHERE a.user_id = d.sub AND a.action = 'Resent invitation'), \
      d.created_at))";
 

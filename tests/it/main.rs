@@ -18,6 +18,7 @@ mod demo;
 mod directory;
 mod doctor;
 mod drift;
+mod drift_paging;
 mod env;
 mod foundation;
 mod local_directory;
