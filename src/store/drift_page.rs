@@ -244,7 +244,15 @@ pub async fn page(db: &PgPool, q: &PageQuery, validity_days: u32) -> StoreResult
             Some((r, k, id)) if rank == *r => Some((k.as_str(), *id)),
             _ => None,
         };
-        let more = class_rows(db, rank, q, validity_days, from, backwards, want - rows.len());
+        let more = class_rows(
+            db,
+            rank,
+            q,
+            validity_days,
+            from,
+            backwards,
+            want - rows.len(),
+        );
         rows.extend(more.await?);
         if rows.len() == want {
             break;
@@ -367,6 +375,7 @@ pub async fn class_ids(
     if let Some(after) = after {
         qb.push(" AND dr.id > ").push_bind(after);
     }
-    qb.push(" ORDER BY dr.id LIMIT ").push_bind(i64::from(limit));
+    qb.push(" ORDER BY dr.id LIMIT ")
+        .push_bind(i64::from(limit));
     Ok(qb.build_query_scalar().fetch_all(db).await?)
 }

@@ -91,7 +91,10 @@ impl Services {
         let total = drift_page::class_totals(&self.db, days).await?[class.rank()];
         let mut first = None;
         for id in drift_page::class_ids(&self.db, class.rank(), days, None, 5).await? {
-            match self.drift_repair_preview(actor, DriftTarget { class, id }).await {
+            match self
+                .drift_repair_preview(actor, DriftTarget { class, id })
+                .await
+            {
                 Ok(p) => {
                     first = Some(p);
                     break;

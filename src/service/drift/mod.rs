@@ -19,11 +19,11 @@ use crate::domain::page::Want;
 use crate::domain::{DisplayText, Page, PageQuery, UserSub};
 use crate::service::access::Area;
 use crate::store::drift as store;
-use crate::store::drift_page;
-pub use class_repair::{ClassRepairPlan, ClassRepairProgress, ClassRepairReport};
-pub use crate::store::drift_page::DriftEntry;
 /// The report's row types (the console's drift screen shows them).
 pub use crate::store::drift::{BrokenMembership, DriftUser, ExpiredInvitation};
+use crate::store::drift_page;
+pub use crate::store::drift_page::DriftEntry;
+pub use class_repair::{ClassRepairPlan, ClassRepairProgress, ClassRepairReport};
 
 /// The drift classes, in the order a report lists them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -298,7 +298,11 @@ impl Services {
 
     /// One page of the drift list — every class in report order, paged like every other list
     /// (`q.want`: the rows, or the exact count of the class filter and search as the total).
-    pub async fn drift_page(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<DriftEntry>> {
+    pub async fn drift_page(
+        &self,
+        actor: &Actor,
+        q: &PageQuery,
+    ) -> ServiceResult<Page<DriftEntry>> {
         self.read_area(actor, Area::Drift, "reading drift").await?;
         let days = self.directory.temporary_password_validity_days().await?;
         match q.want {
