@@ -39,6 +39,7 @@ mod sync;
 mod trust_keys;
 mod trusts;
 mod tui_bulk_undo;
+mod tui_dialogs_fit;
 mod tui_drift;
 mod tui_e2e;
 mod tui_layout;

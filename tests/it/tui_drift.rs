@@ -33,7 +33,7 @@ async fn drift_pages_with_true_totals_and_repairs_a_whole_class_from_the_console
 
     let t = start_signed_in(&db, &[]);
     t.keys(&["7"]);
-    t.wait_for(&["orphan-grants 120", "rows 1–50 of 120"]);
+    t.wait_for(&["orphan-grants 120", "rows 1–50 of 120", "A repair class"]);
     t.keys(&["PageDown"]);
     t.wait_for(&["rows 51–100 of 120"]);
     t.keys(&["PageDown"]);
