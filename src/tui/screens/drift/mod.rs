@@ -135,7 +135,7 @@ impl Screen for DriftScreen {
                 return match result.map(|r| r.downcast::<ClassRepairPlan>()) {
                     Ok(Ok(p)) if p.total == 0 => {
                         vec![
-                            Cmd::Toast(format!("{}: no rows left to repair", p.class)),
+                            Cmd::Info(format!("{}: no rows left to repair", p.class)),
                             Cmd::Reload,
                         ]
                     }
