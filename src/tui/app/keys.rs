@@ -277,6 +277,7 @@ impl App {
             Action::TabKitSlots => self.switch_tab(Tab::KitSlots),
             Action::TabAudit => self.switch_tab(Tab::Audit),
             Action::TabDrift => self.switch_tab(Tab::Drift),
+            Action::TabApprovals => self.switch_tab(Tab::Approvals),
             Action::Up | Action::Down => {
                 let t = self.active().table_mut();
                 if action == Action::Up {

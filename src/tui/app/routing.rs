@@ -114,10 +114,16 @@ impl App {
             }
             Msg::OpDone { id, result } => self.op_done(id, result),
             Msg::Progress { id, done } => self.progress(id, done),
-            Msg::Health { db, directory, .. } => {
+            Msg::Health {
+                db,
+                directory,
+                approvals,
+                ..
+            } => {
                 self.health = Health {
                     db: Some(db),
                     directory: Some(directory),
+                    approvals,
                 };
                 if db {
                     self.db_reachable();
