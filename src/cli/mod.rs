@@ -13,6 +13,7 @@ pub mod demo;
 pub mod directory;
 pub mod doctor;
 pub mod drift;
+pub mod drift_class;
 pub mod env;
 pub mod login;
 pub mod mandates;

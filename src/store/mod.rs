@@ -15,6 +15,7 @@ pub mod cli_sessions;
 pub mod dataset;
 pub mod directory_cache;
 pub mod drift;
+pub mod drift_page;
 pub mod estimates;
 pub mod grants;
 pub mod health;

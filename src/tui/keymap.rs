@@ -80,6 +80,7 @@ actions! {
     ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
     ResendInvite = "resend_invite", true, "resend the selected user's invitation";
     Repair = "repair", true, "preview and repair the selected drift row";
+    RepairClass = "repair_class", true, "repair every row of the selected drift row's class (count and preview first)";
     Restore = "restore", true, "restore the selected soft-deleted mandate (:deleted lists them)";
     ChangePlan = "change_plan", true, "change the selected mandate's plan";
     Export = "export", false, "export the audit rows (asks CSV or JSON)";

@@ -233,7 +233,7 @@ pub fn rows_for(
                     organisation: some("NHS"),
                     roles: vec!["viewer".into()],
                     enabled: false,
-                    status: "FORCE_CHANGE…".into(),
+                    status: "FORCE_CHANGE_PASSWORD".into(),
                     version: hubdeck::service::versions::Version(0),
                 },
             ],

@@ -251,6 +251,24 @@ pub static USE_CASES: &[(&str, Run)] = &[
     ("apply_drift_repair", |f| {
         Box::pin(async { ok(f.s.apply_drift_repair(&f.op, &f.repair).await) })
     }),
+    ("drift_totals", |f| {
+        Box::pin(async { ok(f.s.drift_totals(&f.op).await) })
+    }),
+    ("drift_page", |f| {
+        Box::pin(async { ok(f.s.drift_page(&f.op, &q()).await) })
+    }),
+    ("drift_class_plan", |f| {
+        Box::pin(async { ok(f.s.drift_class_plan(&f.op, f.repair.target.class).await) })
+    }),
+    ("repair_drift_class", |f| {
+        Box::pin(async {
+            let stop = std::sync::atomic::AtomicBool::new(false);
+            let r =
+                f.s.repair_drift_class(&f.op, f.repair.target.class, 10, &stop, &|_| {})
+                    .await;
+            ok(r)
+        })
+    }),
     ("resolve_user", |f| {
         Box::pin(async { ok(f.s.resolve_user(&f.op, "user@hub.example").await) })
     }),

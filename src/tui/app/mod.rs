@@ -339,7 +339,7 @@ impl App {
     /// are in flight (their replies belong to this environment's operator).
     fn switch_env(&mut self, name: &str) {
         if name.is_empty() {
-            self.toasts.push(Toast::ok(format!(
+            self.toasts.push(Toast::info(format!(
                 "environment {}; :env NAME switches (and signs you in again)",
                 DisplayText::with_max(&self.config.environment, 24)
             )));
@@ -354,7 +354,7 @@ impl App {
         }
         let id = self.id();
         self.env_switch = Some(id);
-        self.toasts.push(Toast::ok(format!(
+        self.toasts.push(Toast::info(format!(
             "connecting to {}…",
             DisplayText::with_max(name, 24)
         )));
@@ -378,7 +378,7 @@ impl App {
                 self.health = Health::default();
                 self.outage = Outage::default();
                 self.outbox.push(Request::Health);
-                self.toasts.push(Toast::ok(format!(
+                self.toasts.push(Toast::info(format!(
                     "environment {}: sign in",
                     DisplayText::with_max(&self.config.environment, 24)
                 )));

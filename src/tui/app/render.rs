@@ -332,6 +332,7 @@ fn short_label(a: Action) -> &'static str {
         Action::Bulk => "bulk",
         Action::Undo => "undo",
         Action::Repair => "repair",
+        Action::RepairClass => "repair class",
         Action::Restore => "restore",
         Action::ChangePlan => "plan",
         _ => "",

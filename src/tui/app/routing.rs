@@ -73,6 +73,8 @@ impl App {
                     self.toasts.push(Toast::ok(t));
                 }
             }
+            Cmd::Refuse(t) => self.toasts.push(Toast::warn(t)),
+            Cmd::Info(t) => self.toasts.push(Toast::info(t)),
             Cmd::Error { report, .. } if report.revoked => self.sign_out(&report),
             // The outage banner says it once; a dialog per failed read would bury the screen.
             Cmd::Error { report, .. } if report.connection_lost => self.db_unreachable(),

@@ -50,7 +50,12 @@ pub enum Cmd {
     },
     /// Load the shown table again (e.g. a sub-list just opened).
     Reload,
+    /// Something was done (a green tick).
     Toast(String),
+    /// Nothing was done: the action is not possible here or now (never a green tick).
+    Refuse(String),
+    /// A state or a step, neither done nor refused.
+    Info(String),
     /// A failure for the operator (a revoked authority signs them out).
     Error {
         title: String,

@@ -349,7 +349,7 @@ impl MembersView {
             }
             Action::Bulk => {
                 if !self.all_matching && self.marked.is_empty() {
-                    return Some(Cmd::Toast(
+                    return Some(Cmd::Refuse(
                         "mark members first (space, V for a range, * for all matching)".into(),
                     ));
                 }

@@ -213,7 +213,7 @@ impl MandatesScreen {
                 let m = self.table.selected()?;
                 let name = shown(&m.name);
                 if m.deleted_at.is_none() {
-                    return Some(Cmd::Toast(format!(
+                    return Some(Cmd::Refuse(format!(
                         "{name} is not deleted (:deleted lists the deleted mandates)"
                     )));
                 }
@@ -232,7 +232,7 @@ impl MandatesScreen {
             Action::ChangePlan => {
                 let m = self.table.selected()?;
                 if m.deleted_at.is_some() {
-                    return Some(Cmd::Toast(format!(
+                    return Some(Cmd::Refuse(format!(
                         "{} is deleted: restore it (R) before changing its plan",
                         shown(&m.name)
                     )));

@@ -112,13 +112,29 @@ impl Screen for RegistrationsScreen {
     fn table_mut(&mut self) -> &mut TableView {
         &mut self.table.view
     }
+    /// Only the repairs the selected registration's state allows (a `needs_cleanup` row
+    /// offers no retry; a settled one none).
     fn actions(&self) -> &'static [Action] {
-        &[
-            Action::Open,
-            Action::Retry,
-            Action::Rollback,
-            Action::Resolve,
-        ]
+        use Action::{Open, Resolve, Retry, Rollback};
+        let Some(st) = self.target().and_then(|t| t.2) else {
+            return &[Open, Retry, Rollback, Resolve];
+        };
+        let ok = repairs(st);
+        let has = |r| ok.contains(&r);
+        match (
+            has(RegistrationRepair::Retry),
+            has(RegistrationRepair::RollBack),
+            has(RegistrationRepair::Resolve),
+        ) {
+            (true, true, true) => &[Open, Retry, Rollback, Resolve],
+            (false, true, true) => &[Open, Rollback, Resolve],
+            (false, false, true) => &[Open, Resolve],
+            (true, true, false) => &[Open, Retry, Rollback],
+            (true, false, true) => &[Open, Retry, Resolve],
+            (true, false, false) => &[Open, Retry],
+            (false, true, false) => &[Open, Rollback],
+            (false, false, false) => &[Open],
+        }
     }
 
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
@@ -147,7 +163,7 @@ impl Screen for RegistrationsScreen {
         if let Some(st) = state
             && !repairs(st).contains(&wanted)
         {
-            return Some(Cmd::Toast(format!(
+            return Some(Cmd::Refuse(format!(
                 "the registration of {email} is {}: {} is not possible now",
                 st.as_str(),
                 match wanted {
