@@ -6,10 +6,11 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{ErrorReport, Msg, OpBox, OpOutcome, Operation, Request, RevealKeys};
+use hubdeck::tui::action::{ErrorReport, OpBox, OpOutcome, Operation, RevealKeys};
 use hubdeck::tui::app::App;
 use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
+use hubdeck::tui::msg::{Msg, Request};
 use hubdeck::tui::screens::Tab;
 use hubdeck::tui::screens::mandates::data::MandateOp;
 use hubdeck::tui::screens::roles::{LoadRoleChoices, RoleTarget};
@@ -487,7 +488,7 @@ proptest! {
         let reqs = a.take_requests();
         prop_assert!(
             reqs.iter()
-                .all(|r| !matches!(r, Request::SignIn { .. } | Request::NewPassword { .. })),
+                .all(|r| r.job::<hubdeck::tui::screens::signin::data::SignInJob>().is_none()),
             "a paste never submits the sign-in form"
         );
         let queued = answer(&mut a, reqs);
@@ -869,7 +870,13 @@ fn the_create_form_offers_the_catalogue_plans() {
         })
         .expect("the catalogue is read with the first page");
     answer(&mut a, reqs);
-    a.update(Msg::reply(id, PlanKeys(vec!["GOLD".into(), "TEAM".into()])));
+    a.update(Msg::reply(
+        id,
+        hubdeck::tui::screens::mandates::Reply::Plans(Ok(PlanKeys(vec![
+            "GOLD".into(),
+            "TEAM".into(),
+        ]))),
+    ));
     a.update(ch('n'));
     assert!(screen(&a).contains("◀ GOLD ▶"), "{}", screen(&a));
 }

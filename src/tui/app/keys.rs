@@ -6,10 +6,12 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::{App, Effect, MAX_PASTE, Palette};
-use crate::tui::action::Request;
+use super::{App, Effect, MAX_PASTE, Owner, Palette};
+use crate::tui::action::{Anonymous, ask};
 use crate::tui::keymap::Action;
+use crate::tui::msg::Reply;
 use crate::tui::screens::Tab;
+use crate::tui::screens::signin::data::SignInJob;
 use crate::tui::widgets::dialog::{Dialog, DialogOutcome, PickPurpose, Picker};
 use crate::tui::widgets::form::{Form, FormOutcome, Submission};
 use crate::tui::widgets::reveal::{GUARD, Reveal, RevealOutcome};
@@ -127,10 +129,11 @@ impl App {
                         }
                     }
                 }
-                FormOutcome::Submit(Submission::Load(job)) => {
+                FormOutcome::Submit(Submission::ToScreen) => {
                     self.close_form();
                     let tab = self.tab;
-                    self.screen_cmd(tab, crate::tui::screens::Cmd::Load { slot: "form", job });
+                    let cmds = self.active().on_submitted();
+                    self.screen_cmds(tab, cmds);
                 }
                 FormOutcome::Submit(_) => {}
             }
@@ -168,56 +171,43 @@ impl App {
         }
     }
 
+    /// The sign-in screen's keys: each step is an ordinary read of the sign-in screen
+    /// (anonymous: nobody is signed in yet), its answer routed like any other.
     fn signin_key(&mut self, key: KeyEvent) {
         if key.code == KeyCode::Esc && !self.signin.form.busy {
             self.request_quit();
             return;
         }
-        match self.signin.form.handle_key(&key) {
+        let job = match self.signin.form.handle_key(&key) {
             FormOutcome::Submit(Submission::SignIn { email, password }) => {
-                self.signin.form.busy = true;
-                let id = self.id();
-                self.signin.awaiting = Some(id);
                 self.signin.error = None;
-                self.outbox.push(Request::SignIn {
-                    id,
-                    email,
-                    password,
-                });
+                SignInJob::Password { email, password }
             }
             FormOutcome::Submit(Submission::NewPassword { password }) => {
-                if let Some(ch) = self.signin.challenge.clone() {
-                    self.signin.form.busy = true;
-                    let id = self.id();
-                    self.signin.awaiting = Some(id);
-                    self.outbox.push(Request::NewPassword {
-                        id,
-                        challenge: ch,
-                        password,
-                    });
+                let Some(challenge) = self.signin.challenge.clone() else {
+                    return;
+                };
+                SignInJob::NewPassword {
+                    challenge,
+                    password,
                 }
             }
             FormOutcome::Submit(Submission::MfaCode { code }) => {
-                let id = self.id();
-                let req = if let Some(setup) = self.signin.setup.clone() {
-                    Request::MfaSetupCode { id, setup, code }
+                let job = if let Some(setup) = self.signin.setup.clone() {
+                    SignInJob::MfaSetupCode { setup, code }
                 } else if let Some(challenge) = self.signin.mfa.clone() {
-                    Request::MfaCode {
-                        id,
-                        challenge,
-                        code,
-                    }
+                    SignInJob::MfaCode { challenge, code }
                 } else {
                     return;
                 };
-                self.signin.form.busy = true;
-                self.signin.awaiting = Some(id);
                 self.signin.error = None;
-                self.outbox.push(req);
+                job
             }
-            FormOutcome::Cancel => self.request_quit(),
-            _ => {}
-        }
+            FormOutcome::Cancel => return self.request_quit(),
+            _ => return,
+        };
+        self.signin.form.busy = true;
+        self.ask(Owner::SignIn, ask(Anonymous(job), Reply::SignIn));
     }
 
     fn search_key(&mut self, key: KeyEvent) {
@@ -270,13 +260,11 @@ impl App {
                 };
                 self.switch_tab(Tab::ALL[j]);
             }
-            Action::TabMandates => self.switch_tab(Tab::Mandates),
-            Action::TabUsers => self.switch_tab(Tab::Users),
-            Action::TabRegistrations => self.switch_tab(Tab::Registrations),
-            Action::TabTrusts => self.switch_tab(Tab::Trusts),
-            Action::TabKitSlots => self.switch_tab(Tab::KitSlots),
-            Action::TabAudit => self.switch_tab(Tab::Audit),
-            Action::TabDrift => self.switch_tab(Tab::Drift),
+            // The tab at that place in the bar (a number past the last tab does nothing).
+            Action::Tab(n) => match Tab::ALL.get(usize::from(n)) {
+                Some(tab) => self.switch_tab(*tab),
+                None => return false,
+            },
             Action::Up | Action::Down => {
                 let t = self.active().table_mut();
                 if action == Action::Up {
@@ -348,12 +336,14 @@ impl App {
                 let tab = self.tab;
                 // The record an edit form is about: the live view warns the form when
                 // someone else changes it.
-                let subject = self.screens[tab.index()]
+                let subject = self
+                    .screens
+                    .get(tab)
                     .table()
                     .selected_row()
                     .map(|r| r.id.clone());
                 let edits = matches!(other, Action::Edit | Action::Roles | Action::ChangePlan);
-                match self.screens[tab.index()].on_action(other, &ctx) {
+                match self.screens.get_mut(tab).on_action(other, &ctx) {
                     Some(cmd) => {
                         self.screen_cmd(tab, cmd);
                         if edits && self.form.is_some() {

@@ -1,13 +1,16 @@
 //! The router: the tab bar, the overlays (dialog, form, reveal panel, palette, help, toasts)
-//! and the global keys. It knows screens only through [`Screen`]; every reply goes back to
-//! whoever asked, and [`App::pending`] is the one place where stale replies are dropped.
+//! and the global keys. It knows screens only through the tab registry ([`Screens`]); every
+//! reply goes back to whoever asked, and the [`Inbox`] is the one place where stale replies
+//! are dropped.
 //! `App::update` only changes state and queues [`Request`]s; the loop in `tui/mod.rs` runs
 //! them as tasks. Nothing here awaits I/O, so every path is unit-testable.
 //!
-//! Files: `mod.rs` (state, session, reply routing), `keys.rs` (keys, paste, palette),
-//! `ops.rs` (mutations in flight, quitting), `render.rs` (drawing), `routing.rs` (screens,
-//! their commands and the routing of replies).
+//! Files: `mod.rs` (state, session), `inbox.rs` (which replies are still wanted), `keys.rs`
+//! (keys, paste), `palette.rs` (the command palette), `ops.rs` (mutations in flight,
+//! quitting), `render.rs` (drawing), `routing.rs` (screens, their commands and the routing of
+//! replies), `live.rs` (the change feed), `outage.rs` (a database outage).
 
+mod inbox;
 mod keys;
 mod live;
 mod ops;
@@ -21,11 +24,12 @@ use std::time::Duration;
 
 use tui_input::Input;
 
-use super::action::{ErrorReport, Request, RevealKeys};
+use super::action::{ErrorReport, LoadBox, RevealKeys};
 use super::clock::Clock;
 use super::keymap::Keymap;
+use super::msg::{Reply, Request};
 use super::screens::signin::SignInScreen;
-use super::screens::{Screen, Tab};
+use super::screens::{Screens, Tab, TabScreen};
 use super::theme::Theme;
 use super::widgets::dialog::Dialog;
 use super::widgets::form::Form;
@@ -34,6 +38,8 @@ use super::widgets::toast::Toast;
 use crate::domain::{DisplayText, Secret};
 use crate::service::Operator;
 
+pub use super::msg::AppConfig;
+pub use inbox::{Inbox, Owner};
 pub use live::Live;
 pub use ops::InFlight;
 pub use outage::Outage;
@@ -67,55 +73,6 @@ pub struct Palette {
     pub history_pos: Option<usize>,
 }
 
-/// What the settings give the console.
-#[derive(Clone, Debug)]
-pub struct AppConfig {
-    pub environment: String,
-    pub environment_color: String,
-    pub read_only: bool,
-    pub directory_kind: String,
-    pub search_debounce_ms: u64,
-    pub demo_credentials: Option<(String, String)>,
-}
-
-impl AppConfig {
-    pub fn from_settings(s: &crate::config::Settings) -> Self {
-        Self {
-            environment: s.ui.environment.clone(),
-            environment_color: s.ui.environment_color.clone(),
-            read_only: s.ui.read_only,
-            directory_kind: match s.directory.kind {
-                crate::config::DirectoryKind::Cognito => "cognito".into(),
-                crate::config::DirectoryKind::Local => "local".into(),
-            },
-            search_debounce_ms: s.ui.search_debounce_ms,
-            demo_credentials: None,
-        }
-    }
-}
-
-/// Who waits for a reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Owner {
-    /// A screen (its [`Screen::on_reply`]).
-    Tab(Tab),
-    /// The open form (role choices, user picker).
-    Form,
-    /// The filter menu of a column.
-    Filter(String),
-    /// The live view's poll of the change feed.
-    Live,
-}
-
-/// A reply still wanted: by whom, and for what (a newer request of the same owner, slot and
-/// list supersedes it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pending {
-    pub owner: Owner,
-    pub slot: &'static str,
-    pub list: &'static str,
-}
-
 pub struct App {
     pub config: AppConfig,
     pub keymap: Keymap,
@@ -123,8 +80,8 @@ pub struct App {
     pub operator: Option<Operator>,
     pub signin: SignInScreen,
     pub tab: Tab,
-    /// One screen per tab, in [`Tab::ALL`] order.
-    pub screens: Vec<Box<dyn Screen>>,
+    /// One screen per tab.
+    pub screens: Screens,
     pub dialog: Option<Dialog>,
     pub form: Option<Form>,
     pub reveal: Option<Reveal>,
@@ -151,8 +108,8 @@ pub struct App {
     pub inflight: BTreeMap<u64, InFlight>,
     /// Cancelled mutations whose late reply is dropped.
     cancelled: BTreeSet<u64>,
-    /// Every read whose reply is still wanted, by request id (the one stale check).
-    pub pending: BTreeMap<u64, Pending>,
+    /// Every read whose reply is still wanted (the one stale check).
+    pub inbox: Inbox,
     /// Key sets that arrived while the reveal panel was showing another.
     pub reveal_queue: VecDeque<RevealKeys>,
     /// Results reported while the reveal panel was up (shown when it closes).
@@ -172,10 +129,6 @@ pub struct App {
     env_switch: Option<u64>,
 }
 
-fn fresh_screens() -> Vec<Box<dyn Screen>> {
-    Tab::ALL.iter().map(|t| t.screen()).collect()
-}
-
 impl App {
     pub fn new(
         config: AppConfig,
@@ -190,7 +143,7 @@ impl App {
             operator: None,
             signin: SignInScreen::new(),
             tab: Tab::Mandates,
-            screens: fresh_screens(),
+            screens: Screens::new(),
             dialog: None,
             form: None,
             reveal: None,
@@ -209,7 +162,7 @@ impl App {
             screen_size: None,
             inflight: BTreeMap::new(),
             cancelled: BTreeSet::new(),
-            pending: BTreeMap::new(),
+            inbox: Inbox::default(),
             reveal_queue: VecDeque::new(),
             deferred_toasts: Vec::new(),
             dialog_queue: VecDeque::new(),
@@ -243,29 +196,27 @@ impl App {
     }
 
     /// The screen of a tab.
-    pub fn screen(&self, tab: Tab) -> &dyn Screen {
-        self.screens[tab.index()].as_ref()
+    pub fn screen(&self, tab: Tab) -> &dyn TabScreen {
+        self.screens.get(tab)
     }
 
-    /// The screen of a tab, as its concrete type (tests).
-    pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn Screen {
-        self.screens[tab.index()].as_mut()
+    pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn TabScreen {
+        self.screens.get_mut(tab)
     }
 
-    fn active(&mut self) -> &mut dyn Screen {
-        self.screens[self.tab.index()].as_mut()
+    fn active(&mut self) -> &mut dyn TabScreen {
+        self.screens.get_mut(self.tab)
     }
 
-    pub fn active_ref(&self) -> &dyn Screen {
-        self.screens[self.tab.index()].as_ref()
+    pub fn active_ref(&self) -> &dyn TabScreen {
+        self.screens.get(self.tab)
     }
 
-    /// Waits for reply `id` on behalf of `owner`; an older request of the same owner, slot
-    /// and list is no longer wanted.
-    fn expect(&mut self, id: u64, owner: Owner, slot: &'static str, list: &'static str) {
-        let p = Pending { owner, slot, list };
-        self.pending.retain(|_, q| *q != p);
-        self.pending.insert(id, p);
+    /// Sends a read for `owner`; its answer comes back through the inbox.
+    fn ask(&mut self, owner: Owner, load: LoadBox<Reply>) {
+        let id = self.id();
+        self.inbox.expect(id, owner, load.purpose());
+        self.outbox.push(Request::Load { id, load });
     }
 
     fn open_form(&mut self, f: Form) {
@@ -278,7 +229,7 @@ impl App {
         self.form = None;
         self.live.form_subject = None;
         self.live.form_notice = None;
-        self.pending.retain(|_, p| p.owner != Owner::Form);
+        self.inbox.forget(Owner::Form);
     }
 
     fn signed_in(&mut self, op: Operator) {
@@ -303,8 +254,8 @@ impl App {
     fn clear_session(&mut self) {
         self.operator = None;
         self.live = Live::default();
-        self.screens = fresh_screens();
-        self.pending.clear();
+        self.screens = Screens::new();
+        self.inbox.clear();
         self.loaded.clear();
         self.tab = Tab::Mandates;
         self.form = None;

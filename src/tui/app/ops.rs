@@ -3,7 +3,8 @@
 //! cancelling long work, and quitting only once every reply is in.
 
 use super::App;
-use crate::tui::action::{ErrorReport, OpBox, OpOutcome, Request, RevealKeys};
+use crate::tui::action::{ErrorReport, OpBox, OpOutcome, RevealKeys};
+use crate::tui::msg::Request;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::RoleChange;
 use crate::tui::widgets::reveal::Reveal;

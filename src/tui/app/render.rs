@@ -89,6 +89,7 @@ impl App {
         if self.help {
             crate::tui::widgets::help::render(
                 &self.keymap,
+                &describe_action,
                 self.config.read_only,
                 self.config.demo_credentials.as_ref(),
                 self.help_scroll,
@@ -332,5 +333,15 @@ fn short_label(a: Action) -> &'static str {
         Action::Restore => "restore",
         Action::ChangePlan => "plan",
         _ => "",
+    }
+}
+
+/// An action's line in `?`: a tab key says which tab (from the registry).
+fn describe_action(action: crate::tui::keymap::Action) -> &'static str {
+    match action {
+        crate::tui::keymap::Action::Tab(n) => Tab::ALL
+            .get(usize::from(n))
+            .map_or("no such tab", |t| t.help()),
+        other => other.description(),
     }
 }

@@ -4,25 +4,32 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use super::{Cmd, Ctx, Screen, page_reply, shown};
+use super::{Ctx, Screen, page_reply, shown};
+use crate::domain::PageQuery;
 use crate::domain::audit::TimeRange;
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{ErrorReport, LoadBox, OpBox};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::fields::Field;
 use crate::tui::widgets::form::Form;
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{AuditRow, Export};
 
 /// The export formats the form offers.
 pub const EXPORT_FORMATS: [&str; 2] = ["CSV", "JSON"];
+
+/// What the audit screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<AuditRow>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct AuditScreen {
     pub table: Typed<AuditRow>,
@@ -37,9 +44,9 @@ impl Default for AuditScreen {
 impl AuditScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "audit",
-                Arc::new(data::Audit),
+                data::Audit,
                 "Audit",
                 vec![
                     Column::new("When", "occurred_at", Constraint::Length(16)),
@@ -49,7 +56,7 @@ impl AuditScreen {
                     Column::new("Subject", "subject_name", Constraint::Fill(3)).filterable(),
                     Column::new("Via", "via", Constraint::Length(4)).filterable(),
                 ],
-            )),
+            ),
         }
     }
 
@@ -76,6 +83,10 @@ impl AuditScreen {
 }
 
 impl Screen for AuditScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -135,13 +146,10 @@ impl Screen for AuditScreen {
         vec![Cmd::Reload]
     }
 
-    fn on_reply(
-        &mut self,
-        _slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        page_reply(&mut self.table, id, result)
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+        }
     }
 
     /// The table, and the selected row's detail with its before/after diff.

@@ -6,7 +6,7 @@ use crate::domain::page::PageNav;
 use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::drift::{DriftReport, DriftTarget, RepairPreview};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::widgets::table::TableRow;
 
 /// How many rows of each class the screen reads.
@@ -126,12 +126,12 @@ fn keep(row: &DriftRow, q: &PageQuery) -> bool {
     class_ok && search_ok
 }
 
-impl ListSource for Drift {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<DriftRow> for Drift {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<DriftRow>> {
         Box::pin(async move {
             let report = s.drift_report(&a, PER_CLASS).await?;
             let items: Vec<DriftRow> = rows(&report).into_iter().filter(|r| keep(r, &q)).collect();
-            Ok(Box::new(Page {
+            Ok(Page {
                 total: items.len() as u64,
                 page_size: (items.len() as u32).max(q.page_size),
                 items,
@@ -142,7 +142,7 @@ impl ListSource for Drift {
                     at_end: true,
                     ..PageNav::default()
                 },
-            }) as Reply)
+            })
         })
     }
     fn filter_values(
@@ -170,8 +170,9 @@ impl ListSource for Drift {
 pub struct LoadPreview(pub DriftTarget);
 
 impl Job for LoadPreview {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.drift_repair_preview(&a, self.0).await?) as Reply) })
+    type Out = RepairPreview;
+    fn run(self, s: Services, a: Actor) -> JobFuture<RepairPreview> {
+        Box::pin(async move { Ok(s.drift_repair_preview(&a, self.0).await?) })
     }
 }
 

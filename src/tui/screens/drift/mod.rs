@@ -7,17 +7,26 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::layout::Constraint;
 
-use super::{Cmd, Ctx, Screen, page_reply};
+use super::{Ctx, Screen, page_reply};
+use crate::domain::PageQuery;
 use crate::service::drift::RepairPreview;
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{DriftRow, LoadPreview, RepairOp, needs_typed_confirmation, preview_text};
+
+/// What the drift screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<DriftRow>),
+    /// The repair preview of a row.
+    Preview(Result<RepairPreview, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct DriftScreen {
     pub table: Typed<DriftRow>,
@@ -32,9 +41,9 @@ impl Default for DriftScreen {
 impl DriftScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "drift",
-                Arc::new(data::Drift),
+                data::Drift,
                 "Drift",
                 vec![
                     Column::filter_only("Class", "class", Constraint::Length(20)),
@@ -42,7 +51,7 @@ impl DriftScreen {
                     Column::plain("Mandate", Constraint::Fill(2)),
                     Column::plain("Why", Constraint::Fill(3)),
                 ],
-            )),
+            ),
         }
     }
 
@@ -63,6 +72,10 @@ impl DriftScreen {
 }
 
 impl Screen for DriftScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -77,29 +90,18 @@ impl Screen for DriftScreen {
         match action {
             Action::Repair | Action::Open => {
                 let row = self.table.selected()?;
-                Some(Cmd::Load {
-                    slot: "preview",
-                    job: Box::new(LoadPreview(row.target)),
-                })
+                Some(Cmd::Load(ask(LoadPreview(row.target), Reply::Preview)))
             }
             _ => None,
         }
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        if slot != "preview" {
-            return page_reply(&mut self.table, id, result);
-        }
-        match result.map(|r| r.downcast::<RepairPreview>()) {
-            Ok(Ok(p)) => vec![Cmd::Dialog(Self::confirm(*p))],
-            Ok(Err(_)) => Vec::new(),
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+            Reply::Preview(Ok(p)) => vec![Cmd::Dialog(Self::confirm(p))],
             // Not drift any more (repaired elsewhere): say so and show the list as it is now.
-            Err(report) => vec![
+            Reply::Preview(Err(report)) => vec![
                 Cmd::Error {
                     title: "Cannot repair this row".into(),
                     report,
