@@ -12,6 +12,7 @@
 
 mod inbox;
 mod keys;
+mod layers;
 mod live;
 mod ops;
 mod outage;
@@ -40,6 +41,7 @@ use crate::service::Operator;
 
 pub use super::msg::AppConfig;
 pub use inbox::{Inbox, Owner};
+pub use layers::Layer;
 pub use live::Live;
 pub use ops::InFlight;
 pub use outage::Outage;
