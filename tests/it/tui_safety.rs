@@ -102,7 +102,7 @@ fn rotate_then_delete(a: &mut App) -> (u64, u64) {
         matches!(one::<MandateOp>(&del), Some(MandateOp::SoftDelete { .. })),
         "{del:?}"
     );
-    assert_eq!(a.inflight.len(), 2, "both are tracked");
+    assert_eq!(a.ops.inflight.len(), 2, "both are tracked");
     (rot[0].0, del[0].0)
 }
 
@@ -130,7 +130,7 @@ fn two_mutations_in_flight_replies_in_either_order() {
             a.update(rotation());
         }
         answer_all(&mut a);
-        assert!(a.inflight.is_empty());
+        assert!(a.ops.inflight.is_empty());
         assert!(a.reveal.is_some(), "the new key is on the reveal panel");
         assert!(screen(&a).contains(NEW_KEY), "order {rotation_first}");
         acknowledge(&mut a, NEW_KEY);
@@ -240,7 +240,7 @@ fn quitting_with_a_mutation_in_flight_asks_waits_and_shows_keys_first() {
     );
     wait(&a);
     a.update(ch('y'));
-    assert!(a.quit_pending && !a.quit, "waits for the reply");
+    assert!(a.ops.quit_pending && !a.quit, "waits for the reply");
     assert!(screen(&a).contains("waiting for 1 reply"));
     // Behind the notice nothing else acts.
     a.update(ch('n'));
@@ -267,7 +267,7 @@ fn a_failure_while_quitting_is_shown_before_quitting() {
     a.update(ctrl('c'));
     wait(&a);
     a.update(ch('y'));
-    assert!(a.quit_pending);
+    assert!(a.ops.quit_pending);
     a.update(Msg::OpDone {
         id,
         result: Err(ErrorReport::msg("mandate is locked by another operator")),
@@ -782,7 +782,7 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
             .any(|r| matches!(r, Request::Cancel { id: c } if *c == id)),
         "{reqs:?}"
     );
-    assert!(a.inflight.is_empty());
+    assert!(a.ops.inflight.is_empty());
     assert!(screen(&a).contains("export audit cancelled"));
     // The task finished anyway before the abort landed: its reply is dropped.
     a.update(Msg::OpDone {
@@ -812,7 +812,7 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
     let footer = crate::tui_snapshots::text_of(wide.backend().buffer());
     assert!(footer.contains("running: delete mandate"), "{footer}");
     a.update(key(KeyCode::Esc));
-    assert_eq!(a.inflight.len(), 1);
+    assert_eq!(a.ops.inflight.len(), 1);
     assert!(
         a.take_requests()
             .iter()

@@ -32,7 +32,7 @@ impl App {
         // replies can open while quitting waits, keep their own keys).
         let reply_on_screen =
             self.reveal.is_some() || matches!(self.dialog, Some(Dialog::Error { .. }));
-        if self.too_small() || (self.quit_pending && !reply_on_screen) {
+        if self.too_small() || (self.ops.quit_pending && !reply_on_screen) {
             if ctrl_c || (self.keymap.is(&key, Action::Quit) && !ctrl_d) {
                 self.request_quit();
             }
@@ -266,7 +266,7 @@ impl App {
                 .take(MAX_PASTE)
                 .collect(),
         );
-        if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
+        if self.too_small() || (self.ops.quit_pending && self.reveal.is_none()) {
             return;
         }
         let ignored = |app: &mut App, why: &str| {

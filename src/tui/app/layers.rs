@@ -108,7 +108,7 @@ impl App {
             }
             DialogOutcome::QuitWhenDone => {
                 self.close_dialog();
-                self.quit_pending = true;
+                self.ops.quit_pending = true;
                 self.maybe_finish_quit();
             }
         }

@@ -20,7 +20,7 @@ mod palette;
 mod render;
 mod routing;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tui_input::Input;
@@ -43,7 +43,7 @@ pub use super::msg::AppConfig;
 pub use inbox::{Inbox, Owner};
 pub use layers::Layer;
 pub use live::Live;
-pub use ops::InFlight;
+pub use ops::{InFlight, Operations};
 pub use outage::Outage;
 
 /// Smallest usable terminal.
@@ -99,17 +99,12 @@ pub struct App {
     pub live: Live,
     pub tick: u64,
     pub quit: bool,
-    /// Quit was asked for while mutations were in flight: quit once every reply is in and
-    /// every key set was acknowledged.
-    pub quit_pending: bool,
     /// The console's clock (manual in tests).
     pub clock: Clock,
     /// The terminal's size, from resize events (None until the first one).
     pub screen_size: Option<(u16, u16)>,
-    /// Every mutation in flight, by request id.
-    pub inflight: BTreeMap<u64, InFlight>,
-    /// Cancelled mutations whose late reply is dropped.
-    cancelled: BTreeSet<u64>,
+    /// The operations tracker: changes in flight, cancelled ones, a quit waiting for them.
+    pub ops: Operations,
     /// Every read whose reply is still wanted (the one stale check).
     pub inbox: Inbox,
     /// Key sets that arrived while the reveal panel was showing another.
@@ -159,11 +154,9 @@ impl App {
             live: Live::default(),
             tick: 0,
             quit: false,
-            quit_pending: false,
             clock: Clock::system(),
             screen_size: None,
-            inflight: BTreeMap::new(),
-            cancelled: BTreeSet::new(),
+            ops: Operations::default(),
             inbox: Inbox::default(),
             reveal_queue: VecDeque::new(),
             deferred_toasts: Vec::new(),
@@ -266,7 +259,7 @@ impl App {
         self.dialog_from_form = false;
         self.palette = None;
         self.help = false;
-        for job in self.inflight.values_mut() {
+        for job in self.ops.inflight.values_mut() {
             job.form = false;
         }
         self.signin = SignInScreen::new();
@@ -282,10 +275,10 @@ impl App {
             )));
             return;
         }
-        if !self.inflight.is_empty() {
+        if !self.ops.inflight.is_empty() {
             self.toasts.push(Toast::warn(format!(
                 "wait for {} running change(s) before switching environments",
-                self.inflight.len()
+                self.ops.inflight.len()
             )));
             return;
         }

@@ -161,8 +161,8 @@ impl App {
             t.muted,
         ));
         spans.push(Span::styled(dir, dirs));
-        if !self.inflight.is_empty() {
-            let n = self.inflight.len();
+        if !self.ops.inflight.is_empty() {
+            let n = self.ops.inflight.len();
             spans.push(Span::styled(
                 if n == 1 {
                     format!(
@@ -266,7 +266,7 @@ impl App {
         // What runs: the task Esc cancels first, then the changes that run to their reply.
         let mut tail = Vec::new();
         if let Some((id, what)) = self.cancellable() {
-            let done = self.inflight.get(&id).and_then(|j| j.done);
+            let done = self.ops.inflight.get(&id).and_then(|j| j.done);
             tail.push(Span::styled("Esc", t.key));
             tail.push(Span::styled(
                 match done {
@@ -280,6 +280,7 @@ impl App {
             ));
         }
         let running: Vec<&str> = self
+            .ops
             .inflight
             .values()
             .filter(|j| !j.cancellable)
