@@ -7,13 +7,9 @@ mod register;
 pub(super) use register::write_secret_json;
 pub use register::{RegisterTrustArgs, register};
 
-use std::io::IsTerminal;
-
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::page_args::PageArgs;
-use super::trust_keys::{confirm, hand_over, not_handed_over};
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
@@ -125,72 +121,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
         TrustsCmd::RotateKey(a) => {
             let t = trusts.resolve_unambiguous(&actor, &a.trust).await?;
             let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
-            if std::io::stdout().is_terminal() {
-                // Shown once on the alternate screen, never printed into the scrollback.
-                let metadata = super::output::to_json(&[serde_json::json!({
-                    "trust_id": r.trust_id.to_string(),
-                    "trust_name": r.trust_name,
-                })])?;
-                let name = DisplayText::new(&r.trust_name);
-                let crate::domain::trust::RotatedKeys {
-                    trust_id,
-                    trust_name,
-                    api_key,
-                    internal_service_key,
-                    keys_minted_at,
-                } = r;
-                crate::tui::reveal_once::show(
-                    crate::tui::action::RevealKeys {
-                        title: "API key rotated — the new key".into(),
-                        trust: DisplayText::new(&trust_name),
-                        details: Vec::new(),
-                        api_key,
-                        internal_key: internal_service_key,
-                        on_acknowledged: None,
-                    },
-                    &ctx.settings,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!(not_handed_over(&trust_name, &format!("{e:#}"))))?;
-                confirm(
-                    &trusts,
-                    &actor,
-                    (trust_id, &trust_name, keys_minted_at),
-                    "reveal",
-                )
-                .await;
-                println!("{metadata}");
-                eprintln!(
-                    "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
-                     screen and are not printed"
-                );
-                return Ok(0);
-            }
-            #[derive(Serialize)]
-            struct Rotated<'a> {
-                trust_id: String,
-                trust_name: &'a str,
-                trust_api_key: &'a str,
-                #[serde(skip_serializing_if = "Option::is_none")]
-                trust_internal_service_key: Option<&'a str>,
-            }
-            hand_over(
-                &trusts,
-                &actor,
-                (r.trust_id, &r.trust_name, r.keys_minted_at),
-                &[Rotated {
-                    trust_id: r.trust_id.to_string(),
-                    trust_name: &r.trust_name,
-                    trust_api_key: r.api_key.expose(),
-                    trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
-                }],
-            )
-            .await?;
-            eprintln!(
-                "hubdeck: rotated the keys of {}; they are shown only once",
-                DisplayText::new(&r.trust_name)
-            );
-            Ok(0)
+            super::trust_keys::hand_over_rotated(ctx, &trusts, &actor, r).await
         }
         TrustsCmd::Delete(a) => {
             if !a.yes {

@@ -70,6 +70,15 @@ impl Trusts {
             "rotating a trust's internal-service key",
         )?;
         super::ensure_writable(&self.settings, "trust internal-service key rotation")?;
+        if super::approvals::requirements(&self.settings)
+            .requires(crate::domain::approval::ApprovalAction::TrustKeyRotation)
+        {
+            return Err(ServiceError::Denied(
+                "rotating a trust's keys needs a second operator's approval in this \
+                 environment: propose `hubdeck trusts rotate-key REF --internal --reason TEXT`"
+                    .into(),
+            ));
+        }
         let key = self.mint()?;
         let (name, keys_minted_at) = mutate(&self.db, async |tx| {
             authorize(

@@ -7,6 +7,8 @@
 //! pool alone, so `hubdeck register-trust` works in a deploy pipeline with no directory.
 
 use crate::service::access::Area;
+/// The kit slot list's columns (the console derives its boolean filter values from them).
+pub use crate::store::trusts::KIT_SLOTS_SPEC;
 use std::sync::Arc;
 
 use sqlx::{PgConnection, PgPool};
@@ -183,6 +185,13 @@ impl Trusts {
             "rotating a trust's keys",
         )?;
         super::ensure_writable(&self.settings, "trust key rotation")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::TrustKeyRotation {
+                trust: id,
+                internal: rotate_internal,
+            },
+        )?;
         let api_key = self.mint()?;
         let internal_service_key = if rotate_internal {
             Some(self.mint()?)
@@ -230,6 +239,10 @@ impl Trusts {
     pub async fn delete(&self, actor: &Actor, id: TrustId) -> ServiceResult<DeletedTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
         super::ensure_writable(&self.settings, "trust deletion")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::TrustDelete { trust: id },
+        )?;
         let (name, code, freed_slot) = mutate(&self.db, async |tx| {
             authorize(
                 tx,

@@ -7,6 +7,7 @@
 //! commits. The store sees only `domain` types — never `service` or `directory`
 //! (`tests/it/architecture.rs`).
 
+pub mod approvals;
 pub mod audit;
 pub mod bulk;
 pub mod changes;

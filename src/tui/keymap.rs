@@ -20,7 +20,7 @@ const TAB_NAMES: [&str; MAX_TABS as usize] = [
 
 /// The names the first seven tabs had before tabs were bound by place: a keymap.toml written
 /// then keeps working.
-const TAB_ALIASES: [(&str, u8); 7] = [
+const TAB_ALIASES: [(&str, u8); 8] = [
     ("tab_mandates", 0),
     ("tab_users", 1),
     ("tab_registrations", 2),
@@ -28,6 +28,7 @@ const TAB_ALIASES: [(&str, u8); 7] = [
     ("tab_kit_slots", 4),
     ("tab_audit", 5),
     ("tab_drift", 6),
+    ("tab_approvals", 7),
 ];
 
 macro_rules! actions {
@@ -137,6 +138,9 @@ actions! {
     MarkAll = "mark_all", false, "mark all members matching the search/filters";
     Bulk = "bulk", true, "act on the marked members, with a preview";
     Undo = "undo", true, "undo the newest grant change (preview first)";
+    Approve = "approve", true, "approve the selected change (its preview first)";
+    Reject = "reject", true, "reject the selected change, with a reason";
+    Complete = "complete", true, "complete an approved key rotation you proposed (keys shown once)";
 }
 
 /// One key with its modifiers (SHIFT is folded into the character).

@@ -126,6 +126,8 @@ pub enum Msg {
     Health {
         db: bool,
         directory: bool,
+        /// Changes waiting for a second operator (None: not readable by this operator).
+        approvals: Option<i64>,
         latency: Duration,
     },
     /// The loop now talks to the new environment (its settings for the top bar), or why not.

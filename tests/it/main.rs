@@ -3,9 +3,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod approvals;
 mod architecture;
 mod audit;
 mod audit_seal;
+mod audit_seal_badge;
 mod audit_seal_scale;
 mod audit_view;
 mod bulk;

@@ -63,6 +63,7 @@ pub fn app_with(read_only: bool, mono: bool) -> App {
         db: true,
         directory: true,
         latency: std::time::Duration::ZERO,
+        approvals: None,
     });
     answer_all(&mut app);
     app
@@ -1123,6 +1124,7 @@ fn lost_database_shows_a_banner_and_recovers() {
         db,
         directory: true,
         latency: std::time::Duration::ZERO,
+        approvals: None,
     };
     a.update(health(false));
     let buf = render(&a, 80, 24).backend().buffer().clone();

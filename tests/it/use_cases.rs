@@ -31,6 +31,8 @@ pub struct Fx {
     pub member_change: Uuid,
     pub user_change: Uuid,
     pub repair: RepairPreview,
+    /// A change another operator proposed (the user's deletion), waiting for approval.
+    pub change: i64,
 }
 
 type Run = for<'a> fn(&'a Fx) -> Pin<Box<dyn Future<Output = ServiceResult<()>> + Send + 'a>>;
@@ -293,7 +295,42 @@ pub static USE_CASES: &[(&str, Run)] = &[
     ("delete_user_expecting", |f| {
         Box::pin(async { ok(f.s.delete_user_expecting(&f.op, f.user, None).await) })
     }),
+    ("preview_change", |f| {
+        Box::pin(async { ok(f.s.preview_change(&f.op, &delete_user(f)).await) })
+    }),
+    ("propose_change", |f| {
+        Box::pin(async {
+            ok(f.s
+                .propose_change(&f.op, &delete_user(f), "why", None)
+                .await)
+        })
+    }),
+    ("list_changes", |f| {
+        Box::pin(async { ok(f.s.list_changes(&f.op, true).await) })
+    }),
+    ("count_proposed_changes", |f| {
+        Box::pin(async { ok(f.s.count_proposed_changes(&f.op).await) })
+    }),
+    ("show_change", |f| {
+        Box::pin(async { ok(f.s.show_change(&f.op, f.change).await) })
+    }),
+    ("approve_change", |f| {
+        Box::pin(async { ok(f.s.approve_change(&f.op, f.change).await) })
+    }),
+    ("reject_change", |f| {
+        Box::pin(async { ok(f.s.reject_change(&f.op, f.change, "no").await) })
+    }),
+    ("seal_badge", |f| {
+        Box::pin(async { ok(f.s.seal_badge(&f.op, false).await) })
+    }),
+    ("complete_change", |f| {
+        Box::pin(async { ok(f.s.complete_change(&f.op, f.change).await) })
+    }),
 ];
+
+fn delete_user(f: &Fx) -> hubdeck::domain::approval::ChangeRequest {
+    hubdeck::domain::approval::ChangeRequest::UserDelete { user: f.user }
+}
 
 /// Public async functions that are not an operator's use case, and why.
 const NOT_USE_CASES: &[&str] = &[
@@ -320,6 +357,8 @@ const NOT_USE_CASES: &[&str] = &[
     "probe",
     // Infrastructure runs (deploy), no operator.
     "seed_users",
+    // Housekeeping of the two-person rule: marks lapsed proposals expired, as the system.
+    "expire_due",
     // A directory lookup of a member reference, done before a use case that checks authority.
     "resolve_member",
     // Store-level helpers of the trusts module taking a connection, not an actor.
@@ -478,6 +517,16 @@ async fn fixture(db: &TestDb) -> Fx {
         )
         .await
         .unwrap();
+    let change = s
+        .propose_change(
+            &boss,
+            &hubdeck::domain::approval::ChangeRequest::UserDelete { user },
+            "left",
+            None,
+        )
+        .await
+        .unwrap()
+        .id;
     Fx {
         s,
         op,
@@ -486,6 +535,7 @@ async fn fixture(db: &TestDb) -> Fx {
         member_change,
         user_change,
         repair,
+        change,
     }
 }
 

@@ -66,6 +66,8 @@ pub enum Effect {
 pub struct Health {
     pub db: Option<bool>,
     pub directory: Option<bool>,
+    /// Changes waiting for a second operator.
+    pub approvals: Option<i64>,
 }
 
 /// The command palette (`:`), with history.

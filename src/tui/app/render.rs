@@ -161,6 +161,9 @@ impl App {
             t.muted,
         ));
         spans.push(Span::styled(dir, dirs));
+        if let Some(n) = self.health.approvals.filter(|n| *n > 0) {
+            spans.push(Span::styled(format!("  {n} to approve (8)"), t.warning));
+        }
         if !self.ops.inflight.is_empty() {
             let n = self.ops.inflight.len();
             spans.push(Span::styled(

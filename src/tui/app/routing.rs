@@ -101,10 +101,16 @@ impl App {
             Msg::Reply { id, answer } => self.on_reply(id, answer),
             Msg::OpDone { id, result } => self.op_done(id, result),
             Msg::Progress { id, done } => self.progress(id, done),
-            Msg::Health { db, directory, .. } => {
+            Msg::Health {
+                db,
+                directory,
+                approvals,
+                ..
+            } => {
                 self.health = Health {
                     db: Some(db),
                     directory: Some(directory),
+                    approvals,
                 };
                 if db {
                     self.db_reachable();

@@ -3,6 +3,7 @@
 //! the jobs and operations it runs, over service functions), and its forms and strings. The
 //! tabs are one table in [`registry`]; the router (`tui/app`) knows screens only through it.
 
+pub mod approvals;
 pub mod audit;
 pub mod drift;
 pub mod kit_slots;

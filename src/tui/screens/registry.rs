@@ -11,7 +11,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use super::{Cmd, Ctx, Screen};
-use super::{audit, drift, kit_slots, mandates, registrations, trusts, users};
+use super::{approvals, audit, drift, kit_slots, mandates, registrations, trusts, users};
 use crate::domain::{PageQuery, PermissionRef};
 use crate::service::access::Area;
 use crate::tui::action::{Lift, LoadBox};
@@ -111,6 +111,9 @@ registry! {
         "Audit", Area::Audit, words ["audit"], "Audit tab";
     Drift => drift::DriftScreen,
         "Drift", Area::Drift, words [], "Drift tab (also :drift)";
+    Approvals => approvals::ApprovalsScreen,
+        "Approvals", Area::Approvals, words [],
+        "Approvals tab: changes waiting for a second operator";
 }
 
 impl Default for Screens {

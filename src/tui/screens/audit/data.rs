@@ -242,3 +242,20 @@ mod tests {
         );
     }
 }
+
+/// Reads the seal badge (`full`: verify the whole trail; else count the unsealed rows).
+#[derive(Debug)]
+pub struct LoadSeal {
+    pub full: bool,
+}
+
+impl crate::tui::action::Job for LoadSeal {
+    type Out = crate::service::seal_badge::SealBadge;
+    fn run(
+        self,
+        s: crate::service::Services,
+        a: crate::service::Actor,
+    ) -> crate::tui::action::JobFuture<crate::service::seal_badge::SealBadge> {
+        Box::pin(async move { Ok(s.seal_badge(&a, self.full).await?) })
+    }
+}

@@ -12,13 +12,14 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 use super::{Ctx, Screen, page_reply, shown};
 use crate::domain::PageQuery;
 use crate::domain::audit::TimeRange;
-use crate::tui::action::{ErrorReport, LoadBox, OpBox};
+use crate::service::seal_badge::SealBadge;
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::fields::Field;
 use crate::tui::widgets::form::Form;
 use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
-use data::{AuditRow, Export};
+use data::{AuditRow, Export, LoadSeal};
 
 /// The export formats the form offers.
 pub const EXPORT_FORMATS: [&str; 2] = ["CSV", "JSON"];
@@ -27,12 +28,17 @@ pub const EXPORT_FORMATS: [&str; 2] = ["CSV", "JSON"];
 #[derive(Debug)]
 pub enum Reply {
     Page(Fetched<AuditRow>),
+    /// The audit trail's seal: verified once per session, then the count not sealed yet.
+    Seal(Result<SealBadge, ErrorReport>),
 }
 
 type Cmd = super::Cmd<Reply>;
 
 pub struct AuditScreen {
     pub table: Typed<AuditRow>,
+    /// The seal badge; the full verification ran once this session when `verified`.
+    pub seal: Option<SealBadge>,
+    verified: bool,
 }
 
 impl Default for AuditScreen {
@@ -57,6 +63,8 @@ impl AuditScreen {
                     Column::new("Via", "via", Constraint::Length(4)).filterable(),
                 ],
             ),
+            seal: None,
+            verified: false,
         }
     }
 
@@ -149,7 +157,31 @@ impl Screen for AuditScreen {
     fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
         match reply {
             Reply::Page(p) => page_reply(&mut self.table, p),
+            Reply::Seal(Ok(b)) => {
+                // A later count keeps what the session's verification found.
+                self.seal = Some(match (self.seal.take(), b) {
+                    (Some(t @ SealBadge::Tampered { .. }), _) => t,
+                    (Some(SealBadge::Verified { .. }), SealBadge::Unsealed { unsealed }) => {
+                        SealBadge::Verified { unsealed }
+                    }
+                    (_, b) => b,
+                });
+                Vec::new()
+            }
+            Reply::Seal(Err(_)) => Vec::new(),
         }
+    }
+
+    /// The full verification once per session (a job, off the key path), then only the
+    /// count of rows not sealed yet.
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        let full = !self.verified;
+        self.verified = true;
+        vec![Cmd::Load(ask(LoadSeal { full }, Reply::Seal))]
+    }
+
+    fn status(&self) -> Option<String> {
+        self.seal.as_ref().map(SealBadge::label)
     }
 
     /// The table, and the selected row's detail with its before/after diff.
