@@ -465,11 +465,14 @@ async fn run() -> anyhow::Result<()> {
 /// Renders the console's Mandates screen with a real page, 200×60, clearing before each draw so
 /// every draw is a full redraw.
 async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats> {
-    use hubdeck::tui::action::{ListSource, Msg, Request};
+    use hubdeck::tui::action::ListSource;
     use hubdeck::tui::app::{App, AppConfig};
     use hubdeck::tui::keymap::Keymap;
+    use hubdeck::tui::msg::{Msg, Request};
+    use hubdeck::tui::screens::mandates::Reply as MandatesReply;
     use hubdeck::tui::screens::mandates::data::{MandateRow, Mandates};
     use hubdeck::tui::theme::Theme;
+    use hubdeck::tui::widgets::table::Fetched;
     use hubdeck::tui::widgets::table::TableRow;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
@@ -477,9 +480,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
     // The console's own data source for the Mandates list (the same rows the TUI shows).
     let page = Mandates
         .page(services.clone(), sysadmin(), PageQuery::new(1, 50))
-        .await?
-        .downcast::<Page<MandateRow>>()
-        .map_err(|_| anyhow::anyhow!("mandate rows"))?;
+        .await?;
     let total = page.total;
     let rows: Vec<MandateRow> = page.items;
     let Actor::Operator(op) = sysadmin() else {
@@ -507,14 +508,17 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
         {
             app.update(Msg::reply(
                 id,
-                Page {
-                    items: rows.clone(),
-                    total,
-                    page: query.page,
-                    page_size: query.page_size,
-                    next_cursor: None,
-                    nav: Default::default(),
-                },
+                MandatesReply::Page(Fetched {
+                    want: query.want,
+                    page: Ok(Page {
+                        items: rows.clone(),
+                        total,
+                        page: query.page,
+                        page_size: query.page_size,
+                        next_cursor: None,
+                        nav: Default::default(),
+                    }),
+                }),
             ));
         }
     }

@@ -8,7 +8,9 @@ use std::time::Duration;
 use crossterm::event::KeyCode;
 use hubdeck::domain::{PermissionRef, UserSub};
 use hubdeck::service::actor::Operator;
-use hubdeck::tui::action::{Msg, Request, SignInReply};
+use hubdeck::tui::action::SignInReply;
+use hubdeck::tui::msg::{Msg, Reply, Request};
+use hubdeck::tui::screens::signin::data::SignInJob;
 use hubdeck::tui::app::App;
 use hubdeck::tui::screens::Tab;
 
@@ -28,15 +30,12 @@ fn sign_in_as(a: &mut App, op: Operator) {
     let id = a
         .take_requests()
         .into_iter()
-        .find_map(|r| match r {
-            Request::SignIn { id, .. } => Some(id),
-            _ => None,
+        .find_map(|r| match r.job::<SignInJob>() {
+            Some(_) => r.read_id(),
+            None => None,
         })
         .expect("sign-in request");
-    a.update(Msg::SignIn {
-        id,
-        result: Ok(SignInReply::SignedIn(op)),
-    });
+    a.update(Msg::reply(id, Reply::SignIn(Ok(SignInReply::SignedIn(op)))));
 }
 
 #[test]

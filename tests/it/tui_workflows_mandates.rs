@@ -459,7 +459,7 @@ async fn mandates_filter_by_plan_and_by_deleted() {
         let (s, a) = (s.clone(), Actor::cli());
         async move {
             let page = Mandates.page(s, a, q).await.expect("page");
-            let page = page.downcast::<Page<MandateRow>>().expect("mandate rows");
+            let page: Page<MandateRow> = page;
             page.items
                 .into_iter()
                 .map(|m| (m.name, m.plan, m.deleted_at.is_some()))

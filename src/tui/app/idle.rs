@@ -6,22 +6,17 @@
 
 use std::time::Duration;
 
-use super::{App, Tab, fresh_screens};
+use super::{App, Tab};
 use crate::domain::UserSub;
-use crate::tui::screens::Screen;
+use crate::tui::screens::Screens;
 use crate::tui::widgets::form::Form;
 
 /// What an idle sign-out set aside for its operator's return.
 pub struct Parked {
     sub: UserSub,
     tab: Tab,
-    screens: Vec<Box<dyn Screen>>,
+    screens: Screens,
     form: Option<Form>,
-}
-
-/// The idle limit of `[console] idle_minutes` (None: never).
-pub fn idle_limit(minutes: f64) -> Option<Duration> {
-    (minutes.is_finite() && minutes > 0.0).then(|| Duration::from_secs_f64(minutes * 60.0))
 }
 
 impl App {
@@ -43,7 +38,7 @@ impl App {
         }
         tracing::info!(operator = %sub, "operator signed out: idle");
         let tab = self.tab;
-        let screens = std::mem::replace(&mut self.screens, fresh_screens());
+        let screens = std::mem::replace(&mut self.screens, Screens::new());
         let form = self.form.take();
         self.clear_session();
         self.parked = Some(Parked {

@@ -5,7 +5,8 @@
 //! back, so the console only has to notice, clear the banner and read the page again.
 
 use super::App;
-use crate::tui::action::{ErrorReport, Request};
+use crate::tui::action::ErrorReport;
+use crate::tui::msg::Request;
 use crate::tui::widgets::toast::Toast;
 
 /// Health pings every this many ticks while the database is unreachable (sooner than the

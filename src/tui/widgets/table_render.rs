@@ -301,7 +301,7 @@ impl TableView {
     /// [`TableView::request`] / [`TableView::accept`]).
     pub fn reload_for_test_page(&mut self, rows: impl IntoIterator<Item = Row>) {
         let items: Vec<Row> = rows.into_iter().collect();
-        self.awaiting = None;
+        self.set_loading(false);
         self.page = Some(Page {
             total: items.len() as u64,
             items,
@@ -364,39 +364,15 @@ impl TableView {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use ratatui::layout::Constraint::{self, Fill, Length};
 
     use super::*;
-    use crate::domain::{DisplayText, PageQuery};
-    use crate::service::{Actor, Services};
-    use crate::tui::action::{JobFuture, ListSource, Reply};
+    use crate::domain::DisplayText;
     use crate::tui::widgets::table::Column;
-
-    /// The widths are computed from rows already on the page: nothing is ever loaded.
-    #[derive(Debug)]
-    struct NoSource;
-
-    impl ListSource for NoSource {
-        fn page(&self, _: Services, _: Actor, _: PageQuery) -> JobFuture<Reply> {
-            Box::pin(async { anyhow::bail!("not loaded in this test") })
-        }
-        fn filter_values(
-            &self,
-            _: Services,
-            _: Actor,
-            _: String,
-            _: PageQuery,
-        ) -> JobFuture<Vec<String>> {
-            Box::pin(async { anyhow::bail!("not loaded in this test") })
-        }
-    }
 
     fn view(rows: &[[&str; 3]]) -> TableView {
         let mut v = TableView::new(
             "users",
-            Arc::new(NoSource),
             "Users",
             vec![
                 Column::new("Email", "email", Fill(3)),

@@ -11,7 +11,7 @@ use crate::service::drift::{
     ClassRepairPlan, DriftClass, DriftEntry, DriftTarget, DriftTotals, RepairPreview,
 };
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::widgets::table::TableRow;
 
 /// One drift row.
@@ -75,19 +75,19 @@ pub fn row(e: DriftEntry) -> Option<DriftRow> {
 #[derive(Debug)]
 pub struct Drift;
 
-impl ListSource for Drift {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<DriftRow> for Drift {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<DriftRow>> {
         Box::pin(async move {
             let p = s.drift_page(&a, &q).await?;
             let items: Vec<DriftRow> = p.items.into_iter().filter_map(row).collect();
-            Ok(Box::new(Page {
+            Ok(Page {
                 items,
                 total: p.total,
                 page: p.page,
                 page_size: p.page_size,
                 next_cursor: p.next_cursor,
                 nav: p.nav,
-            }) as Reply)
+            })
         })
     }
     fn filter_values(
@@ -115,8 +115,9 @@ impl ListSource for Drift {
 pub struct LoadTotals;
 
 impl Job for LoadTotals {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.drift_totals(&a).await?) as Reply) })
+    type Out = DriftTotals;
+    fn run(self, s: Services, a: Actor) -> JobFuture<DriftTotals> {
+        Box::pin(async move { Ok(s.drift_totals(&a).await?) })
     }
 }
 
@@ -135,8 +136,9 @@ pub fn title(t: &DriftTotals) -> String {
 pub struct LoadClassPlan(pub DriftClass);
 
 impl Job for LoadClassPlan {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.drift_class_plan(&a, self.0).await?) as Reply) })
+    type Out = ClassRepairPlan;
+    fn run(self, s: Services, a: Actor) -> JobFuture<ClassRepairPlan> {
+        Box::pin(async move { Ok(s.drift_class_plan(&a, self.0).await?) })
     }
 }
 
@@ -215,8 +217,9 @@ pub fn class_plan_text(p: &ClassRepairPlan) -> String {
 pub struct LoadPreview(pub DriftTarget);
 
 impl Job for LoadPreview {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.drift_repair_preview(&a, self.0).await?) as Reply) })
+    type Out = RepairPreview;
+    fn run(self, s: Services, a: Actor) -> JobFuture<RepairPreview> {
+        Box::pin(async move { Ok(s.drift_repair_preview(&a, self.0).await?) })
     }
 }
 

@@ -7,7 +7,7 @@ use crate::service::plans::MandateOverview;
 use crate::service::plans::Plan;
 use crate::service::versions::Version;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, OpBox, Reply};
+use crate::tui::action::{Job, JobFuture, OpBox};
 use crate::tui::screens::{shown, when, yes_no};
 use crate::tui::widgets::form::{Field, Form};
 
@@ -19,8 +19,9 @@ use super::data::MandateOp;
 pub struct LoadOverview(pub MandateId);
 
 impl Job for LoadOverview {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.mandate_overview(&a, self.0).await?) as Reply) })
+    type Out = MandateOverview;
+    fn run(self, s: Services, a: Actor) -> JobFuture<MandateOverview> {
+        Box::pin(async move { Ok(s.mandate_overview(&a, self.0).await?) })
     }
 }
 
@@ -29,8 +30,9 @@ impl Job for LoadOverview {
 pub struct LoadCatalogue;
 
 impl Job for LoadCatalogue {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.plan_catalogue(&a).await?) as Reply) })
+    type Out = Vec<Plan>;
+    fn run(self, s: Services, a: Actor) -> JobFuture<Vec<Plan>> {
+        Box::pin(async move { Ok(s.plan_catalogue(&a).await?) })
     }
 }
 

@@ -3,11 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, PageQuery, RegistrationId, RegistrationState, RoleRef, UserSub};
+use crate::domain::{
+    DisplayText, Page, PageQuery, RegistrationId, RegistrationState, RoleRef, UserSub,
+};
 use crate::service::registration_detail::{RegistrationDetail, explain};
 use crate::service::versions::Version;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::screens::{opt, shown, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -130,8 +132,9 @@ pub fn detail_lines(d: &RegistrationDetail) -> Vec<(String, String)> {
 pub struct LoadRegistration(pub RegistrationId);
 
 impl Job for LoadRegistration {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.registration_detail(&a, self.0).await?) as Reply) })
+    type Out = RegistrationDetail;
+    fn run(self, s: Services, a: Actor) -> JobFuture<RegistrationDetail> {
+        Box::pin(async move { Ok(s.registration_detail(&a, self.0).await?) })
     }
 }
 
@@ -152,28 +155,26 @@ impl TableRow for RegistrationRow {
 #[derive(Debug)]
 pub struct Registrations;
 
-impl ListSource for Registrations {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<RegistrationRow> for Registrations {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<RegistrationRow>> {
         Box::pin(async move {
             let page = s.list_stuck_page(&a, &q).await?;
-            Ok(Box::new(page.map(|r| {
-                RegistrationRow {
-                    id: r.id,
-                    email: r.email,
-                    state: r.state,
-                    roles: r
-                        .requested_roles
-                        .iter()
-                        .filter_map(|id| RoleRef::from_id(*id))
-                        .map(|r| r.key().to_string())
-                        .collect(),
-                    last_error: r.last_error,
-                    created_at: r.created_at,
-                    sub: r.sub,
-                    rollback_error: r.rollback_error,
-                    version: r.version,
-                }
-            })) as Reply)
+            Ok(page.map(|r| RegistrationRow {
+                id: r.id,
+                email: r.email,
+                state: r.state,
+                roles: r
+                    .requested_roles
+                    .iter()
+                    .filter_map(|id| RoleRef::from_id(*id))
+                    .map(|r| r.key().to_string())
+                    .collect(),
+                last_error: r.last_error,
+                created_at: r.created_at,
+                sub: r.sub,
+                rollback_error: r.rollback_error,
+                version: r.version,
+            }))
         })
     }
     fn filter_values(

@@ -5,21 +5,20 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 
-use super::{Cmd, Ctx, Screen, page_reply, render_detail, shown};
+use super::{Ctx, Screen, page_reply, render_detail, shown};
+use crate::domain::PageQuery;
 use crate::domain::{RegistrationId, RegistrationState};
 use crate::service::registration_detail::{RegistrationDetail, RegistrationRepair, repairs};
 use crate::service::versions::Version;
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_required_text};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{LoadRegistration, RegistrationOp, RegistrationRow};
 
 /// (id, email, state, version) of the registration a repair acts on.
@@ -29,6 +28,16 @@ type Target = (
     Option<RegistrationState>,
     Option<Version>,
 );
+
+/// What the registrations screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<RegistrationRow>),
+    /// The full detail of the registration opened with Enter.
+    Detail(Result<RegistrationDetail, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct RegistrationsScreen {
     pub table: Typed<RegistrationRow>,
@@ -54,9 +63,9 @@ impl Default for RegistrationsScreen {
 impl RegistrationsScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "registrations",
-                Arc::new(data::Registrations),
+                data::Registrations,
                 "Stuck registrations",
                 vec![
                     Column::new("Email", "email", Constraint::Fill(4)),
@@ -65,7 +74,7 @@ impl RegistrationsScreen {
                     Column::plain("Last error", Constraint::Fill(2)),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
-            )),
+            ),
             detail: None,
             focus: None,
         }
@@ -98,14 +107,15 @@ impl RegistrationsScreen {
     }
 
     fn load(id: RegistrationId) -> Cmd {
-        Cmd::Load {
-            slot: "detail",
-            job: Box::new(LoadRegistration(id)),
-        }
+        Cmd::Load(ask(LoadRegistration(id), Reply::Detail))
     }
 }
 
 impl Screen for RegistrationsScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -222,29 +232,29 @@ impl Screen for RegistrationsScreen {
         }
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        if slot != "detail" {
-            let cmds = page_reply(&mut self.table, id, result);
-            // Keep the cursor on the registration just repaired while it is still listed
-            // (a completed one leaves the list; the cursor then stays where it was).
-            if let Some(f) = self.focus
-                && let Some(i) = self.table.items().iter().position(|r| r.id == f)
-            {
-                self.table.view.selected = i;
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        let result = match reply {
+            Reply::Page(p) => {
+                let cmds = page_reply(&mut self.table, p);
+                // Keep the cursor on the registration just repaired while it is still listed
+                // (a completed one leaves the list; the cursor then stays where it was).
+                if let Some(f) = self.focus
+                    && let Some(i) = self.table.items().iter().position(|r| r.id == f)
+                {
+                    self.table.view.selected = i;
+                }
+                return cmds;
             }
-            return cmds;
-        }
+            Reply::Detail(result) => result,
+        };
         let Some(d) = self.detail.as_mut() else {
             return Vec::new();
         };
-        match result.map(|r| r.downcast::<RegistrationDetail>()) {
-            Ok(Ok(detail)) if detail.id == d.id => {
-                d.detail = Some(*detail);
+        match result {
+            // The detail of the registration open now (Esc and Enter on another may have
+            // opened a different one meanwhile).
+            Ok(detail) if detail.id == d.id => {
+                d.detail = Some(detail);
                 Vec::new()
             }
             Ok(_) => Vec::new(),

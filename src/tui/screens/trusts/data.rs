@@ -3,11 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, PageQuery, TrustId};
+use crate::domain::{DisplayText, Page, PageQuery, TrustId};
 use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{
-    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, Reply, RevealKeys,
+    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, RevealKeys,
 };
 use crate::tui::screens::{opt, when};
 use crate::tui::widgets::table::TableRow;
@@ -58,11 +58,11 @@ impl TableRow for TrustRow {
 #[derive(Debug)]
 pub struct Trusts;
 
-impl ListSource for Trusts {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<TrustRow> for Trusts {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<TrustRow>> {
         Box::pin(async move {
             let page = s.list_trusts(&a, &q).await?;
-            Ok(Box::new(page.map(|t| TrustRow {
+            Ok(page.map(|t| TrustRow {
                 id: t.id,
                 name: t.name,
                 code: t.code,
@@ -74,7 +74,7 @@ impl ListSource for Trusts {
                 key_set_at: t.updated_at,
                 keys_unconfirmed_since: t.keys_unconfirmed_since,
                 version: t.version,
-            })) as Reply)
+            }))
         })
     }
     fn filter_values(

@@ -4,23 +4,30 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::layout::Constraint;
 
-use super::{Cmd, Ctx, Screen, page_reply, shown};
+use super::{Ctx, Screen, page_reply, shown};
+use crate::domain::PageQuery;
 use crate::service::versions::Version;
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{LoadBox, OpBox};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_required_text, v_trust_code};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{TrustOp, TrustRow};
 
 pub use crate::domain::trust::NHS_REGIONS as REGIONS;
 
 /// The "no region" choice of the region select.
 pub const NO_REGION: &str = "(none)";
+
+/// What the trusts screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<TrustRow>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct TrustsScreen {
     pub table: Typed<TrustRow>,
@@ -56,9 +63,9 @@ pub fn register_form() -> Form {
 impl TrustsScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "trusts",
-                Arc::new(data::Trusts),
+                data::Trusts,
                 "Trusts",
                 vec![
                     // The name is the key column: it keeps its room on a narrow terminal.
@@ -69,12 +76,16 @@ impl TrustsScreen {
                     Column::plain("Heartbeat", Constraint::Length(16)),
                     Column::plain("Keys set", Constraint::Length(16)),
                 ],
-            )),
+            ),
         }
     }
 }
 
 impl Screen for TrustsScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -134,12 +145,9 @@ impl Screen for TrustsScreen {
         }
     }
 
-    fn on_reply(
-        &mut self,
-        _slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        page_reply(&mut self.table, id, result)
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+        }
     }
 }
