@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use super::{App, Tab};
 use crate::domain::UserSub;
-use crate::tui::screens::Screens;
 use crate::tui::widgets::form::Form;
 
 /// What an idle sign-out set aside for its operator's return.
@@ -38,7 +37,7 @@ impl App {
         }
         tracing::info!(operator = %sub, "operator signed out: idle");
         let tab = self.tab;
-        let screens = std::mem::replace(&mut self.screens, Screens::new());
+        let screens = std::mem::take(&mut self.screens);
         let form = self.form.take();
         self.clear_session();
         self.parked = Some(Parked {
