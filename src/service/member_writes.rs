@@ -2,12 +2,11 @@
 //! was added and removed against the set the form showed (a role granted meanwhile by another
 //! operator is kept), and any membership change only at the version the operator saw.
 
-use sqlx::PgConnection;
-
 use super::members::AccessChange;
 use super::versions::{self, Version};
 use super::{Actor, ServiceResult, Services};
 use crate::domain::{DisplayText, MandateId, MandateRoleId, UserSub};
+use crate::store::Conn;
 use crate::store::mandates::Mandate;
 use crate::store::members::Membership;
 use crate::store::versions as versions_store;
@@ -40,7 +39,7 @@ impl MemberWrite {
 impl Services {
     /// Refuses, under the membership's row lock, a change based on another version.
     pub(super) async fn check_membership_version(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         m: &Mandate,
         ms: &Membership,
         expected: Option<Version>,

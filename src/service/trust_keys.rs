@@ -1,6 +1,7 @@
 //! Trust keys: rotating the internal-service key on its own (the API key stays),
 //! and the trust detail with its last heartbeat and each key's age.
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -160,7 +161,7 @@ impl Trusts {
 
 /// The doctor line `trusts.keys`: trusts whose current keys were minted but never confirmed
 /// handed over (a warning: nobody is known to hold them until they are rotated).
-pub(crate) async fn unconfirmed_keys_check(db: &sqlx::PgPool) -> Check {
+pub(crate) async fn unconfirmed_keys_check(db: &Db) -> Check {
     let (id, detail, remedy, status) = match store::unconfirmed_keys(db).await {
         Ok((0, _)) => (
             "trusts.keys",
