@@ -3,7 +3,6 @@
 //! the remedy. Only `fail` makes the report fail (exit non-zero); `warn` is worth knowing but
 //! does not stop the console; `skip` says why a check could not run.
 
-use crate::store::Db;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -186,7 +185,7 @@ pub async fn diagnose(config: ConfigFacts, terminal: &TerminalFacts) -> Report {
     }
 }
 
-async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<Db> {
+async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<crate::store::Db> {
     let url = s.database.url.redacted();
     let mut db_settings = s.database.clone();
     db_settings.max_connections = 2;
@@ -383,7 +382,7 @@ pub fn migration_check(applied: &[AppliedMigration]) -> Check {
     )
 }
 
-async fn directory_checks(s: &Settings, db: Option<&Db>, checks: &mut Vec<Check>) {
+async fn directory_checks(s: &Settings, db: Option<&crate::store::Db>, checks: &mut Vec<Check>) {
     match s.directory.kind {
         DirectoryKind::Local => {
             let Some(db) = db else {
