@@ -26,6 +26,9 @@
 //! point: the one transaction is rolled back when it is dropped uncommitted, so a cancelled
 //! bulk action wrote nothing; once `commit` has returned the whole action stands.
 
+mod resolve;
+use resolve::refused_input;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
@@ -37,10 +40,7 @@ use super::actor::fresh_authority;
 use super::members::{AccessChange, authorize_member_manager, last_admin_message};
 use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
-use crate::domain::page::{Position, Want};
-use crate::domain::{
-    DisplayText, Email, MandateId, MandateRoleId, MembershipId, PageQuery, UserSub, ValidationError,
-};
+use crate::domain::{DisplayText, MandateId, MandateRoleId, MembershipId, PageQuery, UserSub};
 use crate::store::bulk as store;
 use crate::store::members as members_store;
 
@@ -152,37 +152,6 @@ pub struct BulkPreview {
     pub bulk_id: Option<Uuid>,
 }
 
-/// The target resolved to membership ids (outside any transaction), plus rows already refused.
-struct Resolved {
-    ids: Vec<MembershipId>,
-    inputs: BTreeMap<MembershipId, String>,
-    unresolved: Vec<BulkRow>,
-}
-
-fn refused_input(input: &str, reason: String) -> BulkRow {
-    BulkRow {
-        input: Some(DisplayText::new(input).into_string()),
-        membership_id: None,
-        user_id: None,
-        email: None,
-        outcome: RowOutcome::Refused,
-        reason: Some(reason),
-        roles_before: Vec::new(),
-        roles_after: Vec::new(),
-        enabled_before: None,
-        enabled_after: None,
-        removed: false,
-    }
-}
-
-fn too_many(n: usize) -> ServiceError {
-    ValidationError::Invalid {
-        field: "bulk",
-        message: format!("{n} memberships: one bulk action takes at most {BULK_MAX}; narrow it"),
-    }
-    .into()
-}
-
 fn fingerprint(rows: &[BulkRow]) -> String {
     let mut h = Sha256::new();
     for r in rows {
@@ -204,84 +173,6 @@ fn fingerprint(rows: &[BulkRow]) -> String {
 }
 
 impl Services {
-    async fn bulk_resolve(
-        &self,
-        mandate: MandateId,
-        target: &BulkTarget,
-    ) -> ServiceResult<Resolved> {
-        let mut out = Resolved {
-            ids: Vec::new(),
-            inputs: BTreeMap::new(),
-            unresolved: Vec::new(),
-        };
-        match target {
-            BulkTarget::Memberships(ids) => out.ids = ids.clone(),
-            BulkTarget::Emails(lines) => {
-                if lines.len() > BULK_MAX {
-                    return Err(too_many(lines.len()));
-                }
-                let mut valid = Vec::new();
-                for line in lines {
-                    match Email::parse(line) {
-                        Ok(e) => valid.push((line.clone(), e.as_str().to_lowercase())),
-                        Err(e) => out.unresolved.push(refused_input(line, e.to_string())),
-                    }
-                }
-                let emails: Vec<String> = valid.iter().map(|(_, e)| e.clone()).collect();
-                let found: BTreeMap<String, MembershipId> =
-                    store::ids_by_email(&self.db, mandate, &emails)
-                        .await?
-                        .into_iter()
-                        .collect();
-                let mut seen = BTreeSet::new();
-                for (line, email) in valid {
-                    match found.get(&email) {
-                        Some(id) if seen.insert(*id) => {
-                            out.ids.push(*id);
-                            out.inputs.insert(*id, line);
-                        }
-                        Some(_) => out
-                            .unresolved
-                            .push(refused_input(&line, "listed twice".into())),
-                        None => out
-                            .unresolved
-                            .push(refused_input(&line, "not a member of this mandate".into())),
-                    }
-                }
-            }
-            BulkTarget::Matching(q) => {
-                let mut page_q = PageQuery {
-                    page: 1,
-                    page_size: crate::domain::page::MAX_PAGE_SIZE,
-                    search: q.search.clone(),
-                    filters: q.filters.clone(),
-                    sort: Vec::new(),
-                    position: Position::Offset,
-                    want: Want::Rows,
-                };
-                loop {
-                    let page = members_store::list(&self.db, mandate, &page_q).await?;
-                    out.ids.extend(page.items.iter().map(|m| m.membership_id));
-                    if out.ids.len() > BULK_MAX {
-                        return Err(too_many(out.ids.len()));
-                    }
-                    match (page.nav.at_end, page.nav.last.clone()) {
-                        (false, Some(last)) if !page.items.is_empty() => {
-                            page_q = page_q.at(Position::After(last));
-                        }
-                        _ => break,
-                    }
-                }
-            }
-        }
-        out.ids.sort();
-        out.ids.dedup();
-        if out.ids.len() > BULK_MAX {
-            return Err(too_many(out.ids.len()));
-        }
-        Ok(out)
-    }
-
     /// Evaluates (and with `write`, applies) the action in one transaction. Returns the rows.
     async fn bulk_run(
         &self,

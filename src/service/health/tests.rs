@@ -1,6 +1,9 @@
 //! The doctor report's pure checks.
 
 use super::*;
+use crate::directory::diagnose::CognitoFacts;
+use crate::store::health::AppliedMigration;
+use chrono::Utc;
 
 fn applied(v: &[i64]) -> Vec<AppliedMigration> {
     crate::MIGRATOR

@@ -4,10 +4,11 @@
 //! operator demoted or disabled after signing in can no longer create identities or grant
 //! roles with the permissions they held at sign-in.
 
-use super::{NewRegistration, Registration, registrations};
+use super::Registration;
 use crate::domain::{PermissionRef, RegistrationId, RoleRef};
 use crate::service::actor::{Authority, authorize, lacks};
 use crate::service::{Actor, ServiceResult, Services};
+use crate::store::registrations::{self, NewRegistration};
 
 /// Refuses unless `authority` holds every permission of every role in `roles`: an operator
 /// may only grant roles whose permissions they hold themselves.
