@@ -141,6 +141,39 @@ impl Trusts {
         .await
     }
 
+    /// Records that the keys minted at `minted_at` are about to be shown on the console's
+    /// reveal panel: a KEYS_REVEALED audit row (no key material). The trust stays marked "keys
+    /// not confirmed" until the operator acknowledges ([`Self::confirm_keys_handed_over`]); a
+    /// session that ends first leaves the mark and this row says the keys were on screen.
+    pub async fn record_keys_revealed(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+        trust_name: &str,
+        minted_at: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "recording the reveal of a trust's keys",
+            )
+            .await?;
+            store::insert_audit(
+                tx,
+                id,
+                trust_name,
+                "KEYS_REVEALED",
+                &actor.audit(),
+                serde_json::json!({ "via": "reveal", "keys_minted_at": minted_at }),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// One trust with its last heartbeat and key ages.
     pub async fn detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
         let trust = self.get(actor, id).await?;

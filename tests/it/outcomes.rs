@@ -481,6 +481,8 @@ async fn the_console_records_the_hand_over_only_when_the_keys_are_acknowledged()
     t.keys(&["Enter"]);
     t.wait_for(&["shown once", "Trust API key"]);
     assert!(unconfirmed_since(&db.pool, "LEEDS").await.is_some());
+    // The reveal is audited (never the keys) before the operator sees them.
+    assert_eq!(audit_count(&db.pool, "LEEDS", "KEYS_REVEALED").await, 1);
     // The session ends with the keys on screen, never acknowledged.
     drop(t);
     assert!(
@@ -499,6 +501,7 @@ async fn the_console_records_the_hand_over_only_when_the_keys_are_acknowledged()
     t.keys(&["y"]);
     let cap = t.wait_for(&["Keys rotated", "Trust API key"]);
     let key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key on screen:\n{cap}"));
+    assert_eq!(audit_count(&db.pool, "LEEDS", "KEYS_REVEALED").await, 2);
     t.keys(&["Enter"]);
     t.wait_for(&["last four characters"]);
     let last4: String = key.chars().skip(key.chars().count() - 4).collect();
