@@ -492,6 +492,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
             directory_kind: "local".into(),
             search_debounce_ms: 250,
             demo_credentials: None,
+            idle: None,
         },
         Keymap::defaults(),
         Theme::default_for(false, "green"),

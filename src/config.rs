@@ -22,7 +22,9 @@ pub use database_url::DatabaseUrl;
 pub use envs::{EnvCatalog, EnvEntry, EnvSource, register_env, registered_env_dir, valid_env_name};
 
 mod secrets;
+mod sections;
 pub use secrets::{read_url_file, warn_password_on_command_line};
+pub use sections::{ApprovalSettings, AuditSettings, ConsoleSettings};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -260,15 +262,6 @@ impl Default for LogSettings {
     }
 }
 
-/// The sealed audit trail (`hubdeck audit seal` / `audit verify`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct AuditSettings {
-    /// Hex Ed25519 public key of whoever seals the audit trail; `audit verify` trusts only
-    /// seals signed by it. Empty: verification needs `--public-key`.
-    pub seal_public_key: String,
-}
-
 /// How CLI commands act. By default a command acts as the operator signed in with
 /// `hubdeck login`; the every-permission infrastructure identity is for unattended deploy steps
 /// and runs only when the environment allows it here *and* the command asks for it
@@ -303,6 +296,8 @@ pub struct Settings {
     pub log: LogSettings,
     pub audit: AuditSettings,
     pub cli: CliSettings,
+    pub console: ConsoleSettings,
+    pub approvals: ApprovalSettings,
     /// The selected environment (`--env` / `HUBDECK_ENV` / `default_env`), if any.
     #[serde(skip)]
     pub env: Option<String>,

@@ -47,6 +47,9 @@ pub struct DemoOptions {
 /// The name the demo registers itself under (`hubdeck --env demo ...`).
 pub const DEMO_ENV: &str = "demo";
 
+/// What the demo puts under the two-person rule, to show it.
+pub const DEMO_APPROVALS: [&str; 2] = ["hard_delete", "trust_delete"];
+
 /// The overlay of the `demo` environment: its database and the local directory.
 pub fn env_overlay(database_url: &str) -> String {
     let url = toml::Value::String(database_url.to_string());
@@ -56,7 +59,9 @@ pub fn env_overlay(database_url: &str) -> String {
          [database]\nurl = {url}\n\n[directory]\nkind = \"local\"\n\n\
          [ui]\nenvironment_color = \"green\"\nread_only = false\n\n\
          # The demo's scripted flows may act as infrastructure (--as-infrastructure).\n\
-         [cli]\ninfrastructure = true\n"
+         [cli]\ninfrastructure = true\n\n\
+         # Two-person rule: these need a second operator's approval (Approvals tab).\n\
+         [approvals]\nrequire = {DEMO_APPROVALS:?}\n"
     )
 }
 
@@ -268,6 +273,9 @@ pub async fn prepare(
         settings.ui.environment = DEMO_ENV.into();
         settings.env = Some(DEMO_ENV.into());
         settings.ui.environment_color = "green".into();
+        if settings.approvals.require == ["default"] {
+            settings.approvals.require = DEMO_APPROVALS.map(String::from).to_vec();
+        }
         let db = crate::service::schema::connect(&settings).await?;
         crate::service::schema::migrate(&db).await?;
         let outcome = match dataset::current_hash(&db).await? {

@@ -5,6 +5,7 @@
 //! directory itself: the services come from the composition root ([`crate::app`]) through
 //! [`Context::services`], and `cli` imports no `store` (`tests/it/architecture.rs`).
 
+pub mod approvals;
 pub mod audit;
 pub mod audit_seal;
 pub mod completions;
@@ -12,6 +13,7 @@ pub mod demo;
 pub mod directory;
 pub mod doctor;
 pub mod drift;
+pub mod drift_class;
 pub mod env;
 pub mod login;
 pub mod mandates;
@@ -69,6 +71,11 @@ pub struct Cli {
     /// operator signed in with `hubdeck login`; only where `cli.infrastructure = true`.
     #[arg(long, global = true)]
     pub as_infrastructure: bool,
+    /// Where the environment puts the command's action under the two-person rule
+    /// (`[approvals] require`): propose it as a pending change with this reason instead of
+    /// refusing. Also the reason of `approvals reject`.
+    #[arg(long, global = true, value_name = "TEXT")]
+    pub reason: Option<String>,
     /// PostgreSQL URL (overrides `database.url`). Other local accounts can read it in the
     /// process list: for a URL with a password prefer --database-url-file.
     #[arg(long, global = true, value_name = "URL", hide_env_values = true)]
@@ -121,6 +128,9 @@ pub enum Command {
     Mandates(mandates::MandatesCmd),
     /// Remove soft-deleted mandates past the retention period.
     PurgeMandates(mandates::PurgeArgs),
+    /// Changes waiting for a second operator (two-person rule): list, show, approve, reject.
+    #[command(subcommand)]
+    Approvals(approvals::ApprovalsCmd),
     /// Browse and export the audit trail.
     #[command(subcommand)]
     Audit(audit::AuditCmd),
@@ -148,6 +158,8 @@ pub struct Context {
     pub read_only_flag: bool,
     /// `--as-infrastructure` was given.
     pub as_infrastructure: bool,
+    /// `--reason TEXT`: propose a change that needs approval; the reason of a rejection.
+    pub reason: Option<String>,
     /// Who the command acts as, once resolved ([`Context::actor`]).
     pub acting: std::sync::OnceLock<crate::service::Actor>,
 }
@@ -260,6 +272,7 @@ pub async fn run(cli: Cli) -> i32 {
         config_path: cli.config.clone(),
         read_only_flag: cli.read_only,
         as_infrastructure: cli.as_infrastructure,
+        reason: cli.reason.clone(),
         acting: std::sync::OnceLock::new(),
     };
     let result = match cli.command.unwrap_or(Command::Tui) {
@@ -279,10 +292,18 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Users(c) => users::run(&ctx, c).await,
         Command::Mandates(c) => mandates::run(&ctx, c).await,
         Command::PurgeMandates(a) => mandates::purge(&ctx, a).await,
+        Command::Approvals(c) => approvals::run(&ctx, c).await,
         Command::Audit(c) => audit::run(&ctx, c).await,
         Command::Directory(c) => directory::run(&ctx, c).await,
         Command::Env(c) => env::run(&ctx, c),
         Command::Doctor | Command::Completions(_) | Command::Man(_) => Ok(0),
+    };
+    let result = match result {
+        Err(e) => match approval_required(&e) {
+            Some(req) => approvals::propose_instead(&ctx, &req, &e).await,
+            None => Err(e),
+        },
+        ok => ok,
     };
     match result {
         Ok(code) => code,
@@ -325,6 +346,15 @@ pub fn chain_line(e: &anyhow::Error) -> String {
         said.push(text);
     }
     said.join(": ")
+}
+
+/// The change to propose when a command was refused for want of a second operator.
+fn approval_required(e: &anyhow::Error) -> Option<crate::domain::approval::ChangeRequest> {
+    e.chain()
+        .find_map(|c| match c.downcast_ref::<ServiceError>() {
+            Some(ServiceError::ApprovalRequired { request, .. }) => Some((**request).clone()),
+            _ => None,
+        })
 }
 
 /// Exit code for an error (service errors carry their own; anything else is 1).

@@ -10,7 +10,12 @@ use crate::domain::{DisplayText, TrustId};
 use crate::service::Actor;
 use crate::service::trusts::Trusts;
 
-pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> anyhow::Result<i32> {
+pub async fn rotate_internal(
+    trusts: &Trusts,
+    actor: &Actor,
+    which: &str,
+    expected: Option<crate::service::versions::Version>,
+) -> anyhow::Result<i32> {
     if std::io::stdout().is_terminal() {
         // Never into the scrollback: checked before anything is rotated.
         eprintln!(
@@ -22,7 +27,7 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         return Ok(2);
     }
     let t = trusts.resolve_unambiguous(actor, which).await?;
-    let r = trusts.rotate_internal_key(actor, t.id).await?;
+    let r = trusts.rotate_internal_key(actor, t.id, expected).await?;
     #[derive(Serialize)]
     struct Rotated<'a> {
         trust_id: String,
@@ -156,4 +161,81 @@ pub(super) async fn confirm(
             DisplayText::new(name)
         );
     }
+}
+
+/// Hands over the keys of a rotation (`trusts rotate-key`, or an approved rotation its
+/// proposer completes): the one-time reveal on a terminal, else the JSON on stdout; then the
+/// hand-over record.
+pub(super) async fn hand_over_rotated(
+    ctx: &Context,
+    trusts: &Trusts,
+    actor: &Actor,
+    r: crate::domain::trust::RotatedKeys,
+) -> anyhow::Result<i32> {
+    if std::io::stdout().is_terminal() {
+        // Shown once on the alternate screen, never printed into the scrollback.
+        let metadata = super::output::to_json(&[serde_json::json!({
+            "trust_id": r.trust_id.to_string(),
+            "trust_name": r.trust_name,
+        })])?;
+        let name = DisplayText::new(&r.trust_name);
+        let crate::domain::trust::RotatedKeys {
+            trust_id,
+            trust_name,
+            api_key,
+            internal_service_key,
+            keys_minted_at,
+        } = r;
+        crate::tui::reveal_once::show(
+            crate::tui::action::RevealKeys {
+                title: "API key rotated — the new key".into(),
+                trust: DisplayText::new(&trust_name),
+                details: Vec::new(),
+                api_key,
+                internal_key: internal_service_key,
+                on_acknowledged: None,
+            },
+            &ctx.settings,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(not_handed_over(&trust_name, &format!("{e:#}"))))?;
+        confirm(
+            trusts,
+            actor,
+            (trust_id, &trust_name, keys_minted_at),
+            "reveal",
+        )
+        .await;
+        println!("{metadata}");
+        eprintln!(
+            "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
+             screen and are not printed"
+        );
+        return Ok(0);
+    }
+    #[derive(Serialize)]
+    struct Rotated<'a> {
+        trust_id: String,
+        trust_name: &'a str,
+        trust_api_key: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        trust_internal_service_key: Option<&'a str>,
+    }
+    hand_over(
+        trusts,
+        actor,
+        (r.trust_id, &r.trust_name, r.keys_minted_at),
+        &[Rotated {
+            trust_id: r.trust_id.to_string(),
+            trust_name: &r.trust_name,
+            trust_api_key: r.api_key.expose(),
+            trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
+        }],
+    )
+    .await?;
+    eprintln!(
+        "hubdeck: rotated the keys of {}; they are shown only once",
+        DisplayText::new(&r.trust_name)
+    );
+    Ok(0)
 }

@@ -7,13 +7,9 @@ mod register;
 pub(super) use register::write_secret_json;
 pub use register::{RegisterTrustArgs, register};
 
-use std::io::IsTerminal;
-
 use clap::{Args, Subcommand};
-use serde::Serialize;
 
 use super::page_args::PageArgs;
-use super::trust_keys::{confirm, hand_over, not_handed_over};
 use super::{Context, Output};
 use crate::domain::DisplayText;
 use crate::domain::trust::{KitSlot, Trust};
@@ -30,7 +26,7 @@ pub enum TrustsCmd {
     /// Mint a new internal-service key only (the API key stays); prints it once as JSON on
     /// stdout, which must not be a terminal (redirect it into your secret store). Exit 2 on a
     /// terminal (nothing rotated), 4 unknown trust.
-    RotateInternalKey(ShowTrustArgs),
+    RotateInternalKey(RotateInternalArgs),
     /// Show one trust: code, region, kit slot, last heartbeat, the age of each key.
     Show(ShowTrustArgs),
     /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
@@ -58,6 +54,17 @@ pub struct ShowTrustArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RotateInternalArgs {
+    /// The trust: its id, code or name.
+    pub trust: String,
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
+}
+
+#[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The trust: its id, code or name (refused when it matches several trusts; say which
     /// with id:…, code:… or name:…).
@@ -65,6 +72,11 @@ pub struct RotateArgs {
     /// Rotate the internal-service key too.
     #[arg(long)]
     pub internal: bool,
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
 }
 
 #[derive(Debug, Args)]
@@ -75,6 +87,11 @@ pub struct DeleteArgs {
     /// Confirm the deletion (required).
     #[arg(long)]
     pub yes: bool,
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -119,78 +136,15 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         TrustsCmd::RotateInternalKey(a) => {
-            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust).await
+            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust, a.expect_version).await
         }
         TrustsCmd::Show(a) => super::trust_keys::show(ctx, &trusts, &actor, &a.trust).await,
         TrustsCmd::RotateKey(a) => {
             let t = trusts.resolve_unambiguous(&actor, &a.trust).await?;
-            let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
-            if std::io::stdout().is_terminal() {
-                // Shown once on the alternate screen, never printed into the scrollback.
-                let metadata = super::output::to_json(&[serde_json::json!({
-                    "trust_id": r.trust_id.to_string(),
-                    "trust_name": r.trust_name,
-                })])?;
-                let name = DisplayText::new(&r.trust_name);
-                let crate::domain::trust::RotatedKeys {
-                    trust_id,
-                    trust_name,
-                    api_key,
-                    internal_service_key,
-                    keys_minted_at,
-                } = r;
-                crate::tui::reveal_once::show(
-                    crate::tui::action::RevealKeys {
-                        title: "API key rotated — the new key".into(),
-                        trust: DisplayText::new(&trust_name),
-                        details: Vec::new(),
-                        api_key,
-                        internal_key: internal_service_key,
-                        on_acknowledged: None,
-                    },
-                    &ctx.settings,
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!(not_handed_over(&trust_name, &format!("{e:#}"))))?;
-                confirm(
-                    &trusts,
-                    &actor,
-                    (trust_id, &trust_name, keys_minted_at),
-                    "reveal",
-                )
-                .await;
-                println!("{metadata}");
-                eprintln!(
-                    "hubdeck: rotated the keys of {name}; they were shown once on the alternate \
-                     screen and are not printed"
-                );
-                return Ok(0);
-            }
-            #[derive(Serialize)]
-            struct Rotated<'a> {
-                trust_id: String,
-                trust_name: &'a str,
-                trust_api_key: &'a str,
-                #[serde(skip_serializing_if = "Option::is_none")]
-                trust_internal_service_key: Option<&'a str>,
-            }
-            hand_over(
-                &trusts,
-                &actor,
-                (r.trust_id, &r.trust_name, r.keys_minted_at),
-                &[Rotated {
-                    trust_id: r.trust_id.to_string(),
-                    trust_name: &r.trust_name,
-                    trust_api_key: r.api_key.expose(),
-                    trust_internal_service_key: r.internal_service_key.as_ref().map(|k| k.expose()),
-                }],
-            )
-            .await?;
-            eprintln!(
-                "hubdeck: rotated the keys of {}; they are shown only once",
-                DisplayText::new(&r.trust_name)
-            );
-            Ok(0)
+            let r = trusts
+                .rotate_keys(&actor, t.id, a.internal, a.expect_version)
+                .await?;
+            super::trust_keys::hand_over_rotated(ctx, &trusts, &actor, r).await
         }
         TrustsCmd::Delete(a) => {
             if !a.yes {
@@ -202,7 +156,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
                 Err(e) => return Err(e.into()),
             };
-            let d = match trusts.delete(&actor, t.id).await {
+            let d = match trusts.delete(&actor, t.id, a.expect_version).await {
                 Ok(d) => d,
                 // Deleted concurrently between the lookup and the delete.
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),

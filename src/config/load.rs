@@ -128,6 +128,8 @@ impl Settings {
                 "trusts.key_prefix must be 1–16 ASCII letters or digits".into(),
             ));
         }
+        crate::domain::approval::Requirements::parse(&self.approvals.require, false)
+            .map_err(ConfigError::Invalid)?;
         Ok(())
     }
 }

@@ -1,10 +1,12 @@
 //! Plain types and rules. No I/O.
 
+pub mod approval;
 pub mod audit;
 pub mod email;
 pub mod error;
 pub mod identity;
 pub mod ids;
+pub mod list;
 pub mod page;
 pub mod registration;
 pub mod roles;

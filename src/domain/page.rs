@@ -1,9 +1,11 @@
 //! `PageQuery`: page, page size, search, filters and sort over a whitelist of columns per list.
-//! The whitelist lives here as data ([`ListSpec`]); `store::query` maps each name to SQL.
+//! The whitelist is data ([`ListSpec`], in `domain::list`); `store::query` maps each name to SQL.
 //! Column names from a user never reach SQL text.
 
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
+
+pub use super::list::{ColumnKind, ColumnSpec, ListSpec};
 
 pub const MAX_PAGE_SIZE: u32 = 500;
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
@@ -12,66 +14,6 @@ pub const MAX_SEARCH_CHARS: usize = 200;
 /// and the console shows "more than 100,000" (counting a million rows on every page flip
 /// would cost more than the page itself).
 pub const TOTAL_CAP: u64 = 100_000;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ColumnKind {
-    Text,
-    Bool,
-    Uuid,
-    Int,
-    Timestamp,
-}
-
-/// One whitelisted column of a list.
-#[derive(Clone, Copy, Debug)]
-pub struct ColumnSpec {
-    pub name: &'static str,
-    pub kind: ColumnKind,
-    pub sortable: bool,
-    pub filterable: bool,
-}
-
-impl ColumnSpec {
-    pub const fn new(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            sortable: true,
-            filterable: true,
-        }
-    }
-    pub const fn sort_only(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            sortable: true,
-            filterable: false,
-        }
-    }
-    pub const fn filter_only(name: &'static str, kind: ColumnKind) -> Self {
-        Self {
-            name,
-            kind,
-            sortable: false,
-            filterable: true,
-        }
-    }
-}
-
-/// The whitelist of one list (mandates, members, users, trusts, audit, ...).
-#[derive(Clone, Copy, Debug)]
-pub struct ListSpec {
-    pub name: &'static str,
-    pub columns: &'static [ColumnSpec],
-    /// Applied when the query has no sort; a unique tie-breaker is always appended by the store.
-    pub default_sort: &'static [(&'static str, SortDir)],
-}
-
-impl ListSpec {
-    pub fn column(&self, name: &str) -> Option<&'static ColumnSpec> {
-        self.columns.iter().find(|c| c.name == name)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]

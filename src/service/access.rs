@@ -15,6 +15,8 @@ pub enum Area {
     Trusts,
     KitSlots,
     Audit,
+    /// Changes waiting for a second operator.
+    Approvals,
 }
 
 impl Area {
@@ -22,7 +24,9 @@ impl Area {
     pub fn read_permission(self) -> Option<PermissionRef> {
         match self {
             Area::Mandates => None,
-            Area::Users | Area::Registrations | Area::Drift => Some(PermissionRef::CanManageUsers),
+            Area::Users | Area::Registrations | Area::Drift | Area::Approvals => {
+                Some(PermissionRef::CanManageUsers)
+            }
             Area::Trusts | Area::KitSlots | Area::Audit => Some(PermissionRef::CanAccessAdminPanel),
         }
     }

@@ -75,6 +75,12 @@ pub fn event_label(code: &str) -> String {
         "MEMBER_ROLES_SET" => "Member roles changed",
         "MEMBER_ENABLED" => "Member enabled",
         "MEMBER_DISABLED" => "Member disabled",
+        "APPROVAL_PROPOSED" => "Change proposed (needs approval)",
+        "APPROVAL_APPROVED" => "Change approved",
+        "APPROVAL_REJECTED" => "Change rejected",
+        "APPROVAL_EXPIRED" => "Change expired unapproved",
+        "APPROVAL_VOID" => "Change void (targets changed)",
+        "APPROVAL_EXECUTED" => "Approved change executed",
         _ => "",
     };
     if !known.is_empty() {

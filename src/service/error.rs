@@ -35,6 +35,14 @@ pub enum ServiceError {
     Store(StoreError),
     #[error("{0}")]
     Internal(String),
+    /// The environment puts this action under the two-person rule: it must be proposed and
+    /// approved by a second operator.
+    #[error("{message}")]
+    ApprovalRequired {
+        message: String,
+        /// The change to propose instead.
+        request: Box<crate::domain::approval::ChangeRequest>,
+    },
 }
 
 impl From<StoreError> for ServiceError {
@@ -67,6 +75,7 @@ impl ServiceError {
             | ServiceError::Denied(_)
             | ServiceError::OperatorRevoked(_)
             | ServiceError::ReadOnly(_)
+            | ServiceError::ApprovalRequired { .. }
             | ServiceError::Directory(DirectoryError::NotFound(_)) => 4,
             _ => 1,
         }

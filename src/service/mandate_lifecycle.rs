@@ -144,6 +144,10 @@ impl Services {
     ) -> ServiceResult<()> {
         self.require_sysadmin(actor, "deleting a mandate")?;
         self.ensure_writable("hard-delete mandate")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::HardDelete { mandate: id },
+        )?;
         let mut tx = self.db.begin().await?;
         authorize(
             &mut tx,

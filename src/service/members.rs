@@ -271,11 +271,7 @@ impl Services {
             let m = Self::lock_live(&mut tx, mandate).await?;
             authorize_member_manager(&mut tx, actor, &now, mandate).await?;
             if store::find(&mut tx, mandate, user).await?.is_some() {
-                return Err(ServiceError::Conflict(format!(
-                    "{} is already a member of {}",
-                    DisplayText::new(&identity.email),
-                    DisplayText::new(&m.name)
-                )));
+                return Err(Self::already_member(&mut tx, &m, user, &identity.email).await);
             }
             let roles = Self::check_roles(&mut tx, mandate, roles).await?;
             // The mandate row lock serializes adds, so the count cannot go stale before insert.
@@ -367,9 +363,8 @@ impl Services {
             let m = Self::lock_live(&mut tx, mandate).await?;
             let admins = store::lock_admins(&mut tx, mandate).await?;
             let target = store::find(&mut tx, mandate, user).await?;
-            if let Some(ms) = &target {
-                Self::check_membership_version(&mut tx, &m, ms, only.expected).await?;
-            }
+            Self::check_membership_version(&mut tx, &m, user, target.as_ref(), only.expected)
+                .await?;
             let new_roles = match (change, &target) {
                 (AccessChange::RolesChanged, Some(ms)) if only.delta => {
                     let held = store::role_ids(&mut tx, ms.id).await?;

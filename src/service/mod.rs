@@ -19,6 +19,9 @@
 
 pub mod access;
 pub mod actor;
+pub mod approval_decisions;
+pub mod approval_preview;
+pub mod approvals;
 pub mod audit;
 pub mod audit_view;
 pub mod authority;
@@ -47,6 +50,7 @@ pub mod role_forms;
 pub mod roles;
 pub mod schema;
 pub mod seal;
+pub mod seal_badge;
 pub mod seed_users;
 pub mod session;
 pub mod trust_keys;

@@ -1,6 +1,7 @@
 //! Trust keys: rotating the internal-service key on its own (the API key stays),
 //! and the trust detail with its last heartbeat and each key's age.
 
+use crate::store::Conn;
 use crate::store::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -9,7 +10,9 @@ use super::actor::authorize;
 use super::health::{Check, Status};
 use super::outcome::mutate;
 use super::trusts::Trusts;
+use super::versions::{self, Version};
 use super::{Actor, ServiceError, ServiceResult};
+use crate::domain::DisplayText;
 use crate::domain::trust::Trust;
 use crate::domain::{PermissionRef, Secret, TrustId};
 use crate::store::trusts as store;
@@ -65,12 +68,22 @@ impl Trusts {
         &self,
         actor: &Actor,
         id: TrustId,
+        expected: Option<Version>,
     ) -> ServiceResult<RotatedInternalKey> {
         actor.require(
             PermissionRef::CanAccessAdminPanel,
             "rotating a trust's internal-service key",
         )?;
         super::ensure_writable(&self.settings, "trust internal-service key rotation")?;
+        if super::approvals::requirements(&self.settings)
+            .requires(crate::domain::approval::ApprovalAction::TrustKeyRotation)
+        {
+            return Err(ServiceError::Denied(
+                "rotating a trust's keys needs a second operator's approval in this \
+                 environment: propose `hubdeck trusts rotate-key REF --internal --reason TEXT`"
+                    .into(),
+            ));
+        }
         let key = self.mint()?;
         let (name, keys_minted_at) = mutate(&self.db, async |tx| {
             authorize(
@@ -80,6 +93,7 @@ impl Trusts {
                 "rotating a trust's internal-service key",
             )
             .await?;
+            check_trust_version(tx, id, expected).await?;
             let Some((name, minted_at)) = store::mark_rotated(tx, id, false, true).await? else {
                 return Err(ServiceError::NotFound(format!("no trust with id {id}")));
             };
@@ -238,11 +252,44 @@ impl super::Services {
         &self,
         actor: &Actor,
         id: TrustId,
+        expected: Option<Version>,
     ) -> ServiceResult<RotatedInternalKey> {
-        self.trusts().rotate_internal_key(actor, id).await
+        self.trusts().rotate_internal_key(actor, id, expected).await
     }
 
     pub async fn trust_detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
         self.trusts().detail(actor, id).await
     }
+}
+
+/// Locks the trust and refuses, naming the change from the audit, when it is no longer at the
+/// version the operator saw (`None`: a script without a guard, always passes).
+pub(super) async fn check_trust_version(
+    tx: &mut Conn,
+    id: TrustId,
+    expected: Option<Version>,
+) -> ServiceResult<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let Some((name, now)) = store::lock_version(tx, id).await? else {
+        let gone = crate::store::versions::last_trust_change(tx, id).await?;
+        return Err(ServiceError::Conflict(match gone {
+            Some(c) => format!(
+                "trust {id} is gone: it was {} — nothing was written",
+                versions::describe(&c)
+            ),
+            None => format!("no trust with id {id}"),
+        }));
+    };
+    if expected.0 == now {
+        return Ok(());
+    }
+    let last = crate::store::versions::last_trust_change(tx, id).await?;
+    versions::check(
+        Some(expected),
+        now,
+        &format!("trust «{}»", DisplayText::new(&name)),
+        last,
+    )
 }

@@ -189,6 +189,22 @@ impl UndoGuard {
     }
 }
 
+/// " — changed by bob@x (cli) 4 s ago: …": who made the grant's latest change, and when.
+async fn later_change(conn: &mut Conn, r: &AuditRecord) -> ServiceResult<String> {
+    use crate::store::versions as v;
+    let Some(user) = r.user_id else {
+        return Ok(String::new());
+    };
+    let last = match (r.source, r.mandate_id) {
+        (AuditSource::Mandates, Some(m)) => v::last_membership_change(conn, m, user).await?,
+        (AuditSource::Mandates, None) => None,
+        (AuditSource::Users, _) => v::last_user_change(conn, user).await?,
+    };
+    Ok(last
+        .map(|c| format!(" — {}", super::versions::describe(&c)))
+        .unwrap_or_default())
+}
+
 async fn refusal(
     conn: &mut Conn,
     r: &AuditRecord,
@@ -204,8 +220,9 @@ async fn refusal(
     }
     let later = store::later_changes(conn, r, kind.family()).await?;
     if let Some((id, action)) = later.last() {
+        let who = later_change(conn, r).await?;
         return Ok(Some(format!(
-            "changed since: audit row {id} ({}) changed it again; undo that one instead",
+            "changed since: audit row {id} ({}) changed it again{who}; undo that one instead",
             crate::domain::DisplayText::new(action)
         )));
     }

@@ -52,6 +52,20 @@ impl RolesEdit {
         }
     }
 
+    /// The change request of this edit when it grants the global ADMIN role.
+    pub fn admin_grant(&self, user: UserSub) -> crate::domain::approval::ChangeRequest {
+        let (replace, add, remove) = match self.normalized() {
+            RolesEdit::Replace(r) => (Some(r), vec![], vec![]),
+            RolesEdit::Change { add, remove } => (None, add, remove),
+        };
+        crate::domain::approval::ChangeRequest::GlobalAdminGrant {
+            user,
+            replace,
+            add,
+            remove,
+        }
+    }
+
     /// Roles this edit grants (each needs the actor to hold the role's permissions).
     fn granting(&self) -> &[RoleRef] {
         match self {
@@ -192,6 +206,9 @@ impl Services {
         }
         let before = grants::roles_of_conn(&mut tx, sub).await?;
         let ids = edit.apply(&before);
+        if !before.contains(&RoleRef::Admin.id()) && ids.contains(&RoleRef::Admin.id()) {
+            super::approvals::gate(&self.settings, &edit.admin_grant(sub))?;
+        }
         if may_drop_admin && !ids.contains(&RoleRef::Admin.id()) {
             Self::refuse_last_global_admin(
                 &mut tx,

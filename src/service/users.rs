@@ -243,6 +243,10 @@ impl Services {
     ) -> ServiceResult<DeleteOutcome> {
         actor.require(PermissionRef::CanManageUsers, "deleting a user")?;
         self.ensure_writable("delete user")?;
+        super::approvals::gate(
+            &self.settings,
+            &crate::domain::approval::ChangeRequest::UserDelete { user: sub },
+        )?;
         let identity = match self.directory.find_by_sub(sub).await {
             Ok(i) => Some(i),
             Err(DirectoryError::NotFound(_)) => None,

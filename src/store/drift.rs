@@ -77,15 +77,12 @@ pub async fn disabled_with_grants(db: &Db, limit: i64) -> StoreResult<Vec<DriftU
     .await?)
 }
 
-const BROKEN_SELECT: &str = concat!(
-    "SELECT bm.id AS membership_id, bm.mandate_id, m.name AS mandate_name, bm.user_id, \
-            d.email, \
-            CASE WHEN d.sub IS NULL OR d.gone_at IS NOT NULL THEN 'gone' ELSE 'disabled' END \
-              AS reason, \
-            ARRAY(SELECT r.label FROM user_mandate_role umr \
-                  JOIN mandate_role r ON r.id = umr.mandate_role_id \
-                  WHERE umr.user_mandate_id = bm.id ORDER BY r.label) AS roles, \
-            (SELECT count(*) FROM user_mandate um WHERE um.mandate_id = bm.mandate_id \
+/// The working admins of the mandate `x.mandate_id`: enabled admin memberships of active
+/// identities.
+macro_rules! working_admins {
+    () => {
+        concat!(
+            "(SELECT count(*) FROM user_mandate um WHERE um.mandate_id = x.mandate_id \
                AND um.enabled \
                AND EXISTS (SELECT 1 FROM user_mandate_role umr \
                    JOIN mandate_role r ON r.id = umr.mandate_role_id \
@@ -93,11 +90,38 @@ const BROKEN_SELECT: &str = concat!(
                    AND r.feature_instance_id IS NULL \
                    AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) \
                AND ",
-    active_identity!("um.user_id"),
-    ") AS working_admins \
+            active_identity!("um.user_id"),
+            ")"
+        )
+    };
+}
+
+/// The broken memberships, without their mandates' admin count.
+macro_rules! broken_rows {
+    () => {
+        "SELECT bm.id AS membership_id, bm.mandate_id, m.name AS mandate_name, \
+            bm.user_id, d.email, \
+            CASE WHEN d.sub IS NULL OR d.gone_at IS NOT NULL THEN 'gone' ELSE 'disabled' END \
+              AS reason, \
+            ARRAY(SELECT r.label FROM user_mandate_role umr \
+                  JOIN mandate_role r ON r.id = umr.mandate_role_id \
+                  WHERE umr.user_mandate_id = bm.id ORDER BY r.label) AS roles \
      FROM user_mandate bm JOIN mandate m ON m.id = bm.mandate_id AND m.deleted_at IS NULL \
      LEFT JOIN directory_user d ON d.sub = bm.user_id \
-     WHERE (d.sub IS NULL OR d.gone_at IS NOT NULL OR NOT d.enabled) "
+     WHERE (d.sub IS NULL OR d.gone_at IS NOT NULL OR NOT d.enabled)"
+    };
+}
+
+/// Every broken membership with its mandate's working admins, each mandate's admins counted
+/// once (hundreds of gone members of one large mandate must not count its admins hundreds of
+/// times).
+pub(super) const BROKEN_SELECT: &str = concat!(
+    "WITH b AS MATERIALIZED (",
+    broken_rows!(),
+    "), wa AS (SELECT x.mandate_id, ",
+    working_admins!(),
+    " AS working_admins FROM (SELECT DISTINCT mandate_id FROM b) x) \
+     SELECT b.*, wa.working_admins FROM b JOIN wa ON wa.mandate_id = b.mandate_id"
 );
 
 /// Memberships of live mandates whose identity is gone or disabled; the mandates left without
@@ -115,7 +139,12 @@ pub async fn broken_memberships(db: &Db, limit: i64) -> StoreResult<Vec<BrokenMe
 
 /// One broken membership by id (None when it is not, or no longer, broken).
 pub async fn broken_membership(db: &Db, id: MembershipId) -> StoreResult<Option<BrokenMembership>> {
-    let q = format!("{BROKEN_SELECT} AND bm.id = $1");
+    let q = format!(
+        "SELECT b.*, {} AS working_admins FROM ({} AND bm.id = $1) b \
+         CROSS JOIN LATERAL (SELECT b.mandate_id) x",
+        working_admins!(),
+        broken_rows!()
+    );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(id)
         .fetch_optional(db)
@@ -173,7 +202,7 @@ pub struct ExpiredInvitation {
     pub invited_at: chrono::DateTime<chrono::Utc>,
 }
 
-const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
+pub(super) const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
      FROM users_audit a WHERE a.user_id = d.sub AND a.action = 'Resent invitation'), \
      d.created_at))";
 

@@ -211,6 +211,17 @@ pub async fn lock(conn: &mut Conn, id: MandateId) -> StoreResult<Option<Mandate>
     .await?)
 }
 
+/// Moves the mandate's version on (a change held in another table, such as its plan).
+pub async fn bump_version(conn: &mut Conn, id: MandateId) -> StoreResult<Mandate> {
+    Ok(sqlx::query_as(
+        "UPDATE mandate SET version = version + 1, updated_at = now() WHERE id = $1 \
+         RETURNING id, name, label, enabled, deleted_at, created_at, updated_at, version",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
 pub async fn subscription(db: &Db, id: MandateId) -> StoreResult<Option<Subscription>> {
     Ok(sqlx::query_as(
         "SELECT s.plan_key, p.name AS plan_name, s.status, p.max_members, s.started_at, \

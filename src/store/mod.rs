@@ -7,6 +7,7 @@
 //! commits. The store sees only `domain` types — never `service` or `directory`
 //! (`tests/it/architecture.rs`).
 
+pub mod approvals;
 pub mod audit;
 pub mod bulk;
 pub mod changes;
@@ -15,6 +16,7 @@ pub mod dataset;
 pub mod db;
 pub mod directory_cache;
 pub mod drift;
+pub mod drift_page;
 pub mod estimates;
 pub mod grants;
 pub mod health;

@@ -30,7 +30,7 @@ pub const ONE_OPEN_PER_EMAIL: &str = "registration_one_open_per_email";
 
 const COLUMNS: &str = "id, email, name, organisation, requested_roles, suppress_invite, state, \
      sub, identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, \
-     call_started_at, call_finished_at, evidence, created_at, updated_at";
+     call_started_at, call_finished_at, evidence, created_at, updated_at, version";
 
 /// One journal row.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -57,6 +57,8 @@ pub struct Registration {
     pub evidence: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Moved on by every change of the row: a repair is conditional on the one its operator saw.
+    pub version: i64,
 }
 
 impl Registration {
@@ -281,7 +283,7 @@ pub static REGISTRATIONS_SPEC: ListSpec = ListSpec {
 pub static STUCK_REGISTRATIONS: ListSql = ListSql {
     spec: &REGISTRATIONS_SPEC,
     select: "r.id, r.email, r.name, r.organisation, r.requested_roles, r.suppress_invite, r.state,              r.sub, r.identity_created, r.last_error, r.rollback_error, r.note, r.actor_user_id,              r.via, r.os_user, r.call_started_at, r.call_finished_at, r.evidence, r.created_at, \
-             r.updated_at",
+             r.updated_at, r.version",
     from: "registration r",
     base_where: "r.state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup', \
                  'conflict')",

@@ -140,7 +140,7 @@ pub async fn insert_audit(
 }
 
 const TRUST_SELECT: &str = "SELECT t.id, t.name, t.code, t.region, t.last_heartbeat, t.created_at, \
-     t.updated_at, s.slot_name, s.slot_number, t.keys_unconfirmed_since \
+     t.updated_at, s.slot_name, s.slot_number, t.keys_unconfirmed_since, t.version \
      FROM trust t LEFT JOIN fl_kit_slot s ON s.assigned_to_trust_id = t.id";
 
 /// The trust with this name, compared case-insensitively (uses `trust_name_lower_key`).
@@ -170,6 +170,16 @@ pub async fn get(pool: &Db, id: TrustId) -> StoreResult<Option<Trust>> {
     .bind(id)
     .fetch_optional(pool)
     .await?)
+}
+
+/// Locks the trust's row: (name, version), None when it is gone.
+pub async fn lock_version(conn: &mut Conn, id: TrustId) -> StoreResult<Option<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT name, version FROM trust WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
 }
 
 /// Replaces the stored API key hash; returns the trust's name (None if it does not exist).
@@ -232,7 +242,7 @@ pub static TRUSTS_SPEC: ListSpec = ListSpec {
 pub static TRUSTS_LIST: ListSql = ListSql {
     spec: &TRUSTS_SPEC,
     select: "t.id, t.name, t.code, t.region, t.last_heartbeat, t.created_at, t.updated_at, \
-             s.slot_name, s.slot_number, t.keys_unconfirmed_since",
+             s.slot_name, s.slot_number, t.keys_unconfirmed_since, t.version",
     from: "trust t LEFT JOIN fl_kit_slot s ON s.assigned_to_trust_id = t.id",
     base_where: "",
     columns: &[

@@ -369,6 +369,8 @@ pub enum Msg {
         db: bool,
         directory: bool,
         latency: Duration,
+        /// Changes waiting for a second operator (None: not readable by this operator).
+        approvals: Option<i64>,
     },
     /// The loop now talks to the new environment (its settings for the top bar), or why not.
     EnvSwitched {

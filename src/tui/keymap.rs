@@ -54,6 +54,7 @@ actions! {
     TabKitSlots = "tab_kit_slots", false, "Kit slots tab";
     TabAudit = "tab_audit", false, "Audit tab";
     TabDrift = "tab_drift", false, "Drift tab (also :drift)";
+    TabApprovals = "tab_approvals", false, "Approvals tab: changes waiting for a second operator";
     Up = "up", false, "move up";
     Down = "down", false, "move down";
     PageUp = "page_up", false, "previous page";
@@ -79,6 +80,7 @@ actions! {
     ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
     ResendInvite = "resend_invite", true, "resend the selected user's invitation";
     Repair = "repair", true, "preview and repair the selected drift row";
+    RepairClass = "repair_class", true, "repair every row of the selected drift row's class (count and preview first)";
     Restore = "restore", true, "restore the selected soft-deleted mandate (:deleted lists them)";
     ChangePlan = "change_plan", true, "change the selected mandate's plan";
     Export = "export", false, "export the audit rows (asks CSV or JSON)";
@@ -87,6 +89,9 @@ actions! {
     MarkAll = "mark_all", false, "mark all members matching the search/filters";
     Bulk = "bulk", true, "act on the marked members, with a preview";
     Undo = "undo", true, "undo the newest grant change (preview first)";
+    Approve = "approve", true, "approve the selected change (its preview first)";
+    Reject = "reject", true, "reject the selected change, with a reason";
+    Complete = "complete", true, "complete an approved key rotation you proposed (keys shown once)";
 }
 
 /// One key with its modifiers (SHIFT is folded into the character).

@@ -110,10 +110,15 @@ pub async fn execute(
         },
         Request::Health => {
             let p = services.probe().await;
+            let approvals = match &actor {
+                Some(a) if p.db => services.count_proposed_changes(a).await.ok(),
+                _ => None,
+            };
             Msg::Health {
                 db: p.db,
                 directory: p.directory,
                 latency: p.latency,
+                approvals,
             }
         }
     }

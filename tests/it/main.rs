@@ -3,9 +3,11 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod approvals;
 mod architecture;
 mod audit;
 mod audit_seal;
+mod audit_seal_badge;
 mod audit_seal_scale;
 mod audit_view;
 mod bulk;
@@ -13,11 +15,13 @@ mod cli_login;
 mod cli_output;
 mod completions;
 mod concurrency;
+mod concurrency_writes;
 mod db_errors;
 mod demo;
 mod directory;
 mod doctor;
 mod drift;
+mod drift_paging;
 mod env;
 mod foundation;
 mod local_directory;
@@ -38,7 +42,10 @@ mod sync;
 mod trust_keys;
 mod trusts;
 mod tui_bulk_undo;
+mod tui_dialogs_fit;
+mod tui_drift;
 mod tui_e2e;
+mod tui_idle;
 mod tui_layout;
 mod tui_live;
 mod tui_outage;

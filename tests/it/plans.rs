@@ -131,7 +131,7 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
     let b = create(&svc, "Beta").await;
     fill(&t.pool, a, 30, "a").await;
 
-    let c = svc.change_plan(&root, a, " team ").await.unwrap();
+    let c = svc.change_plan(&root, a, " team ", None).await.unwrap();
     assert_eq!(c.before.as_ref().unwrap().plan_key, "TRIAL_14D");
     assert_eq!(c.after.plan_key, "TEAM");
     assert_eq!(c.after.status, "active");
@@ -189,7 +189,10 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
     assert_eq!(values, vec!["TEAM", "TRIAL_14D"]);
 
     // Below the current member count: refused, nothing written.
-    let err = svc.change_plan(&root, a, "TRIAL_14D").await.unwrap_err();
+    let err = svc
+        .change_plan(&root, a, "TRIAL_14D", None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ServiceError::CapacityExceeded(_)), "{err:?}");
     assert_eq!(err.exit_code(), 3);
     assert!(
@@ -203,9 +206,9 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
     );
     assert_eq!(plan_audits(&t.pool, a).await, 1);
     // Same plan, unknown plan, deleted mandate, not a SysAdmin.
-    let same = svc.change_plan(&root, a, "TEAM").await.unwrap_err();
+    let same = svc.change_plan(&root, a, "TEAM", None).await.unwrap_err();
     assert_eq!(same.exit_code(), 3, "{same}");
-    let unknown = svc.change_plan(&root, a, "GOLD").await.unwrap_err();
+    let unknown = svc.change_plan(&root, a, "GOLD", None).await.unwrap_err();
     assert_eq!(unknown.exit_code(), 2, "{unknown}");
     assert!(
         unknown
@@ -213,10 +216,10 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
             .contains("known: TRIAL_14D, STARTER, TEAM, ENTERPRISE")
     );
     let nobody = crate::mandates::operator(UserSub::new_v4());
-    let denied = svc.change_plan(&nobody, b, "TEAM").await.unwrap_err();
+    let denied = svc.change_plan(&nobody, b, "TEAM", None).await.unwrap_err();
     assert_eq!(denied.exit_code(), 4);
     svc.soft_delete_mandate(&root, b).await.unwrap();
-    let deleted = svc.change_plan(&root, b, "TEAM").await.unwrap_err();
+    let deleted = svc.change_plan(&root, b, "TEAM", None).await.unwrap_err();
     assert!(
         deleted.to_string().contains("restore it first"),
         "{deleted}"
@@ -235,7 +238,7 @@ async fn plan_change_and_member_add_race_never_exceed_the_capacity() {
     let mut change_won = 0;
     for round in 0..8 {
         let m = create(&svc, &format!("Race {round}")).await;
-        svc.change_plan(&root, m, "STARTER").await.unwrap();
+        svc.change_plan(&root, m, "STARTER", None).await.unwrap();
         fill(&t.pool, m, 25, &format!("r{round}-")).await;
         let newcomer = identity(&svc, &format!("new{round}@example.org")).await;
         let role: Vec<MandateRoleId> = vec![mandate_roles::MEMBER.into()];
@@ -246,7 +249,7 @@ async fn plan_change_and_member_add_race_never_exceed_the_capacity() {
                 .map(|_| ())
         });
         let change = tokio::spawn(async move {
-            s2.change_plan(&Actor::cli(), m, "TRIAL_14D")
+            s2.change_plan(&Actor::cli(), m, "TRIAL_14D", None)
                 .await
                 .map(|_| ())
         });

@@ -315,7 +315,7 @@ async fn stored_hash_matches_and_no_plaintext_is_persisted() {
 
     // Rotation replaces the hash; the new plaintext is not persisted either.
     let rot = trusts
-        .rotate_keys(&Actor::cli(), r.trust.id, true)
+        .rotate_keys(&Actor::cli(), r.trust.id, true, None)
         .await
         .expect("rotate");
     let new_api = rot.api_key.expose().to_string();
@@ -455,13 +455,13 @@ async fn rotation_and_deletion_are_audited_and_free_the_slot() {
         .await
         .expect("register");
     let rot = trusts
-        .rotate_keys(&op, r.trust.id, false)
+        .rotate_keys(&op, r.trust.id, false, None)
         .await
         .expect("rotate");
     assert!(rot.internal_service_key.is_none());
     assert_eq!(rot.trust_name, "Leeds");
 
-    let d = trusts.delete(&op, r.trust.id).await.expect("delete");
+    let d = trusts.delete(&op, r.trust.id, None).await.expect("delete");
     assert_eq!(d.freed_slot.as_deref(), Some("Trust_001"));
     assert_eq!(
         count(
@@ -488,11 +488,11 @@ async fn rotation_and_deletion_are_audited_and_free_the_slot() {
         assert_eq!(a.3, "tui");
     }
     assert!(matches!(
-        trusts.delete(&op, r.trust.id).await,
+        trusts.delete(&op, r.trust.id, None).await,
         Err(ServiceError::NotFound(_))
     ));
     assert!(matches!(
-        trusts.rotate_keys(&op, r.trust.id, false).await,
+        trusts.rotate_keys(&op, r.trust.id, false, None).await,
         Err(ServiceError::NotFound(_))
     ));
 
@@ -1163,12 +1163,12 @@ async fn services_entry_points_for_the_tui() {
         .expect("slots");
     assert_eq!(slots.total, 2);
     let rot = services
-        .rotate_trust_keys(&admin, r.trust.id, true)
+        .rotate_trust_keys(&admin, r.trust.id, true, None)
         .await
         .expect("rotate");
     assert!(rot.internal_service_key.is_some());
     let d = services
-        .delete_trust(&admin, r.trust.id)
+        .delete_trust(&admin, r.trust.id, None)
         .await
         .expect("delete");
     assert_eq!(d.freed_slot.as_deref(), Some("Trust_001"));

@@ -193,6 +193,7 @@ fn a_change_whose_answer_was_lost_is_reported_as_unknown_and_the_form_is_kept() 
         db: true,
         directory: true,
         latency: std::time::Duration::ZERO,
+        approvals: None,
     });
     assert!(
         a.take_requests().iter().any(|r| matches!(

@@ -115,6 +115,17 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
     );
     let ks: Vec<KitSlotRow> = rows(KitSlots.page(s.clone(), a.clone(), q()).await.unwrap());
     let k = ks.iter().find(|k| k.slot_name == slot).expect("the slot");
+    // The free filter's picker offers both values of the boolean, whatever the rows hold; a
+    // column that is not a filter is refused.
+    let free = KitSlots
+        .filter_values(s.clone(), a.clone(), "free".into(), q())
+        .await
+        .expect("free values");
+    assert_eq!(free, ["true", "false"]);
+    KitSlots
+        .filter_values(s.clone(), a.clone(), "slot_name".into(), q())
+        .await
+        .expect_err("slot_name is not a filter");
     assert!(!k.free);
     assert_eq!(k.texts()[2], "no");
     assert_eq!(k.texts()[3], "Leeds Teaching (LEEDS)");

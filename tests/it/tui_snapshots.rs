@@ -36,6 +36,7 @@ pub fn config(read_only: bool) -> AppConfig {
         directory_kind: "local".into(),
         search_debounce_ms: 250,
         demo_credentials: None,
+        idle: None,
     }
 }
 
@@ -60,6 +61,7 @@ pub fn app_with(read_only: bool, mono: bool) -> App {
         db: true,
         directory: true,
         latency: std::time::Duration::ZERO,
+        approvals: None,
     });
     answer_all(&mut app);
     app
@@ -231,7 +233,7 @@ pub fn rows_for(
                     organisation: some("NHS"),
                     roles: vec!["viewer".into()],
                     enabled: false,
-                    status: "FORCE_CHANGE…".into(),
+                    status: "FORCE_CHANGE_PASSWORD".into(),
                     version: hubdeck::service::versions::Version(0),
                 },
             ],
@@ -248,6 +250,7 @@ pub fn rows_for(
                 created_at: at("2026-11-20 08:00"),
                 sub: Some(UserSub(uuid("00000000-0000-0000-0000-0000000000b2"))),
                 rollback_error: None,
+                version: 1,
             }],
             None,
             query,
@@ -263,6 +266,7 @@ pub fn rows_for(
                 last_heartbeat: Some(at("2026-11-20 09:15")),
                 key_set_at: at("2026-11-05 12:00"),
                 keys_unconfirmed_since: None,
+                version: 1,
             }],
             None,
             query,
@@ -1083,6 +1087,7 @@ fn lost_database_shows_a_banner_and_recovers() {
         db,
         directory: true,
         latency: std::time::Duration::ZERO,
+        approvals: None,
     };
     a.update(health(false));
     let buf = render(&a, 80, 24).backend().buffer().clone();

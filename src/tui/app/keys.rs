@@ -28,6 +28,7 @@ impl App {
 
     pub(super) fn on_key(&mut self, key: KeyEvent) {
         self.live_activity();
+        self.touch();
         let now = self.clock.now();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));
@@ -277,6 +278,7 @@ impl App {
             Action::TabKitSlots => self.switch_tab(Tab::KitSlots),
             Action::TabAudit => self.switch_tab(Tab::Audit),
             Action::TabDrift => self.switch_tab(Tab::Drift),
+            Action::TabApprovals => self.switch_tab(Tab::Approvals),
             Action::Up | Action::Down => {
                 let t = self.active().table_mut();
                 if action == Action::Up {

@@ -80,7 +80,7 @@ fn shows(tab: Tab, source: ChangeSource) -> bool {
         Tab::Users | Tab::Registrations => source == S::Users,
         Tab::Trusts | Tab::KitSlots => source == S::Trusts,
         Tab::Drift => matches!(source, S::Users | S::Mandates),
-        Tab::Audit => true,
+        Tab::Audit | Tab::Approvals => true,
     }
 }
 

@@ -8,6 +8,7 @@
 //! `ops.rs` (mutations in flight, quitting), `render.rs` (drawing), `routing.rs` (screens,
 //! their commands and the routing of replies).
 
+mod idle;
 mod keys;
 mod live;
 mod ops;
@@ -58,6 +59,8 @@ pub enum Effect {
 pub struct Health {
     pub db: Option<bool>,
     pub directory: Option<bool>,
+    /// Changes waiting for a second operator.
+    pub approvals: Option<i64>,
 }
 
 /// The command palette (`:`), with history.
@@ -76,6 +79,8 @@ pub struct AppConfig {
     pub directory_kind: String,
     pub search_debounce_ms: u64,
     pub demo_credentials: Option<(String, String)>,
+    /// Sign the operator out after this long without a key press (None: never).
+    pub idle: Option<Duration>,
 }
 
 impl AppConfig {
@@ -90,6 +95,7 @@ impl AppConfig {
             },
             search_debounce_ms: s.ui.search_debounce_ms,
             demo_credentials: None,
+            idle: idle::idle_limit(s.console.idle_minutes),
         }
     }
 }
@@ -170,6 +176,10 @@ pub struct App {
     loaded: Vec<Tab>,
     /// The `:env` switch in progress (its request id).
     env_switch: Option<u64>,
+    /// When the last key was pressed (the idle sign-out counts from it).
+    last_key: Duration,
+    /// The screens of an operator signed out for being idle, until they sign in again.
+    parked: Option<idle::Parked>,
 }
 
 fn fresh_screens() -> Vec<Box<dyn Screen>> {
@@ -220,6 +230,8 @@ impl App {
             effects: Vec::new(),
             loaded: Vec::new(),
             env_switch: None,
+            last_key: Duration::ZERO,
+            parked: None,
         };
         if let Some(op) = operator {
             app.signed_in(op);
@@ -283,9 +295,13 @@ impl App {
 
     fn signed_in(&mut self, op: Operator) {
         tracing::info!(operator = %op.sub, "operator signed in");
+        let sub = op.sub;
         self.operator = Some(op);
         self.signin = SignInScreen::new();
-        self.switch_tab(Tab::Mandates);
+        self.touch();
+        if !self.resume(sub) {
+            self.switch_tab(Tab::Mandates);
+        }
     }
 
     /// The service refused because the operator's own authority is gone: back to the sign-in
@@ -323,7 +339,7 @@ impl App {
     /// are in flight (their replies belong to this environment's operator).
     fn switch_env(&mut self, name: &str) {
         if name.is_empty() {
-            self.toasts.push(Toast::ok(format!(
+            self.toasts.push(Toast::info(format!(
                 "environment {}; :env NAME switches (and signs you in again)",
                 DisplayText::with_max(&self.config.environment, 24)
             )));
@@ -338,7 +354,7 @@ impl App {
         }
         let id = self.id();
         self.env_switch = Some(id);
-        self.toasts.push(Toast::ok(format!(
+        self.toasts.push(Toast::info(format!(
             "connecting to {}…",
             DisplayText::with_max(name, 24)
         )));
@@ -362,7 +378,7 @@ impl App {
                 self.health = Health::default();
                 self.outage = Outage::default();
                 self.outbox.push(Request::Health);
-                self.toasts.push(Toast::ok(format!(
+                self.toasts.push(Toast::info(format!(
                     "environment {}: sign in",
                     DisplayText::with_max(&self.config.environment, 24)
                 )));

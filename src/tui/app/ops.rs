@@ -233,7 +233,7 @@ impl App {
     pub(super) fn confirm_role_change(&mut self, op: OpBox, change: RoleChange) {
         if change.added.is_empty() && change.removed.is_empty() {
             self.close_form();
-            self.toasts.push(Toast::ok("roles unchanged"));
+            self.toasts.push(Toast::info("roles unchanged"));
             return;
         }
         let list = |v: &[String]| {

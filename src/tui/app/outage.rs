@@ -73,7 +73,7 @@ impl App {
         tracing::info!("database reachable again");
         let unknown = std::mem::take(&mut self.outage.unknown);
         if unknown.is_empty() {
-            self.toasts.push(Toast::ok(
+            self.toasts.push(Toast::info(
                 "database reachable again; the page was read again",
             ));
         } else {

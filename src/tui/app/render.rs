@@ -160,6 +160,9 @@ impl App {
             t.muted,
         ));
         spans.push(Span::styled(dir, dirs));
+        if let Some(n) = self.health.approvals.filter(|n| *n > 0) {
+            spans.push(Span::styled(format!("  {n} to approve (8)"), t.warning));
+        }
         if !self.inflight.is_empty() {
             let n = self.inflight.len();
             spans.push(Span::styled(
@@ -329,6 +332,7 @@ fn short_label(a: Action) -> &'static str {
         Action::Bulk => "bulk",
         Action::Undo => "undo",
         Action::Repair => "repair",
+        Action::RepairClass => "repair class",
         Action::Restore => "restore",
         Action::ChangePlan => "plan",
         _ => "",

@@ -73,6 +73,8 @@ impl App {
                     self.toasts.push(Toast::ok(t));
                 }
             }
+            Cmd::Refuse(t) => self.toasts.push(Toast::warn(t)),
+            Cmd::Info(t) => self.toasts.push(Toast::info(t)),
             Cmd::Error { report, .. } if report.revoked => self.sign_out(&report),
             // The outage banner says it once; a dialog per failed read would bury the screen.
             Cmd::Error { report, .. } if report.connection_lost => self.db_unreachable(),
@@ -112,10 +114,16 @@ impl App {
             }
             Msg::OpDone { id, result } => self.op_done(id, result),
             Msg::Progress { id, done } => self.progress(id, done),
-            Msg::Health { db, directory, .. } => {
+            Msg::Health {
+                db,
+                directory,
+                approvals,
+                ..
+            } => {
                 self.health = Health {
                     db: Some(db),
                     directory: Some(directory),
+                    approvals,
                 };
                 if db {
                     self.db_reachable();
@@ -220,6 +228,7 @@ impl App {
         if self.tick.is_multiple_of(every) {
             self.outbox.push(Request::Health);
         }
+        self.idle_check();
         if self.operator.is_some() {
             self.live_fade();
             self.live_tick();

@@ -3,6 +3,7 @@
 //! runs, over service functions), and its forms and strings. The router (`tui/app`) knows
 //! only the [`Screen`] trait and the tab order below.
 
+pub mod approvals;
 pub mod audit;
 pub mod drift;
 pub mod kit_slots;
@@ -49,7 +50,12 @@ pub enum Cmd {
     },
     /// Load the shown table again (e.g. a sub-list just opened).
     Reload,
+    /// Something was done (a green tick).
     Toast(String),
+    /// Nothing was done: the action is not possible here or now (never a green tick).
+    Refuse(String),
+    /// A state or a step, neither done nor refused.
+    Info(String),
     /// A failure for the operator (a revoked authority signs them out).
     Error {
         title: String,
@@ -148,10 +154,11 @@ pub enum Tab {
     KitSlots,
     Audit,
     Drift,
+    Approvals,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::Mandates,
         Tab::Users,
         Tab::Registrations,
@@ -159,6 +166,7 @@ impl Tab {
         Tab::KitSlots,
         Tab::Audit,
         Tab::Drift,
+        Tab::Approvals,
     ];
 
     pub fn title(self) -> &'static str {
@@ -170,6 +178,7 @@ impl Tab {
             Tab::KitSlots => "Kit slots",
             Tab::Audit => "Audit",
             Tab::Drift => "Drift",
+            Tab::Approvals => "Approvals",
         }
     }
 
@@ -187,6 +196,7 @@ impl Tab {
             Tab::Trusts => Area::Trusts,
             Tab::KitSlots => Area::KitSlots,
             Tab::Audit => Area::Audit,
+            Tab::Approvals => Area::Approvals,
         }
     }
 
@@ -206,6 +216,7 @@ impl Tab {
             Tab::KitSlots => Box::new(kit_slots::KitSlotsScreen::new()),
             Tab::Audit => Box::new(audit::AuditScreen::new()),
             Tab::Drift => Box::new(drift::DriftScreen::new()),
+            Tab::Approvals => Box::new(approvals::ApprovalsScreen::new()),
         }
     }
 }

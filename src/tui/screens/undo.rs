@@ -117,7 +117,7 @@ impl Operation for UndoOp {
 /// The confirmation of an undo (or why not): `who` and `place` name the row for the operator.
 pub fn undo_dialog(v: &UndoView, who: &str, place: &str) -> Cmd {
     let Some(plan) = &v.plan else {
-        return Cmd::Toast(format!("no grant change of {who} to undo"));
+        return Cmd::Refuse(format!("no grant change of {who} to undo"));
     };
     let what = DisplayText::with_max(&plan.action, 40);
     if let Some(why) = &plan.refusal {

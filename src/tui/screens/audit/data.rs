@@ -242,3 +242,21 @@ mod tests {
         );
     }
 }
+
+/// Reads the seal badge (`full`: verify the whole trail; else count the unsealed rows).
+#[derive(Debug)]
+pub struct LoadSeal {
+    pub full: bool,
+}
+
+impl crate::tui::action::Job for LoadSeal {
+    fn run(
+        self: Box<Self>,
+        s: crate::service::Services,
+        a: crate::service::Actor,
+    ) -> crate::tui::action::JobFuture<crate::tui::action::Reply> {
+        Box::pin(async move {
+            Ok(Box::new(s.seal_badge(&a, self.full).await?) as crate::tui::action::Reply)
+        })
+    }
+}

@@ -13,19 +13,23 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
 use super::{Cmd, Ctx, Screen, page_reply, shown};
 use crate::domain::audit::TimeRange;
+use crate::service::seal_badge::SealBadge;
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::fields::Field;
 use crate::tui::widgets::form::Form;
 use crate::tui::widgets::table::{Column, TableView, Typed};
-use data::{AuditRow, Export};
+use data::{AuditRow, Export, LoadSeal};
 
 /// The export formats the form offers.
 pub const EXPORT_FORMATS: [&str; 2] = ["CSV", "JSON"];
 
 pub struct AuditScreen {
     pub table: Typed<AuditRow>,
+    /// The seal badge; the full verification ran once this session when `verified`.
+    pub seal: Option<SealBadge>,
+    verified: bool,
 }
 
 impl Default for AuditScreen {
@@ -50,6 +54,8 @@ impl AuditScreen {
                     Column::new("Via", "via", Constraint::Length(4)).filterable(),
                 ],
             )),
+            seal: None,
+            verified: false,
         }
     }
 
@@ -137,11 +143,39 @@ impl Screen for AuditScreen {
 
     fn on_reply(
         &mut self,
-        _slot: &'static str,
+        slot: &'static str,
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
-        page_reply(&mut self.table, id, result)
+        if slot != "seal" {
+            return page_reply(&mut self.table, id, result);
+        }
+        if let Ok(Ok(b)) = result.map(|r| r.downcast::<SealBadge>()) {
+            // A later count keeps what the session's verification found.
+            self.seal = Some(match (self.seal.take(), *b) {
+                (Some(t @ SealBadge::Tampered { .. }), _) => t,
+                (Some(SealBadge::Verified { .. }), SealBadge::Unsealed { unsealed }) => {
+                    SealBadge::Verified { unsealed }
+                }
+                (_, b) => b,
+            });
+        }
+        Vec::new()
+    }
+
+    /// The full verification once per session (a job, off the key path), then only the
+    /// count of rows not sealed yet.
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        let full = !self.verified;
+        self.verified = true;
+        vec![Cmd::Load {
+            slot: "seal",
+            job: Box::new(LoadSeal { full }),
+        }]
+    }
+
+    fn status(&self) -> Option<String> {
+        self.seal.as_ref().map(SealBadge::label)
     }
 
     /// The table, and the selected row's detail with its before/after diff.

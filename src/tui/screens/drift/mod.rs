@@ -3,7 +3,9 @@
 //! reads the repair's preview — exactly what changes in PostgreSQL and in the directory, and
 //! the audit rows — and asks for a confirmation in proportion (typing the name for a delete
 //! or a mandate left without admin); the service re-checks the preview, re-authorises and
-//! audits when it runs.
+//! audits when it runs. `A` repairs the selected row's whole class: the count and the first
+//! row's preview up front, the name typed, then every row in batches (cancellable, with
+//! progress). The title carries every class's true total.
 
 pub mod data;
 
@@ -12,12 +14,15 @@ use std::sync::Arc;
 use ratatui::layout::Constraint;
 
 use super::{Cmd, Ctx, Screen, page_reply};
-use crate::service::drift::RepairPreview;
+use crate::service::drift::{ClassRepairPlan, DriftTotals, RepairPreview};
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::table::{Column, TableView, Typed};
-use data::{DriftRow, LoadPreview, RepairOp, needs_typed_confirmation, preview_text};
+use data::{
+    DriftRow, LoadClassPlan, LoadPreview, LoadTotals, RepairClassOp, RepairOp, class_plan_text,
+    needs_typed_confirmation, preview_text,
+};
 
 pub struct DriftScreen {
     pub table: Typed<DriftRow>,
@@ -60,6 +65,18 @@ impl DriftScreen {
             }
         }
     }
+
+    /// The confirmation of a whole class's repair (always typed: it may touch thousands).
+    pub fn confirm_class(p: ClassRepairPlan) -> Dialog {
+        let message = format!("{}\nRepair the whole class?", class_plan_text(&p));
+        let title = format!("Repair all {}: {}", p.class, p.class.title());
+        Dialog::type_name(
+            title,
+            message,
+            "repair".into(),
+            OpBox::new(RepairClassOp(p)),
+        )
+    }
 }
 
 impl Screen for DriftScreen {
@@ -70,7 +87,7 @@ impl Screen for DriftScreen {
         &mut self.table.view
     }
     fn actions(&self) -> &'static [Action] {
-        &[Action::Repair]
+        &[Action::Repair, Action::RepairClass]
     }
 
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
@@ -82,8 +99,22 @@ impl Screen for DriftScreen {
                     job: Box::new(LoadPreview(row.target)),
                 })
             }
+            Action::RepairClass => {
+                let row = self.table.selected()?;
+                Some(Cmd::Load {
+                    slot: "class_plan",
+                    job: Box::new(LoadClassPlan(row.target.class)),
+                })
+            }
             _ => None,
         }
+    }
+
+    fn on_reload(&mut self) -> Vec<Cmd> {
+        vec![Cmd::Load {
+            slot: "totals",
+            job: Box::new(LoadTotals),
+        }]
     }
 
     fn on_reply(
@@ -92,8 +123,31 @@ impl Screen for DriftScreen {
         id: u64,
         result: Result<Reply, ErrorReport>,
     ) -> Vec<Cmd> {
-        if slot != "preview" {
-            return page_reply(&mut self.table, id, result);
+        match slot {
+            "preview" => {}
+            "totals" => {
+                if let Ok(Ok(t)) = result.map(|r| r.downcast::<DriftTotals>()) {
+                    self.table.view.title = data::title(&t);
+                }
+                return Vec::new();
+            }
+            "class_plan" => {
+                return match result.map(|r| r.downcast::<ClassRepairPlan>()) {
+                    Ok(Ok(p)) if p.total == 0 => {
+                        vec![
+                            Cmd::Info(format!("{}: no rows left to repair", p.class)),
+                            Cmd::Reload,
+                        ]
+                    }
+                    Ok(Ok(p)) => vec![Cmd::Dialog(Self::confirm_class(*p))],
+                    Ok(Err(_)) => Vec::new(),
+                    Err(report) => vec![Cmd::Error {
+                        title: "Cannot repair this class".into(),
+                        report,
+                    }],
+                };
+            }
+            _ => return page_reply(&mut self.table, id, result),
         }
         match result.map(|r| r.downcast::<RepairPreview>()) {
             Ok(Ok(p)) => vec![Cmd::Dialog(Self::confirm(*p))],

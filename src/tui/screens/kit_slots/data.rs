@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery};
+use crate::service::trusts::KIT_SLOTS_SPEC;
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, ListSource, Reply};
 use crate::tui::screens::{when, yes_no};
@@ -61,10 +62,9 @@ impl ListSource for KitSlots {
         _q: PageQuery,
     ) -> JobFuture<Vec<String>> {
         Box::pin(async move {
-            match column.as_str() {
-                "free" => Ok(vec!["true".into(), "false".into()]),
-                _ => anyhow::bail!("kit slots cannot be filtered by {column}"),
-            }
+            KIT_SLOTS_SPEC
+                .fixed_filter_values(&column)
+                .ok_or_else(|| anyhow::anyhow!("kit slots cannot be filtered by {column}"))
         })
     }
 }

@@ -228,6 +228,7 @@ pub enum MandateOp {
     ChangePlan {
         id: MandateId,
         plan: String,
+        version: Version,
     },
     AddMember {
         mandate_id: MandateId,
@@ -238,6 +239,8 @@ pub enum MandateOp {
     RemoveMember {
         mandate_id: MandateId,
         user_sub: UserSub,
+        /// The membership's version the confirmation showed.
+        version: Version,
     },
     /// Role ids ticked and unticked against the set the form showed; others stay.
     SetMemberRoles {
@@ -286,6 +289,7 @@ impl Operation for MandateOp {
             MandateOp::RemoveMember {
                 mandate_id,
                 user_sub,
+                ..
             }
             | MandateOp::SetMemberRoles {
                 mandate_id,
@@ -344,8 +348,8 @@ impl Operation for MandateOp {
                     s.restore_mandate_expecting(&a, id, Some(version)).await?;
                     named("mandate", &name, "restored")
                 }
-                MandateOp::ChangePlan { id, plan } => {
-                    let c = s.change_plan(&a, id, &plan).await?;
+                MandateOp::ChangePlan { id, plan, version } => {
+                    let c = s.change_plan(&a, id, &plan, Some(version)).await?;
                     OpOutcome::toast(format!(
                         "mandate {} moved to plan {} ({}; {} members)",
                         DisplayText::with_max(&c.mandate.name, 60),
@@ -367,8 +371,10 @@ impl Operation for MandateOp {
                 MandateOp::RemoveMember {
                     mandate_id,
                     user_sub,
+                    version,
                 } => {
-                    s.remove_member(&a, mandate_id, user_sub).await?;
+                    s.remove_member_expecting(&a, mandate_id, user_sub, Some(version))
+                        .await?;
                     OpOutcome::toast("member removed")
                 }
                 MandateOp::SetMemberRoles {

@@ -5,6 +5,7 @@
 use crate::domain::MandateId;
 use crate::service::plans::MandateOverview;
 use crate::service::plans::Plan;
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{Job, JobFuture, OpBox, Reply};
 use crate::tui::screens::{shown, when, yes_no};
@@ -94,8 +95,14 @@ pub fn overview_lines(o: &MandateOverview) -> Vec<(String, String)> {
 }
 
 /// The plan picker for `id`: each plan described with its member limit and trial, the
-/// current plan (when known) chosen first.
-pub fn plan_form(id: MandateId, name: &str, plans: &[Plan], current: Option<&str>) -> Form {
+/// current plan (when known) chosen first. The change is conditional on the mandate's version
+/// the list showed.
+pub fn plan_form(
+    (id, version): (MandateId, Version),
+    name: &str,
+    plans: &[Plan],
+    current: Option<&str>,
+) -> Form {
     let options: Vec<String> = plans.iter().map(Plan::describe).collect();
     let keys: Vec<String> = plans.iter().map(|p| p.key.clone()).collect();
     let idx = current
@@ -115,7 +122,7 @@ pub fn plan_form(id: MandateId, name: &str, plans: &[Plan], current: Option<&str
                 .position(|o| *o == chosen)
                 .and_then(|i| keys.get(i).cloned())
                 .unwrap_or_default();
-            OpBox::new(MandateOp::ChangePlan { id, plan })
+            OpBox::new(MandateOp::ChangePlan { id, plan, version })
         },
     )
 }

@@ -349,7 +349,7 @@ impl MembersView {
             }
             Action::Bulk => {
                 if !self.all_matching && self.marked.is_empty() {
-                    return Some(Cmd::Toast(
+                    return Some(Cmd::Refuse(
                         "mark members first (space, V for a range, * for all matching)".into(),
                     ));
                 }
@@ -395,6 +395,7 @@ impl MembersView {
                     op: OpBox::new(MandateOp::RemoveMember {
                         mandate_id,
                         user_sub: m.user_id,
+                        version: m.version,
                     }),
                 }))
             }

@@ -14,6 +14,7 @@ use super::{Cmd, Ctx, Screen, page_reply, shown};
 use crate::domain::{MandateId, PermissionRef};
 use crate::service::mandates::MandatePatch;
 use crate::service::plans::{MandateOverview, Plan};
+use crate::service::versions::Version;
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
@@ -36,7 +37,7 @@ pub struct MandatesScreen {
     /// The mandate whose detail was asked for last (a reply for another is stale).
     pub overview_for: Option<MandateId>,
     /// The mandate (id, name) whose plan picker waits for the catalogue.
-    pub plan_for: Option<(MandateId, String)>,
+    pub plan_for: Option<(MandateId, String, Version)>,
     /// The plan catalogue with each plan's limits (the create form describes them).
     pub catalogue: Option<Vec<Plan>>,
     /// The plan catalogue's keys, once read (asked for with the first page).
@@ -119,7 +120,7 @@ impl MandatesScreen {
     }
 
     fn plans_reply(&mut self, result: Result<Reply, ErrorReport>) -> Vec<Cmd> {
-        let Some((id, name)) = self.plan_for.take() else {
+        let Some((id, name, version)) = self.plan_for.take() else {
             return Vec::new();
         };
         match result.map(|r| r.downcast::<Vec<Plan>>()) {
@@ -132,7 +133,7 @@ impl MandatesScreen {
                     _ => None,
                 };
                 vec![Cmd::OpenForm(plan_form(
-                    id,
+                    (id, version),
                     &name,
                     &plans,
                     current.as_deref(),
@@ -212,7 +213,7 @@ impl MandatesScreen {
                 let m = self.table.selected()?;
                 let name = shown(&m.name);
                 if m.deleted_at.is_none() {
-                    return Some(Cmd::Toast(format!(
+                    return Some(Cmd::Refuse(format!(
                         "{name} is not deleted (:deleted lists the deleted mandates)"
                     )));
                 }
@@ -231,12 +232,12 @@ impl MandatesScreen {
             Action::ChangePlan => {
                 let m = self.table.selected()?;
                 if m.deleted_at.is_some() {
-                    return Some(Cmd::Toast(format!(
+                    return Some(Cmd::Refuse(format!(
                         "{} is deleted: restore it (R) before changing its plan",
                         shown(&m.name)
                     )));
                 }
-                self.plan_for = Some((m.id, m.name.clone()));
+                self.plan_for = Some((m.id, m.name.clone(), m.version));
                 Some(Cmd::Load {
                     slot: "plan_picker",
                     job: Box::new(LoadCatalogue),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::{DisplayText, PageQuery, TrustId};
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{
     JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, Reply, RevealKeys,
@@ -26,6 +27,8 @@ pub struct TrustRow {
     pub key_set_at: DateTime<Utc>,
     /// Set while nobody is known to have received the current keys.
     pub keys_unconfirmed_since: Option<DateTime<Utc>>,
+    /// The row's version (a rotate or delete confirmed from this row is conditional on it).
+    pub version: i64,
 }
 
 impl TableRow for TrustRow {
@@ -70,6 +73,7 @@ impl ListSource for Trusts {
                 // The trust row changes only when its keys are set (register, rotate).
                 key_set_at: t.updated_at,
                 keys_unconfirmed_since: t.keys_unconfirmed_since,
+                version: t.version,
             })) as Reply)
         })
     }
@@ -96,10 +100,13 @@ pub enum TrustOp {
         id: TrustId,
         /// Rotate the internal-service key too.
         internal: bool,
+        /// The trust's version the confirmation showed (a change since refuses).
+        version: Version,
     },
     Delete {
         id: TrustId,
         name: String,
+        version: Version,
     },
     /// The operator acknowledged the keys minted at `minted_at`: record the hand-over.
     ConfirmKeys {
@@ -175,8 +182,12 @@ impl Operation for TrustOp {
                         }),
                     }
                 }
-                TrustOp::RotateKey { id, internal } => {
-                    let r = s.rotate_trust_keys(&a, id, internal).await?;
+                TrustOp::RotateKey {
+                    id,
+                    internal,
+                    version,
+                } => {
+                    let r = s.rotate_trust_keys(&a, id, internal, Some(version)).await?;
                     let toast = format!(
                         "{} of {} rotated",
                         if internal {
@@ -219,8 +230,8 @@ impl Operation for TrustOp {
                         .await?;
                     OpOutcome::default()
                 }
-                TrustOp::Delete { id, .. } => {
-                    let d = s.delete_trust(&a, id).await?;
+                TrustOp::Delete { id, version, .. } => {
+                    let d = s.delete_trust(&a, id, Some(version)).await?;
                     OpOutcome::toast(format!(
                         "trust {} deleted{}",
                         DisplayText::with_max(&d.trust_name, 60),
@@ -268,6 +279,7 @@ mod tests {
             last_heartbeat: None,
             key_set_at: "2026-11-20T09:30:00Z".parse().unwrap(),
             keys_unconfirmed_since: None,
+            version: 1,
         };
         assert_eq!(
             t.texts(),

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use ratatui::layout::Constraint;
 
 use super::{Cmd, Ctx, Screen, page_reply, shown};
+use crate::service::versions::Version;
 use crate::tui::action::{ErrorReport, OpBox, Reply};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
@@ -95,6 +96,7 @@ impl Screen for TrustsScreen {
         }
         let t = self.table.selected()?;
         let (id, name) = (t.id, shown(&t.name));
+        let version = Version(t.version);
         match action {
             Action::Rotate => Some(Cmd::Dialog(Dialog::Confirm {
                 title: "Rotate API key".into(),
@@ -104,6 +106,7 @@ impl Screen for TrustsScreen {
                 op: OpBox::new(TrustOp::RotateKey {
                     id,
                     internal: false,
+                    version,
                 }),
             })),
             Action::RotateInternal => Some(Cmd::Dialog(Dialog::Confirm {
@@ -111,7 +114,11 @@ impl Screen for TrustsScreen {
                 message: format!(
                     "Mint a new API key and a new internal-service key for {name}? Both current keys stop working at once; the new ones are shown once."
                 ),
-                op: OpBox::new(TrustOp::RotateKey { id, internal: true }),
+                op: OpBox::new(TrustOp::RotateKey {
+                    id,
+                    internal: true,
+                    version,
+                }),
             })),
             Action::Delete => Some(Cmd::Dialog(Dialog::type_name(
                 "Delete trust",
@@ -120,6 +127,7 @@ impl Screen for TrustsScreen {
                 OpBox::new(TrustOp::Delete {
                     id,
                     name: t.name.clone(),
+                    version,
                 }),
             ))),
             _ => None,

@@ -72,6 +72,12 @@ impl UsersScreen {
     }
 }
 
+/// Whether the user still waits for the first sign-in (the only state an invitation can be
+/// sent again in).
+fn awaits_first_sign_in(u: &UserRow) -> bool {
+    u.status == "FORCE_CHANGE_PASSWORD"
+}
+
 /// What the users search matches (shown while typing a search; the store matches the sub
 /// only for a term that looks like the start of an id, never a word such as "cafe").
 pub const SEARCH_HELP: &str = "searches email, username, name, org; sub: UUID-like prefix only";
@@ -105,18 +111,15 @@ impl Screen for UsersScreen {
     fn table_mut(&mut self) -> &mut TableView {
         &mut self.table.view
     }
+    /// The invitation is offered only to a user still waiting for the first sign-in.
     fn actions(&self) -> &'static [Action] {
-        &[
-            Action::Open,
-            Action::New,
-            Action::Roles,
-            Action::ToggleEnabled,
-            Action::ResendInvite,
-            Action::Edit,
-            Action::Delete,
-            // `z` undo works here too (see on_action); it is left out of the footer, which is
-            // full at 120 columns, and listed by `?`.
-        ]
+        use Action::{Delete, Edit, New, Open, ResendInvite, Roles, ToggleEnabled};
+        // `z` undo works here too (see on_action); it is left out of the footer, which is
+        // full at 120 columns, and listed by `?`.
+        if self.target().is_some_and(|u| !awaits_first_sign_in(u)) {
+            return &[Open, New, Roles, ToggleEnabled, Edit, Delete];
+        }
+        &[Open, New, Roles, ToggleEnabled, ResendInvite, Edit, Delete]
     }
 
     fn on_action(&mut self, action: Action, ctx: &Ctx) -> Option<Cmd> {
@@ -216,6 +219,13 @@ impl Screen for UsersScreen {
             }
             Action::ResendInvite => {
                 let u = self.target()?;
+                if !awaits_first_sign_in(u) {
+                    return Some(Cmd::Refuse(format!(
+                        "{} is {}: an invitation goes only to a user who has not signed in yet",
+                        shown(&u.email),
+                        shown(&u.status)
+                    )));
+                }
                 Some(Cmd::Dialog(Dialog::Confirm {
                     title: "Resend invitation".into(),
                     message: format!("Send the invitation to {} again?", shown(&u.email)),
