@@ -27,6 +27,7 @@ pub mod trust_keys;
 pub mod trusts;
 pub mod users;
 
+use crate::service::Db;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -178,7 +179,7 @@ impl Context {
 
     /// Who this command acts as: the signed-in operator of `hubdeck login`, or infrastructure
     /// when allowed and asked for (see [`login::resolve`]). Resolved once per command.
-    pub async fn actor(&self, db: &sqlx::PgPool) -> anyhow::Result<crate::service::Actor> {
+    pub async fn actor(&self, db: &Db) -> anyhow::Result<crate::service::Actor> {
         if let Some(a) = self.acting.get() {
             return Ok(a.clone());
         }

@@ -7,11 +7,12 @@ use super::access::Area;
 use super::actor::{Authority, fresh_authority, lacks};
 use super::{Actor, ServiceResult, Services};
 use crate::domain::PermissionRef;
+use crate::store::Db;
 
 /// The actor's authority now, read on `db` (for use cases that hold only a pool, such as
 /// the trusts'), refused like [`Services::fresh_read`].
 pub(crate) async fn fresh_read_on(
-    db: &sqlx::PgPool,
+    db: &Db,
     actor: &Actor,
     need: Option<PermissionRef>,
     what: &str,
@@ -30,7 +31,7 @@ pub(crate) async fn fresh_read_on(
 
 /// [`fresh_read_on`] with the permission reading `area` needs.
 pub(crate) async fn read_area_on(
-    db: &sqlx::PgPool,
+    db: &Db,
     actor: &Actor,
     area: Area,
     what: &str,

@@ -88,12 +88,12 @@ impl Services {
         let now = super::actor::fresh_authority(&mut conn, actor).await?;
         // The horizon first: a transaction below it has ended, so its rows are visible to the
         // read that follows on this connection.
-        let horizon = store::horizon(&mut *conn).await?;
+        let horizon = store::horizon(&mut conn).await?;
         let Some(cursor) = cursor else {
             // The console read its first page a moment before this first poll: start a little
             // earlier, so a change committed in between is reported by the next poll instead
             // of falling between the page and the mark.
-            let recent = store::recent_mark(&mut *conn, START_LOOKBACK_SECS).await?;
+            let recent = store::recent_mark(&mut conn, START_LOOKBACK_SECS).await?;
             return Ok(ChangeBatch {
                 cursor: ChangeCursor {
                     mark: recent.map_or(horizon, |r| r.min(horizon)),
@@ -102,7 +102,7 @@ impl Services {
                 ..Default::default()
             });
         };
-        let rows = store::since(&mut *conn, cursor.mark, POLL_LIMIT).await?;
+        let rows = store::since(&mut conn, cursor.mark, POLL_LIMIT).await?;
         drop(conn);
         let overflow = rows.len() as i64 >= POLL_LIMIT;
         let users = now.has(PermissionRef::CanManageUsers);

@@ -2,12 +2,11 @@
 //! was added and removed against the set the form showed (a role granted meanwhile by another
 //! operator is kept), and any membership change only at the version the operator saw.
 
-use sqlx::PgConnection;
-
 use super::members::AccessChange;
 use super::versions::{self, Version};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::{DisplayText, MandateId, MandateRoleId, UserSub};
+use crate::store::Conn;
 use crate::store::mandates::Mandate;
 use crate::store::members::Membership;
 use crate::store::versions as versions_store;
@@ -41,7 +40,7 @@ impl Services {
     /// Refuses, under the membership's row lock, a change based on another version — or on
     /// a membership that is gone since (who removed it and when, from the audit).
     pub(super) async fn check_membership_version(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         m: &Mandate,
         user: UserSub,
         ms: Option<&Membership>,
@@ -74,7 +73,7 @@ impl Services {
     /// The refusal of an add whose user is already a member: who added them (or last changed
     /// the membership) and when, from the audit — the form did not show them as a member.
     pub(super) async fn already_member(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         m: &Mandate,
         user: UserSub,
         email: &str,
@@ -94,7 +93,7 @@ impl Services {
 
     /// The refusal of a bulk apply whose preview is stale: the latest membership change of the
     /// mandate (who, when, what — from the audit) is named.
-    pub(super) async fn members_changed(conn: &mut PgConnection, m: &Mandate) -> ServiceError {
+    pub(super) async fn members_changed(conn: &mut Conn, m: &Mandate) -> ServiceError {
         let last = versions_store::last_members_change(conn, m.id)
             .await
             .ok()

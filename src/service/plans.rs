@@ -175,7 +175,7 @@ impl Services {
                     DisplayText::new(&target.key)
                 )));
             }
-            let members = store::member_count(&mut *tx, id).await?;
+            let members = store::member_count(&mut tx, id).await?;
             if members > i64::from(target.max_members) {
                 return Err(ServiceError::CapacityExceeded(format!(
                     "cannot move «{name}» to plan {}: it has {members} members and the plan \

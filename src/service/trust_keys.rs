@@ -1,6 +1,8 @@
 //! Trust keys: rotating the internal-service key on its own (the API key stays),
 //! and the trust detail with its last heartbeat and each key's age.
 
+use crate::store::Conn;
+use crate::store::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -14,7 +16,6 @@ use crate::domain::DisplayText;
 use crate::domain::trust::Trust;
 use crate::domain::{PermissionRef, Secret, TrustId};
 use crate::store::trusts as store;
-use sqlx::PgConnection;
 
 /// A freshly minted internal-service key, returned once (zeroized on drop, never stored: the
 /// hub keeps no copy of it, so it is shown exactly once).
@@ -154,6 +155,39 @@ impl Trusts {
         .await
     }
 
+    /// Records that the keys minted at `minted_at` are about to be shown on the console's
+    /// reveal panel: a KEYS_REVEALED audit row (no key material). The trust stays marked "keys
+    /// not confirmed" until the operator acknowledges ([`Self::confirm_keys_handed_over`]); a
+    /// session that ends first leaves the mark and this row says the keys were on screen.
+    pub async fn record_keys_revealed(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+        trust_name: &str,
+        minted_at: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "recording the reveal of a trust's keys",
+            )
+            .await?;
+            store::insert_audit(
+                tx,
+                id,
+                trust_name,
+                "KEYS_REVEALED",
+                &actor.audit(),
+                serde_json::json!({ "via": "reveal", "keys_minted_at": minted_at }),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// One trust with its last heartbeat and key ages.
     pub async fn detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
         let trust = self.get(actor, id).await?;
@@ -174,7 +208,7 @@ impl Trusts {
 
 /// The doctor line `trusts.keys`: trusts whose current keys were minted but never confirmed
 /// handed over (a warning: nobody is known to hold them until they are rotated).
-pub(crate) async fn unconfirmed_keys_check(db: &sqlx::PgPool) -> Check {
+pub(crate) async fn unconfirmed_keys_check(db: &Db) -> Check {
     let (id, detail, remedy, status) = match store::unconfirmed_keys(db).await {
         Ok((0, _)) => (
             "trusts.keys",
@@ -231,7 +265,7 @@ impl super::Services {
 /// Locks the trust and refuses, naming the change from the audit, when it is no longer at the
 /// version the operator saw (`None`: a script without a guard, always passes).
 pub(super) async fn check_trust_version(
-    tx: &mut PgConnection,
+    tx: &mut Conn,
     id: TrustId,
     expected: Option<Version>,
 ) -> ServiceResult<()> {

@@ -11,9 +11,8 @@ use crate::service::authority::read_area_on;
 use crate::service::versions::Version;
 /// The kit slot list's columns (the console derives its boolean filter values from them).
 pub use crate::store::trusts::KIT_SLOTS_SPEC;
+use crate::store::{Conn, Db};
 use std::sync::Arc;
-
-use sqlx::{PgConnection, PgPool};
 
 use super::actor::authorize;
 use super::outcome::mutate;
@@ -55,12 +54,12 @@ impl From<TrustError> for ServiceError {
 /// The trust use cases over a database pool and the settings.
 #[derive(Clone)]
 pub struct Trusts {
-    pub db: PgPool,
+    pub db: Db,
     pub settings: Arc<Settings>,
 }
 
 impl Trusts {
-    pub fn new(db: PgPool, settings: Arc<Settings>) -> Self {
+    pub fn new(db: Db, settings: Arc<Settings>) -> Self {
         Self { db, settings }
     }
 
@@ -366,7 +365,7 @@ impl Trusts {
 /// Claims the lowest free kit slot for `id`, reconciling the configured slot names once when
 /// none is free.
 async fn claim_slot(
-    tx: &mut PgConnection,
+    tx: &mut Conn,
     id: TrustId,
     configured: &[(String, i32)],
 ) -> ServiceResult<store::ClaimedSlot> {

@@ -4,9 +4,10 @@
 //! classes one after the other from the cursor's class and stops as soon as it is full, so the
 //! first page of a long class never waits for the classes behind it.
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -164,7 +165,7 @@ const COLS: &str = "dr.class, dr.id, dr.sub, dr.email, dr.mandate, dr.reason, dr
 
 /// Up to `limit` rows of one class after (or, `backwards`, before) `from` = (k, id).
 async fn class_rows(
-    db: &PgPool,
+    db: &Db,
     rank: usize,
     q: &PageQuery,
     days: u32,
@@ -221,7 +222,7 @@ fn parse_cursor(c: &Cursor) -> StoreResult<(usize, String, Uuid)> {
 }
 
 /// One page of the drift list (rows only: the totals are [`count`] and [`class_totals`]).
-pub async fn page(db: &PgPool, q: &PageQuery, validity_days: u32) -> StoreResult<Page<DriftEntry>> {
+pub async fn page(db: &Db, q: &PageQuery, validity_days: u32) -> StoreResult<Page<DriftEntry>> {
     q.validate(&DRIFT_SPEC)?;
     let want = q.page_size as usize + 1;
     let ranks = ranks(q);
@@ -273,12 +274,7 @@ pub async fn page(db: &PgPool, q: &PageQuery, validity_days: u32) -> StoreResult
 }
 
 /// Page N counted from the start (an explicit jump): every kept class in one ordered union.
-async fn jump(
-    db: &PgPool,
-    q: &PageQuery,
-    days: u32,
-    ranks: &[usize],
-) -> StoreResult<Page<DriftEntry>> {
+async fn jump(db: &Db, q: &PageQuery, days: u32, ranks: &[usize]) -> StoreResult<Page<DriftEntry>> {
     if ranks.is_empty() {
         return Ok(finish(q, Vec::new(), false, true));
     }
@@ -324,7 +320,7 @@ fn finish(q: &PageQuery, items: Vec<DriftEntry>, at_start: bool, at_end: bool) -
 }
 
 /// The rows matching the query (class filter and search), counted exactly.
-pub async fn count(db: &PgPool, q: &PageQuery, validity_days: u32) -> StoreResult<u64> {
+pub async fn count(db: &Db, q: &PageQuery, validity_days: u32) -> StoreResult<u64> {
     q.validate(&DRIFT_SPEC)?;
     let ranks = ranks(q);
     if ranks.is_empty() {
@@ -341,7 +337,7 @@ pub async fn count(db: &PgPool, q: &PageQuery, validity_days: u32) -> StoreResul
 }
 
 /// Every class's exact total, in list order (one statement).
-pub async fn class_totals(db: &PgPool, validity_days: u32) -> StoreResult<[u64; 5]> {
+pub async fn class_totals(db: &Db, validity_days: u32) -> StoreResult<[u64; 5]> {
     let all = PageQuery::default();
     let mut qb = QueryBuilder::new("SELECT ARRAY[");
     for rank in 0..CLASSES.len() {
@@ -364,7 +360,7 @@ pub async fn class_totals(db: &PgPool, validity_days: u32) -> StoreResult<[u64; 
 /// Up to `limit` ids of one class's rows after `after`, by id (the repair of a whole class
 /// walks these; a repaired row leaves the class, a refused one stays behind the walk).
 pub async fn class_ids(
-    db: &PgPool,
+    db: &Db,
     rank: usize,
     validity_days: u32,
     after: Option<Uuid>,

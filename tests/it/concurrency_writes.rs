@@ -9,14 +9,13 @@ use hubdeck::domain::{MandateId, MandateRoleId, PageQuery, RegistrationId, RoleR
 use hubdeck::service::bulk::{BulkAction, BulkTarget};
 use hubdeck::service::versions::Version;
 use hubdeck::service::{Actor, ServiceError, Services};
-use sqlx::PgPool;
 
 use crate::audit::hubdeck;
 use crate::mandates::{cached_user, create, grant, raw_member, services};
 use crate::support::pg::fresh_db;
 
 /// A signed-in SysAdmin whose email the directory cache knows (so conflicts can name them).
-async fn named_sysadmin(pool: &PgPool, email: &str) -> Actor {
+async fn named_sysadmin(pool: &hubdeck::store::Db, email: &str) -> Actor {
     let sub = cached_user(pool, email, "Named Admin").await;
     grant(pool, sub, RoleRef::Admin).await;
     Actor::Operator(
@@ -37,7 +36,7 @@ async fn mandate_version(svc: &Services, a: &Actor, id: MandateId) -> Version {
     Version(svc.get_mandate(a, id).await.unwrap().mandate.version)
 }
 
-async fn plan_of(pool: &PgPool, id: MandateId) -> String {
+async fn plan_of(pool: &hubdeck::store::Db, id: MandateId) -> String {
     sqlx::query_scalar(
         "SELECT plan_key FROM mandate_subscription WHERE mandate_id = $1 \
          AND status IN ('trialing', 'active', 'past_due')",
@@ -105,7 +104,7 @@ async fn plan_changes_stale_against_fresh_never_lose_the_fresh_one() {
     }
 }
 
-async fn trust_hash(pool: &PgPool, id: hubdeck::domain::TrustId) -> Option<String> {
+async fn trust_hash(pool: &hubdeck::store::Db, id: hubdeck::domain::TrustId) -> Option<String> {
     sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
@@ -192,7 +191,7 @@ async fn stale_trust_rotations_and_deletes_are_refused_and_the_fresh_rotation_la
     );
 }
 
-async fn stuck_registration(pool: &PgPool) -> RegistrationId {
+async fn stuck_registration(pool: &hubdeck::store::Db) -> RegistrationId {
     RegistrationId(
         sqlx::query_scalar(
             "INSERT INTO registration (email, name, organisation, state, last_error) \
@@ -217,7 +216,7 @@ async fn a_registration_repair_confirmed_on_a_stale_row_is_refused() {
     svc.resolve_registration_expecting(&b, id, "handled by phone", Some(seen))
         .await
         .unwrap();
-    let state = |pool: PgPool| async move {
+    let state = |pool: hubdeck::store::Db| async move {
         sqlx::query_scalar::<_, String>("SELECT state FROM registration WHERE id = $1")
             .bind(id)
             .fetch_one(&pool)
@@ -225,7 +224,7 @@ async fn a_registration_repair_confirmed_on_a_stale_row_is_refused() {
             .unwrap()
     };
     assert_eq!(state(db.pool.clone()).await, "resolved");
-    let note = |pool: PgPool| async move {
+    let note = |pool: hubdeck::store::Db| async move {
         sqlx::query_scalar::<_, Option<String>>("SELECT note FROM registration WHERE id = $1")
             .bind(id)
             .fetch_one(&pool)
@@ -252,7 +251,11 @@ async fn a_registration_repair_confirmed_on_a_stale_row_is_refused() {
     assert_eq!(note(db.pool.clone()).await, before, "B's note is kept");
 }
 
-async fn member_roles(pool: &PgPool, mandate: MandateId, user: UserSub) -> Option<Vec<uuid::Uuid>> {
+async fn member_roles(
+    pool: &hubdeck::store::Db,
+    mandate: MandateId,
+    user: UserSub,
+) -> Option<Vec<uuid::Uuid>> {
     let id: Option<uuid::Uuid> =
         sqlx::query_scalar("SELECT id FROM user_mandate WHERE mandate_id = $1 AND user_id = $2")
             .bind(mandate)

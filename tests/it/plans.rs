@@ -8,7 +8,6 @@ use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{Email, MandateId, MandateRoleId, PageQuery, UserSub};
 use hubdeck::service::members::MemberRef;
 use hubdeck::service::{Actor, ServiceError, Services};
-use sqlx::PgPool;
 
 use crate::mandates::{cached_user, create, raw_member, services};
 use crate::support::pg;
@@ -27,14 +26,14 @@ async fn identity(svc: &Services, email: &str) -> UserSub {
 }
 
 /// `n` cached members with the member role.
-async fn fill(pool: &PgPool, m: MandateId, n: usize, tag: &str) {
+async fn fill(pool: &hubdeck::store::Db, m: MandateId, n: usize, tag: &str) {
     for i in 0..n {
         let sub = cached_user(pool, &format!("{tag}{i}@example.org"), "Filler").await;
         raw_member(pool, m, sub, &[mandate_roles::MEMBER]).await;
     }
 }
 
-async fn live_plan(pool: &PgPool, m: MandateId) -> (String, String) {
+async fn live_plan(pool: &hubdeck::store::Db, m: MandateId) -> (String, String) {
     sqlx::query_as(
         "SELECT plan_key, status FROM mandate_subscription WHERE mandate_id = $1 \
          AND status IN ('trialing', 'active', 'past_due')",
@@ -45,7 +44,7 @@ async fn live_plan(pool: &PgPool, m: MandateId) -> (String, String) {
     .unwrap()
 }
 
-async fn plan_audits(pool: &PgPool, m: MandateId) -> i64 {
+async fn plan_audits(pool: &hubdeck::store::Db, m: MandateId) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = 'MANDATE_PLAN_CHANGED'",
     )

@@ -10,7 +10,6 @@ use hubdeck::domain::{PageQuery, SortDir, TrustId, UserSub};
 use hubdeck::service::trusts::Trusts;
 use hubdeck::service::{Actor, Operator, ServiceError, ServiceResult};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use crate::support::pg::{TestDb, fresh_db};
 
@@ -18,7 +17,7 @@ fn slot_names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("Trust_{i:03}")).collect()
 }
 
-fn trusts_with(db: &TestDb, pool: PgPool, slots: Vec<String>) -> Trusts {
+fn trusts_with(db: &TestDb, pool: hubdeck::store::Db, slots: Vec<String>) -> Trusts {
     let mut s: Settings = db.settings();
     s.trusts.kit_slot_names = slots;
     Trusts::new(pool, Arc::new(s))
@@ -36,12 +35,12 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()).as_slice())
 }
 
-async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+async fn count(pool: &hubdeck::store::Db, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
 
 /// Pre-populates the pool with the given slot names (as the reconcile path would).
-async fn seed_slots(pool: &PgPool, names: &[String]) {
+async fn seed_slots(pool: &hubdeck::store::Db, names: &[String]) {
     let mut conn = pool.acquire().await.expect("conn");
     let slots = trust::configured_slots(names);
     hubdeck::store::trusts::insert_missing_slots(&mut conn, &slots)
@@ -51,7 +50,7 @@ async fn seed_slots(pool: &PgPool, names: &[String]) {
 
 /// The invariants after any set of registrations: each slot at most once, every trust has a
 /// slot, exactly one REGISTERED row per trust and none for failed attempts.
-async fn assert_pool_consistent(pool: &PgPool, successes: &[RegisteredTrust]) {
+async fn assert_pool_consistent(pool: &hubdeck::store::Db, successes: &[RegisteredTrust]) {
     let slots: HashSet<&str> = successes.iter().map(|r| r.fl_kit_slot.as_str()).collect();
     assert_eq!(slots.len(), successes.len(), "a slot was handed out twice");
     assert_eq!(
@@ -220,7 +219,7 @@ async fn twenty_concurrent_same_names_or_codes_one_winner() {
 }
 
 /// Every text-like column of every table, and whether `needle` occurs in it.
-async fn occurrences(pool: &PgPool, needle: &str) -> Vec<String> {
+async fn occurrences(pool: &hubdeck::store::Db, needle: &str) -> Vec<String> {
     let cols: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT table_schema::text, table_name::text, column_name::text, data_type::text \
          FROM information_schema.columns c \
@@ -707,7 +706,11 @@ async fn lists_search_filter_sort_and_use_indexes() {
 }
 
 /// EXPLAIN of the list's page statement with its real binds.
-async fn explain(pool: &PgPool, list: &hubdeck::store::query::ListSql, q: &PageQuery) -> String {
+async fn explain(
+    pool: &hubdeck::store::Db,
+    list: &hubdeck::store::query::ListSql,
+    q: &PageQuery,
+) -> String {
     hubdeck::store::query::explain_page(pool, list, q, None)
         .await
         .expect("explain")

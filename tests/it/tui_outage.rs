@@ -56,7 +56,8 @@ impl PrivateCluster {
             .max_connections(4)
             .connect(&url)
             .await
-            .expect("connect");
+            .expect("connect")
+            .into();
         hubdeck::store::migrate(&pool).await.expect("migrate");
         TestDb {
             pool,

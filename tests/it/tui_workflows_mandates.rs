@@ -12,7 +12,7 @@ use crate::tui_e2e::{
     OPERATOR_EMAIL, seed_identity, seed_mandate, seed_operator, services, start_signed_in,
 };
 
-async fn count(pool: &sqlx::PgPool, sql: &str, id: uuid::Uuid) -> i64 {
+async fn count(pool: &hubdeck::store::Db, sql: &str, id: uuid::Uuid) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
         .fetch_one(pool)

@@ -329,6 +329,14 @@ pub static USE_CASES: &[(&str, Run)] = &[
                 .await)
         })
     }),
+    ("record_keys_revealed", |f| {
+        Box::pin(async {
+            ok(f.s
+                .trusts()
+                .record_keys_revealed(&f.op, f.trust, "TT", chrono::Utc::now())
+                .await)
+        })
+    }),
     ("resolve_mandate_unambiguous", |f| {
         Box::pin(async { ok(f.s.resolve_mandate_unambiguous(&f.op, "M").await) })
     }),

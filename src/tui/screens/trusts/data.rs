@@ -160,6 +160,7 @@ impl Operation for TrustOp {
                         ("Region".to_string(), opt(&r.trust.region)),
                     ];
                     let id = r.trust.id;
+                    revealed(&s, &a, id, &r.trust.name, r.keys_minted_at).await;
                     let crate::domain::trust::RegisteredTrust {
                         api_key,
                         internal_service_key,
@@ -203,6 +204,7 @@ impl Operation for TrustOp {
                         internal_service_key,
                         keys_minted_at,
                     } = r;
+                    revealed(&s, &a, trust_id, &trust_name, keys_minted_at).await;
                     OpOutcome {
                         toast,
                         reveal: Some(RevealKeys {
@@ -240,6 +242,24 @@ impl Operation for TrustOp {
                 }
             })
         })
+    }
+}
+
+/// Audits that minted keys go on screen. A failure to record it does not hold the keys back
+/// (they exist only in memory): the trust stays marked "keys not confirmed" either way.
+async fn revealed(
+    s: &Services,
+    a: &Actor,
+    id: crate::domain::TrustId,
+    name: &str,
+    minted_at: chrono::DateTime<chrono::Utc>,
+) {
+    if let Err(e) = s
+        .trusts()
+        .record_keys_revealed(a, id, name, minted_at)
+        .await
+    {
+        tracing::warn!(trust_id = %id, "recording the reveal of new keys failed: {e}");
     }
 }
 
