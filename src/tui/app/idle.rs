@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::{App, Tab};
+use crate::tui::screens::Screens;
 use crate::domain::UserSub;
 use crate::tui::widgets::form::Form;
 
