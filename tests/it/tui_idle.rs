@@ -9,10 +9,10 @@ use crossterm::event::KeyCode;
 use hubdeck::domain::{PermissionRef, UserSub};
 use hubdeck::service::actor::Operator;
 use hubdeck::tui::action::SignInReply;
-use hubdeck::tui::msg::{Msg, Reply, Request};
-use hubdeck::tui::screens::signin::data::SignInJob;
 use hubdeck::tui::app::App;
+use hubdeck::tui::msg::{Msg, Reply, Request};
 use hubdeck::tui::screens::Tab;
+use hubdeck::tui::screens::signin::data::SignInJob;
 
 use crate::tui_snapshots::{answer_all, app, key, type_str};
 

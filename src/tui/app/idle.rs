@@ -7,8 +7,8 @@
 use std::time::Duration;
 
 use super::{App, Tab};
-use crate::tui::screens::Screens;
 use crate::domain::UserSub;
+use crate::tui::screens::Screens;
 use crate::tui::widgets::form::Form;
 
 /// What an idle sign-out set aside for its operator's return.

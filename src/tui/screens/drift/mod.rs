@@ -115,7 +115,10 @@ impl Screen for DriftScreen {
             }
             Action::RepairClass => {
                 let row = self.table.selected()?;
-                Some(Cmd::Load(ask(LoadClassPlan(row.target.class), Reply::ClassPlan)))
+                Some(Cmd::Load(ask(
+                    LoadClassPlan(row.target.class),
+                    Reply::ClassPlan,
+                )))
             }
             _ => None,
         }
