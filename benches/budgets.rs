@@ -18,7 +18,6 @@ use hubdeck::domain::page::SortDir;
 use hubdeck::domain::{Page, PageQuery, PermissionRef};
 use hubdeck::service::{Actor, Operator, Services};
 use hubdeck::store::dataset::{self, DatasetSpec};
-use sqlx::PgPool;
 
 // ---------------------------------------------------------------------------------------------
 // Measurement
@@ -119,7 +118,7 @@ struct AllMandate {
 }
 
 async fn baseline_mandates_page(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     search: &str,
     enabled: Option<bool>,
     label: Option<&str>,
@@ -156,7 +155,7 @@ async fn baseline_mandates_page(
     Ok((total, items))
 }
 
-async fn baseline_filter_values(pool: &PgPool) -> anyhow::Result<Vec<String>> {
+async fn baseline_filter_values(pool: &hubdeck::store::Db) -> anyhow::Result<Vec<String>> {
     let all: Vec<AllMandate> = sqlx::query_as(
         "SELECT m.id, m.name, m.label, m.enabled, s.plan_key AS plan FROM mandate m
          LEFT JOIN mandate_subscription s ON s.mandate_id = m.id
@@ -171,7 +170,7 @@ async fn baseline_filter_values(pool: &PgPool) -> anyhow::Result<Vec<String>> {
 
 /// Seed 004's member list: the memberships, then for each member its user, profile and roles.
 async fn baseline_members_page(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     mandate: uuid::Uuid,
     page: usize,
     size: usize,
@@ -227,7 +226,7 @@ struct AllUser {
 
 /// The users list: every cached identity with its profile, filtered and paged in memory.
 /// (Generous to the seed: profiles come in the same query rather than one lookup per user.)
-async fn baseline_users_page(pool: &PgPool, search: &str) -> anyhow::Result<usize> {
+async fn baseline_users_page(pool: &hubdeck::store::Db, search: &str) -> anyhow::Result<usize> {
     let all: Vec<AllUser> = sqlx::query_as(
         "SELECT d.email, d.username, p.name, p.organisation FROM directory_user d
          LEFT JOIN user_profile p ON p.user_id = d.sub WHERE d.gone_at IS NULL",
@@ -465,11 +464,14 @@ async fn run() -> anyhow::Result<()> {
 /// Renders the console's Mandates screen with a real page, 200×60, clearing before each draw so
 /// every draw is a full redraw.
 async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats> {
-    use hubdeck::tui::action::{ListSource, Msg, Request};
+    use hubdeck::tui::action::ListSource;
     use hubdeck::tui::app::{App, AppConfig};
     use hubdeck::tui::keymap::Keymap;
+    use hubdeck::tui::msg::{Msg, Request};
+    use hubdeck::tui::screens::mandates::Reply as MandatesReply;
     use hubdeck::tui::screens::mandates::data::{MandateRow, Mandates};
     use hubdeck::tui::theme::Theme;
+    use hubdeck::tui::widgets::table::Fetched;
     use hubdeck::tui::widgets::table::TableRow;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
@@ -477,9 +479,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
     // The console's own data source for the Mandates list (the same rows the TUI shows).
     let page = Mandates
         .page(services.clone(), sysadmin(), PageQuery::new(1, 50))
-        .await?
-        .downcast::<Page<MandateRow>>()
-        .map_err(|_| anyhow::anyhow!("mandate rows"))?;
+        .await?;
     let total = page.total;
     let rows: Vec<MandateRow> = page.items;
     let Actor::Operator(op) = sysadmin() else {
@@ -493,6 +493,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
             directory_kind: "local".into(),
             search_debounce_ms: 250,
             demo_credentials: None,
+            idle: None,
         },
         Keymap::defaults(),
         Theme::default_for(false, "green"),
@@ -506,14 +507,17 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
         {
             app.update(Msg::reply(
                 id,
-                Page {
-                    items: rows.clone(),
-                    total,
-                    page: query.page,
-                    page_size: query.page_size,
-                    next_cursor: None,
-                    nav: Default::default(),
-                },
+                MandatesReply::Page(Fetched {
+                    want: query.want,
+                    page: Ok(Page {
+                        items: rows.clone(),
+                        total,
+                        page: query.page,
+                        page_size: query.page_size,
+                        next_cursor: None,
+                        nav: Default::default(),
+                    }),
+                }),
             ));
         }
     }
@@ -538,7 +542,7 @@ async fn render_bench(services: &Services, iters: usize) -> anyhow::Result<Stats
 
 /// The benchmarked lists never call the directory (they read the `directory_user` cache); this
 /// stand-in refuses every call so a list that did would fail the benchmark loudly.
-fn bench_directory(_pool: &PgPool) -> Arc<dyn hubdeck::directory::Directory> {
+fn bench_directory(_pool: &hubdeck::store::Db) -> Arc<dyn hubdeck::directory::Directory> {
     Arc::new(NoDirectory)
 }
 
@@ -665,12 +669,12 @@ const FORCE_BITMAP: &[&str] = &["enable_seqscan = off", "enable_indexscan = off"
 
 /// Times `r` on one connection with the planner switches `forced` set (reset afterwards).
 async fn measure_reference(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     r: &Reference,
     forced: &[&str],
     iters: usize,
 ) -> anyhow::Result<Stats> {
-    let mut conn = pool.acquire().await?;
+    let mut conn = pool.pool().acquire().await?;
     for f in forced {
         sqlx::query(sqlx::AssertSqlSafe(format!("SET {f}")))
             .execute(&mut *conn)
@@ -773,7 +777,7 @@ async fn console_pages(
     r: &mut Report,
     services: &Services,
     actor: &Actor,
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     big: uuid::Uuid,
     iters: usize,
     base_iters: usize,

@@ -77,6 +77,7 @@ async fn measure(cluster: &LocalCluster, root: PathBuf, full: bool) -> anyhow::R
         .max_connections(WORKERS as u32 + 4)
         .connect(&url)
         .await?;
+    let pool = hubdeck::store::Db::from(pool);
     hubdeck::store::migrate(&pool).await?;
 
     let (rounds, per_round, changes) = if full { (6, 1_000, 20) } else { (2, 50, 3) };
@@ -110,6 +111,7 @@ async fn measure(cluster: &LocalCluster, root: PathBuf, full: bool) -> anyhow::R
                     .max_connections(1)
                     .connect(&url)
                     .await?;
+                let p = hubdeck::store::Db::from(p);
                 let directory = hubdeck::directory::connect(&settings, &p).await?;
                 let s = Services::new(p, directory, settings.clone());
                 let (stop, polls) = (stop.clone(), polls.clone());

@@ -62,6 +62,7 @@ async fn measure(cluster: &LocalCluster, total: usize) -> anyhow::Result<()> {
         .max_connections(WORKERS as u32 + 4)
         .connect(&cluster.url("bench"))
         .await?;
+    let pool = hubdeck::store::Db::from(pool);
     hubdeck::store::migrate(&pool).await?;
 
     let names: Vec<String> = (1..=SLOTS).map(|i| format!("Kit_{i:04}")).collect();

@@ -8,10 +8,10 @@
 //! - [`run_console`]: the console on a [`ConsoleLaunch`] — what `hubdeck tui` builds from the
 //!   command line, and what `hubdeck demo` builds from its prepared cluster.
 
+use crate::service::Db;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context as _;
-use sqlx::PgPool;
 
 use crate::config::Settings;
 use crate::domain::UserSub;
@@ -91,7 +91,7 @@ pub async fn services(settings: Arc<Settings>) -> anyhow::Result<Services> {
 pub struct ConsoleLaunch {
     pub settings: Arc<Settings>,
     /// An already open pool (the demo's); `None` connects from the settings.
-    pub db: Option<PgPool>,
+    pub db: Option<Db>,
     /// Sign this operator in at start (the demo admin); `None` shows the sign-in screen.
     pub signed_in_as: Option<(UserSub, String)>,
     /// Shown on the help screen (demo).

@@ -24,7 +24,7 @@ pub use envs::{EnvCatalog, EnvEntry, EnvSource, register_env, registered_env_dir
 mod secrets;
 mod sections;
 pub use secrets::{read_url_file, warn_password_on_command_line};
-pub use sections::{ApprovalSettings, AuditSettings};
+pub use sections::{ApprovalSettings, AuditSettings, ConsoleSettings};
 
 #[derive(Debug, Error)]
 pub enum ConfigError {
@@ -296,6 +296,7 @@ pub struct Settings {
     pub log: LogSettings,
     pub audit: AuditSettings,
     pub cli: CliSettings,
+    pub console: ConsoleSettings,
     pub approvals: ApprovalSettings,
     /// The selected environment (`--env` / `HUBDECK_ENV` / `default_env`), if any.
     #[serde(skip)]

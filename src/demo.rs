@@ -181,7 +181,7 @@ impl Default for Reporter {
 pub struct PreparedDemo {
     pub cluster: LocalCluster,
     pub settings: Settings,
-    pub db: sqlx::PgPool,
+    pub db: crate::service::Db,
     pub outcome: Outcome,
     /// Whether this run started the server (rather than finding it running).
     pub started: bool,

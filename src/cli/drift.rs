@@ -6,21 +6,26 @@ use serde::Serialize;
 use super::{Context, Output, print_json};
 use crate::cli::output::outln;
 use crate::domain::DisplayText;
+use crate::domain::page::thousands;
 use crate::service::drift::{DriftClass, DriftTarget, RepairPreview};
 use crate::service::{Actor, ServiceError, Services};
 
-/// `--repair` without `--yes` only prints each repair's preview (what changes in PostgreSQL and
-/// in the directory, the audit rows) and changes nothing; `--yes` applies them, each one
-/// re-checked against a fresh preview and refused if its row changed.
+/// The report gives every class's exact total and lists its first `--limit` rows.
+/// `--repair` without `--yes` only prints what would change and changes nothing: for one row
+/// its preview (what changes in PostgreSQL and in the directory, the audit rows), for a class
+/// the number of rows first and the preview of its first row. `--yes` applies: one row
+/// re-checked against a fresh preview, or EVERY row of a class, in batches, each row checked
+/// again at the moment of its repair and repaired in its own transaction with its audit row
+/// (progress on stderr; Ctrl-C stops after the row being repaired).
 ///
 /// Exit codes: 0 report printed, previews printed (no `--yes`) or every repair applied;
 /// 2 a CLASS[:ID] that does not parse; 3 a repair refused (the drift changed since its preview,
 /// or the change is refused, e.g. a last admin) — nothing of that repair was written;
-/// 4 the ID is not drift of that class; 1 any other failure. With several repairs each one is
-/// tried and the exit code is the first failure's.
+/// 4 the ID is not drift of that class; 130 a class repair stopped by Ctrl-C; 1 any other
+/// failure. With several repairs each one is tried and the exit code is the first failure's.
 #[derive(Debug, Args)]
 pub struct DriftArgs {
-    /// Repair: CLASS:ID (one row), CLASS (every row of the class) or `all`. Classes:
+    /// Repair: CLASS:ID (one row), CLASS (every row of the class, however many) or `all`. Classes:
     /// memberships (membership id), orphan-grants, disabled-with-grants, no-grants,
     /// expired-invitations (user sub). Repeat for several. Without `--yes`: preview only.
     #[arg(long = "repair", value_name = "CLASS[:ID]|all")]
@@ -28,9 +33,12 @@ pub struct DriftArgs {
     /// Apply the repairs (without it `--repair` prints the previews and changes nothing).
     #[arg(long, requires = "repair")]
     pub yes: bool,
-    /// Rows per class in the report (and in `--repair CLASS|all`).
+    /// Rows listed per class in the report (the totals are always exact).
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
+    /// Rows read per batch by a class repair.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub batch: u32,
 }
 
 #[derive(Serialize)]
@@ -50,6 +58,8 @@ struct RepairLine {
 struct RepairReport {
     dry_run: bool,
     repairs: Vec<RepairLine>,
+    /// One entry per class repaired (or, without `--yes`, previewed) as a whole.
+    classes: Vec<serde_json::Value>,
 }
 
 fn show(s: &str) -> String {
@@ -86,22 +96,22 @@ pub async fn run(
         wanted.push(parse_wanted(r)?);
     }
     let mut targets: Vec<DriftTarget> = Vec::new();
-    let needs_report = wanted.iter().any(|w| !matches!(w, Wanted::One(_)));
-    let rep = if needs_report {
-        Some(svc.drift_report(actor, a.limit).await?)
-    } else {
-        None
-    };
+    let mut classes: Vec<(DriftClass, bool)> = Vec::new();
     for w in wanted {
-        let more = match (w, &rep) {
-            (Wanted::One(t), _) => vec![t],
-            (Wanted::All, Some(r)) => r.targets(),
-            (Wanted::Class(c), Some(r)) => r.targets_of(Some(c)),
-            _ => Vec::new(),
+        let (more, named) = match w {
+            Wanted::One(t) => {
+                if !targets.contains(&t) {
+                    targets.push(t);
+                }
+                continue;
+            }
+            Wanted::All => (DriftClass::ALL.to_vec(), false),
+            Wanted::Class(c) => (vec![c], true),
         };
-        for t in more {
-            if !targets.contains(&t) {
-                targets.push(t);
+        for c in more {
+            match classes.iter_mut().find(|(k, _)| *k == c) {
+                Some((_, n)) => *n |= named,
+                None => classes.push((c, named)),
             }
         }
     }
@@ -136,13 +146,19 @@ pub async fn run(
         }
         lines.push(line);
     }
+    let classes =
+        super::drift_class::run(svc, actor, &classes, &a, ctx.output == Output::Json).await?;
+    if exit == 0 {
+        exit = classes.exit;
+    }
     if ctx.output == Output::Json {
         print_json(&RepairReport {
             dry_run: !a.yes,
             repairs: lines,
+            classes: classes.json,
         })?;
     } else {
-        if lines.is_empty() {
+        if lines.is_empty() && !classes.printed {
             outln!("no drift to repair")?;
         }
         for l in &lines {
@@ -183,11 +199,16 @@ async fn report(ctx: &Context, svc: &Services, actor: &Actor, limit: u32) -> any
         return Ok(0);
     }
     let opt = |e: &Option<String>| e.as_deref().map(show).unwrap_or_else(|| "(unknown)".into());
-    outln!(
-        "{}: {}",
-        DriftClass::Memberships.title(),
-        d.memberships.len()
-    )?;
+    let head = |class: DriftClass, listed: usize| {
+        let total = d.totals.of(class);
+        let shown = if (listed as u64) < total {
+            format!(" (the first {listed} listed)")
+        } else {
+            String::new()
+        };
+        format!("{}: {}{shown}", class.title(), thousands(total))
+    };
+    outln!("{}", head(DriftClass::Memberships, d.memberships.len()))?;
     for m in &d.memberships {
         outln!(
             "  {}:{}  {} ({}) in «{}»{}",
@@ -208,7 +229,7 @@ async fn report(ctx: &Context, svc: &Services, actor: &Actor, limit: u32) -> any
         (DriftClass::DisabledWithGrants, &d.disabled_with_grants),
         (DriftClass::NoGrants, &d.no_grants),
     ] {
-        outln!("{}: {}", class.title(), rows.len())?;
+        outln!("{}", head(class, rows.len()))?;
         for u in rows {
             outln!(
                 "  {class}:{}  {}{}",
@@ -223,10 +244,9 @@ async fn report(ctx: &Context, svc: &Services, actor: &Actor, limit: u32) -> any
         }
     }
     outln!(
-        "{} ({} days): {}",
-        DriftClass::ExpiredInvitations.title(),
-        d.temporary_password_days,
-        d.expired_invitations.len()
+        "{} (temporary passwords are valid {} days)",
+        head(DriftClass::ExpiredInvitations, d.expired_invitations.len()),
+        d.temporary_password_days
     )?;
     for i in &d.expired_invitations {
         outln!(
@@ -240,7 +260,10 @@ async fn report(ctx: &Context, svc: &Services, actor: &Actor, limit: u32) -> any
     if d.is_empty() {
         outln!("no drift")?;
     } else {
-        outln!("preview a repair: hubdeck users drift --repair CLASS:ID (add --yes to apply)")?;
+        outln!(
+            "preview a repair: hubdeck users drift --repair CLASS:ID, or a whole class: \
+             --repair CLASS (add --yes to apply)"
+        )?;
     }
     Ok(0)
 }

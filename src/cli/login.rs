@@ -11,6 +11,7 @@
 //! The every-permission infrastructure identity runs only when the environment allows it
 //! (`cli.infrastructure = true`) and the command asks for it (`--as-infrastructure`).
 
+use crate::service::Db;
 use std::io::{BufRead, IsTerminal, Read, Write};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -131,7 +132,7 @@ pub fn precheck(ctx: &Context) -> anyhow::Result<()> {
 
 /// Who this command acts as: the infrastructure identity when allowed and asked for,
 /// otherwise the operator of this person's live session for the environment.
-pub async fn resolve(ctx: &Context, db: &sqlx::PgPool) -> anyhow::Result<Actor> {
+pub async fn resolve(ctx: &Context, db: &Db) -> anyhow::Result<Actor> {
     precheck(ctx)?;
     if ctx.as_infrastructure {
         return Ok(Actor::cli());

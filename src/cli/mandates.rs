@@ -37,6 +37,10 @@ pub enum MandatesCmd {
         mandate: String,
         /// Plan key (see `mandates plans`), e.g. TEAM.
         plan: String,
+        /// Apply only while the mandate is at this version (the `version` of its JSON; a plan
+        /// change moves it on): a change by anyone since refuses with exit 3, naming it.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Show one mandate: plan, subscription status, trial end, members against the plan's
     /// capacity, admins.
@@ -133,6 +137,10 @@ pub enum MembersCmd {
         mandate: String,
         /// The member's email or sub.
         user: String,
+        /// Only while the membership is at this version (the `version` of `members list
+        /// --output json`): a change by anyone since refuses with exit 3, naming it.
+        #[arg(long, value_name = "VERSION")]
+        expect_version: Option<Version>,
     },
     /// Replace a member's roles (never demoting the last admin).
     SetRoles {
@@ -277,9 +285,13 @@ pub async fn run(ctx: &Context, cmd: MandatesCmd) -> anyhow::Result<i32> {
             }
         }
         MandatesCmd::Plans => return super::plans::catalogue(ctx, &svc, &actor).await,
-        MandatesCmd::Plan { mandate, plan } => {
+        MandatesCmd::Plan {
+            mandate,
+            plan,
+            expect_version,
+        } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
-            return super::plans::change(ctx, &svc, &actor, id, &plan).await;
+            return super::plans::change(ctx, &svc, &actor, id, (&plan, expect_version)).await;
         }
         MandatesCmd::Show { mandate } => {
             let id = resolve_mandate(&svc, &actor, &mandate).await?;
@@ -420,10 +432,15 @@ async fn members(
             let ms = svc.add_member(actor, id, &who, &roles).await?;
             done("added", id, &ms.user_id.to_string())?;
         }
-        MembersCmd::Remove { mandate, user } => {
+        MembersCmd::Remove {
+            mandate,
+            user,
+            expect_version,
+        } => {
             let id = resolve_mandate(svc, actor, &mandate).await?;
             let sub = svc.resolve_member(&MemberRef::parse(&user)?).await?;
-            svc.remove_member(actor, id, sub).await?;
+            svc.remove_member_expecting(actor, id, sub, expect_version)
+                .await?;
             done("removed", id, &sub.to_string())?;
         }
         MembersCmd::SetRoles {

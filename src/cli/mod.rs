@@ -13,6 +13,7 @@ pub mod demo;
 pub mod directory;
 pub mod doctor;
 pub mod drift;
+pub mod drift_class;
 pub mod env;
 pub mod login;
 pub mod mandates;
@@ -27,6 +28,7 @@ pub mod trust_keys;
 pub mod trusts;
 pub mod users;
 
+use crate::service::Db;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -182,7 +184,7 @@ impl Context {
 
     /// Who this command acts as: the signed-in operator of `hubdeck login`, or infrastructure
     /// when allowed and asked for (see [`login::resolve`]). Resolved once per command.
-    pub async fn actor(&self, db: &sqlx::PgPool) -> anyhow::Result<crate::service::Actor> {
+    pub async fn actor(&self, db: &Db) -> anyhow::Result<crate::service::Actor> {
         if let Some(a) = self.acting.get() {
             return Ok(a.clone());
         }

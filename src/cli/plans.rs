@@ -108,9 +108,9 @@ pub async fn change(
     svc: &Services,
     actor: &Actor,
     id: MandateId,
-    plan: &str,
+    (plan, expected): (&str, Option<crate::service::versions::Version>),
 ) -> anyhow::Result<i32> {
-    let c = svc.change_plan(actor, id, plan).await?;
+    let c = svc.change_plan(actor, id, plan, expected).await?;
     match ctx.output {
         Output::Json => print_json(&c)?,
         Output::Table => outln!(

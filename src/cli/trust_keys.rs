@@ -10,7 +10,12 @@ use crate::domain::{DisplayText, TrustId};
 use crate::service::Actor;
 use crate::service::trusts::Trusts;
 
-pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> anyhow::Result<i32> {
+pub async fn rotate_internal(
+    trusts: &Trusts,
+    actor: &Actor,
+    which: &str,
+    expected: Option<crate::service::versions::Version>,
+) -> anyhow::Result<i32> {
     if std::io::stdout().is_terminal() {
         // Never into the scrollback: checked before anything is rotated.
         eprintln!(
@@ -22,7 +27,7 @@ pub async fn rotate_internal(trusts: &Trusts, actor: &Actor, which: &str) -> any
         return Ok(2);
     }
     let t = trusts.resolve_unambiguous(actor, which).await?;
-    let r = trusts.rotate_internal_key(actor, t.id).await?;
+    let r = trusts.rotate_internal_key(actor, t.id, expected).await?;
     #[derive(Serialize)]
     struct Rotated<'a> {
         trust_id: String,

@@ -26,7 +26,7 @@ pub enum TrustsCmd {
     /// Mint a new internal-service key only (the API key stays); prints it once as JSON on
     /// stdout, which must not be a terminal (redirect it into your secret store). Exit 2 on a
     /// terminal (nothing rotated), 4 unknown trust.
-    RotateInternalKey(ShowTrustArgs),
+    RotateInternalKey(RotateInternalArgs),
     /// Show one trust: code, region, kit slot, last heartbeat, the age of each key.
     Show(ShowTrustArgs),
     /// Delete a trust; its FL kit slot becomes free (the audit row keeps the name).
@@ -54,6 +54,17 @@ pub struct ShowTrustArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RotateInternalArgs {
+    /// The trust: its id, code or name.
+    pub trust: String,
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
+}
+
+#[derive(Debug, Args)]
 pub struct RotateArgs {
     /// The trust: its id, code or name (refused when it matches several trusts; say which
     /// with id:…, code:… or name:…).
@@ -61,6 +72,11 @@ pub struct RotateArgs {
     /// Rotate the internal-service key too.
     #[arg(long)]
     pub internal: bool,
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +87,11 @@ pub struct DeleteArgs {
     /// Confirm the deletion (required).
     #[arg(long)]
     pub yes: bool,
+    /// Apply only while the trust is at this version (the `version` of `trusts show --output
+    /// json` or `trusts list --output json`); a change by anyone since refuses with exit 3,
+    /// naming it, and writes nothing.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,12 +136,14 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
             Ok(0)
         }
         TrustsCmd::RotateInternalKey(a) => {
-            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust).await
+            super::trust_keys::rotate_internal(&trusts, &actor, &a.trust, a.expect_version).await
         }
         TrustsCmd::Show(a) => super::trust_keys::show(ctx, &trusts, &actor, &a.trust).await,
         TrustsCmd::RotateKey(a) => {
             let t = trusts.resolve_unambiguous(&actor, &a.trust).await?;
-            let r = trusts.rotate_keys(&actor, t.id, a.internal).await?;
+            let r = trusts
+                .rotate_keys(&actor, t.id, a.internal, a.expect_version)
+                .await?;
             super::trust_keys::hand_over_rotated(ctx, &trusts, &actor, r).await
         }
         TrustsCmd::Delete(a) => {
@@ -133,7 +156,7 @@ pub async fn run(ctx: &Context, cmd: TrustsCmd) -> anyhow::Result<i32> {
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),
                 Err(e) => return Err(e.into()),
             };
-            let d = match trusts.delete(&actor, t.id).await {
+            let d = match trusts.delete(&actor, t.id, a.expect_version).await {
                 Ok(d) => d,
                 // Deleted concurrently between the lookup and the delete.
                 Err(e @ ServiceError::NotFound(_)) => return Ok(not_found(ctx, &e)),

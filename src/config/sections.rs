@@ -1,4 +1,4 @@
-//! Settings sections of the audit trail and of the two-person rule.
+//! Settings sections of the audit trail, the two-person rule and the console's session.
 
 use serde::{Deserialize, Serialize};
 
@@ -30,5 +30,21 @@ impl Default for ApprovalSettings {
             require: vec!["default".into()],
             expiry_hours: 24,
         }
+    }
+}
+
+/// The console's session (`[console]`).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConsoleSettings {
+    /// After this many minutes without a key press the console signs its operator out and
+    /// asks them to sign in again (MFA included); signing in again as the same operator
+    /// returns to the screen they were on. Fractions allowed; 0 never signs out.
+    pub idle_minutes: f64,
+}
+
+impl Default for ConsoleSettings {
+    fn default() -> Self {
+        Self { idle_minutes: 15.0 }
     }
 }

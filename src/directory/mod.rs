@@ -37,6 +37,7 @@ pub mod cognito;
 pub mod diagnose;
 pub mod local;
 
+use crate::store::Db;
 use async_trait::async_trait;
 use thiserror::Error;
 
@@ -275,7 +276,7 @@ pub trait Directory: Send + Sync + 'static {
 /// Builds the directory named by `directory.kind`.
 pub async fn connect(
     settings: &crate::config::Settings,
-    db: &sqlx::PgPool,
+    db: &Db,
 ) -> DirectoryResult<std::sync::Arc<dyn Directory>> {
     match settings.directory.kind {
         crate::config::DirectoryKind::Local => Ok(std::sync::Arc::new(

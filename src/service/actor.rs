@@ -1,9 +1,8 @@
 //! Who acts: an operator signed in to the console, an operator signed in to the CLI with
 //! `hubdeck login`, or the CLI as infrastructure (explicitly allowed and asked for).
 
+use crate::store::{Conn, Db};
 use std::collections::BTreeSet;
-
-use sqlx::{PgConnection, PgPool};
 
 use super::{ServiceError, ServiceResult};
 use crate::domain::{PermissionRef, UserSub};
@@ -127,7 +126,7 @@ impl Actor {
 }
 
 /// Loads an operator's permissions from their global grants.
-pub async fn load_operator(db: &PgPool, sub: UserSub, email: &str) -> ServiceResult<Operator> {
+pub async fn load_operator(db: &Db, sub: UserSub, email: &str) -> ServiceResult<Operator> {
     let ids = crate::store::grants::permissions_of(db, sub).await?;
     let permissions = ids.into_iter().filter_map(PermissionRef::from_id).collect();
     Ok(Operator {
@@ -173,7 +172,7 @@ impl Authority {
 ///   directory from inside every transaction would hold locks across a network call.
 /// - A deleted user also loses every grant and membership in the delete's transaction, so even
 ///   without the gone mark nothing is left to act with.
-pub async fn fresh_authority(conn: &mut PgConnection, actor: &Actor) -> ServiceResult<Authority> {
+pub async fn fresh_authority(conn: &mut Conn, actor: &Actor) -> ServiceResult<Authority> {
     let Some(op) = actor.operator() else {
         return Ok(Authority {
             all: true,
@@ -218,7 +217,7 @@ pub fn lacks(actor: &Actor, p: PermissionRef, what: &str) -> ServiceError {
 /// [`fresh_authority`] plus the check that the actor holds `p` now. Every mutating service
 /// function calls this (or [`fresh_authority`]) inside its own transaction, before it writes.
 pub async fn authorize(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     actor: &Actor,
     p: PermissionRef,
     what: &str,

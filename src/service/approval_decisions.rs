@@ -1,14 +1,13 @@
 //! Decisions on pending changes: approve (and execute), reject, the proposer's completion of
 //! an approved key rotation, and the re-check that voids a change whose targets moved.
 
-use sqlx::PgConnection;
-
 use super::actor::{fresh_authority, lacks};
 use super::approvals::{Approved, EXECUTING, PendingChange, SYSTEM, audit_step, checked_reason};
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::approval::{ChangeRequest, ChangeState};
 use crate::domain::trust::RotatedKeys;
 use crate::domain::{DisplayText, PermissionRef};
+use crate::store::Conn;
 use crate::store::approvals as store;
 
 impl Services {
@@ -16,7 +15,7 @@ impl Services {
     /// (recording the expiry).
     async fn lock_open(
         &self,
-        tx: &mut PgConnection,
+        tx: &mut Conn,
         id: i64,
         want: ChangeState,
     ) -> ServiceResult<Result<PendingChange, String>> {
@@ -52,7 +51,7 @@ impl Services {
     /// (audited) and says what changed.
     async fn still_matches(
         &self,
-        tx: &mut PgConnection,
+        tx: &mut Conn,
         actor: &Actor,
         c: &PendingChange,
     ) -> ServiceResult<Result<Option<i64>, String>> {
@@ -274,7 +273,7 @@ impl Services {
         let keys = EXECUTING
             .scope(
                 c.request.clone(),
-                self.rotate_trust_keys(actor, trust, internal),
+                self.rotate_trust_keys(actor, trust, internal, None),
             )
             .await;
         let outcome = keys.as_ref().map(|k| {

@@ -249,7 +249,7 @@ impl Services {
                 ))
             }
             ChangeRequest::TrustDelete { trust } => {
-                let d = self.delete_trust(actor, *trust).await?;
+                let d = self.delete_trust(actor, *trust, None).await?;
                 Ok(format!(
                     "trust «{}» deleted",
                     DisplayText::new(&d.trust_name)

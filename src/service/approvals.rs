@@ -11,9 +11,9 @@
 //! proposer completes it ([`Services::complete_change`]) and receives the keys through the
 //! ordinary one-time reveal — the approver never sees them.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::PgConnection;
 
 use super::access::Area;
 use super::actor::authorize;
@@ -140,7 +140,7 @@ pub(super) fn checked_reason(reason: &str, field: &'static str) -> ServiceResult
 
 /// Writes one lifecycle row into the audit table of the change's target.
 pub(super) async fn audit_step(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     who: &AuditActor<'_>,
     req: &ChangeRequest,
     target: &str,

@@ -184,7 +184,7 @@ impl Services {
         path: &Path,
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> ServiceResult<u64> {
-        self.require_audit_reader(actor)?;
+        self.require_audit_reader(actor).await?;
         let io = |e: std::io::Error| {
             ServiceError::Internal(format!(
                 "cannot write the export to {}: {e}",
@@ -203,8 +203,11 @@ impl Services {
         Ok(n)
     }
 
-    fn require_audit_reader(&self, actor: &Actor) -> ServiceResult<()> {
-        Area::Audit.require_read(actor, "the audit trail")
+    /// Fresh on every call: an operator demoted since signing in reads no more of the trail.
+    async fn require_audit_reader(&self, actor: &Actor) -> ServiceResult<()> {
+        self.read_area(actor, Area::Audit, "reading the audit trail")
+            .await
+            .map(drop)
     }
 
     /// One page of the combined audit trail.
@@ -214,7 +217,7 @@ impl Services {
         q: &PageQuery,
         range: TimeRange,
     ) -> ServiceResult<Page<AuditEvent>> {
-        self.require_audit_reader(actor)?;
+        self.require_audit_reader(actor).await?;
         Ok(store::list(&self.db, q, range).await?)
     }
 
@@ -225,7 +228,7 @@ impl Services {
         q: &PageQuery,
         range: TimeRange,
     ) -> ServiceResult<Vec<String>> {
-        self.require_audit_reader(actor)?;
+        self.require_audit_reader(actor).await?;
         Ok(store::filter_values(&self.db, column, q, range, 200).await?)
     }
 
@@ -256,7 +259,7 @@ impl Services {
         out: &mut (dyn Write + Send),
         progress: &mut (dyn FnMut(u64) + Send),
     ) -> ServiceResult<u64> {
-        self.require_audit_reader(actor)?;
+        self.require_audit_reader(actor).await?;
         let io = |e: std::io::Error| ServiceError::Internal(format!("export write failed: {e}"));
         let mut written = 0u64;
         let mut after: Option<ExportCursor> = None;
@@ -265,6 +268,10 @@ impl Services {
             ExportFormat::Json => write!(out, "[").map_err(io)?,
         }
         loop {
+            if written > 0 {
+                // A long export stops at the next page once its operator loses the right.
+                self.require_audit_reader(actor).await?;
+            }
             let rows = store::export_page(&self.db, q, range, after, MAX_PAGE_SIZE).await?;
             let names = Names::of(&self.db, &rows).await?;
             let next = match rows.last() {

@@ -2,6 +2,7 @@
 //! the id), one event vocabulary over the three audit tables with a label per code, the
 //! before/after of a row as a list of changed fields.
 
+use crate::store::Db;
 use std::collections::HashMap;
 
 use serde::Serialize;
@@ -140,7 +141,7 @@ fn fields(
 pub(crate) struct Names(HashMap<Uuid, KnownUser>);
 
 impl Names {
-    pub(crate) async fn of(db: &sqlx::PgPool, rows: &[AuditEvent]) -> ServiceResult<Self> {
+    pub(crate) async fn of(db: &Db, rows: &[AuditEvent]) -> ServiceResult<Self> {
         let mut subs: Vec<Uuid> = rows
             .iter()
             .flat_map(|e| {

@@ -40,7 +40,7 @@ use super::actor::fresh_authority;
 use super::members::{AccessChange, authorize_member_manager, last_admin_message};
 use super::retry::retrying;
 use super::{Actor, ServiceError, ServiceResult, Services};
-use crate::domain::{DisplayText, MandateId, MandateRoleId, MembershipId, PageQuery, UserSub};
+use crate::domain::{MandateId, MandateRoleId, MembershipId, PageQuery, UserSub};
 use crate::store::bulk as store;
 use crate::store::members as members_store;
 
@@ -207,8 +207,10 @@ impl Services {
             let mut tx = self.db.begin().await?;
             let now = fresh_authority(&mut tx, actor).await?;
             let m = Self::lock_live(&mut tx, mandate).await?;
-            let mut admins: BTreeSet<MembershipId> =
-                members_store::lock_admins(&mut tx, mandate).await?.into_iter().collect();
+            let mut admins: BTreeSet<MembershipId> = members_store::lock_admins(&mut tx, mandate)
+                .await?
+                .into_iter()
+                .collect();
             let had_admins = !admins.is_empty();
             authorize_member_manager(&mut tx, actor, &now, mandate).await?;
             let wanted = Self::check_roles(&mut tx, mandate, &action.roles()).await?;
@@ -233,9 +235,7 @@ impl Services {
             for b in &members {
                 let before: BTreeSet<Uuid> = b.role_ids.iter().copied().collect();
                 let (after, enabled_after, removed) = match action {
-                    BulkAction::SetRoles(_) => {
-                        (wanted.iter().copied().collect(), b.enabled, false)
-                    }
+                    BulkAction::SetRoles(_) => (wanted.iter().copied().collect(), b.enabled, false),
                     BulkAction::AddRole(_) => {
                         let mut a = before.clone();
                         a.extend(wanted.iter().copied());
@@ -297,7 +297,10 @@ impl Services {
                 mandate_id: mandate,
                 mandate_name: m.name.clone(),
                 action: action.name(),
-                changes: rows.iter().filter(|r| r.outcome == RowOutcome::Change).count(),
+                changes: rows
+                    .iter()
+                    .filter(|r| r.outcome == RowOutcome::Change)
+                    .count(),
                 unchanged: rows
                     .iter()
                     .filter(|r| r.outcome == RowOutcome::Unchanged)
@@ -319,10 +322,7 @@ impl Services {
             if let Some(expected) = expected
                 && expected != preview.fingerprint
             {
-                return Err(ServiceError::Conflict(format!(
-                    "the members of {} changed since the preview; nothing was applied — preview again",
-                    DisplayText::new(&m.name)
-                )));
+                return Err(Self::members_changed(&mut tx, &m).await);
             }
             let change = action.change();
             let ids: Vec<MembershipId> = writes.iter().map(|w| w.0.id).collect();

@@ -83,14 +83,17 @@ impl Services {
         cursor: Option<ChangeCursor>,
     ) -> ServiceResult<ChangeBatch> {
         let mut conn = self.db.acquire().await?;
+        // Fresh, like every read: what an operator demoted since the last poll may no longer
+        // read is not reported, and a disabled or deleted one is refused (signed out).
+        let now = super::actor::fresh_authority(&mut conn, actor).await?;
         // The horizon first: a transaction below it has ended, so its rows are visible to the
         // read that follows on this connection.
-        let horizon = store::horizon(&mut *conn).await?;
+        let horizon = store::horizon(&mut conn).await?;
         let Some(cursor) = cursor else {
             // The console read its first page a moment before this first poll: start a little
             // earlier, so a change committed in between is reported by the next poll instead
             // of falling between the page and the mark.
-            let recent = store::recent_mark(&mut *conn, START_LOOKBACK_SECS).await?;
+            let recent = store::recent_mark(&mut conn, START_LOOKBACK_SECS).await?;
             return Ok(ChangeBatch {
                 cursor: ChangeCursor {
                     mark: recent.map_or(horizon, |r| r.min(horizon)),
@@ -99,11 +102,11 @@ impl Services {
                 ..Default::default()
             });
         };
-        let rows = store::since(&mut *conn, cursor.mark, POLL_LIMIT).await?;
+        let rows = store::since(&mut conn, cursor.mark, POLL_LIMIT).await?;
         drop(conn);
         let overflow = rows.len() as i64 >= POLL_LIMIT;
-        let users = actor.has(PermissionRef::CanManageUsers);
-        let admin = actor.has(PermissionRef::CanAccessAdminPanel);
+        let users = now.has(PermissionRef::CanManageUsers);
+        let admin = now.has(PermissionRef::CanAccessAdminPanel);
         let mut seen = HashSet::new();
         let mut changes = Vec::new();
         for r in &rows {

@@ -8,9 +8,9 @@
 //! session deletes the row, so a copied token file stops working at logout for every
 //! directory (Cognito or local) alike.
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
 use sha2::Digest;
-use sqlx::PgPool;
 
 use super::actor::{Actor, Operator, load_operator};
 use super::{ServiceError, ServiceResult, Services};
@@ -61,11 +61,7 @@ impl Services {
 /// account the command runs as recorded beside them. `Ok(None)` when the token names no live
 /// session (expired, ended by logout, or never issued by this database); an account that was
 /// disabled or deleted since is refused like a revoked operator in the console.
-pub async fn actor_for(
-    db: &PgPool,
-    token: &Secret,
-    os_user: String,
-) -> ServiceResult<Option<Actor>> {
+pub async fn actor_for(db: &Db, token: &Secret, os_user: String) -> ServiceResult<Option<Actor>> {
     let Some(session) = crate::store::cli_sessions::live(db, &token_hash(token)).await? else {
         return Ok(None);
     };
@@ -83,6 +79,6 @@ pub async fn actor_for(
 }
 
 /// Ends a session on the server side; whether it was still there.
-pub async fn close(db: &PgPool, token: &Secret) -> ServiceResult<bool> {
+pub async fn close(db: &Db, token: &Secret) -> ServiceResult<bool> {
     Ok(crate::store::cli_sessions::delete(db, &token_hash(token)).await?)
 }

@@ -7,8 +7,8 @@
 //! cached identity that was not seen in this run as gone. Transactions never span a directory
 //! call.
 
+use crate::store::Db;
 use serde::Serialize;
-use sqlx::PgPool;
 
 use super::actor::authorize;
 use super::{Actor, ServiceError};
@@ -42,7 +42,7 @@ pub struct SyncReport {
 /// [`sync_all_as`] as the CLI (infrastructure) actor.
 pub async fn sync_all(
     directory: &dyn Directory,
-    db: &PgPool,
+    db: &Db,
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<SyncReport, ServiceError> {
     sync_all_as(directory, db, &Actor::cli(), progress).await
@@ -59,7 +59,7 @@ pub async fn sync_all(
 /// all, and "gone" is only marked after the last page — a cancelled run is a partial run.
 pub async fn sync_all_as(
     directory: &dyn Directory,
-    db: &PgPool,
+    db: &Db,
     actor: &Actor,
     progress: &mut (dyn FnMut(SyncProgress) + Send),
 ) -> Result<SyncReport, ServiceError> {
@@ -95,7 +95,7 @@ pub async fn sync_all_as(
             if !disabled.is_empty() {
                 directory_cache::audit_disabled_by_sync(&mut tx, &disabled, actor.audit()).await?;
             }
-            report.upserted += directory_cache::upsert_many(&mut *tx, &page.identities).await?;
+            report.upserted += directory_cache::upsert_many(&mut tx, &page.identities).await?;
             tx.commit().await?;
         }
         progress(SyncProgress {

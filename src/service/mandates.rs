@@ -2,6 +2,7 @@
 //! Create/update/delete are SysAdmin-only; listing shows a mandate admin only the enabled
 //! mandates they administer.
 
+use crate::store::Conn;
 use serde::Serialize;
 use serde_json::json;
 
@@ -329,7 +330,7 @@ impl Services {
     /// Refuses, under the mandate's row lock, a write based on another version than the
     /// locked row's, naming the change from the audit.
     pub(super) async fn check_mandate_version(
-        conn: &mut sqlx::PgConnection,
+        conn: &mut Conn,
         m: &Mandate,
         expected: Option<Version>,
     ) -> ServiceResult<()> {

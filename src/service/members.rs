@@ -2,8 +2,8 @@
 //! the last-admin invariant and the plan capacity holding under concurrency. Every change
 //! writes one `mandate_audit` row and one `notification` outbox row in its transaction.
 
+use crate::store::Conn;
 use serde_json::json;
-use sqlx::PgConnection;
 
 use super::actor::{Authority, fresh_authority, lacks};
 use super::member_writes::MemberWrite;
@@ -123,7 +123,7 @@ fn not_member(user: UserSub) -> ServiceError {
 /// enabled admin membership of the mandate. A SysAdmin at sign-in who lost it is refused with
 /// [`ServiceError::OperatorRevoked`].
 pub(super) async fn authorize_member_manager(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     actor: &Actor,
     now: &Authority,
     mandate: MandateId,
@@ -215,10 +215,7 @@ impl Services {
     }
 
     /// Locks the live mandate (first lock of every membership change).
-    pub(super) async fn lock_live(
-        conn: &mut PgConnection,
-        mandate: MandateId,
-    ) -> ServiceResult<Mandate> {
+    pub(super) async fn lock_live(conn: &mut Conn, mandate: MandateId) -> ServiceResult<Mandate> {
         let m = mandates_store::lock(conn, mandate)
             .await?
             .ok_or_else(|| mandate_gone(mandate))?;
@@ -229,7 +226,7 @@ impl Services {
     }
 
     pub(super) async fn check_roles(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         mandate: MandateId,
         roles: &[MandateRoleId],
     ) -> ServiceResult<Vec<MandateRoleId>> {
@@ -274,11 +271,7 @@ impl Services {
             let m = Self::lock_live(&mut tx, mandate).await?;
             authorize_member_manager(&mut tx, actor, &now, mandate).await?;
             if store::find(&mut tx, mandate, user).await?.is_some() {
-                return Err(ServiceError::Conflict(format!(
-                    "{} is already a member of {}",
-                    DisplayText::new(&identity.email),
-                    DisplayText::new(&m.name)
-                )));
+                return Err(Self::already_member(&mut tx, &m, user, &identity.email).await);
             }
             let roles = Self::check_roles(&mut tx, mandate, roles).await?;
             // The mandate row lock serializes adds, so the count cannot go stale before insert.
@@ -304,7 +297,7 @@ impl Services {
             };
             store::replace_roles(&mut tx, id, &roles).await?;
             // Refresh the listing cache with what the directory just told us.
-            crate::store::directory_cache::upsert(&mut *tx, &identity).await?;
+            crate::store::directory_cache::upsert(&mut tx, &identity).await?;
             let change = AccessChange::Added;
             insert_mandate_audit(
                 &mut tx,
@@ -370,9 +363,8 @@ impl Services {
             let m = Self::lock_live(&mut tx, mandate).await?;
             let admins = store::lock_admins(&mut tx, mandate).await?;
             let target = store::find(&mut tx, mandate, user).await?;
-            if let Some(ms) = &target {
-                Self::check_membership_version(&mut tx, &m, ms, only.expected).await?;
-            }
+            Self::check_membership_version(&mut tx, &m, user, target.as_ref(), only.expected)
+                .await?;
             let new_roles = match (change, &target) {
                 (AccessChange::RolesChanged, Some(ms)) if only.delta => {
                     let held = store::role_ids(&mut tx, ms.id).await?;

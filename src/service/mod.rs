@@ -61,7 +61,7 @@ pub mod user_roles;
 pub mod users;
 pub mod versions;
 
-use sqlx::PgPool;
+pub use crate::store::{Conn, Db};
 use std::sync::Arc;
 
 use crate::config::Settings;
@@ -73,7 +73,7 @@ pub use error::{ServiceError, ServiceResult};
 /// The shared service context: database pool, directory, settings.
 #[derive(Clone)]
 pub struct Services {
-    pub db: PgPool,
+    pub db: Db,
     pub directory: Arc<dyn Directory>,
     pub settings: Arc<Settings>,
 }
@@ -87,12 +87,12 @@ impl Services {
     }
 
     /// Services over an open pool (the demo's freshly migrated database).
-    pub async fn on_pool(db: PgPool, settings: Arc<Settings>) -> ServiceResult<Self> {
+    pub async fn on_pool(db: Db, settings: Arc<Settings>) -> ServiceResult<Self> {
         let directory = crate::directory::connect(&settings, &db).await?;
         Ok(Self::new(db, directory, settings))
     }
 
-    pub fn new(db: PgPool, directory: Arc<dyn Directory>, settings: Arc<Settings>) -> Self {
+    pub fn new(db: Db, directory: Arc<dyn Directory>, settings: Arc<Settings>) -> Self {
         Self {
             db,
             directory,

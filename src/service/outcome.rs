@@ -12,9 +12,9 @@
 //! A COMMIT that the server itself refused (a deferred constraint, a serialization failure)
 //! is an answer, not a lost one: it is returned as it is.
 
+use crate::store::{Conn, Db};
 use std::time::Duration;
 
-use sqlx::{Connection, PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{ServiceError, ServiceResult};
@@ -31,8 +31,8 @@ const OUTCOME_ATTEMPTS: u32 = 4;
 /// the outcome when the answer to COMMIT is lost (see the module documentation). `body` writes
 /// at least one audit row (every mutation does), which is what the question looks for.
 pub(crate) async fn mutate<T>(
-    db: &PgPool,
-    body: impl AsyncFnOnce(&mut PgConnection) -> ServiceResult<T>,
+    db: &Db,
+    body: impl AsyncFnOnce(&mut Conn) -> ServiceResult<T>,
 ) -> ServiceResult<T> {
     let mutation_id = Uuid::new_v4();
     let ran = async {
@@ -102,26 +102,25 @@ fn unknown(cause: &StoreError, why: &str) -> ServiceError {
 
 /// Asks on fresh connections whether the transaction tagged `mutation_id` committed: Ok when
 /// it did, "nothing was changed" when it did not, "unknown" when no answer can be had.
-async fn find_out(db: &PgPool, mutation_id: Uuid, cause: StoreError) -> ServiceResult<()> {
+async fn find_out(db: &Db, mutation_id: Uuid, cause: StoreError) -> ServiceResult<()> {
     tracing::warn!(
         %mutation_id,
         error = %cause,
         "the answer to COMMIT was lost; asking the database whether it committed"
     );
-    let options = db.connect_options();
     let mut last = String::new();
     for attempt in 1..=OUTCOME_ATTEMPTS {
         if attempt > 1 {
             tokio::time::sleep(Duration::from_millis(500 * u64::from(attempt - 1))).await;
         }
         // A connection of its own: the pool's connections may share the lost one's fate.
-        let asked = match PgConnection::connect_with(&options).await {
-            Ok(mut conn) => {
-                let r = store::mutation_committed(&mut conn, mutation_id, OUTCOME_WAIT).await;
-                let _ = conn.close().await;
+        let asked = match db.begin_apart().await {
+            Ok(mut tx) => {
+                let r = store::mutation_committed(&mut tx, mutation_id, OUTCOME_WAIT).await;
+                let _ = tx.rollback().await;
                 r
             }
-            Err(e) => Err(StoreError::from(e)),
+            Err(e) => Err(e),
         };
         match asked {
             Ok(Some(true)) => {

@@ -8,6 +8,7 @@ use serde_json::json;
 
 use super::actor::authorize;
 use super::retry::retrying;
+use super::versions::Version;
 use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::domain::{DisplayText, MandateId, PermissionRef, ValidationError};
 use crate::store::audit::insert_mandate_audit;
@@ -78,7 +79,14 @@ impl Plan {
 
 impl Services {
     /// The plan catalogue, smallest first (for the create form and the plan picker).
-    pub async fn plan_catalogue(&self, _actor: &Actor) -> ServiceResult<Vec<Plan>> {
+    /// Only a SysAdmin creates mandates or changes plans, so only a SysAdmin (now) reads it.
+    pub async fn plan_catalogue(&self, actor: &Actor) -> ServiceResult<Vec<Plan>> {
+        self.fresh_read(
+            actor,
+            Some(PermissionRef::CanAccessAdminPanel),
+            "reading the plan catalogue",
+        )
+        .await?;
         Ok(store::catalogue(&self.db).await?)
     }
 
@@ -110,6 +118,7 @@ impl Services {
         actor: &Actor,
         id: MandateId,
         plan: &str,
+        expected: Option<Version>,
     ) -> ServiceResult<PlanChange> {
         if !actor.is_sysadmin() {
             return Err(ServiceError::Denied(
@@ -138,6 +147,9 @@ impl Services {
             let m = mandates_store::lock(&mut tx, id)
                 .await?
                 .ok_or_else(|| ServiceError::NotFound(format!("mandate {id} not found")))?;
+            // The picker showed the plan of this version; a change since (another plan
+            // change, a disable, a rename) refuses rather than acting on what nobody saw.
+            Self::check_mandate_version(&mut tx, &m, expected).await?;
             let name = DisplayText::new(&m.name).into_string();
             if m.deleted_at.is_some() {
                 return Err(ServiceError::Conflict(format!(
@@ -168,7 +180,7 @@ impl Services {
                     DisplayText::new(&target.key)
                 )));
             }
-            let members = store::member_count(&mut *tx, id).await?;
+            let members = store::member_count(&mut tx, id).await?;
             if members > i64::from(target.max_members) {
                 return Err(ServiceError::CapacityExceeded(format!(
                     "cannot move «{name}» to plan {}: it has {} members and the plan allows \
@@ -179,6 +191,9 @@ impl Services {
                 )));
             }
             store::cancel_live_subscription(&mut tx, id).await?;
+            // The subscription is another table: the mandate's version moves explicitly, so
+            // a picker or form opened before this change conflicts.
+            let m = mandates_store::bump_version(&mut tx, id).await?;
             let after = mandates_store::insert_subscription(&mut tx, id, &target.key)
                 .await?
                 .ok_or_else(|| ServiceError::Internal("the plan vanished mid-change".into()))?;

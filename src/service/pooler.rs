@@ -6,13 +6,10 @@ use crate::config::{Pooler, Settings};
 
 const ID: &str = "database.pooler";
 
-/// Why transaction pooling needs help from the pooler: the driver prepares each statement
-/// and binds it in a second round trip, and a transaction pooler may hand that second trip
-/// to another backend.
-const TRANSACTION_POOLING: &str = "hubdeck's statements are prepared and then bound in a \
-    second round trip; a transaction pooler must carry prepared statements across backends \
-    (PgBouncer >= 1.21 with max_prepared_statements > 0). Otherwise give hubdeck's database \
-    user session pooling, or connect it to the server directly";
+/// What hubdeck does differently through a transaction pooler (see `store::db`).
+const TRANSACTION_POOLING: &str = "with database.pooler = \"transaction\" every statement is \
+    sent unnamed and inside a transaction, so the pooler needs no prepared-statement support; \
+    `hubdeck migrate` must connect to the server directly (or through a session pooler)";
 
 pub(crate) async fn pooler_check(s: &Settings, db: &sqlx::PgPool) -> Check {
     let configured = s.database.pooler;
@@ -37,14 +34,20 @@ pub(crate) async fn pooler_check(s: &Settings, db: &sqlx::PgPool) -> Check {
             configured.as_str()
         );
         if configured == Pooler::Transaction {
-            (Status::Warn, detail, Some(TRANSACTION_POOLING.to_string()))
+            (
+                Status::Pass,
+                format!(
+                    "{detail}; statements go unnamed, each inside a transaction (migrations \
+                     need a direct connection)"
+                ),
+                None,
+            )
         } else {
             (
                 Status::Fail,
                 detail,
                 Some(format!(
-                    "set database.pooler = \"transaction\" (no startup options, no statement \
-                     cache); {TRANSACTION_POOLING}"
+                    "set database.pooler = \"transaction\"; {TRANSACTION_POOLING}"
                 )),
             )
         }

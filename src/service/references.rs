@@ -100,7 +100,8 @@ impl Trusts {
         actor: &Actor,
         reference: &str,
     ) -> ServiceResult<Trust> {
-        Area::Trusts.require_read(actor, "viewing a trust")?;
+        crate::service::authority::read_area_on(&self.db, actor, Area::Trusts, "viewing a trust")
+            .await?;
         let (only, r) = split_reference(reference);
         let wants = |f: RefField| only.is_none_or(|o| o == f);
         let mut found = Vec::new();

@@ -64,6 +64,8 @@ pub struct RegistrationDetail {
     /// Who holds the registration's lease right now and since when ("alice@example.org since
     /// 2026-12-07 17:41:52 UTC"): a repair asked for meanwhile is refused.
     pub being_repaired_by: Option<String>,
+    /// The journal row's version: a repair confirmed from this detail is conditional on it.
+    pub version: i64,
 }
 
 /// (meaning, next step) of each state, for the console.
@@ -134,7 +136,8 @@ impl Services {
         actor: &Actor,
         id: RegistrationId,
     ) -> ServiceResult<RegistrationDetail> {
-        Area::Registrations.require_read(actor, "reading a registration")?;
+        self.read_area(actor, Area::Registrations, "reading a registration")
+            .await?;
         let r = self.registration(actor, id).await?;
         let state = r.state();
         let (meaning, next_step) = explain(state);
@@ -169,6 +172,7 @@ impl Services {
                 .collect(),
             created_at: r.created_at,
             updated_at: r.updated_at,
+            version: r.version,
             age_seconds,
             age: age_text(age_seconds),
             started_by,

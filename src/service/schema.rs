@@ -2,13 +2,13 @@
 //! `hubdeck migrate` (the embedded migrations). The CLI, the composition root and the demo
 //! call these (the demo reaches `store` only for its generated dataset, `store::dataset`).
 
-use sqlx::PgPool;
+use crate::store::Db;
 
 use super::ServiceResult;
 use crate::config::Settings;
 
 /// Opens a pool on `database.url` without touching the schema.
-pub async fn connect(settings: &Settings) -> ServiceResult<PgPool> {
+pub async fn connect(settings: &Settings) -> ServiceResult<Db> {
     Ok(crate::store::connect(&settings.database).await?)
 }
 
@@ -23,7 +23,7 @@ pub struct MigrationRun {
 }
 
 /// Applies the embedded migrations; a no-op when they are all applied.
-pub async fn migrate(db: &PgPool) -> ServiceResult<MigrationRun> {
+pub async fn migrate(db: &Db) -> ServiceResult<MigrationRun> {
     let before = crate::store::applied_migrations(db).await.unwrap_or(0);
     crate::store::migrate(db).await?;
     let after = crate::store::applied_migrations(db).await?;

@@ -11,6 +11,7 @@
 //! of their own — but only with the signing key, which the database never holds; without it the
 //! chain cannot be re-made to match.
 
+use crate::store::Db;
 use std::io::Write;
 use std::path::Path;
 
@@ -249,7 +250,7 @@ const VERIFY_PARALLEL: usize = 2;
 
 /// Walks the chain of seals: the seals and the unsealed count from one snapshot, then each
 /// seal's rows recomputed, [`VERIFY_PARALLEL`] seals at a time.
-async fn verify_with(db: &sqlx::PgPool, trusted: &VerifyingKey) -> ServiceResult<VerifyReport> {
+async fn verify_with(db: &Db, trusted: &VerifyingKey) -> ServiceResult<VerifyReport> {
     use futures::{StreamExt, TryStreamExt};
     let mut tx = db.begin().await?;
     store::begin_sealing(&mut tx, false).await?;
@@ -279,7 +280,7 @@ async fn verify_with(db: &sqlx::PgPool, trusted: &VerifyingKey) -> ServiceResult
 }
 
 /// The `audit.seal` line of `doctor`: the whole chain verified with `audit.seal_public_key`.
-pub(crate) async fn seal_check(settings: &crate::config::Settings, db: &sqlx::PgPool) -> Check {
+pub(crate) async fn seal_check(settings: &crate::config::Settings, db: &Db) -> Check {
     let id = "audit.seal";
     let key = settings.audit.seal_public_key.trim();
     if key.is_empty() {

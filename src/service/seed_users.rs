@@ -115,7 +115,7 @@ impl Services {
                 "seeding users",
             )
             .await?;
-            directory_cache::upsert(&mut *tx, &identity).await?;
+            directory_cache::upsert(&mut tx, &identity).await?;
             grants::lock_user(&mut tx, sub).await?;
             // Ensure a profile exists (never overwrite one an operator edited).
             let (local, domain) = email

@@ -1,6 +1,8 @@
 //! Trust keys: rotating the internal-service key on its own (the API key stays),
 //! and the trust detail with its last heartbeat and each key's age.
 
+use crate::store::Conn;
+use crate::store::Db;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -8,7 +10,9 @@ use super::actor::authorize;
 use super::health::{Check, Status};
 use super::outcome::mutate;
 use super::trusts::Trusts;
+use super::versions::{self, Version};
 use super::{Actor, ServiceError, ServiceResult};
+use crate::domain::DisplayText;
 use crate::domain::trust::Trust;
 use crate::domain::{PermissionRef, Secret, TrustId};
 use crate::store::trusts as store;
@@ -64,6 +68,7 @@ impl Trusts {
         &self,
         actor: &Actor,
         id: TrustId,
+        expected: Option<Version>,
     ) -> ServiceResult<RotatedInternalKey> {
         actor.require(
             PermissionRef::CanAccessAdminPanel,
@@ -88,6 +93,7 @@ impl Trusts {
                 "rotating a trust's internal-service key",
             )
             .await?;
+            check_trust_version(tx, id, expected).await?;
             let Some((name, minted_at)) = store::mark_rotated(tx, id, false, true).await? else {
                 return Err(ServiceError::NotFound(format!("no trust with id {id}")));
             };
@@ -149,6 +155,39 @@ impl Trusts {
         .await
     }
 
+    /// Records that the keys minted at `minted_at` are about to be shown on the console's
+    /// reveal panel: a KEYS_REVEALED audit row (no key material). The trust stays marked "keys
+    /// not confirmed" until the operator acknowledges ([`Self::confirm_keys_handed_over`]); a
+    /// session that ends first leaves the mark and this row says the keys were on screen.
+    pub async fn record_keys_revealed(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+        trust_name: &str,
+        minted_at: DateTime<Utc>,
+    ) -> ServiceResult<()> {
+        mutate(&self.db, async |tx| {
+            authorize(
+                tx,
+                actor,
+                PermissionRef::CanAccessAdminPanel,
+                "recording the reveal of a trust's keys",
+            )
+            .await?;
+            store::insert_audit(
+                tx,
+                id,
+                trust_name,
+                "KEYS_REVEALED",
+                &actor.audit(),
+                serde_json::json!({ "via": "reveal", "keys_minted_at": minted_at }),
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
     /// One trust with its last heartbeat and key ages.
     pub async fn detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
         let trust = self.get(actor, id).await?;
@@ -169,7 +208,7 @@ impl Trusts {
 
 /// The doctor line `trusts.keys`: trusts whose current keys were minted but never confirmed
 /// handed over (a warning: nobody is known to hold them until they are rotated).
-pub(crate) async fn unconfirmed_keys_check(db: &sqlx::PgPool) -> Check {
+pub(crate) async fn unconfirmed_keys_check(db: &Db) -> Check {
     let (id, detail, remedy, status) = match store::unconfirmed_keys(db).await {
         Ok((0, _)) => (
             "trusts.keys",
@@ -213,11 +252,44 @@ impl super::Services {
         &self,
         actor: &Actor,
         id: TrustId,
+        expected: Option<Version>,
     ) -> ServiceResult<RotatedInternalKey> {
-        self.trusts().rotate_internal_key(actor, id).await
+        self.trusts().rotate_internal_key(actor, id, expected).await
     }
 
     pub async fn trust_detail(&self, actor: &Actor, id: TrustId) -> ServiceResult<TrustDetail> {
         self.trusts().detail(actor, id).await
     }
+}
+
+/// Locks the trust and refuses, naming the change from the audit, when it is no longer at the
+/// version the operator saw (`None`: a script without a guard, always passes).
+pub(super) async fn check_trust_version(
+    tx: &mut Conn,
+    id: TrustId,
+    expected: Option<Version>,
+) -> ServiceResult<()> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let Some((name, now)) = store::lock_version(tx, id).await? else {
+        let gone = crate::store::versions::last_trust_change(tx, id).await?;
+        return Err(ServiceError::Conflict(match gone {
+            Some(c) => format!(
+                "trust {id} is gone: it was {} — nothing was written",
+                versions::describe(&c)
+            ),
+            None => format!("no trust with id {id}"),
+        }));
+    };
+    if expected.0 == now {
+        return Ok(());
+    }
+    let last = crate::store::versions::last_trust_change(tx, id).await?;
+    versions::check(
+        Some(expected),
+        now,
+        &format!("trust «{}»", DisplayText::new(&name)),
+        last,
+    )
 }

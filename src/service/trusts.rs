@@ -7,11 +7,12 @@
 //! pool alone, so `hubdeck register-trust` works in a deploy pipeline with no directory.
 
 use crate::service::access::Area;
+use crate::service::authority::read_area_on;
+use crate::service::versions::Version;
 /// The kit slot list's columns (the console derives its boolean filter values from them).
 pub use crate::store::trusts::KIT_SLOTS_SPEC;
+use crate::store::{Conn, Db};
 use std::sync::Arc;
-
-use sqlx::{PgConnection, PgPool};
 
 use super::actor::authorize;
 use super::outcome::mutate;
@@ -53,12 +54,12 @@ impl From<TrustError> for ServiceError {
 /// The trust use cases over a database pool and the settings.
 #[derive(Clone)]
 pub struct Trusts {
-    pub db: PgPool,
+    pub db: Db,
     pub settings: Arc<Settings>,
 }
 
 impl Trusts {
-    pub fn new(db: PgPool, settings: Arc<Settings>) -> Self {
+    pub fn new(db: Db, settings: Arc<Settings>) -> Self {
         Self { db, settings }
     }
 
@@ -166,6 +167,8 @@ impl Trusts {
                 slot_name: Some(slot.slot_name.clone()),
                 slot_number: Some(slot.slot_number),
                 keys_unconfirmed_since: Some(created_at),
+                // A new row starts at the column's default.
+                version: 1,
             };
             Ok((trust, slot))
         })
@@ -179,6 +182,7 @@ impl Trusts {
         actor: &Actor,
         id: TrustId,
         rotate_internal: bool,
+        expected: Option<Version>,
     ) -> ServiceResult<RotatedKeys> {
         actor.require(
             PermissionRef::CanAccessAdminPanel,
@@ -207,6 +211,7 @@ impl Trusts {
                 "rotating a trust's keys",
             )
             .await?;
+            super::trust_keys::check_trust_version(tx, id, expected).await?;
             if store::replace_api_key_hash(tx, id, &hash).await?.is_none() {
                 return Err(ServiceError::NotFound(format!("no trust with id {id}")));
             }
@@ -236,7 +241,12 @@ impl Trusts {
     }
 
     /// Deletes a trust: its kit slot is freed, the DELETED audit row keeps its name.
-    pub async fn delete(&self, actor: &Actor, id: TrustId) -> ServiceResult<DeletedTrust> {
+    pub async fn delete(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+        expected: Option<Version>,
+    ) -> ServiceResult<DeletedTrust> {
         actor.require(PermissionRef::CanAccessAdminPanel, "deleting a trust")?;
         super::ensure_writable(&self.settings, "trust deletion")?;
         super::approvals::gate(
@@ -251,6 +261,7 @@ impl Trusts {
                 "deleting a trust",
             )
             .await?;
+            super::trust_keys::check_trust_version(tx, id, expected).await?;
             let Some((name, code, freed_slot)) = store::delete_trust(tx, id).await? else {
                 return Err(ServiceError::NotFound(format!("no trust with id {id}")));
             };
@@ -277,7 +288,7 @@ impl Trusts {
 
     /// One page of trusts: search (name, code), filters (region, has_slot), sort.
     pub async fn list(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<Trust>> {
-        Area::Trusts.require_read(actor, "listing trusts")?;
+        read_area_on(&self.db, actor, Area::Trusts, "listing trusts").await?;
         Ok(store::list_trusts(&self.db, q).await?)
     }
 
@@ -288,7 +299,7 @@ impl Trusts {
         column: &str,
         q: &PageQuery,
     ) -> ServiceResult<Vec<String>> {
-        Area::Trusts.require_read(actor, "listing trusts")?;
+        read_area_on(&self.db, actor, Area::Trusts, "listing trusts").await?;
         Ok(store::trust_filter_values(&self.db, column, q, 200).await?)
     }
 
@@ -298,16 +309,13 @@ impl Trusts {
         actor: &Actor,
         q: &PageQuery,
     ) -> ServiceResult<Page<KitSlot>> {
-        Area::KitSlots.require_read(actor, "listing FL kit slots")?;
+        read_area_on(&self.db, actor, Area::KitSlots, "listing FL kit slots").await?;
         Ok(store::list_kit_slots(&self.db, q).await?)
     }
 
     /// How many FL kit slots are used, of how many (the kit-slots screen's gauge).
     pub async fn kit_usage(&self, actor: &Actor) -> ServiceResult<KitUsage> {
-        actor.require(
-            PermissionRef::CanAccessAdminPanel,
-            "reading FL kit slot usage",
-        )?;
+        read_area_on(&self.db, actor, Area::KitSlots, "reading FL kit slot usage").await?;
         let (free, used) = store::slot_counts(&self.db).await?;
         let count = |n: i64| u64::try_from(n).unwrap_or(0);
         Ok(KitUsage {
@@ -318,7 +326,7 @@ impl Trusts {
 
     /// One trust by id.
     pub async fn get(&self, actor: &Actor, id: TrustId) -> ServiceResult<Trust> {
-        Area::Trusts.require_read(actor, "viewing a trust")?;
+        read_area_on(&self.db, actor, Area::Trusts, "viewing a trust").await?;
         store::get(&self.db, id)
             .await?
             .ok_or_else(|| ServiceError::NotFound(format!("no trust with id {id}")))
@@ -326,13 +334,13 @@ impl Trusts {
 
     /// The trust with this name (case-insensitive), if any.
     pub async fn find_by_name(&self, actor: &Actor, name: &str) -> ServiceResult<Option<Trust>> {
-        Area::Trusts.require_read(actor, "viewing a trust")?;
+        read_area_on(&self.db, actor, Area::Trusts, "viewing a trust").await?;
         Ok(store::find_by_name(&self.db, name.trim()).await?)
     }
 
     /// Resolves an operator's reference to a trust: its id, its code, or its name.
     pub async fn resolve(&self, actor: &Actor, reference: &str) -> ServiceResult<Trust> {
-        Area::Trusts.require_read(actor, "viewing a trust")?;
+        read_area_on(&self.db, actor, Area::Trusts, "viewing a trust").await?;
         let r = reference.trim();
         if let Ok(id) = r.parse::<TrustId>()
             && let Some(t) = store::get(&self.db, id).await?
@@ -357,7 +365,7 @@ impl Trusts {
 /// Claims the lowest free kit slot for `id`, reconciling the configured slot names once when
 /// none is free.
 async fn claim_slot(
-    tx: &mut PgConnection,
+    tx: &mut Conn,
     id: TrustId,
     configured: &[(String, i32)],
 ) -> ServiceResult<store::ClaimedSlot> {
@@ -419,12 +427,20 @@ impl Services {
         actor: &Actor,
         id: TrustId,
         rotate_internal: bool,
+        expected: Option<Version>,
     ) -> ServiceResult<RotatedKeys> {
-        self.trusts().rotate_keys(actor, id, rotate_internal).await
+        self.trusts()
+            .rotate_keys(actor, id, rotate_internal, expected)
+            .await
     }
 
-    pub async fn delete_trust(&self, actor: &Actor, id: TrustId) -> ServiceResult<DeletedTrust> {
-        self.trusts().delete(actor, id).await
+    pub async fn delete_trust(
+        &self,
+        actor: &Actor,
+        id: TrustId,
+        expected: Option<Version>,
+    ) -> ServiceResult<DeletedTrust> {
+        self.trusts().delete(actor, id, expected).await
     }
 
     pub async fn list_trusts(&self, actor: &Actor, q: &PageQuery) -> ServiceResult<Page<Trust>> {

@@ -10,11 +10,11 @@
 //! the state inside that transaction ([`UndoGuard`]); the audit row it writes carries
 //! `"undoes": <id>` (column `undoes`, unique: a row is undone at most once).
 
+use crate::store::Conn;
 use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::{Value, json};
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::members::AccessChange;
@@ -168,11 +168,7 @@ impl UndoGuard {
     /// Refuses when the grant is no longer in the state the row recorded, was changed again
     /// by a later audited change, or was already undone (inside the caller's transaction,
     /// after its locks).
-    pub(super) async fn check(
-        &self,
-        conn: &mut PgConnection,
-        current: &GrantState,
-    ) -> ServiceResult<()> {
+    pub(super) async fn check(&self, conn: &mut Conn, current: &GrantState) -> ServiceResult<()> {
         if let Some(reason) = refusal(conn, &self.record, self.kind, &self.after, current).await? {
             return Err(ServiceError::Conflict(reason));
         }
@@ -193,8 +189,24 @@ impl UndoGuard {
     }
 }
 
+/// " — changed by bob@x (cli) 4 s ago: …": who made the grant's latest change, and when.
+async fn later_change(conn: &mut Conn, r: &AuditRecord) -> ServiceResult<String> {
+    use crate::store::versions as v;
+    let Some(user) = r.user_id else {
+        return Ok(String::new());
+    };
+    let last = match (r.source, r.mandate_id) {
+        (AuditSource::Mandates, Some(m)) => v::last_membership_change(conn, m, user).await?,
+        (AuditSource::Mandates, None) => None,
+        (AuditSource::Users, _) => v::last_user_change(conn, user).await?,
+    };
+    Ok(last
+        .map(|c| format!(" — {}", super::versions::describe(&c)))
+        .unwrap_or_default())
+}
+
 async fn refusal(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     r: &AuditRecord,
     kind: UndoKind,
     after: &GrantState,
@@ -208,8 +220,9 @@ async fn refusal(
     }
     let later = store::later_changes(conn, r, kind.family()).await?;
     if let Some((id, action)) = later.last() {
+        let who = later_change(conn, r).await?;
         return Ok(Some(format!(
-            "changed since: audit row {id} ({}) changed it again; undo that one instead",
+            "changed since: audit row {id} ({}) changed it again{who}; undo that one instead",
             crate::domain::DisplayText::new(action)
         )));
     }

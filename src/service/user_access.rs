@@ -5,8 +5,6 @@
 //! with a compare-and-set on the user's version (the directory change is reverted when the
 //! user changed in between).
 
-use sqlx::PgConnection;
-
 use super::actor::authorize;
 use super::retry::retrying;
 use super::undo::{GrantState, UndoGuard};
@@ -16,13 +14,14 @@ use super::{Actor, ServiceError, ServiceResult, Services};
 use crate::directory::{DirectoryError, Identity};
 use crate::domain::error::bounded_text;
 use crate::domain::{PermissionRef, UserSub};
+use crate::store::Conn;
 use crate::store::users as ustore;
 use crate::store::{directory_cache, grants, versions as versions_store};
 
 impl Services {
     /// Refuses, under the user's lock, a write based on another version than the user's now.
     pub(super) async fn check_user_version(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         sub: UserSub,
         email: &str,
         expected: Option<Version>,
@@ -121,7 +120,7 @@ impl Services {
                 .await?;
             let mut cached = identity.clone();
             cached.enabled = enabled;
-            directory_cache::upsert(&mut *tx, &cached).await?;
+            directory_cache::upsert(&mut tx, &cached).await?;
             let d = serde_json::json!({ "email": identity.email,
                 "before": {"enabled": identity.enabled}, "after": {"enabled": enabled} });
             let details = match undo {
@@ -156,7 +155,7 @@ impl Services {
     /// version (refused when it is not `expected`).
     async fn enable_checks(
         &self,
-        tx: &mut PgConnection,
+        tx: &mut Conn,
         actor: &Actor,
         identity: &Identity,
         enabled: bool,

@@ -2,10 +2,9 @@
 //! resend invite, delete. Every change writes `users_audit` in the transaction of the change.
 
 use crate::service::access::Area;
+use crate::store::Conn;
 use serde::Serialize;
 use uuid::Uuid;
-
-use sqlx::PgConnection;
 
 use super::actor::authorize;
 use super::members::AccessChange;
@@ -164,7 +163,7 @@ impl Services {
     /// Refuses (inside the caller's transaction, after [`grants::lock_global_admins`]) a change
     /// that would take the global ADMIN role from its last active holder `sub`.
     pub(super) async fn refuse_last_global_admin(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         sub: UserSub,
         refusal: &str,
     ) -> ServiceResult<()> {
@@ -189,7 +188,7 @@ impl Services {
     /// change — and refuses when the user is the last enabled admin of any live mandate (the
     /// refusal names them all) or the last active global ADMIN. Returns the locked mandates.
     pub(crate) async fn lock_for_account_change(
-        conn: &mut PgConnection,
+        conn: &mut Conn,
         identity_email: &str,
         sub: UserSub,
         verb: &str,
@@ -311,9 +310,9 @@ impl Services {
             // The operator being deleted is refused from now on (fresh authority reads this);
             // an identity the cache did not know yet gets its row first.
             if let Some(i) = &identity {
-                directory_cache::upsert(&mut *tx, i).await?;
+                directory_cache::upsert(&mut tx, i).await?;
             }
-            directory_cache::mark_gone(&mut *tx, sub).await?;
+            directory_cache::mark_gone(&mut tx, sub).await?;
             tx.commit().await?;
             Ok((removed, memberships.len(), profile_removed))
         })
@@ -338,7 +337,7 @@ impl Services {
             }
         }
         let mut conn = self.db.acquire().await?;
-        directory_cache::mark_gone(&mut *conn, sub).await?;
+        directory_cache::mark_gone(&mut conn, sub).await?;
         let message = match (identity_deleted, removed) {
             (true, n) => format!(
                 "Deleted user {sub}: {n} grant(s) and {memberships_removed} membership(s) removed, \

@@ -1,8 +1,8 @@
 //! Pending changes of the two-person rule (table `pending_change`, migration 1520).
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
 
 use super::StoreResult;
 use super::audit::AuditActor;
@@ -51,7 +51,7 @@ pub struct NewPending<'a> {
 }
 
 /// Inserts a proposal (expiry by the database's clock); returns its id.
-pub async fn insert(conn: &mut PgConnection, p: &NewPending<'_>) -> StoreResult<i64> {
+pub async fn insert(conn: &mut Conn, p: &NewPending<'_>) -> StoreResult<i64> {
     Ok(sqlx::query_scalar(
         "INSERT INTO pending_change (action, request, preview, fingerprint, reason, proposer_sub, \
          proposer, proposer_via, proposer_os_user, expires_at) \
@@ -73,7 +73,7 @@ pub async fn insert(conn: &mut PgConnection, p: &NewPending<'_>) -> StoreResult<
 }
 
 /// The newest changes first; `open_only` keeps proposed and approved ones.
-pub async fn list(db: &PgPool, open_only: bool, limit: i64) -> StoreResult<Vec<PendingRow>> {
+pub async fn list(db: &Db, open_only: bool, limit: i64) -> StoreResult<Vec<PendingRow>> {
     let q = format!(
         "SELECT {COLUMNS} FROM pending_change \
          WHERE NOT $1 OR state IN ('proposed', 'approved') ORDER BY id DESC LIMIT $2"
@@ -86,7 +86,7 @@ pub async fn list(db: &PgPool, open_only: bool, limit: i64) -> StoreResult<Vec<P
 }
 
 /// How many changes wait for a decision (the console's top bar).
-pub async fn count_proposed(db: &PgPool) -> StoreResult<i64> {
+pub async fn count_proposed(db: &Db) -> StoreResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT count(*) FROM pending_change WHERE state = 'proposed' AND expires_at > now()",
     )
@@ -94,7 +94,7 @@ pub async fn count_proposed(db: &PgPool) -> StoreResult<i64> {
     .await?)
 }
 
-pub async fn get(db: &PgPool, id: i64) -> StoreResult<Option<PendingRow>> {
+pub async fn get(db: &Db, id: i64) -> StoreResult<Option<PendingRow>> {
     let q = format!("SELECT {COLUMNS} FROM pending_change WHERE id = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(id)
@@ -103,7 +103,7 @@ pub async fn get(db: &PgPool, id: i64) -> StoreResult<Option<PendingRow>> {
 }
 
 /// The change under its row lock (a decision's transaction).
-pub async fn lock(conn: &mut PgConnection, id: i64) -> StoreResult<Option<PendingRow>> {
+pub async fn lock(conn: &mut Conn, id: i64) -> StoreResult<Option<PendingRow>> {
     let q = format!("SELECT {COLUMNS} FROM pending_change WHERE id = $1 FOR UPDATE");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(id)
@@ -112,7 +112,7 @@ pub async fn lock(conn: &mut PgConnection, id: i64) -> StoreResult<Option<Pendin
 }
 
 /// Open changes whose expiry has passed, locked (skipping any another decision holds).
-pub async fn lock_due(conn: &mut PgConnection) -> StoreResult<Vec<PendingRow>> {
+pub async fn lock_due(conn: &mut Conn) -> StoreResult<Vec<PendingRow>> {
     let q = format!(
         "SELECT {COLUMNS} FROM pending_change WHERE state IN ('proposed', 'approved') AND expires_at <= now() \
          ORDER BY id FOR UPDATE SKIP LOCKED"
@@ -124,7 +124,7 @@ pub async fn lock_due(conn: &mut PgConnection) -> StoreResult<Vec<PendingRow>> {
 
 /// Records a decision (approved, rejected, expired, void) on a locked change.
 pub async fn decide(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: i64,
     state: &str,
     by: Option<(Option<UserSub>, &str)>,
@@ -145,12 +145,7 @@ pub async fn decide(
 }
 
 /// Records the end of an approved change: executed (with its outcome) or void.
-pub async fn finish(
-    conn: &mut PgConnection,
-    id: i64,
-    state: &str,
-    outcome: &str,
-) -> StoreResult<()> {
+pub async fn finish(conn: &mut Conn, id: i64, state: &str, outcome: &str) -> StoreResult<()> {
     sqlx::query(
         "UPDATE pending_change SET state = $2, outcome = $3, \
          executed_at = CASE WHEN $2 = 'executed' THEN now() END WHERE id = $1",

@@ -1,9 +1,10 @@
 //! The audit trail: `mandate_audit` rows and the `notification` outbox (written inside the
 //! caller's transaction), and one listing over every audit table (`audit_event` view).
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -23,7 +24,7 @@ pub struct AuditActor<'a> {
 
 /// Appends one `mandate_audit` row (append-only; no FK, so it keeps the name after a hard delete).
 pub async fn insert_mandate_audit(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     actor: &AuditActor<'_>,
     mandate: MandateId,
     mandate_name: &str,
@@ -46,7 +47,7 @@ pub async fn insert_mandate_audit(
 /// One `mandate_audit` row per (target, details) pair, in one statement.
 #[allow(clippy::too_many_arguments)]
 pub async fn insert_mandate_audits(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     actor: &AuditActor<'_>,
     mandate: MandateId,
     mandate_name: &str,
@@ -84,7 +85,7 @@ pub struct NotificationText {
 }
 
 pub async fn insert_notification(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     user: UserSub,
     mandate: Option<MandateId>,
     text: &NotificationText,
@@ -94,7 +95,7 @@ pub async fn insert_notification(
 
 /// The same notification to every user in `users`, in one statement.
 pub async fn insert_notifications(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     users: &[UserSub],
     mandate: Option<MandateId>,
     text: &NotificationText,
@@ -178,7 +179,7 @@ pub static AUDIT_LIST: ListSql = ListSql {
 pub use super::query::TimeRange;
 
 /// One page of the audit trail (one statement).
-pub async fn list(db: &PgPool, q: &PageQuery, range: TimeRange) -> StoreResult<Page<AuditEvent>> {
+pub async fn list(db: &Db, q: &PageQuery, range: TimeRange) -> StoreResult<Page<AuditEvent>> {
     let scope = move |qb: &mut QueryBuilder<Postgres>| {
         super::query::push_time_range(qb, &range, "e.occurred_at")
     };
@@ -187,7 +188,7 @@ pub async fn list(db: &PgPool, q: &PageQuery, range: TimeRange) -> StoreResult<P
 
 /// Distinct values of an audit column honouring the other filters and the time range.
 pub async fn filter_values(
-    db: &PgPool,
+    db: &Db,
     column: &str,
     q: &PageQuery,
     range: TimeRange,
@@ -220,7 +221,7 @@ impl ExportCursor {
 /// the pages (no repeats, no gaps, as OFFSET would) nor join this export (they are newer than
 /// its first row). Search and filters of `q` apply; its sort and page are ignored.
 pub async fn export_page(
-    db: &PgPool,
+    db: &Db,
     q: &PageQuery,
     range: TimeRange,
     after: Option<ExportCursor>,
@@ -260,7 +261,7 @@ pub struct KnownUser {
 }
 
 /// Emails and names of `subs` (one statement; unknown subs are simply absent).
-pub async fn known_users(db: &PgPool, subs: &[Uuid]) -> StoreResult<Vec<KnownUser>> {
+pub async fn known_users(db: &Db, subs: &[Uuid]) -> StoreResult<Vec<KnownUser>> {
     if subs.is_empty() {
         return Ok(Vec::new());
     }
@@ -276,7 +277,7 @@ pub async fn known_users(db: &PgPool, subs: &[Uuid]) -> StoreResult<Vec<KnownUse
 }
 
 /// One audit row by id (any of the three tables).
-pub async fn get(db: &PgPool, id: Uuid) -> StoreResult<Option<AuditEvent>> {
+pub async fn get(db: &Db, id: Uuid) -> StoreResult<Option<AuditEvent>> {
     let q = format!(
         "SELECT {} FROM {} WHERE e.id = $1",
         AUDIT_LIST.select, AUDIT_LIST.from
@@ -295,7 +296,7 @@ pub async fn get(db: &PgPool, id: Uuid) -> StoreResult<Option<AuditEvent>> {
 /// (the audit tables' `mutation_id` default reads the transaction-local setting), and the
 /// id's transaction-scoped advisory lock is held until the transaction ends, so whoever asks
 /// [`mutation_committed`] waits for the outcome instead of reading a half-finished one.
-pub async fn tag_mutation(conn: &mut PgConnection, mutation_id: Uuid) -> StoreResult<()> {
+pub async fn tag_mutation(conn: &mut Conn, mutation_id: Uuid) -> StoreResult<()> {
     sqlx::query(
         "SELECT set_config('hubdeck.mutation_id', $1::text, true), \
                 pg_advisory_xact_lock(hashtextextended('mutation:' || $1::text, 0))",
@@ -306,15 +307,15 @@ pub async fn tag_mutation(conn: &mut PgConnection, mutation_id: Uuid) -> StoreRe
     Ok(())
 }
 
-/// On a connection of its own: waits (up to `wait`) for the transaction tagged `mutation_id` to
-/// end, then says whether it committed (an audit row carries the id). None when it is still
-/// open after `wait` (its COMMIT may yet arrive: the outcome is unknown).
+/// In a transaction on a connection of its own ([`super::Db::begin_apart`]): waits (up to
+/// `wait`) for the transaction tagged `mutation_id` to end, then says whether it committed (an
+/// audit row carries the id). None when it is still open after `wait` (its COMMIT may yet
+/// arrive: the outcome is unknown).
 pub async fn mutation_committed(
-    conn: &mut PgConnection,
+    tx: &mut Conn,
     mutation_id: Uuid,
     wait: std::time::Duration,
 ) -> StoreResult<Option<bool>> {
-    let mut tx = sqlx::Acquire::begin(&mut *conn).await?;
     sqlx::query("SELECT set_config('lock_timeout', $1, true)")
         .bind(format!("{}ms", wait.as_millis().max(1)))
         .execute(&mut *tx)
@@ -338,6 +339,5 @@ pub async fn mutation_committed(
     .bind(mutation_id)
     .fetch_one(&mut *tx)
     .await?;
-    tx.commit().await?;
     Ok(Some(committed))
 }

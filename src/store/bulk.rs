@@ -1,7 +1,7 @@
 //! SQL of bulk member actions (`service::bulk`): resolving a set of memberships and locking
 //! them, in id order, after the mandate row and its admin memberships.
 
-use sqlx::{PgConnection, PgPool};
+use crate::store::{Conn, Db};
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -23,7 +23,7 @@ pub struct BulkMember {
 /// Locks the memberships `ids` of `mandate` in id order (call after the mandate row and
 /// `members::lock_admins`, the order every membership change takes).
 pub async fn lock_memberships(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     mandate: MandateId,
     ids: &[MembershipId],
 ) -> StoreResult<Vec<BulkMember>> {
@@ -46,7 +46,7 @@ pub async fn lock_memberships(
 
 /// Memberships of `mandate` by member email (case-insensitive): (lower(email), id).
 pub async fn ids_by_email(
-    db: &PgPool,
+    db: &Db,
     mandate: MandateId,
     emails: &[String],
 ) -> StoreResult<Vec<(String, MembershipId)>> {
@@ -63,7 +63,7 @@ pub async fn ids_by_email(
 
 /// The role ids that make a membership of `mandate` an admin (label `admin`, global or the
 /// mandate's own, no feature instance).
-pub async fn admin_role_ids(conn: &mut PgConnection, mandate: MandateId) -> StoreResult<Vec<Uuid>> {
+pub async fn admin_role_ids(conn: &mut Conn, mandate: MandateId) -> StoreResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM mandate_role WHERE label = 'admin' AND feature_instance_id IS NULL \
          AND (mandate_id IS NULL OR mandate_id = $1)",
@@ -84,7 +84,7 @@ fn uuids(ids: &[MembershipId]) -> Vec<Uuid> {
 
 /// Replaces the mandate-level roles of every membership in `ids` with `roles`.
 pub async fn replace_roles_many(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     ids: &[MembershipId],
     roles: &[Uuid],
 ) -> StoreResult<()> {
@@ -101,7 +101,7 @@ pub async fn replace_roles_many(
 
 /// Adds `roles` to every membership in `ids` (existing grants kept).
 pub async fn add_role_many(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     ids: &[MembershipId],
     roles: &[Uuid],
 ) -> StoreResult<()> {
@@ -119,7 +119,7 @@ pub async fn add_role_many(
 
 /// Removes `roles` from every membership in `ids`.
 pub async fn remove_role_many(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     ids: &[MembershipId],
     roles: &[Uuid],
 ) -> StoreResult<()> {
@@ -134,7 +134,7 @@ pub async fn remove_role_many(
 }
 
 pub async fn set_enabled_many(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     ids: &[MembershipId],
     enabled: bool,
 ) -> StoreResult<()> {
@@ -146,7 +146,7 @@ pub async fn set_enabled_many(
     Ok(())
 }
 
-pub async fn delete_many(conn: &mut PgConnection, ids: &[MembershipId]) -> StoreResult<()> {
+pub async fn delete_many(conn: &mut Conn, ids: &[MembershipId]) -> StoreResult<()> {
     sqlx::query("DELETE FROM user_mandate WHERE id = ANY($1)")
         .bind(uuids(ids))
         .execute(conn)
@@ -156,7 +156,7 @@ pub async fn delete_many(conn: &mut PgConnection, ids: &[MembershipId]) -> Store
 
 /// The same notification to every user in `users`, in one statement.
 pub async fn insert_notifications(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     users: &[UserSub],
     mandate: MandateId,
     text: &super::audit::NotificationText,

@@ -1,8 +1,8 @@
 //! SQL of `hubdeck login` sessions (`cli_session`, migration 1420): only the SHA-256 of a
 //! session token is ever stored or looked up.
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 use super::StoreResult;
 use crate::domain::UserSub;
@@ -18,7 +18,7 @@ pub struct CliSession {
 /// Stores a new session lasting `hours` from the database's clock; returns its expiry. The
 /// operator's expired sessions are removed in the same statement's transaction.
 pub async fn insert(
-    db: &PgPool,
+    db: &Db,
     token_hash: &str,
     sub: UserSub,
     email: &str,
@@ -28,7 +28,7 @@ pub async fn insert(
     let mut tx = db.begin().await?;
     sqlx::query("DELETE FROM cli_session WHERE sub = $1 AND expires_at <= now()")
         .bind(sub)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     let expires: DateTime<Utc> = sqlx::query_scalar(
         "INSERT INTO cli_session (token_hash, sub, email, os_user, expires_at) \
@@ -39,14 +39,14 @@ pub async fn insert(
     .bind(email)
     .bind(os_user)
     .bind(hours)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut tx)
     .await?;
     tx.commit().await?;
     Ok(expires)
 }
 
 /// The session a token hash names, when it has not expired (by the database's clock).
-pub async fn live(db: &PgPool, token_hash: &str) -> StoreResult<Option<CliSession>> {
+pub async fn live(db: &Db, token_hash: &str) -> StoreResult<Option<CliSession>> {
     Ok(sqlx::query_as(
         "SELECT sub, email, expires_at FROM cli_session \
          WHERE token_hash = $1 AND expires_at > now()",
@@ -57,7 +57,7 @@ pub async fn live(db: &PgPool, token_hash: &str) -> StoreResult<Option<CliSessio
 }
 
 /// Ends a session; whether there was one.
-pub async fn delete(db: &PgPool, token_hash: &str) -> StoreResult<bool> {
+pub async fn delete(db: &Db, token_hash: &str) -> StoreResult<bool> {
     let n = sqlx::query("DELETE FROM cli_session WHERE token_hash = $1")
         .bind(token_hash)
         .execute(db)

@@ -1,7 +1,8 @@
 //! The `directory_user` read cache: for listing and search only, never the authority.
 
+use crate::store::Conn;
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::PgExecutor;
 
 use super::StoreResult;
 use super::audit::AuditActor;
@@ -41,7 +42,7 @@ pub async fn mark_gone<'e, E: PgExecutor<'e>>(exec: E, sub: UserSub) -> StoreRes
 /// view of the directory (a sign-in, a restore) and is left alone. The UPDATE re-checks that
 /// on the row version it locks, so a write committing meanwhile wins over the sync.
 pub async fn mark_unseen_gone_audited(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     sync_started: DateTime<Utc>,
     who: AuditActor<'_>,
 ) -> StoreResult<u64> {
@@ -67,7 +68,7 @@ pub async fn mark_unseen_gone_audited(
 /// cached row is still live and enabled, i.e. what the page's upsert is about to disable.
 /// Runs before that upsert, in its transaction.
 pub async fn audit_disabled_by_sync(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     subs: &[uuid::Uuid],
     who: AuditActor<'_>,
 ) -> StoreResult<u64> {

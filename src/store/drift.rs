@@ -1,8 +1,8 @@
 //! Drift: where the directory cache, the global grants and the mandate
 //! memberships disagree. Read-only queries; the repairs go through the ordinary use cases.
 
+use crate::store::Db;
 use serde::Serialize;
-use sqlx::PgPool;
 
 use super::StoreResult;
 use super::grants::active_identity;
@@ -35,7 +35,7 @@ pub struct BrokenMembership {
 }
 
 /// Identities in the cache (not gone) holding no global role and no mandate membership.
-pub async fn identities_without_grants(db: &PgPool, limit: i64) -> StoreResult<Vec<DriftUser>> {
+pub async fn identities_without_grants(db: &Db, limit: i64) -> StoreResult<Vec<DriftUser>> {
     Ok(sqlx::query_as(
         "SELECT d.sub, d.email, d.status, ARRAY[]::text[] AS roles FROM directory_user d \
          WHERE d.gone_at IS NULL \
@@ -49,7 +49,7 @@ pub async fn identities_without_grants(db: &PgPool, limit: i64) -> StoreResult<V
 }
 
 /// Subs holding global roles whose identity the cache does not know or knows as gone.
-pub async fn grants_without_identity(db: &PgPool, limit: i64) -> StoreResult<Vec<DriftUser>> {
+pub async fn grants_without_identity(db: &Db, limit: i64) -> StoreResult<Vec<DriftUser>> {
     Ok(sqlx::query_as(
         "SELECT ur.user_id AS sub, max(d.email) AS email, max(d.status) AS status, \
                 array_agg(r.name ORDER BY r.name) AS roles \
@@ -64,7 +64,7 @@ pub async fn grants_without_identity(db: &PgPool, limit: i64) -> StoreResult<Vec
 }
 
 /// Disabled identities (not gone) still holding global roles.
-pub async fn disabled_with_grants(db: &PgPool, limit: i64) -> StoreResult<Vec<DriftUser>> {
+pub async fn disabled_with_grants(db: &Db, limit: i64) -> StoreResult<Vec<DriftUser>> {
     Ok(sqlx::query_as(
         "SELECT d.sub, d.email, d.status, array_agg(r.name ORDER BY r.name) AS roles \
          FROM directory_user d JOIN user_role ur ON ur.user_id = d.sub \
@@ -77,15 +77,12 @@ pub async fn disabled_with_grants(db: &PgPool, limit: i64) -> StoreResult<Vec<Dr
     .await?)
 }
 
-const BROKEN_SELECT: &str = concat!(
-    "SELECT bm.id AS membership_id, bm.mandate_id, m.name AS mandate_name, bm.user_id, \
-            d.email, \
-            CASE WHEN d.sub IS NULL OR d.gone_at IS NOT NULL THEN 'gone' ELSE 'disabled' END \
-              AS reason, \
-            ARRAY(SELECT r.label FROM user_mandate_role umr \
-                  JOIN mandate_role r ON r.id = umr.mandate_role_id \
-                  WHERE umr.user_mandate_id = bm.id ORDER BY r.label) AS roles, \
-            (SELECT count(*) FROM user_mandate um WHERE um.mandate_id = bm.mandate_id \
+/// The working admins of the mandate `x.mandate_id`: enabled admin memberships of active
+/// identities.
+macro_rules! working_admins {
+    () => {
+        concat!(
+            "(SELECT count(*) FROM user_mandate um WHERE um.mandate_id = x.mandate_id \
                AND um.enabled \
                AND EXISTS (SELECT 1 FROM user_mandate_role umr \
                    JOIN mandate_role r ON r.id = umr.mandate_role_id \
@@ -93,16 +90,43 @@ const BROKEN_SELECT: &str = concat!(
                    AND r.feature_instance_id IS NULL \
                    AND (r.mandate_id IS NULL OR r.mandate_id = um.mandate_id)) \
                AND ",
-    active_identity!("um.user_id"),
-    ") AS working_admins \
+            active_identity!("um.user_id"),
+            ")"
+        )
+    };
+}
+
+/// The broken memberships, without their mandates' admin count.
+macro_rules! broken_rows {
+    () => {
+        "SELECT bm.id AS membership_id, bm.mandate_id, m.name AS mandate_name, \
+            bm.user_id, d.email, \
+            CASE WHEN d.sub IS NULL OR d.gone_at IS NOT NULL THEN 'gone' ELSE 'disabled' END \
+              AS reason, \
+            ARRAY(SELECT r.label FROM user_mandate_role umr \
+                  JOIN mandate_role r ON r.id = umr.mandate_role_id \
+                  WHERE umr.user_mandate_id = bm.id ORDER BY r.label) AS roles \
      FROM user_mandate bm JOIN mandate m ON m.id = bm.mandate_id AND m.deleted_at IS NULL \
      LEFT JOIN directory_user d ON d.sub = bm.user_id \
-     WHERE (d.sub IS NULL OR d.gone_at IS NOT NULL OR NOT d.enabled) "
+     WHERE (d.sub IS NULL OR d.gone_at IS NOT NULL OR NOT d.enabled)"
+    };
+}
+
+/// Every broken membership with its mandate's working admins, each mandate's admins counted
+/// once (hundreds of gone members of one large mandate must not count its admins hundreds of
+/// times).
+pub(super) const BROKEN_SELECT: &str = concat!(
+    "WITH b AS MATERIALIZED (",
+    broken_rows!(),
+    "), wa AS (SELECT x.mandate_id, ",
+    working_admins!(),
+    " AS working_admins FROM (SELECT DISTINCT mandate_id FROM b) x) \
+     SELECT b.*, wa.working_admins FROM b JOIN wa ON wa.mandate_id = b.mandate_id"
 );
 
 /// Memberships of live mandates whose identity is gone or disabled; the mandates left without
 /// a working admin first.
-pub async fn broken_memberships(db: &PgPool, limit: i64) -> StoreResult<Vec<BrokenMembership>> {
+pub async fn broken_memberships(db: &Db, limit: i64) -> StoreResult<Vec<BrokenMembership>> {
     let q = format!(
         "SELECT * FROM ({BROKEN_SELECT}) b \
          ORDER BY b.working_admins = 0 DESC, b.mandate_name, b.user_id, b.membership_id LIMIT $1"
@@ -114,11 +138,13 @@ pub async fn broken_memberships(db: &PgPool, limit: i64) -> StoreResult<Vec<Brok
 }
 
 /// One broken membership by id (None when it is not, or no longer, broken).
-pub async fn broken_membership(
-    db: &PgPool,
-    id: MembershipId,
-) -> StoreResult<Option<BrokenMembership>> {
-    let q = format!("{BROKEN_SELECT} AND bm.id = $1");
+pub async fn broken_membership(db: &Db, id: MembershipId) -> StoreResult<Option<BrokenMembership>> {
+    let q = format!(
+        "SELECT b.*, {} AS working_admins FROM ({} AND bm.id = $1) b \
+         CROSS JOIN LATERAL (SELECT b.mandate_id) x",
+        working_admins!(),
+        broken_rows!()
+    );
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(id)
         .fetch_optional(db)
@@ -126,7 +152,7 @@ pub async fn broken_membership(
 }
 
 /// One cached identity (even gone) with its global roles; None when neither exists.
-pub async fn user(db: &PgPool, sub: UserSub) -> StoreResult<Option<DriftUser>> {
+pub async fn user(db: &Db, sub: UserSub) -> StoreResult<Option<DriftUser>> {
     Ok(sqlx::query_as(
         "SELECT $1::uuid AS sub, (SELECT email FROM directory_user WHERE sub = $1) AS email, \
                 (SELECT status FROM directory_user WHERE sub = $1) AS status, \
@@ -149,7 +175,7 @@ pub struct SubState {
     pub memberships: Vec<String>,
 }
 
-pub async fn sub_state(db: &PgPool, sub: UserSub) -> StoreResult<SubState> {
+pub async fn sub_state(db: &Db, sub: UserSub) -> StoreResult<SubState> {
     Ok(sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM directory_user WHERE sub = $1) AS cached, \
                 COALESCE((SELECT gone_at IS NOT NULL FROM directory_user WHERE sub = $1), false) \
@@ -176,13 +202,13 @@ pub struct ExpiredInvitation {
     pub invited_at: chrono::DateTime<chrono::Utc>,
 }
 
-const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
+pub(super) const INVITED_AT: &str = "GREATEST(d.created_at, COALESCE((SELECT max(a.\"timestamp\") \
      FROM users_audit a WHERE a.user_id = d.sub AND a.action = 'Resent invitation'), \
      d.created_at))";
 
 /// Invitations whose temporary password has expired (`validity_days` after `invited_at`).
 pub async fn expired_invitations(
-    db: &PgPool,
+    db: &Db,
     validity_days: u32,
     limit: i64,
 ) -> StoreResult<Vec<ExpiredInvitation>> {
@@ -202,7 +228,7 @@ pub async fn expired_invitations(
 /// When `sub` was invited and whether that is more than `validity_days` ago — decided by the
 /// database's clock, the one [`expired_invitations`] lists by (never the client's).
 pub async fn invitation_expiry(
-    db: &PgPool,
+    db: &Db,
     sub: UserSub,
     validity_days: u32,
 ) -> StoreResult<Option<(chrono::DateTime<chrono::Utc>, bool)>> {

@@ -7,11 +7,12 @@
 //! then collected through the bitmap), so the same page asked again — the console's page 1 after
 //! PgUp from page 2 — goes straight to the collected set.
 
+use crate::store::Db;
 use std::collections::HashMap;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
-use sqlx::postgres::{PgArguments, PgPool, PgRow};
+use sqlx::postgres::{PgArguments, PgRow};
 use sqlx::{Execute, Postgres, QueryBuilder, SqlStr};
 
 use super::StoreResult;
@@ -42,14 +43,14 @@ pub(super) struct Keyed {
 }
 
 impl Keyed {
-    pub(super) fn new(pool: &PgPool, mut qb: QueryBuilder<Postgres>) -> StoreResult<Self> {
+    pub(super) fn new(pool: &Db, mut qb: QueryBuilder<Postgres>) -> StoreResult<Self> {
         let sql = qb.sql();
         let args = qb.build().take_arguments().map_err(sqlx::Error::Encode)?;
         let key = format!("{}\n{}\n{args:?}", database(pool), sql.as_str());
         Ok(Self { key, sql, args })
     }
 
-    pub(super) async fn fetch_all(&self, pool: &PgPool) -> StoreResult<Vec<PgRow>> {
+    pub(super) async fn fetch_all(&self, pool: &Db) -> StoreResult<Vec<PgRow>> {
         let sql = self.sql.clone();
         Ok(match self.args.clone() {
             Some(args) => sqlx::query_with(sql, args).fetch_all(pool).await?,
@@ -60,7 +61,7 @@ impl Keyed {
 
 /// Whether a probe of this page statement gave up within [`KEEP`]; if not, it is counted as
 /// sent (see [`probes`]).
-pub(super) fn probe_gave_up(pool: &PgPool, statement: &Keyed) -> bool {
+pub(super) fn probe_gave_up(pool: &Db, statement: &Keyed) -> bool {
     let mut r = remembered();
     if r.gave_up
         .get(&statement.key)
@@ -73,7 +74,7 @@ pub(super) fn probe_gave_up(pool: &PgPool, statement: &Keyed) -> bool {
 }
 
 /// How many probes have been sent to `pool`'s database (tests: which pages probe).
-pub fn probes(pool: &PgPool) -> u64 {
+pub fn probes(pool: &Db) -> u64 {
     remembered()
         .probes
         .get(&database(pool))
@@ -105,7 +106,7 @@ fn remembered() -> std::sync::MutexGuard<'static, Remembered> {
 
 /// Forgets what is remembered about `pool`'s database (benchmarks measure a query's first page
 /// as an operator meets it: nothing remembered).
-pub fn forget(pool: &PgPool) {
+pub fn forget(pool: &Db) {
     let prefix = format!("{}\n", database(pool));
     let mut r = remembered();
     r.rows.retain(|k, _| !k.starts_with(&prefix));
@@ -113,7 +114,7 @@ pub fn forget(pool: &PgPool) {
 }
 
 /// How many EXPLAINs for estimates have been sent to `pool`'s database (tests: which pages ask).
-pub fn asked(pool: &PgPool) -> u64 {
+pub fn asked(pool: &Db) -> u64 {
     remembered()
         .asked
         .get(&database(pool))
@@ -121,7 +122,7 @@ pub fn asked(pool: &PgPool) -> u64 {
         .unwrap_or(0)
 }
 
-fn database(pool: &PgPool) -> String {
+fn database(pool: &Db) -> String {
     let opts = pool.connect_options();
     format!(
         "{:?}|{}|{}|{}|{}",
@@ -135,7 +136,7 @@ fn database(pool: &PgPool) -> String {
 
 /// `Plan Rows` of the top node of `EXPLAIN (FORMAT JSON) <statement>` (built by the caller into
 /// `qb`, starting with the EXPLAIN), remembered per database, statement and bind values.
-pub(super) async fn plan_rows(pool: &PgPool, qb: QueryBuilder<Postgres>) -> StoreResult<f64> {
+pub(super) async fn plan_rows(pool: &Db, qb: QueryBuilder<Postgres>) -> StoreResult<f64> {
     Ok(plan_rows_of(pool, qb, 1)
         .await?
         .first()
@@ -149,7 +150,7 @@ pub(super) async fn plan_rows(pool: &PgPool, qb: QueryBuilder<Postgres>) -> Stor
 /// shape (a branch the planner proved empty drops out of the Append), the top node's estimate is
 /// given for every part: it bounds each of them. Remembered as [`plan_rows`] is.
 pub(super) async fn plan_rows_of(
-    pool: &PgPool,
+    pool: &Db,
     qb: QueryBuilder<Postgres>,
     parts: usize,
 ) -> StoreResult<Vec<f64>> {

@@ -1,13 +1,13 @@
 //! Global role grants (`user_role`) and the permissions they carry.
 
-use sqlx::PgPool;
+use crate::store::{Conn, Db};
 use uuid::Uuid;
 
 use super::StoreResult;
 use crate::domain::UserSub;
 
 /// Permission ids held through the user's global grants (one join).
-pub async fn permissions_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<Uuid>> {
+pub async fn permissions_of(db: &Db, sub: UserSub) -> StoreResult<Vec<Uuid>> {
     let rows: Vec<Uuid> = sqlx::query_scalar(
         "SELECT DISTINCT rp.permission_id FROM user_role ur \
          JOIN role_permission rp ON rp.role_id = ur.role_id WHERE ur.user_id = $1",
@@ -19,7 +19,7 @@ pub async fn permissions_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<Uuid>>
 }
 
 /// Role ids granted to the user.
-pub async fn roles_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<Uuid>> {
+pub async fn roles_of(db: &Db, sub: UserSub) -> StoreResult<Vec<Uuid>> {
     let rows: Vec<Uuid> =
         sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1 ORDER BY role_id")
             .bind(sub)
@@ -30,7 +30,7 @@ pub async fn roles_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<Uuid>> {
 
 /// Serialises every grant change of one user for the rest of the transaction
 /// (`pg_advisory_xact_lock` keyed on the sub), so concurrent full replaces cannot interleave.
-pub async fn lock_user(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResult<()> {
+pub async fn lock_user(conn: &mut Conn, sub: UserSub) -> StoreResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('user_role:' || $1::text, 0))")
         .bind(sub)
         .execute(conn)
@@ -39,7 +39,7 @@ pub async fn lock_user(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResu
 }
 
 /// Role ids granted to the user, read inside a transaction.
-pub async fn roles_of_conn(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResult<Vec<Uuid>> {
+pub async fn roles_of_conn(conn: &mut Conn, sub: UserSub) -> StoreResult<Vec<Uuid>> {
     let rows: Vec<Uuid> =
         sqlx::query_scalar("SELECT role_id FROM user_role WHERE user_id = $1 ORDER BY role_id")
             .bind(sub)
@@ -49,11 +49,7 @@ pub async fn roles_of_conn(conn: &mut sqlx::PgConnection, sub: UserSub) -> Store
 }
 
 /// Full replace: afterwards the user holds exactly `roles` (call [`lock_user`] first).
-pub async fn replace(
-    conn: &mut sqlx::PgConnection,
-    sub: UserSub,
-    roles: &[Uuid],
-) -> StoreResult<()> {
+pub async fn replace(conn: &mut Conn, sub: UserSub, roles: &[Uuid]) -> StoreResult<()> {
     sqlx::query("DELETE FROM user_role WHERE user_id = $1 AND NOT (role_id = ANY($2))")
         .bind(sub)
         .bind(roles)
@@ -64,11 +60,7 @@ pub async fn replace(
 }
 
 /// Adds the grants the user does not hold yet (idempotent); returns how many were added.
-pub async fn grant_missing(
-    conn: &mut sqlx::PgConnection,
-    sub: UserSub,
-    roles: &[Uuid],
-) -> StoreResult<u64> {
+pub async fn grant_missing(conn: &mut Conn, sub: UserSub, roles: &[Uuid]) -> StoreResult<u64> {
     let r = sqlx::query(
         "INSERT INTO user_role (user_id, role_id) SELECT $1, r FROM unnest($2::uuid[]) AS r \
          ON CONFLICT ON CONSTRAINT user_role_grant_key DO NOTHING",
@@ -82,7 +74,7 @@ pub async fn grant_missing(
 
 /// [`grant_missing`] returning the role ids it added (the ones the user did not hold yet).
 pub async fn grant_missing_ids(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut Conn,
     sub: UserSub,
     roles: &[Uuid],
 ) -> StoreResult<Vec<Uuid>> {
@@ -97,11 +89,7 @@ pub async fn grant_missing_ids(
 }
 
 /// Removes the user's grants of exactly `roles` (others stay); returns how many were removed.
-pub async fn revoke_only(
-    conn: &mut sqlx::PgConnection,
-    sub: UserSub,
-    roles: &[Uuid],
-) -> StoreResult<u64> {
+pub async fn revoke_only(conn: &mut Conn, sub: UserSub, roles: &[Uuid]) -> StoreResult<u64> {
     let r = sqlx::query("DELETE FROM user_role WHERE user_id = $1 AND role_id = ANY($2)")
         .bind(sub)
         .bind(roles)
@@ -111,7 +99,7 @@ pub async fn revoke_only(
 }
 
 /// Removes every global grant of the user; returns how many were removed.
-pub async fn revoke_all(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResult<u64> {
+pub async fn revoke_all(conn: &mut Conn, sub: UserSub) -> StoreResult<u64> {
     let r = sqlx::query("DELETE FROM user_role WHERE user_id = $1")
         .bind(sub)
         .execute(conn)
@@ -129,7 +117,7 @@ pub struct Standing {
 }
 
 /// Reads [`Standing`] in ONE statement inside the caller's transaction.
-pub async fn standing(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResult<Standing> {
+pub async fn standing(conn: &mut Conn, sub: UserSub) -> StoreResult<Standing> {
     Ok(sqlx::query_as(
         "SELECT d.enabled, d.gone_at IS NOT NULL AS gone, \
          ARRAY(SELECT DISTINCT rp.permission_id FROM user_role ur \
@@ -143,7 +131,7 @@ pub async fn standing(conn: &mut sqlx::PgConnection, sub: UserSub) -> StoreResul
 
 /// Serialises every change that could lower the number of global ADMIN holders (demote,
 /// disable, delete) for the rest of the transaction. Taken FIRST, before any per-user lock.
-pub async fn lock_global_admins(conn: &mut sqlx::PgConnection) -> StoreResult<()> {
+pub async fn lock_global_admins(conn: &mut Conn) -> StoreResult<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('global-admin-set', 0))")
         .execute(conn)
         .await?;
@@ -166,7 +154,7 @@ pub(crate) use active_identity;
 /// Active holders of the global role `role` other than `except` (call [`lock_global_admins`]
 /// first when the answer guards a change).
 pub async fn other_active_holders(
-    conn: &mut sqlx::PgConnection,
+    conn: &mut Conn,
     role: Uuid,
     except: UserSub,
 ) -> StoreResult<i64> {
@@ -182,7 +170,7 @@ pub async fn other_active_holders(
 }
 
 /// Whether `sub` holds the global role `role` (inside the caller's transaction).
-pub async fn holds(conn: &mut sqlx::PgConnection, sub: UserSub, role: Uuid) -> StoreResult<bool> {
+pub async fn holds(conn: &mut Conn, sub: UserSub, role: Uuid) -> StoreResult<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM user_role WHERE user_id = $1 AND role_id = $2)",
     )

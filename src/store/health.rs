@@ -1,12 +1,12 @@
 //! What `hubdeck doctor` asks the database: its version, clock and applied migrations.
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 
 use super::StoreResult;
 
 /// `server_version` and `server_version_num` (e.g. ("16.4", 160004)).
-pub async fn server_version(db: &PgPool) -> StoreResult<(String, i32)> {
+pub async fn server_version(db: &Db) -> StoreResult<(String, i32)> {
     let (v, n): (String, String) = sqlx::query_as(
         "SELECT current_setting('server_version'), current_setting('server_version_num')",
     )
@@ -16,7 +16,7 @@ pub async fn server_version(db: &PgPool) -> StoreResult<(String, i32)> {
 }
 
 /// The database's clock (`clock_timestamp()`, not the transaction start).
-pub async fn clock(db: &PgPool) -> StoreResult<DateTime<Utc>> {
+pub async fn clock(db: &Db) -> StoreResult<DateTime<Utc>> {
     Ok(sqlx::query_scalar("SELECT clock_timestamp()")
         .fetch_one(db)
         .await?)
@@ -31,7 +31,7 @@ pub struct AppliedMigration {
 }
 
 /// Every migration recorded in `_sqlx_migrations` (empty when the table does not exist yet).
-pub async fn applied_migrations(db: &PgPool) -> StoreResult<Vec<AppliedMigration>> {
+pub async fn applied_migrations(db: &Db) -> StoreResult<Vec<AppliedMigration>> {
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
         .fetch_one(db)
         .await?;

@@ -1,7 +1,8 @@
 //! SQL of the embedded identity provider (`directory::local::LocalDirectory`).
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgPool};
+use sqlx::FromRow;
 
 use super::StoreResult;
 use crate::domain::UserSub;
@@ -36,7 +37,7 @@ pub struct NewLocalIdentity<'a> {
 
 /// Inserts an identity (and its invitation) in one transaction. A duplicate email or username
 /// surfaces as `StoreError::Unique`.
-pub async fn insert(db: &PgPool, new: &NewLocalIdentity<'_>) -> StoreResult<LocalIdentityRow> {
+pub async fn insert(db: &Db, new: &NewLocalIdentity<'_>) -> StoreResult<LocalIdentityRow> {
     let mut tx = db.begin().await?;
     let row: LocalIdentityRow = sqlx::query_as(
         "INSERT INTO local_identity (sub, username, email, email_verified, status, password_hash, \
@@ -50,13 +51,13 @@ pub async fn insert(db: &PgPool, new: &NewLocalIdentity<'_>) -> StoreResult<Loca
     .bind(new.status)
     .bind(new.password_hash)
     .bind(new.registration_marker)
-    .fetch_one(&mut *tx)
+    .fetch_one(&mut tx)
     .await?;
     if new.invite {
         sqlx::query("INSERT INTO local_invitation (sub, email, kind) VALUES ($1, $2, 'INVITE')")
             .bind(new.sub)
             .bind(new.email)
-            .execute(&mut *tx)
+            .execute(&mut tx)
             .await?;
     }
     tx.commit().await?;
@@ -65,7 +66,7 @@ pub async fn insert(db: &PgPool, new: &NewLocalIdentity<'_>) -> StoreResult<Loca
 
 /// By username, or by email (case-insensitive).
 pub async fn find_by_username_or_email(
-    db: &PgPool,
+    db: &Db,
     key: &str,
 ) -> StoreResult<Option<LocalIdentityRow>> {
     let sql = "SELECT sub, username, email, enabled, status, password_hash, created_at, registration_marker FROM local_identity \
@@ -73,14 +74,14 @@ pub async fn find_by_username_or_email(
     Ok(sqlx::query_as(sql).bind(key).fetch_optional(db).await?)
 }
 
-pub async fn find_by_sub(db: &PgPool, sub: UserSub) -> StoreResult<Option<LocalIdentityRow>> {
+pub async fn find_by_sub(db: &Db, sub: UserSub) -> StoreResult<Option<LocalIdentityRow>> {
     let sql = "SELECT sub, username, email, enabled, status, password_hash, created_at, registration_marker FROM local_identity WHERE sub = $1";
     Ok(sqlx::query_as(sql).bind(sub).fetch_optional(db).await?)
 }
 
 /// Keyset page ordered by (created_at, sub).
 pub async fn list_after(
-    db: &PgPool,
+    db: &Db,
     after: Option<(DateTime<Utc>, UserSub)>,
     limit: i64,
 ) -> StoreResult<Vec<LocalIdentityRow>> {
@@ -111,7 +112,7 @@ pub async fn list_after(
 }
 
 /// Returns false when no such username exists.
-pub async fn set_enabled(db: &PgPool, username: &str, enabled: bool) -> StoreResult<bool> {
+pub async fn set_enabled(db: &Db, username: &str, enabled: bool) -> StoreResult<bool> {
     let r = sqlx::query(
         "UPDATE local_identity SET enabled = $2, updated_at = now() WHERE username = $1",
     )
@@ -122,7 +123,7 @@ pub async fn set_enabled(db: &PgPool, username: &str, enabled: bool) -> StoreRes
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete(db: &PgPool, username: &str) -> StoreResult<bool> {
+pub async fn delete(db: &Db, username: &str) -> StoreResult<bool> {
     let r = sqlx::query("DELETE FROM local_identity WHERE username = $1")
         .bind(username)
         .execute(db)
@@ -131,12 +132,7 @@ pub async fn delete(db: &PgPool, username: &str) -> StoreResult<bool> {
 }
 
 /// Sets the password hash and status; false when no such username exists.
-pub async fn set_password(
-    db: &PgPool,
-    username: &str,
-    hash: &str,
-    status: &str,
-) -> StoreResult<bool> {
+pub async fn set_password(db: &Db, username: &str, hash: &str, status: &str) -> StoreResult<bool> {
     let r = sqlx::query(
         "UPDATE local_identity SET password_hash = $2, status = $3, updated_at = now() WHERE username = $1",
     )
@@ -149,31 +145,26 @@ pub async fn set_password(
 }
 
 /// A RESEND invitation with a new temporary password (status back to FORCE_CHANGE_PASSWORD).
-pub async fn resend_invitation(
-    db: &PgPool,
-    sub: UserSub,
-    email: &str,
-    hash: &str,
-) -> StoreResult<()> {
+pub async fn resend_invitation(db: &Db, sub: UserSub, email: &str, hash: &str) -> StoreResult<()> {
     let mut tx = db.begin().await?;
     sqlx::query(
         "UPDATE local_identity SET password_hash = $2, status = 'FORCE_CHANGE_PASSWORD', updated_at = now() WHERE sub = $1",
     )
     .bind(sub)
     .bind(hash)
-    .execute(&mut *tx)
+    .execute(&mut tx)
     .await?;
     sqlx::query("INSERT INTO local_invitation (sub, email, kind) VALUES ($1, $2, 'RESEND')")
         .bind(sub)
         .bind(email)
-        .execute(&mut *tx)
+        .execute(&mut tx)
         .await?;
     tx.commit().await?;
     Ok(())
 }
 
 /// Number of invitations recorded for `sub` (INVITE + RESEND).
-pub async fn invitation_count(db: &PgPool, sub: UserSub) -> StoreResult<i64> {
+pub async fn invitation_count(db: &Db, sub: UserSub) -> StoreResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT count(*) FROM local_invitation WHERE sub = $1")
             .bind(sub)
@@ -183,7 +174,7 @@ pub async fn invitation_count(db: &PgPool, sub: UserSub) -> StoreResult<i64> {
 }
 
 pub async fn insert_challenge(
-    db: &PgPool,
+    db: &Db,
     session_hash: &str,
     sub: UserSub,
     expires_at: DateTime<Utc>,
@@ -200,13 +191,13 @@ pub async fn insert_challenge(
 }
 
 /// How many identities the local directory holds.
-pub async fn count(db: &PgPool) -> StoreResult<i64> {
+pub async fn count(db: &Db) -> StoreResult<i64> {
     Ok(sqlx::query_scalar("SELECT count(*) FROM local_identity")
         .fetch_one(db)
         .await?)
 }
 
-pub async fn ping(db: &PgPool) -> StoreResult<()> {
+pub async fn ping(db: &Db) -> StoreResult<()> {
     sqlx::query("SELECT 1 FROM local_identity LIMIT 1")
         .execute(db)
         .await?;

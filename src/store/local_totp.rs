@@ -1,8 +1,9 @@
 //! SQL of the local directory's software-token MFA (`directory::local`): typed challenges and
 //! the per-identity TOTP secret (migration 1200).
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+
 use zeroize::Zeroizing;
 
 use super::StoreResult;
@@ -11,7 +12,7 @@ use crate::domain::totp::TotpSecret;
 
 /// A challenge session of one kind (`NEW_PASSWORD_REQUIRED`, `SOFTWARE_TOKEN_MFA`, `MFA_SETUP`).
 pub async fn insert_challenge(
-    db: &PgPool,
+    db: &Db,
     session_hash: &str,
     sub: UserSub,
     kind: &str,
@@ -31,7 +32,7 @@ pub async fn insert_challenge(
 
 /// A live challenge of `kind`, locked for the caller's transaction: (sub, attempts so far).
 pub async fn lock_challenge(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     session_hash: &str,
     kind: &str,
 ) -> StoreResult<Option<(UserSub, i32)>> {
@@ -47,7 +48,7 @@ pub async fn lock_challenge(
 
 /// Consumes a challenge of `kind` (one use): the sub it was issued to, if live.
 pub async fn take_challenge(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     session_hash: &str,
     kind: &str,
 ) -> StoreResult<Option<UserSub>> {
@@ -64,7 +65,7 @@ pub async fn take_challenge(
 }
 
 /// Counts a wrong code; returns the new attempt count.
-pub async fn count_attempt(conn: &mut PgConnection, session_hash: &str) -> StoreResult<i32> {
+pub async fn count_attempt(conn: &mut Conn, session_hash: &str) -> StoreResult<i32> {
     Ok(sqlx::query_scalar(
         "UPDATE local_auth_challenge SET attempts = attempts + 1 WHERE session_hash = $1 RETURNING attempts",
     )
@@ -81,7 +82,7 @@ pub struct TotpRow {
 }
 
 /// The identity's token, locked for the caller's transaction.
-pub async fn lock_totp(conn: &mut PgConnection, sub: UserSub) -> StoreResult<Option<TotpRow>> {
+pub async fn lock_totp(conn: &mut Conn, sub: UserSub) -> StoreResult<Option<TotpRow>> {
     let row: Option<(Vec<u8>, bool, Option<i64>)> = sqlx::query_as(
         "SELECT secret, verified_at IS NOT NULL, last_step FROM local_totp WHERE sub = $1 FOR UPDATE",
     )
@@ -96,7 +97,7 @@ pub async fn lock_totp(conn: &mut PgConnection, sub: UserSub) -> StoreResult<Opt
 }
 
 /// Whether the identity has a verified token (decides SOFTWARE_TOKEN_MFA vs MFA_SETUP).
-pub async fn has_verified(db: &PgPool, sub: UserSub) -> StoreResult<bool> {
+pub async fn has_verified(db: &Db, sub: UserSub) -> StoreResult<bool> {
     Ok(sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM local_totp WHERE sub = $1 AND verified_at IS NOT NULL)",
     )
@@ -107,7 +108,7 @@ pub async fn has_verified(db: &PgPool, sub: UserSub) -> StoreResult<bool> {
 
 /// Starts (or restarts) an enrolment with `secret`. False when the identity already has a
 /// verified token (which an enrolment never replaces).
-pub async fn begin_enrolment(db: &PgPool, sub: UserSub, secret: &TotpSecret) -> StoreResult<bool> {
+pub async fn begin_enrolment(db: &Db, sub: UserSub, secret: &TotpSecret) -> StoreResult<bool> {
     let r = sqlx::query(
         "INSERT INTO local_totp (sub, secret) VALUES ($1, $2) \
          ON CONFLICT (sub) DO UPDATE SET secret = EXCLUDED.secret, last_step = NULL, updated_at = now() \
@@ -121,7 +122,7 @@ pub async fn begin_enrolment(db: &PgPool, sub: UserSub, secret: &TotpSecret) -> 
 }
 
 /// Records an accepted code: the token is verified (enrolment done) and `step` is used.
-pub async fn accept_step(conn: &mut PgConnection, sub: UserSub, step: i64) -> StoreResult<()> {
+pub async fn accept_step(conn: &mut Conn, sub: UserSub, step: i64) -> StoreResult<()> {
     sqlx::query(
         "UPDATE local_totp SET verified_at = coalesce(verified_at, now()), last_step = $2, \
          updated_at = now() WHERE sub = $1",
@@ -134,7 +135,7 @@ pub async fn accept_step(conn: &mut PgConnection, sub: UserSub, step: i64) -> St
 }
 
 /// The demo and tests: enrols a verified token for `sub` directly (replacing any).
-pub async fn set_verified(db: &PgPool, sub: UserSub, secret: &TotpSecret) -> StoreResult<()> {
+pub async fn set_verified(db: &Db, sub: UserSub, secret: &TotpSecret) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO local_totp (sub, secret, verified_at) VALUES ($1, $2, now()) \
          ON CONFLICT (sub) DO UPDATE SET secret = EXCLUDED.secret, verified_at = now(), \

@@ -1,9 +1,10 @@
 //! Mandates (tenants): the paged list, create with billing settings and subscription, update,
 //! soft delete / restore / purge, hard delete. Writes take the caller's transaction.
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 
 use super::StoreResult;
 use super::query::{ListSql, SqlColumn, fetch_page};
@@ -145,28 +146,24 @@ fn push_scope(qb: &mut QueryBuilder<Postgres>, scope: MandateScope) {
 }
 
 /// One page of live mandates (one statement).
-pub async fn list(db: &PgPool, q: &PageQuery, scope: MandateScope) -> StoreResult<Page<Mandate>> {
+pub async fn list(db: &Db, q: &PageQuery, scope: MandateScope) -> StoreResult<Page<Mandate>> {
     let f = move |qb: &mut QueryBuilder<Postgres>| push_scope(qb, scope);
     fetch_page(db, &MANDATES, q, Some(&f)).await
 }
 
 /// EXPLAIN of the mandates page statement (for index-use tests).
-pub async fn explain_page(
-    db: &PgPool,
-    q: &PageQuery,
-    scope: MandateScope,
-) -> StoreResult<Vec<String>> {
+pub async fn explain_page(db: &Db, q: &PageQuery, scope: MandateScope) -> StoreResult<Vec<String>> {
     let f = move |qb: &mut QueryBuilder<Postgres>| push_scope(qb, scope);
     super::query::explain_page(db, &MANDATES, q, Some(&f)).await
 }
 
 /// One page of soft-deleted mandates.
-pub async fn list_deleted(db: &PgPool, q: &PageQuery) -> StoreResult<Page<Mandate>> {
+pub async fn list_deleted(db: &Db, q: &PageQuery) -> StoreResult<Page<Mandate>> {
     fetch_page(db, &DELETED_MANDATES, q, None).await
 }
 
 pub async fn filter_values(
-    db: &PgPool,
+    db: &Db,
     column: &str,
     q: &PageQuery,
     scope: MandateScope,
@@ -179,7 +176,7 @@ pub async fn filter_values(
 /// Is `sub` an admin of `mandate` (enabled membership holding an admin role) while the
 /// mandate is live and enabled? The mandate admin's list hides a disabled or soft-deleted
 /// mandate, so its admin may not reach it by id either.
-pub async fn is_admin_of(db: &PgPool, sub: UserSub, mandate: MandateId) -> StoreResult<bool> {
+pub async fn is_admin_of(db: &Db, sub: UserSub, mandate: MandateId) -> StoreResult<bool> {
     let q = format!(
         "SELECT EXISTS (SELECT 1 FROM user_mandate um JOIN mandate m ON m.id = um.mandate_id \
          WHERE um.user_id = $1 AND um.mandate_id = $2 AND um.enabled \
@@ -193,7 +190,7 @@ pub async fn is_admin_of(db: &PgPool, sub: UserSub, mandate: MandateId) -> Store
 }
 
 /// Any mandate, deleted or not.
-pub async fn get(db: &PgPool, id: MandateId) -> StoreResult<Option<Mandate>> {
+pub async fn get(db: &Db, id: MandateId) -> StoreResult<Option<Mandate>> {
     Ok(sqlx::query_as(
         "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate WHERE id = $1",
     )
@@ -204,7 +201,7 @@ pub async fn get(db: &PgPool, id: MandateId) -> StoreResult<Option<Mandate>> {
 
 /// Locks the mandate row (the first lock of every mandate or membership mutation, so all of
 /// them on one mandate are serialized in the same order) and returns it.
-pub async fn lock(conn: &mut PgConnection, id: MandateId) -> StoreResult<Option<Mandate>> {
+pub async fn lock(conn: &mut Conn, id: MandateId) -> StoreResult<Option<Mandate>> {
     Ok(sqlx::query_as(
         "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate \
          WHERE id = $1 FOR UPDATE",
@@ -214,7 +211,18 @@ pub async fn lock(conn: &mut PgConnection, id: MandateId) -> StoreResult<Option<
     .await?)
 }
 
-pub async fn subscription(db: &PgPool, id: MandateId) -> StoreResult<Option<Subscription>> {
+/// Moves the mandate's version on (a change held in another table, such as its plan).
+pub async fn bump_version(conn: &mut Conn, id: MandateId) -> StoreResult<Mandate> {
+    Ok(sqlx::query_as(
+        "UPDATE mandate SET version = version + 1, updated_at = now() WHERE id = $1 \
+         RETURNING id, name, label, enabled, deleted_at, created_at, updated_at, version",
+    )
+    .bind(id)
+    .fetch_one(conn)
+    .await?)
+}
+
+pub async fn subscription(db: &Db, id: MandateId) -> StoreResult<Option<Subscription>> {
     Ok(sqlx::query_as(
         "SELECT s.plan_key, p.name AS plan_name, s.status, p.max_members, s.started_at, \
          s.trial_ends_at, s.current_period_end FROM mandate_subscription s \
@@ -227,7 +235,7 @@ pub async fn subscription(db: &PgPool, id: MandateId) -> StoreResult<Option<Subs
 }
 
 pub async fn insert(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     name: &str,
     label: Option<&str>,
     enabled: bool,
@@ -243,7 +251,7 @@ pub async fn insert(
     .await?)
 }
 
-pub async fn insert_billing_settings(conn: &mut PgConnection, id: MandateId) -> StoreResult<()> {
+pub async fn insert_billing_settings(conn: &mut Conn, id: MandateId) -> StoreResult<()> {
     sqlx::query("INSERT INTO mandate_billing_settings (mandate_id) VALUES ($1)")
         .bind(id)
         .execute(conn)
@@ -254,7 +262,7 @@ pub async fn insert_billing_settings(conn: &mut PgConnection, id: MandateId) -> 
 /// Starts the subscription on `plan_key`: trialing with trial end = now + trial days when the
 /// plan has a trial, active otherwise. None when the plan does not exist (nothing inserted).
 pub async fn insert_subscription(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: MandateId,
     plan_key: &str,
 ) -> StoreResult<Option<Subscription>> {
@@ -277,7 +285,7 @@ pub async fn insert_subscription(
 }
 
 pub async fn update(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: MandateId,
     name: &str,
     label: Option<&str>,
@@ -296,7 +304,7 @@ pub async fn update(
 }
 
 /// Soft delete: disabled and `deleted_at`, remembering the enabled state for [`restore`].
-pub async fn soft_delete(conn: &mut PgConnection, id: MandateId) -> StoreResult<()> {
+pub async fn soft_delete(conn: &mut Conn, id: MandateId) -> StoreResult<()> {
     sqlx::query(
         "UPDATE mandate SET enabled_before_delete = enabled, enabled = false, deleted_at = now(), \
          updated_at = now() WHERE id = $1",
@@ -312,7 +320,7 @@ pub async fn soft_delete(conn: &mut PgConnection, id: MandateId) -> StoreResult<
 /// outside the window. A live mandate holding the name (any case) makes this fail on
 /// `mandate_name_live_key`.
 pub async fn restore(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: MandateId,
     retention_days: u32,
 ) -> StoreResult<Option<bool>> {
@@ -332,7 +340,7 @@ pub async fn restore(
 pub const NAME_LIVE_KEY: &str = "mandate_name_live_key";
 
 /// The live mandate holding `name` (case-insensitive; index `mandate_name_live_key`).
-pub async fn live_by_name(db: &PgPool, name: &str) -> StoreResult<Option<Mandate>> {
+pub async fn live_by_name(db: &Db, name: &str) -> StoreResult<Option<Mandate>> {
     Ok(sqlx::query_as(
         "SELECT id, name, label, enabled, deleted_at, created_at, updated_at, version FROM mandate \
          WHERE lower(name) = lower($1) AND deleted_at IS NULL",
@@ -344,7 +352,7 @@ pub async fn live_by_name(db: &PgPool, name: &str) -> StoreResult<Option<Mandate
 
 /// Deletes the mandate and everything hanging off it (billing, subscriptions, mandate roles,
 /// memberships and their roles by cascade; outbox notifications explicitly). Audit rows stay.
-pub async fn hard_delete(conn: &mut PgConnection, id: MandateId) -> StoreResult<()> {
+pub async fn hard_delete(conn: &mut Conn, id: MandateId) -> StoreResult<()> {
     sqlx::query("DELETE FROM notification WHERE mandate_id = $1")
         .bind(id)
         .execute(&mut *conn)
@@ -358,7 +366,7 @@ pub async fn hard_delete(conn: &mut PgConnection, id: MandateId) -> StoreResult<
 
 /// Soft-deleted mandates whose retention has passed (oldest first).
 pub async fn purgeable(
-    db: &mut PgConnection,
+    db: &mut Conn,
     retention_days: u32,
     lock: bool,
 ) -> StoreResult<Vec<Mandate>> {
@@ -378,7 +386,7 @@ pub async fn purgeable(
 }
 
 /// Number of rows in each table that references `id` (used to prove a cascade is complete).
-pub async fn dependent_rows(db: &PgPool, id: MandateId) -> StoreResult<i64> {
+pub async fn dependent_rows(db: &Db, id: MandateId) -> StoreResult<i64> {
     Ok(sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM mandate WHERE id = $1) \
          + (SELECT count(*) FROM mandate_billing_settings WHERE mandate_id = $1) \

@@ -2,9 +2,10 @@
 //! de-duplicated role labels joined in SQL), and the membership writes with the locks that keep
 //! the last-admin invariant and the plan capacity under concurrency.
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -110,23 +111,19 @@ fn mandate_scope(mandate: MandateId) -> impl Fn(&mut QueryBuilder<Postgres>) + S
 }
 
 /// One page of a mandate's members — exactly one statement whatever the page size.
-pub async fn list(db: &PgPool, mandate: MandateId, q: &PageQuery) -> StoreResult<Page<Member>> {
+pub async fn list(db: &Db, mandate: MandateId, q: &PageQuery) -> StoreResult<Page<Member>> {
     let scope = mandate_scope(mandate);
     fetch_page(db, &MEMBERS, q, Some(&scope)).await
 }
 
 /// EXPLAIN of the members page statement (for index-use tests).
-pub async fn explain_page(
-    db: &PgPool,
-    mandate: MandateId,
-    q: &PageQuery,
-) -> StoreResult<Vec<String>> {
+pub async fn explain_page(db: &Db, mandate: MandateId, q: &PageQuery) -> StoreResult<Vec<String>> {
     let scope = mandate_scope(mandate);
     super::query::explain_page(db, &MEMBERS, q, Some(&scope)).await
 }
 
 pub async fn filter_values(
-    db: &PgPool,
+    db: &Db,
     mandate: MandateId,
     column: &str,
     q: &PageQuery,
@@ -155,10 +152,7 @@ const ACTIVE_MEMBER: &str = super::grants::active_identity!("um.user_id");
 /// Locks the mandate's enabled admin memberships of active users in id order (after the
 /// mandate row lock), so concurrent demotions/removals/disables of admins queue behind each
 /// other.
-pub async fn lock_admins(
-    conn: &mut PgConnection,
-    mandate: MandateId,
-) -> StoreResult<Vec<MembershipId>> {
+pub async fn lock_admins(conn: &mut Conn, mandate: MandateId) -> StoreResult<Vec<MembershipId>> {
     let q = format!(
         "SELECT um.id FROM user_mandate um WHERE um.mandate_id = $1 AND um.enabled \
          AND {HOLDS_ADMIN_ROLE} AND {ACTIVE_MEMBER} ORDER BY um.id FOR UPDATE OF um"
@@ -170,7 +164,7 @@ pub async fn lock_admins(
 }
 
 /// Number of enabled admins (active users) of the mandate (inside the caller's transaction).
-pub async fn count_admins(conn: &mut PgConnection, mandate: MandateId) -> StoreResult<i64> {
+pub async fn count_admins(conn: &mut Conn, mandate: MandateId) -> StoreResult<i64> {
     let q = format!(
         "SELECT count(*) FROM user_mandate um WHERE um.mandate_id = $1 AND um.enabled \
          AND {HOLDS_ADMIN_ROLE} AND {ACTIVE_MEMBER}"
@@ -182,7 +176,7 @@ pub async fn count_admins(conn: &mut PgConnection, mandate: MandateId) -> StoreR
 }
 
 pub async fn find(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     mandate: MandateId,
     user: UserSub,
 ) -> StoreResult<Option<Membership>> {
@@ -196,7 +190,7 @@ pub async fn find(
     .await?)
 }
 
-pub async fn count_members(conn: &mut PgConnection, mandate: MandateId) -> StoreResult<i64> {
+pub async fn count_members(conn: &mut Conn, mandate: MandateId) -> StoreResult<i64> {
     Ok(
         sqlx::query_scalar("SELECT count(*) FROM user_mandate WHERE mandate_id = $1")
             .bind(mandate)
@@ -206,10 +200,7 @@ pub async fn count_members(conn: &mut PgConnection, mandate: MandateId) -> Store
 }
 
 /// max_members of the mandate's live plan (None when it has no live subscription).
-pub async fn capacity(
-    conn: &mut PgConnection,
-    mandate: MandateId,
-) -> StoreResult<Option<(String, i32)>> {
+pub async fn capacity(conn: &mut Conn, mandate: MandateId) -> StoreResult<Option<(String, i32)>> {
     Ok(sqlx::query_as(
         "SELECT p.key, p.max_members FROM mandate_subscription s JOIN plan p ON p.key = s.plan_key \
          WHERE s.mandate_id = $1 AND s.status IN ('trialing', 'active', 'past_due')",
@@ -231,7 +222,7 @@ pub struct MandateRole {
 
 /// The roles assignable in `mandate`: global templates and the mandate's own, without
 /// feature-instance roles.
-pub async fn assignable_roles(db: &PgPool, mandate: MandateId) -> StoreResult<Vec<MandateRole>> {
+pub async fn assignable_roles(db: &Db, mandate: MandateId) -> StoreResult<Vec<MandateRole>> {
     Ok(sqlx::query_as(
         "SELECT id, label, description, mandate_id, feature_instance_id FROM mandate_role \
          WHERE (mandate_id IS NULL OR mandate_id = $1) AND feature_instance_id IS NULL \
@@ -245,7 +236,7 @@ pub async fn assignable_roles(db: &PgPool, mandate: MandateId) -> StoreResult<Ve
 /// The subset of `roles` that may be assigned in `mandate` (exist, global or this mandate's,
 /// no feature instance).
 pub async fn valid_roles(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     mandate: MandateId,
     roles: &[MandateRoleId],
 ) -> StoreResult<Vec<MandateRoleId>> {
@@ -261,7 +252,7 @@ pub async fn valid_roles(
 }
 
 pub async fn insert(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     mandate: MandateId,
     user: UserSub,
     enabled: bool,
@@ -278,7 +269,7 @@ pub async fn insert(
 
 /// Replaces the membership's mandate-level roles (feature-instance roles are left alone).
 pub async fn replace_roles(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     membership: MembershipId,
     roles: &[MandateRoleId],
 ) -> StoreResult<()> {
@@ -302,7 +293,7 @@ pub async fn replace_roles(
     Ok(())
 }
 
-pub async fn delete(conn: &mut PgConnection, membership: MembershipId) -> StoreResult<()> {
+pub async fn delete(conn: &mut Conn, membership: MembershipId) -> StoreResult<()> {
     sqlx::query("DELETE FROM user_mandate WHERE id = $1")
         .bind(membership)
         .execute(conn)
@@ -311,7 +302,7 @@ pub async fn delete(conn: &mut PgConnection, membership: MembershipId) -> StoreR
 }
 
 pub async fn set_enabled(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     membership: MembershipId,
     enabled: bool,
 ) -> StoreResult<()> {
@@ -324,7 +315,7 @@ pub async fn set_enabled(
 }
 
 /// Role ids (mandate-level) a membership holds, sorted.
-pub async fn role_ids(conn: &mut PgConnection, membership: MembershipId) -> StoreResult<Vec<Uuid>> {
+pub async fn role_ids(conn: &mut Conn, membership: MembershipId) -> StoreResult<Vec<Uuid>> {
     Ok(sqlx::query_scalar(
         "SELECT umr.mandate_role_id FROM user_mandate_role umr \
          JOIN mandate_role r ON r.id = umr.mandate_role_id \
@@ -337,7 +328,7 @@ pub async fn role_ids(conn: &mut PgConnection, membership: MembershipId) -> Stor
 
 /// Whether `roles` include a mandate admin role for `mandate`.
 pub async fn grants_admin(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     mandate: MandateId,
     roles: &[MandateRoleId],
 ) -> StoreResult<bool> {
@@ -353,11 +344,7 @@ pub async fn grants_admin(
 }
 
 /// Is `sub` an admin of `mandate`, as seen inside the caller's transaction?
-pub async fn is_admin(
-    conn: &mut PgConnection,
-    mandate: MandateId,
-    sub: UserSub,
-) -> StoreResult<bool> {
+pub async fn is_admin(conn: &mut Conn, mandate: MandateId, sub: UserSub) -> StoreResult<bool> {
     let q = format!(
         "SELECT EXISTS (SELECT 1 FROM user_mandate um WHERE um.user_id = $1 \
          AND um.mandate_id = $2 AND um.enabled AND {HOLDS_ADMIN_ROLE})"
@@ -373,7 +360,7 @@ pub async fn is_admin(
 /// them: the first locks of a user disable or delete, taken in the same order as every
 /// membership change (mandate row, then its admin memberships).
 pub async fn lock_mandates_of_user(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     user: UserSub,
 ) -> StoreResult<Vec<super::mandates::Mandate>> {
     Ok(sqlx::query_as(
@@ -397,7 +384,7 @@ pub struct UserMembership {
 
 /// The user's memberships (ordered by mandate id), locked.
 pub async fn memberships_of_user(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     user: UserSub,
 ) -> StoreResult<Vec<UserMembership>> {
     Ok(sqlx::query_as(concat!(
@@ -416,7 +403,7 @@ pub async fn memberships_of_user(
 /// they belong to, so a form can show every role it would otherwise drop. Empty when `user` is
 /// not a member.
 pub async fn held_roles(
-    db: &PgPool,
+    db: &Db,
     mandate: MandateId,
     user: UserSub,
 ) -> StoreResult<Vec<MandateRole>> {

@@ -13,8 +13,10 @@ pub mod bulk;
 pub mod changes;
 pub mod cli_sessions;
 pub mod dataset;
+pub mod db;
 pub mod directory_cache;
 pub mod drift;
+pub mod drift_page;
 pub mod estimates;
 pub mod grants;
 pub mod health;
@@ -34,12 +36,13 @@ pub mod undo;
 pub mod users;
 pub mod versions;
 
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use std::str::FromStr;
 use std::time::Duration;
 use thiserror::Error;
 
 use crate::config::{DatabaseSettings, Pooler};
+pub use db::{Conn, Db};
 pub use transience::{Transience, sqlstate_transience, transience_of};
 
 #[derive(Debug, Error)]
@@ -149,7 +152,7 @@ impl StoreError {
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Opens a pool without touching the schema.
-pub async fn connect(settings: &DatabaseSettings) -> StoreResult<PgPool> {
+pub async fn connect(settings: &DatabaseSettings) -> StoreResult<Db> {
     settings
         .url
         .check_password_params()
@@ -178,11 +181,7 @@ pub async fn connect(settings: &DatabaseSettings) -> StoreResult<PgPool> {
 }
 
 /// A pool straight to PostgreSQL (no pooler in between).
-pub async fn connect_with(
-    opts: PgConnectOptions,
-    max: u32,
-    timeout: Duration,
-) -> StoreResult<PgPool> {
+pub async fn connect_with(opts: PgConnectOptions, max: u32, timeout: Duration) -> StoreResult<Db> {
     connect_through(opts, max, timeout, Pooler::None).await
 }
 
@@ -207,7 +206,7 @@ pub async fn connect_through(
     max: u32,
     timeout: Duration,
     pooler: Pooler,
-) -> StoreResult<PgPool> {
+) -> StoreResult<Db> {
     let opts = opts.application_name("hubdeck");
     let pool = PgPoolOptions::new()
         .max_connections(max)
@@ -231,27 +230,45 @@ pub async fn connect_through(
             .await
         }
         Pooler::Transaction => {
-            pool.connect_with(opts.extra_float_digits(None).statement_cache_capacity(0))
+            return pool
+                .connect_with(opts.extra_float_digits(None).statement_cache_capacity(0))
                 .await
+                .map(Db::through_transaction_pooler)
+                .map_err(|e| StoreError::Unavailable(e.to_string()));
         }
     };
-    made.map_err(|e| StoreError::Unavailable(e.to_string()))
+    made.map(Db::from)
+        .map_err(|e| StoreError::Unavailable(e.to_string()))
 }
 
 /// Applies the embedded migrations; a no-op when they are all applied.
-pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
-    crate::MIGRATOR.run(pool).await?;
+///
+/// Not through a transaction pooler: the migrator holds a session-level advisory lock for the
+/// whole run and prepares named statements, neither of which a transaction pooler keeps.
+pub async fn migrate(db: &Db) -> StoreResult<()> {
+    if db.is_transaction_pooled() {
+        return Err(StoreError::Migrate(sqlx::migrate::MigrateError::Execute(
+            sqlx::Error::Configuration(
+                "migrations cannot run through a transaction pooler (they hold a session \
+                 lock across transactions): connect directly for `hubdeck migrate` \
+                 (database.url pointing at the server itself, database.pooler = \"none\"), \
+                 or through a session pooler"
+                    .into(),
+            ),
+        )));
+    }
+    crate::MIGRATOR.run(&**db).await?;
     Ok(())
 }
 
 /// `SELECT 1` — used by the TUI's health indicator.
-pub async fn ping(pool: &PgPool) -> StoreResult<()> {
+pub async fn ping(pool: &Db) -> StoreResult<()> {
     sqlx::query("SELECT 1").execute(pool).await?;
     Ok(())
 }
 
 /// Number of applied migrations (0 before the first `migrate`).
-pub async fn applied_migrations(pool: &PgPool) -> StoreResult<i64> {
+pub async fn applied_migrations(pool: &Db) -> StoreResult<i64> {
     let exists: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
         .fetch_one(pool)
         .await?;

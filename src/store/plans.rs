@@ -2,8 +2,8 @@
 //! against capacity and admins, and the plan change (cancel the live subscription, start the
 //! new one) inside the caller's transaction.
 
+use crate::store::{Conn, Db};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
 
 use super::StoreResult;
 use super::mandates::{HOLDS_ADMIN_ROLE, Subscription};
@@ -33,13 +33,13 @@ pub struct MandateAdmin {
 const PLAN_COLUMNS: &str = "key, name, trial_days, max_members, monthly_price_cents, auto_renew";
 
 /// The whole catalogue, smallest plan first.
-pub async fn catalogue(db: &PgPool) -> StoreResult<Vec<Plan>> {
+pub async fn catalogue(db: &Db) -> StoreResult<Vec<Plan>> {
     let q = format!("SELECT {PLAN_COLUMNS} FROM plan ORDER BY max_members, key");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q)).fetch_all(db).await?)
 }
 
 /// One plan by key (exact, as stored).
-pub async fn plan(conn: &mut PgConnection, key: &str) -> StoreResult<Option<Plan>> {
+pub async fn plan(conn: &mut Conn, key: &str) -> StoreResult<Option<Plan>> {
     let q = format!("SELECT {PLAN_COLUMNS} FROM plan WHERE key = $1");
     Ok(sqlx::query_as(sqlx::AssertSqlSafe(q))
         .bind(key)
@@ -61,7 +61,7 @@ pub async fn member_count<'e, E: sqlx::PgExecutor<'e>>(
 }
 
 /// The admins of a mandate, by email.
-pub async fn admins(db: &PgPool, mandate: MandateId) -> StoreResult<Vec<MandateAdmin>> {
+pub async fn admins(db: &Db, mandate: MandateId) -> StoreResult<Vec<MandateAdmin>> {
     let q = format!(
         "SELECT um.user_id, d.email, p.name AS full_name, \
                 COALESCE(d.enabled AND d.gone_at IS NULL, true) AS working \
@@ -79,7 +79,7 @@ pub async fn admins(db: &PgPool, mandate: MandateId) -> StoreResult<Vec<MandateA
 
 /// The live subscription inside the caller's transaction (locked).
 pub async fn lock_subscription(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     mandate: MandateId,
 ) -> StoreResult<Option<Subscription>> {
     Ok(sqlx::query_as(
@@ -95,10 +95,7 @@ pub async fn lock_subscription(
 }
 
 /// Ends the live subscription (status `canceled`); returns whether there was one.
-pub async fn cancel_live_subscription(
-    conn: &mut PgConnection,
-    mandate: MandateId,
-) -> StoreResult<bool> {
+pub async fn cancel_live_subscription(conn: &mut Conn, mandate: MandateId) -> StoreResult<bool> {
     // The database's clock, as the new subscription's start (same transaction, same now()):
     // the old period ends exactly when the new one starts, whatever the client's clock says.
     let r = sqlx::query(
@@ -113,7 +110,7 @@ pub async fn cancel_live_subscription(
 }
 
 /// The mandate's plan key as the list filter sees it (kept by the migration 1100 trigger).
-pub async fn listed_plan(db: &PgPool, mandate: MandateId) -> StoreResult<Option<String>> {
+pub async fn listed_plan(db: &Db, mandate: MandateId) -> StoreResult<Option<String>> {
     Ok(
         sqlx::query_scalar("SELECT plan_key FROM mandate WHERE id = $1")
             .bind(mandate)

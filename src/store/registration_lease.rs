@@ -3,8 +3,8 @@
 //! and PostgreSQL hands each transaction to whichever server session is free — a session lock
 //! would be taken on one session and "released" on another. Each statement here stands alone.
 
+use crate::store::Db;
 use chrono::{DateTime, Utc};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -23,7 +23,7 @@ pub struct LeaseHolder {
 /// by [`RegistrationLease::release`]; if dropped instead (panic, cancelled future) the release
 /// is sent in the background, and a lease nobody released is taken over once it expires.
 pub struct RegistrationLease {
-    db: PgPool,
+    db: Db,
     id: RegistrationId,
     token: Uuid,
     released: bool,
@@ -33,7 +33,7 @@ pub struct RegistrationLease {
 /// (`INSERT … ON CONFLICT DO UPDATE … WHERE expired`, one statement); `Err(holder)` names the
 /// live holder otherwise.
 pub async fn try_lease(
-    db: &PgPool,
+    db: &Db,
     id: RegistrationId,
     holder: &str,
     ttl: std::time::Duration,
@@ -87,7 +87,7 @@ impl RegistrationLease {
     }
 
     /// A handle that renews this lease on its own (see [`renew_lease`]).
-    pub fn renewer(&self) -> (PgPool, RegistrationId, Uuid) {
+    pub fn renewer(&self) -> (Db, RegistrationId, Uuid) {
         (self.db.clone(), self.id, self.token)
     }
 
@@ -104,7 +104,7 @@ impl RegistrationLease {
 }
 
 /// The live (unexpired) lease of `id`, if any: who is working on the registration.
-pub async fn live_lease(db: &PgPool, id: RegistrationId) -> StoreResult<Option<LeaseHolder>> {
+pub async fn live_lease(db: &Db, id: RegistrationId) -> StoreResult<Option<LeaseHolder>> {
     Ok(sqlx::query_as(
         "SELECT holder, since, expires_at FROM registration_lease \
          WHERE registration_id = $1 AND expires_at > clock_timestamp()",
@@ -117,7 +117,7 @@ pub async fn live_lease(db: &PgPool, id: RegistrationId) -> StoreResult<Option<L
 /// Extends the lease `id` held under `token` to `ttl` from now; `false` when it is not held
 /// under that token any more.
 pub async fn renew_lease(
-    db: &PgPool,
+    db: &Db,
     id: RegistrationId,
     token: Uuid,
     ttl: std::time::Duration,
@@ -134,7 +134,7 @@ pub async fn renew_lease(
     Ok(r.rows_affected() == 1)
 }
 
-async fn delete_lease(db: &PgPool, id: RegistrationId, token: Uuid) -> StoreResult<()> {
+async fn delete_lease(db: &Db, id: RegistrationId, token: Uuid) -> StoreResult<()> {
     sqlx::query("DELETE FROM registration_lease WHERE registration_id = $1 AND token = $2")
         .bind(id)
         .bind(token)

@@ -8,9 +8,10 @@
 //! One operation at a time per registration: [`try_lease`] takes a lease row for the whole
 //! directory call + database write.
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool};
+
 use thiserror::Error;
 use uuid::Uuid;
 
@@ -29,7 +30,7 @@ pub const ONE_OPEN_PER_EMAIL: &str = "registration_one_open_per_email";
 
 const COLUMNS: &str = "id, email, name, organisation, requested_roles, suppress_invite, state, \
      sub, identity_created, last_error, rollback_error, note, actor_user_id, via, os_user, \
-     call_started_at, call_finished_at, evidence, created_at, updated_at";
+     call_started_at, call_finished_at, evidence, created_at, updated_at, version";
 
 /// One journal row.
 #[derive(Clone, Debug, Serialize, sqlx::FromRow)]
@@ -56,6 +57,8 @@ pub struct Registration {
     pub evidence: Option<serde_json::Value>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Moved on by every change of the row: a repair is conditional on the one its operator saw.
+    pub version: i64,
 }
 
 impl Registration {
@@ -117,15 +120,12 @@ pub struct NewRegistration<'a> {
 
 /// Inserts a `pending` row with a fresh id. A second open registration of the same email is
 /// refused by the database: `StoreError::Unique { constraint: ONE_OPEN_PER_EMAIL }`.
-pub async fn insert_pending(
-    conn: &mut PgConnection,
-    r: &NewRegistration<'_>,
-) -> StoreResult<Registration> {
+pub async fn insert_pending(conn: &mut Conn, r: &NewRegistration<'_>) -> StoreResult<Registration> {
     insert_pending_with_id(conn, RegistrationId::new_v4(), r).await
 }
 
 pub async fn insert_pending_with_id(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: RegistrationId,
     r: &NewRegistration<'_>,
 ) -> StoreResult<Registration> {
@@ -149,7 +149,7 @@ pub async fn insert_pending_with_id(
     Ok(row)
 }
 
-pub async fn get(db: &PgPool, id: RegistrationId) -> StoreResult<Option<Registration>> {
+pub async fn get(db: &Db, id: RegistrationId) -> StoreResult<Option<Registration>> {
     let sql = format!("SELECT {COLUMNS} FROM registration WHERE id = $1");
     Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -158,7 +158,7 @@ pub async fn get(db: &PgPool, id: RegistrationId) -> StoreResult<Option<Registra
 }
 
 /// The open registration of `email` (normalised), if any.
-pub async fn open_for_email(db: &PgPool, email: &str) -> StoreResult<Option<Registration>> {
+pub async fn open_for_email(db: &Db, email: &str) -> StoreResult<Option<Registration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM registration WHERE lower(email) = lower($1) \
          AND state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup')"
@@ -170,10 +170,7 @@ pub async fn open_for_email(db: &PgPool, email: &str) -> StoreResult<Option<Regi
 }
 
 /// Locks the row for the rest of the transaction.
-pub async fn lock_row(
-    conn: &mut PgConnection,
-    id: RegistrationId,
-) -> StoreResult<Option<Registration>> {
+pub async fn lock_row(conn: &mut Conn, id: RegistrationId) -> StoreResult<Option<Registration>> {
     let sql = format!("SELECT {COLUMNS} FROM registration WHERE id = $1 FOR UPDATE");
     Ok(sqlx::query_as::<_, Registration>(sqlx::AssertSqlSafe(sql))
         .bind(id)
@@ -184,7 +181,7 @@ pub async fn lock_row(
 /// Moves the row `from → to` if and only if that edge is in the transition table AND the row is
 /// still in `from` (compare-and-set). Zero rows → [`TransitionError::Stale`].
 pub async fn transition(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: RegistrationId,
     from: RegistrationState,
     to: RegistrationState,
@@ -199,7 +196,7 @@ pub async fn transition(
 /// Updates the error/evidence/note columns of a row that must still be in `state`
 /// (compare-and-set; the state itself does not change).
 pub async fn record(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: RegistrationId,
     state: RegistrationState,
     change: &Change<'_>,
@@ -208,7 +205,7 @@ pub async fn record(
 }
 
 async fn update(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: RegistrationId,
     from: RegistrationState,
     to: RegistrationState,
@@ -246,7 +243,7 @@ async fn update(
 }
 
 /// Marks the start of a directory create call (database clock; the first start is kept).
-pub async fn call_started(db: &PgPool, id: RegistrationId) -> StoreResult<()> {
+pub async fn call_started(db: &Db, id: RegistrationId) -> StoreResult<()> {
     sqlx::query(
         "UPDATE registration SET call_started_at = COALESCE(call_started_at, clock_timestamp()), \
          updated_at = now() WHERE id = $1",
@@ -258,7 +255,7 @@ pub async fn call_started(db: &PgPool, id: RegistrationId) -> StoreResult<()> {
 }
 
 /// Marks the end of a directory create call (database clock; the last end is kept).
-pub async fn call_finished(db: &PgPool, id: RegistrationId) -> StoreResult<()> {
+pub async fn call_finished(db: &Db, id: RegistrationId) -> StoreResult<()> {
     sqlx::query(
         "UPDATE registration SET call_finished_at = clock_timestamp(), updated_at = now() \
          WHERE id = $1",
@@ -286,7 +283,7 @@ pub static REGISTRATIONS_SPEC: ListSpec = ListSpec {
 pub static STUCK_REGISTRATIONS: ListSql = ListSql {
     spec: &REGISTRATIONS_SPEC,
     select: "r.id, r.email, r.name, r.organisation, r.requested_roles, r.suppress_invite, r.state,              r.sub, r.identity_created, r.last_error, r.rollback_error, r.note, r.actor_user_id,              r.via, r.os_user, r.call_started_at, r.call_finished_at, r.evidence, r.created_at, \
-             r.updated_at",
+             r.updated_at, r.version",
     from: "registration r",
     base_where: "r.state IN ('pending', 'identity_created', 'roles_pending', 'needs_cleanup', \
                  'conflict')",
@@ -302,15 +299,12 @@ pub static STUCK_REGISTRATIONS: ListSql = ListSql {
 };
 
 /// One page of stuck registrations.
-pub async fn list_page(db: &PgPool, q: &PageQuery) -> StoreResult<Page<Registration>> {
+pub async fn list_page(db: &Db, q: &PageQuery) -> StoreResult<Page<Registration>> {
     fetch_page(db, &STUCK_REGISTRATIONS, q, None).await
 }
 
 /// `pending` rows created more than `older_than_secs` seconds ago.
-pub async fn pending_older_than(
-    db: &PgPool,
-    older_than_secs: i64,
-) -> StoreResult<Vec<Registration>> {
+pub async fn pending_older_than(db: &Db, older_than_secs: i64) -> StoreResult<Vec<Registration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM registration \
          WHERE state = 'pending' AND created_at < now() - make_interval(secs => $1) \
@@ -323,7 +317,7 @@ pub async fn pending_older_than(
 }
 
 /// The registrations that produced (or tried to produce) this user, newest first.
-pub async fn for_user(db: &PgPool, sub: UserSub, email: &str) -> StoreResult<Vec<Registration>> {
+pub async fn for_user(db: &Db, sub: UserSub, email: &str) -> StoreResult<Vec<Registration>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM registration WHERE sub = $1 OR lower(email) = lower($2) \
          ORDER BY created_at DESC, id LIMIT 20"
@@ -338,7 +332,7 @@ pub async fn for_user(db: &PgPool, sub: UserSub, email: &str) -> StoreResult<Vec
 /// The global grants the registration's roles write added, recorded in the same transaction
 /// (a rollback revokes exactly these).
 pub async fn record_granted(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: RegistrationId,
     roles: &[Uuid],
 ) -> StoreResult<()> {
@@ -354,7 +348,7 @@ pub async fn record_granted(
 }
 
 /// The global grants the registration itself wrote.
-pub async fn granted_roles(conn: &mut PgConnection, id: RegistrationId) -> StoreResult<Vec<Uuid>> {
+pub async fn granted_roles(conn: &mut Conn, id: RegistrationId) -> StoreResult<Vec<Uuid>> {
     Ok(
         sqlx::query_scalar("SELECT granted_roles FROM registration WHERE id = $1")
             .bind(id)

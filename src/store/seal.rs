@@ -6,7 +6,8 @@
 //! record). The text of a timestamp depends on the session's time zone, so every statement here
 //! runs in a transaction whose time zone is UTC ([`begin_sealing`]).
 
-use sqlx::postgres::{PgConnection, PgRow};
+use crate::store::Conn;
+use sqlx::postgres::PgRow;
 use sqlx::{Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
@@ -35,7 +36,7 @@ fn digest_sql(source: i16) -> &'static str {
 /// Starts what sealing and verifying run in: one snapshot for the horizon and the rows
 /// (REPEATABLE READ), timestamps rendered in UTC, and — for sealing — one sealer at a time
 /// (the lock is taken before the snapshot, so a second sealer sees the first one's seal).
-pub async fn begin_sealing(conn: &mut PgConnection, exclusive: bool) -> StoreResult<()> {
+pub async fn begin_sealing(conn: &mut Conn, exclusive: bool) -> StoreResult<()> {
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         .execute(&mut *conn)
         .await?;
@@ -56,7 +57,7 @@ pub async fn begin_sealing(conn: &mut PgConnection, exclusive: bool) -> StoreRes
 /// in another database of the cluster would hold sealing back — so the transactions a backend of
 /// another database (or a prepared transaction of one) is known to hold are left out. What
 /// cannot be attributed counts as ours: the horizon may be lower than it could be, never higher.
-pub async fn horizon(conn: &mut PgConnection) -> StoreResult<i64> {
+pub async fn horizon(conn: &mut Conn) -> StoreResult<i64> {
     Ok(sqlx::query_scalar(
         "WITH s AS (SELECT txid_current_snapshot() AS snap), \
          other AS ( \
@@ -110,7 +111,7 @@ fn push_bound(qb: &mut QueryBuilder<Postgres>, source: i16, k: &RowKey, after: b
 /// The rows after `after` (exclusive), up to `upto` (inclusive), below `horizon`, in seal order,
 /// at most `limit` — each with its digest.
 pub async fn rows(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     after: Option<&RowKey>,
     upto: Option<&RowKey>,
     horizon: Option<i64>,
@@ -160,7 +161,7 @@ pub async fn rows(
 }
 
 /// Rows after `after` (all rows when None) not covered by any seal.
-pub async fn count_after(conn: &mut PgConnection, after: Option<&RowKey>) -> StoreResult<i64> {
+pub async fn count_after(conn: &mut Conn, after: Option<&RowKey>) -> StoreResult<i64> {
     let mut qb = QueryBuilder::new("SELECT (SELECT 0::bigint)");
     for (source, table) in SOURCES {
         qb.push(format!(" + (SELECT count(*) FROM {table} WHERE TRUE"));
@@ -216,7 +217,7 @@ const SEAL_COLUMNS: &str = "seq, sealed_at, horizon, last_txid, last_source, las
      row_count, rows_digest, row_list, prev_hash, hash, public_key, signature";
 
 /// The newest seal.
-pub async fn last(conn: &mut PgConnection) -> StoreResult<Option<StoredSeal>> {
+pub async fn last(conn: &mut Conn) -> StoreResult<Option<StoredSeal>> {
     let sql = format!("SELECT {SEAL_COLUMNS} FROM audit_seal ORDER BY seq DESC LIMIT 1");
     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_optional(conn)
@@ -225,7 +226,7 @@ pub async fn last(conn: &mut PgConnection) -> StoreResult<Option<StoredSeal>> {
 }
 
 /// Every seal, in chain order.
-pub async fn all(conn: &mut PgConnection) -> StoreResult<Vec<StoredSeal>> {
+pub async fn all(conn: &mut Conn) -> StoreResult<Vec<StoredSeal>> {
     let sql = format!("SELECT {SEAL_COLUMNS} FROM audit_seal ORDER BY seq");
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .fetch_all(conn)
@@ -234,7 +235,7 @@ pub async fn all(conn: &mut PgConnection) -> StoreResult<Vec<StoredSeal>> {
 }
 
 /// Writes one seal.
-pub async fn insert(conn: &mut PgConnection, s: &StoredSeal) -> StoreResult<()> {
+pub async fn insert(conn: &mut Conn, s: &StoredSeal) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO audit_seal (seq, horizon, last_txid, last_source, last_id, row_count, \
          rows_digest, row_list, prev_hash, hash, public_key, signature) \

@@ -1,7 +1,7 @@
 //! Trusts, the FL kit slot pool and `trusts_audit`. All trust SQL lives here.
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
 
 use super::StoreResult;
 use super::query::{ListSql, SqlColumn, fetch_page, filter_values};
@@ -27,7 +27,7 @@ pub use super::audit::AuditActor;
 /// `created_at`); returns (created_at, updated_at). A unique violation surfaces as
 /// `StoreError::Unique` naming [`NAME_CONSTRAINT`] or [`CODE_CONSTRAINT`].
 pub async fn insert_trust(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: TrustId,
     name: &str,
     code: &str,
@@ -51,7 +51,7 @@ pub async fn insert_trust(
 /// Claims the lowest free slot for `trust_id` (`FOR UPDATE SKIP LOCKED`: concurrent claimers
 /// never wait for each other and never get the same slot). None when no slot is free.
 pub async fn claim_free_slot(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     trust_id: TrustId,
 ) -> StoreResult<Option<ClaimedSlot>> {
     let slot = sqlx::query_as::<_, ClaimedSlot>(
@@ -71,16 +71,18 @@ pub async fn claim_free_slot(
 /// Runs inside a SAVEPOINT so a failure leaves the caller's transaction usable; a concurrent
 /// insert of the same names is tolerated (`ON CONFLICT DO NOTHING` waits for it and skips).
 /// Returns the number of slots inserted.
-pub async fn insert_missing_slots(
-    conn: &mut PgConnection,
-    slots: &[(String, i32)],
-) -> StoreResult<u64> {
+pub async fn insert_missing_slots(conn: &mut Conn, slots: &[(String, i32)]) -> StoreResult<u64> {
     if slots.is_empty() {
         return Ok(0);
     }
     let names: Vec<&str> = slots.iter().map(|(n, _)| n.as_str()).collect();
     let numbers: Vec<i32> = slots.iter().map(|(_, n)| *n).collect();
-    let mut sp = sqlx::Acquire::begin(&mut *conn).await?;
+    let savepoint = conn.in_transaction();
+    if savepoint {
+        sqlx::raw_sql("SAVEPOINT insert_missing_slots")
+            .execute(&mut *conn)
+            .await?;
+    }
     let res = sqlx::query(
         "INSERT INTO fl_kit_slot (slot_name, slot_number) \
          SELECT n, num FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS s(n, num, ord) \
@@ -88,15 +90,19 @@ pub async fn insert_missing_slots(
     )
     .bind(&names)
     .bind(&numbers)
-    .execute(&mut *sp)
+    .execute(&mut *conn)
     .await;
+    let end = match (&res, savepoint) {
+        (_, false) => None,
+        (Ok(_), true) => Some("RELEASE SAVEPOINT insert_missing_slots"),
+        (Err(_), true) => Some("ROLLBACK TO SAVEPOINT insert_missing_slots"),
+    };
+    if let Some(end) = end {
+        sqlx::raw_sql(end).execute(&mut *conn).await?;
+    }
     match res {
-        Ok(r) => {
-            sp.commit().await?;
-            Ok(r.rows_affected())
-        }
+        Ok(r) => Ok(r.rows_affected()),
         Err(e) => {
-            sp.rollback().await?;
             let e = super::StoreError::from(e);
             if e.unique_constraint().is_some() {
                 // Another registration inserted the same slot names first: nothing to add.
@@ -110,7 +116,7 @@ pub async fn insert_missing_slots(
 
 /// Appends one `trusts_audit` row (in the caller's transaction).
 pub async fn insert_audit(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     trust_id: TrustId,
     trust_name: &str,
     action: &'static str,
@@ -134,11 +140,11 @@ pub async fn insert_audit(
 }
 
 const TRUST_SELECT: &str = "SELECT t.id, t.name, t.code, t.region, t.last_heartbeat, t.created_at, \
-     t.updated_at, s.slot_name, s.slot_number, t.keys_unconfirmed_since \
+     t.updated_at, s.slot_name, s.slot_number, t.keys_unconfirmed_since, t.version \
      FROM trust t LEFT JOIN fl_kit_slot s ON s.assigned_to_trust_id = t.id";
 
 /// The trust with this name, compared case-insensitively (uses `trust_name_lower_key`).
-pub async fn find_by_name(pool: &PgPool, name: &str) -> StoreResult<Option<Trust>> {
+pub async fn find_by_name(pool: &Db, name: &str) -> StoreResult<Option<Trust>> {
     Ok(sqlx::query_as::<_, Trust>(sqlx::AssertSqlSafe(format!(
         "{TRUST_SELECT} WHERE lower(t.name) = lower($1)"
     )))
@@ -148,7 +154,7 @@ pub async fn find_by_name(pool: &PgPool, name: &str) -> StoreResult<Option<Trust
 }
 
 /// The trust with this (upper-case) code (uses `trust_code_key`).
-pub async fn find_by_code(pool: &PgPool, code: &str) -> StoreResult<Option<Trust>> {
+pub async fn find_by_code(pool: &Db, code: &str) -> StoreResult<Option<Trust>> {
     Ok(sqlx::query_as::<_, Trust>(sqlx::AssertSqlSafe(format!(
         "{TRUST_SELECT} WHERE t.code = $1"
     )))
@@ -157,7 +163,7 @@ pub async fn find_by_code(pool: &PgPool, code: &str) -> StoreResult<Option<Trust
     .await?)
 }
 
-pub async fn get(pool: &PgPool, id: TrustId) -> StoreResult<Option<Trust>> {
+pub async fn get(pool: &Db, id: TrustId) -> StoreResult<Option<Trust>> {
     Ok(sqlx::query_as::<_, Trust>(sqlx::AssertSqlSafe(format!(
         "{TRUST_SELECT} WHERE t.id = $1"
     )))
@@ -166,9 +172,19 @@ pub async fn get(pool: &PgPool, id: TrustId) -> StoreResult<Option<Trust>> {
     .await?)
 }
 
+/// Locks the trust's row: (name, version), None when it is gone.
+pub async fn lock_version(conn: &mut Conn, id: TrustId) -> StoreResult<Option<(String, i64)>> {
+    Ok(
+        sqlx::query_as("SELECT name, version FROM trust WHERE id = $1 FOR UPDATE")
+            .bind(id)
+            .fetch_optional(conn)
+            .await?,
+    )
+}
+
 /// Replaces the stored API key hash; returns the trust's name (None if it does not exist).
 pub async fn replace_api_key_hash(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: TrustId,
     api_key_hash: &str,
 ) -> StoreResult<Option<String>> {
@@ -184,7 +200,7 @@ pub async fn replace_api_key_hash(
 /// Frees the trust's slot and deletes the trust. Returns (name, code, freed slot name), or None
 /// when the trust does not exist.
 pub async fn delete_trust(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: TrustId,
 ) -> StoreResult<Option<(String, String, Option<String>)>> {
     let freed: Option<String> = sqlx::query_scalar(
@@ -226,7 +242,7 @@ pub static TRUSTS_SPEC: ListSpec = ListSpec {
 pub static TRUSTS_LIST: ListSql = ListSql {
     spec: &TRUSTS_SPEC,
     select: "t.id, t.name, t.code, t.region, t.last_heartbeat, t.created_at, t.updated_at, \
-             s.slot_name, s.slot_number, t.keys_unconfirmed_since",
+             s.slot_name, s.slot_number, t.keys_unconfirmed_since, t.version",
     from: "trust t LEFT JOIN fl_kit_slot s ON s.assigned_to_trust_id = t.id",
     base_where: "",
     columns: &[
@@ -243,12 +259,12 @@ pub static TRUSTS_LIST: ListSql = ListSql {
     tiebreak_type: "uuid",
 };
 
-pub async fn list_trusts(pool: &PgPool, q: &PageQuery) -> StoreResult<Page<Trust>> {
+pub async fn list_trusts(pool: &Db, q: &PageQuery) -> StoreResult<Page<Trust>> {
     fetch_page(pool, &TRUSTS_LIST, q, None).await
 }
 
 pub async fn trust_filter_values(
-    pool: &PgPool,
+    pool: &Db,
     column: &str,
     q: &PageQuery,
     limit: u32,
@@ -289,12 +305,12 @@ pub static KIT_SLOTS_LIST: ListSql = ListSql {
     tiebreak_type: "text",
 };
 
-pub async fn list_kit_slots(pool: &PgPool, q: &PageQuery) -> StoreResult<Page<KitSlot>> {
+pub async fn list_kit_slots(pool: &Db, q: &PageQuery) -> StoreResult<Page<KitSlot>> {
     fetch_page(pool, &KIT_SLOTS_LIST, q, None).await
 }
 
 /// (free, assigned) slot counts.
-pub async fn slot_counts(pool: &PgPool) -> StoreResult<(i64, i64)> {
+pub async fn slot_counts(pool: &Db) -> StoreResult<(i64, i64)> {
     Ok(sqlx::query_as(
         "SELECT count(*) FILTER (WHERE assigned_to_trust_id IS NULL), \
                 count(*) FILTER (WHERE assigned_to_trust_id IS NOT NULL) FROM fl_kit_slot",
@@ -315,7 +331,7 @@ pub struct KeyTimes {
     pub as_of: chrono::DateTime<chrono::Utc>,
 }
 
-pub async fn key_times(db: &PgPool, id: TrustId) -> StoreResult<Option<KeyTimes>> {
+pub async fn key_times(db: &Db, id: TrustId) -> StoreResult<Option<KeyTimes>> {
     Ok(sqlx::query_as(
         "SELECT api_key_rotated_at, internal_key_rotated_at, \
            GREATEST(0, floor(extract(epoch FROM now() - api_key_rotated_at) / 86400))::int8 \
@@ -334,7 +350,7 @@ pub async fn key_times(db: &PgPool, id: TrustId) -> StoreResult<Option<KeyTimes>
 /// confirmed handed over; returns the trust's name and the minting time, or None when it does
 /// not exist (the row is locked until commit).
 pub async fn mark_rotated(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: TrustId,
     api_key: bool,
     internal_key: bool,
@@ -357,7 +373,7 @@ pub async fn mark_rotated(
 /// Clears the "keys not confirmed" mark set by the minting at `minted_at` (a later minting's
 /// mark stays: its keys are someone else's hand-over). Returns the trust's name when cleared.
 pub async fn confirm_keys_handed_over(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     id: TrustId,
     minted_at: DateTime<Utc>,
 ) -> StoreResult<Option<String>> {
@@ -372,7 +388,7 @@ pub async fn confirm_keys_handed_over(
 }
 
 /// How many trusts have keys whose hand-over was never confirmed, and the oldest such mark.
-pub async fn unconfirmed_keys(pool: &PgPool) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
+pub async fn unconfirmed_keys(pool: &Db) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
     Ok(sqlx::query_as(
         "SELECT count(*), min(keys_unconfirmed_since) FROM trust \
          WHERE keys_unconfirmed_since IS NOT NULL",

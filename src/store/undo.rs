@@ -1,8 +1,9 @@
 //! SQL of undo (`service::undo`): the audit row to undo, later changes to the same grant, and
 //! the row that already undid it (migration 1201's `undoes` link).
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
-use sqlx::{PgConnection, PgPool};
+
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -49,7 +50,7 @@ type Row = (
 );
 
 /// The audit row `id` in `mandate_audit` or `users_audit` (trust rows are never undoable).
-pub async fn find(db: &PgPool, id: Uuid) -> StoreResult<Option<AuditRecord>> {
+pub async fn find(db: &Db, id: Uuid) -> StoreResult<Option<AuditRecord>> {
     let m: Option<Row> = sqlx::query_as(
         "SELECT id, action, created_at, target_user_id, mandate_id, mandate_name, details \
          FROM mandate_audit WHERE id = $1",
@@ -87,7 +88,7 @@ pub async fn find(db: &PgPool, id: Uuid) -> StoreResult<Option<AuditRecord>> {
 /// Later audit rows (id, action) that changed the same grant as `r`: same table, same user
 /// (and mandate), one of `actions`, written after `r`.
 pub async fn later_changes(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     r: &AuditRecord,
     actions: &[&str],
 ) -> StoreResult<Vec<(Uuid, String)>> {
@@ -120,7 +121,7 @@ pub async fn later_changes(
 }
 
 /// The audit row that undid `id`, if any.
-pub async fn undone_by(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<Uuid>> {
+pub async fn undone_by(conn: &mut Conn, id: Uuid) -> StoreResult<Option<Uuid>> {
     Ok(sqlx::query_scalar(
         "SELECT id FROM mandate_audit WHERE undoes = $1 UNION ALL \
          SELECT id FROM users_audit WHERE undoes = $1 LIMIT 1",
@@ -132,7 +133,7 @@ pub async fn undone_by(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<
 
 /// The newest audit row among `actions` for a member of a mandate (the console's `z` on a row).
 pub async fn latest_member_change(
-    db: &PgPool,
+    db: &Db,
     mandate: MandateId,
     user: UserSub,
     actions: &[&str],
@@ -151,7 +152,7 @@ pub async fn latest_member_change(
 
 /// The newest audit row among `actions` for a user's global grants or account.
 pub async fn latest_user_change(
-    db: &PgPool,
+    db: &Db,
     user: UserSub,
     actions: &[&str],
 ) -> StoreResult<Option<Uuid>> {

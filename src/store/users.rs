@@ -1,9 +1,10 @@
 //! Users: profiles (`user_profile`), the users audit trail (`users_audit`), the users list over
 //! the directory cache (`directory_user`) joined with profiles and grants, and user detail.
 
+use crate::store::{Conn, Db};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgConnection, PgPool, Postgres, QueryBuilder};
+use sqlx::{Postgres, QueryBuilder};
 use uuid::Uuid;
 
 use super::StoreResult;
@@ -22,7 +23,7 @@ pub struct Profile {
     pub organisation: String,
 }
 
-pub async fn profile(conn: &mut PgConnection, sub: UserSub) -> StoreResult<Option<Profile>> {
+pub async fn profile(conn: &mut Conn, sub: UserSub) -> StoreResult<Option<Profile>> {
     Ok(sqlx::query_as::<_, Profile>(
         "SELECT user_id, name, organisation FROM user_profile WHERE user_id = $1",
     )
@@ -33,7 +34,7 @@ pub async fn profile(conn: &mut PgConnection, sub: UserSub) -> StoreResult<Optio
 
 /// Creates or overwrites the profile.
 pub async fn upsert_profile(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     sub: UserSub,
     name: &str,
     organisation: &str,
@@ -53,7 +54,7 @@ pub async fn upsert_profile(
 
 /// Creates the profile only if there is none; returns whether it was created.
 pub async fn insert_profile_if_missing(
-    conn: &mut PgConnection,
+    conn: &mut Conn,
     sub: UserSub,
     name: &str,
     organisation: &str,
@@ -70,7 +71,7 @@ pub async fn insert_profile_if_missing(
     Ok(r.rows_affected() == 1)
 }
 
-pub async fn delete_profile(conn: &mut PgConnection, sub: UserSub) -> StoreResult<u64> {
+pub async fn delete_profile(conn: &mut Conn, sub: UserSub) -> StoreResult<u64> {
     let r = sqlx::query("DELETE FROM user_profile WHERE user_id = $1")
         .bind(sub)
         .execute(conn)
@@ -91,7 +92,7 @@ pub struct AuditEntry<'a> {
     pub details: serde_json::Value,
 }
 
-pub async fn insert_audit(conn: &mut PgConnection, a: &AuditEntry<'_>) -> StoreResult<()> {
+pub async fn insert_audit(conn: &mut Conn, a: &AuditEntry<'_>) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO users_audit (action, user_id, modified_by_user_id, via, os_user, details) \
          VALUES ($1, $2, $3, $4, $5, $6)",
@@ -118,7 +119,7 @@ pub struct AuditRow {
 }
 
 /// The user's audit history, newest first (index `users_audit_subject_idx`).
-pub async fn audit_history(db: &PgPool, sub: UserSub, limit: i64) -> StoreResult<Vec<AuditRow>> {
+pub async fn audit_history(db: &Db, sub: UserSub, limit: i64) -> StoreResult<Vec<AuditRow>> {
     Ok(sqlx::query_as::<_, AuditRow>(
         "SELECT action, modified_by_user_id, via, os_user, details, \"timestamp\" FROM users_audit \
          WHERE user_id = $1 ORDER BY \"timestamp\" DESC, id LIMIT $2",
@@ -136,7 +137,7 @@ pub async fn audit_history(db: &PgPool, sub: UserSub, limit: i64) -> StoreResult
 /// Records a successful sign-in on the cached row: the directory has just authenticated `sub`,
 /// so the identity exists and is enabled — a stale disabled/gone mark is cleared (fresh
 /// authority reads these marks; see `service::actor::fresh_authority`). No row: nothing.
-pub async fn mark_authenticated(db: &PgPool, sub: UserSub) -> StoreResult<()> {
+pub async fn mark_authenticated(db: &Db, sub: UserSub) -> StoreResult<()> {
     sqlx::query(
         "UPDATE directory_user SET enabled = true, gone_at = NULL, updated_at = now() \
          WHERE sub = $1 AND (NOT enabled OR gone_at IS NOT NULL)",
@@ -148,7 +149,7 @@ pub async fn mark_authenticated(db: &PgPool, sub: UserSub) -> StoreResult<()> {
 }
 
 /// The cached sub of an email (for deleting an identity the directory no longer has).
-pub async fn cached_sub_by_email(db: &PgPool, email: &str) -> StoreResult<Option<UserSub>> {
+pub async fn cached_sub_by_email(db: &Db, email: &str) -> StoreResult<Option<UserSub>> {
     Ok(sqlx::query_scalar(
         "SELECT sub FROM directory_user WHERE lower(email) = lower($1) \
          ORDER BY gone_at NULLS FIRST LIMIT 1",
@@ -237,18 +238,14 @@ pub struct UserRow {
 /// One page of users in ONE statement. The search text (email, username, name, organisation,
 /// an id prefix) is matched on the directory row's own trigram indexes; role filters become an
 /// EXISTS over `user_role`.
-pub async fn list_page(
-    db: &PgPool,
-    q: &PageQuery,
-    role_ids: &[Uuid],
-) -> StoreResult<Page<UserRow>> {
+pub async fn list_page(db: &Db, q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<Page<UserRow>> {
     let (q, scope) = users_scope(q, role_ids)?;
     fetch_page(db, &USERS_SQL, &q, Some(&scope)).await
 }
 
 /// Distinct values of one filterable column under the other active filters and the search.
 pub async fn filter_values(
-    db: &PgPool,
+    db: &Db,
     column: &str,
     q: &PageQuery,
     role_ids: &[Uuid],
@@ -262,11 +259,7 @@ pub async fn filter_values(
 /// Binds, in order: the search pattern four times (five when the term looks like an id prefix), the role ids (when
 /// filtering by role), then the other filters, LIMIT and OFFSET.
 /// EXPLAIN of the users page statement with its real binds (for index-use tests).
-pub async fn explain_page(
-    db: &PgPool,
-    q: &PageQuery,
-    role_ids: &[Uuid],
-) -> StoreResult<Vec<String>> {
+pub async fn explain_page(db: &Db, q: &PageQuery, role_ids: &[Uuid]) -> StoreResult<Vec<String>> {
     let (q, scope) = users_scope(q, role_ids)?;
     super::query::explain_page(db, &USERS_SQL, &q, Some(&scope)).await
 }
@@ -382,7 +375,7 @@ pub struct MandateMembership {
 }
 
 /// The user's mandate memberships with their role labels (one statement).
-pub async fn mandates_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<MandateMembership>> {
+pub async fn mandates_of(db: &Db, sub: UserSub) -> StoreResult<Vec<MandateMembership>> {
     Ok(sqlx::query_as::<_, MandateMembership>(
         "SELECT m.id AS mandate_id, m.name AS mandate_name, um.enabled, \
          ARRAY(SELECT mr.label FROM user_mandate_role umr JOIN mandate_role mr \
@@ -396,7 +389,7 @@ pub async fn mandates_of(db: &PgPool, sub: UserSub) -> StoreResult<Vec<MandateMe
 }
 
 /// Role names granted to the user.
-pub async fn role_names(db: &PgPool, sub: UserSub) -> StoreResult<Vec<String>> {
+pub async fn role_names(db: &Db, sub: UserSub) -> StoreResult<Vec<String>> {
     Ok(sqlx::query_scalar(
         "SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id \
          WHERE ur.user_id = $1 ORDER BY r.name",
@@ -407,7 +400,7 @@ pub async fn role_names(db: &PgPool, sub: UserSub) -> StoreResult<Vec<String>> {
 }
 
 /// The cached row of one user (even when marked gone).
-pub async fn cached(db: &PgPool, sub: UserSub) -> StoreResult<Option<UserRow>> {
+pub async fn cached(db: &Db, sub: UserSub) -> StoreResult<Option<UserRow>> {
     Ok(sqlx::query_as::<_, UserRow>(
         "SELECT d.sub, d.username, d.email, d.enabled, d.status, d.synced_at, p.name, \
          p.organisation, ARRAY(SELECT r.name FROM user_role ur JOIN roles r ON r.id = ur.role_id \

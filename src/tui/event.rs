@@ -10,7 +10,7 @@ use futures::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
-use super::action::Msg;
+use super::msg::Msg;
 
 /// Tick period: spinner frames, search debounce, toast expiry, health pings.
 pub const TICK: Duration = Duration::from_millis(100);

@@ -10,51 +10,101 @@ use serde::Deserialize;
 
 const DEFAULT_KEYMAP: &str = include_str!("../../assets/keymap.toml");
 
+/// The most tabs a number key can show (`tab_1` … `tab_9`).
+pub const MAX_TABS: u8 = 9;
+
+/// The names of [`Action::Tab`] in keymap.toml, by place in the tab bar.
+const TAB_NAMES: [&str; MAX_TABS as usize] = [
+    "tab_1", "tab_2", "tab_3", "tab_4", "tab_5", "tab_6", "tab_7", "tab_8", "tab_9",
+];
+
+/// The names the first seven tabs had before tabs were bound by place: a keymap.toml written
+/// then keeps working.
+const TAB_ALIASES: [(&str, u8); 8] = [
+    ("tab_mandates", 0),
+    ("tab_users", 1),
+    ("tab_registrations", 2),
+    ("tab_trusts", 3),
+    ("tab_kit_slots", 4),
+    ("tab_audit", 5),
+    ("tab_drift", 6),
+    ("tab_approvals", 7),
+];
+
 macro_rules! actions {
-    ($($variant:ident = $name:literal, $mutates:literal, $desc:literal;)*) => {
+    (
+        [$($first:ident = $first_name:literal, $first_mutates:literal, $first_desc:literal;)*]
+        $($variant:ident = $name:literal, $mutates:literal, $desc:literal;)*
+    ) => {
         /// Everything a key can do.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum Action { $($variant),* }
+        pub enum Action {
+            /// Show the tab at this place in the bar (0 = the first).
+            Tab(u8),
+            $($first,)*
+            $($variant),*
+        }
 
         impl Action {
-            pub const ALL: &'static [Action] = &[$(Action::$variant),*];
+            /// Every action, in the order help lists them (the tabs after the tab keys).
+            pub const ALL: &'static [Action] = &[
+                $(Action::$first,)*
+                Action::Tab(0), Action::Tab(1), Action::Tab(2), Action::Tab(3), Action::Tab(4),
+                Action::Tab(5), Action::Tab(6), Action::Tab(7), Action::Tab(8),
+                $(Action::$variant),*
+            ];
 
             /// The name used in keymap.toml.
             pub fn name(self) -> &'static str {
-                match self { $(Action::$variant => $name),* }
+                match self {
+                    Action::Tab(n) => TAB_NAMES.get(usize::from(n)).copied().unwrap_or("tab"),
+                    $(Action::$first => $first_name,)*
+                    $(Action::$variant => $name),*
+                }
             }
 
-            /// One line for the help screen.
+            /// One line for the help screen (a tab's line is the registry's: see
+            /// [`Keymap::entries`]).
             pub fn description(self) -> &'static str {
-                match self { $(Action::$variant => $desc),* }
+                match self {
+                    Action::Tab(_) => "show a tab",
+                    $(Action::$first => $first_desc,)*
+                    $(Action::$variant => $desc),*
+                }
             }
 
             /// Whether the action changes data (greyed out in read-only mode).
             pub fn mutates(self) -> bool {
-                match self { $(Action::$variant => $mutates),* }
+                match self {
+                    Action::Tab(_) => false,
+                    $(Action::$first => $first_mutates,)*
+                    $(Action::$variant => $mutates),*
+                }
             }
 
             pub fn from_name(s: &str) -> Option<Action> {
-                match s { $($name => Some(Action::$variant),)* _ => None }
+                if let Some(n) = TAB_NAMES.iter().position(|t| *t == s) {
+                    return u8::try_from(n).ok().map(Action::Tab);
+                }
+                if let Some((_, n)) = TAB_ALIASES.iter().find(|(a, _)| *a == s) {
+                    return Some(Action::Tab(*n));
+                }
+                match s {
+                    $($first_name => Some(Action::$first),)*
+                    $($name => Some(Action::$variant),)*
+                    _ => None
+                }
             }
         }
     };
 }
 
 actions! {
-    Quit = "quit", false, "quit hubdeck";
+    [Quit = "quit", false, "quit hubdeck";
     Help = "help", false, "show this help";
     Palette = "palette", false, "command palette (:mandate NAME, :user EMAIL, :trust CODE, :registrations, :drift, :deleted, :since DATE, :until DATE, :env NAME, :quit)";
     NextTab = "next_tab", false, "next tab";
-    PrevTab = "prev_tab", false, "previous tab";
-    TabMandates = "tab_mandates", false, "Mandates tab";
-    TabUsers = "tab_users", false, "Users tab";
-    TabRegistrations = "tab_registrations", false, "Registrations tab";
-    TabTrusts = "tab_trusts", false, "Trusts tab";
-    TabKitSlots = "tab_kit_slots", false, "Kit slots tab";
-    TabAudit = "tab_audit", false, "Audit tab";
-    TabDrift = "tab_drift", false, "Drift tab (also :drift)";
-    TabApprovals = "tab_approvals", false, "Approvals tab: changes waiting for a second operator";
+    PrevTab = "prev_tab", false, "previous tab";]
     Up = "up", false, "move up";
     Down = "down", false, "move down";
     PageUp = "page_up", false, "previous page";
@@ -80,6 +130,7 @@ actions! {
     ToggleEnabled = "toggle_enabled", true, "enable/disable the selected user or membership";
     ResendInvite = "resend_invite", true, "resend the selected user's invitation";
     Repair = "repair", true, "preview and repair the selected drift row";
+    RepairClass = "repair_class", true, "repair every row of the selected drift row's class (count and preview first)";
     Restore = "restore", true, "restore the selected soft-deleted mandate (:deleted lists them)";
     ChangePlan = "change_plan", true, "change the selected mandate's plan";
     Export = "export", false, "export the audit rows (asks CSV or JSON)";
@@ -342,7 +393,8 @@ mod tests {
     #[test]
     fn defaults_bind_everything_and_avoid_tmux_keys() {
         let k = Keymap::build(&[DEFAULT_KEYMAP]).unwrap();
-        for a in Action::ALL {
+        // Tab keys exist for as many tabs as the registry has (tui_layout checks those).
+        for a in Action::ALL.iter().filter(|a| !matches!(a, Action::Tab(_))) {
             assert!(!k.keys_label(*a).is_empty(), "{a:?} unbound");
         }
         assert_eq!(
@@ -373,5 +425,19 @@ mod tests {
             assert!(Keymap::build(&[DEFAULT_KEYMAP, &src]).is_err(), "{bad}");
         }
         assert!(Keymap::build(&["[bindings]\nfly = [\"x\"]\n"]).is_err());
+    }
+
+    #[test]
+    fn tab_keys_bind_by_place_and_the_old_names_still_work() {
+        let k = Keymap::build(&[DEFAULT_KEYMAP]).unwrap();
+        assert_eq!(
+            k.actions(&ev(KeyCode::Char('2'), KeyModifiers::NONE)),
+            vec![Action::Tab(1)]
+        );
+        // A keymap.toml written when tabs had names keeps working.
+        let k = Keymap::build(&[DEFAULT_KEYMAP, "[bindings]\ntab_users = [\"F\"]\n"]).unwrap();
+        assert_eq!(k.keys_label(Action::Tab(1)), "F");
+        assert_eq!(Action::from_name("tab_drift"), Some(Action::Tab(6)));
+        assert_eq!(Action::Tab(7).name(), "tab_8");
     }
 }

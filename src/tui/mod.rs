@@ -14,6 +14,7 @@ pub mod clipboard;
 pub mod clock;
 pub mod event;
 pub mod keymap;
+pub mod msg;
 pub mod reveal_once;
 pub mod screens;
 pub mod task;
@@ -83,7 +84,7 @@ pub async fn run_app(services: Services, opts: AppOptions) -> anyhow::Result<()>
     let mouse = settings.ui.mouse;
     let mut terminal = TerminalModes::enter(mouse)?;
     if let Ok(size) = terminal.terminal.size() {
-        app.update(action::Msg::Resize(size.width, size.height));
+        app.update(msg::Msg::Resize(size.width, size.height));
     }
     let result = run_loop(&mut terminal.terminal, &mut app, services, opts.env_switch).await;
     drop(terminal);
@@ -160,7 +161,7 @@ async fn run_loop(
                 injected_panic();
             }
             for req in app.take_requests() {
-                if let action::Request::SwitchEnv { id, name } = req {
+                if let msg::Request::SwitchEnv { id, name } = req {
                     let tx = env_tx.clone();
                     let sw = env_switch.clone();
                     tokio::spawn(async move {
@@ -168,14 +169,14 @@ async fn run_loop(
                     });
                     continue;
                 }
-                if let action::Request::Cancel { id } = req {
+                if let msg::Request::Cancel { id } = req {
                     if let Some(h) = running.remove(&id) {
                         h.abort();
                     }
                     continue;
                 }
                 let op_id = match &req {
-                    action::Request::Op { id, .. } => Some(*id),
+                    msg::Request::Op { id, .. } => Some(*id),
                     _ => None,
                 };
                 let s = services.clone();
@@ -220,9 +221,9 @@ async fn run_loop(
                             Err(e) => tracing::warn!("theme for the new environment: {e}"),
                         }
                         services = new;
-                        action::Msg::EnvSwitched { id, result: Ok(config) }
+                        msg::Msg::EnvSwitched { id, result: Ok(config) }
                     }
-                    Err(e) => action::Msg::EnvSwitched {
+                    Err(e) => msg::Msg::EnvSwitched {
                         id,
                         result: Err(action::ErrorReport::from_anyhow(&e)),
                     },

@@ -436,3 +436,211 @@ fn the_rules_catch_a_violation_in_a_fake_tree() {
         assert!(got.starts_with(want), "{got} should start with {want}");
     }
 }
+
+// ---------- no import cycle inside the console ----------
+
+/// The console's top-level module a file belongs to (`app`, `screens`, `msg`, …; None for
+/// `tui/mod.rs`, the root that wires them together), and the module path of the file inside
+/// `tui` (`["app", "keys"]`, `["screens", "mandates"]` for its `mod.rs`).
+fn tui_module(rel: &str) -> (Option<String>, Vec<String>) {
+    let mut parts: Vec<String> = rel.split('/').map(str::to_string).collect();
+    let file = parts.pop().unwrap_or_default();
+    if file != "mod.rs" {
+        parts.push(file.trim_end_matches(".rs").to_string());
+    }
+    (parts.first().cloned(), parts)
+}
+
+/// The other top-level console modules a file (at module path `at`) names: `crate::tui::x`,
+/// grouped `crate::tui::{x, y}`, and `super::…` chains that climb to the console's root.
+fn tui_imports(text: &str, at: &[String]) -> Vec<String> {
+    let code = code_only(text);
+    let mut out = Vec::new();
+    let idents = |s: &str| -> Vec<String> {
+        let s = s.trim_start();
+        if let Some(group) = s.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            group[..end]
+                .split(',')
+                .filter_map(|p| {
+                    let id: String = p
+                        .trim()
+                        .chars()
+                        .take_while(|c| c.is_alphanumeric() || *c == '_')
+                        .collect();
+                    (!id.is_empty()).then_some(id)
+                })
+                .collect()
+        } else {
+            let id: String = s
+                .chars()
+                .take_while(|c| c.is_alphanumeric() || *c == '_')
+                .collect();
+            if id.is_empty() { Vec::new() } else { vec![id] }
+        }
+    };
+    let squashed: String = code.split_whitespace().collect::<Vec<_>>().join(" ");
+    let squashed = squashed.replace(" ::", "::").replace(":: ", "::");
+    for (i, _) in squashed.match_indices("crate::tui::") {
+        out.extend(idents(&squashed[i + "crate::tui::".len()..]));
+    }
+    let bytes = squashed.as_bytes();
+    let mut i = 0;
+    while let Some(pos) = squashed[i..].find("super::") {
+        let start = i + pos;
+        // Only the start of a chain (not the second `super` of `super::super`).
+        let preceded = start >= 2 && &squashed[start - 2..start] == "::";
+        let word_start =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let mut n = 0;
+        let mut j = start;
+        while squashed[j..].starts_with("super::") {
+            n += 1;
+            j += "super::".len();
+        }
+        i = j;
+        if preceded || !word_start || n > at.len() {
+            continue;
+        }
+        let base = &at[..at.len() - n];
+        if base.is_empty() {
+            out.extend(idents(&squashed[j..]));
+        }
+    }
+    out
+}
+
+/// Every edge `from → to` between top-level console modules, with a file that makes it.
+fn tui_edges(tui: &Path) -> std::collections::BTreeMap<(String, String), String> {
+    let mut edges = std::collections::BTreeMap::new();
+    for file in rust_files(tui) {
+        let rel = file
+            .strip_prefix(tui)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        let (Some(from), at) = tui_module(&rel) else {
+            continue;
+        };
+        let text = std::fs::read_to_string(&file).unwrap();
+        for to in tui_imports(&text, &at) {
+            let a_module = tui.join(&to).is_dir() || tui.join(format!("{to}.rs")).exists();
+            if to != from && a_module {
+                edges
+                    .entry((from.clone(), to))
+                    .or_insert_with(|| format!("src/tui/{rel}"));
+            }
+        }
+    }
+    edges
+}
+
+/// A cycle among the console's top-level modules, as `a → b → … → a` with the files.
+fn tui_cycle(tui: &Path) -> Option<String> {
+    let edges = tui_edges(tui);
+    let nodes: std::collections::BTreeSet<&String> =
+        edges.keys().flat_map(|(a, b)| [a, b]).collect();
+    // Depth-first search with the path on the stack.
+    fn visit<'a>(
+        n: &'a String,
+        edges: &'a std::collections::BTreeMap<(String, String), String>,
+        path: &mut Vec<&'a String>,
+        done: &mut std::collections::BTreeSet<&'a String>,
+    ) -> Option<String> {
+        if let Some(i) = path.iter().position(|p| *p == n) {
+            let mut cycle: Vec<&String> = path[i..].to_vec();
+            cycle.push(n);
+            let steps: Vec<String> = cycle
+                .windows(2)
+                .map(|w| {
+                    let file = &edges[&(w[0].clone(), w[1].clone())];
+                    format!("{} → {} ({file})", w[0], w[1])
+                })
+                .collect();
+            return Some(steps.join(", "));
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n);
+        for ((a, b), _) in edges.range((n.clone(), String::new())..) {
+            if a != n {
+                break;
+            }
+            if let Some(c) = visit(b, edges, path, done) {
+                return Some(c);
+            }
+        }
+        path.pop();
+        done.insert(n);
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for n in nodes {
+        if let Some(c) = visit(n, &edges, &mut Vec::new(), &mut done) {
+            return Some(c);
+        }
+    }
+    None
+}
+
+/// The console's modules import one way (action and the widgets at the bottom, the screens
+/// above them, the loop's messages above the screens, the router on top): no cycle.
+#[test]
+fn no_import_cycle_inside_src_tui() {
+    let tui = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/tui");
+    let edges = tui_edges(&tui);
+    // The scanner sees the arrows that are allowed, so an empty result is not a blind one.
+    for (from, to) in [
+        ("screens", "widgets"),
+        ("app", "screens"),
+        ("msg", "screens"),
+        ("widgets", "action"),
+        ("app", "msg"),
+    ] {
+        assert!(
+            edges.contains_key(&(from.to_string(), to.to_string())),
+            "the scanner missed {from} → {to}: {edges:#?}"
+        );
+    }
+    assert_eq!(tui_cycle(&tui), None, "an import cycle inside src/tui");
+}
+
+/// The cycle check catches a cycle made through `crate::tui::…` and through `super::…`, and
+/// not one written in a comment.
+#[test]
+fn the_cycle_check_catches_a_cycle_in_a_fake_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let tui = dir.path();
+    let write = |rel: &str, text: &str| {
+        let p = tui.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "mod.rs",
+        "pub mod action;\npub mod app;\npub mod widgets;\n",
+    );
+    write(
+        "action.rs",
+        "// crate::tui::app::App\nuse super::widgets::X;\n",
+    );
+    write("widgets/mod.rs", "use crate::tui::{theme, action};\n");
+    write("app/mod.rs", "use crate::tui::action::Msg;\n");
+    assert_eq!(
+        tui_cycle(tui).as_deref(),
+        Some("action → widgets (src/tui/action.rs), widgets → action (src/tui/widgets/mod.rs)")
+    );
+    write("action.rs", "// crate::tui::app::App\n");
+    assert_eq!(tui_cycle(tui), None);
+    write("app/keys.rs", "use super::super::widgets::Y;\n");
+    write(
+        "widgets/table.rs",
+        "fn f() -> crate :: tui :: app :: App { todo!() }\n",
+    );
+    assert!(
+        tui_cycle(tui).is_some_and(|c| c.contains("app → widgets") && c.contains("widgets → app")),
+        "{:?}",
+        tui_cycle(tui)
+    );
+}

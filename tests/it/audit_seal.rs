@@ -7,7 +7,6 @@ use std::path::PathBuf;
 
 use hubdeck::service::Actor;
 use hubdeck::service::seal::{SealKey, VerifyReport, public_key};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::mandates::{create, services};
@@ -74,18 +73,18 @@ async fn some_history(db: &TestDb) -> Uuid {
 }
 
 /// Runs `sql` as a superuser with every trigger off (what an attacker with that power does).
-async fn tamper(pool: &PgPool, sql: &str) {
+async fn tamper(pool: &hubdeck::store::Db, sql: &str) {
     let mut c = pool.acquire().await.unwrap();
     sqlx::query("SET session_replication_role = replica")
-        .execute(&mut *c)
+        .execute(&mut c)
         .await
         .unwrap();
     sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
-        .execute(&mut *c)
+        .execute(&mut c)
         .await
         .unwrap();
     sqlx::query("RESET session_replication_role")
-        .execute(&mut *c)
+        .execute(&mut c)
         .await
         .unwrap();
 }
@@ -227,7 +226,7 @@ async fn a_transaction_open_across_a_seal_is_sealed_next_time_without_an_alarm()
          VALUES ($1, 'MANDATE_CREATED', now() - interval '1 day')",
     )
     .bind(late)
-    .execute(&mut *open)
+    .execute(&mut open)
     .await
     .unwrap();
     let first = seal(&db, &k).await;

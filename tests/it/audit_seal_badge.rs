@@ -42,16 +42,16 @@ async fn the_audit_tab_verifies_the_seals_once_then_counts_and_a_new_session_nam
     // A superuser edits a sealed row with the triggers off.
     let mut c = db.pool.acquire().await.unwrap();
     sqlx::query("SET session_replication_role = replica")
-        .execute(&mut *c)
+        .execute(&mut c)
         .await
         .unwrap();
     sqlx::query("UPDATE users_audit SET action = 'ENABLED' WHERE id = $1")
         .bind(sealed)
-        .execute(&mut *c)
+        .execute(&mut c)
         .await
         .unwrap();
     sqlx::query("RESET session_replication_role")
-        .execute(&mut *c)
+        .execute(&mut c)
         .await
         .unwrap();
     drop(c);

@@ -11,7 +11,6 @@ use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{MandateId, MandateRoleId, MembershipId, PageQuery, UserSub};
 use hubdeck::service::bulk::{BulkAction, BulkTarget, RowOutcome};
 use hubdeck::service::{ServiceError, Services};
-use sqlx::PgPool;
 use tokio::sync::Barrier;
 use uuid::Uuid;
 
@@ -23,7 +22,7 @@ fn member() -> MandateRoleId {
     mandate_roles::MEMBER.into()
 }
 
-async fn roles_of(pool: &PgPool, membership: Uuid) -> Vec<Uuid> {
+async fn roles_of(pool: &hubdeck::store::Db, membership: Uuid) -> Vec<Uuid> {
     sqlx::query_scalar(
         "SELECT mandate_role_id FROM user_mandate_role WHERE user_mandate_id = $1 ORDER BY 1",
     )
@@ -33,7 +32,7 @@ async fn roles_of(pool: &PgPool, membership: Uuid) -> Vec<Uuid> {
     .unwrap()
 }
 
-async fn role_audits(pool: &PgPool, m: MandateId) -> Vec<(UserSub, serde_json::Value)> {
+async fn role_audits(pool: &hubdeck::store::Db, m: MandateId) -> Vec<(UserSub, serde_json::Value)> {
     sqlx::query_as(
         "SELECT target_user_id, details FROM mandate_audit WHERE mandate_id = $1 \
          AND action = 'MEMBER_ROLES_SET' ORDER BY created_at, id",
@@ -54,7 +53,7 @@ struct Clinic {
 
 /// «Bulk Clinic»: alice is the only admin; bob already a member; carol has no role; dave is
 /// outside the search ("clinic.example").
-async fn clinic(svc: &Services, pool: &PgPool) -> Clinic {
+async fn clinic(svc: &Services, pool: &hubdeck::store::Db) -> Clinic {
     let m = create(svc, "Bulk Clinic").await;
     let mk = async |email: &str, roles: &[Uuid]| {
         let sub = cached_user(pool, email, email).await;

@@ -36,7 +36,7 @@ fn text(out: &Output) -> (String, String) {
     )
 }
 
-async fn insert_mandates(pool: &sqlx::PgPool, n: i32, name_len: usize) {
+async fn insert_mandates(pool: &hubdeck::store::Db, n: i32, name_len: usize) {
     sqlx::query(
         "INSERT INTO mandate (name, label) \
          SELECT 'Mandate ' || lpad(g::text, 5, '0') || ' ' || repeat('x', $2), repeat('l', $2) \

@@ -7,14 +7,13 @@ use hubdeck::domain::{MandateId, RoleRef};
 use hubdeck::service::mandates::MandatePatch;
 use hubdeck::service::versions::Version;
 use hubdeck::service::{Actor, ServiceError, Services};
-use sqlx::PgPool;
 
 use crate::audit::hubdeck;
 use crate::mandates::{cached_user, create, grant, services};
 use crate::support::pg::fresh_db;
 
 /// A signed-in SysAdmin whose email the directory cache knows (so conflicts can name them).
-async fn named_sysadmin(pool: &PgPool, email: &str) -> Actor {
+async fn named_sysadmin(pool: &hubdeck::store::Db, email: &str) -> Actor {
     let sub = cached_user(pool, email, "Named Admin").await;
     grant(pool, sub, RoleRef::Admin).await;
     Actor::Operator(
@@ -24,7 +23,7 @@ async fn named_sysadmin(pool: &PgPool, email: &str) -> Actor {
     )
 }
 
-async fn state(pool: &PgPool, id: MandateId) -> (Option<String>, bool) {
+async fn state(pool: &hubdeck::store::Db, id: MandateId) -> (Option<String>, bool) {
     sqlx::query_as("SELECT label, enabled FROM mandate WHERE id = $1")
         .bind(id)
         .fetch_one(pool)

@@ -80,7 +80,7 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
     );
     // The indexes dropped for the load are all back, exactly as the migrations define them.
     let fresh = pg::fresh_db().await;
-    let index_defs = |pool: sqlx::PgPool| async move {
+    let index_defs = |pool: hubdeck::store::Db| async move {
         sqlx::query_scalar::<_, String>(
             "SELECT indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
         )
@@ -111,7 +111,7 @@ async fn generator_is_deterministic_and_reuses_an_unchanged_dataset() {
     assert!(with_plan > 0);
 
     // The same first page of the Mandates list (the product's own query) in both databases.
-    let first = |pool: sqlx::PgPool| async move {
+    let first = |pool: hubdeck::store::Db| async move {
         hubdeck::store::mandates::list(
             &pool,
             &hubdeck::domain::PageQuery::new(1, 50),
@@ -458,7 +458,7 @@ fn assert_index_plan(what: &str, plan: &[String]) {
 }
 
 /// EXPLAIN of the users page statement with its real binds (the planner sees the values).
-async fn explain_users(pool: &sqlx::PgPool, q: &PageQuery, _params: &[&str]) -> Vec<String> {
+async fn explain_users(pool: &hubdeck::store::Db, q: &PageQuery, _params: &[&str]) -> Vec<String> {
     hubdeck::store::users::explain_page(pool, q, &[])
         .await
         .unwrap()
@@ -523,6 +523,7 @@ async fn list_page_queries_use_indexes_on_a_generated_dataset() {
         .connect(&db.url)
         .await
         .unwrap();
+    let noseq = hubdeck::store::Db::from(noseq);
     let q = PageQuery::new(1, 50)
         .filter("enabled", ["true"])
         .sort("name", SortDir::Asc);

@@ -459,7 +459,7 @@ struct CachedRow {
     status: String,
 }
 
-async fn cached_live(db: &sqlx::PgPool) -> Vec<CachedRow> {
+async fn cached_live(db: &hubdeck::store::Db) -> Vec<CachedRow> {
     sqlx::query_as(
         "SELECT sub, email, enabled, status FROM directory_user WHERE gone_at IS NULL ORDER BY sub",
     )

@@ -6,14 +6,13 @@ use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{MandateId, RoleRef, UserSub};
 use hubdeck::service::ServiceError;
 use hubdeck::service::drift::{DriftClass, DriftTarget};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::mandates::{cached_user, create, grant, raw_member};
 use crate::registration::{cli, local_services, req};
 use crate::support::{moto, pg};
 
-async fn mark_gone(pool: &PgPool, sub: UserSub) {
+async fn mark_gone(pool: &hubdeck::store::Db, sub: UserSub) {
     sqlx::query("UPDATE directory_user SET gone_at = now() WHERE sub = $1")
         .bind(sub)
         .execute(pool)
@@ -21,7 +20,7 @@ async fn mark_gone(pool: &PgPool, sub: UserSub) {
         .unwrap();
 }
 
-async fn scalar(pool: &PgPool, sql: &str, id: Uuid) -> i64 {
+async fn scalar(pool: &hubdeck::store::Db, sql: &str, id: Uuid) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
         .fetch_one(pool)
@@ -29,7 +28,12 @@ async fn scalar(pool: &PgPool, sql: &str, id: Uuid) -> i64 {
         .unwrap()
 }
 
-async fn mandate_audit(pool: &PgPool, m: MandateId, action: &str, user: UserSub) -> i64 {
+async fn mandate_audit(
+    pool: &hubdeck::store::Db,
+    m: MandateId,
+    action: &str,
+    user: UserSub,
+) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = $2 \
          AND target_user_id = $3",
@@ -42,7 +46,7 @@ async fn mandate_audit(pool: &PgPool, m: MandateId, action: &str, user: UserSub)
     .unwrap()
 }
 
-async fn users_audit(pool: &PgPool, user: UserSub, action: &str) -> i64 {
+async fn users_audit(pool: &hubdeck::store::Db, user: UserSub, action: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM users_audit WHERE user_id = $1 AND action = $2")
         .bind(user)
         .bind(action)
@@ -433,7 +437,7 @@ async fn cognito_services(t: &pg::TestDb, days: i32) -> hubdeck::service::Servic
     )
 }
 
-async fn backdate_invitation(pool: &PgPool, sub: UserSub, days: i32) {
+async fn backdate_invitation(pool: &hubdeck::store::Db, sub: UserSub, days: i32) {
     sqlx::query(
         "UPDATE directory_user SET created_at = now() - make_interval(days => $2) WHERE sub = $1",
     )

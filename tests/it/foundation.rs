@@ -48,7 +48,7 @@ async fn migrate_command_twice_is_a_noop() {
     }
 }
 
-async fn expect_unique(db: &sqlx::PgPool, sql: &str, constraint: &str) {
+async fn expect_unique(db: &hubdeck::store::Db, sql: &str, constraint: &str) {
     let err = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
         .execute(db)
         .await

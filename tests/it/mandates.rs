@@ -11,7 +11,6 @@ use hubdeck::domain::{MandateId, PageQuery, PageQueryError, PermissionRef, RoleR
 use hubdeck::service::mandates::MandateInput;
 use hubdeck::service::{Actor, Operator, ServiceError, Services};
 use hubdeck::store::mandates::{self as mstore, MandateScope};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::support::pg::{self, TestDb};
@@ -21,11 +20,11 @@ use crate::support::pg::{self, TestDb};
 // ---------------------------------------------------------------------------------------------
 
 /// Services on `pool` with the embedded LocalDirectory.
-pub(crate) fn services_on(db: &TestDb, pool: PgPool) -> Services {
+pub(crate) fn services_on(db: &TestDb, pool: hubdeck::store::Db) -> Services {
     Services::new(pool.clone(), directory_for(pool), Arc::new(db.settings()))
 }
 
-fn directory_for(pool: PgPool) -> Arc<dyn hubdeck::directory::Directory> {
+fn directory_for(pool: hubdeck::store::Db) -> Arc<dyn hubdeck::directory::Directory> {
     Arc::new(hubdeck::directory::local::LocalDirectory::new(pool))
 }
 
@@ -35,7 +34,7 @@ pub(crate) fn services(db: &TestDb) -> Services {
 
 /// A signed-in SysAdmin: a user granted the global ADMIN role (every global permission),
 /// signed in by loading their permissions from the grants (fresh authority re-reads them).
-pub(crate) async fn sysadmin(pool: &PgPool) -> Actor {
+pub(crate) async fn sysadmin(pool: &hubdeck::store::Db) -> Actor {
     let sub = UserSub::new_v4();
     grant(pool, sub, RoleRef::Admin).await;
     let op = hubdeck::service::actor::load_operator(pool, sub, "root@example.org")
@@ -46,7 +45,7 @@ pub(crate) async fn sysadmin(pool: &PgPool) -> Actor {
 }
 
 /// Grants the global role `role` to `sub` (fixture; `set_roles` is tested in users).
-pub(crate) async fn grant(pool: &PgPool, sub: UserSub, role: RoleRef) {
+pub(crate) async fn grant(pool: &hubdeck::store::Db, sub: UserSub, role: RoleRef) {
     sqlx::query("INSERT INTO user_role (user_id, role_id) VALUES ($1, $2)")
         .bind(sub)
         .bind(role.id())
@@ -66,7 +65,11 @@ pub(crate) fn operator(sub: UserSub) -> Actor {
 
 /// Puts an identity into the directory cache and its profile (test data for listings; the
 /// cache is what the members list joins).
-pub(crate) async fn cached_user(pool: &PgPool, email: &str, full_name: &str) -> UserSub {
+pub(crate) async fn cached_user(
+    pool: &hubdeck::store::Db,
+    email: &str,
+    full_name: &str,
+) -> UserSub {
     let sub = UserSub::new_v4();
     sqlx::query(
         "INSERT INTO directory_user (sub, username, email, enabled, status) VALUES ($1, $2, $2, true, 'CONFIRMED')",
@@ -88,7 +91,7 @@ pub(crate) async fn cached_user(pool: &PgPool, email: &str, full_name: &str) -> 
 /// Inserts a membership with roles directly (fixture data; the service paths are tested
 /// separately).
 pub(crate) async fn raw_member(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     mandate: MandateId,
     sub: UserSub,
     roles: &[Uuid],
@@ -130,7 +133,7 @@ pub(crate) async fn create(svc: &Services, name: &str) -> MandateId {
     .id
 }
 
-pub(crate) async fn count(pool: &PgPool, sql: &str, id: MandateId) -> i64 {
+pub(crate) async fn count(pool: &hubdeck::store::Db, sql: &str, id: MandateId) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
         .fetch_one(pool)
@@ -138,7 +141,7 @@ pub(crate) async fn count(pool: &PgPool, sql: &str, id: MandateId) -> i64 {
         .unwrap()
 }
 
-pub(crate) async fn audit_rows(pool: &PgPool, id: MandateId) -> i64 {
+pub(crate) async fn audit_rows(pool: &hubdeck::store::Db, id: MandateId) -> i64 {
     count(
         pool,
         "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1",
@@ -147,7 +150,7 @@ pub(crate) async fn audit_rows(pool: &PgPool, id: MandateId) -> i64 {
     .await
 }
 
-pub(crate) async fn audit_actions(pool: &PgPool, id: MandateId) -> Vec<String> {
+pub(crate) async fn audit_actions(pool: &hubdeck::store::Db, id: MandateId) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT action FROM mandate_audit WHERE mandate_id = $1 ORDER BY created_at, id",
     )
@@ -235,7 +238,7 @@ async fn create_writes_mandate_billing_and_trialing_subscription_together() {
 async fn create_failure_leaves_no_partial_rows() {
     let db = pg::fresh_db().await;
     let svc = services(&db);
-    let totals = |p: PgPool| async move {
+    let totals = |p: hubdeck::store::Db| async move {
         let n: (i64, i64, i64, i64) = sqlx::query_as(
             "SELECT (SELECT count(*) FROM mandate), (SELECT count(*) FROM mandate_billing_settings), \
              (SELECT count(*) FROM mandate_subscription), (SELECT count(*) FROM mandate_audit)",
@@ -858,7 +861,7 @@ fn named(name: &str, enabled: bool) -> MandateInput {
     }
 }
 
-async fn live_named(pool: &PgPool, name: &str) -> i64 {
+async fn live_named(pool: &hubdeck::store::Db, name: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM mandate WHERE lower(name) = lower($1) AND deleted_at IS NULL",
     )

@@ -13,7 +13,6 @@ use hubdeck::domain::{Email, MandateId, MandateRoleId, PageQuery, PageQueryError
 use hubdeck::service::members::MemberRef;
 use hubdeck::service::{Actor, ServiceError, Services};
 use hubdeck::store::members as mstore;
-use sqlx::PgPool;
 use tokio::sync::Barrier;
 use tracing_subscriber::layer::SubscriberExt;
 use uuid::Uuid;
@@ -32,7 +31,7 @@ fn member_role() -> Vec<MandateRoleId> {
     vec![mandate_roles::MEMBER.into()]
 }
 
-pub(crate) async fn admins(pool: &PgPool, mandate: MandateId) -> i64 {
+pub(crate) async fn admins(pool: &hubdeck::store::Db, mandate: MandateId) -> i64 {
     let mut conn = pool.acquire().await.unwrap();
     mstore::count_admins(&mut conn, mandate).await.unwrap()
 }
@@ -253,7 +252,7 @@ async fn last_admin_cannot_be_removed_demoted_or_disabled() {
 // ---------------------------------------------------------------------------------------------
 
 /// Creates an identity in the directory and mirrors it into the directory cache.
-async fn identity(svc: &Services, pool: &PgPool, email: &str) -> UserSub {
+async fn identity(svc: &Services, pool: &hubdeck::store::Db, email: &str) -> UserSub {
     let id = svc
         .directory
         .create_user(&NewIdentity {
@@ -277,7 +276,7 @@ async fn identity(svc: &Services, pool: &PgPool, email: &str) -> UserSub {
     id.sub
 }
 
-async fn tiny_plan(pool: &PgPool, key: &str, max: i32) {
+async fn tiny_plan(pool: &hubdeck::store::Db, key: &str, max: i32) {
     sqlx::query("INSERT INTO plan (key, name, trial_days, max_members) VALUES ($1, $1, 0, $2)")
         .bind(key)
         .bind(max)
@@ -610,7 +609,7 @@ fn statements_so_far() -> usize {
 
 /// Builds a mandate with `n` members: directory cache + profiles + duplicated labels + a
 /// feature-instance role, in a handful of set-based statements.
-async fn populate(pool: &PgPool, m: MandateId, n: i32) {
+async fn populate(pool: &hubdeck::store::Db, m: MandateId, n: i32) {
     sqlx::query(
         "WITH u AS (SELECT g, gen_random_uuid() AS sub FROM generate_series(1, $2) g), \
          du AS (INSERT INTO directory_user (sub, username, email, enabled, status) \

@@ -6,7 +6,6 @@
 use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use crate::support::pg::fresh_db;
 use crate::support::pg_proxy::{Fault, PgProxy};
@@ -68,7 +67,7 @@ fn json(r: &Run) -> serde_json::Value {
     })
 }
 
-async fn trust_hash(pool: &PgPool, code: &str) -> Option<String> {
+async fn trust_hash(pool: &hubdeck::store::Db, code: &str) -> Option<String> {
     sqlx::query_scalar("SELECT api_key_hash FROM trust WHERE code = $1")
         .bind(code)
         .fetch_optional(pool)
@@ -76,7 +75,7 @@ async fn trust_hash(pool: &PgPool, code: &str) -> Option<String> {
         .expect("read trust")
 }
 
-async fn audit_count(pool: &PgPool, code: &str, action: &str) -> i64 {
+async fn audit_count(pool: &hubdeck::store::Db, code: &str, action: &str) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM trusts_audit a JOIN trust t ON t.id = a.trust_id \
          WHERE t.code = $1 AND a.action = $2",
@@ -243,7 +242,10 @@ async fn a_drop_mid_statement_says_nothing_was_changed() {
 // Keys are handed over exactly once, or flagged
 // ---------------------------------------------------------------------------------------------
 
-async fn unconfirmed_since(pool: &PgPool, code: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+async fn unconfirmed_since(
+    pool: &hubdeck::store::Db,
+    code: &str,
+) -> Option<chrono::DateTime<chrono::Utc>> {
     sqlx::query_scalar("SELECT keys_unconfirmed_since FROM trust WHERE code = $1")
         .bind(code)
         .fetch_one(pool)
@@ -448,7 +450,7 @@ async fn keys_that_cannot_be_written_leave_the_trust_flagged_until_rotated() {
 
 /// Polls until `sql` (one bool) is true; panics with `what` after a minute (a hang is a
 /// failure, never a timing assertion on success).
-async fn eventually(pool: &PgPool, sql: &'static str, what: &str) {
+async fn eventually(pool: &hubdeck::store::Db, sql: &'static str, what: &str) {
     for _ in 0..600 {
         let done: bool = sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql);
         if done {
@@ -479,6 +481,8 @@ async fn the_console_records_the_hand_over_only_when_the_keys_are_acknowledged()
     t.keys(&["Enter"]);
     t.wait_for(&["shown once", "Trust API key"]);
     assert!(unconfirmed_since(&db.pool, "LEEDS").await.is_some());
+    // The reveal is audited (never the keys) before the operator sees them.
+    assert_eq!(audit_count(&db.pool, "LEEDS", "KEYS_REVEALED").await, 1);
     // The session ends with the keys on screen, never acknowledged.
     drop(t);
     assert!(
@@ -497,6 +501,7 @@ async fn the_console_records_the_hand_over_only_when_the_keys_are_acknowledged()
     t.keys(&["y"]);
     let cap = t.wait_for(&["Keys rotated", "Trust API key"]);
     let key = key_on_screen(&cap, "hubk").unwrap_or_else(|| panic!("no key on screen:\n{cap}"));
+    assert_eq!(audit_count(&db.pool, "LEEDS", "KEYS_REVEALED").await, 2);
     t.keys(&["Enter"]);
     t.wait_for(&["last four characters"]);
     let last4: String = key.chars().skip(key.chars().count() - 4).collect();
@@ -592,11 +597,9 @@ async fn cli_works_through_pgbouncer_session_pooling() {
     cli_suite_through(crate::support::pgbouncer::PoolMode::Session).await;
 }
 
-/// Not yet: Debian 12's PgBouncer 1.18 cannot carry the driver's prepared statements across
-/// backends (the driver prepares, syncs, then binds; a transaction pooler may hand the bind to
-/// another backend). `doctor` detects the mode and says so (below); run it by hand with
-/// `--ignored` against PgBouncer >= 1.21 with max_prepared_statements > 0.
-#[ignore = "needs PgBouncer >= 1.21 (max_prepared_statements) or unnamed pipelined statements in the driver"]
+/// Through a transaction pooler (Debian 12's PgBouncer 1.18, which carries no prepared
+/// statements across server connections): hubdeck sends every statement unnamed and inside a
+/// transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_works_through_pgbouncer_transaction_pooling() {
     cli_suite_through(crate::support::pgbouncer::PoolMode::Transaction).await;
@@ -667,12 +670,9 @@ async fn doctor_reports_the_pooler_mode_it_detects() {
             .contains("transaction pooling detected"),
         "{line}"
     );
-    assert_eq!(line["status"], "warn", "{line}");
+    assert_eq!(line["status"], "pass", "handled by hubdeck: {line}");
     assert!(
-        line["remedy"]
-            .as_str()
-            .unwrap()
-            .contains("max_prepared_statements"),
+        line["detail"].as_str().unwrap().contains("unnamed"),
         "{line}"
     );
     let line = pooler_line(&transaction.url(&db.name), "session").await;
@@ -684,6 +684,40 @@ async fn doctor_reports_the_pooler_mode_it_detects() {
         "{line}"
     );
     assert_eq!(line["status"], "fail", "configured otherwise: {line}");
+    assert!(
+        line["remedy"]
+            .as_str()
+            .unwrap()
+            .contains("database.pooler = \"transaction\""),
+        "{line}"
+    );
+}
+
+/// The migrator holds a session lock across its transactions, which a transaction pooler
+/// cannot keep: `migrate` through one refuses and says to connect directly; nothing is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_through_a_transaction_pooler_refuses_and_says_why() {
+    use crate::support::pgbouncer::{PgBouncer, PoolMode};
+    let db = crate::support::pg::empty_db().await;
+    let bouncer = PgBouncer::start(PoolMode::Transaction);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = command(&bouncer.url(&db.name), dir.path(), &["migrate"]);
+    cmd.env("HUBDECK_DIRECTORY__KIND", "local")
+        .env("HUBDECK_DATABASE__POOLER", "transaction");
+    let out = tokio::task::spawn_blocking(move || cmd.output().expect("run"))
+        .await
+        .expect("join");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("cannot run through a transaction pooler") && stderr.contains("directly"),
+        "{stderr}"
+    );
+    let applied: bool = sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations') IS NOT NULL")
+        .fetch_one(&db.pool)
+        .await
+        .expect("ask");
+    assert!(!applied, "nothing was applied");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{Email, MandateId, MandateRoleId, PageQuery, UserSub};
 use hubdeck::service::members::MemberRef;
 use hubdeck::service::{Actor, ServiceError, Services};
-use sqlx::PgPool;
 
 use crate::mandates::{cached_user, create, raw_member, services};
 use crate::support::pg;
@@ -27,14 +26,14 @@ async fn identity(svc: &Services, email: &str) -> UserSub {
 }
 
 /// `n` cached members with the member role.
-async fn fill(pool: &PgPool, m: MandateId, n: usize, tag: &str) {
+async fn fill(pool: &hubdeck::store::Db, m: MandateId, n: usize, tag: &str) {
     for i in 0..n {
         let sub = cached_user(pool, &format!("{tag}{i}@example.org"), "Filler").await;
         raw_member(pool, m, sub, &[mandate_roles::MEMBER]).await;
     }
 }
 
-async fn live_plan(pool: &PgPool, m: MandateId) -> (String, String) {
+async fn live_plan(pool: &hubdeck::store::Db, m: MandateId) -> (String, String) {
     sqlx::query_as(
         "SELECT plan_key, status FROM mandate_subscription WHERE mandate_id = $1 \
          AND status IN ('trialing', 'active', 'past_due')",
@@ -45,7 +44,7 @@ async fn live_plan(pool: &PgPool, m: MandateId) -> (String, String) {
     .unwrap()
 }
 
-async fn plan_audits(pool: &PgPool, m: MandateId) -> i64 {
+async fn plan_audits(pool: &hubdeck::store::Db, m: MandateId) -> i64 {
     sqlx::query_scalar(
         "SELECT count(*) FROM mandate_audit WHERE mandate_id = $1 AND action = 'MANDATE_PLAN_CHANGED'",
     )
@@ -143,7 +142,7 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
     let b = create(&svc, "Beta").await;
     fill(&t.pool, a, 30, "a").await;
 
-    let c = svc.change_plan(&root, a, " team ").await.unwrap();
+    let c = svc.change_plan(&root, a, " team ", None).await.unwrap();
     assert_eq!(c.before.as_ref().unwrap().plan_key, "TRIAL_14D");
     assert_eq!(c.after.plan_key, "TEAM");
     assert_eq!(c.after.status, "active");
@@ -201,7 +200,10 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
     assert_eq!(values, vec!["TEAM", "TRIAL_14D"]);
 
     // Below the current member count: refused, nothing written.
-    let err = svc.change_plan(&root, a, "TRIAL_14D").await.unwrap_err();
+    let err = svc
+        .change_plan(&root, a, "TRIAL_14D", None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, ServiceError::CapacityExceeded(_)), "{err:?}");
     assert_eq!(err.exit_code(), 3);
     assert!(
@@ -215,9 +217,9 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
     );
     assert_eq!(plan_audits(&t.pool, a).await, 1);
     // Same plan, unknown plan, deleted mandate, not a SysAdmin.
-    let same = svc.change_plan(&root, a, "TEAM").await.unwrap_err();
+    let same = svc.change_plan(&root, a, "TEAM", None).await.unwrap_err();
     assert_eq!(same.exit_code(), 3, "{same}");
-    let unknown = svc.change_plan(&root, a, "GOLD").await.unwrap_err();
+    let unknown = svc.change_plan(&root, a, "GOLD", None).await.unwrap_err();
     assert_eq!(unknown.exit_code(), 2, "{unknown}");
     assert!(
         unknown
@@ -225,10 +227,10 @@ async fn plan_change_is_audited_in_one_transaction_and_the_list_filters_by_plan(
             .contains("known: TRIAL_14D, STARTER, TEAM, ENTERPRISE")
     );
     let nobody = crate::mandates::operator(UserSub::new_v4());
-    let denied = svc.change_plan(&nobody, b, "TEAM").await.unwrap_err();
+    let denied = svc.change_plan(&nobody, b, "TEAM", None).await.unwrap_err();
     assert_eq!(denied.exit_code(), 4);
     svc.soft_delete_mandate(&root, b).await.unwrap();
-    let deleted = svc.change_plan(&root, b, "TEAM").await.unwrap_err();
+    let deleted = svc.change_plan(&root, b, "TEAM", None).await.unwrap_err();
     assert!(
         deleted.to_string().contains("restore it first"),
         "{deleted}"
@@ -247,7 +249,7 @@ async fn plan_change_and_member_add_race_never_exceed_the_capacity() {
     let mut change_won = 0;
     for round in 0..8 {
         let m = create(&svc, &format!("Race {round}")).await;
-        svc.change_plan(&root, m, "STARTER").await.unwrap();
+        svc.change_plan(&root, m, "STARTER", None).await.unwrap();
         fill(&t.pool, m, 25, &format!("r{round}-")).await;
         let newcomer = identity(&svc, &format!("new{round}@example.org")).await;
         let role: Vec<MandateRoleId> = vec![mandate_roles::MEMBER.into()];
@@ -258,7 +260,7 @@ async fn plan_change_and_member_add_race_never_exceed_the_capacity() {
                 .map(|_| ())
         });
         let change = tokio::spawn(async move {
-            s2.change_plan(&Actor::cli(), m, "TRIAL_14D")
+            s2.change_plan(&Actor::cli(), m, "TRIAL_14D", None)
                 .await
                 .map(|_| ())
         });

@@ -9,11 +9,10 @@ use hubdeck::store::mandates::{self, MandateScope};
 use hubdeck::store::members as mstore;
 use hubdeck::store::query::PROBE_ROWS;
 use hubdeck::store::users as ustore;
-use sqlx::PgPool;
 
 use crate::support::pg;
 
-async fn insert_mandates(pool: &PgPool, n: u64) {
+async fn insert_mandates(pool: &hubdeck::store::Db, n: u64) {
     sqlx::query(
         "INSERT INTO mandate (name, label, enabled, created_at) \
          SELECT 'Mandate ' || lpad(g::text, 7, '0'), \
@@ -29,7 +28,7 @@ async fn insert_mandates(pool: &PgPool, n: u64) {
 }
 
 /// Runs statements without binds, one after the other.
-async fn exec(pool: &PgPool, statements: &[&'static str]) {
+async fn exec(pool: &hubdeck::store::Db, statements: &[&'static str]) {
     for statement in statements {
         sqlx::raw_sql(*statement).execute(pool).await.unwrap();
     }
@@ -37,7 +36,7 @@ async fn exec(pool: &PgPool, statements: &[&'static str]) {
 
 /// 6,000 directory users `md5('u' || g)`, emailed `userNNNNN` followed by `domain` (an SQL
 /// expression over `g`).
-async fn insert_users(pool: &PgPool, domain: &'static str) {
+async fn insert_users(pool: &hubdeck::store::Db, domain: &'static str) {
     sqlx::query(sqlx::AssertSqlSafe(format!(
         "INSERT INTO directory_user (sub, username, email, enabled, status, synced_at, created_at, updated_at) \
          SELECT md5('u' || g)::uuid, 'user' || g, 'user' || lpad(g::text, 5, '0') || {domain}, \
@@ -49,7 +48,7 @@ async fn insert_users(pool: &PgPool, domain: &'static str) {
 }
 
 /// Makes the 6,000 users `md5('u' || g)` members of "Mandate 0000007"; returns its id.
-async fn users_join_mandate_7(pool: &PgPool) -> hubdeck::domain::MandateId {
+async fn users_join_mandate_7(pool: &hubdeck::store::Db) -> hubdeck::domain::MandateId {
     let big: hubdeck::domain::MandateId =
         sqlx::query_scalar("SELECT id FROM mandate WHERE name = 'Mandate 0000007'")
             .fetch_one(pool)
@@ -134,7 +133,7 @@ async fn end_shows_the_true_last_row_of_a_list_larger_than_the_display_cap() {
 
 /// Walks the whole list forwards with `After` cursors and backwards from `Last` with `Before`
 /// cursors; both must equal the full ORDER BY of the same rows.
-async fn walk(pool: &PgPool, q: PageQuery) -> (Vec<String>, Vec<String>) {
+async fn walk(pool: &hubdeck::store::Db, q: PageQuery) -> (Vec<String>, Vec<String>) {
     let mut fwd = Vec::new();
     let mut page = mandates::list(pool, &q, MandateScope::All).await.unwrap();
     assert!(page.nav.at_start);
@@ -860,7 +859,7 @@ fn assert_walks_back(plan: &[String], index: &str) {
 
 /// Page 1 of `q` over users, and the query for the page before page 2 (page 1 again).
 async fn users_page_1_and_back_from_2(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     q: &PageQuery,
 ) -> (hubdeck::domain::Page<ustore::UserRow>, PageQuery) {
     let first = ustore::list_page(pool, q, &[]).await.unwrap();
@@ -954,7 +953,7 @@ async fn previous_page_of_a_broad_search_walks_back_from_the_cursor() {
 /// Adds `n` mandates named `prefix` + 001…, then pages through the matches of `term` both ways
 /// and checks each direction is the full ORDER BY of the matches; returns them and the query.
 async fn add_named_and_walk(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     prefix: &str,
     n: i64,
     term: &str,

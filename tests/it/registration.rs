@@ -10,7 +10,6 @@ use hubdeck::domain::{Email, PermissionRef, RegistrationId, RoleRef, UserSub};
 use hubdeck::service::registration::RegisterRequest;
 use hubdeck::service::{Actor, Operator, ServiceError, Services};
 use hubdeck::store::registrations::{self, Change, NewRegistration, RegistrationState};
-use sqlx::PgPool;
 
 use crate::support::pg::{TestDb, fresh_db};
 
@@ -41,7 +40,7 @@ pub fn operator(perms: &[PermissionRef]) -> Actor {
 /// A holder killed mid-operation never renews its lease again: after at most
 /// `LEASE_TTL` it has expired. The test lets that time pass by moving the expiry (it checks the
 /// lease is there, unexpired, first).
-pub async fn lease_of_a_dead_holder_expires(pool: &PgPool, id: RegistrationId) {
+pub async fn lease_of_a_dead_holder_expires(pool: &hubdeck::store::Db, id: RegistrationId) {
     let live: bool = sqlx::query_scalar(
         "UPDATE registration_lease SET expires_at = clock_timestamp() \
          WHERE registration_id = $1 RETURNING expires_at > since",
@@ -63,7 +62,7 @@ pub fn req(email: &str, roles: &[RoleRef]) -> RegisterRequest {
     }
 }
 
-pub async fn count(db: &PgPool, sql: &str, sub: Option<UserSub>) -> i64 {
+pub async fn count(db: &hubdeck::store::Db, sql: &str, sub: Option<UserSub>) -> i64 {
     let q = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql.to_string()));
     match sub {
         Some(s) => q.bind(s).fetch_one(db).await.unwrap(),
@@ -79,7 +78,7 @@ pub struct Rows {
     pub audits: i64,
 }
 
-pub async fn rows_of(db: &PgPool, sub: UserSub) -> Rows {
+pub async fn rows_of(db: &hubdeck::store::Db, sub: UserSub) -> Rows {
     Rows {
         grants: count(
             db,
@@ -102,7 +101,7 @@ pub async fn rows_of(db: &PgPool, sub: UserSub) -> Rows {
     }
 }
 
-pub async fn journal_states(db: &PgPool) -> Vec<String> {
+pub async fn journal_states(db: &hubdeck::store::Db) -> Vec<String> {
     sqlx::query_scalar("SELECT state FROM registration ORDER BY created_at, id")
         .fetch_all(db)
         .await

@@ -8,12 +8,11 @@ use hubdeck::domain::{RoleRef, UserSub};
 use hubdeck::service::ServiceError;
 use hubdeck::service::members::MemberRef;
 use hubdeck::store::registrations::RegistrationState;
-use sqlx::PgPool;
 
 use crate::registration::{cli, count, local_services, req, stuck_after_create};
 use crate::support::pg::fresh_db;
 
-async fn holds(pool: &PgPool, sub: UserSub, role: RoleRef) -> bool {
+async fn holds(pool: &hubdeck::store::Db, sub: UserSub, role: RoleRef) -> bool {
     count(
         pool,
         &format!(
@@ -26,7 +25,7 @@ async fn holds(pool: &PgPool, sub: UserSub, role: RoleRef) -> bool {
         == 1
 }
 
-async fn identity_exists(pool: &PgPool, sub: UserSub) -> bool {
+async fn identity_exists(pool: &hubdeck::store::Db, sub: UserSub) -> bool {
     count(
         pool,
         "SELECT count(*) FROM local_identity WHERE sub = $1",
@@ -36,7 +35,7 @@ async fn identity_exists(pool: &PgPool, sub: UserSub) -> bool {
         == 1
 }
 
-async fn state_of(pool: &PgPool, id: hubdeck::domain::RegistrationId) -> String {
+async fn state_of(pool: &hubdeck::store::Db, id: hubdeck::domain::RegistrationId) -> String {
     sqlx::query_scalar("SELECT state FROM registration WHERE id = $1")
         .bind(id)
         .fetch_one(pool)

@@ -66,7 +66,7 @@ fn raw_controls(bytes: &[u8]) -> Vec<&'static str> {
 
 /// Stores [`HOSTILE`] in every field the CLI prints: role names, mandate names and role labels,
 /// the profile, audit action/details/os_user, a trust's name and its kit slot's name.
-async fn seed_hostile(pool: &sqlx::PgPool) -> uuid::Uuid {
+async fn seed_hostile(pool: &hubdeck::store::Db) -> uuid::Uuid {
     let user = uuid::Uuid::new_v4();
     let q = |sql: &'static str| sqlx::query(sql).bind(user).bind(HOSTILE);
     for sql in [
@@ -390,7 +390,7 @@ async fn a_config_file_holding_a_password_warns_when_others_can_read_it() {
 // Read-only honoured by every mutating command; directory sync audited, authorised, race-safe
 // ---------------------------------------------------------------------------------------------
 
-async fn count(pool: &sqlx::PgPool, sql: &'static str) -> i64 {
+async fn count(pool: &hubdeck::store::Db, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.unwrap()
 }
 
@@ -444,7 +444,7 @@ async fn migrate_and_directory_sync_refuse_in_read_only_mode() {
         assert!(stderr.contains("read-only"), "{stderr}");
     }
     // Nothing was written: no schema in the empty database, nothing cached.
-    let pool = sqlx::PgPool::connect(&empty).await.unwrap();
+    let pool: hubdeck::store::Db = sqlx::PgPool::connect(&empty).await.unwrap().into();
     assert_eq!(
         count(
             &pool,

@@ -61,7 +61,10 @@ async fn the_internal_key_rotates_alone_and_the_detail_shows_heartbeat_and_key_a
     assert_eq!(d.internal_key_age_days, 400);
     assert_eq!(d.heartbeat_label(chrono::Utc::now()), "3 h ago");
 
-    let r = svc.rotate_trust_internal_key(&root, id).await.unwrap();
+    let r = svc
+        .rotate_trust_internal_key(&root, id, None)
+        .await
+        .unwrap();
     let key = r.internal_service_key.expose().to_string();
     assert!(key.starts_with("hubk"), "the configured prefix");
     assert_ne!(key, reg.internal_service_key.expose());
@@ -87,7 +90,7 @@ async fn the_internal_key_rotates_alone_and_the_detail_shows_heartbeat_and_key_a
     .unwrap();
     assert_eq!(leaked, 0);
     // The full rotation moves the API key's age too; the audit reads in the one vocabulary.
-    svc.rotate_trust_keys(&root, id, false).await.unwrap();
+    svc.rotate_trust_keys(&root, id, false, None).await.unwrap();
     let d = svc.trust_detail(&root, id).await.unwrap();
     assert_eq!(d.api_key_age_days, 0);
     let event: String = sqlx::query_scalar(
@@ -100,13 +103,13 @@ async fn the_internal_key_rotates_alone_and_the_detail_shows_heartbeat_and_key_a
     assert_eq!(event, "TRUST_INTERNAL_KEY_ROTATED");
     // Unknown trust: not found; without the permission: denied.
     let err = svc
-        .rotate_trust_internal_key(&root, hubdeck::domain::TrustId(Uuid::new_v4()))
+        .rotate_trust_internal_key(&root, hubdeck::domain::TrustId(Uuid::new_v4()), None)
         .await
         .unwrap_err();
     assert_eq!(err.exit_code(), 4);
     let nobody = crate::mandates::operator(hubdeck::domain::UserSub::new_v4());
     assert_eq!(
-        svc.rotate_trust_internal_key(&nobody, id)
+        svc.rotate_trust_internal_key(&nobody, id, None)
             .await
             .unwrap_err()
             .exit_code(),

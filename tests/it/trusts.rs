@@ -10,7 +10,6 @@ use hubdeck::domain::{PageQuery, SortDir, TrustId, UserSub};
 use hubdeck::service::trusts::Trusts;
 use hubdeck::service::{Actor, Operator, ServiceError, ServiceResult};
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use crate::support::pg::{TestDb, fresh_db};
 
@@ -18,7 +17,7 @@ fn slot_names(n: usize) -> Vec<String> {
     (1..=n).map(|i| format!("Trust_{i:03}")).collect()
 }
 
-fn trusts_with(db: &TestDb, pool: PgPool, slots: Vec<String>) -> Trusts {
+fn trusts_with(db: &TestDb, pool: hubdeck::store::Db, slots: Vec<String>) -> Trusts {
     let mut s: Settings = db.settings();
     s.trusts.kit_slot_names = slots;
     Trusts::new(pool, Arc::new(s))
@@ -36,12 +35,12 @@ fn sha256_hex(s: &str) -> String {
     hex::encode(Sha256::digest(s.as_bytes()).as_slice())
 }
 
-async fn count(pool: &PgPool, sql: &'static str) -> i64 {
+async fn count(pool: &hubdeck::store::Db, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(pool).await.expect(sql)
 }
 
 /// Pre-populates the pool with the given slot names (as the reconcile path would).
-async fn seed_slots(pool: &PgPool, names: &[String]) {
+async fn seed_slots(pool: &hubdeck::store::Db, names: &[String]) {
     let mut conn = pool.acquire().await.expect("conn");
     let slots = trust::configured_slots(names);
     hubdeck::store::trusts::insert_missing_slots(&mut conn, &slots)
@@ -51,7 +50,7 @@ async fn seed_slots(pool: &PgPool, names: &[String]) {
 
 /// The invariants after any set of registrations: each slot at most once, every trust has a
 /// slot, exactly one REGISTERED row per trust and none for failed attempts.
-async fn assert_pool_consistent(pool: &PgPool, successes: &[RegisteredTrust]) {
+async fn assert_pool_consistent(pool: &hubdeck::store::Db, successes: &[RegisteredTrust]) {
     let slots: HashSet<&str> = successes.iter().map(|r| r.fl_kit_slot.as_str()).collect();
     assert_eq!(slots.len(), successes.len(), "a slot was handed out twice");
     assert_eq!(
@@ -220,7 +219,7 @@ async fn twenty_concurrent_same_names_or_codes_one_winner() {
 }
 
 /// Every text-like column of every table, and whether `needle` occurs in it.
-async fn occurrences(pool: &PgPool, needle: &str) -> Vec<String> {
+async fn occurrences(pool: &hubdeck::store::Db, needle: &str) -> Vec<String> {
     let cols: Vec<(String, String, String, String)> = sqlx::query_as(
         "SELECT table_schema::text, table_name::text, column_name::text, data_type::text \
          FROM information_schema.columns c \
@@ -316,7 +315,7 @@ async fn stored_hash_matches_and_no_plaintext_is_persisted() {
 
     // Rotation replaces the hash; the new plaintext is not persisted either.
     let rot = trusts
-        .rotate_keys(&Actor::cli(), r.trust.id, true)
+        .rotate_keys(&Actor::cli(), r.trust.id, true, None)
         .await
         .expect("rotate");
     let new_api = rot.api_key.expose().to_string();
@@ -456,13 +455,13 @@ async fn rotation_and_deletion_are_audited_and_free_the_slot() {
         .await
         .expect("register");
     let rot = trusts
-        .rotate_keys(&op, r.trust.id, false)
+        .rotate_keys(&op, r.trust.id, false, None)
         .await
         .expect("rotate");
     assert!(rot.internal_service_key.is_none());
     assert_eq!(rot.trust_name, "Leeds");
 
-    let d = trusts.delete(&op, r.trust.id).await.expect("delete");
+    let d = trusts.delete(&op, r.trust.id, None).await.expect("delete");
     assert_eq!(d.freed_slot.as_deref(), Some("Trust_001"));
     assert_eq!(
         count(
@@ -489,11 +488,11 @@ async fn rotation_and_deletion_are_audited_and_free_the_slot() {
         assert_eq!(a.3, "tui");
     }
     assert!(matches!(
-        trusts.delete(&op, r.trust.id).await,
+        trusts.delete(&op, r.trust.id, None).await,
         Err(ServiceError::NotFound(_))
     ));
     assert!(matches!(
-        trusts.rotate_keys(&op, r.trust.id, false).await,
+        trusts.rotate_keys(&op, r.trust.id, false, None).await,
         Err(ServiceError::NotFound(_))
     ));
 
@@ -707,7 +706,11 @@ async fn lists_search_filter_sort_and_use_indexes() {
 }
 
 /// EXPLAIN of the list's page statement with its real binds.
-async fn explain(pool: &PgPool, list: &hubdeck::store::query::ListSql, q: &PageQuery) -> String {
+async fn explain(
+    pool: &hubdeck::store::Db,
+    list: &hubdeck::store::query::ListSql,
+    q: &PageQuery,
+) -> String {
     hubdeck::store::query::explain_page(pool, list, q, None)
         .await
         .expect("explain")
@@ -1185,12 +1188,12 @@ async fn services_entry_points_for_the_tui() {
         .expect("slots");
     assert_eq!(slots.total, 2);
     let rot = services
-        .rotate_trust_keys(&admin, r.trust.id, true)
+        .rotate_trust_keys(&admin, r.trust.id, true, None)
         .await
         .expect("rotate");
     assert!(rot.internal_service_key.is_some());
     let d = services
-        .delete_trust(&admin, r.trust.id)
+        .delete_trust(&admin, r.trust.id, None)
         .await
         .expect("delete");
     assert_eq!(d.freed_slot.as_deref(), Some("Trust_001"));

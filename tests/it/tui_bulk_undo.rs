@@ -340,10 +340,21 @@ async fn undo_a_user_disable_from_the_users_screen() {
     t.keys(&["2"]);
     t.wait_for(&["carol@site.example", "a on/off"]);
     t.search("carol");
-    t.wait_for(&["carol@site.example", "rows 1–1 of 1"]);
-    // Nothing to undo yet.
+    let cap = t.wait_for(&["carol@site.example", "rows 1–1 of 1", "CONFIRMED"]);
+    // A confirmed user is offered no invitation; asked anyway, it is a refusal.
+    assert!(
+        !cap.contains("i invite"),
+        "the footer offers no invitation: {cap}"
+    );
+    t.keys(&["i"]);
+    t.wait_for(&["✗ carol@site.example is CONFIRMED: an invitation goes only"]);
+    // Nothing to undo yet: a refusal, never a green tick.
     t.keys(&["z"]);
-    t.wait_for(&["no grant change of carol@site.example to undo"]);
+    let cap = t.wait_for(&["no grant change of carol@site.example to undo"]);
+    assert!(
+        cap.contains("✗ no grant change of carol@site.example to undo"),
+        "a refusal toast: {cap}"
+    );
     t.keys(&["a"]);
     t.wait_for(&["Disable user", "Disable carol@site.example?"]);
     t.settle();

@@ -145,7 +145,7 @@ async fn the_change_feed_misses_no_late_commit_and_repeats_nothing() {
     // A takes its transaction id first and commits last.
     let mut early = db.pool.begin().await.expect("begin");
     sqlx::query(sqlx::AssertSqlSafe(audit("early")))
-        .execute(&mut *early)
+        .execute(&mut early)
         .await
         .expect("early row");
     sqlx::query(sqlx::AssertSqlSafe(audit("late")))

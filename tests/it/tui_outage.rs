@@ -56,7 +56,8 @@ impl PrivateCluster {
             .max_connections(4)
             .connect(&url)
             .await
-            .expect("connect");
+            .expect("connect")
+            .into();
         hubdeck::store::migrate(&pool).await.expect("migrate");
         TestDb {
             pool,
@@ -152,7 +153,8 @@ async fn outage_keeps_the_screen_and_the_form_and_recovers_without_a_restart() {
 fn a_change_whose_answer_was_lost_is_reported_as_unknown_and_the_form_is_kept() {
     use crate::tui_snapshots::{answer_all, app, ch, key, render, text_of, type_str};
     use crossterm::event::KeyCode;
-    use hubdeck::tui::action::{ErrorReport, Msg, Request};
+    use hubdeck::tui::action::ErrorReport;
+    use hubdeck::tui::msg::{Msg, Request};
 
     let mut a = app();
     answer_all(&mut a);

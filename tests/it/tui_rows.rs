@@ -4,7 +4,7 @@
 
 use hubdeck::domain::{Page, PageQuery};
 use hubdeck::service::Actor;
-use hubdeck::tui::action::{Job, ListSource, OpBox, Progress, Reply};
+use hubdeck::tui::action::{Job, ListSource, OpBox, Progress};
 use hubdeck::tui::screens::audit::data::{Audit, AuditRow};
 use hubdeck::tui::screens::kit_slots::data::{KitSlotRow, KitSlots};
 use hubdeck::tui::screens::mandates::data::{MandateOp, MandateRow, Mandates};
@@ -14,11 +14,8 @@ use hubdeck::tui::widgets::table::TableRow;
 use crate::mandates::{services, sysadmin};
 use crate::support::pg::fresh_db;
 
-fn rows<T: 'static>(reply: Reply) -> Vec<T> {
-    reply
-        .downcast::<Page<T>>()
-        .unwrap_or_else(|_| panic!("a page of {}", std::any::type_name::<T>()))
-        .items
+fn rows<T: 'static>(page: Page<T>) -> Vec<T> {
+    page.items
 }
 
 fn minute(t: &chrono::DateTime<chrono::Utc>) -> String {
@@ -148,11 +145,9 @@ async fn screens_read_typed_rows_and_render_the_same_cells() {
     assert_eq!(e.texts()[5], e.via);
 
     // The create form's plans come from the catalogue.
-    let plans = Box::new(hubdeck::tui::screens::mandates::data::LoadPlans)
+    let plans = hubdeck::tui::screens::mandates::data::LoadPlans
         .run(s.clone(), a.clone())
         .await
-        .unwrap()
-        .downcast::<hubdeck::tui::screens::mandates::data::PlanKeys>()
         .expect("plan keys");
     assert!(plans.0.iter().any(|p| p == "TEAM"), "{plans:?}");
 

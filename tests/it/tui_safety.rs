@@ -6,10 +6,11 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{PermissionRef, Secret, UserSub};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{ErrorReport, Msg, OpBox, OpOutcome, Operation, Request, RevealKeys};
+use hubdeck::tui::action::{ErrorReport, OpBox, OpOutcome, Operation, RevealKeys};
 use hubdeck::tui::app::App;
 use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
+use hubdeck::tui::msg::{Msg, Request};
 use hubdeck::tui::screens::Tab;
 use hubdeck::tui::screens::mandates::data::MandateOp;
 use hubdeck::tui::screens::roles::{LoadRoleChoices, RoleTarget};
@@ -101,7 +102,7 @@ fn rotate_then_delete(a: &mut App) -> (u64, u64) {
         matches!(one::<MandateOp>(&del), Some(MandateOp::SoftDelete { .. })),
         "{del:?}"
     );
-    assert_eq!(a.inflight.len(), 2, "both are tracked");
+    assert_eq!(a.ops.inflight.len(), 2, "both are tracked");
     (rot[0].0, del[0].0)
 }
 
@@ -129,7 +130,7 @@ fn two_mutations_in_flight_replies_in_either_order() {
             a.update(rotation());
         }
         answer_all(&mut a);
-        assert!(a.inflight.is_empty());
+        assert!(a.ops.inflight.is_empty());
         assert!(a.reveal.is_some(), "the new key is on the reveal panel");
         assert!(screen(&a).contains(NEW_KEY), "order {rotation_first}");
         acknowledge(&mut a, NEW_KEY);
@@ -239,7 +240,7 @@ fn quitting_with_a_mutation_in_flight_asks_waits_and_shows_keys_first() {
     );
     wait(&a);
     a.update(ch('y'));
-    assert!(a.quit_pending && !a.quit, "waits for the reply");
+    assert!(a.ops.quit_pending && !a.quit, "waits for the reply");
     assert!(screen(&a).contains("waiting for 1 reply"));
     // Behind the notice nothing else acts.
     a.update(ch('n'));
@@ -266,7 +267,7 @@ fn a_failure_while_quitting_is_shown_before_quitting() {
     a.update(ctrl('c'));
     wait(&a);
     a.update(ch('y'));
-    assert!(a.quit_pending);
+    assert!(a.ops.quit_pending);
     a.update(Msg::OpDone {
         id,
         result: Err(ErrorReport::msg("mandate is locked by another operator")),
@@ -528,7 +529,7 @@ proptest! {
         let reqs = a.take_requests();
         prop_assert!(
             reqs.iter()
-                .all(|r| !matches!(r, Request::SignIn { .. } | Request::NewPassword { .. })),
+                .all(|r| r.job::<hubdeck::tui::screens::signin::data::SignInJob>().is_none()),
             "a paste never submits the sign-in form"
         );
         let queued = answer(&mut a, reqs);
@@ -822,7 +823,7 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
             .any(|r| matches!(r, Request::Cancel { id: c } if *c == id)),
         "{reqs:?}"
     );
-    assert!(a.inflight.is_empty());
+    assert!(a.ops.inflight.is_empty());
     assert!(screen(&a).contains("export audit cancelled"));
     // The task finished anyway before the abort landed: its reply is dropped.
     a.update(Msg::OpDone {
@@ -852,7 +853,7 @@ fn an_export_can_be_cancelled_and_a_change_cannot() {
     let footer = crate::tui_snapshots::text_of(wide.backend().buffer());
     assert!(footer.contains("running: delete mandate"), "{footer}");
     a.update(key(KeyCode::Esc));
-    assert_eq!(a.inflight.len(), 1);
+    assert_eq!(a.ops.inflight.len(), 1);
     assert!(
         a.take_requests()
             .iter()
@@ -910,7 +911,13 @@ fn the_create_form_offers_the_catalogue_plans() {
         })
         .expect("the catalogue is read with the first page");
     answer(&mut a, reqs);
-    a.update(Msg::reply(id, PlanKeys(vec!["GOLD".into(), "TEAM".into()])));
+    a.update(Msg::reply(
+        id,
+        hubdeck::tui::screens::mandates::Reply::Plans(Ok(PlanKeys(vec![
+            "GOLD".into(),
+            "TEAM".into(),
+        ]))),
+    ));
     a.update(ch('n'));
     assert!(screen(&a).contains("◀ GOLD ▶"), "{}", screen(&a));
 }

@@ -6,7 +6,6 @@
 
 use crate::support::readback::global_role_ids;
 use hubdeck::domain::RoleRef;
-use sqlx::PgPool;
 
 use crate::support::pg::fresh_db;
 use crate::tui_e2e::{
@@ -16,7 +15,7 @@ use crate::tui_e2e::{
 
 /// Everything a stray key could change: trusts (with key hashes and slots), mandates, members,
 /// and the audit row counts.
-async fn state(pool: &PgPool) -> String {
+async fn state(pool: &hubdeck::store::Db) -> String {
     let trusts: Vec<(uuid::Uuid, String, String, String)> =
         sqlx::query_as("SELECT id, name, code, api_key_hash FROM trust ORDER BY id")
             .fetch_all(pool)
@@ -48,7 +47,7 @@ async fn state(pool: &PgPool) -> String {
     format!("{trusts:?}\n{slots:?}\n{mandates:?}\n{members:?}\n{audits:?}")
 }
 
-async fn seed_trust(pool: &PgPool, name: &str, code: &str) {
+async fn seed_trust(pool: &hubdeck::store::Db, name: &str, code: &str) {
     sqlx::query("INSERT INTO trust (name, code, api_key_hash) VALUES ($1, $2, $3)")
         .bind(name)
         .bind(code)
@@ -337,7 +336,11 @@ async fn bracketed_paste_is_off_after_quit_and_after_a_panic() {
     assert_bracketed_paste_off(&t);
 }
 
-async fn member_role_labels(pool: &PgPool, mandate: uuid::Uuid, user: uuid::Uuid) -> Vec<String> {
+async fn member_role_labels(
+    pool: &hubdeck::store::Db,
+    mandate: uuid::Uuid,
+    user: uuid::Uuid,
+) -> Vec<String> {
     sqlx::query_scalar(
         "SELECT r.label FROM user_mandate um JOIN user_mandate_role umr ON umr.user_mandate_id = um.id \
          JOIN mandate_role r ON r.id = umr.mandate_role_id \

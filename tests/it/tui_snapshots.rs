@@ -8,19 +8,22 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use hubdeck::domain::{DisplayText, Page, PermissionRef, Secret, UserSub};
 use hubdeck::domain::{MandateId, RegistrationId, TrustId};
 use hubdeck::service::Operator;
-use hubdeck::tui::action::{ErrorReport, Msg, OpBox, OpOutcome, Request, RevealKeys, Row};
+use hubdeck::tui::action::{ErrorReport, OpBox, OpOutcome, RevealKeys, Row};
 use hubdeck::tui::app::{App, AppConfig};
 use hubdeck::tui::clock::Clock;
 use hubdeck::tui::keymap::Keymap;
+use hubdeck::tui::msg::{Msg, Reply, Request};
 use hubdeck::tui::screens::Tab;
 use hubdeck::tui::screens::audit::data::AuditRow;
 use hubdeck::tui::screens::kit_slots::data::{KitSlotRow, LoadUsage, Usage};
 use hubdeck::tui::screens::mandates::data::{MandateRow, MemberRow};
 use hubdeck::tui::screens::registrations::data::RegistrationRow;
 use hubdeck::tui::screens::roles::{LoadRoleChoices, PickUsers, RoleChoices, RoleTarget};
+use hubdeck::tui::screens::signin::data::SignInJob;
 use hubdeck::tui::screens::trusts::data::{TrustOp, TrustRow};
 use hubdeck::tui::screens::users::data::{LoadDetail, UserRow};
 use hubdeck::tui::theme::Theme;
+use hubdeck::tui::widgets::table::Fetched;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -36,6 +39,7 @@ pub fn config(read_only: bool) -> AppConfig {
         directory_kind: "local".into(),
         search_debounce_ms: 250,
         demo_credentials: None,
+        idle: None,
     }
 }
 
@@ -114,36 +118,69 @@ pub fn some(s: &str) -> Option<String> {
 }
 
 /// The typed page of `list` the screens are shown (each screen's own row type).
-pub fn rows_for(
-    list: &str,
-    query: &hubdeck::domain::PageQuery,
-) -> (u64, Box<dyn std::any::Any + Send>) {
-    fn page<T: Send + 'static>(
+/// A page of mandate rows as the mandates screen's reply.
+pub fn mandates_page(p: Page<MandateRow>) -> Reply {
+    MandateRow::reply(Fetched {
+        want: hubdeck::domain::page::Want::Rows,
+        page: Ok(p),
+    })
+}
+
+/// A typed row as the page reply of the screen that lists it.
+pub trait PageOf: Sized {
+    fn reply(fetched: Fetched<Self>) -> Reply;
+}
+
+macro_rules! page_of {
+    ($($row:ty => $screen:ident :: $variant:ident;)*) => {
+        $(impl PageOf for $row {
+            fn reply(fetched: Fetched<Self>) -> Reply {
+                hubdeck::tui::screens::$screen::Reply::$variant(fetched).into()
+            }
+        })*
+    };
+}
+
+page_of! {
+    MandateRow => mandates::Page;
+    MemberRow => mandates::MemberPage;
+    UserRow => users::Page;
+    RegistrationRow => registrations::Page;
+    TrustRow => trusts::Page;
+    KitSlotRow => kit_slots::Page;
+    AuditRow => audit::Page;
+}
+
+pub fn rows_for(list: &str, query: &hubdeck::domain::PageQuery) -> (u64, Reply) {
+    fn page<T: PageOf>(
         items: Vec<T>,
         total: Option<u64>,
         q: &hubdeck::domain::PageQuery,
-    ) -> (u64, Box<dyn std::any::Any + Send>) {
+    ) -> (u64, Reply) {
         let total = total.unwrap_or(items.len() as u64);
         (
             total,
-            Box::new(Page {
-                total,
-                items,
-                page: q.page,
-                page_size: q.page_size,
-                next_cursor: None,
-                nav: hubdeck::domain::page::PageNav {
-                    first: Some(hubdeck::domain::page::Cursor {
-                        keys: vec![Some("a".into())],
-                        id: "1".into(),
-                    }),
-                    last: Some(hubdeck::domain::page::Cursor {
-                        keys: vec![Some("z".into())],
-                        id: "2".into(),
-                    }),
-                    at_start: q.page == 1,
-                    at_end: false,
-                },
+            T::reply(Fetched {
+                want: q.want,
+                page: Ok(Page {
+                    total,
+                    items,
+                    page: q.page,
+                    page_size: q.page_size,
+                    next_cursor: None,
+                    nav: hubdeck::domain::page::PageNav {
+                        first: Some(hubdeck::domain::page::Cursor {
+                            keys: vec![Some("a".into())],
+                            id: "1".into(),
+                        }),
+                        last: Some(hubdeck::domain::page::Cursor {
+                            keys: vec![Some("z".into())],
+                            id: "2".into(),
+                        }),
+                        at_start: q.page == 1,
+                        at_end: false,
+                    },
+                }),
             }),
         )
     }
@@ -234,7 +271,7 @@ pub fn rows_for(
                     organisation: some("NHS"),
                     roles: vec!["viewer".into()],
                     enabled: false,
-                    status: "FORCE_CHANGE…".into(),
+                    status: "FORCE_CHANGE_PASSWORD".into(),
                     version: hubdeck::service::versions::Version(0),
                 },
             ],
@@ -251,6 +288,7 @@ pub fn rows_for(
                 created_at: at("2026-11-20 08:00"),
                 sub: Some(UserSub(uuid("00000000-0000-0000-0000-0000000000b2"))),
                 rollback_error: None,
+                version: 1,
             }],
             None,
             query,
@@ -266,6 +304,7 @@ pub fn rows_for(
                 last_heartbeat: Some(at("2026-11-20 09:15")),
                 key_set_at: at("2026-11-05 12:00"),
                 keys_unconfirmed_since: None,
+                version: 1,
             }],
             None,
             query,
@@ -375,7 +414,10 @@ pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, OpBox)> {
             let Request::Load { id, .. } = req else {
                 continue;
             };
-            app.update(Msg::reply(id, Usage { used: 1, total: 2 }));
+            app.update(Msg::reply(
+                id,
+                hubdeck::tui::screens::kit_slots::Reply::Usage(Ok(Usage { used: 1, total: 2 })),
+            ));
             continue;
         }
         if req.job::<LoadDetail>().is_some() {
@@ -384,12 +426,12 @@ pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, OpBox)> {
             };
             app.update(Msg::reply(
                 id,
-                vec![
+                hubdeck::tui::screens::users::Reply::Detail(Ok(vec![
                     ("Email".to_string(), d("alice@acme.example")),
                     ("Grants".into(), d("admin")),
                     ("Mandates".into(), d("Acme Research (admin)")),
                     ("Registration".into(), d("complete")),
-                ],
+                ])),
             ));
             continue;
         }
@@ -398,7 +440,7 @@ pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, OpBox)> {
             let Request::Load { id, .. } = req else {
                 continue;
             };
-            app.update(Msg::reply(id, choices));
+            app.update(Msg::reply(id, Reply::Choices(Ok(choices))));
             continue;
         }
         if req.job::<PickUsers>().is_some() {
@@ -407,10 +449,10 @@ pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, OpBox)> {
             };
             app.update(Msg::reply(
                 id,
-                vec![Row::new(
+                Reply::Picked(Ok(vec![Row::new(
                     "00000000-0000-0000-0000-0000000000a3",
                     [d("carol@nhs.example"), d("Carol Viewer")],
-                )],
+                )])),
             ));
             continue;
         }
@@ -420,14 +462,14 @@ pub fn answer(app: &mut App, reqs: Vec<Request>) -> Vec<(u64, OpBox)> {
                 id, list, query, ..
             } => {
                 let (_, page) = rows_for(list, &query);
-                app.update(Msg::Reply {
-                    id,
-                    result: Ok(page),
-                });
+                app.update(Msg::reply(id, page));
             }
-            Request::FilterValues { id, .. } => app.update(Msg::reply(
+            Request::FilterValues { id, column, .. } => app.update(Msg::reply(
                 id,
-                vec!["true".to_string(), "false".to_string()],
+                Reply::FilterValues {
+                    column,
+                    values: Ok(vec!["true".to_string(), "false".to_string()]),
+                },
             )),
             _ => {}
         }
@@ -532,36 +574,34 @@ fn sign_in_and_new_password() {
     let reqs = a.take_requests();
     let id = reqs
         .iter()
-        .find_map(|r| match r {
-            Request::SignIn {
-                id,
-                email,
-                password,
-            } => {
+        .find_map(|r| match r.job::<SignInJob>() {
+            Some(SignInJob::Password { email, password }) => {
                 assert_eq!(email, "ops@hub.example");
                 assert_eq!(password.expose(), "secret-pw");
-                Some(*id)
+                r.read_id()
             }
             _ => None,
         })
         .expect("a sign-in request");
-    a.update(Msg::SignIn {
+    a.update(Msg::reply(
         id,
-        result: Err(ErrorReport::msg("sign-in refused: wrong email or password")),
-    });
+        Reply::SignIn(Err(ErrorReport::msg(
+            "sign-in refused: wrong email or password",
+        ))),
+    ));
     snap("sign_in_refused", &a);
     let screen = text_of(render(&a, 80, 24).backend().buffer());
     assert!(!screen.contains("secret-pw"));
-    a.update(Msg::SignIn {
+    a.update(Msg::reply(
         id,
-        result: Ok(hubdeck::tui::action::SignInReply::NewPasswordRequired(
+        Reply::SignIn(Ok(hubdeck::tui::action::SignInReply::NewPasswordRequired(
             hubdeck::directory::NewPasswordChallenge {
                 username: "ops@hub.example".into(),
                 sub: None,
                 session: Secret::new("s"),
             },
-        )),
-    });
+        ))),
+    ));
     // The earlier answer was consumed; a second one with the same id is stale.
     assert!(a.operator.is_none());
     assert!(a.signin.challenge.is_none());
@@ -862,8 +902,8 @@ fn stale_page_is_dropped() {
         next_cursor: None,
         nav: Default::default(),
     };
-    a.update(Msg::reply(ids[1], page("fresh")));
-    a.update(Msg::reply(ids[0], page("stale")));
+    a.update(Msg::reply(ids[1], mandates_page(page("fresh"))));
+    a.update(Msg::reply(ids[0], mandates_page(page("stale"))));
     assert_eq!(a.screen(Tab::Mandates).table().rows()[0].cell(0), "fresh");
     assert!(!a.screen(Tab::Mandates).table().loading());
     // Sort indicator on the name column after two presses: descending.
@@ -890,13 +930,16 @@ fn failed_page_opens_error_dialog_and_keeps_previous_page() {
         text.contains("Acme Research") && text.contains("loading"),
         "{text}"
     );
-    a.update(Msg::Reply {
+    a.update(Msg::reply(
         id,
-        result: Err(ErrorReport {
-            chain: vec!["database unavailable".into(), "connection refused".into()],
-            ..Default::default()
+        hubdeck::tui::screens::mandates::Reply::Page(Fetched {
+            want: hubdeck::domain::page::Want::Rows,
+            page: Err(ErrorReport {
+                chain: vec!["database unavailable".into(), "connection refused".into()],
+                ..Default::default()
+            }),
         }),
-    });
+    ));
     assert!(matches!(
         a.dialog,
         Some(hubdeck::tui::widgets::dialog::Dialog::Error { .. })
@@ -1034,21 +1077,21 @@ fn new_password_challenge() {
     let id = a
         .take_requests()
         .into_iter()
-        .find_map(|r| match r {
-            Request::SignIn { id, .. } => Some(id),
+        .find_map(|r| match r.job::<SignInJob>() {
+            Some(SignInJob::Password { .. }) => r.read_id(),
             _ => None,
         })
         .expect("sign-in request");
-    a.update(Msg::SignIn {
+    a.update(Msg::reply(
         id,
-        result: Ok(hubdeck::tui::action::SignInReply::NewPasswordRequired(
+        Reply::SignIn(Ok(hubdeck::tui::action::SignInReply::NewPasswordRequired(
             hubdeck::directory::NewPasswordChallenge {
                 username: "ops@hub.example".into(),
                 sub: None,
                 session: Secret::new("opaque"),
             },
-        )),
-    });
+        ))),
+    ));
     type_str(&mut a, "new-password-1");
     a.update(key(KeyCode::Tab));
     type_str(&mut a, "new-password-2");
@@ -1057,7 +1100,7 @@ fn new_password_challenge() {
     assert!(
         a.take_requests()
             .iter()
-            .all(|r| !matches!(r, Request::NewPassword { .. }))
+            .all(|r| !matches!(r.job::<SignInJob>(), Some(SignInJob::NewPassword { .. })))
     );
     for _ in 0.."new-password-2".len() {
         a.update(key(KeyCode::Backspace));
@@ -1067,16 +1110,16 @@ fn new_password_challenge() {
     let (id, pw) = a
         .take_requests()
         .into_iter()
-        .find_map(|r| match r {
-            Request::NewPassword { id, password, .. } => Some((id, password)),
+        .find_map(|r| match r.job::<SignInJob>() {
+            Some(SignInJob::NewPassword { password, .. }) => Some((r.read_id()?, password.clone())),
             _ => None,
         })
         .expect("new-password request");
     assert_eq!(pw.expose(), "new-password-1");
-    a.update(Msg::SignIn {
+    a.update(Msg::reply(
         id,
-        result: Ok(hubdeck::tui::action::SignInReply::SignedIn(operator())),
-    });
+        Reply::SignIn(Ok(hubdeck::tui::action::SignInReply::SignedIn(operator()))),
+    ));
     assert!(a.operator.is_some());
     assert_eq!(a.tab, Tab::Mandates);
     assert!(a.take_requests().iter().any(|r| matches!(
@@ -1503,7 +1546,7 @@ fn pgup_back_to_page_1_asks_for_page_1() {
                 _ => None,
             })
             .expect("a page request");
-        a.update(Msg::reply(id, answer));
+        a.update(Msg::reply(id, mandates_page(answer)));
         query
     };
     step(&mut a, KeyCode::Char('s'), page(1, true)); // a new sort: page 1

@@ -12,7 +12,7 @@ use crate::tui_e2e::{
     OPERATOR_EMAIL, seed_identity, seed_mandate, seed_operator, services, start_signed_in,
 };
 
-async fn count(pool: &sqlx::PgPool, sql: &str, id: uuid::Uuid) -> i64 {
+async fn count(pool: &hubdeck::store::Db, sql: &str, id: uuid::Uuid) -> i64 {
     sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string()))
         .bind(id)
         .fetch_one(pool)
@@ -459,7 +459,7 @@ async fn mandates_filter_by_plan_and_by_deleted() {
         let (s, a) = (s.clone(), Actor::cli());
         async move {
             let page = Mandates.page(s, a, q).await.expect("page");
-            let page = page.downcast::<Page<MandateRow>>().expect("mandate rows");
+            let page: Page<MandateRow> = page;
             page.items
                 .into_iter()
                 .map(|m| (m.name, m.plan, m.deleted_at.is_some()))

@@ -225,8 +225,9 @@ async fn rotating_a_trusts_internal_service_key_from_the_console() {
 
 mod app_level {
     use crossterm::event::KeyCode;
-    use hubdeck::tui::action::{Msg, OpOutcome, Request};
+    use hubdeck::tui::action::OpOutcome;
     use hubdeck::tui::app::App;
+    use hubdeck::tui::msg::{Msg, Request};
     use hubdeck::tui::screens::users::SEARCH_HELP;
     use hubdeck::tui::screens::users::data::UserOp;
 

@@ -7,14 +7,13 @@ use crate::audit::hubdeck;
 use hubdeck::domain::roles::mandate_roles;
 use hubdeck::domain::{MandateId, MandateRoleId, RoleRef, UserSub};
 use hubdeck::service::{Actor, ServiceError, Services};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::mandates::{cached_user, create, raw_member, services, sysadmin};
 use crate::support::pg;
 use crate::tui_e2e::seed_identity;
 
-async fn last_audit(pool: &PgPool, m: MandateId, user: UserSub, action: &str) -> Uuid {
+async fn last_audit(pool: &hubdeck::store::Db, m: MandateId, user: UserSub, action: &str) -> Uuid {
     sqlx::query_scalar(
         "SELECT id FROM mandate_audit WHERE mandate_id = $1 AND target_user_id = $2 AND action = $3 \
          ORDER BY created_at DESC, id LIMIT 1",
@@ -27,7 +26,7 @@ async fn last_audit(pool: &PgPool, m: MandateId, user: UserSub, action: &str) ->
     .unwrap()
 }
 
-async fn member_roles(pool: &PgPool, m: MandateId, user: UserSub) -> Vec<Uuid> {
+async fn member_roles(pool: &hubdeck::store::Db, m: MandateId, user: UserSub) -> Vec<Uuid> {
     sqlx::query_scalar(
         "SELECT umr.mandate_role_id FROM user_mandate um JOIN user_mandate_role umr \
          ON umr.user_mandate_id = um.id WHERE um.mandate_id = $1 AND um.user_id = $2 ORDER BY 1",

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use hubdeck::domain::{PageQuery, RoleRef, SortDir, UserSub};
 use hubdeck::store::users as ustore;
-use sqlx::PgPool;
 use tracing_subscriber::layer::SubscriberExt;
 use uuid::Uuid;
 
@@ -39,7 +38,7 @@ impl QueryCounter {
 
 /// Inserts `n` cached identities with profiles; user i gets roles by i % 4:
 /// 0 → none, 1 → admin, 2 → researcher, 3 → researcher + viewer. Every 5th is disabled.
-pub async fn seed_users(db: &PgPool, n: i64) {
+pub async fn seed_users(db: &hubdeck::store::Db, n: i64) {
     sqlx::query(
         "INSERT INTO directory_user (sub, username, email, enabled, status) \
          SELECT md5('u' || i)::uuid, 'user' || lpad(i::text, 6, '0') || '@example.org', \
@@ -80,7 +79,7 @@ pub async fn seed_users(db: &PgPool, n: i64) {
     }
 }
 
-async fn scalar(db: &PgPool, sql: &'static str) -> i64 {
+async fn scalar(db: &hubdeck::store::Db, sql: &'static str) -> i64 {
     sqlx::query_scalar(sql).fetch_one(db).await.unwrap()
 }
 
@@ -295,7 +294,7 @@ use hubdeck::service::ServiceError;
 
 /// Another active holder of the global ADMIN role (cached identity, profile, grant), so the
 /// user under test is not the last one (the last is protected; see `last_global_admin_*`).
-async fn spare_admin(pool: &PgPool) -> UserSub {
+async fn spare_admin(pool: &hubdeck::store::Db) -> UserSub {
     let sub = crate::mandates::cached_user(pool, "spare-admin@example.org", "Spare Admin").await;
     crate::mandates::grant(pool, sub, RoleRef::Admin).await;
     sub
@@ -304,7 +303,7 @@ async fn spare_admin(pool: &PgPool) -> UserSub {
 /// A signed-in operator whose grants give exactly `perms` (through a role made for the test),
 /// with a cached identity — what fresh authority re-reads on every mutation.
 pub(crate) async fn signed_in_with(
-    pool: &PgPool,
+    pool: &hubdeck::store::Db,
     email: &str,
     perms: &[PermissionRef],
 ) -> hubdeck::service::Actor {
@@ -722,7 +721,7 @@ fn input(name: &str) -> MandateInput {
     }
 }
 
-async fn mandates_named(pool: &PgPool, name: &str) -> i64 {
+async fn mandates_named(pool: &hubdeck::store::Db, name: &str) -> i64 {
     sqlx::query_scalar("SELECT count(*) FROM mandate WHERE name = $1")
         .bind(name)
         .fetch_one(pool)
@@ -940,7 +939,7 @@ async fn create_mandate(svc: &Services, name: &str) -> MandateId {
     crate::mandates::create(svc, name).await
 }
 
-async fn identity_enabled(pool: &PgPool, sub: UserSub) -> bool {
+async fn identity_enabled(pool: &hubdeck::store::Db, sub: UserSub) -> bool {
     sqlx::query_scalar("SELECT enabled FROM local_identity WHERE sub = $1")
         .bind(sub)
         .fetch_one(pool)
@@ -1037,7 +1036,7 @@ async fn last_admin_of_a_mandate_cannot_be_deleted_or_disabled_and_the_message_n
     }
 }
 
-async fn active_global_admins(pool: &PgPool) -> i64 {
+async fn active_global_admins(pool: &hubdeck::store::Db) -> i64 {
     sqlx::query_scalar(
         "SELECT count(DISTINCT ur.user_id) FROM user_role ur WHERE ur.role_id = $1 \
          AND NOT EXISTS (SELECT 1 FROM directory_user d WHERE d.sub = ur.user_id \

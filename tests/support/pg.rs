@@ -78,7 +78,7 @@ pub fn cluster() -> &'static Cluster {
                 let tpl = PgPool::connect(&c3.url(TEMPLATE))
                     .await
                     .expect("connect template");
-                hubdeck::store::migrate(&tpl)
+                hubdeck::store::migrate(&tpl.clone().into())
                     .await
                     .expect("migrate template");
                 tpl.close().await;
@@ -93,14 +93,15 @@ pub fn cluster() -> &'static Cluster {
 
 /// A fresh, migrated database for one test.
 pub struct TestDb {
-    pub pool: PgPool,
+    /// hubdeck's handle (a plain pool: straight to the server); an sqlx executor like the pool.
+    pub pool: hubdeck::store::Db,
     pub name: String,
     pub url: String,
 }
 
 impl TestDb {
     /// Another pool on the same database (e.g. with more connections for a concurrency test).
-    pub async fn pool_with(&self, max_connections: u32) -> PgPool {
+    pub async fn pool_with(&self, max_connections: u32) -> hubdeck::store::Db {
         let opts: PgConnectOptions = self.url.parse().expect("url");
         PgPoolOptions::new()
             .max_connections(max_connections)
@@ -108,6 +109,7 @@ impl TestDb {
             .connect_with(opts)
             .await
             .expect("connect")
+            .into()
     }
 
     /// Settings pointing at this database (LocalDirectory, test-friendly defaults).
@@ -141,7 +143,8 @@ pub async fn fresh_db() -> TestDb {
         .acquire_timeout(Duration::from_secs(60))
         .connect(&url)
         .await
-        .expect("connect test database");
+        .expect("connect test database")
+        .into();
     TestDb { pool, name, url }
 }
 
@@ -159,6 +162,6 @@ pub async fn empty_db() -> TestDb {
         .expect("create db");
     let _ = sqlx::Connection::close(admin).await;
     let url = c.cluster.url(&name);
-    let pool = PgPool::connect(&url).await.expect("connect");
+    let pool = PgPool::connect(&url).await.expect("connect").into();
     TestDb { pool, name, url }
 }

@@ -1,10 +1,10 @@
 //! What tests read back from the database after acting (one query each, shared).
 
-use sqlx::{PgPool, Postgres};
+use sqlx::Postgres;
 use uuid::Uuid;
 
 /// The global role ids a user holds, sorted.
-pub async fn global_role_ids<S>(pool: &PgPool, sub: S) -> Vec<Uuid>
+pub async fn global_role_ids<S>(pool: &hubdeck::store::Db, sub: S) -> Vec<Uuid>
 where
     S: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
 {
@@ -16,7 +16,7 @@ where
 }
 
 /// A registration's saga state.
-pub async fn registration_state<I>(pool: &PgPool, id: I) -> String
+pub async fn registration_state<I>(pool: &hubdeck::store::Db, id: I) -> String
 where
     I: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send,
 {

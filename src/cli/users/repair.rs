@@ -31,6 +31,10 @@ pub struct RepairArgs {
     /// The operator's note for --resolve.
     #[arg(long, value_name = "TEXT", requires = "resolve")]
     pub note: Option<String>,
+    /// With --retry, --rollback or --resolve: only while the registration is at this version
+    /// (the `version` of `--show ID --output json`); a change since refuses with exit 3.
+    #[arg(long, value_name = "VERSION")]
+    pub expect_version: Option<crate::service::versions::Version>,
 }
 
 fn print_registrations(rows: &[Registration]) -> std::io::Result<()> {
@@ -73,7 +77,9 @@ pub(super) async fn repair(
         return crate::cli::registration_show::run(ctx, svc, actor, id).await;
     }
     if let Some(id) = a.retry {
-        let out = svc.retry_registration(actor, id).await?;
+        let out = svc
+            .retry_registration_expecting(actor, id, a.expect_version)
+            .await?;
         if ctx.output == Output::Json {
             print_json(&out)?;
         } else {
@@ -86,12 +92,16 @@ pub(super) async fn repair(
         });
     }
     if let Some(id) = a.rollback {
-        let r = svc.rollback_registration(actor, id).await?;
+        let r = svc
+            .rollback_registration_expecting(actor, id, a.expect_version)
+            .await?;
         return result(ctx, &r, &format!("registration {id} is now {}", r.state));
     }
     if let Some(id) = a.resolve {
         let note = a.note.unwrap_or_default();
-        let r = svc.resolve_registration(actor, id, &note).await?;
+        let r = svc
+            .resolve_registration_expecting(actor, id, &note, a.expect_version)
+            .await?;
         return result(ctx, &r, &format!("registration {id} is now {}", r.state));
     }
     if a.reconcile {

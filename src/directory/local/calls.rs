@@ -146,7 +146,7 @@ impl Directory for LocalDirectory {
         new_password: &Secret,
     ) -> DirectoryResult<AuthOutcome> {
         check_policy(new_password)?;
-        let mut conn = self.db.acquire().await.map_err(|e| store_err(e.into()))?;
+        let mut conn = self.db.acquire().await.map_err(store_err)?;
         let sub = local_totp::take_challenge(
             &mut conn,
             &session_hash(challenge.session.expose()),
@@ -196,7 +196,7 @@ impl Directory for LocalDirectory {
         challenge: &MfaChallenge,
     ) -> DirectoryResult<MfaEnrolment> {
         let hash = session_hash(challenge.session.expose());
-        let mut tx = self.db.begin().await.map_err(|e| store_err(e.into()))?;
+        let mut tx = self.db.begin().await.map_err(store_err)?;
         let (sub, _) = local_totp::lock_challenge(&mut tx, &hash, MFA_SETUP)
             .await
             .map_err(store_err)?

@@ -4,13 +4,13 @@
 //! cannot sign in, invitations are recorded (`local_invitation`) instead of sent. Passwords are
 //! argon2id hashes (PHC strings).
 
+use crate::store::Db;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rand::RngExt;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
 
 use super::{
     AuthOutcome, Directory, DirectoryError, DirectoryResult, Identity, IdentityPage,
@@ -41,12 +41,12 @@ const SOFTWARE_TOKEN_MFA: &str = "SOFTWARE_TOKEN_MFA";
 const MFA_SETUP: &str = "MFA_SETUP";
 
 pub struct LocalDirectory {
-    db: PgPool,
+    db: Db,
     mfa: LocalMfa,
 }
 
 impl LocalDirectory {
-    pub fn new(db: PgPool) -> Self {
+    pub fn new(db: Db) -> Self {
         Self {
             db,
             mfa: LocalMfa::default(),
@@ -265,7 +265,7 @@ impl LocalDirectory {
     ) -> DirectoryResult<UserSub> {
         let hash = session_hash(challenge.session.expose());
         let db_err = |e: sqlx::Error| store_err(e.into());
-        let mut tx = self.db.begin().await.map_err(db_err)?;
+        let mut tx = self.db.begin().await.map_err(store_err)?;
         let (sub, _) = local_totp::lock_challenge(&mut tx, &hash, kind)
             .await
             .map_err(store_err)?

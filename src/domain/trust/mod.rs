@@ -213,6 +213,9 @@ pub struct Trust {
     /// write them, the operator never acknowledged the reveal): nobody is known to hold the
     /// trust's current keys until they are rotated and handed over.
     pub keys_unconfirmed_since: Option<DateTime<Utc>>,
+    /// Moved on by every change an operator sees (not the heartbeat): a rotate or delete is
+    /// conditional on the version its operator saw.
+    pub version: i64,
 }
 
 /// One FL kit slot and the trust it is assigned to (if any).

@@ -8,7 +8,10 @@ use chrono::Utc;
 use crate::config::Settings;
 use crate::store::health::{AppliedMigration, applied_migrations, clock, server_version};
 
-pub(super) async fn database_checks(s: &Settings, checks: &mut Vec<Check>) -> Option<sqlx::PgPool> {
+pub(super) async fn database_checks(
+    s: &Settings,
+    checks: &mut Vec<Check>,
+) -> Option<crate::store::Db> {
     let url = s.database.url.redacted();
     let mut db_settings = s.database.clone();
     db_settings.max_connections = 2;

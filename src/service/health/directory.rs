@@ -11,7 +11,7 @@ use crate::directory::diagnose::{CognitoFacts, PoolFacts, cognito_facts};
 
 pub(super) async fn directory_checks(
     s: &Settings,
-    db: Option<&sqlx::PgPool>,
+    db: Option<&crate::store::Db>,
     checks: &mut Vec<Check>,
 ) {
     match s.directory.kind {

@@ -100,6 +100,7 @@ mod tests {
             evidence: None,
             created_at: now - chrono::TimeDelta::seconds(5),
             updated_at: now,
+            version: 1,
         }
     }
 

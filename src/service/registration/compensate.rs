@@ -119,7 +119,7 @@ impl Services {
             self.delete_verified(&i.username, sub).await?;
         }
         if let Ok(mut conn) = self.db.acquire().await {
-            let _ = directory_cache::mark_gone(&mut *conn, sub).await;
+            let _ = directory_cache::mark_gone(&mut conn, sub).await;
         }
         Ok(())
     }
@@ -162,7 +162,7 @@ impl Services {
 
     pub(super) async fn cache_identity(&self, i: &Identity) {
         if let Ok(mut conn) = self.db.acquire().await
-            && let Err(e) = directory_cache::upsert(&mut *conn, i).await
+            && let Err(e) = directory_cache::upsert(&mut conn, i).await
         {
             tracing::warn!("directory cache update failed (the next sync fixes it): {e}");
         }

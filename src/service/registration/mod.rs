@@ -44,6 +44,7 @@
 mod authority;
 mod classify;
 mod compensate;
+mod guarded;
 mod lease;
 mod repair;
 mod roles_write;

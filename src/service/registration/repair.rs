@@ -7,7 +7,6 @@ use super::{RegisterOutcome, roles_from_ids, show};
 
 use crate::service::access::Area;
 
-use crate::domain::error::bounded_text;
 use crate::domain::{PermissionRef, RegistrationId, UserSub};
 use crate::service::actor::authorize;
 use crate::service::{Actor, ServiceError, ServiceResult, Services};
@@ -32,7 +31,8 @@ impl Services {
         actor: &Actor,
         q: &crate::domain::PageQuery,
     ) -> ServiceResult<crate::domain::Page<Registration>> {
-        Area::Registrations.require_read(actor, "listing stuck registrations")?;
+        self.read_area(actor, Area::Registrations, "listing stuck registrations")
+            .await?;
         Ok(registrations::list_page(&self.db, q).await?)
     }
 
@@ -41,23 +41,9 @@ impl Services {
         actor: &Actor,
         id: RegistrationId,
     ) -> ServiceResult<Registration> {
-        Area::Registrations.require_read(actor, "reading a registration")?;
+        self.read_area(actor, Area::Registrations, "reading a registration")
+            .await?;
         self.journal(id).await
-    }
-
-    /// Retries role assignment (idempotent: a second run grants nothing twice). A `pending` row
-    /// is first reconciled (consistent read + proof). Holds the registration's lock.
-    pub async fn retry_registration(
-        &self,
-        actor: &Actor,
-        id: RegistrationId,
-    ) -> ServiceResult<RegisterOutcome> {
-        actor.require(PermissionRef::CanManageUsers, "retrying a registration")?;
-        self.ensure_writable("retry registration")?;
-        let lock = self.lock_registration(actor, id).await?;
-        let out = self.retry_locked(actor, id).await;
-        lock.release().await;
-        out
     }
 
     pub(super) async fn retry_locked(
@@ -240,23 +226,6 @@ impl Services {
         }
     }
 
-    /// Rolls an open registration back: deletes the identity it provably created (never one
-    /// it did not create), removes its rows, audits, `rolled_back`. Holds the lock.
-    pub async fn rollback_registration(
-        &self,
-        actor: &Actor,
-        id: RegistrationId,
-    ) -> ServiceResult<Registration> {
-        actor.require(PermissionRef::CanManageUsers, "rolling back a registration")?;
-        self.ensure_writable("roll back registration")?;
-        self.authorize_repair(actor, "rolling back a registration", &[])
-            .await?;
-        let lock = self.lock_registration(actor, id).await?;
-        let out = self.rollback_locked(actor, id).await;
-        lock.release().await;
-        out
-    }
-
     pub(super) async fn rollback_locked(
         &self,
         actor: &Actor,
@@ -305,23 +274,6 @@ impl Services {
             }
             Err(RollbackFailure::Refused(e) | RollbackFailure::Database(e)) => Err(e),
         }
-    }
-
-    /// Marks a registration resolved with an operator's note (audited when it has a sub).
-    /// Holds the lock; only states whose table allows `resolved` can be resolved.
-    pub async fn resolve_registration(
-        &self,
-        actor: &Actor,
-        id: RegistrationId,
-        note: &str,
-    ) -> ServiceResult<Registration> {
-        actor.require(PermissionRef::CanManageUsers, "resolving a registration")?;
-        self.ensure_writable("resolve registration")?;
-        let note = bounded_text("note", note, 1000)?;
-        let lock = self.lock_registration(actor, id).await?;
-        let out = self.resolve_locked(actor, id, &note).await;
-        lock.release().await;
-        out
     }
 
     pub(super) async fn resolve_locked(

@@ -93,7 +93,7 @@ impl Services {
             let revoked = grants::revoke_only(&mut tx, sub, &own).await?;
             let kept = grants::roles_of_conn(&mut tx, sub).await?;
             let profiles = ustore::delete_profile(&mut tx, sub).await?;
-            directory_cache::mark_gone(&mut *tx, sub).await?;
+            directory_cache::mark_gone(&mut tx, sub).await?;
             ustore::insert_audit(
                 &mut tx,
                 &ustore::AuditEntry {

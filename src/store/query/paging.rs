@@ -1,7 +1,8 @@
 //! Running a page: the chosen plan's statement (a bounded walk that gives up hands over to the
 //! next plan), the rows turned into a [`Page`] with its cursors, and the counts.
 
-use sqlx::postgres::{PgPool, PgRow};
+use crate::store::Db;
+use sqlx::postgres::PgRow;
 use sqlx::{FromRow, QueryBuilder, Row};
 
 use super::plan::{choose, probe_bound};
@@ -16,7 +17,7 @@ use crate::store::estimates::{self, Keyed};
 /// real bind values and the [`Plan`] the store would choose. For EXPLAIN tests proving index
 /// use; `analyze` adds real row counts (`EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)`).
 pub async fn explain_page(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -28,7 +29,7 @@ pub async fn explain_page(
 }
 
 async fn fetch_rows(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -42,7 +43,7 @@ async fn fetch_rows(
 /// on the same statement a moment ago, [`estimates::probe_gave_up`]) hands over to the next —
 /// a [`Plan::Near`] to the plan chosen without it, a [`Plan::Probe`] to the collected set.
 async fn run_plan(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -110,7 +111,7 @@ fn cursor_of(row: &PgRow, keys: usize) -> StoreResult<Cursor> {
 /// count), plus the exact total for [`Want::RowsAndTotal`] (a second statement, the CLI's),
 /// or only an estimate or a capped count.
 pub async fn fetch_page<T>(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -179,7 +180,7 @@ where
 
 /// Number of rows matching the query (search, filters, scope) — exact.
 pub async fn count(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -194,7 +195,7 @@ pub async fn count(
 
 /// Matching rows counted up to `cap`; `cap + 1` means "more than `cap`" (a display choice).
 pub async fn count_capped(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,

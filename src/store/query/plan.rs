@@ -1,7 +1,7 @@
 //! How a page finds its rows: walk the sort index, collect the matches first, or a bounded walk
 //! that may give up — decided from the planner's own row estimates, asked once per query.
 
-use sqlx::postgres::PgPool;
+use crate::store::Db;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::{ListSql, Scope};
@@ -86,7 +86,7 @@ const BOUNDED_WALK_RATIO: f64 = 2.0;
 /// themselves, so when one is chosen nothing is asked about the cursor's range (each EXPLAIN is
 /// a round trip and a planning pass: 1–2.5 ms at 100,000 members).
 pub async fn choose_plan(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -96,7 +96,7 @@ pub async fn choose_plan(
 
 /// [`choose_plan`]; `near`: whether a [`Plan::Near`] may be chosen (not after one gave up).
 pub(super) async fn choose(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -144,7 +144,7 @@ fn matches_cursor_range(list: &ListSql, q: &PageQuery) -> StoreResult<bool> {
 /// The planner's estimates of the rows the query matches (search included) and of the list
 /// under its filters without the search — one EXPLAIN of both as a `UNION ALL`.
 async fn matches_and_all(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -164,7 +164,7 @@ async fn matches_and_all(
 /// The planner's estimate, without the search, of the rows on the cursor's far side by the
 /// first sort key (a superset of what a walk from the cursor can read).
 async fn cursor_range(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,
@@ -224,7 +224,7 @@ fn push_cursor_range(
 
 /// The planner's estimate of the matching rows (the console's "of ≈N").
 pub async fn estimate(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     q: &PageQuery,
     scope: Option<Scope<'_>>,

@@ -1,6 +1,6 @@
 //! The values a filter picker offers for one column, under the other filters and the search.
 
-use sqlx::postgres::PgPool;
+use crate::store::Db;
 use sqlx::{Postgres, QueryBuilder};
 
 use super::{ListSql, PROBE_ROWS, Scope, SqlColumn};
@@ -12,7 +12,7 @@ use crate::store::estimates;
 /// Distinct values of `column` honouring the other active filters and the search, ignoring the
 /// column's own filter. At most `limit` values, sorted.
 pub async fn filter_values(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     column: &str,
     q: &PageQuery,
@@ -94,7 +94,7 @@ const FEW_VALUES: f64 = 1_000.0;
 
 /// Whether `col` has few distinct values under the query's other filters (planner's estimate).
 async fn few_values(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     col: &SqlColumn,
     q: &PageQuery,
@@ -113,7 +113,7 @@ async fn few_values(
 /// alone). A broad search never has its matches collected (at 1,000,000 mandates `leeds`
 /// matches on nearly every heap page), a narrow one only for the values whose walk ran dry.
 async fn searched_values(
-    pool: &PgPool,
+    pool: &Db,
     list: &ListSql,
     col: &SqlColumn,
     q: &PageQuery,

@@ -6,28 +6,25 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
-use super::{App, Effect, MAX_PASTE, Palette};
-use crate::tui::action::Request;
+use super::{App, Layer, MAX_PASTE, Owner, Palette};
+use crate::tui::action::{Anonymous, ask};
 use crate::tui::keymap::Action;
+use crate::tui::msg::Reply;
 use crate::tui::screens::Tab;
-use crate::tui::widgets::dialog::{Dialog, DialogOutcome, PickPurpose, Picker};
-use crate::tui::widgets::form::{Form, FormOutcome, Submission};
-use crate::tui::widgets::reveal::{GUARD, Reveal, RevealOutcome};
+use crate::tui::screens::signin::data::SignInJob;
+use crate::tui::widgets::dialog::{Dialog, PickPurpose, Picker};
+use crate::tui::widgets::form::{FormOutcome, Submission};
 use crate::tui::widgets::toast::Toast;
 
 impl App {
     /// Anything on top of the screen (reveal panel, dialog, form, palette, help, sign-in).
     pub(super) fn overlay_open(&self) -> bool {
-        self.reveal.is_some()
-            || self.dialog.is_some()
-            || self.form.is_some()
-            || self.palette.is_some()
-            || self.help
-            || self.operator.is_none()
+        self.top_layer().is_overlay()
     }
 
     pub(super) fn on_key(&mut self, key: KeyEvent) {
         self.live_activity();
+        self.touch();
         let now = self.clock.now();
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let ctrl_c = ctrl && matches!(key.code, KeyCode::Char('c' | 'C'));
@@ -36,7 +33,7 @@ impl App {
         // replies can open while quitting waits, keep their own keys).
         let reply_on_screen =
             self.reveal.is_some() || matches!(self.dialog, Some(Dialog::Error { .. }));
-        if self.too_small() || (self.quit_pending && !reply_on_screen) {
+        if self.too_small() || (self.ops.quit_pending && !reply_on_screen) {
             if ctrl_c || (self.keymap.is(&key, Action::Quit) && !ctrl_d) {
                 self.request_quit();
             }
@@ -50,174 +47,61 @@ impl App {
         if ctrl_d && self.overlay_open() {
             return;
         }
-        if let Some(r) = self.reveal.as_mut() {
-            match r.handle_key(&key, now) {
-                RevealOutcome::Stay => {}
-                RevealOutcome::Copy(s) => self.effects.push(Effect::Copy(s)),
-                RevealOutcome::Close => {
-                    let acknowledged = self.reveal.as_mut().and_then(|r| r.take_acknowledged());
-                    // Dropping the panel zeroizes both keys; nothing can reopen it.
-                    self.reveal = self.reveal_queue.pop_front().map(Reveal::new);
-                    if let Some(r) = self.reveal.as_mut() {
-                        r.queued_after = self.reveal_queue.len();
-                    }
-                    self.toasts
-                        .push(Toast::ok("keys acknowledged; they are gone from memory"));
-                    if self.reveal.is_none() {
-                        let held = std::mem::take(&mut self.deferred_toasts);
-                        self.toasts.extend(held);
-                    }
-                    if let Some(op) = acknowledged {
-                        self.run_op(op, false);
-                    }
-                    self.maybe_finish_quit();
-                }
-            }
-            return;
-        }
-        if let Some(d) = self.dialog.as_mut() {
-            if d.is_confirmation() && now.saturating_sub(self.dialog_opened) < GUARD {
-                // A pasted burst, key repeat or reflexive double key: not an answer.
-                return;
-            }
-            match d.handle_key(&key) {
-                DialogOutcome::Stay => {}
-                DialogOutcome::Close => {
-                    self.close_dialog();
-                    self.maybe_finish_quit();
-                }
-                DialogOutcome::Run(op) => {
-                    let from_form = self.dialog_from_form && self.form.is_some();
-                    self.close_dialog();
-                    self.run_op(op, from_form);
-                }
-                DialogOutcome::Picked { purpose, values } => {
-                    self.close_dialog();
-                    self.picked(purpose, values);
-                }
-                DialogOutcome::QuitWhenDone => {
-                    self.close_dialog();
-                    self.quit_pending = true;
-                    self.maybe_finish_quit();
-                }
-            }
-            return;
-        }
-        if self.operator.is_none() {
-            self.signin_key(key);
-            return;
-        }
-        if let Some(f) = self.form.as_mut() {
-            match f.handle_key(&key) {
-                FormOutcome::Stay => {}
-                FormOutcome::Cancel => self.close_form(),
-                FormOutcome::Refused(why) => self.toasts.push(Toast::warn(why)),
-                FormOutcome::SearchUsers(text) => self.pick_users(text),
-                FormOutcome::Submit(Submission::Op(op)) => {
-                    match self.form.as_ref().and_then(Form::role_change) {
-                        Some(change) => self.confirm_role_change(op, change),
-                        None => {
-                            // A cancellable task (an export) is watched from the footer,
-                            // where Esc cancels it, not from a busy form.
-                            let watched_in_form = !op.cancellable();
-                            if !watched_in_form && !self.db_down() {
-                                self.close_form();
-                            }
-                            self.run_op(op, watched_in_form);
-                        }
+        match self.top_layer() {
+            Layer::Reveal => self.reveal_key(key, now),
+            Layer::Dialog => self.dialog_key(key, now),
+            Layer::SignIn => self.signin_key(key),
+            Layer::Form => self.form_key(key),
+            Layer::Palette => self.palette_key(key),
+            Layer::Help => self.help_key(key),
+            Layer::Search => self.search_key(key),
+            Layer::Screen => {
+                for action in self.keymap.actions(&key) {
+                    if self.global_action(action) {
+                        return;
                     }
                 }
-                FormOutcome::Submit(Submission::Load(job)) => {
-                    self.close_form();
-                    let tab = self.tab;
-                    self.screen_cmd(tab, crate::tui::screens::Cmd::Load { slot: "form", job });
-                }
-                FormOutcome::Submit(_) => {}
-            }
-            return;
-        }
-        if self.palette.is_some() {
-            self.palette_key(key);
-            return;
-        }
-        if self.help {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
-                || self.keymap.is(&key, Action::Help)
-            {
-                self.help = false;
-                self.help_scroll = 0;
-            } else if self.keymap.is(&key, Action::Down) {
-                self.help_scroll = self.help_scroll.saturating_add(1);
-            } else if self.keymap.is(&key, Action::Up) {
-                self.help_scroll = self.help_scroll.saturating_sub(1);
-            } else if self.keymap.is(&key, Action::PageDown) {
-                self.help_scroll = self.help_scroll.saturating_add(10);
-            } else if self.keymap.is(&key, Action::PageUp) {
-                self.help_scroll = self.help_scroll.saturating_sub(10);
-            }
-            return;
-        }
-        if self.active_ref().table().search_active {
-            self.search_key(key);
-            return;
-        }
-        for action in self.keymap.actions(&key) {
-            if self.global_action(action) {
-                return;
             }
         }
     }
 
+    /// The sign-in screen's keys: each step is an ordinary read of the sign-in screen
+    /// (anonymous: nobody is signed in yet), its answer routed like any other.
     fn signin_key(&mut self, key: KeyEvent) {
         if key.code == KeyCode::Esc && !self.signin.form.busy {
             self.request_quit();
             return;
         }
-        match self.signin.form.handle_key(&key) {
+        let job = match self.signin.form.handle_key(&key) {
             FormOutcome::Submit(Submission::SignIn { email, password }) => {
-                self.signin.form.busy = true;
-                let id = self.id();
-                self.signin.awaiting = Some(id);
                 self.signin.error = None;
-                self.outbox.push(Request::SignIn {
-                    id,
-                    email,
-                    password,
-                });
+                SignInJob::Password { email, password }
             }
             FormOutcome::Submit(Submission::NewPassword { password }) => {
-                if let Some(ch) = self.signin.challenge.clone() {
-                    self.signin.form.busy = true;
-                    let id = self.id();
-                    self.signin.awaiting = Some(id);
-                    self.outbox.push(Request::NewPassword {
-                        id,
-                        challenge: ch,
-                        password,
-                    });
+                let Some(challenge) = self.signin.challenge.clone() else {
+                    return;
+                };
+                SignInJob::NewPassword {
+                    challenge,
+                    password,
                 }
             }
             FormOutcome::Submit(Submission::MfaCode { code }) => {
-                let id = self.id();
-                let req = if let Some(setup) = self.signin.setup.clone() {
-                    Request::MfaSetupCode { id, setup, code }
+                let job = if let Some(setup) = self.signin.setup.clone() {
+                    SignInJob::MfaSetupCode { setup, code }
                 } else if let Some(challenge) = self.signin.mfa.clone() {
-                    Request::MfaCode {
-                        id,
-                        challenge,
-                        code,
-                    }
+                    SignInJob::MfaCode { challenge, code }
                 } else {
                     return;
                 };
-                self.signin.form.busy = true;
-                self.signin.awaiting = Some(id);
                 self.signin.error = None;
-                self.outbox.push(req);
+                job
             }
-            FormOutcome::Cancel => self.request_quit(),
-            _ => {}
-        }
+            FormOutcome::Cancel => return self.request_quit(),
+            _ => return,
+        };
+        self.signin.form.busy = true;
+        self.ask(Owner::SignIn, ask(Anonymous(job), Reply::SignIn));
     }
 
     fn search_key(&mut self, key: KeyEvent) {
@@ -270,14 +154,11 @@ impl App {
                 };
                 self.switch_tab(Tab::ALL[j]);
             }
-            Action::TabMandates => self.switch_tab(Tab::Mandates),
-            Action::TabUsers => self.switch_tab(Tab::Users),
-            Action::TabRegistrations => self.switch_tab(Tab::Registrations),
-            Action::TabTrusts => self.switch_tab(Tab::Trusts),
-            Action::TabKitSlots => self.switch_tab(Tab::KitSlots),
-            Action::TabAudit => self.switch_tab(Tab::Audit),
-            Action::TabDrift => self.switch_tab(Tab::Drift),
-            Action::TabApprovals => self.switch_tab(Tab::Approvals),
+            // The tab at that place in the bar (a number past the last tab does nothing).
+            Action::Tab(n) => match Tab::ALL.get(usize::from(n)) {
+                Some(tab) => self.switch_tab(*tab),
+                None => return false,
+            },
             Action::Up | Action::Down => {
                 let t = self.active().table_mut();
                 if action == Action::Up {
@@ -349,12 +230,14 @@ impl App {
                 let tab = self.tab;
                 // The record an edit form is about: the live view warns the form when
                 // someone else changes it.
-                let subject = self.screens[tab.index()]
+                let subject = self
+                    .screens
+                    .get(tab)
                     .table()
                     .selected_row()
                     .map(|r| r.id.clone());
                 let edits = matches!(other, Action::Edit | Action::Roles | Action::ChangePlan);
-                match self.screens[tab.index()].on_action(other, &ctx) {
+                match self.screens.get_mut(tab).on_action(other, &ctx) {
                     Some(cmd) => {
                         self.screen_cmd(tab, cmd);
                         if edits && self.form.is_some() {
@@ -389,53 +272,46 @@ impl App {
         );
         let text: zeroize::Zeroizing<String> =
             zeroize::Zeroizing::new(line.chars().filter(|c| !c.is_control()).collect());
-        if self.too_small() || (self.quit_pending && self.reveal.is_none()) {
+        if self.too_small() || (self.ops.quit_pending && self.reveal.is_none()) {
             return;
         }
         let ignored = |app: &mut App, why: &str| {
             app.toasts
                 .push(Toast::warn(format!("paste ignored: {why}")));
         };
-        if self.reveal.is_some() {
-            return ignored(self, "the key panel takes no paste");
-        }
-        if let Some(d) = self.dialog.as_mut() {
-            if !d.paste(&text) {
-                ignored(self, "this dialog takes no text");
+        match self.top_layer() {
+            Layer::Reveal => ignored(self, "the key panel takes no paste"),
+            Layer::Dialog => {
+                if self.dialog.as_mut().is_some_and(|d| !d.paste(&text)) {
+                    ignored(self, "this dialog takes no text");
+                }
             }
-            return;
-        }
-        if self.operator.is_none() {
-            if self.signin.form.paste(&text).is_none() {
-                ignored(self, "no text field has focus");
+            Layer::SignIn => {
+                if self.signin.form.paste(&text).is_none() {
+                    ignored(self, "no text field has focus");
+                }
             }
-            return;
-        }
-        if let Some(f) = self.form.as_mut() {
-            match f.paste(&line) {
+            Layer::Form => match self.form.as_mut().and_then(|f| f.paste(&line)) {
                 None => ignored(self, "the focused field takes no text"),
                 Some(FormOutcome::SearchUsers(search)) => self.pick_users(search),
                 Some(_) => {}
+            },
+            Layer::Palette => {
+                if let Some(p) = self.palette.as_mut() {
+                    for c in text.chars() {
+                        p.input.handle(tui_input::InputRequest::InsertChar(c));
+                    }
+                }
             }
-            return;
-        }
-        if let Some(p) = self.palette.as_mut() {
-            for c in text.chars() {
-                p.input.handle(tui_input::InputRequest::InsertChar(c));
+            Layer::Help => ignored(self, "no text field has focus"),
+            Layer::Search => {
+                let t = self.active().table_mut();
+                for c in text.chars() {
+                    t.search.handle(tui_input::InputRequest::InsertChar(c));
+                }
+                t.search_edited();
             }
-            return;
+            Layer::Screen => ignored(self, "no text field has focus (press / to search)"),
         }
-        if self.help {
-            return ignored(self, "no text field has focus");
-        }
-        let t = self.active().table_mut();
-        if t.search_active {
-            for c in text.chars() {
-                t.search.handle(tui_input::InputRequest::InsertChar(c));
-            }
-            t.search_edited();
-            return;
-        }
-        ignored(self, "no text field has focus (press / to search)");
     }
 }

@@ -13,7 +13,8 @@ use chrono::Utc;
 use super::{App, Owner};
 use crate::service::changes::{ChangeBatch, ChangeCursor, ChangeSource};
 use crate::service::{Actor, Services};
-use crate::tui::action::{ErrorReport, Job, JobFuture, Reply, Request};
+use crate::tui::action::{ErrorReport, Job, JobFuture, ask};
+use crate::tui::msg::Reply;
 use crate::tui::screens::Tab;
 use crate::tui::widgets::live_marks::{LiveMark, ago};
 
@@ -63,10 +64,11 @@ impl Default for Live {
 pub struct PollChanges(pub Option<ChangeCursor>);
 
 impl Job for PollChanges {
-    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<Reply> {
+    type Out = ChangeBatch;
+    fn run(self, services: Services, actor: Actor) -> JobFuture<ChangeBatch> {
         Box::pin(async move {
             let batch = services.poll_changes(&actor, self.0).await?;
-            Ok(Box::new(batch) as Reply)
+            Ok(batch)
         })
     }
 }
@@ -117,16 +119,12 @@ impl App {
         if self.live.last_poll.is_some_and(|t| self.tick < t + every) {
             return;
         }
-        if self.pending.values().any(|p| p.owner == Owner::Live) {
+        if self.inbox.waits_for(Owner::Live) {
             return;
         }
         self.live.last_poll = Some(self.tick);
-        let id = self.id();
-        self.expect(id, Owner::Live, "changes", "");
-        self.outbox.push(Request::Load {
-            id,
-            job: Box::new(PollChanges(self.live.cursor.clone())),
-        });
+        let job = PollChanges(self.live.cursor.clone());
+        self.ask(Owner::Live, ask(job, Reply::Changes));
     }
 
     /// The operator pressed a key (polling resumes at full pace).
@@ -148,10 +146,9 @@ impl App {
 
     /// A poll's answer: read the active page again if it shows what changed, mark the rows,
     /// warn the open form.
-    pub(super) fn live_reply(&mut self, result: Result<Reply, ErrorReport>) {
-        let batch = match result.map(|r| r.downcast::<ChangeBatch>()) {
-            Ok(Ok(b)) => *b,
-            Ok(Err(_)) => return,
+    pub(super) fn live_reply(&mut self, result: Result<ChangeBatch, ErrorReport>) {
+        let batch = match result {
+            Ok(b) => b,
             Err(e) => {
                 // A lost connection is the outage banner's (already raised by the reply
                 // routing); anything else is logged, and the next poll tries again.
@@ -189,7 +186,7 @@ impl App {
             if !others {
                 continue;
             }
-            let table = self.screens[tab.index()].table_mut();
+            let table = self.screens.get_mut(tab).table_mut();
             for key in keys {
                 let mark = LiveMark::new(key.clone(), &c.who, &c.action, c.at);
                 if let Some(r) = table.rows().iter().find(|r| r.id == key) {
@@ -216,7 +213,7 @@ impl App {
             return;
         }
         let watched = std::mem::take(&mut self.live.watch_gone);
-        let table = self.screens[tab.index()].table_mut();
+        let table = self.screens.get_mut(tab).table_mut();
         if table.loading() {
             self.live.watch_gone = watched;
             return;

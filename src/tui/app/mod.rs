@@ -1,14 +1,19 @@
 //! The router: the tab bar, the overlays (dialog, form, reveal panel, palette, help, toasts)
-//! and the global keys. It knows screens only through [`Screen`]; every reply goes back to
-//! whoever asked, and [`App::pending`] is the one place where stale replies are dropped.
+//! and the global keys. It knows screens only through the tab registry ([`Screens`]); every
+//! reply goes back to whoever asked, and the [`Inbox`] is the one place where stale replies
+//! are dropped.
 //! `App::update` only changes state and queues [`Request`]s; the loop in `tui/mod.rs` runs
 //! them as tasks. Nothing here awaits I/O, so every path is unit-testable.
 //!
-//! Files: `mod.rs` (state, session, reply routing), `keys.rs` (keys, paste, palette),
-//! `ops.rs` (mutations in flight, quitting), `render.rs` (drawing), `routing.rs` (screens,
-//! their commands and the routing of replies).
+//! Files: `mod.rs` (state, session), `inbox.rs` (which replies are still wanted), `keys.rs`
+//! (keys, paste), `palette.rs` (the command palette), `ops.rs` (mutations in flight,
+//! quitting), `render.rs` (drawing), `routing.rs` (screens, their commands and the routing of
+//! replies), `live.rs` (the change feed), `outage.rs` (a database outage).
 
+mod idle;
+mod inbox;
 mod keys;
+mod layers;
 mod live;
 mod ops;
 mod outage;
@@ -16,16 +21,17 @@ mod palette;
 mod render;
 mod routing;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tui_input::Input;
 
-use super::action::{ErrorReport, Request, RevealKeys};
+use super::action::{ErrorReport, LoadBox, RevealKeys};
 use super::clock::Clock;
 use super::keymap::Keymap;
+use super::msg::{Reply, Request};
 use super::screens::signin::SignInScreen;
-use super::screens::{Screen, Tab};
+use super::screens::{Screens, Tab, TabScreen};
 use super::theme::Theme;
 use super::widgets::dialog::Dialog;
 use super::widgets::form::Form;
@@ -34,8 +40,11 @@ use super::widgets::toast::Toast;
 use crate::domain::{DisplayText, Secret};
 use crate::service::Operator;
 
+pub use super::msg::AppConfig;
+pub use inbox::{Inbox, Owner};
+pub use layers::Layer;
 pub use live::Live;
-pub use ops::InFlight;
+pub use ops::{InFlight, Operations};
 pub use outage::Outage;
 
 /// Smallest usable terminal.
@@ -69,55 +78,6 @@ pub struct Palette {
     pub history_pos: Option<usize>,
 }
 
-/// What the settings give the console.
-#[derive(Clone, Debug)]
-pub struct AppConfig {
-    pub environment: String,
-    pub environment_color: String,
-    pub read_only: bool,
-    pub directory_kind: String,
-    pub search_debounce_ms: u64,
-    pub demo_credentials: Option<(String, String)>,
-}
-
-impl AppConfig {
-    pub fn from_settings(s: &crate::config::Settings) -> Self {
-        Self {
-            environment: s.ui.environment.clone(),
-            environment_color: s.ui.environment_color.clone(),
-            read_only: s.ui.read_only,
-            directory_kind: match s.directory.kind {
-                crate::config::DirectoryKind::Cognito => "cognito".into(),
-                crate::config::DirectoryKind::Local => "local".into(),
-            },
-            search_debounce_ms: s.ui.search_debounce_ms,
-            demo_credentials: None,
-        }
-    }
-}
-
-/// Who waits for a reply.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Owner {
-    /// A screen (its [`Screen::on_reply`]).
-    Tab(Tab),
-    /// The open form (role choices, user picker).
-    Form,
-    /// The filter menu of a column.
-    Filter(String),
-    /// The live view's poll of the change feed.
-    Live,
-}
-
-/// A reply still wanted: by whom, and for what (a newer request of the same owner, slot and
-/// list supersedes it).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Pending {
-    pub owner: Owner,
-    pub slot: &'static str,
-    pub list: &'static str,
-}
-
 pub struct App {
     pub config: AppConfig,
     pub keymap: Keymap,
@@ -125,8 +85,8 @@ pub struct App {
     pub operator: Option<Operator>,
     pub signin: SignInScreen,
     pub tab: Tab,
-    /// One screen per tab, in [`Tab::ALL`] order.
-    pub screens: Vec<Box<dyn Screen>>,
+    /// One screen per tab.
+    pub screens: Screens,
     pub dialog: Option<Dialog>,
     pub form: Option<Form>,
     pub reveal: Option<Reveal>,
@@ -142,19 +102,14 @@ pub struct App {
     pub live: Live,
     pub tick: u64,
     pub quit: bool,
-    /// Quit was asked for while mutations were in flight: quit once every reply is in and
-    /// every key set was acknowledged.
-    pub quit_pending: bool,
     /// The console's clock (manual in tests).
     pub clock: Clock,
     /// The terminal's size, from resize events (None until the first one).
     pub screen_size: Option<(u16, u16)>,
-    /// Every mutation in flight, by request id.
-    pub inflight: BTreeMap<u64, InFlight>,
-    /// Cancelled mutations whose late reply is dropped.
-    cancelled: BTreeSet<u64>,
-    /// Every read whose reply is still wanted, by request id (the one stale check).
-    pub pending: BTreeMap<u64, Pending>,
+    /// The operations tracker: changes in flight, cancelled ones, a quit waiting for them.
+    pub ops: Operations,
+    /// Every read whose reply is still wanted (the one stale check).
+    pub inbox: Inbox,
     /// Key sets that arrived while the reveal panel was showing another.
     pub reveal_queue: VecDeque<RevealKeys>,
     /// Results reported while the reveal panel was up (shown when it closes).
@@ -172,10 +127,10 @@ pub struct App {
     loaded: Vec<Tab>,
     /// The `:env` switch in progress (its request id).
     env_switch: Option<u64>,
-}
-
-fn fresh_screens() -> Vec<Box<dyn Screen>> {
-    Tab::ALL.iter().map(|t| t.screen()).collect()
+    /// When the last key was pressed (the idle sign-out counts from it).
+    last_key: Duration,
+    /// The screens of an operator signed out for being idle, until they sign in again.
+    parked: Option<idle::Parked>,
 }
 
 impl App {
@@ -192,7 +147,7 @@ impl App {
             operator: None,
             signin: SignInScreen::new(),
             tab: Tab::Mandates,
-            screens: fresh_screens(),
+            screens: Screens::new(),
             dialog: None,
             form: None,
             reveal: None,
@@ -206,12 +161,10 @@ impl App {
             live: Live::default(),
             tick: 0,
             quit: false,
-            quit_pending: false,
             clock: Clock::system(),
             screen_size: None,
-            inflight: BTreeMap::new(),
-            cancelled: BTreeSet::new(),
-            pending: BTreeMap::new(),
+            ops: Operations::default(),
+            inbox: Inbox::default(),
             reveal_queue: VecDeque::new(),
             deferred_toasts: Vec::new(),
             dialog_queue: VecDeque::new(),
@@ -222,6 +175,8 @@ impl App {
             effects: Vec::new(),
             loaded: Vec::new(),
             env_switch: None,
+            last_key: Duration::ZERO,
+            parked: None,
         };
         if let Some(op) = operator {
             app.signed_in(op);
@@ -245,29 +200,27 @@ impl App {
     }
 
     /// The screen of a tab.
-    pub fn screen(&self, tab: Tab) -> &dyn Screen {
-        self.screens[tab.index()].as_ref()
+    pub fn screen(&self, tab: Tab) -> &dyn TabScreen {
+        self.screens.get(tab)
     }
 
-    /// The screen of a tab, as its concrete type (tests).
-    pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn Screen {
-        self.screens[tab.index()].as_mut()
+    pub fn screen_mut(&mut self, tab: Tab) -> &mut dyn TabScreen {
+        self.screens.get_mut(tab)
     }
 
-    fn active(&mut self) -> &mut dyn Screen {
-        self.screens[self.tab.index()].as_mut()
+    fn active(&mut self) -> &mut dyn TabScreen {
+        self.screens.get_mut(self.tab)
     }
 
-    pub fn active_ref(&self) -> &dyn Screen {
-        self.screens[self.tab.index()].as_ref()
+    pub fn active_ref(&self) -> &dyn TabScreen {
+        self.screens.get(self.tab)
     }
 
-    /// Waits for reply `id` on behalf of `owner`; an older request of the same owner, slot
-    /// and list is no longer wanted.
-    fn expect(&mut self, id: u64, owner: Owner, slot: &'static str, list: &'static str) {
-        let p = Pending { owner, slot, list };
-        self.pending.retain(|_, q| *q != p);
-        self.pending.insert(id, p);
+    /// Sends a read for `owner`; its answer comes back through the inbox.
+    fn ask(&mut self, owner: Owner, load: LoadBox<Reply>) {
+        let id = self.id();
+        self.inbox.expect(id, owner, load.purpose());
+        self.outbox.push(Request::Load { id, load });
     }
 
     fn open_form(&mut self, f: Form) {
@@ -280,14 +233,18 @@ impl App {
         self.form = None;
         self.live.form_subject = None;
         self.live.form_notice = None;
-        self.pending.retain(|_, p| p.owner != Owner::Form);
+        self.inbox.forget(Owner::Form);
     }
 
     fn signed_in(&mut self, op: Operator) {
         tracing::info!(operator = %op.sub, "operator signed in");
+        let sub = op.sub;
         self.operator = Some(op);
         self.signin = SignInScreen::new();
-        self.switch_tab(Tab::Mandates);
+        self.touch();
+        if !self.resume(sub) {
+            self.switch_tab(Tab::Mandates);
+        }
     }
 
     /// The service refused because the operator's own authority is gone: back to the sign-in
@@ -305,8 +262,8 @@ impl App {
     fn clear_session(&mut self) {
         self.operator = None;
         self.live = Live::default();
-        self.screens = fresh_screens();
-        self.pending.clear();
+        self.screens = Screens::new();
+        self.inbox.clear();
         self.loaded.clear();
         self.tab = Tab::Mandates;
         self.form = None;
@@ -315,7 +272,7 @@ impl App {
         self.dialog_from_form = false;
         self.palette = None;
         self.help = false;
-        for job in self.inflight.values_mut() {
+        for job in self.ops.inflight.values_mut() {
             job.form = false;
         }
         self.signin = SignInScreen::new();
@@ -325,22 +282,22 @@ impl App {
     /// are in flight (their replies belong to this environment's operator).
     fn switch_env(&mut self, name: &str) {
         if name.is_empty() {
-            self.toasts.push(Toast::ok(format!(
+            self.toasts.push(Toast::info(format!(
                 "environment {}; :env NAME switches (and signs you in again)",
                 DisplayText::with_max(&self.config.environment, 24)
             )));
             return;
         }
-        if !self.inflight.is_empty() {
+        if !self.ops.inflight.is_empty() {
             self.toasts.push(Toast::warn(format!(
                 "wait for {} running change(s) before switching environments",
-                self.inflight.len()
+                self.ops.inflight.len()
             )));
             return;
         }
         let id = self.id();
         self.env_switch = Some(id);
-        self.toasts.push(Toast::ok(format!(
+        self.toasts.push(Toast::info(format!(
             "connecting to {}…",
             DisplayText::with_max(name, 24)
         )));
@@ -364,7 +321,7 @@ impl App {
                 self.health = Health::default();
                 self.outage = Outage::default();
                 self.outbox.push(Request::Health);
-                self.toasts.push(Toast::ok(format!(
+                self.toasts.push(Toast::info(format!(
                     "environment {}: sign in",
                     DisplayText::with_max(&self.config.environment, 24)
                 )));

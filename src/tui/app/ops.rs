@@ -3,7 +3,8 @@
 //! cancelling long work, and quitting only once every reply is in.
 
 use super::App;
-use crate::tui::action::{ErrorReport, OpBox, OpOutcome, Request, RevealKeys};
+use crate::tui::action::{ErrorReport, OpBox, OpOutcome, RevealKeys};
+use crate::tui::msg::Request;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::RoleChange;
 use crate::tui::widgets::reveal::Reveal;
@@ -23,6 +24,17 @@ pub struct InFlight {
     pub done: Option<u64>,
 }
 
+/// The operations tracker: every change in flight by request id, the cancelled ones whose
+/// late reply is dropped, and a quit that waits for them.
+#[derive(Clone, Debug, Default)]
+pub struct Operations {
+    pub inflight: std::collections::BTreeMap<u64, InFlight>,
+    pub cancelled: std::collections::BTreeSet<u64>,
+    /// Quit was asked for while changes were in flight: quit once every reply is in and every
+    /// key set was acknowledged.
+    pub quit_pending: bool,
+}
+
 impl App {
     /// A notice that blocks every key but quit (and the reveal panel's own keys while quitting).
     pub fn blocking_notice(&self) -> Option<String> {
@@ -33,12 +45,17 @@ impl App {
                 super::MIN_HEIGHT
             ));
         }
-        if self.quit_pending {
+        if self.ops.quit_pending {
             return Some(format!(
                 "quitting: waiting for {} repl{} ({})",
-                self.inflight.len(),
-                if self.inflight.len() == 1 { "y" } else { "ies" },
-                self.inflight
+                self.ops.inflight.len(),
+                if self.ops.inflight.len() == 1 {
+                    "y"
+                } else {
+                    "ies"
+                },
+                self.ops
+                    .inflight
                     .values()
                     .map(|j| j.what)
                     .collect::<Vec<_>>()
@@ -67,11 +84,12 @@ impl App {
             ));
             return;
         }
-        if self.inflight.is_empty() {
+        if self.ops.inflight.is_empty() {
             self.quit = true;
             return;
         }
         if self
+            .ops
             .inflight
             .values()
             .all(|j| j.what == crate::tui::action::RECORD_HAND_OVER)
@@ -79,25 +97,25 @@ impl App {
             // Only the record that acknowledged keys were handed over is still running: wait
             // for it without asking (quitting first would leave the trust marked "keys not
             // confirmed" although the operator holds them).
-            self.quit_pending = true;
+            self.ops.quit_pending = true;
             return;
         }
-        if self.quit_pending {
+        if self.ops.quit_pending {
             return;
         }
         if self.too_small() {
             // The question could not be seen: wait for the replies (the notice says so).
-            self.quit_pending = true;
+            self.ops.quit_pending = true;
             return;
         }
-        let running = self.inflight.values().map(|j| j.what).collect();
+        let running = self.ops.inflight.values().map(|j| j.what).collect();
         self.open_dialog(Dialog::QuitWhenDone { running });
     }
 
     /// Quits once every reply is in and was seen: keys acknowledged, failures closed.
     pub(super) fn maybe_finish_quit(&mut self) {
-        if self.quit_pending
-            && self.inflight.is_empty()
+        if self.ops.quit_pending
+            && self.ops.inflight.is_empty()
             && self.reveal.is_none()
             && self.reveal_queue.is_empty()
             && self.dialog.is_none()
@@ -108,7 +126,8 @@ impl App {
 
     /// The running task that Esc would cancel, if any.
     pub fn cancellable(&self) -> Option<(u64, &'static str)> {
-        self.inflight
+        self.ops
+            .inflight
             .iter()
             .find(|(_, j)| j.cancellable)
             .map(|(id, j)| (*id, j.what))
@@ -116,18 +135,18 @@ impl App {
 
     /// A running operation reported how far it got.
     pub(super) fn progress(&mut self, id: u64, done: u64) {
-        if let Some(j) = self.inflight.get_mut(&id) {
+        if let Some(j) = self.ops.inflight.get_mut(&id) {
             j.done = Some(done);
         }
     }
 
     /// Cancels a cancellable task: the loop aborts it and a late reply is dropped.
     pub(super) fn cancel(&mut self, id: u64) {
-        let Some(job) = self.inflight.remove(&id) else {
+        let Some(job) = self.ops.inflight.remove(&id) else {
             return;
         };
         tracing::info!(op = job.what, "cancelled");
-        self.cancelled.insert(id);
+        self.ops.cancelled.insert(id);
         self.outbox.push(Request::Cancel { id });
         self.toasts
             .push(Toast::warn(format!("{} cancelled", job.what)));
@@ -137,11 +156,11 @@ impl App {
     /// Every reply is handled: its own id says what it belongs to, keys always reach the
     /// reveal panel, and a failure is shown even when something else is on screen.
     pub(super) fn op_done(&mut self, id: u64, result: Result<OpOutcome, ErrorReport>) {
-        if self.cancelled.remove(&id) {
+        if self.ops.cancelled.remove(&id) {
             tracing::debug!(id, "reply of a cancelled task dropped");
             return;
         }
-        let job = self.inflight.remove(&id);
+        let job = self.ops.inflight.remove(&id);
         if job.is_none() {
             tracing::warn!(id, "reply to a mutation that was not tracked");
         }
@@ -199,6 +218,7 @@ impl App {
         let subject = op.subject();
         if let Some(sub) = &subject
             && let Some(job) = self
+                .ops
                 .inflight
                 .values()
                 .find(|j| j.subject.as_ref() == Some(sub))
@@ -211,7 +231,7 @@ impl App {
         }
         let id = self.id();
         tracing::info!(op = op.describe(), "starting");
-        self.inflight.insert(
+        self.ops.inflight.insert(
             id,
             InFlight {
                 what: op.describe(),
@@ -233,7 +253,7 @@ impl App {
     pub(super) fn confirm_role_change(&mut self, op: OpBox, change: RoleChange) {
         if change.added.is_empty() && change.removed.is_empty() {
             self.close_form();
-            self.toasts.push(Toast::ok("roles unchanged"));
+            self.toasts.push(Toast::info("roles unchanged"));
             return;
         }
         let list = |v: &[String]| {

@@ -5,7 +5,8 @@
 //! back, so the console only has to notice, clear the banner and read the page again.
 
 use super::App;
-use crate::tui::action::{ErrorReport, Request};
+use crate::tui::action::ErrorReport;
+use crate::tui::msg::Request;
 use crate::tui::widgets::toast::Toast;
 
 /// Health pings every this many ticks while the database is unreachable (sooner than the
@@ -73,7 +74,7 @@ impl App {
         tracing::info!("database reachable again");
         let unknown = std::mem::take(&mut self.outage.unknown);
         if unknown.is_empty() {
-            self.toasts.push(Toast::ok(
+            self.toasts.push(Toast::info(
                 "database reachable again; the page was read again",
             ));
         } else {

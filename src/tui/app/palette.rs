@@ -60,7 +60,7 @@ impl App {
         let (cmd, arg) = line.split_once(' ').unwrap_or((line, ""));
         let arg = arg.trim();
         let search_in = |app: &mut App, tab: Tab, arg: &str| {
-            app.screens[tab.index()].top();
+            app.screens.get_mut(tab).top();
             if app.tab_denied(tab).is_some() {
                 app.switch_tab(tab);
                 return;
@@ -74,27 +74,25 @@ impl App {
             t.apply_search();
             app.reload_active();
         };
+        if let Some(tab) = Tab::by_word(cmd) {
+            return search_in(self, tab, arg);
+        }
         match cmd {
-            "mandate" | "mandates" | "m" => search_in(self, Tab::Mandates, arg),
-            "user" | "users" | "u" => search_in(self, Tab::Users, arg),
-            "trust" | "trusts" | "t" => search_in(self, Tab::Trusts, arg),
-            "registrations" | "reg" | "r" => search_in(self, Tab::Registrations, arg),
-            "kit-slots" | "slots" => search_in(self, Tab::KitSlots, arg),
-            "audit" => search_in(self, Tab::Audit, arg),
             "quit" | "q" => self.request_quit(),
             "help" => self.help = true,
             "env" => self.switch_env(arg),
             other => {
                 // A screen's own command (`:since` on the audit screen), else unknown.
                 if let Some(tab) = Tab::ALL
-                    .into_iter()
-                    .find(|t| self.screens[t.index()].commands().contains(&other))
+                    .iter()
+                    .copied()
+                    .find(|t| self.screens.get(*t).commands().contains(&other))
                 {
                     self.tab = tab;
                     if !self.loaded.contains(&tab) {
                         self.loaded.push(tab);
                     }
-                    let cmds = self.screens[tab.index()].command(other, arg);
+                    let cmds = self.screens.get_mut(tab).command(other, arg);
                     self.screen_cmds(tab, cmds);
                     return;
                 }

@@ -89,6 +89,7 @@ impl App {
         if self.help {
             crate::tui::widgets::help::render(
                 &self.keymap,
+                &describe_action,
                 self.config.read_only,
                 self.config.demo_credentials.as_ref(),
                 self.help_scroll,
@@ -163,8 +164,8 @@ impl App {
         if let Some(n) = self.health.approvals.filter(|n| *n > 0) {
             spans.push(Span::styled(format!("  {n} to approve (8)"), t.warning));
         }
-        if !self.inflight.is_empty() {
-            let n = self.inflight.len();
+        if !self.ops.inflight.is_empty() {
+            let n = self.ops.inflight.len();
             spans.push(Span::styled(
                 if n == 1 {
                     format!(
@@ -268,7 +269,7 @@ impl App {
         // What runs: the task Esc cancels first, then the changes that run to their reply.
         let mut tail = Vec::new();
         if let Some((id, what)) = self.cancellable() {
-            let done = self.inflight.get(&id).and_then(|j| j.done);
+            let done = self.ops.inflight.get(&id).and_then(|j| j.done);
             tail.push(Span::styled("Esc", t.key));
             tail.push(Span::styled(
                 match done {
@@ -282,6 +283,7 @@ impl App {
             ));
         }
         let running: Vec<&str> = self
+            .ops
             .inflight
             .values()
             .filter(|j| !j.cancellable)
@@ -332,8 +334,19 @@ fn short_label(a: Action) -> &'static str {
         Action::Bulk => "bulk",
         Action::Undo => "undo",
         Action::Repair => "repair",
+        Action::RepairClass => "repair class",
         Action::Restore => "restore",
         Action::ChangePlan => "plan",
         _ => "",
+    }
+}
+
+/// An action's line in `?`: a tab key says which tab (from the registry).
+fn describe_action(action: crate::tui::keymap::Action) -> &'static str {
+    match action {
+        crate::tui::keymap::Action::Tab(n) => Tab::ALL
+            .get(usize::from(n))
+            .map_or("no such tab", |t| t.help()),
+        other => other.description(),
     }
 }

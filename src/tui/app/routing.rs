@@ -1,11 +1,13 @@
 //! Routing: loading the active screen's table, carrying out what screens ask for, and
-//! giving each reply to whoever asked (screen, form or filter menu).
+//! giving each reply to whoever asked (screen, form, filter menu, live view, sign-in).
 
 use super::{App, HEALTH_EVERY, Health, Owner};
-use crate::tui::action::{ErrorReport, Msg, Reply, Request, Row, SignInReply};
-use crate::tui::screens::roles::{LoadRoleChoices, RoleChoices};
-use crate::tui::screens::{Cmd, Tab};
+use crate::tui::action::{Answer, ErrorReport, SignInReply, ask};
+use crate::tui::msg::{Msg, Reply, Request};
+use crate::tui::screens::roles::{LoadRoleChoices, PickUsers, RoleChoices};
+use crate::tui::screens::{Cmd, Tab, TabReply};
 use crate::tui::widgets::dialog::{Dialog, PickPurpose, Picker};
+use crate::tui::widgets::table::FilterJob;
 use crate::tui::widgets::toast::Toast;
 
 impl App {
@@ -14,19 +16,28 @@ impl App {
     /// Requests the active table's current query (and whatever the screen reads with it).
     pub fn reload_active(&mut self) {
         let tab = self.tab;
-        let (id, estimate_id, count_id) = (self.id(), self.id(), self.id());
         let table = self.active().table_mut();
         let list = table.list;
-        let req = table.request(id);
-        let counts = table.count_requests(estimate_id, count_id);
-        self.expect(id, Owner::Tab(tab), "page", list);
-        if !counts.is_empty() {
-            self.expect(estimate_id, Owner::Tab(tab), "estimate", list);
+        let query = table.request();
+        let counts = table.count_requests();
+        for q in std::iter::once(query).chain(counts) {
+            self.ask_page(tab, list, q);
         }
-        self.outbox.push(req);
-        self.outbox.extend(counts);
         let cmds = self.active().on_reload();
         self.screen_cmds(tab, cmds);
+    }
+
+    /// Sends the read of one page (or count) of the table `tab` shows.
+    fn ask_page(&mut self, tab: Tab, list: &'static str, query: crate::domain::PageQuery) {
+        let load = self.screens.get(tab).page(query.clone());
+        let id = self.id();
+        self.inbox.expect(id, Owner::Tab(tab), load.purpose());
+        self.outbox.push(Request::Page {
+            id,
+            list,
+            query,
+            load: Box::new(crate::tui::action::Lift(load)),
+        });
     }
 
     pub fn switch_tab(&mut self, tab: Tab) {
@@ -42,30 +53,23 @@ impl App {
     }
 
     /// Carries out what a screen asked for.
-    pub(super) fn screen_cmds(&mut self, tab: Tab, cmds: Vec<Cmd>) {
+    pub(super) fn screen_cmds(&mut self, tab: Tab, cmds: Vec<Cmd<TabReply>>) {
         for cmd in cmds {
             self.screen_cmd(tab, cmd);
         }
     }
 
-    pub(super) fn screen_cmd(&mut self, tab: Tab, cmd: Cmd) {
+    pub(super) fn screen_cmd(&mut self, tab: Tab, cmd: Cmd<TabReply>) {
         match cmd {
             Cmd::OpenForm(f) => self.open_form(f),
             Cmd::OpenRoles { form, target } => {
                 self.open_form(form);
-                let id = self.id();
-                self.expect(id, Owner::Form, "choices", "");
-                self.outbox.push(Request::Load {
-                    id,
-                    job: Box::new(LoadRoleChoices(target)),
-                });
+                self.ask(Owner::Form, ask(LoadRoleChoices(target), Reply::Choices));
             }
             Cmd::Dialog(d) => self.open_dialog(d),
             Cmd::Run(op) => self.run_op(op, false),
-            Cmd::Load { slot, job } => {
-                let id = self.id();
-                self.expect(id, Owner::Tab(tab), slot, "");
-                self.outbox.push(Request::Load { id, job });
+            Cmd::Load(load) => {
+                self.ask(Owner::Tab(tab), Box::new(crate::tui::action::Lift(load)));
             }
             Cmd::Reload => self.reload_active(),
             Cmd::Toast(t) => {
@@ -73,6 +77,8 @@ impl App {
                     self.toasts.push(Toast::ok(t));
                 }
             }
+            Cmd::Refuse(t) => self.toasts.push(Toast::warn(t)),
+            Cmd::Info(t) => self.toasts.push(Toast::info(t)),
             Cmd::Error { report, .. } if report.revoked => self.sign_out(&report),
             // The outage banner says it once; a dialog per failed read would bury the screen.
             Cmd::Error { report, .. } if report.connection_lost => self.db_unreachable(),
@@ -94,22 +100,7 @@ impl App {
             }
             Msg::Resize(w, h) => self.screen_size = Some((w, h)),
             Msg::Focus(focused) => self.live_focus(focused),
-            Msg::Reply { id, result } => self.on_reply(id, result),
-            Msg::SignIn { id, result } => {
-                if self.signin.awaiting != Some(id) {
-                    return;
-                }
-                self.signin.awaiting = None;
-                match result {
-                    Ok(SignInReply::SignedIn(op)) => self.signed_in(op),
-                    Ok(SignInReply::NewPasswordRequired(ch)) => {
-                        self.signin.require_new_password(ch)
-                    }
-                    Ok(SignInReply::MfaCodeRequired(ch)) => self.signin.require_mfa_code(ch),
-                    Ok(SignInReply::MfaSetup(setup)) => self.signin.require_mfa_setup(setup),
-                    Err(e) => self.signin.failed(e.joined()),
-                }
-            }
+            Msg::Reply { id, answer } => self.on_reply(id, answer),
             Msg::OpDone { id, result } => self.op_done(id, result),
             Msg::Progress { id, done } => self.progress(id, done),
             Msg::Health {
@@ -134,81 +125,89 @@ impl App {
     }
 
     /// Routes a reply to whoever asked; replies no longer wanted are dropped here.
-    pub(super) fn on_reply(&mut self, id: u64, result: Result<Reply, ErrorReport>) {
-        if matches!(&result, Err(e) if e.connection_lost) {
+    pub(super) fn on_reply(&mut self, id: u64, answer: Answer<Reply>) {
+        if answer.connection_lost {
             self.db_unreachable();
         }
-        let Some(p) = self.pending.remove(&id) else {
+        if self.inbox.take(id).is_none() {
             tracing::debug!(id, "stale reply dropped");
             return;
-        };
-        match p.owner {
-            Owner::Tab(tab) => {
-                let cmds = self.screens[tab.index()].on_reply(p.slot, id, result);
+        }
+        match answer.reply {
+            Reply::Tab(r) => {
+                let (tab, cmds) = self.screens.deliver(*r);
                 self.screen_cmds(tab, cmds);
                 self.send_deferred_count(tab);
-                if p.slot == "page" {
-                    self.live_page_arrived(tab);
+                self.live_page_arrived(tab);
+            }
+            Reply::Changes(r) => self.live_reply(r),
+            Reply::Choices(r) => self.choices(r),
+            Reply::Picked(r) => {
+                if let Some(f) = self.form.as_mut() {
+                    match r {
+                        Ok(rows) => f.picker_results(rows),
+                        Err(e) => f.note = Some(e.joined()),
+                    }
                 }
             }
-            Owner::Live => self.live_reply(result),
-            Owner::Form => self.form_reply(p.slot, result),
-            Owner::Filter(column) => self.filter_values(column, result),
+            Reply::FilterValues { column, values } => self.filter_values(column, values),
+            Reply::SignIn(r) => self.signin_reply(r),
+        }
+    }
+
+    /// A sign-in step's answer.
+    fn signin_reply(&mut self, result: Result<SignInReply, ErrorReport>) {
+        match result {
+            Ok(SignInReply::SignedIn(op)) => self.signed_in(op),
+            Ok(SignInReply::NewPasswordRequired(ch)) => self.signin.require_new_password(ch),
+            Ok(SignInReply::MfaCodeRequired(ch)) => self.signin.require_mfa_code(ch),
+            Ok(SignInReply::MfaSetup(setup)) => self.signin.require_mfa_setup(setup),
+            Err(e) => self.signin.failed(e.joined()),
         }
     }
 
     /// The tab's capped count, once its page is on screen (see `TableView::deferred_count`).
     fn send_deferred_count(&mut self, tab: Tab) {
-        let table = self.screens[tab.index()].table_mut();
+        let table = self.screens.get_mut(tab).table_mut();
         let list = table.list;
-        if let Some((id, req)) = table.deferred_count() {
-            self.expect(id, Owner::Tab(tab), "count", list);
-            self.outbox.push(req);
+        if let Some(q) = table.deferred_count() {
+            self.ask_page(tab, list, q);
         }
     }
 
-    /// The open form's role choices or user-picker results.
-    fn form_reply(&mut self, slot: &'static str, result: Result<Reply, ErrorReport>) {
+    /// The open Roles form's choices.
+    fn choices(&mut self, result: Result<RoleChoices, ErrorReport>) {
         let Some(f) = self.form.as_mut() else {
             return;
         };
-        match (slot, result) {
-            ("choices", Ok(r)) => {
-                if let Ok(c) = r.downcast::<RoleChoices>() {
-                    f.set_choices(&c.options, &c.held);
-                }
+        match result {
+            Ok(c) => {
+                f.set_choices(&c.options, &c.held);
             }
-            ("choices", Err(e)) if e.revoked => self.sign_out(&e),
-            ("choices", Err(e)) => {
+            Err(e) if e.revoked => self.sign_out(&e),
+            Err(e) => {
                 self.close_form();
                 self.report_error("Could not load the roles", e);
             }
-            (_, Ok(r)) => {
-                if let Ok(rows) = r.downcast::<Vec<Row>>() {
-                    f.picker_results(*rows);
-                }
-            }
-            (_, Err(e)) => f.note = Some(e.joined()),
         }
     }
 
-    fn filter_values(&mut self, column: String, result: Result<Reply, ErrorReport>) {
-        match result.map(|r| r.downcast::<Vec<String>>()) {
-            Ok(Ok(values)) => {
+    fn filter_values(&mut self, column: String, result: Result<Vec<String>, ErrorReport>) {
+        match result {
+            Ok(values) => {
                 let title = self.active_ref().table().title_of(&column);
                 let mut p = Picker::new(
                     format!("Filter {title}"),
                     PickPurpose::FilterValues {
                         column: column.clone(),
                     },
-                    *values,
+                    values,
                     true,
                 );
                 let current = self.active_ref().table().filter_values_of(&column);
                 p.chosen = p.values.iter().map(|v| current.contains(v)).collect();
                 self.open_dialog(Dialog::Picker(p));
             }
-            Ok(Err(_)) => {}
             Err(e) => self.report_error("Could not load filter values", e),
         }
     }
@@ -227,6 +226,7 @@ impl App {
         if self.tick.is_multiple_of(every) {
             self.outbox.push(Request::Health);
         }
+        self.idle_check();
         if self.operator.is_some() {
             self.live_fade();
             self.live_tick();
@@ -249,16 +249,26 @@ impl App {
                 else {
                     return;
                 };
-                let id = self.id();
                 let t = self.active_ref().table();
-                let (list, query, source) = (t.list, t.query.clone(), t.source.clone());
-                self.expect(id, Owner::Filter(column.clone()), "filter", list);
+                let (list, query) = (t.list, t.query.clone());
+                let Some(source) = t.filters.clone() else {
+                    return;
+                };
+                let job = FilterJob {
+                    source,
+                    column: column.clone(),
+                    query: query.clone(),
+                };
+                let c = column.clone();
+                let load = ask(job, move |values| Reply::FilterValues { column: c, values });
+                let id = self.id();
+                self.inbox.expect(id, Owner::Filter, load.purpose());
                 self.outbox.push(Request::FilterValues {
                     id,
                     list,
                     column,
                     query,
-                    source,
+                    load,
                 });
             }
             PickPurpose::FilterValues { column } => {
@@ -269,14 +279,9 @@ impl App {
     }
 
     pub(super) fn pick_users(&mut self, search: String) {
-        let id = self.id();
         if let Some(f) = self.form.as_mut() {
             f.picker_awaiting();
         }
-        self.expect(id, Owner::Form, "pick", "");
-        self.outbox.push(Request::Load {
-            id,
-            job: Box::new(crate::tui::screens::roles::PickUsers(search)),
-        });
+        self.ask(Owner::Form, ask(PickUsers(search), Reply::Picked));
     }
 }

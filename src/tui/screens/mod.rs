@@ -1,7 +1,7 @@
-//! One folder per screen, each owning its feature: `mod.rs` (state, key handling, rendering),
-//! `data.rs` (its typed rows with their `cells()`, the list source and the operations it
-//! runs, over service functions), and its forms and strings. The router (`tui/app`) knows
-//! only the [`Screen`] trait and the tab order below.
+//! One folder per screen, each owning its feature: `mod.rs` (state, its reply enum, key
+//! handling, rendering), `data.rs` (its typed rows with their `cells()`, the list source and
+//! the jobs and operations it runs, over service functions), and its forms and strings. The
+//! tabs are one table in [`registry`]; the router (`tui/app`) knows screens only through it.
 
 pub mod approvals;
 pub mod audit;
@@ -9,13 +9,13 @@ pub mod drift;
 pub mod kit_slots;
 pub mod mandates;
 pub mod registrations;
+pub mod registry;
 pub mod roles;
 pub mod signin;
 pub mod trusts;
 pub mod undo;
 pub mod users;
 
-use crate::service::access::Area;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -23,17 +23,19 @@ use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
 use crate::domain::{DisplayText, PermissionRef};
 use crate::service::Operator;
-use crate::tui::action::{ErrorReport, Job, OpBox, Reply};
+use crate::tui::action::{ErrorReport, Lift, LoadBox, OpBox};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::Form;
-use crate::tui::widgets::table::{TableRow, TableView, Typed};
+use crate::tui::widgets::table::{Fetched, TableRow, TableView, Typed};
+pub use registry::{Screens, Tab, TabReply, TabScreen};
 use roles::RoleTarget;
 
-/// What a screen asks the router to do (after a key or a reply).
+/// What a screen asks the router to do (after a key or a reply); `R` is the screen's own
+/// reply enum (what its reads come back as).
 #[derive(Debug)]
-pub enum Cmd {
+pub enum Cmd<R> {
     OpenForm(Form),
     /// Open a Roles form; its choices and the roles held now are read through the service.
     OpenRoles {
@@ -42,15 +44,18 @@ pub enum Cmd {
     },
     Dialog(Dialog),
     Run(OpBox),
-    /// A read for this screen; its reply comes back to [`Screen::on_reply`] with `slot`
-    /// (a newer load of the same slot supersedes an older one).
-    Load {
-        slot: &'static str,
-        job: Box<dyn Job>,
-    },
+    /// A read for this screen (built with `action::ask`); its answer comes back to
+    /// [`Screen::on_reply`] as the variant the ask named (a newer read for the same variant
+    /// supersedes an older one).
+    Load(LoadBox<R>),
     /// Load the shown table again (e.g. a sub-list just opened).
     Reload,
+    /// Something was done (a green tick).
     Toast(String),
+    /// Nothing was done: the action is not possible here or now (never a green tick).
+    Refuse(String),
+    /// A state or a step, neither done nor refused.
+    Info(String),
     /// A failure for the operator (a revoked authority signs them out).
     Error {
         title: String,
@@ -58,6 +63,26 @@ pub enum Cmd {
     },
     /// Handled; nothing else to do.
     Done,
+}
+
+impl<R: Send + 'static> Cmd<R> {
+    /// The command with its read's answer wrapped once more (a screen's reply into the
+    /// console's).
+    pub fn lift<T: From<R> + 'static>(self) -> Cmd<T> {
+        match self {
+            Cmd::Load(l) => Cmd::Load(Box::new(Lift(l))),
+            Cmd::OpenForm(f) => Cmd::OpenForm(f),
+            Cmd::OpenRoles { form, target } => Cmd::OpenRoles { form, target },
+            Cmd::Dialog(d) => Cmd::Dialog(d),
+            Cmd::Run(op) => Cmd::Run(op),
+            Cmd::Reload => Cmd::Reload,
+            Cmd::Toast(t) => Cmd::Toast(t),
+            Cmd::Refuse(t) => Cmd::Refuse(t),
+            Cmd::Info(t) => Cmd::Info(t),
+            Cmd::Error { title, report } => Cmd::Error { title, report },
+            Cmd::Done => Cmd::Done,
+        }
+    }
 }
 
 /// What a screen may know about the session.
@@ -74,25 +99,27 @@ impl Ctx<'_> {
 
 /// A screen: the router routes keys, replies and drawing through this and nothing else.
 pub trait Screen {
+    /// What this screen's reads come back as: one variant per kind of read, each carrying
+    /// its result (a failure included), matched exhaustively in [`Screen::on_reply`].
+    type Reply: Send + std::fmt::Debug + 'static;
+
     /// The table shown now (navigation, search, sort and filters are the router's).
     fn table(&self) -> &TableView;
     fn table_mut(&mut self) -> &mut TableView;
 
+    /// A read of the shown table for `query` (rows, an estimate or a count, as `query.want`
+    /// says): the shown table's [`Typed::load`] with the variant its pages come back as.
+    fn page(&self, query: crate::domain::PageQuery) -> LoadBox<Self::Reply>;
+
     /// Screen-specific actions (the router handles navigation, search, sort, filter,
     /// refresh). `None` = not handled here.
-    fn on_action(&mut self, action: Action, ctx: &Ctx) -> Option<Cmd>;
+    fn on_action(&mut self, action: Action, ctx: &Ctx) -> Option<Cmd<Self::Reply>>;
 
     /// The screen's own actions, for the footer and `?`.
     fn actions(&self) -> &'static [Action];
 
-    /// A reply to one of this screen's requests (`slot`: which one; pages arrive as
-    /// `"page"`). Stale replies never get here.
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd>;
+    /// The answer to one of this screen's reads. Replies no longer wanted never get here.
+    fn on_reply(&mut self, reply: Self::Reply) -> Vec<Cmd<Self::Reply>>;
 
     /// Palette commands this screen answers (`:since` on the audit screen).
     fn commands(&self) -> &'static [&'static str] {
@@ -100,7 +127,7 @@ pub trait Screen {
     }
 
     /// Runs one of [`Screen::commands`] (the router shows the screen and reloads it first).
-    fn command(&mut self, _cmd: &str, _arg: &str) -> Vec<Cmd> {
+    fn command(&mut self, _cmd: &str, _arg: &str) -> Vec<Cmd<Self::Reply>> {
         Vec::new()
     }
 
@@ -108,18 +135,24 @@ pub trait Screen {
     fn top(&mut self) {}
 
     /// The selection moved within the shown page (a detail read for the selected row).
-    fn on_select(&mut self) -> Vec<Cmd> {
+    fn on_select(&mut self) -> Vec<Cmd<Self::Reply>> {
         Vec::new()
     }
 
     /// Someone else changed what this screen shows (the live view reads the page again):
     /// reads of a detail pane that may be stale now.
-    fn on_live_change(&mut self) -> Vec<Cmd> {
+    fn on_live_change(&mut self) -> Vec<Cmd<Self::Reply>> {
         Vec::new()
     }
 
     /// Reads that go with every reload of the table (the kit-slot usage gauge).
-    fn on_reload(&mut self) -> Vec<Cmd> {
+    fn on_reload(&mut self) -> Vec<Cmd<Self::Reply>> {
+        Vec::new()
+    }
+
+    /// A form this screen opened was submitted with [`Submission::ToScreen`]
+    /// (crate::tui::widgets::form::Submission): what the screen does with it.
+    fn on_submitted(&mut self) -> Vec<Cmd<Self::Reply>> {
         Vec::new()
     }
 
@@ -139,98 +172,16 @@ pub trait Screen {
     }
 }
 
-/// The tabs, in order (adding a screen adds one line here and its keymap entry).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Tab {
-    Mandates,
-    Users,
-    Registrations,
-    Trusts,
-    KitSlots,
-    Audit,
-    Drift,
-    Approvals,
-}
-
-impl Tab {
-    pub const ALL: [Tab; 8] = [
-        Tab::Mandates,
-        Tab::Users,
-        Tab::Registrations,
-        Tab::Trusts,
-        Tab::KitSlots,
-        Tab::Audit,
-        Tab::Drift,
-        Tab::Approvals,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Tab::Mandates => "Mandates",
-            Tab::Users => "Users",
-            Tab::Registrations => "Registrations",
-            Tab::Trusts => "Trusts",
-            Tab::KitSlots => "Kit slots",
-            Tab::Audit => "Audit",
-            Tab::Drift => "Drift",
-            Tab::Approvals => "Approvals",
-        }
-    }
-
-    pub fn index(self) -> usize {
-        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
-    }
-
-    /// The area of the hub this tab reads (the service decides what reading it needs).
-    pub fn area(self) -> Area {
-        match self {
-            Tab::Mandates => Area::Mandates,
-            Tab::Users => Area::Users,
-            Tab::Registrations => Area::Registrations,
-            Tab::Drift => Area::Drift,
-            Tab::Trusts => Area::Trusts,
-            Tab::KitSlots => Area::KitSlots,
-            Tab::Audit => Area::Audit,
-            Tab::Approvals => Area::Approvals,
-        }
-    }
-
-    /// The permission reading this tab needs, and how the console says so.
-    pub fn requires(self) -> Option<(PermissionRef, &'static str)> {
-        let area = self.area();
-        area.read_permission().map(|p| (p, area.needs()))
-    }
-
-    /// A fresh screen for this tab.
-    pub fn screen(self) -> Box<dyn Screen> {
-        match self {
-            Tab::Mandates => Box::new(mandates::MandatesScreen::new()),
-            Tab::Users => Box::new(users::UsersScreen::new()),
-            Tab::Registrations => Box::new(registrations::RegistrationsScreen::new()),
-            Tab::Trusts => Box::new(trusts::TrustsScreen::new()),
-            Tab::KitSlots => Box::new(kit_slots::KitSlotsScreen::new()),
-            Tab::Audit => Box::new(audit::AuditScreen::new()),
-            Tab::Drift => Box::new(drift::DriftScreen::new()),
-            Tab::Approvals => Box::new(approvals::ApprovalsScreen::new()),
-        }
-    }
-}
-
-/// A page reply for a typed table: accepted, or (a failure) reported once.
-pub fn page_reply<T: TableRow>(
-    table: &mut Typed<T>,
-    id: u64,
-    result: Result<Reply, ErrorReport>,
-) -> Vec<Cmd> {
-    match result {
+/// A page (or count) for a typed table: accepted, or (a failure of the rows) reported once.
+pub fn page_reply<T: TableRow, R>(table: &mut Typed<T>, fetched: Fetched<T>) -> Vec<Cmd<R>> {
+    let Fetched { want, page } = fetched;
+    match page {
         Ok(page) => {
-            if !table.accept(id, page) {
-                tracing::debug!(list = table.view.list, id, "stale page dropped");
-            }
+            table.accept(want, page);
             Vec::new()
         }
         Err(e) => {
-            if table.view.fail(id, &e.joined()) {
+            if table.view.fail(want, &e.joined()) {
                 vec![Cmd::Error {
                     title: format!("Could not load {}", table.view.list),
                     report: e,

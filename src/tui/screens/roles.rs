@@ -3,7 +3,7 @@
 
 use crate::domain::{DisplayText, MandateId, PageQuery, RoleRef, UserSub};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, Reply, Row};
+use crate::tui::action::{Job, JobFuture, Row};
 
 /// Whose roles a Roles form edits.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,8 +30,9 @@ pub struct RoleChoices {
 pub struct LoadRoleChoices(pub RoleTarget);
 
 impl Job for LoadRoleChoices {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(role_choices(&s, &a, self.0).await?) as Reply) })
+    type Out = RoleChoices;
+    fn run(self, s: Services, a: Actor) -> JobFuture<RoleChoices> {
+        Box::pin(async move { role_choices(&s, &a, self.0).await })
     }
 }
 
@@ -77,7 +78,8 @@ async fn role_choices(s: &Services, a: &Actor, target: RoleTarget) -> anyhow::Re
 pub struct PickUsers(pub String);
 
 impl Job for PickUsers {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+    type Out = Vec<Row>;
+    fn run(self, s: Services, a: Actor) -> JobFuture<Vec<Row>> {
         Box::pin(async move {
             let q = PageQuery::new(1, 5).search(self.0);
             let page = s.list_users(&a, &q).await?;
@@ -91,7 +93,7 @@ impl Job for PickUsers {
                     )
                 })
                 .collect();
-            Ok(Box::new(rows) as Reply)
+            Ok(rows)
         })
     }
 }

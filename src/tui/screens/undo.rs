@@ -9,9 +9,7 @@ use super::Cmd;
 use crate::domain::{DisplayText, MandateId, UserSub};
 use crate::service::undo::UndoPlan;
 use crate::service::{Actor, Services};
-use crate::tui::action::{
-    ErrorReport, Job, JobFuture, OpBox, OpOutcome, Operation, Progress, Reply,
-};
+use crate::tui::action::{ErrorReport, Job, JobFuture, OpBox, OpOutcome, Operation, Progress};
 use crate::tui::widgets::dialog::Dialog;
 
 /// The newest reversible change of a user's global grants (roles, enabled).
@@ -19,13 +17,14 @@ use crate::tui::widgets::dialog::Dialog;
 pub struct UserUndoJob(pub UserSub);
 
 impl Job for UserUndoJob {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+    type Out = UndoView;
+    fn run(self, s: Services, a: Actor) -> JobFuture<UndoView> {
         Box::pin(async move {
             let plan = s.user_undo_candidate(&a, self.0).await?;
-            Ok(Box::new(UndoView {
+            Ok(UndoView {
                 plan,
                 labels: BTreeMap::new(),
-            }) as Reply)
+            })
         })
     }
 }
@@ -72,7 +71,8 @@ impl UndoView {
 }
 
 impl Job for MemberUndoJob {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+    type Out = UndoView;
+    fn run(self, s: Services, a: Actor) -> JobFuture<UndoView> {
         Box::pin(async move {
             let plan = s
                 .member_undo_candidate(&a, self.mandate_id, self.user_sub)
@@ -84,7 +84,7 @@ impl Job for MemberUndoJob {
                 .into_iter()
                 .map(|r| (r.id.to_string(), r.label))
                 .collect();
-            Ok(Box::new(UndoView { plan, labels }) as Reply)
+            Ok(UndoView { plan, labels })
         })
     }
 }
@@ -115,9 +115,9 @@ impl Operation for UndoOp {
 }
 
 /// The confirmation of an undo (or why not): `who` and `place` name the row for the operator.
-pub fn undo_dialog(v: &UndoView, who: &str, place: &str) -> Cmd {
+pub fn undo_dialog<R>(v: &UndoView, who: &str, place: &str) -> Cmd<R> {
     let Some(plan) = &v.plan else {
-        return Cmd::Toast(format!("no grant change of {who} to undo"));
+        return Cmd::Refuse(format!("no grant change of {who} to undo"));
     };
     let what = DisplayText::with_max(&plan.action, 40);
     if let Some(why) = &plan.refusal {

@@ -10,6 +10,7 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 use super::centered;
+use super::dialog_fit::{fitted_height, render_fitted};
 use crate::tui::action::{ErrorReport, OpBox};
 use crate::tui::theme::Theme;
 
@@ -80,6 +81,10 @@ pub enum Dialog {
         /// The action can be undone (by another operator): typed because it acts on oneself,
         /// not because it is irreversible.
         undoable: bool,
+        /// First message row shown (a message longer than the terminal scrolls; the prompt
+        /// and the input stay visible), and the largest useful value at the last draw.
+        scroll: u16,
+        max_scroll: std::cell::Cell<u16>,
     },
     Error {
         title: String,
@@ -127,6 +132,8 @@ impl Dialog {
             input: Input::default(),
             op,
             mismatch: false,
+            scroll: 0,
+            max_scroll: std::cell::Cell::new(0),
             undoable: false,
         }
     }
@@ -195,9 +202,21 @@ impl Dialog {
                 input,
                 op,
                 mismatch,
+                scroll,
+                max_scroll,
                 ..
             } => match key.code {
                 KeyCode::Esc => DialogOutcome::Close,
+                KeyCode::Up | KeyCode::PageUp => {
+                    let step = if key.code == KeyCode::Up { 1 } else { 10 };
+                    *scroll = scroll.saturating_sub(step);
+                    DialogOutcome::Stay
+                }
+                KeyCode::Down | KeyCode::PageDown => {
+                    let step = if key.code == KeyCode::Down { 1 } else { 10 };
+                    *scroll = scroll.saturating_add(step).min(max_scroll.get());
+                    DialogOutcome::Stay
+                }
                 KeyCode::Enter => {
                     if input.value() == expected.as_str() {
                         DialogOutcome::Run(op.clone())
@@ -300,17 +319,8 @@ impl Dialog {
                 .render(r, buf);
             }
             Dialog::Confirm { title, message, .. } => {
-                let h = (message_lines(message, width) + 5)
-                    .max(8)
-                    .min(area.height.saturating_sub(2));
-                let r = centered(area, width, h);
-                Clear.render(r, buf);
-                let block = Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.warning)
-                    .title(Span::styled(format!(" {title} "), theme.warning));
-                let mut lines: Vec<Line> = message.split('\n').map(Line::from).collect();
-                lines.extend([
+                let body: Vec<Line> = message.split('\n').map(Line::from).collect();
+                let footer = vec![
                     Line::from(""),
                     Line::from(vec![
                         Span::styled("y", theme.key),
@@ -318,11 +328,15 @@ impl Dialog {
                         Span::styled("n/Esc", theme.key),
                         Span::raw(" cancel"),
                     ]),
-                ]);
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(block)
-                    .render(r, buf);
+                ];
+                let h = fitted_height(&body, &footer, width, 8, area.height.saturating_sub(2));
+                let r = centered(area, width, h);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.warning)
+                    .title(Span::styled(format!(" {title} "), theme.warning));
+                render_fitted(r, buf, block, body, footer, 0, theme);
             }
             Dialog::TypeName {
                 title,
@@ -331,19 +345,12 @@ impl Dialog {
                 input,
                 mismatch,
                 undoable,
+                scroll,
+                max_scroll,
                 ..
             } => {
-                let h = (message_lines(message, width) + 8)
-                    .max(11)
-                    .min(area.height.saturating_sub(2));
-                let r = centered(area, width, h);
-                Clear.render(r, buf);
-                let block = Block::default()
-                    .borders(Borders::ALL)
-                    .border_style(theme.error)
-                    .title(Span::styled(format!(" ⚠ {title} "), theme.error));
-                let mut lines: Vec<Line> = message.split('\n').map(Line::from).collect();
-                lines.extend([
+                let body: Vec<Line> = message.split('\n').map(Line::from).collect();
+                let mut footer = vec![
                     Line::from(""),
                     Line::from(vec![
                         Span::raw("Type "),
@@ -359,49 +366,52 @@ impl Dialog {
                         Span::styled(input.value().to_string(), theme.input),
                         Span::styled("▏", theme.key),
                     ]),
-                ]);
+                ];
                 if *mismatch {
-                    lines.push(Line::from(Span::styled(
+                    footer.push(Line::from(Span::styled(
                         "✗ the name does not match",
                         theme.error,
                     )));
                 }
-                lines.push(Line::from(vec![
+                footer.push(Line::from(vec![
                     Span::styled("Enter", theme.key),
                     Span::raw(" confirm   "),
                     Span::styled("Esc", theme.key),
                     Span::raw(" cancel"),
                 ]));
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(block)
-                    .render(r, buf);
+                let h = fitted_height(&body, &footer, width, 11, area.height.saturating_sub(2));
+                let r = centered(area, width, h);
+                Clear.render(r, buf);
+                let block = Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.error)
+                    .title(Span::styled(format!(" ⚠ {title} "), theme.error));
+                max_scroll.set(render_fitted(r, buf, block, body, footer, *scroll, theme));
             }
             Dialog::Error { title, report } => {
-                let h = (report.chain.len() as u16 * 2 + 6).min(area.height.saturating_sub(2));
+                let mut body = Vec::new();
+                for (i, c) in report.chain.iter().enumerate() {
+                    let prefix = if i == 0 { "" } else { "caused by: " };
+                    body.push(Line::from(vec![
+                        Span::styled(prefix, theme.muted),
+                        Span::styled(c.as_str(), if i == 0 { theme.error } else { theme.base }),
+                    ]));
+                }
+                let footer = vec![
+                    Line::from(""),
+                    Line::from(vec![
+                        Span::styled("Enter/Esc", theme.key),
+                        Span::raw(" close"),
+                    ]),
+                ];
+                let h = fitted_height(&body, &footer, width, 6, area.height.saturating_sub(2));
                 let r = centered(area, width, h);
                 Clear.render(r, buf);
                 let block = Block::default()
                     .borders(Borders::ALL)
                     .border_style(theme.error)
                     .title(Span::styled(format!(" ✗ {title} "), theme.error));
-                let mut lines = Vec::new();
-                for (i, c) in report.chain.iter().enumerate() {
-                    let prefix = if i == 0 { "" } else { "caused by: " };
-                    lines.push(Line::from(vec![
-                        Span::styled(prefix, theme.muted),
-                        Span::styled(c.as_str(), if i == 0 { theme.error } else { theme.base }),
-                    ]));
-                }
-                lines.push(Line::from(""));
-                lines.push(Line::from(vec![
-                    Span::styled("Enter/Esc", theme.key),
-                    Span::raw(" close"),
-                ]));
-                Paragraph::new(lines)
-                    .wrap(Wrap { trim: false })
-                    .block(block)
-                    .render(r, buf);
+                render_fitted(r, buf, block, body, footer, 0, theme);
             }
             Dialog::Picker(p) => {
                 let h = (p.items.len() as u16 + 4).clamp(6, area.height.saturating_sub(2));
@@ -459,15 +469,4 @@ impl Dialog {
             }
         }
     }
-}
-
-/// Rows a wrapped message needs inside a bordered box of `width` (a little generous: words
-/// wrap before the edge).
-fn message_lines(message: &str, width: u16) -> u16 {
-    let inner = usize::from(width.saturating_sub(2).max(1));
-    message
-        .split('\n')
-        .map(|l| (l.chars().count() * 5 / 4).div_ceil(inner).max(1))
-        .sum::<usize>()
-        .min(usize::from(u16::MAX)) as u16
 }

@@ -26,9 +26,9 @@ pub enum Submission {
     NewPassword {
         password: Secret,
     },
-    /// A read for the screen that opened the form (a preview); the form closes and the reply
-    /// goes to that screen with slot `"form"`.
-    Load(Box<dyn crate::tui::action::Job>),
+    /// Back to the screen that opened the form (a preview it reads): the form closes and the
+    /// screen's `on_submitted` takes the submission it kept (the form knows no screen's reads).
+    ToScreen,
     /// A one-time authenticator code (MFA sign-in).
     MfaCode {
         code: Secret,

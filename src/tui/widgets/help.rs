@@ -6,11 +6,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
 
 use super::centered;
-use crate::tui::keymap::Keymap;
+use crate::tui::keymap::{Action, Keymap};
 use crate::tui::theme::Theme;
 
+/// `describe` gives an action's line (the tab keys' lines come from the tab registry).
+#[allow(clippy::too_many_arguments)]
 pub fn render(
     keymap: &Keymap,
+    describe: &dyn Fn(Action) -> &'static str,
     read_only: bool,
     demo_credentials: Option<&(String, String)>,
     scroll: u16,
@@ -62,7 +65,7 @@ pub fn render(
         };
         lines.push(Line::from(vec![
             Span::styled(crate::domain::text::pad_to_width(&keys, key_w), theme.key),
-            Span::styled(action.description(), style),
+            Span::styled(describe(action), style),
         ]));
     }
     lines.push(Line::from(""));

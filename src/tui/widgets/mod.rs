@@ -1,6 +1,7 @@
 //! Widgets shared by every screen (table, form, dialog, reveal, toast, help).
 
 pub mod dialog;
+pub mod dialog_fit;
 pub mod fields;
 pub mod form;
 pub mod form_render;

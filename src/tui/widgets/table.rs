@@ -10,10 +10,10 @@ use tui_input::Input;
 
 use crate::domain::page::{Filter, PageNav, Position, Want};
 use crate::domain::{Page, PageQuery, SortDir};
-use crate::tui::action::{ListSource, Request, Row};
+use crate::tui::action::{FilterSource, Row};
 
 pub use super::table_count::Count;
-pub use super::typed_table::{TableRow, Typed};
+pub use super::typed_table::{Fetched, FilterJob, PageJob, TableRow, Typed};
 
 pub const SPINNER: &[&str] = &["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
@@ -100,17 +100,19 @@ impl Column {
 /// State of one table.
 #[derive(Debug)]
 pub struct TableView {
-    /// The list's name (logs, errors) and where its pages come from (the screen's data.rs).
+    /// The list's name (logs, errors) and where its filter menus' values come from (the
+    /// screen's data.rs; its pages are read through [`Typed`]).
     pub list: &'static str,
-    pub source: Arc<dyn ListSource>,
+    pub filters: Option<Arc<dyn FilterSource>>,
     pub title: String,
     pub columns: Vec<Column>,
     pub query: PageQuery,
     /// The last page that arrived (kept visible while the next one loads).
     pub page: Option<Page<Row>>,
     pub selected: usize,
-    /// Id of the request whose answer we wait for; answers with any other id are stale.
-    pub awaiting: Option<u64>,
+    /// A page of rows was asked for and has not arrived (the console's inbox drops the
+    /// answers of superseded requests, so the one that arrives is the one wanted).
+    loading: bool,
     pub search: Input,
     pub search_active: bool,
     /// Ticks since the search text last changed (debounce).
@@ -128,10 +130,11 @@ pub struct TableView {
     pub count: Count,
     /// The query the count belongs to (a new search, filter or sort asks again).
     pub(super) counted_for: Option<PageQuery>,
-    pub(super) estimate_awaiting: Option<u64>,
-    pub(super) count_awaiting: Option<u64>,
-    /// The capped count, sent once the page it counts has arrived (see [`TableView::deferred_count`]).
-    pub(super) count_deferred: Option<Request>,
+    /// The capped count was asked for and has not arrived.
+    pub(super) counting: bool,
+    /// The capped count's query, sent once the page it counts has arrived (see
+    /// [`TableView::deferred_count`]).
+    pub(super) count_deferred: Option<PageQuery>,
     /// Bumped whenever a new page replaces the shown one (the typed rows follow it).
     pub page_gen: u64,
     /// Rows changed by someone else a moment ago (the live view).
@@ -143,21 +146,16 @@ pub struct TableView {
 }
 
 impl TableView {
-    pub fn new(
-        list: &'static str,
-        source: Arc<dyn ListSource>,
-        title: impl Into<String>,
-        columns: Vec<Column>,
-    ) -> Self {
+    pub fn new(list: &'static str, title: impl Into<String>, columns: Vec<Column>) -> Self {
         Self {
             list,
-            source,
+            filters: None,
             title: title.into(),
             columns,
             query: PageQuery::default(),
             page: None,
             selected: 0,
-            awaiting: None,
+            loading: false,
             search: Input::default(),
             search_active: false,
             search_idle_ticks: None,
@@ -167,8 +165,7 @@ impl TableView {
             shown: (1, Position::Offset, None),
             count: Count::Unknown,
             counted_for: None,
-            estimate_awaiting: None,
-            count_awaiting: None,
+            counting: false,
             count_deferred: None,
             page_gen: 0,
             marks: Vec::new(),
@@ -177,48 +174,43 @@ impl TableView {
         }
     }
 
-    /// A reply with this id is one this table waits for (a page, an estimate or a count).
-    pub fn expects(&self, id: u64) -> bool {
-        [self.awaiting, self.estimate_awaiting, self.count_awaiting].contains(&Some(id))
+    pub fn loading(&self) -> bool {
+        self.loading
     }
 
-    pub fn loading(&self) -> bool {
-        self.awaiting.is_some()
+    /// Whether a page of rows is on its way (tests install pages directly).
+    pub fn set_loading(&mut self, loading: bool) {
+        self.loading = loading;
     }
 
     /// Starts loading the current query (rows only: the page never waits for a count);
-    /// returns the request for the loop to run.
-    pub fn request(&mut self, id: u64) -> Request {
-        self.awaiting = Some(id);
-        Request::Page {
-            id,
-            list: self.list,
-            query: self.query.clone().wanting(Want::Rows),
-            source: self.source.clone(),
-        }
+    /// returns the query for the screen's page read.
+    pub fn request(&mut self) -> PageQuery {
+        self.loading = true;
+        self.query.clone().wanting(Want::Rows)
     }
 
-    /// Takes a page result (or a count). Returns false when it is stale.
-    pub fn accept(&mut self, id: u64, page: Page<Row>) -> bool {
-        if self.estimate_awaiting == Some(id) {
-            self.estimate_awaiting = None;
-            if !matches!(self.count, Count::Exact(_)) {
-                self.count = Count::Estimate(page.total);
+    /// Takes a page (`want`: rows) or a count (an estimate or the capped count). False when
+    /// the page of rows was not taken (the rows after a cursor were gone).
+    pub fn accept(&mut self, want: Want, page: Page<Row>) -> bool {
+        match want {
+            Want::Estimate => {
+                if !matches!(self.count, Count::Exact(_)) {
+                    self.count = Count::Estimate(page.total);
+                }
+                return false;
             }
-            return true;
+            Want::CappedCount => {
+                self.counting = false;
+                self.count = Count::Exact(page.total);
+                return false;
+            }
+            Want::Rows | Want::RowsAndTotal => {}
         }
-        if self.count_awaiting == Some(id) {
-            self.count_awaiting = None;
-            self.count = Count::Exact(page.total);
-            return true;
-        }
-        if self.awaiting != Some(id) {
-            return false;
-        }
-        self.awaiting = None;
+        self.loading = false;
         self.last_error = None;
         // A source that counted with the page (tests, small lists) gives its total.
-        if page.total > 0 && self.count_awaiting.is_none() {
+        if page.total > 0 && !self.counting {
             self.count = Count::Exact(page.total);
         }
         if page.items.is_empty() && !matches!(self.query.position, Position::Offset) {
@@ -233,7 +225,7 @@ impl TableView {
                         p.nav.at_start = true;
                     }
                 }
-                return true;
+                return false;
             }
         }
         self.selected = self.selected.min(page.items.len().saturating_sub(1));
@@ -250,22 +242,20 @@ impl TableView {
         self.from_end = from_end;
     }
 
-    /// A failed load: keep the previous page. Returns false when stale.
-    pub fn fail(&mut self, id: u64, error: &str) -> bool {
-        if self.estimate_awaiting == Some(id) {
-            self.estimate_awaiting = None;
-            return true;
+    /// A failed load: keep the previous page. True when the operator is told (a page of rows;
+    /// a count is a nicety).
+    pub fn fail(&mut self, want: Want, error: &str) -> bool {
+        match want {
+            Want::Estimate => return false,
+            Want::CappedCount => {
+                // Keep the estimate, allow a retry on the next query change.
+                self.counting = false;
+                self.counted_for = None;
+                return false;
+            }
+            Want::Rows | Want::RowsAndTotal => {}
         }
-        if self.count_awaiting == Some(id) {
-            // The count is a nicety: keep the estimate, allow a retry on the next query change.
-            self.count_awaiting = None;
-            self.counted_for = None;
-            return true;
-        }
-        if self.awaiting != Some(id) {
-            return false;
-        }
-        self.awaiting = None;
+        self.loading = false;
         self.last_error = Some(error.to_string());
         // The query that failed is rolled back to what the visible page shows.
         if self.page.is_some() {

@@ -1,8 +1,8 @@
 //! What a table knows about its row count, and the requests that find it out: the planner's
 //! estimate with the page, the capped count once the page has arrived (never awaited by a page).
 
+use crate::domain::PageQuery;
 use crate::domain::page::{Position, TOTAL_CAP, Want, thousands};
-use crate::tui::action::Request;
 
 use super::table::TableView;
 
@@ -47,12 +47,12 @@ impl Count {
 }
 
 impl TableView {
-    /// The count requests for the current query, once per change of search, filters or sort:
+    /// The count queries for the current query, once per change of search, filters or sort:
     /// the planner's estimate (fast, shown as "≈N"), returned to go with the page, and the
     /// capped count, held back until the page has arrived ([`TableView::deferred_count`]): on a
     /// small machine a broad search's count would otherwise compete with its own page. Empty
     /// when the count of this query is known or already asked for.
-    pub fn count_requests(&mut self, estimate_id: u64, count_id: u64) -> Vec<Request> {
+    pub fn count_requests(&mut self) -> Vec<PageQuery> {
         if self
             .counted_for
             .as_ref()
@@ -62,34 +62,19 @@ impl TableView {
         }
         self.counted_for = Some(self.query.clone());
         self.count = Count::Unknown;
-        self.estimate_awaiting = Some(estimate_id);
-        self.count_awaiting = Some(count_id);
+        self.counting = true;
         let mut base = self.query.clone().at(Position::Offset);
         base.page = 1;
-        self.count_deferred = Some(Request::Page {
-            id: count_id,
-            list: self.list,
-            query: base.clone().wanting(Want::CappedCount),
-            source: self.source.clone(),
-        });
-        vec![Request::Page {
-            id: estimate_id,
-            list: self.list,
-            query: base.wanting(Want::Estimate),
-            source: self.source.clone(),
-        }]
+        self.count_deferred = Some(base.clone().wanting(Want::CappedCount));
+        vec![base.wanting(Want::Estimate)]
     }
 
-    /// The held-back count request, once no page is loading: its id and the request.
-    pub fn deferred_count(&mut self) -> Option<(u64, Request)> {
-        if self.awaiting.is_some() {
+    /// The held-back count query, once no page is loading.
+    pub fn deferred_count(&mut self) -> Option<PageQuery> {
+        if self.loading() {
             return None;
         }
-        let req = self.count_deferred.take()?;
-        match &req {
-            Request::Page { id, .. } if self.count_awaiting == Some(*id) => Some((*id, req)),
-            _ => None,
-        }
+        self.count_deferred.take()
     }
 
     /// Forgets the count (after a change to the rows, e.g. a create or delete).

@@ -280,7 +280,7 @@ impl TableView {
     /// [`TableView::request`] / [`TableView::accept`]).
     pub fn reload_for_test_page(&mut self, rows: impl IntoIterator<Item = Row>) {
         let items: Vec<Row> = rows.into_iter().collect();
-        self.awaiting = None;
+        self.set_loading(false);
         self.page = Some(Page {
             total: items.len() as u64,
             items,

@@ -1,4 +1,6 @@
-//! Toasts: short success (or notice) messages that fade after a few seconds.
+//! Toasts: short messages that fade after a few seconds. Each has a kind decided where it is
+//! raised — a success is the only one drawn with a green tick; a refusal (nothing was done)
+//! and an error are never drawn as one.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,28 +9,46 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::tui::theme::Theme;
 
+/// What a toast tells.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ToastKind {
+    /// Something was done ("✓").
+    Success,
+    /// A state or a step under way, nothing done or refused ("·").
+    Info,
+    /// Nothing was done: the action is not possible here or now ("✗").
+    Refusal,
+    /// Something failed ("!").
+    Error,
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Toast {
     pub text: String,
-    pub error: bool,
+    pub kind: ToastKind,
     /// Remaining ticks before it disappears.
     pub ttl: u32,
 }
 
 impl Toast {
-    pub fn ok(text: impl Into<String>) -> Self {
+    pub fn of(kind: ToastKind, text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
-            error: false,
-            ttl: 40,
+            kind,
+            ttl: if kind == ToastKind::Success { 40 } else { 50 },
         }
     }
+    /// Something was done.
+    pub fn ok(text: impl Into<String>) -> Self {
+        Self::of(ToastKind::Success, text)
+    }
+    /// Nothing was done: refused.
     pub fn warn(text: impl Into<String>) -> Self {
-        Self {
-            text: text.into(),
-            error: true,
-            ttl: 50,
-        }
+        Self::of(ToastKind::Refusal, text)
+    }
+    /// A state or a step under way.
+    pub fn info(text: impl Into<String>) -> Self {
+        Self::of(ToastKind::Info, text)
     }
 
     /// Renders the newest toasts stacked above the footer, right-aligned.
@@ -51,10 +71,11 @@ impl Toast {
                 height: 3,
             };
             Clear.render(r, buf);
-            let (glyph, style) = if t.error {
-                ("! ", theme.warning)
-            } else {
-                ("✓ ", theme.ok)
+            let (glyph, style) = match t.kind {
+                ToastKind::Success => ("✓ ", theme.ok),
+                ToastKind::Info => ("· ", theme.base),
+                ToastKind::Refusal => ("✗ ", theme.warning),
+                ToastKind::Error => ("! ", theme.error),
             };
             Paragraph::new(Span::styled(format!("{glyph}{}", t.text), style))
                 .block(Block::default().borders(Borders::ALL).border_style(style))
@@ -83,5 +104,24 @@ mod tests {
             x += u16::try_from(crate::domain::text::display_width(sym).max(1)).unwrap_or(1);
         }
         assert!(row.contains(text), "{row:?}");
+    }
+
+    #[test]
+    fn only_a_success_wears_the_tick() {
+        let area = Rect::new(0, 0, 60, 10);
+        let theme = Theme::default_for(true, "");
+        for (kind, glyph) in [
+            (ToastKind::Success, "✓"),
+            (ToastKind::Info, "·"),
+            (ToastKind::Refusal, "✗"),
+            (ToastKind::Error, "!"),
+        ] {
+            let mut buf = Buffer::empty(area);
+            Toast::render_stack(&[Toast::of(kind, "text")], area, &mut buf, &theme);
+            let row: String = (0..area.width)
+                .map(|x| buf[(x, area.height - 2)].symbol().to_string())
+                .collect();
+            assert!(row.contains(&format!("{glyph} text")), "{kind:?}: {row:?}");
+        }
     }
 }

@@ -1,9 +1,17 @@
 //! The table over a screen's typed rows: a screen keeps `Typed<MandateRow>` and reads
-//! `m.enabled`; the generic [`TableView`] draws the rows' [`TableRow::cells`].
+//! `m.enabled`; the generic [`TableView`] draws the rows' [`TableRow::cells`]. Its pages are
+//! read through the list's typed [`ListSource`] and come back as the screen's own reply
+//! variant ([`Typed::load`]).
 
-use super::table::TableView;
-use crate::domain::Page;
-use crate::tui::action::Row;
+use std::sync::Arc;
+
+use super::table::{Column, TableView};
+use crate::domain::page::Want;
+use crate::domain::{Page, PageQuery};
+use crate::service::{Actor, Services};
+use crate::tui::action::{
+    ErrorReport, FilterSource, Filters, Job, JobFuture, ListSource, LoadBox, Row, ask_page,
+};
 
 /// A row type a screen shows in the table: its id and its display cells (through the one
 /// sanitizer). The screen keeps the typed rows and reads their fields; the table draws cells.
@@ -25,30 +33,101 @@ pub trait TableRow: Send + 'static {
     }
 }
 
-/// The table over a screen's typed rows: the generic [`TableView`] (query, paging, counts,
-/// drawing) plus the typed rows of the page it shows.
+/// A page (or a count: `want`) of a typed list as it came back, or why not.
 #[derive(Debug)]
+pub struct Fetched<T> {
+    pub want: Want,
+    pub page: Result<Page<T>, ErrorReport>,
+}
+
+/// The read of one page of a list.
+pub struct PageJob<T> {
+    pub source: Arc<dyn ListSource<T>>,
+    pub query: PageQuery,
+}
+
+impl<T> std::fmt::Debug for PageJob<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PageJob")
+            .field("source", &self.source)
+            .field("query", &self.query)
+            .finish()
+    }
+}
+
+impl<T: Send + 'static> Job for PageJob<T> {
+    type Out = Page<T>;
+    fn run(self, services: Services, actor: Actor) -> JobFuture<Page<T>> {
+        self.source.page(services, actor, self.query)
+    }
+}
+
+/// The read of a column's filter values.
+#[derive(Debug)]
+pub struct FilterJob {
+    pub source: Arc<dyn FilterSource>,
+    pub column: String,
+    pub query: PageQuery,
+}
+
+impl Job for FilterJob {
+    type Out = Vec<String>;
+    fn run(self, services: Services, actor: Actor) -> JobFuture<Vec<String>> {
+        self.source
+            .filter_values(services, actor, self.column, self.query)
+    }
+}
+
+/// The table over a screen's typed rows: the generic [`TableView`] (query, paging, counts,
+/// drawing), the list's typed source, and the typed rows of the page it shows.
 pub struct Typed<T> {
     pub view: TableView,
+    source: Arc<dyn ListSource<T>>,
     items: Vec<T>,
-    gen_seen: u64,
+}
+
+impl<T> std::fmt::Debug for Typed<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Typed")
+            .field("view", &self.view)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<T: TableRow> Typed<T> {
-    pub fn new(view: TableView) -> Self {
+    pub fn new(
+        list: &'static str,
+        source: impl ListSource<T> + 'static,
+        title: impl Into<String>,
+        columns: Vec<Column>,
+    ) -> Self {
+        let source: Arc<dyn ListSource<T>> = Arc::new(source);
+        let mut view = TableView::new(list, title, columns);
+        view.filters = Some(Arc::new(Filters(source.clone())));
         Self {
             view,
+            source,
             items: Vec::new(),
-            gen_seen: 0,
         }
     }
 
-    /// Takes a reply meant for this table (a `Page<T>`): false when stale or of another type.
-    pub fn accept(&mut self, id: u64, reply: crate::tui::action::Reply) -> bool {
-        let Ok(page) = reply.downcast::<Page<T>>() else {
-            tracing::warn!(list = self.view.list, "page of an unexpected type dropped");
-            return false;
+    /// The read of `query` (rows, an estimate or a count); its answer comes back as
+    /// `wrap(fetched)`, the screen's reply variant for this list's pages.
+    pub fn load<R: 'static>(
+        &self,
+        query: PageQuery,
+        wrap: impl FnOnce(Fetched<T>) -> R + Send + 'static,
+    ) -> LoadBox<R> {
+        let want = query.want;
+        let job = PageJob {
+            source: self.source.clone(),
+            query,
         };
+        ask_page(job, want, move |page| wrap(Fetched { want, page }))
+    }
+
+    /// Takes a page of this list (or a count, as `want` says).
+    pub fn accept(&mut self, want: Want, page: Page<T>) {
         let Page {
             items,
             total,
@@ -56,7 +135,7 @@ impl<T: TableRow> Typed<T> {
             page_size,
             next_cursor,
             nav,
-        } = *page;
+        } = page;
         let rows = items
             .iter()
             .enumerate()
@@ -70,12 +149,9 @@ impl<T: TableRow> Typed<T> {
             next_cursor,
             nav,
         };
-        let ok = self.view.accept(id, shown);
-        if self.view.page_gen != self.gen_seen {
-            self.gen_seen = self.view.page_gen;
+        if self.view.accept(want, shown) {
             self.items = items;
         }
-        ok
     }
 
     /// The typed rows of the page on screen.
@@ -96,7 +172,6 @@ impl<T: TableRow> Typed<T> {
                 .enumerate()
                 .map(|(i, t)| Row::new(i.to_string(), t.cells())),
         );
-        self.gen_seen = self.view.page_gen;
         self.items = items;
     }
 }

@@ -7,7 +7,7 @@ use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::approvals::{Approved, PendingChange};
 use crate::service::{Actor, Services};
 use crate::tui::action::{
-    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, Reply, RevealKeys,
+    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, RevealKeys,
 };
 use crate::tui::screens::trusts::data::TrustOp;
 use crate::tui::screens::when;
@@ -43,8 +43,8 @@ impl TableRow for ApprovalRow {
 #[derive(Debug)]
 pub struct Approvals;
 
-impl ListSource for Approvals {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<ApprovalRow> for Approvals {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<ApprovalRow>> {
         Box::pin(async move {
             let term = q.search.as_deref().unwrap_or("").trim().to_lowercase();
             let items: Vec<ApprovalRow> = s
@@ -59,7 +59,7 @@ impl ListSource for Approvals {
                 })
                 .map(|change| ApprovalRow { change })
                 .collect();
-            Ok(Box::new(Page {
+            Ok(Page {
                 total: items.len() as u64,
                 page_size: (items.len() as u32).max(q.page_size),
                 items,
@@ -70,7 +70,7 @@ impl ListSource for Approvals {
                     at_end: true,
                     ..PageNav::default()
                 },
-            }) as Reply)
+            })
         })
     }
     fn filter_values(

@@ -5,19 +5,26 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::layout::Constraint;
 
-use super::{Cmd, Ctx, Screen, page_reply};
+use super::{Ctx, Screen, page_reply};
+use crate::domain::PageQuery;
 use crate::domain::approval::ChangeState;
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{LoadBox, OpBox};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::fields::{Field, v_required_text};
 use crate::tui::widgets::form::Form;
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{ApprovalOp, ApprovalRow, preview_text};
+
+/// What the approvals screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<ApprovalRow>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct ApprovalsScreen {
     pub table: Typed<ApprovalRow>,
@@ -32,9 +39,9 @@ impl Default for ApprovalsScreen {
 impl ApprovalsScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "approvals",
-                Arc::new(data::Approvals),
+                data::Approvals,
                 "Approvals",
                 vec![
                     Column::plain("No.", Constraint::Length(6)),
@@ -44,12 +51,16 @@ impl ApprovalsScreen {
                     Column::plain("Reason", Constraint::Fill(2)),
                     Column::plain("Expires", Constraint::Length(16)),
                 ],
-            )),
+            ),
         }
     }
 }
 
 impl Screen for ApprovalsScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -110,13 +121,10 @@ impl Screen for ApprovalsScreen {
         }
     }
 
-    fn on_reply(
-        &mut self,
-        _slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        page_reply(&mut self.table, id, result)
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+        }
     }
 
     fn commands(&self) -> &'static [&'static str] {

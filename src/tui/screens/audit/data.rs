@@ -4,10 +4,10 @@
 use chrono::{DateTime, Utc};
 
 use crate::domain::audit::TimeRange;
-use crate::domain::{DisplayText, PageQuery};
+use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::audit_view::{FieldChange, audit_diff};
 use crate::service::{Actor, Services};
-use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::screens::{shown, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -114,12 +114,12 @@ pub fn audit_range(mut q: PageQuery) -> anyhow::Result<(PageQuery, TimeRange)> {
 #[derive(Debug)]
 pub struct Audit;
 
-impl ListSource for Audit {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<AuditRow> for Audit {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<AuditRow>> {
         Box::pin(async move {
             let (q, range) = audit_range(q)?;
             let page = s.list_audit_readable(&a, &q, range).await?;
-            Ok(Box::new(page.map(|e| AuditRow {
+            Ok(page.map(|e| AuditRow {
                 id: e.raw.id,
                 occurred_at: e.raw.occurred_at,
                 changes: audit_diff(&e.raw.details),
@@ -130,7 +130,7 @@ impl ListSource for Audit {
                 subject: e.subject,
                 target: e.target,
                 via: e.raw.via,
-            })) as Reply)
+            }))
         })
     }
     fn filter_values(
@@ -250,13 +250,12 @@ pub struct LoadSeal {
 }
 
 impl crate::tui::action::Job for LoadSeal {
+    type Out = crate::service::seal_badge::SealBadge;
     fn run(
-        self: Box<Self>,
+        self,
         s: crate::service::Services,
         a: crate::service::Actor,
-    ) -> crate::tui::action::JobFuture<crate::tui::action::Reply> {
-        Box::pin(async move {
-            Ok(Box::new(s.seal_badge(&a, self.full).await?) as crate::tui::action::Reply)
-        })
+    ) -> crate::tui::action::JobFuture<crate::service::seal_badge::SealBadge> {
+        Box::pin(async move { Ok(s.seal_badge(&a, self.full).await?) })
     }
 }

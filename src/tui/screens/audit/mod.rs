@@ -4,26 +4,35 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Widget, Wrap};
 
-use super::{Cmd, Ctx, Screen, page_reply, shown};
+use super::{Ctx, Screen, page_reply, shown};
+use crate::domain::PageQuery;
 use crate::domain::audit::TimeRange;
 use crate::service::seal_badge::SealBadge;
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::fields::Field;
 use crate::tui::widgets::form::Form;
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{AuditRow, Export, LoadSeal};
 
 /// The export formats the form offers.
 pub const EXPORT_FORMATS: [&str; 2] = ["CSV", "JSON"];
+
+/// What the audit screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<AuditRow>),
+    /// The audit trail's seal: verified once per session, then the count not sealed yet.
+    Seal(Result<SealBadge, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct AuditScreen {
     pub table: Typed<AuditRow>,
@@ -41,9 +50,9 @@ impl Default for AuditScreen {
 impl AuditScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "audit",
-                Arc::new(data::Audit),
+                data::Audit,
                 "Audit",
                 vec![
                     Column::new("When", "occurred_at", Constraint::Length(16)),
@@ -59,7 +68,7 @@ impl AuditScreen {
                         .filterable()
                         .optional(),
                 ],
-            )),
+            ),
             seal: None,
             verified: false,
         }
@@ -88,6 +97,10 @@ impl AuditScreen {
 }
 
 impl Screen for AuditScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -147,26 +160,22 @@ impl Screen for AuditScreen {
         vec![Cmd::Reload]
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        if slot != "seal" {
-            return page_reply(&mut self.table, id, result);
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+            Reply::Seal(Ok(b)) => {
+                // A later count keeps what the session's verification found.
+                self.seal = Some(match (self.seal.take(), b) {
+                    (Some(t @ SealBadge::Tampered { .. }), _) => t,
+                    (Some(SealBadge::Verified { .. }), SealBadge::Unsealed { unsealed }) => {
+                        SealBadge::Verified { unsealed }
+                    }
+                    (_, b) => b,
+                });
+                Vec::new()
+            }
+            Reply::Seal(Err(_)) => Vec::new(),
         }
-        if let Ok(Ok(b)) = result.map(|r| r.downcast::<SealBadge>()) {
-            // A later count keeps what the session's verification found.
-            self.seal = Some(match (self.seal.take(), *b) {
-                (Some(t @ SealBadge::Tampered { .. }), _) => t,
-                (Some(SealBadge::Verified { .. }), SealBadge::Unsealed { unsealed }) => {
-                    SealBadge::Verified { unsealed }
-                }
-                (_, b) => b,
-            });
-        }
-        Vec::new()
     }
 
     /// The full verification once per session (a job, off the key path), then only the
@@ -174,10 +183,7 @@ impl Screen for AuditScreen {
     fn on_reload(&mut self) -> Vec<Cmd> {
         let full = !self.verified;
         self.verified = true;
-        vec![Cmd::Load {
-            slot: "seal",
-            job: Box::new(LoadSeal { full }),
-        }]
+        vec![Cmd::Load(ask(LoadSeal { full }, Reply::Seal))]
     }
 
     fn status(&self) -> Option<String> {

@@ -1,16 +1,18 @@
-//! The drift screen's data: one typed row per drift row of the service's report (the
-//! classes in report order, mandates left without a working admin first), the preview read
-//! and the repair operation, all over `service::drift`.
+//! The drift screen's data: one typed row per drift row (the classes in report order,
+//! mandates left without a working admin first), paged by the service like every other list,
+//! the classes' totals, the preview read and the repair operations (one row, or a whole
+//! class), all over `service::drift`.
 
-use crate::domain::page::PageNav;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use crate::domain::{DisplayText, Page, PageQuery};
-use crate::service::drift::{DriftReport, DriftTarget, RepairPreview};
+use crate::service::drift::{
+    ClassRepairPlan, DriftClass, DriftEntry, DriftTarget, DriftTotals, RepairPreview,
+};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::widgets::table::TableRow;
-
-/// How many rows of each class the screen reads.
-pub const PER_CLASS: u32 = 200;
 
 /// One drift row.
 #[derive(Clone, Debug, PartialEq)]
@@ -35,114 +37,57 @@ impl TableRow for DriftRow {
     }
 }
 
-fn who(email: Option<&str>, sub: impl std::fmt::Display) -> String {
-    email.map_or_else(|| sub.to_string(), str::to_string)
-}
-
-/// The report as rows, in report order.
-pub fn rows(r: &DriftReport) -> Vec<DriftRow> {
-    use crate::service::drift::DriftClass as C;
-    let mut out: Vec<DriftRow> = r
-        .memberships
-        .iter()
-        .map(|m| DriftRow {
-            target: DriftTarget {
-                class: C::Memberships,
-                id: m.membership_id.0,
-            },
-            who: who(m.email.as_deref(), m.user_id),
-            mandate: Some(m.mandate_name.clone()),
-            detail: if m.working_admins == 0 {
-                format!("identity {}; NO WORKING ADMIN left", m.reason)
-            } else {
-                format!("identity {}", m.reason)
-            },
-        })
-        .collect();
-    let users = |class, rows: &[crate::service::drift::DriftUser], what: &str| {
-        rows.iter()
-            .map(|u| DriftRow {
-                target: DriftTarget { class, id: u.sub.0 },
-                who: who(u.email.as_deref(), u.sub),
-                mandate: None,
-                detail: if u.roles.is_empty() {
-                    what.to_string()
-                } else {
-                    format!("{what}; holds {}", u.roles.join(", "))
-                },
-            })
-            .collect::<Vec<_>>()
+/// A list row of the service as a screen row (None: a class this console does not know).
+pub fn row(e: DriftEntry) -> Option<DriftRow> {
+    let class = DriftClass::of_entry(&e)?;
+    let reason = e.reason.as_deref().unwrap_or("");
+    let holds = |what: String| {
+        if e.roles.is_empty() {
+            what
+        } else {
+            format!("{what}; holds {}", e.roles.join(", "))
+        }
     };
-    out.extend(users(C::OrphanGrants, &r.orphan_grants, "identity gone"));
-    out.extend(users(
-        C::DisabledWithGrants,
-        &r.disabled_with_grants,
-        "identity disabled",
-    ));
-    out.extend(users(
-        C::NoGrants,
-        &r.no_grants,
-        "no global role, no membership",
-    ));
-    out.extend(r.expired_invitations.iter().map(|i| DriftRow {
-        target: DriftTarget {
-            class: C::ExpiredInvitations,
-            id: i.sub.0,
-        },
-        who: i.email.clone(),
-        mandate: None,
-        detail: format!(
-            "invited {}, temporary password expired after {} days",
-            i.invited_at.format("%Y-%m-%d"),
-            r.temporary_password_days
+    let detail = match class {
+        DriftClass::Memberships if e.working_admins == Some(0) => {
+            format!("identity {reason}; NO WORKING ADMIN left")
+        }
+        DriftClass::Memberships => format!("identity {reason}"),
+        DriftClass::OrphanGrants => holds("identity gone".into()),
+        DriftClass::DisabledWithGrants => holds("identity disabled".into()),
+        DriftClass::NoGrants => "no global role, no membership".into(),
+        DriftClass::ExpiredInvitations => format!(
+            "invited {}, temporary password expired",
+            e.invited_at
+                .map(|t| t.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
         ),
-    }));
-    out
+    };
+    Some(DriftRow {
+        target: DriftTarget { class, id: e.id },
+        who: e.email.clone().unwrap_or_else(|| e.sub.to_string()),
+        mandate: e.mandate,
+        detail,
+    })
 }
 
-/// The drift list: the whole report (up to [`PER_CLASS`] rows a class) on one page, with
-/// the class filter and the search applied to it.
+/// The drift list, a page at a time (the class filter and the search are the service's).
 #[derive(Debug)]
 pub struct Drift;
 
-fn keep(row: &DriftRow, q: &PageQuery) -> bool {
-    let class_ok = q
-        .filters
-        .iter()
-        .filter(|f| f.column == "class")
-        .all(|f| f.values.iter().any(|v| v == row.target.class.key()));
-    let search_ok = q.search.as_deref().is_none_or(|s| {
-        let s = s.trim().to_lowercase();
-        s.is_empty()
-            || [
-                row.who.as_str(),
-                row.mandate.as_deref().unwrap_or(""),
-                row.detail.as_str(),
-                row.target.class.key(),
-            ]
-            .iter()
-            .any(|t| t.to_lowercase().contains(&s))
-    });
-    class_ok && search_ok
-}
-
-impl ListSource for Drift {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<DriftRow> for Drift {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<DriftRow>> {
         Box::pin(async move {
-            let report = s.drift_report(&a, PER_CLASS).await?;
-            let items: Vec<DriftRow> = rows(&report).into_iter().filter(|r| keep(r, &q)).collect();
-            Ok(Box::new(Page {
-                total: items.len() as u64,
-                page_size: (items.len() as u32).max(q.page_size),
+            let p = s.drift_page(&a, &q).await?;
+            let items: Vec<DriftRow> = p.items.into_iter().filter_map(row).collect();
+            Ok(Page {
                 items,
-                page: 1,
-                next_cursor: None,
-                nav: PageNav {
-                    at_start: true,
-                    at_end: true,
-                    ..PageNav::default()
-                },
-            }) as Reply)
+                total: p.total,
+                page: p.page,
+                page_size: p.page_size,
+                next_cursor: p.next_cursor,
+                nav: p.nav,
+            })
         })
     }
     fn filter_values(
@@ -154,7 +99,7 @@ impl ListSource for Drift {
     ) -> JobFuture<Vec<String>> {
         Box::pin(async move {
             Ok(if column == "class" {
-                crate::service::drift::DriftClass::ALL
+                DriftClass::ALL
                     .iter()
                     .map(|c| c.key().to_string())
                     .collect()
@@ -165,13 +110,116 @@ impl ListSource for Drift {
     }
 }
 
+/// Reads every class's total (the screen's title).
+#[derive(Debug)]
+pub struct LoadTotals;
+
+impl Job for LoadTotals {
+    type Out = DriftTotals;
+    fn run(self, s: Services, a: Actor) -> JobFuture<DriftTotals> {
+        Box::pin(async move { Ok(s.drift_totals(&a).await?) })
+    }
+}
+
+/// The title with every class's total.
+pub fn title(t: &DriftTotals) -> String {
+    use crate::domain::page::thousands;
+    let parts: Vec<String> = DriftClass::ALL
+        .iter()
+        .map(|c| format!("{} {}", c.key(), thousands(t.of(*c))))
+        .collect();
+    format!("Drift · {}", parts.join(" · "))
+}
+
+/// Reads what repairing the selected row's whole class would do (its count, its first row).
+#[derive(Debug)]
+pub struct LoadClassPlan(pub DriftClass);
+
+impl Job for LoadClassPlan {
+    type Out = ClassRepairPlan;
+    fn run(self, s: Services, a: Actor) -> JobFuture<ClassRepairPlan> {
+        Box::pin(async move { Ok(s.drift_class_plan(&a, self.0).await?) })
+    }
+}
+
+/// Repairs a whole class (cancellable: Esc stops it after the row being repaired; every
+/// repair done so far stays, complete, with its audit row).
+#[derive(Clone, Debug)]
+pub struct RepairClassOp(pub ClassRepairPlan);
+
+/// Sets the stop flag when the operation's task is dropped (cancelled): the repair, running
+/// on its own task, finishes the row it is on and stops.
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+}
+
+impl Operation for RepairClassOp {
+    fn describe(&self) -> &'static str {
+        "repair drift class"
+    }
+    fn subject(&self) -> Option<String> {
+        Some(format!("drift class {}", self.0.class))
+    }
+    fn cancellable(&self) -> bool {
+        true
+    }
+    fn run(self: Box<Self>, s: Services, a: Actor, progress: Progress) -> JobFuture<OpOutcome> {
+        Box::pin(async move {
+            let stop = Arc::new(AtomicBool::new(false));
+            let _guard = StopOnDrop(stop.clone());
+            let class = self.0.class;
+            let task = tokio::spawn(async move {
+                let tell =
+                    move |p: &crate::service::drift::ClassRepairProgress| progress.report(p.done);
+                s.repair_drift_class(&a, class, 100, &stop, &tell).await
+            });
+            let r = task.await??;
+            let p = r.progress;
+            if let Some((e, _)) = &r.failed {
+                return Err(anyhow::anyhow!(
+                    "repaired {} of {} rows of {class}, then: {}",
+                    p.repaired,
+                    r.total,
+                    DisplayText::with_max(e, 200)
+                ));
+            }
+            Ok(OpOutcome::toast(format!(
+                "{class}: repaired {} of {} ({} no longer drift, {} refused)",
+                p.repaired, r.total, p.no_longer_drift, p.refused
+            )))
+        })
+    }
+}
+
+/// The confirmation text of a class repair: the count up front, then what each repair does
+/// (the first row's preview).
+pub fn class_plan_text(p: &ClassRepairPlan) -> String {
+    let mut s = format!(
+        "{} rows of {} ({}) will be repaired, each checked again when its turn comes and \
+         audited in its own transaction. Esc stops it after the row being repaired.\n",
+        crate::domain::page::thousands(p.total),
+        p.class,
+        p.class.title()
+    );
+    if let Some(first) = &p.first {
+        s.push_str("\nThe first, for example:\n");
+        s.push_str(&preview_text(first));
+    }
+    s
+}
+
 /// Reads the preview of one repair (fresh, the directory too).
 #[derive(Debug)]
 pub struct LoadPreview(pub DriftTarget);
 
 impl Job for LoadPreview {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.drift_repair_preview(&a, self.0).await?) as Reply) })
+    type Out = RepairPreview;
+    fn run(self, s: Services, a: Actor) -> JobFuture<RepairPreview> {
+        Box::pin(async move { Ok(s.drift_repair_preview(&a, self.0).await?) })
     }
 }
 

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, PageQuery};
+use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::trusts::KIT_SLOTS_SPEC;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource};
 use crate::tui::screens::{when, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -37,11 +37,11 @@ impl TableRow for KitSlotRow {
 #[derive(Debug)]
 pub struct KitSlots;
 
-impl ListSource for KitSlots {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<KitSlotRow> for KitSlots {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<KitSlotRow>> {
         Box::pin(async move {
             let page = s.list_kit_slots(&a, &q).await?;
-            Ok(Box::new(page.map(|k| KitSlotRow {
+            Ok(page.map(|k| KitSlotRow {
                 trust: match (&k.trust_name, &k.trust_code) {
                     (Some(n), Some(c)) => format!("{n} ({c})"),
                     (Some(n), None) => n.clone(),
@@ -51,7 +51,7 @@ impl ListSource for KitSlots {
                 slot_name: k.slot_name,
                 slot_number: k.slot_number,
                 assigned_at: k.assigned_at,
-            })) as Reply)
+            }))
         })
     }
     fn filter_values(
@@ -81,13 +81,14 @@ pub struct Usage {
 pub struct LoadUsage;
 
 impl Job for LoadUsage {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+    type Out = Usage;
+    fn run(self, s: Services, a: Actor) -> JobFuture<Usage> {
         Box::pin(async move {
             let u = s.kit_usage(&a).await?;
-            Ok(Box::new(Usage {
+            Ok(Usage {
                 used: u.used,
                 total: u.total,
-            }) as Reply)
+            })
         })
     }
 }

@@ -2,19 +2,27 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
 use ratatui::widgets::{Block, Borders, Gauge, Widget};
 
-use super::{Cmd, Ctx, Screen, page_reply, render_table_with_detail};
-use crate::tui::action::{ErrorReport, Reply};
+use super::{Ctx, Screen, page_reply, render_table_with_detail};
+use crate::domain::PageQuery;
+use crate::tui::action::{ErrorReport, LoadBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{KitSlotRow, LoadUsage, Usage};
+
+/// What the kit-slot screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<KitSlotRow>),
+    Usage(Result<Usage, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct KitSlotsScreen {
     pub table: Typed<KitSlotRow>,
@@ -31,9 +39,9 @@ impl Default for KitSlotsScreen {
 impl KitSlotsScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "kit slots",
-                Arc::new(data::KitSlots),
+                data::KitSlots,
                 "Kit slots",
                 vec![
                     Column::new("Slot", "slot_name", Constraint::Length(14)).identifying(),
@@ -42,13 +50,17 @@ impl KitSlotsScreen {
                     Column::plain("Trust", Constraint::Fill(3)),
                     Column::new("Assigned", "assigned_at", Constraint::Length(16)),
                 ],
-            )),
+            ),
             usage: None,
         }
     }
 }
 
 impl Screen for KitSlotsScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -63,28 +75,17 @@ impl Screen for KitSlotsScreen {
     }
 
     fn on_reload(&mut self) -> Vec<Cmd> {
-        vec![Cmd::Load {
-            slot: "usage",
-            job: Box::new(LoadUsage),
-        }]
+        vec![Cmd::Load(ask(LoadUsage, Reply::Usage))]
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        if slot != "usage" {
-            return page_reply(&mut self.table, id, result);
-        }
-        match result.map(|r| r.downcast::<Usage>()) {
-            Ok(Ok(u)) => {
-                self.usage = Some(*u);
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+            Reply::Usage(Ok(u)) => {
+                self.usage = Some(u);
                 Vec::new()
             }
-            Ok(Err(_)) => Vec::new(),
-            Err(report) => vec![Cmd::Error {
+            Reply::Usage(Err(report)) => vec![Cmd::Error {
                 title: "Could not load kit slot usage".into(),
                 report,
             }],

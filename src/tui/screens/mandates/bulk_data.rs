@@ -4,7 +4,7 @@
 use crate::domain::{DisplayText, MandateId};
 use crate::service::bulk::{BulkAction, BulkPreview, BulkTarget};
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, OpOutcome, Operation, Progress};
 
 /// Reads the preview of a bulk action (nothing is written).
 #[derive(Debug)]
@@ -15,16 +15,17 @@ pub struct BulkPreviewJob {
 }
 
 impl Job for BulkPreviewJob {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+    type Out = BulkPlan;
+    fn run(self, s: Services, a: Actor) -> JobFuture<BulkPlan> {
         Box::pin(async move {
             let p = s
                 .bulk_preview(&a, self.mandate_id, &self.target, &self.action)
                 .await?;
-            Ok(Box::new(BulkPlan {
+            Ok(BulkPlan {
                 target: self.target,
                 action: self.action,
                 preview: p,
-            }) as Reply)
+            })
         })
     }
 }

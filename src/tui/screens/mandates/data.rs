@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, MandateId, MembershipId, PageQuery, UserSub};
+use crate::domain::{DisplayText, MandateId, MembershipId, Page, PageQuery, UserSub};
 use crate::service::mandates::{MandateInput, MandatePatch};
 use crate::service::members::MemberRef;
 use crate::service::versions::Version;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::screens::{opt, when, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -97,10 +97,11 @@ pub struct PlanKeys(pub Vec<String>);
 pub struct LoadPlans;
 
 impl Job for LoadPlans {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
+    type Out = PlanKeys;
+    fn run(self, s: Services, a: Actor) -> JobFuture<PlanKeys> {
         Box::pin(async move {
             let plans = s.plan_catalogue(&a).await?;
-            Ok(Box::new(PlanKeys(plans.into_iter().map(|p| p.key).collect())) as Reply)
+            Ok(PlanKeys(plans.into_iter().map(|p| p.key).collect()))
         })
     }
 }
@@ -123,8 +124,8 @@ pub fn split_deleted(mut q: PageQuery) -> (bool, PageQuery) {
     (deleted, q)
 }
 
-impl ListSource for Mandates {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<MandateRow> for Mandates {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<MandateRow>> {
         Box::pin(async move {
             let (deleted, q) = split_deleted(q);
             let page = if deleted {
@@ -132,7 +133,7 @@ impl ListSource for Mandates {
             } else {
                 s.list_mandates(&a, &q).await?
             };
-            Ok(Box::new(page.map(|m| MandateRow {
+            Ok(page.map(|m| MandateRow {
                 id: m.id,
                 name: m.name,
                 label: m.label,
@@ -141,7 +142,7 @@ impl ListSource for Mandates {
                 plan: m.plan_key,
                 deleted_at: m.deleted_at,
                 version: Version(m.version),
-            })) as Reply)
+            }))
         })
     }
     fn filter_values(
@@ -165,12 +166,12 @@ impl ListSource for Mandates {
 #[derive(Debug)]
 pub struct Members(pub MandateId);
 
-impl ListSource for Members {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<MemberRow> for Members {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<MemberRow>> {
         let mandate = self.0;
         Box::pin(async move {
             let page = s.list_members(&a, mandate, &q).await?;
-            Ok(Box::new(page.map(|m| MemberRow {
+            Ok(page.map(|m| MemberRow {
                 membership_id: m.membership_id,
                 user_id: m.user_id,
                 who: m.email.or(m.username),
@@ -179,7 +180,7 @@ impl ListSource for Members {
                 is_admin: m.is_admin,
                 enabled: m.enabled,
                 version: Version(m.version),
-            })) as Reply)
+            }))
         })
     }
     fn filter_values(
@@ -228,6 +229,7 @@ pub enum MandateOp {
     ChangePlan {
         id: MandateId,
         plan: String,
+        version: Version,
     },
     AddMember {
         mandate_id: MandateId,
@@ -238,6 +240,8 @@ pub enum MandateOp {
     RemoveMember {
         mandate_id: MandateId,
         user_sub: UserSub,
+        /// The membership's version the confirmation showed.
+        version: Version,
     },
     /// Role ids ticked and unticked against the set the form showed; others stay.
     SetMemberRoles {
@@ -286,6 +290,7 @@ impl Operation for MandateOp {
             MandateOp::RemoveMember {
                 mandate_id,
                 user_sub,
+                ..
             }
             | MandateOp::SetMemberRoles {
                 mandate_id,
@@ -344,8 +349,8 @@ impl Operation for MandateOp {
                     s.restore_mandate_expecting(&a, id, Some(version)).await?;
                     named("mandate", &name, "restored")
                 }
-                MandateOp::ChangePlan { id, plan } => {
-                    let c = s.change_plan(&a, id, &plan).await?;
+                MandateOp::ChangePlan { id, plan, version } => {
+                    let c = s.change_plan(&a, id, &plan, Some(version)).await?;
                     OpOutcome::toast(format!(
                         "mandate {} moved to plan {} ({}; {} members)",
                         DisplayText::with_max(&c.mandate.name, 60),
@@ -367,8 +372,10 @@ impl Operation for MandateOp {
                 MandateOp::RemoveMember {
                     mandate_id,
                     user_sub,
+                    version,
                 } => {
-                    s.remove_member(&a, mandate_id, user_sub).await?;
+                    s.remove_member_expecting(&a, mandate_id, user_sub, Some(version))
+                        .await?;
                     OpOutcome::toast("member removed")
                 }
                 MandateOp::SetMemberRoles {

@@ -5,8 +5,9 @@
 use crate::domain::MandateId;
 use crate::service::plans::MandateOverview;
 use crate::service::plans::Plan;
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, OpBox, Reply};
+use crate::tui::action::{Job, JobFuture, OpBox};
 use crate::tui::screens::{shown, when, yes_no};
 use crate::tui::widgets::form::{Field, Form};
 
@@ -18,8 +19,9 @@ use super::data::MandateOp;
 pub struct LoadOverview(pub MandateId);
 
 impl Job for LoadOverview {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.mandate_overview(&a, self.0).await?) as Reply) })
+    type Out = MandateOverview;
+    fn run(self, s: Services, a: Actor) -> JobFuture<MandateOverview> {
+        Box::pin(async move { Ok(s.mandate_overview(&a, self.0).await?) })
     }
 }
 
@@ -28,8 +30,9 @@ impl Job for LoadOverview {
 pub struct LoadCatalogue;
 
 impl Job for LoadCatalogue {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.plan_catalogue(&a).await?) as Reply) })
+    type Out = Vec<Plan>;
+    fn run(self, s: Services, a: Actor) -> JobFuture<Vec<Plan>> {
+        Box::pin(async move { Ok(s.plan_catalogue(&a).await?) })
     }
 }
 
@@ -94,8 +97,14 @@ pub fn overview_lines(o: &MandateOverview) -> Vec<(String, String)> {
 }
 
 /// The plan picker for `id`: each plan described with its member limit and trial, the
-/// current plan (when known) chosen first.
-pub fn plan_form(id: MandateId, name: &str, plans: &[Plan], current: Option<&str>) -> Form {
+/// current plan (when known) chosen first. The change is conditional on the mandate's version
+/// the list showed.
+pub fn plan_form(
+    (id, version): (MandateId, Version),
+    name: &str,
+    plans: &[Plan],
+    current: Option<&str>,
+) -> Form {
     let options: Vec<String> = plans.iter().map(Plan::describe).collect();
     let keys: Vec<String> = plans.iter().map(|p| p.key.clone()).collect();
     let idx = current
@@ -115,7 +124,7 @@ pub fn plan_form(id: MandateId, name: &str, plans: &[Plan], current: Option<&str
                 .position(|o| *o == chosen)
                 .and_then(|i| keys.get(i).cloned())
                 .unwrap_or_default();
-            OpBox::new(MandateOp::ChangePlan { id, plan })
+            OpBox::new(MandateOp::ChangePlan { id, plan, version })
         },
     )
 }

@@ -3,22 +3,23 @@
 //! the newest grant change of a member.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use ratatui::layout::Constraint;
 
+use super::Reply;
 use super::bulk_data::{BulkApply, BulkPlan, BulkPreviewJob};
 use super::data::{MandateOp, MemberRow, Members};
 use crate::domain::{DisplayText, MandateId, MandateRoleId, MembershipId};
 use crate::service::bulk::{BulkAction, BulkTarget, RowOutcome};
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{ErrorReport, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::screens::roles::RoleTarget;
+use crate::tui::screens::shown;
 use crate::tui::screens::undo::{MemberUndoJob, UndoView, undo_dialog};
-use crate::tui::screens::{Cmd, shown};
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, Submission};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Typed};
 
 pub const ACTIONS: &[Action] = &[
     Action::Back,
@@ -45,6 +46,8 @@ const BULK_ACTIONS: &[&str] = &[
 /// Rows listed in a bulk preview before "… and N more".
 const PREVIEW_ROWS: usize = 8;
 
+type Cmd = crate::tui::screens::Cmd<Reply>;
+
 /// Members of one mandate.
 pub struct MembersView {
     pub mandate_id: MandateId,
@@ -57,15 +60,18 @@ pub struct MembersView {
     pub anchor: Option<usize>,
     /// "All matching the current search and filters" is marked.
     pub all_matching: bool,
+    /// The preview the bulk form asked for when it was submitted (the form hands it back
+    /// through [`MembersView::submitted`]).
+    asked_preview: Arc<Mutex<Option<BulkPreviewJob>>>,
 }
 
 impl MembersView {
     pub fn new(mandate_id: MandateId, mandate_name: String) -> Self {
         let title = format!("Members of {mandate_name}");
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "members",
-                Arc::new(Members(mandate_id)),
+                Members(mandate_id),
                 title,
                 vec![
                     Column::new("Email", "email", Constraint::Fill(3)).identifying(),
@@ -74,12 +80,13 @@ impl MembersView {
                     Column::new("Admin", "admin", Constraint::Length(6)).filterable(),
                     Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
                 ],
-            )),
+            ),
             mandate_id,
             mandate_name,
             marked: BTreeMap::new(),
             anchor: None,
             all_matching: false,
+            asked_preview: Arc::default(),
         }
     }
 
@@ -151,6 +158,7 @@ impl MembersView {
     fn bulk_form(&self) -> Cmd {
         let mandate_id = self.mandate_id;
         let target = self.target();
+        let asked = self.asked_preview.clone();
         let what = match &target {
             BulkTarget::Matching(_) => "all matching members".to_string(),
             _ => format!("{} marked members", self.marked.len()),
@@ -192,11 +200,12 @@ impl MembersView {
                         "enable" => BulkAction::Enable,
                         _ => BulkAction::Disable,
                     };
-                    Some(Submission::Load(Box::new(BulkPreviewJob {
+                    *asked.lock().ok()? = Some(BulkPreviewJob {
                         mandate_id,
                         target: target.clone(),
                         action,
-                    })))
+                    });
+                    Some(Submission::ToScreen)
                 },
             )
             .with_choices(&[]),
@@ -286,36 +295,39 @@ impl MembersView {
         undo_dialog(&v, &who, &format!(" in {}", self.mandate_name))
     }
 
-    /// Replies to this view's own reads (preview, undo candidate).
-    pub fn on_reply(&mut self, slot: &'static str, result: Result<Reply, ErrorReport>) -> Cmd {
-        let title = match slot {
-            "form" => "Bulk preview failed",
-            _ => "Undo failed",
-        };
-        let r = match result {
-            Ok(r) => r,
-            Err(report) => {
-                return Cmd::Error {
-                    title: title.into(),
-                    report,
-                };
-            }
-        };
-        let r = match r.downcast::<BulkPlan>() {
+    /// The bulk preview asked for: a confirmation with what it would do.
+    pub fn preview_reply(&mut self, result: Result<BulkPlan, ErrorReport>) -> Cmd {
+        match result {
             Ok(plan) => {
                 // The marks become this plan; the list shows the result once it is applied.
                 self.marked.clear();
                 self.all_matching = false;
                 self.anchor = None;
                 self.show_marks();
-                return self.preview_dialog(*plan);
+                self.preview_dialog(plan)
             }
-            Err(r) => r,
-        };
-        match r.downcast::<UndoView>() {
-            Ok(v) => self.undo_dialog(*v),
-            Err(_) => Cmd::Done,
+            Err(report) => Cmd::Error {
+                title: "Bulk preview failed".into(),
+                report,
+            },
         }
+    }
+
+    /// The undo candidate of the selected member: its confirmation.
+    pub fn undo_reply(&self, result: Result<UndoView, ErrorReport>) -> Cmd {
+        match result {
+            Ok(v) => self.undo_dialog(v),
+            Err(report) => Cmd::Error {
+                title: "Undo failed".into(),
+                report,
+            },
+        }
+    }
+
+    /// The bulk form was submitted: read its preview.
+    pub fn submitted(&mut self) -> Option<Cmd> {
+        let job = self.asked_preview.lock().ok()?.take()?;
+        Some(Cmd::Load(ask(job, Reply::BulkPreview)))
     }
 
     pub fn on_action(&mut self, action: Action) -> Option<Cmd> {
@@ -349,7 +361,7 @@ impl MembersView {
             }
             Action::Bulk => {
                 if !self.all_matching && self.marked.is_empty() {
-                    return Some(Cmd::Toast(
+                    return Some(Cmd::Refuse(
                         "mark members first (space, V for a range, * for all matching)".into(),
                     ));
                 }
@@ -357,13 +369,13 @@ impl MembersView {
             }
             Action::Undo => {
                 let m = self.table.selected()?;
-                Some(Cmd::Load {
-                    slot: "undo",
-                    job: Box::new(MemberUndoJob {
+                Some(Cmd::Load(ask(
+                    MemberUndoJob {
                         mandate_id,
                         user_sub: m.user_id,
-                    }),
-                })
+                    },
+                    Reply::MemberUndo,
+                )))
             }
             // The roles on offer (global templates and this mandate's own) come from the service.
             Action::New => Some(Cmd::OpenRoles {
@@ -395,6 +407,7 @@ impl MembersView {
                     op: OpBox::new(MandateOp::RemoveMember {
                         mandate_id,
                         user_sub: m.user_id,
+                        version: m.version,
                     }),
                 }))
             }

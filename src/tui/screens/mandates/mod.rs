@@ -5,27 +5,54 @@ pub mod data;
 pub mod detail;
 pub mod members;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 
-use super::{Cmd, Ctx, Screen, page_reply, shown};
-use crate::domain::{MandateId, PermissionRef};
+use super::{Ctx, Screen, page_reply, shown};
+use crate::domain::{MandateId, PageQuery, PermissionRef};
 use crate::service::mandates::MandatePatch;
 use crate::service::plans::{MandateOverview, Plan};
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::service::versions::Version;
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
+use crate::tui::screens::undo::UndoView;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_optional_text, v_required_text};
-use crate::tui::widgets::table::{Column, TableView, Typed};
-use data::{DELETED, MandateOp, MandateRow};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
+use bulk_data::BulkPlan;
+use data::{DELETED, MandateOp, MandateRow, MemberRow, PlanKeys};
 use detail::{LoadCatalogue, LoadOverview, create_form_described, overview_lines, plan_form};
 use members::MembersView;
 
 /// The plans offered until the catalogue has been read (its reference data, migration 0002).
 pub const PLANS: &[&str] = &["TRIAL_14D", "STARTER", "TEAM", "ENTERPRISE"];
+
+/// What the mandates screen's reads come back as (its members view's included).
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<MandateRow>),
+    /// A page of the open members list.
+    MemberPage(Fetched<MemberRow>),
+    /// The detail pane of the selected mandate.
+    Overview(Result<MandateOverview, ErrorReport>),
+    /// The catalogue for the plan picker of one mandate (its id and the version seen, and name).
+    PlanPicker {
+        id: (MandateId, Version),
+        name: String,
+        plans: Result<Vec<Plan>, ErrorReport>,
+    },
+    /// The catalogue with each plan's limits (read with the first page, for the create form).
+    Catalogue(Result<Vec<Plan>, ErrorReport>),
+    /// The catalogue's plan keys (read with the first page).
+    Plans(Result<PlanKeys, ErrorReport>),
+    /// The preview of a bulk action on the marked members.
+    BulkPreview(Result<BulkPlan, ErrorReport>),
+    /// The newest reversible change of the selected member, for `z`.
+    MemberUndo(Result<UndoView, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct MandatesScreen {
     pub table: Typed<MandateRow>,
@@ -33,10 +60,9 @@ pub struct MandatesScreen {
     pub members: Option<MembersView>,
     /// The detail of the mandate last asked for, or why it could not be read.
     pub overview: Option<(MandateId, Result<MandateOverview, String>)>,
-    /// The mandate whose detail was asked for last (a reply for another is stale).
+    /// The mandate whose detail was asked for last (not asked again while it stays
+    /// selected).
     pub overview_for: Option<MandateId>,
-    /// The mandate (id, name) whose plan picker waits for the catalogue.
-    pub plan_for: Option<(MandateId, String)>,
     /// The plan catalogue with each plan's limits (the create form describes them).
     pub catalogue: Option<Vec<Plan>>,
     /// The plan catalogue's keys, once read (asked for with the first page).
@@ -53,9 +79,9 @@ impl Default for MandatesScreen {
 impl MandatesScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "mandates",
-                Arc::new(data::Mandates),
+                data::Mandates,
                 "Mandates",
                 vec![
                     Column::new("Name", "name", Constraint::Fill(3)).identifying(),
@@ -66,11 +92,10 @@ impl MandatesScreen {
                         .only_when_filtered(),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
-            )),
+            ),
             members: None,
             overview: None,
             overview_for: None,
-            plan_for: None,
             catalogue: None,
             plans: None,
             plans_asked: false,
@@ -94,19 +119,15 @@ impl MandatesScreen {
             return Vec::new();
         }
         self.overview_for = Some(id);
-        vec![Cmd::Load {
-            slot: "overview",
-            job: Box::new(LoadOverview(id)),
-        }]
+        vec![Cmd::Load(ask(LoadOverview(id), Reply::Overview))]
     }
 
-    fn overview_reply(&mut self, result: Result<Reply, ErrorReport>) -> Vec<Cmd> {
+    fn overview_reply(&mut self, result: Result<MandateOverview, ErrorReport>) -> Vec<Cmd> {
         let Some(id) = self.overview_for else {
             return Vec::new();
         };
-        let got = match result.map(|r| r.downcast::<MandateOverview>()) {
-            Ok(Ok(o)) if o.mandate.id == id => Ok(*o),
-            Ok(_) => return Vec::new(),
+        let got = match result {
+            Ok(o) => Ok(o),
             Err(e) if e.revoked => {
                 return vec![Cmd::Error {
                     title: "Could not load the mandate".into(),
@@ -119,13 +140,15 @@ impl MandatesScreen {
         Vec::new()
     }
 
-    fn plans_reply(&mut self, result: Result<Reply, ErrorReport>) -> Vec<Cmd> {
-        let Some((id, name)) = self.plan_for.take() else {
-            return Vec::new();
-        };
-        match result.map(|r| r.downcast::<Vec<Plan>>()) {
-            Ok(Ok(plans)) => {
-                self.catalogue = Some((*plans).clone());
+    fn plans_reply(
+        &mut self,
+        (id, version): (MandateId, Version),
+        name: &str,
+        result: Result<Vec<Plan>, ErrorReport>,
+    ) -> Vec<Cmd> {
+        match result {
+            Ok(plans) => {
+                self.catalogue = Some(plans.clone());
                 let current = match &self.overview {
                     Some((oid, Ok(o))) if *oid == id => {
                         o.subscription.as_ref().map(|s| s.plan_key.clone())
@@ -133,13 +156,12 @@ impl MandatesScreen {
                     _ => None,
                 };
                 vec![Cmd::OpenForm(plan_form(
-                    id,
-                    &name,
+                    (id, version),
+                    name,
                     &plans,
                     current.as_deref(),
                 ))]
             }
-            Ok(Err(_)) => Vec::new(),
             Err(report) => vec![Cmd::Error {
                 title: "Could not load the plans".into(),
                 report,
@@ -213,7 +235,7 @@ impl MandatesScreen {
                 let m = self.table.selected()?;
                 let name = shown(&m.name);
                 if m.deleted_at.is_none() {
-                    return Some(Cmd::Toast(format!(
+                    return Some(Cmd::Refuse(format!(
                         "{name} is not deleted (:deleted lists the deleted mandates)"
                     )));
                 }
@@ -232,16 +254,19 @@ impl MandatesScreen {
             Action::ChangePlan => {
                 let m = self.table.selected()?;
                 if m.deleted_at.is_some() {
-                    return Some(Cmd::Toast(format!(
+                    return Some(Cmd::Refuse(format!(
                         "{} is deleted: restore it (R) before changing its plan",
                         shown(&m.name)
                     )));
                 }
-                self.plan_for = Some((m.id, m.name.clone()));
-                Some(Cmd::Load {
-                    slot: "plan_picker",
-                    job: Box::new(LoadCatalogue),
-                })
+                let (id, name, version) = (m.id, m.name.clone(), m.version);
+                Some(Cmd::Load(ask(LoadCatalogue, move |plans| {
+                    Reply::PlanPicker {
+                        id: (id, version),
+                        name,
+                        plans,
+                    }
+                })))
             }
             Action::HardDelete => {
                 let m = self.table.selected()?;
@@ -290,6 +315,13 @@ pub fn create_form(plans: Option<&[String]>) -> Form {
 }
 
 impl Screen for MandatesScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        match &self.members {
+            Some(m) => m.table.load(query, Reply::MemberPage),
+            None => self.table.load(query, Reply::Page),
+        }
+    }
     fn table(&self) -> &TableView {
         match &self.members {
             Some(m) => &m.table.view,
@@ -337,61 +369,65 @@ impl Screen for MandatesScreen {
             return Vec::new();
         }
         vec![
-            Cmd::Load {
-                slot: "plans",
-                job: Box::new(data::LoadPlans),
-            },
-            Cmd::Load {
-                slot: "catalogue",
-                job: Box::new(LoadCatalogue),
-            },
+            Cmd::Load(ask(data::LoadPlans, Reply::Plans)),
+            Cmd::Load(ask(LoadCatalogue, Reply::Catalogue)),
         ]
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        match slot {
-            "overview" => return self.overview_reply(result),
-            "plan_picker" => return self.plans_reply(result),
-            "catalogue" => {
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => {
+                let mut cmds = page_reply(&mut self.table, p);
+                // A reload (after a change too) reads the selected mandate's detail again.
+                self.overview_for = None;
+                cmds.extend(self.want_overview());
+                cmds
+            }
+            Reply::Overview(r) => self.overview_reply(r),
+            Reply::PlanPicker { id, name, plans } => self.plans_reply(id, &name, plans),
+            Reply::Catalogue(r) => {
                 // Best effort: without it the create form offers the bare plan keys.
-                if let Ok(Ok(c)) = result.map(|r| r.downcast::<Vec<Plan>>()) {
-                    self.catalogue = Some(*c);
+                if let Ok(c) = r {
+                    self.catalogue = Some(c);
                 }
-                return Vec::new();
+                Vec::new()
             }
-            _ => {}
-        }
-        if slot == "plans" {
-            // Best effort: without the catalogue the form offers the reference plans.
-            match result.map(|r| r.downcast::<data::PlanKeys>()) {
-                Ok(Ok(p)) => self.plans = Some(p.0),
-                Ok(Err(_)) => {}
-                Err(e) => tracing::warn!("plan catalogue: {}", e.joined()),
-            }
-            return Vec::new();
-        }
-        match self.members.as_mut() {
-            Some(m) if m.table.view.expects(id) => {
-                let cmds = page_reply(&mut m.table, id, result);
-                m.show_marks();
-                cmds
-            }
-            Some(m) if matches!(slot, "form" | "undo") => vec![m.on_reply(slot, result)],
-            _ => {
-                let mut cmds = page_reply(&mut self.table, id, result);
-                if slot == "page" {
-                    // A reload (after a change too) reads the selected mandate's detail again.
-                    self.overview_for = None;
-                    cmds.extend(self.want_overview());
+            Reply::Plans(r) => {
+                // Best effort: without the catalogue the form offers the reference plans.
+                match r {
+                    Ok(p) => self.plans = Some(p.0),
+                    Err(e) => tracing::warn!("plan catalogue: {}", e.joined()),
                 }
-                cmds
+                Vec::new()
             }
+            // The members view's own reads; dropped when it was closed meanwhile.
+            Reply::MemberPage(p) => match self.members.as_mut() {
+                Some(m) => {
+                    let cmds = page_reply(&mut m.table, p);
+                    m.show_marks();
+                    cmds
+                }
+                None => Vec::new(),
+            },
+            Reply::BulkPreview(r) => self
+                .members
+                .as_mut()
+                .map(|m| vec![m.preview_reply(r)])
+                .unwrap_or_default(),
+            Reply::MemberUndo(r) => self
+                .members
+                .as_ref()
+                .map(|m| vec![m.undo_reply(r)])
+                .unwrap_or_default(),
         }
+    }
+
+    fn on_submitted(&mut self) -> Vec<Cmd> {
+        self.members
+            .as_mut()
+            .and_then(MembersView::submitted)
+            .into_iter()
+            .collect()
     }
 
     fn status(&self) -> Option<String> {

@@ -3,10 +3,13 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, PageQuery, RegistrationId, RegistrationState, RoleRef, UserSub};
+use crate::domain::{
+    DisplayText, Page, PageQuery, RegistrationId, RegistrationState, RoleRef, UserSub,
+};
 use crate::service::registration_detail::{RegistrationDetail, explain};
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::screens::{opt, shown, when};
 use crate::tui::widgets::table::TableRow;
 
@@ -32,6 +35,8 @@ pub struct RegistrationRow {
     pub sub: Option<UserSub>,
     /// For `needs_cleanup`: why the rollback itself failed.
     pub rollback_error: Option<String>,
+    /// The row's version (a repair confirmed from this row is conditional on it).
+    pub version: i64,
 }
 
 impl RegistrationRow {
@@ -127,8 +132,9 @@ pub fn detail_lines(d: &RegistrationDetail) -> Vec<(String, String)> {
 pub struct LoadRegistration(pub RegistrationId);
 
 impl Job for LoadRegistration {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(s.registration_detail(&a, self.0).await?) as Reply) })
+    type Out = RegistrationDetail;
+    fn run(self, s: Services, a: Actor) -> JobFuture<RegistrationDetail> {
+        Box::pin(async move { Ok(s.registration_detail(&a, self.0).await?) })
     }
 }
 
@@ -149,27 +155,26 @@ impl TableRow for RegistrationRow {
 #[derive(Debug)]
 pub struct Registrations;
 
-impl ListSource for Registrations {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<RegistrationRow> for Registrations {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<RegistrationRow>> {
         Box::pin(async move {
             let page = s.list_stuck_page(&a, &q).await?;
-            Ok(Box::new(page.map(|r| {
-                RegistrationRow {
-                    id: r.id,
-                    email: r.email,
-                    state: r.state,
-                    roles: r
-                        .requested_roles
-                        .iter()
-                        .filter_map(|id| RoleRef::from_id(*id))
-                        .map(|r| r.key().to_string())
-                        .collect(),
-                    last_error: r.last_error,
-                    created_at: r.created_at,
-                    sub: r.sub,
-                    rollback_error: r.rollback_error,
-                }
-            })) as Reply)
+            Ok(page.map(|r| RegistrationRow {
+                id: r.id,
+                email: r.email,
+                state: r.state,
+                roles: r
+                    .requested_roles
+                    .iter()
+                    .filter_map(|id| RoleRef::from_id(*id))
+                    .map(|r| r.key().to_string())
+                    .collect(),
+                last_error: r.last_error,
+                created_at: r.created_at,
+                sub: r.sub,
+                rollback_error: r.rollback_error,
+                version: r.version,
+            }))
         })
     }
     fn filter_values(
@@ -193,13 +198,17 @@ impl ListSource for Registrations {
 pub enum RegistrationOp {
     Retry {
         id: RegistrationId,
+        /// The version the confirmation was based on (None: it was not known).
+        version: Option<Version>,
     },
     Rollback {
         id: RegistrationId,
+        version: Option<Version>,
     },
     Resolve {
         id: RegistrationId,
         note: String,
+        version: Option<Version>,
     },
     /// Settle every `pending` row older than a minute by proof.
     Reconcile,
@@ -217,8 +226,8 @@ impl Operation for RegistrationOp {
 
     fn subject(&self) -> Option<String> {
         match self {
-            RegistrationOp::Retry { id }
-            | RegistrationOp::Rollback { id }
+            RegistrationOp::Retry { id, .. }
+            | RegistrationOp::Rollback { id, .. }
             | RegistrationOp::Resolve { id, .. } => Some(id.to_string()),
             RegistrationOp::Reconcile => Some("pending registrations".into()),
         }
@@ -227,24 +236,25 @@ impl Operation for RegistrationOp {
     fn run(self: Box<Self>, s: Services, a: Actor, _progress: Progress) -> JobFuture<OpOutcome> {
         Box::pin(async move {
             Ok(match *self {
-                RegistrationOp::Retry { id } => {
-                    let out = s.retry_registration(&a, id).await?;
+                RegistrationOp::Retry { id, version } => {
+                    let out = s.retry_registration_expecting(&a, id, version).await?;
                     OpOutcome::toast(format!(
                         "registration of {} is now {}",
                         DisplayText::with_max(&out.email, 60),
                         out.state.as_str()
                     ))
                 }
-                RegistrationOp::Rollback { id } => {
-                    let r = s.rollback_registration(&a, id).await?;
+                RegistrationOp::Rollback { id, version } => {
+                    let r = s.rollback_registration_expecting(&a, id, version).await?;
                     OpOutcome::toast(format!(
                         "registration of {} is now {}",
                         DisplayText::with_max(&r.email, 60),
                         DisplayText::new(&r.state)
                     ))
                 }
-                RegistrationOp::Resolve { id, note } => {
-                    s.resolve_registration(&a, id, &note).await?;
+                RegistrationOp::Resolve { id, note, version } => {
+                    s.resolve_registration_expecting(&a, id, &note, version)
+                        .await?;
                     OpOutcome::toast("registration marked resolved")
                 }
                 RegistrationOp::Reconcile => {
@@ -271,6 +281,7 @@ mod tests {
             created_at: "2026-11-20T08:00:00Z".parse().unwrap(),
             sub: None,
             rollback_error: Some("directory unavailable".into()),
+            version: 1,
         };
         let pane = r.pane_lines();
         let get = |k: &str| pane.iter().find(|(l, _)| l == k).map(|(_, v)| v.clone());

@@ -5,21 +5,39 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 
-use super::{Cmd, Ctx, Screen, page_reply, render_detail, shown};
+use super::{Ctx, Screen, page_reply, render_detail, shown};
+use crate::domain::PageQuery;
 use crate::domain::{RegistrationId, RegistrationState};
 use crate::service::registration_detail::{RegistrationDetail, RegistrationRepair, repairs};
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::service::versions::Version;
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_required_text};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{LoadRegistration, RegistrationOp, RegistrationRow};
+
+/// (id, email, state, version) of the registration a repair acts on.
+type Target = (
+    RegistrationId,
+    String,
+    Option<RegistrationState>,
+    Option<Version>,
+);
+
+/// What the registrations screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<RegistrationRow>),
+    /// The full detail of the registration opened with Enter.
+    Detail(Result<RegistrationDetail, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct RegistrationsScreen {
     pub table: Typed<RegistrationRow>,
@@ -45,9 +63,9 @@ impl Default for RegistrationsScreen {
 impl RegistrationsScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "registrations",
-                Arc::new(data::Registrations),
+                data::Registrations,
                 "Stuck registrations",
                 vec![
                     Column::new("Email", "email", Constraint::Fill(4)).identifying(),
@@ -56,7 +74,7 @@ impl RegistrationsScreen {
                     Column::plain("Last error", Constraint::Fill(2)),
                     Column::new("Created", "created_at", Constraint::Length(16)),
                 ],
-            )),
+            ),
             detail: None,
             focus: None,
         }
@@ -64,48 +82,69 @@ impl RegistrationsScreen {
 
     /// What a repair applies to: the open detail's registration, else the selected row
     /// (id, email, state).
-    fn target(&self) -> Option<(RegistrationId, String, Option<RegistrationState>)> {
+    /// The registration a repair acts on: its id, email, state and the version shown.
+    fn target(&self) -> Option<Target> {
+        let row = |id: RegistrationId| self.table.items().iter().find(|r| r.id == id);
         match &self.detail {
             Some(d) => Some((
                 d.id,
                 d.email.clone(),
-                d.detail.as_ref().map(|x| x.state).or_else(|| {
-                    self.table
-                        .items()
-                        .iter()
-                        .find(|r| r.id == d.id)
-                        .and_then(RegistrationRow::state)
-                }),
+                d.detail
+                    .as_ref()
+                    .map(|x| x.state)
+                    .or_else(|| row(d.id).and_then(RegistrationRow::state)),
+                d.detail
+                    .as_ref()
+                    .map(|x| x.version)
+                    .or_else(|| row(d.id).map(|r| r.version))
+                    .map(Version),
             )),
             None => self
                 .table
                 .selected()
-                .map(|r| (r.id, r.email.clone(), r.state())),
+                .map(|r| (r.id, r.email.clone(), r.state(), Some(Version(r.version)))),
         }
     }
 
     fn load(id: RegistrationId) -> Cmd {
-        Cmd::Load {
-            slot: "detail",
-            job: Box::new(LoadRegistration(id)),
-        }
+        Cmd::Load(ask(LoadRegistration(id), Reply::Detail))
     }
 }
 
 impl Screen for RegistrationsScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
     fn table_mut(&mut self) -> &mut TableView {
         &mut self.table.view
     }
+    /// Only the repairs the selected registration's state allows (a `needs_cleanup` row
+    /// offers no retry; a settled one none).
     fn actions(&self) -> &'static [Action] {
-        &[
-            Action::Open,
-            Action::Retry,
-            Action::Rollback,
-            Action::Resolve,
-        ]
+        use Action::{Open, Resolve, Retry, Rollback};
+        let Some(st) = self.target().and_then(|t| t.2) else {
+            return &[Open, Retry, Rollback, Resolve];
+        };
+        let ok = repairs(st);
+        let has = |r| ok.contains(&r);
+        match (
+            has(RegistrationRepair::Retry),
+            has(RegistrationRepair::RollBack),
+            has(RegistrationRepair::Resolve),
+        ) {
+            (true, true, true) => &[Open, Retry, Rollback, Resolve],
+            (false, true, true) => &[Open, Rollback, Resolve],
+            (false, false, true) => &[Open, Resolve],
+            (true, true, false) => &[Open, Retry, Rollback],
+            (true, false, true) => &[Open, Retry, Resolve],
+            (true, false, false) => &[Open, Retry],
+            (false, true, false) => &[Open, Rollback],
+            (false, false, false) => &[Open],
+        }
     }
 
     fn on_action(&mut self, action: Action, _ctx: &Ctx) -> Option<Cmd> {
@@ -123,7 +162,7 @@ impl Screen for RegistrationsScreen {
             }
             _ => {}
         }
-        let (id, email, state) = self.target()?;
+        let (id, email, state, version) = self.target()?;
         let email = shown(&email);
         let wanted = match action {
             Action::Retry => RegistrationRepair::Retry,
@@ -134,7 +173,7 @@ impl Screen for RegistrationsScreen {
         if let Some(st) = state
             && !repairs(st).contains(&wanted)
         {
-            return Some(Cmd::Toast(format!(
+            return Some(Cmd::Refuse(format!(
                 "the registration of {email} is {}: {} is not possible now",
                 st.as_str(),
                 match wanted {
@@ -152,7 +191,7 @@ impl Screen for RegistrationsScreen {
                     "Retry the registration of {email}? Its requested roles are assigned now; \
                      retrying twice does no harm."
                 ),
-                op: OpBox::new(RegistrationOp::Retry { id }),
+                op: OpBox::new(RegistrationOp::Retry { id, version }),
             }),
             RegistrationRepair::RollBack => Cmd::Dialog(Dialog::Confirm {
                 title: "Roll back registration".into(),
@@ -160,7 +199,7 @@ impl Screen for RegistrationsScreen {
                     "Roll back the registration of {email}? The identity this registration \
                      created is deleted."
                 ),
-                op: OpBox::new(RegistrationOp::Rollback { id }),
+                op: OpBox::new(RegistrationOp::Rollback { id, version }),
             }),
             RegistrationRepair::Resolve => Cmd::OpenForm(Form::op(
                 format!("Mark {email} resolved (say what you decided)"),
@@ -169,6 +208,7 @@ impl Screen for RegistrationsScreen {
                     OpBox::new(RegistrationOp::Resolve {
                         id,
                         note: f.text(0),
+                        version,
                     })
                 },
             )),
@@ -192,29 +232,29 @@ impl Screen for RegistrationsScreen {
         }
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        if slot != "detail" {
-            let cmds = page_reply(&mut self.table, id, result);
-            // Keep the cursor on the registration just repaired while it is still listed
-            // (a completed one leaves the list; the cursor then stays where it was).
-            if let Some(f) = self.focus
-                && let Some(i) = self.table.items().iter().position(|r| r.id == f)
-            {
-                self.table.view.selected = i;
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        let result = match reply {
+            Reply::Page(p) => {
+                let cmds = page_reply(&mut self.table, p);
+                // Keep the cursor on the registration just repaired while it is still listed
+                // (a completed one leaves the list; the cursor then stays where it was).
+                if let Some(f) = self.focus
+                    && let Some(i) = self.table.items().iter().position(|r| r.id == f)
+                {
+                    self.table.view.selected = i;
+                }
+                return cmds;
             }
-            return cmds;
-        }
+            Reply::Detail(result) => result,
+        };
         let Some(d) = self.detail.as_mut() else {
             return Vec::new();
         };
-        match result.map(|r| r.downcast::<RegistrationDetail>()) {
-            Ok(Ok(detail)) if detail.id == d.id => {
-                d.detail = Some(*detail);
+        match result {
+            // The detail of the registration open now (Esc and Enter on another may have
+            // opened a different one meanwhile).
+            Ok(detail) if detail.id == d.id => {
+                d.detail = Some(detail);
                 Vec::new()
             }
             Ok(_) => Vec::new(),

@@ -25,7 +25,6 @@ pub struct SignInScreen {
     pub mfa: Option<MfaChallenge>,
     /// MFA_SETUP: the software token being enrolled (dropping it zeroizes the secret).
     pub setup: Option<Arc<MfaSetup>>,
-    pub awaiting: Option<u64>,
     pub error: Option<String>,
 }
 
@@ -54,7 +53,6 @@ impl SignInScreen {
             challenge: None,
             mfa: None,
             setup: None,
-            awaiting: None,
             error: None,
         }
     }

@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{DisplayText, PageQuery, TrustId};
+use crate::domain::{DisplayText, Page, PageQuery, TrustId};
+use crate::service::versions::Version;
 use crate::service::{Actor, Services};
 use crate::tui::action::{
-    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, Reply, RevealKeys,
+    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, RevealKeys,
 };
 use crate::tui::screens::{opt, when};
 use crate::tui::widgets::table::TableRow;
@@ -26,6 +27,8 @@ pub struct TrustRow {
     pub key_set_at: DateTime<Utc>,
     /// Set while nobody is known to have received the current keys.
     pub keys_unconfirmed_since: Option<DateTime<Utc>>,
+    /// The row's version (a rotate or delete confirmed from this row is conditional on it).
+    pub version: i64,
 }
 
 impl TableRow for TrustRow {
@@ -55,11 +58,11 @@ impl TableRow for TrustRow {
 #[derive(Debug)]
 pub struct Trusts;
 
-impl ListSource for Trusts {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<TrustRow> for Trusts {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<TrustRow>> {
         Box::pin(async move {
             let page = s.list_trusts(&a, &q).await?;
-            Ok(Box::new(page.map(|t| TrustRow {
+            Ok(page.map(|t| TrustRow {
                 id: t.id,
                 name: t.name,
                 code: t.code,
@@ -70,7 +73,8 @@ impl ListSource for Trusts {
                 // The trust row changes only when its keys are set (register, rotate).
                 key_set_at: t.updated_at,
                 keys_unconfirmed_since: t.keys_unconfirmed_since,
-            })) as Reply)
+                version: t.version,
+            }))
         })
     }
     fn filter_values(
@@ -96,10 +100,13 @@ pub enum TrustOp {
         id: TrustId,
         /// Rotate the internal-service key too.
         internal: bool,
+        /// The trust's version the confirmation showed (a change since refuses).
+        version: Version,
     },
     Delete {
         id: TrustId,
         name: String,
+        version: Version,
     },
     /// The operator acknowledged the keys minted at `minted_at`: record the hand-over.
     ConfirmKeys {
@@ -153,6 +160,7 @@ impl Operation for TrustOp {
                         ("Region".to_string(), opt(&r.trust.region)),
                     ];
                     let id = r.trust.id;
+                    revealed(&s, &a, id, &r.trust.name, r.keys_minted_at).await;
                     let crate::domain::trust::RegisteredTrust {
                         api_key,
                         internal_service_key,
@@ -174,8 +182,12 @@ impl Operation for TrustOp {
                         }),
                     }
                 }
-                TrustOp::RotateKey { id, internal } => {
-                    let r = s.rotate_trust_keys(&a, id, internal).await?;
+                TrustOp::RotateKey {
+                    id,
+                    internal,
+                    version,
+                } => {
+                    let r = s.rotate_trust_keys(&a, id, internal, Some(version)).await?;
                     let toast = format!(
                         "{} of {} rotated",
                         if internal {
@@ -192,6 +204,7 @@ impl Operation for TrustOp {
                         internal_service_key,
                         keys_minted_at,
                     } = r;
+                    revealed(&s, &a, trust_id, &trust_name, keys_minted_at).await;
                     OpOutcome {
                         toast,
                         reveal: Some(RevealKeys {
@@ -217,8 +230,8 @@ impl Operation for TrustOp {
                         .await?;
                     OpOutcome::default()
                 }
-                TrustOp::Delete { id, .. } => {
-                    let d = s.delete_trust(&a, id).await?;
+                TrustOp::Delete { id, version, .. } => {
+                    let d = s.delete_trust(&a, id, Some(version)).await?;
                     OpOutcome::toast(format!(
                         "trust {} deleted{}",
                         DisplayText::with_max(&d.trust_name, 60),
@@ -229,6 +242,24 @@ impl Operation for TrustOp {
                 }
             })
         })
+    }
+}
+
+/// Audits that minted keys go on screen. A failure to record it does not hold the keys back
+/// (they exist only in memory): the trust stays marked "keys not confirmed" either way.
+async fn revealed(
+    s: &Services,
+    a: &Actor,
+    id: crate::domain::TrustId,
+    name: &str,
+    minted_at: chrono::DateTime<chrono::Utc>,
+) {
+    if let Err(e) = s
+        .trusts()
+        .record_keys_revealed(a, id, name, minted_at)
+        .await
+    {
+        tracing::warn!(trust_id = %id, "recording the reveal of new keys failed: {e}");
     }
 }
 
@@ -248,6 +279,7 @@ mod tests {
             last_heartbeat: None,
             key_set_at: "2026-11-20T09:30:00Z".parse().unwrap(),
             keys_unconfirmed_since: None,
+            version: 1,
         };
         assert_eq!(
             t.texts(),

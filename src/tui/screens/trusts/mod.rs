@@ -4,16 +4,16 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::layout::Constraint;
 
-use super::{Cmd, Ctx, Screen, page_reply, shown};
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use super::{Ctx, Screen, page_reply, shown};
+use crate::domain::PageQuery;
+use crate::service::versions::Version;
+use crate::tui::action::{LoadBox, OpBox};
 use crate::tui::keymap::Action;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_required_text, v_trust_code};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{TrustOp, TrustRow};
 
 pub use crate::domain::trust::NHS_REGIONS as REGIONS;
@@ -24,6 +24,14 @@ pub const NO_REGION: &str = "(none)";
 /// A node that has not sent a heartbeat for a day is shown as stale: kits beat every few
 /// minutes while they run, so a day of silence means one is down or gone.
 const HEARTBEAT_STALE_SECS: i64 = 86_400;
+
+/// What the trusts screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<TrustRow>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct TrustsScreen {
     pub table: Typed<TrustRow>,
@@ -59,9 +67,9 @@ pub fn register_form() -> Form {
 impl TrustsScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "trusts",
-                Arc::new(data::Trusts),
+                data::Trusts,
                 "Trusts",
                 vec![
                     // The name is the key column: it keeps its room on a narrow terminal.
@@ -74,12 +82,16 @@ impl TrustsScreen {
                     Column::plain("Heartbeat", Constraint::Length(9)).age(HEARTBEAT_STALE_SECS),
                     Column::plain("Keys set", Constraint::Length(16)),
                 ],
-            )),
+            ),
         }
     }
 }
 
 impl Screen for TrustsScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
@@ -101,6 +113,7 @@ impl Screen for TrustsScreen {
         }
         let t = self.table.selected()?;
         let (id, name) = (t.id, shown(&t.name));
+        let version = Version(t.version);
         match action {
             Action::Rotate => Some(Cmd::Dialog(Dialog::Confirm {
                 title: "Rotate API key".into(),
@@ -110,6 +123,7 @@ impl Screen for TrustsScreen {
                 op: OpBox::new(TrustOp::RotateKey {
                     id,
                     internal: false,
+                    version,
                 }),
             })),
             Action::RotateInternal => Some(Cmd::Dialog(Dialog::Confirm {
@@ -117,7 +131,11 @@ impl Screen for TrustsScreen {
                 message: format!(
                     "Mint a new API key and a new internal-service key for {name}? Both current keys stop working at once; the new ones are shown once."
                 ),
-                op: OpBox::new(TrustOp::RotateKey { id, internal: true }),
+                op: OpBox::new(TrustOp::RotateKey {
+                    id,
+                    internal: true,
+                    version,
+                }),
             })),
             Action::Delete => Some(Cmd::Dialog(Dialog::type_name(
                 "Delete trust",
@@ -126,18 +144,16 @@ impl Screen for TrustsScreen {
                 OpBox::new(TrustOp::Delete {
                     id,
                     name: t.name.clone(),
+                    version,
                 }),
             ))),
             _ => None,
         }
     }
 
-    fn on_reply(
-        &mut self,
-        _slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        page_reply(&mut self.table, id, result)
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        match reply {
+            Reply::Page(p) => page_reply(&mut self.table, p),
+        }
     }
 }

@@ -1,12 +1,12 @@
 //! The users screen's data: typed user rows, the list source, one user's detail and the
 //! operations on users, over service functions.
 
-use crate::domain::{DisplayText, PageQuery, RoleRef, UserSub};
+use crate::domain::{DisplayText, Page, PageQuery, RoleRef, UserSub};
 use crate::service::registration::RegisterRequest;
 use crate::service::user_roles::RolesEdit;
 use crate::service::versions::Version;
 use crate::service::{Actor, Services};
-use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress, Reply};
+use crate::tui::action::{Job, JobFuture, ListSource, OpOutcome, Operation, Progress};
 use crate::tui::screens::{opt, yes_no};
 use crate::tui::widgets::table::TableRow;
 
@@ -58,11 +58,11 @@ impl TableRow for UserRow {
 #[derive(Debug)]
 pub struct Users;
 
-impl ListSource for Users {
-    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Reply> {
+impl ListSource<UserRow> for Users {
+    fn page(&self, s: Services, a: Actor, q: PageQuery) -> JobFuture<Page<UserRow>> {
         Box::pin(async move {
             let page = s.list_users(&a, &q).await?;
-            Ok(Box::new(page.map(|u| UserRow {
+            Ok(page.map(|u| UserRow {
                 sub: u.sub,
                 email: u.email,
                 name: u.name,
@@ -71,7 +71,7 @@ impl ListSource for Users {
                 enabled: u.enabled,
                 status: u.status,
                 version: Version(u.version),
-            })) as Reply)
+            }))
         })
     }
     fn filter_values(
@@ -93,8 +93,9 @@ pub type DetailLines = Vec<(String, DisplayText)>;
 pub struct LoadDetail(pub UserSub);
 
 impl Job for LoadDetail {
-    fn run(self: Box<Self>, s: Services, a: Actor) -> JobFuture<Reply> {
-        Box::pin(async move { Ok(Box::new(detail(&s, &a, self.0).await?) as Reply) })
+    type Out = DetailLines;
+    fn run(self, s: Services, a: Actor) -> JobFuture<DetailLines> {
+        Box::pin(async move { detail(&s, &a, self.0).await })
     }
 }
 

@@ -2,22 +2,33 @@
 
 pub mod data;
 
-use std::sync::Arc;
-
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Rect};
 
 use super::roles::RoleTarget;
 use super::undo::{UndoView, UserUndoJob, undo_dialog};
-use super::{Cmd, Ctx, Screen, page_reply, render_detail, render_table_with_detail, shown};
+use super::{Ctx, Screen, page_reply, render_detail, render_table_with_detail, shown};
+use crate::domain::PageQuery;
 use crate::domain::{RoleRef, UserSub};
-use crate::tui::action::{ErrorReport, OpBox, Reply};
+use crate::tui::action::{ErrorReport, LoadBox, OpBox, ask};
 use crate::tui::keymap::Action;
 use crate::tui::theme::Theme;
 use crate::tui::widgets::dialog::Dialog;
 use crate::tui::widgets::form::{Field, Form, v_email, v_required_text};
-use crate::tui::widgets::table::{Column, TableView, Typed};
+use crate::tui::widgets::table::{Column, Fetched, TableView, Typed};
 use data::{DetailLines, LoadDetail, UserOp, UserRow};
+
+/// What the users screen's reads come back as.
+#[derive(Debug)]
+pub enum Reply {
+    Page(Fetched<UserRow>),
+    /// The detail of the user opened with Enter.
+    Detail(Result<DetailLines, ErrorReport>),
+    /// The newest reversible change of the selected user, for `z`.
+    Undo(Result<UndoView, ErrorReport>),
+}
+
+type Cmd = super::Cmd<Reply>;
 
 pub struct UsersScreen {
     pub table: Typed<UserRow>,
@@ -46,9 +57,9 @@ fn role_names() -> Vec<String> {
 impl UsersScreen {
     pub fn new() -> Self {
         Self {
-            table: Typed::new(TableView::new(
+            table: Typed::new(
                 "users",
-                Arc::new(data::Users),
+                data::Users,
                 "Users",
                 vec![
                     Column::new("Email", "email", Constraint::Fill(3)).identifying(),
@@ -58,7 +69,7 @@ impl UsersScreen {
                     Column::new("Enabled", "enabled", Constraint::Length(8)).filterable(),
                     Column::new("Status", "status", Constraint::Length(13)).filterable(),
                 ],
-            )),
+            ),
             detail: None,
         }
     }
@@ -70,6 +81,12 @@ impl UsersScreen {
             None => self.table.selected(),
         }
     }
+}
+
+/// Whether the user still waits for the first sign-in (the only state an invitation can be
+/// sent again in).
+fn awaits_first_sign_in(u: &UserRow) -> bool {
+    u.status == "FORCE_CHANGE_PASSWORD"
 }
 
 /// What the users search matches (shown while typing a search; the store matches the sub
@@ -99,24 +116,25 @@ pub fn register_form() -> Form {
 }
 
 impl Screen for UsersScreen {
+    type Reply = Reply;
+    fn page(&self, query: PageQuery) -> LoadBox<Reply> {
+        self.table.load(query, Reply::Page)
+    }
     fn table(&self) -> &TableView {
         &self.table.view
     }
     fn table_mut(&mut self) -> &mut TableView {
         &mut self.table.view
     }
+    /// The invitation is offered only to a user still waiting for the first sign-in.
     fn actions(&self) -> &'static [Action] {
-        &[
-            Action::Open,
-            Action::New,
-            Action::Roles,
-            Action::ToggleEnabled,
-            Action::ResendInvite,
-            Action::Edit,
-            Action::Delete,
-            // `z` undo works here too (see on_action); it is left out of the footer, which is
-            // full at 120 columns, and listed by `?`.
-        ]
+        use Action::{Delete, Edit, New, Open, ResendInvite, Roles, ToggleEnabled};
+        // `z` undo works here too (see on_action); it is left out of the footer, which is
+        // full at 120 columns, and listed by `?`.
+        if self.target().is_some_and(|u| !awaits_first_sign_in(u)) {
+            return &[Open, New, Roles, ToggleEnabled, Edit, Delete];
+        }
+        &[Open, New, Roles, ToggleEnabled, ResendInvite, Edit, Delete]
     }
 
     fn on_action(&mut self, action: Action, ctx: &Ctx) -> Option<Cmd> {
@@ -131,18 +149,12 @@ impl Screen for UsersScreen {
                     lines: Vec::new(),
                     loading: true,
                 });
-                Some(Cmd::Load {
-                    slot: "detail",
-                    job: Box::new(LoadDetail(sub)),
-                })
+                Some(Cmd::Load(ask(LoadDetail(sub), Reply::Detail)))
             }
             Action::New => Some(Cmd::OpenForm(register_form())),
             Action::Undo => {
                 let u = self.table.selected()?;
-                Some(Cmd::Load {
-                    slot: "undo",
-                    job: Box::new(UserUndoJob(u.sub)),
-                })
+                Some(Cmd::Load(ask(UserUndoJob(u.sub), Reply::Undo)))
             }
             Action::Roles => {
                 // From the list or the detail view alike: the grants held now, read fresh.
@@ -216,6 +228,13 @@ impl Screen for UsersScreen {
             }
             Action::ResendInvite => {
                 let u = self.target()?;
+                if !awaits_first_sign_in(u) {
+                    return Some(Cmd::Refuse(format!(
+                        "{} is {}: an invitation goes only to a user who has not signed in yet",
+                        shown(&u.email),
+                        shown(&u.status)
+                    )));
+                }
                 Some(Cmd::Dialog(Dialog::Confirm {
                     title: "Resend invitation".into(),
                     message: format!("Send the invitation to {} again?", shown(&u.email)),
@@ -281,43 +300,37 @@ impl Screen for UsersScreen {
         }
     }
 
-    fn on_reply(
-        &mut self,
-        slot: &'static str,
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    ) -> Vec<Cmd> {
-        if slot == "undo" {
-            let who = self
-                .table
-                .selected()
-                .map(|u| shown(&u.email))
-                .unwrap_or_default();
-            return vec![match result.map(|r| r.downcast::<UndoView>()) {
-                Ok(Ok(v)) => undo_dialog(&v, &who, ""),
-                Ok(Err(_)) => Cmd::Done,
-                Err(report) => Cmd::Error {
-                    title: "Undo failed".into(),
-                    report,
-                },
-            }];
-        }
-        if slot != "detail" {
-            return page_reply(&mut self.table, id, result);
-        }
+    fn on_reply(&mut self, reply: Reply) -> Vec<Cmd> {
+        let result = match reply {
+            Reply::Page(p) => return page_reply(&mut self.table, p),
+            Reply::Undo(result) => {
+                let who = self
+                    .table
+                    .selected()
+                    .map(|u| shown(&u.email))
+                    .unwrap_or_default();
+                return vec![match result {
+                    Ok(v) => undo_dialog(&v, &who, ""),
+                    Err(report) => Cmd::Error {
+                        title: "Undo failed".into(),
+                        report,
+                    },
+                }];
+            }
+            Reply::Detail(result) => result,
+        };
         let Some(d) = self.detail.as_mut() else {
             return Vec::new();
         };
         d.loading = false;
-        match result.map(|r| r.downcast::<DetailLines>()) {
-            Ok(Ok(lines)) => {
+        match result {
+            Ok(lines) => {
                 d.lines = lines
                     .into_iter()
                     .map(|(k, v)| (k, v.into_string()))
                     .collect();
                 Vec::new()
             }
-            Ok(Err(_)) => Vec::new(),
             Err(report) => vec![Cmd::Error {
                 title: "Could not load the user".into(),
                 report,

@@ -1,16 +1,17 @@
-//! The messages of the event loop: what the UI asks for ([`Request`]) and what comes back
-//! ([`Msg`]). No use case is named here: a screen hands the loop its own job (a page
-//! [`ListSource`], a [`Job`] or an [`Operation`]), and the reply goes back to the screen that
-//! asked (see `App::pending`, the one place where stale replies are dropped).
+//! The work a screen hands the console: reads ([`Job`], a page [`ListSource`]) and mutations
+//! ([`Operation`]). No use case is named here. A read is asked with [`ask`]: its answer,
+//! success or failure, becomes a variant of the asking screen's own reply enum, so the screen
+//! matches it exhaustively. The loop's messages are in `tui/msg.rs`.
+
+mod read;
 
 use std::any::Any;
 use std::sync::Arc;
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 
 use crate::directory::{MfaChallenge, NewPasswordChallenge};
-use crate::domain::{DisplayText, PageQuery, Secret};
+use crate::domain::{DisplayText, Page, PageQuery, Secret};
 use crate::service::mfa::MfaSetup;
 use crate::service::{Actor, Operator, Services};
 
@@ -87,18 +88,25 @@ impl ErrorReport {
     }
 }
 
-/// A typed reply for the screen that asked (a `Page<T>` of its rows, its detail, …); the
-/// screen downcasts it to the type its own request produces.
-pub type Reply = Box<dyn Any + Send>;
+pub use read::{
+    Anonymous, AnonymousJob, Answer, Ask, Lift, Load, LoadBox, Purpose, Runs, ask, ask_page,
+};
 
 /// The future of one job.
 pub type JobFuture<T> = BoxFuture<'static, anyhow::Result<T>>;
 
-/// A list's data source: one page of typed rows (as a [`Reply`] holding `Page<T>`) and the
-/// values of a column's filter menu. Each screen's `data.rs` implements it over its service
-/// calls.
-pub trait ListSource: Send + Sync + std::fmt::Debug {
-    fn page(&self, services: Services, actor: Actor, query: PageQuery) -> JobFuture<Reply>;
+/// A read a screen (or its form) asks for: a detail, a usage summary, the choices of a roles
+/// form. Its answer is typed ([`Job::Out`]); [`ask`] says what the answer becomes for whoever
+/// asked (a variant of that screen's own reply enum).
+pub trait Job: Send + std::fmt::Debug + AsAny {
+    type Out: Send + 'static;
+    fn run(self, services: Services, actor: Actor) -> JobFuture<Self::Out>;
+}
+
+/// A list's data source: one page of typed rows and the values of a column's filter menu.
+/// Each screen's `data.rs` implements it over its service calls.
+pub trait ListSource<T>: Send + Sync + std::fmt::Debug {
+    fn page(&self, services: Services, actor: Actor, query: PageQuery) -> JobFuture<Page<T>>;
     fn filter_values(
         &self,
         services: Services,
@@ -106,6 +114,38 @@ pub trait ListSource: Send + Sync + std::fmt::Debug {
         column: String,
         query: PageQuery,
     ) -> JobFuture<Vec<String>>;
+}
+
+/// The filter-menu half of a [`ListSource`], without its row type (the table widget asks it).
+pub trait FilterSource: Send + Sync + std::fmt::Debug {
+    fn filter_values(
+        &self,
+        services: Services,
+        actor: Actor,
+        column: String,
+        query: PageQuery,
+    ) -> JobFuture<Vec<String>>;
+}
+
+/// A [`ListSource`] seen only for its filter values.
+pub struct Filters<T>(pub Arc<dyn ListSource<T>>);
+
+impl<T> std::fmt::Debug for Filters<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl<T: 'static> FilterSource for Filters<T> {
+    fn filter_values(
+        &self,
+        services: Services,
+        actor: Actor,
+        column: String,
+        query: PageQuery,
+    ) -> JobFuture<Vec<String>> {
+        self.0.filter_values(services, actor, column, query)
+    }
 }
 
 /// The concrete value behind a trait object (tests inspect jobs and operations by type).
@@ -119,14 +159,8 @@ impl<T: Any> AsAny for T {
     }
 }
 
-/// A read a screen (or its form) asks for besides its pages: a detail, a usage summary, the
-/// choices of a roles form. Tests inspect it with [`Request::job`].
-pub trait Job: Send + std::fmt::Debug + AsAny {
-    fn run(self: Box<Self>, services: Services, actor: Actor) -> JobFuture<Reply>;
-}
-
 /// A mutation a screen starts (each runs as a background task; its reply comes back as
-/// [`Msg::OpDone`] and is always handled).
+/// `Msg::OpDone` and is always handled).
 pub trait Operation: Send + Sync + std::fmt::Debug + AsAny + OperationClone {
     /// Short description for logs and the spinner (no secrets, no untrusted text).
     fn describe(&self) -> &'static str;
@@ -156,23 +190,31 @@ pub trait Operation: Send + Sync + std::fmt::Debug + AsAny + OperationClone {
 
 /// How a running operation tells the console how far it got (rows written so far); the
 /// footer shows it next to the task.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub struct Progress {
-    to: Option<(u64, tokio::sync::mpsc::UnboundedSender<Msg>)>,
+    to: Option<Arc<dyn Fn(u64) + Send + Sync>>,
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress").finish_non_exhaustive()
+    }
 }
 
 impl Progress {
-    /// Reports for the operation of request `id` into the loop.
-    pub fn to(id: u64, tx: tokio::sync::mpsc::UnboundedSender<Msg>) -> Self {
-        Self { to: Some((id, tx)) }
+    /// Reports through `to` (the console's loop sends it to the operation's footer entry).
+    pub fn to(to: impl Fn(u64) + Send + Sync + 'static) -> Self {
+        Self {
+            to: Some(Arc::new(to)),
+        }
     }
     /// Reports nowhere (tests, the CLI).
     pub fn none() -> Self {
         Self::default()
     }
     pub fn report(&self, done: u64) {
-        if let Some((id, tx)) = &self.to {
-            let _ = tx.send(Msg::Progress { id: *id, done });
+        if let Some(to) = &self.to {
+            to(done);
         }
     }
 }
@@ -263,130 +305,6 @@ pub enum SignInReply {
     /// MFA_SETUP: a software token is being enrolled (secret, URI and QR code, all
     /// zeroize-on-drop); ask for a code from the newly set-up app.
     MfaSetup(Arc<MfaSetup>),
-}
-
-/// Work for a background task.
-#[derive(Debug)]
-pub enum Request {
-    /// One page of a list (`query.want` says rows, an estimate or the capped count).
-    Page {
-        id: u64,
-        list: &'static str,
-        query: PageQuery,
-        source: Arc<dyn ListSource>,
-    },
-    FilterValues {
-        id: u64,
-        list: &'static str,
-        column: String,
-        query: PageQuery,
-        source: Arc<dyn ListSource>,
-    },
-    /// Any other read a screen or form asks for.
-    Load {
-        id: u64,
-        job: Box<dyn Job>,
-    },
-    SignIn {
-        id: u64,
-        email: String,
-        password: Secret,
-    },
-    NewPassword {
-        id: u64,
-        challenge: NewPasswordChallenge,
-        password: Secret,
-    },
-    /// The authenticator code for a SOFTWARE_TOKEN_MFA challenge.
-    MfaCode {
-        id: u64,
-        challenge: MfaChallenge,
-        code: Secret,
-    },
-    /// A code from the app just set up (MFA_SETUP).
-    MfaSetupCode {
-        id: u64,
-        setup: Arc<MfaSetup>,
-        code: Secret,
-    },
-    Op {
-        id: u64,
-        op: OpBox,
-    },
-    Health,
-    /// `:env NAME`: connect to another environment (the loop swaps the services).
-    SwitchEnv {
-        id: u64,
-        name: String,
-    },
-    /// Abort the task of request `id` (a cancellable operation).
-    Cancel {
-        id: u64,
-    },
-}
-
-impl Request {
-    /// The job of a [`Request::Load`] as its concrete type (tests answer by type).
-    pub fn job<T: Job>(&self) -> Option<&T> {
-        match self {
-            // The boxed value, not the box (a `Box<dyn Job>` is itself `Any`).
-            Request::Load { job, .. } => AsAny::as_any(&**job).downcast_ref::<T>(),
-            _ => None,
-        }
-    }
-}
-
-/// What comes back into the loop.
-#[derive(Debug)]
-pub enum Msg {
-    /// Periodic tick (spinner, debounce, toasts, health pings).
-    Tick,
-    Key(crossterm::event::KeyEvent),
-    Paste(String),
-    Resize(u16, u16),
-    /// The terminal gained (true) or lost (false) focus, where it reports focus.
-    Focus(bool),
-    /// The answer to a [`Request::Page`], [`Request::FilterValues`] or [`Request::Load`],
-    /// routed to whoever asked.
-    Reply {
-        id: u64,
-        result: Result<Reply, ErrorReport>,
-    },
-    SignIn {
-        id: u64,
-        result: Result<SignInReply, ErrorReport>,
-    },
-    OpDone {
-        id: u64,
-        result: Result<OpOutcome, ErrorReport>,
-    },
-    /// How far a running operation got (rows so far).
-    Progress {
-        id: u64,
-        done: u64,
-    },
-    Health {
-        db: bool,
-        directory: bool,
-        latency: Duration,
-        /// Changes waiting for a second operator (None: not readable by this operator).
-        approvals: Option<i64>,
-    },
-    /// The loop now talks to the new environment (its settings for the top bar), or why not.
-    EnvSwitched {
-        id: u64,
-        result: Result<super::app::AppConfig, ErrorReport>,
-    },
-}
-
-impl Msg {
-    /// A successful reply carrying `value` (tests, and the tasks).
-    pub fn reply<T: Any + Send>(id: u64, value: T) -> Self {
-        Msg::Reply {
-            id,
-            result: Ok(Box::new(value)),
-        }
-    }
 }
 
 /// Parses an id a screen holds as text (kept for ids chosen in the user picker).
