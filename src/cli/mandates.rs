@@ -5,14 +5,10 @@ use crate::cli::output::outln;
 use clap::{Args, Subcommand};
 use serde_json::json;
 
-use super::page_args::PageArgs;
-use super::target_args::MandateRef;
-use super::{Context, Output, print_json};
+use super::{Context, Output, page_args::PageArgs, print_json, target_args::MandateRef};
 use crate::domain::{DisplayText, MandateId, Page, PageQuery};
 use crate::service::mandates::{MandateInput, MandatePatch};
-use crate::service::members::MemberRef;
-use crate::service::versions::Version;
-use crate::service::{Actor, ServiceError, Services};
+use crate::service::{Actor, ServiceError, Services, members::MemberRef, versions::Version};
 
 #[derive(Debug, Subcommand)]
 pub enum MandatesCmd {
