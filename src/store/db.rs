@@ -249,10 +249,7 @@ impl<'c> Executor<'c> for &'c mut Conn {
         let conn = self.pg();
         Box::pin(async move {
             let items = autocommitted(conn, query).await?;
-            Ok(items.into_iter().find_map(|i| match i {
-                Either::Right(row) => Some(row),
-                Either::Left(_) => None,
-            }))
+            Ok(first_row(items))
         })
     }
 
@@ -314,10 +311,7 @@ impl<'c> Executor<'c> for &'c Db {
         Box::pin(async move {
             let mut conn = pool.acquire().await?;
             let items = autocommitted(&mut conn, query).await?;
-            Ok(items.into_iter().find_map(|i| match i {
-                Either::Right(row) => Some(row),
-                Either::Left(_) => None,
-            }))
+            Ok(first_row(items))
         })
     }
 
@@ -341,4 +335,12 @@ impl<'c> Executor<'c> for &'c Db {
     {
         self.pool.describe(sql)
     }
+}
+
+/// The first row of an autocommitted statement's results (what `fetch_optional` answers).
+fn first_row(items: Vec<Item>) -> Option<PgRow> {
+    items.into_iter().find_map(|i| match i {
+        Either::Right(row) => Some(row),
+        Either::Left(_) => None,
+    })
 }

@@ -6,10 +6,8 @@ use crate::domain::page::PageNav;
 use crate::domain::{DisplayText, Page, PageQuery};
 use crate::service::approvals::{Approved, PendingChange};
 use crate::service::{Actor, Services};
-use crate::tui::action::{
-    JobFuture, ListSource, OpBox, OpOutcome, Operation, Progress, RevealKeys,
-};
-use crate::tui::screens::trusts::data::TrustOp;
+use crate::tui::action::{JobFuture, ListSource, OpOutcome, Operation, Progress};
+use crate::tui::screens::trusts::data::reveal_rotated;
 use crate::tui::screens::when;
 use crate::tui::widgets::table::TableRow;
 
@@ -154,26 +152,11 @@ impl Operation for ApprovalOp {
                 }
                 ApprovalOp::Complete { id } => {
                     let r = s.complete_change(&a, id).await?;
-                    let crate::domain::trust::RotatedKeys {
-                        trust_id,
-                        trust_name,
-                        api_key,
-                        internal_service_key,
-                        keys_minted_at,
-                    } = r;
                     OpOutcome {
                         toast: format!("#{id} completed: keys rotated"),
-                        reveal: Some(RevealKeys {
-                            title: "Approved rotation — the new keys".into(),
-                            trust: DisplayText::new(&trust_name),
-                            details: Vec::new(),
-                            api_key,
-                            internal_key: internal_service_key,
-                            on_acknowledged: Some(OpBox::new(TrustOp::ConfirmKeys {
-                                id: trust_id,
-                                minted_at: keys_minted_at,
-                            })),
-                        }),
+                        reveal: Some(
+                            reveal_rotated(&s, &a, r, "Approved rotation — the new keys").await,
+                        ),
                     }
                 }
             })

@@ -197,31 +197,14 @@ impl Operation for TrustOp {
                         },
                         DisplayText::with_max(&r.trust_name, 60)
                     );
-                    let crate::domain::trust::RotatedKeys {
-                        trust_id,
-                        trust_name,
-                        api_key,
-                        internal_service_key,
-                        keys_minted_at,
-                    } = r;
-                    revealed(&s, &a, trust_id, &trust_name, keys_minted_at).await;
+                    let title = if internal {
+                        "Keys rotated — the new keys"
+                    } else {
+                        "API key rotated — the new key"
+                    };
                     OpOutcome {
                         toast,
-                        reveal: Some(RevealKeys {
-                            title: if internal {
-                                "Keys rotated — the new keys".into()
-                            } else {
-                                "API key rotated — the new key".into()
-                            },
-                            trust: DisplayText::new(&trust_name),
-                            details: Vec::new(),
-                            api_key,
-                            internal_key: internal_service_key,
-                            on_acknowledged: Some(OpBox::new(TrustOp::ConfirmKeys {
-                                id: trust_id,
-                                minted_at: keys_minted_at,
-                            })),
-                        }),
+                        reveal: Some(reveal_rotated(&s, &a, r, title).await),
                     }
                 }
                 TrustOp::ConfirmKeys { id, minted_at } => {
@@ -247,6 +230,36 @@ impl Operation for TrustOp {
 
 /// Audits that minted keys go on screen. A failure to record it does not hold the keys back
 /// (they exist only in memory): the trust stays marked "keys not confirmed" either way.
+/// The one-time panel for freshly rotated keys; the reveal is audited first (never the keys)
+/// and the panel's acknowledgement records the hand-over. Shared by a rotation and by the
+/// completion of an approved one.
+pub async fn reveal_rotated(
+    s: &Services,
+    a: &Actor,
+    r: crate::domain::trust::RotatedKeys,
+    title: &str,
+) -> RevealKeys {
+    let crate::domain::trust::RotatedKeys {
+        trust_id,
+        trust_name,
+        api_key,
+        internal_service_key,
+        keys_minted_at,
+    } = r;
+    revealed(s, a, trust_id, &trust_name, keys_minted_at).await;
+    RevealKeys {
+        title: title.into(),
+        trust: DisplayText::new(&trust_name),
+        details: Vec::new(),
+        api_key,
+        internal_key: internal_service_key,
+        on_acknowledged: Some(OpBox::new(TrustOp::ConfirmKeys {
+            id: trust_id,
+            minted_at: keys_minted_at,
+        })),
+    }
+}
+
 async fn revealed(
     s: &Services,
     a: &Actor,
